@@ -1,0 +1,131 @@
+# elog — hand-written makefile.
+#
+#   make                      libcore and every binary, into $(BUILD)/bin
+#   make check                unit tests and bats tests (tests/run)
+#   make SANITIZE=1 check     the same under ASan+UBSan (objects in build/san)
+#   make WERROR=1             warnings are errors (CI)
+#   make fuzz                 libFuzzer targets (clang), into build/fuzz
+#   make fuzz-run FUZZ_SECONDS=600
+#   make bench                storage benchmarks (and, later, end-to-end)
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# CFLAGS is yours; the warning flags, -std and include paths are forced on top.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+
+CC ?= cc
+CLANG ?= clang
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+INSTALL ?= install
+
+WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+endif
+
+BUILD = build
+ifeq ($(SANITIZE),1)
+BUILD = build/san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Dependencies: pkg-config name and the Debian package that provides it.
+DEPS = zlib:zlib1g-dev liblz4:liblz4-dev
+DEP_NAMES = $(foreach d,$(DEPS),$(firstword $(subst :, ,$(d))))
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+$(foreach d,$(DEPS),$(if $(shell $(PKG_CONFIG) --exists $(firstword $(subst :, ,$(d))) && echo ok),,\
+  $(error missing dependency $(firstword $(subst :, ,$(d))): install the Debian package $(lastword $(subst :, ,$(d))) (apt-get install $(lastword $(subst :, ,$(d)))))))
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_NAMES))
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_NAMES))
+endif
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Ilibcore $(WARNFLAGS) $(SANFLAGS) $(DEP_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS = $(DEP_LIBS) -lpthread
+
+LIB_SRC = $(wildcard libcore/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB = $(BUILD)/libelog.a
+
+CMD_SRC = $(wildcard cmd/*.c)
+PROGS = $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HARNESS = $(BUILD)/tests/unit/t.o
+
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -Ilibcore -O1 -g -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined $(DEP_CFLAGS)
+
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/cmd/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HARNESS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(LIB) $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS) -lpthread
+
+units: $(UNIT_BIN)
+
+check: all units
+	BUILD=$(BUILD) tests/run
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+bench: all $(BENCH_BIN)
+	BUILD=$(BUILD) bench/run
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	$(INSTALL) -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+	$(INSTALL) -m 644 $(wildcard completions/bash/*) $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 644 $(wildcard completions/zsh/*) $(DESTDIR)$(ZSHCOMPDIR)
+
+clean:
+	rm -rf build
+
+.PHONY: all check units fuzz fuzz-run bench install clean
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

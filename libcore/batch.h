@@ -1,0 +1,252 @@
+/*
+ * batch — the record batch: the unit elog stores on disk, sends on the wire
+ * and replicates, byte-identical in all three places.
+ *
+ * Layout (all fixed-width integers little-endian; see docs/format.md):
+ *
+ *   off size field
+ *     0    8 base_offset        offset of the first record (set by the leader)
+ *     8    4 batch_length       bytes that follow this field (total size - 12)
+ *    12    4 crc                CRC-32C of bytes [16, 12 + batch_length)
+ *    16    1 magic              format version, ELOG_BATCH_MAGIC
+ *    17    1 attributes         bits 0-2 compression, bit 3 control, 4-7 zero
+ *    18    2 producer_epoch     int16, -1 when not idempotent
+ *    20    4 last_offset_delta  offset of the last record - base_offset
+ *    24    8 leader_term        Raft term of the leader that appended it
+ *    32    8 first_timestamp    ms since the epoch, of the first record
+ *    40    8 max_timestamp      largest record timestamp in the batch
+ *    48    8 producer_id        int64, -1 when not idempotent
+ *    56    4 base_sequence      int32, sequence of the first record, or -1
+ *    60    4 record_count       number of records
+ *    64    . records            plain, or when compressed:
+ *                               [u32 uncompressed_length][compressed bytes]
+ *
+ * Each record (varints are LEB128, "s" ones zigzag-signed):
+ *
+ *   svarint length              bytes of the record after this field
+ *   u8      attributes          0 (reserved)
+ *   svarint timestamp_delta     record timestamp - first_timestamp
+ *   varint  offset_delta        record offset - base_offset
+ *   svarint key_length          -1 for a null key
+ *   bytes   key
+ *   svarint value_length        -1 for a null value (a tombstone)
+ *   bytes   value
+ *   varint  header_count
+ *   header_count times:
+ *     varint  name_length, bytes name
+ *     svarint value_length (-1 null), bytes value
+ *
+ * The CRC covers everything after itself, including leader_term, so the
+ * leader re-computes it after assigning base_offset and term
+ * (elog_batch_assign). base_offset and batch_length sit before the CRC and
+ * are checked structurally instead: offsets must continue the log exactly,
+ * and a wrong length breaks the CRC or the next batch's framing.
+ *
+ * Calling sequence for writers:
+ *   elog_batch_builder_init -> _add ... -> _finish -> (use bytes) -> _reset
+ *   -> _add ... -> _finish -> ... -> _release
+ * For readers:
+ *   elog_batch_check (header + crc, no decompression) for storage paths;
+ *   elog_batch_reader_init -> _open(batch) -> _next ... -> _open(next) ...
+ *   -> _release  to walk records (decompresses into a reused buffer).
+ */
+#ifndef ELOG_BATCH_H
+#define ELOG_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define ELOG_BATCH_MAGIC 1
+#define ELOG_BATCH_HEADER_SIZE 64
+#define ELOG_BATCH_LENGTH_OFFSET 8   /* where batch_length sits */
+#define ELOG_BATCH_PREFIX_SIZE 12    /* base_offset + batch_length */
+#define ELOG_BATCH_CRC_START 16      /* CRC covers [16, end) */
+
+/* Hard limit on one batch, compressed or not; configurable limits sit below it. */
+#define ELOG_BATCH_SIZE_MAX (64u << 20)
+/* Hard limit on headers per record, so readers can use a fixed array. */
+#define ELOG_RECORD_HEADERS_MAX 64
+
+enum elog_compression {
+	ELOG_COMPRESS_NONE = 0,
+	ELOG_COMPRESS_LZ4 = 1,
+	ELOG_COMPRESS_ZLIB = 2,
+};
+#define ELOG_BATCH_ATTR_COMPRESSION_MASK 0x07
+#define ELOG_BATCH_ATTR_CONTROL 0x08
+
+/* Parse "none", "lz4", "zlib"; -1 if unknown. */
+int elog_compression_parse(const char *name);
+const char *elog_compression_name(enum elog_compression c);
+
+/* The decoded fixed header. */
+struct elog_batch_header {
+	int64_t base_offset;
+	uint32_t batch_length;
+	uint32_t crc;
+	uint8_t magic;
+	uint8_t attributes;
+	int16_t producer_epoch;
+	uint32_t last_offset_delta;
+	uint64_t leader_term;
+	int64_t first_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	int32_t base_sequence;
+	uint32_t record_count;
+};
+
+static inline int64_t elog_batch_last_offset(const struct elog_batch_header *h)
+{
+	return h->base_offset + (int64_t)h->last_offset_delta;
+}
+
+static inline uint32_t elog_batch_total_size(const struct elog_batch_header *h)
+{
+	return h->batch_length + ELOG_BATCH_PREFIX_SIZE;
+}
+
+/* A header (name, value) of a record. value_len -1 means null. */
+struct elog_header {
+	const uint8_t *name;
+	uint32_t name_len;
+	const uint8_t *value;
+	int32_t value_len;
+};
+
+/* A record to add (writer side). key_len/value_len -1 mean null. */
+struct elog_record {
+	int64_t timestamp_ms;
+	const uint8_t *key;
+	int32_t key_len;
+	const uint8_t *value;
+	int32_t value_len;
+	const struct elog_header *headers;
+	uint32_t header_count;
+};
+
+/* A decoded record (reader side); pointers point into the reader's buffers
+ * and stay valid until the next elog_batch_reader_open or _release. */
+struct elog_record_view {
+	int64_t offset;
+	int64_t timestamp_ms;
+	const uint8_t *key;
+	int32_t key_len;
+	const uint8_t *value;
+	int32_t value_len;
+	uint32_t header_count;
+	struct elog_header headers[ELOG_RECORD_HEADERS_MAX];
+};
+
+/*
+ * Decode the fixed header from `len` available bytes. Checks only what the
+ * header alone can tell: enough bytes for a header, magic known, attributes
+ * valid, batch_length in [HEADER_SIZE - 12, ELOG_BATCH_SIZE_MAX - 12],
+ * last_offset_delta < record_count when record_count > 0. Does not need the
+ * whole batch and does not check the CRC.
+ */
+int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_header *h,
+			     struct elog_err *err);
+
+/*
+ * Full structural check of one whole batch in buf[0, len): header as above,
+ * len >= total size, CRC matches. Records are not decoded. This is what
+ * storage recovery and the broker's produce path run on every batch.
+ */
+int elog_batch_check(const uint8_t *buf, size_t len, struct elog_batch_header *h,
+		     struct elog_err *err);
+
+/*
+ * Leader side: set base_offset and leader_term in a checked batch and
+ * recompute its CRC. buf must hold the whole batch.
+ */
+void elog_batch_assign(uint8_t *buf, int64_t base_offset, uint64_t leader_term);
+
+/* ---------------------------------------------------------------- writer */
+
+struct elog_batch_builder {
+	enum elog_compression compression;
+	uint32_t size_max;       /* finished batch may not exceed this (<= ELOG_BATCH_SIZE_MAX) */
+	uint8_t *records;        /* encoded records, uncompressed */
+	size_t records_len, records_cap;
+	uint8_t *out;            /* finished batch */
+	size_t out_len, out_cap;
+	uint32_t count;
+	int64_t first_timestamp, max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	uint8_t attributes_extra; /* e.g. ELOG_BATCH_ATTR_CONTROL */
+};
+
+/* size_max 0 means ELOG_BATCH_SIZE_MAX. Producer fields start as -1 (none). */
+void elog_batch_builder_init(struct elog_batch_builder *b, enum elog_compression c,
+			     uint32_t size_max);
+/* Free buffers; the builder can be _init'ed again. */
+void elog_batch_builder_release(struct elog_batch_builder *b);
+/* Forget added records, keep buffers and settings. */
+void elog_batch_builder_reset(struct elog_batch_builder *b);
+
+/*
+ * Append one record. Fails with ELOG_E_LIMIT, leaving the builder as it was,
+ * when the uncompressed records would exceed size_max - HEADER_SIZE (so a
+ * caller can finish the batch and add the record to the next one), or with
+ * ELOG_E_INVAL for too many headers or negative lengths other than -1.
+ */
+int elog_batch_builder_add(struct elog_batch_builder *b, const struct elog_record *r,
+			   struct elog_err *err);
+
+/* Records added so far, and their uncompressed encoded size in bytes. */
+static inline uint32_t elog_batch_builder_count(const struct elog_batch_builder *b)
+{
+	return b->count;
+}
+
+static inline size_t elog_batch_builder_bytes(const struct elog_batch_builder *b)
+{
+	return b->records_len;
+}
+
+/*
+ * Compress (if asked), write header and CRC. base_offset 0 and term 0; the
+ * leader assigns both. *out/*out_len stay valid until the next _reset,
+ * _add or _release. Compression that does not shrink the records falls back
+ * to none. Fails if there are no records.
+ */
+int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out, size_t *out_len,
+			      struct elog_err *err);
+
+/* ---------------------------------------------------------------- reader */
+
+struct elog_batch_reader {
+	struct elog_batch_header header;
+	const uint8_t *pos, *end;   /* records still to decode */
+	uint8_t *plain;             /* decompression buffer, reused */
+	size_t plain_cap;
+	uint32_t next_index;        /* records decoded so far */
+	int64_t last_offset_seen;   /* offsets must strictly increase */
+};
+
+void elog_batch_reader_init(struct elog_batch_reader *r);
+void elog_batch_reader_release(struct elog_batch_reader *r);
+
+/*
+ * Check (as elog_batch_check) and prepare to walk the records of the batch in
+ * buf[0, len). Decompresses into the reader's buffer; the uncompressed size
+ * is bounded by ELOG_BATCH_SIZE_MAX. buf must stay valid while walking an
+ * uncompressed batch.
+ */
+int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
+			   struct elog_err *err);
+
+/*
+ * Decode the next record: returns 1 and fills *rec, 0 at the end of the batch
+ * (after checking that exactly record_count records were present and the
+ * last one's offset_delta equals last_offset_delta), -1 on malformed bytes.
+ */
+int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view *rec,
+			   struct elog_err *err);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * partlog — one partition's log: a directory of segments.
+ *
+ * Directory layout (see docs/format.md):
+ *   log.meta                      "elog-partlog 1\n": format version; a newer
+ *                                 number is refused with ELOG_E_VERSION
+ *   <base offset, 20 digits>.log  the segment: batches back to back
+ *   <base offset, 20 digits>.idx  sparse offset index, 8-byte entries:
+ *                                 u32 offset - base, u32 byte position
+ *   <base offset, 20 digits>.tix  sparse time index, 16-byte entries:
+ *                                 i64 max timestamp of every batch before
+ *                                 the one at (offset, position),
+ *                                 u32 offset - base, u32 byte position
+ *
+ * Invariants:
+ *   - Offsets are dense: every batch starts at the previous batch's last
+ *     offset + 1; the first batch of a segment starts at the segment's base.
+ *   - Only the newest segment (the active one) is ever written; closed
+ *     segments are immutable, fsynced when they were closed, and only ever
+ *     deleted whole (retention, truncation).
+ *   - start_offset <= next_offset; start_offset is the base offset of the
+ *     oldest segment; next_offset is one past the last record.
+ *   - flushed_offset <= next_offset: everything below it has been fsynced.
+ *   - Index files are hints: on open they are checked and rebuilt from the
+ *     log when missing or wrong. The active segment is always validated
+ *     batch by batch on open, and its indexes rebuilt.
+ *   - After an fsync or write error the log is failed: every later call
+ *     returns ELOG_E_FAILED with the original reason. Nothing is retried,
+ *     because a retried fsync can report success for data that is gone.
+ *
+ * Threads: append, append_at, truncate, retain and close are called by one
+ * owner thread. elog_partlog_flush may be called from another thread (the
+ * background flusher) at the same time; a mutex inside guards the shared
+ * state. Reads may run on the owner thread between writes.
+ *
+ * Calling sequence:
+ *   elog_partlog_open(dir, &config, &log, &report, err)
+ *   elog_partlog_append / _append_at / _read / _find_time / _truncate /
+ *   _retain / _flush ...
+ *   elog_partlog_close(log)
+ */
+#ifndef ELOG_PARTLOG_H
+#define ELOG_PARTLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "err.h"
+
+#define ELOG_PARTLOG_FORMAT_VERSION 1
+
+enum elog_flush_policy {
+	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
+	ELOG_FLUSH_INTERVAL = 1, /* elog_partlog_flush is called every flush_interval_ms */
+	ELOG_FLUSH_NEVER = 2,    /* the OS decides; segments are still fsynced on roll */
+};
+
+struct elog_partlog_config {
+	uint64_t segment_bytes;        /* roll when the active segment would exceed this */
+	int64_t segment_ms;            /* roll when the active segment's first batch is older; 0 = never */
+	int64_t retention_ms;          /* delete closed segments whose newest record is older; -1 = keep */
+	int64_t retention_bytes;       /* delete oldest closed segments while the log is larger; -1 = keep */
+	uint32_t index_interval_bytes; /* an index entry at least every this many log bytes */
+	enum elog_flush_policy flush;
+	int64_t flush_interval_ms;     /* for ELOG_FLUSH_INTERVAL */
+	uint32_t batch_bytes_max;      /* largest batch accepted (<= ELOG_BATCH_SIZE_MAX) */
+	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
+	int64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
+};
+
+/* Defaults: 128 MiB segments, no age roll, keep forever, 4 KiB index
+ * interval, flush every 1000 ms, 16 MiB batches. */
+void elog_partlog_config_default(struct elog_partlog_config *c);
+
+/* What open found and did, for the caller to log. */
+struct elog_partlog_recovery {
+	uint32_t segments;           /* segments found */
+	uint64_t truncated_bytes;    /* bytes cut from the active segment's tail */
+	uint64_t truncated_records;  /* records in the batches that were cut, where
+	                                their headers could still be read; a lower bound */
+	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
+	char first_bad[ELOG_ERR_MSG_MAX]; /* why the tail was cut ("" if not) */
+};
+
+struct elog_partlog; /* opaque */
+
+/*
+ * Open (creating the directory's log.meta if the directory is empty or
+ * missing) and recover. Fails with ELOG_E_VERSION for a newer format, with
+ * ELOG_E_CORRUPT when a closed segment is unusable (recovery only ever
+ * truncates the active segment: damage elsewhere needs an operator), and with
+ * ELOG_E_BUSY never (locking is the store's job).
+ */
+int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
+		      struct elog_partlog **out, struct elog_partlog_recovery *report,
+		      struct elog_err *err);
+
+/* Flush (unless failed), close files, free. NULL is fine. */
+void elog_partlog_close(struct elog_partlog *log);
+
+int64_t elog_partlog_start_offset(const struct elog_partlog *log);
+int64_t elog_partlog_next_offset(const struct elog_partlog *log);
+int64_t elog_partlog_flushed_offset(const struct elog_partlog *log);
+/* Term of the last batch, 0 for an empty log. */
+uint64_t elog_partlog_last_term(const struct elog_partlog *log);
+uint64_t elog_partlog_size_bytes(const struct elog_partlog *log);
+uint32_t elog_partlog_segment_count(const struct elog_partlog *log);
+const char *elog_partlog_dir(const struct elog_partlog *log);
+
+/*
+ * Leader append: check the batch (elog_batch_check), assign it offsets from
+ * next_offset and the given term (elog_batch_assign, in place: buf is
+ * modified), write it, flush per policy. *base_offset_out gets the first
+ * offset. Rolls the segment first when needed.
+ */
+int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint64_t term,
+			int64_t *base_offset_out, struct elog_err *err);
+
+/*
+ * Follower append: write a batch whose offsets were assigned by the leader.
+ * Its base_offset must equal next_offset: lower is ELOG_E_OVERLAP, higher
+ * ELOG_E_GAP, both with the offsets in the message, and nothing is written.
+ * Its term may not be lower than the last batch's term (ELOG_E_INVAL).
+ */
+int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t len,
+			   struct elog_err *err);
+
+/*
+ * Remove every batch at or after `offset`, which must be a batch boundary
+ * (the base offset of a batch) or next_offset; anything else is
+ * ELOG_E_INVAL. Whole newer segments are deleted; the segment holding
+ * `offset` is cut and becomes the active one. Truncating below start_offset
+ * is ELOG_E_RANGE. Durable (file and directory fsynced) when it returns.
+ */
+int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err);
+
+/*
+ * Where the batches holding `offset` and after lie: one contiguous byte range
+ * inside one segment file, of whole batches, starting with the batch that
+ * contains `offset` (which may begin before `offset`: readers skip records
+ * below it), at most max_bytes long unless the first batch alone is larger
+ * (it is then returned whole, so a reader always makes progress).
+ * offset == next_offset gives len 0. Outside [start, next] is ELOG_E_RANGE.
+ */
+struct elog_partlog_slice {
+	int fd;              /* segment file, owned by the log: do not close */
+	uint64_t position;   /* byte position in the file */
+	uint32_t len;        /* bytes; 0 at the end of the log */
+	int64_t base_offset; /* first offset of the first batch in the slice */
+	int64_t next_offset; /* one past the last offset in the slice */
+};
+int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_bytes,
+			struct elog_partlog_slice *slice, struct elog_err *err);
+
+/* elog_partlog_locate, then pread into buf (cap bytes; cap must be >= the
+ * slice length, else ELOG_E_LIMIT naming the needed size). */
+int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, size_t cap,
+		      struct elog_partlog_slice *slice, struct elog_err *err);
+
+/*
+ * First offset whose record timestamp is >= ts_ms, scanning from the time
+ * index hint; next_offset if there is none. Records inside batches are
+ * decoded only in the one batch where the answer lies.
+ */
+int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
+			   struct elog_err *err);
+
+/*
+ * Retention: delete closed segments (never the active one) whose newest
+ * record is older than now_ms - retention_ms, and then the oldest closed
+ * segments while the log is larger than retention_bytes. Returns the number
+ * of segments deleted in *deleted. start_offset moves up.
+ */
+int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
+			struct elog_err *err);
+
+/* fdatasync what was written; flushed_offset moves up. Thread-safe. */
+int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err);
+
+/* Non-zero once the log has failed; the reason in err. */
+int elog_partlog_failed(const struct elog_partlog *log, struct elog_err *err);
+
+#endif
