@@ -9,7 +9,7 @@ const char *t_current;
 char t_first_failure[512];
 
 static int passed, failed;
-static char tmp_root[4096];
+static char tmp_root[1024];
 
 void t_fail(const char *file, int line, const char *what)
 {
