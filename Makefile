@@ -28,6 +28,10 @@ INSTALL ?= install
 
 WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
+# CI builds with -Werror; so does anyone who asks with WERROR=1.
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
 ifeq ($(WERROR),1)
 WARNFLAGS += -Werror
 endif
@@ -129,3 +133,17 @@ clean:
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- test tools ------------------------------------------------------------
+# Helper programs the bats tests run (tests/tools/*.c, e.g. mklog, which writes
+# partition logs through libcore), built into $(BUILD)/tools; `check` builds them.
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+tools: $(TOOL_BIN)
+check: tools
+.PHONY: tools

@@ -142,10 +142,12 @@ struct elog_record_view {
 
 /*
  * Decode the fixed header from `len` available bytes. Checks only what the
- * header alone can tell: enough bytes for a header, magic known, attributes
- * valid, batch_length in [HEADER_SIZE - 12, ELOG_BATCH_SIZE_MAX - 12],
- * last_offset_delta < record_count when record_count > 0. Does not need the
- * whole batch and does not check the CRC.
+ * header alone can tell: enough bytes for a header, magic known (a higher
+ * magic fails with ELOG_E_VERSION, everything else with ELOG_E_CORRUPT),
+ * attributes valid, batch_length in [HEADER_SIZE - 12, ELOG_BATCH_SIZE_MAX - 12],
+ * record_count >= 1, last_offset_delta < record_count, base_offset >= 0 and
+ * base_offset + last_offset_delta representable. Does not need the whole
+ * batch and does not check the CRC. h may be NULL.
  */
 int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 			     struct elog_err *err);
@@ -211,7 +213,7 @@ static inline size_t elog_batch_builder_bytes(const struct elog_batch_builder *b
 
 /*
  * Compress (if asked), write header and CRC. base_offset 0 and term 0; the
- * leader assigns both. *out/*out_len stay valid until the next _reset,
+ * leader assigns both. *out and *out_len stay valid until the next _reset,
  * _add or _release. Compression that does not shrink the records falls back
  * to none. Fails if there are no records.
  */

@@ -24,14 +24,22 @@
  *   - Index files are hints: on open they are checked and rebuilt from the
  *     log when missing or wrong. The active segment is always validated
  *     batch by batch on open, and its indexes rebuilt.
- *   - After an fsync or write error the log is failed: every later call
- *     returns ELOG_E_FAILED with the original reason. Nothing is retried,
- *     because a retried fsync can report success for data that is gone.
+ *   - Closed segments are checked cheaply on open (first batch header,
+ *     index structure, closing .tix entry), not CRC-scanned, so opening
+ *     costs the active segment, not the whole log. Damage inside a closed
+ *     segment surfaces as ELOG_E_CORRUPT from open when its indexes must be
+ *     rebuilt (the rebuild scans it), and otherwise from elog_partlog_read
+ *     or _find_time, which check every batch they return or decode.
+ *   - After an fsync or write error (a short write included) the log is
+ *     failed: every later call, reads too, returns ELOG_E_FAILED with the
+ *     original reason. Nothing is retried, because a retried fsync can
+ *     report success for data that is gone.
  *
- * Threads: append, append_at, truncate, retain and close are called by one
- * owner thread. elog_partlog_flush may be called from another thread (the
- * background flusher) at the same time; a mutex inside guards the shared
- * state. Reads may run on the owner thread between writes.
+ * Threads: append, append_at, truncate, retain, the reads and close are
+ * called by one owner thread. elog_partlog_flush (and _flushed_offset,
+ * _failed) may be called from another thread (the background flusher) at
+ * the same time; a mutex inside guards the shared state, and fdatasync runs
+ * outside it, so appends do not wait for the disk.
  *
  * Calling sequence:
  *   elog_partlog_open(dir, &config, &log, &report, err)
@@ -58,7 +66,10 @@ enum elog_flush_policy {
 
 struct elog_partlog_config {
 	uint64_t segment_bytes;        /* roll when the active segment would exceed this */
-	int64_t segment_ms;            /* roll when the active segment's first batch is older; 0 = never */
+	int64_t segment_ms;            /* roll when the active segment's first batch is older; 0 = never
+	                                  (age by clock_ms at that first append, not by record
+	                                  timestamps, which producers set; after a reopen the
+	                                  age of the recovered active segment counts from the open) */
 	int64_t retention_ms;          /* delete closed segments whose newest record is older; -1 = keep */
 	int64_t retention_bytes;       /* delete oldest closed segments while the log is larger; -1 = keep */
 	uint32_t index_interval_bytes; /* an index entry at least every this many log bytes */
@@ -78,8 +89,10 @@ void elog_partlog_config_default(struct elog_partlog_config *c);
 struct elog_partlog_recovery {
 	uint32_t segments;           /* segments found */
 	uint64_t truncated_bytes;    /* bytes cut from the active segment's tail */
-	uint64_t truncated_records;  /* records in the batches that were cut, where
-	                                their headers could still be read; a lower bound */
+	uint64_t truncated_records;  /* records in the batches that were cut, counted
+	                                from the headers that still decode: exact for a
+	                                torn write (0 when less than a header is left),
+	                                an estimate when the bytes are damaged */
 	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
 	char first_bad[ELOG_ERR_MSG_MAX]; /* why the tail was cut ("" if not) */
 };
@@ -88,7 +101,8 @@ struct elog_partlog; /* opaque */
 
 /*
  * Open (creating the directory's log.meta if the directory is empty or
- * missing) and recover. Fails with ELOG_E_VERSION for a newer format, with
+ * missing) and recover. Fails with ELOG_E_VERSION for a newer format (in
+ * log.meta, or a batch with a newer magic whose CRC matches), with
  * ELOG_E_CORRUPT when a closed segment is unusable (recovery only ever
  * truncates the active segment: damage elsewhere needs an operator), and with
  * ELOG_E_BUSY never (locking is the store's job).
@@ -110,10 +124,14 @@ uint32_t elog_partlog_segment_count(const struct elog_partlog *log);
 const char *elog_partlog_dir(const struct elog_partlog *log);
 
 /*
- * Leader append: check the batch (elog_batch_check), assign it offsets from
+ * Leader append: check the batch (elog_batch_check; len must be exactly one
+ * batch, at most batch_bytes_max, else ELOG_E_LIMIT), assign it offsets from
  * next_offset and the given term (elog_batch_assign, in place: buf is
  * modified), write it, flush per policy. *base_offset_out gets the first
- * offset. Rolls the segment first when needed.
+ * offset. Rolls the segment first when needed: when the batch would take
+ * the active segment past segment_bytes (a batch larger than that goes
+ * alone into a fresh segment) or the segment is older than segment_ms. A
+ * term lower than the last batch's is ELOG_E_INVAL, as for append_at.
  */
 int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint64_t term,
 			int64_t *base_offset_out, struct elog_err *err);
@@ -154,15 +172,19 @@ struct elog_partlog_slice {
 int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_bytes,
 			struct elog_partlog_slice *slice, struct elog_err *err);
 
-/* elog_partlog_locate, then pread into buf (cap bytes; cap must be >= the
- * slice length, else ELOG_E_LIMIT naming the needed size). */
+/* elog_partlog_locate with max_bytes = cap, then pread into buf (cap must
+ * hold the first batch, else ELOG_E_LIMIT naming the needed size). Every
+ * batch read is checked (header, CRC, offsets) before it is returned:
+ * ELOG_E_CORRUPT names the segment file and byte. */
 int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, size_t cap,
 		      struct elog_partlog_slice *slice, struct elog_err *err);
 
 /*
- * First offset whose record timestamp is >= ts_ms, scanning from the time
- * index hint; next_offset if there is none. Records inside batches are
- * decoded only in the one batch where the answer lies.
+ * First offset whose record timestamp is >= ts_ms (first in offset order:
+ * timestamps may go backwards), scanning from the time index hint;
+ * next_offset if there is none. Segments and batches whose max timestamp is
+ * below ts_ms are skipped unread; records are decoded only in the batch
+ * where the answer lies.
  */
 int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
 			   struct elog_err *err);
@@ -170,8 +192,10 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 /*
  * Retention: delete closed segments (never the active one) whose newest
  * record is older than now_ms - retention_ms, and then the oldest closed
- * segments while the log is larger than retention_bytes. Returns the number
- * of segments deleted in *deleted. start_offset moves up.
+ * segments while the log is larger than retention_bytes. Only ever the
+ * oldest segment goes, so an expired segment behind an unexpired one waits
+ * for it. Returns the number of segments deleted in *deleted. start_offset
+ * moves up.
  */
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err);

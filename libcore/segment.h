@@ -55,8 +55,12 @@ struct elog_time_entry {
 /* "00000000000000001234.log" into out (cap >= 26). */
 void elog_segment_name(char *out, size_t cap, int64_t base_offset, const char *ext);
 /* Parse a file name of that form; returns 0 and fills base/ext (pointing
- * into name) or -1 if the name is not a segment file name. */
+ * into name) or -1 if the name is not a segment file name (other
+ * extensions, or a base offset above INT64_MAX, are not). */
 int elog_segment_name_parse(const char *name, int64_t *base_offset, const char **ext);
+
+/* Bytes the scanner reads at a time; a larger batch grows the buffer to its size. */
+#define ELOG_SEGMENT_SCAN_WINDOW (1u << 20)
 
 struct elog_segment_scanner {
 	int fd;
@@ -64,11 +68,12 @@ struct elog_segment_scanner {
 	uint64_t file_size;
 	uint64_t position;         /* byte position of the next batch */
 	int64_t expected_offset;   /* base offset the next batch must have; -1 = any */
-	uint64_t records;          /* records in the batches returned so far */
+	uint64_t records;          /* records in the batches advanced over so far */
+	uint64_t batches;          /* batches advanced over so far */
 	uint8_t *buf;              /* read-ahead window */
-	size_t buf_cap, buf_start_valid;
+	size_t buf_cap;
 	uint64_t buf_file_pos;     /* file position of buf[0] */
-	size_t buf_len;
+	size_t buf_len;            /* valid bytes in buf */
 	int torn;                  /* set with -1: the tail is incomplete rather than wrong */
 };
 
@@ -83,7 +88,9 @@ int elog_segment_scanner_init_fd(struct elog_segment_scanner *s, int fd, uint64_
  * s->position still at its start; the caller then calls
  * elog_segment_scanner_advance. 0 at a clean end of file. -1 when the bytes at
  * s->position are not a valid batch; err says "byte N: why"; s->torn is set
- * when the file simply ends inside a batch.
+ * when the file simply ends inside a batch. The code is ELOG_E_CORRUPT for
+ * bad bytes, ELOG_E_VERSION only for a newer magic whose CRC matches (a
+ * flipped magic bit is damage), ELOG_E_IO/NOMEM when reading failed.
  */
 int elog_segment_scanner_next(struct elog_segment_scanner *s, struct elog_batch_header *h,
 			      const uint8_t **batch, struct elog_err *err);

@@ -1,0 +1,545 @@
+/* cli — diagnostics, option tables and value parsers for the tools; see cli.h. */
+#include "cli.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ diagnostics */
+
+#define CLI_LINE_MAX 1024
+
+static const char *prog_name = "elog";
+
+void elog_cli_init(const char *argv0)
+{
+	const char *slash;
+
+	if (!argv0 || !*argv0)
+		return;
+	slash = strrchr(argv0, '/');
+	prog_name = slash && slash[1] ? slash + 1 : argv0;
+}
+
+const char *elog_cli_prog(void)
+{
+	return prog_name;
+}
+
+/*
+ * Write "prog: <tag><fmt>[: <reason>]\n" to stderr with one write(2), so
+ * that a line is never split by another process writing to the same pipe.
+ * A line longer than CLI_LINE_MAX is cut, still ending in a newline.
+ */
+static void emit_line(const char *tag, const char *reason, const char *fmt, va_list ap)
+{
+	char line[CLI_LINE_MAX];
+	size_t used;
+	const char *p;
+	ssize_t n;
+
+	snprintf(line, sizeof(line), "%s: %s", prog_name, tag);
+	used = strlen(line);
+	if (fmt && *fmt) {
+		vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+		used = strlen(line);
+		if (reason)
+			snprintf(line + used, sizeof(line) - used, ": %s", reason);
+	} else if (reason) {
+		snprintf(line + used, sizeof(line) - used, "%s", reason);
+	}
+	used = strlen(line);
+	if (used == sizeof(line) - 1)
+		used--;
+	line[used++] = '\n';
+	for (p = line; used > 0; p += n, used -= (size_t)n) {
+		n = write(STDERR_FILENO, p, used);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			return;
+	}
+}
+
+void elog_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit_line("", NULL, fmt, ap);
+	va_end(ap);
+}
+
+void elog_cli_error_err(const struct elog_err *err, const char *fmt, ...)
+{
+	const char *reason = err && err->msg[0] ? err->msg : "unknown error";
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit_line("", reason, fmt, ap);
+	va_end(ap);
+}
+
+void elog_cli_error_errno(int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit_line("", strerror(errnum), fmt, ap);
+	va_end(ap);
+}
+
+void elog_cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit_line("warning: ", NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------- option table */
+
+static int is_short_id(int id)
+{
+	return id > 0 && id < 256 && isgraph(id) && id != ':' && id != '?' && id != '-';
+}
+
+void elog_cli_getopt_init(struct elog_cli_getopt *g, const struct elog_cli_program *program,
+			  int argc, char **argv)
+{
+	const struct elog_cli_option *o;
+	size_t n = 0, s = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->program = program;
+	g->argc = argc;
+	g->argv = argv;
+	g->index = 1;
+	for (o = program->options; o->id != 0; o++) {
+		assert(n < ELOG_CLI_OPTIONS_MAX);
+		assert(is_short_id(o->id) || (o->id >= 256 && o->long_name));
+		if (is_short_id(o->id)) {
+			g->short_options[s++] = (char)o->id;
+			if (o->arg)
+				g->short_options[s++] = ':';
+		}
+		if (o->long_name) {
+			g->long_options[n].name = o->long_name;
+			g->long_options[n].has_arg = o->arg ? required_argument : no_argument;
+			g->long_options[n].val = o->id;
+			n++;
+		}
+	}
+	assert(s < sizeof(g->short_options));
+	/* getopt prefixes its own messages with argv[0]. */
+	if (argc > 0)
+		argv[0] = (char *)elog_cli_prog();
+	opterr = 1;
+	optind = 0; /* glibc: start over, even after an earlier parse */
+}
+
+int elog_cli_getopt_next(struct elog_cli_getopt *g)
+{
+	int c = getopt_long(g->argc, g->argv, g->short_options, g->long_options, NULL);
+
+	g->arg = optarg;
+	g->index = optind;
+	if (c == -1)
+		return ELOG_CLI_END;
+	if (c == '?' || c == ':')
+		return ELOG_CLI_BAD;
+	return c;
+}
+
+void elog_cli_usage(FILE *f, const struct elog_cli_program *program)
+{
+	fprintf(f, "usage: %s %s\n", elog_cli_prog(), program->synopsis);
+}
+
+/* "  -s, --segment-bytes=SIZE" into out. */
+static void option_left_column(const struct elog_cli_option *o, char *out, size_t cap)
+{
+	char shortpart[8] = "    ";
+
+	if (is_short_id(o->id))
+		snprintf(shortpart, sizeof(shortpart), "-%c%s", o->id, o->long_name ? ", " : "");
+	if (o->long_name)
+		snprintf(out, cap, "  %s--%s%s%s", shortpart, o->long_name, o->arg ? "=" : "",
+			 o->arg ? o->arg : "");
+	else
+		snprintf(out, cap, "  %s%s%s", shortpart, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
+void elog_cli_help(FILE *f, const struct elog_cli_program *program)
+{
+	const struct elog_cli_option *o;
+	char left[96];
+	size_t width = 0;
+
+	for (o = program->options; o->id != 0; o++) {
+		option_left_column(o, left, sizeof(left));
+		if (strlen(left) > width)
+			width = strlen(left);
+	}
+	width += 2;
+	elog_cli_usage(f, program);
+	if (program->summary)
+		fprintf(f, "\n%s\n", program->summary);
+	fprintf(f, "\noptions:\n");
+	for (o = program->options; o->id != 0; o++) {
+		option_left_column(o, left, sizeof(left));
+		fprintf(f, "%-*s%s\n", (int)width, left, o->help ? o->help : "");
+	}
+}
+
+void elog_cli_version(FILE *f)
+{
+	fprintf(f, "%s (elog) %s\n", elog_cli_prog(), ELOG_VERSION);
+}
+
+int elog_cli_usage_error(const struct elog_cli_program *program, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		emit_line("", NULL, fmt, ap);
+		va_end(ap);
+	}
+	fflush(stdout);
+	elog_cli_usage(stderr, program);
+	return ELOG_EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- parsers */
+
+/* The user's input, quoted and cut short, for an error message. */
+static const char *quoted(char out[72], const char *s)
+{
+	size_t o = 0, i;
+
+	out[o++] = '"';
+	for (i = 0; s[i] && o < 64; i++)
+		out[o++] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	if (s[i]) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Decimal digits at *p into *v, advancing *p past them. Returns the number of
+ * digits, 0 if there are none, -1 if the value does not fit in 64 bits.
+ */
+static int scan_digits(const char **p, uint64_t *v)
+{
+	const char *s = *p;
+	int overflow = 0;
+
+	*v = 0;
+	while (*s >= '0' && *s <= '9') {
+		uint64_t d = (uint64_t)(*s - '0');
+		if (*v > (UINT64_MAX - d) / 10)
+			overflow = 1;
+		else
+			*v = *v * 10 + d;
+		s++;
+	}
+	if (s == *p)
+		return 0;
+	*p = s;
+	return overflow ? -1 : 1;
+}
+
+int elog_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		       struct elog_err *err)
+{
+	char q[72];
+	const char *p = s ? s : "";
+	uint64_t v;
+	int r = scan_digits(&p, &v);
+
+	if (r == 0 || *p)
+		return elog_err_set(err, ELOG_E_INVAL, "invalid number %s", quoted(q, s ? s : ""));
+	if (r < 0 || v < min || v > max)
+		return elog_err_set(err, ELOG_E_INVAL, "number %s out of range %" PRIu64 "..%" PRIu64,
+				    quoted(q, s), min, max);
+	*out = v;
+	return 0;
+}
+
+int elog_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
+		       struct elog_err *err)
+{
+	char q[72];
+	const char *p = s ? s : "";
+	int negative = *p == '-';
+	uint64_t v;
+	int64_t value;
+	int r;
+
+	p += negative;
+	r = scan_digits(&p, &v);
+	if (r == 0 || *p)
+		return elog_err_set(err, ELOG_E_INVAL, "invalid number %s", quoted(q, s ? s : ""));
+	if (r < 0 || v > (uint64_t)INT64_MAX + negative)
+		goto range;
+	if (negative)
+		value = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	else
+		value = (int64_t)v;
+	if (value < min || value > max)
+		goto range;
+	*out = value;
+	return 0;
+range:
+	return elog_err_set(err, ELOG_E_INVAL, "number %s out of range %" PRId64 "..%" PRId64,
+			    quoted(q, s), min, max);
+}
+
+static const struct {
+	const char *name;
+	unsigned shift;
+} size_units[] = {
+	{"", 0},    {"b", 0},   {"B", 0},
+	{"k", 10},  {"K", 10},  {"KiB", 10},
+	{"m", 20},  {"M", 20},  {"MiB", 20},
+	{"g", 30},  {"G", 30},  {"GiB", 30},
+	{"t", 40},  {"T", 40},  {"TiB", 40},
+};
+
+int elog_cli_parse_size(const char *s, uint64_t *bytes, struct elog_err *err)
+{
+	char q[72], qu[72];
+	const char *p = s ? s : "";
+	uint64_t v;
+	size_t i;
+	int r = scan_digits(&p, &v);
+
+	if (r == 0)
+		return elog_err_set(err, ELOG_E_INVAL, "invalid size %s: expected digits and a unit",
+				    quoted(q, s ? s : ""));
+	for (i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
+		if (strcmp(p, size_units[i].name) != 0)
+			continue;
+		if (r < 0 || v > UINT64_MAX >> size_units[i].shift)
+			return elog_err_set(err, ELOG_E_INVAL, "size %s too large", quoted(q, s));
+		*bytes = v << size_units[i].shift;
+		return 0;
+	}
+	return elog_err_set(err, ELOG_E_INVAL,
+			    "invalid size %s: unknown unit %s (binary units: k, M, G, T or KiB, MiB, GiB, TiB)",
+			    quoted(q, s), quoted(qu, p));
+}
+
+/* The duration unit at *p, advancing past it: its length in ms, 0 if none. */
+static int64_t duration_unit(const char **p)
+{
+	static const struct {
+		const char *name;
+		int64_t ms;
+	} units[] = {
+		{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t len = strlen(units[i].name);
+		if (strncmp(*p, units[i].name, len) == 0) {
+			*p += len;
+			return units[i].ms;
+		}
+	}
+	return 0;
+}
+
+int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err)
+{
+	char q[72];
+	const char *p = s ? s : "";
+	int64_t total = 0;
+
+	if (strcmp(p, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*p)
+		return elog_err_set(err, ELOG_E_INVAL, "invalid duration \"\"");
+	while (*p) {
+		uint64_t v;
+		int r = scan_digits(&p, &v);
+		int64_t unit_ms;
+
+		if (r == 0)
+			return elog_err_set(err, ELOG_E_INVAL, "invalid duration %s: expected a number",
+					    quoted(q, s));
+		unit_ms = duration_unit(&p);
+		if (unit_ms == 0)
+			return elog_err_set(err, ELOG_E_INVAL,
+					    "invalid duration %s: missing or unknown unit (ms, s, m, h, d)",
+					    quoted(q, s));
+		if (r < 0 || v > (uint64_t)(INT64_MAX / unit_ms) ||
+		    (int64_t)v * unit_ms > INT64_MAX - total)
+			return elog_err_set(err, ELOG_E_INVAL, "duration %s too large", quoted(q, s));
+		total += (int64_t)v * unit_ms;
+	}
+	*ms = total;
+	return 0;
+}
+
+/* ------------------------------------------------------------- timestamps */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static unsigned days_in_month(int year, int month)
+{
+	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[month - 1] + (month == 2 && leap);
+}
+
+/* Exactly n digits at p as a number, or -1. */
+static int fixed_digits(const char *p, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+struct rfc3339 {
+	int year, month, day, hour, minute, second, millis, offset_minutes;
+};
+
+/* The time part after the date: "hh:mm:ss[.frac]" then the zone; 0 or -1. */
+static int parse_time_of_day(const char *p, struct rfc3339 *t)
+{
+	int digits = 0, sign, oh, om;
+
+	if (strlen(p) < 8 || p[2] != ':' || p[5] != ':')
+		return -1;
+	t->hour = fixed_digits(p, 2);
+	t->minute = fixed_digits(p + 3, 2);
+	t->second = fixed_digits(p + 6, 2);
+	if (t->hour < 0 || t->minute < 0 || t->second < 0)
+		return -1;
+	p += 8;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				t->millis = t->millis * 10 + (*p - '0');
+		if (digits == 0)
+			return -1;
+		for (; digits < 3; digits++)
+			t->millis *= 10;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		return 0;
+	if ((*p != '+' && *p != '-') || strlen(p) != 6 || p[3] != ':')
+		return -1;
+	sign = *p == '-' ? -1 : 1;
+	oh = fixed_digits(p + 1, 2);
+	om = fixed_digits(p + 4, 2);
+	if (oh < 0 || om < 0 || oh > 23 || om > 59)
+		return -1;
+	t->offset_minutes = sign * (oh * 60 + om);
+	return 0;
+}
+
+static int parse_rfc3339(const char *s, struct rfc3339 *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (strlen(s) < 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	t->year = fixed_digits(s, 4);
+	t->month = fixed_digits(s + 5, 2);
+	t->day = fixed_digits(s + 8, 2);
+	if (t->year < 0 || t->month < 1 || t->month > 12 || t->day < 1 ||
+	    (unsigned)t->day > days_in_month(t->year, t->month))
+		return -1;
+	if (s[10] == '\0')
+		return 0;
+	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+		return -1;
+	if (parse_time_of_day(s + 11, t) < 0)
+		return -1;
+	if (t->hour > 23 || t->minute > 59 || t->second > 60)
+		return -1;
+	return 0;
+}
+
+int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err)
+{
+	char q[72];
+	const char *digits = s ? s + (s[0] == '-') : "";
+	struct rfc3339 t;
+	int64_t days;
+
+	if (*digits && strspn(digits, "0123456789") == strlen(digits))
+		return elog_cli_parse_i64(s, INT64_MIN, INT64_MAX, ms, err);
+	if (!s || parse_rfc3339(s, &t) < 0)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "invalid timestamp %s: expected RFC 3339 "
+				    "(2024-01-02T03:04:05Z, +hh:mm offsets) or epoch milliseconds",
+				    quoted(q, s ? s : ""));
+	days = days_from_civil(t.year, (unsigned)t.month, (unsigned)t.day);
+	*ms = days * 86400000 + (int64_t)t.hour * 3600000 + (int64_t)t.minute * 60000 +
+	      (int64_t)t.second * 1000 + t.millis - (int64_t)t.offset_minutes * 60000;
+	return 0;
+}
+
+void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap)
+{
+	int64_t days = ms / 86400000, rem = ms % 86400000, year;
+	unsigned month, day;
+
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	civil_from_days(days, &year, &month, &day);
+	snprintf(out, cap, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%03dZ", year, month, day,
+		 (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+		 (int)(rem % 1000));
+}

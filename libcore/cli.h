@@ -1,0 +1,165 @@
+/*
+ * cli — what every elog binary shares at the command layer: its name in
+ * diagnostics, the exit codes, one option table that drives both getopt and
+ * --help, and parsers for the values users type (sizes, durations,
+ * timestamps, integers).
+ *
+ * Diagnostics are one line on stderr, "<prog>: <what failed>: <why>", written
+ * with a single write so lines from concurrent processes do not interleave.
+ * The helpers print and return; only main() decides to exit, and it returns
+ * one of the ELOG_EXIT_* codes (a tool may add its own above 2, documented in
+ * its man page, e.g. elog-lag's warn/critical).
+ *
+ * Parsers never print: they return 0 and store the value, or return -1 with
+ * an ELOG_E_INVAL message that quotes the input ("invalid size \"12x\":
+ * unknown unit \"x\""), so the caller prints it after the option's name:
+ *
+ *     if (elog_cli_parse_size(arg, &bytes, &err) < 0) {
+ *             elog_cli_error_err(&err, "--segment-bytes");
+ *             return ELOG_EXIT_USAGE;
+ *     }
+ *
+ * Calling sequence in a main():
+ *     elog_cli_init(argv[0]);
+ *     elog_cli_getopt_init(&g, &program, argc, argv);
+ *     while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END) ...
+ *     operands are argv[g.index .. argc)
+ *
+ * The option table is the single list of a tool's options: getopt's short
+ * and long option arrays and the --help text are built from it, and the bats
+ * tests check that the completion files list the same long options.
+ */
+#ifndef ELOG_CLI_H
+#define ELOG_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#ifndef ELOG_VERSION
+#define ELOG_VERSION "0.1.0"
+#endif
+
+/* Exit codes shared by every tool: same meaning everywhere. */
+#define ELOG_EXIT_OK 0     /* success */
+#define ELOG_EXIT_FAIL 1   /* the operation failed: bad data, i/o, network */
+#define ELOG_EXIT_USAGE 2  /* bad command line; nothing was done */
+
+/* ------------------------------------------------------------ diagnostics */
+
+/* Remember the program name (basename of argv0) for diagnostics. */
+void elog_cli_init(const char *argv0);
+/* The name given to elog_cli_init, or "elog" before it. */
+const char *elog_cli_prog(void);
+
+/* "prog: <fmt>" */
+void elog_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: <fmt>: <err->msg>"; with fmt NULL or "": "prog: <err->msg>". */
+void elog_cli_error_err(const struct elog_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "prog: <fmt>: <strerror(errnum)>" */
+void elog_cli_error_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: warning: <fmt>": something an operator should know that is not a failure. */
+void elog_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---------------------------------------------------------- option table */
+
+#define ELOG_CLI_OPTIONS_MAX 64
+#define ELOG_CLI_END (-1)  /* elog_cli_getopt_next: no more options */
+#define ELOG_CLI_BAD (-2)  /* elog_cli_getopt_next: bad option, reason printed */
+
+/*
+ * One option. id is what elog_cli_getopt_next returns: a printable character
+ * is also the short option (-r), a value >= 256 makes a long-only option.
+ * arg is NULL for a flag, else the argument's name shown in --help ("SIZE").
+ * A table ends with an entry whose id is 0.
+ */
+struct elog_cli_option {
+	int id;
+	const char *long_name;
+	const char *arg;
+	const char *help;
+};
+
+struct elog_cli_program {
+	const char *synopsis;  /* after the name, as in the man page: "[-rv] path ..." */
+	const char *summary;   /* one sentence for --help */
+	const struct elog_cli_option *options;
+};
+
+struct elog_cli_getopt {
+	const struct elog_cli_program *program;
+	int argc;
+	char **argv;
+	const char *arg;  /* argument of the option just returned, or NULL */
+	int index;        /* at ELOG_CLI_END: argv[index] is the first operand */
+	struct option long_options[ELOG_CLI_OPTIONS_MAX + 1];
+	char short_options[3 * ELOG_CLI_OPTIONS_MAX + 2];
+};
+
+/*
+ * Prepare to parse argv with the program's table (GNU getopt_long: options
+ * and operands may mix, "--" ends options). getopt's own messages name the
+ * program as elog_cli_prog(), which is why argv[0] is replaced by it.
+ */
+void elog_cli_getopt_init(struct elog_cli_getopt *g, const struct elog_cli_program *program,
+			  int argc, char **argv);
+/* The next option's id (g->arg set), ELOG_CLI_END or ELOG_CLI_BAD. */
+int elog_cli_getopt_next(struct elog_cli_getopt *g);
+
+/* "usage: prog <synopsis>\n" */
+void elog_cli_usage(FILE *f, const struct elog_cli_program *program);
+/* The usage line, the summary and one aligned line per option. */
+void elog_cli_help(FILE *f, const struct elog_cli_program *program);
+/* "prog (elog) <version>\n" */
+void elog_cli_version(FILE *f);
+/*
+ * For a bad command line: "prog: <fmt>" (unless fmt is NULL) and the usage
+ * line on stderr. Returns ELOG_EXIT_USAGE, for `return elog_cli_usage_error(...)`.
+ */
+int elog_cli_usage_error(const struct elog_cli_program *program, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- parsers */
+
+/* Decimal digits only (no sign, no blanks), min <= value <= max. */
+int elog_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		       struct elog_err *err);
+/* Optional '-', then decimal digits, min <= value <= max. */
+int elog_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
+		       struct elog_err *err);
+
+/*
+ * Bytes: digits and an optional binary unit: k K KiB (1024), m M MiB, g G GiB,
+ * t T TiB, or b B (1). "512", "64k", "16M", "1GiB". Decimal units (KB, MB)
+ * are refused rather than guessed.
+ */
+int elog_cli_parse_size(const char *s, uint64_t *bytes, struct elog_err *err);
+
+/*
+ * Milliseconds from one or more <digits><unit> groups, unit ms s m h d
+ * (m is minutes): "250ms", "5s", "1m", "2h", "7d", "1h30m". A bare "0" is
+ * allowed; any other number needs a unit. Result <= INT64_MAX.
+ */
+int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err);
+
+/*
+ * Milliseconds since the epoch from either
+ *   - an integer (epoch milliseconds, may be negative), or
+ *   - RFC 3339: YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm), with 't'
+ *     or ' ' accepted for 'T' and 'z' for 'Z'; fraction digits beyond
+ *     milliseconds are dropped; or a date alone, YYYY-MM-DD, meaning
+ *     midnight UTC.
+ * Years 0000-9999; every field is range checked (Feb 29 only in leap years,
+ * second 60 allowed for a leap second).
+ */
+int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err);
+
+#define ELOG_CLI_TIMESTAMP_MAX 32
+/* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */
+void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * flusher — the background fsync thread behind ELOG_FLUSH_INTERVAL.
+ *
+ * One pthread wakes every interval_ms and calls elog_partlog_flush on each
+ * registered log in turn: every append since the previous round becomes
+ * durable with one fdatasync per log, however many appends there were
+ * (group commit). Appends do not wait for it; flushed_offset tells the
+ * owner (and acks=all) how far durability has reached.
+ *
+ * The set of logs is a fixed array of ELOG_FLUSHER_LOGS_MAX entries;
+ * registering more fails with ELOG_E_LIMIT. A round holds the flusher's
+ * mutex while it flushes, so when elog_flusher_unregister returns the thread
+ * no longer touches that log and the owner may close it. A flush that fails
+ * leaves the log failed (see partlog.h); the flusher counts it and carries
+ * on with the others.
+ *
+ * Calling sequence:
+ *   elog_flusher_start(&f, interval_ms, err)
+ *   elog_flusher_register(&f, log, err) ... elog_flusher_unregister(&f, log)
+ *   elog_flusher_stop(&f)         joins the thread; every log must be
+ *                                 unregistered or still open until then
+ */
+#ifndef ELOG_FLUSHER_H
+#define ELOG_FLUSHER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "partlog.h"
+
+#define ELOG_FLUSHER_LOGS_MAX 4096
+
+struct elog_flusher {
+	pthread_t thread;
+	pthread_mutex_t mutex;  /* guards everything below */
+	pthread_cond_t wake;    /* signalled by stop */
+	int64_t interval_ms;
+	int running, stopping;
+	uint32_t count;
+	struct elog_partlog *logs[ELOG_FLUSHER_LOGS_MAX];
+	uint64_t rounds;        /* completed rounds, for tests and metrics */
+	uint64_t failures;      /* flush calls that failed */
+};
+
+/* Start the thread; interval_ms > 0. */
+int elog_flusher_start(struct elog_flusher *f, int64_t interval_ms, struct elog_err *err);
+/* Stop and join the thread (a last round is not run). Safe on a stopped flusher. */
+void elog_flusher_stop(struct elog_flusher *f);
+
+/* Add a log (ELOG_E_LIMIT when full, ELOG_E_INVAL if already there). */
+int elog_flusher_register(struct elog_flusher *f, struct elog_partlog *log, struct elog_err *err);
+/* Remove a log; after this returns the flusher no longer uses it. Absent: no-op. */
+void elog_flusher_unregister(struct elog_flusher *f, struct elog_partlog *log);
+
+/* Counters, read under the mutex. */
+uint64_t elog_flusher_rounds(struct elog_flusher *f);
+uint64_t elog_flusher_failures(struct elog_flusher *f);
+
+#endif

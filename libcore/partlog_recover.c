@@ -1,0 +1,585 @@
+/*
+ * partlog_recover — what elog_partlog_open finds on disk and repairs:
+ * log.meta, the segment list, closed segments (checked cheaply, indexes
+ * rebuilt when wrong, damage refused) and the active segment (validated
+ * batch by batch, cut at the first bad byte, indexes rebuilt).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "partlog_int.h"
+
+/* ---------------------------------------------------------------- log.meta */
+
+/* "elog-partlog <version>\n" and nothing else; returns the version or -1. */
+static long meta_parse(const char *buf, size_t len)
+{
+	static const char magic[] = "elog-partlog ";
+	size_t i = sizeof(magic) - 1;
+	long v = 0;
+
+	if (len <= i || memcmp(buf, magic, i) != 0)
+		return -1;
+	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		if (v > 99999999)
+			return -1;
+		v = v * 10 + (buf[i] - '0');
+	}
+	if (i + 1 != len || buf[i] != '\n' || buf[sizeof(magic) - 1] == '\n')
+		return -1;
+	return v;
+}
+
+/* Whether the directory holds any segment file (a meta-less one is not ours). */
+static int dir_has_segments(struct elog_partlog *log, int *found, struct elog_err *err)
+{
+	int fd = dup(log->dir_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	*found = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot list the directory");
+	}
+	rewinddir(d);
+	while (!*found && (e = readdir(d))) {
+		int64_t base;
+		const char *ext;
+		*found = elog_segment_name_parse(e->d_name, &base, &ext) == 0;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Write log.meta through a temporary file and a rename, both made durable. */
+static int meta_create(struct elog_partlog *log, struct elog_err *err)
+{
+	char text[ELOG_PARTLOG_META_MAX];
+	int n = snprintf(text, sizeof(text), "elog-partlog %d\n", ELOG_PARTLOG_FORMAT_VERSION);
+	int fd = openat(log->dir_fd, ELOG_PARTLOG_META_NAME ".tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta.tmp: cannot create");
+	if (elog_partlog_write_at(fd, (const uint8_t *)text, (size_t)n, 0, "log.meta.tmp", err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (fsync(fd) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "log.meta.tmp: cannot sync");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (renameat(log->dir_fd, ELOG_PARTLOG_META_NAME ".tmp", log->dir_fd,
+		     ELOG_PARTLOG_META_NAME) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot rename into place");
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
+	return 0;
+}
+
+int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_err *err)
+{
+	char buf[ELOG_PARTLOG_META_MAX + 1];
+	ssize_t n;
+	long version;
+	int fd, has_segments;
+
+	*created = 0;
+	fd = openat(log->dir_fd, ELOG_PARTLOG_META_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot open");
+	if (fd < 0) {
+		if (dir_has_segments(log, &has_segments, err) < 0)
+			return -1;
+		if (has_segments)
+			return elog_err_set(err, ELOG_E_CORRUPT,
+					    "log.meta: missing, but the directory holds segments");
+		*created = 1;
+		return meta_create(log, err);
+	}
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot read");
+	version = meta_parse(buf, (size_t)n);
+	if (version < 1)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "log.meta: not an elog partition log (expected \"elog-partlog %d\")",
+				    ELOG_PARTLOG_FORMAT_VERSION);
+	if (version > ELOG_PARTLOG_FORMAT_VERSION)
+		return elog_err_set(err, ELOG_E_VERSION,
+				    "log.meta: written by format version %ld, this build reads %d",
+				    version, ELOG_PARTLOG_FORMAT_VERSION);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+static int base_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct listing {
+	int64_t *bases; /* of .log files, sorted */
+	uint32_t count, cap;
+};
+
+static int listing_add(struct listing *l, int64_t base, struct elog_err *err)
+{
+	if (l->count == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 64;
+		int64_t *b;
+		if (l->count >= ELOG_PARTLOG_SEGMENTS_MAX)
+			return elog_err_set(err, ELOG_E_LIMIT, "more than %u segments",
+					    ELOG_PARTLOG_SEGMENTS_MAX);
+		if (cap > ELOG_PARTLOG_SEGMENTS_MAX)
+			cap = ELOG_PARTLOG_SEGMENTS_MAX;
+		b = realloc(l->bases, cap * sizeof(*b));
+		if (!b)
+			return elog_err_set(err, ELOG_E_NOMEM, "out of memory listing segments");
+		l->bases = b;
+		l->cap = cap;
+	}
+	l->bases[l->count++] = base;
+	return 0;
+}
+
+/*
+ * Collect the .log files, then remove index files whose .log is gone (a
+ * deletion that crashed between unlinks). Other files are left alone: the
+ * directory may hold the store's own state.
+ */
+static int list_segments(struct elog_partlog *log, struct listing *l, struct elog_err *err)
+{
+	int fd = dup(log->dir_fd), removed = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot list the directory");
+	}
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		rewinddir(d);
+		while (rc == 0 && (e = readdir(d))) {
+			int64_t base;
+			const char *ext;
+			if (elog_segment_name_parse(e->d_name, &base, &ext) < 0)
+				continue;
+			if (pass == 0 && !strcmp(ext, "log"))
+				rc = listing_add(l, base, err);
+			else if (pass == 1 && strcmp(ext, "log") &&
+				 !bsearch(&base, l->bases, l->count, sizeof(*l->bases), base_cmp)) {
+				if (unlinkat(log->dir_fd, e->d_name, 0) < 0 && errno != ENOENT)
+					rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot remove",
+							    e->d_name);
+				removed++;
+			}
+		}
+		if (pass == 0 && l->count)
+			qsort(l->bases, l->count, sizeof(*l->bases), base_cmp);
+	}
+	closedir(d);
+	if (rc == 0 && removed && fsync(log->dir_fd) < 0)
+		rc = elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
+	return rc;
+}
+
+/* ---------------------------------------------------------------- index files */
+
+int elog_partlog_write_index_file(struct elog_partlog *log, int64_t base_offset,
+				  const char *ext, const struct elog_segindex *ix, int sync,
+				  struct elog_err *err)
+{
+	char name[32];
+	int fd;
+
+	elog_segment_name(name, sizeof(name), base_offset, ext);
+	fd = openat(log->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+	if (elog_partlog_write_at(fd, ix->bytes, ix->count * ix->entry_size, 0, name, err) < 0 ||
+	    (sync && fdatasync(fd) < 0 &&
+	     elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name))) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Whether the index file holds exactly ix's bytes (missing: no). */
+static int index_file_matches(struct elog_partlog *log, int64_t base_offset, const char *ext,
+			      const struct elog_segindex *ix)
+{
+	size_t len = ix->count * ix->entry_size, done = 0;
+	struct stat st;
+	char name[32];
+	int fd, same;
+
+	elog_segment_name(name, sizeof(name), base_offset, ext);
+	fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	same = fstat(fd, &st) == 0 && (uint64_t)st.st_size == len;
+	while (same && done < len) {
+		size_t chunk = len - done < ELOG_PARTLOG_WALK_WINDOW ? len - done
+								    : ELOG_PARTLOG_WALK_WINDOW;
+		ssize_t n = pread(fd, log->scratch, chunk, (off_t)done);
+		same = n == (ssize_t)chunk && !memcmp(log->scratch, ix->bytes + done, chunk);
+		done += chunk;
+	}
+	close(fd);
+	return same;
+}
+
+/*
+ * Map a closed segment's index file if it passes the cheap checks; *ok = 0
+ * (and nothing mapped) when it is missing or fails them.
+ */
+static int index_map_checked(struct elog_partlog *log, struct elog_partlog_segment *s,
+			     struct elog_segindex *ix, const char *ext, uint64_t rel_end, int *ok,
+			     struct elog_err *err)
+{
+	struct elog_err why;
+	struct stat st;
+	char name[32];
+	int fd;
+
+	*ok = 0;
+	elog_segment_name(name, sizeof(name), s->base_offset, ext);
+	fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot stat", name);
+	}
+	if ((uint64_t)st.st_size > (uint64_t)ELOG_SEGINDEX_ENTRIES_MAX * ix->entry_size) {
+		close(fd);
+		return 0;
+	}
+	if (elog_segindex_map(ix, fd, (size_t)st.st_size, err) < 0) {
+		close(fd);
+		return elog_err_prefix(err, "%s", name);
+	}
+	close(fd);
+	*ok = elog_segindex_validate(ix->bytes, (size_t)st.st_size, ix->entry_size, s->size,
+				     rel_end, &why) == 0;
+	if (!*ok)
+		elog_segindex_release(ix);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- closed segments */
+
+/* Scan a closed segment whole, rebuild both indexes and write them out. */
+static int closed_rebuild(struct elog_partlog *log, struct elog_partlog_segment *s,
+			  int64_t next_base, struct elog_err *err)
+{
+	struct elog_segment_scanner sc;
+	struct elog_batch_header h;
+	const uint8_t *batch;
+	char name[32];
+	int rc, added;
+
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	elog_segindex_pair_release(&s->ix);
+	if (elog_segment_scanner_init_fd(&sc, s->fd, s->size, s->base_offset, err) < 0)
+		return elog_err_prefix(err, "%s", name);
+	while ((rc = elog_segment_scanner_next(&sc, &h, &batch, err)) == 1) {
+		if (elog_segindex_note(&s->ix, log->config.index_interval_bytes, s->base_offset, &h,
+				       sc.position, &added, err) < 0)
+			break;
+		elog_segment_scanner_advance(&sc, &h);
+	}
+	if (rc == 0 && sc.expected_offset != next_base)
+		rc = elog_err_set(err, ELOG_E_CORRUPT,
+				  "byte %llu: ends before offset %" PRId64
+				  ", the next segment starts at %" PRId64,
+				  (unsigned long long)sc.position, sc.expected_offset, next_base);
+	elog_segment_scanner_release(&sc);
+	if (rc != 0)
+		return elog_err_prefix(err, "%s: closed segment", name);
+	if (elog_segindex_push(&s->ix.tix, (uint32_t)(next_base - s->base_offset),
+			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0)
+		return -1;
+	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 1, err) < 0 ||
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 1, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The first batch must be whole enough to read and start at the name's offset. */
+static int closed_check_first(struct elog_partlog_segment *s, const char *name,
+			      struct elog_err *err)
+{
+	uint8_t head[ELOG_BATCH_HEADER_SIZE];
+	struct elog_batch_header h;
+	ssize_t n;
+
+	if (s->size < ELOG_BATCH_HEADER_SIZE || s->size > ELOG_SEGMENT_BYTES_MAX)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "%s: closed segment of %llu bytes cannot hold its batches", name,
+				    (unsigned long long)s->size);
+	do
+		n = pread(s->fd, head, sizeof(head), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(head))
+		return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO, "%s: cannot read", name);
+	if (elog_batch_header_decode(head, sizeof(head), &h, err) < 0)
+		return elog_err_prefix(err, "%s: byte 0", name);
+	if (h.base_offset != s->base_offset)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "%s: byte 0: first batch has offset %" PRId64
+				    ", the segment's name says %" PRId64,
+				    name, h.base_offset, s->base_offset);
+	return 0;
+}
+
+static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base,
+		       struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	struct elog_partlog_segment *s;
+	struct stat st;
+	char name[32];
+	int fd, idx_ok, tix_ok;
+
+	elog_segment_name(name, sizeof(name), base, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
+	if (fstat(fd, &st) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot stat", name);
+		close(fd);
+		return -1;
+	}
+	if (elog_partlog_segment_push(log, base, fd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	s = elog_partlog_active(log);
+	s->size = (uint64_t)st.st_size;
+	if (closed_check_first(s, name, err) < 0)
+		return -1;
+	if ((uint64_t)(next_base - base) > UINT32_MAX)
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: spans more than 2^32 offsets", name);
+	if (index_map_checked(log, s, &s->ix.idx, "idx", (uint64_t)(next_base - base), &idx_ok,
+			      err) < 0 ||
+	    index_map_checked(log, s, &s->ix.tix, "tix", (uint64_t)(next_base - base), &tix_ok,
+			      err) < 0)
+		return -1;
+	if (!idx_ok || !tix_ok) {
+		if (closed_rebuild(log, s, next_base, err) < 0)
+			return -1;
+		report->indexes_rebuilt++;
+	}
+	s->ix.max_timestamp = elog_segindex_ts(&s->ix.tix, s->ix.tix.count - 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- active segment */
+
+/* Records in the batches from `position` on whose headers still decode. */
+static uint64_t tail_records(int fd, uint64_t position, uint64_t size)
+{
+	uint8_t head[ELOG_BATCH_HEADER_SIZE];
+	struct elog_batch_header h;
+	uint64_t records = 0;
+
+	/* Each step moves at least one header forward, so this ends. */
+	while (position + ELOG_BATCH_HEADER_SIZE <= size) {
+		if (pread(fd, head, sizeof(head), (off_t)position) != (ssize_t)sizeof(head) ||
+		    elog_batch_header_decode(head, sizeof(head), &h, NULL) < 0)
+			break;
+		records += h.record_count;
+		position += elog_batch_total_size(&h);
+	}
+	return records;
+}
+
+/* Cut the active segment at the first bad byte and make the cut durable. */
+static int active_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t size,
+		      const char *name, const struct elog_err *why,
+		      struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	struct elog_err reason = *why;
+
+	report->truncated_bytes = size - good;
+	report->truncated_records = tail_records(s->fd, good, size);
+	elog_err_prefix(&reason, "%s", name);
+	memcpy(report->first_bad, reason.msg, sizeof(report->first_bad));
+	/* The directory does not change; fsync makes the inode's new size durable. */
+	if (ftruncate(s->fd, (off_t)good) < 0 || fsync(s->fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot truncate to %llu bytes",
+				      name, (unsigned long long)good);
+	return 0;
+}
+
+/* Validate the active segment batch by batch, building its indexes as it goes. */
+static int active_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
+		       uint64_t size, struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	struct elog_segment_scanner sc;
+	struct elog_batch_header h;
+	struct elog_err why;
+	const uint8_t *batch;
+	char name[32];
+	int rc, added;
+
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	if (elog_segment_scanner_init_fd(&sc, s->fd, size, s->base_offset, err) < 0)
+		return elog_err_prefix(err, "%s", name);
+	elog_err_clear(&why);
+	while ((rc = elog_segment_scanner_next(&sc, &h, &batch, &why)) == 1) {
+		if (elog_segindex_note(&s->ix, log->config.index_interval_bytes, s->base_offset, &h,
+				       sc.position, &added, err) < 0)
+			break;
+		log->last_term = h.leader_term;
+		elog_segment_scanner_advance(&sc, &h);
+	}
+	s->size = sc.position;
+	log->next_offset = sc.expected_offset;
+	elog_segment_scanner_release(&sc);
+	if (rc == 1)
+		return -1; /* the index ran out of memory */
+	if (rc < 0 && why.code != ELOG_E_CORRUPT) {
+		/* Not the bytes' fault (I/O, memory): never cut on that. */
+		*err = why;
+		return elog_err_prefix(err, "%s", name);
+	}
+	if (rc < 0)
+		return active_cut(s, s->size, size, name, &why, report, err);
+	return 0;
+}
+
+static int active_load(struct elog_partlog *log, int64_t base,
+		       struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	struct elog_partlog_segment *s;
+	struct stat st;
+	char name[32];
+	int fd;
+
+	elog_segment_name(name, sizeof(name), base, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
+	if (fstat(fd, &st) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot stat", name);
+		close(fd);
+		return -1;
+	}
+	if (elog_partlog_segment_push(log, base, fd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	s = elog_partlog_active(log);
+	if (active_scan(log, s, (uint64_t)st.st_size, report, err) < 0)
+		return -1;
+	if (!index_file_matches(log, base, "idx", &s->ix.idx) ||
+	    !index_file_matches(log, base, "tix", &s->ix.tix)) {
+		if (elog_partlog_write_index_file(log, base, "idx", &s->ix.idx, 0, err) < 0 ||
+		    elog_partlog_write_index_file(log, base, "tix", &s->ix.tix, 0, err) < 0)
+			return -1;
+		report->indexes_rebuilt++;
+	}
+	if (elog_partlog_open_indexes(log, base, 0, err) < 0)
+		return -1;
+	/* What a crashed process left in the page cache counts as flushed only once synced. */
+	if (report->truncated_bytes == 0 && fdatasync(fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name);
+	/* The age of a recovered segment counts from now: see partlog.h. */
+	if (s->size)
+		log->active_first_append_ms = elog_partlog_now_ms(log);
+	return 0;
+}
+
+/* A fresh log: one empty segment at offset 0. */
+static int create_first(struct elog_partlog *log, struct elog_err *err)
+{
+	char name[32];
+	int fd;
+
+	elog_segment_name(name, sizeof(name), 0, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+	if (elog_partlog_segment_push(log, 0, fd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (elog_partlog_open_indexes(log, 0, O_CREAT | O_TRUNC, err) < 0)
+		return -1;
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
+	return 0;
+}
+
+/* The term of the log's last batch when the active segment is empty. */
+static int last_term_before_active(struct elog_partlog *log, struct elog_err *err)
+{
+	struct elog_batch_header last;
+	int64_t max_ts;
+	int found;
+	uint32_t i;
+
+	if (log->segment_count < 2 || elog_partlog_active(log)->size > 0)
+		return 0;
+	i = log->segment_count - 2;
+	if (elog_partlog_walk_to_end(log, i, log->segments[i].size, &last, &max_ts, &found,
+				     err) < 0)
+		return -1;
+	log->last_term = found ? last.leader_term : 0;
+	return 0;
+}
+
+int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery *report,
+			 struct elog_err *err)
+{
+	struct listing l = {0};
+	int rc = -1;
+
+	if (list_segments(log, &l, err) < 0)
+		goto out;
+	if (l.count == 0 && create_first(log, err) < 0)
+		goto out;
+	for (uint32_t i = 0; i + 1 < l.count; i++)
+		if (closed_load(log, l.bases[i], l.bases[i + 1], report, err) < 0)
+			goto out;
+	if (l.count && active_load(log, l.bases[l.count - 1], report, err) < 0)
+		goto out;
+	if (last_term_before_active(log, err) < 0)
+		goto out;
+	log->size_bytes = 0;
+	for (uint32_t i = 0; i < log->segment_count; i++)
+		log->size_bytes += log->segments[i].size;
+	if (l.count == 0)
+		log->next_offset = 0;
+	report->segments = log->segment_count;
+	atomic_store(&log->flushed_offset, log->next_offset);
+	rc = 0;
+out:
+	free(l.bases);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * partlog_trim — removing batches: truncation from the end (a follower
+ * whose log diverged from its leader's) and retention from the start.
+ *
+ * Both delete whole segment files, .log first: a crash between unlinks
+ * leaves index files without a .log, which the next open removes, never a
+ * .log without the segments around it. Truncation deletes newest first and
+ * cuts the surviving segment last, so a crash midway leaves a log that ends
+ * at a batch boundary at or after the target, which is what the log held
+ * before the call; retention deletes oldest first, so what survives is
+ * always a contiguous run of offsets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "partlog_int.h"
+
+/* Unlink a segment's files; only the .log matters, strays are cleaned on open. */
+static int segment_unlink(struct elog_partlog *log, int64_t base_offset, struct elog_err *err)
+{
+	char name[32];
+
+	elog_segment_name(name, sizeof(name), base_offset, "log");
+	if (unlinkat(log->dir_fd, name, 0) < 0 && errno != ENOENT)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot remove", name);
+	elog_segment_name(name, sizeof(name), base_offset, "idx");
+	unlinkat(log->dir_fd, name, 0);
+	elog_segment_name(name, sizeof(name), base_offset, "tix");
+	unlinkat(log->dir_fd, name, 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- truncate */
+
+/* Byte position of the batch starting at offset in segment i; INVAL inside a batch. */
+static int truncate_position(struct elog_partlog *log, uint32_t i, int64_t offset,
+			     uint64_t *cut, struct elog_err *err)
+{
+	const struct elog_partlog_segment *s = &log->segments[i];
+	size_t k = elog_segindex_floor_offset(&s->ix.idx, (uint32_t)(offset - s->base_offset));
+	struct elog_partlog_walker w;
+	struct elog_batch_header h;
+	int64_t at = s->base_offset;
+
+	*cut = 0;
+	if (k != SIZE_MAX) {
+		*cut = elog_segindex_pos(&s->ix.idx, k);
+		at += elog_segindex_rel(&s->ix.idx, k);
+	}
+	elog_partlog_walker_init(&w, log, s);
+	/* offset < the segment's end, so a batch holds it: the walk stops there. */
+	while (at != offset) {
+		if (elog_partlog_walker_header(&w, *cut, at, &h, err) < 0)
+			return -1;
+		if (elog_batch_last_offset(&h) >= offset)
+			return elog_err_set(err, ELOG_E_INVAL,
+					    "offset %" PRId64 " is inside the batch of offsets %" PRId64
+					    "-%" PRId64 ", not at a batch boundary",
+					    offset, h.base_offset, elog_batch_last_offset(&h));
+		*cut += elog_batch_total_size(&h);
+		at = elog_batch_last_offset(&h) + 1;
+	}
+	return 0;
+}
+
+/* Drop segments after i from memory; i becomes the active segment. */
+static void truncate_forget_newer(struct elog_partlog *log, uint32_t i, int64_t offset)
+{
+	uint32_t old_count = log->segment_count;
+
+	pthread_mutex_lock(&log->mutex);
+	log->generation++;
+	log->next_offset = offset;
+	log->segment_count = i + 1;
+	log->active_fd = log->segments[i].fd;
+	atomic_store(&log->flushed_offset, offset < atomic_load(&log->flushed_offset)
+						   ? offset : atomic_load(&log->flushed_offset));
+	pthread_mutex_unlock(&log->mutex);
+	for (uint32_t j = i + 1; j < old_count; j++)
+		elog_partlog_segment_release(&log->segments[j]);
+}
+
+/* Recompute what the active segment's appends carry on from, after a cut. */
+static int truncate_restate(struct elog_partlog *log, uint32_t i, struct elog_err *err)
+{
+	struct elog_partlog_segment *s = &log->segments[i];
+	struct elog_batch_header last;
+	int64_t max_ts;
+	int found;
+	size_t n = s->ix.idx.count;
+
+	s->ix.bytes_since_entry = n ? s->size - elog_segindex_pos(&s->ix.idx, n - 1) : s->size;
+	if (elog_partlog_walk_to_end(log, i, s->size, &last, &max_ts, &found, err) < 0)
+		return -1;
+	s->ix.max_timestamp = found ? max_ts : INT64_MIN;
+	log->last_term = found ? last.leader_term : 0;
+	if (!found && i > 0) {
+		if (elog_partlog_walk_to_end(log, i - 1, log->segments[i - 1].size, &last, &max_ts,
+					     &found, err) < 0)
+			return -1;
+		log->last_term = found ? last.leader_term : 0;
+	}
+	log->size_bytes = 0;
+	for (uint32_t j = 0; j < log->segment_count; j++)
+		log->size_bytes += log->segments[j].size;
+	log->active_first_append_ms = s->size ? elog_partlog_now_ms(log) : -1;
+	return 0;
+}
+
+/* Cut segment i at byte `cut`, keep the index entries before it, rewrite them. */
+static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
+			struct elog_err *err)
+{
+	struct elog_partlog_segment *s = &log->segments[i];
+	char name[32];
+
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	if (ftruncate(s->fd, (off_t)cut) < 0 || fdatasync(s->fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot truncate to %llu bytes",
+				      name, (unsigned long long)cut);
+	s->size = cut;
+	if (elog_segindex_keep(&s->ix.idx, elog_segindex_floor_position(&s->ix.idx, cut) + 1,
+			       err) < 0 ||
+	    elog_segindex_keep(&s->ix.tix, elog_segindex_floor_position(&s->ix.tix, cut) + 1,
+			       err) < 0)
+		return -1;
+	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 0, err) < 0 ||
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 0, err) < 0 ||
+	    elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0)
+		return -1;
+	return truncate_restate(log, i, err);
+}
+
+int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err)
+{
+	struct elog_err local;
+	uint32_t i;
+	uint64_t cut;
+
+	if (!err)
+		err = &local; /* a failure must still record its reason */
+	if (elog_partlog_check_usable(log, err) < 0)
+		return -1;
+	if (offset < elog_partlog_start_offset(log) || offset > log->next_offset)
+		return elog_err_set(err, ELOG_E_RANGE,
+				    "cannot truncate to offset %" PRId64 ", outside the log [%" PRId64
+				    ", %" PRId64 "]", offset, elog_partlog_start_offset(log),
+				    log->next_offset);
+	if (offset == log->next_offset)
+		return 0;
+	i = elog_partlog_segment_find(log, offset);
+	if (truncate_position(log, i, offset, &cut, err) < 0)
+		return -1;
+	/* From here on a failure leaves disk and memory apart: the log fails. */
+	for (uint32_t j = log->segment_count - 1; j > i; j--)
+		if (segment_unlink(log, log->segments[j].base_offset, err) < 0)
+			return elog_partlog_fail(log, err);
+	if (log->segment_count - 1 > i && elog_partlog_sync_dir(log, err) < 0)
+		return -1;
+	truncate_forget_newer(log, i, offset);
+	if (truncate_cut(log, i, cut, err) < 0)
+		return elog_partlog_fail(log, err);
+	if (elog_partlog_sync_dir(log, err) < 0)
+		return -1;
+	/* The cut segment was fsynced whole: everything below offset is durable. */
+	pthread_mutex_lock(&log->mutex);
+	atomic_store(&log->flushed_offset, offset);
+	pthread_mutex_unlock(&log->mutex);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- retention */
+
+/* Whether the oldest segment is due for deletion. */
+static int retain_due(const struct elog_partlog *log, int64_t now_ms)
+{
+	const struct elog_partlog_segment *s = &log->segments[0];
+	int64_t ms = log->config.retention_ms, bytes = log->config.retention_bytes;
+
+	if (ms >= 0 && now_ms >= INT64_MIN + ms && s->ix.max_timestamp < now_ms - ms)
+		return 1;
+	return bytes >= 0 && log->size_bytes > (uint64_t)bytes;
+}
+
+int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
+			struct elog_err *err)
+{
+	struct elog_err local;
+	uint32_t n = 0;
+	int rc = 0;
+
+	if (!err)
+		err = &local; /* a failure must still record its reason */
+	if (deleted)
+		*deleted = 0;
+	if (elog_partlog_check_usable(log, err) < 0)
+		return -1;
+	/*
+	 * Oldest first, and only while the oldest is due: deleting from the
+	 * middle would leave a hole in the offsets. Never the active segment.
+	 */
+	while (log->segment_count > 1 && retain_due(log, now_ms)) {
+		struct elog_partlog_segment *s = &log->segments[0];
+		if (segment_unlink(log, s->base_offset, err) < 0) {
+			rc = -1;
+			break;
+		}
+		log->size_bytes -= s->size;
+		elog_partlog_segment_release(s);
+		memmove(&log->segments[0], &log->segments[1],
+			(log->segment_count - 1) * sizeof(*log->segments));
+		log->segment_count--;
+		n++;
+	}
+	if (n && elog_partlog_sync_dir(log, err) < 0)
+		rc = -1;
+	if (deleted)
+		*deleted = n;
+	return rc;
+}

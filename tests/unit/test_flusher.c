@@ -1,0 +1,173 @@
+/*
+ * Unit tests: flusher — under ELOG_FLUSH_INTERVAL the background thread
+ * brings flushed_offset up to next_offset, also while appends and
+ * truncations run concurrently; registration limits; stop joins.
+ * Waiting is a poll loop with a deadline, never a bare sleep.
+ */
+#include "t.h"
+#include "batch.h"
+#include "flusher.h"
+#include "partlog.h"
+
+#include <time.h>
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Poll until the log's flushed offset reaches its next offset; 0 on time. */
+static int wait_flushed(struct elog_partlog *log, int64_t deadline_ms)
+{
+	const struct timespec tick = {0, 1000000};
+
+	while (elog_partlog_flushed_offset(log) < elog_partlog_next_offset(log)) {
+		if (monotonic_ms() > deadline_ms)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+static int append_one(struct elog_partlog *log, uint32_t n, struct elog_err *err)
+{
+	struct elog_batch_builder b;
+	const uint8_t *out;
+	uint8_t *copy;
+	size_t len;
+	int rc = -1;
+
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		struct elog_record r = {1000 + i, NULL, -1, (const uint8_t *)"value", 5, NULL, 0};
+		if (elog_batch_builder_add(&b, &r, err) < 0)
+			goto out;
+	}
+	if (elog_batch_builder_finish(&b, &out, &len, err) < 0)
+		goto out;
+	copy = malloc(len);
+	memcpy(copy, out, len);
+	rc = elog_partlog_append(log, copy, len, 1, NULL, err);
+	free(copy);
+out:
+	elog_batch_builder_release(&b);
+	return rc;
+}
+
+static void config_interval(struct elog_partlog_config *c)
+{
+	elog_partlog_config_default(c);
+	c->segment_bytes = 8192;
+	c->flush = ELOG_FLUSH_INTERVAL;
+	c->flush_interval_ms = 5;
+}
+
+static void test_interval_catches_up(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_flusher f;
+	struct elog_err err;
+
+	config_interval(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_flusher_start(&f, c.flush_interval_ms, &err), &err);
+	T_OK(elog_flusher_register(&f, log, &err), &err);
+	for (int i = 0; i < 50; i++)
+		T_OK(append_one(log, 3, &err), &err);
+	/* appends do not wait for the disk: nothing forces flushed up yet */
+	T_CHECK(elog_partlog_flushed_offset(log) <= elog_partlog_next_offset(log));
+	T_CHECK(wait_flushed(log, monotonic_ms() + 10000) == 0);
+	T_EQ_INT(elog_partlog_flushed_offset(log), 150);
+	T_CHECK(elog_flusher_rounds(&f) > 0);
+	T_EQ_INT(elog_flusher_failures(&f), 0);
+	elog_flusher_unregister(&f, log);
+	elog_flusher_stop(&f);
+	elog_partlog_close(log);
+}
+
+/* Appends, rolls and truncations racing with a 1 ms flusher keep flushed <= next. */
+static void test_concurrent_appends_and_truncates(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *logs[2];
+	struct elog_flusher f;
+	struct elog_err err;
+
+	config_interval(&c);
+	c.segment_bytes = 2048;
+	T_OK(elog_flusher_start(&f, 1, &err), &err);
+	for (int k = 0; k < 2; k++) {
+		char sub[4200];
+		if (snprintf(sub, sizeof(sub), "%s/p%d", dir, k) >= (int)sizeof(sub))
+			abort();
+		T_OK(elog_partlog_open(sub, &c, &logs[k], NULL, &err), &err);
+		T_OK(elog_flusher_register(&f, logs[k], &err), &err);
+	}
+	for (int i = 0; i < 400; i++) {
+		struct elog_partlog *log = logs[i % 2];
+		int64_t last_base = elog_partlog_next_offset(log), flushed;
+		T_OK(append_one(log, (uint32_t)(i % 4) + 1, &err), &err);
+		if (i % 37 == 36) /* cut the batch just written */
+			T_OK(elog_partlog_truncate(log, last_base, &err), &err);
+		flushed = elog_partlog_flushed_offset(log);
+		T_ASSERT(flushed <= elog_partlog_next_offset(log));
+	}
+	for (int k = 0; k < 2; k++) {
+		T_CHECK(wait_flushed(logs[k], monotonic_ms() + 10000) == 0);
+		elog_flusher_unregister(&f, logs[k]);
+		elog_partlog_close(logs[k]);
+	}
+	elog_flusher_stop(&f);
+}
+
+static void test_register_rules(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	static struct elog_flusher f;
+	struct elog_err err;
+
+	config_interval(&c);
+	T_CHECK(elog_flusher_start(&f, 0, &err) < 0 && err.code == ELOG_E_INVAL);
+	/* an hour: no round runs during this test, so stand-in pointers are safe */
+	T_OK(elog_flusher_start(&f, 3600 * 1000, &err), &err);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_flusher_register(&f, log, &err), &err);
+	T_CHECK(elog_flusher_register(&f, log, &err) < 0 && err.code == ELOG_E_INVAL);
+	elog_flusher_unregister(&f, log);
+	elog_flusher_unregister(&f, log); /* absent: no-op */
+	/* the set is bounded */
+	{
+		static char stand_in[ELOG_FLUSHER_LOGS_MAX + 1];
+		for (uint32_t i = 0; i < ELOG_FLUSHER_LOGS_MAX; i++)
+			T_OK(elog_flusher_register(&f, (struct elog_partlog *)&stand_in[i], &err),
+			     &err);
+		T_CHECK(elog_flusher_register(&f, log, &err) < 0 && err.code == ELOG_E_LIMIT);
+		for (uint32_t i = 0; i < ELOG_FLUSHER_LOGS_MAX; i++)
+			elog_flusher_unregister(&f, (struct elog_partlog *)&stand_in[i]);
+		T_EQ_INT(f.count, 0);
+	}
+	/* stop joins at once, not at the end of the interval; twice is fine */
+	{
+		int64_t t0 = monotonic_ms();
+		elog_flusher_stop(&f);
+		T_CHECK(monotonic_ms() - t0 < 5000);
+		elog_flusher_stop(&f);
+	}
+	elog_partlog_close(log);
+}
+
+int main(void)
+{
+	T_RUN(test_interval_catches_up);
+	T_RUN(test_concurrent_appends_and_truncates);
+	T_RUN(test_register_rules);
+	return t_finish();
+}

@@ -1,0 +1,1399 @@
+/*
+ * Unit tests: partlog — append/read, recovery from a torn write at every
+ * byte and a flipped bit at every bit of the last batch, damage in closed
+ * segments, index loss and garbage (rebuilt, same answers), retention, time
+ * lookups across segments with timestamps out of order, follower appends,
+ * truncation, rolls by size and age, log.meta versions, flush policy, the
+ * failed state, and reopen giving the same state.
+ *
+ * A model of every record's timestamp is kept beside the log so answers can
+ * be checked against brute force.
+ */
+#include "t.h"
+#include "batch.h"
+#include "bytes.h"
+#include "partlog.h"
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#define MODEL_MAX 20000
+/* Timestamps the lookups are tried at: around the wobbly clock's range. */
+#define TS_LO 99000
+#define TS_HI 104000
+
+static int64_t model_ts[MODEL_MAX]; /* timestamp of the record at each offset */
+
+static int64_t test_clock(void *ctx)
+{
+	return *(const int64_t *)ctx;
+}
+
+/* A wobbly clock: mostly rising, but records go back in time now and then. */
+static int64_t wobbly_ts(int64_t offset)
+{
+	return 100000 + offset * 10 + ((offset * 7919) % 13 - 6) * 40;
+}
+
+/*
+ * One batch of n records with the given timestamps and values of vlen
+ * bytes (derived from the timestamp); malloc'ed, since append rewrites it.
+ */
+static uint8_t *batch_make(uint32_t n, const int64_t *ts, size_t vlen, size_t *len)
+{
+	struct elog_batch_builder b;
+	struct elog_err err;
+	const uint8_t *out;
+	static uint8_t value[8192];
+	uint8_t *copy = NULL;
+
+	if (vlen > sizeof(value))
+		return NULL;
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		struct elog_record r = {ts[i], (const uint8_t *)"k", 1, value, (int32_t)vlen, NULL, 0};
+		for (size_t k = 0; k < vlen; k++)
+			value[k] = (uint8_t)(ts[i] + (int64_t)k);
+		if (elog_batch_builder_add(&b, &r, &err) < 0)
+			goto out;
+	}
+	if (elog_batch_builder_finish(&b, &out, len, &err) < 0)
+		goto out;
+	copy = malloc(*len);
+	memcpy(copy, out, *len);
+out:
+	elog_batch_builder_release(&b);
+	return copy;
+}
+
+/* Append one leader batch of n records at the log's end, timestamps from ts_of. */
+static int append_n(struct elog_partlog *log, uint32_t n, int64_t (*ts_of)(int64_t),
+		    size_t vlen, uint64_t term, struct elog_err *err)
+{
+	int64_t ts[64], base = elog_partlog_next_offset(log), got;
+	size_t len;
+	uint8_t *buf;
+	int rc;
+
+	for (uint32_t i = 0; i < n; i++) {
+		ts[i] = ts_of(base + i);
+		if (base + i < MODEL_MAX)
+			model_ts[base + i] = ts[i];
+	}
+	buf = batch_make(n, ts, vlen, &len);
+	if (!buf)
+		return elog_err_set(err, ELOG_E_NOMEM, "batch_make failed");
+	rc = elog_partlog_append(log, buf, len, term, &got, err);
+	free(buf);
+	if (rc == 0 && got != base)
+		return elog_err_set(err, ELOG_E_INVAL, "appended at %lld, expected %lld",
+				    (long long)got, (long long)base);
+	return rc;
+}
+
+/*
+ * Fill with `batches` batches of 1..5 records (count cycling), wobbly
+ * timestamps, in the log's current term (1 for an empty log).
+ */
+static int fill(struct elog_partlog *log, int batches, size_t vlen, struct elog_err *err)
+{
+	uint64_t term = elog_partlog_last_term(log) ? elog_partlog_last_term(log) : 1;
+
+	for (int i = 0; i < batches; i++)
+		if (append_n(log, (uint32_t)(i % 5) + 1, wobbly_ts, vlen, term, err) < 0)
+			return -1;
+	return 0;
+}
+
+static void config_small(struct elog_partlog_config *c)
+{
+	elog_partlog_config_default(c);
+	c->segment_bytes = 4096;
+	c->index_interval_bytes = 300;
+	c->flush = ELOG_FLUSH_NEVER;
+}
+
+static void path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+	if (snprintf(out, cap, "%s/%s", dir, name) >= (int)cap)
+		abort(); /* test paths are short */
+}
+
+static void segment_path(char *out, size_t cap, const char *dir, int64_t base, const char *ext)
+{
+	char name[32];
+
+	elog_segment_name(name, sizeof(name), base, ext);
+	path_join(out, cap, dir, name);
+}
+
+static uint8_t *file_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n ? (size_t)n : 1);
+	*len = fread(buf, 1, (size_t)n, f);
+	fclose(f);
+	return buf;
+}
+
+static int file_write(const char *path, const uint8_t *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fwrite(buf, 1, len, f) == len;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Brute force: first offset in [start, next) whose record is at or after ts. */
+static int64_t model_find(int64_t start, int64_t next, int64_t ts)
+{
+	for (int64_t o = start; o < next; o++)
+		if (model_ts[o] >= ts)
+			return o;
+	return next;
+}
+
+/* Every record of the slice read back: offsets dense, timestamps as modelled. */
+static int slice_verify(const uint8_t *buf, const struct elog_partlog_slice *sl,
+			struct elog_err *err)
+{
+	struct elog_batch_reader r;
+	struct elog_record_view *v = malloc(sizeof(*v));
+	int64_t expected = sl->base_offset;
+	uint32_t at = 0;
+	int rc = 0, more;
+
+	elog_batch_reader_init(&r);
+	while (rc == 0 && at < sl->len) {
+		rc = elog_batch_reader_open(&r, buf + at, sl->len - at, err);
+		while (rc == 0 && (more = elog_batch_reader_next(&r, v, err)) == 1) {
+			if (v->offset != expected || v->timestamp_ms != model_ts[v->offset])
+				rc = elog_err_set(err, ELOG_E_CORRUPT, "offset %lld ts %lld",
+						  (long long)v->offset, (long long)v->timestamp_ms);
+			expected++;
+		}
+		if (rc == 0 && more < 0)
+			rc = -1;
+		at += elog_batch_total_size(&r.header);
+	}
+	if (rc == 0 && expected != sl->next_offset)
+		rc = elog_err_set(err, ELOG_E_CORRUPT, "slice ends at %lld, says %lld",
+				  (long long)expected, (long long)sl->next_offset);
+	elog_batch_reader_release(&r);
+	free(v);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- basics */
+
+static void test_fresh_log_and_meta(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err;
+	char path[4200], sub[4200];
+	size_t len;
+	uint8_t *meta;
+
+	config_small(&c);
+	path_join(sub, sizeof(sub), dir, "p0"); /* missing directory: created */
+	T_OK(elog_partlog_open(sub, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_start_offset(log), 0);
+	T_EQ_INT(elog_partlog_next_offset(log), 0);
+	T_EQ_INT(elog_partlog_last_term(log), 0);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	elog_partlog_close(log);
+	path_join(path, sizeof(path), sub, "log.meta");
+	meta = file_read(path, &len);
+	T_ASSERT(meta);
+	T_CHECK(len == 15 && !memcmp(meta, "elog-partlog 1\n", 15));
+	free(meta);
+	/* an empty log reopens empty */
+	T_OK(elog_partlog_open(sub, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), 0);
+	T_EQ_INT(rep.segments, 1);
+	elog_partlog_close(log);
+}
+
+static void test_append_read_every_offset(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl;
+	struct elog_err err;
+	static uint8_t buf[1 << 16];
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 200, 40, &err), &err);
+	T_ASSERT(elog_partlog_segment_count(log) > 3);
+	T_EQ_INT(elog_partlog_next_offset(log), 600);
+	for (int64_t o = 0; o < 600; o++) {
+		T_OK(elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err), &err);
+		T_ASSERT(sl.base_offset <= o && o < sl.next_offset);
+		T_OK(slice_verify(buf, &sl, &err), &err);
+	}
+	/* a slice is the greedy run of whole batches that fit max_bytes */
+	for (int64_t o = 0; o < 600; o += 7) {
+		struct elog_partlog_slice one, run;
+		uint32_t max_bytes = (uint32_t)(o * 13 % 3000);
+		uint64_t len;
+		T_OK(elog_partlog_locate(log, o, 0, &one, &err), &err);
+		T_OK(elog_partlog_locate(log, o, max_bytes, &run, &err), &err);
+		len = one.len;
+		while (one.next_offset < 600) {
+			struct elog_partlog_slice more;
+			T_OK(elog_partlog_locate(log, one.next_offset, 0, &more, &err), &err);
+			if (more.fd != one.fd || len + more.len > max_bytes)
+				break;
+			len += more.len;
+			one.next_offset = more.next_offset;
+		}
+		T_ASSERT(run.len == len && run.next_offset == one.next_offset);
+	}
+	T_OK(elog_partlog_read(log, 600, buf, sizeof(buf), &sl, &err), &err);
+	T_EQ_INT(sl.len, 0);
+	T_EQ_INT(sl.next_offset, 600);
+	T_CHECK(elog_partlog_read(log, 601, buf, sizeof(buf), &sl, &err) < 0 &&
+		err.code == ELOG_E_RANGE);
+	T_CHECK(elog_partlog_read(log, -1, buf, sizeof(buf), &sl, &err) < 0 &&
+		err.code == ELOG_E_RANGE);
+	elog_partlog_close(log);
+}
+
+/* Slices are whole batches; the first one whole even past max_bytes. */
+static void test_read_mid_batch_and_limits(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl, one;
+	struct elog_err err;
+	static uint8_t buf[1 << 16];
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 30, 20, &err), &err); /* batches of 1..5 records */
+	/* offset 11 is the 2nd record of the batch [10, 14] */
+	T_OK(elog_partlog_locate(log, 11, 0, &one, &err), &err);
+	T_EQ_INT(one.base_offset, 10);
+	T_EQ_INT(one.next_offset, 15);
+	T_ASSERT(one.len > 0);
+	T_OK(elog_partlog_locate(log, 14, 1, &sl, &err), &err);
+	T_CHECK(sl.position == one.position && sl.len == one.len);
+	/* max_bytes exactly two batches' worth returns two */
+	T_OK(elog_partlog_locate(log, 15, 0, &sl, &err), &err);
+	{
+		uint32_t first = sl.len;
+		T_OK(elog_partlog_locate(log, 15, 100000, &sl, &err), &err);
+		T_ASSERT(sl.len > first);
+		T_OK(elog_partlog_read(log, 11, buf, sizeof(buf), &sl, &err), &err);
+		T_EQ_INT(sl.base_offset, 10);
+		T_OK(slice_verify(buf, &sl, &err), &err);
+		T_CHECK(elog_partlog_read(log, 11, buf, one.len - 1, &sl, &err) < 0 &&
+			err.code == ELOG_E_LIMIT);
+		T_OK(elog_partlog_read(log, 11, buf, one.len, &sl, &err), &err);
+		T_EQ_INT(sl.len, one.len);
+	}
+	elog_partlog_close(log);
+}
+
+static void test_reopen_identical_state(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t start, next;
+	uint64_t size;
+	uint32_t segs;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, 30, &err), &err);
+	T_OK(append_n(log, 3, wobbly_ts, 30, 7, &err), &err);
+	T_OK(elog_partlog_retain(log, 0, NULL, &err), &err);
+	start = elog_partlog_start_offset(log);
+	next = elog_partlog_next_offset(log);
+	size = elog_partlog_size_bytes(log);
+	segs = elog_partlog_segment_count(log);
+	T_EQ_INT(elog_partlog_last_term(log), 7);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_start_offset(log), start);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(elog_partlog_flushed_offset(log), next);
+	T_EQ_INT(elog_partlog_size_bytes(log), size);
+	T_EQ_INT(elog_partlog_segment_count(log), segs);
+	T_EQ_INT(elog_partlog_last_term(log), 7);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(rep.indexes_rebuilt, 0);
+	T_CHECK(rep.first_bad[0] == '\0');
+	/* appends continue where they left off */
+	T_OK(append_n(log, 2, wobbly_ts, 30, 7, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next + 2);
+	elog_partlog_close(log);
+}
+
+/* The term of the last batch survives a reopen with an empty active segment. */
+static void test_last_term_after_roll_reopen(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 40, 30, &err), &err);
+	T_OK(append_n(log, 1, wobbly_ts, 30, 5, &err), &err);
+	/* an oversized batch gets a segment of its own; cutting it away leaves
+	 * that segment empty and the last batch in the segment before */
+	{
+		int64_t next = elog_partlog_next_offset(log);
+		T_OK(append_n(log, 1, wobbly_ts, 3000, 5, &err), &err); /* oversized: own segment */
+		T_OK(elog_partlog_truncate(log, next, &err), &err);
+	}
+	T_EQ_INT(elog_partlog_last_term(log), 5);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_last_term(log), 5);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+struct built_log {
+	uint8_t *bytes; /* the active segment file as written */
+	size_t len;
+	size_t last_start; /* byte position of the last batch */
+	int64_t last_base;
+	uint32_t last_records;
+};
+
+/* A one-segment log of a few batches; remembers where the last batch starts. */
+static int build_small_log(const char *dir, struct built_log *b, struct elog_err *err)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	char path[4200];
+	int rc;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	if (elog_partlog_open(dir, &c, &log, NULL, err) < 0)
+		return -1;
+	rc = fill(log, 6, 10, err);
+	b->last_base = elog_partlog_next_offset(log);
+	b->last_start = elog_partlog_size_bytes(log);
+	/* small, since the tests reopen the log once per byte or bit of it */
+	b->last_records = 2;
+	if (rc == 0)
+		rc = append_n(log, 2, wobbly_ts, 1, 2, err);
+	elog_partlog_close(log);
+	segment_path(path, sizeof(path), dir, 0, "log");
+	b->bytes = file_read(path, &b->len);
+	return rc;
+}
+
+/* A torn write cut at every byte of the last batch recovers to the batch before. */
+static void test_torn_write_every_byte(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct built_log b;
+	struct elog_err err;
+	char path[4200];
+
+	T_OK(build_small_log(dir, &b, &err), &err);
+	T_ASSERT(b.bytes && b.len > b.last_start);
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	segment_path(path, sizeof(path), dir, 0, "log");
+	for (size_t cut = b.last_start; cut < b.len; cut++) {
+		size_t torn = cut - b.last_start;
+		T_ASSERT(file_write(path, b.bytes, cut) == 0);
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(log), b.last_base);
+		T_EQ_INT(elog_partlog_last_term(log), 1);
+		if (rep.truncated_bytes != torn)
+			fprintf(stderr, "# cut %zu: %s\n", cut, rep.first_bad);
+		T_EQ_INT(rep.truncated_bytes, torn);
+		/* records are counted when the header survived */
+		T_EQ_INT(rep.truncated_records, torn >= ELOG_BATCH_HEADER_SIZE ? b.last_records : 0);
+		T_CHECK(torn == 0 || strstr(rep.first_bad, "00000000000000000000.log: byte "));
+		T_EQ_INT(file_size(path), (off_t)b.last_start);
+		/* and the log takes appends again */
+		T_OK(append_n(log, 2, wobbly_ts, 1, 2, &err), &err);
+		elog_partlog_close(log);
+	}
+	free(b.bytes);
+}
+
+/* Every single flipped bit of the last batch is detected and the batch cut. */
+static void test_flipped_bit_last_batch(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct built_log b;
+	struct elog_err err;
+	char path[4200];
+
+	T_OK(build_small_log(dir, &b, &err), &err);
+	T_ASSERT(b.bytes);
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	segment_path(path, sizeof(path), dir, 0, "log");
+	for (size_t bit = b.last_start * 8; bit < b.len * 8; bit++) {
+		b.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		T_ASSERT(file_write(path, b.bytes, b.len) == 0);
+		b.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		if (elog_partlog_next_offset(log) != b.last_base) {
+			char m[64];
+			snprintf(m, sizeof(m), "bit %zu of the last batch went unnoticed",
+				 bit - b.last_start * 8);
+			t_fail(__FILE__, __LINE__, m);
+			elog_partlog_close(log);
+			break;
+		}
+		T_EQ_INT(rep.truncated_bytes, b.len - b.last_start);
+		T_CHECK(rep.first_bad[0] != '\0');
+		elog_partlog_close(log);
+	}
+	free(b.bytes);
+}
+
+/* Garbage after the last batch (a preallocated or zero-filled tail) is cut too. */
+static void test_zero_tail_cut(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct built_log b;
+	struct elog_err err;
+	char path[4200];
+	uint8_t *grown;
+
+	T_OK(build_small_log(dir, &b, &err), &err);
+	grown = calloc(1, b.len + 4096);
+	memcpy(grown, b.bytes, b.len);
+	segment_path(path, sizeof(path), dir, 0, "log");
+	T_ASSERT(file_write(path, grown, b.len + 4096) == 0);
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), b.last_base + b.last_records);
+	T_EQ_INT(rep.truncated_bytes, 4096);
+	T_EQ_INT(rep.truncated_records, 0);
+	elog_partlog_close(log);
+	free(grown);
+	free(b.bytes);
+}
+
+/* A multi-segment log; returns the number of segments. */
+static uint32_t build_segments(const char *dir, int batches, struct elog_err *err)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	uint32_t n = 0;
+
+	config_small(&c);
+	if (elog_partlog_open(dir, &c, &log, NULL, err) < 0)
+		return 0;
+	if (fill(log, batches, 40, err) == 0)
+		n = elog_partlog_segment_count(log);
+	elog_partlog_close(log);
+	return n;
+}
+
+/* Base offsets of the segments of a log, via a fresh open. */
+static uint32_t segment_bases(const char *dir, int64_t *bases, uint32_t cap)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	struct elog_partlog_slice sl;
+	uint32_t n = 0;
+	int64_t o;
+
+	config_small(&c);
+	if (elog_partlog_open(dir, &c, &log, NULL, &err) < 0)
+		return 0;
+	/* a segment starts where a slice's file descriptor changes */
+	int prev_fd = -1;
+	for (o = elog_partlog_start_offset(log); o < elog_partlog_next_offset(log) && n < cap;
+	     o = sl.next_offset) {
+		if (elog_partlog_locate(log, o, 0, &sl, &err) < 0)
+			break;
+		if (sl.fd != prev_fd)
+			bases[n++] = o;
+		prev_fd = sl.fd;
+	}
+	elog_partlog_close(log);
+	return n;
+}
+
+/*
+ * Closed segments are not CRC-scanned on open (recovery time would grow with
+ * the whole log, not the active segment); damage there is found when it is
+ * read, when its indexes need a rebuild, or at once when its first batch
+ * does not carry the segment's base offset.
+ */
+static void test_flipped_bit_closed_segment(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl, hit;
+	struct elog_err err;
+	static uint8_t buf[1 << 16];
+	int64_t bases[64], got, next;
+	char path[4200], idx_path[4200];
+	uint8_t *bytes;
+	size_t len, flip;
+	int reported = 0;
+
+	T_ASSERT(build_segments(dir, 120, &err) >= 3);
+	T_ASSERT(segment_bases(dir, bases, 64) >= 3);
+	config_small(&c);
+	/* a value byte of a batch in the middle of closed segment 1 */
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_partlog_locate(log, (bases[1] + bases[2]) / 2, 0, &hit, &err), &err);
+	next = elog_partlog_next_offset(log);
+	elog_partlog_close(log);
+	segment_path(path, sizeof(path), dir, bases[1], "log");
+	segment_path(idx_path, sizeof(idx_path), dir, bases[1], "idx");
+	bytes = file_read(path, &len);
+	T_ASSERT(bytes && hit.position + hit.len <= len);
+	flip = hit.position + hit.len - 3;
+	bytes[flip] ^= 0x10;
+	T_ASSERT(file_write(path, bytes, len) == 0);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	for (int64_t o = bases[1]; o < bases[2]; o++) {
+		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err) == 0)
+			continue;
+		T_ASSERT(err.code == ELOG_E_CORRUPT);
+		T_CHECK(strstr(err.msg, ".log: byte ") != NULL);
+		reported = 1;
+	}
+	T_CHECK(reported);
+	/* find_time gives the right answer or says the batch it needs is damaged */
+	for (int64_t ts = TS_LO; ts < TS_HI; ts += 5) {
+		if (elog_partlog_find_time(log, ts, &got, &err) < 0)
+			T_ASSERT(err.code == ELOG_E_CORRUPT);
+		else
+			T_ASSERT(got == model_find(0, next, ts));
+	}
+	elog_partlog_close(log);
+	/* needing a rebuild, the segment is scanned and the open refused */
+	unlink(idx_path);
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	T_CHECK(strstr(err.msg, "closed segment") != NULL);
+	/* repaired, it opens and rebuilds the index */
+	bytes[flip] ^= 0x10;
+	T_ASSERT(file_write(path, bytes, len) == 0);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.indexes_rebuilt, 1);
+	elog_partlog_close(log);
+	/* a first batch that does not start at the segment's base: refused at once */
+	bytes[0] ^= 0x01;
+	T_ASSERT(file_write(path, bytes, len) == 0);
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	T_CHECK(strstr(err.msg, "byte 0") != NULL);
+	bytes[0] ^= 0x01;
+	T_ASSERT(file_write(path, bytes, len) == 0);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_partlog_close(log);
+	free(bytes);
+}
+
+/* A closed segment cut short no longer reaches the next one: refused. */
+static void test_closed_segment_short(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t bases[64];
+	char path[4200];
+
+	T_ASSERT(build_segments(dir, 80, &err) >= 3);
+	T_ASSERT(segment_bases(dir, bases, 64) >= 3);
+	segment_path(path, sizeof(path), dir, bases[0], "log");
+	T_ASSERT(truncate(path, file_size(path) - 1) == 0);
+	config_small(&c);
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+}
+
+/* ---------------------------------------------------------------- indexes */
+
+struct answers {
+	int64_t n;
+	struct elog_partlog_slice *slices;
+	int64_t *times;
+};
+
+
+static int answers_take(struct elog_partlog *log, struct answers *a, struct elog_err *err)
+{
+	int64_t start = elog_partlog_start_offset(log), next = elog_partlog_next_offset(log);
+
+	a->n = next - start + 1;
+	a->slices = calloc((size_t)a->n, sizeof(*a->slices));
+	a->times = calloc(TS_HI - TS_LO, sizeof(*a->times));
+	for (int64_t o = start; o <= next; o++) {
+		if (elog_partlog_locate(log, o, 500, &a->slices[o - start], err) < 0)
+			return -1;
+		a->slices[o - start].fd = 0; /* differs between opens */
+	}
+	for (int64_t ts = TS_LO; ts < TS_HI; ts++)
+		if (elog_partlog_find_time(log, ts, &a->times[ts - TS_LO], err) < 0)
+			return -1;
+	return 0;
+}
+
+static int answers_equal(const struct answers *x, const struct answers *y)
+{
+	return x->n == y->n && !memcmp(x->slices, y->slices, (size_t)x->n * sizeof(*x->slices)) &&
+	       !memcmp(x->times, y->times, (TS_HI - TS_LO) * sizeof(*x->times));
+}
+
+static void answers_free(struct answers *a)
+{
+	free(a->slices);
+	free(a->times);
+}
+
+/* Damage every index file with `how` and check the answers come back the same. */
+static void index_damage_check(void (*how)(const char *path, uint32_t seed))
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err;
+	struct answers before, after;
+	int64_t bases[64];
+	uint32_t n;
+	char path[4200];
+	uint8_t *orig[64][2];
+	size_t orig_len[64][2];
+	static const char *const exts[2] = {"idx", "tix"};
+
+	T_ASSERT(build_segments(dir, 150, &err) >= 4);
+	n = segment_bases(dir, bases, 64);
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(answers_take(log, &before, &err), &err);
+	elog_partlog_close(log);
+	for (uint32_t i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			segment_path(path, sizeof(path), dir, bases[i], exts[k]);
+			orig[i][k] = file_read(path, &orig_len[i][k]);
+			how(path, i * 2 + (uint32_t)k);
+		}
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.indexes_rebuilt, n);
+	T_OK(answers_take(log, &after, &err), &err);
+	T_CHECK(answers_equal(&before, &after));
+	/* the time answers are right, not just the same */
+	for (int64_t ts = TS_LO; ts < TS_HI; ts++)
+		T_ASSERT(after.times[ts - TS_LO] == model_find(0, elog_partlog_next_offset(log), ts));
+	elog_partlog_close(log);
+	/* the rebuilt files equal the ones written while appending */
+	for (uint32_t i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			size_t len;
+			uint8_t *now;
+			segment_path(path, sizeof(path), dir, bases[i], exts[k]);
+			now = file_read(path, &len);
+			T_CHECK(now && orig[i][k] && len == orig_len[i][k] &&
+				!memcmp(now, orig[i][k], len));
+			free(now);
+			free(orig[i][k]);
+		}
+	answers_free(&before);
+	answers_free(&after);
+}
+
+static void damage_delete(const char *path, uint32_t seed)
+{
+	(void)seed;
+	unlink(path);
+}
+
+static void damage_garbage(const char *path, uint32_t seed)
+{
+	uint8_t junk[333];
+	uint32_t x = seed * 2654435761u + 1;
+	size_t n = 16 * (seed % 5) + (seed % 3) * 7 + 8; /* sometimes whole entries */
+
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		junk[i] = (uint8_t)x;
+	}
+	file_write(path, junk, n);
+}
+
+static void test_deleted_indexes_rebuilt(void)
+{
+	index_damage_check(damage_delete);
+}
+
+static void test_garbage_indexes_rebuilt(void)
+{
+	index_damage_check(damage_garbage);
+}
+
+/* ---------------------------------------------------------------- time */
+
+static void test_find_time_across_segments(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t got, next;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 200, 40, &err), &err);
+	T_ASSERT(elog_partlog_segment_count(log) >= 4);
+	next = elog_partlog_next_offset(log);
+	for (int64_t ts = TS_LO; ts < TS_HI + 2000; ts += 3) {
+		T_OK(elog_partlog_find_time(log, ts, &got, &err), &err);
+		T_ASSERT(got == model_find(0, next, ts));
+	}
+	/* each record's own timestamp finds it or an earlier record at or after it */
+	for (int64_t o = 0; o < next; o++) {
+		T_OK(elog_partlog_find_time(log, model_ts[o], &got, &err), &err);
+		T_ASSERT(got <= o && model_ts[got] >= model_ts[o]);
+	}
+	/* after retention the answers start at start_offset */
+	T_OK(elog_partlog_truncate(log, next, &err), &err);
+	c.retention_bytes = 5000;
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_partlog_retain(log, 0, NULL, &err), &err);
+	T_ASSERT(elog_partlog_start_offset(log) > 0);
+	for (int64_t ts = TS_LO; ts < TS_HI; ts += 7) {
+		T_OK(elog_partlog_find_time(log, ts, &got, &err), &err);
+		T_ASSERT(got == model_find(elog_partlog_start_offset(log), next, ts));
+	}
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- retention */
+
+static int64_t ts_by_segment_clock;
+static int64_t ts_fixed(int64_t offset)
+{
+	(void)offset;
+	return ts_by_segment_clock;
+}
+
+static void test_retention_by_age(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	uint32_t deleted, segs;
+
+	config_small(&c);
+	c.retention_ms = 1000;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	/* segment k holds records stamped 10000 * (k + 1), roughly */
+	for (int i = 0; i < 120; i++) {
+		ts_by_segment_clock = 10000 * (int64_t)elog_partlog_segment_count(log);
+		T_OK(append_n(log, 2, ts_fixed, 60, 1, &err), &err);
+	}
+	segs = elog_partlog_segment_count(log);
+	T_ASSERT(segs >= 5);
+	/*
+	 * Segment k's newest record is stamped 10000 * (k + 1) (the batch that
+	 * rolls into k + 1 still carries k's stamp). A segment goes once its
+	 * newest record is strictly older than now - retention_ms.
+	 */
+	T_OK(elog_partlog_retain(log, 10000 + 1000, &deleted, &err), &err);
+	T_EQ_INT(deleted, 0);
+	T_OK(elog_partlog_retain(log, 10000 + 1001, &deleted, &err), &err);
+	T_EQ_INT(deleted, 1);
+	T_OK(elog_partlog_retain(log, 30000 + 1000, &deleted, &err), &err);
+	T_EQ_INT(deleted, 1);
+	T_OK(elog_partlog_retain(log, 30000 + 1001, &deleted, &err), &err);
+	T_EQ_INT(deleted, 1);
+	T_EQ_INT(elog_partlog_segment_count(log), segs - 3);
+	/* far future: everything closed goes, the active segment stays */
+	T_OK(elog_partlog_retain(log, INT64_MAX, &deleted, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_EQ_INT(elog_partlog_next_offset(log), 240);
+	T_ASSERT(elog_partlog_start_offset(log) > 0);
+	/* reads below start are out of range; the rest still reads */
+	{
+		struct elog_partlog_slice sl;
+		int64_t start = elog_partlog_start_offset(log);
+		T_CHECK(elog_partlog_locate(log, start - 1, 0, &sl, &err) < 0 &&
+			err.code == ELOG_E_RANGE);
+		T_OK(elog_partlog_locate(log, start, 0, &sl, &err), &err);
+		T_CHECK(elog_partlog_truncate(log, start - 1, &err) < 0 && err.code == ELOG_E_RANGE);
+	}
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	elog_partlog_close(log);
+}
+
+/*
+ * A segment holding one unexpired record among expired ones is kept, and so
+ * is every segment after it: retention only ever removes the oldest.
+ */
+static void test_retention_keeps_unexpired(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	uint32_t deleted;
+
+	config_small(&c);
+	c.retention_ms = 100;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	for (int i = 0; elog_partlog_segment_count(log) < 3; i++) {
+		/* segment 0 has one record at 50000 in the middle, the rest at 1000 */
+		ts_by_segment_clock = i == 5 ? 50000 : 1000;
+		T_OK(append_n(log, 2, ts_fixed, 60, 1, &err), &err);
+	}
+	T_OK(elog_partlog_retain(log, 50100, &deleted, &err), &err);
+	T_EQ_INT(deleted, 0); /* segment 1 has expired, but segment 0 has not */
+	T_EQ_INT(elog_partlog_start_offset(log), 0);
+	T_OK(elog_partlog_retain(log, 50101, &deleted, &err), &err);
+	T_EQ_INT(deleted, 2);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	elog_partlog_close(log);
+}
+
+static void test_retention_by_size(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	uint32_t deleted, segs;
+	int64_t start;
+
+	config_small(&c);
+	c.retention_bytes = 10000;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 200, 40, &err), &err);
+	segs = elog_partlog_segment_count(log);
+	T_ASSERT(elog_partlog_size_bytes(log) > 30000);
+	start = elog_partlog_start_offset(log);
+	T_OK(elog_partlog_retain(log, 0, &deleted, &err), &err);
+	T_ASSERT(deleted > 0);
+	T_EQ_INT(elog_partlog_segment_count(log), segs - deleted);
+	T_ASSERT(elog_partlog_size_bytes(log) <= 10000);
+	/* the oldest went: the log still runs densely from the new start */
+	T_ASSERT(elog_partlog_start_offset(log) > start);
+	{
+		struct elog_partlog_slice sl;
+		for (int64_t o = elog_partlog_start_offset(log); o < elog_partlog_next_offset(log);
+		     o = sl.next_offset)
+			T_OK(elog_partlog_locate(log, o, 0, &sl, &err), &err);
+	}
+	/* a tiny limit still never takes the active segment */
+	elog_partlog_close(log);
+	c.retention_bytes = 0;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_partlog_retain(log, 0, &deleted, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_ASSERT(elog_partlog_size_bytes(log) > 0);
+	T_EQ_INT(elog_partlog_next_offset(log), 600);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- follower */
+
+/* A follower batch: offsets and term set as a leader would. */
+static uint8_t *follower_batch(int64_t base, uint32_t n, uint64_t term, size_t *len)
+{
+	int64_t ts[64];
+	uint8_t *buf;
+
+	for (uint32_t i = 0; i < n; i++) {
+		ts[i] = wobbly_ts(base + i);
+		if (base + i >= 0 && base + i < MODEL_MAX)
+			model_ts[base + i] = ts[i];
+	}
+	buf = batch_make(n, ts, 16, len);
+	if (buf)
+		elog_batch_assign(buf, base, term);
+	return buf;
+}
+
+static void test_append_at_gap_overlap_term(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	uint8_t *b;
+	size_t len;
+	char path[4200];
+	off_t size;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	b = follower_batch(0, 3, 2, &len);
+	T_OK(elog_partlog_append_at(log, b, len, &err), &err);
+	free(b);
+	T_EQ_INT(elog_partlog_next_offset(log), 3);
+	T_EQ_INT(elog_partlog_last_term(log), 2);
+	segment_path(path, sizeof(path), dir, 0, "log");
+	size = file_size(path);
+
+	b = follower_batch(4, 2, 2, &len);
+	T_CHECK(elog_partlog_append_at(log, b, len, &err) < 0 && err.code == ELOG_E_GAP);
+	T_CHECK(strstr(err.msg, "4") && strstr(err.msg, "3"));
+	free(b);
+	b = follower_batch(2, 2, 2, &len);
+	T_CHECK(elog_partlog_append_at(log, b, len, &err) < 0 && err.code == ELOG_E_OVERLAP);
+	free(b);
+	b = follower_batch(3, 2, 1, &len); /* lower term */
+	T_CHECK(elog_partlog_append_at(log, b, len, &err) < 0 && err.code == ELOG_E_INVAL);
+	free(b);
+	/* a corrupted batch is refused too */
+	b = follower_batch(3, 2, 2, &len);
+	b[len - 1] ^= 1;
+	T_CHECK(elog_partlog_append_at(log, b, len, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	free(b);
+	/* nothing was written by any of them */
+	T_EQ_INT(file_size(path), size);
+	T_EQ_INT(elog_partlog_next_offset(log), 3);
+	/* a leader append with a lower term is refused as well */
+	T_CHECK(append_n(log, 1, wobbly_ts, 10, 1, &err) < 0 && err.code == ELOG_E_INVAL);
+	b = follower_batch(3, 2, 3, &len);
+	T_OK(elog_partlog_append_at(log, b, len, &err), &err);
+	free(b);
+	T_EQ_INT(elog_partlog_next_offset(log), 5);
+	T_EQ_INT(elog_partlog_last_term(log), 3);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- truncate */
+
+/* Base offsets of every batch, by walking locate. */
+static int batch_bases(struct elog_partlog *log, int64_t *out, int cap)
+{
+	struct elog_partlog_slice sl;
+	struct elog_err err;
+	int n = 0;
+
+	for (int64_t o = elog_partlog_start_offset(log); o < elog_partlog_next_offset(log) && n < cap;
+	     o = sl.next_offset) {
+		if (elog_partlog_locate(log, o, 0, &sl, &err) < 0)
+			return -1;
+		out[n++] = sl.base_offset;
+	}
+	return n;
+}
+
+static void test_truncate_then_append(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl;
+	struct elog_err err;
+	static int64_t bases[1000];
+	static uint8_t buf[1 << 16];
+	int n;
+	uint32_t segs;
+	int64_t cut, got;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, 40, &err), &err);
+	T_OK(append_n(log, 2, wobbly_ts, 40, 3, &err), &err);
+	n = batch_bases(log, bases, 1000);
+	T_ASSERT(n == 101);
+	segs = elog_partlog_segment_count(log);
+	T_ASSERT(segs >= 3);
+	/* inside a batch: refused */
+	T_CHECK(elog_partlog_truncate(log, bases[n - 2] + 1, &err) < 0 && err.code == ELOG_E_INVAL);
+	T_CHECK(elog_partlog_truncate(log, elog_partlog_next_offset(log) + 1, &err) < 0 &&
+		err.code == ELOG_E_RANGE);
+	/* within the active segment */
+	T_OK(elog_partlog_truncate(log, bases[n - 1], &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), bases[n - 1]);
+	T_EQ_INT(elog_partlog_flushed_offset(log), bases[n - 1]);
+	T_EQ_INT(elog_partlog_last_term(log), 1);
+	T_OK(append_n(log, 4, wobbly_ts, 40, 4, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), bases[n - 1] + 4);
+	/* across segments, to the middle of the first one */
+	cut = bases[5];
+	T_OK(elog_partlog_truncate(log, cut, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_EQ_INT(elog_partlog_next_offset(log), cut);
+	T_EQ_INT(elog_partlog_last_term(log), 1);
+	T_OK(append_n(log, 2, wobbly_ts, 40, 5, &err), &err);
+	T_OK(elog_partlog_read(log, cut, buf, sizeof(buf), &sl, &err), &err);
+	T_EQ_INT(sl.base_offset, cut);
+	T_OK(slice_verify(buf, &sl, &err), &err);
+	/* time lookups see the new tail, not the old one */
+	T_OK(elog_partlog_find_time(log, model_ts[cut], &got, &err), &err);
+	T_ASSERT(got == model_find(0, cut + 2, model_ts[cut]));
+	/* the log grows into new segments again and survives a reopen */
+	T_OK(fill(log, 100, 40, &err), &err);
+	{
+		int64_t next = elog_partlog_next_offset(log);
+		uint32_t s2 = elog_partlog_segment_count(log);
+		T_ASSERT(s2 >= 3);
+		elog_partlog_close(log);
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(log), next);
+		T_EQ_INT(elog_partlog_segment_count(log), s2);
+		for (int64_t o = 0; o < next; o++) {
+			T_OK(elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err), &err);
+			T_OK(slice_verify(buf, &sl, &err), &err);
+		}
+	}
+	elog_partlog_close(log);
+}
+
+/* Truncation to a segment's first offset, then reopen: the empty segment is active. */
+static void test_truncate_to_segment_base_reopen(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t bases[64];
+	uint32_t n;
+
+	T_ASSERT(build_segments(dir, 100, &err) >= 4);
+	n = segment_bases(dir, bases, 64);
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_partlog_truncate(log, bases[2], &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 3);
+	T_EQ_INT(elog_partlog_next_offset(log), bases[2]);
+	/* the files of the newer segments are gone, the cut one is empty */
+	for (uint32_t i = 2; i < n; i++) {
+		static const char *const exts[3] = {"log", "idx", "tix"};
+		char path[4200];
+		for (int k = 0; k < 3; k++) {
+			segment_path(path, sizeof(path), dir, bases[i], exts[k]);
+			T_CHECK(i == 2 ? file_size(path) == 0 : file_size(path) < 0);
+		}
+	}
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 3);
+	T_EQ_INT(elog_partlog_next_offset(log), bases[2]);
+	T_EQ_INT(elog_partlog_last_term(log), 1);
+	T_OK(fill(log, 10, 40, &err), &err);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- roll */
+
+static void test_roll_by_size(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t bases[64], before;
+	uint32_t n;
+	char path[4200];
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, 40, &err), &err);
+	/* a batch larger than a segment goes alone into a fresh one */
+	before = elog_partlog_next_offset(log);
+	T_OK(append_n(log, 2, wobbly_ts, 3000, 1, &err), &err);
+	T_OK(append_n(log, 1, wobbly_ts, 40, 1, &err), &err);
+	elog_partlog_close(log);
+	n = segment_bases(dir, bases, 64);
+	T_ASSERT(n >= 4);
+	for (uint32_t i = 0; i < n; i++) {
+		off_t size;
+		segment_path(path, sizeof(path), dir, bases[i], "log");
+		size = file_size(path);
+		if (bases[i] == before)
+			T_CHECK(size > 4096 && i + 2 == n && bases[i + 1] == before + 2);
+		else
+			T_CHECK(size > 0 && size <= 4096);
+	}
+}
+
+static void test_roll_by_age(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t now = 1000000;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	c.segment_ms = 1000;
+	c.clock_ms = test_clock;
+	c.clock_ctx = &now;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	/* an empty segment never rolls, however old */
+	now += 5000;
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	now += 999;
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	now += 1; /* the first append into the segment was 1000 ms ago */
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 2);
+	now += 10;
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 2);
+	/* after a reopen the age counts from the open */
+	elog_partlog_close(log);
+	now += 900;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	now += 999;
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 2);
+	now += 1;
+	T_OK(append_n(log, 1, wobbly_ts, 10, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 3);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- meta */
+
+static void test_meta_versions(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	char path[4200];
+	static const char *const garbage[] = {
+		"", "elog-partlog\n", "elog-partlog 1", "elog-partlog 1\nx", "elog-partlog 0\n",
+		"elog-partlog x\n", "kafka 1\n", "elog-partlog 99999999999\n",
+	};
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 3, 10, &err), &err);
+	elog_partlog_close(log);
+	path_join(path, sizeof(path), dir, "log.meta");
+	T_ASSERT(file_write(path, (const uint8_t *)"elog-partlog 2\n", 15) == 0);
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_VERSION);
+	T_CHECK(strstr(err.msg, "log.meta: written by format version 2, this build reads 1") != NULL);
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		T_ASSERT(file_write(path, (const uint8_t *)garbage[i], strlen(garbage[i])) == 0);
+		T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 &&
+			err.code == ELOG_E_CORRUPT);
+	}
+	/* segments without a log.meta are not taken for a fresh log */
+	unlink(path);
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	T_ASSERT(file_write(path, (const uint8_t *)"elog-partlog 1\n", 15) == 0);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), 6);
+	elog_partlog_close(log);
+}
+
+/* Unknown files are left alone; index files without a .log are removed. */
+static void test_stray_files(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	char path[4200];
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_partlog_close(log);
+	path_join(path, sizeof(path), dir, "raft.state");
+	T_ASSERT(file_write(path, (const uint8_t *)"x", 1) == 0);
+	segment_path(path, sizeof(path), dir, 777, "idx");
+	T_ASSERT(file_write(path, (const uint8_t *)"12345678", 8) == 0);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_partlog_close(log);
+	T_CHECK(file_size(path) < 0);
+	path_join(path, sizeof(path), dir, "raft.state");
+	T_CHECK(file_size(path) == 1);
+}
+
+/* ---------------------------------------------------------------- flush, failure */
+
+static void test_flush_always(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+
+	config_small(&c);
+	c.flush = ELOG_FLUSH_ALWAYS;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	for (int i = 0; i < 60; i++) {
+		T_OK(append_n(log, (uint32_t)(i % 3) + 1, wobbly_ts, 100, 1, &err), &err);
+		T_EQ_INT(elog_partlog_flushed_offset(log), elog_partlog_next_offset(log));
+	}
+	T_ASSERT(elog_partlog_segment_count(log) > 1);
+	elog_partlog_close(log);
+	/* under NEVER, flush() is what moves it */
+	c.flush = ELOG_FLUSH_NEVER;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(append_n(log, 1, wobbly_ts, 100, 1, &err), &err);
+	T_CHECK(elog_partlog_flushed_offset(log) < elog_partlog_next_offset(log));
+	T_OK(elog_partlog_flush(log, &err), &err);
+	T_EQ_INT(elog_partlog_flushed_offset(log), elog_partlog_next_offset(log));
+	elog_partlog_close(log);
+}
+
+/* A write error fails the log for good, with the first reason. */
+static void test_write_error_fails_log(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err, first;
+	struct rlimit old, small;
+	struct elog_partlog_slice sl;
+	int64_t found;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 5, 10, &err), &err);
+	/* files may not grow past their size now: the next append fails */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	small = old;
+	small.rlim_cur = (rlim_t)elog_partlog_size_bytes(log) + 10;
+	T_ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
+	T_CHECK(append_n(log, 3, wobbly_ts, 100, 1, &first) < 0 && first.code == ELOG_E_IO);
+	setrlimit(RLIMIT_FSIZE, &old);
+	T_CHECK(elog_partlog_failed(log, &err) && err.code == ELOG_E_FAILED);
+	T_CHECK(!strcmp(err.msg, first.msg));
+	T_CHECK(append_n(log, 1, wobbly_ts, 10, 1, &err) < 0 && err.code == ELOG_E_FAILED);
+	T_CHECK(!strcmp(err.msg, first.msg));
+	T_CHECK(elog_partlog_flush(log, &err) < 0 && err.code == ELOG_E_FAILED);
+	T_CHECK(elog_partlog_locate(log, 0, 0, &sl, &err) < 0 && err.code == ELOG_E_FAILED);
+	T_CHECK(elog_partlog_find_time(log, 0, &found, &err) < 0 && err.code == ELOG_E_FAILED);
+	T_CHECK(elog_partlog_truncate(log, 0, &err) < 0 && err.code == ELOG_E_FAILED);
+	elog_partlog_close(log);
+	/* the partial write is cut on the next open */
+	{
+		struct elog_partlog_recovery rep;
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(log), 15);
+		T_EQ_INT(rep.truncated_bytes, 10);
+		elog_partlog_close(log);
+	}
+}
+
+static void test_bad_batches_refused(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t ts[2] = {1, 2}, base;
+	size_t len;
+	uint8_t *b, *longer;
+
+	config_small(&c);
+	c.batch_bytes_max = 200;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	b = batch_make(2, ts, 300, &len);
+	T_CHECK(elog_partlog_append(log, b, len, 1, &base, &err) < 0 && err.code == ELOG_E_LIMIT);
+	free(b);
+	b = batch_make(2, ts, 10, &len);
+	longer = calloc(1, len + 5);
+	memcpy(longer, b, len);
+	T_CHECK(elog_partlog_append(log, longer, len + 5, 1, &base, &err) < 0 &&
+		err.code == ELOG_E_INVAL);
+	T_CHECK(elog_partlog_append(log, b, len - 1, 1, &base, &err) < 0);
+	T_EQ_INT(elog_partlog_next_offset(log), 0);
+	T_OK(elog_partlog_append(log, b, len, 1, &base, &err), &err);
+	T_EQ_INT(base, 0);
+	free(longer);
+	free(b);
+	elog_partlog_close(log);
+	c.segment_bytes = 10;
+	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_INVAL);
+}
+
+int main(void)
+{
+	T_RUN(test_fresh_log_and_meta);
+	T_RUN(test_append_read_every_offset);
+	T_RUN(test_read_mid_batch_and_limits);
+	T_RUN(test_reopen_identical_state);
+	T_RUN(test_last_term_after_roll_reopen);
+	T_RUN(test_torn_write_every_byte);
+	T_RUN(test_flipped_bit_last_batch);
+	T_RUN(test_zero_tail_cut);
+	T_RUN(test_flipped_bit_closed_segment);
+	T_RUN(test_closed_segment_short);
+	T_RUN(test_deleted_indexes_rebuilt);
+	T_RUN(test_garbage_indexes_rebuilt);
+	T_RUN(test_find_time_across_segments);
+	T_RUN(test_retention_by_age);
+	T_RUN(test_retention_keeps_unexpired);
+	T_RUN(test_retention_by_size);
+	T_RUN(test_append_at_gap_overlap_term);
+	T_RUN(test_truncate_then_append);
+	T_RUN(test_truncate_to_segment_base_reopen);
+	T_RUN(test_roll_by_size);
+	T_RUN(test_roll_by_age);
+	T_RUN(test_meta_versions);
+	T_RUN(test_stray_files);
+	T_RUN(test_flush_always);
+	T_RUN(test_write_error_fails_log);
+	T_RUN(test_bad_batches_refused);
+	return t_finish();
+}
