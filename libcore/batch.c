@@ -474,17 +474,31 @@ static int records_decompress(struct elog_batch_reader *r, const uint8_t *area, 
 {
 	unsigned compression = r->header.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
 	const char *name = elog_compression_name((enum elog_compression)compression);
-	const uint8_t *packed = area + PLAIN_LENGTH_SIZE;
-	size_t packed_len = area_len - PLAIN_LENGTH_SIZE;
+	const uint8_t *packed;
+	size_t packed_len;
 	uint32_t plain_len;
+	uint64_t ratio_max;
 
 	if (area_len < PLAIN_LENGTH_SIZE)
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: records area of %zu bytes has no length field",
 				    name, area_len);
+	packed = area + PLAIN_LENGTH_SIZE;
+	packed_len = area_len - PLAIN_LENGTH_SIZE;
 	plain_len = elog_get32(area);
 	if (plain_len == 0 || plain_len > ELOG_BATCH_SIZE_MAX)
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: uncompressed length %" PRIu32 " outside [1, %u]",
 				    name, plain_len, ELOG_BATCH_SIZE_MAX);
+	/*
+	 * Neither codec can expand by more than its format allows (an lz4 byte
+	 * yields at most 255 output bytes, a deflate bit pattern at most 1032:1),
+	 * so a tiny batch claiming a huge length is refused before we allocate
+	 * for it.
+	 */
+	ratio_max = compression == ELOG_COMPRESS_LZ4 ? 255 : 1032;
+	if (plain_len > (uint64_t)packed_len * ratio_max + 64)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "%s batch: uncompressed length %" PRIu32 " impossible from %zu compressed bytes",
+				    name, plain_len, packed_len);
 	if (buffer_reserve(&r->plain, &r->plain_cap, plain_len, err) < 0)
 		return -1;
 	if (compression == ELOG_COMPRESS_LZ4) {

@@ -882,6 +882,12 @@ static void test_reader_rejects_bad_compression(void)
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\1\0\0\4xx"), 6);
 	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "uncompressed length 67108865") == 0);
 
+	/* a tiny batch claiming more than its codec could ever expand to (no 64 MiB allocation) */
+	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\0\0\0\1xx"), 6);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "impossible from 2 compressed bytes") == 0);
+	len = craft(crafted, ELOG_COMPRESS_ZLIB, 20, 19, U8("\0\0\1\0xx"), 6);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "impossible from 2 compressed bytes") == 0);
+
 	/* garbage in place of compressed data */
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\x40\0\0\0\xff\xff\xff\xff\xff\xff"), 10);
 	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "lz4 batch") == 0);
