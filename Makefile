@@ -87,15 +87,15 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/cmd/%.o $(LIB)
+$(PROGS): $(BUILD)/bin/%: $(BUILD)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HARNESS) $(LIB)
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HARNESS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(LIB) $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+$(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
@@ -126,13 +126,22 @@ install: all
 	$(INSTALL) -m 644 $(wildcard completions/bash/*) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(wildcard completions/zsh/*) $(DESTDIR)$(ZSHCOMPDIR)
 
+# The quick start's "run it": until the broker lands, write a small log
+# through libcore (mklog) in a temporary directory, dump it and verify it.
+demo: all tools
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(BUILD)/tools/mklog -n 12 -b 4 -c lz4 "$$d/demo-0" && \
+	echo "# elog-dump $$d/demo-0 (batches)" && $(BUILD)/bin/elog-dump "$$d/demo-0" && \
+	echo "# elog-dump --records (the first batch's records)" && \
+	$(BUILD)/bin/elog-dump --records "$$d/demo-0" | sed -n '2,5p' && \
+	$(BUILD)/bin/elog-dump --verify "$$d/demo-0" && echo "# elog-dump --verify: clean"
+
 clean:
 	rm -rf build
 
-.PHONY: all check units fuzz fuzz-run bench install clean
+.PHONY: all check units fuzz fuzz-run bench install demo clean
 .SECONDARY:
 
--include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---- test tools ------------------------------------------------------------
 # Helper programs the bats tests run (tests/tools/*.c, e.g. mklog, which writes
@@ -140,10 +149,14 @@ clean:
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+$(TOOL_BIN): $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 tools: $(TOOL_BIN)
 check: tools
 .PHONY: tools
+
+ALL_OBJ = $(LIB_OBJ) $(UNIT_HARNESS) $(CMD_SRC:%.c=$(BUILD)/%.o) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
+	$(BENCH_SRC:%.c=$(BUILD)/%.o) $(TOOL_SRC:%.c=$(BUILD)/%.o)
+-include $(ALL_OBJ:.o=.d)

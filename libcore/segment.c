@@ -163,9 +163,9 @@ static void scanner_newer_magic(struct elog_segment_scanner *s, struct elog_err 
 		    stored)
 			return;
 	}
-	err->code = ELOG_E_CORRUPT;
-	snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
-		 " and its crc does not match");
+	/* Unvouched: damage or a foreign file, not a newer format. */
+	elog_err_set(err, ELOG_E_CORRUPT, "not a batch: unknown magic %u and no matching crc",
+		     (unsigned)p[ELOG_BATCH_CRC_START]);
 }
 
 int elog_segment_scanner_next(struct elog_segment_scanner *s, struct elog_batch_header *h,
