@@ -1034,67 +1034,6 @@ int elog_json_int64_parse(const char *text, size_t len, int64_t *value, struct e
 
 /* ---- output buffer ---- */
 
-void elog_json_buf_init(struct elog_json_buf *buf, size_t len_max)
-{
-	assert(buf && len_max > 0);
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = 0;
-	buf->len_max = len_max;
-}
-
-void elog_json_buf_reset(struct elog_json_buf *buf)
-{
-	assert(buf && buf->len <= buf->len_max);
-	buf->len = 0;
-}
-
-void elog_json_buf_release(struct elog_json_buf *buf)
-{
-	assert(buf);
-	free(buf->data);
-	elog_json_buf_init(buf, buf->len_max);
-}
-
-int elog_json_buf_reserve(struct elog_json_buf *buf, size_t extra, struct elog_err *err)
-{
-	size_t need, cap;
-	char *data;
-
-	assert(buf && buf->len <= buf->len_max && buf->len <= buf->cap);
-	if (extra > buf->len_max - buf->len)
-		return elog_err_set(err, ELOG_E_LIMIT, "JSON output longer than %zu bytes",
-				    buf->len_max);
-	need = buf->len + extra;
-	if (buf->data && need <= buf->cap)
-		return 0;
-	/* Double from 64, never past len_max (need <= len_max ends the loop). */
-	cap = buf->cap ? buf->cap : 64;
-	while (cap < need)
-		cap = cap > buf->len_max / 2 ? buf->len_max : cap * 2;
-	if (cap > buf->len_max)
-		cap = buf->len_max;
-	data = realloc(buf->data, cap);
-	if (!data)
-		return elog_err_set(err, ELOG_E_NOMEM, "out of memory for %zu bytes of JSON", cap);
-	buf->data = data;
-	buf->cap = cap;
-	assert(buf->cap >= need);
-	return 0;
-}
-
-int elog_json_buf_add(struct elog_json_buf *buf, const void *bytes, size_t n,
-		      struct elog_err *err)
-{
-	assert(bytes || n == 0);
-	if (elog_json_buf_reserve(buf, n, err) < 0)
-		return -1;
-	if (n)
-		memcpy(buf->data + buf->len, bytes, n);
-	buf->len += n;
-	return 0;
-}
-
 /* Write the escape for byte c (escaped_len[c] > 1) at w; returns the byte after. */
 static char *write_escape(char *w, uint8_t c)
 {
@@ -1120,7 +1059,7 @@ static char *write_escape(char *w, uint8_t c)
 	return w;
 }
 
-int elog_json_buf_add_string(struct elog_json_buf *buf, const void *bytes, size_t n,
+int elog_json_buf_add_string(struct elog_buf *buf, const void *bytes, size_t n,
 			     struct elog_err *err)
 {
 	const uint8_t *p = bytes;
@@ -1134,9 +1073,9 @@ int elog_json_buf_add_string(struct elog_json_buf *buf, const void *bytes, size_
 				    buf->len_max);
 	for (size_t j = 0; j < n; j++)
 		out_len += escaped_len[p[j]];
-	if (elog_json_buf_reserve(buf, out_len, err) < 0)
+	if (elog_buf_reserve(buf, out_len, err) < 0)
 		return -1;
-	w = buf->data + buf->len;
+	w = (char *)buf->data + buf->len;
 	*w++ = '"';
 	while (i < n) {
 		size_t run = i;
@@ -1150,21 +1089,21 @@ int elog_json_buf_add_string(struct elog_json_buf *buf, const void *bytes, size_
 		i = run + 1;
 	}
 	*w++ = '"';
-	assert((size_t)(w - buf->data) == buf->len + out_len);
+	assert((size_t)(w - (char *)buf->data) == buf->len + out_len);
 	buf->len += out_len;
 	return 0;
 }
 
-int elog_json_buf_add_int64(struct elog_json_buf *buf, int64_t value, struct elog_err *err)
+int elog_json_buf_add_int64(struct elog_buf *buf, int64_t value, struct elog_err *err)
 {
 	char text[24];
 	int n = snprintf(text, sizeof(text), "%" PRId64, value);
 
 	assert(n > 0 && (size_t)n < sizeof(text));
-	return elog_json_buf_add(buf, text, (size_t)n, err);
+	return elog_buf_add(buf, text, (size_t)n, err);
 }
 
-int elog_json_buf_add_base64(struct elog_json_buf *buf, const void *bytes, size_t n,
+int elog_json_buf_add_base64(struct elog_buf *buf, const void *bytes, size_t n,
 			     struct elog_err *err)
 {
 	size_t chars;
@@ -1173,16 +1112,16 @@ int elog_json_buf_add_base64(struct elog_json_buf *buf, const void *bytes, size_
 		return elog_err_set(err, ELOG_E_LIMIT, "JSON output longer than %zu bytes",
 				    buf->len_max);
 	chars = elog_json_base64_encoded_len(n);
-	if (elog_json_buf_reserve(buf, chars + 2, err) < 0)
+	if (elog_buf_reserve(buf, chars + 2, err) < 0)
 		return -1;
 	buf->data[buf->len] = '"';
-	elog_json_base64_encode(bytes, n, buf->data + buf->len + 1);
+	elog_json_base64_encode(bytes, n, (char *)buf->data + buf->len + 1);
 	buf->data[buf->len + 1 + chars] = '"';
 	buf->len += chars + 2;
 	return 0;
 }
 
-int elog_json_buf_add_decoded(struct elog_json_buf *buf, const char *lit, size_t lit_len,
+int elog_json_buf_add_decoded(struct elog_buf *buf, const char *lit, size_t lit_len,
 			      struct elog_err *err)
 {
 	size_t room = lit_len >= 2 ? lit_len - 2 : 0, n = 0;
@@ -1190,9 +1129,9 @@ int elog_json_buf_add_decoded(struct elog_json_buf *buf, const char *lit, size_t
 	assert(buf && lit);
 	if (room > buf->len_max - buf->len)
 		room = buf->len_max - buf->len;
-	if (elog_json_buf_reserve(buf, room, err) < 0)
+	if (elog_buf_reserve(buf, room, err) < 0)
 		return -1;
-	if (elog_json_string_decode(lit, lit_len, buf->data + buf->len, room, &n, err) < 0) {
+	if (elog_json_string_decode(lit, lit_len, (char *)buf->data + buf->len, room, &n, err) < 0) {
 		if (err && err->code == ELOG_E_LIMIT)
 			elog_err_set(err, ELOG_E_LIMIT, "JSON output longer than %zu bytes",
 				     buf->len_max);

@@ -41,7 +41,7 @@
  *      (offsets, timestamps, partitions); fractions, exponents and values
  *      outside int64 are errors.
  *
- * Output goes into a struct elog_json_buf, a growable byte buffer with a hard
+ * Output goes into a struct elog_buf, a growable byte buffer with a hard
  * cap. Its functions follow git's meanings: _init makes an empty buffer that
  * owns nothing, _reset empties it and keeps the memory for reuse, _release
  * frees the memory and leaves it as _init did. Every append is all or
@@ -56,7 +56,7 @@
  *   if (rc == 1 && key.type == ELOG_JSON_STRING)
  *           elog_json_string_decode(key.ptr, key.len, kbuf, sizeof(kbuf), &klen, &err);
  *
- * and a consume loop: elog_json_buf_reset(&out), then elog_json_buf_add() the
+ * and a consume loop: elog_buf_reset(&out), then elog_buf_add() the
  * punctuation and elog_json_buf_add_string() / _add_int64() / _add_base64()
  * the fields, then write out.data, out.len.
  *
@@ -70,6 +70,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 
 /* Hard ceiling for depth_max (the validator's bit stack is sized for it). */
@@ -110,12 +111,6 @@ struct elog_json_iter {
 	size_t count;                   /* members returned so far */
 };
 
-struct elog_json_buf {
-	char *data;
-	size_t len;
-	size_t cap;                     /* bytes allocated */
-	size_t len_max;                 /* len never exceeds this */
-};
 
 /* "string", "number", "object", ... */
 const char *elog_json_type_name(enum elog_json_type type);
@@ -173,24 +168,16 @@ int elog_json_int64_parse(const char *text, size_t len, int64_t *value, struct e
 
 /* ---- output buffer ---- */
 
-void elog_json_buf_init(struct elog_json_buf *buf, size_t len_max);
-void elog_json_buf_reset(struct elog_json_buf *buf);
-void elog_json_buf_release(struct elog_json_buf *buf);
-/* Make room for extra more bytes without changing len. */
-int elog_json_buf_reserve(struct elog_json_buf *buf, size_t extra, struct elog_err *err);
-/* Append raw bytes (punctuation, a validated value span). */
-int elog_json_buf_add(struct elog_json_buf *buf, const void *bytes, size_t n,
-		      struct elog_err *err);
 /* Append bytes (UTF-8) as a quoted, escaped JSON string literal. */
-int elog_json_buf_add_string(struct elog_json_buf *buf, const void *bytes, size_t n,
+int elog_json_buf_add_string(struct elog_buf *buf, const void *bytes, size_t n,
 			     struct elog_err *err);
 /* Append a decimal integer. */
-int elog_json_buf_add_int64(struct elog_json_buf *buf, int64_t value, struct elog_err *err);
+int elog_json_buf_add_int64(struct elog_buf *buf, int64_t value, struct elog_err *err);
 /* Append bytes base64-encoded, as a quoted JSON string literal. */
-int elog_json_buf_add_base64(struct elog_json_buf *buf, const void *bytes, size_t n,
+int elog_json_buf_add_base64(struct elog_buf *buf, const void *bytes, size_t n,
 			     struct elog_err *err);
 /* Append the unescaped bytes of the literal lit[0..lit_len). */
-int elog_json_buf_add_decoded(struct elog_json_buf *buf, const char *lit, size_t lit_len,
+int elog_json_buf_add_decoded(struct elog_buf *buf, const char *lit, size_t lit_len,
 			      struct elog_err *err);
 
 #endif

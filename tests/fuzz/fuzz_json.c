@@ -228,7 +228,7 @@ static bool ref_validate(const uint8_t *data, size_t size)
 
 static void check_string(const struct elog_json_value *v)
 {
-	struct elog_json_buf buf;
+	struct elog_buf buf;
 	struct elog_err err;
 	char *out = malloc(v->len), *again = malloc(v->len);
 	size_t n = 0, n2 = 0;
@@ -240,31 +240,31 @@ static void check_string(const struct elog_json_value *v)
 	CHECK(elog_json_string_equal(v->ptr, v->len, out, n));
 	if (n > 0)
 		CHECK(!elog_json_string_equal(v->ptr, v->len, out, n - 1));
-	elog_json_buf_init(&buf, 6 * n + 2);
+	elog_buf_init(&buf, 6 * n + 2);
 	CHECK(elog_json_buf_add_string(&buf, out, n, &err) == 0);
 	CHECK(elog_json_validate(buf.data, buf.len, 0, NULL, &err) == 0);
 	CHECK(elog_json_string_decode(buf.data, buf.len, again, v->len, &n2, &err) == 0);
 	CHECK(n2 == n && memcmp(again, out, n) == 0);
-	elog_json_buf_reset(&buf);
+	elog_buf_reset(&buf);
 	CHECK(elog_json_buf_add_decoded(&buf, v->ptr, v->len, &err) == 0);
 	CHECK(buf.len == n && (n == 0 || memcmp(buf.data, out, n) == 0));
-	elog_json_buf_release(&buf);
+	elog_buf_release(&buf);
 	free(out);
 	free(again);
 }
 
 static void check_number(const struct elog_json_value *v)
 {
-	struct elog_json_buf buf;
+	struct elog_buf buf;
 	int64_t x, y;
 
 	if (elog_json_int64_parse(v->ptr, v->len, &x, NULL) < 0)
 		return;
-	elog_json_buf_init(&buf, 32);
+	elog_buf_init(&buf, 32);
 	CHECK(elog_json_buf_add_int64(&buf, x, NULL) == 0);
 	CHECK(elog_json_int64_parse(buf.data, buf.len, &y, NULL) == 0 && x == y);
 	CHECK(buf.len == v->len || (v->len == 2 && memcmp(v->ptr, "-0", 2) == 0));
-	elog_json_buf_release(&buf);
+	elog_buf_release(&buf);
 }
 
 static void check_value(const struct elog_json_value *v, int depth);
@@ -363,7 +363,7 @@ static void check_document(const uint8_t *data, size_t size)
 
 static void check_bytes(const uint8_t *data, size_t size)
 {
-	struct elog_json_buf buf;
+	struct elog_buf buf;
 	struct elog_err err;
 	size_t valid = elog_json_utf8_span(data, size), n = 0;
 	char *enc = malloc(elog_json_base64_encoded_len(size) + 1);
@@ -371,11 +371,11 @@ static void check_bytes(const uint8_t *data, size_t size)
 	int64_t x;
 
 	CHECK(enc && dec && valid <= size);
-	elog_json_buf_init(&buf, 6 * size + 2);
+	elog_buf_init(&buf, 6 * size + 2);
 	CHECK((elog_json_buf_add_string(&buf, data, size, &err) == 0) == (valid == size));
 	if (valid == size)
 		CHECK(elog_json_validate(buf.data, buf.len, 0, NULL, &err) == 0);
-	elog_json_buf_release(&buf);
+	elog_buf_release(&buf);
 	n = elog_json_base64_encode(data, size, enc);
 	CHECK(elog_json_base64_decode(enc, n, dec, size, &n, &err) == 0);
 	CHECK(n == size && (size == 0 || memcmp(dec, data, size) == 0));
