@@ -164,3 +164,49 @@ uint32_t elog_crc32c(uint32_t crc, const void *buf, size_t len)
 	}
 	return use ? elog_crc32c_hw(crc, buf, len) : elog_crc32c_portable(crc, buf, len);
 }
+
+/*
+ * Arithmetic modulo the CRC polynomial, in the reflected bit order the
+ * register uses (bit 31 is x^0). Multiplying a raw register by x^(8n) is
+ * the same as feeding it n zero bytes.
+ */
+static uint32_t gf2_multiply_mod(uint32_t a, uint32_t b)
+{
+	uint32_t product = 0;
+
+	for (uint32_t bit = 1u << 31; bit; bit >>= 1) {
+		if (a & bit)
+			product ^= b;
+		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY_REFLECTED : b >> 1;
+	}
+	return product;
+}
+
+/* x^(8 * n) mod P by square-and-multiply over the powers x^(2^k). */
+static uint32_t x_pow_8n(size_t n)
+{
+	uint32_t result = 1u << 31;      /* x^0 */
+	uint32_t square = 1u << 23;      /* x^8: one byte */
+
+	while (n) {
+		if (n & 1)
+			result = gf2_multiply_mod(result, square);
+		square = gf2_multiply_mod(square, square);
+		n >>= 1;
+	}
+	return result;
+}
+
+uint32_t elog_crc32c_patch(uint32_t crc, const void *before, const void *after, size_t n,
+			   size_t tail)
+{
+	const uint8_t *b = before, *a = after;
+	uint32_t raw = 0;
+
+	if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE))
+		table_build();
+	/* Raw register (no pre/post inversion) of the xor of the changed bytes. */
+	for (size_t i = 0; i < n; i++)
+		raw = table[0][(raw ^ (uint8_t)(b[i] ^ a[i])) & 0xff] ^ (raw >> 8);
+	return crc ^ gf2_multiply_mod(raw, x_pow_8n(tail));
+}

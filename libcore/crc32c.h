@@ -17,6 +17,18 @@
 
 uint32_t elog_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/*
+ * Patch a CRC after bytes inside the covered range changed, without reading
+ * the rest: `crc` is the CRC of a message in which the bytes at `at`, of
+ * length n, held `before`; the result is the CRC of the same message with
+ * `after` there. `tail` is the number of message bytes after the changed
+ * ones. Costs O(n + log tail), independent of the message size. (CRC is
+ * linear: the difference of two equal-length messages' CRCs is the raw CRC
+ * of their xor, and the xor is zero outside the changed bytes.)
+ */
+uint32_t elog_crc32c_patch(uint32_t crc, const void *before, const void *after, size_t n,
+			   size_t tail);
+
 /* The two implementations, exposed so tests can compare them directly. */
 uint32_t elog_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 uint32_t elog_crc32c_hw(uint32_t crc, const void *buf, size_t len); /* only if elog_crc32c_hw_available() */

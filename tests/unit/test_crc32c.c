@@ -55,8 +55,36 @@ static void test_incremental(void)
 		T_ASSERT(elog_crc32c(elog_crc32c(0, s, cut), s + cut, n - cut) == whole);
 }
 
+/* Patching changed bytes gives the CRC a full recomputation gives. */
+static void test_patch(void)
+{
+	static uint8_t buf[70000];
+	uint32_t seed = 99;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(seed >> 16);
+	}
+	for (size_t len = 1; len < sizeof(buf); len = len * 3 + 1) {
+		for (size_t n = 1; n <= 9 && n <= len; n += 4) {
+			size_t at = (len - n) / 2;
+			uint8_t before[16], after[16];
+			uint32_t crc = elog_crc32c(0, buf, len);
+
+			memcpy(before, buf + at, n);
+			for (size_t i = 0; i < n; i++)
+				after[i] = (uint8_t)(before[i] ^ (0x5a + i));
+			memcpy(buf + at, after, n);
+			T_ASSERT(elog_crc32c_patch(crc, before, after, n, len - at - n) ==
+				 elog_crc32c(0, buf, len));
+			memcpy(buf + at, before, n);
+		}
+	}
+}
+
 int main(void)
 {
+	T_RUN(test_patch);
 	T_RUN(test_published_vectors);
 	T_RUN(test_hw_equals_portable);
 	T_RUN(test_incremental);
