@@ -2,29 +2,54 @@
 #include "flusher.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
-static void deadline_after(struct timespec *ts, int64_t ms)
+static int64_t monotonic_ms(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One round: flush every registered log, with the mutex held (see flusher.h). */
-static void flusher_round(struct elog_flusher *f)
+static void timespec_at(struct timespec *ts, int64_t ms)
 {
+	ts->tv_sec = (time_t)(ms / 1000);
+	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+}
+
+/* One round: flush every due log, with the mutex held (see flusher.h).
+ * Returns the number of logs flushed. */
+static uint32_t flusher_round(struct elog_flusher *f, int64_t now_ms, int all)
+{
+	uint32_t flushed = 0;
+
 	for (uint32_t i = 0; i < f->count; i++) {
+		struct elog_flusher_entry *e = &f->logs[i];
 		struct elog_err err;
-		if (elog_partlog_flush(f->logs[i], &err) < 0)
+		if (!all && e->due_ms > now_ms)
+			continue;
+		if (elog_partlog_flush(e->log, &err) < 0)
 			f->failures++;
+		/* The next due time counts from the round's start, so logs keep time. */
+		e->due_ms = now_ms + e->interval_ms;
+		flushed++;
 	}
 	f->rounds++;
+	return flushed;
+}
+
+/* The earliest due time, or now + interval_ms with no logs. */
+static int64_t next_due(const struct elog_flusher *f, int64_t now_ms)
+{
+	int64_t due = now_ms + f->interval_ms;
+
+	for (uint32_t i = 0; i < f->count; i++)
+		if (f->logs[i].due_ms < due)
+			due = f->logs[i].due_ms;
+	return due;
 }
 
 static void *flusher_main(void *arg)
@@ -33,16 +58,24 @@ static void *flusher_main(void *arg)
 	struct timespec deadline;
 
 	pthread_mutex_lock(&f->mutex);
-	deadline_after(&deadline, f->interval_ms);
 	while (!f->stopping) {
-		int rc = pthread_cond_timedwait(&f->wake, &f->mutex, &deadline);
-		if (f->stopping)
-			break;
-		if (rc != ETIMEDOUT)
-			continue; /* spurious wake-up: keep the same deadline */
-		/* The next deadline counts from the round's start, so rounds keep time. */
-		deadline_after(&deadline, f->interval_ms);
-		flusher_round(f);
+		int64_t now = monotonic_ms(), due = next_due(f, now);
+		int kicked = atomic_exchange(&f->kick_pending, 0);
+		uint32_t flushed;
+		if (due > now && !kicked) {
+			timespec_at(&deadline, due);
+			/* Woken early by register/kick/stop, or on time: look again. */
+			pthread_cond_timedwait(&f->wake, &f->mutex, &deadline);
+			continue;
+		}
+		flushed = flusher_round(f, now, kicked);
+		if (flushed > 0 && f->notify) {
+			void (*fn)(void *) = f->notify;
+			void *ctx = f->notify_ctx;
+			pthread_mutex_unlock(&f->mutex);
+			fn(ctx);
+			pthread_mutex_lock(&f->mutex);
+		}
 	}
 	pthread_mutex_unlock(&f->mutex);
 	return NULL;
@@ -88,29 +121,59 @@ void elog_flusher_stop(struct elog_flusher *f)
 	f->count = 0;
 }
 
-int elog_flusher_register(struct elog_flusher *f, struct elog_partlog *log, struct elog_err *err)
+void elog_flusher_set_notify(struct elog_flusher *f, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&f->mutex);
+	f->notify = fn;
+	f->notify_ctx = ctx;
+	pthread_mutex_unlock(&f->mutex);
+}
+
+int elog_flusher_register_every(struct elog_flusher *f, struct elog_partlog *log,
+				int64_t interval_ms, struct elog_err *err)
 {
 	int rc = 0;
 
+	if (interval_ms <= 0)
+		return elog_err_set(err, ELOG_E_INVAL, "flush interval %lld ms is not positive",
+				    (long long)interval_ms);
 	pthread_mutex_lock(&f->mutex);
 	for (uint32_t i = 0; i < f->count && rc == 0; i++)
-		if (f->logs[i] == log)
+		if (f->logs[i].log == log)
 			rc = elog_err_set(err, ELOG_E_INVAL, "%s: already registered with the flusher",
 					  elog_partlog_dir(log));
 	if (rc == 0 && f->count == ELOG_FLUSHER_LOGS_MAX)
 		rc = elog_err_set(err, ELOG_E_LIMIT, "%s: the flusher already has %d logs",
 				  elog_partlog_dir(log), ELOG_FLUSHER_LOGS_MAX);
-	if (rc == 0)
-		f->logs[f->count++] = log;
+	if (rc == 0) {
+		f->logs[f->count++] = (struct elog_flusher_entry){
+			log, interval_ms, monotonic_ms() + interval_ms};
+		pthread_cond_signal(&f->wake);
+	}
 	pthread_mutex_unlock(&f->mutex);
 	return rc;
+}
+
+int elog_flusher_register(struct elog_flusher *f, struct elog_partlog *log, struct elog_err *err)
+{
+	return elog_flusher_register_every(f, log, f->interval_ms, err);
+}
+
+void elog_flusher_kick(struct elog_flusher *f)
+{
+	atomic_store(&f->kick_pending, 1);
+	/* Busy: the thread is in a round (or about to sleep) and reads the flag. */
+	if (pthread_mutex_trylock(&f->mutex) == 0) {
+		pthread_cond_signal(&f->wake);
+		pthread_mutex_unlock(&f->mutex);
+	}
 }
 
 void elog_flusher_unregister(struct elog_flusher *f, struct elog_partlog *log)
 {
 	pthread_mutex_lock(&f->mutex);
 	for (uint32_t i = 0; i < f->count; i++) {
-		if (f->logs[i] == log) {
+		if (f->logs[i].log == log) {
 			f->logs[i] = f->logs[--f->count];
 			break;
 		}

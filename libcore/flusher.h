@@ -7,6 +7,24 @@
  * (group commit). Appends do not wait for it; flushed_offset tells the
  * owner (and acks=all) how far durability has reached.
  *
+ * Each log has its own interval (elog_flusher_register_every; plain
+ * _register uses the flusher's interval_ms) and is flushed when it is due;
+ * the thread sleeps until the earliest due log. elog_flusher_kick asks for
+ * a round of every log now (a log with nothing unflushed costs nothing):
+ * the broker kicks when an acks=all produce waits, so a waiting producer
+ * gets its fsync in about one fsync's time while every append that arrived
+ * meanwhile still shares that one fsync. Kicking never blocks on a round in
+ * progress (it sets a flag the thread reads before it sleeps again; a kick
+ * that races with the thread going to sleep is served at the next due time
+ * at the latest).
+ *
+ * An optional notify callback (elog_flusher_set_notify, after _start and before any log is
+ * registered) runs on the flusher thread after every round that flushed
+ * at least one log, without the mutex held: the broker uses it to wake its
+ * event loop, which then answers the acks=all requests whose offsets are
+ * now below flushed_offset. It must be quick and must not call back into
+ * the flusher.
+ *
  * The set of logs is a fixed array of ELOG_FLUSHER_LOGS_MAX entries;
  * registering more fails with ELOG_E_LIMIT. A round holds the flusher's
  * mutex while it flushes, so when elog_flusher_unregister returns the thread
@@ -24,6 +42,7 @@
 #define ELOG_FLUSHER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -31,14 +50,23 @@
 
 #define ELOG_FLUSHER_LOGS_MAX 4096
 
+struct elog_flusher_entry {
+	struct elog_partlog *log;
+	int64_t interval_ms;
+	int64_t due_ms;         /* CLOCK_MONOTONIC ms */
+};
+
 struct elog_flusher {
 	pthread_t thread;
 	pthread_mutex_t mutex;  /* guards everything below */
-	pthread_cond_t wake;    /* signalled by stop */
-	int64_t interval_ms;
+	pthread_cond_t wake;    /* signalled by stop, register and kick */
+	int64_t interval_ms;    /* for elog_flusher_register */
 	int running, stopping;
 	uint32_t count;
-	struct elog_partlog *logs[ELOG_FLUSHER_LOGS_MAX];
+	struct elog_flusher_entry logs[ELOG_FLUSHER_LOGS_MAX];
+	_Atomic int kick_pending;
+	void (*notify)(void *ctx);
+	void *notify_ctx;
 	uint64_t rounds;        /* completed rounds, for tests and metrics */
 	uint64_t failures;      /* flush calls that failed */
 };
@@ -50,6 +78,13 @@ void elog_flusher_stop(struct elog_flusher *f);
 
 /* Add a log (ELOG_E_LIMIT when full, ELOG_E_INVAL if already there). */
 int elog_flusher_register(struct elog_flusher *f, struct elog_partlog *log, struct elog_err *err);
+/* Add a log flushed every interval_ms (> 0) instead of the flusher's interval. */
+int elog_flusher_register_every(struct elog_flusher *f, struct elog_partlog *log,
+				int64_t interval_ms, struct elog_err *err);
+/* Ask for a round of every log now; never blocks on a running round. */
+void elog_flusher_kick(struct elog_flusher *f);
+/* Set the after-round callback; call after _start, before registering logs. */
+void elog_flusher_set_notify(struct elog_flusher *f, void (*fn)(void *ctx), void *ctx);
 /* Remove a log; after this returns the flusher no longer uses it. Absent: no-op. */
 void elog_flusher_unregister(struct elog_flusher *f, struct elog_partlog *log);
 

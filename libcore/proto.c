@@ -81,8 +81,10 @@ int elog_topic_name_check(const char *name, size_t len, int allow_internal, stru
 		return elog_err_set(err, ELOG_E_INVAL, "topic name is empty");
 	if (len > ELOG_TOPIC_NAME_MAX)
 		return elog_err_set(err, ELOG_E_INVAL, "topic name longer than %d bytes", ELOG_TOPIC_NAME_MAX);
-	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-		return elog_err_set(err, ELOG_E_INVAL, "topic name '%.*s' is reserved", (int)len, name);
+	/* A broker keeps its own files (.lock, .trash) beside the topic directories. */
+	if (name[0] == '.')
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "topic names starting with '.' are reserved for the broker's files");
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

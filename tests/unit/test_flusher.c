@@ -9,6 +9,7 @@
 #include "flusher.h"
 #include "partlog.h"
 
+#include <stdatomic.h>
 #include <time.h>
 
 static int64_t monotonic_ms(void)
@@ -164,10 +165,49 @@ static void test_register_rules(void)
 	elog_partlog_close(log);
 }
 
+static void notified(void *ctx)
+{
+	atomic_fetch_add((_Atomic int *)ctx, 1);
+}
+
+/* A log on an hour's interval is flushed at once when kicked, and the
+ * notify callback runs after that round. */
+static void test_kick_and_notify(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	static struct elog_flusher f;
+	static _Atomic int calls;
+	struct elog_err err;
+
+	config_interval(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_flusher_start(&f, 3600 * 1000, &err), &err);
+	elog_flusher_set_notify(&f, notified, (void *)&calls);
+	T_CHECK(elog_flusher_register_every(&f, log, 0, &err) < 0 && err.code == ELOG_E_INVAL);
+	T_OK(elog_flusher_register_every(&f, log, 3600 * 1000, &err), &err);
+	T_OK(append_one(log, 4, &err), &err);
+	T_EQ_INT(elog_partlog_flushed_offset(log), 0);
+	elog_flusher_kick(&f);
+	T_CHECK(wait_flushed(log, monotonic_ms() + 10000) == 0);
+	{
+		int64_t deadline = monotonic_ms() + 10000;
+		const struct timespec tick = {0, 1000000};
+		while (atomic_load(&calls) == 0 && monotonic_ms() < deadline)
+			nanosleep(&tick, NULL);
+	}
+	T_CHECK(atomic_load(&calls) >= 1);
+	elog_flusher_unregister(&f, log);
+	elog_flusher_stop(&f);
+	elog_partlog_close(log);
+}
+
 int main(void)
 {
 	T_RUN(test_interval_catches_up);
 	T_RUN(test_concurrent_appends_and_truncates);
+	T_RUN(test_kick_and_notify);
 	T_RUN(test_register_rules);
 	return t_finish();
 }

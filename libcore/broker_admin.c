@@ -1,0 +1,431 @@
+/* broker_admin — metadata, topic administration, producer ids, list offsets
+ * (docs/protocol.md, apis 1-6 and 9); see broker.h. */
+#include "broker.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+#define CONFIGS_MAX 64
+#define CONFIG_KEY_MAX 64
+#define CONFIG_VALUE_MAX 256
+
+/* Write the frame begun on w, or kill the connection when it cannot be. */
+static void finish(struct elog_conn *c, struct elog_wire_w *w)
+{
+	struct elog_err err;
+
+	if (elog_wire_frame_end(w, &err) < 0) {
+		elog_broker_logf(c->broker, ELOG_LOG_ERROR, "response too large",
+				 "conn=%" PRIu64 " limit=%zu", c->id, c->out.len_max);
+		elog_conn_kill(c, "response too large");
+	}
+}
+
+/* Read every string of an array<string>; pass 1 of two (the body is read
+ * again to answer). 0 if the body parsed exactly. */
+static int skim_names(struct elog_wire_r *r, uint32_t *count)
+{
+	const char *s;
+	size_t len;
+
+	elog_wire_r_field(r, "topics");
+	*count = elog_wire_get_count(r, 2);
+	for (uint32_t i = 0; i < *count; i++)
+		elog_wire_get_string(r, &s, &len);
+	return elog_wire_r_end(r, NULL);
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+static void put_partition_meta(struct elog_broker *b, struct elog_wire_w *w,
+			       const struct elog_partition *p)
+{
+	elog_wire_put_u32(w, p->id);
+	elog_wire_put_i16(w, ELOG_PE_NONE);
+	elog_wire_put_i32(w, b->config.broker_id);
+	elog_wire_put_i64(w, (int64_t)p->leader_term);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_i32(w, b->config.broker_id);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_i32(w, b->config.broker_id);
+}
+
+static void put_topic_meta(struct elog_broker *b, struct elog_wire_w *w, const char *name,
+			   size_t len, const struct elog_topic *t)
+{
+	elog_wire_put_string(w, name, len);
+	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
+	elog_wire_put_u32(w, t ? t->partition_count : 0);
+	for (uint32_t i = 0; t && i < t->partition_count; i++)
+		put_partition_meta(b, w, t->partitions[i]);
+}
+
+void elog_broker_metadata(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_wire_r again = *r;
+	struct elog_wire_w w;
+	const char *host = b->config.advertise_host[0] ? b->config.advertise_host
+						       : b->config.listen_host;
+	uint32_t count;
+
+	if (skim_names(r, &count) < 0)
+		MALFORMED(c, ELOG_API_METADATA, cid, r);
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, ELOG_API_METADATA, cid, ELOG_PE_NONE, NULL);
+	elog_wire_put_i32(&w, b->config.broker_id);
+	elog_wire_put_u32(&w, 1);
+	elog_wire_put_i32(&w, b->config.broker_id);
+	elog_wire_put_cstring(&w, host);
+	elog_wire_put_u16(&w, b->port);
+	elog_wire_get_count(&again, 2);
+	elog_wire_put_u32(&w, count ? count : b->store->topic_count);
+	for (uint32_t i = 0; i < count; i++) {
+		const char *name;
+		size_t len;
+		elog_wire_get_string(&again, &name, &len);
+		put_topic_meta(b, &w, name, len, elog_store_find(b->store, name, len));
+	}
+	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
+		const struct elog_topic *t = b->store->topics[i];
+		put_topic_meta(b, &w, t->name, strlen(t->name), t);
+	}
+	finish(c, &w);
+}
+
+/* ---------------------------------------------------------------- configs */
+
+/* Apply array<config> to *cfg; on a bad key or value fill msg and return -1.
+ * r must be positioned at the array; the caller checks r_end afterwards. */
+static int read_configs(struct elog_wire_r *r, struct elog_topic_config *cfg, char *msg,
+			size_t cap)
+{
+	uint32_t n;
+	int rc = 0;
+
+	elog_wire_r_field(r, "configs");
+	n = elog_wire_get_count(r, 4);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k, *v;
+		size_t kl, vl;
+		char key[CONFIG_KEY_MAX], value[CONFIG_VALUE_MAX];
+		struct elog_err err;
+		elog_wire_get_string(r, &k, &kl);
+		elog_wire_get_string(r, &v, &vl);
+		if (rc < 0 || r->failed)
+			continue;
+		if (kl >= sizeof(key) || vl >= sizeof(value) || n > CONFIGS_MAX) {
+			snprintf(msg, cap, "config key or value too long, or too many keys");
+			rc = -1;
+			continue;
+		}
+		memcpy(key, k, kl);
+		key[kl] = 0;
+		memcpy(value, v, vl);
+		value[vl] = 0;
+		if (elog_topic_config_set(cfg, key, value, &err) < 0) {
+			snprintf(msg, cap, "%s", err.msg);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && elog_topic_config_check(cfg, NULL) < 0) {
+		struct elog_err err;
+		elog_topic_config_check(cfg, &err);
+		snprintf(msg, cap, "%s", err.msg);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* The protocol code for a store failure of create/alter/delete. */
+static int store_error(const struct elog_err *err)
+{
+	switch (err->code) {
+	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
+	case ELOG_E_INVAL: return ELOG_PE_INVALID_REQUEST;
+	case ELOG_E_LIMIT: return ELOG_PE_RESOURCE_LIMIT;
+	default: return ELOG_PE_STORAGE_ERROR;
+	}
+}
+
+static void log_topic(struct elog_conn *c, const char *what, const struct elog_topic *t)
+{
+	char v[ELOG_LOG_VALUE_MAX], flush[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
+	elog_topic_config_get(&t->config, 0, flush, sizeof(flush));
+	elog_broker_logf(c->broker, ELOG_LOG_INFO, what, "topic=%s partitions=%u flush=%s conn=%" PRIu64,
+			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, flush, c->id);
+}
+
+/* ---------------------------------------------------------------- create */
+
+void elog_broker_create_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic_config cfg = b->config.store.defaults;
+	struct elog_topic *t;
+	struct elog_err err;
+	char msg[BROKER_MSG_MAX] = "";
+	const char *name;
+	size_t len;
+	uint32_t partitions;
+	uint16_t replication;
+	int bad_config;
+
+	elog_wire_r_field(r, "name");
+	elog_wire_get_string(r, &name, &len);
+	elog_wire_r_field(r, "partitions");
+	partitions = elog_wire_get_u32(r);
+	elog_wire_r_field(r, "replication_factor");
+	replication = elog_wire_get_u16(r);
+	bad_config = read_configs(r, &cfg, msg, sizeof(msg));
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, ELOG_API_CREATE_TOPIC, cid, r);
+	if (elog_store_name_check(name, len, &err) < 0) {
+		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_TOPIC, err.msg);
+		return;
+	}
+	if (bad_config < 0) {
+		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_CONFIG, msg);
+		return;
+	}
+	if (replication > 1) {
+		snprintf(msg, sizeof(msg), "replication factor %u is more than the 1 broker there is",
+			 replication);
+		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	if (partitions == 0)
+		partitions = b->config.store.default_partitions;
+	if (elog_store_create(b->store, name, len, partitions, &cfg, &t, &err) < 0) {
+		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, store_error(&err), err.msg);
+		return;
+	}
+	log_topic(c, "topic created", t);
+	elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_NONE, NULL);
+}
+
+/* ---------------------------------------------------------------- delete */
+
+void elog_broker_delete_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic *t;
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX], name_copy[ELOG_TOPIC_NAME_MAX + 1];
+	const char *name;
+	size_t len;
+
+	elog_wire_r_field(r, "name");
+	elog_wire_get_string(r, &name, &len);
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, ELOG_API_DELETE_TOPIC, cid, r);
+	t = elog_store_find(b->store, name, len);
+	if (!t) {
+		elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_UNKNOWN_TOPIC,
+					"no such topic");
+		return;
+	}
+	snprintf(name_copy, sizeof(name_copy), "%s", t->name);
+	elog_broker_forget_topic(b, t);
+	if (elog_store_delete(b->store, t, &err) < 0) {
+		elog_broker_logf(b, ELOG_LOG_ERROR, "topic delete failed", "topic=%s error=%s", name_copy,
+				 elog_logfmt_value(v, sizeof(v), err.msg));
+		elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_STORAGE_ERROR, err.msg);
+		return;
+	}
+	elog_broker_logf(b, ELOG_LOG_INFO, "topic deleted", "topic=%s conn=%" PRIu64,
+			 elog_logfmt_value(v, sizeof(v), name_copy), c->id);
+	elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_NONE, NULL);
+}
+
+/* ---------------------------------------------------------------- describe */
+
+static void put_topic_description(struct elog_wire_w *w, const char *name, size_t len,
+				  const struct elog_topic *t)
+{
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
+	elog_wire_put_string(w, name, len);
+	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
+	elog_wire_put_u32(w, t ? t->partition_count : 0);
+	elog_wire_put_u32(w, t ? ELOG_TOPIC_CONFIG_KEYS : 0);
+	for (size_t i = 0; t && i < ELOG_TOPIC_CONFIG_KEYS; i++) {
+		elog_topic_config_get(&t->config, i, value, sizeof(value));
+		elog_wire_put_cstring(w, elog_topic_config_key(i));
+		elog_wire_put_cstring(w, value);
+	}
+	elog_wire_put_u32(w, t ? t->partition_count : 0);
+	for (uint32_t i = 0; t && i < t->partition_count; i++) {
+		const struct elog_partition *p = t->partitions[i];
+		elog_wire_put_u32(w, p->id);
+		elog_wire_put_i64(w, elog_partlog_start_offset(p->log));
+		elog_wire_put_i64(w, elog_broker_high_watermark(p));
+		elog_wire_put_u64(w, elog_partlog_size_bytes(p->log));
+		elog_wire_put_u32(w, elog_partlog_segment_count(p->log));
+	}
+}
+
+void elog_broker_describe_topics(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_wire_r again = *r;
+	struct elog_wire_w w;
+	uint32_t count;
+
+	if (skim_names(r, &count) < 0)
+		MALFORMED(c, ELOG_API_DESCRIBE_TOPICS, cid, r);
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, ELOG_API_DESCRIBE_TOPICS, cid, ELOG_PE_NONE, NULL);
+	elog_wire_get_count(&again, 2);
+	elog_wire_put_u32(&w, count ? count : b->store->topic_count);
+	for (uint32_t i = 0; i < count; i++) {
+		const char *name;
+		size_t len;
+		elog_wire_get_string(&again, &name, &len);
+		put_topic_description(&w, name, len, elog_store_find(b->store, name, len));
+	}
+	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
+		const struct elog_topic *t = b->store->topics[i];
+		put_topic_description(&w, t->name, strlen(t->name), t);
+	}
+	finish(c, &w);
+}
+
+/* ---------------------------------------------------------------- alter */
+
+void elog_broker_alter_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic_config cfg;
+	struct elog_topic *t;
+	struct elog_err err;
+	char msg[BROKER_MSG_MAX] = "";
+	const char *name;
+	size_t len;
+	uint32_t partitions;
+	int bad_config;
+
+	elog_wire_r_field(r, "name");
+	elog_wire_get_string(r, &name, &len);
+	elog_wire_r_field(r, "partitions");
+	partitions = elog_wire_get_u32(r);
+	t = elog_store_find(b->store, name, len);
+	cfg = t ? t->config : b->config.store.defaults;
+	bad_config = read_configs(r, &cfg, msg, sizeof(msg));
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, ELOG_API_ALTER_TOPIC, cid, r);
+	if (!t) {
+		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_UNKNOWN_TOPIC,
+					"no such topic");
+		return;
+	}
+	if (bad_config < 0) {
+		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_INVALID_CONFIG, msg);
+		return;
+	}
+	if (elog_store_alter(b->store, t, partitions, &cfg, &err) < 0) {
+		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, store_error(&err), err.msg);
+		return;
+	}
+	log_topic(c, "topic altered", t);
+	elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_NONE, NULL);
+}
+
+/* ---------------------------------------------------------------- init producer */
+
+void elog_broker_init_producer(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_wire_w w;
+	struct elog_err err;
+	int64_t id;
+
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, ELOG_API_INIT_PRODUCER, cid, r);
+	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
+		elog_broker_reply_error(c, ELOG_API_INIT_PRODUCER, cid, ELOG_PE_STORAGE_ERROR, err.msg);
+		return;
+	}
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, ELOG_API_INIT_PRODUCER, cid, ELOG_PE_NONE, NULL);
+	elog_wire_put_i64(&w, id);
+	elog_wire_put_i16(&w, 0);
+	finish(c, &w);
+}
+
+/* ---------------------------------------------------------------- list offsets */
+
+static void put_offset(struct elog_wire_w *w, struct elog_partition *p, uint32_t id, int64_t ts)
+{
+	struct elog_err err;
+	int64_t offset = -1;
+	int code = ELOG_PE_NONE;
+
+	if (!p) {
+		code = ELOG_PE_UNKNOWN_PARTITION;
+		snprintf(err.msg, sizeof(err.msg), "no such topic or partition");
+	} else if (ts == -1) {
+		offset = elog_broker_high_watermark(p);
+	} else if (ts == -2) {
+		offset = elog_partlog_start_offset(p->log);
+	} else if (ts < 0) {
+		code = ELOG_PE_INVALID_REQUEST;
+		snprintf(err.msg, sizeof(err.msg), "timestamp %" PRId64 " is not -1, -2 or >= 0", ts);
+	} else if (elog_partlog_find_time(p->log, ts, &offset, &err) < 0) {
+		code = elog_broker_storage_error(&err);
+		offset = -1;
+	}
+	elog_wire_put_u32(w, id);
+	elog_wire_put_i16(w, (int16_t)code);
+	elog_wire_put_cstring(w, code ? err.msg : "");
+	elog_wire_put_i64(w, offset);
+}
+
+/* Walk the request; with w NULL only parse it. */
+static void list_offsets_walk(struct elog_broker *b, struct elog_wire_r *r, struct elog_wire_w *w)
+{
+	uint32_t topics;
+
+	elog_wire_r_field(r, "topics");
+	topics = elog_wire_get_count(r, 6);
+	if (w)
+		elog_wire_put_u32(w, topics);
+	for (uint32_t i = 0; i < topics; i++) {
+		const char *name;
+		size_t len;
+		uint32_t queries;
+		struct elog_topic *t;
+		elog_wire_r_field(r, "topic name");
+		elog_wire_get_string(r, &name, &len);
+		elog_wire_r_field(r, "queries");
+		queries = elog_wire_get_count(r, 12);
+		t = w ? elog_store_find(b->store, name, len) : NULL;
+		if (w) {
+			elog_wire_put_string(w, name, len);
+			elog_wire_put_u32(w, queries);
+		}
+		for (uint32_t k = 0; k < queries; k++) {
+			uint32_t id = elog_wire_get_u32(r);
+			int64_t ts = elog_wire_get_i64(r);
+			if (w)
+				put_offset(w, t && id < t->partition_count ? t->partitions[id] : NULL, id, ts);
+		}
+	}
+}
+
+void elog_broker_list_offsets(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_wire_r again = *r;
+	struct elog_wire_w w;
+
+	list_offsets_walk(c->broker, r, NULL);
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, ELOG_API_LIST_OFFSETS, cid, r);
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, ELOG_API_LIST_OFFSETS, cid, ELOG_PE_NONE, NULL);
+	list_offsets_walk(c->broker, &again, &w);
+	finish(c, &w);
+}

@@ -1,0 +1,470 @@
+/* broker_produce — PRODUCE (docs/protocol.md, api 7): validation,
+ * idempotence, append, and the acks=all wait; see broker.h. */
+#include "broker.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_int.h"
+#include "bytes.h"
+
+static void part_error(struct wait_part *part, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void part_error(struct wait_part *part, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	part->error = (int16_t)code;
+	part->p = NULL;
+	part->need_offset = 0;
+	va_start(ap, fmt);
+	vsnprintf(part->message, sizeof(part->message), fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------- checks */
+
+/* Bytes of the records once uncompressed. */
+static uint32_t records_plain_size(const uint8_t *batch, const struct elog_batch_header *h)
+{
+	uint32_t stored = elog_batch_total_size(h) - ELOG_BATCH_HEADER_SIZE;
+
+	if ((h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK) == ELOG_COMPRESS_NONE || stored < 4)
+		return stored;
+	return elog_get32(batch + ELOG_BATCH_HEADER_SIZE);
+}
+
+/* max.record.bytes: key + value + header names and values of one record.
+ * Records are only decoded when the batch's records could hold a bigger one. */
+static int check_records(struct elog_broker *b, const struct elog_topic *t, const uint8_t *batch,
+			 const struct elog_batch_header *h, struct wait_part *part)
+{
+	struct elog_record_view rec;
+	struct elog_err err;
+	int rc;
+
+	if (records_plain_size(batch, h) <= t->config.record_bytes_max)
+		return 0;
+	if (elog_batch_reader_open(&b->reader, batch, elog_batch_total_size(h), &err) < 0) {
+		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
+		return -1;
+	}
+	while ((rc = elog_batch_reader_next(&b->reader, &rec, &err)) == 1) {
+		uint64_t size = (uint64_t)(rec.key_len > 0 ? rec.key_len : 0) +
+				(uint64_t)(rec.value_len > 0 ? rec.value_len : 0);
+		for (uint32_t i = 0; i < rec.header_count; i++)
+			size += rec.headers[i].name_len +
+				(uint64_t)(rec.headers[i].value_len > 0 ? rec.headers[i].value_len : 0);
+		if (size > t->config.record_bytes_max) {
+			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
+				   "record of %" PRIu64 " bytes exceeds max.record.bytes %u", size,
+				   t->config.record_bytes_max);
+			return -1;
+		}
+	}
+	if (rc < 0) {
+		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every batch whole, with a good crc, within the topic's limits. */
+static int check_batches(struct elog_broker *b, const struct elog_topic *t, const uint8_t *data,
+			 size_t len, struct wait_part *part)
+{
+	size_t pos = 0;
+	uint32_t n = 0;
+
+	if (len == 0) {
+		part_error(part, ELOG_PE_CORRUPT_BATCH, "no batches");
+		return -1;
+	}
+	/* Bounded: every pass moves past one whole batch of at least 64 bytes. */
+	while (pos < len) {
+		struct elog_batch_header h;
+		struct elog_err err;
+		if (elog_batch_check(data + pos, len - pos, &h, &err) < 0) {
+			part_error(part, err.code == ELOG_E_VERSION ? ELOG_PE_UNSUPPORTED_VERSION
+								   : ELOG_PE_CORRUPT_BATCH,
+				   "batch %u: %s", n, err.msg);
+			return -1;
+		}
+		if (elog_batch_total_size(&h) > t->config.batch_bytes_max) {
+			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
+				   "batch of %u bytes exceeds max.batch.bytes %u",
+				   elog_batch_total_size(&h), t->config.batch_bytes_max);
+			return -1;
+		}
+		if (check_records(b, t, data + pos, &h, part) < 0)
+			return -1;
+		pos += elog_batch_total_size(&h);
+		n++;
+	}
+	return 0;
+}
+
+static int verdict_error(struct wait_part *part, enum elog_pstate_verdict v,
+			 const struct elog_batch_header *h)
+{
+	switch (v) {
+	case ELOG_PSTATE_APPEND:
+	case ELOG_PSTATE_DUPLICATE:
+		return 0;
+	case ELOG_PSTATE_OUT_OF_ORDER:
+		part_error(part, ELOG_PE_OUT_OF_ORDER_SEQUENCE,
+			   "producer %" PRId64 " epoch %d: sequence %" PRId32 " is out of order",
+			   h->producer_id, h->producer_epoch, h->base_sequence);
+		return -1;
+	case ELOG_PSTATE_FENCED:
+		part_error(part, ELOG_PE_PRODUCER_FENCED,
+			   "producer %" PRId64 ": epoch %d is fenced by a newer one", h->producer_id,
+			   h->producer_epoch);
+		return -1;
+	case ELOG_PSTATE_UNKNOWN:
+		part_error(part, ELOG_PE_UNKNOWN_PRODUCER,
+			   "producer %" PRId64 " is unknown here and sequence %" PRId32 " is not 0",
+			   h->producer_id, h->base_sequence);
+		return -1;
+	case ELOG_PSTATE_INVALID:
+		part_error(part, ELOG_PE_CORRUPT_BATCH, "producer id set but no sequence or epoch");
+		return -1;
+	}
+	return -1;
+}
+
+/*
+ * Idempotence for the whole entry before anything is appended: each batch
+ * is judged as if the ones before it in the entry had been appended.
+ */
+static int check_sequences(const struct elog_partition *p, const uint8_t *data, size_t len,
+			   struct wait_part *part)
+{
+	int64_t sim_id = -1;
+	int16_t sim_epoch = 0;
+	int32_t sim_next = 0;
+
+	for (size_t pos = 0; pos < len;) {
+		struct elog_batch_header h;
+		enum elog_pstate_verdict v;
+		elog_batch_header_decode(data + pos, len - pos, &h, NULL);
+		if (h.producer_id >= 0 && h.producer_id == sim_id)
+			v = h.producer_epoch == sim_epoch && h.base_sequence == sim_next
+				    ? ELOG_PSTATE_APPEND
+				    : ELOG_PSTATE_OUT_OF_ORDER;
+		else
+			v = elog_pstate_check(&p->pstate, h.producer_id, h.producer_epoch,
+					      h.base_sequence, h.record_count, NULL);
+		if (verdict_error(part, v, &h) < 0)
+			return -1;
+		if (v == ELOG_PSTATE_APPEND && h.producer_id >= 0) {
+			int32_t last = elog_pstate_last_seq(h.base_sequence, h.record_count);
+			sim_id = h.producer_id;
+			sim_epoch = h.producer_epoch;
+			sim_next = last == INT32_MAX ? 0 : last + 1;
+		}
+		pos += elog_batch_total_size(&h);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- append */
+
+static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *batch,
+		      const struct elog_batch_header *h, struct wait_part *part, int first)
+{
+	struct elog_err err;
+	int64_t base;
+	enum elog_pstate_verdict v = elog_pstate_check(&p->pstate, h->producer_id, h->producer_epoch,
+						       h->base_sequence, h->record_count, &base);
+
+	if (verdict_error(part, v, h) < 0)
+		return -1;
+	if (v == ELOG_PSTATE_APPEND) {
+		if (elog_partlog_append(p->log, batch, elog_batch_total_size(h), p->leader_term, &base,
+					&err) < 0) {
+			part_error(part, elog_broker_storage_error(&err), "%s", err.msg);
+			return -1;
+		}
+		b->appended = 1;
+		if (h->producer_id >= 0 &&
+		    elog_pstate_update(&p->pstate, h->producer_id, h->producer_epoch, h->base_sequence,
+				       h->record_count, base, &err) < 0) {
+			part_error(part, ELOG_PE_UNKNOWN_SERVER_ERROR, "%s", err.msg);
+			return -1;
+		}
+	}
+	if (first)
+		part->offset = base;
+	/* A retried batch may still be waiting for its fsync too. */
+	if (base + (int64_t)h->last_offset_delta + 1 > part->need_offset)
+		part->need_offset = base + (int64_t)h->last_offset_delta + 1;
+	return 0;
+}
+
+static void produce_partition(struct elog_broker *b, struct elog_topic *t, struct wait_part *part,
+			      uint8_t *data, size_t len)
+{
+	struct elog_partition *p;
+	struct elog_err err;
+
+	if (part->error)
+		return;
+	if (part->id >= t->partition_count) {
+		part_error(part, ELOG_PE_UNKNOWN_PARTITION, "topic has %u partitions",
+			   t->partition_count);
+		return;
+	}
+	p = part->p = t->partitions[part->id];
+	if (elog_partlog_failed(p->log, &err)) {
+		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
+		return;
+	}
+	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0)
+		return;
+	for (size_t pos = 0; pos < len;) {
+		struct elog_batch_header h;
+		elog_batch_header_decode(data + pos, len - pos, &h, NULL);
+		if (append_one(b, p, data + pos, &h, part, pos == 0) < 0)
+			return;
+		pos += elog_batch_total_size(&h);
+	}
+	part->log_start = elog_partlog_start_offset(p->log);
+	/* flush=never: acks=all means what acks=1 does (docs/operations.md). */
+	if (t->config.flush == ELOG_FLUSH_NEVER)
+		part->need_offset = 0;
+}
+
+/* ---------------------------------------------------------------- request */
+
+/* The topic for a produce, created when auto-creation is on; NULL with the
+ * parts' error set otherwise. */
+static struct elog_topic *produce_topic(struct elog_conn *c, const char *name, size_t len,
+					struct wait_part *part)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic *t = elog_store_find(b->store, name, len);
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (t)
+		return t;
+	if (elog_store_name_check(name, len, &err) < 0) {
+		part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
+		return NULL;
+	}
+	if (!b->config.auto_create_topics) {
+		part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic (auto_create_topics is off)");
+		return NULL;
+	}
+	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
+			      &b->config.store.defaults, &t, &err) < 0) {
+		part_error(part, err.code == ELOG_E_LIMIT ? ELOG_PE_RESOURCE_LIMIT : ELOG_PE_STORAGE_ERROR,
+			   "cannot create the topic: %s", err.msg);
+		return NULL;
+	}
+	elog_broker_logf(b, ELOG_LOG_INFO, "topic created", "topic=%s partitions=%u reason=auto conn=%" PRIu64,
+			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, c->id);
+	return t;
+}
+
+/* Pass 1: parse the whole body; counts for the waiter. 0 if it parsed exactly. */
+static int produce_skim(struct elog_wire_r *r, int8_t *acks, uint32_t *timeout_ms,
+			uint32_t *topics, uint32_t *parts)
+{
+	elog_wire_r_field(r, "acks");
+	*acks = elog_wire_get_i8(r);
+	elog_wire_r_field(r, "timeout_ms");
+	*timeout_ms = elog_wire_get_u32(r);
+	elog_wire_r_field(r, "topics");
+	*topics = elog_wire_get_count(r, 6);
+	*parts = 0;
+	for (uint32_t i = 0; i < *topics && !r->failed; i++) {
+		const char *name;
+		const uint8_t *data;
+		size_t len;
+		uint32_t n;
+		elog_wire_r_field(r, "topic name");
+		elog_wire_get_string(r, &name, &len);
+		elog_wire_r_field(r, "partitions");
+		n = elog_wire_get_count(r, 8);
+		for (uint32_t k = 0; k < n; k++) {
+			elog_wire_r_field(r, "partition");
+			elog_wire_get_u32(r);
+			elog_wire_r_field(r, "batches");
+			elog_wire_get_bytes(r, &data, &len);
+		}
+		*parts += n;
+	}
+	return elog_wire_r_end(r, NULL);
+}
+
+/* Pass 2: act on every partition, filling the waiter's parts. */
+static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog_waiter *w)
+{
+	uint32_t k = 0;
+
+	elog_wire_get_i8(r);
+	elog_wire_get_u32(r);
+	elog_wire_get_count(r, 6);
+	for (uint32_t i = 0; i < w->topic_count; i++) {
+		struct wait_topic *wt = &w->topics[i];
+		struct elog_topic *t = NULL;
+		const char *name;
+		size_t len;
+		uint32_t n;
+		elog_wire_get_string(r, &name, &len);
+		n = elog_wire_get_count(r, 8);
+		snprintf(wt->name, sizeof(wt->name), "%.*s", (int)(len < 249 ? len : 249), name);
+		wt->first_part = k;
+		wt->part_count = n;
+		for (uint32_t j = 0; j < n; j++, k++) {
+			struct wait_part *part = &w->parts[k];
+			const uint8_t *data;
+			size_t dlen;
+			part->topic_index = i;
+			part->id = elog_wire_get_u32(r);
+			part->offset = -1;
+			elog_wire_get_bytes(r, &data, &dlen);
+			if (j == 0)
+				t = produce_topic(c, name, len, part);
+			if (!t) {
+				const struct wait_part *first = &w->parts[wt->first_part];
+				if (j > 0)
+					part_error(part, first->error, "%s", first->message);
+				continue;
+			}
+			/* The frame is the broker's own buffer: batches are rewritten in place. */
+			produce_partition(c->broker, t, part, (uint8_t *)data, dlen);
+		}
+	}
+}
+
+static int produce_flushed(struct wait_part *part, int force)
+{
+	struct elog_err err;
+
+	if (!part->p || part->error || part->need_offset == 0)
+		return 1;
+	if (force && elog_partlog_flush(part->p->log, &err) < 0) {
+		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
+		return 1;
+	}
+	if (elog_partlog_failed(part->p->log, &err)) {
+		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
+		return 1;
+	}
+	return elog_partlog_flushed_offset(part->p->log) >= part->need_offset;
+}
+
+static int produce_done(struct elog_waiter *w, int force)
+{
+	int done = 1;
+
+	for (uint32_t i = 0; i < w->part_count; i++)
+		if (!produce_flushed(&w->parts[i], force))
+			done = 0;
+	return done;
+}
+
+void elog_broker_produce(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_wire_r again = *r;
+	struct elog_waiter *w;
+	struct elog_err err;
+	uint32_t timeout_ms, topics, parts;
+	int8_t acks;
+
+	if (produce_skim(r, &acks, &timeout_ms, &topics, &parts) < 0)
+		MALFORMED(c, ELOG_API_PRODUCE, cid, r);
+	if (acks != 0 && acks != 1 && acks != -1) {
+		elog_broker_reply_error(c, ELOG_API_PRODUCE, cid, ELOG_PE_INVALID_REQUEST,
+					"acks must be 0, 1 or -1");
+		return;
+	}
+	w = elog_waiter_new(c, WAIT_PRODUCE, cid, topics, parts);
+	if (!w) {
+		elog_broker_reply_error(c, ELOG_API_PRODUCE, cid, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	w->topic_count = topics;
+	w->part_count = parts;
+	produce_walk(c, &again, w);
+	if (acks == 0) {
+		elog_waiter_free(w);
+		return;
+	}
+	if (acks == 1 || produce_done(w, 0)) {
+		elog_broker_produce_answer(w);
+		return;
+	}
+	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
+				     (timeout_ms < b->config.produce_timeout_max_ms
+					      ? (int64_t)timeout_ms
+					      : b->config.produce_timeout_max_ms),
+			     &err) < 0) {
+		for (uint32_t i = 0; i < w->part_count; i++)
+			if (!produce_flushed(&w->parts[i], 0))
+				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
+		elog_broker_produce_answer(w);
+		return;
+	}
+	/* Group commit: ask the flusher for a round now rather than at its next tick. */
+	elog_flusher_kick(&b->flusher);
+}
+
+/* ---------------------------------------------------------------- answers */
+
+void elog_broker_produce_answer(struct elog_waiter *w)
+{
+	struct elog_conn *c = w->conn;
+	struct elog_wire_w wr;
+	struct elog_err err;
+
+	elog_wire_w_init(&wr, &c->out);
+	elog_wire_response_begin(&wr, ELOG_API_PRODUCE, w->correlation_id, ELOG_PE_NONE, NULL);
+	elog_wire_put_u32(&wr, w->topic_count);
+	for (uint32_t i = 0; i < w->topic_count; i++) {
+		const struct wait_topic *wt = &w->topics[i];
+		elog_wire_put_cstring(&wr, wt->name);
+		elog_wire_put_u32(&wr, wt->part_count);
+		for (uint32_t k = wt->first_part; k < wt->first_part + wt->part_count; k++) {
+			const struct wait_part *part = &w->parts[k];
+			elog_wire_put_u32(&wr, part->id);
+			elog_wire_put_i16(&wr, part->error);
+			elog_wire_put_cstring(&wr, part->error ? part->message : "");
+			elog_wire_put_i64(&wr, part->error ? -1 : part->offset);
+			elog_wire_put_i64(&wr, part->error ? -1 : part->log_start);
+		}
+	}
+	if (elog_wire_frame_end(&wr, &err) < 0)
+		c->closing = 1;
+	elog_waiter_free(w);
+	elog_conn_answered(c);
+}
+
+void elog_broker_produce_timeout(struct elog_waiter *w)
+{
+	for (uint32_t i = 0; i < w->part_count; i++)
+		if (!produce_flushed(&w->parts[i], 0))
+			part_error(&w->parts[i], ELOG_PE_TIMEOUT,
+				   "not flushed within the request's timeout");
+	elog_broker_produce_answer(w);
+}
+
+void elog_broker_check_produces(struct elog_broker *b, int force)
+{
+	struct elog_waiter *w, *next;
+
+	elog_broker_answering(b, 1);
+	for (w = b->waiters; w; w = next) {
+		next = w->next;
+		if (w->kind == WAIT_PRODUCE && produce_done(w, force))
+			elog_broker_produce_answer(w);
+	}
+	elog_broker_answering(b, 0);
+}

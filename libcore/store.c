@@ -1,0 +1,498 @@
+/* store — data directory, lock, metadata log, topics; see store.h. */
+#include "store.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "json.h"
+#include "store_int.h"
+
+#define PATH_BYTES 4096
+
+void elog_store_options_default(struct elog_store_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	elog_topic_config_default(&o->defaults);
+	o->default_partitions = 1;
+	o->topics_max = 10000;
+	o->partitions_max = ELOG_FLUSHER_LOGS_MAX - 1;
+	o->topic_partitions_max = 1024;
+	o->producers_max = ELOG_PSTATE_PRODUCERS_DEFAULT;
+}
+
+int elog_store_path(const struct elog_store *store, char *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(out, PATH_BYTES, "%s/", store->dir);
+
+	if (n < 0 || n >= PATH_BYTES)
+		return -1;
+	va_start(ap, fmt);
+	n += vsnprintf(out + n, (size_t)(PATH_BYTES - n), fmt, ap);
+	va_end(ap);
+	return n >= PATH_BYTES ? -1 : 0;
+}
+
+int elog_store_sync_path(const char *path, struct elog_err *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
+	rc = fsync(fd);
+	if (rc < 0)
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", path);
+	close(fd);
+	return rc;
+}
+
+int elog_store_name_check(const char *name, size_t len, struct elog_err *err)
+{
+	return elog_topic_name_check(name, len, 0, err);
+}
+
+/* ---------------------------------------------------------------- lookup */
+
+static int name_cmp(const struct elog_topic *t, const char *name, size_t len)
+{
+	size_t tl = strlen(t->name);
+	int c = memcmp(t->name, name, tl < len ? tl : len);
+
+	return c ? c : (tl < len ? -1 : tl > len);
+}
+
+static uint32_t topic_search(const struct elog_store *store, const char *name, size_t len,
+			     int *found)
+{
+	uint32_t lo = 0, hi = store->topic_count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (name_cmp(store->topics[mid], name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < store->topic_count && name_cmp(store->topics[lo], name, len) == 0;
+	return lo;
+}
+
+struct elog_topic *elog_store_find(const struct elog_store *store, const char *name, size_t len)
+{
+	int found;
+	uint32_t i = topic_search(store, name, len, &found);
+
+	return found ? store->topics[i] : NULL;
+}
+
+struct elog_partition *elog_store_partition(const struct elog_store *store, const char *name,
+					    size_t len, uint32_t id)
+{
+	struct elog_topic *t = elog_store_find(store, name, len);
+
+	return t && id < t->partition_count ? t->partitions[id] : NULL;
+}
+
+int elog_store_topic_insert(struct elog_store *store, struct elog_topic *t, struct elog_err *err)
+{
+	int found;
+	uint32_t i = topic_search(store, t->name, strlen(t->name), &found);
+
+	assert(!found);
+	if (store->topic_count == store->topic_cap) {
+		uint32_t cap = store->topic_cap ? store->topic_cap * 2 : 16;
+		struct elog_topic **p = realloc(store->topics, cap * sizeof(*p));
+		if (!p)
+			return elog_err_set(err, ELOG_E_NOMEM, "topics: out of memory");
+		store->topics = p;
+		store->topic_cap = cap;
+	}
+	memmove(&store->topics[i + 1], &store->topics[i],
+		(store->topic_count - i) * sizeof(*store->topics));
+	store->topics[i] = t;
+	store->topic_count++;
+	return 0;
+}
+
+void elog_store_topic_remove(struct elog_store *store, struct elog_topic *t)
+{
+	int found;
+	uint32_t i = topic_search(store, t->name, strlen(t->name), &found);
+
+	assert(found && store->topics[i] == t);
+	memmove(&store->topics[i], &store->topics[i + 1],
+		(store->topic_count - i - 1) * sizeof(*store->topics));
+	store->topic_count--;
+}
+
+/* ---------------------------------------------------------------- partitions */
+
+static int partition_register(struct elog_store *store, struct elog_partition *p,
+			      struct elog_err *err)
+{
+	const struct elog_topic_config *c = &p->topic->config;
+
+	if (c->flush != ELOG_FLUSH_INTERVAL || !store->options.flusher)
+		return 0;
+	if (elog_flusher_register_every(store->options.flusher, p->log, c->flush_interval_ms,
+					err) < 0)
+		return -1;
+	p->flusher_registered = 1;
+	return 0;
+}
+
+static void partition_close_log(struct elog_store *store, struct elog_partition *p)
+{
+	if (p->flusher_registered)
+		elog_flusher_unregister(store->options.flusher, p->log);
+	p->flusher_registered = 0;
+	elog_partlog_close(p->log);
+	p->log = NULL;
+}
+
+static void log_recovery(struct elog_store *store, const char *path,
+			 const struct elog_partlog_recovery *r)
+{
+	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+
+	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0)
+		return;
+	elog_logf(store->options.log, r->truncated_bytes ? ELOG_LOG_WARN : ELOG_LOG_INFO,
+		  "partition recovered",
+		  "dir=%s truncated_bytes=%" PRIu64 " truncated_records=%" PRIu64
+		  " indexes_rebuilt=%u reason=%s",
+		  elog_logfmt_value(v, sizeof(v), path), r->truncated_bytes, r->truncated_records,
+		  r->indexes_rebuilt, elog_logfmt_value(why, sizeof(why), r->first_bad));
+}
+
+/* Open (or create) partition id's log with the topic's config. */
+static int partition_open_log(struct elog_store *store, struct elog_partition *p,
+			      struct elog_err *err)
+{
+	char path[PATH_BYTES];
+	struct elog_partlog_config pc;
+	struct elog_partlog_recovery report;
+
+	if (elog_store_path(store, path, "%s/%u", p->topic->name, p->id) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", p->topic->name);
+	elog_topic_config_to_partlog(&p->topic->config, &pc);
+	memset(&report, 0, sizeof(report));
+	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
+		return -1;
+	log_recovery(store, path, &report);
+	if (partition_register(store, p, err) < 0) {
+		elog_partlog_close(p->log);
+		p->log = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
+				struct elog_err *err)
+{
+	/* The log's bytes do not change, so the producer state stays valid. */
+	partition_close_log(store, p);
+	if (partition_open_log(store, p, err) < 0)
+		return elog_err_prefix(err, "%s/%u", p->topic->name, p->id);
+	return 0;
+}
+
+static struct elog_partition *partition_open(struct elog_store *store, struct elog_topic *t,
+					     uint32_t id, struct elog_err *err)
+{
+	struct elog_partition *p = calloc(1, sizeof(*p));
+	uint64_t batches = 0;
+
+	if (!p) {
+		elog_err_set(err, ELOG_E_NOMEM, "partition: out of memory");
+		return NULL;
+	}
+	p->topic = t;
+	p->id = id;
+	elog_pstate_init(&p->pstate, store->options.producers_max);
+	if (partition_open_log(store, p, err) < 0)
+		goto fail;
+	if (elog_pstate_rebuild(&p->pstate, p->log, &batches, err) < 0) {
+		partition_close_log(store, p);
+		goto fail;
+	}
+	return p;
+fail:
+	elog_err_prefix(err, "%s/%u", t->name, id);
+	elog_pstate_release(&p->pstate);
+	free(p);
+	return NULL;
+}
+
+static void partition_free(struct elog_store *store, struct elog_partition *p)
+{
+	if (!p)
+		return;
+	if (p->log)
+		partition_close_log(store, p);
+	elog_pstate_release(&p->pstate);
+	free(p);
+}
+
+void elog_store_topic_free(struct elog_store *store, struct elog_topic *t)
+{
+	if (!t)
+		return;
+	/* During replay a topic has a count but no partitions open yet. */
+	for (uint32_t i = 0; t->partitions && i < t->partition_count; i++)
+		if (t->partitions[i]) {
+			partition_free(store, t->partitions[i]);
+			store->partition_total--;
+		}
+	free(t->partitions);
+	free(t);
+}
+
+/* Open partitions [t->partition_count, count) and grow the topic to count. */
+int elog_store_topic_grow(struct elog_store *store, struct elog_topic *t, uint32_t count,
+			  struct elog_err *err)
+{
+	struct elog_partition **parts;
+	char path[PATH_BYTES];
+
+	if (count <= t->partition_count)
+		return 0;
+	if (elog_store_path(store, path, "%s", t->name) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", t->name);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", path);
+	parts = realloc(t->partitions, count * sizeof(*parts));
+	if (!parts)
+		return elog_err_set(err, ELOG_E_NOMEM, "partitions: out of memory");
+	t->partitions = parts;
+	while (t->partition_count < count) {
+		struct elog_partition *p = partition_open(store, t, t->partition_count, err);
+		if (!p)
+			return -1;
+		t->partitions[t->partition_count++] = p;
+		store->partition_total++;
+	}
+	if (elog_store_sync_path(path, err) < 0 || elog_store_sync_path(store->dir, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- trash */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int elog_store_remove_tree(const char *path, struct elog_err *err)
+{
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot remove", path);
+	return 0;
+}
+
+/* Move DIR/<name> into DIR/.trash (durably) and remove it there. */
+int elog_store_trash(struct elog_store *store, const char *name, struct elog_err *err)
+{
+	char from[PATH_BYTES], trash[PATH_BYTES], to[PATH_BYTES];
+
+	if (elog_store_path(store, from, "%s", name) < 0 ||
+	    elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) < 0 ||
+	    elog_store_path(store, to, "%s/%s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
+			    ++store->trash_seq) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
+	if (mkdir(trash, 0755) < 0 && errno != EEXIST)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", trash);
+	if (rename(from, to) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot move to %s", from, trash);
+	}
+	if (elog_store_sync_path(store->dir, err) < 0 || elog_store_sync_path(trash, err) < 0)
+		return -1;
+	return elog_store_remove_tree(to, err);
+}
+
+/* ---------------------------------------------------------------- lock */
+
+static int lock_dir(struct elog_store *store, struct elog_err *err)
+{
+	char path[PATH_BYTES], pid[32];
+	ssize_t n;
+	int len;
+
+	if (elog_store_path(store, path, "%s", ELOG_STORE_LOCK_NAME) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
+	store->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (store->lock_fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
+	if (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+		if (saved != EWOULDBLOCK)
+			return elog_err_errno(err, ELOG_E_IO, saved, "%s: cannot lock", path);
+		n = pread(store->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		return elog_err_set(err, ELOG_E_BUSY, "%s: in use by another broker (pid %s)",
+				    store->dir, pid[0] ? pid : "unknown");
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(store->lock_fd, 0) < 0 || pwrite(store->lock_fd, pid, (size_t)len, 0) != len)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot write", path);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+/* Remove what a crash left behind: .trash, and topic directories the
+ * metadata does not know (a delete recorded before its directory went). */
+static int clean_leftovers(struct elog_store *store, struct elog_err *err)
+{
+	DIR *d = opendir(store->dir);
+	struct dirent *e;
+	char v[ELOG_LOG_VALUE_MAX], trash[PATH_BYTES];
+	int rc = 0;
+
+	if (!d)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot list", store->dir);
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		if (n[0] == '.' || strcmp(n, ELOG_STORE_META_DIR) == 0 ||
+		    elog_store_name_check(n, strlen(n), NULL) < 0 || elog_store_find(store, n, strlen(n)))
+			continue;
+		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
+			continue;
+		elog_logf(store->options.log, ELOG_LOG_WARN, "removing the directory of a deleted topic",
+			  "topic=%s", elog_logfmt_value(v, sizeof(v), n));
+		rc = elog_store_trash(store, n, err);
+	}
+	closedir(d);
+	if (rc == 0 && elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) == 0)
+		rc = elog_store_remove_tree(trash, err);
+	return rc;
+}
+
+static int open_meta(struct elog_store *store, struct elog_err *err)
+{
+	char path[PATH_BYTES];
+	struct elog_partlog_config pc;
+	struct elog_partlog_recovery report;
+
+	if (elog_store_path(store, path, "%s", ELOG_STORE_META_DIR) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", path);
+	if (elog_store_path(store, path, "%s/0", ELOG_STORE_META_DIR) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
+	elog_partlog_config_default(&pc);
+	pc.flush = ELOG_FLUSH_ALWAYS;
+	memset(&report, 0, sizeof(report));
+	if (elog_partlog_open(path, &pc, &store->meta, &report, err) < 0)
+		return -1;
+	log_recovery(store, path, &report);
+	return 0;
+}
+
+static int open_partitions(struct elog_store *store, struct elog_err *err)
+{
+	for (uint32_t i = 0; i < store->topic_count; i++) {
+		struct elog_topic *t = store->topics[i];
+		uint32_t count = t->partition_count;
+		t->partition_count = 0;
+		if (elog_store_topic_grow(store, t, count, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int elog_store_open(const char *dir, const struct elog_store_options *options,
+		    struct elog_store **out, struct elog_err *err)
+{
+	struct elog_store *store = calloc(1, sizeof(*store));
+
+	*out = NULL;
+	if (!store || !(store->dir = strdup(dir))) {
+		free(store);
+		return elog_err_set(err, ELOG_E_NOMEM, "store: out of memory");
+	}
+	store->lock_fd = -1;
+	store->options = *options;
+	store->trash_seq = (uint64_t)time(NULL);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", dir);
+		goto fail;
+	}
+	if (lock_dir(store, err) < 0 || open_meta(store, err) < 0 ||
+	    elog_store_meta_replay(store, err) < 0 || clean_leftovers(store, err) < 0 ||
+	    open_partitions(store, err) < 0)
+		goto fail;
+	*out = store;
+	return 0;
+fail:
+	elog_store_close(store);
+	return -1;
+}
+
+void elog_store_close(struct elog_store *store)
+{
+	if (!store)
+		return;
+	for (uint32_t i = 0; i < store->topic_count; i++)
+		elog_store_topic_free(store, store->topics[i]);
+	free(store->topics);
+	elog_partlog_close(store->meta);
+	if (store->lock_fd >= 0)
+		close(store->lock_fd);
+	free(store->dir);
+	free(store);
+}
+
+/* ---------------------------------------------------------------- retention */
+
+uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *segments_deleted)
+{
+	uint32_t failures = 0, total = 0;
+	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+
+	for (uint32_t i = 0; i < store->topic_count; i++) {
+		struct elog_topic *t = store->topics[i];
+		for (uint32_t k = 0; k < t->partition_count; k++) {
+			struct elog_err err;
+			uint32_t deleted = 0;
+			if (elog_partlog_retain(t->partitions[k]->log, now_ms, &deleted, &err) < 0) {
+				failures++;
+				elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
+					  "topic=%s partition=%u error=%s",
+					  elog_logfmt_value(v, sizeof(v), t->name), k,
+					  elog_logfmt_value(why, sizeof(why), err.msg));
+			}
+			if (deleted)
+				elog_logf(store->options.log, ELOG_LOG_INFO, "retention",
+					  "topic=%s partition=%u segments_deleted=%u start_offset=%" PRId64,
+					  elog_logfmt_value(v, sizeof(v), t->name), k, deleted,
+					  elog_partlog_start_offset(t->partitions[k]->log));
+			total += deleted;
+		}
+	}
+	if (segments_deleted)
+		*segments_deleted = total;
+	return failures;
+}

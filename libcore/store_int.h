@@ -1,0 +1,27 @@
+/*
+ * store_int — what store.c (directory, lock, partitions) and store_meta.c
+ * (the metadata log and the changes it records) share. Nothing else
+ * includes this.
+ */
+#ifndef ELOG_STORE_INT_H
+#define ELOG_STORE_INT_H
+
+#include "store.h"
+
+/* "<dir>/<fmt...>" into out (4096 bytes); -1 if too long. */
+int elog_store_path(const struct elog_store *store, char *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int elog_store_sync_path(const char *path, struct elog_err *err);
+int elog_store_topic_insert(struct elog_store *store, struct elog_topic *t, struct elog_err *err);
+void elog_store_topic_remove(struct elog_store *store, struct elog_topic *t);
+void elog_store_topic_free(struct elog_store *store, struct elog_topic *t);
+int elog_store_topic_grow(struct elog_store *store, struct elog_topic *t, uint32_t count,
+			  struct elog_err *err);
+int elog_store_trash(struct elog_store *store, const char *name, struct elog_err *err);
+int elog_store_remove_tree(const char *path, struct elog_err *err);
+/* Close and open the partition's log again with its topic's (new) config. */
+int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
+				struct elog_err *err);
+int elog_store_meta_replay(struct elog_store *store, struct elog_err *err);
+
+#endif

@@ -1,0 +1,410 @@
+/* store_meta — the metadata log: the changes it records and their replay; see store.h. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "json.h"
+#include "store_int.h"
+
+/* The largest metadata batch replay reads. */
+#define META_READ_BYTES (1u << 20)
+
+/* ---------------------------------------------------------------- writing */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Append one record (key may be NULL) as its own batch, durably. */
+static int meta_append(struct elog_store *store, const char *key, const struct elog_buf *value,
+		       struct elog_err *err)
+{
+	struct elog_batch_builder b;
+	struct elog_record r = {0};
+	const uint8_t *out;
+	uint8_t *copy = NULL;
+	size_t len;
+	int rc = -1;
+
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	r.timestamp_ms = wall_ms();
+	r.key = (const uint8_t *)key;
+	r.key_len = key ? (int32_t)strlen(key) : -1;
+	r.value = value->data;
+	r.value_len = (int32_t)value->len;
+	if (elog_batch_builder_add(&b, &r, err) < 0 ||
+	    elog_batch_builder_finish(&b, &out, &len, err) < 0)
+		goto out;
+	copy = malloc(len);
+	if (!copy) {
+		elog_err_set(err, ELOG_E_NOMEM, "metadata log: out of memory");
+		goto out;
+	}
+	memcpy(copy, out, len);
+	rc = elog_partlog_append(store->meta, copy, len, 0, NULL, err);
+	if (rc < 0)
+		elog_err_prefix(err, "metadata log");
+out:
+	free(copy);
+	elog_batch_builder_release(&b);
+	return rc;
+}
+
+static int add(struct elog_buf *b, const char *s, struct elog_err *err)
+{
+	return elog_buf_add(b, s, strlen(s), err);
+}
+
+/* {"op":"<op>","partitions":N,"config":{...}} */
+static int topic_record(struct elog_buf *b, const char *op, uint32_t partitions,
+			const struct elog_topic_config *c, struct elog_err *err)
+{
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
+	if (add(b, "{\"op\":", err) < 0 || elog_json_buf_add_string(b, op, strlen(op), err) < 0 ||
+	    add(b, ",\"partitions\":", err) < 0 ||
+	    elog_json_buf_add_int64(b, partitions, err) < 0 || add(b, ",\"config\":{", err) < 0)
+		return -1;
+	for (size_t i = 0; i < ELOG_TOPIC_CONFIG_KEYS; i++) {
+		const char *key = elog_topic_config_key(i);
+		elog_topic_config_get(c, i, value, sizeof(value));
+		if ((i > 0 && add(b, ",", err) < 0) ||
+		    elog_json_buf_add_string(b, key, strlen(key), err) < 0 || add(b, ":", err) < 0 ||
+		    elog_json_buf_add_string(b, value, strlen(value), err) < 0)
+			return -1;
+	}
+	return add(b, "}}", err);
+}
+
+static int record_topic(struct elog_store *store, const char *name, const char *op,
+			uint32_t partitions, const struct elog_topic_config *c, struct elog_err *err)
+{
+	struct elog_buf b;
+	int rc;
+
+	elog_buf_init(&b, ELOG_STORE_META_RECORD_MAX);
+	rc = c ? topic_record(&b, op, partitions, c, err) : add(&b, "{\"op\":\"delete\"}", err);
+	if (rc == 0)
+		rc = meta_append(store, name, &b, err);
+	elog_buf_release(&b);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- changes */
+
+static int create_checks(struct elog_store *store, const char *name, size_t len,
+			 uint32_t partitions, const struct elog_topic_config *config,
+			 struct elog_err *err)
+{
+	if (elog_store_name_check(name, len, err) < 0)
+		return -1;
+	if (elog_store_find(store, name, len))
+		return elog_err_set(err, ELOG_E_BUSY, "topic \"%.*s\" exists", (int)len, name);
+	if (partitions == 0 || partitions > store->options.topic_partitions_max)
+		return elog_err_set(err, ELOG_E_INVAL, "partition count %u is outside [1, %u]",
+				    partitions, store->options.topic_partitions_max);
+	if (store->topic_count >= store->options.topics_max)
+		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u topics",
+				    store->options.topics_max);
+	if (partitions > store->options.partitions_max - store->partition_total)
+		return elog_err_set(err, ELOG_E_LIMIT,
+				    "%u more partitions would pass the broker's limit of %u",
+				    partitions, store->options.partitions_max);
+	return elog_topic_config_check(config, err);
+}
+
+static struct elog_topic *topic_new(const char *name, size_t len,
+				    const struct elog_topic_config *config, struct elog_err *err)
+{
+	struct elog_topic *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		elog_err_set(err, ELOG_E_NOMEM, "topic: out of memory");
+		return NULL;
+	}
+	memcpy(t->name, name, len);
+	t->name[len] = 0;
+	t->config = *config;
+	return t;
+}
+
+int elog_store_create(struct elog_store *store, const char *name, size_t len,
+		      uint32_t partitions, const struct elog_topic_config *config,
+		      struct elog_topic **out, struct elog_err *err)
+{
+	struct elog_topic *t;
+	struct elog_err undo;
+
+	if (create_checks(store, name, len, partitions, config, err) < 0)
+		return -1;
+	t = topic_new(name, len, config, err);
+	if (!t)
+		return -1;
+	if (record_topic(store, t->name, "create", partitions, config, err) < 0) {
+		free(t);
+		return -1;
+	}
+	if (elog_store_topic_insert(store, t, err) < 0) {
+		free(t);
+		return -1;
+	}
+	if (elog_store_topic_grow(store, t, partitions, err) < 0) {
+		/* Undo: the topic must not come back half made at the next start. */
+		elog_store_topic_remove(store, t);
+		elog_store_topic_free(store, t);
+		if (record_topic(store, name, "delete", 0, NULL, &undo) == 0)
+			elog_store_trash(store, name, &undo);
+		return -1;
+	}
+	if (out)
+		*out = t;
+	return 0;
+}
+
+int elog_store_delete(struct elog_store *store, struct elog_topic *topic, struct elog_err *err)
+{
+	char name[ELOG_TOPIC_NAME_MAX + 1];
+
+	if (record_topic(store, topic->name, "delete", 0, NULL, err) < 0)
+		return -1;
+	memcpy(name, topic->name, sizeof(name));
+	elog_store_topic_remove(store, topic);
+	elog_store_topic_free(store, topic);
+	return elog_store_trash(store, name, err);
+}
+
+static int reconfigure(struct elog_store *store, struct elog_topic *t,
+		       const struct elog_topic_config *config, struct elog_err *err)
+{
+	if (memcmp(&t->config, config, sizeof(*config)) == 0)
+		return 0;
+	t->config = *config;
+	for (uint32_t i = 0; i < t->partition_count; i++)
+		if (elog_store_partition_reopen(store, t->partitions[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_t partitions,
+		     const struct elog_topic_config *config, struct elog_err *err)
+{
+	if (partitions == 0)
+		partitions = topic->partition_count;
+	if (partitions < topic->partition_count)
+		return elog_err_set(err, ELOG_E_INVAL, "partitions can only grow: %u is fewer than %u",
+				    partitions, topic->partition_count);
+	if (partitions > store->options.topic_partitions_max)
+		return elog_err_set(err, ELOG_E_INVAL, "partition count %u is outside [1, %u]",
+				    partitions, store->options.topic_partitions_max);
+	if (partitions - topic->partition_count >
+	    store->options.partitions_max - store->partition_total)
+		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u partitions",
+				    store->options.partitions_max);
+	if (elog_topic_config_check(config, err) < 0)
+		return -1;
+	if (record_topic(store, topic->name, "alter", partitions, config, err) < 0)
+		return -1;
+	if (reconfigure(store, topic, config, err) < 0)
+		return -1;
+	return elog_store_topic_grow(store, topic, partitions, err);
+}
+
+int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err)
+{
+	if (store->producer_id_next >= store->producer_id_limit) {
+		int64_t limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
+		struct elog_buf b;
+		int rc;
+		elog_buf_init(&b, 128);
+		rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
+		if (rc == 0)
+			rc = elog_json_buf_add_int64(&b, limit, err);
+		if (rc == 0)
+			rc = add(&b, "}", err);
+		if (rc == 0)
+			rc = meta_append(store, NULL, &b, err);
+		elog_buf_release(&b);
+		if (rc < 0)
+			return -1;
+		store->producer_id_limit = limit;
+	}
+	*id = store->producer_id_next++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+struct meta_op {
+	char op[16];
+	int64_t partitions, limit;
+	int has_config;
+	struct elog_topic_config config;
+};
+
+static int json_string(const struct elog_json_value *v, char *out, size_t cap,
+		       struct elog_err *err)
+{
+	size_t n;
+
+	if (v->type != ELOG_JSON_STRING || v->len - 2 >= cap)
+		return elog_err_set(err, ELOG_E_CORRUPT, "expected a short string");
+	if (elog_json_string_decode(v->ptr, v->len, out, cap - 1, &n, err) < 0)
+		return -1;
+	out[n] = 0;
+	return 0;
+}
+
+static int parse_config(const struct elog_json_value *obj, struct elog_topic_config *c,
+			struct elog_err *err)
+{
+	struct elog_json_iter it;
+	struct elog_json_member m;
+	int rc;
+
+	if (obj->type != ELOG_JSON_OBJECT || elog_json_iter_init(&it, obj->ptr, obj->len, err) < 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "config is not an object");
+	while ((rc = elog_json_iter_next(&it, &m, err)) == 1) {
+		char key[64], value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+		if (json_string(&m.name, key, sizeof(key), err) < 0 ||
+		    json_string(&m.value, value, sizeof(value), err) < 0 ||
+		    elog_topic_config_set(c, key, value, err) < 0)
+			return -1;
+	}
+	return rc;
+}
+
+static int parse_op(const uint8_t *text, size_t len, struct meta_op *op, struct elog_err *err)
+{
+	const char *s = (const char *)text;
+	struct elog_json_value v;
+
+	memset(op, 0, sizeof(*op));
+	elog_topic_config_default(&op->config);
+	if (elog_json_validate(s, len, ELOG_JSON_DEPTH_DEFAULT, NULL, err) < 0)
+		return -1;
+	if (elog_json_object_get(s, len, "op", 2, &v, err) != 1 ||
+	    json_string(&v, op->op, sizeof(op->op), err) < 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "record without an op");
+	if (elog_json_object_get(s, len, "partitions", 10, &v, err) == 1 &&
+	    elog_json_int64_parse(v.ptr, v.len, &op->partitions, err) < 0)
+		return -1;
+	if (elog_json_object_get(s, len, "limit", 5, &v, err) == 1 &&
+	    elog_json_int64_parse(v.ptr, v.len, &op->limit, err) < 0)
+		return -1;
+	if (elog_json_object_get(s, len, "config", 6, &v, err) == 1) {
+		op->has_config = 1;
+		if (parse_config(&v, &op->config, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_topic_op(struct elog_store *store, const char *name, size_t len,
+			  const struct meta_op *op, struct elog_err *err)
+{
+	struct elog_topic *t = elog_store_find(store, name, len);
+	int is_create = strcmp(op->op, "create") == 0, is_alter = strcmp(op->op, "alter") == 0;
+
+	if (strcmp(op->op, "delete") == 0) {
+		if (!t)
+			return elog_err_set(err, ELOG_E_CORRUPT, "delete of an unknown topic");
+		elog_store_topic_remove(store, t);
+		elog_store_topic_free(store, t);
+		return 0;
+	}
+	if (!is_create && !is_alter)
+		return elog_err_set(err, ELOG_E_CORRUPT, "unknown op \"%s\"", op->op);
+	if (is_create ? t != NULL : t == NULL)
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s of %s topic", op->op,
+				    is_create ? "an existing" : "an unknown");
+	if (!op->has_config || op->partitions < 1 || op->partitions > UINT32_MAX ||
+	    (t && op->partitions < t->partition_count))
+		return elog_err_set(err, ELOG_E_CORRUPT, "bad partitions or config");
+	if (!t) {
+		if (len > ELOG_TOPIC_NAME_MAX || !(t = topic_new(name, len, &op->config, err)))
+			return elog_err_set(err, ELOG_E_CORRUPT, "bad topic name");
+		if (elog_store_topic_insert(store, t, err) < 0) {
+			free(t);
+			return -1;
+		}
+	}
+	/* Partitions are opened after replay; only the count is kept here. */
+	t->config = op->config;
+	t->partition_count = (uint32_t)op->partitions;
+	return 0;
+}
+
+static int apply_record(struct elog_store *store, const struct elog_record_view *r,
+			struct elog_err *err)
+{
+	struct meta_op op;
+
+	if (r->value_len < 0 || parse_op(r->value, (size_t)r->value_len, &op, err) < 0)
+		return elog_err_prefix(err, "offset %lld", (long long)r->offset);
+	if (strcmp(op.op, "producer_ids") == 0) {
+		if (op.limit > store->producer_id_limit)
+			store->producer_id_limit = store->producer_id_next = op.limit;
+		return 0;
+	}
+	if (r->key_len <= 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "offset %lld: topic op without a topic",
+				    (long long)r->offset);
+	if (apply_topic_op(store, (const char *)r->key, (size_t)r->key_len, &op, err) < 0)
+		return elog_err_prefix(err, "offset %lld: topic \"%.*s\"", (long long)r->offset,
+				       r->key_len, (const char *)r->key);
+	return 0;
+}
+
+static int replay_slice(struct elog_store *store, struct elog_batch_reader *reader,
+			const uint8_t *buf, size_t len, struct elog_err *err)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		struct elog_record_view rec;
+		int rc;
+		if (elog_batch_reader_open(reader, buf + pos, len - pos, err) < 0)
+			return -1;
+		while ((rc = elog_batch_reader_next(reader, &rec, err)) == 1)
+			if (apply_record(store, &rec, err) < 0)
+				return -1;
+		if (rc < 0)
+			return -1;
+		pos += elog_batch_total_size(&reader->header);
+	}
+	return 0;
+}
+
+int elog_store_meta_replay(struct elog_store *store, struct elog_err *err)
+{
+	int64_t offset = elog_partlog_start_offset(store->meta);
+	int64_t end = elog_partlog_next_offset(store->meta);
+	struct elog_batch_reader reader;
+	uint8_t *buf = malloc(META_READ_BYTES);
+	int rc = 0;
+
+	if (!buf)
+		return elog_err_set(err, ELOG_E_NOMEM, "metadata log: out of memory");
+	elog_batch_reader_init(&reader);
+	while (rc == 0 && offset < end) {
+		struct elog_partlog_slice s;
+		rc = elog_partlog_read(store->meta, offset, buf, META_READ_BYTES, &s, err);
+		if (rc == 0 && (s.len == 0 || s.next_offset <= offset))
+			break;
+		if (rc == 0)
+			rc = replay_slice(store, &reader, buf, s.len, err);
+		offset = s.next_offset;
+	}
+	elog_batch_reader_release(&reader);
+	free(buf);
+	if (rc < 0)
+		return elog_err_prefix(err, "%s/%s/0: metadata log", store->dir, ELOG_STORE_META_DIR);
+	return 0;
+}
