@@ -1,0 +1,557 @@
+/*
+ * elog-consume — write a topic's records to stdout; see elog-consume(1).
+ *
+ * Follows the selected partitions like tail -f until interrupted, or with
+ * -e stops at the end offsets they had at the start, or with -n after COUNT
+ * records. Every record goes through one large output buffer (an elog_buf)
+ * that is written out when it fills up, whenever the fetcher has nothing
+ * ready (so a follower's output appears at once), and at exit: no
+ * allocation and no system call per record.
+ *
+ * A closed stdout (EPIPE, e.g. `| head -n 3`) is a normal end, exit 0; so is
+ * SIGINT or SIGTERM, after the buffered output is written. While idle, the
+ * wait for new records is cut into slices so that a signal or a reader that
+ * went away is noticed within WAIT_SLICE_MS even when no data arrives.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "buf.h"
+#include "cli.h"
+#include "client.h"
+#include "envelope.h"
+#include "format.h"
+#include "proto.h"
+
+/* Output is written once this much is buffered. */
+#define OUT_FLUSH_BYTES (1u << 20)
+/*
+ * Hard cap of the output buffer: one record rendered alone must fit. The
+ * worst case is --json of a batch-sized value of control bytes, each
+ * escaped as \u00XX (6 bytes).
+ */
+#define OUT_BYTES_MAX ((size_t)ELOG_BATCH_SIZE_MAX * 6 + (1u << 20))
+/* Longest idle wait before checking for signals and a closed stdout. */
+#define WAIT_SLICE_MS 100
+/* Topic/partition pairs on one command line. */
+#define SELECTIONS_MAX 1024
+/* Partitions remembered for the end-of-partition notice. */
+#define NOTICED_MAX 4096
+
+enum { OPT_VERSION = 256 };
+
+static const struct elog_cli_option options[] = {
+	{'b', "brokers", "BROKERS", "brokers to ask, host:port,... (default $ELOG_BROKERS or "
+				    ELOG_BROKERS_DEFAULT ")"},
+	{'o', "offset", "POSITION", "where to start: earliest (default), latest, OFFSET, -N "
+				    "(N before the end) or @TIME"},
+	{'e', "exit", NULL, "exit at the end offsets the partitions have at the start"},
+	{'n', "count", "COUNT", "exit after COUNT records"},
+	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
+	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %h %T %D %%"},
+	{'q', "quiet", NULL, "no notice on a terminal when a partition is caught up"},
+	{'h', "help", NULL, "print this help and exit"},
+	{OPT_VERSION, "version", NULL, "print the version and exit"},
+	{0, NULL, NULL, NULL},
+};
+
+static const struct elog_cli_program program = {
+	.synopsis = "[-eJhq] [-b brokers] [-f format] [-n count] [-o position] [--version] "
+		    "topic[:partition[,partition...]] ...",
+	.summary = "Write the records of topics to standard output, one per line: the value\n"
+		   "alone, a JSON envelope, or a format. Follows new records until interrupted.",
+	.options = options,
+};
+
+enum output_mode { OUTPUT_VALUE, OUTPUT_JSON, OUTPUT_FORMAT };
+
+/* One topic, or one partition of it (partition -1: every partition). */
+struct selection {
+	const char *topic;
+	int32_t partition;
+};
+
+struct consume {
+	const char *brokers;
+	struct elog_pos start;
+	int exit_at_end;
+	int has_count;
+	uint64_t count;
+	enum output_mode mode;
+	struct elog_format format;
+	int notices;                 /* end-of-partition notices: stderr a terminal, no -q */
+	uint64_t noticed[NOTICED_MAX];
+	size_t noticed_count;
+	struct selection selections[SELECTIONS_MAX];
+	size_t selection_count;
+
+	struct elog_buf out;
+	uint64_t printed;
+	int stdout_closed;           /* EPIPE: the reader went away */
+};
+
+/*
+ * SIGINT/SIGTERM. While following, a signal is the normal way to stop:
+ * the loop sees stop_signals, writes out what it holds and exits 0. With -e
+ * or -n a signal before the end or the count means the output is
+ * incomplete, and the exit status says so (1). Before the loop starts
+ * (connecting, resolving positions, which may wait on retries), nothing is
+ * buffered, so the handler ends the process itself with that status.
+ */
+static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t setup_phase;
+static int bounded_run;          /* -e or -n: set before the handler is installed */
+static char interrupted_line[ELOG_ERR_MSG_MAX];
+static size_t interrupted_line_len;  /* computed up front: strlen is no signal-safe call */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (stop_signals < 2)
+		stop_signals++;
+	if (setup_phase) {
+		if (bounded_run) {
+			ssize_t n = write(STDERR_FILENO, interrupted_line, interrupted_line_len);
+			(void)n;
+		}
+		_exit(bounded_run ? ELOG_EXIT_FAIL : ELOG_EXIT_OK);
+	}
+}
+
+/* ---------------------------------------------------------------- output */
+
+/*
+ * Write the buffered output. 0 when written (or stdout is closed: the rest
+ * is dropped and stdout_closed set), -1 with a message on an I/O error. A
+ * blocked write interrupted by a second SIGINT/SIGTERM gives up quietly.
+ */
+static int flush_out(struct consume *c)
+{
+	size_t done = 0;
+
+	while (done < c->out.len && !c->stdout_closed) {
+		ssize_t n = write(STDOUT_FILENO, c->out.data + done, c->out.len - done);
+
+		if (n >= 0) {
+			done += (size_t)n;
+		} else if (errno == EPIPE) {
+			c->stdout_closed = 1;
+		} else if (errno == EINTR) {
+			if (stop_signals >= 2)
+				break;
+		} else if (errno == EAGAIN) {
+			struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+			if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+				elog_cli_error_errno(errno, "cannot write to stdout");
+				return -1;
+			}
+		} else {
+			elog_cli_error_errno(errno, "cannot write to stdout");
+			return -1;
+		}
+	}
+	elog_buf_reset(&c->out);
+	return 0;
+}
+
+/* While idle: has the reader of a pipe or socket on stdout gone away? */
+static int stdout_gone(void)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+static int render(struct consume *c, const struct elog_fetched *rec, struct elog_err *err)
+{
+	const struct elog_record_view *r = rec->record;
+	size_t topic_len = strlen(rec->topic);
+
+	switch (c->mode) {
+	case OUTPUT_VALUE:
+		if (elog_buf_reserve(&c->out, (size_t)(r->value_len > 0 ? r->value_len : 0) + 1,
+				     err) < 0)
+			return -1;
+		if (r->value_len > 0)
+			memcpy(c->out.data + c->out.len, r->value, (size_t)r->value_len);
+		c->out.len += (size_t)(r->value_len > 0 ? r->value_len : 0);
+		c->out.data[c->out.len++] = '\n';
+		return 0;
+	case OUTPUT_JSON:
+		return elog_envelope_encode(&c->out, rec->topic, topic_len, rec->partition, r, err);
+	case OUTPUT_FORMAT:
+		return elog_format_render(&c->format, &c->out, rec->topic, topic_len, rec->partition,
+					  r, err);
+	}
+	return elog_err_set(err, ELOG_E_INVAL, "unknown output mode");
+}
+
+/* Render one record into the output buffer, writing it out first if it is full. */
+static int print_record(struct consume *c, const struct elog_fetched *rec)
+{
+	struct elog_err err;
+
+	if (render(c, rec, &err) < 0) {
+		if (err.code != ELOG_E_LIMIT || c->out.len == 0)
+			goto fail;
+		if (flush_out(c) < 0)
+			return -1;
+		if (render(c, rec, &err) < 0)
+			goto fail;
+	}
+	if (c->out.len >= OUT_FLUSH_BYTES)
+		return flush_out(c);
+	return 0;
+fail:
+	elog_cli_error_err(&err, "'%s' partition %" PRIu32 " offset %" PRId64 ": cannot print",
+			   rec->topic, rec->partition, rec->record->offset);
+	return -1;
+}
+
+/*
+ * kcat's "reached end" notice, for people watching a terminal: once per
+ * partition, the first time it has been read up to its end (after that,
+ * what follows is live). Partitions already noticed are kept as
+ * (selection index << 32 | partition), at most NOTICED_MAX of them.
+ */
+static int notice_end(struct consume *c, const struct elog_fetched *rec)
+{
+	uint64_t key;
+	size_t i;
+
+	if (!c->notices || rec->record->offset + 1 != rec->high_watermark)
+		return 0;
+	for (i = 0; i < c->selection_count; i++)
+		if (strcmp(c->selections[i].topic, rec->topic) == 0)
+			break;
+	key = (uint64_t)i << 32 | rec->partition;
+	for (size_t k = 0; k < c->noticed_count; k++)
+		if (c->noticed[k] == key)
+			return 0;
+	if (c->noticed_count == NOTICED_MAX)
+		return 0;
+	c->noticed[c->noticed_count++] = key;
+	/* After the records it comes after. */
+	if (flush_out(c) < 0)
+		return -1;
+	/* A notice, not a warning: the plain "prog: text" line. */
+	elog_cli_error("'%s' partition %" PRIu32 ": reached the end at offset %" PRId64
+		      "; following", rec->topic, rec->partition, rec->high_watermark);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static int count_reached(const struct consume *c)
+{
+	return c->has_count && c->printed >= c->count;
+}
+
+/*
+ * Hand records to the output until the end (-e), the count (-n), a signal
+ * or a closed stdout. Returns an exit code.
+ */
+static int consume_loop(struct consume *c, struct elog_fetcher *f)
+{
+	struct elog_fetched rec;
+	struct elog_err err;
+	int timeout_ms = 0, rc, done = 0;
+
+	setup_phase = 0;
+	if (stop_signals)
+		return bounded_run ? ELOG_EXIT_FAIL : ELOG_EXIT_OK;
+	while (!stop_signals && !c->stdout_closed && !count_reached(c)) {
+		rc = elog_fetcher_next(f, &rec, timeout_ms, &err);
+		if (rc < 0) {
+			flush_out(c);
+			if (stop_signals)
+				break;   /* interrupted mid-wait: not a failure */
+			elog_cli_error_err(&err, NULL);
+			return ELOG_EXIT_FAIL;
+		}
+		if (rc == 0) {
+			if ((done = elog_fetcher_done(f)))
+				break;
+			/* Nothing ready: show what we have, then wait in slices. */
+			if (timeout_ms == 0 && flush_out(c) < 0)
+				return ELOG_EXIT_FAIL;
+			if (stdout_gone())
+				c->stdout_closed = 1;
+			timeout_ms = WAIT_SLICE_MS;
+			continue;
+		}
+		timeout_ms = 0;
+		if (print_record(c, &rec) < 0)
+			return ELOG_EXIT_FAIL;
+		c->printed++;
+		if (notice_end(c, &rec) < 0)
+			return ELOG_EXIT_FAIL;
+	}
+	if (flush_out(c) < 0)
+		return ELOG_EXIT_FAIL;
+	if (stop_signals && bounded_run && !done && !count_reached(c) && !c->stdout_closed) {
+		elog_cli_error("interrupted before reaching the end");
+		return ELOG_EXIT_FAIL;
+	}
+	return ELOG_EXIT_OK;
+}
+
+/*
+ * With -e a start offset past the end would print nothing and exit 0 (the
+ * fetcher is done before it asks), where a follower gets the broker's
+ * OFFSET_OUT_OF_RANGE; so check it here and fail the same way.
+ */
+static int check_start_offset(const struct consume *c, struct elog_client *client,
+			      const struct selection *s, struct elog_err *err)
+{
+	const struct elog_meta_topic *t = NULL;
+	uint32_t *ids = NULL, n = 1;
+	int64_t *when = NULL, *offsets = NULL;
+	int rc = -1;
+
+	if (s->partition < 0) {
+		const struct elog_metadata *md = elog_client_metadata(client, &s->topic, 1, err);
+		if (!md)
+			return -1;
+		if (!(t = elog_metadata_topic(md, s->topic)) || t->partition_count == 0)
+			return 0;   /* the fetcher accepted it; nothing to check */
+		n = t->partition_count;
+	}
+	ids = malloc(2 * n * sizeof(*ids));
+	when = malloc(2 * n * sizeof(*when));
+	offsets = malloc(2 * n * sizeof(*offsets));
+	if (!ids || !when || !offsets) {
+		elog_err_set(err, ELOG_E_NOMEM, "out of memory checking the start offset");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		ids[i] = ids[n + i] = s->partition < 0 ? t->partitions[i].id : (uint32_t)s->partition;
+		when[i] = ELOG_OFFSET_EARLIEST;
+		when[n + i] = ELOG_OFFSET_LATEST;
+	}
+	/* Two calls: one request may not ask about a partition twice. */
+	if (elog_client_list_offsets(client, s->topic, ids, when, offsets, n, err) < 0 ||
+	    elog_client_list_offsets(client, s->topic, ids + n, when + n, offsets + n, n, err) < 0)
+		goto out;
+	rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if (c->start.value < offsets[i] || c->start.value > offsets[n + i])
+			rc = elog_err_set(err, ELOG_E_RANGE, "'%s' partition %" PRIu32 ": start offset %"
+					  PRId64 " is out of range (log holds %" PRId64 "..%" PRId64 ")",
+					  s->topic, ids[i], c->start.value, offsets[i], offsets[n + i]);
+out:
+	free(ids);
+	free(when);
+	free(offsets);
+	return rc;
+}
+
+static int run(struct consume *c)
+{
+	struct elog_client_config cc;
+	struct elog_fetcher_config fc;
+	struct elog_client *client = NULL;
+	struct elog_fetcher *f = NULL;
+	struct elog_pos end = {.kind = ELOG_POS_LATEST, .value = 0};
+	struct elog_err err;
+	int rc = ELOG_EXIT_FAIL;
+
+	elog_client_config_init(&cc);
+	cc.brokers = c->brokers;
+	elog_fetcher_config_init(&fc);
+	if (!(client = elog_client_new(&cc, &err)) || !(f = elog_fetcher_new(client, &fc, &err))) {
+		elog_cli_error_err(&err, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < c->selection_count; i++) {
+		const struct selection *s = &c->selections[i];
+
+		if (elog_fetcher_add(f, s->topic, s->partition, &c->start,
+				     c->exit_at_end ? &end : NULL, &err) < 0 ||
+		    (c->exit_at_end && c->start.kind == ELOG_POS_OFFSET &&
+		     check_start_offset(c, client, s, &err) < 0)) {
+			elog_cli_error_err(&err, NULL);
+			goto out;
+		}
+	}
+	rc = consume_loop(c, f);
+out:
+	if (f)
+		elog_fetcher_free(f);
+	if (client)
+		elog_client_free(client);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- options */
+
+static int add_selection(struct consume *c, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < c->selection_count; i++) {
+		const struct selection *s = &c->selections[i];
+
+		if (strcmp(s->topic, topic) != 0)
+			continue;
+		if (s->partition < 0 || partition < 0 || s->partition == partition)
+			return elog_cli_usage_error(&program, "'%s'%s listed twice", topic,
+						    partition >= 0 && s->partition >= 0 ?
+						    ": a partition" : "");
+	}
+	if (c->selection_count == SELECTIONS_MAX)
+		return elog_cli_usage_error(&program, "more than %d topic partitions",
+					    SELECTIONS_MAX);
+	c->selections[c->selection_count++] = (struct selection){topic, partition};
+	return -1;
+}
+
+/* TOPIC[:PARTITION[,PARTITION...]]; the operand is split in place. -1 to go on. */
+static int parse_operand(struct consume *c, char *operand)
+{
+	char *colon = strchr(operand, ':'), *p, *comma;
+	struct elog_err err;
+	uint64_t id;
+	int rc;
+
+	if (colon)
+		*colon = '\0';
+	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
+		return elog_cli_usage_error(&program, "invalid topic \"%s\": %s", operand, err.msg);
+	if (!colon)
+		return add_selection(c, operand, -1);
+	for (p = colon + 1;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
+			return elog_cli_usage_error(&program, "'%s': invalid partition: %s", operand,
+						    err.msg);
+		if ((rc = add_selection(c, operand, (int32_t)id)) >= 0)
+			return rc;
+		if (!comma)
+			return -1;
+	}
+}
+
+static int parse_option(struct consume *c, int id, const char *arg)
+{
+	struct elog_broker_addr addrs[ELOG_BROKERS_MAX];
+	struct elog_err err;
+	size_t n;
+
+	switch (id) {
+	case 'b':
+		if (elog_brokers_parse(arg, addrs, ELOG_BROKERS_MAX, &n, &err) < 0)
+			return elog_cli_usage_error(&program, "-b: %s", err.msg);
+		c->brokers = arg;
+		return -1;
+	case 'o':
+		if (elog_pos_parse(arg, &c->start, &err) < 0)
+			return elog_cli_usage_error(&program, "-o: %s", err.msg);
+		return -1;
+	case 'e':
+		c->exit_at_end = 1;
+		return -1;
+	case 'n':
+		if (elog_cli_parse_u64(arg, 0, UINT64_MAX, &c->count, &err) < 0)
+			return elog_cli_usage_error(&program, "-n: %s", err.msg);
+		c->has_count = 1;
+		return -1;
+	case 'J':
+		if (c->mode == OUTPUT_FORMAT)
+			return elog_cli_usage_error(&program, "--json and -f exclude each other");
+		c->mode = OUTPUT_JSON;
+		return -1;
+	case 'f':
+		if (c->mode == OUTPUT_JSON)
+			return elog_cli_usage_error(&program, "--json and -f exclude each other");
+		if (elog_format_compile(&c->format, arg, &err) < 0)
+			return elog_cli_usage_error(&program, "-f: %s", err.msg);
+		c->mode = OUTPUT_FORMAT;
+		return -1;
+	case 'q':
+		c->notices = 0;
+		return -1;
+	case 'h':
+		elog_cli_help(stdout, &program);
+		return ELOG_EXIT_OK;
+	case OPT_VERSION:
+		elog_cli_version(stdout);
+		return ELOG_EXIT_OK;
+	default:
+		return elog_cli_usage_error(&program, NULL);
+	}
+}
+
+/* Options and operands into c; returns -1 to go on, else the exit code. */
+static int parse_args(struct consume *c, int argc, char **argv)
+{
+	struct elog_broker_addr addrs[ELOG_BROKERS_MAX];
+	struct elog_cli_getopt g;
+	struct elog_err err;
+	size_t n;
+	int id, rc;
+
+	c->start = (struct elog_pos){.kind = ELOG_POS_EARLIEST, .value = 0};
+	c->mode = OUTPUT_VALUE;
+	c->notices = isatty(STDERR_FILENO);
+	elog_cli_getopt_init(&g, &program, argc, argv);
+	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END)
+		if ((rc = parse_option(c, id, g.arg)) >= 0)
+			return rc;
+	if (c->exit_at_end)
+		c->notices = 0;   /* the end is where it stops: nothing to announce */
+	if (g.index >= argc)
+		return elog_cli_usage_error(&program, "missing topic");
+	for (int i = g.index; i < argc; i++)
+		if ((rc = parse_operand(c, argv[i])) >= 0)
+			return rc;
+	if (!c->brokers &&
+	    elog_brokers_parse(elog_brokers_choose(NULL), addrs, ELOG_BROKERS_MAX, &n, &err) < 0)
+		return elog_cli_usage_error(&program, "%s: %s", ELOG_BROKERS_ENV, err.msg);
+	return -1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: a blocked write or wait returns EINTR. */
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct consume c;
+	int rc;
+
+	elog_cli_init(argv[0]);
+	if ((rc = parse_args(&c, argc, argv)) >= 0)
+		return rc;
+	bounded_run = c.exit_at_end || c.has_count;
+	snprintf(interrupted_line, sizeof(interrupted_line), "%.64s: interrupted before reaching the end\n",
+		 elog_cli_prog());
+	interrupted_line_len = strlen(interrupted_line);
+	setup_phase = 1;
+	install_signals();
+	elog_buf_init(&c.out, OUT_BYTES_MAX);
+	if (elog_buf_reserve(&c.out, OUT_FLUSH_BYTES + (64u << 10), NULL) < 0) {
+		elog_cli_error("cannot allocate the output buffer");
+		return ELOG_EXIT_FAIL;
+	}
+	rc = run(&c);
+	elog_buf_release(&c.out);
+	return rc;
+}

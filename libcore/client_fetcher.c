@@ -1,0 +1,1051 @@
+/* client_fetcher — long-poll fetch with one request ahead, and the record iterator; see client.h. */
+#include "client.h"
+#include "client_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/*
+ * Per partition: position (next offset to hand out) <= fetch_offset (next
+ * offset to ask for; ahead of position while a fetched response waits to be
+ * handed out) <= end. Per connection: at most one FETCH in flight, and at
+ * most FETCHER_HELD responses from it held (queued or being handed out), so
+ * memory is bounded by (FETCHER_HELD + 1) responses per leader.
+ */
+
+#define FETCHER_CONNS_MAX 256
+#define FETCHER_HELD 2
+#define FETCHER_PARTS_MAX 65536
+
+struct fpart {
+	char *topic;
+	uint32_t id;
+	int64_t position, fetch_offset, end;   /* end INT64_MAX: follow */
+	int64_t high_watermark, log_start;
+	int32_t leader_id;
+	int in_flight;
+	uint32_t epoch;                        /* bumped by seek: older results are dropped */
+	int64_t retry_at_ms;
+	uint32_t retry_attempt;
+	int64_t trouble_since_ms;              /* first failure since the last success; 0 none */
+	int removed;
+};
+
+struct fresult {
+	struct fpart *part;
+	uint32_t epoch;
+	int64_t high_watermark;
+	const uint8_t *batches;
+	size_t len;
+};
+
+struct fconn;
+
+struct fresp {
+	struct fresp *next;
+	struct fconn *from;
+	struct elog_response resp;
+	struct fresult *results;
+	size_t count, cap, cur;
+	const uint8_t *pos, *end;              /* batches left in results[cur] */
+	int started;                           /* pos/end set for results[cur] */
+};
+
+struct fconn {
+	int32_t broker_id;
+	struct elog_conn conn;
+	int in_flight;
+	struct fpart **req;                    /* partitions of the fetch in flight */
+	uint32_t *req_epoch;
+	size_t req_count, req_cap;
+	int held;
+	int64_t reconnect_at_ms;
+	uint32_t reconnect_attempt;
+};
+
+struct elog_fetcher {
+	struct elog_client *client;
+	struct elog_fetcher_config cfg;
+	struct fpart **parts;
+	size_t part_count, part_cap;
+	struct fconn *conns[FETCHER_CONNS_MAX];
+	size_t conn_count;
+	struct fresp *queue_head, *queue_tail, *current, *free_resps;
+	struct elog_batch_reader reader;
+	int in_batch;
+	int64_t batch_last_offset;
+	struct elog_record_view view;
+	int final;
+	struct elog_err final_err;
+	int metadata_stale;
+	int64_t metadata_at_ms;
+	uint32_t metadata_attempt;
+	struct elog_fetch_request_part *req_parts;
+	size_t req_parts_cap;
+};
+
+/* ------------------------------------------------------------ positions */
+
+int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err)
+{
+	uint64_t u;
+
+	if (!s || !*s)
+		return elog_err_set(err, ELOG_E_INVAL, "empty position");
+	if (strcmp(s, "earliest") == 0 || strcmp(s, "beginning") == 0) {
+		*pos = (struct elog_pos){ELOG_POS_EARLIEST, 0};
+		return 0;
+	}
+	if (strcmp(s, "latest") == 0 || strcmp(s, "end") == 0) {
+		*pos = (struct elog_pos){ELOG_POS_LATEST, 0};
+		return 0;
+	}
+	if (s[0] == '@') {
+		int64_t ms;
+		if (elog_cli_parse_timestamp_ms(s + 1, &ms, err) < 0)
+			return elog_err_prefix(err, "invalid position \"%s\"", s);
+		*pos = (struct elog_pos){ELOG_POS_TIMESTAMP, ms};
+		return 0;
+	}
+	if (s[0] == '-') {
+		if (elog_cli_parse_u64(s + 1, 0, INT64_MAX, &u, err) < 0)
+			return elog_err_set(err, ELOG_E_INVAL,
+					    "invalid position \"%s\": expected -N (records before the end)", s);
+		*pos = (struct elog_pos){ELOG_POS_FROM_END, (int64_t)u};
+		return 0;
+	}
+	if (elog_cli_parse_u64(s, 0, INT64_MAX, &u, err) < 0)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "invalid position \"%s\": expected earliest, latest, an offset, -N or @time",
+				    s);
+	*pos = (struct elog_pos){ELOG_POS_OFFSET, (int64_t)u};
+	return 0;
+}
+
+/* ------------------------------------------------------------ setup */
+
+void elog_fetcher_config_init(struct elog_fetcher_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_wait_ms = 500;
+	cfg->min_bytes = 1;
+	cfg->max_bytes = 16u << 20;
+	cfg->partition_max_bytes = 4u << 20;
+	cfg->retry_backoff_ms = 100;
+	cfg->retry_backoff_max_ms = 2000;
+	cfg->retry_timeout_ms = 60000;
+	cfg->out_of_range = ELOG_OUT_OF_RANGE_FAIL;
+}
+
+struct elog_fetcher *elog_fetcher_new(struct elog_client *c, const struct elog_fetcher_config *cfg,
+				      struct elog_err *err)
+{
+	struct elog_fetcher *f = calloc(1, sizeof(*f));
+	uint32_t frame_max = elog_client_config(c)->frame_bytes_max;
+
+	if (!f) {
+		elog_err_set(err, ELOG_E_NOMEM, "out of memory for a fetcher");
+		return NULL;
+	}
+	f->client = c;
+	if (cfg)
+		f->cfg = *cfg;
+	else
+		elog_fetcher_config_init(&f->cfg);
+	if (f->cfg.max_bytes < 1024)
+		f->cfg.max_bytes = 1024;
+	if (f->cfg.max_bytes > frame_max - 4096)
+		f->cfg.max_bytes = frame_max - 4096;
+	if (f->cfg.partition_max_bytes == 0 || f->cfg.partition_max_bytes > f->cfg.max_bytes)
+		f->cfg.partition_max_bytes = f->cfg.max_bytes;
+	if (!f->cfg.retry_backoff_ms)
+		f->cfg.retry_backoff_ms = 1;
+	if (f->cfg.retry_backoff_max_ms < f->cfg.retry_backoff_ms)
+		f->cfg.retry_backoff_max_ms = f->cfg.retry_backoff_ms;
+	if (!f->cfg.retry_timeout_ms)
+		f->cfg.retry_timeout_ms = 60000;
+	elog_batch_reader_init(&f->reader);
+	return f;
+}
+
+static void fresp_free(struct fresp *r)
+{
+	elog_response_release(&r->resp);
+	free(r->results);
+	free(r);
+}
+
+void elog_fetcher_free(struct elog_fetcher *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->part_count; i++) {
+		free(f->parts[i]->topic);
+		free(f->parts[i]);
+	}
+	free(f->parts);
+	for (size_t i = 0; i < f->conn_count; i++) {
+		elog_conn_release(&f->conns[i]->conn);
+		free(f->conns[i]->req);
+		free(f->conns[i]->req_epoch);
+		free(f->conns[i]);
+	}
+	if (f->current)
+		fresp_free(f->current);
+	for (struct fresp *lists[2] = {f->queue_head, f->free_resps}, **l = lists; l < lists + 2; l++)
+		while (*l) {
+			struct fresp *next = (*l)->next;
+			fresp_free(*l);
+			*l = next;
+		}
+	elog_batch_reader_release(&f->reader);
+	free(f->req_parts);
+	free(f);
+}
+
+static struct fpart *part_find(const struct elog_fetcher *f, const char *topic, uint32_t id)
+{
+	for (size_t i = 0; i < f->part_count; i++)
+		if (!f->parts[i]->removed && f->parts[i]->id == id && strcmp(f->parts[i]->topic, topic) == 0)
+			return f->parts[i];
+	return NULL;
+}
+
+static int64_t clamp_offset(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Resolve positions of n partitions: kinds needing earliest/latest/timestamp lookups. */
+static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *ids, size_t n,
+		   const struct elog_pos *pos, int64_t *out, struct elog_err *err)
+{
+	int64_t *ts = NULL, *earliest = NULL, *latest = NULL;
+	int rc = -1;
+
+	if (pos->kind == ELOG_POS_OFFSET) {
+		for (size_t i = 0; i < n; i++)
+			out[i] = pos->value;
+		return 0;
+	}
+	ts = calloc(n ? n : 1, sizeof(*ts));
+	earliest = calloc(n ? n : 1, sizeof(*earliest));
+	latest = calloc(n ? n : 1, sizeof(*latest));
+	if (!ts || !earliest || !latest) {
+		elog_err_set(err, ELOG_E_NOMEM, "out of memory resolving positions");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ts[i] = ELOG_OFFSET_EARLIEST;
+	if (elog_client_list_offsets(f->client, topic, ids, ts, earliest, n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		ts[i] = ELOG_OFFSET_LATEST;
+	if (elog_client_list_offsets(f->client, topic, ids, ts, latest, n, err) < 0)
+		goto out;
+	if (pos->kind == ELOG_POS_TIMESTAMP) {
+		for (size_t i = 0; i < n; i++)
+			ts[i] = pos->value;
+		if (elog_client_list_offsets(f->client, topic, ids, ts, out, n, err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		switch (pos->kind) {
+		case ELOG_POS_EARLIEST:
+			out[i] = earliest[i];
+			break;
+		case ELOG_POS_LATEST:
+			out[i] = latest[i];
+			break;
+		case ELOG_POS_FROM_END:
+			out[i] = latest[i] - pos->value < earliest[i] ? earliest[i] : latest[i] - pos->value;
+			break;
+		case ELOG_POS_TIMESTAMP:
+			out[i] = clamp_offset(out[i], earliest[i], latest[i]);
+			break;
+		case ELOG_POS_OFFSET:
+			break;
+		}
+	}
+	rc = 0;
+out:
+	free(ts);
+	free(earliest);
+	free(latest);
+	return rc;
+}
+
+int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partition,
+		     const struct elog_pos *start, const struct elog_pos *end,
+		     struct elog_err *err)
+{
+	const char *topics[1] = {topic};
+	const struct elog_metadata *md;
+	const struct elog_meta_topic *t;
+	uint32_t *ids = NULL;
+	int64_t *starts = NULL, *ends = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
+		return -1;
+	md = elog_client_metadata(f->client, topics, 1, err);
+	if (!md)
+		return elog_err_prefix(err, "fetch '%s'", topic);
+	t = elog_metadata_topic(md, topic);
+	if (!t || t->error)
+		return elog_client_err_proto(err, t ? t->error : ELOG_PE_UNKNOWN_TOPIC, NULL, 0,
+					     "fetch '%s'", topic);
+	ids = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ids));
+	starts = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*starts));
+	ends = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ends));
+	if (!ids || !starts || !ends) {
+		elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
+		goto out;
+	}
+	for (uint32_t i = 0; i < t->partition_count; i++)
+		if (partition < 0 || t->partitions[i].id == (uint32_t)partition)
+			ids[n++] = t->partitions[i].id;
+	if (n == 0) {
+		elog_err_set(err, ELOG_E_INVAL, "fetch '%s' partition %d: no such partition (the topic has %u)",
+			     topic, (int)partition, t->partition_count);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (part_find(f, topic, ids[i])) {
+			elog_err_set(err, ELOG_E_INVAL, "fetch '%s' partition %u: added twice", topic, ids[i]);
+			goto out;
+		}
+	if (f->part_count + n > FETCHER_PARTS_MAX) {
+		elog_err_set(err, ELOG_E_LIMIT, "fetch: more than %d partitions", FETCHER_PARTS_MAX);
+		goto out;
+	}
+	if (resolve(f, topic, ids, n, start, starts, err) < 0)
+		goto out_prefix;
+	if (end && resolve(f, topic, ids, n, end, ends, err) < 0)
+		goto out_prefix;
+	if (f->part_count + n > f->part_cap) {
+		size_t cap = f->part_cap ? f->part_cap : 16;
+		struct fpart **grown;
+		while (cap < f->part_count + n)
+			cap *= 2;
+		grown = realloc(f->parts, cap * sizeof(*grown));
+		if (!grown) {
+			elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
+			goto out;
+		}
+		f->parts = grown;
+		f->part_cap = cap;
+	}
+	/* The leader of each partition comes from the metadata refreshed by resolve(). */
+	md = elog_client_metadata(f->client, topics, 1, err);
+	t = md ? elog_metadata_topic(md, topic) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct fpart *fp = calloc(1, sizeof(*fp));
+		if (!fp || !(fp->topic = strdup(topic))) {
+			free(fp);
+			elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
+			goto out;
+		}
+		fp->id = ids[i];
+		fp->position = fp->fetch_offset = starts[i];
+		fp->end = end ? ends[i] : INT64_MAX;
+		fp->high_watermark = -1;
+		fp->log_start = -1;
+		fp->leader_id = -1;
+		for (uint32_t k = 0; t && k < t->partition_count; k++)
+			if (t->partitions[k].id == ids[i])
+				fp->leader_id = t->partitions[k].leader_id;
+		f->parts[f->part_count++] = fp;
+	}
+	rc = 0;
+	goto out;
+out_prefix:
+	if (!strstr(err->msg, topic))
+		elog_err_prefix(err, "fetch '%s'", topic);
+out:
+	free(ids);
+	free(starts);
+	free(ends);
+	return rc;
+}
+
+int elog_fetcher_seek(struct elog_fetcher *f, const char *topic, uint32_t partition,
+		      int64_t offset, struct elog_err *err)
+{
+	struct fpart *fp = part_find(f, topic, partition);
+
+	if (!fp)
+		return elog_err_set(err, ELOG_E_INVAL, "seek '%s' partition %u: not being fetched", topic, partition);
+	if (offset < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "seek '%s' partition %u: negative offset", topic, partition);
+	fp->position = fp->fetch_offset = offset;
+	fp->epoch++;
+	return 0;
+}
+
+int elog_fetcher_remove(struct elog_fetcher *f, const char *topic, uint32_t partition,
+			struct elog_err *err)
+{
+	struct fpart *fp = part_find(f, topic, partition);
+
+	if (!fp)
+		return elog_err_set(err, ELOG_E_INVAL, "remove '%s' partition %u: not being fetched", topic, partition);
+	fp->removed = 1;
+	fp->epoch++;
+	return 0;
+}
+
+int elog_fetcher_done(const struct elog_fetcher *f)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < f->part_count; i++) {
+		const struct fpart *fp = f->parts[i];
+		if (fp->removed)
+			continue;
+		live++;
+		if (fp->end == INT64_MAX || fp->position < fp->end)
+			return 0;
+	}
+	return live > 0;
+}
+
+int64_t elog_fetcher_position(const struct elog_fetcher *f, const char *topic, uint32_t partition)
+{
+	const struct fpart *fp = part_find(f, topic, partition);
+	return fp ? fp->position : -1;
+}
+
+int64_t elog_fetcher_high_watermark(const struct elog_fetcher *f, const char *topic,
+				    uint32_t partition)
+{
+	const struct fpart *fp = part_find(f, topic, partition);
+	return fp ? fp->high_watermark : -1;
+}
+
+size_t elog_fetcher_pollfds(const struct elog_fetcher *f, struct pollfd *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->conn_count && n < max; i++) {
+		short ev = elog_conn_events(&f->conns[i]->conn);
+		if (!ev)
+			continue;
+		fds[n].fd = f->conns[i]->conn.fd;
+		fds[n].events = ev;
+		fds[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void set_final(struct elog_fetcher *f, const struct elog_err *e)
+{
+	if (!f->final) {
+		f->final = 1;
+		f->final_err = *e;
+	}
+}
+
+/* A retriable failure of a partition: back off, and give up after retry_timeout_ms. */
+static void part_trouble(struct elog_fetcher *f, struct fpart *fp, const char *why, int64_t now)
+{
+	if (!fp->trouble_since_ms)
+		fp->trouble_since_ms = now;
+	fp->retry_at_ms = now + elog_backoff_ms(fp->retry_attempt++, f->cfg.retry_backoff_ms,
+						f->cfg.retry_backoff_max_ms, elog_client_random());
+	f->metadata_stale = 1;
+	if (now - fp->trouble_since_ms >= (int64_t)f->cfg.retry_timeout_ms) {
+		struct elog_err e;
+		elog_err_set(&e, ELOG_E_IO, "fetch '%s' partition %u: no progress for %u ms: %s", fp->topic,
+			     fp->id, f->cfg.retry_timeout_ms, why);
+		set_final(f, &e);
+	}
+}
+
+static void conn_lost(struct elog_fetcher *f, struct fconn *fc, const struct elog_err *why)
+{
+	int64_t now = elog_clock_ms();
+
+	for (size_t i = 0; i < fc->req_count; i++) {
+		fc->req[i]->in_flight = 0;
+		part_trouble(f, fc->req[i], why->msg, now);
+	}
+	fc->req_count = 0;
+	fc->in_flight = 0;
+	fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++, f->cfg.retry_backoff_ms,
+						    f->cfg.retry_backoff_max_ms, elog_client_random());
+	elog_conn_close(&fc->conn);
+}
+
+/* ------------------------------------------------------------ responses */
+
+struct walk_ctx {
+	struct elog_fetcher *f;
+	struct fconn *fc;
+	struct fresp *r;
+	int64_t now;
+};
+
+/* The offset after the last whole batch in a partition's bytes, or -1 if none. */
+static int64_t next_offset_after(const uint8_t *p, size_t len)
+{
+	int64_t next = -1;
+
+	while (len >= ELOG_BATCH_HEADER_SIZE) {
+		struct elog_batch_header h;
+		size_t total;
+		if (elog_batch_header_decode(p, len, &h, NULL) < 0)
+			break;
+		total = elog_batch_total_size(&h);
+		if (total > len)
+			break;
+		next = elog_batch_last_offset(&h) + 1;
+		p += total;
+		len -= total;
+	}
+	return next;
+}
+
+static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct elog_err *err)
+{
+	struct walk_ctx *w = ctx;
+	struct elog_fetcher *f = w->f;
+	struct fpart *fp = NULL;
+	uint32_t epoch = 0;
+
+	for (size_t i = 0; i < w->fc->req_count; i++) {
+		struct fpart *q = w->fc->req[i];
+		if (q->id == res->partition && strlen(q->topic) == res->topic_len &&
+		    memcmp(q->topic, res->topic, res->topic_len) == 0) {
+			fp = q;
+			epoch = w->fc->req_epoch[i];
+			break;
+		}
+	}
+	if (!fp || fp->removed || epoch != fp->epoch)
+		return 0; /* not asked for, or sought elsewhere since */
+	if (res->error == ELOG_PE_NONE) {
+		int64_t next = next_offset_after(res->batches, res->batches_len);
+		fp->high_watermark = res->high_watermark;
+		fp->log_start = res->log_start_offset;
+		fp->trouble_since_ms = 0;
+		fp->retry_attempt = 0;
+		if (next > fp->fetch_offset)
+			fp->fetch_offset = next;
+		if (res->batches_len) {
+			struct fresult *fr;
+			if (w->r->count == w->r->cap) {
+				size_t cap = w->r->cap ? w->r->cap * 2 : 16;
+				struct fresult *grown = realloc(w->r->results, cap * sizeof(*grown));
+				if (!grown)
+					return elog_err_set(err, ELOG_E_NOMEM, "out of memory for a fetch response");
+				w->r->results = grown;
+				w->r->cap = cap;
+			}
+			fr = &w->r->results[w->r->count++];
+			fr->part = fp;
+			fr->epoch = fp->epoch;
+			fr->high_watermark = res->high_watermark;
+			fr->batches = res->batches;
+			fr->len = res->batches_len;
+		} else if (fp->high_watermark >= 0 && fp->position >= fp->high_watermark &&
+			   fp->end != INT64_MAX && fp->end > fp->high_watermark) {
+			/* Nothing more to come below an end past the log's end: keep following. */
+		}
+		return 0;
+	}
+	if (res->error == ELOG_PE_OFFSET_OUT_OF_RANGE) {
+		if (f->cfg.out_of_range != ELOG_OUT_OF_RANGE_FAIL) {
+			int64_t to = f->cfg.out_of_range == ELOG_OUT_OF_RANGE_EARLIEST ? res->log_start_offset
+										     : res->high_watermark;
+			fp->position = fp->fetch_offset = to < 0 ? 0 : to;
+			fp->epoch++;
+			return 0;
+		} else {
+			struct elog_err e;
+			elog_err_set(&e, ELOG_E_RANGE,
+				     "fetch '%s' partition %u at offset %lld: offset out of range (log holds %lld..%lld)",
+				     fp->topic, fp->id, (long long)fp->fetch_offset,
+				     (long long)res->log_start_offset, (long long)res->high_watermark);
+			set_final(f, &e);
+			return 0;
+		}
+	}
+	if (elog_proto_error_retriable(res->error)) {
+		char why[200];
+		snprintf(why, sizeof(why), "%.*s", (int)(res->message_len ? res->message_len : 0),
+			 res->message_len ? res->message : "");
+		part_trouble(f, fp, res->message_len ? why : elog_proto_error_text(res->error), w->now);
+		return 0;
+	}
+	{
+		struct elog_err e;
+		elog_client_err_proto(&e, res->error, res->message, res->message_len,
+				      "fetch '%s' partition %u at offset %lld", fp->topic, fp->id,
+				      (long long)fp->fetch_offset);
+		set_final(f, &e);
+	}
+	return 0;
+}
+
+static struct fresp *fresp_get(struct elog_fetcher *f)
+{
+	struct fresp *r = f->free_resps;
+
+	if (r) {
+		f->free_resps = r->next;
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		elog_response_init(&r->resp, elog_client_config(f->client)->frame_bytes_max);
+	}
+	r->next = NULL;
+	r->count = r->cur = 0;
+	r->started = 0;
+	r->from = NULL;
+	return r;
+}
+
+static void fresp_put(struct elog_fetcher *f, struct fresp *r)
+{
+	if (r->from)
+		r->from->held--;
+	r->from = NULL;
+	/* Keep at most a couple of response buffers for reuse. */
+	if (r->resp.frame.cap > (64u << 20)) {
+		fresp_free(r);
+		return;
+	}
+	r->next = f->free_resps;
+	f->free_resps = r;
+}
+
+/* Take every response the connection has; queue those with records. */
+static void drain_conn(struct elog_fetcher *f, struct fconn *fc)
+{
+	for (;;) {
+		struct fresp *r = fresp_get(f);
+		struct walk_ctx w;
+		struct elog_wire_r rd;
+		struct elog_err e;
+		const char *msg;
+		size_t msg_len;
+		int16_t code;
+		int rc;
+
+		if (!r) {
+			elog_err_set(&e, ELOG_E_NOMEM, "out of memory for a fetch response");
+			set_final(f, &e);
+			return;
+		}
+		rc = elog_conn_recv(&fc->conn, &r->resp, &e);
+		if (rc <= 0) {
+			fresp_put(f, r);
+			if (rc < 0)
+				conn_lost(f, fc, &e);
+			return;
+		}
+		w = (struct walk_ctx){f, fc, r, elog_clock_ms()};
+		elog_wire_r_init(&rd, r->resp.body, r->resp.body_len);
+		code = elog_wire_get_response_error(&rd, &msg, &msg_len);
+		if (rd.failed) {
+			elog_err_set(&e, ELOG_E_CORRUPT, "%s: malformed FETCH response", fc->conn.name);
+			fresp_put(f, r);
+			conn_lost(f, fc, &e);
+			return;
+		}
+		if (code) {
+			if (elog_proto_error_retriable(code)) {
+				for (size_t i = 0; i < fc->req_count; i++)
+					part_trouble(f, fc->req[i], elog_proto_error_text(code), w.now);
+			} else {
+				elog_client_err_proto(&e, code, msg, msg_len, "fetch from %s", fc->conn.name);
+				set_final(f, &e);
+			}
+		} else if (elog_fetch_response_walk(&rd, fetch_result, &w, &e) < 0) {
+			elog_err_prefix(&e, "%s", fc->conn.name);
+			r->count = 0;
+			fresp_put(f, r);
+			conn_lost(f, fc, &e);
+			return;
+		}
+		for (size_t i = 0; i < fc->req_count; i++)
+			fc->req[i]->in_flight = 0;
+		fc->req_count = 0;
+		fc->in_flight = 0;
+		fc->reconnect_attempt = 0;
+		if (r->count == 0) {
+			fresp_put(f, r);
+			continue;
+		}
+		r->from = fc;
+		fc->held++;
+		if (f->queue_tail)
+			f->queue_tail->next = r;
+		else
+			f->queue_head = r;
+		f->queue_tail = r;
+	}
+}
+
+/* ------------------------------------------------------------ requests */
+
+static struct fconn *fconn_get(struct elog_fetcher *f, int32_t broker_id)
+{
+	struct elog_conn_config cfg;
+	struct fconn *fc;
+
+	for (size_t i = 0; i < f->conn_count; i++)
+		if (f->conns[i]->broker_id == broker_id)
+			return f->conns[i];
+	if (f->conn_count == FETCHER_CONNS_MAX)
+		return NULL;
+	fc = calloc(1, sizeof(*fc));
+	if (!fc)
+		return NULL;
+	fc->broker_id = broker_id;
+	elog_client_conn_config(f->client, &cfg);
+	cfg.in_flight_max = 2;
+	elog_conn_init(&fc->conn, &cfg);
+	f->conns[f->conn_count++] = fc;
+	return fc;
+}
+
+static int part_fetchable(const struct fpart *fp, int64_t now)
+{
+	return !fp->removed && !fp->in_flight && fp->fetch_offset < fp->end && now >= fp->retry_at_ms &&
+	       fp->leader_id >= 0;
+}
+
+static int fetch_send(struct elog_fetcher *f, struct fconn *fc, int64_t now)
+{
+	struct elog_wire_w w;
+	struct elog_err e;
+	uint32_t cid;
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->part_count; i++) {
+		struct fpart *fp = f->parts[i];
+		if (fp->leader_id != fc->broker_id || !part_fetchable(fp, now))
+			continue;
+		if (n == f->req_parts_cap) {
+			size_t cap = f->req_parts_cap ? f->req_parts_cap * 2 : 16;
+			struct elog_fetch_request_part *g1 = realloc(f->req_parts, cap * sizeof(*g1));
+			if (!g1)
+				return -1;
+			f->req_parts = g1;
+			f->req_parts_cap = cap;
+		}
+		if (n == fc->req_cap) {
+			size_t cap = fc->req_cap ? fc->req_cap * 2 : 16;
+			struct fpart **g2 = realloc(fc->req, cap * sizeof(*g2));
+			uint32_t *g3;
+			if (!g2)
+				return -1;
+			fc->req = g2;
+			g3 = realloc(fc->req_epoch, cap * sizeof(*g3));
+			if (!g3)
+				return -1;
+			fc->req_epoch = g3;
+			fc->req_cap = cap;
+		}
+		f->req_parts[n] = (struct elog_fetch_request_part){fp->topic, fp->id, fp->fetch_offset,
+								  f->cfg.partition_max_bytes};
+		fc->req[n] = fp;
+		fc->req_epoch[n] = fp->epoch;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	if (elog_conn_request_begin(&fc->conn, &w, ELOG_API_FETCH, &cid, &e) < 0) {
+		conn_lost(f, fc, &e);
+		return 0;
+	}
+	elog_encode_fetch(&w, f->cfg.max_wait_ms, f->cfg.min_bytes, f->cfg.max_bytes, f->req_parts, n);
+	if (elog_conn_request_end(&fc->conn, &w, 1, 0,
+				  (int)f->cfg.max_wait_ms + elog_client_config(f->client)->request_timeout_ms,
+				  &e) < 0) {
+		struct elog_err fe;
+		elog_err_set(&fe, e.code, "fetch: %s", e.msg);
+		set_final(f, &fe);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		fc->req[i]->in_flight = 1;
+	fc->req_count = n;
+	fc->in_flight = 1;
+	(void)elog_conn_io(&fc->conn, POLLOUT, now, NULL); /* out now, not after the next poll */
+	return 1;
+}
+
+static void refresh_metadata(struct elog_fetcher *f, int64_t now)
+{
+	const char *topics[64];
+	size_t n = 0;
+	const struct elog_metadata *md;
+
+	if (now - f->metadata_at_ms < (int64_t)elog_backoff_ms(f->metadata_attempt, f->cfg.retry_backoff_ms,
+							       f->cfg.retry_backoff_max_ms, 0))
+		return;
+	f->metadata_at_ms = now;
+	for (size_t i = 0; i < f->part_count && n < 64; i++) {
+		size_t k;
+		for (k = 0; k < n && strcmp(topics[k], f->parts[i]->topic) != 0; k++)
+			;
+		if (k == n)
+			topics[n++] = f->parts[i]->topic;
+	}
+	md = elog_client_metadata(f->client, topics, n, NULL);
+	if (!md) {
+		f->metadata_attempt++;
+		return;
+	}
+	f->metadata_attempt = 0;
+	f->metadata_stale = 0;
+	for (size_t i = 0; i < f->part_count; i++) {
+		struct fpart *fp = f->parts[i];
+		const struct elog_meta_topic *t = elog_metadata_topic(md, fp->topic);
+		for (uint32_t k = 0; t && k < t->partition_count; k++)
+			if (t->partitions[k].id == fp->id)
+				fp->leader_id = t->partitions[k].leader_id;
+	}
+}
+
+/* Fetch where nothing is in flight and the held responses leave room. */
+static void fetch_ready(struct elog_fetcher *f, int64_t now)
+{
+	for (size_t i = 0; i < f->part_count; i++) {
+		struct fpart *fp = f->parts[i];
+		struct fconn *fc;
+		const struct elog_meta_broker *mb;
+		struct elog_err e;
+
+		if (!part_fetchable(fp, now)) {
+			if (!fp->removed && fp->leader_id < 0)
+				f->metadata_stale = 1;
+			continue;
+		}
+		fc = fconn_get(f, fp->leader_id);
+		if (!fc || fc->in_flight || fc->held >= FETCHER_HELD)
+			continue;
+		if (!elog_conn_is_open(&fc->conn)) {
+			if (now < fc->reconnect_at_ms)
+				continue;
+			mb = elog_client_broker(f->client, fc->broker_id);
+			if (!mb) {
+				f->metadata_stale = 1;
+				continue;
+			}
+			if (elog_conn_connect(&fc->conn, mb->host, mb->port, &e) < 0) {
+				part_trouble(f, fp, e.msg, now);
+				fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++,
+									    f->cfg.retry_backoff_ms,
+									    f->cfg.retry_backoff_max_ms,
+									    elog_client_random());
+				continue;
+			}
+		}
+		(void)fetch_send(f, fc, now);
+	}
+}
+
+/* Wait up to timeout_ms for responses; queue what arrives. */
+static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_err *err)
+{
+	struct pollfd fds[FETCHER_CONNS_MAX];
+	struct fconn *owners[FETCHER_CONNS_MAX];
+	int64_t now = elog_clock_ms(), next = INT64_MAX;
+	size_t n = 0;
+	int wait = timeout_ms;
+
+	/* Responses read earlier (while pushing requests out) are taken first. */
+	for (size_t i = 0; i < f->conn_count; i++)
+		if (elog_conn_is_open(&f->conns[i]->conn))
+			drain_conn(f, f->conns[i]);
+	if (f->queue_head) {
+		fetch_ready(f, now);
+		return 0;
+	}
+	if (f->metadata_stale)
+		refresh_metadata(f, now);
+	fetch_ready(f, now);
+	for (size_t i = 0; i < f->conn_count; i++) {
+		short ev = elog_conn_events(&f->conns[i]->conn);
+		if (!ev)
+			continue;
+		fds[n].fd = f->conns[i]->conn.fd;
+		fds[n].events = ev;
+		fds[n].revents = 0;
+		owners[n++] = f->conns[i];
+	}
+	/* Wake for backoffs and reconnects too. */
+	for (size_t i = 0; i < f->part_count; i++)
+		if (!f->parts[i]->removed && !f->parts[i]->in_flight && f->parts[i]->retry_at_ms > now &&
+		    f->parts[i]->retry_at_ms < next)
+			next = f->parts[i]->retry_at_ms;
+	for (size_t i = 0; i < f->conn_count; i++)
+		if (!elog_conn_is_open(&f->conns[i]->conn) && f->conns[i]->reconnect_at_ms > now &&
+		    f->conns[i]->reconnect_at_ms < next)
+			next = f->conns[i]->reconnect_at_ms;
+	if (f->metadata_stale && next > now + 50)
+		next = now + 50;
+	if (next != INT64_MAX && (wait < 0 || next - now < wait))
+		wait = (int)(next - now);
+	if (n == 0) {
+		if (wait > 0) {
+			struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		return 0;
+	}
+	if (poll(fds, (nfds_t)n, wait) < 0 && errno != EINTR)
+		return elog_client_err_errno(err, ELOG_E_IO, errno, "fetch: poll");
+	now = elog_clock_ms();
+	for (size_t i = 0; i < n; i++) {
+		(void)elog_conn_io(&owners[i]->conn, fds[i].revents, now, NULL);
+		drain_conn(f, owners[i]);
+	}
+	/* Ask again at once where a response just arrived: the network works while records are handed out. */
+	fetch_ready(f, now);
+	for (size_t i = 0; i < f->conn_count; i++)
+		if (elog_conn_events(&f->conns[i]->conn) & POLLOUT)
+			(void)elog_conn_io(&f->conns[i]->conn, POLLOUT, now, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------ iteration */
+
+/* The next record of the current response: 1, 0 when it is used up, -1 on a bad batch. */
+static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct elog_err *err)
+{
+	struct fresp *r = f->current;
+
+	while (r->cur < r->count) {
+		struct fresult *res = &r->results[r->cur];
+		struct fpart *fp = res->part;
+		struct elog_batch_header h;
+		size_t left, total;
+		int rc;
+
+		if (fp->removed || res->epoch != fp->epoch) {
+			f->in_batch = 0;
+			r->cur++;
+			r->started = 0;
+			continue;
+		}
+		if (!r->started) {
+			r->pos = res->batches;
+			r->end = res->batches + res->len;
+			r->started = 1;
+		}
+		if (f->in_batch) {
+			rc = elog_batch_reader_next(&f->reader, &f->view, err);
+			if (rc < 0) {
+				f->in_batch = 0;
+				return elog_err_prefix(err, "fetch '%s' partition %u", fp->topic, fp->id);
+			}
+			if (rc == 0) {
+				f->in_batch = 0;
+				if (f->batch_last_offset + 1 > fp->position)
+					fp->position = f->batch_last_offset + 1 < fp->end ? f->batch_last_offset + 1 : fp->end;
+				continue;
+			}
+			if (f->view.offset < fp->position)
+				continue;
+			if (f->view.offset >= fp->end) {
+				f->in_batch = 0;
+				fp->position = fp->end;
+				r->pos = r->end;
+				continue;
+			}
+			fp->position = f->view.offset + 1;
+			out->topic = fp->topic;
+			out->partition = fp->id;
+			out->high_watermark = res->high_watermark;
+			out->record = &f->view;
+			return 1;
+		}
+		left = (size_t)(r->end - r->pos);
+		if (left == 0 || fp->position >= fp->end) {
+			r->cur++;
+			r->started = 0;
+			continue;
+		}
+		if (elog_batch_header_decode(r->pos, left, &h, NULL) < 0 ||
+		    (total = elog_batch_total_size(&h)) > left) {
+			/* A partial batch at the end of a partition's bytes: fetched again next time. */
+			r->pos = r->end;
+			continue;
+		}
+		if (elog_batch_last_offset(&h) < fp->position || (h.attributes & ELOG_BATCH_ATTR_CONTROL)) {
+			/* Wholly below the position (or a control batch): skip without decoding. */
+			if (elog_batch_last_offset(&h) + 1 > fp->position)
+				fp->position = elog_batch_last_offset(&h) + 1 < fp->end ? elog_batch_last_offset(&h) + 1 : fp->end;
+			r->pos += total;
+			continue;
+		}
+		if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0)
+			return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
+					       fp->id, (long long)h.base_offset);
+		f->batch_last_offset = elog_batch_last_offset(&h);
+		f->in_batch = 1;
+		r->pos += total;
+	}
+	return 0;
+}
+
+int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int timeout_ms,
+		      struct elog_err *err)
+{
+	int64_t deadline = timeout_ms >= 0 ? elog_clock_ms() + timeout_ms : INT64_MAX;
+
+	for (;;) {
+		int64_t left;
+
+		if (f->current) {
+			int rc = current_next(f, out, err);
+			if (rc != 0) {
+				if (rc < 0)
+					set_final(f, err);
+				return rc;
+			}
+			fresp_put(f, f->current);
+			f->current = NULL;
+			f->in_batch = 0;
+		}
+		if (f->queue_head) {
+			f->current = f->queue_head;
+			f->queue_head = f->current->next;
+			if (!f->queue_head)
+				f->queue_tail = NULL;
+			f->current->next = NULL;
+			/* A held slot opened up: keep the pipeline full before handing out records. */
+			fetch_ready(f, elog_clock_ms());
+			continue;
+		}
+		if (f->final) {
+			if (err)
+				*err = f->final_err;
+			return -1;
+		}
+		if (elog_fetcher_done(f) || f->part_count == 0)
+			return 0;
+		left = deadline == INT64_MAX ? -1 : deadline - elog_clock_ms();
+		if (deadline != INT64_MAX && left <= 0)
+			return 0;
+		if (fetcher_service(f, left > INT32_MAX ? INT32_MAX : (int)left, err) < 0)
+			return -1;
+	}
+}

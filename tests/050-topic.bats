@@ -1,0 +1,285 @@
+#!/usr/bin/env bats
+# elog-topic: usage; create / alter / delete / list / describe against a
+# real elog-serve (on a free loopback port, data in $ELOG_TMP/data); TSV,
+# table and JSON output; errors and their exit codes.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+USAGE='usage: elog-topic [-b brokers] create [-p partitions] [-r replicas] [-c key=value] [--if-not-exists] [config-options] topic ...
+       elog-topic [-b brokers] alter [-p partitions] [-c key=value] [config-options] topic ...
+       elog-topic [-b brokers] delete [--if-exists] topic ...
+       elog-topic [-b brokers] list [-j]
+       elog-topic [-b brokers] describe [-j] [topic ...]
+       elog-topic -h | --version'
+
+# The broker's defaults, as describe prints them (docs/operations.md).
+DEFAULT_CONFIG='flush	1s
+max.batch.bytes	16777216
+max.record.bytes	16777216
+retention.bytes	-1
+retention.ms	-1
+segment.bytes	134217728
+segment.ms	0'
+
+setup() {
+	elog_setup
+	need elog-topic
+	cd "$ELOG_TMP"
+}
+
+# need PROGRAM... — skip (not fail) when a binary of another tool is not built yet.
+need() {
+	local p
+	for p in "$@"; do
+		command -v "$p" >/dev/null || skip "$p is not built"
+	done
+}
+
+# start_broker [ARGS...] — elog-serve on a free port; ELOG_BROKERS points at it.
+start_broker() {
+	local port
+	need elog-serve
+	elog_spawn broker elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0 "$@"
+	elog_wait_until 10 grep -q ' msg=ready ' "$ELOG_TMP/broker.err" ||
+		fail "elog-serve is not ready: $(cat "$ELOG_TMP/broker.err")"
+	port=$(sed -n 's/.* msg=ready listen=[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$ELOG_TMP/broker.err")
+	[ -n "$port" ] || fail "no port in the ready line: $(cat "$ELOG_TMP/broker.err")"
+	export ELOG_BROKERS=127.0.0.1:$port
+}
+
+# config_lines TOPIC — the default config as describe's TSV config lines of TOPIC.
+config_lines() {
+	sed "s/^/config	$1	/" <<<"$DEFAULT_CONFIG"
+}
+
+# ---------------------------------------------------------------- usage
+
+@test "--help: the usage lines, summary and every option on stdout, exit 0" {
+	run -0 --separate-stderr elog-topic --help
+	assert_equal "$(sed '/^$/,$d' <<<"$output")" "$USAGE"
+	assert_line --regexp '^  -p, --partitions=N +partitions'
+	assert_line --regexp '^      --retention=DURATION +retention.ms'
+	assert_equal "$stderr" ""
+	run -0 elog-topic --version
+	assert_output --regexp '^elog-topic \(elog\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "bad command lines: one reason and the usage on stderr, exit 2" {
+	run -2 --separate-stderr elog-topic
+	assert_equal "$output" ""
+	assert_equal "$stderr" "elog-topic: missing command: create, alter, delete, list or describe
+$USAGE"
+	run -2 --separate-stderr elog-topic frobnicate t
+	assert_equal "$stderr" "elog-topic: unknown command \"frobnicate\"
+$USAGE"
+	run -2 elog-topic create
+	assert_line --index 0 "elog-topic: create: missing topic"
+	run -2 elog-topic delete --retention 7d t
+	assert_line --index 0 "elog-topic: --retention does not apply to delete"
+	run -2 elog-topic list -p 3
+	assert_line --index 0 "elog-topic: --partitions does not apply to list"
+	run -2 elog-topic create --json t
+	assert_line --index 0 "elog-topic: --json does not apply to create"
+	run -2 elog-topic list t
+	assert_line --index 0 "elog-topic: list takes no topic"
+	run -2 elog-topic alter t
+	assert_line --index 0 "elog-topic: alter: nothing to change: give --partitions or a config option"
+	run -2 elog-topic create -p 0 t
+	assert_line --index 0 'elog-topic: --partitions: number "0" out of range 1..4294967295'
+	run -2 elog-topic create -c retention.ms t
+	assert_line --index 0 'elog-topic: --config: expected KEY=VALUE, not "retention.ms"'
+	run -2 elog-topic create 'a/b'
+	assert_line --index 0 --partial 'elog-topic: topic name has a byte other than'
+	run -2 elog-topic --bogus list
+	assert_line --index 0 "elog-topic: unrecognized option '--bogus'"
+}
+
+@test "the man page synopsis is the usage" {
+	command -v groff >/dev/null || skip "groff is not installed"
+	local synopsis
+	synopsis=$(groff -mdoc -Tascii -P-c -P-b -P-o -P-u -rLL=300n "$ELOG_REPO/man/elog-topic.1" |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' '  ' | sed 's/^ //; s/ $//')
+	assert_equal "usage: $synopsis" "$(tr -s ' \n' '  ' <<<"$USAGE" | sed 's/ $//')"
+}
+
+@test "the man page is clean mdoc" {
+	command -v groff >/dev/null || skip "groff is not installed"
+	run -0 --separate-stderr groff -mdoc -Tutf8 -z -ww "$ELOG_REPO/man/elog-topic.1"
+	assert_equal "$stderr" ""
+}
+
+@test "the completions offer exactly the options --help lists, and the commands" {
+	local help bash zsh
+	run -0 elog-topic --help
+	help=$(grep -oE -- '(^| )--?[a-zA-Z][a-zA-Z-]*' <<<"$output" | tr -d ' ' | sort -u)
+	[ -n "$help" ]
+	bash=$(sed -n "s/^[[:space:]]*local opts='\(.*\)'$/\1/p" "$ELOG_REPO/completions/bash/elog-topic" |
+		tr ' ' '\n' | sort -u)
+	zsh=$(grep -oE -- "[{,)']--?[a-zA-Z][a-zA-Z-]*" "$ELOG_REPO/completions/zsh/_elog-topic" |
+		cut -c2- | sort -u)
+	assert_equal "$bash" "$help"
+	assert_equal "$zsh" "$help"
+	bash -n "$ELOG_REPO/completions/bash/elog-topic"
+	grep -q "local commands='create alter delete list describe'" "$ELOG_REPO/completions/bash/elog-topic"
+	for c in create alter delete list describe; do
+		grep -q "'$c:" "$ELOG_REPO/completions/zsh/_elog-topic"
+	done
+	# bash offers the commands for the first word
+	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
+		COMP_WORDS=(elog-topic -b x d); COMP_CWORD=3; _elog_topic; echo \${COMPREPLY[*]}"
+	assert_output 'delete describe'
+	if command -v zsh >/dev/null; then
+		zsh -n "$ELOG_REPO/completions/zsh/_elog-topic"
+	fi
+}
+
+# ---------------------------------------------------------------- commands
+
+@test "create, list, describe: TSV when stdout is not a terminal" {
+	start_broker
+	run -0 --separate-stderr elog-topic create -p 3 orders
+	assert_equal "$output$stderr" ""
+	run -0 elog-topic create alpha
+	run -0 --separate-stderr elog-topic list
+	assert_output "alpha	1	1
+orders	3	1"
+	run -0 elog-topic describe alpha
+	assert_output "topic	alpha	1	1
+$(config_lines alpha)
+partition	alpha	0	0	0	0	0	0	0	1"
+	# every topic, by name
+	run -0 elog-topic describe
+	assert_line --index 0 "topic	alpha	1	1"
+	assert_line --index 9 "topic	orders	3	1"
+	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1"
+	assert_equal "${#lines[@]}" 20
+}
+
+@test "create with config options and -c; describe shows the broker's values" {
+	start_broker
+	run -0 --separate-stderr elog-topic create --retention 7d --retention-bytes 1G \
+		--segment-bytes 1M --flush always --max-record-bytes 1k -c segment.ms=1h \
+		-c retention.ms=2d cfg
+	assert_equal "$stderr" ""
+	run -0 bash -c "elog-topic describe cfg | grep '^config'"
+	assert_output "config	cfg	flush	always
+config	cfg	max.batch.bytes	16777216
+config	cfg	max.record.bytes	1024
+config	cfg	retention.bytes	1073741824
+config	cfg	retention.ms	172800000
+config	cfg	segment.bytes	1048576
+config	cfg	segment.ms	3600000"
+}
+
+@test "--json: list and describe, exact" {
+	start_broker
+	elog-topic create -p 2 j
+	run -0 elog-topic list --json
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1}]'
+	run -0 elog-topic describe -j j
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1}]}]'
+	# no topics: empty array, and no TSV lines
+	elog-topic delete j
+	run -0 elog-topic list --json
+	assert_output '[]'
+	run -0 --separate-stderr elog-topic list
+	assert_output ''
+	if command -v jq >/dev/null; then
+		elog-topic create -p 3 k
+		run -0 bash -c "elog-topic describe --json | jq -r '.[0].partitions | length'"
+		assert_output 3
+	fi
+}
+
+@test "describe counts what was produced" {
+	need elog-produce
+	start_broker
+	elog-topic create hw
+	seq 1 5 | elog-produce -a 1 hw
+	run -0 bash -c "elog-topic describe hw | grep '^partition'"
+	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1$'
+}
+
+@test "an aligned table with a header when stdout is a terminal" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	elog-topic create -p 12 a-longer-name
+	elog-topic create b
+	run -0 script -qec "elog-topic list" /dev/null
+	assert_equal "$(tr -d '\r' <<<"$output")" "TOPIC          PARTITIONS  REPLICATION
+a-longer-name  12          1
+b              1           1"
+	run -0 script -qec "elog-topic describe b" /dev/null
+	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1
+  flush=1s max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=-1 segment.bytes=134217728 segment.ms=0
+PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE_BYTES  SEGMENTS
+0          0       0         0    0          0               0           1"
+}
+
+@test "alter: grow partitions, change config; shrinking is refused" {
+	start_broker
+	elog-topic create al
+	run -0 --separate-stderr elog-topic alter -p 4 --retention 1h al
+	assert_equal "$output$stderr" ""
+	run -0 elog-topic list
+	assert_output "al	4	1"
+	run -0 bash -c "elog-topic describe al | grep retention.ms"
+	assert_output "config	al	retention.ms	3600000"
+	run -1 --separate-stderr elog-topic alter -p 2 al
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^elog-topic: alter topic 'al': "
+	run -1 --separate-stderr elog-topic alter --flush 1s nope
+	assert_regex "$stderr" "^elog-topic: alter topic 'nope': "
+}
+
+@test "errors: exists, unknown, bad config; one line each, exit 1; --if-(not-)exists" {
+	start_broker
+	elog-topic create dup
+	run -1 --separate-stderr elog-topic create dup
+	assert_equal "$output" ""
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^elog-topic: create topic 'dup': .*exist"
+	run -0 --separate-stderr elog-topic create --if-not-exists dup
+	assert_equal "$stderr" ""
+	run -1 --separate-stderr elog-topic delete gone
+	assert_regex "$stderr" "^elog-topic: delete topic 'gone': "
+	run -0 --separate-stderr elog-topic delete --if-exists gone
+	assert_equal "$stderr" ""
+	run -1 --separate-stderr elog-topic create --flush sometimes f1
+	assert_regex "$stderr" "^elog-topic: create topic 'f1': .*flush"
+	run -1 --separate-stderr elog-topic create -c no.such.key=1 f2
+	assert_regex "$stderr" "^elog-topic: create topic 'f2': .*no.such.key"
+	run -1 --separate-stderr elog-topic create --segment-bytes 12x f3
+	assert_regex "$stderr" "^elog-topic: create topic 'f3': .*segment.bytes"
+	# nothing was created by the failures
+	run -0 elog-topic list
+	assert_output "dup	1	1"
+}
+
+@test "several topics: a failure does not stop the others, exit 1" {
+	start_broker
+	elog-topic create b
+	run -1 --separate-stderr elog-topic create a b c
+	assert_equal "${#stderr_lines[@]}" 1
+	run -0 bash -c "elog-topic list | cut -f1 | tr '\n' ' '"
+	assert_output "a b c "
+	run -1 --separate-stderr elog-topic describe a missing c
+	assert_equal "$stderr" "elog-topic: describe topic 'missing': no such topic"
+	assert_line --index 0 "topic	a	1	1"
+	assert_line --index 9 "topic	c	1	1"
+	run -1 --separate-stderr elog-topic delete a missing c
+	assert_regex "$stderr" "^elog-topic: delete topic 'missing': "
+	run -0 elog-topic list
+	assert_output "b	1	1"
+}
+
+@test "no broker: one line, exit 1" {
+	start_broker
+	elog_stop broker
+	run -1 --separate-stderr elog-topic list
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^elog-topic: cannot list topics: .*cannot connect to $ELOG_BROKERS: connection refused$"
+	run -1 --separate-stderr elog-topic create t
+	assert_regex "$stderr" "^elog-topic: create topic 't': .*connection refused$"
+}
