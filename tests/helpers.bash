@@ -150,3 +150,14 @@ elog_flip_byte() {
 elog_file_size() {
 	stat -c %s "$1"
 }
+
+# elog_broker_wait NAME [SECONDS] — wait (default 20 s) for the elog-serve
+# spawned as NAME to print its ready line, then set ELOG_ADDR to the
+# 127.0.0.1:PORT it listens on (port 0 picks a free one; the line tells).
+elog_broker_wait() {
+	local name=$1 secs=${2:-20}
+	elog_wait_until "$secs" grep -q ' msg=ready ' "$ELOG_TMP/$name.err" ||
+		fail "$name is not ready: $(cat "$ELOG_TMP/$name.err")"
+	ELOG_ADDR=$(sed -n 's/.* msg=ready listen=\([^ ]*\) .*/\1/p' "$ELOG_TMP/$name.err" | tail -n 1)
+	[ -n "$ELOG_ADDR" ] || fail "no listen= in the ready line of $name: $(cat "$ELOG_TMP/$name.err")"
+}
