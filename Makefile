@@ -126,15 +126,10 @@ install: all
 	$(INSTALL) -m 644 $(wildcard completions/bash/*) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(wildcard completions/zsh/*) $(DESTDIR)$(ZSHCOMPDIR)
 
-# The quick start's "run it": until the broker lands, write a small log
-# through libcore (mklog) in a temporary directory, dump it and verify it.
-demo: all tools
-	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
-	$(BUILD)/tools/mklog -n 12 -b 4 -c lz4 "$$d/demo-0" && \
-	echo "# elog-dump $$d/demo-0 (batches)" && $(BUILD)/bin/elog-dump "$$d/demo-0" && \
-	echo "# elog-dump --records (the first batch's records)" && \
-	$(BUILD)/bin/elog-dump --records "$$d/demo-0" | sed -n '2,5p' && \
-	$(BUILD)/bin/elog-dump --verify "$$d/demo-0" && echo "# elog-dump --verify: clean"
+# The quick start's "run it": a broker on loopback in a temporary
+# directory, records piped through elog-produce and back out of elog-consume.
+demo: all
+	scripts/demo.sh $(BUILD)/bin
 
 clean:
 	rm -rf build
