@@ -33,10 +33,8 @@ start_broker() {
 	local name=$1
 	shift
 	elog_spawn "$name" elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0 "$@"
-	elog_wait_until 20 grep -q ' msg=ready ' "$ELOG_TMP/$name.err" ||
-		fail "$name not ready: $(cat "$ELOG_TMP/$name.err")"
-	B=127.0.0.1:$(sed -n 's/.* msg=ready listen=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$ELOG_TMP/$name.err")
-	[ "$B" != 127.0.0.1: ] || fail "no port in the ready line"
+	elog_broker_wait "$name"
+	B=$ELOG_ADDR
 }
 
 probe() {

@@ -20,24 +20,20 @@ T=20
 
 # Skip (not fail) while the broker or producer has not been built.
 need_broker() {
-	command -v elog-serve >/dev/null || skip "needs elog-serve"
-	command -v elog-produce >/dev/null || skip "needs elog-produce"
+	elog_need elog-serve elog-produce
 }
 
 # Start a broker on a free port and point ELOG_BROKERS at it.
 start_broker() {
 	need_broker
 	elog_spawn broker elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0
-	elog_wait_until 10 grep -q 'msg=ready' "$ELOG_TMP/broker.err" ||
-		fail "elog-serve did not get ready: $(cat "$ELOG_TMP/broker.err")"
-	ELOG_BROKERS=$(sed -n 's/.* msg=ready .*listen=\([^ ]*\).*/\1/p' "$ELOG_TMP/broker.err" | head -n 1)
-	[ -n "$ELOG_BROKERS" ] || fail "no listen= in the ready line: $(cat "$ELOG_TMP/broker.err")"
-	export ELOG_BROKERS
+	elog_broker_wait broker
+	export ELOG_BROKERS=$ELOG_ADDR
 }
 
 # create_topic NAME PARTITIONS
 create_topic() {
-	command -v elog-topic >/dev/null || skip "needs elog-topic"
+	elog_need elog-topic
 	elog-topic create -p "$2" "$1" || fail "elog-topic create -p $2 $1 failed"
 }
 

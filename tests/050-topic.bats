@@ -28,24 +28,17 @@ setup() {
 	cd "$ELOG_TMP"
 }
 
-# need PROGRAM... — skip (not fail) when a binary of another tool is not built yet.
+# need PROGRAM... — fail when a binary the test needs was not built.
 need() {
-	local p
-	for p in "$@"; do
-		command -v "$p" >/dev/null || skip "$p is not built"
-	done
+	elog_need "$@"
 }
 
 # start_broker [ARGS...] — elog-serve on a free port; ELOG_BROKERS points at it.
 start_broker() {
-	local port
 	need elog-serve
 	elog_spawn broker elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0 "$@"
-	elog_wait_until 10 grep -q ' msg=ready ' "$ELOG_TMP/broker.err" ||
-		fail "elog-serve is not ready: $(cat "$ELOG_TMP/broker.err")"
-	port=$(sed -n 's/.* msg=ready listen=[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$ELOG_TMP/broker.err")
-	[ -n "$port" ] || fail "no port in the ready line: $(cat "$ELOG_TMP/broker.err")"
-	export ELOG_BROKERS=127.0.0.1:$port
+	elog_broker_wait broker
+	export ELOG_BROKERS=$ELOG_ADDR
 }
 
 # config_lines TOPIC — the default config as describe's TSV config lines of TOPIC.
