@@ -6,7 +6,7 @@
 #   make WERROR=1             warnings are errors (CI)
 #   make fuzz                 libFuzzer targets (clang), into build/fuzz
 #   make fuzz-run FUZZ_SECONDS=600
-#   make bench                storage benchmarks (and, later, end-to-end)
+#   make bench                storage and end-to-end benchmarks (docs/benchmarks.md)
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # CFLAGS is yours; the warning flags, -std and include paths are forced on top.
@@ -105,7 +105,8 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 
 units: $(UNIT_BIN)
 
-check: all units
+# check builds the benchmarks too (without running them), so they cannot rot.
+check: all units $(BENCH_BIN)
 	BUILD=$(BUILD) tests/run
 
 fuzz: $(FUZZ_BIN)
