@@ -98,17 +98,6 @@ void elog_segment_scanner_advance(struct elog_segment_scanner *s, const struct e
 void elog_segment_scanner_release(struct elog_segment_scanner *s);
 
 /*
- * Load an index file into a malloc'ed array (*n entries). A missing file is
- * ELOG_E_IO with errno ENOENT text; a size that is not a multiple of the
- * entry size, or entries that do not increase, is ELOG_E_CORRUPT naming the
- * entry. The caller frees *entries.
- */
-int elog_index_load(const char *path, struct elog_index_entry **entries, size_t *n,
-		    struct elog_err *err);
-int elog_time_index_load(const char *path, struct elog_time_entry **entries, size_t *n,
-			 struct elog_err *err);
-
-/*
  * Check the .idx and .tix beside a .log against the log itself: every entry
  * must point at a batch start with that offset, and every .tix timestamp must
  * equal the max timestamp of the batches before it. Missing index files are

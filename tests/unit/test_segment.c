@@ -240,61 +240,6 @@ static void test_scanner_newer_magic(void)
 	free(b);
 }
 
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fwrite(buf, 1, len, f) == len;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static void test_index_load(void)
-{
-	const char *dir = t_tmpdir();
-	struct elog_index_entry *e;
-	struct elog_time_entry *te;
-	struct elog_err err;
-	char path[4200];
-	uint8_t raw[48];
-	size_t n;
-
-	path_join(path, sizeof(path), dir, "00000000000000000000.idx");
-	for (int i = 0; i < 3; i++) {
-		elog_put32(raw + 8 * i, (uint32_t)(10 * (i + 1)));
-		elog_put32(raw + 8 * i + 4, (uint32_t)(1000 * (i + 1)));
-	}
-	T_ASSERT(write_file(path, raw, 24) == 0);
-	T_OK(elog_index_load(path, &e, &n, &err), &err);
-	T_EQ_INT(n, 3);
-	T_CHECK(e[2].rel_offset == 30 && e[2].position == 3000);
-	free(e);
-	T_ASSERT(write_file(path, raw, 23) == 0);
-	T_CHECK(elog_index_load(path, &e, &n, &err) < 0 && err.code == ELOG_E_CORRUPT);
-	elog_put32(raw + 16, 15); /* entry 2 goes back */
-	T_ASSERT(write_file(path, raw, 24) == 0);
-	T_CHECK(elog_index_load(path, &e, &n, &err) < 0 && err.code == ELOG_E_CORRUPT);
-	T_CHECK(strstr(err.msg, ".idx: entry 2 at byte 16") != NULL);
-	path_join(path, sizeof(path), dir, "00000000000000000000.tix");
-	T_CHECK(elog_time_index_load(path, &te, &n, &err) < 0 && err.code == ELOG_E_IO);
-	T_CHECK(strstr(err.msg, "No such file") != NULL);
-	for (int i = 0; i < 3; i++) {
-		elog_put64(raw + 16 * i, (uint64_t)(5 - i)); /* timestamps decrease */
-		elog_put32(raw + 16 * i + 8, (uint32_t)(i + 1));
-		elog_put32(raw + 16 * i + 12, (uint32_t)(100 * (i + 1)));
-	}
-	T_ASSERT(write_file(path, raw, 48) == 0);
-	T_CHECK(elog_time_index_load(path, &te, &n, &err) < 0 && err.code == ELOG_E_CORRUPT);
-	for (int i = 0; i < 3; i++)
-		elog_put64(raw + 16 * i, (uint64_t)(5 + i));
-	T_ASSERT(write_file(path, raw, 48) == 0);
-	T_OK(elog_time_index_load(path, &te, &n, &err), &err);
-	T_CHECK(n == 3 && te[1].timestamp == 6 && te[1].rel_offset == 2 && te[1].position == 200);
-	free(te);
-}
-
 /* Indexes as partlog writes them pass the full check; damaged ones name the entry. */
 static void test_check_indexes(void)
 {
@@ -367,7 +312,6 @@ int main(void)
 	T_RUN(test_scanner_windows);
 	T_RUN(test_scanner_torn_and_damaged);
 	T_RUN(test_scanner_newer_magic);
-	T_RUN(test_index_load);
 	T_RUN(test_check_indexes);
 	return t_finish();
 }
