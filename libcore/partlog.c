@@ -121,7 +121,33 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
 	return 0;
 }
 
-/* Open (flags: 0, or O_CREAT | O_TRUNC) the active segment's index files. */
+int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
+			      size_t len, struct elog_err *err)
+{
+	char tmp[64];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(log->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", tmp);
+	if (elog_partlog_write_at(fd, bytes, len, 0, tmp, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (fsync(fd) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", tmp);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (renameat(log->dir_fd, tmp, log->dir_fd, name) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot rename into place", name);
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the directory", name);
+	return 0;
+}
+
 int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int flags,
 			      struct elog_err *err)
 {
@@ -137,6 +163,44 @@ int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int
 		if (*fds[k] < 0)
 			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
 	}
+	if (flags & O_TRUNC) {
+		log->idx_written = log->tix_written = 0;
+	} else {
+		log->idx_written = elog_partlog_active(log)->ix.idx.count;
+		log->tix_written = elog_partlog_active(log)->ix.tix.count;
+	}
+	return 0;
+}
+
+/* Append entries [*written, count) of ix to its file, which holds the ones before. */
+static int index_tail_write(int fd, const struct elog_segindex *ix, size_t *written,
+			    int64_t base_offset, const char *ext, struct elog_err *err)
+{
+	char name[32];
+
+	if (*written > ix->count)
+		return elog_err_set(err, ELOG_E_INVAL, "index file ahead of memory (%zu > %zu)",
+				    *written, ix->count);
+	if (*written == ix->count)
+		return 0;
+	elog_segment_name(name, sizeof(name), base_offset, ext);
+	if (elog_partlog_write_at(fd, elog_segindex_at(ix, *written),
+				  (ix->count - *written) * ix->entry_size,
+				  (uint64_t)*written * ix->entry_size, name, err) < 0)
+		return -1;
+	*written = ix->count;
+	return 0;
+}
+
+int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err *err)
+{
+	struct elog_partlog_segment *a = elog_partlog_active(log);
+
+	if (index_tail_write(log->idx_fd, &a->ix.idx, &log->idx_written, a->base_offset, "idx",
+			     err) < 0 ||
+	    index_tail_write(log->tix_fd, &a->ix.tix, &log->tix_written, a->base_offset, "tix",
+			     err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -163,7 +227,9 @@ static struct elog_partlog *partlog_new(const char *dir, const struct elog_partl
 	log->active_first_append_ms = -1;
 	log->config = *config;
 	pthread_mutex_init(&log->mutex, NULL);
+	pthread_mutex_init(&log->rp_mutex, NULL);
 	atomic_init(&log->flushed_offset, 0);
+	atomic_init(&log->rp_offset, 0);
 	atomic_init(&log->failed, 0);
 	log->dir = strdup(dir);
 	log->scratch = malloc(ELOG_PARTLOG_WALK_WINDOW);
@@ -247,10 +313,19 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 
 void elog_partlog_close(struct elog_partlog *log)
 {
+	struct elog_err err;
+
 	if (!log)
 		return;
+	/* The active indexes go to their files whole; they need no sync (open rebuilds them). */
+	if (!atomic_load(&log->failed) && log->segment_count && log->idx_fd >= 0 &&
+	    elog_partlog_write_active_indexes(log, &err) < 0)
+		elog_partlog_fail(log, &err);
 	if (!atomic_load(&log->failed) && log->segment_count)
 		elog_partlog_flush(log, NULL);
+	pthread_mutex_lock(&log->mutex);
+	elog_partlog_pending_drop(log, INT64_MIN, INT64_MAX);
+	pthread_mutex_unlock(&log->mutex);
 	for (uint32_t i = 0; i < log->segment_count; i++)
 		elog_partlog_segment_release(&log->segments[i]);
 	free(log->segments);
@@ -261,6 +336,7 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (log->dir_fd >= 0)
 		close(log->dir_fd);
 	pthread_mutex_destroy(&log->mutex);
+	pthread_mutex_destroy(&log->rp_mutex);
 	free(log->scratch);
 	free(log->dir);
 	free(log);
@@ -321,25 +397,26 @@ static int roll_needed(struct elog_partlog *log, size_t len, int64_t last_offset
 	return now - log->active_first_append_ms >= log->config.segment_ms;
 }
 
-/* Close the active segment: closing .tix entry, then log and indexes fsynced. */
+/*
+ * Close the active segment: closing .tix entry, indexes written whole. Under
+ * flush=always the log and indexes are synced here; otherwise the next
+ * elog_partlog_flush syncs them (see roll).
+ */
 static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 {
 	struct elog_partlog_segment *a = elog_partlog_active(log);
-	struct elog_segindex *tix = &a->ix.tix;
-	char name[32];
 
-	elog_segment_name(name, sizeof(name), a->base_offset, "tix");
-	if (elog_segindex_push(tix, (uint32_t)(log->next_offset - a->base_offset),
+	if (elog_segindex_push(&a->ix.tix, (uint32_t)(log->next_offset - a->base_offset),
 			       (uint32_t)a->size, a->ix.max_timestamp, err) < 0)
 		return -1;
-	if (elog_partlog_write_at(log->tix_fd, elog_segindex_at(tix, tix->count - 1),
-				  ELOG_TIME_ENTRY_SIZE, (tix->count - 1) * ELOG_TIME_ENTRY_SIZE,
-				  name, err) < 0)
+	if (elog_partlog_write_active_indexes(log, err) < 0)
 		return elog_partlog_fail(log, err);
-	if (fdatasync(a->fd) < 0 || fdatasync(log->idx_fd) < 0 || fdatasync(log->tix_fd) < 0) {
-		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync segment %" PRId64, log->dir,
-			       a->base_offset);
-		return elog_partlog_fail(log, err);
+	if (log->config.flush == ELOG_FLUSH_ALWAYS) {
+		if (fdatasync(a->fd) < 0 || fdatasync(log->idx_fd) < 0 || fdatasync(log->tix_fd) < 0) {
+			elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync segment %" PRId64,
+				       log->dir, a->base_offset);
+			return elog_partlog_fail(log, err);
+		}
 	}
 	return 0;
 }
@@ -398,20 +475,48 @@ int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int
 	pthread_mutex_lock(&log->mutex);
 	log->segment_count++;
 	log->active_fd = fd;
+	log->active_base = base_offset;
 	pthread_mutex_unlock(&log->mutex);
 	return 0;
 }
 
+/* roll_create failed: drop the closing entry and stay on the old segment. */
+static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
+		     struct elog_err *err)
+{
+	struct elog_partlog_segment *old = elog_partlog_active(log);
+
+	if (log->idx_fd >= 0)
+		close(log->idx_fd);
+	if (log->tix_fd >= 0)
+		close(log->tix_fd);
+	old->ix.tix.count--;
+	log->idx_fd = old_idx_fd;
+	log->tix_fd = old_tix_fd;
+	log->idx_written = old->ix.idx.count;
+	log->tix_written = old->ix.tix.count;
+	if (ftruncate(old_tix_fd, (off_t)(old->ix.tix.count * ELOG_TIME_ENTRY_SIZE)) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot undo the closing entry", log->dir);
+		return elog_partlog_fail(log, err);
+	}
+	return -1;
+}
+
 /*
- * Roll: the old segment is made durable and closed before the new file
- * exists, so after a crash every segment but the newest is whole.
+ * Roll. Under flush=always the old segment is durable before the new file
+ * exists, and the new file's entry before the roll returns. Otherwise the
+ * old segment goes on the pending list for elog_partlog_flush to sync
+ * (and the directory with it), before the new segment becomes the active
+ * one, so that a flush in between never counts the old segment as synced;
+ * open validates every segment past the recovery point, so a crash before
+ * that flush is repaired.
  */
 static int roll(struct elog_partlog *log, struct elog_err *err)
 {
 	struct elog_partlog_segment *old;
-	int old_idx_fd, old_tix_fd, fd;
+	int old_idx_fd, old_tix_fd, fd, always = log->config.flush == ELOG_FLUSH_ALWAYS;
 
-	if (segments_reserve(log, err) < 0)
+	if (segments_reserve(log, err) < 0 || (!always && elog_partlog_pending_reserve(log, err) < 0))
 		return -1;
 	if (roll_close_active(log, err) < 0)
 		return -1;
@@ -419,18 +524,8 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 	old_idx_fd = log->idx_fd;
 	old_tix_fd = log->tix_fd;
 	log->idx_fd = log->tix_fd = -1;
-	if (roll_create(log, &fd, err) < 0) {
-		/* Nothing new exists: undo the closing entry and stay on the old segment. */
-		old->ix.tix.count--;
-		log->idx_fd = old_idx_fd;
-		log->tix_fd = old_tix_fd;
-		if (ftruncate(old_tix_fd, (off_t)(old->ix.tix.count * ELOG_TIME_ENTRY_SIZE)) < 0) {
-			elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot undo the closing entry",
-				       log->dir);
-			return elog_partlog_fail(log, err);
-		}
-		return -1;
-	}
+	if (roll_create(log, &fd, err) < 0)
+		return roll_undo(log, old_idx_fd, old_tix_fd, err);
 	/* Closed indexes are immutable: map them and give their heap copies back. */
 	if (elog_segindex_map(&old->ix.idx, old_idx_fd,
 			      old->ix.idx.count * ELOG_INDEX_ENTRY_SIZE, err) < 0 ||
@@ -441,14 +536,27 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 		close(fd);
 		return elog_partlog_fail(log, err);
 	}
-	close(old_idx_fd);
-	close(old_tix_fd);
+	if (always) {
+		close(old_idx_fd);
+		close(old_tix_fd);
+	} else if (elog_partlog_pending_add(log, old->base_offset, old->fd, old_idx_fd, old_tix_fd,
+					    err) < 0) {
+		close(fd);
+		return elog_partlog_fail(log, err);
+	}
 	if (elog_partlog_segment_push(log, log->next_offset, fd, err) < 0) {
 		close(fd);
 		return elog_partlog_fail(log, err);
 	}
 	log->active_first_append_ms = -1;
-	/* The closed segment was fsynced: everything before next_offset is durable. */
+	if (!always) {
+		/* The new file's directory entry is made durable by the next flush, too. */
+		pthread_mutex_lock(&log->mutex);
+		log->dir_rolls++;
+		pthread_mutex_unlock(&log->mutex);
+		return 0;
+	}
+	/* The closed segment was synced: everything before it is durable. */
 	elog_partlog_flushed_raise(log, log->next_offset, log->generation);
 	return elog_partlog_sync_dir(log, err);
 }
@@ -475,29 +583,15 @@ static int append_check(struct elog_partlog *log, const uint8_t *buf, size_t len
 	return 0;
 }
 
-/* Write the index entries the rule asks for at this batch (memory and files). */
+/* Note the batch in the active indexes: memory only, the files follow at roll and close. */
 static int append_index(struct elog_partlog *log, const struct elog_batch_header *h,
 			uint64_t position, struct elog_err *err)
 {
 	struct elog_partlog_segment *a = elog_partlog_active(log);
-	size_t i;
 	int added;
-	char name[32];
 
 	if (elog_segindex_note(&a->ix, log->config.index_interval_bytes, a->base_offset, h,
 			       position, &added, err) < 0)
-		return elog_partlog_fail(log, err);
-	if (!added)
-		return 0;
-	i = a->ix.idx.count - 1;
-	elog_segment_name(name, sizeof(name), a->base_offset, "idx");
-	if (elog_partlog_write_at(log->idx_fd, elog_segindex_at(&a->ix.idx, i),
-				  ELOG_INDEX_ENTRY_SIZE, i * ELOG_INDEX_ENTRY_SIZE, name, err) < 0)
-		return elog_partlog_fail(log, err);
-	i = a->ix.tix.count - 1;
-	elog_segment_name(name, sizeof(name), a->base_offset, "tix");
-	if (elog_partlog_write_at(log->tix_fd, elog_segindex_at(&a->ix.tix, i),
-				  ELOG_TIME_ENTRY_SIZE, i * ELOG_TIME_ENTRY_SIZE, name, err) < 0)
 		return elog_partlog_fail(log, err);
 	return 0;
 }
@@ -580,54 +674,4 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
 				    (unsigned long long)h.leader_term,
 				    (unsigned long long)log->last_term);
 	return append_write(log, buf, len, &h, err);
-}
-
-/* ---------------------------------------------------------------- flush */
-
-int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err)
-{
-	struct elog_err local;
-	int64_t target;
-	uint64_t generation;
-	int fd = -1, rc, saved = 0, needed;
-
-	if (!err)
-		err = &local; /* a failure must still record its reason */
-	pthread_mutex_lock(&log->mutex);
-	if (atomic_load(&log->failed)) {
-		*err = log->failure;
-		pthread_mutex_unlock(&log->mutex);
-		return -1;
-	}
-	target = log->next_offset;
-	generation = log->generation;
-	needed = target > atomic_load(&log->flushed_offset);
-	/* A dup keeps the file open even if a truncation closes the segment meanwhile. */
-	if (needed) {
-		fd = dup(log->active_fd);
-		saved = errno;
-	}
-	pthread_mutex_unlock(&log->mutex);
-	if (!needed)
-		return 0; /* nothing written since the last flush */
-	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, saved, "%s: cannot flush", log->dir);
-	rc = fdatasync(fd);
-	saved = errno;
-	close(fd);
-	if (rc < 0) {
-		elog_err_errno(err, ELOG_E_IO, saved, "%s: cannot sync segment", log->dir);
-		return elog_partlog_fail(log, err);
-	}
-	elog_partlog_flushed_raise(log, target, generation);
-	return 0;
-}
-
-void elog_partlog_flushed_raise(struct elog_partlog *log, int64_t offset, uint64_t generation)
-{
-	pthread_mutex_lock(&log->mutex);
-	/* A truncation since `generation` may have cut what the sync covered. */
-	if (log->generation == generation && offset > atomic_load(&log->flushed_offset))
-		atomic_store(&log->flushed_offset, offset);
-	pthread_mutex_unlock(&log->mutex);
 }

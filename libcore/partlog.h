@@ -11,25 +11,42 @@
  *                                 i64 max timestamp of every batch before
  *                                 the one at (offset, position),
  *                                 u32 offset - base, u32 byte position
+ *   recovery.point                "elog-recovery-point <offset> <crc>\n":
+ *                                 every segment below that offset is synced
  *
  * Invariants:
  *   - Offsets are dense: every batch starts at the previous batch's last
  *     offset + 1; the first batch of a segment starts at the segment's base.
  *   - Only the newest segment (the active one) is ever written; closed
- *     segments are immutable, fsynced when they were closed, and only ever
- *     deleted whole (retention, truncation).
+ *     segments are immutable and only ever deleted whole (retention,
+ *     truncation). A roll does not wait for the disk (except under
+ *     flush=always): the closed segment's log and indexes are synced by the
+ *     next elog_partlog_flush (or close).
  *   - start_offset <= next_offset; start_offset is the base offset of the
  *     oldest segment; next_offset is one past the last record.
  *   - flushed_offset <= next_offset: everything below it has been fsynced.
+ *     It never passes a closed segment that is not synced yet.
+ *   - The recovery point (recovery.point) is the base offset of a segment
+ *     below which every segment, log and indexes, is synced. Only flush
+ *     moves it up (once the segments below are synced, and before
+ *     flushed_offset moves), only truncation moves it down (before cutting).
+ *   - Every segment from the one holding the recovery point on (at least
+ *     the active one) is validated batch by batch on open; at the first bad
+ *     batch it is cut, every later segment is deleted and the loss
+ *     reported; their indexes are rebuilt. Without a recovery.point (a
+ *     directory written before it existed, whose closed segments were
+ *     synced at roll) only the active segment is; with an unreadable one,
+ *     every segment.
  *   - Index files are hints: on open they are checked and rebuilt from the
- *     log when missing or wrong. The active segment is always validated
- *     batch by batch on open, and its indexes rebuilt.
- *   - Closed segments are checked cheaply on open (first batch header,
- *     index structure, closing .tix entry), not CRC-scanned, so opening
- *     costs the active segment, not the whole log. Damage inside a closed
- *     segment surfaces as ELOG_E_CORRUPT from open when its indexes must be
- *     rebuilt (the rebuild scans it), and otherwise from elog_partlog_read
- *     or _find_time, which check every batch they return or decode.
+ *     log when missing or wrong. The active segment's indexes live in
+ *     memory and reach their files at roll and close only.
+ *   - Segments below the recovery point are checked cheaply on open (first
+ *     batch header, index structure, closing .tix entry), not CRC-scanned,
+ *     so opening costs the segments written since the last flush, not the
+ *     whole log. Damage inside one surfaces as ELOG_E_CORRUPT from open when
+ *     its indexes must be rebuilt (the rebuild scans it), and otherwise from
+ *     elog_partlog_read or _find_time, which check every batch they return
+ *     or decode; it is never cut automatically.
  *   - After an fsync or write error (a short write included) the log is
  *     failed: every later call, reads too, returns ELOG_E_FAILED with the
  *     original reason. Nothing is retried, because a retried fsync can
@@ -39,7 +56,7 @@
  * called by one owner thread. elog_partlog_flush (and _flushed_offset,
  * _failed) may be called from another thread (the background flusher) at
  * the same time; a mutex inside guards the shared state, and fdatasync runs
- * outside it, so appends do not wait for the disk.
+ * outside it, so appends do not wait for the disk (see partlog_int.h).
  *
  * Calling sequence:
  *   elog_partlog_open(dir, &config, &log, &report, err)
@@ -61,7 +78,7 @@
 enum elog_flush_policy {
 	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
 	ELOG_FLUSH_INTERVAL = 1, /* elog_partlog_flush is called every flush_interval_ms */
-	ELOG_FLUSH_NEVER = 2,    /* the OS decides; segments are still fsynced on roll */
+	ELOG_FLUSH_NEVER = 2,    /* the OS decides, until elog_partlog_flush or close */
 };
 
 struct elog_partlog_config {
@@ -85,16 +102,29 @@ struct elog_partlog_config {
  * interval, flush every 1000 ms, 16 MiB batches. */
 void elog_partlog_config_default(struct elog_partlog_config *c);
 
+enum elog_recovery_point_state {
+	ELOG_RECOVERY_POINT_FOUND = 0,
+	ELOG_RECOVERY_POINT_MISSING = 1, /* new directory, or one from before the file:
+	                                    only the active segment was validated */
+	ELOG_RECOVERY_POINT_BAD = 2,     /* unreadable: every segment was validated */
+};
+
 /* What open found and did, for the caller to log. */
 struct elog_partlog_recovery {
-	uint32_t segments;           /* segments found */
-	uint64_t truncated_bytes;    /* bytes cut from the active segment's tail */
+	uint32_t segments;           /* segments in the log once recovered */
+	uint32_t segments_validated; /* of them, validated batch by batch (the active one too) */
+	uint32_t segments_removed;   /* segments after a cut, deleted */
+	uint64_t truncated_bytes;    /* bytes cut: the cut segment's tail plus every
+	                                segment removed after it */
 	uint64_t truncated_records;  /* records in the batches that were cut, counted
 	                                from the headers that still decode: exact for a
 	                                torn write (0 when less than a header is left),
 	                                an estimate when the bytes are damaged */
 	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
-	char first_bad[ELOG_ERR_MSG_MAX]; /* why the tail was cut ("" if not) */
+	char first_bad[ELOG_ERR_MSG_MAX]; /* why the log was cut ("" if not) */
+	enum elog_recovery_point_state recovery_point_state;
+	int64_t recovery_point;      /* read from recovery.point; -1 unless FOUND */
+	char recovery_point_problem[ELOG_ERR_MSG_MAX]; /* why BAD ("" otherwise) */
 };
 
 struct elog_partlog; /* opaque */
@@ -103,15 +133,16 @@ struct elog_partlog; /* opaque */
  * Open (creating the directory's log.meta if the directory is empty or
  * missing) and recover. Fails with ELOG_E_VERSION for a newer format (in
  * log.meta, or a batch with a newer magic whose CRC matches), with
- * ELOG_E_CORRUPT when a closed segment is unusable (recovery only ever
- * truncates the active segment: damage elsewhere needs an operator), and with
- * ELOG_E_BUSY never (locking is the store's job).
+ * ELOG_E_CORRUPT when a segment below the recovery point is unusable
+ * (recovery only truncates segments past it, which were never reported
+ * durable: damage below needs an operator), and with ELOG_E_BUSY never
+ * (locking is the store's job).
  */
 int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		      struct elog_partlog **out, struct elog_partlog_recovery *report,
 		      struct elog_err *err);
 
-/* Flush (unless failed), close files, free. NULL is fine. */
+/* Write the active indexes and flush (unless failed), close files, free. NULL is fine. */
 void elog_partlog_close(struct elog_partlog *log);
 
 int64_t elog_partlog_start_offset(const struct elog_partlog *log);
@@ -200,7 +231,12 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err);
 
-/* fdatasync what was written; flushed_offset moves up. Thread-safe. */
+/*
+ * fdatasync what was written: the closed segments a roll left unsynced (log
+ * and indexes), then the active segment; then, if closed segments were
+ * synced, the recovery point moves up to the active segment's base; then
+ * flushed_offset moves up. Thread-safe.
+ */
 int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err);
 
 /* Non-zero once the log has failed; the reason in err. */

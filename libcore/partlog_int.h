@@ -1,22 +1,47 @@
 /*
  * partlog_int — the partition log's private state, shared by partlog.c
- * (open, append, roll, flush), partlog_recover.c (what open finds on disk),
- * partlog_read.c (locate, read, find_time) and partlog_trim.c (truncate,
- * retention). Nothing outside those files includes this.
+ * (open, append, roll), partlog_sync.c (flush, closed segments waiting for
+ * their sync, the recovery point file), partlog_recover.c (what open finds
+ * on disk), partlog_read.c (locate, read, find_time) and partlog_trim.c
+ * (truncate, retention). Nothing outside those files includes this.
  *
  * Segments live in an array ordered by base offset; the last one is the
  * active segment. Each keeps its .log open (O_RDWR: truncation can make a
  * closed segment active again). A closed segment's indexes are mapped
- * read-only; the active one's are on the heap and appended to their files
- * (idx_fd, tix_fd) as entries are made.
+ * read-only; the active one's are on the heap only: idx_written/tix_written
+ * entries of them are in their files (idx_fd, tix_fd), and the rest is
+ * written at roll and close (the active segment's indexes are rebuilt on
+ * open anyway, so appends do not pay two small writes each).
+ *
+ * A roll under flush=interval/never does not wait for the disk: it puts the
+ * closed segment on the pending list (its .log as a dup, its .idx and
+ * .tix), bounded by ELOG_PARTLOG_PENDING_MAX, and counts the new file in
+ * dir_rolls; elog_partlog_flush syncs the list, the active segment and the
+ * directory (when dir_rolls is ahead of dir_rolls_synced). flushed_offset
+ * never passes the base of a segment still on the list. Under flush=always
+ * a roll syncs the closed segment and the directory itself and the list
+ * stays empty. (Starting writeback at roll with sync_file_range is no
+ * better: submitting a whole segment's pages blocks about as long as the
+ * fdatasync.)
+ *
+ * The recovery point (rp_offset, the file recovery.point) is the base of a
+ * segment below which every segment is synced, log and indexes; open
+ * validates batch by batch every segment from the one holding it. It only
+ * moves up in flush, after the segments below were synced, and down in
+ * truncation (before anything is cut).
  *
  * Locking: the owner thread does everything but elog_partlog_flush, which a
- * flusher thread may run at any time. The flusher only reads active_fd,
- * next_offset and generation, and writes flushed_offset and the failure,
- * all under `mutex`; the owner changes those fields under `mutex` too, and
- * reads them without it (it is their only writer). fdatasync runs on a dup of
- * the active fd outside the lock, so appends do not wait for the disk, and a
- * segment deleted meanwhile cannot pull the fd number out from under it.
+ * flusher thread may run at any time. The flusher reads active_fd,
+ * active_base, next_offset, generation, dir_rolls and the pending list, and
+ * writes flushed_offset, the pending list (removing what it synced),
+ * dir_rolls_synced and the failure, all under `mutex`; the owner changes those fields under `mutex`
+ * too, and reads the ones only it writes without it. fdatasync runs on dups
+ * of the fds outside the lock, so appends do not wait for the disk, and a
+ * segment deleted meanwhile cannot pull an fd number out from under it: a
+ * pending entry's fds are closed only under `mutex`, when it leaves the
+ * list. rp_mutex serialises writers of recovery.point (a flush raising it,
+ * a truncation lowering it) and guards rp_offset; it is taken before
+ * `mutex`, never after.
  */
 #ifndef ELOG_PARTLOG_INT_H
 #define ELOG_PARTLOG_INT_H
@@ -38,12 +63,24 @@
 /* log.meta is one short line. */
 #define ELOG_PARTLOG_META_MAX 64
 #define ELOG_PARTLOG_META_NAME "log.meta"
+/* recovery.point is one short line too. */
+#define ELOG_PARTLOG_RP_MAX 64
+#define ELOG_PARTLOG_RP_NAME "recovery.point"
+/* Closed segments awaiting their sync; a roll past this many syncs the oldest itself. */
+#define ELOG_PARTLOG_PENDING_MAX 16u
 
 struct elog_partlog_segment {
 	int64_t base_offset;
 	int fd;                        /* the .log */
 	uint64_t size;                 /* bytes in the .log */
 	struct elog_segindex_pair ix;  /* max_timestamp: of the whole segment */
+};
+
+/* A closed segment whose files are not known to be synced yet. */
+struct elog_partlog_pending {
+	uint64_t id;          /* unique within the log */
+	int64_t base_offset;  /* of the segment */
+	int fds[3];           /* .log (a dup of the segment's), .idx, .tix: owned */
 };
 
 struct elog_partlog {
@@ -53,6 +90,7 @@ struct elog_partlog {
 	struct elog_partlog_segment *segments; /* oldest first; the last is active */
 	uint32_t segment_count, segment_cap;
 	int idx_fd, tix_fd;            /* the active segment's index files */
+	size_t idx_written, tix_written; /* entries of the active indexes in those files */
 	int64_t active_first_append_ms;/* config clock at the first append; -1 when empty */
 	uint64_t last_term;
 	uint64_t size_bytes;
@@ -60,11 +98,20 @@ struct elog_partlog {
 
 	pthread_mutex_t mutex;         /* see the comment at the top */
 	int active_fd;
+	int64_t active_base;           /* base offset of the active segment */
 	int64_t next_offset;
 	uint64_t generation;           /* bumped when truncation moves next_offset down */
+	struct elog_partlog_pending pending[ELOG_PARTLOG_PENDING_MAX]; /* oldest first */
+	uint32_t pending_count;
+	uint64_t pending_next_id;
+	uint64_t dir_rolls;            /* rolls that created a file, counted ... */
+	uint64_t dir_rolls_synced;     /* ... and how many of them a directory fsync covers */
 	_Atomic int64_t flushed_offset;
 	_Atomic int failed;            /* set once, after `failure` is written */
 	struct elog_err failure;
+
+	pthread_mutex_t rp_mutex;      /* see the comment at the top */
+	_Atomic int64_t rp_offset;     /* what recovery.point holds; read without rp_mutex */
 };
 
 /* A read window over one segment's batch headers, valid during one call. */
@@ -92,14 +139,47 @@ int elog_partlog_check_usable(const struct elog_partlog *log, struct elog_err *e
 int elog_partlog_sync_dir(struct elog_partlog *log, struct elog_err *err);
 int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t position,
 			  const char *what, struct elog_err *err);
+/* Write a small file whole through name.tmp, fsync, rename and directory fsync;
+ * messages name the file, not the directory. */
+int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
+			      size_t len, struct elog_err *err);
+/*
+ * Open (flags: 0, or O_CREAT | O_TRUNC) the active segment's index files.
+ * With O_TRUNC they are empty; with 0 the caller vouches that they hold the
+ * active segment's entries exactly.
+ */
 int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int flags,
 			      struct elog_err *err);
+/* Write the active indexes' entries not yet in their files (no sync). */
+int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err *err);
 void elog_partlog_segment_release(struct elog_partlog_segment *s);
 int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int fd,
 			      struct elog_err *err);
-/* flushed_offset = max(it, offset) unless a truncation bumped the generation. */
-void elog_partlog_flushed_raise(struct elog_partlog *log, int64_t offset, uint64_t generation);
 int64_t elog_partlog_now_ms(const struct elog_partlog *log);
+
+/* partlog_sync.c */
+/*
+ * flushed_offset = max(it, offset) unless a truncation bumped the
+ * generation; never past the base of a segment still pending.
+ */
+void elog_partlog_flushed_raise(struct elog_partlog *log, int64_t offset, uint64_t generation);
+/* Make room on the pending list for one more, syncing the oldest if it is full. */
+int elog_partlog_pending_reserve(struct elog_partlog *log, struct elog_err *err);
+/* Put a closed segment on the pending list (dups log_fd, takes idx_fd and
+ * tix_fd in every case); the list must have room. */
+int elog_partlog_pending_add(struct elog_partlog *log, int64_t base_offset, int log_fd,
+			     int idx_fd, int tix_fd, struct elog_err *err);
+/* Sync the oldest max_entries pending segments now and take them off the list. */
+int elog_partlog_pending_sync(struct elog_partlog *log, uint32_t max_entries,
+			      struct elog_err *err);
+/* Take segments based in [lo, hi) off the list unsynced (they are being deleted);
+ * the caller holds the mutex. */
+void elog_partlog_pending_drop(struct elog_partlog *log, int64_t lo, int64_t hi);
+/* recovery.point: 1 read into *offset, 0 missing, -1 with why: ELOG_E_IO when it
+ * cannot be read, ELOG_E_CORRUPT when its line is not a valid one. */
+int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset, struct elog_err *why);
+/* Write recovery.point; the caller holds rp_mutex or is alone (open). */
+int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /* partlog_recover.c */
 int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_err *err);

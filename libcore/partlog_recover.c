@@ -1,8 +1,10 @@
 /*
  * partlog_recover — what elog_partlog_open finds on disk and repairs:
- * log.meta, the segment list, closed segments (checked cheaply, indexes
- * rebuilt when wrong, damage refused) and the active segment (validated
- * batch by batch, cut at the first bad byte, indexes rebuilt).
+ * log.meta, the segment list, the recovery point, segments below it
+ * (checked cheaply, indexes rebuilt when wrong, damage refused) and every
+ * segment from the one holding it on, the active one included (validated
+ * batch by batch, cut at the first bad byte with every later segment
+ * removed, indexes rebuilt, synced).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,27 +67,8 @@ static int meta_create(struct elog_partlog *log, struct elog_err *err)
 {
 	char text[ELOG_PARTLOG_META_MAX];
 	int n = snprintf(text, sizeof(text), "elog-partlog %d\n", ELOG_PARTLOG_FORMAT_VERSION);
-	int fd = openat(log->dir_fd, ELOG_PARTLOG_META_NAME ".tmp",
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta.tmp: cannot create");
-	if (elog_partlog_write_at(fd, (const uint8_t *)text, (size_t)n, 0, "log.meta.tmp", err) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (fsync(fd) < 0) {
-		elog_err_errno(err, ELOG_E_IO, errno, "log.meta.tmp: cannot sync");
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (renameat(log->dir_fd, ELOG_PARTLOG_META_NAME ".tmp", log->dir_fd,
-		     ELOG_PARTLOG_META_NAME) < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot rename into place");
-	if (fsync(log->dir_fd) < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
-	return 0;
+	return elog_partlog_replace_file(log, ELOG_PARTLOG_META_NAME, text, (size_t)n, err);
 }
 
 int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_err *err)
@@ -357,13 +340,13 @@ static int closed_check_first(struct elog_partlog_segment *s, const char *name,
 	return 0;
 }
 
-static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base,
-		       struct elog_partlog_recovery *report, struct elog_err *err)
+/* Open segment `base` and push it as the newest so far; *size is its file size. */
+static int segment_open_push(struct elog_partlog *log, int64_t base, uint64_t *size,
+			     struct elog_err *err)
 {
-	struct elog_partlog_segment *s;
 	struct stat st;
 	char name[32];
-	int fd, idx_ok, tix_ok;
+	int fd;
 
 	elog_segment_name(name, sizeof(name), base, "log");
 	fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
@@ -378,8 +361,24 @@ static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base
 		close(fd);
 		return -1;
 	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* A segment below the recovery point: cheap checks, index rebuild if needed. */
+static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base,
+		       struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	struct elog_partlog_segment *s;
+	uint64_t size;
+	char name[32];
+	int idx_ok, tix_ok;
+
+	elog_segment_name(name, sizeof(name), base, "log");
+	if (segment_open_push(log, base, &size, err) < 0)
+		return -1;
 	s = elog_partlog_active(log);
-	s->size = (uint64_t)st.st_size;
+	s->size = size;
 	if (closed_check_first(s, name, err) < 0)
 		return -1;
 	if ((uint64_t)(next_base - base) > UINT32_MAX)
@@ -398,7 +397,7 @@ static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base
 	return 0;
 }
 
-/* ---------------------------------------------------------------- active segment */
+/* ---------------------------------------------------------------- validated segments */
 
 /* Records in the batches from `position` on whose headers still decode. */
 static uint64_t tail_records(int fd, uint64_t position, uint64_t size)
@@ -418,15 +417,15 @@ static uint64_t tail_records(int fd, uint64_t position, uint64_t size)
 	return records;
 }
 
-/* Cut the active segment at the first bad byte and make the cut durable. */
-static int active_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t size,
-		      const char *name, const struct elog_err *why,
-		      struct elog_partlog_recovery *report, struct elog_err *err)
+/* Cut a segment at the first bad byte and make the cut durable. */
+static int validated_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t size,
+			 const char *name, const struct elog_err *why,
+			 struct elog_partlog_recovery *report, struct elog_err *err)
 {
 	struct elog_err reason = *why;
 
-	report->truncated_bytes = size - good;
-	report->truncated_records = tail_records(s->fd, good, size);
+	report->truncated_bytes += size - good;
+	report->truncated_records += tail_records(s->fd, good, size);
 	elog_err_prefix(&reason, "%s", name);
 	memcpy(report->first_bad, reason.msg, sizeof(report->first_bad));
 	/* The directory does not change; fsync makes the inode's new size durable. */
@@ -436,9 +435,13 @@ static int active_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t si
 	return 0;
 }
 
-/* Validate the active segment batch by batch, building its indexes as it goes. */
-static int active_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
-		       uint64_t size, struct elog_partlog_recovery *report, struct elog_err *err)
+/*
+ * Validate a segment batch by batch, building its indexes as it goes; *cut
+ * says whether it was cut at a bad batch.
+ */
+static int validated_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
+			  uint64_t size, struct elog_partlog_recovery *report, int *cut,
+			  struct elog_err *err)
 {
 	struct elog_segment_scanner sc;
 	struct elog_batch_header h;
@@ -447,6 +450,7 @@ static int active_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
 	char name[32];
 	int rc, added;
 
+	*cut = 0;
 	elog_segment_name(name, sizeof(name), s->base_offset, "log");
 	if (elog_segment_scanner_init_fd(&sc, s->fd, size, s->base_offset, err) < 0)
 		return elog_err_prefix(err, "%s", name);
@@ -468,50 +472,148 @@ static int active_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
 		*err = why;
 		return elog_err_prefix(err, "%s", name);
 	}
-	if (rc < 0)
-		return active_cut(s, s->size, size, name, &why, report, err);
+	if (rc == 0)
+		return 0;
+	*cut = 1;
+	return validated_cut(s, s->size, size, name, &why, report, err);
+}
+
+/* Rewrite both index files of s unless they hold exactly its indexes already. */
+static int indexes_settle(struct elog_partlog *log, struct elog_partlog_segment *s, int sync,
+			  struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	if (index_file_matches(log, s->base_offset, "idx", &s->ix.idx) &&
+	    index_file_matches(log, s->base_offset, "tix", &s->ix.tix))
+		return 0;
+	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, sync, err) < 0 ||
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, sync, err) < 0)
+		return -1;
+	report->indexes_rebuilt++;
 	return 0;
 }
 
-static int active_load(struct elog_partlog *log, int64_t base,
-		       struct elog_partlog_recovery *report, struct elog_err *err)
+/* Sync and map one index file of a validated closed segment. */
+static int index_sync_map(struct elog_partlog *log, struct elog_partlog_segment *s,
+			  struct elog_segindex *ix, const char *ext, struct elog_err *err)
 {
-	struct elog_partlog_segment *s;
-	struct stat st;
 	char name[32];
-	int fd;
+	int fd, rc = 0;
 
-	elog_segment_name(name, sizeof(name), base, "log");
-	fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
+	elog_segment_name(name, sizeof(name), s->base_offset, ext);
+	fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
-	if (fstat(fd, &st) < 0) {
-		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot stat", name);
-		close(fd);
+	/* A crashed process may have left these in the page cache only. */
+	if (fdatasync(fd) < 0)
+		rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name);
+	else if (elog_segindex_map(ix, fd, ix->count * ix->entry_size, err) < 0)
+		rc = elog_err_prefix(err, "%s", name);
+	close(fd);
+	return rc;
+}
+
+/* A validated segment that stays closed: closing entry, indexes and log synced. */
+static int validated_close(struct elog_partlog *log, struct elog_partlog_segment *s,
+			   struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	char name[32];
+
+	if (elog_segindex_push(&s->ix.tix, (uint32_t)(log->next_offset - s->base_offset),
+			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0 ||
+	    indexes_settle(log, s, 1, report, err) < 0)
 		return -1;
-	}
-	if (elog_partlog_segment_push(log, base, fd, err) < 0) {
-		close(fd);
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	if (fdatasync(s->fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name);
+	if (index_sync_map(log, s, &s->ix.idx, "idx", err) < 0 ||
+	    index_sync_map(log, s, &s->ix.tix, "tix", err) < 0)
 		return -1;
-	}
-	s = elog_partlog_active(log);
-	if (active_scan(log, s, (uint64_t)st.st_size, report, err) < 0)
-		return -1;
-	if (!index_file_matches(log, base, "idx", &s->ix.idx) ||
-	    !index_file_matches(log, base, "tix", &s->ix.tix)) {
-		if (elog_partlog_write_index_file(log, base, "idx", &s->ix.idx, 0, err) < 0 ||
-		    elog_partlog_write_index_file(log, base, "tix", &s->ix.tix, 0, err) < 0)
-			return -1;
-		report->indexes_rebuilt++;
-	}
-	if (elog_partlog_open_indexes(log, base, 0, err) < 0)
+	return 0;
+}
+
+/* The validated segment where the log ends becomes the active one. */
+static int validated_activate(struct elog_partlog *log, struct elog_partlog_segment *s,
+			      int cut, struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	char name[32];
+
+	if (indexes_settle(log, s, 0, report, err) < 0 ||
+	    elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0)
 		return -1;
 	/* What a crashed process left in the page cache counts as flushed only once synced. */
-	if (report->truncated_bytes == 0 && fdatasync(fd) < 0)
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	if (!cut && fdatasync(s->fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name);
 	/* The age of a recovered segment counts from now: see partlog.h. */
 	if (s->size)
 		log->active_first_append_ms = elog_partlog_now_ms(log);
+	return 0;
+}
+
+/*
+ * A segment at or past the recovery point (the newest is always one),
+ * validated batch by batch. *last is set when the log ends here: it is
+ * the newest, it was cut, or its offsets do not end where the next
+ * segment begins (a closed segment whose tail never reached the disk).
+ */
+static int validated_load(struct elog_partlog *log, int64_t base, int64_t next_base,
+			  struct elog_partlog_recovery *report, int *last, struct elog_err *err)
+{
+	struct elog_partlog_segment *s;
+	uint64_t size;
+	char name[32];
+	int cut;
+
+	if (segment_open_push(log, base, &size, err) < 0)
+		return -1;
+	s = elog_partlog_active(log);
+	if (validated_scan(log, s, size, report, &cut, err) < 0)
+		return -1;
+	report->segments_validated++;
+	*last = cut || next_base < 0;
+	if (!*last && log->next_offset != next_base) {
+		elog_segment_name(name, sizeof(name), base, "log");
+		snprintf(report->first_bad, sizeof(report->first_bad),
+			 "%s: ends before offset %" PRId64 ", the next segment starts at %" PRId64,
+			 name, log->next_offset, next_base);
+		*last = 1;
+	}
+	if (*last)
+		return validated_activate(log, s, cut, report, err);
+	return validated_close(log, s, report, err);
+}
+
+/*
+ * Delete the segments after the one where the log now ends, newest first
+ * (a crash midway leaves a shorter run of them, which the next open
+ * removes the same way), counting what they held.
+ */
+static int remove_later(struct elog_partlog *log, const int64_t *bases, uint32_t n,
+			struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	static const char *const exts[3] = {"log", "idx", "tix"};
+	char name[32];
+
+	for (uint32_t j = n; j-- > 0;) {
+		struct stat st;
+		int fd;
+		elog_segment_name(name, sizeof(name), bases[j], "log");
+		fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			report->truncated_bytes += (uint64_t)st.st_size;
+			report->truncated_records += tail_records(fd, 0, (uint64_t)st.st_size);
+		}
+		if (fd >= 0)
+			close(fd);
+		for (int k = 0; k < 3; k++) {
+			elog_segment_name(name, sizeof(name), bases[j], exts[k]);
+			if (unlinkat(log->dir_fd, name, 0) < 0 && errno != ENOENT && k == 0)
+				return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot remove", name);
+		}
+		report->segments_removed++;
+	}
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
 	return 0;
 }
 
@@ -554,30 +656,98 @@ static int last_term_before_active(struct elog_partlog *log, struct elog_err *er
 	return 0;
 }
 
+/* ---------------------------------------------------------------- recovery point */
+
+/*
+ * Read recovery.point and choose the first segment to validate batch by
+ * batch (*from, an index into l): the one holding the point; with no file
+ * (a directory from before it existed, whose closed segments were all
+ * synced when rolled) only the newest; with an unreadable one, all.
+ */
+static int rp_read(struct elog_partlog *log, const struct listing *l,
+		   struct elog_partlog_recovery *report, uint32_t *from, struct elog_err *err)
+{
+	struct elog_err why;
+	int64_t rp;
+	int found = elog_partlog_rp_load(log, &rp, &why);
+
+	report->recovery_point = -1;
+	*from = 0;
+	if (found < 0 && why.code != ELOG_E_CORRUPT) {
+		*err = why;
+		return -1;
+	}
+	if (found < 0) {
+		report->recovery_point_state = ELOG_RECOVERY_POINT_BAD;
+		memcpy(report->recovery_point_problem, why.msg, sizeof(why.msg));
+		return 0;
+	}
+	if (found == 0) {
+		report->recovery_point_state = ELOG_RECOVERY_POINT_MISSING;
+		*from = l->count ? l->count - 1 : 0;
+		return 0;
+	}
+	report->recovery_point_state = ELOG_RECOVERY_POINT_FOUND;
+	report->recovery_point = rp;
+	atomic_store(&log->rp_offset, rp);
+	while (*from + 1 < l->count && l->bases[*from + 1] <= rp)
+		(*from)++;
+	return 0;
+}
+
+/*
+ * Every segment open validated was synced, so the point may move up to the
+ * active segment's base; it must move down when the log now ends below it.
+ * A point already inside the active segment stays (no write on a clean open).
+ */
+static int rp_settle(struct elog_partlog *log, const struct elog_partlog_recovery *report,
+		     struct elog_err *err)
+{
+	int64_t base = elog_partlog_active(log)->base_offset;
+	int64_t rp = report->recovery_point;
+
+	if (report->recovery_point_state == ELOG_RECOVERY_POINT_FOUND && rp >= base &&
+	    rp <= log->next_offset)
+		return 0;
+	return elog_partlog_rp_store(log, base, err);
+}
+
 int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery *report,
 			 struct elog_err *err)
 {
 	struct listing l = {0};
-	int rc = -1;
+	uint32_t from, i;
+	int rc = -1, last = 0;
 
-	if (list_segments(log, &l, err) < 0)
+	if (list_segments(log, &l, err) < 0 || rp_read(log, &l, report, &from, err) < 0)
 		goto out;
 	if (l.count == 0 && create_first(log, err) < 0)
 		goto out;
-	for (uint32_t i = 0; i + 1 < l.count; i++)
-		if (closed_load(log, l.bases[i], l.bases[i + 1], report, err) < 0)
+	/* Below `from` the cheap checks; from there on (and always the newest) validation. */
+	for (i = 0; i < l.count && !last; i++) {
+		int64_t next_base = i + 1 < l.count ? l.bases[i + 1] : -1;
+		int step;
+		if (i < from && next_base >= 0)
+			step = closed_load(log, l.bases[i], next_base, report, err);
+		else
+			step = validated_load(log, l.bases[i], next_base, report, &last, err);
+		if (step < 0)
 			goto out;
-	if (l.count && active_load(log, l.bases[l.count - 1], report, err) < 0)
+	}
+	/* A validation that ended the log early leaves segments [i, count) behind it. */
+	if (i < l.count && remove_later(log, l.bases + i, l.count - i, report, err) < 0)
 		goto out;
 	if (last_term_before_active(log, err) < 0)
 		goto out;
 	log->size_bytes = 0;
-	for (uint32_t i = 0; i < log->segment_count; i++)
-		log->size_bytes += log->segments[i].size;
+	for (uint32_t j = 0; j < log->segment_count; j++)
+		log->size_bytes += log->segments[j].size;
 	if (l.count == 0)
 		log->next_offset = 0;
 	report->segments = log->segment_count;
 	atomic_store(&log->flushed_offset, log->next_offset);
+	if (rp_settle(log, report, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(l.bases);

@@ -2,6 +2,12 @@
  * partlog_trim — removing batches: truncation from the end (a follower
  * whose log diverged from its leader's) and retention from the start.
  *
+ * Truncation first forgets the newer segments in memory (a flush from then
+ * on sees the shortened log), lowers the recovery point to the cut
+ * segment's base and syncs the closed segments still pending below it, so
+ * that everything below the target is durable when it returns; only then
+ * does it touch files.
+ *
  * Both delete whole segment files, .log first: a crash between unlinks
  * leaves index files without a .log, which the next open removes, never a
  * .log without the segments around it. Truncation deletes newest first and
@@ -67,21 +73,38 @@ static int truncate_position(struct elog_partlog *log, uint32_t i, int64_t offse
 	return 0;
 }
 
-/* Drop segments after i from memory; i becomes the active segment. */
+/*
+ * Make segment i the active one in memory, in one step a flush sees whole:
+ * the generation moves (a flush that started before raises nothing), and
+ * the newer segments leave the pending list unsynced.
+ */
 static void truncate_forget_newer(struct elog_partlog *log, uint32_t i, int64_t offset)
 {
-	uint32_t old_count = log->segment_count;
-
 	pthread_mutex_lock(&log->mutex);
 	log->generation++;
 	log->next_offset = offset;
 	log->segment_count = i + 1;
 	log->active_fd = log->segments[i].fd;
+	log->active_base = log->segments[i].base_offset;
+	elog_partlog_pending_drop(log, log->segments[i].base_offset + 1, INT64_MAX);
 	atomic_store(&log->flushed_offset, offset < atomic_load(&log->flushed_offset)
 						   ? offset : atomic_load(&log->flushed_offset));
 	pthread_mutex_unlock(&log->mutex);
-	for (uint32_t j = i + 1; j < old_count; j++)
-		elog_partlog_segment_release(&log->segments[j]);
+}
+
+/* Lower the recovery point to segment i, then sync the pending segments up to it. */
+static int truncate_settle_below(struct elog_partlog *log, uint32_t i, struct elog_err *err)
+{
+	int64_t base = log->segments[i].base_offset;
+	int rc = 0;
+
+	pthread_mutex_lock(&log->rp_mutex);
+	if (atomic_load(&log->rp_offset) > base && elog_partlog_rp_store(log, base, err) < 0)
+		rc = elog_err_prefix(err, "%s", log->dir);
+	pthread_mutex_unlock(&log->rp_mutex);
+	if (rc < 0)
+		return elog_partlog_fail(log, err);
+	return elog_partlog_pending_sync(log, ELOG_PARTLOG_PENDING_MAX, err);
 }
 
 /* Recompute what the active segment's appends carry on from, after a cut. */
@@ -128,6 +151,7 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 	    elog_segindex_keep(&s->ix.tix, elog_segindex_floor_position(&s->ix.tix, cut) + 1,
 			       err) < 0)
 		return -1;
+	/* The indexes are the active segment's now: written whole, not synced. */
 	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 0, err) < 0 ||
 	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 0, err) < 0 ||
 	    elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0)
@@ -138,7 +162,7 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err)
 {
 	struct elog_err local;
-	uint32_t i;
+	uint32_t i, old_count;
 	uint64_t cut;
 
 	if (!err)
@@ -156,12 +180,18 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	if (truncate_position(log, i, offset, &cut, err) < 0)
 		return -1;
 	/* From here on a failure leaves disk and memory apart: the log fails. */
-	for (uint32_t j = log->segment_count - 1; j > i; j--)
+	old_count = log->segment_count;
+	truncate_forget_newer(log, i, offset);
+	/* Released, their entries keep the base offsets the unlinks below need. */
+	for (uint32_t j = i + 1; j < old_count; j++)
+		elog_partlog_segment_release(&log->segments[j]);
+	if (truncate_settle_below(log, i, err) < 0)
+		return -1;
+	for (uint32_t j = old_count - 1; j > i; j--)
 		if (segment_unlink(log, log->segments[j].base_offset, err) < 0)
 			return elog_partlog_fail(log, err);
-	if (log->segment_count - 1 > i && elog_partlog_sync_dir(log, err) < 0)
+	if (old_count - 1 > i && elog_partlog_sync_dir(log, err) < 0)
 		return -1;
-	truncate_forget_newer(log, i, offset);
 	if (truncate_cut(log, i, cut, err) < 0)
 		return elog_partlog_fail(log, err);
 	if (elog_partlog_sync_dir(log, err) < 0)
@@ -205,6 +235,10 @@ int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *dele
 	 */
 	while (log->segment_count > 1 && retain_due(log, now_ms)) {
 		struct elog_partlog_segment *s = &log->segments[0];
+		/* Deleted unsynced, if a flush has not got to it yet. */
+		pthread_mutex_lock(&log->mutex);
+		elog_partlog_pending_drop(log, s->base_offset, s->base_offset + 1);
+		pthread_mutex_unlock(&log->mutex);
 		if (segment_unlink(log, s->base_offset, err) < 0) {
 			rc = -1;
 			break;

@@ -56,7 +56,10 @@ static int segindex_reserve(struct elog_segindex *ix, struct elog_err *err)
 	if (ix->count + 1 > ELOG_SEGINDEX_ENTRIES_MAX)
 		return elog_err_set(err, ELOG_E_LIMIT, "index: more than %llu entries",
 				    (unsigned long long)ELOG_SEGINDEX_ENTRIES_MAX);
-	cap = ix->cap_bytes ? ix->cap_bytes * 2 : 64 * (size_t)ix->entry_size;
+	/* At least 64 entries: keep() can leave a capacity below one entry (1 byte for none). */
+	cap = ix->cap_bytes * 2;
+	if (cap < 64 * (size_t)ix->entry_size)
+		cap = 64 * (size_t)ix->entry_size;
 	if (cap > ELOG_SEGINDEX_ENTRIES_MAX * ix->entry_size)
 		cap = ELOG_SEGINDEX_ENTRIES_MAX * ix->entry_size;
 	bytes = realloc(ix->bytes, cap);

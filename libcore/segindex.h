@@ -4,9 +4,10 @@
  * and partlog*.c.
  *
  * An index is either on the heap (the active segment: it grows as batches
- * are appended and is written to its file entry by entry) or a read-only
- * mapping of its file (closed segments: immutable, so the page cache holds
- * them and a log of thousands of segments costs no private memory).
+ * are appended, and partlog writes it to its file at roll and close) or a
+ * read-only mapping of its file (closed segments: immutable, so the page
+ * cache holds them and a log of thousands of segments costs no private
+ * memory).
  * Keeping the disk layout in memory means a rebuilt index is written out
  * byte for byte, and comparing a file with what it should be is a memcmp.
  *

@@ -1115,7 +1115,8 @@ static void test_truncate_to_segment_base_reopen(void)
 	T_OK(elog_partlog_truncate(log, bases[2], &err), &err);
 	T_EQ_INT(elog_partlog_segment_count(log), 3);
 	T_EQ_INT(elog_partlog_next_offset(log), bases[2]);
-	/* the files of the newer segments are gone, the cut one is empty */
+	/* the files of the newer segments are gone, the cut one is empty (and
+	 * its indexes, mapped while it was closed, emptied on the heap) */
 	for (uint32_t i = 2; i < n; i++) {
 		static const char *const exts[3] = {"log", "idx", "tix"};
 		char path[4200];
@@ -1130,6 +1131,12 @@ static void test_truncate_to_segment_base_reopen(void)
 	T_EQ_INT(elog_partlog_next_offset(log), bases[2]);
 	T_EQ_INT(elog_partlog_last_term(log), 1);
 	T_OK(fill(log, 10, 40, &err), &err);
+	/* the same without a reopen in between: appends index into the emptied heap copy */
+	T_OK(elog_partlog_truncate(log, bases[1], &err), &err);
+	T_OK(fill(log, 30, 40, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), bases[1] + 90);
 	elog_partlog_close(log);
 }
 
