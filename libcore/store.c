@@ -167,16 +167,20 @@ static void partition_close_log(struct elog_store *store, struct elog_partition 
 static void log_recovery(struct elog_store *store, const char *path,
 			 const struct elog_partlog_recovery *r)
 {
-	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX], rp[ELOG_LOG_VALUE_MAX];
+	int bad_point = r->recovery_point_state == ELOG_RECOVERY_POINT_BAD;
 
-	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0)
+	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0 && !bad_point)
 		return;
-	elog_logf(store->options.log, r->truncated_bytes ? ELOG_LOG_WARN : ELOG_LOG_INFO,
+	elog_logf(store->options.log, r->truncated_bytes || bad_point ? ELOG_LOG_WARN : ELOG_LOG_INFO,
 		  "partition recovered",
 		  "dir=%s truncated_bytes=%" PRIu64 " truncated_records=%" PRIu64
-		  " indexes_rebuilt=%u reason=%s",
+		  " segments_removed=%u segments_validated=%u indexes_rebuilt=%u reason=%s"
+		  " recovery_point_problem=%s",
 		  elog_logfmt_value(v, sizeof(v), path), r->truncated_bytes, r->truncated_records,
-		  r->indexes_rebuilt, elog_logfmt_value(why, sizeof(why), r->first_bad));
+		  r->segments_removed, r->segments_validated, r->indexes_rebuilt,
+		  elog_logfmt_value(why, sizeof(why), r->first_bad),
+		  elog_logfmt_value(rp, sizeof(rp), r->recovery_point_problem));
 }
 
 /* Open (or create) partition id's log with the topic's config. */
