@@ -60,9 +60,11 @@
 #include "client.h"
 #include "err.h"
 
+#include "bench_stats.h"
+
 #define PROG "bench_e2e"
 
-#define E2E_REPS_MAX 99u
+#define E2E_REPS_MAX BENCH_STATS_VALUES_MAX
 #define E2E_RECORDS_MAX 20000000u           /* per repetition: bounds the shared array */
 #define E2E_RECORD_BYTES_MIN 64u
 #define E2E_RECORD_BYTES_MAX 4096u
@@ -140,39 +142,6 @@ static void die(const char *fmt, ...)
 		waitpid(consumer_pid, NULL, 0);
 	}
 	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, uint32_t n)
-{
-	double tmp[E2E_REPS_MAX];
-
-	if (n == 0 || n > E2E_REPS_MAX)
-		die("median of %u values", n);
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
 /* Nearest-rank percentile (per mille, 1..1000) of n sorted latencies, in µs. */

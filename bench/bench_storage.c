@@ -53,6 +53,8 @@
 
 #include "batch.h"
 #include "err.h"
+
+#include "bench_stats.h"
 #include "partlog.h"
 
 #define PROG "bench_storage"
@@ -62,7 +64,7 @@
 #define BENCH_BATCH_RECORDS_MAX 16384u    /* bound on the builder loop */
 #define BENCH_READ_SLICE_BYTES (1u << 20) /* max_bytes per elog read and pread size */
 #define BENCH_READ_PASSES 3u              /* reads go over the log this many times */
-#define BENCH_REPS_MAX 99u
+#define BENCH_REPS_MAX BENCH_STATS_VALUES_MAX
 #define BENCH_SYNC_APPENDS_MAX 1000000u
 #define BENCH_SYNC_APPENDS_MIN 200u
 #define BENCH_SYNC_CALIBRATE_OPS 50u
@@ -165,42 +167,9 @@ static uint8_t *xalloc_aligned(size_t n)
 	return p;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static double seconds_since(uint64_t start_ns)
 {
 	return (double)(now_ns() - start_ns) / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, uint32_t n)
-{
-	double tmp[BENCH_REPS_MAX];
-
-	if (n == 0 || n > BENCH_REPS_MAX)
-		die("median of %u values", n);
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
 static double minimum(const double *v, uint32_t n)
