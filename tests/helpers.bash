@@ -95,10 +95,12 @@ elog_pid() {
 elog_stop() {
 	local pid=${ELOG_PROC[$1]:-$1} sig=${2:-TERM}
 	if ! elog_exited "$pid"; then
-		kill -"$sig" "$pid" 2>/dev/null
+		# It may exit (and bash may reap it) between the check and the kill:
+		# a process already gone is stopped, not an error.
+		kill -"$sig" "$pid" 2>/dev/null || true
 		if ! elog_wait_until "$ELOG_STOP_TIMEOUT" elog_exited "$pid"; then
 			echo "# pid $pid ignored SIG$sig for ${ELOG_STOP_TIMEOUT}s: killing it" >&3
-			kill -KILL "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null || true
 			elog_wait_until 5 elog_exited "$pid" || true
 		fi
 	fi
