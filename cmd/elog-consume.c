@@ -478,11 +478,7 @@ static int parse_option(struct consume *c, int id, const char *arg)
 	case 'q':
 		c->notices = 0;
 		return -1;
-	case 'h':
-		elog_cli_help(stdout, &program);
-		return ELOG_EXIT_OK;
-	case OPT_VERSION:
-		elog_cli_version(stdout);
+	case ELOG_CLI_DONE:
 		return ELOG_EXIT_OK;
 	default:
 		return elog_cli_usage_error(&program, NULL);

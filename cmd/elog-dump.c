@@ -516,11 +516,7 @@ static int parse_options(struct dump *d, int argc, char **argv, int *first_opera
 		case 'v':
 			d->verify = 1;
 			break;
-		case 'h':
-			elog_cli_help(stdout, &program);
-			return ELOG_EXIT_OK;
-		case OPT_VERSION:
-			elog_cli_version(stdout);
+		case ELOG_CLI_DONE:
 			return ELOG_EXIT_OK;
 		default:
 			return elog_cli_usage_error(&program, NULL);

@@ -948,11 +948,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	elog_cli_getopt_init(&g, &program, argc, argv);
 	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END) {
 		switch (id) {
-		case 'h':
-			elog_cli_help(stdout, &program);
-			return ELOG_EXIT_OK;
-		case OPT_VERSION:
-			elog_cli_version(stdout);
+		case ELOG_CLI_DONE:
 			return ELOG_EXIT_OK;
 		case 'q':
 			o->quiet = 1;

@@ -50,8 +50,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->dir = g.arg; break;
 		case 'l': a->listen = g.arg; break;
 		case 'c': a->config = g.arg; break;
-		case 'h': elog_cli_help(stdout, &program); return ELOG_EXIT_OK;
-		case OPT_VERSION: elog_cli_version(stdout); return ELOG_EXIT_OK;
+		case ELOG_CLI_DONE: return ELOG_EXIT_OK;
 		default:
 			elog_cli_usage(stderr, &program);
 			return ELOG_EXIT_USAGE;

@@ -254,11 +254,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		if (id > 0 && id < OPT__END)
 			o->given[id] = 1;
 		switch (id) {
-		case 'h':
-			elog_cli_help(stdout, &program);
-			return ELOG_EXIT_OK;
-		case OPT_VERSION:
-			elog_cli_version(stdout);
+		case ELOG_CLI_DONE:
 			return ELOG_EXIT_OK;
 		case 'j':
 			o->json = 1;

@@ -153,6 +153,19 @@ int elog_cli_getopt_next(struct elog_cli_getopt *g)
 		return ELOG_CLI_END;
 	if (c == '?' || c == ':')
 		return ELOG_CLI_BAD;
+	for (const struct elog_cli_option *o = g->program->options; o->id != 0; o++) {
+		if (o->id != c || !o->long_name)
+			continue;
+		if (!strcmp(o->long_name, "help")) {
+			elog_cli_help(stdout, g->program);
+			return ELOG_CLI_DONE;
+		}
+		if (!strcmp(o->long_name, "version")) {
+			elog_cli_version(stdout);
+			return ELOG_CLI_DONE;
+		}
+		break;
+	}
 	return c;
 }
 

@@ -70,6 +70,7 @@ void elog_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define ELOG_CLI_OPTIONS_MAX 64
 #define ELOG_CLI_END (-1)  /* elog_cli_getopt_next: no more options */
 #define ELOG_CLI_BAD (-2)  /* elog_cli_getopt_next: bad option, reason printed */
+#define ELOG_CLI_DONE (-3) /* elog_cli_getopt_next: --help or --version printed; exit 0 */
 
 /*
  * One option. id is what elog_cli_getopt_next returns: a printable character
@@ -107,7 +108,10 @@ struct elog_cli_getopt {
  */
 void elog_cli_getopt_init(struct elog_cli_getopt *g, const struct elog_cli_program *program,
 			  int argc, char **argv);
-/* The next option's id (g->arg set), ELOG_CLI_END or ELOG_CLI_BAD. */
+/* The next option's id (g->arg set), ELOG_CLI_END or ELOG_CLI_BAD. The
+ * options whose long names are "help" and "version" are the same in every
+ * tool and handled here: their text goes to stdout and ELOG_CLI_DONE comes
+ * back, for the tool to exit 0. */
 int elog_cli_getopt_next(struct elog_cli_getopt *g);
 
 /* "usage: prog <synopsis>\n" */

@@ -974,10 +974,8 @@ int main(int argc, char **argv)
 	defaults(&pr);
 	elog_cli_getopt_init(&g, &program, argc, argv);
 	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END) {
-		if (id == 'h') {
-			elog_cli_help(stdout, &program);
+		if (id == ELOG_CLI_DONE)
 			return 0;
-		}
 		if (id == ELOG_CLI_BAD || (rc = option(&pr, id, g.arg)) >= 0)
 			return ELOG_EXIT_USAGE;
 	}

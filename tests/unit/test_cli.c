@@ -316,6 +316,27 @@ static void test_getopt(void)
 	T_CHECK(strcmp(argv[g.index + 1], "-notanoption") == 0);
 }
 
+/* --help and --version are answered by the parser itself, the same in every tool. */
+static void test_getopt_help_and_version(void)
+{
+	char a0[] = "elog-test", a1[] = "--version", a2[] = "-h";
+	char *argv[] = {a0, a1, a2, NULL};
+	struct elog_cli_getopt g;
+	int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+
+	T_ASSERT(saved >= 0 && devnull >= 0);
+	fflush(stdout);
+	dup2(devnull, 1);
+	elog_cli_getopt_init(&g, &test_program, 3, argv);
+	int first = elog_cli_getopt_next(&g), second = elog_cli_getopt_next(&g);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(devnull);
+	T_EQ_INT(first, ELOG_CLI_DONE);
+	T_EQ_INT(second, ELOG_CLI_DONE);
+}
+
 /* Run fn with stderr sent to a file; return what was written (static buffer). */
 static const char *capture_stderr(void (*fn)(void))
 {
@@ -459,6 +480,7 @@ int main(void)
 	T_RUN(test_timestamp_errors);
 	T_RUN(test_timestamp_format);
 	T_RUN(test_getopt);
+	T_RUN(test_getopt_help_and_version);
 	T_RUN(test_getopt_errors);
 	T_RUN(test_help);
 	T_RUN(test_diagnostics);
