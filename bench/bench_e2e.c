@@ -60,7 +60,7 @@
 #include "client.h"
 #include "err.h"
 
-#include "bench_stats.h"
+#include "bench_common.h"
 
 #define PROG "bench_e2e"
 
@@ -681,21 +681,6 @@ static void usage(int status)
 	exit(status);
 }
 
-static uint64_t parse_u64(const char *s, uint64_t lo, uint64_t hi, int opt)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, PROG ": -%c %s: want an integer in [%" PRIu64 ", %" PRIu64 "]\n", opt,
-			s, lo, hi);
-		usage(2);
-	}
-	return v;
-}
-
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	int c;
@@ -713,19 +698,19 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		case 'b': opt->brokers = optarg; break;
 		case 'd': opt->dir = optarg; break;
 		case 'j': opt->json_path = optarg; break;
-		case 'r': opt->reps = (uint32_t)parse_u64(optarg, 1, E2E_REPS_MAX, c); break;
-		case 'R': opt->rate_per_s = (uint32_t)parse_u64(optarg, 1, E2E_RATE_MAX, c); break;
-		case 't': opt->seconds = (uint32_t)parse_u64(optarg, 1, E2E_SECONDS_MAX, c); break;
-		case 'w': opt->warmup_seconds = (uint32_t)parse_u64(optarg, 0, E2E_SECONDS_MAX, c); break;
-		case 's': opt->record_bytes = (uint32_t)parse_u64(optarg, E2E_RECORD_BYTES_MIN,
-								  E2E_RECORD_BYTES_MAX, c); break;
+		case 'r': opt->reps = (uint32_t)bench_option_u64(PROG, c, optarg, 1, E2E_REPS_MAX); break;
+		case 'R': opt->rate_per_s = (uint32_t)bench_option_u64(PROG, c, optarg, 1, E2E_RATE_MAX); break;
+		case 't': opt->seconds = (uint32_t)bench_option_u64(PROG, c, optarg, 1, E2E_SECONDS_MAX); break;
+		case 'w': opt->warmup_seconds = (uint32_t)bench_option_u64(PROG, c, optarg, 0, E2E_SECONDS_MAX); break;
+		case 's': opt->record_bytes = (uint32_t)bench_option_u64(PROG, c, optarg, E2E_RECORD_BYTES_MIN,
+								  E2E_RECORD_BYTES_MAX); break;
 		case 'a':
 			if (strcmp(optarg, "all") == 0 || strcmp(optarg, "-1") == 0)
 				opt->acks = -1;
 			else
-				opt->acks = (int)parse_u64(optarg, 0, 1, c);
+				opt->acks = (int)bench_option_u64(PROG, c, optarg, 0, 1);
 			break;
-		case 'l': opt->linger_ms = (uint32_t)parse_u64(optarg, 0, 60000, c); break;
+		case 'l': opt->linger_ms = (uint32_t)bench_option_u64(PROG, c, optarg, 0, 60000); break;
 		case 'T': opt->topic_prefix = optarg; break;
 		case 'D': opt->dump_path = optarg; break;
 		case 'h': usage(0); break;

@@ -54,7 +54,7 @@
 #include "batch.h"
 #include "err.h"
 
-#include "bench_stats.h"
+#include "bench_common.h"
 #include "partlog.h"
 
 #define PROG "bench_storage"
@@ -940,21 +940,6 @@ static void usage(int status)
 	exit(status);
 }
 
-static uint64_t parse_u64(const char *s, uint64_t lo, uint64_t hi, int opt)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, PROG ": -%c %s: want an integer in [%" PRIu64 ", %" PRIu64 "]\n", opt,
-			s, lo, hi);
-		usage(2);
-	}
-	return v;
-}
-
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	int c;
@@ -970,12 +955,12 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		switch (c) {
 		case 'd': opt->dir = optarg; break;
 		case 'j': opt->json_path = optarg; break;
-		case 'n': opt->total_bytes = parse_u64(optarg, BENCH_TOTAL_BYTES_MIN,
-						       BENCH_TOTAL_BYTES_MAX, c); break;
-		case 's': opt->sync_appends = (uint32_t)parse_u64(optarg, 1, BENCH_SYNC_APPENDS_MAX,
-								  c); break;
-		case 'r': opt->reps = (uint32_t)parse_u64(optarg, 1, BENCH_REPS_MAX, c); break;
-		case 'S': opt->segment_bytes = parse_u64(optarg, 1 << 20, 0xFFFFFFFFull, c); break;
+		case 'n': opt->total_bytes = bench_option_u64(PROG, c, optarg, BENCH_TOTAL_BYTES_MIN,
+						       BENCH_TOTAL_BYTES_MAX); break;
+		case 's': opt->sync_appends = (uint32_t)bench_option_u64(PROG, c, optarg, 1,
+									 BENCH_SYNC_APPENDS_MAX); break;
+		case 'r': opt->reps = (uint32_t)bench_option_u64(PROG, c, optarg, 1, BENCH_REPS_MAX); break;
+		case 'S': opt->segment_bytes = bench_option_u64(PROG, c, optarg, 1 << 20, 0xFFFFFFFFull); break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}

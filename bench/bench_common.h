@@ -1,10 +1,15 @@
 /*
- * bench_stats.h — the clock and the order statistics every bench program
- * uses, so that they all measure and summarise the same way. Header-only:
- * each bench program is a file of its own, linked alone.
+ * bench_common.h — what every bench program shares: the clock, the order
+ * statistics (so that they all measure and summarise the same way) and
+ * option parsing through libcore's cli parsers. Header-only: each bench
+ * program is a file of its own, linked alone.
  */
-#ifndef ELOG_BENCH_STATS_H
-#define ELOG_BENCH_STATS_H
+#ifndef ELOG_BENCH_COMMON_H
+#define ELOG_BENCH_COMMON_H
+
+#include <stdio.h>
+
+#include "cli.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -46,6 +51,20 @@ static inline double median(const double *v, uint32_t n)
 	memcpy(tmp, v, n * sizeof(*v));
 	qsort(tmp, n, sizeof(*tmp), cmp_double);
 	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+/* The integer argument of option -opt, in [lo, hi]; a bad one is a usage error (exit 2). */
+static inline uint64_t bench_option_u64(const char *prog, int opt, const char *s, uint64_t lo,
+					uint64_t hi)
+{
+	struct elog_err err;
+	uint64_t v;
+
+	if (elog_cli_parse_u64(s, lo, hi, &v, &err) < 0) {
+		fprintf(stderr, "%s: -%c: %s\n", prog, opt, err.msg);
+		exit(2);
+	}
+	return v;
 }
 
 #endif
