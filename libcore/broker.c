@@ -85,7 +85,7 @@ static void waiter_fire(struct elog_loop *loop, void *ctx)
 }
 
 struct elog_waiter *elog_waiter_new(struct elog_conn *c, enum waiter_kind kind,
-				    uint32_t correlation_id, uint32_t topics, uint32_t parts)
+				    const struct elog_frame_header *rq, uint32_t topics, uint32_t parts)
 {
 	struct elog_waiter *w = calloc(1, sizeof(*w));
 
@@ -103,7 +103,7 @@ struct elog_waiter *elog_waiter_new(struct elog_conn *c, enum waiter_kind kind,
 	w->kind = kind;
 	w->broker = c->broker;
 	w->conn = c;
-	w->correlation_id = correlation_id;
+	w->request = *rq;
 	return w;
 }
 
@@ -354,14 +354,14 @@ void elog_conn_flush(struct elog_conn *c)
 	}
 }
 
-int elog_broker_reply_error(struct elog_conn *c, uint16_t api, uint32_t correlation_id,
+int elog_broker_reply_error(struct elog_conn *c, const struct elog_frame_header *rq,
 			    int code, const char *message)
 {
 	struct elog_wire_w w;
 	struct elog_err err;
 
 	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, api, correlation_id, code, message);
+	elog_wire_response_begin(&w, rq, code, message);
 	if (elog_wire_frame_end(&w, &err) < 0) {
 		elog_conn_kill(c, err.msg);
 		return -1;
@@ -369,12 +369,13 @@ int elog_broker_reply_error(struct elog_conn *c, uint16_t api, uint32_t correlat
 	return 0;
 }
 
-void elog_broker_malformed(struct elog_conn *c, uint16_t api, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *rq,
+			   struct elog_wire_r *r)
 {
 	struct elog_err err;
 
 	elog_wire_r_end(r, &err);
-	elog_broker_reply_error(c, api, cid, ELOG_PE_INVALID_REQUEST, err.msg);
+	elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, err.msg);
 	c->closing = 1;
 }
 
@@ -387,15 +388,15 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 
 	elog_wire_r_init(&r, body, len);
 	switch (h->api) {
-	case ELOG_API_METADATA: elog_broker_metadata(c, h->correlation_id, &r); break;
-	case ELOG_API_CREATE_TOPIC: elog_broker_create_topic(c, h->correlation_id, &r); break;
-	case ELOG_API_DELETE_TOPIC: elog_broker_delete_topic(c, h->correlation_id, &r); break;
-	case ELOG_API_DESCRIBE_TOPICS: elog_broker_describe_topics(c, h->correlation_id, &r); break;
-	case ELOG_API_ALTER_TOPIC: elog_broker_alter_topic(c, h->correlation_id, &r); break;
-	case ELOG_API_INIT_PRODUCER: elog_broker_init_producer(c, h->correlation_id, &r); break;
-	case ELOG_API_PRODUCE: elog_broker_produce(c, h->correlation_id, &r); break;
-	case ELOG_API_FETCH: elog_broker_fetch(c, h->correlation_id, &r); break;
-	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h->correlation_id, &r); break;
+	case ELOG_API_METADATA: elog_broker_metadata(c, h, &r); break;
+	case ELOG_API_CREATE_TOPIC: elog_broker_create_topic(c, h, &r); break;
+	case ELOG_API_DELETE_TOPIC: elog_broker_delete_topic(c, h, &r); break;
+	case ELOG_API_DESCRIBE_TOPICS: elog_broker_describe_topics(c, h, &r); break;
+	case ELOG_API_ALTER_TOPIC: elog_broker_alter_topic(c, h, &r); break;
+	case ELOG_API_INIT_PRODUCER: elog_broker_init_producer(c, h, &r); break;
+	case ELOG_API_PRODUCE: elog_broker_produce(c, h, &r); break;
+	case ELOG_API_FETCH: elog_broker_fetch(c, h, &r); break;
+	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
 	default: assert(0);
 	}
 }
@@ -408,7 +409,7 @@ static int frame_header(struct elog_conn *c, const uint8_t *p, size_t n,
 
 	if (elog_frame_header_decode(p, n, c->broker->config.max_frame_bytes, h, &err) == 0)
 		return 0;
-	elog_broker_reply_error(c, (uint16_t)(h->api & ~ELOG_API_RESPONSE), h->correlation_id,
+	elog_broker_reply_error(c, h,
 				err.code == ELOG_E_LIMIT ? ELOG_PE_FRAME_TOO_LARGE
 							 : ELOG_PE_INVALID_REQUEST,
 				err.msg);
@@ -423,15 +424,19 @@ static int frame_supported(struct elog_conn *c, const struct elog_frame_header *
 
 	if (h->api == 0 || h->api >= ELOG_API__COUNT) {
 		snprintf(msg, sizeof(msg), "unknown api %u", h->api);
-		elog_broker_reply_error(c, (uint16_t)(h->api & ~ELOG_API_RESPONSE), h->correlation_id,
-					ELOG_PE_UNSUPPORTED_API, msg);
+		elog_broker_reply_error(c, h, ELOG_PE_UNSUPPORTED_API, msg);
 		return 0;
 	}
-	if (h->version != ELOG_PROTO_VERSION) {
-		snprintf(msg, sizeof(msg), "version %u of %s is not supported (this broker speaks %d)",
-			 h->version, elog_api_name(h->api), ELOG_PROTO_VERSION);
-		elog_broker_reply_error(c, h->api, h->correlation_id, ELOG_PE_UNSUPPORTED_VERSION,
-					msg);
+	if (h->version < ELOG_PROTO_VERSION || h->version > elog_api_version_max(h->api)) {
+		uint16_t newest = elog_api_version_max(h->api);
+		if (newest == ELOG_PROTO_VERSION)
+			snprintf(msg, sizeof(msg), "version %u of %s is not supported (this broker speaks %d)",
+				 h->version, elog_api_name(h->api), ELOG_PROTO_VERSION);
+		else
+			snprintf(msg, sizeof(msg),
+				 "version %u of %s is not supported (this broker speaks %d to %u)",
+				 h->version, elog_api_name(h->api), ELOG_PROTO_VERSION, newest);
+		elog_broker_reply_error(c, h, ELOG_PE_UNSUPPORTED_VERSION, msg);
 		return 0;
 	}
 	return 1;

@@ -63,7 +63,7 @@ static void put_topic_meta(struct elog_broker *b, struct elog_wire_w *w, const c
 		put_partition_meta(b, w, t->partitions[i]);
 }
 
-void elog_broker_metadata(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_wire_r again = *r;
@@ -73,9 +73,9 @@ void elog_broker_metadata(struct elog_conn *c, uint32_t cid, struct elog_wire_r 
 	uint32_t count;
 
 	if (skim_names(r, &count) < 0)
-		MALFORMED(c, ELOG_API_METADATA, cid, r);
+		MALFORMED(c, rq, r);
 	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, ELOG_API_METADATA, cid, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i32(&w, b->config.broker_id);
 	elog_wire_put_u32(&w, 1);
 	elog_wire_put_i32(&w, b->config.broker_id);
@@ -162,7 +162,7 @@ static void log_topic(struct elog_conn *c, const char *what, const struct elog_t
 
 /* ---------------------------------------------------------------- create */
 
-void elog_broker_create_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_topic_config cfg = b->config.store.defaults;
@@ -183,34 +183,34 @@ void elog_broker_create_topic(struct elog_conn *c, uint32_t cid, struct elog_wir
 	replication = elog_wire_get_u16(r);
 	bad_config = read_configs(r, &cfg, msg, sizeof(msg));
 	if (elog_wire_r_end(r, NULL) < 0)
-		MALFORMED(c, ELOG_API_CREATE_TOPIC, cid, r);
+		MALFORMED(c, rq, r);
 	if (elog_store_name_check(name, len, &err) < 0) {
-		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_TOPIC, err.msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_TOPIC, err.msg);
 		return;
 	}
 	if (bad_config < 0) {
-		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_CONFIG, msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
 	if (replication > 1) {
 		snprintf(msg, sizeof(msg), "replication factor %u is more than the 1 broker there is",
 			 replication);
-		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_INVALID_REQUEST, msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
 		return;
 	}
 	if (partitions == 0)
 		partitions = b->config.store.default_partitions;
 	if (elog_store_create(b->store, name, len, partitions, &cfg, &t, &err) < 0) {
-		elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	log_topic(c, "topic created", t);
-	elog_broker_reply_error(c, ELOG_API_CREATE_TOPIC, cid, ELOG_PE_NONE, NULL);
+	elog_broker_reply_error(c, rq, ELOG_PE_NONE, NULL);
 }
 
 /* ---------------------------------------------------------------- delete */
 
-void elog_broker_delete_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_topic *t;
@@ -222,10 +222,10 @@ void elog_broker_delete_topic(struct elog_conn *c, uint32_t cid, struct elog_wir
 	elog_wire_r_field(r, "name");
 	elog_wire_get_string(r, &name, &len);
 	if (elog_wire_r_end(r, NULL) < 0)
-		MALFORMED(c, ELOG_API_DELETE_TOPIC, cid, r);
+		MALFORMED(c, rq, r);
 	t = elog_store_find(b->store, name, len);
 	if (!t) {
-		elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_UNKNOWN_TOPIC,
+		elog_broker_reply_error(c, rq, ELOG_PE_UNKNOWN_TOPIC,
 					"no such topic");
 		return;
 	}
@@ -234,12 +234,12 @@ void elog_broker_delete_topic(struct elog_conn *c, uint32_t cid, struct elog_wir
 	if (elog_store_delete(b->store, t, &err) < 0) {
 		elog_broker_logf(b, ELOG_LOG_ERROR, "topic delete failed", "topic=%s error=%s", name_copy,
 				 elog_logfmt_value(v, sizeof(v), err.msg));
-		elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
 		return;
 	}
 	elog_broker_logf(b, ELOG_LOG_INFO, "topic deleted", "topic=%s conn=%" PRIu64,
 			 elog_logfmt_value(v, sizeof(v), name_copy), c->id);
-	elog_broker_reply_error(c, ELOG_API_DELETE_TOPIC, cid, ELOG_PE_NONE, NULL);
+	elog_broker_reply_error(c, rq, ELOG_PE_NONE, NULL);
 }
 
 /* ---------------------------------------------------------------- describe */
@@ -269,7 +269,7 @@ static void put_topic_description(struct elog_wire_w *w, const char *name, size_
 	}
 }
 
-void elog_broker_describe_topics(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_wire_r again = *r;
@@ -277,9 +277,9 @@ void elog_broker_describe_topics(struct elog_conn *c, uint32_t cid, struct elog_
 	uint32_t count;
 
 	if (skim_names(r, &count) < 0)
-		MALFORMED(c, ELOG_API_DESCRIBE_TOPICS, cid, r);
+		MALFORMED(c, rq, r);
 	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, ELOG_API_DESCRIBE_TOPICS, cid, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_get_count(&again, 2);
 	elog_wire_put_u32(&w, count ? count : b->store->topic_count);
 	for (uint32_t i = 0; i < count; i++) {
@@ -297,7 +297,7 @@ void elog_broker_describe_topics(struct elog_conn *c, uint32_t cid, struct elog_
 
 /* ---------------------------------------------------------------- alter */
 
-void elog_broker_alter_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_topic_config cfg;
@@ -317,40 +317,40 @@ void elog_broker_alter_topic(struct elog_conn *c, uint32_t cid, struct elog_wire
 	cfg = t ? t->config : b->config.store.defaults;
 	bad_config = read_configs(r, &cfg, msg, sizeof(msg));
 	if (elog_wire_r_end(r, NULL) < 0)
-		MALFORMED(c, ELOG_API_ALTER_TOPIC, cid, r);
+		MALFORMED(c, rq, r);
 	if (!t) {
-		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_UNKNOWN_TOPIC,
+		elog_broker_reply_error(c, rq, ELOG_PE_UNKNOWN_TOPIC,
 					"no such topic");
 		return;
 	}
 	if (bad_config < 0) {
-		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_INVALID_CONFIG, msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
 	if (elog_store_alter(b->store, t, partitions, &cfg, &err) < 0) {
-		elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	log_topic(c, "topic altered", t);
-	elog_broker_reply_error(c, ELOG_API_ALTER_TOPIC, cid, ELOG_PE_NONE, NULL);
+	elog_broker_reply_error(c, rq, ELOG_PE_NONE, NULL);
 }
 
 /* ---------------------------------------------------------------- init producer */
 
-void elog_broker_init_producer(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_wire_w w;
 	struct elog_err err;
 	int64_t id;
 
 	if (elog_wire_r_end(r, NULL) < 0)
-		MALFORMED(c, ELOG_API_INIT_PRODUCER, cid, r);
+		MALFORMED(c, rq, r);
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
-		elog_broker_reply_error(c, ELOG_API_INIT_PRODUCER, cid, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, ELOG_API_INIT_PRODUCER, cid, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i64(&w, id);
 	elog_wire_put_i16(&w, 0);
 	finish(c, &w);
@@ -416,16 +416,16 @@ static void list_offsets_walk(struct elog_broker *b, struct elog_wire_r *r, stru
 	}
 }
 
-void elog_broker_list_offsets(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_wire_r again = *r;
 	struct elog_wire_w w;
 
 	list_offsets_walk(c->broker, r, NULL);
 	if (elog_wire_r_end(r, NULL) < 0)
-		MALFORMED(c, ELOG_API_LIST_OFFSETS, cid, r);
+		MALFORMED(c, rq, r);
 	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, ELOG_API_LIST_OFFSETS, cid, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	list_offsets_walk(c->broker, &again, &w);
 	finish(c, &w);
 }

@@ -116,7 +116,7 @@ void elog_broker_fetch_answer(struct elog_waiter *w)
 	uint64_t used = 0;
 
 	elog_wire_w_init(&wr, &c->out);
-	elog_wire_response_begin(&wr, ELOG_API_FETCH, w->correlation_id, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
 	elog_wire_put_u32(&wr, w->topic_count);
 	for (uint32_t i = 0; i < w->topic_count; i++) {
 		const struct wait_topic *wt = &w->topics[i];
@@ -193,7 +193,7 @@ static void fetch_fill(struct elog_broker *b, struct elog_wire_r *r, struct elog
 	}
 }
 
-void elog_broker_fetch(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_fetch(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_wire_r again = *r;
@@ -205,10 +205,10 @@ void elog_broker_fetch(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
 				      : b->config.max_frame_bytes / 2;
 
 	if (fetch_skim(r, &topics, &parts) < 0)
-		MALFORMED(c, ELOG_API_FETCH, cid, r);
-	w = elog_waiter_new(c, WAIT_FETCH, cid, topics, parts);
+		MALFORMED(c, rq, r);
+	w = elog_waiter_new(c, WAIT_FETCH, rq, topics, parts);
 	if (!w) {
-		elog_broker_reply_error(c, ELOG_API_FETCH, cid, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
 		return;
 	}
 	max_wait_ms = elog_wire_get_u32(&again);

@@ -26,8 +26,8 @@
 #define BROKER_MSG_MAX ELOG_ERR_MSG_MAX
 
 /* A body that did not parse: answer, close, leave the handler. */
-#define MALFORMED(c, api, cid, r) \
-	do { elog_broker_malformed(c, api, cid, r); return; } while (0)
+#define MALFORMED(c, rq, r) \
+	do { elog_broker_malformed(c, rq, r); return; } while (0)
 
 struct elog_conn;
 
@@ -55,7 +55,7 @@ struct elog_waiter {
 	enum waiter_kind kind;
 	struct elog_broker *broker;
 	struct elog_conn *conn;
-	uint32_t correlation_id;
+	struct elog_frame_header request; /* api, version, correlation id to answer */
 	struct elog_timer timer;
 	struct elog_waiter *next, *prev;    /* broker list */
 	struct elog_waiter *cnext, *cprev;  /* connection list */
@@ -126,10 +126,10 @@ void elog_broker_answering(struct elog_broker *b, int on);
 void elog_broker_logf(struct elog_broker *b, enum elog_log_level level, const char *msg,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* A response with only an error (code 0 and "" for an empty success). */
-int elog_broker_reply_error(struct elog_conn *c, uint16_t api, uint32_t correlation_id,
+int elog_broker_reply_error(struct elog_conn *c, const struct elog_frame_header *rq,
 			    int code, const char *message);
 struct elog_waiter *elog_waiter_new(struct elog_conn *c, enum waiter_kind kind,
-				    uint32_t correlation_id, uint32_t topics, uint32_t parts);
+				    const struct elog_frame_header *rq, uint32_t topics, uint32_t parts);
 int elog_waiter_park(struct elog_waiter *w, int64_t deadline_ms, struct elog_err *err);
 /* Unlink (if parked) and free. */
 void elog_waiter_free(struct elog_waiter *w);
@@ -141,26 +141,26 @@ int elog_broker_storage_error(const struct elog_err *err);
 int64_t elog_broker_high_watermark(const struct elog_partition *p);
 
 /* broker_admin.c */
-void elog_broker_metadata(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_create_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_delete_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_describe_topics(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_alter_topic(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_init_producer(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
-void elog_broker_list_offsets(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
+void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 /* Body did not parse: INVALID_REQUEST naming the field, then close. */
-void elog_broker_malformed(struct elog_conn *c, uint16_t api, uint32_t cid,
+void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *rq,
 			   struct elog_wire_r *r);
 
 /* broker_produce.c */
-void elog_broker_produce(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
+void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 /* Answer produce waiters whose offsets are flushed (force: fsync them now). */
 void elog_broker_check_produces(struct elog_broker *b, int force);
 void elog_broker_produce_timeout(struct elog_waiter *w);
 void elog_broker_produce_answer(struct elog_waiter *w);
 
 /* broker_fetch.c */
-void elog_broker_fetch(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r);
+void elog_broker_fetch(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 /* Re-check parked fetches (force: answer all now). */
 void elog_broker_check_fetches(struct elog_broker *b, int force);
 void elog_broker_fetch_answer(struct elog_waiter *w);

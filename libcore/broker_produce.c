@@ -370,7 +370,7 @@ static int produce_done(struct elog_waiter *w, int force)
 	return done;
 }
 
-void elog_broker_produce(struct elog_conn *c, uint32_t cid, struct elog_wire_r *r)
+void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_wire_r again = *r;
@@ -380,15 +380,15 @@ void elog_broker_produce(struct elog_conn *c, uint32_t cid, struct elog_wire_r *
 	int8_t acks;
 
 	if (produce_skim(r, &acks, &timeout_ms, &topics, &parts) < 0)
-		MALFORMED(c, ELOG_API_PRODUCE, cid, r);
+		MALFORMED(c, rq, r);
 	if (acks != 0 && acks != 1 && acks != -1) {
-		elog_broker_reply_error(c, ELOG_API_PRODUCE, cid, ELOG_PE_INVALID_REQUEST,
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
 					"acks must be 0, 1 or -1");
 		return;
 	}
-	w = elog_waiter_new(c, WAIT_PRODUCE, cid, topics, parts);
+	w = elog_waiter_new(c, WAIT_PRODUCE, rq, topics, parts);
 	if (!w) {
-		elog_broker_reply_error(c, ELOG_API_PRODUCE, cid, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
 		return;
 	}
 	w->topic_count = topics;
@@ -426,7 +426,7 @@ void elog_broker_produce_answer(struct elog_waiter *w)
 	struct elog_err err;
 
 	elog_wire_w_init(&wr, &c->out);
-	elog_wire_response_begin(&wr, ELOG_API_PRODUCE, w->correlation_id, ELOG_PE_NONE, NULL);
+	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
 	elog_wire_put_u32(&wr, w->topic_count);
 	for (uint32_t i = 0; i < w->topic_count; i++) {
 		const struct wait_topic *wt = &w->topics[i];

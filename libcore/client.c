@@ -30,6 +30,10 @@ enum elog_errcode elog_client_errcode(int proto_error)
 	case ELOG_PE_STORAGE_ERROR:
 	case ELOG_PE_UNKNOWN_SERVER_ERROR:
 		return ELOG_E_FAILED;
+	case ELOG_PE_DATA_DAMAGED:
+		return ELOG_E_DAMAGED;
+	case ELOG_PE_STORAGE_FULL:
+		return ELOG_E_NOSPACE;
 	case ELOG_PE_TIMEOUT:
 	case ELOG_PE_SHUTTING_DOWN:
 		return ELOG_E_IO;

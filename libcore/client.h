@@ -142,6 +142,7 @@ struct elog_conn_config {
 struct elog_conn_pending {
 	uint32_t correlation_id;
 	uint16_t api;
+	uint16_t version;              /* the request's; its response must echo it */
 	uint64_t tag;
 	int64_t deadline_ms;           /* monotonic; 0: none */
 };
@@ -165,6 +166,7 @@ struct elog_conn {
 /* A response taken from a connection; the frame buffer is reused across calls. */
 struct elog_response {
 	uint16_t api;                  /* request api (response bit cleared) */
+	uint16_t version;              /* the version the request was sent in */
 	uint32_t correlation_id;
 	uint64_t tag;                  /* as given to request_end */
 	struct elog_buf frame;         /* the whole frame, header included */

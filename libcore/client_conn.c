@@ -436,6 +436,7 @@ int elog_conn_request_end(struct elog_conn *c, struct elog_wire_w *w, int expect
 	pe = &c->pending[c->pending_count++];
 	pe->correlation_id = cid;
 	pe->api = api;
+	pe->version = elog_get16(c->out.data + w->frame_start + 6);
 	pe->tag = tag;
 	pe->deadline_ms = timeout_ms > 0 ? elog_clock_ms() + timeout_ms : 0;
 	return 0;
@@ -638,7 +639,7 @@ int elog_conn_recv(struct elog_conn *c, struct elog_response *resp, struct elog_
 			break;
 	if (!(h.api & ELOG_API_RESPONSE) || i == c->pending_count ||
 	    (uint16_t)(h.api & ~ELOG_API_RESPONSE) != c->pending[i].api ||
-	    h.version != ELOG_PROTO_VERSION) {
+	    h.version != c->pending[i].version) {
 		elog_err_set(&e, ELOG_E_CORRUPT,
 			     "%s: unexpected frame (api %u, version %u, correlation id %u)", c->name,
 			     (unsigned)h.api, (unsigned)h.version, h.correlation_id);
@@ -647,6 +648,7 @@ int elog_conn_recv(struct elog_conn *c, struct elog_response *resp, struct elog_
 		return conn_fail(c, err);
 	}
 	resp->api = c->pending[i].api;
+	resp->version = h.version;
 	resp->tag = c->pending[i].tag;
 	resp->correlation_id = h.correlation_id;
 	c->pending[i] = c->pending[--c->pending_count];

@@ -18,6 +18,8 @@ static const char *const code_names[ELOG_E__COUNT] = {
 	[ELOG_E_RANGE] = "range",
 	[ELOG_E_FAILED] = "failed",
 	[ELOG_E_BUSY] = "busy",
+	[ELOG_E_DAMAGED] = "damaged",
+	[ELOG_E_NOSPACE] = "nospace",
 };
 
 const char *elog_errcode_name(enum elog_errcode code)

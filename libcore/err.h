@@ -31,6 +31,8 @@ enum elog_errcode {
 	ELOG_E_RANGE,     /* offset outside the log */
 	ELOG_E_FAILED,    /* the object failed earlier (fsync error) and is unusable */
 	ELOG_E_BUSY,      /* resource held by someone else (lock) */
+	ELOG_E_DAMAGED,   /* stored data known to be damaged (not repaired by deleting) */
+	ELOG_E_NOSPACE,   /* no room on the disk (ENOSPC, or below the free-space reserve) */
 	ELOG_E__COUNT
 };
 

@@ -41,6 +41,8 @@ static const struct error_info errors[ELOG_PE__COUNT] = {
 	[ELOG_PE_FRAME_TOO_LARGE] = {"FRAME_TOO_LARGE", "frame too large", 0},
 	[ELOG_PE_SHUTTING_DOWN] = {"SHUTTING_DOWN", "broker is shutting down", 1},
 	[ELOG_PE_RESOURCE_LIMIT] = {"RESOURCE_LIMIT", "broker resource limit reached", 1},
+	[ELOG_PE_DATA_DAMAGED] = {"DATA_DAMAGED", "stored data is damaged", 0},
+	[ELOG_PE_STORAGE_FULL] = {"STORAGE_FULL", "broker storage is full", 1},
 };
 
 static const char *const api_names[ELOG_API__COUNT] = {
@@ -68,6 +70,27 @@ const char *elog_proto_error_text(int code)
 int elog_proto_error_retriable(int code)
 {
 	return code >= 0 && code < ELOG_PE__COUNT && errors[code].retriable;
+}
+
+/* The newest version of each api this build speaks; every api also speaks
+ * every version from ELOG_PROTO_VERSION up to it (docs/protocol.md). */
+static const uint16_t api_versions[ELOG_API__COUNT] = {
+	[ELOG_API_METADATA] = 1,
+	[ELOG_API_CREATE_TOPIC] = 1,
+	[ELOG_API_DELETE_TOPIC] = 1,
+	[ELOG_API_DESCRIBE_TOPICS] = 1,
+	[ELOG_API_ALTER_TOPIC] = 1,
+	[ELOG_API_INIT_PRODUCER] = 1,
+	[ELOG_API_PRODUCE] = 1,
+	[ELOG_API_FETCH] = 1,
+	[ELOG_API_LIST_OFFSETS] = 1,
+};
+
+uint16_t elog_api_version_max(int api)
+{
+	api &= ~(int)ELOG_API_RESPONSE;
+	return api > 0 && api < ELOG_API__COUNT && api_versions[api] ? api_versions[api]
+								       : ELOG_PROTO_VERSION;
 }
 
 const char *elog_api_name(int api)
@@ -221,19 +244,26 @@ void elog_wire_patch_count(struct elog_wire_w *w, size_t pos, uint32_t count)
 	elog_put32(w->buf->data + pos, count);
 }
 
-void elog_wire_frame_begin(struct elog_wire_w *w, uint16_t api, uint32_t correlation_id)
+void elog_wire_frame_begin_version(struct elog_wire_w *w, uint16_t api, uint16_t version,
+				   uint32_t correlation_id)
 {
 	w->frame_start = w->buf->len;
 	elog_wire_put_u32(w, 0); /* length, patched by frame_end */
 	elog_wire_put_u16(w, api);
-	elog_wire_put_u16(w, ELOG_PROTO_VERSION);
+	elog_wire_put_u16(w, version);
 	elog_wire_put_u32(w, correlation_id);
 }
 
-void elog_wire_response_begin(struct elog_wire_w *w, uint16_t api, uint32_t correlation_id,
+void elog_wire_frame_begin(struct elog_wire_w *w, uint16_t api, uint32_t correlation_id)
+{
+	elog_wire_frame_begin_version(w, api, elog_api_version_max(api), correlation_id);
+}
+
+void elog_wire_response_begin(struct elog_wire_w *w, const struct elog_frame_header *request,
 			      int error_code, const char *message)
 {
-	elog_wire_frame_begin(w, (uint16_t)(api | ELOG_API_RESPONSE), correlation_id);
+	elog_wire_frame_begin_version(w, (uint16_t)(request->api | ELOG_API_RESPONSE),
+				      request->version, request->correlation_id);
 	elog_wire_put_i16(w, (int16_t)error_code);
 	elog_wire_put_cstring(w, message);
 }

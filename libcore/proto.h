@@ -41,6 +41,9 @@
 #include "buf.h"
 #include "err.h"
 
+/* The first version of every api; each api has its own newest version
+ * (elog_api_version_max). Requests carry the version they are encoded in,
+ * responses echo it. */
 #define ELOG_PROTO_VERSION 1
 #define ELOG_PORT_DEFAULT 7411
 #define ELOG_FRAME_HEADER_SIZE 12
@@ -87,6 +90,8 @@ enum elog_proto_error {
 	ELOG_PE_FRAME_TOO_LARGE = 20,
 	ELOG_PE_SHUTTING_DOWN = 21,
 	ELOG_PE_RESOURCE_LIMIT = 22,
+	ELOG_PE_DATA_DAMAGED = 23,
+	ELOG_PE_STORAGE_FULL = 24,
 	ELOG_PE__COUNT
 };
 
@@ -98,6 +103,9 @@ const char *elog_proto_error_text(int code);
 int elog_proto_error_retriable(int code);
 /* "FETCH"; "UNKNOWN" out of range. */
 const char *elog_api_name(int api);
+/* The newest version of api this build speaks (ELOG_PROTO_VERSION for
+ * unknown apis); it speaks every version from ELOG_PROTO_VERSION to it. */
+uint16_t elog_api_version_max(int api);
 
 /* 0 if name[0..len) is a valid user topic name (docs/protocol.md);
  * internal (reserved "__" prefix) names are refused unless allow_internal. */
@@ -131,11 +139,16 @@ struct elog_wire_w {
 };
 
 void elog_wire_w_init(struct elog_wire_w *w, struct elog_buf *buf);
-/* Start a request frame (length patched by _frame_end). */
+/* Start a request frame (length patched by _frame_end) in the api's newest
+ * version, elog_api_version_max(api). */
 void elog_wire_frame_begin(struct elog_wire_w *w, uint16_t api, uint32_t correlation_id);
-/* Start a response frame to a request of `api`, with its error code and message
- * (message may be NULL for ""). */
-void elog_wire_response_begin(struct elog_wire_w *w, uint16_t api, uint32_t correlation_id,
+/* The same in a given version. */
+void elog_wire_frame_begin_version(struct elog_wire_w *w, uint16_t api, uint16_t version,
+				   uint32_t correlation_id);
+/* Start the response frame to `request` (its api with ELOG_API_RESPONSE set,
+ * its version and correlation id), with its error code and message (message
+ * may be NULL for ""). */
+void elog_wire_response_begin(struct elog_wire_w *w, const struct elog_frame_header *request,
 			      int error_code, const char *message);
 /* Patch the length; returns -1 (with the first failure) if any put failed. */
 int elog_wire_frame_end(struct elog_wire_w *w, struct elog_err *err);

@@ -387,7 +387,7 @@ static void write_seeds(const char *dir)
 
 	/* Responses, correlation ids 1..4 as feed_connection expects. */
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_METADATA, 1, 0, NULL);
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_METADATA, .version = 1, .correlation_id = 1}, 0, NULL);
 	elog_wire_put_i32(&w, 0);
 	elog_wire_put_u32(&w, 1);
 	elog_wire_put_i32(&w, 0);
@@ -409,7 +409,7 @@ static void write_seeds(const char *dir)
 	seed_write(dir, "metadata-response", &b);
 
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_FETCH, 3, 0, NULL);
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_FETCH, .version = 1, .correlation_id = 3}, 0, NULL);
 	elog_wire_put_u32(&w, 1);
 	elog_wire_put_cstring(&w, "orders");
 	elog_wire_put_u32(&w, 1);
@@ -424,7 +424,7 @@ static void write_seeds(const char *dir)
 
 	elog_buf_reset(&b);
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_PRODUCE, 2, 0, NULL);
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_PRODUCE, .version = 1, .correlation_id = 2}, 0, NULL);
 	elog_wire_put_u32(&w, 1);
 	elog_wire_put_cstring(&w, "orders");
 	elog_wire_put_u32(&w, 1);
@@ -435,7 +435,7 @@ static void write_seeds(const char *dir)
 	elog_wire_put_i64(&w, -1);
 	elog_wire_frame_end(&w, NULL);
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_LIST_OFFSETS, 4, 0, NULL);
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_LIST_OFFSETS, .version = 1, .correlation_id = 4}, 0, NULL);
 	elog_wire_put_u32(&w, 1);
 	elog_wire_put_cstring(&w, "orders");
 	elog_wire_put_u32(&w, 1);

@@ -397,7 +397,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		elog_buf_reset(out);
 	}
 	elog_wire_w_init(&w, out);
-	elog_wire_response_begin(&w, h.api, h.correlation_id, 0, NULL);
+	elog_wire_response_begin(&w, &h, 0, NULL);
 	switch (h.api) {
 	case ELOG_API_METADATA:
 		fb_put_metadata(fb, &w, &r);
@@ -414,7 +414,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		uint32_t parts = elog_wire_get_u32(&r);
 		if (fb_topic(fb, name, nlen)) {
 			out->len = w.frame_start;
-			elog_wire_response_begin(&w, h.api, h.correlation_id, ELOG_PE_TOPIC_EXISTS,
+			elog_wire_response_begin(&w, &h, ELOG_PE_TOPIC_EXISTS,
 						 "topic already exists");
 		} else {
 			fb_create(fb, name, nlen, parts ? parts : fb->default_partitions);
@@ -432,7 +432,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		break;
 	default:
 		out->len = w.frame_start;
-		elog_wire_response_begin(&w, h.api, h.correlation_id, ELOG_PE_UNSUPPORTED_API, NULL);
+		elog_wire_response_begin(&w, &h, ELOG_PE_UNSUPPORTED_API, NULL);
 	}
 	elog_wire_frame_end(&w, NULL);
 	if (drop == 2) { /* acks=0: no answer */

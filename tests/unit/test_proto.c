@@ -94,7 +94,7 @@ static void test_response_frame(void)
 
 	elog_buf_init(&b, 4096);
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_PRODUCE, 42, ELOG_PE_NOT_LEADER, "not the leader");
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_PRODUCE, .version = 1, .correlation_id = 42}, ELOG_PE_NOT_LEADER, "not the leader");
 	T_OK(elog_wire_frame_end(&w, &err), &err);
 	T_OK(elog_frame_header_decode(b.data, b.len, 1 << 20, &h, &err), &err);
 	T_EQ_INT(h.api, ELOG_API_PRODUCE | ELOG_API_RESPONSE);
@@ -107,7 +107,7 @@ static void test_response_frame(void)
 	/* NULL message is "" */
 	elog_buf_reset(&b);
 	elog_wire_w_init(&w, &b);
-	elog_wire_response_begin(&w, ELOG_API_METADATA, 1, 0, NULL);
+	elog_wire_response_begin(&w, &(struct elog_frame_header){.api = ELOG_API_METADATA, .version = 1, .correlation_id = 1}, 0, NULL);
 	T_OK(elog_wire_frame_end(&w, &err), &err);
 	T_EQ_INT(b.len, 12 + 2 + 2);
 	elog_buf_release(&b);
@@ -342,7 +342,8 @@ static void test_error_table_complete(void)
 {
 	/* docs/protocol.md: retriable codes are exactly these. */
 	static const int retriable[] = {ELOG_PE_NOT_LEADER, ELOG_PE_LEADER_UNKNOWN, ELOG_PE_TIMEOUT,
-					ELOG_PE_SHUTTING_DOWN, ELOG_PE_RESOURCE_LIMIT};
+					ELOG_PE_SHUTTING_DOWN, ELOG_PE_RESOURCE_LIMIT,
+					ELOG_PE_STORAGE_FULL};
 
 	for (int code = 0; code < ELOG_PE__COUNT; code++) {
 		const char *name = elog_proto_error_name(code);
