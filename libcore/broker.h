@@ -71,8 +71,10 @@ struct elog_broker_config {
 	int32_t broker_id;
 	uint32_t max_frame_bytes;
 	uint64_t connection_buffer_bytes;
+	uint64_t max_buffered_bytes;            /* requests and answers, broker-wide */
 	uint32_t max_connections;
 	int64_t idle_timeout_ms;
+	int64_t request_timeout_ms;             /* a frame's first byte to its last */
 	uint32_t max_inflight_per_connection;
 	uint32_t max_waiting_requests;
 	int64_t max_wait_ms;                    /* cap on a fetch's max_wait_ms */
