@@ -720,6 +720,48 @@ refuse:
 	return -1;
 }
 
+int elog_broker_check_names(struct elog_conn *c, const struct elog_frame_header *rq,
+			    const struct elog_wire_r *body)
+{
+	struct elog_broker *b = c->broker;
+	struct part_ref few[16], *refs = few;
+	struct elog_wire_r r = *body;
+	char msg[BROKER_MSG_MAX] = "";
+	uint32_t n = elog_wire_get_count(&r, 2), unknown = 0;
+
+	if (n > (uint64_t)b->store->topic_count + ELOG_BROKER_UNKNOWN_PARTS_MAX) {
+		snprintf(msg, sizeof(msg), "%u topics named; the broker has %u", n,
+			 b->store->topic_count);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return -1;
+	}
+	if (n > sizeof(few) / sizeof(few[0]) && !(refs = malloc((size_t)n * sizeof(*refs)))) {
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < n && !msg[0]; i++) {
+		elog_wire_get_string(&r, &refs[i].name, &refs[i].len);
+		refs[i].id = 0;
+		if (!elog_store_find(b->store, refs[i].name, refs[i].len) &&
+		    ++unknown > ELOG_BROKER_UNKNOWN_PARTS_MAX)
+			snprintf(msg, sizeof(msg), "more than %d unknown topics named",
+				 ELOG_BROKER_UNKNOWN_PARTS_MAX);
+	}
+	if (!msg[0]) {
+		qsort(refs, n, sizeof(*refs), part_ref_cmp);
+		for (uint32_t i = 1; i < n && !msg[0]; i++)
+			if (part_ref_cmp(&refs[i - 1], &refs[i]) == 0)
+				snprintf(msg, sizeof(msg), "topic \"%.*s\" is named twice",
+					 (int)(refs[i].len < 64 ? refs[i].len : 64), refs[i].name);
+	}
+	if (refs != few)
+		free(refs);
+	if (!msg[0])
+		return 0;
+	elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+	return -1;
+}
+
 /* ---------------------------------------------------------------- framing */
 
 static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uint8_t *body,

@@ -74,6 +74,8 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 
 	if (skim_names(r, &count) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_names(c, rq, &again) < 0)
+		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i32(&w, b->config.broker_id);
@@ -278,6 +280,8 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 
 	if (skim_names(r, &count) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_names(c, rq, &again) < 0)
+		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_get_count(&again, 2);

@@ -230,6 +230,11 @@ struct elog_part_layout {
 #define ELOG_BROKER_UNKNOWN_PARTS_MAX 1024
 int elog_broker_check_parts(struct elog_conn *c, const struct elog_frame_header *rq,
 			    const struct elog_wire_r *body, const struct elog_part_layout *layout);
+/* The same for a body that is an array<string> of topic names (METADATA,
+ * DESCRIBE_TOPICS): a name twice, or more than ELOG_BROKER_UNKNOWN_PARTS_MAX
+ * unknown ones, is refused; -1 then (answered). */
+int elog_broker_check_names(struct elog_conn *c, const struct elog_frame_header *rq,
+			    const struct elog_wire_r *body);
 /* After writing responses into c->out: send what the socket takes now. */
 void elog_conn_flush(struct elog_conn *c);
 /* After answering a waiter: flush now, or after the answering loop. */

@@ -68,6 +68,13 @@ judge_growth() {
 		fail "$what: the broker grew by $(((peak - base) / 1024)) MiB (bound $limit MiB)"
 }
 
+# grown_past BASE_KIB LIMIT_MIB — the broker's peak RSS passed BASE + LIMIT
+# (to poll with elog_wait_until: "run -1" means it stayed under).
+grown_past() {
+	sanitized && return 1
+	[ $(($(status_kib VmHWM) - $1)) -ge $(($2 * 1024)) ]
+}
+
 # spawn_attack NAME ARGS... — elog-hostile ARGS in the background; waits
 # for its ready line.
 spawn_attack() {
@@ -93,6 +100,7 @@ fill_topic() {
 	base=$(status_kib VmRSS)
 	# 10 connections, each a 60 MiB frame but for its last byte: 600 MiB offered
 	spawn_attack partial partial 10 60M
+	run -1 elog_wait_until 2 grown_past "$base" 100
 	# small requests still go through at once
 	run -0 probe produce small -n 3
 	assert_output "partition=0 error=NONE base_offset=0 log_start=0"
@@ -124,6 +132,8 @@ fill_topic() {
 	base=$(status_kib VmRSS)
 	# 20 clients, each 4 pipelined fetches of 64 MiB it never reads (5 GiB of answers)
 	spawn_attack unread unread 20 big 64M 4
+	# while the broker answers them (building 64 MiB answers took seconds)
+	run -1 elog_wait_until 3 grown_past "$base" 32
 	judge_growth "20 clients with 4 unread 64 MiB fetches each" "$base" 32
 	run -0 probe fetch big -o 1000 -x 100000
 	assert_output --regexp '^error=NONE high_watermark=1088 '
@@ -149,7 +159,7 @@ values_of() {
 
 # ---------------------------------------------------------------- requests
 
-@test "a request naming a partition twice, or more partitions than exist, is refused at once" {
+@test "a request naming a partition (or topic) twice, or more than exist, is refused at once" {
 	start_broker b1
 	run -0 probe create two -p 2
 	run -0 probe produce two -n 1
@@ -170,6 +180,11 @@ values_of() {
 	assert_output 'error=INVALID_REQUEST message="topic "two" partition 0 is named twice"'
 	run -0 probe offsets two -t -1
 	assert_output "error=NONE offset=1"
+	# topic names too
+	run -0 probe metadata two two
+	assert_output 'error=INVALID_REQUEST message="topic "two" is named twice"'
+	run -0 probe describe nosuch two nosuch
+	assert_output 'error=INVALID_REQUEST message="topic "nosuch" is named twice"'
 	# the broker is fine
 	run -0 hostile fetchall two 2 1M 1M
 	assert_line --index 1 --regexp '^frame_bytes=[0-9]+ error=NONE$'
