@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-USAGE='usage: elog-produce [-hq] [-a acks] [-b brokers] [-H name=value] [-i file] [-k field | -K delim] [-p partition] [-z codec] [--json | --raw] [--batch-size size] [--linger duration] [--max-record-bytes size] [--no-idempotence] [--reject file] [--timeout duration] [--version] topic'
+USAGE='usage: elog-produce [-hq] [-a acks] [-b brokers] [-H name=value] [-i file] [-k field | -K delim] [-p partition] [-z codec] [--json [--keep-partition] | --raw] [--batch-size size] [--linger duration] [--max-record-bytes size] [--no-idempotence] [--reject file] [--timeout duration] [--version] topic'
 
 setup() {
 	elog_setup
@@ -322,11 +322,74 @@ elog-produce: 1 of 5 lines rejected"
 	[ "$(wc -l <a.jsonl)" -eq 6 ]
 	grep -q '"value_encoding":"base64"' a.jsonl
 	grep -q '"value_encoding":"text"' a.jsonl
-	run -0 --separate-stderr elog-produce --json -i a.jsonl dst
+	# an exact replay keeps each record's partition
+	run -0 --separate-stderr elog-produce --json --keep-partition -i a.jsonl dst
 	assert_equal "$stderr" ""
 	elog-consume -e -q -J dst | sed 's/^{"topic":"dst",/{"topic":"src",/' | sort >b.sorted
 	sort a.jsonl >a.sorted
 	cmp a.sorted b.sorted
+}
+
+# orders TOPIC N — N keyed orders (ids 1..N, 12 keys, totals 1..200) into TOPIC.
+orders() {
+	awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++)
+		printf "{\"id\":%d,\"customer\":\"c%d\",\"total\":%d}\n", i, i % 12, (i * 37) % 200 + 1 }' >orders.jsonl
+	elog-produce -k customer -i orders.jsonl "$1" || fail "cannot produce the orders"
+}
+
+@test "the README pipeline: consume --json | filter | produce --json into topics of 1 and 3 partitions" {
+	start_broker
+	elog-topic create -p 6 orders
+	elog-topic create -p 1 big-orders-1
+	elog-topic create -p 3 big-orders-3
+	orders orders 3000
+	# The README's filter is jq's select(.value.total > 100); awk does it
+	# here so that the test needs no jq.
+	local filter='awk -F"\"total\":" "{ split(\$2, a, /[,}]/); if (a[1] + 0 > 100) print }"'
+	for n in 1 3; do
+		run -0 --separate-stderr bash -c "set -o pipefail
+			elog-consume -e --json orders | $filter | elog-produce --json big-orders-$n"
+		assert_equal "$stderr" ""
+	done
+	awk -F'"total":' '{ split($2, a, /[,}]/); if (a[1] + 0 > 100) print }' orders.jsonl | sort >want
+	[ "$(wc -l <want)" -gt 1000 ]
+	for n in 1 3; do
+		records "big-orders-$n" '%s\n' | sort >got
+		cmp want got
+	done
+	# the key decides the partition in the target: one partition per key, all 3 used
+	records big-orders-3 '%k %p\n' | sort -u >pairs
+	[ "$(wc -l <pairs)" -eq 12 ]
+	[ "$(cut -d' ' -f2 pairs | sort -u | wc -l)" -eq 3 ]
+	# keys, headers and timestamps came along: the same as the source's
+	records orders '%k %T %s\n' | awk -F'"total":' '{ split($2, a, /[,}]/); if (a[1] + 0 > 100) print }' |
+		sort >want.full
+	records big-orders-3 '%k %T %s\n' | sort | cmp want.full -
+}
+
+@test "--keep-partition: an exact replay; a partition the target lacks rejects the line" {
+	start_broker
+	elog-topic create -p 6 orders
+	elog-topic create -p 6 replay
+	elog-topic create -p 3 small
+	orders orders 600
+	elog-consume -e -q --json orders >all.jsonl
+	run -0 --separate-stderr elog-produce --json --keep-partition -i all.jsonl replay
+	assert_equal "$stderr" ""
+	records orders '%p %o %k %s\n' | sort >want
+	records replay '%p %o %k %s\n' | sort | cmp want -
+	# into 3 partitions, the records of partitions 3-5 cannot keep theirs
+	run -1 --separate-stderr elog-produce --json --keep-partition -i all.jsonl small
+	assert_regex "${stderr_lines[0]}" '^elog-produce: all.jsonl: line [0-9]+: partition [345] out of range: the topic has 3$'
+	local kept
+	kept=$(awk -F'"partition":' '{ split($2, a, /,/); if (a[1] < 3) n++ } END { print n }' all.jsonl)
+	assert_equal "${stderr_lines[-1]}" "elog-produce: $((600 - kept)) of 600 lines rejected"
+	[ "$(records small '.' | wc -c)" -eq "$kept" ]
+	# options that do not go with it
+	run -2 --separate-stderr elog-produce --keep-partition small
+	assert_equal "${stderr_lines[0]}" "elog-produce: --keep-partition needs --json"
+	run -2 --separate-stderr elog-produce --json --keep-partition -p 1 small
+	assert_equal "${stderr_lines[0]}" "elog-produce: -p and --keep-partition exclude each other"
 }
 
 @test "--json: a bad envelope is rejected with the reason" {
