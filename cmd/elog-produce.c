@@ -573,8 +573,11 @@ static int connect_producer(struct produce *p, uint64_t *record_bytes)
 		int64_t left_ms;
 		uint32_t backoff;
 
-		if (record_limit(p, record_bytes, &err) == 0 &&
-		    (p->producer = elog_producer_new(p->client, p->o.topic, &pc, &err)))
+		/* The producer first: it has the topic created when it is missing,
+		 * and then the topic's own max.record.bytes can be read. */
+		if (!p->producer)
+			p->producer = elog_producer_new(p->client, p->o.topic, &pc, &err);
+		if (p->producer && record_limit(p, record_bytes, &err) == 0)
 			return -1;
 		left_ms = deadline_ms - elog_clock_ms();
 		if (err.code != ELOG_E_IO || left_ms <= 0 || interrupted) {

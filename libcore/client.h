@@ -290,7 +290,7 @@ int elog_client_proto_error(const struct elog_client *c);
  * broker that answers (the bootstrap list in order, then brokers learned
  * from earlier metadata), merge it into the client's cache and return the
  * cache. Topics that do not exist come back with error UNKNOWN_TOPIC and no
- * partitions (metadata never auto-creates). When no broker can be reached
+ * partitions (this call never creates one). When no broker can be reached
  * it fails at once with the first broker's reason ("cannot connect to
  * 127.0.0.1:7411: connection refused"); only broker-side retriable answers
  * (SHUTTING_DOWN, ...) are retried, until request_timeout_ms. The returned
@@ -298,6 +298,16 @@ int elog_client_proto_error(const struct elog_client *c);
  */
 const struct elog_metadata *elog_client_metadata(struct elog_client *c, const char *const *topics,
 						 size_t n, struct elog_err *err);
+/*
+ * The same, asking the broker to create the named topics that do not exist
+ * (METADATA v2 allow_auto_create; the broker's auto_create_topics decides,
+ * and a topic it may not create comes back UNKNOWN_TOPIC). Only a producer
+ * resolving its topic for the first time asks this: a topic seen once is
+ * never created again by a client, so a deleted topic stays deleted.
+ */
+const struct elog_metadata *elog_client_metadata_create(struct elog_client *c,
+							const char *const *topics, size_t n,
+							struct elog_err *err);
 /* Lookups in a metadata snapshot; NULL when absent. */
 const struct elog_meta_topic *elog_metadata_topic(const struct elog_metadata *md, const char *name);
 const struct elog_meta_broker *elog_metadata_broker(const struct elog_metadata *md, int32_t id);
@@ -397,19 +407,18 @@ int elog_client_list_offsets(struct elog_client *c, const char *topic, const uin
  * its batch closes, then the next partition (round robin), so keyless records
  * fill whole batches.
  *
- * Unknown topics: elog_producer_new asks for metadata. If the topic does not
- * exist, nothing is created explicitly (no CREATE_TOPIC); the first record
- * is sent alone, to partition 0 (or the record's explicit partition), to
- * the controller, and elog_producer_send waits for its acknowledgement
- * (at most delivery_timeout_ms): the broker auto-creates the topic with its
- * default partition count and appends it, or answers UNKNOWN_TOPIC
- * (auto-creation off), which is final: that record is reported failed
- * through on_delivery (send itself returns 0, the record was queued) and
- * every later send fails with "produce to 'x': no such topic". After the
- * append, metadata is refreshed and records are spread as above. So a keyed
- * first record of an auto-created topic lands on partition 0; create keyed
- * topics explicitly (elog-topic) when key placement matters from the first
- * record. (The first record going alone costs one round trip, once.)
+ * Unknown topics: elog_producer_new asks for the topic's metadata with
+ * allow_auto_create (METADATA v2): the broker creates a missing topic with
+ * its defaults when its auto_create_topics allows, and the producer learns
+ * the partitions before the first record (so keys are placed right from
+ * the first one). When the broker does not create it, elog_producer_new
+ * fails (ELOG_E_INVAL, "produce to 'x': no such topic, and the broker does
+ * not create topics ..."). That first look-up is the only one that may
+ * create: produce requests (PRODUCE v2) and later metadata refreshes never
+ * do, so a topic deleted while the producer runs stays deleted. Its batches
+ * then fail with UNKNOWN_TOPIC, which is final: they are reported failed
+ * through on_delivery, and every later send fails with "produce to 'x': no
+ * such topic".
  *
  * Idempotence and failures: a batch that fails for good (a final error, or
  * its delivery timeout) leaves a hole in its partition's sequence; the

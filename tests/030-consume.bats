@@ -313,15 +313,15 @@ EOF
 	cat >in1.jsonl <<'EOF'
 {"topic":"t","partition":1,"offset":0,"timestamp":1700000000100,"key":"42","headers":[],"value":42}
 EOF
-	produce t --json <in0.jsonl
-	produce t --json <in1.jsonl
+	produce t --json --keep-partition <in0.jsonl
+	produce t --json --keep-partition <in1.jsonl
 	run -0 --separate-stderr timeout $T elog-consume -e --json t:0
 	# in0 line 7 is escaped on input; output writes the UTF-8 itself
 	assert_equal "$output" "$(sed 's/caf\\u00e9/café/' in0.jsonl)"
 	run -0 timeout $T elog-consume -e -J t:1
 	assert_output "$(cat in1.jsonl)"
 	# a number key on input is its text: "42"
-	echo '{"partition":1,"timestamp":7,"key":42,"value":1}' | produce t --json
+	echo '{"partition":1,"timestamp":7,"key":42,"value":1}' | produce t --json --keep-partition
 	run -0 timeout $T elog-consume -e -J -o 1 t:1
 	assert_output '{"topic":"t","partition":1,"offset":1,"timestamp":7,"key":"42","headers":[],"value":1}'
 }
@@ -347,8 +347,8 @@ EOF
 	start_broker
 	create_topic t 2
 	echo '{"partition":1,"timestamp":1700000000123,"key":"user-7","headers":[["a","1"],["b",null],["c",""]],"value":{"id":7}}' |
-		produce t --json
-	echo '{"partition":1,"timestamp":0,"key":null,"value":null}' | produce t --json
+		produce t --json --keep-partition
+	echo '{"partition":1,"timestamp":0,"key":null,"value":null}' | produce t --json --keep-partition
 	run -0 timeout $T elog-consume -e -f '%t|%p|%o|%k|%K|%s|%S|%h|%T|%D|%%\n' t:1
 	assert_output 't|1|0|user-7|6|{"id":7}|8|a=1,b,c=|1700000000123|2023-11-14T22:13:20.123Z|%
 t|1|1||-1||-1||0|1970-01-01T00:00:00.000Z|%'

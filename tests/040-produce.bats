@@ -484,21 +484,28 @@ orders() {
 	assert_output "elog-produce: interrupted, input not read past fifo: line 3; every line read was delivered"
 }
 
-@test "a topic that does not exist: created by the broker, or, when it may not, one line lost and exit 1" {
-	start_broker
+@test "a topic that does not exist: created by the broker before the first record, or an error at the start" {
+	start_broker -c <(printf 'default.partitions = 3\n')
 	seq 1 100 >in.jsonl
 	run -0 --separate-stderr elog-produce -i in.jsonl fresh
 	assert_equal "$stderr" ""
 	run -0 elog-topic list
-	assert_line --regexp '^fresh	[0-9]+	1$'
-	records fresh '%s\n' | cmp - in.jsonl
+	assert_line --regexp '^fresh	3	[0-9]+$'
+	records fresh '%s\n' | sort -n | cmp - in.jsonl
+	# keyed records of a new topic are placed by key from the first one on:
+	# key "a" is murmur2's partition 1 of 3
+	printf '{"k":"a","i":%d}\n' 1 2 3 4 5 >keyed.jsonl
+	run -0 elog-produce -k k -i keyed.jsonl fresh-keyed
+	run -0 records fresh-keyed '%p\n'
+	assert_output "$(printf '1\n%.0s' 1 2 3 4 5)"
 	elog_stop broker
 	printf 'auto_create_topics = false\n' >noauto.conf
 	rm -f broker.err
 	start_broker -c noauto.conf
 	run -1 --separate-stderr elog-produce -i in.jsonl absent
-	assert_equal "${#stderr_lines[@]}" 1
-	assert_regex "$stderr" "^elog-produce: 1 line not delivered \(the first is in.jsonl: line 1\), input not read past in.jsonl: line 1: .*no such topic"
+	assert_equal "$stderr" "elog-produce: nothing delivered: produce to 'absent': no such topic, and the broker does not create topics (auto_create_topics is off)"
+	run -0 elog-topic list
+	refute_output --partial absent
 }
 
 @test "progress on a terminal: records/s and MB/s refreshed with \\r; -q silences it" {

@@ -80,7 +80,7 @@ struct fb {
 	int bad_partition;                /* -1 or a partition answered with bad_error always */
 	int16_t bad_error;
 	/* counters */
-	int produce_requests, fetch_requests, duplicates, init_producers;
+	int produce_requests, fetch_requests, duplicates, init_producers, metadata_creates;
 };
 
 static struct fb_topic *fb_topic(struct fb *fb, const char *name, size_t len)
@@ -106,9 +106,22 @@ static struct fb_topic *fb_create(struct fb *fb, const char *name, size_t len, u
 	return t;
 }
 
-static void fb_put_metadata(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *r)
+static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w *w,
+			    struct elog_wire_r *r)
 {
 	uint32_t n = elog_wire_get_count(r, 2);
+	struct elog_wire_r names = *r;
+	int allow_auto_create = 0;
+
+	/* Version 2 ends with allow_auto_create, after the names. */
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name;
+		size_t len;
+		elog_wire_get_string(&names, &name, &len);
+	}
+	if (version >= 2)
+		allow_auto_create = elog_wire_get_u8(&names);
+	fb->metadata_creates += allow_auto_create;
 
 	elog_wire_put_i32(w, 0);           /* controller */
 	elog_wire_put_u32(w, 1);           /* brokers */
@@ -142,6 +155,8 @@ static void fb_put_metadata(struct fb *fb, struct elog_wire_w *w, struct elog_wi
 		struct fb_topic *t;
 		elog_wire_get_string(r, &name, &len);
 		t = fb_topic(fb, name, len);
+		if (!t && allow_auto_create && fb->auto_create)
+			t = fb_create(fb, name, len, fb->default_partitions);
 		elog_wire_put_string(w, name, len);
 		elog_wire_put_i16(w, t ? 0 : ELOG_PE_UNKNOWN_TOPIC);
 		elog_wire_put_u32(w, t ? t->nparts : 0);
@@ -219,8 +234,10 @@ static int16_t fb_append(struct fb *fb, struct fb_part *part, const uint8_t *p, 
 	return 0;
 }
 
-/* PRODUCE; returns 1 to drop the connection without answering. */
-static int fb_produce(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *r)
+/* PRODUCE; returns 1 to drop the connection without answering. Version 1
+ * creates a missing topic when auto_create is on; version 2 never does. */
+static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
+		      struct elog_wire_r *r)
 {
 	int8_t acks = elog_wire_get_i8(r);
 	uint32_t tn;
@@ -240,7 +257,7 @@ static int fb_produce(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *
 
 		elog_wire_get_string(r, &name, &len);
 		t = fb_topic(fb, name, len);
-		if (!t && fb->auto_create)
+		if (!t && fb->auto_create && version < 2)
 			t = fb_create(fb, name, len, fb->default_partitions);
 		elog_wire_put_string(w, name, len);
 		pn = elog_wire_get_count(r, 8);
@@ -400,7 +417,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 	elog_wire_response_begin(&w, &h, 0, NULL);
 	switch (h.api) {
 	case ELOG_API_METADATA:
-		fb_put_metadata(fb, &w, &r);
+		fb_put_metadata(fb, h.version, &w, &r);
 		break;
 	case ELOG_API_INIT_PRODUCER:
 		fb->init_producers++;
@@ -422,7 +439,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		break;
 	}
 	case ELOG_API_PRODUCE:
-		drop = fb_produce(fb, &w, &r);
+		drop = fb_produce(fb, h.version, &w, &r);
 		break;
 	case ELOG_API_FETCH:
 		fb_fetch(fb, &w, &r);
@@ -575,6 +592,18 @@ static struct fb *fb_start(void)
 	return fb;
 }
 
+/* Delete every topic (the caller holds mu, or the thread is gone). */
+static void fb_delete_topics(struct fb *fb)
+{
+	for (int i = 0; i < fb->ntopics; i++)
+		for (uint32_t p = 0; p < fb->topics[i].nparts; p++) {
+			for (size_t b = 0; b < fb->topics[i].parts[p]->nbatches; b++)
+				free(fb->topics[i].parts[p]->batches[b].data);
+			free(fb->topics[i].parts[p]);
+		}
+	fb->ntopics = 0;
+}
+
 static void fb_stop(struct fb *fb)
 {
 	pthread_mutex_lock(&fb->mu);
@@ -585,12 +614,7 @@ static void fb_stop(struct fb *fb)
 	for (int i = 0; i < FB_CONNS; i++)
 		if (fb->conns[i].fd >= 0)
 			fb_conn_close(&fb->conns[i]);
-	for (int i = 0; i < fb->ntopics; i++)
-		for (uint32_t p = 0; p < fb->topics[i].nparts; p++) {
-			for (size_t b = 0; b < fb->topics[i].parts[p]->nbatches; b++)
-				free(fb->topics[i].parts[p]->batches[b].data);
-			free(fb->topics[i].parts[p]);
-		}
+	fb_delete_topics(fb);
 	close(fb->listen_fd);
 	close(fb->wake[0]);
 	close(fb->wake[1]);
@@ -888,7 +912,7 @@ static void test_encode_list_offsets_and_metadata(void)
 	size_t index[2] = {2, 0};
 	struct elog_list_offsets_request q = {"t", parts, ts, index, 2};
 	const char *topics[2] = {"x", "yy"};
-	struct elog_metadata_request mq = {topics, 2};
+	struct elog_metadata_request mq = {topics, 2, 1};
 	struct elog_buf b;
 	struct elog_wire_w w;
 	struct elog_wire_r r;
@@ -923,6 +947,7 @@ static void test_encode_list_offsets_and_metadata(void)
 	T_CHECK(len == 1 && s[0] == 'x');
 	elog_wire_get_string(&r, &s, &len);
 	T_CHECK(len == 2 && memcmp(s, "yy", 2) == 0);
+	T_EQ_INT(elog_wire_get_u8(&r), 1);      /* allow_auto_create, version 2 */
 	T_OK(elog_wire_r_end(&r, &err), &err);
 	elog_buf_release(&b);
 }
@@ -1577,39 +1602,47 @@ static void test_producer_unknown_topic(void)
 	struct elog_producer_config pc;
 	struct elog_err err;
 	struct dlog l;
+	int creates;
 
 	T_ASSERT(fb);
 	c = fb_client(fb);
-	/* Auto-creation on: the first record creates the topic, then records spread. */
+	/* Auto-creation on: the producer's first metadata request has the topic
+	 * created, so it knows the partitions before the first record. */
 	FB_LOCKED(fb, fb->default_partitions = 3);
 	producer_config(&pc, &l);
 	p = elog_producer_new(c, "auto", &pc, &err);
 	T_ASSERT(p);
-	T_EQ_INT(elog_producer_partition_count(p), 0);
+	T_EQ_INT(elog_producer_partition_count(p), 3);
 	for (int i = 0; i < 300; i++) {
-		struct elog_record r = value_record("a value", NULL);
+		struct elog_record r = value_record("a value", i % 2 ? "k1" : "k2");
 		T_OK(elog_producer_send(p, &r, -1, 1, &err), &err);
 	}
-	T_EQ_INT(elog_producer_partition_count(p), 3);
 	T_OK(elog_producer_flush(p, 5000, &err), &err);
 	T_EQ_INT(l.delivered, 300);
+	T_EQ_INT(fb_count(fb, "auto", elog_partition_for_key((const uint8_t *)"k1", 2, 3)), 150);
 	T_EQ_INT(fb_count(fb, "auto", 0) + fb_count(fb, "auto", 1) + fb_count(fb, "auto", 2), 300);
-	elog_producer_free(p);
-
-	/* Auto-creation off: UNKNOWN_TOPIC is final. */
-	FB_LOCKED(fb, fb->auto_create = 0);
-	producer_config(&pc, &l);
-	p = elog_producer_new(c, "nope", &pc, &err);
-	T_ASSERT(p);
+	/* The topic goes away (deleted): produce v2 never re-creates it, and later
+	 * metadata refreshes never ask for creation. */
+	FB_LOCKED(fb, (fb_delete_topics(fb), creates = fb->metadata_creates));
 	{
 		struct elog_record r = value_record("v", NULL);
-		T_OK(elog_producer_send(p, &r, -1, 1, &err), &err); /* queued, reported failed */
+		T_OK(elog_producer_send(p, &r, -1, 7, &err), &err);
+		T_CHECK(elog_producer_flush(p, 5000, &err) == 0);
 		T_EQ_INT(l.failed, 1);
 		T_CHECK(strstr(l.first_message, "no such topic") != NULL);
-		T_CHECK(elog_producer_send(p, &r, -1, 2, &err) == -1);
-		T_CHECK(strcmp(err.msg, "produce to 'nope': no such topic") == 0);
+		T_CHECK(elog_producer_send(p, &r, -1, 8, &err) == -1);
+		T_CHECK(strcmp(err.msg, "produce to 'auto': no such topic") == 0);
 	}
+	FB_LOCKED(fb, T_CHECK(fb->ntopics == 0 && fb->metadata_creates == creates));
 	elog_producer_free(p);
+
+	/* Auto-creation off: the producer cannot start. */
+	FB_LOCKED(fb, fb->auto_create = 0);
+	producer_config(&pc, &l);
+	T_CHECK(elog_producer_new(c, "nope", &pc, &err) == NULL);
+	T_CHECK(err.code == ELOG_E_INVAL);
+	T_CHECK(strcmp(err.msg, "produce to 'nope': no such topic, and the broker does not create "
+			       "topics (auto_create_topics is off)") == 0);
 	elog_client_free(c);
 	fb_stop(fb);
 }
