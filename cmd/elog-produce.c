@@ -183,11 +183,17 @@ static void on_signal(int sig)
 
 /* ---------------------------------------------------------------- messages */
 
+static int in_foreground(void);
+
+/* Erase the progress line, unless the job went to the background meanwhile
+ * (its line is no longer the terminal's current one: leave it). */
 static void progress_clear(struct produce *p)
 {
 	if (p->progress.shown) {
-		ssize_t n = write(STDERR_FILENO, "\r\033[K", 4);
-		(void)n;
+		if (in_foreground()) {
+			ssize_t n = write(STDERR_FILENO, "\r\033[K", 4);
+			(void)n;
+		}
 		p->progress.shown = 0;
 	}
 }
@@ -211,6 +217,25 @@ static uint64_t make_tag(size_t input, uint64_t line)
 
 /* ---------------------------------------------------------------- progress */
 
+/*
+ * The progress line is for a person watching the terminal, and must not
+ * draw over anything else there: only when stderr is a terminal and stdin
+ * is not (someone typing would be overwritten), and only while this process
+ * is in the terminal's foreground (a background job would draw over the
+ * shell's prompt; checked at every refresh, as a job can be moved).
+ */
+static int progress_wanted(int quiet)
+{
+	return !quiet && isatty(STDERR_FILENO) && !isatty(STDIN_FILENO);
+}
+
+static int in_foreground(void)
+{
+	pid_t fg = tcgetpgrp(STDERR_FILENO);
+
+	return fg >= 0 && fg == getpgrp();
+}
+
 static void progress_show(struct produce *p, int64_t now_ms)
 {
 	struct progress *g = &p->progress;
@@ -220,9 +245,15 @@ static void progress_show(struct produce *p, int64_t now_ms)
 
 	if (seconds <= 0)
 		seconds = 0.001;
-	n = snprintf(line, sizeof(line), "\r%s: %" PRIu64 " records, %.0f records/s, %.1f MB/s\033[K",
-		     elog_cli_prog(), p->sent, (double)(p->sent - g->last_records) / seconds,
-		     (double)(p->sent_bytes - g->last_bytes) / seconds / 1e6);
+	if (!in_foreground()) {
+		g->shown = 0;
+		n = 0;
+	} else {
+		n = snprintf(line, sizeof(line), "\r%s: %" PRIu64 " record%s, %.0f records/s, "
+			     "%.1f MB/s\033[K", elog_cli_prog(), p->sent, p->sent == 1 ? "" : "s",
+			     (double)(p->sent - g->last_records) / seconds,
+			     (double)(p->sent_bytes - g->last_bytes) / seconds / 1e6);
+	}
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) == n)
 		g->shown = 1;
 	g->last_ms = now_ms;
@@ -875,7 +906,7 @@ static int run(struct produce *p)
 		return rc;
 	if (prepare(p, record_bytes) < 0)
 		return ELOG_EXIT_FAIL;
-	p->progress.enabled = !p->o.quiet && isatty(STDERR_FILENO);
+	p->progress.enabled = progress_wanted(p->o.quiet);
 	p->progress.last_ms = elog_clock_ms();
 	for (size_t i = 0; i < p->input_count && !p->stopped && !interrupted; i++)
 		if (read_input(p, i) < 0)

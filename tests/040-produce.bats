@@ -521,3 +521,19 @@ orders() {
 	assert_output ''
 	elog_wait_until 10 count_is prog 12000
 }
+
+@test "progress: \"1 record\"; never while stdin is a terminal or the job is in the background" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	elog-topic create prog
+	run -0 script -qec "{ echo 1; sleep 1.2; } | elog-produce -a 1 prog" /dev/null
+	assert_output --regexp $'\relog-produce: 1 record, [0-9]+ records/s, [0-9.]+ MB/s\e\\[K'
+	refute_output --partial '1 records'
+	# stdin is the terminal (someone may type there): no progress line
+	run -0 script -qec "bash -c 'elog-produce -a 1 -i <(echo 2; sleep 1.2) prog'" /dev/null
+	assert_output ''
+	# a background job (its own process group, not the terminal's): none either
+	run -0 script -qec "bash -c 'set -m; { echo 3; sleep 1.2; } | elog-produce -a 1 prog & wait \$!'" /dev/null
+	refute_output --partial 'record'
+	elog_wait_until 10 count_is prog 3
+}
