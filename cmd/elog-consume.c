@@ -55,7 +55,7 @@ static const struct elog_cli_option options[] = {
 	{'e', "exit", NULL, "exit at the end offsets the partitions have at the start"},
 	{'n', "count", "COUNT", "exit after COUNT records"},
 	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
-	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %h %T %D %%"},
+	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %R %h %T %D %%"},
 	{'q', "quiet", NULL, "no notice on a terminal when a partition is caught up"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},

@@ -360,6 +360,16 @@ t|1|1||-1||-1||0|1970-01-01T00:00:00.000Z|%'
 	# no newline is added
 	run -0 timeout $T elog-consume -e -f '%o' t:1
 	assert_output "01"
+	# %R: the value's length as a big-endian int32 (-1 for a tombstone), then binary-safe values
+	timeout $T elog-consume -e -f '%R%s' t:1 >r.out
+	assert_equal "$(od -An -tx1 r.out | tr -s ' \n' '  ')" " 00 00 00 08 7b 22 69 64 22 3a 37 7d ff ff ff ff "
+	# \xHH and \NNN escapes (octal, up to \377)
+	run -0 timeout $T elog-consume -e -f '\x41\102\x2d%o\012' t:1
+	assert_output "AB-0
+AB-1"
+	# a null header value prints as the bare name (kcat: name=NULL)
+	run -0 timeout $T elog-consume -e -n 1 -f '%h' t:1
+	assert_output 'a=1,b,c='
 }
 
 # ---------------------------------------------------------------- following
