@@ -251,8 +251,9 @@ static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *id
 	if (elog_client_list_offsets(f->client, topic, ids, ts, latest, n, err) < 0)
 		goto out;
 	if (pos->kind == ELOG_POS_TIMESTAMP) {
+		/* A time before the epoch is before every record: the log start. */
 		for (size_t i = 0; i < n; i++)
-			ts[i] = pos->value;
+			ts[i] = pos->value < 0 ? ELOG_OFFSET_EARLIEST : pos->value;
 		if (elog_client_list_offsets(f->client, topic, ids, ts, out, n, err) < 0)
 			goto out;
 	}

@@ -258,6 +258,32 @@ $USAGE"
 	# after the newest record: nothing (the end)
 	run -0 timeout $T elog-consume -e -o @2030-01-01T00:00:00Z t
 	assert_output ""
+	# without a zone: local time, as TZ says (POSIX "XYZ-01" is one hour east of UTC)
+	TZ=XYZ-01 run -0 timeout $T elog-consume -e -o @2023-11-14T23:13:22 t
+	assert_output "$(seq 2 4)"
+	TZ=XYZ-01 run -0 timeout $T elog-consume -e -o '@2023-11-14 23:13:21.500' t
+	assert_output "$(seq 2 4)"
+	TZ=UTC run -0 timeout $T elog-consume -e -o @2023-11-14T22:13:23 t
+	assert_output "$(seq 3 4)"
+	# a date alone is local midnight
+	TZ=XYZ+23 run -0 timeout $T elog-consume -e -o @2023-11-14 t
+	assert_output ""
+	TZ=XYZ-23 run -0 timeout $T elog-consume -e -o @2023-11-14 t
+	assert_output "$(seq 0 4)"
+}
+
+@test "-o @-DURATION starts that long before now" {
+	start_broker
+	create_topic t 1
+	echo '{"timestamp":1700000000000,"value":"old"}' | produce t --json
+	echo '{"value":"new"}' | produce t --json
+	run -0 timeout $T elog-consume -e -o @-1h t
+	assert_output '"new"'
+	run -0 timeout $T elog-consume -e -o @-30000d t
+	assert_output '"old"
+"new"'
+	run -2 --separate-stderr elog-consume -e -o @-1x t
+	stderr_is_usage_error 'elog-consume: -o: invalid position "@-1x": invalid timestamp "-1x": '
 }
 
 # ---------------------------------------------------------------- partitions
