@@ -1766,10 +1766,41 @@ static void test_fetcher_positions(void)
 	T_EQ_INT(consume_range(c, "f", "100", "200", &first, &err), 100);
 	T_EQ_INT(first, 100);
 	T_EQ_INT(consume_range(c, "f", "latest", "latest", &first, &err), 0);
-	/* Beyond the end: a clear, final error naming the range. */
-	T_EQ_INT(consume_range(c, "f", "5000", "6000", &first, &err), -1);
-	T_CHECK(strcmp(err.msg, "fetch 'f' partition 0 at offset 5000: offset out of range (log holds 0..1000)") == 0);
-	T_EQ_INT(err.code, ELOG_E_RANGE);
+	/* Beyond the end: it starts at the end, and says so. */
+	T_EQ_INT(consume_range(c, "f", "5000", "6000", &first, &err), 0);
+	{
+		struct elog_fetcher *f = elog_fetcher_new(c, NULL, &err);
+		struct elog_pos s = {ELOG_POS_OFFSET, 5000};
+		const struct elog_fetch_partition *info;
+		struct elog_fetched rec;
+		T_ASSERT(f);
+		T_OK(elog_fetcher_add(f, "f", -1, &s, NULL, &err), &err);
+		T_EQ_INT(elog_fetcher_partition_count(f), 1);
+		info = elog_fetcher_partition(f, 0);
+		T_ASSERT(info && !elog_fetcher_partition(f, 1));
+		T_CHECK(strcmp(info->topic, "f") == 0 && info->id == 0);
+		T_EQ_INT(info->start, 1000);
+		T_EQ_INT(info->asked, 5000);
+		T_EQ_INT(info->log_start, 0);
+		T_EQ_INT(info->end, 1000);
+		/* An offset gone from under a reader (seek here): a final error
+		 * naming what the log holds. */
+		T_OK(elog_fetcher_seek(f, "f", 0, 5000, &err), &err);
+		T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), -1);
+		T_CHECK(strcmp(err.msg, "fetch 'f' partition 0 at offset 5000: offset out of range "
+				       "(the log holds offsets 0 to 999; its next offset is 1000)") == 0);
+		T_EQ_INT(err.code, ELOG_E_RANGE);
+		elog_fetcher_free(f);
+	}
+	{
+		char text[96];
+		elog_offset_range_text(0, 0, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds no records; its next offset is 0") == 0);
+		elog_offset_range_text(0, 1, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds offset 0; its next offset is 1") == 0);
+		elog_offset_range_text(5, 7, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds offsets 5 to 6; its next offset is 7") == 0);
+	}
 	/* Unknown topic / partition */
 	{
 		struct elog_fetcher *f = elog_fetcher_new(c, NULL, &err);
@@ -1831,6 +1862,67 @@ static void test_fetcher_follow_and_seek(void)
 	fb_stop(fb);
 }
 
+/* report_caught_up: once per partition, right after the record that reaches
+ * its end as of the start, before any record produced later; at once for an
+ * empty partition. */
+static void test_fetcher_caught_up(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_fetcher *f;
+	struct elog_fetcher_config fc;
+	struct elog_fetched rec;
+	struct elog_pos s = {ELOG_POS_EARLIEST, 0};
+	struct elog_err err;
+	int rc, reports[2] = {0, 0};
+	int64_t next = 0;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "cu", 2, 1, NULL, 0, &err), &err);
+	produce_numbered(c, "cu", 300, 0);
+	elog_fetcher_config_init(&fc);
+	fc.max_wait_ms = 5;
+	fc.report_caught_up = 1;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "cu", -1, &s, NULL, &err), &err);
+	/* Produced after the start, before the reader got there: comes after the report. */
+	produce_numbered(c, "cu", 20, 0);
+	/* The empty partition 1 is reported first, at its end 0. */
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), ELOG_FETCHER_CAUGHT_UP);
+	T_CHECK(rec.record == NULL && rec.partition == 1 && rec.high_watermark == 0);
+	reports[1]++;
+	while (next < 320 && (rc = elog_fetcher_next(f, &rec, 2000, &err)) > 0) {
+		if (rc == ELOG_FETCHER_CAUGHT_UP) {
+			T_CHECK(rec.partition == 0 && rec.high_watermark == 300 && next == 300);
+			reports[rec.partition]++;
+			continue;
+		}
+		T_EQ_INT(rec.record->offset, next);
+		next++;
+	}
+	T_EQ_INT(next, 320);
+	T_EQ_INT(reports[0], 1);
+	/* Never again. */
+	T_EQ_INT(elog_fetcher_next(f, &rec, 50, &err), 0);
+	elog_fetcher_free(f);
+
+	/* Started at the end ("latest"): reported at once; then the new records. */
+	s.kind = ELOG_POS_LATEST;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "cu", 0, &s, NULL, &err), &err);
+	produce_numbered(c, "cu", 1, 0);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), ELOG_FETCHER_CAUGHT_UP);
+	T_EQ_INT(rec.high_watermark, 320);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), 1);
+	T_EQ_INT(rec.record->offset, 320);
+	elog_fetcher_free(f);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 static void test_list_offsets(void)
 {
 	struct fb *fb = fb_start();
@@ -1884,6 +1976,7 @@ int main(void)
 	T_RUN(test_producer_acks_zero);
 	T_RUN(test_fetcher_positions);
 	T_RUN(test_fetcher_follow_and_seek);
+	T_RUN(test_fetcher_caught_up);
 	T_RUN(test_list_offsets);
 	return t_finish();
 }
