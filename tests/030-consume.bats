@@ -541,7 +541,7 @@ catches_signals() {
 child_named() {
 	local stat pid ppid comm
 	for stat in /proc/[0-9]*/stat; do
-		read -r pid comm _ ppid _ <"$stat" 2>/dev/null || continue
+		read -r pid comm _ ppid _ 2>/dev/null <"$stat" || continue
 		[ "$comm" = "($2)" ] || continue
 		if [ "$ppid" = "$1" ] || grep -q "^PPid:[[:space:]]*$1\$" "/proc/$ppid/status" 2>/dev/null; then
 			echo "$pid"
@@ -565,7 +565,8 @@ wrote_something() {
 	# partition 2 is empty
 	elog_spawn term script -qfec "elog-consume t" typescript
 	local consumer
-	elog_wait_until 10 child_named "$(elog_pid term)" elog-consume || fail "no elog-consume under script"
+	elog_wait_until 10 child_named "$(elog_pid term)" elog-consume >/dev/null ||
+		fail "no elog-consume under script"
 	consumer=$(child_named "$(elog_pid term)" elog-consume)
 	# Stop the terminal's reader: the consumer blocks writing to it once the
 	# terminal's buffer is full, long before its 100000 records are out.
