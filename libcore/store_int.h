@@ -23,5 +23,7 @@ int elog_store_remove_tree(const char *path, struct elog_err *err);
 int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
 				struct elog_err *err);
 int elog_store_meta_replay(struct elog_store *store, struct elog_err *err);
+/* store_space.c: log the metadata log's failure, once. */
+void elog_store_meta_check(struct elog_store *store);
 
 #endif

@@ -48,9 +48,12 @@ static int meta_append(struct elog_store *store, const char *key, const struct e
 		goto out;
 	}
 	memcpy(copy, out, len);
+	/* No room is ELOG_E_NOSPACE with the log usable; anything else fails it (logged once). */
 	rc = elog_partlog_append(store->meta, copy, len, 0, NULL, err);
-	if (rc < 0)
+	if (rc < 0) {
+		elog_store_meta_check(store);
 		elog_err_prefix(err, "metadata log");
+	}
 out:
 	free(copy);
 	elog_batch_builder_release(&b);
@@ -177,7 +180,10 @@ int elog_store_delete(struct elog_store *store, struct elog_topic *topic, struct
 	memcpy(name, topic->name, sizeof(name));
 	elog_store_topic_remove(store, topic);
 	elog_store_topic_free(store, topic);
-	return elog_store_trash(store, name, err);
+	if (elog_store_trash(store, name, err) < 0)
+		return -1;
+	elog_store_space_refresh(store, NULL); /* room may be back */
+	return 0;
 }
 
 static int reconfigure(struct elog_store *store, struct elog_topic *t,
