@@ -75,7 +75,9 @@ int elog_store_space_reserve(struct elog_store *store, uint64_t bytes, struct el
 
 void elog_store_space_exhausted(struct elog_store *store, const struct elog_err *why)
 {
-	elog_store_space_refresh(store, NULL);
+	if (store->space.low)
+		return;
+	elog_store_space_refresh(store, NULL); /* below the line anyway: that reason */
 	if (store->space.low)
 		return;
 	store->space.low = 1;
