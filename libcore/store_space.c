@@ -73,6 +73,17 @@ int elog_store_space_reserve(struct elog_store *store, uint64_t bytes, struct el
 	return 0;
 }
 
+int elog_store_space_room_for_new(struct elog_store *store, struct elog_err *err)
+{
+	if (elog_store_space_refresh(store, err) < 0)
+		return -1;
+	if (store->space.free_bytes >= ELOG_STORE_META_PREALLOCATE)
+		return 0;
+	return elog_err_set(err, ELOG_E_NOSPACE,
+			    "broker storage is full: %" PRIu64 " bytes free, new partitions need %u",
+			    store->space.free_bytes, ELOG_STORE_META_PREALLOCATE);
+}
+
 void elog_store_space_exhausted(struct elog_store *store, const struct elog_err *why)
 {
 	if (store->space.low)

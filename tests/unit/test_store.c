@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 /* Append one small batch to a log. */
 static int append_one(struct elog_partlog *log, struct elog_err *err)
@@ -331,8 +332,9 @@ static void full_disk_body(const char *dir)
 	struct elog_topic_config c;
 	struct elog_topic *t;
 	struct elog_err err;
-	char path[4300];
+	char path[4300], inodes[64];
 	static uint8_t block[4096];
+	struct statvfs st;
 	int fd, rc;
 
 	elog_store_options_default(&o);
@@ -349,9 +351,10 @@ static void full_disk_body(const char *dir)
 	while (write(fd, block, sizeof(block)) > 0)
 		;
 	close(fd);
-	/* a topic cannot be made: nothing of it stays, now or after a restart */
+	/* no room for a topic: refused before anything is recorded */
 	T_CHECK(elog_store_create(s, "new", 3, 2, &c, NULL, &err) < 0 &&
 		err.code == ELOG_E_NOSPACE);
+	T_CHECK(strncmp(err.msg, "broker storage is full: ", 24) == 0);
 	T_CHECK(elog_store_find(s, "new", 3) == NULL);
 	elog_store_close(s);
 	T_OK(elog_store_open(dir, &o, &s, &err), &err);
@@ -365,10 +368,22 @@ static void full_disk_body(const char *dir)
 	}
 	/* the delete is recorded on the full disk, and frees room */
 	T_OK(elog_store_delete(s, t, &err), &err);
+	T_ASSERT(unlink(path) == 0);
+	/* a topic whose files find no room (out of inodes) is undone, and stays undone */
+	T_ASSERT(statvfs(dir, &st) == 0);
+	snprintf(inodes, sizeof(inodes), "nr_inodes=%llu",
+		 (unsigned long long)(st.f_files - st.f_ffree + 2));
+	T_ASSERT(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, inodes) == 0);
+	/* (the name, as from the wire, is not NUL-terminated) */
+	T_CHECK(elog_store_create(s, "half-and-more", 4, 2, &c, NULL, &err) < 0 &&
+		err.code == ELOG_E_NOSPACE);
+	T_CHECK(elog_store_find(s, "half", 4) == NULL);
+	T_ASSERT(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "nr_inodes=10000") == 0);
 	T_OK(elog_store_create(s, "new", 3, 2, &c, NULL, &err), &err);
 	elog_store_close(s);
 	T_OK(elog_store_open(dir, &o, &s, &err), &err);
 	T_CHECK(elog_store_find(s, "big", 3) == NULL && elog_store_find(s, "new", 3) != NULL);
+	T_CHECK(elog_store_find(s, "half", 4) == NULL);
 	elog_store_close(s);
 }
 
@@ -377,7 +392,7 @@ static void test_full_disk(void)
 	char dir[4200];
 
 	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
-	if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") < 0) {
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=4m") < 0) {
 		fprintf(stderr, "# skip %s: cannot mount a tmpfs (%s): needs root\n", t_current,
 			strerror(errno));
 		return;
