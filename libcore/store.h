@@ -53,7 +53,9 @@
  * when that estimate is below min_free_bytes (measured again at the
  * crossing, to be sure), or when a write found no room whatever the
  * estimate; it is ok again once a measurement finds min_free_bytes plus a
- * margin (ELOG_STORE_SPACE_MARGIN), so a disk at the line does not flap.
+ * margin (ELOG_STORE_SPACE_MARGIN), so a disk at the line does not flap
+ * (after a write found no room with more than that free, as with inodes,
+ * quotas or a file size limit: once the free space grew by the margin).
  * Each change of state is one log line at level=warn. Only produce asks
  * (elog_store_space_reserve): metadata records, topic creation, deletes
  * and retention are not refused for the reserve; they fail only at a real
@@ -176,6 +178,8 @@ struct elog_store {
 		uint64_t free_bytes;      /* at the last measurement */
 		uint64_t reserved_bytes;  /* produce since it */
 		int low;                  /* produce refused */
+		uint64_t exhausted_resume_bytes; /* after a write found no room: the free
+		                                    space that ends the low state too */
 	} space;
 };
 

@@ -20,8 +20,10 @@ static uint64_t space_estimate(const struct elog_store *store)
 static uint64_t space_resume_bytes(const struct elog_store *store)
 {
 	uint64_t min_free = store->options.min_free_bytes;
+	uint64_t line = min_free + ELOG_STORE_SPACE_MARGIN(min_free);
 
-	return min_free + ELOG_STORE_SPACE_MARGIN(min_free);
+	return line > store->space.exhausted_resume_bytes ? line
+							  : store->space.exhausted_resume_bytes;
 }
 
 static void space_log(struct elog_store *store, const char *msg, const char *reason)
@@ -51,6 +53,7 @@ int elog_store_space_refresh(struct elog_store *store, struct elog_err *err)
 	store->space.reserved_bytes = 0;
 	if (!store->space.low && store->space.free_bytes < store->options.min_free_bytes) {
 		store->space.low = 1;
+		store->space.exhausted_resume_bytes = 0;
 		space_log(store, "disk space low", "free space is below min_free_bytes");
 	} else if (store->space.low && store->space.free_bytes >= space_resume_bytes(store)) {
 		store->space.low = 0;
@@ -91,7 +94,14 @@ void elog_store_space_exhausted(struct elog_store *store, const struct elog_err 
 	elog_store_space_refresh(store, NULL); /* below the line anyway: that reason */
 	if (store->space.low)
 		return;
+	/*
+	 * Room by the measure, yet a write found none: inodes, a quota, a file
+	 * size limit. Low until the free space has grown by the margin (a
+	 * delete, retention), not at the next measurement, or it would flap.
+	 */
 	store->space.low = 1;
+	store->space.exhausted_resume_bytes =
+		store->space.free_bytes + ELOG_STORE_SPACE_MARGIN(store->options.min_free_bytes);
 	space_log(store, "disk space low", why ? why->msg : "a write found no room");
 }
 
