@@ -31,13 +31,13 @@ static uint32_t flusher_round(struct elog_flusher *f, int64_t now_ms, int all)
 		struct elog_err err;
 		if (!all && e->due_ms > now_ms)
 			continue;
+		/* The next due time counts from the round's start, so logs keep time. */
+		e->due_ms = now_ms + e->interval_ms;
 		/* A failed log stays failed: counted once, then left alone. */
 		if (elog_partlog_failed(e->log, NULL))
 			continue;
 		if (elog_partlog_flush(e->log, &err) < 0)
 			atomic_fetch_add(&f->failures, 1);
-		/* The next due time counts from the round's start, so logs keep time. */
-		e->due_ms = now_ms + e->interval_ms;
 		flushed++;
 	}
 	f->rounds++;
