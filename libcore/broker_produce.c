@@ -171,7 +171,36 @@ static int check_sequences(const struct elog_partition *p, const uint8_t *data, 
 	return 0;
 }
 
+/*
+ * The free-space reserve (docs/operations.md, "A full disk"): while the
+ * disk is low, STORAGE_FULL (retriable) before anything is written. The
+ * store's estimate makes this free of system calls.
+ */
+static int check_space(struct elog_broker *b, size_t len, struct wait_part *part)
+{
+	struct elog_err err;
+
+	if (elog_store_space_reserve(b->store, len, &err) == 0)
+		return 0;
+	part_error(part, ELOG_PE_STORAGE_FULL, "%s", err.msg);
+	return -1;
+}
+
 /* ---------------------------------------------------------------- append */
+
+/* An append failed: say why, and tell the store what it means for the disk or the log. */
+static void append_failed(struct elog_broker *b, struct elog_partition *p,
+			  const struct elog_err *err, struct wait_part *part)
+{
+	if (err->code == ELOG_E_NOSPACE) {
+		/* Nothing was written and the log is usable: retriable, like the reserve. */
+		elog_store_space_exhausted(b->store, err);
+		part_error(part, ELOG_PE_STORAGE_FULL, "broker storage is full: %s", err->msg);
+		return;
+	}
+	elog_store_partition_check(b->store, p);
+	part_error(part, elog_broker_storage_error(err), "%s", err->msg);
+}
 
 static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *batch,
 		      const struct elog_batch_header *h, struct wait_part *part, int first)
@@ -186,7 +215,7 @@ static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *
 	if (v == ELOG_PSTATE_APPEND) {
 		if (elog_partlog_append(p->log, batch, elog_batch_total_size(h), p->leader_term, &base,
 					&err) < 0) {
-			part_error(part, elog_broker_storage_error(&err), "%s", err.msg);
+			append_failed(b, p, &err, part);
 			return -1;
 		}
 		b->appended = 1;
@@ -223,7 +252,8 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return;
 	}
-	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0)
+	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0 ||
+	    check_space(b, len, part) < 0)
 		return;
 	for (size_t pos = 0; pos < len;) {
 		struct elog_batch_header h;
@@ -341,17 +371,15 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
 	}
 }
 
-static int produce_flushed(struct wait_part *part, int force)
+static int produce_flushed(struct elog_broker *b, struct wait_part *part, int force)
 {
 	struct elog_err err;
 
 	if (!part->p || part->error || part->need_offset == 0)
 		return 1;
-	if (force && elog_partlog_flush(part->p->log, &err) < 0) {
-		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
-		return 1;
-	}
-	if (elog_partlog_failed(part->p->log, &err)) {
+	if ((force && elog_partlog_flush(part->p->log, &err) < 0) ||
+	    elog_partlog_failed(part->p->log, &err)) {
+		elog_store_partition_check(b->store, part->p);
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return 1;
 	}
@@ -363,7 +391,7 @@ static int produce_done(struct elog_waiter *w, int force)
 	int done = 1;
 
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(&w->parts[i], force))
+		if (!produce_flushed(w->broker, &w->parts[i], force))
 			done = 0;
 	return done;
 }
@@ -406,7 +434,7 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 					      : b->config.produce_timeout_max_ms),
 			     &err) < 0) {
 		for (uint32_t i = 0; i < w->part_count; i++)
-			if (!produce_flushed(&w->parts[i], 0))
+			if (!produce_flushed(w->broker, &w->parts[i], 0))
 				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
 		elog_broker_produce_answer(w);
 		return;
@@ -448,7 +476,7 @@ void elog_broker_produce_answer(struct elog_waiter *w)
 void elog_broker_produce_timeout(struct elog_waiter *w)
 {
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(&w->parts[i], 0))
+		if (!produce_flushed(w->broker, &w->parts[i], 0))
 			part_error(&w->parts[i], ELOG_PE_TIMEOUT,
 				   "not flushed within the request's timeout");
 	elog_broker_produce_answer(w);
