@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <lz4.h>
+#define ZLIB_CONST  /* next_in is const */
 #include <zlib.h>
 
 #include "bytes.h"
@@ -127,10 +128,10 @@ static int header_validate(const struct elog_batch_header *h, struct elog_err *e
 				    h->batch_length, BATCH_LENGTH_MIN, BATCH_LENGTH_MAX);
 	if (h->record_count == 0)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch has a record count of 0");
-	if (h->last_offset_delta >= h->record_count)
+	if (h->record_count - 1 > h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "batch last offset delta %" PRIu32 " not below its record count %" PRIu32,
-				    h->last_offset_delta, h->record_count);
+				    "batch record count %" PRIu32 " exceeds its last offset delta %" PRIu32 " + 1",
+				    h->record_count, h->last_offset_delta);
 	if (h->base_offset < 0)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch base offset %" PRId64 " is negative",
 				    h->base_offset);
@@ -467,24 +468,97 @@ int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out,
 	return 0;
 }
 
-/* ---------------------------------------------------------------- reader */
+/* ---------------------------------------------------------------- validator */
 
-void elog_batch_reader_init(struct elog_batch_reader *r)
+void elog_batch_validator_init(struct elog_batch_validator *v)
 {
-	memset(r, 0, sizeof(*r));
+	memset(v, 0, sizeof(*v));
 }
 
-void elog_batch_reader_release(struct elog_batch_reader *r)
+void elog_batch_validator_release(struct elog_batch_validator *v)
 {
-	free(r->plain);
-	memset(r, 0, sizeof(*r));
+	free(v->plain);
+	if (v->inflate) {
+		inflateEnd(v->inflate);
+		free(v->inflate);
+	}
+	memset(v, 0, sizeof(*v));
 }
 
-/* Decompress the records area of a checked batch into r->plain. */
-static int records_decompress(struct elog_batch_reader *r, const uint8_t *area, size_t area_len,
-			      struct elog_err *err)
+/* lz4: one block that decodes to exactly plain_len bytes, using all of its input. */
+static int decompress_lz4(struct elog_batch_validator *v, const uint8_t *packed, size_t packed_len,
+			  uint32_t plain_len, struct elog_err *err)
 {
-	unsigned compression = r->header.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
+	int n = LZ4_decompress_safe((const char *)packed, (char *)v->plain, (int)packed_len, (int)plain_len);
+
+	if (n < 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+				    ": the lz4 records are malformed or decompress to more", plain_len);
+	if ((uint32_t)n != plain_len)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+				    ": the lz4 records decompress to %d bytes", plain_len, n);
+	return 0;
+}
+
+/* zlib: one stream that ends exactly at the end of the input and of plain_len bytes. */
+static int decompress_zlib(struct elog_batch_validator *v, const uint8_t *packed, size_t packed_len,
+			   uint32_t plain_len, struct elog_err *err)
+{
+	z_stream *z = v->inflate;
+	uint8_t beyond;
+	int rc;
+
+	if (!z) {
+		z = calloc(1, sizeof(*z));
+		if (!z || inflateInit(z) != Z_OK) {
+			free(z);
+			return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory for an inflate state");
+		}
+		v->inflate = z;
+	} else if (inflateReset(z) != Z_OK) {
+		return elog_err_set(err, ELOG_E_NOMEM, "zlib: cannot reset the inflate state");
+	}
+	z->next_in = packed;
+	z->avail_in = (uInt)packed_len;   /* both below ELOG_BATCH_SIZE_MAX */
+	z->next_out = v->plain;
+	z->avail_out = plain_len;
+	rc = inflate(z, Z_FINISH);
+	if (rc == Z_BUF_ERROR && z->avail_out == 0) {
+		/* Full: is there more data, or only the end of the stream still to come? */
+		z->next_out = &beyond;
+		z->avail_out = 1;
+		rc = inflate(z, Z_FINISH);
+		if (z->avail_out == 0)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+					    ": the zlib records decompress to more", plain_len);
+	}
+	if (rc == Z_MEM_ERROR)
+		return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory decompressing a batch");
+	if (rc == Z_STREAM_END) {
+		if (z->total_out != plain_len)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+					    ": the zlib records decompress to %lu bytes", plain_len,
+					    (unsigned long)z->total_out);
+		if (z->avail_in)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: %u bytes after the end of the stream (byte %zu)",
+					    z->avail_in, ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + packed_len - z->avail_in);
+		return 0;
+	}
+	if (rc == Z_BUF_ERROR)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: the stream is cut short after %lu bytes",
+				    (unsigned long)z->total_out);
+	return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: malformed at or before byte %zu: %s",
+			    ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + packed_len - z->avail_in,
+			    z->msg ? z->msg : "bad data");
+}
+
+/*
+ * Decompress the records area [u32 uncompressed length][data] of a checked
+ * batch into v->plain and point v->records at it.
+ */
+static int records_decompress(struct elog_batch_validator *v, unsigned compression, const uint8_t *area,
+			      size_t area_len, struct elog_err *err)
+{
 	const char *name = elog_compression_name((enum elog_compression)compression);
 	const uint8_t *packed;
 	size_t packed_len;
@@ -492,125 +566,128 @@ static int records_decompress(struct elog_batch_reader *r, const uint8_t *area, 
 	uint64_t ratio_max;
 
 	if (area_len < PLAIN_LENGTH_SIZE)
-		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: records area of %zu bytes has no length field",
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length: missing, the %s records area holds %zu bytes",
 				    name, area_len);
 	packed = area + PLAIN_LENGTH_SIZE;
 	packed_len = area_len - PLAIN_LENGTH_SIZE;
 	plain_len = elog_get32(area);
 	if (plain_len == 0 || plain_len > ELOG_BATCH_SIZE_MAX)
-		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: uncompressed length %" PRIu32 " outside [1, %u]",
-				    name, plain_len, ELOG_BATCH_SIZE_MAX);
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32 " outside [1, %u]",
+				    plain_len, ELOG_BATCH_SIZE_MAX);
 	/*
 	 * Neither codec can expand by more than its format allows (an lz4 byte
 	 * yields at most 255 output bytes, a deflate bit pattern at most 1032:1),
 	 * so a tiny batch claiming a huge length is refused before we allocate
-	 * for it.
+	 * for it: scratch memory stays proportional to what was sent.
 	 */
 	ratio_max = compression == ELOG_COMPRESS_LZ4 ? 255 : 1032;
 	if (plain_len > (uint64_t)packed_len * ratio_max + 64)
 		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "%s batch: uncompressed length %" PRIu32 " impossible from %zu compressed bytes",
-				    name, plain_len, packed_len);
-	if (buffer_reserve(&r->plain, &r->plain_cap, plain_len, err) < 0)
+				    "batch uncompressed length %" PRIu32 " impossible from %zu bytes of %s data",
+				    plain_len, packed_len, name);
+	if (buffer_reserve(&v->plain, &v->plain_cap, plain_len, err) < 0)
 		return -1;
-	if (compression == ELOG_COMPRESS_LZ4) {
-		int n = LZ4_decompress_safe((const char *)packed, (char *)r->plain, (int)packed_len, (int)plain_len);
-		if (n < 0)
-			return elog_err_set(err, ELOG_E_CORRUPT, "lz4 batch: malformed compressed data");
-		if ((uint32_t)n != plain_len)
-			return elog_err_set(err, ELOG_E_CORRUPT, "lz4 batch: %d bytes uncompressed, length field says %" PRIu32,
-					    n, plain_len);
-	} else {
-		uLongf n = plain_len;
-		uLong used = packed_len;
-		int rc = uncompress2(r->plain, &n, packed, &used);
-		if (rc == Z_MEM_ERROR)
-			return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory decompressing a batch");
-		if (rc == Z_BUF_ERROR)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: more than the %" PRIu32 " bytes the length field says",
-					    plain_len);
-		if (rc != Z_OK)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: malformed compressed data");
-		if (n != plain_len || used != packed_len)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: %lu bytes uncompressed from %lu of %zu, length field says %"
-					    PRIu32, (unsigned long)n, (unsigned long)used, packed_len, plain_len);
-	}
-	r->pos = r->plain;
-	r->end = r->plain + plain_len;
+	if ((compression == ELOG_COMPRESS_LZ4 ? decompress_lz4 : decompress_zlib)(v, packed, packed_len, plain_len, err) < 0)
+		return -1;
+	v->records = v->plain;
+	v->records_end = v->plain + plain_len;
+	v->records_byte = 0;
+	v->compressed = 1;
 	return 0;
 }
 
-int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
-			   struct elog_err *err)
-{
-	const uint8_t *area;
-	size_t area_len;
-
-	r->pos = r->end = NULL;
-	r->next_index = 0;
-	if (elog_batch_check(buf, len, &r->header, err) < 0)
-		return -1;
-	area = buf + ELOG_BATCH_HEADER_SIZE;
-	area_len = elog_batch_total_size(&r->header) - ELOG_BATCH_HEADER_SIZE;
-	if ((r->header.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK) == ELOG_COMPRESS_NONE) {
-		r->pos = area;
-		r->end = area + area_len;
-	} else if (records_decompress(r, area, area_len, err) < 0) {
-		r->pos = r->end = NULL;
-		return -1;
-	}
-	r->last_offset_seen = r->header.base_offset - 1;
-	assert(r->pos && r->pos <= r->end);
-	return 0;
-}
+/* ---------------------------------------------------------------- records */
 
 /*
- * Decoding cursor over one record's bytes; every read is bounded by `end`.
- * Fields are named by `what` plus, inside a header, the header's number;
- * the name is only formatted when there is an error to report.
+ * The one decoder of records, used by the validator (which walks every
+ * record of a batch once) and the reader (which hands them out). A cursor
+ * reads plain records; every read is bounded by `end`. `field` is where the
+ * field being read starts, for messages only; names are formatted only when
+ * there is an error to report.
  */
 struct cursor {
 	const uint8_t *p, *end;
-	uint32_t index;           /* record number, for messages */
+	const uint8_t *field;
+	const struct elog_batch_validator *v;  /* records, records_byte, compressed */
+	uint32_t index;                        /* record number */
 	struct elog_err *err;
+};
+
+/* A record's fields; pointers into the records area. */
+struct record_fields {
+	int64_t timestamp_delta;
+	uint64_t offset_delta;
+	const uint8_t *key, *value;
+	int32_t key_len, value_len;
+	uint32_t header_count;
+	uint64_t header_bytes;                 /* names and values of every header */
+	const uint8_t *timestamp_at, *offset_at;
 };
 
 #define NO_HEADER (-1)
 
-static int cursor_fail(struct cursor *c, const char *what, int header, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static int cursor_fail_at(struct cursor *c, const uint8_t *at, const char *what, int header,
+			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int cursor_fail(struct cursor *c, const char *what, int header, const char *fmt, ...)
+static int cursor_fail_at(struct cursor *c, const uint8_t *at, const char *what, int header,
+			  const char *fmt, ...)
 {
-	char detail[160];
+	char detail[160], where[80];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	snprintf(where, sizeof(where), "record %" PRIu32 " (%sbyte %" PRIu64 ")", c->index,
+		 c->v->compressed ? "uncompressed " : "",
+		 (uint64_t)c->v->records_byte + (uint64_t)(at - c->v->records));
 	if (header == NO_HEADER)
-		return elog_err_set(c->err, ELOG_E_CORRUPT, "record %" PRIu32 ": %s %s", c->index, what, detail);
-	return elog_err_set(c->err, ELOG_E_CORRUPT, "record %" PRIu32 ": header %d %s %s", c->index, header,
-			    what, detail);
+		return elog_err_set(c->err, ELOG_E_CORRUPT, "%s: %s %s", where, what, detail);
+	return elog_err_set(c->err, ELOG_E_CORRUPT, "%s: header %d %s %s", where, header, what, detail);
+}
+
+#define cursor_fail(c, ...) cursor_fail_at((c), (c)->field, __VA_ARGS__)
+
+/* Why a varint at p could not be read: it runs past end, or past 64 bits. */
+static const char *varint_problem(const uint8_t *p, const uint8_t *end)
+{
+	for (size_t i = 0; i < ELOG_VARINT_MAX; i++)
+		if (p + i >= end)
+			return "truncated";
+		else if (!(p[i] & 0x80))
+			break;
+	return "malformed: more than 64 bits";
+}
+
+/* Almost every varint in a record is one byte: decode those inline. */
+static inline size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	if (p < end && *p < 0x80) {
+		*v = *p;
+		return 1;
+	}
+	return elog_varint_get(p, end, v);
 }
 
 static int cursor_varint(struct cursor *c, const char *what, int header, uint64_t *v)
 {
-	size_t n = elog_varint_get(c->p, c->end, v);
+	size_t n;
 
+	c->field = c->p;
+	n = varint_get(c->p, c->end, v);
 	if (!n)
-		return cursor_fail(c, what, header, "truncated or malformed");
+		return cursor_fail(c, what, header, "%s", varint_problem(c->p, c->end));
 	c->p += n;
 	return 0;
 }
 
 static int cursor_svarint(struct cursor *c, const char *what, int header, int64_t *v)
 {
-	size_t n = elog_svarint_get(c->p, c->end, v);
+	uint64_t u;
 
-	if (!n)
-		return cursor_fail(c, what, header, "truncated or malformed");
-	c->p += n;
+	if (cursor_varint(c, what, header, &u) < 0)
+		return -1;
+	*v = elog_zigzag_decode(u);
 	return 0;
 }
 
@@ -627,11 +704,12 @@ static int cursor_take(struct cursor *c, const char *what, int header, uint64_t 
 }
 
 /* svarint length (-1 null) and bytes: a key, a value or a header value. */
-static int cursor_bytes(struct cursor *c, const char *what, int header, const uint8_t **data, int32_t *len)
+static int cursor_bytes(struct cursor *c, const char *what_length, const char *what, int header,
+			const uint8_t **data, int32_t *len)
 {
 	int64_t n;
 
-	if (cursor_svarint(c, what, header, &n) < 0)
+	if (cursor_svarint(c, what_length, header, &n) < 0)
 		return -1;
 	if (n == -1) {
 		*data = NULL;
@@ -639,14 +717,15 @@ static int cursor_bytes(struct cursor *c, const char *what, int header, const ui
 		return 0;
 	}
 	if (n < 0)
-		return cursor_fail(c, what, header, "length %" PRId64 " is negative", n);
+		return cursor_fail(c, what, header, "length %" PRId64 " is negative (-1 means null)", n);
 	if (cursor_take(c, what, header, (uint64_t)n, data) < 0)
 		return -1;
 	*len = (int32_t)n; /* bounded by the records area, <= ELOG_BATCH_SIZE_MAX */
 	return 0;
 }
 
-static int cursor_headers(struct cursor *c, struct elog_record_view *rec)
+/* Header count and headers; stored in `headers` when it is not NULL. */
+static int cursor_headers(struct cursor *c, struct record_fields *f, struct elog_header *headers)
 {
 	uint64_t count, name_len;
 
@@ -655,68 +734,207 @@ static int cursor_headers(struct cursor *c, struct elog_record_view *rec)
 	if (count > ELOG_RECORD_HEADERS_MAX)
 		return cursor_fail(c, "header count", NO_HEADER, "%" PRIu64 " exceeds the limit of %d", count,
 				   ELOG_RECORD_HEADERS_MAX);
+	f->header_count = (uint32_t)count;
+	f->header_bytes = 0;
 	for (int i = 0; i < (int)count; i++) {
-		struct elog_header *h = &rec->headers[i];
-		if (cursor_varint(c, "name", i, &name_len) < 0 ||
-		    cursor_take(c, "name", i, name_len, &h->name) < 0 ||
-		    cursor_bytes(c, "value", i, &h->value, &h->value_len) < 0)
+		const uint8_t *name = NULL, *value = NULL;
+		int32_t value_len = -1;
+		if (cursor_varint(c, "name length", i, &name_len) < 0 ||
+		    cursor_take(c, "name", i, name_len, &name) < 0 ||
+		    cursor_bytes(c, "value length", "value", i, &value, &value_len) < 0)
 			return -1;
-		h->name_len = (uint32_t)name_len;
+		f->header_bytes += name_len + (uint64_t)(value_len > 0 ? value_len : 0);
+		if (headers)
+			headers[i] = (struct elog_header){name, (uint32_t)name_len, value, value_len};
 	}
-	rec->header_count = (uint32_t)count;
 	return 0;
 }
 
-/* The fields after the length prefix, up to and including the headers. */
-static int cursor_record(struct cursor *c, struct elog_record_view *rec, int64_t *timestamp_delta,
-			 uint64_t *offset_delta)
+/*
+ * One record at c->p: its length, then fields that must fill exactly that
+ * many bytes (see batch.h). Leaves c->p after the record.
+ */
+static int record_parse(struct cursor *c, struct record_fields *f, struct elog_header *headers)
 {
-	if (c->p >= c->end)
+	const uint8_t *start = c->p, *outer_end = c->end, *body;
+	int64_t length;
+
+	if (cursor_svarint(c, "length", NO_HEADER, &length) < 0)
+		return -1;
+	if (length < 0)
+		return cursor_fail(c, "length", NO_HEADER, "%" PRId64 " is negative", length);
+	if ((uint64_t)length > (size_t)(c->end - c->p))
+		return cursor_fail(c, "length", NO_HEADER, "%" PRId64 " exceeds the %td bytes left", length,
+				   c->end - c->p);
+	/* From here on every read is bounded by the record's own end. */
+	body = c->p;
+	c->end = c->p + length;
+	c->field = c->p;
+	if (c->p == c->end)
 		return cursor_fail(c, "attributes", NO_HEADER, "truncated");
 	if (*c->p != 0)
 		return cursor_fail(c, "attributes", NO_HEADER, "0x%02x, expected 0", *c->p);
 	c->p++;
-	if (cursor_svarint(c, "timestamp delta", NO_HEADER, timestamp_delta) < 0 ||
-	    cursor_varint(c, "offset delta", NO_HEADER, offset_delta) < 0 ||
-	    cursor_bytes(c, "key", NO_HEADER, &rec->key, &rec->key_len) < 0 ||
-	    cursor_bytes(c, "value", NO_HEADER, &rec->value, &rec->value_len) < 0)
+	f->timestamp_at = c->p;
+	if (cursor_svarint(c, "timestamp delta", NO_HEADER, &f->timestamp_delta) < 0)
 		return -1;
-	return cursor_headers(c, rec);
+	f->offset_at = c->p;
+	if (cursor_varint(c, "offset delta", NO_HEADER, &f->offset_delta) < 0 ||
+	    cursor_bytes(c, "key length", "key", NO_HEADER, &f->key, &f->key_len) < 0 ||
+	    cursor_bytes(c, "value length", "value", NO_HEADER, &f->value, &f->value_len) < 0 ||
+	    cursor_headers(c, f, headers) < 0)
+		return -1;
+	if (c->p != c->end)
+		return cursor_fail_at(c, start, "length", NO_HEADER, "%" PRId64 " but its fields take %td bytes",
+				      length, c->p - body);
+	c->end = outer_end;
+	return 0;
 }
 
-static int record_decode(struct elog_batch_reader *r, struct elog_record_view *rec, struct elog_err *err)
+/* Offset delta, timestamp and size of record c->index against the header and rules. */
+static int record_check(struct cursor *c, const struct record_fields *f, const struct elog_batch_header *h,
+			   const struct elog_batch_rules *rules, uint64_t previous_delta)
 {
-	const struct elog_batch_header *h = &r->header;
-	struct cursor c = { .p = r->pos, .end = r->end, .index = r->next_index, .err = err };
-	const uint8_t *record_start;
-	int64_t length, timestamp_delta;
-	uint64_t offset_delta;
+	uint32_t i = c->index;
+	int64_t timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f->timestamp_delta);
 
-	if (cursor_svarint(&c, "length", NO_HEADER, &length) < 0)
-		return -1;
-	if (length < 0)
-		return cursor_fail(&c, "length", NO_HEADER, "%" PRId64 " is negative", length);
-	if ((uint64_t)length > (size_t)(c.end - c.p))
-		return cursor_fail(&c, "length", NO_HEADER, "%" PRId64 " exceeds the %td bytes left", length, c.end - c.p);
-	/* From here on every read is bounded by the record's own end. */
-	record_start = c.p;
-	c.end = c.p + length;
-	if (cursor_record(&c, rec, &timestamp_delta, &offset_delta) < 0)
-		return -1;
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE) {
+		if (f->offset_delta != i)
+			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
+					      "%" PRIu64 ", expected %" PRIu32 " (a produced batch's offsets are dense)",
+					      f->offset_delta, i);
+		if (i == 0 && f->timestamp_delta != 0)
+			return cursor_fail_at(c, f->timestamp_at, "timestamp delta", NO_HEADER,
+					      "%" PRId64 ", expected 0 (the batch's first timestamp is its first record's)",
+					      f->timestamp_delta);
+	} else {
+		if (i > 0 && f->offset_delta <= previous_delta)
+			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
+					      "%" PRIu64 " does not increase on the previous record's %" PRIu64,
+					      f->offset_delta, previous_delta);
+		if (f->offset_delta > h->last_offset_delta)
+			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
+					      "%" PRIu64 " beyond the batch's last offset delta %" PRIu32,
+					      f->offset_delta, h->last_offset_delta);
+	}
+	if (timestamp > h->max_timestamp)
+		return cursor_fail_at(c, f->timestamp_at, "timestamp delta", NO_HEADER,
+				      "%" PRId64 " gives %" PRId64 ", after the batch's max timestamp %" PRId64,
+				      f->timestamp_delta, timestamp, h->max_timestamp);
+	if (rules->record_bytes_max) {
+		uint64_t size = (uint64_t)(f->key_len > 0 ? f->key_len : 0) +
+				(uint64_t)(f->value_len > 0 ? f->value_len : 0) + f->header_bytes;
+		if (size > rules->record_bytes_max)
+			return elog_err_set(c->err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
+					    " bytes of key, value and headers exceed max.record.bytes %" PRIu32,
+					    i, size, rules->record_bytes_max);
+	}
+	return 0;
+}
+
+/* Walk every record of v's plain records area once. */
+static int records_validate(const struct elog_batch_validator *v, const struct elog_batch_rules *rules,
+			    struct elog_err *err)
+{
+	const struct elog_batch_header *h = &v->header;
+	struct cursor c = {.p = v->records, .end = v->records_end, .field = v->records, .v = v, .err = err};
+	int64_t timestamp_max = INT64_MIN;
+	uint64_t previous_delta = 0;
+
+	/* Bounded by record_count; every pass consumes at least one byte or fails. */
+	for (uint32_t i = 0; i < h->record_count; i++) {
+		struct record_fields f;
+		int64_t timestamp;
+		c.index = i;
+		if (c.p == c.end)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but its records end after %" PRIu32,
+					    h->record_count, i);
+		if (record_parse(&c, &f, NULL) < 0 || record_check(&c, &f, h, rules, previous_delta) < 0)
+			return -1;
+		previous_delta = f.offset_delta;
+		timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
+		if (timestamp > timestamp_max)
+			timestamp_max = timestamp;
+	}
 	if (c.p != c.end)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": length %" PRId64 " but its fields take %td bytes",
-				    c.index, length, c.p - record_start);
-	if (offset_delta > h->last_offset_delta)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": offset delta %" PRIu64
-				    " beyond the batch's last offset delta %" PRIu32, c.index, offset_delta, h->last_offset_delta);
-	rec->offset = h->base_offset + (int64_t)offset_delta;
-	if (rec->offset <= r->last_offset_seen)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": offset delta %" PRIu64
-				    " does not increase on the previous record's %" PRId64, c.index, offset_delta,
-				    r->last_offset_seen - h->base_offset);
-	rec->timestamp_ms = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)timestamp_delta);
-	r->last_offset_seen = rec->offset;
-	r->pos = c.end;
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but %td more bytes follow its last record (%sbyte %" PRIu64 ")",
+				    h->record_count, c.end - c.p, v->compressed ? "uncompressed " : "",
+				    (uint64_t)v->records_byte + (uint64_t)(c.p - v->records));
+	if (previous_delta != h->last_offset_delta)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 ", but its last record's is %" PRIu64,
+				    h->last_offset_delta, previous_delta);
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && timestamp_max != h->max_timestamp)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch max timestamp %" PRId64 ", but its largest record timestamp is %" PRId64,
+				    h->max_timestamp, timestamp_max);
+	return 0;
+}
+
+int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size_t len,
+			const struct elog_batch_rules *rules, struct elog_err *err)
+{
+	static const struct elog_batch_rules dense_unlimited = {ELOG_BATCH_OFFSETS_DENSE, 0, 0};
+	struct elog_batch_header *h = &v->header;
+	const uint8_t *area;
+	uint32_t total;
+	unsigned compression;
+
+	v->records = v->records_end = NULL;
+	v->compressed = 0;
+	if (!rules)
+		rules = &dense_unlimited;
+	if (elog_batch_header_decode(buf, len, h, err) < 0)
+		return -1;
+	total = elog_batch_total_size(h);
+	if (rules->batch_bytes_max && total > rules->batch_bytes_max)
+		return elog_err_set(err, ELOG_E_LIMIT, "batch of %" PRIu32 " bytes exceeds max.batch.bytes %" PRIu32,
+				    total, rules->batch_bytes_max);
+	if (elog_batch_check(buf, len, h, err) < 0)
+		return -1;
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && h->last_offset_delta != h->record_count - 1)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 " disagrees with its record count %" PRIu32
+				    " (a produced batch's offsets are dense)", h->last_offset_delta, h->record_count);
+	area = buf + ELOG_BATCH_HEADER_SIZE;
+	compression = h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
+	if (compression == ELOG_COMPRESS_NONE) {
+		v->records = area;
+		v->records_end = buf + total;
+		v->records_byte = ELOG_BATCH_HEADER_SIZE;
+	} else if (records_decompress(v, compression, area, total - ELOG_BATCH_HEADER_SIZE, err) < 0) {
+		return -1;
+	}
+	if (records_validate(v, rules, err) < 0) {
+		v->records = v->records_end = NULL;
+		return -1;
+	}
+	assert(v->records && v->records < v->records_end);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- reader */
+
+void elog_batch_reader_init(struct elog_batch_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	elog_batch_validator_init(&r->validator);
+	r->rules.offsets = ELOG_BATCH_OFFSETS_DENSE;
+}
+
+void elog_batch_reader_release(struct elog_batch_reader *r)
+{
+	elog_batch_validator_release(&r->validator);
+	memset(r, 0, sizeof(*r));
+}
+
+int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
+			   struct elog_err *err)
+{
+	r->pos = r->end = NULL;
+	r->next_index = 0;
+	if (elog_batch_validate(&r->validator, buf, len, &r->rules, err) < 0)
+		return -1;
+	r->header = r->validator.header;
+	r->pos = r->validator.records;
+	r->end = r->validator.records_end;
 	return 0;
 }
 
@@ -724,24 +942,26 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 			   struct elog_err *err)
 {
 	const struct elog_batch_header *h = &r->header;
+	struct cursor c = {.p = r->pos, .end = r->end, .field = r->pos, .v = &r->validator,
+			   .index = r->next_index, .err = err};
+	struct record_fields f;
 
 	/* Calling _next without a successful _open is a programming error. */
 	assert(r->pos && r->end && r->pos <= r->end);
-	if (r->pos == r->end) {
-		if (r->next_index != h->record_count)
-			return elog_err_set(err, ELOG_E_CORRUPT, "batch holds %" PRIu32 " records, its header says %" PRIu32,
-					    r->next_index, h->record_count);
-		if (r->last_offset_seen != elog_batch_last_offset(h))
-			return elog_err_set(err, ELOG_E_CORRUPT, "batch last record has offset delta %" PRId64
-					    ", its header says %" PRIu32, r->last_offset_seen - h->base_offset,
-					    h->last_offset_delta);
+	if (r->next_index == h->record_count) {
+		assert(r->pos == r->end);  /* the validator saw to it */
 		return 0;
 	}
-	if (r->next_index == h->record_count)
-		return elog_err_set(err, ELOG_E_CORRUPT, "batch has %td bytes after its %" PRIu32 " records",
-				    r->end - r->pos, h->record_count);
-	if (record_decode(r, rec, err) < 0)
-		return -1;
+	if (record_parse(&c, &f, rec->headers) < 0)
+		return elog_err_prefix(err, "batch changed after it was validated");
+	rec->offset = h->base_offset + (int64_t)f.offset_delta;
+	rec->timestamp_ms = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
+	rec->key = f.key;
+	rec->key_len = f.key_len;
+	rec->value = f.value;
+	rec->value_len = f.value_len;
+	rec->header_count = f.header_count;
+	r->pos = c.p;
 	r->next_index++;
 	assert(r->pos <= r->end && r->next_index <= h->record_count);
 	return 1;
