@@ -555,15 +555,20 @@ int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err);
  * Per partition it keeps a position (the next offset to hand out) and
  * optionally an end offset (exclusive). Records below the position (a
  * fetched batch may start before it) are skipped; records at or past the
- * end are not handed out and the partition stops being fetched. Batches are
- * CRC-checked and decompressed by elog_batch_reader.
+ * end are not handed out and the partition stops being fetched. Each batch
+ * is validated whole (elog_batch_validate, through elog_batch_reader)
+ * before any of its records is handed out, and offsets must continue: the
+ * first batch of a response holds the offset asked for, every next batch
+ * starts where the one before it ended. A batch that fails either check is
+ * a final ELOG_E_CORRUPT error naming topic, partition and offset; records
+ * are never handed out under a wrong offset nor skipped.
  *
  * Errors: NOT_LEADER / LEADER_UNKNOWN / SHUTTING_DOWN / TIMEOUT /
  * RESOURCE_LIMIT and connection loss refresh metadata, reconnect and retry
  * with backoff; if a partition makes no progress for retry_timeout_ms the
  * error becomes final. OFFSET_OUT_OF_RANGE is final (ELOG_E_RANGE) unless
  * out_of_range says otherwise, and names the valid range. UNKNOWN_TOPIC /
- * UNKNOWN_PARTITION, CRC failures and malformed responses are final.
+ * UNKNOWN_PARTITION, invalid batches and malformed responses are final.
  *
  * elog_fetcher_next returns one record at a time; the record view points
  * into the fetcher's buffers and stays valid until the next call. Partitions
