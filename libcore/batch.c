@@ -127,7 +127,7 @@ static int header_validate(const struct elog_batch_header *h, struct elog_err *e
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch length %" PRIu32 " outside [%" PRIu32 ", %" PRIu32 "]",
 				    h->batch_length, BATCH_LENGTH_MIN, BATCH_LENGTH_MAX);
 	if (h->record_count == 0)
-		return elog_err_set(err, ELOG_E_CORRUPT, "batch has a record count of 0");
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count 0, expected at least 1");
 	if (h->record_count - 1 > h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "batch record count %" PRIu32 " exceeds its last offset delta %" PRIu32 " + 1",
@@ -886,7 +886,7 @@ int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size
 		return -1;
 	total = elog_batch_total_size(h);
 	if (rules->batch_bytes_max && total > rules->batch_bytes_max)
-		return elog_err_set(err, ELOG_E_LIMIT, "batch of %" PRIu32 " bytes exceeds max.batch.bytes %" PRIu32,
+		return elog_err_set(err, ELOG_E_LIMIT, "batch size %" PRIu32 " exceeds max.batch.bytes %" PRIu32,
 				    total, rules->batch_bytes_max);
 	if (elog_batch_check(buf, len, h, err) < 0)
 		return -1;

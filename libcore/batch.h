@@ -70,6 +70,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -326,6 +327,15 @@ void elog_batch_validator_release(struct elog_batch_validator *v);
  */
 int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size_t len,
 			const struct elog_batch_rules *rules, struct elog_err *err);
+
+/*
+ * A validator message without its leading "batch ", for callers that name
+ * the batch themselves ("batch 3: crc mismatch: ...").
+ */
+static inline const char *elog_batch_err_detail(const char *msg)
+{
+	return strncmp(msg, "batch ", 6) == 0 ? msg + 6 : msg;
+}
 
 /* ---------------------------------------------------------------- reader */
 

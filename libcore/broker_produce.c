@@ -57,7 +57,7 @@ static int check_batches(struct elog_broker *b, const struct elog_topic *t, cons
 				 : err.code == ELOG_E_LIMIT   ? ELOG_PE_BATCH_TOO_LARGE
 				 : err.code == ELOG_E_NOMEM   ? ELOG_PE_RESOURCE_LIMIT
 							      : ELOG_PE_CORRUPT_BATCH;
-			part_error(part, code, "batch %u: %s", n, err.msg);
+			part_error(part, code, "batch %u: %s", n, elog_batch_err_detail(err.msg));
 			return -1;
 		}
 		pos += elog_batch_total_size(&v->header);

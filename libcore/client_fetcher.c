@@ -1004,9 +1004,12 @@ static int current_batch(struct elog_fetcher *f, struct fresp *r, struct fresult
 		r->pos += total;
 		return 0;
 	}
-	if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0)
+	if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0) {
+		if (err)
+			memmove(err->msg, elog_batch_err_detail(err->msg), strlen(elog_batch_err_detail(err->msg)) + 1);
 		return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
 				       fp->id, (long long)h.base_offset);
+	}
 	f->batch_last_offset = elog_batch_last_offset(&h);
 	r->pos += total;
 	return 1;

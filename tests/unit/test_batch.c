@@ -964,7 +964,7 @@ static void test_header_decode_checks(void)
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, 51), ELOG_E_CORRUPT, "batch length 51 outside");
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, ELOG_BATCH_SIZE_MAX - 11), ELOG_E_CORRUPT, "outside");
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, UINT32_MAX), ELOG_E_CORRUPT, "outside");
-	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 0), ELOG_E_CORRUPT, "record count of 0");
+	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 0), ELOG_E_CORRUPT, "batch record count 0, expected at least 1");
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 2), ELOG_E_CORRUPT, "batch record count 2 exceeds its last offset delta 0 + 1");
 	EXPECT_HEADER_ERROR(elog_put64(b_, UINT64_MAX), ELOG_E_CORRUPT, "base offset -1 is negative");
 	EXPECT_HEADER_ERROR((elog_put64(b_, INT64_MAX), elog_put32(b_ + 20, 1), elog_put32(b_ + 60, 2)),
@@ -1448,7 +1448,7 @@ static void test_validate_limits(void)
 		rules.batch_bytes_max = (uint32_t)out_len - 1;
 		{
 			char want[80];
-			snprintf(want, sizeof(want), "batch of %zu bytes exceeds max.batch.bytes %zu", out_len, out_len - 1);
+			snprintf(want, sizeof(want), "batch size %zu exceeds max.batch.bytes %zu", out_len, out_len - 1);
 			T_CHECK(expect_invalid(out, out_len, &rules, ELOG_E_LIMIT, want) == 0);
 		}
 		rules.batch_bytes_max = 0;

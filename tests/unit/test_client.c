@@ -1959,7 +1959,7 @@ static void test_fetcher_refuses_offset_gaps(void)
 	T_EQ_INT(consume_offsets(c, "invalid", 0, 1 << 20, offsets, &n, &err), -1);
 	T_EQ_INT(n, 10);
 	T_EQ_INT(err.code, ELOG_E_CORRUPT);
-	T_CHECK(strcmp(err.msg, "fetch 'invalid' partition 0: batch at offset 10: batch max timestamp 999999, "
+	T_CHECK(strcmp(err.msg, "fetch 'invalid' partition 0: batch at offset 10: max timestamp 999999, "
 			       "but its largest record timestamp is 1019") == 0);
 
 	/* A batch cut short is damage too, not something to fetch again. */
