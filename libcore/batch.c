@@ -600,18 +600,11 @@ static int records_decompress(struct elog_batch_validator *v, unsigned compressi
 
 /*
  * The one decoder of records, used by the validator (which walks every
- * record of a batch once) and the reader (which hands them out). A cursor
- * reads plain records; every read is bounded by `end`. `field` is where the
- * field being read starts, for messages only; names are formatted only when
- * there is an error to report.
+ * record of a batch once) and by the reader (which hands them out): they
+ * cannot disagree. It works on local pointers, every read bounded by the
+ * end of the records area and then of the record, and on a failure fills
+ * a parse_error, which is formatted into a message only then (cold path).
  */
-struct cursor {
-	const uint8_t *p, *end;
-	const uint8_t *field;
-	const struct elog_batch_validator *v;  /* records, records_byte, compressed */
-	uint32_t index;                        /* record number */
-	struct elog_err *err;
-};
 
 /* A record's fields; pointers into the records area. */
 struct record_fields {
@@ -624,31 +617,37 @@ struct record_fields {
 	const uint8_t *timestamp_at, *offset_at;
 };
 
+enum parse_problem {
+	BAD_VARINT,          /* truncated, or more than 64 bits */
+	BAD_NEGATIVE,        /* a record length below 0 */
+	BAD_NEGATIVE_NULL,   /* a key, value or header value length below -1 */
+	BAD_PAST_END,        /* a length running past the bytes left */
+	BAD_COUNT,           /* header count over ELOG_RECORD_HEADERS_MAX */
+	BAD_ATTRIBUTES,      /* record attributes not 0 */
+	BAD_NO_ATTRIBUTES,   /* a record too short to hold them */
+	BAD_FILL,            /* the fields do not fill the record's length */
+};
+
 #define NO_HEADER (-1)
 
-static int cursor_fail_at(struct cursor *c, const uint8_t *at, const char *what, int header,
-			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+struct parse_error {
+	enum parse_problem problem;
+	const uint8_t *at, *end;   /* the bad field; end of what was readable */
+	const char *what;          /* field name: "length", "key length", "header count", ... */
+	int header;                /* header number, or NO_HEADER */
+	int64_t value;             /* the length or count read */
+	int64_t other;             /* bytes left (BAD_PAST_END), bytes taken (BAD_FILL) */
+};
 
-static int cursor_fail_at(struct cursor *c, const uint8_t *at, const char *what, int header,
-			  const char *fmt, ...)
+static __attribute__((cold, noinline)) int parse_fail(struct parse_error *e, enum parse_problem problem,
+						      const uint8_t *at, const uint8_t *end, const char *what,
+						      int header, int64_t value, int64_t other)
 {
-	char detail[160], where[80];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	snprintf(where, sizeof(where), "record %" PRIu32 " (%sbyte %" PRIu64 ")", c->index,
-		 c->v->compressed ? "uncompressed " : "",
-		 (uint64_t)c->v->records_byte + (uint64_t)(at - c->v->records));
-	if (header == NO_HEADER)
-		return elog_err_set(c->err, ELOG_E_CORRUPT, "%s: %s %s", where, what, detail);
-	return elog_err_set(c->err, ELOG_E_CORRUPT, "%s: header %d %s %s", where, header, what, detail);
+	*e = (struct parse_error){problem, at, end, what, header, value, other};
+	return -1;
 }
 
-#define cursor_fail(c, ...) cursor_fail_at((c), (c)->field, __VA_ARGS__)
-
-/* Why a varint at p could not be read: it runs past end, or past 64 bits. */
+/* Why the varint at p could not be read: it runs past end, or past 64 bits. */
 static const char *varint_problem(const uint8_t *p, const uint8_t *end)
 {
 	for (size_t i = 0; i < ELOG_VARINT_MAX; i++)
@@ -659,173 +658,210 @@ static const char *varint_problem(const uint8_t *p, const uint8_t *end)
 	return "malformed: more than 64 bits";
 }
 
-/* Almost every varint in a record is one byte: decode those inline. */
-static inline size_t varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+/* "record N (byte B)" for a position in v's records area. */
+static void record_where(char *out, size_t cap, const struct elog_batch_validator *v, uint32_t index,
+			 const uint8_t *at)
 {
-	if (p < end && *p < 0x80) {
-		*v = *p;
+	snprintf(out, cap, "record %" PRIu32 " (%sbyte %" PRIu64 ")", index, v->compressed ? "uncompressed " : "",
+		 (uint64_t)v->records_byte + (uint64_t)(at - v->records));
+}
+
+static __attribute__((cold, noinline)) int parse_report(const struct elog_batch_validator *v, uint32_t index,
+							 const struct parse_error *e, struct elog_err *err)
+{
+	char where[80], field[48], detail[120];
+
+	record_where(where, sizeof(where), v, index, e->at);
+	if (e->header == NO_HEADER)
+		snprintf(field, sizeof(field), "%s", e->what);
+	else
+		snprintf(field, sizeof(field), "header %d %s", e->header, e->what);
+	switch (e->problem) {
+	case BAD_VARINT:
+		snprintf(detail, sizeof(detail), "%s", varint_problem(e->at, e->end));
+		break;
+	case BAD_NEGATIVE:
+		snprintf(detail, sizeof(detail), "%" PRId64 " is negative", e->value);
+		break;
+	case BAD_NEGATIVE_NULL:
+		snprintf(detail, sizeof(detail), "%" PRId64 " is negative (-1 means null)", e->value);
+		break;
+	case BAD_PAST_END:
+		snprintf(detail, sizeof(detail), "%" PRId64 " exceeds the %" PRId64 " bytes left", e->value, e->other);
+		break;
+	case BAD_COUNT:
+		snprintf(detail, sizeof(detail), "%" PRId64 " exceeds the limit of %d", e->value, ELOG_RECORD_HEADERS_MAX);
+		break;
+	case BAD_ATTRIBUTES:
+		snprintf(detail, sizeof(detail), "0x%02x, expected 0", (unsigned)e->value);
+		break;
+	case BAD_NO_ATTRIBUTES:
+		snprintf(detail, sizeof(detail), "truncated");
+		break;
+	case BAD_FILL:
+		snprintf(detail, sizeof(detail), "%" PRId64 " but its fields take %" PRId64 " bytes", e->value, e->other);
+		break;
+	}
+	return elog_err_set(err, ELOG_E_CORRUPT, "%s: %s %s", where, field, detail);
+}
+
+/*
+ * Almost every varint in a record is one or two bytes (lengths below 8 KiB,
+ * deltas below 8192): decode those inline, the rest with elog_varint_get.
+ */
+static inline __attribute__((always_inline)) size_t varint_get(const uint8_t *p, const uint8_t *end,
+							      uint64_t *v)
+{
+	if (end - p >= 2) {
+		if (p[0] < 0x80) {
+			*v = p[0];
+			return 1;
+		}
+		if (p[1] < 0x80) {
+			*v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+			return 2;
+		}
+	} else if (p < end && p[0] < 0x80) {
+		*v = p[0];
 		return 1;
 	}
 	return elog_varint_get(p, end, v);
 }
 
-static int cursor_varint(struct cursor *c, const char *what, int header, uint64_t *v)
+/* Decoding steps of record_parse; each returns from it on a failure. */
+#define PARSE_VARINT(what, header, out) do { \
+		size_t used_ = varint_get(p, end, &(out)); \
+		if (!used_) \
+			return parse_fail(e, BAD_VARINT, p, end, (what), (header), 0, 0); \
+		p += used_; \
+	} while (0)
+
+/* svarint length (-1: null) and that many bytes: a key, a value, a header value. */
+#define PARSE_BYTES(what, header, data, len) do { \
+		const uint8_t *at_ = p; \
+		uint64_t u_; \
+		int64_t n_; \
+		PARSE_VARINT((what), (header), u_); \
+		n_ = elog_zigzag_decode(u_); \
+		if (n_ == -1) { \
+			(data) = NULL; \
+			(len) = -1; \
+		} else if (n_ < 0) { \
+			return parse_fail(e, BAD_NEGATIVE_NULL, at_, end, (what), (header), n_, 0); \
+		} else if ((uint64_t)n_ > (uint64_t)(end - p)) { \
+			return parse_fail(e, BAD_PAST_END, at_, end, (what), (header), n_, end - p); \
+		} else { \
+			(data) = p; \
+			(len) = (int32_t)n_; /* bounded by the records area, <= ELOG_BATCH_SIZE_MAX */ \
+			p += n_; \
+		} \
+	} while (0)
+
+/*
+ * One record at *pp, before end (see batch.h for its layout): its length,
+ * then fields that must fill exactly that many bytes. Headers are stored
+ * in `headers` when it is not NULL (the reader); the validator only needs
+ * their sizes. On success *pp moves past the record.
+ */
+static inline __attribute__((always_inline)) int record_parse(const uint8_t **pp, const uint8_t *end,
+							     struct record_fields *f, struct elog_header *headers,
+							     struct parse_error *e)
 {
-	size_t n;
+	const uint8_t *p = *pp, *start = p, *body;
+	uint64_t u, count;
+	int64_t length;
 
-	c->field = c->p;
-	n = varint_get(c->p, c->end, v);
-	if (!n)
-		return cursor_fail(c, what, header, "%s", varint_problem(c->p, c->end));
-	c->p += n;
-	return 0;
-}
-
-static int cursor_svarint(struct cursor *c, const char *what, int header, int64_t *v)
-{
-	uint64_t u;
-
-	if (cursor_varint(c, what, header, &u) < 0)
-		return -1;
-	*v = elog_zigzag_decode(u);
-	return 0;
-}
-
-/* Take `len` bytes of field `what`; len was read from the input and is checked here. */
-static int cursor_take(struct cursor *c, const char *what, int header, uint64_t len, const uint8_t **data)
-{
-	size_t left = (size_t)(c->end - c->p);
-
-	if (len > left)
-		return cursor_fail(c, what, header, "length %" PRIu64 " exceeds the %zu bytes left", len, left);
-	*data = c->p;
-	c->p += len;
-	return 0;
-}
-
-/* svarint length (-1 null) and bytes: a key, a value or a header value. */
-static int cursor_bytes(struct cursor *c, const char *what_length, const char *what, int header,
-			const uint8_t **data, int32_t *len)
-{
-	int64_t n;
-
-	if (cursor_svarint(c, what_length, header, &n) < 0)
-		return -1;
-	if (n == -1) {
-		*data = NULL;
-		*len = -1;
-		return 0;
-	}
-	if (n < 0)
-		return cursor_fail(c, what, header, "length %" PRId64 " is negative (-1 means null)", n);
-	if (cursor_take(c, what, header, (uint64_t)n, data) < 0)
-		return -1;
-	*len = (int32_t)n; /* bounded by the records area, <= ELOG_BATCH_SIZE_MAX */
-	return 0;
-}
-
-/* Header count and headers; stored in `headers` when it is not NULL. */
-static int cursor_headers(struct cursor *c, struct record_fields *f, struct elog_header *headers)
-{
-	uint64_t count, name_len;
-
-	if (cursor_varint(c, "header count", NO_HEADER, &count) < 0)
-		return -1;
+	PARSE_VARINT("length", NO_HEADER, u);
+	length = elog_zigzag_decode(u);
+	if (length < 0)
+		return parse_fail(e, BAD_NEGATIVE, start, end, "length", NO_HEADER, length, 0);
+	if ((uint64_t)length > (uint64_t)(end - p))
+		return parse_fail(e, BAD_PAST_END, start, end, "length", NO_HEADER, length, end - p);
+	/* From here on every read is bounded by the record's own end. */
+	body = p;
+	end = p + length;
+	if (p == end)
+		return parse_fail(e, BAD_NO_ATTRIBUTES, p, end, "attributes", NO_HEADER, 0, 0);
+	if (*p != 0)
+		return parse_fail(e, BAD_ATTRIBUTES, p, end, "attributes", NO_HEADER, *p, 0);
+	p++;
+	f->timestamp_at = p;
+	PARSE_VARINT("timestamp delta", NO_HEADER, u);
+	f->timestamp_delta = elog_zigzag_decode(u);
+	f->offset_at = p;
+	PARSE_VARINT("offset delta", NO_HEADER, f->offset_delta);
+	PARSE_BYTES("key length", NO_HEADER, f->key, f->key_len);
+	PARSE_BYTES("value length", NO_HEADER, f->value, f->value_len);
+	PARSE_VARINT("header count", NO_HEADER, count);
 	if (count > ELOG_RECORD_HEADERS_MAX)
-		return cursor_fail(c, "header count", NO_HEADER, "%" PRIu64 " exceeds the limit of %d", count,
-				   ELOG_RECORD_HEADERS_MAX);
+		return parse_fail(e, BAD_COUNT, p - 1, end, "header count", NO_HEADER, (int64_t)count, 0);
 	f->header_count = (uint32_t)count;
 	f->header_bytes = 0;
 	for (int i = 0; i < (int)count; i++) {
-		const uint8_t *name = NULL, *value = NULL;
-		int32_t value_len = -1;
-		if (cursor_varint(c, "name length", i, &name_len) < 0 ||
-		    cursor_take(c, "name", i, name_len, &name) < 0 ||
-		    cursor_bytes(c, "value length", "value", i, &value, &value_len) < 0)
-			return -1;
+		const uint8_t *name, *value, *at = p;
+		uint64_t name_len;
+		int32_t value_len;
+		PARSE_VARINT("name length", i, name_len);
+		if (name_len > (uint64_t)(end - p))
+			return parse_fail(e, BAD_PAST_END, at, end, "name length", i, (int64_t)name_len, end - p);
+		name = p;
+		p += name_len;
+		PARSE_BYTES("value length", i, value, value_len);
 		f->header_bytes += name_len + (uint64_t)(value_len > 0 ? value_len : 0);
 		if (headers)
 			headers[i] = (struct elog_header){name, (uint32_t)name_len, value, value_len};
 	}
+	if (p != end)
+		return parse_fail(e, BAD_FILL, start, end, "length", NO_HEADER, length, p - body);
+	*pp = p;
 	return 0;
 }
 
-/*
- * One record at c->p: its length, then fields that must fill exactly that
- * many bytes (see batch.h). Leaves c->p after the record.
- */
-static int record_parse(struct cursor *c, struct record_fields *f, struct elog_header *headers)
+/* Offset delta, timestamp and size of record i against the header and rules. */
+static int record_check(const struct elog_batch_validator *v, uint32_t i, const struct record_fields *f,
+			const struct elog_batch_rules *rules, uint64_t previous_delta, struct elog_err *err)
 {
-	const uint8_t *start = c->p, *outer_end = c->end, *body;
-	int64_t length;
-
-	if (cursor_svarint(c, "length", NO_HEADER, &length) < 0)
-		return -1;
-	if (length < 0)
-		return cursor_fail(c, "length", NO_HEADER, "%" PRId64 " is negative", length);
-	if ((uint64_t)length > (size_t)(c->end - c->p))
-		return cursor_fail(c, "length", NO_HEADER, "%" PRId64 " exceeds the %td bytes left", length,
-				   c->end - c->p);
-	/* From here on every read is bounded by the record's own end. */
-	body = c->p;
-	c->end = c->p + length;
-	c->field = c->p;
-	if (c->p == c->end)
-		return cursor_fail(c, "attributes", NO_HEADER, "truncated");
-	if (*c->p != 0)
-		return cursor_fail(c, "attributes", NO_HEADER, "0x%02x, expected 0", *c->p);
-	c->p++;
-	f->timestamp_at = c->p;
-	if (cursor_svarint(c, "timestamp delta", NO_HEADER, &f->timestamp_delta) < 0)
-		return -1;
-	f->offset_at = c->p;
-	if (cursor_varint(c, "offset delta", NO_HEADER, &f->offset_delta) < 0 ||
-	    cursor_bytes(c, "key length", "key", NO_HEADER, &f->key, &f->key_len) < 0 ||
-	    cursor_bytes(c, "value length", "value", NO_HEADER, &f->value, &f->value_len) < 0 ||
-	    cursor_headers(c, f, headers) < 0)
-		return -1;
-	if (c->p != c->end)
-		return cursor_fail_at(c, start, "length", NO_HEADER, "%" PRId64 " but its fields take %td bytes",
-				      length, c->p - body);
-	c->end = outer_end;
-	return 0;
-}
-
-/* Offset delta, timestamp and size of record c->index against the header and rules. */
-static int record_check(struct cursor *c, const struct record_fields *f, const struct elog_batch_header *h,
-			   const struct elog_batch_rules *rules, uint64_t previous_delta)
-{
-	uint32_t i = c->index;
+	const struct elog_batch_header *h = &v->header;
 	int64_t timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f->timestamp_delta);
+	char where[80];
 
 	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE) {
-		if (f->offset_delta != i)
-			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
-					      "%" PRIu64 ", expected %" PRIu32 " (a produced batch's offsets are dense)",
-					      f->offset_delta, i);
-		if (i == 0 && f->timestamp_delta != 0)
-			return cursor_fail_at(c, f->timestamp_at, "timestamp delta", NO_HEADER,
-					      "%" PRId64 ", expected 0 (the batch's first timestamp is its first record's)",
-					      f->timestamp_delta);
+		if (__builtin_expect(f->offset_delta != i, 0)) {
+			record_where(where, sizeof(where), v, i, f->offset_at);
+			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64 ", expected %" PRIu32
+					    " (a produced batch's offsets are dense)", where, f->offset_delta, i);
+		}
+		if (__builtin_expect(i == 0 && f->timestamp_delta != 0, 0)) {
+			record_where(where, sizeof(where), v, i, f->timestamp_at);
+			return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64
+					    ", expected 0 (the batch's first timestamp is its first record's)",
+					    where, f->timestamp_delta);
+		}
 	} else {
-		if (i > 0 && f->offset_delta <= previous_delta)
-			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
-					      "%" PRIu64 " does not increase on the previous record's %" PRIu64,
-					      f->offset_delta, previous_delta);
-		if (f->offset_delta > h->last_offset_delta)
-			return cursor_fail_at(c, f->offset_at, "offset delta", NO_HEADER,
-					      "%" PRIu64 " beyond the batch's last offset delta %" PRIu32,
-					      f->offset_delta, h->last_offset_delta);
+		if (i > 0 && f->offset_delta <= previous_delta) {
+			record_where(where, sizeof(where), v, i, f->offset_at);
+			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+					    " does not increase on the previous record's %" PRIu64,
+					    where, f->offset_delta, previous_delta);
+		}
+		if (f->offset_delta > h->last_offset_delta) {
+			record_where(where, sizeof(where), v, i, f->offset_at);
+			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+					    " beyond the batch's last offset delta %" PRIu32,
+					    where, f->offset_delta, h->last_offset_delta);
+		}
 	}
-	if (timestamp > h->max_timestamp)
-		return cursor_fail_at(c, f->timestamp_at, "timestamp delta", NO_HEADER,
-				      "%" PRId64 " gives %" PRId64 ", after the batch's max timestamp %" PRId64,
-				      f->timestamp_delta, timestamp, h->max_timestamp);
+	if (__builtin_expect(timestamp > h->max_timestamp, 0)) {
+		record_where(where, sizeof(where), v, i, f->timestamp_at);
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64 " gives %" PRId64
+				    ", after the batch's max timestamp %" PRId64,
+				    where, f->timestamp_delta, timestamp, h->max_timestamp);
+	}
 	if (rules->record_bytes_max) {
 		uint64_t size = (uint64_t)(f->key_len > 0 ? f->key_len : 0) +
 				(uint64_t)(f->value_len > 0 ? f->value_len : 0) + f->header_bytes;
 		if (size > rules->record_bytes_max)
-			return elog_err_set(c->err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
+			return elog_err_set(err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
 					    " bytes of key, value and headers exceed max.record.bytes %" PRIu32,
 					    i, size, rules->record_bytes_max);
 	}
@@ -837,29 +873,31 @@ static int records_validate(const struct elog_batch_validator *v, const struct e
 			    struct elog_err *err)
 {
 	const struct elog_batch_header *h = &v->header;
-	struct cursor c = {.p = v->records, .end = v->records_end, .field = v->records, .v = v, .err = err};
+	const uint8_t *p = v->records, *end = v->records_end;
 	int64_t timestamp_max = INT64_MIN;
 	uint64_t previous_delta = 0;
 
 	/* Bounded by record_count; every pass consumes at least one byte or fails. */
 	for (uint32_t i = 0; i < h->record_count; i++) {
 		struct record_fields f;
+		struct parse_error e;
 		int64_t timestamp;
-		c.index = i;
-		if (c.p == c.end)
+		if (p == end)
 			return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but its records end after %" PRIu32,
 					    h->record_count, i);
-		if (record_parse(&c, &f, NULL) < 0 || record_check(&c, &f, h, rules, previous_delta) < 0)
+		if (record_parse(&p, end, &f, NULL, &e) < 0)
+			return parse_report(v, i, &e, err);
+		if (record_check(v, i, &f, rules, previous_delta, err) < 0)
 			return -1;
 		previous_delta = f.offset_delta;
 		timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
 		if (timestamp > timestamp_max)
 			timestamp_max = timestamp;
 	}
-	if (c.p != c.end)
+	if (p != end)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but %td more bytes follow its last record (%sbyte %" PRIu64 ")",
-				    h->record_count, c.end - c.p, v->compressed ? "uncompressed " : "",
-				    (uint64_t)v->records_byte + (uint64_t)(c.p - v->records));
+				    h->record_count, end - p, v->compressed ? "uncompressed " : "",
+				    (uint64_t)v->records_byte + (uint64_t)(p - v->records));
 	if (previous_delta != h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 ", but its last record's is %" PRIu64,
 				    h->last_offset_delta, previous_delta);
@@ -942,9 +980,8 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 			   struct elog_err *err)
 {
 	const struct elog_batch_header *h = &r->header;
-	struct cursor c = {.p = r->pos, .end = r->end, .field = r->pos, .v = &r->validator,
-			   .index = r->next_index, .err = err};
 	struct record_fields f;
+	struct parse_error e;
 
 	/* Calling _next without a successful _open is a programming error. */
 	assert(r->pos && r->end && r->pos <= r->end);
@@ -952,8 +989,10 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 		assert(r->pos == r->end);  /* the validator saw to it */
 		return 0;
 	}
-	if (record_parse(&c, &f, rec->headers) < 0)
+	if (record_parse(&r->pos, r->end, &f, rec->headers, &e) < 0) {
+		parse_report(&r->validator, r->next_index, &e, err);
 		return elog_err_prefix(err, "batch changed after it was validated");
+	}
 	rec->offset = h->base_offset + (int64_t)f.offset_delta;
 	rec->timestamp_ms = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
 	rec->key = f.key;
@@ -961,7 +1000,6 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 	rec->value = f.value;
 	rec->value_len = f.value_len;
 	rec->header_count = f.header_count;
-	r->pos = c.p;
 	r->next_index++;
 	assert(r->pos <= r->end && r->next_index <= h->record_count);
 	return 1;
