@@ -817,55 +817,100 @@ static inline __attribute__((always_inline)) int record_parse(const uint8_t **pp
 	return 0;
 }
 
-/* Offset delta, timestamp and size of record i against the header and rules. */
-static int record_check(const struct elog_batch_validator *v, uint32_t i, const struct record_fields *f,
-			const struct elog_batch_rules *rules, uint64_t previous_delta, struct elog_err *err)
+/* Which rule record_check found broken; reported by record_check_report. */
+enum record_problem {
+	RECORD_OFFSET_NOT_DENSE,
+	RECORD_FIRST_TIMESTAMP,
+	RECORD_OFFSET_NOT_INCREASING,
+	RECORD_OFFSET_BEYOND_LAST,
+	RECORD_TIMESTAMP_AFTER_MAX,
+	RECORD_TOO_LARGE,
+};
+
+static __attribute__((cold, noinline)) int record_check_report(const struct elog_batch_validator *v, uint32_t i,
+								const struct record_fields *f,
+								enum record_problem problem,
+								uint64_t previous_delta, uint64_t size,
+								uint32_t size_max, struct elog_err *err)
 {
 	const struct elog_batch_header *h = &v->header;
 	int64_t timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f->timestamp_delta);
 	char where[80];
 
-	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE) {
-		if (__builtin_expect(f->offset_delta != i, 0)) {
-			record_where(where, sizeof(where), v, i, f->offset_at);
-			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64 ", expected %" PRIu32
-					    " (a produced batch's offsets are dense)", where, f->offset_delta, i);
-		}
-		if (__builtin_expect(i == 0 && f->timestamp_delta != 0, 0)) {
-			record_where(where, sizeof(where), v, i, f->timestamp_at);
-			return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64
-					    ", expected 0 (the batch's first timestamp is its first record's)",
-					    where, f->timestamp_delta);
-		}
-	} else {
-		if (i > 0 && f->offset_delta <= previous_delta) {
-			record_where(where, sizeof(where), v, i, f->offset_at);
-			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
-					    " does not increase on the previous record's %" PRIu64,
-					    where, f->offset_delta, previous_delta);
-		}
-		if (f->offset_delta > h->last_offset_delta) {
-			record_where(where, sizeof(where), v, i, f->offset_at);
-			return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
-					    " beyond the batch's last offset delta %" PRIu32,
-					    where, f->offset_delta, h->last_offset_delta);
-		}
-	}
-	if (__builtin_expect(timestamp > h->max_timestamp, 0)) {
-		record_where(where, sizeof(where), v, i, f->timestamp_at);
+	record_where(where, sizeof(where), v, i, problem == RECORD_FIRST_TIMESTAMP ||
+		     problem == RECORD_TIMESTAMP_AFTER_MAX ? f->timestamp_at : f->offset_at);
+	switch (problem) {
+	case RECORD_OFFSET_NOT_DENSE:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64 ", expected %" PRIu32
+				    " (a produced batch's offsets are dense)", where, f->offset_delta, i);
+	case RECORD_FIRST_TIMESTAMP:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64
+				    ", expected 0 (the batch's first timestamp is its first record's)",
+				    where, f->timestamp_delta);
+	case RECORD_OFFSET_NOT_INCREASING:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+				    " does not increase on the previous record's %" PRIu64,
+				    where, f->offset_delta, previous_delta);
+	case RECORD_OFFSET_BEYOND_LAST:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+				    " beyond the batch's last offset delta %" PRIu32,
+				    where, f->offset_delta, h->last_offset_delta);
+	case RECORD_TIMESTAMP_AFTER_MAX:
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64 " gives %" PRId64
 				    ", after the batch's max timestamp %" PRId64,
 				    where, f->timestamp_delta, timestamp, h->max_timestamp);
+	case RECORD_TOO_LARGE:
+		break;
+	}
+	return elog_err_set(err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
+			    " bytes of key, value and headers exceed max.record.bytes %" PRIu32, i, size, size_max);
+}
+
+/* Offset delta, timestamp and size of record i against the header and rules. */
+static inline __attribute__((always_inline)) int record_check(const struct elog_batch_validator *v, uint32_t i,
+							     const struct record_fields *f,
+							     const struct elog_batch_rules *rules,
+							     uint64_t previous_delta, int64_t timestamp,
+							     struct elog_err *err)
+{
+	const struct elog_batch_header *h = &v->header;
+	enum record_problem problem;
+	uint64_t size = 0;
+
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE) {
+		if (__builtin_expect(f->offset_delta != i, 0)) {
+			problem = RECORD_OFFSET_NOT_DENSE;
+			goto fail;
+		}
+		if (__builtin_expect(i == 0 && f->timestamp_delta != 0, 0)) {
+			problem = RECORD_FIRST_TIMESTAMP;
+			goto fail;
+		}
+	} else {
+		if (i > 0 && f->offset_delta <= previous_delta) {
+			problem = RECORD_OFFSET_NOT_INCREASING;
+			goto fail;
+		}
+		if (f->offset_delta > h->last_offset_delta) {
+			problem = RECORD_OFFSET_BEYOND_LAST;
+			goto fail;
+		}
+	}
+	if (__builtin_expect(timestamp > h->max_timestamp, 0)) {
+		problem = RECORD_TIMESTAMP_AFTER_MAX;
+		goto fail;
 	}
 	if (rules->record_bytes_max) {
-		uint64_t size = (uint64_t)(f->key_len > 0 ? f->key_len : 0) +
-				(uint64_t)(f->value_len > 0 ? f->value_len : 0) + f->header_bytes;
-		if (size > rules->record_bytes_max)
-			return elog_err_set(err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
-					    " bytes of key, value and headers exceed max.record.bytes %" PRIu32,
-					    i, size, rules->record_bytes_max);
+		size = (uint64_t)(f->key_len > 0 ? f->key_len : 0) + (uint64_t)(f->value_len > 0 ? f->value_len : 0) +
+		       f->header_bytes;
+		if (__builtin_expect(size > rules->record_bytes_max, 0)) {
+			problem = RECORD_TOO_LARGE;
+			goto fail;
+		}
 	}
 	return 0;
+fail:
+	return record_check_report(v, i, f, problem, previous_delta, size, rules->record_bytes_max, err);
 }
 
 /* Walk every record of v's plain records area once. */
@@ -887,10 +932,10 @@ static int records_validate(const struct elog_batch_validator *v, const struct e
 					    h->record_count, i);
 		if (record_parse(&p, end, &f, NULL, &e) < 0)
 			return parse_report(v, i, &e, err);
-		if (record_check(v, i, &f, rules, previous_delta, err) < 0)
+		timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
+		if (record_check(v, i, &f, rules, previous_delta, timestamp, err) < 0)
 			return -1;
 		previous_delta = f.offset_delta;
-		timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
 		if (timestamp > timestamp_max)
 			timestamp_max = timestamp;
 	}
