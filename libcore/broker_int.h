@@ -105,7 +105,7 @@ struct elog_broker {
 	int answering;            /* answering waiters: connections must not pump */
 	int pump_pending;         /* a pump was put off while answering */
 	int flush_pending;        /* some connection has flush_pending */
-	struct elog_batch_reader reader; /* produce: record size checks */
+	struct elog_batch_reader reader; /* produce: its validator checks every batch */
 	int stopping;
 	int64_t stop_deadline_ms;
 	struct elog_timer idle_timer, retention_timer, accept_timer, space_timer;

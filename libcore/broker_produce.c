@@ -27,55 +27,21 @@ static void part_error(struct wait_part *part, int code, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- checks */
 
-/* Bytes of the records once uncompressed. */
-static uint32_t records_plain_size(const uint8_t *batch, const struct elog_batch_header *h)
-{
-	uint32_t stored = elog_batch_total_size(h) - ELOG_BATCH_HEADER_SIZE;
-
-	if ((h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK) == ELOG_COMPRESS_NONE || stored < 4)
-		return stored;
-	return elog_get32(batch + ELOG_BATCH_HEADER_SIZE);
-}
-
-/* max.record.bytes: key + value + header names and values of one record.
- * Records are only decoded when the batch's records could hold a bigger one. */
-static int check_records(struct elog_broker *b, const struct elog_topic *t, const uint8_t *batch,
-			 const struct elog_batch_header *h, struct wait_part *part)
-{
-	struct elog_record_view rec;
-	struct elog_err err;
-	int rc;
-
-	if (records_plain_size(batch, h) <= t->config.record_bytes_max)
-		return 0;
-	if (elog_batch_reader_open(&b->reader, batch, elog_batch_total_size(h), &err) < 0) {
-		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
-		return -1;
-	}
-	while ((rc = elog_batch_reader_next(&b->reader, &rec, &err)) == 1) {
-		uint64_t size = (uint64_t)(rec.key_len > 0 ? rec.key_len : 0) +
-				(uint64_t)(rec.value_len > 0 ? rec.value_len : 0);
-		for (uint32_t i = 0; i < rec.header_count; i++)
-			size += rec.headers[i].name_len +
-				(uint64_t)(rec.headers[i].value_len > 0 ? rec.headers[i].value_len : 0);
-		if (size > t->config.record_bytes_max) {
-			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
-				   "record of %" PRIu64 " bytes exceeds max.record.bytes %u", size,
-				   t->config.record_bytes_max);
-			return -1;
-		}
-	}
-	if (rc < 0) {
-		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* Every batch whole, with a good crc, within the topic's limits. */
+/*
+ * Every batch of the entry validated whole (elog_batch_validate: header,
+ * crc, every record's framing, compressed contents, dense offsets, the
+ * topic's max.batch.bytes and max.record.bytes) before anything of the
+ * partition is appended. The message names the batch and its first bad field.
+ */
 static int check_batches(struct elog_broker *b, const struct elog_topic *t, const uint8_t *data,
 			 size_t len, struct wait_part *part)
 {
+	struct elog_batch_validator *v = &b->reader.validator;
+	const struct elog_batch_rules rules = {
+		.offsets = ELOG_BATCH_OFFSETS_DENSE,
+		.batch_bytes_max = t->config.batch_bytes_max,
+		.record_bytes_max = t->config.record_bytes_max,
+	};
 	size_t pos = 0;
 	uint32_t n = 0;
 
@@ -85,23 +51,16 @@ static int check_batches(struct elog_broker *b, const struct elog_topic *t, cons
 	}
 	/* Bounded: every pass moves past one whole batch of at least 64 bytes. */
 	while (pos < len) {
-		struct elog_batch_header h;
 		struct elog_err err;
-		if (elog_batch_check(data + pos, len - pos, &h, &err) < 0) {
-			part_error(part, err.code == ELOG_E_VERSION ? ELOG_PE_UNSUPPORTED_VERSION
-								   : ELOG_PE_CORRUPT_BATCH,
-				   "batch %u: %s", n, err.msg);
+		if (elog_batch_validate(v, data + pos, len - pos, &rules, &err) < 0) {
+			int code = err.code == ELOG_E_VERSION ? ELOG_PE_UNSUPPORTED_VERSION
+				 : err.code == ELOG_E_LIMIT   ? ELOG_PE_BATCH_TOO_LARGE
+				 : err.code == ELOG_E_NOMEM   ? ELOG_PE_RESOURCE_LIMIT
+							      : ELOG_PE_CORRUPT_BATCH;
+			part_error(part, code, "batch %u: %s", n, elog_batch_err_detail(err.msg));
 			return -1;
 		}
-		if (elog_batch_total_size(&h) > t->config.batch_bytes_max) {
-			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
-				   "batch of %u bytes exceeds max.batch.bytes %u",
-				   elog_batch_total_size(&h), t->config.batch_bytes_max);
-			return -1;
-		}
-		if (check_records(b, t, data + pos, &h, part) < 0)
-			return -1;
-		pos += elog_batch_total_size(&h);
+		pos += elog_batch_total_size(&v->header);
 		n++;
 	}
 	return 0;
