@@ -87,6 +87,7 @@ spawn_attack() {
 
 # fill_topic TOPIC — about 64 MiB in 4 MiB batches, for fetches that answer big.
 fill_topic() {
+	run -0 probe create "$1"
 	run -0 probe produce "$1" -n 64 -k 17 -V 65000
 	assert_line --index 16 --regexp '^partition=0 error=NONE base_offset=1024 '
 }
@@ -102,6 +103,7 @@ fill_topic() {
 	spawn_attack partial partial 10 60M
 	run -1 elog_wait_until 2 grown_past "$base" 100
 	# small requests still go through at once
+	run -0 probe create small
 	run -0 probe produce small -n 3
 	assert_output "partition=0 error=NONE base_offset=0 log_start=0"
 	run -0 probe fetch small
@@ -144,6 +146,7 @@ fill_topic() {
 @test "a big fetch answer is whole and correct: every record, in order" {
 	printf 'max_buffered_bytes = 1M\n' >b.conf
 	start_broker b1 -c b.conf
+	run -0 probe create whole
 	run -0 probe produce whole -n 500 -k 40 -V 200
 	# the answers are bigger than the budget and than a chunk: they stream
 	run -0 probe dump whole -x 3000000
