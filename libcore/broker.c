@@ -42,6 +42,10 @@
 /* An unfinished frame younger than this does not make its connection a
  * candidate for eviction at the connection limit. */
 #define EVICT_PARTIAL_MIN_MS 1000
+/* A connection keeps its buffers between frames; idle this long, or when
+ * memory is short (then at most every TRIM_PRESSURE_MS), it gives them back. */
+#define TRIM_IDLE_MS 1000
+#define TRIM_PRESSURE_MS 100
 
 static void conn_update_interest(struct elog_conn *c);
 static void conn_pump(struct elog_conn *c);
@@ -833,13 +837,47 @@ static void in_shrink(struct elog_conn *c)
 {
 	size_t keep = frame_total(c);
 
+	/* Empty: kept as it is for the next frame (a producer sends frames of
+	 * one size); elog_conn_trim gives it back when idle or memory is short. */
+	if (c->in.len == 0)
+		return;
 	if (keep < c->in.len)
 		keep = c->in.len;
 	if (keep < IN_INITIAL_BYTES)
-		keep = c->in.len ? IN_INITIAL_BYTES : 0;
-	if (c->in.cap > IN_INITIAL_BYTES && c->in.cap > keep + keep / 2)
-		elog_buf_set_cap(&c->in, keep < c->in.cap ? keep : c->in.cap, NULL);
+		keep = IN_INITIAL_BYTES;
+	if (c->in.cap > IN_INITIAL_BYTES && c->in.cap > keep + keep / 2) {
+		elog_buf_set_cap(&c->in, keep, NULL);
+		elog_conn_account(c);
+	}
+}
+
+void elog_conn_trim(struct elog_conn *c)
+{
+	if (c->in.len == 0 && c->in.cap > 0) {
+		big_remove(c);
+		elog_buf_release(&c->in);
+	}
+	if (!c->files && c->chunk.cap > 0)
+		elog_buf_release(&c->chunk);
+	if (c->out_sent == c->out.len && c->out.cap > 0) {
+		c->out_base += c->out.len;
+		c->out.len = c->out_sent = 0;
+		elog_buf_release(&c->out);
+	}
 	elog_conn_account(c);
+}
+
+/* Memory is short: every connection gives back what it keeps unused (at
+ * most every TRIM_PRESSURE_MS: it walks every connection). */
+static void trim_all(struct elog_broker *b)
+{
+	int64_t now = elog_loop_now_ms(&b->loop);
+
+	if (now - b->trimmed_ms < TRIM_PRESSURE_MS)
+		return;
+	b->trimmed_ms = now;
+	for (struct elog_conn *c = b->conns; c; c = c->next)
+		elog_conn_trim(c);
 }
 
 /* Handle the complete frames in c->in while the connection may go on;
@@ -872,7 +910,7 @@ static size_t pump_once(struct elog_conn *c)
 		/* Its place among the big frames was for the frame just handled. */
 		big_remove(c);
 		in_shrink(c);
-		if (c->in.cap > IN_INITIAL_BYTES)
+		if (c->in.len > 0 && c->in.cap > IN_INITIAL_BYTES)
 			big_insert(c);
 	}
 	return pos;
@@ -959,6 +997,8 @@ static void mem_wake(struct elog_broker *b)
 {
 	struct elog_conn *c, *next;
 
+	if (b->mem_waiting_count || (b->out_blocked && b->mem_used >= b->config.max_buffered_bytes))
+		trim_all(b);
 	/* Bounded by the list's length. */
 	for (c = b->big_head; c && b->mem_waiting_count; c = next) {
 		size_t target;
@@ -1239,6 +1279,8 @@ static void on_idle_timer(struct elog_loop *loop, void *ctx)
 		next = c->next;
 		if (request_timed_out(c, now, &due))
 			continue;
+		if (now - c->progress_ms >= TRIM_IDLE_MS)
+			elog_conn_trim(c);
 		/* Waiting for a parked answer with nothing to send is not idle. */
 		if (c->inflight > 0 && elog_conn_unsent(c) == 0)
 			continue;

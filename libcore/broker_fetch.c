@@ -69,9 +69,10 @@ static uint64_t fetch_overhead(const struct elog_waiter *w)
 	return n + (uint64_t)w->part_count * (4 + 2 + 2 + (BROKER_MSG_MAX - 1) + 8 + 8 + 4);
 }
 
-/* Batch bytes an answer holds so far, and may hold in all (the frame). */
+/* Batch bytes an answer holds so far, may hold in all (the frame), and may
+ * still hold in memory (small slices, read when the answer is built). */
 struct fetch_room {
-	uint64_t used, frame_left;
+	uint64_t used, frame_left, inline_left;
 };
 
 /*
@@ -113,20 +114,46 @@ static int fetch_slice(const struct elog_waiter *w, struct wait_part *part,
 	return 0;
 }
 
-/* One partition's result: fields in memory, batches queued from the file. */
+/* A small slice read now (into the broker's scratch buffer) and checked:
+ * 1 when it goes inline; 0 with part->error set when it cannot be read or
+ * a batch is damaged (DATA_DAMAGED: nothing of it is served). */
+static int fetch_inline(struct elog_waiter *w, struct wait_part *part,
+			const struct elog_partlog_slice *s, struct fetch_room *room)
+{
+	struct elog_broker *b = w->broker;
+	struct elog_err err;
+
+	if (elog_conn_read_slice(w->conn, part->p, s, &b->scratch, &err) < 0) {
+		part->error = err.code == ELOG_E_DAMAGED ? ELOG_PE_DATA_DAMAGED : ELOG_PE_STORAGE_ERROR;
+		snprintf(part->message, sizeof(part->message), "partition %u: %.200s", part->id, err.msg);
+		return 0;
+	}
+	room->inline_left -= s->len;
+	return 1;
+}
+
+/* One partition's result: fields in memory, then its batches, in memory
+ * too when small, else queued to be sent from the file. */
 static void put_fetch_part(struct elog_waiter *w, struct elog_wire_w *wr, struct wait_part *part,
 			   struct fetch_room *room)
 {
 	struct elog_partlog_slice s = {0};
 	struct elog_err err;
-	int ok = fetch_slice(w, part, room, &s);
+	int ok = fetch_slice(w, part, room, &s), in_memory = 0;
 	size_t len_at;
 
+	if (ok && s.len > 0 && s.len <= room->inline_left)
+		ok = in_memory = fetch_inline(w, part, &s, room);
 	elog_wire_put_u32(wr, part->id);
 	elog_wire_put_i16(wr, part->error);
 	elog_wire_put_cstring(wr, part->error ? part->message : "");
 	elog_wire_put_i64(wr, part->p ? elog_broker_high_watermark(part->p) : -1);
 	elog_wire_put_i64(wr, part->p ? elog_partlog_start_offset(part->p->log) : -1);
+	if (in_memory) {
+		elog_wire_put_bytes(wr, w->broker->scratch.data, s.len);
+		room->used += s.len;
+		return;
+	}
 	len_at = elog_wire_put_count(wr, 0);
 	/* No fd to spare: nothing this time, the client asks again. */
 	if (ok && s.len > 0 && !wr->failed && elog_conn_add_file(w->conn, part->p, &s, &err) == 0) {
@@ -140,9 +167,11 @@ void elog_broker_fetch_answer(struct elog_waiter *w)
 	struct elog_conn *c = w->conn;
 	struct elog_wire_w wr;
 	struct elog_err err;
-	uint64_t frame_at = c->out_base + c->out.len;
-	struct fetch_room room = {0, (uint64_t)c->broker->config.max_frame_bytes +
-					     ELOG_FRAME_PREFIX_SIZE - fetch_overhead(w)};
+	uint64_t frame_at = c->out_base + c->out.len, file_bytes = c->file_unsent;
+	struct fetch_room room = {0,
+				  (uint64_t)c->broker->config.max_frame_bytes + ELOG_FRAME_PREFIX_SIZE -
+					  fetch_overhead(w),
+				  FETCH_INLINE_BYTES};
 
 	elog_wire_w_init(&wr, &c->out);
 	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
@@ -160,8 +189,9 @@ void elog_broker_fetch_answer(struct elog_waiter *w)
 	} else {
 		/* The length counts the batches that go from the files too. */
 		uint8_t *length = c->out.data + wr.frame_start;
-		assert(elog_get32(length) + room.used <= c->broker->config.max_frame_bytes);
-		elog_put32(length, (uint32_t)(elog_get32(length) + room.used));
+		file_bytes = c->file_unsent - file_bytes;
+		elog_put32(length, (uint32_t)(elog_get32(length) + file_bytes));
+		assert(elog_get32(length) <= c->broker->config.max_frame_bytes);
 	}
 	elog_waiter_free(w);
 	elog_conn_answered(c);

@@ -192,6 +192,7 @@ struct elog_broker {
 	uint32_t mem_waiting_count; /* of them, waiting for memory */
 	int out_blocked;          /* a connection was held back for its answers' memory */
 	uint64_t turn_read_bytes; /* read this turn of the loop */
+	int64_t trimmed_ms;       /* when every connection last gave back its kept buffers */
 	uint32_t stream_fds, stream_fds_max; /* dup'ed segment fds held by queued file ranges */
 };
 
@@ -203,6 +204,9 @@ struct elog_broker {
  * checked. The big one when the budget has room, else the small one. */
 #define STREAM_CHUNK_BYTES (256u << 10)
 #define STREAM_CHUNK_MIN_BYTES (16u << 10)
+/* Batches of one FETCH answer, up to this many bytes in all, are read and
+ * checked when it is built and go out with its fields in one send. */
+#define FETCH_INLINE_BYTES (32u << 10)
 
 /* broker.c */
 void elog_conn_kill(struct elog_conn *c, const char *why);
@@ -210,6 +214,10 @@ void elog_conn_kill(struct elog_conn *c, const char *why);
 void elog_conn_progress(struct elog_conn *c);
 /* Bring c's part of b->mem_used up to date with its buffers. */
 void elog_conn_account(struct elog_conn *c);
+/* Give back the buffers c keeps between frames and answers (its read
+ * buffer when empty, its send chunk when no range waits): when it has been
+ * idle a while, or when memory is short. */
+void elog_conn_trim(struct elog_conn *c);
 /* Bytes a connection could still take without passing the budget, from
  * its free share and then the shared budget. */
 uint64_t elog_conn_mem_room(const struct elog_conn *c);
@@ -300,6 +308,12 @@ void elog_broker_produce_answer(struct elog_waiter *w);
  * queued) when no fd can be spared. */
 int elog_conn_add_file(struct elog_conn *c, struct elog_partition *p,
 		       const struct elog_partlog_slice *s, struct elog_err *err);
+/* A small slice read into buf and checked at once (an answer's bytes that
+ * go out with its fields): -1 with ELOG_E_DAMAGED (logged) when a batch
+ * fails its check, ELOG_E_IO when the file cannot be read. */
+int elog_conn_read_slice(struct elog_conn *c, struct elog_partition *p,
+			 const struct elog_partlog_slice *s, struct elog_buf *buf,
+			 struct elog_err *err);
 /* Drop the ranges queued after stream position `from` (a frame given up). */
 void elog_conn_drop_files(struct elog_conn *c, uint64_t from);
 /* Drop every range (the connection is going). */

@@ -145,12 +145,8 @@ static void file_pop(struct elog_conn *c)
 	c->files = next;
 	if (!c->files)
 		c->files_tail = NULL;
+	/* The chunk stays for the next answer; elog_conn_trim gives it back. */
 	c->chunk.len = c->chunk_sent = 0;
-	/* The chunk is only held while ranges wait; the budget wants it back. */
-	if (!c->files) {
-		elog_buf_release(&c->chunk);
-		elog_conn_account(c);
-	}
 }
 
 void elog_conn_drop_files(struct elog_conn *c, uint64_t from)
@@ -168,10 +164,6 @@ void elog_conn_drop_files(struct elog_conn *c, uint64_t from)
 	while ((f = *link)) {
 		*link = f->next;
 		file_free(c, f);
-	}
-	if (!c->files) {
-		elog_buf_release(&c->chunk);
-		elog_conn_account(c);
 	}
 }
 
@@ -203,7 +195,8 @@ void elog_broker_forget_topic_files(struct elog_broker *b, const struct elog_top
  * partition's damage tracking (elog_partlog_mark_damaged in partlog, from
  * the damage work of issue 6) is wired here at merge, so that the damage is
  * recorded and later reads of the range answer DATA_DAMAGED; until then it
- * is logged, and the connection is closed by the caller.
+ * is logged, and the caller answers DATA_DAMAGED (a small answer, not sent
+ * yet) or closes the connection (a streamed one, partly sent).
  */
 static void served_damaged(struct elog_broker *b, struct elog_partition *p, int64_t offset,
 			   const struct elog_err *why)
@@ -214,23 +207,62 @@ static void served_damaged(struct elog_broker *b, struct elog_partition *p, int6
 	(void)why;
 }
 
-static void report_damage(struct elog_conn *c, struct out_file *f, const struct elog_err *why)
+static void log_damage(struct elog_conn *c, struct elog_partition *p, int64_t offset,
+		       uint64_t position, const struct elog_err *why)
 {
 	struct elog_broker *b = c->broker;
-	char topic[ELOG_LOG_VALUE_MAX], reason[ELOG_LOG_VALUE_MAX], kill_why[ELOG_ERR_MSG_MAX + 64];
+	char topic[ELOG_LOG_VALUE_MAX], reason[ELOG_LOG_VALUE_MAX];
 
-	elog_logfmt_value(topic, sizeof(topic), f->p ? f->p->topic->name : "(deleted)");
+	elog_logfmt_value(topic, sizeof(topic), p ? p->topic->name : "(deleted)");
 	elog_logfmt_value(reason, sizeof(reason), why->msg);
 	elog_broker_logf(b, ELOG_LOG_ERROR, "damaged batch not served",
 			 "topic=%s partition=%u offset=%" PRId64 " file_position=%" PRIu64
 			 " conn=%" PRIu64 " reason=%s",
-			 topic, f->p ? f->p->id : 0, c->check.batch_offset,
-			 f->position + f->read, c->id, reason);
-	if (f->p)
-		served_damaged(b, f->p, c->check.batch_offset, why);
+			 topic, p ? p->id : 0, offset, position, c->id, reason);
+	if (p)
+		served_damaged(b, p, offset, why);
+}
+
+static void report_damage(struct elog_conn *c, struct out_file *f, const struct elog_err *why)
+{
+	char kill_why[ELOG_ERR_MSG_MAX + 64];
+
+	log_damage(c, f->p, c->check.batch_offset, f->position + f->read, why);
 	snprintf(kill_why, sizeof(kill_why), "damaged batch at offset %" PRId64 ": %s",
 		 c->check.batch_offset, why->msg);
 	elog_conn_kill(c, kill_why);
+}
+
+int elog_conn_read_slice(struct elog_conn *c, struct elog_partition *p,
+			 const struct elog_partlog_slice *s, struct elog_buf *buf,
+			 struct elog_err *err)
+{
+	struct served_check k;
+	size_t got = 0;
+
+	elog_buf_reset(buf);
+	if (elog_buf_reserve(buf, s->len, err) < 0)
+		return -1;
+	/* Bounded: every pass reads at least one byte or leaves. */
+	while (got < s->len) {
+		ssize_t n = pread(s->fd, buf->data + got, s->len - got, (off_t)(s->position + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO, "cannot read the log");
+		got += (size_t)n;
+	}
+	buf->len = s->len;
+	elog_served_check_init(&k, s->base_offset);
+	if (elog_served_check_feed(&k, buf->data, s->len, s->len, err) != (long)s->len) {
+		if (err->code != ELOG_E_CORRUPT)
+			elog_err_set(err, ELOG_E_CORRUPT, "batch at offset %" PRId64 " is cut short",
+				     k.next_offset);
+		log_damage(c, p, k.batch_offset, s->position, err);
+		err->code = ELOG_E_DAMAGED;
+		return -1;
+	}
+	return 0;
 }
 
 /* The chunk's size, chosen when a connection starts sending ranges. */

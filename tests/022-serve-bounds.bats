@@ -258,20 +258,31 @@ values_of() {
 
 # ---------------------------------------------------------------- integrity
 
-@test "a batch that fails its CRC on the way out is not served: error logged, connection closed" {
+@test "a batch that fails its CRC on the way out is not served: DATA_DAMAGED, or the connection closed" {
 	start_broker b1
 	run -0 probe create dmg -C flush=always
 	run -0 probe produce dmg -n 10 -k 3 -V 100
 	# flip a record byte of the second batch in the live segment (the page cache)
-	local second
-	second=$(($(elog_file_size data/dmg/0/00000000000000000000.log) / 3))
-	elog_flip_byte data/dmg/0/00000000000000000000.log $((second + 200))
-	run -1 probe fetch dmg -x 1000000
-	assert_output --partial "the broker closed the connection"
+	local second log=data/dmg/0/00000000000000000000.log
+	second=$(($(elog_file_size $log) / 3))
+	elog_flip_byte $log $((second + 200))
+	# a small answer is read and checked before it is sent: the partition's error
+	run -0 probe fetch dmg -x 1000000
+	assert_output --regexp '^error=DATA_DAMAGED high_watermark=30 log_start=0 batches=0 records=0 .* message=partition 0: batch at offset 10: crc [0-9a-f]{8}, computed [0-9a-f]{8}$'
 	assert_regex "$(grep 'level=error' b1.err)" 'msg="damaged batch not served" topic=dmg partition=0 offset=10 file_position=[0-9]+ conn=[0-9]+ reason="batch at offset 10: crc [0-9a-f]{8}, computed [0-9a-f]{8}"'
 	# what lies before the damage is served
 	run -0 probe fetch dmg -x 10
 	assert_output --regexp '^error=NONE high_watermark=30 log_start=0 batches=1 records=10 '
+	# a big answer streams from the file: the damage is found after its
+	# start went out, and the connection is closed before the batch ends
+	run -0 probe create big -C flush=always
+	run -0 probe produce big -n 100 -k 10 -V 1000
+	log=data/big/0/00000000000000000000.log
+	elog_flip_byte $log $(($(elog_file_size $log) / 2 + 500))
+	run -1 probe fetch big -x 2000000
+	assert_output --partial "the broker closed the connection"
+	grep -q 'msg="damaged batch not served" topic=big partition=0 offset=500 ' b1.err
+	grep -q 'reason="damaged batch at offset 500: batch at offset 500: crc ' b1.err
 }
 
 # ---------------------------------------------------------------- all at once
