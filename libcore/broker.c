@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,7 +33,6 @@
 #define OUT_KEEP_BYTES (16u << 10)
 #define SEND_EVENT_BYTES (1u << 20)
 #define SCRATCH_BYTES (1u << 20)
-#define BROKER_MMAP_THRESHOLD (128 << 10)
 /* A connection with this many file ranges queued is not read until some go. */
 #define FILES_PER_CONN_MAX 256
 /* An unfinished frame younger than this does not make its connection a
@@ -833,29 +829,23 @@ static int frame_supported(struct elog_conn *c, const struct elog_frame_header *
 
 /* After frames were taken from c->in: a big buffer goes back, or shrinks
  * to what is left, so that it holds no budget it does not need. */
-static void in_shrink(struct elog_conn *c)
-{
-	size_t keep = frame_total(c);
-
-	/* Empty: kept as it is for the next frame (a producer sends frames of
-	 * one size); elog_conn_trim gives it back when idle or memory is short. */
-	if (c->in.len == 0)
-		return;
-	if (keep < c->in.len)
-		keep = c->in.len;
-	if (keep < IN_INITIAL_BYTES)
-		keep = IN_INITIAL_BYTES;
-	if (c->in.cap > IN_INITIAL_BYTES && c->in.cap > keep + keep / 2) {
-		elog_buf_set_cap(&c->in, keep, NULL);
-		elog_conn_account(c);
-	}
-}
-
+/*
+ * A connection keeps its read buffer from frame to frame (a producer sends
+ * frames of similar sizes: no allocation, no page faults per frame) and its
+ * send chunk from answer to answer. When it has been idle a while, or when
+ * memory is short, it gives back what it does not use: the read buffer
+ * down to what it holds (it grows again as bytes arrive), the chunk when no
+ * range waits, an empty answer buffer.
+ */
 void elog_conn_trim(struct elog_conn *c)
 {
+	size_t keep = c->in.len > IN_INITIAL_BYTES ? c->in.len : IN_INITIAL_BYTES;
+
 	if (c->in.len == 0 && c->in.cap > 0) {
 		big_remove(c);
 		elog_buf_release(&c->in);
+	} else if (c->in.cap > 2 * keep) {
+		elog_buf_set_cap(&c->in, keep, NULL);
 	}
 	if (!c->files && c->chunk.cap > 0)
 		elog_buf_release(&c->chunk);
@@ -907,9 +897,9 @@ static size_t pump_once(struct elog_conn *c)
 		elog_buf_consume(&c->in, pos);
 		/* What is left came with the last read. */
 		c->frame_start_ms = elog_loop_now_ms(&b->loop);
-		/* Its place among the big frames was for the frame just handled. */
+		/* Its place among the big frames was for the frame just handled;
+		 * the buffer stays (elog_conn_trim). */
 		big_remove(c);
-		in_shrink(c);
 		if (c->in.len > 0 && c->in.cap > IN_INITIAL_BYTES)
 			big_insert(c);
 	}
@@ -1511,17 +1501,6 @@ int elog_broker_open(const struct elog_broker_config *c, const struct elog_logge
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return elog_err_set(err, ELOG_E_NOMEM, "broker: out of memory");
-#ifdef __GLIBC__
-	/*
-	 * Frame buffers grow a step at a time as bytes arrive. glibc's dynamic
-	 * mmap threshold (it rises to the size of the biggest block freed, up
-	 * to 32 MiB) would put them on the heap after the first big frame,
-	 * where each step copies the whole buffer and freed memory stays in
-	 * the process. A fixed threshold keeps them mmapped: realloc moves
-	 * pages (mremap) instead of copying, and free gives them back.
-	 */
-	mallopt(M_MMAP_THRESHOLD, BROKER_MMAP_THRESHOLD);
-#endif
 	b->config = *c;
 	b->log = log;
 	b->listen_fd = b->signal_fd = -1;
