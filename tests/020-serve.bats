@@ -141,6 +141,16 @@ $USAGE"
 	run -0 probe metadata
 }
 
+@test "a port in use: one line, exit 1, and no new data directory left behind" {
+	start_broker b1
+	run -1 --separate-stderr elog-serve -d "$ELOG_TMP/fresh" -l "$B"
+	assert_equal "$output" ""
+	assert_equal "$stderr" "elog-serve: cannot start: cannot listen on $B: Address already in use"
+	[ ! -e "$ELOG_TMP/fresh" ]
+	# the first one is unharmed
+	run -0 probe metadata
+}
+
 @test "config file: values are used; a bad key or value names file:line, exit 1" {
 	printf '# broker\n\nauto_create_topics = false\ndefault.partitions = 3\nmax_connections = 7\n' >good.conf
 	start_broker b1 -c good.conf
