@@ -120,7 +120,7 @@ $USAGE"
 	done
 	# bash offers the commands for the first word
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
-		COMP_WORDS=(elog-topic -b x d); COMP_CWORD=3; _elog_topic; echo \${COMPREPLY[*]}"
+		COMP_LINE='elog-topic -b x d'; COMP_POINT=\${#COMP_LINE}; _elog_topic; echo \${COMPREPLY[*]}"
 	assert_output 'delete describe'
 	if command -v zsh >/dev/null; then
 		zsh -n "$ELOG_REPO/completions/zsh/_elog-topic"
@@ -297,7 +297,7 @@ plain retention.ms 90000"
 	run -0 script -qec "elog-topic describe" /dev/null
 	assert_line --index 0 "$name: 1 partition, replication factor 1, 0 records, size 0"$'\r'
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
-		COMP_WORDS=(elog-topic delete nn); COMP_CWORD=2; _elog_topic; printf '%s\n' \"\${COMPREPLY[@]}\""
+		COMP_LINE='elog-topic delete nn'; COMP_POINT=\${#COMP_LINE}; _elog_topic; printf '%s\n' \"\${COMPREPLY[@]}\""
 	assert_output "$name"
 	run -0 --separate-stderr elog-topic delete "$name"
 	assert_equal "$stderr" ""
