@@ -824,7 +824,7 @@ static void describe_head_tsv(const struct elog_topic_description *d,
 static int describe_text(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			 int first)
 {
-	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG_START",
+	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
 					    "HIGH_WATERMARK", "SIZE", "SEGMENTS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];

@@ -207,8 +207,8 @@ b              1           1            0        0     forever"
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
   flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
   retention.ms=-1 segment.bytes=128M segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE  SEGMENTS
-0          0       0         0    0          0               0     1"
+PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS
+0          0       0         0    0      0               0     1"
 }
 
 @test "on a terminal: list shows records, size and retention; describe fits 80 columns" {
@@ -281,21 +281,24 @@ plain retention.ms 90000"
 	local name
 	name=$(printf 'n%.0s' {1..248})x
 	[ "${#name}" -eq 249 ]
-	run -0 --separate-stderr elog-topic create "$name"
+	run -0 --separate-stderr elog-topic create -p 2 "$name"
 	assert_equal "$stderr" ""
 	run -1 --separate-stderr elog-topic create "$name"
 	assert_equal "$stderr" "elog-topic: create topic '$name': topic already exists"
+	# a reason from the broker after the whole name
+	run -1 --separate-stderr elog-topic alter -p 1 "$name"
+	assert_regex "$stderr" "^elog-topic: alter topic '$name': partitions can only grow"
 	run -0 elog-topic list
-	assert_output "$name	1	1"
+	assert_output "$name	2	1"
 	run -0 script -qec "elog-topic list" /dev/null
-	assert_line --index 1 --regexp "^$name  1 +1 +0 +0 +forever"$'\r$'
+	assert_line --index 1 --regexp "^$name  2 +1 +0 +0 +forever"$'\r$'
 	run -0 elog-topic list --json
-	assert_output --partial "{\"topic\":\"$name\",\"partition_count\":1,"
+	assert_output --partial "{\"topic\":\"$name\",\"partition_count\":2,"
 	run -0 elog-topic describe "$name"
-	assert_line --index 0 "topic	$name	1	1"
-	assert_line --index 8 "partition	$name	0	0	0	0	0	0	0	1"
+	assert_line --index 0 "topic	$name	2	1"
+	assert_line --index 9 "partition	$name	1	0	0	0	0	0	0	1"
 	run -0 script -qec "elog-topic describe" /dev/null
-	assert_line --index 0 "$name: 1 partition, replication factor 1, 0 records, size 0"$'\r'
+	assert_line --index 0 "$name: 2 partitions, replication factor 1, 0 records, size 0"$'\r'
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
 		COMP_LINE='elog-topic delete nn'; COMP_POINT=\${#COMP_LINE}; _elog_topic; printf '%s\n' \"\${COMPREPLY[@]}\""
 	assert_output "$name"
