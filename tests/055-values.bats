@@ -36,6 +36,7 @@ declare -gA BAD=(
 	["elog-consume --offset"]=x
 	["elog-consume --count"]=-1
 	["elog-consume --format"]=%Q
+	["elog-consume --timeout"]=5
 	["elog-topic --brokers"]=host:port
 	["elog-topic --config"]=retention.ms
 	["elog-topic --partitions"]=0
@@ -83,8 +84,8 @@ declare -gA OPERANDS=(
 
 @test "a duration without its unit is refused by every tool, never taken as milliseconds" {
 	local key tool opt
-	for key in "elog-produce --linger" "elog-produce --timeout" "elog-topic --retention" \
-		"elog-topic --timeout" "elog-topic --flush"; do
+	for key in "elog-produce --linger" "elog-produce --timeout" "elog-consume --timeout" \
+		"elog-topic --retention" "elog-topic --timeout" "elog-topic --flush"; do
 		tool=${key%% *}
 		opt=${key#* }
 		# shellcheck disable=SC2086
