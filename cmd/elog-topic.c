@@ -3,13 +3,17 @@
  * protocol; see elog-topic(1).
  *
  * Config options are spellings of the broker's topic config keys
- * (--retention is retention.ms, ...): their values go to the broker as
- * typed, and the broker, which owns the rules, accepts or refuses them, so
- * this tool and the broker cannot disagree about what a valid value is.
+ * (--retention is retention.ms, ...). Every value, theirs and -c's, is
+ * checked here with the broker's own parser (libcore's store_config), so a
+ * bad one is a usage error (exit 2) before anything is sent; it goes to the
+ * broker as typed, which checks it again and keeps the unit it was given in.
+ * The options follow the command line's rule (elog(7) VALUES): --retention
+ * needs a unit, where -c retention.ms=604800000 is milliseconds by its name.
  *
- * Output (list, describe): an aligned table when stdout is a terminal, TSV
- * lines otherwise, JSON with --json; the TSV and JSON forms are documented
- * in the man page and stable.
+ * Output (list, describe): an aligned table with sizes and durations for a
+ * person when stdout is a terminal, TSV lines otherwise, JSON with --json;
+ * the TSV and JSON forms carry plain numbers (ms, bytes), are documented in
+ * the man page and stable: fields are only ever added.
  */
 #include <assert.h>
 #include <errno.h>
@@ -25,11 +29,13 @@
 #include "client.h"
 #include "json.h"
 #include "proto.h"
+#include "store.h"
 
 #define CONFIGS_MAX 32
 #define TIMEOUT_DEFAULT_MS 30000
-#define CELL_MAX 128
 #define TABLE_COLS_MAX 16
+/* describe on a terminal wraps its config line here */
+#define SCREEN_COLUMNS 80
 #define JSON_OUT_MAX (64u << 20)
 
 enum {
@@ -53,7 +59,7 @@ static const struct elog_cli_option options[] = {
 	{'r', "replication-factor", "N", "replicas of each partition (create; default 1)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush: always, never or an interval like 1s"},
 	{OPT_MAX_RECORD_BYTES, "max-record-bytes", "SIZE", "max.record.bytes: largest record"},
-	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older (-1: keep)"},
+	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older, e.g. 7d (-1: keep)"},
 	{OPT_RETENTION_BYTES, "retention-bytes", "SIZE",
 	 "retention.bytes: partition size kept (-1: all)"},
 	{OPT_SEGMENT_BYTES, "segment-bytes", "SIZE", "segment.bytes: roll segments at this size"},
@@ -137,11 +143,25 @@ static const char *option_name(int id)
 	return "?";
 }
 
-/* Set key to value, replacing an earlier value of the same key. */
-static int config_set(struct options *o, const char *key, const char *value)
+/*
+ * Check value as the broker will (a usage error, exit 2, when it is bad),
+ * then set key to it, replacing an earlier value of the same key. option
+ * names the option that spells the key (--flush), whose message then leaves
+ * the key out; NULL for -c, whose message names the key.
+ */
+static int config_set(struct options *o, const char *option, const char *key, const char *value)
 {
-	size_t i;
+	struct elog_topic_config scratch;
+	struct elog_err err;
+	size_t i, key_len = strlen(key);
 
+	elog_topic_config_default(&scratch);
+	if (elog_topic_config_set(&scratch, key, value, &err) < 0) {
+		const char *why = err.msg;
+		if (option && strncmp(why, key, key_len) == 0 && strncmp(why + key_len, ": ", 2) == 0)
+			why += key_len + 2;
+		return elog_cli_usage_error(&program, "%s: %s", option ? option : "--config", why);
+	}
 	for (i = 0; i < o->config_count; i++)
 		if (strcmp(o->configs[i].key, key) == 0)
 			break;
@@ -169,7 +189,18 @@ static int config_option(struct options *o, const char *arg)
 	memcpy(o->config_text[i][0], arg, key_len);
 	o->config_text[i][0][key_len] = '\0';
 	snprintf(o->config_text[i][1], sizeof(o->config_text[i][1]), "%s", eq + 1);
-	return config_set(o, o->config_text[i][0], o->config_text[i][1]);
+	return config_set(o, NULL, o->config_text[i][0], o->config_text[i][1]);
+}
+
+/* --retention: a duration with its unit (7d), or -1; never a bare number of ms. */
+static int retention_option(struct options *o, const char *arg)
+{
+	struct elog_err err;
+	int64_t ms;
+
+	if (strcmp(arg, "-1") != 0 && elog_cli_parse_duration_ms(arg, &ms, &err) < 0)
+		return elog_cli_usage_error(&program, "--retention: %s", err.msg);
+	return config_set(o, "--retention", "retention.ms", arg);
 }
 
 static int parse_value(struct options *o, int id, const char *arg)
@@ -192,11 +223,11 @@ static int parse_value(struct options *o, int id, const char *arg)
 		else
 			o->replication_factor = (uint16_t)u;
 		return -1;
-	case OPT_FLUSH: return config_set(o, "flush", arg);
-	case OPT_MAX_RECORD_BYTES: return config_set(o, "max.record.bytes", arg);
-	case OPT_RETENTION: return config_set(o, "retention.ms", arg);
-	case OPT_RETENTION_BYTES: return config_set(o, "retention.bytes", arg);
-	case OPT_SEGMENT_BYTES: return config_set(o, "segment.bytes", arg);
+	case OPT_FLUSH: return config_set(o, "--flush", "flush", arg);
+	case OPT_MAX_RECORD_BYTES: return config_set(o, "--max-record-bytes", "max.record.bytes", arg);
+	case OPT_RETENTION: return retention_option(o, arg);
+	case OPT_RETENTION_BYTES: return config_set(o, "--retention-bytes", "retention.bytes", arg);
+	case OPT_SEGMENT_BYTES: return config_set(o, "--segment-bytes", "segment.bytes", arg);
 	case OPT_TIMEOUT:
 		if (elog_cli_parse_duration_ms(arg, &o->timeout_ms, &err) < 0)
 			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
@@ -279,11 +310,13 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 /*
  * Rows of cells, printed as an aligned table (terminal: columns padded to
- * their widest cell, two spaces apart) or as TSV lines.
+ * their widest cell, two spaces apart) or as TSV lines. Each cell is its own
+ * allocation, so nothing is cut: a topic name may be 249 bytes.
  */
 struct table {
 	size_t cols, rows, cap;
-	char (*cells)[CELL_MAX];
+	char **cells;       /* rows * cols, row by row; NULL: empty */
+	int failed;         /* out of memory: the table is incomplete */
 };
 
 static void table_init(struct table *t, size_t cols)
@@ -295,6 +328,8 @@ static void table_init(struct table *t, size_t cols)
 
 static void table_release(struct table *t)
 {
+	for (size_t i = 0; i < t->rows * t->cols; i++)
+		free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
 }
@@ -304,13 +339,15 @@ static int table_row(struct table *t)
 {
 	if (t->rows == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 16;
-		void *grown = realloc(t->cells, cap * t->cols * CELL_MAX);
-		if (!grown)
+		char **grown = realloc(t->cells, cap * t->cols * sizeof(*grown));
+		if (!grown) {
+			t->failed = 1;
 			return -1;
+		}
 		t->cells = grown;
 		t->cap = cap;
 	}
-	memset(t->cells[t->rows * t->cols], 0, t->cols * CELL_MAX);
+	memset(&t->cells[t->rows * t->cols], 0, t->cols * sizeof(*t->cells));
 	t->rows++;
 	return 0;
 }
@@ -320,11 +357,30 @@ static void table_set(struct table *t, size_t col, const char *fmt, ...)
 
 static void table_set(struct table *t, size_t col, const char *fmt, ...)
 {
+	char **cell = &t->cells[(t->rows - 1) * t->cols + col];
 	va_list ap;
+	int n;
 
+	assert(t->rows > 0 && col < t->cols);
 	va_start(ap, fmt);
-	vsnprintf(t->cells[(t->rows - 1) * t->cols + col], CELL_MAX, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
+	free(*cell);
+	*cell = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!*cell) {
+		t->failed = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(*cell, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+}
+
+static const char *table_cell(const struct table *t, size_t row, size_t col)
+{
+	const char *cell = t->cells[row * t->cols + col];
+
+	return cell ? cell : "";
 }
 
 /* Rows from `from` on (a header row first, when aligned). */
@@ -334,11 +390,11 @@ static void table_print(const struct table *t, FILE *out, int aligned, size_t fr
 
 	for (size_t r = from; aligned && r < t->rows; r++)
 		for (size_t c = 0; c < t->cols; c++)
-			if (strlen(t->cells[r * t->cols + c]) > width[c])
-				width[c] = strlen(t->cells[r * t->cols + c]);
+			if (strlen(table_cell(t, r, c)) > width[c])
+				width[c] = strlen(table_cell(t, r, c));
 	for (size_t r = from; r < t->rows; r++) {
 		for (size_t c = 0; c < t->cols; c++) {
-			const char *cell = t->cells[r * t->cols + c];
+			const char *cell = table_cell(t, r, c);
 			if (c + 1 == t->cols)
 				fprintf(out, "%s\n", cell);
 			else if (aligned)
@@ -361,6 +417,74 @@ static void id_list(char *out, size_t cap, const int32_t *ids, uint32_t n)
 			break;
 		used += (size_t)w;
 	}
+}
+
+/* ---------------------------------------------------------------- values */
+
+/*
+ * The broker answers each config value as it was set ("7d"); the TSV and
+ * JSON forms print plain numbers (RAW) and a terminal a person's form
+ * (HUMAN), both made by libcore's own parser and formatter. A key this
+ * build does not know is printed as the broker sent it.
+ */
+static void config_text(const char *key, const char *value, enum elog_topic_config_text how,
+			char *out, size_t cap)
+{
+	struct elog_topic_config c;
+
+	elog_topic_config_default(&c);
+	if (elog_topic_config_set(&c, key, value, NULL) == 0)
+		for (size_t i = 0; i < ELOG_TOPIC_CONFIG_KEYS; i++)
+			if (strcmp(elog_topic_config_key(i), key) == 0) {
+				elog_topic_config_format(&c, i, how, out, cap);
+				return;
+			}
+	snprintf(out, cap, "%s", value);
+}
+
+/* The topic's config as the broker described it (defaults for keys it left out). */
+static void config_of(const struct elog_topic_description *d, struct elog_topic_config *c)
+{
+	elog_topic_config_default(c);
+	for (size_t i = 0; i < d->config_count; i++)
+		(void)elog_topic_config_set(c, d->configs[i].key, d->configs[i].value, NULL);
+}
+
+/* Records the topic holds: the offsets between each partition's start and end. */
+static int64_t records_of(const struct elog_topic_description *d)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < d->partition_desc_count; i++)
+		if (d->partitions[i].high_watermark > d->partitions[i].log_start_offset)
+			n += d->partitions[i].high_watermark - d->partitions[i].log_start_offset;
+	return n;
+}
+
+static uint64_t bytes_of(const struct elog_topic_description *d)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < d->partition_desc_count; i++)
+		n += d->partitions[i].size_bytes;
+	return n;
+}
+
+/* list's RETENTION cell: "7d", "10G", "7d or 10G", or "forever". */
+static void retention_cell(const struct elog_topic_config *c, char *out, size_t cap)
+{
+	char time[ELOG_TOPIC_CONFIG_VALUE_MAX], size[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
+	elog_topic_config_format(c, 4, ELOG_TOPIC_CONFIG_HUMAN, time, sizeof(time));
+	elog_topic_config_format(c, 3, ELOG_TOPIC_CONFIG_HUMAN, size, sizeof(size));
+	if (c->retention_ms < 0 && c->retention_bytes < 0)
+		snprintf(out, cap, "forever");
+	else if (c->retention_bytes < 0)
+		snprintf(out, cap, "%s", time);
+	else if (c->retention_ms < 0)
+		snprintf(out, cap, "%s", size);
+	else
+		snprintf(out, cap, "%s or %s", time, size);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -405,7 +529,10 @@ static int replication_of(const struct elog_meta_topic *t)
 
 static int compare_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct elog_meta_topic *x = *(const struct elog_meta_topic *const *)a;
+	const struct elog_meta_topic *y = *(const struct elog_meta_topic *const *)b;
+
+	return strcmp(x->name, y->name);
 }
 
 static int compare_descriptions(const void *a, const void *b)
@@ -423,63 +550,170 @@ static int write_json(struct elog_buf *b)
 	return 0;
 }
 
-static int cmd_list(struct elog_client *c, const struct options *o)
+/*
+ * Every topic the broker describes, by name, in *order (free it); topics
+ * with an error (gone meanwhile) are left out. Returns the count, -1 on
+ * failure (reported).
+ */
+static ssize_t describe_all(struct elog_client *c, struct elog_topic_descriptions *d,
+			    const struct elog_topic_description ***order)
+{
+	struct elog_err err;
+	size_t n = 0;
+
+	if (elog_admin_describe_topics(c, NULL, 0, d, &err) < 0) {
+		elog_cli_error_err(&err, "cannot list topics");
+		return -1;
+	}
+	*order = calloc(d->count + 1, sizeof(**order));
+	if (!*order) {
+		elog_cli_error("cannot list topics: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < d->count; i++)
+		if (d->topics[i].error == 0)
+			(*order)[n++] = &d->topics[i];
+	qsort(*order, n, sizeof(**order), compare_descriptions);
+	return (ssize_t)n;
+}
+
+/* list --json: name, counts, and what is kept (plain numbers). */
+static void list_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
+		      struct elog_buf *json, int first)
+{
+	struct elog_topic_config cfg;
+
+	config_of(d, &cfg);
+	json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
+	json_string(json, d->name);
+	json_raw(json, ",\"partition_count\":");
+	json_int(json, d->partition_count);
+	json_raw(json, ",\"replication_factor\":");
+	json_int(json, replication_of(mt));
+	json_raw(json, ",\"records\":");
+	json_int(json, records_of(d));
+	json_raw(json, ",\"size_bytes\":");
+	json_int(json, (int64_t)bytes_of(d));
+	json_raw(json, ",\"retention_ms\":");
+	json_int(json, cfg.retention_ms);
+	json_raw(json, ",\"retention_bytes\":");
+	json_int(json, cfg.retention_bytes);
+	json_raw(json, "}");
+}
+
+/* list on a terminal: one row per topic, sizes and durations for a person. */
+static void list_row(struct table *t, const struct elog_topic_description *d,
+		     const struct elog_meta_topic *mt)
+{
+	struct elog_topic_config cfg;
+	char size[ELOG_CLI_VALUE_MAX], retention[2 * ELOG_TOPIC_CONFIG_VALUE_MAX + 8];
+
+	config_of(d, &cfg);
+	elog_cli_format_size_human(bytes_of(d), size, sizeof(size));
+	retention_cell(&cfg, retention, sizeof(retention));
+	if (table_row(t) < 0)
+		return;
+	table_set(t, 0, "%s", d->name);
+	table_set(t, 1, "%" PRIu32, d->partition_count);
+	table_set(t, 2, "%d", replication_of(mt));
+	table_set(t, 3, "%" PRId64, records_of(d));
+	table_set(t, 4, "%s", size);
+	table_set(t, 5, "%s", retention);
+}
+
+/* list, TSV: names and counts from the metadata alone (completion runs it). */
+static int list_tsv(struct elog_client *c)
 {
 	const struct elog_metadata *md;
 	struct elog_err err;
-	struct elog_buf json;
 	struct table t;
-	const char **names;
+	const struct elog_meta_topic **sorted;
 	size_t n = 0;
-	int rc = ELOG_EXIT_OK, aligned = isatty(STDOUT_FILENO);
+	int rc = ELOG_EXIT_OK;
 
 	if (!(md = elog_client_metadata(c, NULL, 0, &err))) {
 		elog_cli_error_err(&err, "cannot list topics");
 		return ELOG_EXIT_FAIL;
 	}
-	names = calloc(md->topic_count + 1, sizeof(*names));
-	if (!names) {
+	sorted = calloc(md->topic_count + 1, sizeof(*sorted));
+	if (!sorted) {
 		elog_cli_error("cannot list topics: out of memory");
 		return ELOG_EXIT_FAIL;
 	}
 	for (uint32_t i = 0; i < md->topic_count; i++)
 		if (md->topics[i].error == 0)
-			names[n++] = md->topics[i].name;
-	qsort(names, n, sizeof(*names), compare_names);
-	elog_buf_init(&json, JSON_OUT_MAX);
+			sorted[n++] = &md->topics[i];
+	qsort(sorted, n, sizeof(*sorted), compare_names);
 	table_init(&t, 3);
-	if (table_row(&t) == 0) {
-		table_set(&t, 0, "TOPIC");
-		table_set(&t, 1, "PARTITIONS");
-		table_set(&t, 2, "REPLICATION");
-	}
-	json_raw(&json, "[");
-	for (size_t i = 0; i < n; i++) {
-		const struct elog_meta_topic *mt = elog_metadata_topic(md, names[i]);
-		if (table_row(&t) < 0) {
-			elog_cli_error("cannot list topics: out of memory");
-			rc = ELOG_EXIT_FAIL;
+	for (size_t i = 0; i < n && !t.failed; i++) {
+		if (table_row(&t) < 0)
 			break;
-		}
-		table_set(&t, 0, "%s", names[i]);
-		table_set(&t, 1, "%" PRIu32, mt->partition_count);
-		table_set(&t, 2, "%d", replication_of(mt));
-		json_raw(&json, i ? ",{\"topic\":" : "{\"topic\":");
-		json_string(&json, names[i]);
-		json_raw(&json, ",\"partition_count\":");
-		json_int(&json, mt->partition_count);
-		json_raw(&json, ",\"replication_factor\":");
-		json_int(&json, replication_of(mt));
-		json_raw(&json, "}");
+		table_set(&t, 0, "%s", sorted[i]->name);
+		table_set(&t, 1, "%" PRIu32, sorted[i]->partition_count);
+		table_set(&t, 2, "%d", replication_of(sorted[i]));
+	}
+	if (t.failed) {
+		elog_cli_error("cannot list topics: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else {
+		table_print(&t, stdout, 0, 0);
+	}
+	table_release(&t);
+	free(sorted);
+	return rc;
+}
+
+static int cmd_list(struct elog_client *c, const struct options *o)
+{
+	static const char *const head[6] = {"TOPIC", "PARTITIONS", "REPLICATION", "RECORDS",
+					    "SIZE", "RETENTION"};
+	struct elog_topic_descriptions d = {0};
+	const struct elog_topic_description **order = NULL;
+	const struct elog_metadata *md;
+	struct elog_err err;
+	struct elog_buf json;
+	struct table t;
+	ssize_t n;
+	int rc = ELOG_EXIT_OK;
+
+	if (!o->json && !isatty(STDOUT_FILENO))
+		return list_tsv(c);
+	/* describe first: a metadata answer is only valid until the next call */
+	if ((n = describe_all(c, &d, &order)) < 0 ||
+	    !(md = elog_client_metadata(c, NULL, 0, &err))) {
+		if (n >= 0)
+			elog_cli_error_err(&err, "cannot list topics");
+		free(order);
+		elog_topic_descriptions_release(&d);
+		return ELOG_EXIT_FAIL;
+	}
+	elog_buf_init(&json, JSON_OUT_MAX);
+	table_init(&t, 6);
+	if (table_row(&t) == 0)
+		for (size_t col = 0; col < 6; col++)
+			table_set(&t, col, "%s", head[col]);
+	json_raw(&json, "[");
+	for (ssize_t i = 0; i < n; i++) {
+		const struct elog_meta_topic *mt = elog_metadata_topic(md, order[i]->name);
+		if (o->json)
+			list_json(order[i], mt, &json, i == 0);
+		else
+			list_row(&t, order[i], mt);
 	}
 	json_raw(&json, "]\n");
-	if (o->json)
-		write_json(&json);
-	else if (n > 0 || aligned)
-		table_print(&t, stdout, aligned, aligned ? 0 : 1);
+	if (t.failed) {
+		elog_cli_error("cannot list topics: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else if (o->json) {
+		if (write_json(&json) < 0)
+			rc = ELOG_EXIT_FAIL;
+	} else {
+		table_print(&t, stdout, 1, 0);
+	}
 	table_release(&t);
 	elog_buf_release(&json);
-	free(names);
+	free(order);
+	elog_topic_descriptions_release(&d);
 	return rc;
 }
 
@@ -497,6 +731,8 @@ static const struct elog_meta_partition *meta_partition(const struct elog_meta_t
 static void describe_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			  struct elog_buf *json, int first)
 {
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
 	json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
 	json_string(json, d->name);
 	json_raw(json, ",\"partition_count\":");
@@ -508,7 +744,9 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 		json_raw(json, i ? "," : "");
 		json_string(json, d->configs[i].key);
 		json_raw(json, ":");
-		json_string(json, d->configs[i].value);
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_RAW, value,
+			    sizeof(value));
+		json_string(json, value);
 	}
 	json_raw(json, "},\"partitions\":[");
 	for (size_t i = 0; i < d->partition_desc_count; i++) {
@@ -536,46 +774,76 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 	json_raw(json, "]}");
 }
 
-/* describe: the topic and config lines, human (aligned) or TSV. */
-static void describe_head(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
-			  int aligned, int first)
+/*
+ * describe on a terminal: a line naming the topic and what it holds, then
+ * its config as key=value, wrapped to stay inside SCREEN_COLUMNS.
+ */
+static void describe_head_human(const struct elog_topic_description *d,
+				const struct elog_meta_topic *mt, int first)
 {
-	if (aligned) {
-		printf("%s%s: %" PRIu32 " partition%s, replication factor %d\n", first ? "" : "\n",
-		       d->name, d->partition_count, d->partition_count == 1 ? "" : "s",
-		       replication_of(mt));
-		for (size_t i = 0; i < d->config_count; i++)
-			printf("%s%s=%s", i ? " " : "  ", d->configs[i].key, d->configs[i].value);
-		if (d->config_count)
+	char size[ELOG_CLI_VALUE_MAX], value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+	int64_t records = records_of(d);
+	size_t column = 0;
+
+	elog_cli_format_size_human(bytes_of(d), size, sizeof(size));
+	printf("%s%s: %" PRIu32 " partition%s, replication factor %d, %" PRId64 " record%s, "
+	       "size %s\n", first ? "" : "\n", d->name, d->partition_count,
+	       d->partition_count == 1 ? "" : "s", replication_of(mt), records,
+	       records == 1 ? "" : "s", size);
+	for (size_t i = 0; i < d->config_count; i++) {
+		size_t len;
+
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_HUMAN, value,
+			    sizeof(value));
+		len = strlen(d->configs[i].key) + 1 + strlen(value);
+		if (column > 0 && column + 1 + len > SCREEN_COLUMNS) {
 			putchar('\n');
-		return;
+			column = 0;
+		}
+		column += (size_t)printf("%s%s=%s", column ? " " : "  ", d->configs[i].key, value);
 	}
+	if (column)
+		putchar('\n');
+}
+
+/* describe, TSV: the topic line and a config line per key, plain numbers. */
+static void describe_head_tsv(const struct elog_topic_description *d,
+			      const struct elog_meta_topic *mt)
+{
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
 	printf("topic\t%s\t%" PRIu32 "\t%d\n", d->name, d->partition_count, replication_of(mt));
-	for (size_t i = 0; i < d->config_count; i++)
-		printf("config\t%s\t%s\t%s\n", d->name, d->configs[i].key, d->configs[i].value);
+	for (size_t i = 0; i < d->config_count; i++) {
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_RAW, value,
+			    sizeof(value));
+		printf("config\t%s\t%s\t%s\n", d->name, d->configs[i].key, value);
+	}
 }
 
 /* describe: one topic as human lines and a table, or as TSV lines. */
 static int describe_text(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			 int first)
 {
-	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG_START",
-					    "HIGH_WATERMARK", "SIZE_BYTES", "SEGMENTS"};
+	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
+					    "HIGH_WATERMARK", "SIZE", "SEGMENTS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
-	char replicas[CELL_MAX], isr[CELL_MAX];
+	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
 	struct table t;
 
-	describe_head(d, mt, aligned, first);
+	if (aligned)
+		describe_head_human(d, mt, first);
+	else
+		describe_head_tsv(d, mt);
 	table_init(&t, aligned ? 8 : 10);
-	if (aligned && (rc = table_row(&t)) == 0)
+	if (aligned && table_row(&t) == 0)
 		for (size_t c = 0; c < 8; c++)
 			table_set(&t, c, "%s", head[c]);
-	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
+	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
 		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
 		size_t c = 0;
 
-		if ((rc = table_row(&t)) < 0)
+		if (table_row(&t) < 0)
 			break;
 		id_list(replicas, sizeof(replicas), mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
 		id_list(isr, sizeof(isr), mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
@@ -589,13 +857,20 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 		table_set(&t, c++, "%s", isr);
 		table_set(&t, c++, "%" PRId64, pd->log_start_offset);
 		table_set(&t, c++, "%" PRId64, pd->high_watermark);
-		table_set(&t, c++, "%" PRIu64, pd->size_bytes);
+		if (aligned) {
+			elog_cli_format_size_human(pd->size_bytes, size, sizeof(size));
+			table_set(&t, c++, "%s", size);
+		} else {
+			table_set(&t, c++, "%" PRIu64, pd->size_bytes);
+		}
 		table_set(&t, c++, "%" PRIu32, pd->segments);
 	}
-	if (rc == 0)
+	if (!t.failed) {
 		table_print(&t, stdout, aligned, 0);
-	else
+	} else {
 		elog_cli_error("describe topic '%s': out of memory", d->name);
+		rc = -1;
+	}
 	table_release(&t);
 	return rc;
 }
@@ -685,8 +960,13 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 		if ((code == ELOG_PE_TOPIC_EXISTS && o->if_not_exists) ||
 		    (code == ELOG_PE_UNKNOWN_TOPIC && o->if_exists))
 			continue;
-		/* The message names the call and the topic: "create topic 'x': ..." */
-		elog_cli_error_err(&err, NULL);
+		/* "create topic 'x': ...": for these two, in the words the man page
+		 * uses, and with the whole name (err.msg may cut a long one). */
+		if (code == ELOG_PE_TOPIC_EXISTS || code == ELOG_PE_UNKNOWN_TOPIC)
+			elog_cli_error("%s topic '%s': %s", command_names[o->command], name,
+				       elog_proto_error_text(code));
+		else
+			elog_cli_error_err(&err, NULL);
 		rc = ELOG_EXIT_FAIL;
 	}
 	return rc;

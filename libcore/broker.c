@@ -1485,9 +1485,11 @@ static int start_parts(struct elog_broker *b, struct elog_err *err)
 	elog_flusher_set_notify(&b->flusher, flusher_notify, b);
 	so.flusher = &b->flusher;
 	so.log = b->log;
-	if (elog_store_open(b->config.data_dir, &so, &b->store, err) < 0)
+	/* The address first: a start that fails on a taken port must not leave
+	 * a new data directory behind (the store creates it). */
+	if (bind_listener(b, err) < 0)
 		return -1;
-	return bind_listener(b, err);
+	return elog_store_open(b->config.data_dir, &so, &b->store, err);
 }
 
 int elog_broker_open(const struct elog_broker_config *c, const struct elog_logger *log,

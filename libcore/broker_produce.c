@@ -60,6 +60,12 @@ static int check_batches(struct elog_broker *b, const struct elog_topic *t, cons
 			part_error(part, code, "batch %u: %s", n, elog_batch_err_detail(err.msg));
 			return -1;
 		}
+		/* Control batches (term starts, markers) are the broker's own to write. */
+		if (v->header.attributes & ELOG_BATCH_ATTR_CONTROL) {
+			part_error(part, ELOG_PE_CORRUPT_BATCH,
+				   "batch %u: attributes: the control bit is reserved for the broker", n);
+			return -1;
+		}
 		pos += elog_batch_total_size(&v->header);
 		n++;
 	}

@@ -325,7 +325,8 @@ int elog_store_trash(struct elog_store *store, const char *name, struct elog_err
 
 	if (elog_store_path(store, from, "%s", name) < 0 ||
 	    elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) < 0 ||
-	    elog_store_path(store, to, "%s/%s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
+	    /* name cut: a 249-byte one and the sequence would pass NAME_MAX (255) */
+	    elog_store_path(store, to, "%s/%.200s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
 			    ++store->trash_seq) < 0)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
 	/*

@@ -106,6 +106,12 @@ struct elog_topic_config {
 	int64_t flush_interval_ms;
 	uint32_t batch_bytes_max;      /* max.batch.bytes */
 	uint32_t record_bytes_max;     /* max.record.bytes */
+	/*
+	 * The unit each duration was set in, in ms (86400000 for "7d"), so that
+	 * it is shown again in that unit; 0: set as plain milliseconds
+	 * ("604800000", as Kafka users write retention.ms), or never set.
+	 */
+	int64_t segment_unit_ms, retention_unit_ms, flush_unit_ms;
 };
 
 #define ELOG_TOPIC_CONFIG_KEYS 7
@@ -114,15 +120,38 @@ struct elog_topic_config {
 /* 128 MiB segments, no age roll, keep forever, flush every 1s, 16 MiB
  * batches, 16 MiB records (the defaults of partlog.h). */
 void elog_topic_config_default(struct elog_topic_config *c);
-/* Set one key from its text ("retention.ms", "7d"); ELOG_E_INVAL naming the
- * key for an unknown key or a bad value. Sizes take 64k/16M units, times
- * take 250ms/7d units or plain milliseconds. */
+/*
+ * Set one key from its text ("retention.ms", "7d"); ELOG_E_INVAL naming the
+ * key for an unknown key or a bad value. A key whose name carries its unit
+ * takes plain digits in that unit (retention.ms=604800000, segment.bytes=
+ * 1048576) or a value with units (7d, 1M); flush, whose name has none,
+ * takes always, never or an interval with its unit (250ms, 1s).
+ */
 int elog_topic_config_set(struct elog_topic_config *c, const char *key, const char *value,
 			  struct elog_err *err);
 /* Rules between keys: max.record.bytes <= max.batch.bytes. */
 int elog_topic_config_check(const struct elog_topic_config *c, struct elog_err *err);
 /* Key i (0 <= i < ELOG_TOPIC_CONFIG_KEYS), in sorted order, and its value as text. */
 const char *elog_topic_config_key(size_t i);
+
+/* How elog_topic_config_format writes a value. */
+enum elog_topic_config_text {
+	/* durations in the unit they were set in ("7d"), else as RAW: what the
+	 * metadata log keeps and DESCRIBE_TOPICS answers */
+	ELOG_TOPIC_CONFIG_AS_SET,
+	/* plain milliseconds and bytes; flush as always, never or its interval
+	 * in the largest exact unit: elog-topic's TSV and JSON */
+	ELOG_TOPIC_CONFIG_RAW,
+	/* for a person: durations as AS_SET or in the largest exact unit, sizes
+	 * in the largest exact binary unit ("16M") */
+	ELOG_TOPIC_CONFIG_HUMAN,
+};
+
+/* Key i's value as text (cap >= ELOG_TOPIC_CONFIG_VALUE_MAX); every form
+ * reads back with elog_topic_config_set to the same value. */
+void elog_topic_config_format(const struct elog_topic_config *c, size_t i,
+			      enum elog_topic_config_text how, char *out, size_t cap);
+/* elog_topic_config_format(..., ELOG_TOPIC_CONFIG_AS_SET, ...) */
 void elog_topic_config_get(const struct elog_topic_config *c, size_t i, char *out, size_t cap);
 void elog_topic_config_to_partlog(const struct elog_topic_config *c,
 				  struct elog_partlog_config *out);
