@@ -322,9 +322,12 @@ values_of() {
 	# The issue's bound is on the typical round trip; the tail on a shared
 	# 2-core machine, with the attackers' own processes on it, belongs to the
 	# scheduler (the figures above say how it went), but a stall of the
-	# broker would show in it: that is bounded too, loosely.
-	[ "$p50" -lt 100000 ] || fail "median round trip ${p50}us"
-	[ "$p90" -lt 500000 ] || fail "90th percentile round trip ${p90}us"
+	# broker would show in it: that is bounded too, loosely. (Time is not
+	# judged under AddressSanitizer: it is several times slower.)
+	if ! sanitized; then
+		[ "$p50" -lt 100000 ] || fail "median round trip ${p50}us"
+		[ "$p90" -lt 500000 ] || fail "90th percentile round trip ${p90}us"
+	fi
 	# the attacks were met: stalled frames timed out, idle ones evicted
 	grep -q 'reason="request timeout: ' b1.err
 	grep -q 'reason="evicted at max_connections: idle the longest"' b1.err

@@ -525,21 +525,26 @@ static int one_fetch(const char *topic, uint32_t parts, int same_part, uint32_t 
 	struct elog_wire_w w;
 	struct elog_err err;
 	int64_t t0;
-	int fd = dial(0), rc;
+	int fd = dial(0), rc = 1;
 
 	if (fd < 0)
 		return elog_cli_error_errno(errno, "cannot connect to %s", broker), 1;
 	elog_buf_init(&b, FRAME_MAX);
 	elog_wire_w_init(&w, &b);
 	put_fetch(&w, 1, 0, topic, parts, same_part, 0, part_max, max);
-	if (elog_wire_frame_end(&w, &err) < 0)
-		return elog_cli_error_err(&err, "fetch"), 1;
+	if (elog_wire_frame_end(&w, &err) < 0) {
+		elog_cli_error_err(&err, "fetch");
+		goto out;
+	}
 	t0 = now_us();
-	if (send_all(fd, b.data, b.len) < 0)
-		return elog_cli_error_errno(errno, "send"), 1;
+	if (send_all(fd, b.data, b.len) < 0) {
+		elog_cli_error_errno(errno, "send");
+		goto out;
+	}
 	printf("request_bytes=%zu\n", b.len);
-	elog_buf_release(&b);
 	rc = print_fetch_answer(fd, t0, !same_part);
+out:
+	elog_buf_release(&b);
 	close(fd);
 	return rc;
 }
@@ -633,10 +638,10 @@ static int cmd_bigproduce(int argc, char **argv)
 	struct elog_err err;
 	struct elog_buf frame, in;
 	struct elog_frame_header h;
-	int *fds;
-	size_t *sent;
-	uint32_t ok = 0, left;
-	int rc = 0;
+	int *fds = NULL;
+	size_t *sent = NULL;
+	uint32_t ok = 0, left, opened = 0;
+	int rc = 1;
 
 	if (argc != 3 || elog_cli_parse_u64(argv[0], 1, 1000, &n, &err) < 0 ||
 	    elog_cli_parse_size(argv[2], &bytes, &err) < 0 || bytes > (60u << 20))
@@ -646,11 +651,13 @@ static int cmd_bigproduce(int argc, char **argv)
 	fds = calloc(n, sizeof(*fds));
 	sent = calloc(n, sizeof(*sent));
 	if (!fds || !sent || produce_frame(&frame, argv[1], bytes, 1, 1) < 0)
-		return 1;
-	for (uint32_t i = 0; i < n; i++)
-		if ((fds[i] = dial(1)) < 0)
-			return elog_cli_error_errno(errno, "cannot connect to %s", broker), 1;
-	/* Bounded: every round sends on some connection, or fails after 60 s of none. */
+		goto out;
+	for (; opened < n; opened++)
+		if ((fds[opened] = dial(1)) < 0) {
+			elog_cli_error_errno(errno, "cannot connect to %s", broker);
+			goto out;
+		}
+	/* Bounded: every round sends on some connection, or gives up after 60 s. */
 	for (int64_t deadline = now_us() + 60000000; now_us() < deadline;) {
 		left = 0;
 		for (uint32_t i = 0; i < n; i++) {
@@ -660,14 +667,17 @@ static int cmd_bigproduce(int argc, char **argv)
 			k = send(fds[i], frame.data + sent[i], frame.len - sent[i], MSG_NOSIGNAL);
 			if (k > 0)
 				sent[i] += (size_t)k;
-			else if (k < 0 && errno != EAGAIN && errno != EINTR)
-				return elog_cli_error_errno(errno, "send"), 1;
+			else if (k < 0 && errno != EAGAIN && errno != EINTR) {
+				elog_cli_error_errno(errno, "send");
+				goto out;
+			}
 			left += sent[i] < frame.len;
 		}
 		if (left == 0)
 			break;
 		usleep(1000);
 	}
+	rc = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		int code;
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) & ~O_NONBLOCK);
@@ -679,14 +689,17 @@ static int cmd_bigproduce(int argc, char **argv)
 		ok += code == 0;
 		if (code)
 			printf("error=%s\n", elog_proto_error_name(code));
-		close(fds[i]);
 	}
 	printf("ok=%u of %" PRIu64 "\n", ok, n);
+	rc = rc || ok != n;
+out:
+	for (uint32_t i = 0; i < opened; i++)
+		close(fds[i]);
 	free(fds);
 	free(sent);
 	elog_buf_release(&frame);
 	elog_buf_release(&in);
-	return rc || ok != n;
+	return rc;
 }
 
 static int cmd_dupproduce(int argc, char **argv)
@@ -704,18 +717,20 @@ static int cmd_dupproduce(int argc, char **argv)
 		return elog_cli_error("dupproduce: expected TOPIC COUNT"), 2;
 	elog_buf_init(&frame, FRAME_MAX);
 	elog_buf_init(&in, FRAME_MAX);
-	if (produce_frame(&frame, argv[0], 10, (uint32_t)n, 1) < 0)
-		return 1;
-	if ((fd = dial(0)) < 0 || send_all(fd, frame.data, frame.len) < 0 ||
-	    read_frame(fd, &in, &h) < 0)
-		return elog_cli_error_errno(errno, "produce to %s", broker), 1;
-	elog_wire_r_init(&r, in.data + ELOG_FRAME_HEADER_SIZE, in.len - ELOG_FRAME_HEADER_SIZE);
-	code = elog_wire_get_response_error(&r, &msg, &len);
-	printf("error=%s message=\"%.*s\"\n", elog_proto_error_name(code), (int)len, msg);
-	close(fd);
+	fd = produce_frame(&frame, argv[0], 10, (uint32_t)n, 1) < 0 ? -1 : dial(0);
+	if (fd < 0 || send_all(fd, frame.data, frame.len) < 0 || read_frame(fd, &in, &h) < 0) {
+		elog_cli_error_errno(errno, "produce to %s", broker);
+		code = -1;
+	} else {
+		elog_wire_r_init(&r, in.data + ELOG_FRAME_HEADER_SIZE, in.len - ELOG_FRAME_HEADER_SIZE);
+		code = elog_wire_get_response_error(&r, &msg, &len);
+		printf("error=%s message=\"%.*s\"\n", elog_proto_error_name(code), (int)len, msg);
+	}
+	if (fd >= 0)
+		close(fd);
 	elog_buf_release(&frame);
 	elog_buf_release(&in);
-	return 0;
+	return code < 0;
 }
 
 /* ---------------------------------------------------------------- round trip */
