@@ -160,8 +160,12 @@ static int64_t rp_read(const char *dir)
 	if (len < sizeof(text)) {
 		memcpy(text, buf, len);
 		text[len] = '\0';
-		if (sscanf(text, "elog-recovery-point %lld %8x\n%n", &off, &crc, &used) != 2 ||
-		    (size_t)used != len)
+		long long base, bytes, next;
+		if ((sscanf(text, "elog-recovery-point %lld %8x\n%n", &off, &crc, &used) != 2 ||
+		     (size_t)used != len) &&
+		    (sscanf(text, "elog-recovery-point %lld durable %lld %lld %lld %8x\n%n", &off,
+			    &base, &bytes, &next, &crc, &used) != 5 ||
+		     (size_t)used != len))
 			off = -1;
 	}
 	free(buf);
@@ -236,6 +240,54 @@ static int read_all(struct elog_partlog *log, struct elog_err *err)
 		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, err) < 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * Every offset reads back except those in damaged extents, which fail with
+ * ELOG_E_DAMAGED; *damaged counts them.
+ */
+static int read_all_around(struct elog_partlog *log, int64_t *damaged, struct elog_err *err)
+{
+	static uint8_t buf[1 << 16];
+	struct elog_partlog_slice sl;
+
+	*damaged = 0;
+	for (int64_t o = elog_partlog_start_offset(log); o < elog_partlog_next_offset(log);) {
+		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, err) == 0) {
+			o = sl.next_offset;
+			continue;
+		}
+		if (err->code != ELOG_E_DAMAGED)
+			return -1;
+		int64_t to = elog_partlog_damage_end(log, o);
+		if (to <= o)
+			return elog_err_set(err, ELOG_E_INVAL, "offset %lld: damaged, but in no extent",
+					    (long long)o);
+		*damaged += to - o;
+		o = to;
+	}
+	return 0;
+}
+
+/* Damage events, as a store would log them. */
+struct events {
+	int damage, index;
+	struct elog_partlog_damage last;
+	char index_file[32], index_why[ELOG_ERR_MSG_MAX];
+};
+
+static void events_note(void *ctx, const struct elog_partlog_event *e)
+{
+	struct events *ev = ctx;
+
+	if (e->kind == ELOG_PARTLOG_EVENT_DAMAGE) {
+		ev->damage++;
+		ev->last = *e->damage;
+	} else {
+		ev->index++;
+		snprintf(ev->index_file, sizeof(ev->index_file), "%s", e->file);
+		snprintf(ev->index_why, sizeof(ev->index_why), "%s", e->why);
+	}
 }
 
 /* Position and base offset of the batch holding `offset`. */
@@ -522,66 +574,86 @@ static int damage_middle(const char *dir, const int64_t *bases, uint32_t k, int6
 	return rc;
 }
 
-/* Damage in a closed segment past the recovery point: cut there, later segments removed. */
-static void test_crash_damage_above_point_cut(void)
+/*
+ * Damage in a closed segment past the recovery point, with valid batches
+ * after it, is not a tear: nothing is cut, the bad batch becomes a damaged
+ * extent, everything before and after it reads.
+ */
+static void test_crash_damage_above_point_kept(void)
 {
 	struct elog_partlog_config c;
 	struct elog_partlog_recovery rep;
 	struct elog_partlog *log;
+	struct elog_partlog_damage d;
+	struct events ev = {0};
 	struct elog_err err;
-	int64_t bases[64], next, hit;
-	uint64_t later_bytes = 0;
+	int64_t bases[64], next, hit, damaged;
 	char path[4200];
+	off_t sizes[6];
 	const char *dir = crash_log(0, bases, &next);
 
 	T_ASSERT(dir);
 	T_OK(damage_middle(dir, bases, 2, &hit, &err), &err);
-	for (int k = 3; k < 6; k++) {
+	for (int k = 0; k < 6; k++) {
 		path_of(path, sizeof(path), dir, bases[k], "log");
-		later_bytes += (uint64_t)file_size(path);
+		sizes[k] = file_size(path);
 	}
 	config_small(&c, ELOG_FLUSH_NEVER);
+	c.event = events_note;
+	c.event_ctx = &ev;
 	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
-	T_EQ_INT(elog_partlog_next_offset(log), hit);
-	T_EQ_INT(elog_partlog_segment_count(log), 3);
-	T_EQ_INT(rep.segments, 3);
-	T_EQ_INT(rep.segments_removed, 3);
-	T_EQ_INT(rep.segments_validated, 3);
-	T_ASSERT(rep.truncated_bytes > later_bytes);
-	T_ASSERT(rep.truncated_records >= (uint64_t)(next - hit) - 4);
-	T_CHECK(strstr(rep.first_bad, "00000000000000000") && strstr(rep.first_bad, ".log: byte "));
-	for (int k = 3; k < 6; k++) {
-		static const char *const exts[3] = {"log", "idx", "tix"};
-		for (int x = 0; x < 3; x++) {
-			path_of(path, sizeof(path), dir, bases[k], exts[x]);
-			T_CHECK(file_size(path) < 0);
-		}
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(elog_partlog_segment_count(log), 6);
+	T_EQ_INT(rep.segments_removed, 0);
+	T_EQ_INT(rep.segments_validated, 6);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+	T_EQ_INT(d.segment_base, bases[2]);
+	T_EQ_INT(d.offset, hit);
+	T_CHECK(strstr(d.why, "crc") != NULL);
+	for (int k = 0; k < 6; k++) {
+		path_of(path, sizeof(path), dir, bases[k], "log");
+		T_EQ_INT(file_size(path), sizes[k]); /* nothing cut, nothing removed */
 	}
-	T_OK(read_all(log, &err), &err);
-	/* the cut segment is the active one now and takes appends */
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_EQ_INT(damaged, d.end_offset - d.offset);
+	T_ASSERT(damaged >= 1 && damaged <= 4);
+	/* the log takes appends after it */
 	T_OK(fill(log, 50, &err), &err);
 	next = elog_partlog_next_offset(log);
 	elog_partlog_close(log);
+	/* below the point now: found again when a read reaches it */
+	ev.damage = 0;
 	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 	T_EQ_INT(elog_partlog_next_offset(log), next);
 	T_EQ_INT(rep.truncated_bytes, 0);
-	T_OK(read_all(log, &err), &err);
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_EQ_INT(damaged, d.end_offset - d.offset);
+	T_EQ_INT(ev.damage, 1);
 	elog_partlog_close(log);
 }
 
-/* A closed segment past the point that lost its tail (torn, or at a batch boundary). */
+/*
+ * A closed segment past the point that lost its tail (torn, or at a batch
+ * boundary): damage when later segments hold valid batches, a tear (cut,
+ * later segments removed) when none do.
+ */
 static void test_crash_short_segment_above_point(void)
 {
 	struct elog_partlog_config c;
 	struct elog_partlog_recovery rep;
 	struct elog_partlog *log;
+	struct elog_partlog_damage d;
 	struct elog_err err;
-	int64_t bases[64], next;
+	int64_t bases[64], next, damaged;
 	char path[4200];
 	off_t size;
 
 	config_small(&c, ELOG_FLUSH_NEVER);
-	for (int torn = 0; torn < 2; torn++) {
+	for (int variant = 0; variant < 4; variant++) {
+		int torn = variant & 1, later_garbage = variant >> 1;
 		const char *dir = crash_log(0, bases, &next);
 		int64_t cut_at;
 		T_ASSERT(dir);
@@ -596,26 +668,51 @@ static void test_crash_short_segment_above_point(void)
 		elog_partlog_close(log);
 		path_of(path, sizeof(path), dir, bases[1], "log");
 		T_ASSERT(truncate(path, size) == 0);
+		for (int k = 2; later_garbage && k < 6; k++) {
+			char later[4200];
+			static uint8_t zeros[512];
+			path_of(later, sizeof(later), dir, bases[k], "log");
+			T_ASSERT(file_write(later, zeros, sizeof(zeros)) == 0);
+		}
 		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
-		T_EQ_INT(elog_partlog_next_offset(log), cut_at);
-		T_EQ_INT(elog_partlog_segment_count(log), 2);
-		T_EQ_INT(rep.segments_removed, 4);
-		T_CHECK(torn ? strstr(rep.first_bad, "torn") != NULL
-			     : strstr(rep.first_bad, "ends before offset") != NULL);
-		T_EQ_INT(file_size(path), (off_t)(size - (torn ? 20 : 0)));
-		T_OK(read_all(log, &err), &err);
+		if (later_garbage) {
+			T_EQ_INT(elog_partlog_next_offset(log), cut_at);
+			T_EQ_INT(elog_partlog_segment_count(log), 2);
+			T_EQ_INT(rep.segments_removed, 4);
+			T_EQ_INT(rep.damaged_extents, 0);
+			T_CHECK(torn ? strstr(rep.first_bad, "torn") != NULL
+				     : strstr(rep.first_bad, "ends before offset") != NULL);
+			T_EQ_INT(file_size(path), (off_t)(size - (torn ? 20 : 0)));
+			T_OK(read_all(log, &err), &err);
+		} else {
+			T_EQ_INT(elog_partlog_next_offset(log), next);
+			T_EQ_INT(elog_partlog_segment_count(log), 6);
+			T_EQ_INT(rep.segments_removed, 0);
+			T_EQ_INT(rep.truncated_bytes, 0);
+			T_EQ_INT(rep.damaged_extents, 1);
+			T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+			T_EQ_INT(d.offset, cut_at);
+			T_EQ_INT(d.end_offset, bases[2]);
+			T_EQ_INT(d.position, (uint64_t)size - (torn ? 20 : 0));
+			T_EQ_INT(d.end_position, (uint64_t)size);
+			T_EQ_INT(file_size(path), size);
+			T_OK(read_all_around(log, &damaged, &err), &err);
+			T_EQ_INT(damaged, bases[2] - cut_at);
+		}
 		elog_partlog_close(log);
 	}
 }
 
-/* Below the recovery point the old policy holds: no cut; found on read, or open refuses. */
+/* Below the recovery point: no cut; found on read, or at open when the cheap checks fail. */
 static void test_crash_damage_below_point_kept(void)
 {
 	struct elog_partlog_config c;
 	struct elog_partlog_recovery rep;
 	struct elog_partlog *log;
+	struct elog_partlog_damage d[4];
+	struct events ev = {0};
 	struct elog_err err;
-	int64_t bases[64], next, hit;
+	int64_t bases[64], next, hit, damaged;
 	char path[4200];
 	const char *dir = crash_log(3, bases, &next);
 
@@ -623,17 +720,34 @@ static void test_crash_damage_below_point_kept(void)
 	T_EQ_INT(rp_read(dir), bases[3]);
 	T_OK(damage_middle(dir, bases, 1, &hit, &err), &err);
 	config_small(&c, ELOG_FLUSH_NEVER);
+	c.event = events_note;
+	c.event_ctx = &ev;
 	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 	T_EQ_INT(rep.recovery_point, bases[3]);
 	T_EQ_INT(rep.segments_validated, 3); /* segments 3, 4 and the active one */
 	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(rep.damaged_extents, 0);
 	T_EQ_INT(elog_partlog_next_offset(log), next);
-	T_CHECK(read_all(log, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_ASSERT(damaged >= 1 && damaged <= 4);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(ev.last.offset, hit);
 	elog_partlog_close(log);
-	/* a closed segment below the point cut short: refused, as before */
+	/* a closed segment below the point cut short: open scans it, records the damage */
 	path_of(path, sizeof(path), dir, bases[2], "log");
 	T_ASSERT(truncate(path, file_size(path) - 1) == 0);
-	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	ev.damage = 0;
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(ev.last.segment_base, bases[2]);
+	T_EQ_INT(ev.last.end_offset, bases[3]);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_EQ_INT(elog_partlog_damage_list(log, d, 4), 2); /* segment 1's, found by the read, too */
+	T_EQ_INT(d[0].segment_base, bases[1]);
+	T_EQ_INT(d[1].segment_base, bases[2]);
+	elog_partlog_close(log);
 }
 
 /* ---------------------------------------------------------------- recovery.point itself */
@@ -664,7 +778,7 @@ static void test_missing_point_validates_active_only(void)
 	T_EQ_INT(rp_read(dir), bases[5]); /* written at open */
 }
 
-/* An unreadable recovery.point: every segment is validated, damage anywhere is cut. */
+/* An unreadable recovery.point: every segment is validated, damage anywhere is found. */
 static void test_corrupt_point_validates_all(void)
 {
 	static const char *const bad[] = {
@@ -692,11 +806,13 @@ static void test_corrupt_point_validates_all(void)
 		T_EQ_INT(rep.recovery_point_state, ELOG_RECOVERY_POINT_BAD);
 		T_CHECK(strstr(rep.recovery_point_problem, RP_NAME ": ") != NULL);
 		T_CHECK(i != 0 || strstr(rep.recovery_point_problem, "crc") != NULL);
-		T_EQ_INT(rep.segments_validated, 2);
-		T_EQ_INT(rep.segments_removed, 4);
-		T_EQ_INT(elog_partlog_next_offset(log), hit);
+		T_EQ_INT(rep.segments_validated, 6);
+		T_EQ_INT(rep.segments_removed, 0);
+		T_EQ_INT(rep.damaged_extents, 1);
+		T_EQ_INT(elog_partlog_next_offset(log), next);
+		T_EQ_INT(elog_partlog_damage_end(log, hit) > hit, 1);
 		elog_partlog_close(log);
-		T_EQ_INT(rp_read(dir), bases[1]);
+		T_EQ_INT(rp_read(dir), bases[5]);
 	}
 }
 
@@ -759,8 +875,9 @@ static void test_truncate_lowers_point(void)
 	T_EQ_INT(n, 5);
 	T_OK(damage_middle(copy, bases, 2, &hit, &err), &err);
 	T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
-	T_EQ_INT(rep.segments_validated, 2);
-	T_EQ_INT(elog_partlog_next_offset(log), hit);
+	T_EQ_INT(rep.segments_validated, 4); /* from segment 1, where the point went */
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_EQ_INT(elog_partlog_damage_end(log, hit) > hit, 1);
 	elog_partlog_close(log);
 }
 
@@ -816,7 +933,7 @@ int main(void)
 	T_RUN(test_retention_of_pending_segments);
 	T_RUN(test_flush_thread_races);
 	T_RUN(test_crash_unflushed_segments_validated);
-	T_RUN(test_crash_damage_above_point_cut);
+	T_RUN(test_crash_damage_above_point_kept);
 	T_RUN(test_crash_short_segment_above_point);
 	T_RUN(test_crash_damage_below_point_kept);
 	T_RUN(test_missing_point_validates_active_only);
