@@ -1,12 +1,15 @@
 /*
  * Unit tests: partlog durability and recovery past the recovery point —
- * rolls that do not wait for the disk, flushed_offset held below closed
+ * tear versus damage (a bad batch past the durable end with nothing valid
+ * after it is cut; below the durable end, or with valid batches after it,
+ * it is recorded as a damaged extent and never cut), the durable end a
+ * close records, reads that walk around damage and never serve a batch
+ * under a wrong offset, wrong index entries rebuilt; and rolls that do not wait for the disk, flushed_offset held below closed
  * segments not synced yet, recovery.point moving up at flush and down at
  * truncation, crashes simulated by copying a log's files while it is still
- * open (what the page cache holds is what a process crash leaves), damage
- * above the recovery point cut with the later segments removed, damage
- * below it refused as before, a missing or corrupt recovery.point, and the
- * active segment's indexes kept in memory and written at close.
+ * open (what the page cache holds is what a process crash leaves), a
+ * missing or corrupt recovery.point, and the active segment's indexes kept
+ * in memory and written at close.
  */
 #include "t.h"
 #include "batch.h"
@@ -925,6 +928,505 @@ static void test_active_indexes_written_at_close(void)
 	elog_partlog_close(log);
 }
 
+/* ---------------------------------------------------------------- durable end */
+
+/* recovery.point's durable end, parsed; base -1 when the line has none. */
+static void rp_durable(const char *dir, int64_t *base, int64_t *bytes, int64_t *next)
+{
+	char path[4200], text[200];
+	long long off, b, y, n;
+	unsigned crc;
+	size_t len;
+	uint8_t *buf;
+
+	*base = *bytes = *next = -1;
+	path_of(path, sizeof(path), dir, -1, RP_NAME);
+	buf = file_read(path, &len);
+	if (buf && len < sizeof(text)) {
+		memcpy(text, buf, len);
+		text[len] = '\0';
+		if (sscanf(text, "elog-recovery-point %lld durable %lld %lld %lld %8x", &off, &b, &y,
+			   &n, &crc) == 5) {
+			*base = b;
+			*bytes = y;
+			*next = n;
+		}
+	}
+	free(buf);
+}
+
+static ino_t file_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* A close records where the log ends; a clean open keeps it; a flush past it drops it. */
+static void test_durable_end_recorded(void)
+{
+	const char *dir = fresh_dir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t base, bytes, next, end;
+	char path[4200], seg[4200];
+	ino_t ino;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 20, &err), &err);
+	end = elog_partlog_next_offset(log);
+	elog_partlog_close(log);
+	path_of(seg, sizeof(seg), dir, 0, "log");
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(base, 0);
+	T_EQ_INT(bytes, file_size(seg));
+	T_EQ_INT(next, end);
+	/* a clean open and close write nothing */
+	path_of(path, sizeof(path), dir, -1, RP_NAME);
+	ino = file_ino(path);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_partlog_close(log);
+	T_EQ_INT(file_ino(path), ino);
+	/* appends are not recorded until the close */
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 3, &err), &err);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	T_EQ_INT(file_ino(path), ino);
+	elog_partlog_close(log);
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(bytes, file_size(seg));
+	/* a flush that moves the point past the durable end drops it */
+	c.segment_bytes = 4096;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill_segments(log, elog_partlog_segment_count(log) + 1, &err), &err);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(base, -1);
+	T_ASSERT(rp_read(dir) > 0);
+	elog_partlog_close(log);
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(base, rp_read(dir));
+	/* a truncation below it drops it too */
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_partlog_truncate(log, 0, &err), &err);
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(base, -1);
+	T_EQ_INT(rp_read(dir), 0);
+	elog_partlog_close(log);
+	rp_durable(dir, &base, &bytes, &next);
+	T_EQ_INT(next, 0);
+}
+
+/*
+ * After a crash that follows a clean close and more appends: a torn or
+ * garbage tail past the durable end is cut; a bad batch below it is damage
+ * (the bytes after it that are past the durable end and hold nothing valid
+ * are cut).
+ */
+static void test_durable_end_after_crash(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl;
+	struct elog_partlog_damage d;
+	struct elog_err err;
+	int64_t durable_next, last_base, damaged;
+	uint64_t durable_size, last_pos;
+	char path[4200];
+	uint8_t *bytes;
+	size_t len;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	for (int variant = 0; variant < 3; variant++) {
+		const char *dir = fresh_dir(), *copy;
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_OK(fill(log, 20, &err), &err);
+		durable_next = elog_partlog_next_offset(log);
+		durable_size = elog_partlog_size_bytes(log);
+		T_OK(batch_at(log, durable_next - 1, &sl, &err), &err);
+		last_base = sl.base_offset;
+		last_pos = sl.position;
+		elog_partlog_close(log);
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_OK(fill(log, 5, &err), &err);
+		copy = crash_copy(dir);
+		T_ASSERT(copy);
+		elog_partlog_close(log);
+		path_of(path, sizeof(path), copy, 0, "log");
+		bytes = file_read(path, &len);
+		T_ASSERT(bytes && len > durable_size + 100);
+		if (variant == 0) {
+			/* torn mid-batch past the durable end */
+			T_ASSERT(file_write(path, bytes, durable_size + 100) == 0);
+		} else if (variant == 1) {
+			/* garbage appended past the synced end */
+			for (size_t i = durable_size; i < len; i++)
+				bytes[i] = (uint8_t)(i * 131 + 7);
+			T_ASSERT(file_write(path, bytes, len) == 0);
+		} else {
+			/* the last durable batch damaged, and the tail after it torn */
+			bytes[last_pos + 70] ^= 0x04;
+			T_ASSERT(file_write(path, bytes, durable_size + 100) == 0);
+		}
+		free(bytes);
+		T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(log), durable_next);
+		T_EQ_INT(file_size(path), (off_t)durable_size);
+		T_ASSERT(rep.truncated_bytes > 0);
+		if (variant < 2) {
+			T_EQ_INT(rep.damaged_extents, 0);
+			T_OK(read_all(log, &err), &err);
+		} else {
+			T_EQ_INT(rep.damaged_extents, 1);
+			T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+			T_EQ_INT(d.offset, last_base);
+			T_EQ_INT(d.end_offset, durable_next);
+			T_EQ_INT(d.end_position, durable_size);
+			T_OK(read_all_around(log, &damaged, &err), &err);
+			T_EQ_INT(damaged, durable_next - last_base);
+		}
+		/* appends go on after the durable end */
+		T_OK(fill(log, 2, &err), &err);
+		elog_partlog_close(log);
+	}
+}
+
+/* A crash copy's active segment with a bad batch in the middle: damage, not a tear. */
+static void test_crash_damage_in_active_segment(void)
+{
+	const char *dir = fresh_dir(), *copy;
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl;
+	struct elog_err err;
+	int64_t next, damaged;
+	char path[4200];
+	uint8_t *bytes;
+	size_t len;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 40, &err), &err);
+	next = elog_partlog_next_offset(log);
+	T_OK(batch_at(log, next / 2, &sl, &err), &err);
+	copy = crash_copy(dir);
+	elog_partlog_close(log);
+	T_ASSERT(copy);
+	path_of(path, sizeof(path), copy, 0, "log");
+	bytes = file_read(path, &len);
+	T_ASSERT(bytes);
+	bytes[sl.position + 9] ^= 0x40; /* batch_length */
+	T_ASSERT(file_write(path, bytes, len) == 0);
+	free(bytes);
+	T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_EQ_INT(damaged, sl.next_offset - sl.base_offset);
+	elog_partlog_close(log);
+}
+
+/* ---------------------------------------------------------------- reads around damage */
+
+/* A closed 3-segment log, flushed and closed; *mid is a batch in the middle of segment 1. */
+static const char *closed_log(int64_t *bases, struct elog_partlog_slice *mid, int64_t *next)
+{
+	const char *dir = fresh_dir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	if (elog_partlog_open(dir, &c, &log, NULL, &err) < 0)
+		return NULL;
+	if (fill_segments(log, 4, &err) < 0 || dir_bases(dir, bases, 64) != 4 ||
+	    batch_at(log, (bases[1] + bases[2]) / 2, mid, &err) < 0) {
+		elog_partlog_close(log);
+		return NULL;
+	}
+	*next = elog_partlog_next_offset(log);
+	elog_partlog_close(log);
+	return dir;
+}
+
+/* Flip byte `at` of segment `base`'s .log (or .idx). */
+static int flip(const char *dir, int64_t base, const char *ext, uint64_t at, uint8_t mask)
+{
+	char path[4200];
+	uint8_t *bytes;
+	size_t len;
+	int rc;
+
+	path_of(path, sizeof(path), dir, base, ext);
+	bytes = file_read(path, &len);
+	if (!bytes || at >= len) {
+		free(bytes);
+		return -1;
+	}
+	bytes[at] ^= mask;
+	rc = file_write(path, bytes, len);
+	free(bytes);
+	return rc;
+}
+
+/*
+ * Reads of every offset at every size: each slice's batches are whole and
+ * continue each other's offsets from the offset asked for (read checks CRCs
+ * and offsets) or the read fails with ELOG_E_DAMAGED for an offset in
+ * [lo, hi) only; never a batch under a wrong offset.
+ */
+static void reads_never_wrong(struct elog_partlog *log, int64_t lo, int64_t hi)
+{
+	static uint8_t buf[1 << 16];
+	static const uint32_t caps[] = {200, 1000, 4096, 1 << 16};
+	struct elog_partlog_slice sl;
+	struct elog_err err;
+
+	for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++)
+		for (int64_t o = 0; o < elog_partlog_next_offset(log); o++) {
+			if (elog_partlog_read(log, o, buf, caps[k], &sl, &err) < 0) {
+				if (err.code == ELOG_E_LIMIT)
+					continue;
+				T_ASSERT(err.code == ELOG_E_DAMAGED);
+				T_ASSERT(o >= lo && o < hi);
+				continue;
+			}
+			T_ASSERT(sl.base_offset <= o && o < sl.next_offset);
+			T_ASSERT(sl.next_offset <= lo || sl.base_offset >= hi);
+			/* locate alone (the broker's path) ends its slice before the damage too */
+			T_OK(elog_partlog_locate(log, o, caps[k], &sl, &err), &err);
+			T_ASSERT(sl.next_offset <= lo || sl.base_offset >= hi);
+		}
+}
+
+/*
+ * A flipped base_offset or batch_length in a closed segment (below the
+ * point, so open does not scan it): reads that reach the batch record it
+ * as damage; no slice ever carries it, under any offset.
+ */
+static void test_closed_header_damage_never_served(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice mid, sl;
+	struct elog_partlog_damage d;
+	struct events ev = {0};
+	struct elog_err err;
+	int64_t bases[64], next;
+	/* base_offset's low and second bytes, batch_length's low and second bytes */
+	static const uint64_t fields[] = {0, 1, 8, 9};
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.event = events_note;
+	c.event_ctx = &ev;
+	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+		const char *dir = closed_log(bases, &mid, &next);
+		T_ASSERT(dir);
+		T_ASSERT(flip(dir, bases[1], "log", mid.position + fields[f], 0xff) == 0);
+		ev.damage = 0;
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_EQ_INT(ev.damage, 0);
+		/* a locate from before the batch, with room for it all, stops before it */
+		T_OK(elog_partlog_locate(log, bases[1], 1 << 20, &sl, &err), &err);
+		T_ASSERT(sl.next_offset <= mid.base_offset);
+		T_EQ_INT(ev.damage, 1);
+		T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+		T_EQ_INT(d.position, mid.position);
+		T_EQ_INT(d.offset, mid.base_offset);
+		T_EQ_INT(d.end_offset, mid.next_offset);
+		reads_never_wrong(log, mid.base_offset, mid.next_offset);
+		T_EQ_INT(ev.damage, 1);
+		elog_partlog_close(log);
+	}
+}
+
+/* A wrong index entry is the index's fault: rebuilt, named, and the read succeeds. */
+static void test_wrong_index_entry_rebuilt(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice mid, sl;
+	struct events ev = {0};
+	struct elog_err err;
+	int64_t bases[64], next;
+	char path[4200];
+	uint8_t *ix;
+	size_t len;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.event = events_note;
+	c.event_ctx = &ev;
+	for (int field = 0; field < 2; field++) {
+		const char *dir = closed_log(bases, &mid, &next);
+		T_ASSERT(dir);
+		path_of(path, sizeof(path), dir, bases[1], "idx");
+		ix = file_read(path, &len);
+		T_ASSERT(ix && len >= 16);
+		/* entry 0: rel_offset + 1 (field 0) or position + 1 (field 1): still well formed */
+		ix[field * 4] += 1;
+		T_ASSERT(file_write(path, ix, len) == 0);
+		ev.index = ev.damage = 0;
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_EQ_INT(ev.index, 0); /* it passes the cheap checks */
+		for (int64_t o = bases[1]; o < bases[2]; o++)
+			T_OK(elog_partlog_locate(log, o, 0, &sl, &err), &err);
+		T_OK(read_all(log, &err), &err);
+		T_EQ_INT(ev.damage, 0);
+		T_EQ_INT(ev.index, 1);
+		{
+			char want[32];
+			elog_segment_name(want, sizeof(want), bases[1], "idx");
+			T_CHECK(strcmp(ev.index_file, want) == 0);
+		}
+		elog_partlog_close(log);
+		free(ix);
+		/* the file holds the rebuilt index now */
+		ix = file_read(path, &len);
+		T_ASSERT(ix);
+		ev.index = 0;
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_OK(read_all(log, &err), &err);
+		T_EQ_INT(ev.index, 0);
+		elog_partlog_close(log);
+		free(ix);
+	}
+}
+
+/* A reader's verdict: mark_damaged and check_slice record a batch the disk says is fine. */
+static void test_mark_damaged_and_check_slice(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice mid, sl;
+	struct elog_partlog_damage d;
+	struct events ev = {0};
+	struct elog_err err;
+	static uint8_t buf[1 << 16];
+	int64_t bases[64], next, damaged;
+	uint32_t good;
+	const char *dir = closed_log(bases, &mid, &next);
+
+	T_ASSERT(dir);
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.event = events_note;
+	c.event_ctx = &ev;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_CHECK(elog_partlog_mark_damaged(log, next, "x", &err) < 0 && err.code == ELOG_E_RANGE);
+	T_OK(elog_partlog_mark_damaged(log, mid.next_offset - 1, "reader says so", &err), &err);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+	T_EQ_INT(d.offset, mid.base_offset);
+	T_EQ_INT(d.end_offset, mid.next_offset);
+	T_CHECK(strcmp(d.why, "reader says so") == 0);
+	T_OK(elog_partlog_mark_damaged(log, mid.base_offset, "again", &err), &err);
+	T_EQ_INT(ev.damage, 1); /* known already */
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	T_EQ_INT(damaged, mid.next_offset - mid.base_offset);
+	/* check_slice: a slice read by someone else, with its second batch bad in memory */
+	T_OK(elog_partlog_locate(log, bases[0], 1 << 16, &sl, &err), &err);
+	T_ASSERT(pread(sl.fd, buf, sl.len, (off_t)sl.position) == (ssize_t)sl.len);
+	T_OK(elog_partlog_check_slice(log, &sl, buf, &good, &err), &err);
+	T_EQ_INT(good, sl.len);
+	{
+		struct elog_batch_header h;
+		T_OK(elog_batch_header_decode(buf, sl.len, &h, &err), &err);
+		T_ASSERT(elog_batch_total_size(&h) < sl.len);
+		buf[elog_batch_total_size(&h) + 40] ^= 1;
+		T_CHECK(elog_partlog_check_slice(log, &sl, buf, &good, &err) < 0 &&
+			err.code == ELOG_E_DAMAGED);
+		T_EQ_INT(good, elog_batch_total_size(&h));
+		T_EQ_INT(ev.damage, 2);
+		T_EQ_INT(elog_partlog_damage_end(log, elog_batch_last_offset(&h) + 1) >
+				 elog_batch_last_offset(&h) + 1, 1);
+	}
+	elog_partlog_close(log);
+}
+
+/* Truncation at a damaged extent's first offset removes it; inside one is refused. */
+static void test_truncate_at_damage(void)
+{
+	const char *dir = fresh_dir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_partlog_slice mid;
+	struct elog_err err;
+	int64_t next;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 40, &err), &err); /* batches of 1 to 4 records */
+	T_OK(batch_at(log, elog_partlog_next_offset(log) / 2, &mid, &err), &err);
+	/* a batch of two records or more */
+	while (mid.next_offset - mid.base_offset < 2)
+		T_OK(batch_at(log, mid.next_offset, &mid, &err), &err);
+	T_OK(elog_partlog_mark_damaged(log, mid.base_offset, "x", &err), &err);
+	T_CHECK(elog_partlog_truncate(log, mid.base_offset + 1, &err) < 0 &&
+		err.code == ELOG_E_DAMAGED);
+	T_OK(elog_partlog_truncate(log, mid.base_offset, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), mid.base_offset);
+	T_EQ_INT(elog_partlog_damage_list(log, NULL, 0), 0);
+	T_OK(fill(log, 10, &err), &err);
+	T_OK(read_all(log, &err), &err);
+	next = elog_partlog_next_offset(log);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+}
+
+/* More damage in one segment than the list holds: merged, every damaged offset unreadable. */
+static void test_many_extents_merged(void)
+{
+	const char *dir = fresh_dir(), *copy;
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_partlog_slice hits[12];
+	struct elog_partlog_damage d[ELOG_PARTLOG_DAMAGE_MAX + 1];
+	struct elog_err err;
+	int64_t next, damaged;
+	uint32_t n;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 60, &err), &err);
+	next = elog_partlog_next_offset(log);
+	for (int k = 0; k < 12; k++)
+		T_OK(batch_at(log, next * (2 * k + 1) / 26, &hits[k], &err), &err);
+	copy = crash_copy(dir);
+	elog_partlog_close(log);
+	T_ASSERT(copy);
+	for (int k = 0; k < 12; k++)
+		T_ASSERT(flip(copy, 0, "log", hits[k].position + 30, 0x08) == 0);
+	T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	n = elog_partlog_damage_list(log, d, ELOG_PARTLOG_DAMAGE_MAX + 1);
+	T_EQ_INT(n, ELOG_PARTLOG_DAMAGE_MAX);
+	for (uint32_t k = 0; k + 1 < n; k++)
+		T_ASSERT(d[k].end_position <= d[k + 1].position && d[k].end_offset <= d[k + 1].offset);
+	/* every hit batch is unreadable; the first seven extents are exact */
+	T_OK(read_all_around(log, &damaged, &err), &err);
+	for (int k = 0; k < 12; k++)
+		T_EQ_INT(elog_partlog_damage_end(log, hits[k].base_offset) > hits[k].base_offset, 1);
+	for (int k = 0; k + 1 < ELOG_PARTLOG_DAMAGE_MAX; k++) {
+		T_EQ_INT(d[k].offset, hits[k].base_offset);
+		T_EQ_INT(d[k].end_offset, hits[k].next_offset);
+	}
+	T_EQ_INT(d[n - 1].offset, hits[ELOG_PARTLOG_DAMAGE_MAX - 1].base_offset);
+	T_EQ_INT(d[n - 1].end_offset, hits[11].next_offset);
+	elog_partlog_close(log);
+}
+
 int main(void)
 {
 	T_RUN(test_flushed_waits_for_closed_segments);
@@ -941,5 +1443,13 @@ int main(void)
 	T_RUN(test_point_past_end_lowered);
 	T_RUN(test_truncate_lowers_point);
 	T_RUN(test_active_indexes_written_at_close);
+	T_RUN(test_durable_end_recorded);
+	T_RUN(test_durable_end_after_crash);
+	T_RUN(test_crash_damage_in_active_segment);
+	T_RUN(test_closed_header_damage_never_served);
+	T_RUN(test_wrong_index_entry_rebuilt);
+	T_RUN(test_mark_damaged_and_check_slice);
+	T_RUN(test_truncate_at_damage);
+	T_RUN(test_many_extents_merged);
 	return t_finish();
 }
