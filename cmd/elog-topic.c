@@ -531,6 +531,10 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 		json_int(json, (int64_t)pd->size_bytes);
 		json_raw(json, ",\"segments\":");
 		json_int(json, pd->segments);
+		json_raw(json, ",\"status\":");
+		json_string(json, elog_partition_state_name(pd->status));
+		json_raw(json, ",\"status_detail\":");
+		json_string(json, pd->status_detail ? pd->status_detail : "");
 		json_raw(json, "}");
 	}
 	json_raw(json, "]}");
@@ -559,16 +563,16 @@ static void describe_head(const struct elog_topic_description *d, const struct e
 static int describe_text(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			 int first)
 {
-	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG_START",
-					    "HIGH_WATERMARK", "SIZE_BYTES", "SEGMENTS"};
+	static const char *const head[9] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG_START",
+					    "HIGH_WATERMARK", "SIZE_BYTES", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[CELL_MAX], isr[CELL_MAX];
 	struct table t;
 
 	describe_head(d, mt, aligned, first);
-	table_init(&t, aligned ? 8 : 10);
+	table_init(&t, aligned ? 9 : 11);
 	if (aligned && (rc = table_row(&t)) == 0)
-		for (size_t c = 0; c < 8; c++)
+		for (size_t c = 0; c < 9; c++)
 			table_set(&t, c, "%s", head[c]);
 	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
@@ -591,12 +595,24 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 		table_set(&t, c++, "%" PRId64, pd->high_watermark);
 		table_set(&t, c++, "%" PRIu64, pd->size_bytes);
 		table_set(&t, c++, "%" PRIu32, pd->segments);
+		table_set(&t, c++, "%s", elog_partition_state_name(pd->status));
 	}
 	if (rc == 0)
 		table_print(&t, stdout, aligned, 0);
 	else
 		elog_cli_error("describe topic '%s': out of memory", d->name);
 	table_release(&t);
+	/* What is wrong with a partition that is not ok, one line each. */
+	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
+		const struct elog_partition_description *pd = &d->partitions[i];
+		if (!pd->status_detail)
+			continue;
+		if (aligned)
+			printf("  partition %" PRIu32 " %s: %s\n", pd->id,
+			       elog_partition_state_name(pd->status), pd->status_detail);
+		else
+			printf("status\t%s\t%" PRIu32 "\t%s\n", d->name, pd->id, pd->status_detail);
+	}
 	return rc;
 }
 

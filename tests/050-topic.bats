@@ -140,12 +140,12 @@ orders	3	1"
 	run -0 elog-topic describe alpha
 	assert_output "topic	alpha	1	1
 $(config_lines alpha)
-partition	alpha	0	0	0	0	0	0	0	1"
+partition	alpha	0	0	0	0	0	0	0	1	ok"
 	# every topic, by name
 	run -0 elog-topic describe
 	assert_line --index 0 "topic	alpha	1	1"
 	assert_line --index 9 "topic	orders	3	1"
-	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1"
+	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1	ok"
 	assert_equal "${#lines[@]}" 20
 }
 
@@ -171,7 +171,7 @@ config	cfg	segment.ms	3600000"
 	run -0 elog-topic list --json
 	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
@@ -191,7 +191,7 @@ config	cfg	segment.ms	3600000"
 	elog-topic create hw
 	seq 1 5 | elog-produce -a 1 hw
 	run -0 bash -c "elog-topic describe hw | grep '^partition'"
-	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1$'
+	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1	ok$'
 }
 
 @test "an aligned table with a header when stdout is a terminal" {
@@ -206,8 +206,8 @@ b              1           1"
 	run -0 script -qec "elog-topic describe b" /dev/null
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1
   flush=1s max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=-1 segment.bytes=134217728 segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE_BYTES  SEGMENTS
-0          0       0         0    0          0               0           1"
+PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE_BYTES  SEGMENTS  STATUS
+0          0       0         0    0          0               0           1         ok"
 }
 
 @test "alter: grow partitions, change config; shrinking is refused" {
