@@ -158,6 +158,12 @@ newest_setup() {
 	# read again: the same answer, and no second line for the same damage
 	damaged_read "$FIRST" "$LAST"
 	damage_logged b2 "$SEG" "$POS" "$FIRST" "$LAST"
+	# a following consumer stops there too, with the same line (elog-consume(1))
+	run --separate-stderr timeout "$T" elog-consume -b "$B" -f '%o\n' t
+	[ "$status" -eq 1 ] || fail "following: exit $status: $stderr"
+	assert_equal "$output" "$(want 0 $((FIRST - 1)))"
+	[[ $stderr == "elog-consume: fetch 't' partition 0 at offset $FIRST: "*"offsets $FIRST-$LAST are damaged"* ]] ||
+		fail "stderr: $stderr"
 	stop_broker b2
 	[ "$(elog_file_size "$SEG")" -eq "$bytes" ]
 	verify_finds "$SEG" "$POS"
