@@ -140,18 +140,21 @@ uint64_t elog_partlog_tail_records(int fd, uint64_t position, uint64_t size)
 
 /* ---------------------------------------------------------------- extent lists */
 
-/* "byte 123: why" → "why": the extent says where already. */
-static void why_copy(char *out, const char *msg)
+const char *elog_partlog_why_text(const char *msg)
 {
 	const char *p = msg;
 
-	if (strncmp(p, "byte ", 5) == 0) {
-		p += 5;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		p = strncmp(p, ": ", 2) == 0 ? p + 2 : msg;
-	}
-	snprintf(out, ELOG_PARTLOG_WHY_MAX, "%s", p);
+	if (strncmp(p, "byte ", 5) != 0)
+		return msg;
+	for (p += 5; *p >= '0' && *p <= '9'; p++)
+		;
+	return strncmp(p, ": ", 2) == 0 ? p + 2 : msg;
+}
+
+/* An extent's why from a scanner message: it says where already. */
+static void why_copy(char *out, const char *msg)
+{
+	snprintf(out, ELOG_PARTLOG_WHY_MAX, "%s", elog_partlog_why_text(msg));
 }
 
 /* Merge extents that overlap or touch, in a list sorted by position. */
@@ -349,6 +352,25 @@ int64_t elog_partlog_damage_end(const struct elog_partlog *log, int64_t offset)
 
 /* ---------------------------------------------------------------- scan */
 
+/* A good batch: into the index and the totals, and the scanner past it. */
+static int scan_good(struct elog_partlog *log, const struct elog_partlog_segment *s,
+		     struct elog_segindex_pair *ix, struct elog_segment_scanner *sc,
+		     const struct elog_batch_header *h, struct elog_partlog_scan *out,
+		     struct elog_err *err)
+{
+	int added;
+
+	if (elog_segindex_note(ix, log->config.index_interval_bytes, s->base_offset, h, sc->position,
+			       &added, err) < 0)
+		return -1;
+	out->batches++;
+	out->last_term = h->leader_term;
+	if (h->max_timestamp > out->max_timestamp)
+		out->max_timestamp = h->max_timestamp;
+	elog_segment_scanner_advance(sc, h);
+	return 0;
+}
+
 int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segment *s,
 		      uint64_t size, int64_t upper, struct elog_segindex_pair *ix,
 		      struct elog_partlog_damage *extents, uint32_t *extent_count, uint32_t cap,
@@ -358,7 +380,7 @@ int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segmen
 	struct elog_batch_header h;
 	struct elog_err why;
 	const uint8_t *batch;
-	int rc, added;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->max_timestamp = INT64_MIN;
@@ -380,14 +402,8 @@ int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segmen
 					  " reaches the segment's end offset %" PRId64,
 					  h.base_offset, elog_batch_last_offset(&h), upper);
 		if (rc == 1) {
-			if (elog_segindex_note(ix, log->config.index_interval_bytes, s->base_offset,
-					       &h, sc.position, &added, err) < 0)
+			if (scan_good(log, s, ix, &sc, &h, out, err) < 0)
 				goto fail;
-			out->batches++;
-			out->last_term = h.leader_term;
-			if (h.max_timestamp > out->max_timestamp)
-				out->max_timestamp = h.max_timestamp;
-			elog_segment_scanner_advance(&sc, &h);
 			continue;
 		}
 		if (rc == 0)

@@ -276,6 +276,8 @@ int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segmen
 		      uint64_t size, int64_t upper, struct elog_segindex_pair *ix,
 		      struct elog_partlog_damage *extents, uint32_t *extent_count, uint32_t cap,
 		      struct elog_partlog_scan *out, struct elog_err *err);
+/* "byte 123: why" → "why" (an extent says where already). */
+const char *elog_partlog_why_text(const char *msg);
 /* Records in the batches from `position` on whose headers still decode. */
 uint64_t elog_partlog_tail_records(int fd, uint64_t position, uint64_t size);
 /* Whether the file holds a valid batch anywhere with offsets in [lo, hi): 1 yes, 0 no. */

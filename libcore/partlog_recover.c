@@ -312,18 +312,6 @@ static void extent_push(struct elog_partlog_damage *x, uint32_t *n,
 	snprintf(d->why, sizeof(d->why), "%s", why);
 }
 
-/* "byte 123: why" → "why". */
-static const char *why_text(const char *msg)
-{
-	const char *p = msg;
-
-	if (strncmp(p, "byte ", 5) != 0)
-		return msg;
-	for (p += 5; *p >= '0' && *p <= '9'; p++)
-		;
-	return strncmp(p, ": ", 2) == 0 ? p + 2 : msg;
-}
-
 /* ---------------------------------------------------------------- closed segments */
 
 /* The first batch must be whole enough to read and start at the name's offset. */
@@ -400,7 +388,7 @@ static int closed_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
 			      &sr, err) < 0)
 		return elog_err_prefix(err, "%s", name);
 	if (sr.bad_tail)
-		extent_push(x, &n, s, sr.position, s->size, sr.offset, next_base, why_text(sr.why.msg));
+		extent_push(x, &n, s, sr.position, s->size, sr.offset, next_base, elog_partlog_why_text(sr.why.msg));
 	else if (sr.offset < next_base)
 		extent_push(x, &n, s, sr.position, s->size, sr.offset, next_base,
 			    "the segment ends before the next one begins");
@@ -518,90 +506,116 @@ static int validated_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t
 	return 0;
 }
 
+/* A validated segment's end, as validated_tail judges it. */
+struct seg_tail {
+	struct elog_partlog_segment *s;
+	char name[32];              /* of its .log */
+	uint64_t size;              /* of the file as found */
+	int64_t next_base;          /* the next segment's base; -1 for the newest */
+	uint64_t durable;           /* bytes at its start known synced */
+	int64_t durable_next;       /* offsets below this were synced; -1: unknown */
+	struct elog_partlog_damage *x; /* the scan's extents, to add to */
+	uint32_t *n;
+	int cut, ends;              /* out: cut at a tear; the log ends here */
+	int64_t end_offset;         /* out: where this segment's offsets end */
+};
+
+/* A bad tail that starts below the durable end: damage up to it, a tear past it. */
+static int tail_durable(struct seg_tail *t, const struct elog_partlog_scan *sr,
+			struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	uint64_t keep = t->next_base >= 0 || t->size < t->durable ? t->size : t->durable;
+	int64_t to = t->next_base >= 0 ? t->next_base : t->durable_next;
+	struct elog_err why;
+
+	if (to < sr->offset)
+		to = sr->offset;
+	extent_push(t->x, t->n, t->s, sr->position, keep, sr->offset, to,
+		    elog_partlog_why_text(sr->why.msg));
+	t->end_offset = to;
+	t->s->size = t->size;
+	if (keep == t->size)
+		return 0;
+	elog_err_set(&why, ELOG_E_CORRUPT, "byte %llu: no batch past the durable end",
+		     (unsigned long long)keep);
+	t->cut = 1;
+	return validated_cut(t->s, keep, t->size, elog_partlog_tail_records(t->s->fd, keep, t->size),
+			     t->name, &why, report, err);
+}
+
+/* A bad tail past the durable end: damage if a later segment holds a valid batch, else a tear. */
+static int tail_bad(struct elog_partlog *log, const struct recovery_ctx *rc, struct seg_tail *t,
+		    const struct elog_partlog_scan *sr, struct elog_partlog_recovery *report,
+		    struct elog_err *err)
+{
+	int found = 0;
+
+	if (t->next_base >= 0 && later_valid(log, rc, &found, err) < 0)
+		return -1;
+	if (found) {
+		extent_push(t->x, t->n, t->s, sr->position, t->size, sr->offset, t->next_base,
+			    elog_partlog_why_text(sr->why.msg));
+		t->end_offset = t->next_base;
+		t->s->size = t->size;
+		return 0;
+	}
+	t->cut = 1;
+	return validated_cut(t->s, sr->position, t->size, sr->tail_records, t->name, &sr->why,
+			     report, err);
+}
+
+/* All good but short of the next segment: synced bytes lost (damage), or a tail never written. */
+static int tail_short(struct elog_partlog *log, const struct recovery_ctx *rc, struct seg_tail *t,
+		      const struct elog_partlog_scan *sr, struct elog_partlog_recovery *report,
+		      struct elog_err *err)
+{
+	int found = t->size < t->durable;
+
+	if (!found && later_valid(log, rc, &found, err) < 0)
+		return -1;
+	if (!found) {
+		snprintf(report->first_bad, sizeof(report->first_bad),
+			 "%s: ends before offset %" PRId64 ", the next segment starts at %" PRId64,
+			 t->name, sr->offset, t->next_base);
+		t->ends = 1;
+		return 0;
+	}
+	extent_push(t->x, t->n, t->s, t->size, t->size, sr->offset, t->next_base,
+		    "the segment ends before the next one begins");
+	t->end_offset = t->next_base;
+	return 0;
+}
+
 /*
  * What follows the last good batch of a validated segment: damage (an
  * extent, nothing cut) when the bytes were durable or a valid batch comes
- * later; a torn tail (cut, *cut set, the log ends here) otherwise. A
- * closed segment that ends early is damage when later segments hold valid
- * batches, and otherwise ends the log (*ends). *end_offset: where this
- * segment's offsets end.
+ * later; a torn tail (cut, t->cut set, the log ends here) otherwise. A
+ * closed segment that ends early is damage when its bytes were durable or
+ * later segments hold valid batches, and otherwise ends the log (t->ends).
  */
-static int validated_tail(struct elog_partlog *log, struct elog_partlog_segment *s,
-			  uint64_t size, int64_t next_base, const struct recovery_ctx *rc,
-			  const struct elog_partlog_scan *sr, struct elog_partlog_damage *x,
-			  uint32_t *n, struct elog_partlog_recovery *report, int *cut, int *ends,
-			  int64_t *end_offset, struct elog_err *err)
+static int validated_tail(struct elog_partlog *log, const struct recovery_ctx *rc,
+			  struct seg_tail *t, const struct elog_partlog_scan *sr,
+			  struct elog_partlog_recovery *report, struct elog_err *err)
 {
-	uint64_t durable = durable_bytes(rc, s->base_offset);
-	int64_t durable_next = rc->durable.base == s->base_offset ? rc->durable.next : -1;
-	char name[32];
-	int found = 0;
-
+	t->durable = durable_bytes(rc, t->s->base_offset);
+	t->durable_next = rc->durable.base == t->s->base_offset ? rc->durable.next : -1;
 	/* The newest segment needs the durable end's offset to know what damage covers. */
-	if (next_base < 0 && durable_next < 0)
-		durable = 0;
-
-	elog_segment_name(name, sizeof(name), s->base_offset, "log");
-	*cut = *ends = 0;
-	*end_offset = sr->offset;
-	if (sr->bad_tail && sr->position < durable) {
-		/* Synced bytes went bad: damage up to the durable end, a tear past it. */
-		uint64_t keep = size < durable ? size : durable;
-		int64_t to = next_base >= 0 ? next_base : durable_next;
-		if (next_base >= 0)
-			keep = size;
-		if (to < sr->offset)
-			to = sr->offset;
-		extent_push(x, n, s, sr->position, keep, sr->offset, to, why_text(sr->why.msg));
-		*end_offset = to;
-		if (keep < size) {
-			struct elog_err why;
-			elog_err_set(&why, ELOG_E_CORRUPT, "byte %llu: no batch past the durable end",
-				     (unsigned long long)keep);
-			*cut = 1;
-			return validated_cut(s, keep, size, elog_partlog_tail_records(s->fd, keep, size),
-					     name, &why, report, err);
-		}
-		s->size = size;
-		return 0;
-	}
-	if (sr->bad_tail) {
-		if (next_base >= 0 && later_valid(log, rc, &found, err) < 0)
-			return -1;
-		if (next_base >= 0 && found) {
-			extent_push(x, n, s, sr->position, size, sr->offset, next_base,
-				    why_text(sr->why.msg));
-			*end_offset = next_base;
-			s->size = size;
-			return 0;
-		}
-		*cut = 1;
-		return validated_cut(s, sr->position, size, sr->tail_records, name, &sr->why, report,
-				     err);
-	}
-	s->size = size;
-	if (next_base >= 0 && sr->offset < next_base) {
-		/* All good but short of the next segment: synced bytes lost, or a tail never written. */
-		found = size < durable;
-		if (!found && later_valid(log, rc, &found, err) < 0)
-			return -1;
-		if (!found) {
-			snprintf(report->first_bad, sizeof(report->first_bad),
-				 "%s: ends before offset %" PRId64 ", the next segment starts at %" PRId64,
-				 name, sr->offset, next_base);
-			*ends = 1;
-			return 0;
-		}
-		extent_push(x, n, s, size, size, sr->offset, next_base,
-			    "the segment ends before the next one begins");
-		*end_offset = next_base;
-		return 0;
-	}
-	if (next_base < 0 && durable_next > sr->offset && size <= durable) {
+	if (t->next_base < 0 && t->durable_next < 0)
+		t->durable = 0;
+	elog_segment_name(t->name, sizeof(t->name), t->s->base_offset, "log");
+	t->cut = t->ends = 0;
+	t->end_offset = sr->offset;
+	if (sr->bad_tail)
+		return sr->position < t->durable ? tail_durable(t, sr, report, err)
+						  : tail_bad(log, rc, t, sr, report, err);
+	t->s->size = t->size;
+	if (t->next_base >= 0 && sr->offset < t->next_base)
+		return tail_short(log, rc, t, sr, report, err);
+	if (t->next_base < 0 && t->durable_next > sr->offset && t->size <= t->durable) {
 		/* The file lost synced bytes at a batch boundary: those offsets are damaged. */
-		extent_push(x, n, s, size, size, sr->offset, durable_next,
+		extent_push(t->x, t->n, t->s, t->size, t->size, sr->offset, t->durable_next,
 			    "the segment ends before its durable end");
-		*end_offset = durable_next;
+		t->end_offset = t->durable_next;
 	}
 	return 0;
 }
@@ -697,11 +711,10 @@ static int validated_load(struct elog_partlog *log, int64_t base, int64_t next_b
 	struct elog_partlog_damage x[ELOG_PARTLOG_DAMAGE_MAX];
 	struct elog_partlog_segment *s;
 	struct elog_partlog_scan sr;
+	struct seg_tail t;
 	uint64_t size;
 	uint32_t n;
-	int64_t end_offset;
 	char name[32];
-	int cut, ends;
 
 	elog_segment_name(name, sizeof(name), base, "log");
 	if (segment_open_push(log, base, &size, err) < 0)
@@ -712,15 +725,20 @@ static int validated_load(struct elog_partlog *log, int64_t base, int64_t next_b
 		return elog_err_prefix(err, "%s", name);
 	if (sr.batches)
 		log->last_term = sr.last_term;
-	if (validated_tail(log, s, size, next_base, rc, &sr, x, &n, report, &cut, &ends,
-			   &end_offset, err) < 0 ||
+	memset(&t, 0, sizeof(t));
+	t.s = s;
+	t.size = size;
+	t.next_base = next_base;
+	t.x = x;
+	t.n = &n;
+	if (validated_tail(log, rc, &t, &sr, report, err) < 0 ||
 	    extents_install(log, s, x, n, report, err) < 0)
 		return -1;
-	log->next_offset = end_offset;
+	log->next_offset = t.end_offset;
 	report->segments_validated++;
-	*last = cut || ends || next_base < 0;
+	*last = t.cut || t.ends || next_base < 0;
 	if (*last)
-		return validated_activate(log, s, cut, report, err);
+		return validated_activate(log, s, t.cut, report, err);
 	return validated_close(log, s, report, err);
 }
 
