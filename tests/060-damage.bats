@@ -21,6 +21,17 @@ setup() {
 	cd "$ELOG_TMP"
 }
 
+# Brokers killed here are not judged by exit status: under SANITIZE=1 their
+# reports must fail the test all the same.
+teardown() {
+	local reports
+	elog_stop_all
+	reports=$(grep -l -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' -e '^==[0-9]*== ' \
+		"$ELOG_TMP"/*.err 2>/dev/null | xargs -r cat)
+	elog_teardown
+	[ -z "$reports" ] || fail "sanitizer report: $reports"
+}
+
 # Seconds any single consume may take before the test calls it hung.
 T=30
 RECORDS=1000
