@@ -148,6 +148,15 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+/*
+ * The topic name[0..len) for a produce (PRODUCE v1) or a metadata request
+ * that allows auto-creation (METADATA v2): the existing one, or one created
+ * now with the broker's defaults when auto_create_topics is on. NULL when
+ * it cannot be: *code (UNKNOWN_TOPIC, INVALID_TOPIC, RESOURCE_LIMIT,
+ * STORAGE_ERROR) and msg[0..cap) say why.
+ */
+struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name, size_t len,
+					   int16_t *code, char *msg, size_t cap);
 /* Body did not parse: INVALID_REQUEST naming the field, then close. */
 void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *rq,
 			   struct elog_wire_r *r);

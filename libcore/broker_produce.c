@@ -240,34 +240,32 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 
 /* ---------------------------------------------------------------- request */
 
-/* The topic for a produce, created when auto-creation is on; NULL with the
- * parts' error set otherwise. */
-static struct elog_topic *produce_topic(struct elog_conn *c, const char *name, size_t len,
-					struct wait_part *part)
+/* The topic for a produce; NULL with the part's error set. Version 1
+ * creates a missing topic when auto-creation is on (old clients rely on
+ * it); version 2 never does: a producer asks for creation with METADATA v2
+ * when it first resolves the topic, so its retries cannot bring back a
+ * deleted topic. */
+static struct elog_topic *produce_topic(struct elog_conn *c, uint16_t version, const char *name,
+					size_t len, struct wait_part *part)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_topic *t = elog_store_find(b->store, name, len);
 	struct elog_err err;
-	char v[ELOG_LOG_VALUE_MAX];
+	char msg[BROKER_MSG_MAX];
+	int16_t code;
 
 	if (t)
 		return t;
-	if (elog_store_name_check(name, len, &err) < 0) {
-		part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
+	if (version >= 2) {
+		if (elog_store_name_check(name, len, &err) < 0)
+			part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
+		else
+			part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic");
 		return NULL;
 	}
-	if (!b->config.auto_create_topics) {
-		part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic (auto_create_topics is off)");
-		return NULL;
-	}
-	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
-			      &b->config.store.defaults, &t, &err) < 0) {
-		part_error(part, err.code == ELOG_E_LIMIT ? ELOG_PE_RESOURCE_LIMIT : ELOG_PE_STORAGE_ERROR,
-			   "cannot create the topic: %s", err.msg);
-		return NULL;
-	}
-	elog_broker_logf(b, ELOG_LOG_INFO, "topic created", "topic=%s partitions=%u reason=auto conn=%" PRIu64,
-			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, c->id);
+	t = elog_broker_auto_create(c, name, len, &code, msg, sizeof(msg));
+	if (!t)
+		part_error(part, code, "%s", msg);
 	return t;
 }
 
@@ -330,7 +328,7 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
 			part->offset = -1;
 			elog_wire_get_bytes(r, &data, &dlen);
 			if (j == 0)
-				t = produce_topic(c, name, len, part);
+				t = produce_topic(c, w->request.version, name, len, part);
 			if (!t) {
 				const struct wait_part *first = &w->parts[wt->first_part];
 				if (j > 0)

@@ -35,7 +35,10 @@ struct fpart {
 	int64_t retry_at_ms;
 	uint32_t retry_attempt;
 	int64_t trouble_since_ms;              /* first failure since the last success; 0 none */
+	int64_t answered_ms;                   /* last answer for it (or when it was added) */
 	int removed;
+	struct elog_fetch_partition info;      /* where it started, and the log then */
+	enum { CAUGHT_UP_NOT_YET, CAUGHT_UP_REACHED, CAUGHT_UP_REPORTED } caught_up;
 };
 
 struct fresult {
@@ -68,6 +71,7 @@ struct fconn {
 	int held;
 	int64_t reconnect_at_ms;
 	uint32_t reconnect_attempt;
+	int failing;                           /* lost or refused, no answer since */
 };
 
 struct elog_fetcher {
@@ -89,7 +93,17 @@ struct elog_fetcher {
 	uint32_t metadata_attempt;
 	struct elog_fetch_request_part *req_parts;
 	size_t req_parts_cap;
+	/* with report_caught_up */
+	size_t caught_up_pending;              /* partitions not yet CAUGHT_UP_REPORTED */
+	size_t caught_up_ready;                /* of them, CAUGHT_UP_REACHED */
+	struct elog_fetched stashed;           /* a record held back behind a caught-up report */
+	int has_stashed;
+	/* brokers that cannot be reached (fconn.failing), and why */
+	uint32_t unreachable;
+	struct elog_err unreachable_err;
 };
+
+static void caught_up_reached(struct elog_fetcher *f, struct fpart *fp);
 
 /* ------------------------------------------------------------ positions */
 
@@ -127,6 +141,18 @@ int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err)
 				    s);
 	*pos = (struct elog_pos){ELOG_POS_OFFSET, (int64_t)u};
 	return 0;
+}
+
+void elog_offset_range_text(int64_t log_start, int64_t end, char *out, size_t cap)
+{
+	if (end <= log_start)
+		snprintf(out, cap, "the log holds no records; its next offset is %lld", (long long)end);
+	else if (end == log_start + 1)
+		snprintf(out, cap, "the log holds offset %lld; its next offset is %lld",
+			 (long long)log_start, (long long)end);
+	else
+		snprintf(out, cap, "the log holds offsets %lld to %lld; its next offset is %lld",
+			 (long long)log_start, (long long)end - 1, (long long)end);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -223,25 +249,23 @@ static int64_t clamp_offset(int64_t v, int64_t lo, int64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Resolve positions of n partitions: kinds needing earliest/latest/timestamp lookups. */
+/*
+ * Resolve a position in n partitions: out[i] is where to start (or end) in
+ * partition ids[i], earliest[i] and latest[i] its log start and end (high
+ * watermark) now. An absolute offset a partition does not hold moves to the
+ * nearest one it does: its end when past it, its log start when before it
+ * (what kcat's reset policy does per partition; callers see it in
+ * elog_fetcher_partition and may refuse it).
+ */
 static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *ids, size_t n,
-		   const struct elog_pos *pos, int64_t *out, struct elog_err *err)
+		   const struct elog_pos *pos, int64_t *out, int64_t *earliest, int64_t *latest,
+		   struct elog_err *err)
 {
-	int64_t *ts = NULL, *earliest = NULL, *latest = NULL;
+	int64_t *ts = calloc(n ? n : 1, sizeof(*ts));
 	int rc = -1;
 
-	if (pos->kind == ELOG_POS_OFFSET) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = pos->value;
-		return 0;
-	}
-	ts = calloc(n ? n : 1, sizeof(*ts));
-	earliest = calloc(n ? n : 1, sizeof(*earliest));
-	latest = calloc(n ? n : 1, sizeof(*latest));
-	if (!ts || !earliest || !latest) {
-		elog_err_set(err, ELOG_E_NOMEM, "out of memory resolving positions");
-		goto out;
-	}
+	if (!ts)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory resolving positions");
 	for (size_t i = 0; i < n; i++)
 		ts[i] = ELOG_OFFSET_EARLIEST;
 	if (elog_client_list_offsets(f->client, topic, ids, ts, earliest, n, err) < 0)
@@ -251,8 +275,9 @@ static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *id
 	if (elog_client_list_offsets(f->client, topic, ids, ts, latest, n, err) < 0)
 		goto out;
 	if (pos->kind == ELOG_POS_TIMESTAMP) {
+		/* A time before the epoch is before every record: the log start. */
 		for (size_t i = 0; i < n; i++)
-			ts[i] = pos->value;
+			ts[i] = pos->value < 0 ? ELOG_OFFSET_EARLIEST : pos->value;
 		if (elog_client_list_offsets(f->client, topic, ids, ts, out, n, err) < 0)
 			goto out;
 	}
@@ -271,14 +296,14 @@ static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *id
 			out[i] = clamp_offset(out[i], earliest[i], latest[i]);
 			break;
 		case ELOG_POS_OFFSET:
+			out[i] = clamp_offset(pos->value, earliest[i], latest[i]);
 			break;
 		}
+		assert(out[i] >= earliest[i] && out[i] <= latest[i]);
 	}
 	rc = 0;
 out:
 	free(ts);
-	free(earliest);
-	free(latest);
 	return rc;
 }
 
@@ -290,8 +315,8 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 	const struct elog_metadata *md;
 	const struct elog_meta_topic *t;
 	uint32_t *ids = NULL;
-	int64_t *starts = NULL, *ends = NULL;
-	size_t n = 0;
+	int64_t *starts = NULL, *ends = NULL, *earliest = NULL, *latest = NULL, now;
+	size_t n = 0, cap;
 	int rc = -1;
 
 	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
@@ -303,10 +328,13 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 	if (!t || t->error)
 		return elog_client_err_proto(err, t ? t->error : ELOG_PE_UNKNOWN_TOPIC, NULL, 0,
 					     "fetch '%s'", topic);
-	ids = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ids));
-	starts = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*starts));
-	ends = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ends));
-	if (!ids || !starts || !ends) {
+	cap = t->partition_count ? t->partition_count : 1;
+	ids = malloc(cap * sizeof(*ids));
+	starts = malloc(cap * sizeof(*starts));
+	ends = malloc(cap * sizeof(*ends));
+	earliest = malloc(cap * sizeof(*earliest));
+	latest = malloc(cap * sizeof(*latest));
+	if (!ids || !starts || !ends || !earliest || !latest) {
 		elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
 		goto out;
 	}
@@ -327,26 +355,28 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 		elog_err_set(err, ELOG_E_LIMIT, "fetch: more than %d partitions", FETCHER_PARTS_MAX);
 		goto out;
 	}
-	if (resolve(f, topic, ids, n, start, starts, err) < 0)
+	if (end && resolve(f, topic, ids, n, end, ends, earliest, latest, err) < 0)
 		goto out_prefix;
-	if (end && resolve(f, topic, ids, n, end, ends, err) < 0)
+	/* The start last: its log start and end are those reported. */
+	if (resolve(f, topic, ids, n, start, starts, earliest, latest, err) < 0)
 		goto out_prefix;
 	if (f->part_count + n > f->part_cap) {
-		size_t cap = f->part_cap ? f->part_cap : 16;
+		size_t grown_cap = f->part_cap ? f->part_cap : 16;
 		struct fpart **grown;
-		while (cap < f->part_count + n)
-			cap *= 2;
-		grown = realloc(f->parts, cap * sizeof(*grown));
+		while (grown_cap < f->part_count + n)
+			grown_cap *= 2;
+		grown = realloc(f->parts, grown_cap * sizeof(*grown));
 		if (!grown) {
 			elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
 			goto out;
 		}
 		f->parts = grown;
-		f->part_cap = cap;
+		f->part_cap = grown_cap;
 	}
 	/* The leader of each partition comes from the metadata refreshed by resolve(). */
 	md = elog_client_metadata(f->client, topics, 1, err);
 	t = md ? elog_metadata_topic(md, topic) : NULL;
+	now = elog_clock_ms();
 	for (size_t i = 0; i < n; i++) {
 		struct fpart *fp = calloc(1, sizeof(*fp));
 		if (!fp || !(fp->topic = strdup(topic))) {
@@ -360,6 +390,17 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 		fp->high_watermark = -1;
 		fp->log_start = -1;
 		fp->leader_id = -1;
+		fp->answered_ms = now;
+		fp->info = (struct elog_fetch_partition){
+			.topic = fp->topic, .id = ids[i], .start = starts[i],
+			.asked = start->kind == ELOG_POS_OFFSET ? start->value : starts[i],
+			.log_start = earliest[i], .end = latest[i],
+		};
+		/* Started at its end already (an empty partition, "latest"): caught up. */
+		fp->caught_up = CAUGHT_UP_NOT_YET;
+		f->caught_up_pending++;
+		if (starts[i] >= latest[i])
+			caught_up_reached(f, fp);
 		for (uint32_t k = 0; t && k < t->partition_count; k++)
 			if (t->partitions[k].id == ids[i])
 				fp->leader_id = t->partitions[k].leader_id;
@@ -374,7 +415,19 @@ out:
 	free(ids);
 	free(starts);
 	free(ends);
+	free(earliest);
+	free(latest);
 	return rc;
+}
+
+size_t elog_fetcher_partition_count(const struct elog_fetcher *f)
+{
+	return f->part_count;
+}
+
+const struct elog_fetch_partition *elog_fetcher_partition(const struct elog_fetcher *f, size_t i)
+{
+	return i < f->part_count ? &f->parts[i]->info : NULL;
 }
 
 int elog_fetcher_seek(struct elog_fetcher *f, const char *topic, uint32_t partition,
@@ -457,7 +510,10 @@ static void set_final(struct elog_fetcher *f, const struct elog_err *e)
 	}
 }
 
-/* A retriable failure of a partition: back off, and give up after retry_timeout_ms. */
+/*
+ * A retriable failure of a partition: back off, and give up once it has had
+ * no answer for retry_timeout_ms (never with ELOG_FETCHER_RETRY_FOREVER).
+ */
 static void part_trouble(struct elog_fetcher *f, struct fpart *fp, const char *why, int64_t now)
 {
 	if (!fp->trouble_since_ms)
@@ -465,17 +521,47 @@ static void part_trouble(struct elog_fetcher *f, struct fpart *fp, const char *w
 	fp->retry_at_ms = now + elog_backoff_ms(fp->retry_attempt++, f->cfg.retry_backoff_ms,
 						f->cfg.retry_backoff_max_ms, elog_client_random());
 	f->metadata_stale = 1;
-	if (now - fp->trouble_since_ms >= (int64_t)f->cfg.retry_timeout_ms) {
+	if (f->cfg.retry_timeout_ms != ELOG_FETCHER_RETRY_FOREVER &&
+	    now - fp->answered_ms >= (int64_t)f->cfg.retry_timeout_ms) {
 		struct elog_err e;
-		elog_err_set(&e, ELOG_E_IO, "fetch '%s' partition %u: no progress for %u ms: %s", fp->topic,
+		elog_err_set(&e, ELOG_E_IO, "fetch '%s' partition %u: no answer for %u ms: %s", fp->topic,
 			     fp->id, f->cfg.retry_timeout_ms, why);
 		set_final(f, &e);
 	}
 }
 
+/* A broker's connection failed (lost, refused, timed out): it is unreachable
+ * until it answers again. */
+static void conn_failing(struct elog_fetcher *f, struct fconn *fc, const struct elog_err *why)
+{
+	if (!fc->failing) {
+		fc->failing = 1;
+		f->unreachable++;
+	}
+	f->unreachable_err = *why;
+}
+
+static void conn_answered(struct elog_fetcher *f, struct fconn *fc)
+{
+	if (fc->failing) {
+		fc->failing = 0;
+		assert(f->unreachable > 0);
+		f->unreachable--;
+	}
+}
+
+int elog_fetcher_unreachable(const struct elog_fetcher *f, struct elog_err *why)
+{
+	if (f->unreachable && why)
+		*why = f->unreachable_err;
+	return (int)f->unreachable;
+}
+
 static void conn_lost(struct elog_fetcher *f, struct fconn *fc, const struct elog_err *why)
 {
 	int64_t now = elog_clock_ms();
+
+	conn_failing(f, fc, why);
 
 	for (size_t i = 0; i < fc->req_count; i++) {
 		fc->req[i]->in_flight = 0;
@@ -541,6 +627,7 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 		fp->log_start = res->log_start_offset;
 		fp->trouble_since_ms = 0;
 		fp->retry_attempt = 0;
+		fp->answered_ms = w->now;
 		if (next > fp->fetch_offset)
 			fp->fetch_offset = next;
 		if (res->batches_len) {
@@ -574,10 +661,12 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 			return 0;
 		} else {
 			struct elog_err e;
+			char range[96];
+			elog_offset_range_text(res->log_start_offset, res->high_watermark, range,
+					       sizeof(range));
 			elog_err_set(&e, ELOG_E_RANGE,
-				     "fetch '%s' partition %u at offset %lld: offset out of range (log holds %lld..%lld)",
-				     fp->topic, fp->id, (long long)fp->fetch_offset,
-				     (long long)res->log_start_offset, (long long)res->high_watermark);
+				     "fetch '%s' partition %u at offset %lld: offset out of range (%s)",
+				     fp->topic, fp->id, (long long)fp->fetch_offset, range);
 			set_final(f, &e);
 			return 0;
 		}
@@ -686,6 +775,7 @@ static void drain_conn(struct elog_fetcher *f, struct fconn *fc)
 		fc->req_count = 0;
 		fc->in_flight = 0;
 		fc->reconnect_attempt = 0;
+		conn_answered(f, fc);
 		if (r->count == 0) {
 			fresp_put(f, r);
 			continue;
@@ -849,6 +939,7 @@ static void fetch_ready(struct elog_fetcher *f, int64_t now)
 				continue;
 			}
 			if (elog_conn_connect(&fc->conn, mb->host, mb->port, &e) < 0) {
+				conn_failing(f, fc, &e);
 				part_trouble(f, fp, e.msg, now);
 				fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++,
 									    f->cfg.retry_backoff_ms,
@@ -1006,19 +1097,111 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 	return 0;
 }
 
+/* Fill out with the caught-up report of fp. */
+static int caught_up_report(struct elog_fetcher *f, struct fpart *fp, struct elog_fetched *out)
+{
+	assert(fp->caught_up != CAUGHT_UP_REPORTED && f->caught_up_pending > 0);
+	if (fp->caught_up == CAUGHT_UP_REACHED) {
+		assert(f->caught_up_ready > 0);
+		f->caught_up_ready--;
+	}
+	fp->caught_up = CAUGHT_UP_REPORTED;
+	f->caught_up_pending--;
+	out->topic = fp->topic;
+	out->partition = fp->id;
+	out->high_watermark = fp->info.end;
+	out->record = NULL;
+	return ELOG_FETCHER_CAUGHT_UP;
+}
+
+static void caught_up_reached(struct elog_fetcher *f, struct fpart *fp)
+{
+	assert(fp->caught_up == CAUGHT_UP_NOT_YET);
+	fp->caught_up = CAUGHT_UP_REACHED;
+	f->caught_up_ready++;
+}
+
+/* The first partition reached and not reported yet (scanned only while one
+ * is: once per partition); 1 and out filled, or 0. */
+static int caught_up_next(struct elog_fetcher *f, struct elog_fetched *out)
+{
+	for (size_t i = 0; i < f->part_count && f->caught_up_ready > 0; i++) {
+		struct fpart *fp = f->parts[i];
+
+		if (fp->caught_up != CAUGHT_UP_REACHED)
+			continue;
+		if (!fp->removed)
+			return caught_up_report(f, fp, out) != 0;
+		f->caught_up_ready--;
+		f->caught_up_pending--;
+		fp->caught_up = CAUGHT_UP_REPORTED;
+	}
+	return 0;
+}
+
+/* While idle: partitions whose position passed their end of the start
+ * without a record to show it (control batches skipped). 1 if any. */
+static int caught_up_scan(struct elog_fetcher *f)
+{
+	for (size_t i = 0; i < f->part_count && f->caught_up_pending > f->caught_up_ready; i++) {
+		struct fpart *fp = f->parts[i];
+
+		if (fp->caught_up != CAUGHT_UP_NOT_YET)
+			continue;
+		if (fp->removed) {
+			fp->caught_up = CAUGHT_UP_REPORTED;
+			f->caught_up_pending--;
+		} else if (fp->position >= fp->info.end) {
+			caught_up_reached(f, fp);
+		}
+	}
+	return f->caught_up_ready > 0;
+}
+
+/*
+ * With report_caught_up, a record is checked against its partition's end of
+ * the start: the record that reaches it is followed by the report, and a
+ * record past it (produced later) is held back behind the report. 1 to
+ * hand out the record, ELOG_FETCHER_CAUGHT_UP for a report.
+ */
+static int caught_up_check(struct elog_fetcher *f, struct fpart *fp, struct elog_fetched *out)
+{
+	if (fp->caught_up != CAUGHT_UP_NOT_YET)
+		return 1;
+	if (out->record->offset >= fp->info.end) {
+		f->stashed = *out;
+		f->has_stashed = 1;
+		return caught_up_report(f, fp, out);
+	}
+	if (out->record->offset + 1 >= fp->info.end)
+		caught_up_reached(f, fp);   /* reported by the next call, first */
+	return 1;
+}
+
 int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int timeout_ms,
 		      struct elog_err *err)
 {
 	int64_t deadline = timeout_ms >= 0 ? elog_clock_ms() + timeout_ms : INT64_MAX;
+	int reports = f->cfg.report_caught_up;
 
+	if (reports && f->has_stashed) {
+		/* The record view is still the reader's: nothing was read since. */
+		*out = f->stashed;
+		f->has_stashed = 0;
+		return 1;
+	}
 	for (;;) {
 		int64_t left;
 
+		if (reports && f->caught_up_ready > 0 && caught_up_next(f, out))
+			return ELOG_FETCHER_CAUGHT_UP;
 		if (f->current) {
 			int rc = current_next(f, out, err);
 			if (rc != 0) {
 				if (rc < 0)
 					set_final(f, err);
+				else if (reports)
+					rc = caught_up_check(f, f->current->results[f->current->cur].part, out);
 				return rc;
 			}
 			fresp_put(f, f->current);
@@ -1035,6 +1218,8 @@ int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int time
 			fetch_ready(f, elog_clock_ms());
 			continue;
 		}
+		if (reports && f->caught_up_pending > f->caught_up_ready && caught_up_scan(f))
+			continue;
 		if (f->final) {
 			if (err)
 				*err = f->final_err;

@@ -5,7 +5,8 @@
  *
  *   elog-probe -b HOST:PORT COMMAND [ARGS]
  *
- *   metadata [TOPIC...]        topic=T error=E partitions=N, per partition leader/term
+ *   metadata [TOPIC...]        topic=T error=E partitions=N, per partition leader/term;
+ *                              with -c (version 2) the broker may create missing topics
  *   create TOPIC [-p N] [-C key=value]...      error=NAME [message=...]
  *   alter TOPIC [-p N] [-C key=value]...
  *   delete TOPIC
@@ -27,6 +28,8 @@
  *   pipeline N                 N metadata requests in one write; ok=N when all answered
  *   hold N                     open N connections, print "held N", wait for stdin to close
  *   stall TOPIC [-k requests]  send fetches of TOPIC and never read; "stalled" then wait for stdin EOF
+ *
+ * -R VERSION sends requests in that version of their api (default: the newest).
  *
  * Exit 0 when the request got an answer (whatever its error code), 1 on a
  * connection or protocol failure, 2 on a bad command line.
@@ -58,6 +61,8 @@ struct probe {
 	const char *broker;
 	uint32_t partition, partitions, records, batches, min_bytes, max_bytes, max_wait_ms;
 	uint32_t timeout_ms, value_bytes;
+	uint16_t request_version;       /* -R; 0: each api's newest */
+	int allow_auto_create;          /* -c */
 	int8_t acks;
 	int64_t first, offset, timestamp, producer_id;
 	int16_t epoch;
@@ -202,10 +207,15 @@ static int roundtrip(struct probe *pr, struct elog_wire_r *r, int *code)
 	return 0;
 }
 
+static uint16_t version_of(const struct probe *pr, uint16_t api)
+{
+	return pr->request_version ? pr->request_version : elog_api_version_max(api);
+}
+
 static void begin(struct probe *pr, struct elog_wire_w *w, uint16_t api)
 {
 	elog_wire_w_init(w, &pr->out);
-	elog_wire_frame_begin(w, api, ++pr->next_cid);
+	elog_wire_frame_begin_version(w, api, version_of(pr, api), ++pr->next_cid);
 }
 
 static int end(struct elog_wire_w *w)
@@ -268,6 +278,8 @@ static int cmd_metadata(struct probe *pr, int argc, char **argv)
 
 	begin(pr, &w, ELOG_API_METADATA);
 	put_names(&w, argc, argv);
+	if (version_of(pr, ELOG_API_METADATA) >= 2)
+		elog_wire_put_u8(&w, (uint8_t)pr->allow_auto_create);
 	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
 		return 1;
 	if (code)
@@ -769,6 +781,8 @@ static int cmd_pipeline(struct probe *pr, uint32_t n)
 		struct elog_wire_w w;
 		begin(pr, &w, ELOG_API_METADATA);
 		elog_wire_put_u32(&w, 0);
+		if (version_of(pr, ELOG_API_METADATA) >= 2)
+			elog_wire_put_u8(&w, 0);
 		if (end(&w) < 0)
 			return 1;
 	}
@@ -874,6 +888,8 @@ static const struct elog_cli_option options[] = {
 	{'x', "max-bytes", "N", "fetch: max bytes (default 1 MiB)"},
 	{'r', "records-print", NULL, "fetch: print every record"},
 	{'A', "announce", NULL, "fetch: \"sent\" on stderr once the request is sent"},
+	{'c', "create", NULL, "metadata: ask the broker to create missing topics"},
+	{'R', "request-version", "N", "send requests in this version (default the newest)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -892,7 +908,7 @@ static int option(struct probe *pr, int id, const char *arg)
 	int64_t i = 0;
 	int rc = 0;
 
-	if (strchr("pPnkVwmx", id))
+	if (strchr("pPnkVwmxR", id))
 		rc = elog_cli_parse_u64(arg, 0, UINT32_MAX, &u, &err);
 	else if (strchr("astIESTo", id))
 		rc = elog_cli_parse_i64(arg, INT64_MIN + 1, INT64_MAX, &i, &err);
@@ -923,6 +939,8 @@ static int option(struct probe *pr, int id, const char *arg)
 	case 'x': pr->max_bytes = (uint32_t)u; break;
 	case 'r': pr->print_records = 1; break;
 	case 'A': pr->announce = 1; break;
+	case 'c': pr->allow_auto_create = 1; break;
+	case 'R': pr->request_version = (uint16_t)u; break;
 	default: return ELOG_EXIT_USAGE;
 	}
 	return -1;
