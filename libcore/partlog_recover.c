@@ -692,6 +692,42 @@ static int validated_activate(struct elog_partlog *log, struct elog_partlog_segm
 	return 0;
 }
 
+/* A new, empty active segment at `base` (0 for a fresh log), made durable. */
+static int create_segment(struct elog_partlog *log, int64_t base, struct elog_err *err)
+{
+	char name[32];
+	int fd;
+
+	elog_segment_name(name, sizeof(name), base, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+	if (elog_partlog_segment_push(log, base, fd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (elog_partlog_open_indexes(log, base, O_CREAT | O_TRUNC, err) < 0)
+		return -1;
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
+	return 0;
+}
+
+/*
+ * Whether the newest segment ends in a gap: offsets lost with no bytes
+ * left for them (the file lost synced bytes at a batch boundary). An
+ * append there would start a batch at an offset the next scan could not
+ * tell from a batch with a damaged base offset, so appends go to a new
+ * segment at the log's end instead.
+ */
+static int ends_in_gap(const struct elog_partlog *log, const struct elog_partlog_segment *s)
+{
+	const struct elog_partlog_damage *d = s->damage_count ? &s->damage[s->damage_count - 1] : NULL;
+
+	return d && d->position == s->size && d->end_position == s->size &&
+	       d->end_offset == log->next_offset;
+}
+
 /* Offsets a segment based at base may hold stay below this (relative offsets are u32). */
 static int64_t segment_offset_limit(int64_t base)
 {
@@ -737,6 +773,9 @@ static int validated_load(struct elog_partlog *log, int64_t base, int64_t next_b
 	log->next_offset = t.end_offset;
 	report->segments_validated++;
 	*last = t.cut || t.ends || next_base < 0;
+	if (next_base < 0 && ends_in_gap(log, s))
+		return validated_close(log, s, report, err) < 0 ||
+		       create_segment(log, log->next_offset, err) < 0 ? -1 : 0;
 	if (*last)
 		return validated_activate(log, s, t.cut, report, err);
 	return validated_close(log, s, report, err);
@@ -773,27 +812,6 @@ static int remove_later(struct elog_partlog *log, const int64_t *bases, uint32_t
 		}
 		report->segments_removed++;
 	}
-	if (fsync(log->dir_fd) < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
-	return 0;
-}
-
-/* A fresh log: one empty segment at offset 0. */
-static int create_first(struct elog_partlog *log, struct elog_err *err)
-{
-	char name[32];
-	int fd;
-
-	elog_segment_name(name, sizeof(name), 0, "log");
-	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
-	if (elog_partlog_segment_push(log, 0, fd, err) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (elog_partlog_open_indexes(log, 0, O_CREAT | O_TRUNC, err) < 0)
-		return -1;
 	if (fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
 	return 0;
@@ -893,7 +911,7 @@ int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery 
 	memset(&rc, 0, sizeof(rc));
 	if (list_segments(log, &l, err) < 0 || rp_read(log, &l, report, &rc, &from, err) < 0)
 		goto out;
-	if (l.count == 0 && create_first(log, err) < 0)
+	if (l.count == 0 && create_segment(log, 0, err) < 0)
 		goto out;
 	/* Below `from` the cheap checks; from there on (and always the newest) validation. */
 	for (i = 0; i < l.count && !last; i++) {

@@ -1096,6 +1096,56 @@ static void test_durable_end_after_crash(void)
 	}
 }
 
+/*
+ * The newest segment lost synced bytes at a batch boundary: the offsets up
+ * to the durable end are a gap, and appends go to a new segment after it,
+ * so that no later scan can take the next batch for a damaged one.
+ */
+static void test_gap_at_durable_end(void)
+{
+	const char *dir = fresh_dir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_partlog_slice sl;
+	struct elog_partlog_damage d;
+	struct elog_err err;
+	int64_t next, damaged, more;
+	char path[4200];
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 20, &err), &err);
+	next = elog_partlog_next_offset(log);
+	T_OK(batch_at(log, next - 1, &sl, &err), &err);
+	elog_partlog_close(log);
+	path_of(path, sizeof(path), dir, 0, "log");
+	T_ASSERT(truncate(path, (off_t)sl.position) == 0);
+	for (int round = 0; round < 3; round++) {
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(rep.truncated_bytes, 0);
+		/* found at the first open; then below the point, found by the reads */
+		T_EQ_INT(elog_partlog_damage_list(log, &d, 1), round == 0);
+		T_OK(read_all_around(log, &damaged, &err), &err);
+		T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+		T_EQ_INT(d.offset, sl.base_offset);
+		T_EQ_INT(d.end_offset, next);
+		T_EQ_INT(d.position, sl.position);
+		T_EQ_INT(d.end_position, sl.position);
+		T_EQ_INT(elog_partlog_segment_count(log), 2);
+		T_OK(fill(log, 3, &err), &err);
+		more = elog_partlog_next_offset(log);
+		T_OK(read_all_around(log, &damaged, &err), &err);
+		T_EQ_INT(damaged, next - sl.base_offset);
+		elog_partlog_close(log);
+	}
+	T_ASSERT(more > next);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), more);
+	elog_partlog_close(log);
+}
+
 /* A crash copy's active segment with a bad batch in the middle: damage, not a tear. */
 static void test_crash_damage_in_active_segment(void)
 {
@@ -1446,6 +1496,7 @@ int main(void)
 	T_RUN(test_durable_end_recorded);
 	T_RUN(test_durable_end_after_crash);
 	T_RUN(test_crash_damage_in_active_segment);
+	T_RUN(test_gap_at_durable_end);
 	T_RUN(test_closed_header_damage_never_served);
 	T_RUN(test_wrong_index_entry_rebuilt);
 	T_RUN(test_mark_damaged_and_check_slice);
