@@ -63,7 +63,9 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 	}
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
 			      &b->config.store.defaults, &t, &err) < 0) {
-		*code = err.code == ELOG_E_LIMIT ? ELOG_PE_RESOURCE_LIMIT : ELOG_PE_STORAGE_ERROR;
+		*code = err.code == ELOG_E_LIMIT     ? ELOG_PE_RESOURCE_LIMIT
+			: err.code == ELOG_E_NOSPACE ? ELOG_PE_STORAGE_FULL
+						     : ELOG_PE_STORAGE_ERROR;
 		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
 		return NULL;
 	}
@@ -210,6 +212,7 @@ static int store_error(const struct elog_err *err)
 	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
 	case ELOG_E_INVAL: return ELOG_PE_INVALID_REQUEST;
 	case ELOG_E_LIMIT: return ELOG_PE_RESOURCE_LIMIT;
+	case ELOG_E_NOSPACE: return ELOG_PE_STORAGE_FULL;
 	default: return ELOG_PE_STORAGE_ERROR;
 	}
 }
@@ -297,7 +300,7 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 	if (elog_store_delete(b->store, t, &err) < 0) {
 		elog_broker_logf(b, ELOG_LOG_ERROR, "topic delete failed", "topic=%s error=%s", name_copy,
 				 elog_logfmt_value(v, sizeof(v), err.msg));
-		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	elog_broker_logf(b, ELOG_LOG_INFO, "topic deleted", "topic=%s conn=%" PRIu64,
@@ -414,7 +417,7 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
-		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

@@ -24,6 +24,8 @@
 #include "store.h"
 
 #define BROKER_MSG_MAX ELOG_ERR_MSG_MAX
+/* How often free space is measured (store.h, "A full disk"). */
+#define ELOG_BROKER_SPACE_CHECK_MS 1000
 
 /* A body that did not parse: answer, close, leave the handler. */
 #define MALFORMED(c, rq, r) \
@@ -103,10 +105,11 @@ struct elog_broker {
 	int answering;            /* answering waiters: connections must not pump */
 	int pump_pending;         /* a pump was put off while answering */
 	int flush_pending;        /* some connection has flush_pending */
-	struct elog_batch_reader reader; /* produce: record size checks */
+	struct elog_batch_reader reader; /* produce: its validator checks every batch */
 	int stopping;
 	int64_t stop_deadline_ms;
-	struct elog_timer idle_timer, retention_timer, accept_timer;
+	struct elog_timer idle_timer, retention_timer, accept_timer, space_timer;
+	uint64_t flusher_failures_seen; /* elog_flusher_failures when last looked at */
 	struct elog_buf scratch;  /* per-request temporary */
 };
 

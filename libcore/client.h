@@ -581,8 +581,13 @@ void elog_offset_range_text(int64_t log_start, int64_t end, char *out, size_t ca
  * Per partition it keeps a position (the next offset to hand out) and
  * optionally an end offset (exclusive). Records below the position (a
  * fetched batch may start before it) are skipped; records at or past the
- * end are not handed out and the partition stops being fetched. Batches are
- * CRC-checked and decompressed by elog_batch_reader.
+ * end are not handed out and the partition stops being fetched. Each batch
+ * is validated whole (elog_batch_validate, through elog_batch_reader)
+ * before any of its records is handed out, and offsets must continue: the
+ * first batch of a response holds the offset asked for, every next batch
+ * starts where the one before it ended. A batch that fails either check is
+ * a final ELOG_E_CORRUPT error naming topic, partition and offset; records
+ * are never handed out under a wrong offset nor skipped.
  *
  * Start positions: an absolute offset a partition does not hold starts at
  * the nearest one it does (its end when past it, its log start when before
@@ -598,7 +603,7 @@ void elog_offset_range_text(int64_t log_start, int64_t end, char *out, size_t ca
  * elog_fetcher_unreachable() says meanwhile whether a broker is lost and
  * why. OFFSET_OUT_OF_RANGE is final (ELOG_E_RANGE) unless out_of_range says
  * otherwise, and names the valid range. UNKNOWN_TOPIC / UNKNOWN_PARTITION,
- * CRC failures and malformed responses are final.
+ * invalid batches and malformed responses are final.
  *
  * Caught up: with report_caught_up, elog_fetcher_next also reports, once
  * per partition, that it has been read up to its end as of elog_fetcher_add

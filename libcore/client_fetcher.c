@@ -45,6 +45,7 @@ struct fresult {
 	struct fpart *part;
 	uint32_t epoch;
 	int64_t high_watermark;
+	int64_t requested;                     /* the offset the fetch asked for */
 	const uint8_t *batches;
 	size_t len;
 };
@@ -58,6 +59,7 @@ struct fresp {
 	struct fresult *results;
 	size_t count, cap, cur;
 	const uint8_t *pos, *end;              /* batches left in results[cur] */
+	int64_t expect;                        /* where the next batch must start; -1: first */
 	int started;                           /* pos/end set for results[cur] */
 };
 
@@ -583,15 +585,55 @@ struct walk_ctx {
 	int64_t now;
 };
 
-/* The offset after the last whole batch in a partition's bytes, or -1 if none. */
-static int64_t next_offset_after(const uint8_t *p, size_t len)
+/*
+ * Offset continuity of fetched batches (docs/protocol.md, FETCH): the first
+ * batch for a partition holds the offset asked for (it may start before
+ * it), every next one starts where the previous one ended. `expect` is that
+ * end, or -1 for the first batch. 0 if h continues, else -1 and an error
+ * naming topic, partition and offsets.
+ */
+static int batch_continues(const struct fpart *fp, int64_t requested, int64_t expect,
+			   const struct elog_batch_header *h, struct elog_err *err)
+{
+	int64_t base = h->base_offset, last = elog_batch_last_offset(h);
+
+	if (expect < 0) {
+		if (base > requested)
+			return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u at offset %lld: the first batch "
+					    "returned starts at offset %lld: offsets %lld..%lld missing", fp->topic, fp->id,
+					    (long long)requested, (long long)base, (long long)requested, (long long)base - 1);
+		if (last < requested)
+			return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u at offset %lld: the first batch "
+					    "returned holds offsets %lld..%lld, below it", fp->topic, fp->id,
+					    (long long)requested, (long long)base, (long long)last);
+		return 0;
+	}
+	if (base > expect)
+		return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u: batch at offset %lld follows one "
+				    "ending at offset %lld: offsets %lld..%lld missing", fp->topic, fp->id,
+				    (long long)base, (long long)expect - 1, (long long)expect, (long long)base - 1);
+	if (base < expect)
+		return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u: batch at offset %lld overlaps the "
+				    "one before it, which ends at offset %lld", fp->topic, fp->id, (long long)base,
+				    (long long)expect - 1);
+	return 0;
+}
+
+/*
+ * Where the next fetch of a partition starts: after the last batch that
+ * continues the offsets from `requested` (a batch out of step stops the
+ * walk, so the pipelined fetch never jumps over a hole; handing out the
+ * records then reports it). -1 if no batch does.
+ */
+static int64_t next_offset_after(const struct fpart *fp, int64_t requested, const uint8_t *p, size_t len)
 {
 	int64_t next = -1;
 
 	while (len >= ELOG_BATCH_HEADER_SIZE) {
 		struct elog_batch_header h;
 		size_t total;
-		if (elog_batch_header_decode(p, len, &h, NULL) < 0)
+		if (elog_batch_header_decode(p, len, &h, NULL) < 0 ||
+		    batch_continues(fp, requested, next, &h, NULL) < 0)
 			break;
 		total = elog_batch_total_size(&h);
 		if (total > len)
@@ -622,7 +664,10 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 	if (!fp || fp->removed || epoch != fp->epoch)
 		return 0; /* not asked for, or sought elsewhere since */
 	if (res->error == ELOG_PE_NONE) {
-		int64_t next = next_offset_after(res->batches, res->batches_len);
+		/* One fetch per partition is in flight, and whatever moves fetch_offset
+		 * otherwise bumps the epoch: it is still the offset this fetch asked for. */
+		int64_t requested = fp->fetch_offset;
+		int64_t next = next_offset_after(fp, requested, res->batches, res->batches_len);
 		fp->high_watermark = res->high_watermark;
 		fp->log_start = res->log_start_offset;
 		fp->trouble_since_ms = 0;
@@ -644,6 +689,7 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 			fr->part = fp;
 			fr->epoch = fp->epoch;
 			fr->high_watermark = res->high_watermark;
+			fr->requested = requested;
 			fr->batches = res->batches;
 			fr->len = res->batches_len;
 		} else if (fp->high_watermark >= 0 && fp->position >= fp->high_watermark &&
@@ -1018,6 +1064,48 @@ static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_e
 
 /* ------------------------------------------------------------ iteration */
 
+/*
+ * The next batch of results[cur], checked: whole, continuing the offsets,
+ * and (opened by the reader) valid as a whole before any of its records is
+ * handed out. 1 when the reader holds it, 0 when the batch was skipped,
+ * -1 on a bad batch.
+ */
+static int current_batch(struct elog_fetcher *f, struct fresp *r, struct fresult *res, struct elog_err *err)
+{
+	struct fpart *fp = res->part;
+	struct elog_batch_header h;
+	size_t left = (size_t)(r->end - r->pos), total = 0;
+	int bad;
+
+	/* Whole batches only (docs/protocol.md): a short one is damage, never "fetched again". */
+	bad = elog_batch_header_decode(r->pos, left, &h, err) < 0;
+	if (!bad && (total = elog_batch_total_size(&h)) > left)
+		bad = elog_err_set(err, ELOG_E_CORRUPT, "batch of %zu bytes cut short at %zu", total, left);
+	if (bad)
+		return elog_err_prefix(err, "fetch '%s' partition %u at offset %lld: byte %td of the response",
+				       fp->topic, fp->id, (long long)(r->expect < 0 ? res->requested : r->expect),
+				       r->pos - res->batches);
+	if (batch_continues(fp, res->requested, r->expect, &h, err) < 0)
+		return -1;
+	r->expect = elog_batch_last_offset(&h) + 1;
+	if (elog_batch_last_offset(&h) < fp->position || (h.attributes & ELOG_BATCH_ATTR_CONTROL)) {
+		/* Wholly below the position (or a control batch): skip without decoding. */
+		if (elog_batch_last_offset(&h) + 1 > fp->position)
+			fp->position = elog_batch_last_offset(&h) + 1 < fp->end ? elog_batch_last_offset(&h) + 1 : fp->end;
+		r->pos += total;
+		return 0;
+	}
+	if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0) {
+		if (err)
+			memmove(err->msg, elog_batch_err_detail(err->msg), strlen(elog_batch_err_detail(err->msg)) + 1);
+		return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
+				       fp->id, (long long)h.base_offset);
+	}
+	f->batch_last_offset = elog_batch_last_offset(&h);
+	r->pos += total;
+	return 1;
+}
+
 /* The next record of the current response: 1, 0 when it is used up, -1 on a bad batch. */
 static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct elog_err *err)
 {
@@ -1026,8 +1114,6 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 	while (r->cur < r->count) {
 		struct fresult *res = &r->results[r->cur];
 		struct fpart *fp = res->part;
-		struct elog_batch_header h;
-		size_t left, total;
 		int rc;
 
 		if (fp->removed || res->epoch != fp->epoch) {
@@ -1039,6 +1125,7 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 		if (!r->started) {
 			r->pos = res->batches;
 			r->end = res->batches + res->len;
+			r->expect = -1;
 			r->started = 1;
 		}
 		if (f->in_batch) {
@@ -1068,31 +1155,15 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 			out->record = &f->view;
 			return 1;
 		}
-		left = (size_t)(r->end - r->pos);
-		if (left == 0 || fp->position >= fp->end) {
+		if (r->pos == r->end || fp->position >= fp->end) {
 			r->cur++;
 			r->started = 0;
 			continue;
 		}
-		if (elog_batch_header_decode(r->pos, left, &h, NULL) < 0 ||
-		    (total = elog_batch_total_size(&h)) > left) {
-			/* A partial batch at the end of a partition's bytes: fetched again next time. */
-			r->pos = r->end;
-			continue;
-		}
-		if (elog_batch_last_offset(&h) < fp->position || (h.attributes & ELOG_BATCH_ATTR_CONTROL)) {
-			/* Wholly below the position (or a control batch): skip without decoding. */
-			if (elog_batch_last_offset(&h) + 1 > fp->position)
-				fp->position = elog_batch_last_offset(&h) + 1 < fp->end ? elog_batch_last_offset(&h) + 1 : fp->end;
-			r->pos += total;
-			continue;
-		}
-		if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0)
-			return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
-					       fp->id, (long long)h.base_offset);
-		f->batch_last_offset = elog_batch_last_offset(&h);
-		f->in_batch = 1;
-		r->pos += total;
+		rc = current_batch(f, r, res, err);
+		if (rc < 0)
+			return -1;
+		f->in_batch = rc;
 	}
 	return 0;
 }

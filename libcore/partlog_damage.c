@@ -491,8 +491,15 @@ static int index_install(struct elog_partlog *log, uint32_t i, struct elog_segin
 		return elog_partlog_open_indexes(log, s->base_offset, O_CREAT | O_TRUNC, err);
 	}
 	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &fresh->idx, 1, err) < 0 ||
-	    elog_partlog_write_index_file(log, s->base_offset, "tix", &fresh->tix, 1, err) < 0)
-		return -1;
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &fresh->tix, 1, err) < 0) {
+		if (err->code != ELOG_E_NOSPACE)
+			return -1;
+		/* No room for the files (none is left half written): serve from memory. */
+		elog_segindex_pair_release(&s->ix);
+		s->ix = *fresh;
+		elog_segindex_pair_init(fresh);
+		return 0;
+	}
 	elog_segindex_pair_release(&s->ix);
 	s->ix.max_timestamp = fresh->max_timestamp;
 	if (index_remap(log, s->base_offset, "idx", &s->ix.idx, err) < 0 ||

@@ -207,7 +207,10 @@ void elog_partlog_flushed_raise(struct elog_partlog *log, int64_t offset, uint64
 /*
  * After a flush synced every segment before active_base (as of its
  * snapshot), move the recovery point up to it, unless a truncation came
- * in between or a segment before it is still pending.
+ * in between or a segment before it is still pending. No room for the
+ * new recovery.point is not an error: the point stays lower, which only
+ * makes the next open validate the segments above it batch by batch, and
+ * the next flush tries again.
  */
 static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t generation,
 		      struct elog_err *err)
@@ -224,7 +227,8 @@ static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t ge
 	pthread_mutex_unlock(&log->mutex);
 	/* The durable end stays only while it lies in a segment at or past the point. */
 	if (same && to > atomic_load(&log->rp_offset) &&
-	    elog_partlog_rp_store(log, to, log->durable.base >= to ? &log->durable : NULL, err) < 0)
+	    elog_partlog_rp_store(log, to, log->durable.base >= to ? &log->durable : NULL, err) < 0 &&
+	    err->code != ELOG_E_NOSPACE)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	pthread_mutex_unlock(&log->rp_mutex);
 	return rc;
@@ -332,9 +336,11 @@ int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err)
 	int rc = 0;
 
 	pthread_mutex_lock(&log->rp_mutex);
-	if (log->durable.base != end.base || log->durable.bytes != end.bytes ||
-	    log->durable.next != end.next || rp != a->base_offset)
-		rc = elog_partlog_rp_store(log, a->base_offset, &end, err);
+	/* No room: the file keeps an older durable end, a lower bound still. */
+	if ((log->durable.base != end.base || log->durable.bytes != end.bytes ||
+	     log->durable.next != end.next || rp != a->base_offset) &&
+	    elog_partlog_rp_store(log, a->base_offset, &end, err) < 0 && err->code != ELOG_E_NOSPACE)
+		rc = -1;
 	pthread_mutex_unlock(&log->rp_mutex);
 	return rc;
 }

@@ -33,5 +33,14 @@ void elog_store_log_event(const struct elog_store *store, const char *topic, uin
 			  const struct elog_partlog_event *e);
 /* Open the metadata log (DIR/__meta/0) into store->meta, logging what recovery did. */
 int elog_store_meta_open(struct elog_store *store, struct elog_err *err);
+/* store_space.c: log the metadata log's failure, once. */
+void elog_store_meta_check(struct elog_store *store);
+/*
+ * Room for new partitions? Measured now (creates are rare): below
+ * ELOG_STORE_META_PREALLOCATE free, ELOG_E_NOSPACE before anything is
+ * recorded, so that failed creates (a producer retrying an auto-create)
+ * cannot eat the room the metadata log keeps for deletes.
+ */
+int elog_store_space_room_for_new(struct elog_store *store, struct elog_err *err);
 
 #endif

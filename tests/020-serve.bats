@@ -338,9 +338,9 @@ $USAGE"
 	start_broker b1
 	run -0 probe create small -C max.batch.bytes=4k -C max.record.bytes=1k
 	run -0 probe produce small -n 1 -V 2000
-	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=record of [0-9]+ bytes exceeds max.record.bytes 1024$'
+	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch 0: record 0: [0-9]+ bytes of key, value and headers exceed max.record.bytes 1024$'
 	run -0 probe produce small -n 5 -V 900
-	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch of [0-9]+ bytes exceeds max.batch.bytes 4096$'
+	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch 0: size [0-9]+ exceeds max.batch.bytes 4096$'
 	run -0 probe offsets small -t -1
 	assert_output "error=NONE offset=0"
 }

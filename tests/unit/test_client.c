@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "client.h"
 #include "client_int.h"
+#include "crc32c.h"
 #include "partition.h"
 #include "proto.h"
 
@@ -1877,6 +1878,182 @@ static void test_fetcher_follow_and_seek(void)
 	fb_stop(fb);
 }
 
+/* ------------------------------------------------ fetched offsets must continue */
+
+/* Append `batches` batches of 10 records (values "0".., timestamps 1000..) to a fake partition. */
+static void fb_put_batches(struct fb *fb, const char *topic, int batches)
+{
+	struct elog_batch_builder b;
+	char val[16];
+	int64_t base;
+	int n = 0;
+
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	pthread_mutex_lock(&fb->mu);
+	struct fb_topic *t = fb_topic(fb, topic, strlen(topic));
+	if (!t)
+		t = fb_create(fb, topic, strlen(topic), 1);
+	for (int k = 0; k < batches; k++) {
+		const uint8_t *out;
+		size_t len;
+		elog_batch_builder_reset(&b);
+		for (int i = 0; i < 10; i++, n++) {
+			struct elog_record r;
+			snprintf(val, sizeof(val), "%d", n);
+			r = value_record(val, NULL);
+			r.timestamp_ms = 1000 + n;
+			(void)elog_batch_builder_add(&b, &r, NULL);
+		}
+		if (elog_batch_builder_finish(&b, &out, &len, NULL) == 0)
+			(void)fb_append(fb, t->parts[0], out, len, &base);
+	}
+	pthread_mutex_unlock(&fb->mu);
+	elog_batch_builder_release(&b);
+}
+
+/* What a damaged broker would serve: batch k's base offset (outside the crc) rewritten. */
+static void fb_set_base(struct fb *fb, const char *topic, size_t k, int64_t base)
+{
+	pthread_mutex_lock(&fb->mu);
+	elog_put64(fb_topic(fb, topic, strlen(topic))->parts[0]->batches[k].data, (uint64_t)base);
+	pthread_mutex_unlock(&fb->mu);
+}
+
+/*
+ * Read partition 0 from `start` to the end the fake broker has; the
+ * offsets handed out go to offsets[] (each must equal its value). Returns
+ * the last elog_fetcher_next result: 0 at the end, -1 on error.
+ */
+static int consume_offsets(struct elog_client *c, const char *topic, int64_t start, uint32_t partition_max_bytes,
+			   int64_t *offsets, size_t *n, struct elog_err *err)
+{
+	struct elog_fetcher_config fc;
+	struct elog_fetcher *f;
+	struct elog_pos s = {ELOG_POS_OFFSET, start}, e = {ELOG_POS_LATEST, 0};
+	struct elog_fetched rec;
+	int rc;
+
+	*n = 0;
+	elog_fetcher_config_init(&fc);
+	fc.max_wait_ms = 10;
+	fc.partition_max_bytes = partition_max_bytes;
+	f = elog_fetcher_new(c, &fc, err);
+	if (!f || elog_fetcher_add(f, topic, 0, &s, &e, err) < 0) {
+		elog_fetcher_free(f);
+		return -2;
+	}
+	while ((rc = elog_fetcher_next(f, &rec, 2000, err)) > 0 && *n < 100) {
+		if (rec.record->offset != strtol((const char *)rec.record->value, NULL, 10))
+			rc = -3;
+		offsets[(*n)++] = rec.record->offset;
+		if (rc < 0)
+			break;
+	}
+	elog_fetcher_free(f);
+	return rc;
+}
+
+/* 0 if offsets[0, n) are first, first + 1, ... */
+static int consecutive_from(const int64_t *offsets, size_t n, int64_t first)
+{
+	for (size_t i = 0; i < n; i++)
+		if (offsets[i] != first + (int64_t)i)
+			return -1;
+	return 0;
+}
+
+static void test_fetcher_refuses_offset_gaps(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_err err;
+	int64_t offsets[100];
+	size_t n;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+
+	/* Intact: 30 records, in one response and in one batch per response. */
+	fb_put_batches(fb, "ok", 3);
+	T_EQ_INT(consume_offsets(c, "ok", 0, 1 << 20, offsets, &n, &err), 0);
+	T_EQ_INT(n, 30);
+	T_EQ_INT(consume_offsets(c, "ok", 15, 1, offsets, &n, &err), 0);
+	T_EQ_INT(n, 15);
+	T_CHECK(consecutive_from(offsets, n, 15) == 0);
+
+	/* A gap inside one response: the records before it, then a final error. */
+	fb_put_batches(fb, "gap", 3);
+	fb_set_base(fb, "gap", 1, 15);
+	T_EQ_INT(consume_offsets(c, "gap", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(consecutive_from(offsets, n, 0) == 0);
+	T_EQ_INT(err.code, ELOG_E_CORRUPT);
+	T_CHECK(strcmp(err.msg, "fetch 'gap' partition 0: batch at offset 15 follows one ending at offset 9: "
+			       "offsets 10..14 missing") == 0);
+
+	/* An overlap. */
+	fb_put_batches(fb, "over", 3);
+	fb_set_base(fb, "over", 1, 5);
+	T_EQ_INT(consume_offsets(c, "over", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(strcmp(err.msg, "fetch 'over' partition 0: batch at offset 5 overlaps the one before it, "
+			       "which ends at offset 9") == 0);
+
+	/* Across responses (one batch each): the next response must hold the offset asked for. */
+	fb_put_batches(fb, "across", 3);
+	fb_set_base(fb, "across", 2, 25);
+	T_EQ_INT(consume_offsets(c, "across", 0, 1, offsets, &n, &err), -1);
+	T_EQ_INT(n, 20);
+	T_CHECK(consecutive_from(offsets, n, 0) == 0);
+	T_CHECK(strcmp(err.msg, "fetch 'across' partition 0 at offset 20: the first batch returned starts at "
+			       "offset 25: offsets 20..24 missing") == 0);
+
+	/*
+	 * A first batch below the offset asked for (a flipped base_offset byte:
+	 * today's silent skip of a whole batch) and one starting after it.
+	 */
+	fb_put_batches(fb, "below", 3);
+	fb_set_base(fb, "below", 1, 0);
+	T_EQ_INT(consume_offsets(c, "below", 10, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 0);
+	T_CHECK(strcmp(err.msg, "fetch 'below' partition 0 at offset 10: the first batch returned holds "
+			       "offsets 0..9, below it") == 0);
+	fb_set_base(fb, "below", 1, 12);
+	T_EQ_INT(consume_offsets(c, "below", 10, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 0);
+	T_CHECK(strstr(err.msg, "at offset 10: the first batch returned starts at offset 12: offsets 10..11 missing") != NULL);
+
+	/*
+	 * A batch that fails validation (its max timestamp rewritten, crc
+	 * fixed): none of its records is handed out, the error names it.
+	 */
+	fb_put_batches(fb, "invalid", 3);
+	pthread_mutex_lock(&fb->mu);
+	{
+		struct fb_batch *fbb = &fb_topic(fb, "invalid", 7)->parts[0]->batches[1];
+		elog_put64(fbb->data + 40, 999999);
+		elog_put32(fbb->data + 12, elog_crc32c(0, fbb->data + 16, fbb->len - 16));
+	}
+	pthread_mutex_unlock(&fb->mu);
+	T_EQ_INT(consume_offsets(c, "invalid", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_EQ_INT(err.code, ELOG_E_CORRUPT);
+	T_CHECK(strcmp(err.msg, "fetch 'invalid' partition 0: batch at offset 10: max timestamp 999999, "
+			       "but its largest record timestamp is 1019") == 0);
+
+	/* A batch cut short is damage too, not something to fetch again. */
+	fb_put_batches(fb, "short", 2);
+	pthread_mutex_lock(&fb->mu);
+	fb_topic(fb, "short", 5)->parts[0]->batches[1].len -= 5;
+	pthread_mutex_unlock(&fb->mu);
+	T_EQ_INT(consume_offsets(c, "short", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(strstr(err.msg, "fetch 'short' partition 0 at offset 10: byte ") != NULL);
+	T_CHECK(strstr(err.msg, "cut short") != NULL);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 /* report_caught_up: once per partition, right after the record that reaches
  * its end as of the start, before any record produced later; at once for an
  * empty partition. */
@@ -1991,6 +2168,7 @@ int main(void)
 	T_RUN(test_producer_acks_zero);
 	T_RUN(test_fetcher_positions);
 	T_RUN(test_fetcher_follow_and_seek);
+	T_RUN(test_fetcher_refuses_offset_gaps);
 	T_RUN(test_fetcher_caught_up);
 	T_RUN(test_list_offsets);
 	return t_finish();
