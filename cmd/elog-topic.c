@@ -769,6 +769,10 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 		json_int(json, (int64_t)pd->size_bytes);
 		json_raw(json, ",\"segments\":");
 		json_int(json, pd->segments);
+		json_raw(json, ",\"status\":");
+		json_string(json, elog_partition_state_name(pd->status));
+		json_raw(json, ",\"status_detail\":");
+		json_string(json, pd->status_detail ? pd->status_detail : "");
 		json_raw(json, "}");
 	}
 	json_raw(json, "]}");
@@ -824,8 +828,8 @@ static void describe_head_tsv(const struct elog_topic_description *d,
 static int describe_text(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			 int first)
 {
-	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
-					    "HIGH_WATERMARK", "SIZE", "SEGMENTS"};
+	static const char *const head[9] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
+					    "HIGH_WATERMARK", "SIZE", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
 	struct table t;
@@ -834,9 +838,9 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 		describe_head_human(d, mt, first);
 	else
 		describe_head_tsv(d, mt);
-	table_init(&t, aligned ? 8 : 10);
+	table_init(&t, aligned ? 9 : 11);
 	if (aligned && table_row(&t) == 0)
-		for (size_t c = 0; c < 8; c++)
+		for (size_t c = 0; c < 9; c++)
 			table_set(&t, c, "%s", head[c]);
 	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
@@ -864,6 +868,7 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 			table_set(&t, c++, "%" PRIu64, pd->size_bytes);
 		}
 		table_set(&t, c++, "%" PRIu32, pd->segments);
+		table_set(&t, c++, "%s", elog_partition_state_name(pd->status));
 	}
 	if (!t.failed) {
 		table_print(&t, stdout, aligned, 0);
@@ -872,6 +877,17 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 		rc = -1;
 	}
 	table_release(&t);
+	/* What is wrong with a partition that is not ok, one line each. */
+	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
+		const struct elog_partition_description *pd = &d->partitions[i];
+		if (!pd->status_detail)
+			continue;
+		if (aligned)
+			printf("  partition %" PRIu32 " %s: %s\n", pd->id,
+			       elog_partition_state_name(pd->status), pd->status_detail);
+		else
+			printf("status\t%s\t%" PRIu32 "\t%s\n", d->name, pd->id, pd->status_detail);
+	}
 	return rc;
 }
 

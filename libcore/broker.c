@@ -78,6 +78,8 @@ int elog_broker_storage_error(const struct elog_err *err)
 	case ELOG_E_IO:
 	case ELOG_E_FAILED:
 		return ELOG_PE_STORAGE_ERROR;
+	case ELOG_E_DAMAGED:
+		return ELOG_PE_DATA_DAMAGED;
 	case ELOG_E_NOSPACE:
 		return ELOG_PE_STORAGE_FULL;
 	default:

@@ -312,10 +312,10 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 
 /* ---------------------------------------------------------------- describe */
 
-static void put_topic_description(struct elog_wire_w *w, const char *name, size_t len,
-				  const struct elog_topic *t)
+static void put_topic_description(struct elog_wire_w *w, uint16_t version, const char *name,
+				  size_t len, const struct elog_topic *t)
 {
-	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX], detail[BROKER_MSG_MAX];
 
 	elog_wire_put_string(w, name, len);
 	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
@@ -334,6 +334,11 @@ static void put_topic_description(struct elog_wire_w *w, const char *name, size_
 		elog_wire_put_i64(w, elog_broker_high_watermark(p));
 		elog_wire_put_u64(w, elog_partlog_size_bytes(p->log));
 		elog_wire_put_u32(w, elog_partlog_segment_count(p->log));
+		if (version >= 2) {
+			/* 2: u8 status (0 ok, 1 damaged, 2 failed), string detail */
+			elog_wire_put_u8(w, (uint8_t)elog_store_partition_status(p, detail, sizeof(detail)));
+			elog_wire_put_cstring(w, detail);
+		}
 	}
 }
 
@@ -356,11 +361,11 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 		const char *name;
 		size_t len;
 		elog_wire_get_string(&again, &name, &len);
-		put_topic_description(&w, name, len, elog_store_find(b->store, name, len));
+		put_topic_description(&w, rq->version, name, len, elog_store_find(b->store, name, len));
 	}
 	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
 		const struct elog_topic *t = b->store->topics[i];
-		put_topic_description(&w, t->name, strlen(t->name), t);
+		put_topic_description(&w, rq->version, t->name, strlen(t->name), t);
 	}
 	finish(c, &w);
 }

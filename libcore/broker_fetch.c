@@ -114,20 +114,29 @@ static int fetch_slice(const struct elog_waiter *w, struct wait_part *part,
 	return 0;
 }
 
-/* A small slice read now (into the broker's scratch buffer) and checked:
- * 1 when it goes inline; 0 with part->error set when it cannot be read or
- * a batch is damaged (DATA_DAMAGED: nothing of it is served). */
+/*
+ * A small slice read now (into the broker's scratch buffer) and checked by
+ * the partition log (elog_partlog_check_slice): a bad batch is recorded as
+ * damage and only the whole good batches before it are served. 1 when
+ * some go inline (s->len cut to them); 0 with part->error set when none
+ * can (DATA_DAMAGED naming the range, or the read failed).
+ */
 static int fetch_inline(struct elog_waiter *w, struct wait_part *part,
-			const struct elog_partlog_slice *s, struct fetch_room *room)
+			struct elog_partlog_slice *s, struct fetch_room *room)
 {
 	struct elog_broker *b = w->broker;
 	struct elog_err err;
+	uint32_t good = 0;
 
-	if (elog_conn_read_slice(w->conn, part->p, s, &b->scratch, &err) < 0) {
-		part->error = err.code == ELOG_E_DAMAGED ? ELOG_PE_DATA_DAMAGED : ELOG_PE_STORAGE_ERROR;
-		snprintf(part->message, sizeof(part->message), "partition %u: %.200s", part->id, err.msg);
+	if (elog_conn_read_slice(s, &b->scratch, &err) < 0 ||
+	    (elog_partlog_check_slice(part->p->log, s, b->scratch.data, &good, &err) < 0 &&
+	     good == 0)) {
+		part->error = (int16_t)elog_broker_storage_error(&err);
+		snprintf(part->message, sizeof(part->message), "%s", err.msg);
 		return 0;
 	}
+	if (good > 0 && good < s->len)
+		s->len = good;
 	room->inline_left -= s->len;
 	return 1;
 }

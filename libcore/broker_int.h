@@ -308,11 +308,9 @@ void elog_broker_produce_answer(struct elog_waiter *w);
  * queued) when no fd can be spared. */
 int elog_conn_add_file(struct elog_conn *c, struct elog_partition *p,
 		       const struct elog_partlog_slice *s, struct elog_err *err);
-/* A small slice read into buf and checked at once (an answer's bytes that
- * go out with its fields): -1 with ELOG_E_DAMAGED (logged) when a batch
- * fails its check, ELOG_E_IO when the file cannot be read. */
-int elog_conn_read_slice(struct elog_conn *c, struct elog_partition *p,
-			 const struct elog_partlog_slice *s, struct elog_buf *buf,
+/* Read a (small) slice into buf, for an answer whose batches go out with
+ * its fields; the caller checks them. -1 with ELOG_E_IO when it cannot. */
+int elog_conn_read_slice(const struct elog_partlog_slice *s, struct elog_buf *buf,
 			 struct elog_err *err);
 /* Drop the ranges queued after stream position `from` (a frame given up). */
 void elog_conn_drop_files(struct elog_conn *c, uint64_t from);

@@ -190,21 +190,20 @@ void elog_broker_forget_topic_files(struct elog_broker *b, const struct elog_top
 
 /* ---------------------------------------------------------------- sending */
 
-/*
- * A batch read from a segment failed its check on the way out. The
- * partition's damage tracking (elog_partlog_mark_damaged in partlog, from
- * the damage work of issue 6) is wired here at merge, so that the damage is
- * recorded and later reads of the range answer DATA_DAMAGED; until then it
- * is logged, and the caller answers DATA_DAMAGED (a small answer, not sent
- * yet) or closes the connection (a streamed one, partly sent).
- */
+/* A batch read from a segment failed its check on the way out: the
+ * partition records it as damaged, so that later reads stop before it and
+ * a read of it answers DATA_DAMAGED. */
 static void served_damaged(struct elog_broker *b, struct elog_partition *p, int64_t offset,
 			   const struct elog_err *why)
 {
-	(void)b;
-	(void)p;
-	(void)offset;
-	(void)why;
+	struct elog_err err;
+	char topic[ELOG_LOG_VALUE_MAX], reason[ELOG_LOG_VALUE_MAX];
+
+	if (elog_partlog_mark_damaged(p->log, offset, why->msg, &err) < 0)
+		elog_broker_logf(b, ELOG_LOG_ERROR, "cannot record damage",
+				 "topic=%s partition=%u offset=%" PRId64 " reason=%s",
+				 elog_logfmt_value(topic, sizeof(topic), p->topic->name), p->id, offset,
+				 elog_logfmt_value(reason, sizeof(reason), err.msg));
 }
 
 static void log_damage(struct elog_conn *c, struct elog_partition *p, int64_t offset,
@@ -233,11 +232,9 @@ static void report_damage(struct elog_conn *c, struct out_file *f, const struct 
 	elog_conn_kill(c, kill_why);
 }
 
-int elog_conn_read_slice(struct elog_conn *c, struct elog_partition *p,
-			 const struct elog_partlog_slice *s, struct elog_buf *buf,
+int elog_conn_read_slice(const struct elog_partlog_slice *s, struct elog_buf *buf,
 			 struct elog_err *err)
 {
-	struct served_check k;
 	size_t got = 0;
 
 	elog_buf_reset(buf);
@@ -253,15 +250,6 @@ int elog_conn_read_slice(struct elog_conn *c, struct elog_partition *p,
 		got += (size_t)n;
 	}
 	buf->len = s->len;
-	elog_served_check_init(&k, s->base_offset);
-	if (elog_served_check_feed(&k, buf->data, s->len, s->len, err) != (long)s->len) {
-		if (err->code != ELOG_E_CORRUPT)
-			elog_err_set(err, ELOG_E_CORRUPT, "batch at offset %" PRId64 " is cut short",
-				     k.next_offset);
-		log_damage(c, p, k.batch_offset, s->position, err);
-		err->code = ELOG_E_DAMAGED;
-		return -1;
-	}
 	return 0;
 }
 

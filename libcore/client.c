@@ -663,6 +663,8 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d)
 			free(t->configs[j].value);
 		}
 		free(t->configs);
+		for (size_t j = 0; j < t->partition_desc_count; j++)
+			free(t->partitions[j].status_detail);
 		free(t->partitions);
 		free(t->name);
 	}
@@ -671,7 +673,21 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d)
 	d->count = 0;
 }
 
-int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *out,
+const char *elog_partition_state_name(uint8_t status)
+{
+	switch (status) {
+	case ELOG_PARTITION_STATE_OK:
+		return "ok";
+	case ELOG_PARTITION_STATE_DAMAGED:
+		return "damaged";
+	case ELOG_PARTITION_STATE_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_topic_descriptions *out,
 			 struct elog_err *err)
 {
 	int nomem = 0;
@@ -721,7 +737,7 @@ int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *
 			}
 		}
 		elog_wire_r_field(r, "partitions");
-		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4);
+		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4 + (version >= 2 ? 1 + 2 : 0));
 		if (pn && !nomem && !(t->partitions = calloc(pn, sizeof(*t->partitions)))) {
 			nomem = 1;
 			break;
@@ -735,6 +751,15 @@ int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *
 			p->size_bytes = elog_wire_get_u64(r);
 			p->segments = elog_wire_get_u32(r);
 			t->partition_desc_count = j + 1;
+			if (version >= 2) {
+				const char *d;
+				size_t dl;
+				elog_wire_r_field(r, "partition status");
+				p->status = elog_wire_get_u8(r);
+				elog_wire_get_string(r, &d, &dl);
+				if (dl && !r->failed && !(p->status_detail = span_dup(d, dl)))
+					nomem = 1;
+			}
 		}
 	}
 	if (nomem) {
@@ -758,7 +783,7 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 	out->topics = NULL;
 	if (admin_call(c, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r, "describe topics", err) < 0)
 		return -1;
-	return elog_describe_decode(&r, out, err);
+	return elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err);
 }
 
 int elog_client_init_producer(struct elog_client *c, int64_t *producer_id, int16_t *epoch,

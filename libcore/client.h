@@ -333,12 +333,23 @@ int elog_admin_alter_topic(struct elog_client *c, const char *name, uint32_t par
 			   const struct elog_config_entry *configs, size_t config_count,
 			   struct elog_err *err);
 
+enum elog_partition_state {
+	ELOG_PARTITION_STATE_OK = 0,
+	ELOG_PARTITION_STATE_DAMAGED = 1, /* some offsets are unreadable; the rest is served */
+	ELOG_PARTITION_STATE_FAILED = 2,  /* a write or sync failed; nothing is served */
+};
+
 struct elog_partition_description {
 	uint32_t id;
 	int64_t log_start_offset, high_watermark;
 	uint64_t size_bytes;
 	uint32_t segments;
+	uint8_t status;       /* enum elog_partition_state (DESCRIBE_TOPICS v2) */
+	char *status_detail;  /* "offsets 100-199 damaged", the failure; NULL when ok */
 };
+
+/* "ok", "damaged", "failed" ("unknown" for a status this build does not know). */
+const char *elog_partition_state_name(uint8_t status);
 
 struct elog_topic_description {
 	char *name;

@@ -31,22 +31,37 @@
  *     moves it up (once the segments below are synced, and before
  *     flushed_offset moves), only truncation moves it down (before cutting).
  *   - Every segment from the one holding the recovery point on (at least
- *     the active one) is validated batch by batch on open; at the first bad
- *     batch it is cut, every later segment is deleted and the loss
- *     reported; their indexes are rebuilt. Without a recovery.point (a
- *     directory written before it existed, whose closed segments were
- *     synced at roll) only the active segment is; with an unreadable one,
- *     every segment.
+ *     the active one) is validated batch by batch on open, and their
+ *     indexes are rebuilt. Without a recovery.point (a directory written
+ *     before it existed, whose closed segments were synced at roll) only
+ *     the active segment is; with an unreadable one, every segment.
+ *   - A torn tail is cut; damage never is (docs/format.md, Recovery). A bad
+ *     batch is a torn tail only when it lies past the durable end (below
+ *     which every byte was synced: the recovery point's segment boundary,
+ *     refined by the exact end a clean close records) and no valid batch
+ *     follows it, in its segment or a later one. Then it is cut, the later
+ *     segments (holding no valid batch) deleted and the loss reported.
+ *     Otherwise the bytes from the bad batch to the next valid one are a
+ *     damaged extent: recorded (bounded, per segment), reported through
+ *     the config's event callback, never deleted.
+ *   - Reads never cross damage: an offset inside a damaged extent fails
+ *     with ELOG_E_DAMAGED naming the directory, the offsets, the file and
+ *     the byte; an offset after one is found by skipping it; a slice ends
+ *     before one. next_offset and start_offset count damaged offsets as
+ *     part of the log.
  *   - Index files are hints: on open they are checked and rebuilt from the
- *     log when missing or wrong. The active segment's indexes live in
- *     memory and reach their files at roll and close only.
+ *     log when missing or wrong, and an entry a lookup finds wrong gets its
+ *     index rebuilt then (event ELOG_PARTLOG_EVENT_INDEX_REBUILT) without
+ *     failing the lookup. The active segment's indexes live in memory and
+ *     reach their files at roll and close only.
  *   - Segments below the recovery point are checked cheaply on open (first
  *     batch header, index structure, closing .tix entry), not CRC-scanned,
  *     so opening costs the segments written since the last flush, not the
- *     whole log. Damage inside one surfaces as ELOG_E_CORRUPT from open when
- *     its indexes must be rebuilt (the rebuild scans it), and otherwise from
- *     elog_partlog_read or _find_time, which check every batch they return
- *     or decode; it is never cut automatically.
+ *     whole log. A segment that fails those checks is scanned whole then,
+ *     and damage inside one that passes surfaces when a read walks into it
+ *     (every header of a slice is checked, and _read checks every CRC):
+ *     either way the segment is scanned whole once and its damaged extents
+ *     recorded.
  *   - After an fsync error, or a write error other than a full disk, the
  *     log is failed: every later call, reads too, returns ELOG_E_FAILED
  *     with the original reason. Nothing is retried, because a retried
@@ -85,6 +100,38 @@
 
 #define ELOG_PARTLOG_FORMAT_VERSION 1
 
+/* Text of why an extent is damaged, e.g. "batch crc mismatch: ...". */
+#define ELOG_PARTLOG_WHY_MAX 160
+/* Damaged extents kept per segment; one more is merged into the last. */
+#define ELOG_PARTLOG_DAMAGE_MAX 8
+
+/*
+ * A damaged extent: bytes [position, end_position) of the segment based at
+ * segment_base hold no batch that can be trusted, so offsets [offset,
+ * end_offset) cannot be read. end_position is where the next valid batch
+ * starts, or the end of the segment. A zero-byte extent is a gap: offsets
+ * missing between two valid batches (or segments).
+ */
+struct elog_partlog_damage {
+	int64_t segment_base;
+	uint64_t position, end_position;
+	int64_t offset, end_offset;
+	char why[ELOG_PARTLOG_WHY_MAX];
+};
+
+enum elog_partlog_event_kind {
+	ELOG_PARTLOG_EVENT_DAMAGE = 1,        /* a damaged extent was found */
+	ELOG_PARTLOG_EVENT_INDEX_REBUILT = 2, /* an index file was wrong and was rebuilt */
+};
+
+struct elog_partlog_event {
+	enum elog_partlog_event_kind kind;
+	const char *dir;                          /* the log's directory */
+	const struct elog_partlog_damage *damage; /* DAMAGE */
+	const char *file;                         /* INDEX_REBUILT: the index file's name */
+	const char *why;                          /* INDEX_REBUILT: what was wrong */
+};
+
 enum elog_flush_policy {
 	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
 	ELOG_FLUSH_INTERVAL = 1, /* elog_partlog_flush is called every flush_interval_ms */
@@ -110,6 +157,10 @@ struct elog_partlog_config {
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
+	/* Told about damage and index rebuilds as they are found (open included);
+	 * NULL: not told. Called on the owner thread, never with a lock held. */
+	void (*event)(void *ctx, const struct elog_partlog_event *e);
+	void *event_ctx;
 };
 
 /* Defaults: 128 MiB segments, no age roll, keep forever, 4 KiB index
@@ -135,6 +186,7 @@ struct elog_partlog_recovery {
 	                                torn write (0 when less than a header is left),
 	                                an estimate when the bytes are damaged */
 	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
+	uint32_t damaged_extents;    /* damaged extents found (each also an event) */
 	char first_bad[ELOG_ERR_MSG_MAX]; /* why the log was cut ("" if not) */
 	enum elog_recovery_point_state recovery_point_state;
 	int64_t recovery_point;      /* read from recovery.point; -1 unless FOUND */
@@ -147,10 +199,10 @@ struct elog_partlog; /* opaque */
  * Open (creating the directory's log.meta if the directory is empty or
  * missing) and recover. Fails with ELOG_E_VERSION for a newer format (in
  * log.meta, or a batch with a newer magic whose CRC matches), with
- * ELOG_E_CORRUPT when a segment below the recovery point is unusable
- * (recovery only truncates segments past it, which were never reported
- * durable: damage below needs an operator), and with ELOG_E_BUSY never
- * (locking is the store's job).
+ * ELOG_E_CORRUPT when a segment cannot be a segment at all (larger than
+ * 4 GiB, or spanning more than 2^32 offsets), and with ELOG_E_BUSY never
+ * (locking is the store's job). Damage does not fail open: it is recorded
+ * (see elog_partlog_damage_list) and reported as events.
  */
 int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		      struct elog_partlog **out, struct elog_partlog_recovery *report,
@@ -221,17 +273,48 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 
 /* elog_partlog_locate with max_bytes = cap, then pread into buf (cap must
  * hold the first batch, else ELOG_E_LIMIT naming the needed size). Every
- * batch read is checked (header, CRC, offsets) before it is returned:
- * ELOG_E_CORRUPT names the segment file and byte. */
+ * batch read is checked (header, CRC, offsets) before it is returned; a bad
+ * one is recorded as damage (the slice is read again, ending before it, or
+ * the read fails with ELOG_E_DAMAGED when `offset` is in it). */
 int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, size_t cap,
 		      struct elog_partlog_slice *slice, struct elog_err *err);
+
+/*
+ * For a reader that preads a slice itself (the broker's fetch): check the
+ * batches of `slice` read into buf (header, CRC, offset continuity). 0 when
+ * all are good. Otherwise the bad batch is recorded as damage, *good_len is
+ * the length of the whole good batches before it (serve those), and -1 is
+ * returned: ELOG_E_DAMAGED naming the range, or ELOG_E_CORRUPT when the
+ * bytes on disk turn out to be good (the read itself went wrong).
+ */
+int elog_partlog_check_slice(struct elog_partlog *log, const struct elog_partlog_slice *slice,
+			     const uint8_t *buf, uint32_t *good_len, struct elog_err *err);
+
+/*
+ * Record the batch holding `offset` as damaged (a reader found it bad):
+ * the segment holding it is scanned whole, its damaged extents recorded
+ * and reported; if the batch itself checks out on disk, it is recorded all
+ * the same, from its start to the next valid batch, with `why`. 0 once
+ * `offset` lies in a damaged extent; ELOG_E_RANGE outside the log.
+ */
+int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const char *why,
+			      struct elog_err *err);
+
+/* The damaged extents known so far, in offset order: up to cap of them into
+ * out; returns how many there are. */
+uint32_t elog_partlog_damage_list(const struct elog_partlog *log,
+				  struct elog_partlog_damage *out, uint32_t cap);
+
+/* The end_offset of the damaged extent holding `offset`, or -1 if none does. */
+int64_t elog_partlog_damage_end(const struct elog_partlog *log, int64_t offset);
 
 /*
  * First offset whose record timestamp is >= ts_ms (first in offset order:
  * timestamps may go backwards), scanning from the time index hint;
  * next_offset if there is none. Segments and batches whose max timestamp is
  * below ts_ms are skipped unread; records are decoded only in the batch
- * where the answer lies.
+ * where the answer lies. A scan that reaches a damaged extent before the
+ * answer fails with ELOG_E_DAMAGED: the answer may lie in it.
  */
 int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
 			   struct elog_err *err);

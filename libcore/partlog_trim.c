@@ -48,18 +48,20 @@ static int truncate_position(struct elog_partlog *log, uint32_t i, int64_t offse
 {
 	const struct elog_partlog_segment *s = &log->segments[i];
 	size_t k = elog_segindex_floor_offset(&s->ix.idx, (uint32_t)(offset - s->base_offset));
+	const struct elog_partlog_damage *d = elog_partlog_extent_at(s, offset);
 	struct elog_partlog_walker w;
 	struct elog_batch_header h;
-	int64_t at = s->base_offset;
+	int64_t at;
 
-	*cut = 0;
-	if (k != SIZE_MAX) {
-		*cut = elog_segindex_pos(&s->ix.idx, k);
-		at += elog_segindex_rel(&s->ix.idx, k);
-	}
+	/* A damaged extent's first offset is a boundary; the inside of one is not. */
+	if (d && d->offset != offset)
+		return elog_partlog_damage_error(log, d, err);
+	elog_partlog_walk_start(s, &s->ix.idx, k, offset, cut, &at);
 	elog_partlog_walker_init(&w, log, s);
-	/* offset < the segment's end, so a batch holds it: the walk stops there. */
+	/* offset < the segment's end, so a batch or an extent starts at it: the walk stops there. */
 	while (at != offset) {
+		if (elog_partlog_extent_skip(s, cut, &at))
+			continue;
 		if (elog_partlog_walker_header(&w, *cut, at, &h, err) < 0)
 			return -1;
 		if (elog_batch_last_offset(&h) >= offset)
@@ -93,20 +95,23 @@ static void truncate_forget_newer(struct elog_partlog *log, uint32_t i, int64_t 
 }
 
 /*
- * Lower the recovery point to segment i, then forget the newer segments,
- * with rp_mutex held across both: a flush in between cannot raise the
- * point again (it finds the generation moved). No room for the new
- * recovery.point is ELOG_E_NOSPACE with nothing changed; any other
- * failure to write it fails the log.
+ * Lower the recovery point to segment i (and drop a durable end the cut
+ * goes below), then forget the newer segments, with rp_mutex held across
+ * both: a flush in between cannot raise the point again (it finds the
+ * generation moved). No room for the new recovery.point is ELOG_E_NOSPACE
+ * with nothing changed; any other failure to write it fails the log.
  */
 static int truncate_lower_and_forget(struct elog_partlog *log, uint32_t i, int64_t offset,
 				     struct elog_err *err)
 {
-	int64_t base = log->segments[i].base_offset;
-	int rc = 0;
+	int64_t base = log->segments[i].base_offset, rp;
+	int keep, rc = 0;
 
 	pthread_mutex_lock(&log->rp_mutex);
-	if (atomic_load(&log->rp_offset) > base && elog_partlog_rp_store(log, base, err) < 0)
+	rp = atomic_load(&log->rp_offset);
+	keep = log->durable.base >= 0 && offset >= log->durable.next;
+	if ((rp > base || (log->durable.base >= 0 && !keep)) &&
+	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, err) < 0)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	if (rc == 0)
 		truncate_forget_newer(log, i, offset);
@@ -155,6 +160,7 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot truncate to %llu bytes",
 				      name, (unsigned long long)cut);
 	s->size = cut;
+	elog_partlog_extents_cut(log, s, cut);
 	if (elog_segindex_keep(&s->ix.idx, elog_segindex_floor_position(&s->ix.idx, cut) + 1,
 			       err) < 0 ||
 	    elog_segindex_keep(&s->ix.tix, elog_segindex_floor_position(&s->ix.tix, cut) + 1,
@@ -203,7 +209,7 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	/* From here on a failure leaves disk and memory apart: the log fails. */
 	/* Released, their entries keep the base offsets the unlinks below need. */
 	for (uint32_t j = i + 1; j < old_count; j++)
-		elog_partlog_segment_release(&log->segments[j]);
+		elog_partlog_segment_release(log, &log->segments[j]);
 	if (elog_partlog_pending_sync(log, ELOG_PARTLOG_PENDING_MAX, err) < 0)
 		return -1;
 	for (uint32_t j = old_count - 1; j > i; j--)
@@ -263,7 +269,7 @@ int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *dele
 			break;
 		}
 		log->size_bytes -= s->size;
-		elog_partlog_segment_release(s);
+		elog_partlog_segment_release(log, s);
 		memmove(&log->segments[0], &log->segments[1],
 			(log->segment_count - 1) * sizeof(*log->segments));
 		log->segment_count--;

@@ -21,7 +21,11 @@
  * (not just overrides), so changing the broker's defaults later does not
  * change existing topics. elog_store_open replays the log from its start;
  * an op that does not apply (create of an existing topic, a config key this
- * build does not know) makes open fail rather than guess.
+ * build does not know) makes open fail rather than guess, and so does any
+ * damage in the metadata log (a torn tail after a crash is cut: that record
+ * was never acted on). With options.salvage_metadata open instead keeps the
+ * damaged log beside a new one rebuilt from its intact records and the
+ * topic directories on disk (docs/operations.md, "Damaged metadata log").
  *
  * Producer ids are handed out from blocks: the store records "limit" (the
  * first id it may not hand out) before handing out ids below it, so ids
@@ -33,7 +37,11 @@
  *           the missing partition directories);
  *   delete: record, then rename DIR/<topic> to DIR/.trash/<topic>.<n>, then
  *           remove it (a crash in between: open removes what is in .trash,
- *           and moves topic directories the metadata does not know there).
+ *           and moves there the directory of a topic whose last record is
+ *           its delete). A topic directory the metadata log does not account
+ *           for that way (never named, or its log was cut at this open) is
+ *           left alone with a warning, and a create of that name refused:
+ *           data is never removed because metadata went missing.
  *
  * Topic names starting with '.' are refused here (INVALID_TOPIC) although
  * docs/protocol.md allows them: they would collide with DIR/.lock and
@@ -162,7 +170,10 @@ void elog_format_duration_ms(int64_t ms, char *out, size_t cap);
 
 struct elog_topic;
 
+struct elog_store;
+
 struct elog_partition {
+	struct elog_store *store;
 	struct elog_topic *topic;
 	uint32_t id;
 	struct elog_partlog *log;
@@ -189,7 +200,8 @@ struct elog_store_options {
 	uint64_t min_free_bytes;        /* produce is refused below this much free space; 0: only
 	                                   when a write finds the disk full */
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
-	const struct elog_logger *log;  /* recovery reports, removed leftovers */
+	const struct elog_logger *log;  /* recovery reports, damage, removed leftovers */
+	int salvage_metadata;           /* rebuild a damaged metadata log (see above) */
 };
 
 struct elog_store {
@@ -202,6 +214,7 @@ struct elog_store {
 	uint32_t partition_total;
 	int64_t producer_id_next, producer_id_limit;
 	uint64_t trash_seq;
+	int meta_cut;                   /* open cut a torn tail off the metadata log */
 	int meta_failure_logged;
 	struct {
 		uint64_t free_bytes;      /* at the last measurement */
@@ -250,6 +263,15 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 
 /* A producer id never handed out before (a metadata record every block of ids). */
 int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err);
+
+enum elog_partition_status {
+	ELOG_PARTITION_OK = 0,
+	ELOG_PARTITION_DAMAGED = 1, /* damaged offsets are unreadable; the rest is served */
+	ELOG_PARTITION_FAILED = 2,  /* a write or sync failed: nothing is served */
+};
+/* A partition's status and, unless ok, one line saying which offsets or why. */
+enum elog_partition_status elog_store_partition_status(const struct elog_partition *p,
+						       char *detail, size_t cap);
 
 /* Retention on every partition; failures are logged, the count returned. */
 uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *segments_deleted);

@@ -140,12 +140,12 @@ orders	3	1"
 	run -0 elog-topic describe alpha
 	assert_output "topic	alpha	1	1
 $(config_lines alpha)
-partition	alpha	0	0	0	0	0	0	0	1"
+partition	alpha	0	0	0	0	0	0	0	1	ok"
 	# every topic, by name
 	run -0 elog-topic describe
 	assert_line --index 0 "topic	alpha	1	1"
 	assert_line --index 9 "topic	orders	3	1"
-	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1"
+	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1	ok"
 	assert_equal "${#lines[@]}" 20
 }
 
@@ -171,7 +171,7 @@ config	cfg	segment.ms	3600000"
 	run -0 elog-topic list --json
 	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"records":0,"size_bytes":0,"retention_ms":-1,"retention_bytes":-1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
@@ -191,7 +191,7 @@ config	cfg	segment.ms	3600000"
 	elog-topic create hw
 	seq 1 5 | elog-produce -a 1 hw
 	run -0 bash -c "elog-topic describe hw | grep '^partition'"
-	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1$'
+	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1	ok$'
 }
 
 @test "an aligned table with a header when stdout is a terminal" {
@@ -207,8 +207,8 @@ b              1           1            0        0     forever"
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
   flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
   retention.ms=-1 segment.bytes=128M segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS
-0          0       0         0    0      0               0     1"
+PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS  STATUS
+0          0       0         0    0      0               0     1         ok"
 }
 
 @test "on a terminal: list shows records, size and retention; describe fits 80 columns" {
@@ -296,7 +296,7 @@ plain retention.ms 90000"
 	assert_output --partial "{\"topic\":\"$name\",\"partition_count\":2,"
 	run -0 elog-topic describe "$name"
 	assert_line --index 0 "topic	$name	2	1"
-	assert_line --index 9 "partition	$name	1	0	0	0	0	0	0	1"
+	assert_line --index 9 "partition	$name	1	0	0	0	0	0	0	1	ok"
 	run -0 script -qec "elog-topic describe" /dev/null
 	assert_line --index 0 "$name: 2 partitions, replication factor 1, 0 records, size 0"$'\r'
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'

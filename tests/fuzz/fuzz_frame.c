@@ -207,7 +207,7 @@ static int on_produce_result(void *ctx, const struct elog_produce_result *res, s
 	return 0;
 }
 
-static void decode_response(uint16_t api, const uint8_t *body, size_t len)
+static void decode_response(uint16_t api, uint16_t version, const uint8_t *body, size_t len)
 {
 	struct elog_wire_r r;
 	struct elog_metadata md;
@@ -238,7 +238,7 @@ static void decode_response(uint16_t api, const uint8_t *body, size_t len)
 		}
 		break;
 	case ELOG_API_DESCRIBE_TOPICS:
-		if (elog_describe_decode(&r, &d, NULL) == 0)
+		if (elog_describe_decode(&r, version, &d, NULL) == 0)
 			elog_topic_descriptions_release(&d);
 		break;
 	case ELOG_API_PRODUCE:
@@ -277,7 +277,7 @@ static void walk_frames(const uint8_t *data, size_t size)
 			return;
 		api = (uint16_t)(h.api & ~ELOG_API_RESPONSE);
 		decode_request(api, data + off + 12, total - 12);
-		decode_response(api, data + off + 12, total - 12);
+		decode_response(api, h.version, data + off + 12, total - 12);
 		off += total;
 	}
 }
@@ -327,7 +327,7 @@ static void feed_connection(const uint8_t *data, size_t size)
 			REQUIRE(resp.tag < 4 && resp.api == apis[resp.tag]);
 			REQUIRE(resp.correlation_id == (uint32_t)resp.tag + 1);
 			REQUIRE(resp.body == resp.frame.data + 12);
-			decode_response(resp.api, resp.body, resp.body_len);
+			decode_response(resp.api, resp.version, resp.body, resp.body_len);
 			taken++;
 		}
 		if (rc < 0)
