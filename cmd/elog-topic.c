@@ -72,7 +72,7 @@ static const struct elog_cli_option options[] = {
 	 "retention.bytes: partition size kept (-1: all)"},
 	{OPT_SEGMENT_BYTES, "segment-bytes", "SIZE", "segment.bytes: roll segments at this size"},
 	{OPT_BEFORE, "before", "POSITION",
-	 "purge: the records before OFFSET, @TIME, -N (all but the last N) or end"},
+	 "purge: the records before OFFSET, @TIME or end (-N: all but the last N)"},
 	{OPT_IF_EXISTS, "if-exists", NULL, "delete: a missing topic is not an error"},
 	{OPT_IF_NOT_EXISTS, "if-not-exists", NULL, "create: an existing topic is not an error"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},

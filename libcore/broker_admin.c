@@ -612,7 +612,6 @@ static void purge_one(struct elog_broker *b, struct elog_wire_w *w, struct elog_
 	struct elog_partition *p = t && id < t->partition_count ? t->partitions[id] : NULL;
 	int64_t before = -1, after = -1, hw, target;
 	struct elog_err err;
-	uint32_t deleted;
 	int code = ELOG_PE_NONE;
 
 	if (!t) {
@@ -636,7 +635,7 @@ static void purge_one(struct elog_broker *b, struct elog_wire_w *w, struct elog_
 				 "offset %" PRId64 " is past the high watermark %" PRId64, target, hw);
 		} else if (dry_run) {
 			after = target > before ? target : before;
-		} else if (elog_store_purge(b->store, p, target, &deleted, &err) < 0) {
+		} else if (elog_store_purge(b->store, p, target, &err) < 0) {
 			code = elog_broker_storage_error(&err);
 		} else {
 			after = elog_partlog_start_offset(p->log);

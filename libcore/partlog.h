@@ -286,8 +286,11 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
  * already: nothing to do, 0. Past next_offset: ELOG_E_RANGE (the broker
  * limits it to the high watermark). The records from the new start on are
  * flushed first (when they were not yet), then log.start is written; both
- * are durable when it returns. No room for the file is ELOG_E_NOSPACE with
- * nothing changed; any other write or sync failure fails the log. When the
+ * are durable when it returns. Without room for the file, the segments
+ * wholly below `offset` are deleted first (they go anyway) and the write is
+ * tried again; ELOG_E_NOSPACE when that does not make room (the start is
+ * then the first segment left, which may have moved up); any other write
+ * or sync failure fails the log. When the
  * start reaches next_offset, the active segment is rolled (when it holds
  * anything and there is room), so that nothing below the start has to stay
  * on the disk. Deleting the segments wholly below the start is left to

@@ -203,6 +203,16 @@ int64_t elog_partlog_now_ms(const struct elog_partlog *log);
  * something); ELOG_E_NOSPACE leaves the active one as it was. */
 int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
 
+/* partlog_trim.c */
+/*
+ * Delete the oldest segments while they lie wholly below `offset` (at or
+ * below the next_offset flushed): what a purge to it deletes anyway, done
+ * before the start is written when the disk has no room for that. The
+ * start moves up to the first segment left, when it was below it.
+ */
+int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
+			      struct elog_err *err);
+
 /* partlog_start.c */
 /* At open, after recovery: read log.start into start_offset (see partlog.h). */
 int elog_partlog_start_load(struct elog_partlog *log, struct elog_partlog_recovery *report,

@@ -227,6 +227,28 @@ static int start_roll_if_empty(struct elog_partlog *log, struct elog_err *err)
 	return -1;
 }
 
+/*
+ * No room for log.start (not even in place): delete the segments wholly
+ * below `offset` first, which the purge deletes anyway, and try again. A
+ * crash in between leaves the start at the first segment left, at or
+ * below `offset`: nothing above it is lost. With nothing to delete, or
+ * still no room, ELOG_E_NOSPACE (the segments deleted stay deleted: the
+ * start is the first one left, as after retention).
+ */
+static int start_store_making_room(struct elog_partlog *log, int64_t offset, struct elog_err *err)
+{
+	struct elog_err no_room = *err;
+	uint32_t deleted = 0;
+
+	if (elog_partlog_retain_below(log, offset, &deleted, err) < 0)
+		return -1;
+	if (deleted == 0) {
+		*err = no_room;
+		return -1;
+	}
+	return elog_partlog_start_store(log, offset, err);
+}
+
 int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog_err *err)
 {
 	struct elog_err local;
@@ -244,7 +266,8 @@ int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog
 	/* What stays readable must survive a crash the start survives. */
 	if (offset > elog_partlog_flushed_offset(log) && elog_partlog_flush(log, err) < 0)
 		return -1;
-	if (elog_partlog_start_store(log, offset, err) < 0)
+	if (elog_partlog_start_store(log, offset, err) < 0 &&
+	    (err->code != ELOG_E_NOSPACE || start_store_making_room(log, offset, err) < 0))
 		return err->code == ELOG_E_NOSPACE ? -1 : elog_partlog_fail(log, err);
 	log->start_offset = offset;
 	return start_roll_if_empty(log, err);

@@ -256,14 +256,18 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 
 /* ---------------------------------------------------------------- retention */
 
-/* Whether the oldest segment is due for deletion; by_time_size 0: only the start rule. */
-static int retain_due(const struct elog_partlog *log, int64_t now_ms, int by_time_size)
+/*
+ * Whether the oldest segment is due for deletion: it lies wholly below
+ * `below` (the log start: nothing in it can be read any more), or, with
+ * by_time_size, retention by age or size wants it.
+ */
+static int retain_due(const struct elog_partlog *log, int64_t now_ms, int by_time_size,
+		      int64_t below)
 {
 	const struct elog_partlog_segment *s = &log->segments[0];
 	int64_t ms = log->config.retention_ms, bytes = log->config.retention_bytes;
 
-	/* Wholly below the log start: nothing in it can be read any more. */
-	if (log->segments[1].base_offset <= log->start_offset)
+	if (log->segments[1].base_offset <= below)
 		return 1;
 	if (!by_time_size)
 		return 0;
@@ -272,7 +276,7 @@ static int retain_due(const struct elog_partlog *log, int64_t now_ms, int by_tim
 	return bytes >= 0 && log->size_bytes > (uint64_t)bytes;
 }
 
-static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size,
+static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size, int64_t below,
 		      uint32_t *deleted, struct elog_err *err)
 {
 	struct elog_err local;
@@ -289,7 +293,7 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	 * Oldest first, and only while the oldest is due: deleting from the
 	 * middle would leave a hole in the offsets. Never the active segment.
 	 */
-	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size)) {
+	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size, below)) {
 		struct elog_partlog_segment *s = &log->segments[0];
 		/* Deleted unsynced, if a flush has not got to it yet. */
 		pthread_mutex_lock(&log->mutex);
@@ -319,10 +323,16 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err)
 {
-	return retain_run(log, now_ms, 1, deleted, err);
+	return retain_run(log, now_ms, 1, log->start_offset, deleted, err);
 }
 
 int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err)
 {
-	return retain_run(log, 0, 0, deleted, err);
+	return retain_run(log, 0, 0, log->start_offset, deleted, err);
+}
+
+int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
+			      struct elog_err *err)
+{
+	return retain_run(log, 0, 0, offset, deleted, err);
 }

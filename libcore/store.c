@@ -714,37 +714,32 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 /* ---------------------------------------------------------------- purge */
 
 int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
-		     uint32_t *segments_deleted, struct elog_err *err)
+		     struct elog_err *err)
 {
 	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
 	int64_t before = elog_partlog_start_offset(p->log);
+	uint64_t size = elog_partlog_size_bytes(p->log), freed;
 	struct elog_err later;
-	uint32_t deleted = 0;
+	int rc = elog_partlog_start_set(p->log, offset, err);
 
-	*segments_deleted = 0;
-	if (elog_partlog_start_set(p->log, offset, err) < 0) {
-		elog_store_partition_check(store, p);
-		return -1;
-	}
-	if (elog_partlog_start_offset(p->log) == before)
-		return 0;
 	/* The start is durable: what lies wholly below it goes now, not at the next round. */
-	if (elog_partlog_retain_purged(p->log, &deleted, &later) < 0) {
-		if (elog_partlog_failed(p->log, NULL))
-			elog_store_partition_check(store, p);
-		else
-			elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
-				  "topic=%s partition=%u error=%s",
-				  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id,
-				  elog_logfmt_value(why, sizeof(why), later.msg));
-	}
-	elog_logf(store->options.log, ELOG_LOG_INFO, "records purged",
-		  "topic=%s partition=%u start_offset_before=%" PRId64 " start_offset=%" PRId64
-		  " segments_deleted=%u",
-		  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id, before,
-		  elog_partlog_start_offset(p->log), deleted);
-	if (deleted)
+	if (rc == 0 && elog_partlog_retain_purged(p->log, NULL, &later) < 0 &&
+	    !elog_partlog_failed(p->log, NULL))
+		elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
+			  "topic=%s partition=%u error=%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id,
+			  elog_logfmt_value(why, sizeof(why), later.msg));
+	elog_store_partition_check(store, p);
+	/* A purge that found no room may still have deleted segments (partlog.h). */
+	freed = size - elog_partlog_size_bytes(p->log);
+	if (elog_partlog_start_offset(p->log) != before)
+		elog_logf(store->options.log, ELOG_LOG_INFO, "records purged",
+			  "topic=%s partition=%u start_offset_before=%" PRId64 " start_offset=%" PRId64
+			  " bytes_deleted=%" PRIu64 "%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id, before,
+			  elog_partlog_start_offset(p->log), freed,
+			  rc < 0 ? " reason=\"no room for log.start: only whole segments were deleted\"" : "");
+	if (freed)
 		elog_store_space_refresh(store, NULL); /* room may be back */
-	*segments_deleted = deleted;
-	return 0;
+	return rc;
 }

@@ -280,12 +280,13 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
  * Purge partition p's records below `offset` (elog_partlog_start_set: at or
  * below its start, nothing happens; past its end, ELOG_E_RANGE), then
  * delete at once the segments wholly below the new start and measure the
- * free space again. A move is logged (level=info msg="records purged"),
- * and so is a failed log. Not held back by the free-space reserve: it
- * writes one small file and frees room.
+ * free space again. A move of the start is logged (level=info
+ * msg="records purged", with the bytes deleted), and so is a failed log.
+ * Not held back by the free-space reserve: it writes one small file and
+ * frees room.
  */
 int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
-		     uint32_t *segments_deleted, struct elog_err *err);
+		     struct elog_err *err);
 
 /* ------------------------------------------------------------ disk space, failures */
 

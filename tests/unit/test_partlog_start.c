@@ -3,7 +3,8 @@
  * log.start): reads, timestamp lookups and damage below it, retention of
  * the segments it leaves behind, a purge that empties the log, truncation
  * below it, reopening with the file intact, missing, damaged or past the
- * log's end, and a full disk.
+ * log's end, and a full disk (the file overwritten in place, or room made
+ * by deleting the segments below the new start first).
  */
 #include "t.h"
 #include "batch.h"
@@ -478,8 +479,9 @@ static void test_start_past_damage(void)
 
 /*
  * A full disk (a tmpfs, needs root; skipped otherwise): with no room for a
- * new file, an existing log.start is overwritten in place; without one the
- * purge fails with "no space" and changes nothing.
+ * new file, an existing log.start is overwritten in place; without one, and
+ * no whole segment below the new start to delete first, the purge fails
+ * with "no space" and changes nothing.
  */
 static void tmpfs_body(const char *dir)
 {
@@ -520,16 +522,65 @@ static void tmpfs_body(const char *dir)
 	elog_partlog_close(log);
 }
 
+/* No log.start yet and no room: the segments below the new start make it. */
+static void tmpfs_making_room_body(const char *dir)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	char path[4200];
+	static char block[4096];
+	uint32_t segments;
+	int fd;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, &err), &err);
+	segments = elog_partlog_segment_count(log);
+	path_in(path, sizeof(path), dir, "filler");
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	T_ASSERT(fd >= 0);
+	while (write(fd, block, sizeof(block)) == (ssize_t)sizeof(block))
+		;
+	close(fd);
+	T_OK(elog_partlog_start_set(log, 151, &err), &err);
+	T_EQ_INT(elog_partlog_start_offset(log), 151);
+	T_EQ_INT(start_file(dir), 151);
+	T_CHECK(elog_partlog_segment_count(log) < segments);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_start_offset(log), 151);
+	elog_partlog_close(log);
+}
+
+static int tmpfs_mount(const char *dir)
+{
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=256k") == 0)
+		return 0;
+	fprintf(stderr, "# skip %s: cannot mount a tmpfs (%s): needs root\n", t_current,
+		strerror(errno));
+	return -1;
+}
+
 static void test_start_full_disk(void)
 {
 	const char *dir = t_tmpdir();
 
-	if (mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
-		fprintf(stderr, "# skip %s: cannot mount a tmpfs (%s): needs root\n", t_current,
-			strerror(errno));
+	if (tmpfs_mount(dir) < 0)
 		return;
-	}
 	tmpfs_body(dir);
+	T_CHECK(umount2(dir, MNT_DETACH) == 0);
+}
+
+static void test_start_full_disk_making_room(void)
+{
+	const char *dir = t_tmpdir();
+
+	if (tmpfs_mount(dir) < 0)
+		return;
+	tmpfs_making_room_body(dir);
 	T_CHECK(umount2(dir, MNT_DETACH) == 0);
 }
 
@@ -544,5 +595,6 @@ int main(void)
 	T_RUN(test_start_truncate_below);
 	T_RUN(test_start_past_damage);
 	T_RUN(test_start_full_disk);
+	T_RUN(test_start_full_disk_making_room);
 	return t_finish();
 }
