@@ -266,6 +266,48 @@ orders  1          0      10         10"
 	assert_equal "$(grep -c 'log start reset' broker3.err)" 0
 }
 
+# le BYTES VALUE — VALUE as BYTES little-endian bytes, in hex.
+le() {
+	local i out=
+	for ((i = 0; i < $1; i++)); do
+		out+=$(printf '%02x' $((($2 >> (8 * i)) & 255)))
+	done
+	printf '%s' "$out"
+}
+
+# purge_frame DRY_RUN TOPIC ID:OFFSET... — a DELETE_RECORDS request, in hex.
+purge_frame() {
+	local dry=$1 topic=$2 body part
+	shift 2
+	body=$(le 4 30000)$(le 1 "$dry")$(le 4 1)$(le 2 ${#topic})$(printf '%s' "$topic" | od -An -tx1 | tr -d ' \n')$(le 4 $#)
+	for part in "$@"; do
+		body+=$(le 4 "${part%%:*}")$(le 8 "${part#*:}")
+	done
+	printf '%s' "$(le 4 $((8 + ${#body} / 2)))$(le 2 10)$(le 2 1)$(le 4 1)$body"
+}
+
+@test "DELETE_RECORDS refuses a request naming a partition twice, or more partitions than there are, before doing anything" {
+	elog_need elog-probe
+	start_broker broker
+	elog-topic create -p 3 s
+	fill s 0 20
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 0 s 0:5 1:0 0:6)"
+	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"partition 0 of 's' is named twice\"
+closed"
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 0 s 0:5 1:0 2:0 3:0)"
+	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"the request names 4 partitions, more than the 3 this broker has\"
+closed"
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 2 s 0:5)"
+	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"malformed dry_run at byte 5 of the body\"
+closed"
+	assert_equal "$(start_of s 0)" 0
+	# the same frame, well formed, purges; -1 is the high watermark
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 0 s 0:-1)"
+	assert_output "frame api=0x800a correlation_id=1 error=NONE message=\"\"
+closed"
+	assert_equal "$(start_of s 0)" 20
+}
+
 @test "usage errors: one reason and the usage, exit 2, nothing purged" {
 	start_broker broker
 	elog-topic create -p 2 u
