@@ -14,10 +14,10 @@
  * offset, "end", -N or @TIME, resolved here per partition (LIST_OFFSETS)
  * except "end", which the broker takes as its high watermark.
  *
- * Output (list, describe, purge): an aligned table with sizes and durations for a
- * person when stdout is a terminal, TSV lines otherwise, JSON with --json;
- * the TSV and JSON forms carry plain numbers (ms, bytes), are documented in
- * the man page and stable: fields are only ever added.
+ * Output (list, describe, purge): an aligned table with sizes and
+ * durations for a person when stdout is a terminal, TSV lines otherwise,
+ * JSON with --json; the TSV and JSON forms carry plain numbers (ms, bytes),
+ * are documented in the man page and stable: fields are only ever added.
  */
 #include <assert.h>
 #include <errno.h>

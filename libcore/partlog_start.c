@@ -233,7 +233,9 @@ static int start_roll_if_empty(struct elog_partlog *log, struct elog_err *err)
  * crash in between leaves the start at the first segment left, at or
  * below `offset`: nothing above it is lost. With nothing to delete, or
  * still no room, ELOG_E_NOSPACE (the segments deleted stay deleted: the
- * start is the first one left, as after retention).
+ * start is the first one left, as after retention). A segment that cannot
+ * be unlinked is an error of this call, as of a retention round; a failed
+ * write of the file fails the log.
  */
 static int start_store_making_room(struct elog_partlog *log, int64_t offset, struct elog_err *err)
 {
@@ -246,7 +248,9 @@ static int start_store_making_room(struct elog_partlog *log, int64_t offset, str
 		*err = no_room;
 		return -1;
 	}
-	return elog_partlog_start_store(log, offset, err);
+	if (elog_partlog_start_store(log, offset, err) < 0)
+		return err->code == ELOG_E_NOSPACE ? -1 : elog_partlog_fail(log, err);
+	return 0;
 }
 
 int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog_err *err)
@@ -266,9 +270,12 @@ int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog
 	/* What stays readable must survive a crash the start survives. */
 	if (offset > elog_partlog_flushed_offset(log) && elog_partlog_flush(log, err) < 0)
 		return -1;
-	if (elog_partlog_start_store(log, offset, err) < 0 &&
-	    (err->code != ELOG_E_NOSPACE || start_store_making_room(log, offset, err) < 0))
-		return err->code == ELOG_E_NOSPACE ? -1 : elog_partlog_fail(log, err);
+	if (elog_partlog_start_store(log, offset, err) < 0) {
+		if (err->code != ELOG_E_NOSPACE)
+			return elog_partlog_fail(log, err);
+		if (start_store_making_room(log, offset, err) < 0)
+			return -1;
+	}
 	log->start_offset = offset;
 	return start_roll_if_empty(log, err);
 }
