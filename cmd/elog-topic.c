@@ -1,6 +1,6 @@
 /*
- * elog-topic — create, alter, delete, list and describe topics over the
- * protocol; see elog-topic(1).
+ * elog-topic — create, alter, delete, purge, list and describe topics over
+ * the protocol; see elog-topic(1).
  *
  * Config options are spellings of the broker's topic config keys
  * (--retention is retention.ms, ...). Every value, theirs and -c's, is
@@ -10,10 +10,14 @@
  * The options follow the command line's rule (elog(7) VALUES): --retention
  * needs a unit, where -c retention.ms=604800000 is milliseconds by its name.
  *
- * Output (list, describe): an aligned table with sizes and durations for a
- * person when stdout is a terminal, TSV lines otherwise, JSON with --json;
- * the TSV and JSON forms carry plain numbers (ms, bytes), are documented in
- * the man page and stable: fields are only ever added.
+ * purge moves partitions' log starts up (DELETE_RECORDS): --before is an
+ * offset, "end", -N or @TIME, resolved here per partition (LIST_OFFSETS)
+ * except "end", which the broker takes as its high watermark.
+ *
+ * Output (list, describe, purge): an aligned table with sizes and
+ * durations for a person when stdout is a terminal, TSV lines otherwise,
+ * JSON with --json; the TSV and JSON forms carry plain numbers (ms, bytes),
+ * are documented in the man page and stable: fields are only ever added.
  */
 #include <assert.h>
 #include <errno.h>
@@ -37,9 +41,12 @@
 /* describe on a terminal wraps its config line here */
 #define SCREEN_COLUMNS 80
 #define JSON_OUT_MAX (64u << 20)
+/* Topic/partition operands of one purge. */
+#define PURGE_TARGETS_MAX 1024
 
 enum {
-	OPT_FLUSH = 256,
+	OPT_BEFORE = 256,
+	OPT_FLUSH,
 	OPT_IF_EXISTS,
 	OPT_IF_NOT_EXISTS,
 	OPT_MAX_RECORD_BYTES,
@@ -54,7 +61,8 @@ enum {
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "host:port,... (default $ELOG_BROKERS or 127.0.0.1:7411)"},
 	{'c', "config", "KEY=VALUE", "set a topic config key (create, alter); repeatable"},
-	{'j', "json", NULL, "print JSON (list, describe)"},
+	{'j', "json", NULL, "print JSON (list, describe, purge)"},
+	{'n', "dry-run", NULL, "purge: print what would be purged, change nothing"},
 	{'p', "partitions", "N", "partitions (create: the broker's default.partitions; alter: grow to N)"},
 	{'r', "replication-factor", "N", "replicas of each partition (create; default 1)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush: always, never or an interval like 1s"},
@@ -63,6 +71,8 @@ static const struct elog_cli_option options[] = {
 	{OPT_RETENTION_BYTES, "retention-bytes", "SIZE",
 	 "retention.bytes: partition size kept (-1: all)"},
 	{OPT_SEGMENT_BYTES, "segment-bytes", "SIZE", "segment.bytes: roll segments at this size"},
+	{OPT_BEFORE, "before", "POSITION",
+	 "purge: the records before OFFSET, @TIME or end (-N: all but the last N)"},
 	{OPT_IF_EXISTS, "if-exists", NULL, "delete: a missing topic is not an error"},
 	{OPT_IF_NOT_EXISTS, "if-not-exists", NULL, "create: an existing topic is not an error"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},
@@ -79,6 +89,8 @@ static const struct elog_cli_program program = {
 		    SYNOPSIS_INDENT "[-b brokers] alter [-p partitions] [-c key=value]"
 		    " [config-options] topic ..."
 		    SYNOPSIS_INDENT "[-b brokers] delete [--if-exists] topic ..."
+		    SYNOPSIS_INDENT "[-b brokers] purge [-jn] --before position"
+		    " topic[:partition[,partition...]] ..."
 		    SYNOPSIS_INDENT "[-b brokers] list [-j]"
 		    SYNOPSIS_INDENT "[-b brokers] describe [-j] [topic ...]"
 		    SYNOPSIS_INDENT "-h | --version",
@@ -87,10 +99,10 @@ static const struct elog_cli_program program = {
 	.options = options,
 };
 
-enum command { CMD_CREATE, CMD_ALTER, CMD_DELETE, CMD_LIST, CMD_DESCRIBE, CMD__COUNT };
+enum command { CMD_CREATE, CMD_ALTER, CMD_DELETE, CMD_PURGE, CMD_LIST, CMD_DESCRIBE, CMD__COUNT };
 
 static const char *const command_names[CMD__COUNT] = {
-	"create", "alter", "delete", "list", "describe",
+	"create", "alter", "delete", "purge", "list", "describe",
 };
 
 /* Options each command takes, besides -b, --timeout, -h, --version. */
@@ -98,8 +110,15 @@ static const char *const command_options[CMD__COUNT] = {
 	[CMD_CREATE] = "pcr" "F" "M" "R" "B" "S" "N",
 	[CMD_ALTER] = "pc" "F" "M" "R" "B" "S",
 	[CMD_DELETE] = "E",
+	[CMD_PURGE] = "jnW",
 	[CMD_LIST] = "j",
 	[CMD_DESCRIBE] = "j",
+};
+
+/* One purge operand's topic and partition (-1: every partition). */
+struct purge_target {
+	const char *topic;
+	int32_t partition;
 };
 
 struct options {
@@ -114,6 +133,10 @@ struct options {
 	char config_text[CONFIGS_MAX][2][ELOG_TOPIC_NAME_MAX + 1]; /* -c KEY=VALUE, split */
 	int json;
 	int if_exists, if_not_exists;
+	int dry_run;                    /* purge -n */
+	struct elog_pos before;         /* purge --before */
+	struct purge_target targets[PURGE_TARGETS_MAX];
+	size_t target_count;
 	int64_t timeout_ms;
 	char given[OPT__END];           /* which options were given, by id */
 };
@@ -131,6 +154,7 @@ static char option_letter(int id)
 	case OPT_SEGMENT_BYTES: return 'S';
 	case OPT_IF_NOT_EXISTS: return 'N';
 	case OPT_IF_EXISTS: return 'E';
+	case OPT_BEFORE: return 'W';
 	default: return (char)id;
 	}
 }
@@ -228,6 +252,10 @@ static int parse_value(struct options *o, int id, const char *arg)
 	case OPT_RETENTION: return retention_option(o, arg);
 	case OPT_RETENTION_BYTES: return config_set(o, "--retention-bytes", "retention.bytes", arg);
 	case OPT_SEGMENT_BYTES: return config_set(o, "--segment-bytes", "segment.bytes", arg);
+	case OPT_BEFORE:
+		if (elog_pos_parse(arg, &o->before, &err) < 0)
+			return elog_cli_usage_error(&program, "--before: %s", err.msg);
+		return -1;
 	case OPT_TIMEOUT:
 		if (elog_cli_parse_duration_ms(arg, &o->timeout_ms, &err) < 0)
 			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
@@ -238,15 +266,62 @@ static int parse_value(struct options *o, int id, const char *arg)
 	return elog_cli_usage_error(&program, NULL);
 }
 
+static int add_target(struct options *o, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < o->target_count; i++) {
+		const struct purge_target *t = &o->targets[i];
+		if (strcmp(t->topic, topic) != 0)
+			continue;
+		if (t->partition < 0 || partition < 0 || t->partition == partition)
+			return elog_cli_usage_error(&program, "purge: '%s'%s listed twice", topic,
+						    partition >= 0 && t->partition >= 0 ?
+						    ": a partition" : "");
+	}
+	if (o->target_count == PURGE_TARGETS_MAX)
+		return elog_cli_usage_error(&program, "purge: more than %d topic partitions",
+					    PURGE_TARGETS_MAX);
+	o->targets[o->target_count++] = (struct purge_target){topic, partition};
+	return -1;
+}
+
+/* purge's TOPIC[:PARTITION[,PARTITION...]], split in place; -1 to go on. */
+static int parse_target(struct options *o, char *operand)
+{
+	char *colon = strchr(operand, ':'), *p, *comma;
+	struct elog_err err;
+	uint64_t id;
+	int rc;
+
+	if (colon)
+		*colon = '\0';
+	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
+		return elog_cli_usage_error(&program, "%s", err.msg);
+	if (!colon)
+		return add_target(o, operand, -1);
+	/* Each pass takes one partition; the operand's commas bound them. */
+	for (p = colon + 1;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
+			return elog_cli_usage_error(&program, "purge: '%s': invalid partition: %s",
+						    operand, err.msg);
+		if ((rc = add_target(o, operand, (int32_t)id)) >= 0)
+			return rc;
+		if (!comma)
+			return -1;
+	}
+}
+
 /* The command and its topics from the operands; options it does not take. */
 static int parse_operands(struct options *o, int argc, char **argv, int first)
 {
 	struct elog_err err;
-	int c;
+	int c, rc;
 
 	if (first >= argc)
-		return elog_cli_usage_error(&program, "missing command: create, alter, delete, list "
-					    "or describe");
+		return elog_cli_usage_error(&program, "missing command: create, alter, delete, purge, "
+					    "list or describe");
 	for (c = 0; c < CMD__COUNT; c++)
 		if (strcmp(argv[first], command_names[c]) == 0)
 			break;
@@ -267,7 +342,13 @@ static int parse_operands(struct options *o, int argc, char **argv, int first)
 	if (c == CMD_ALTER && o->partitions == 0 && o->config_count == 0)
 		return elog_cli_usage_error(&program, "alter: nothing to change: give --partitions "
 					    "or a config option");
-	for (size_t i = 0; i < o->topic_count; i++)
+	if (c == CMD_PURGE && !o->given[OPT_BEFORE])
+		return elog_cli_usage_error(&program, "purge: missing --before: an offset, @time, -N "
+					    "or end");
+	for (size_t i = 0; c == CMD_PURGE && i < o->topic_count; i++)
+		if ((rc = parse_target(o, o->topics[i])) >= 0)
+			return rc;
+	for (size_t i = 0; c != CMD_PURGE && i < o->topic_count; i++)
 		if (elog_topic_name_check(o->topics[i], strlen(o->topics[i]), c == CMD_DESCRIBE,
 					  &err) < 0)
 			return elog_cli_usage_error(&program, "%s", err.msg);
@@ -289,6 +370,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			return ELOG_EXIT_OK;
 		case 'j':
 			o->json = 1;
+			break;
+		case 'n':
+			o->dry_run = 1;
 			break;
 		case OPT_IF_EXISTS:
 			o->if_exists = 1;
@@ -988,6 +1072,182 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- purge */
+
+/*
+ * The offset each partition's start moves to for --before: an offset as
+ * given (earliest: 0, which moves nothing), "end" as the broker's high
+ * watermark (ELOG_OFFSET_LATEST, decided when the broker purges), -N and
+ * @TIME resolved now with LIST_OFFSETS: the high watermark less N (not
+ * below 0), the first record at or after TIME.
+ */
+static int purge_resolve(struct elog_client *c, const char *topic, const struct elog_pos *before,
+			 struct elog_purge_partition *parts, size_t n, struct elog_err *err)
+{
+	uint32_t *ids;
+	int64_t *ts, *offsets;
+	int rc = -1;
+
+	if (before->kind != ELOG_POS_FROM_END && before->kind != ELOG_POS_TIMESTAMP) {
+		for (size_t i = 0; i < n; i++)
+			parts[i].offset = before->kind == ELOG_POS_LATEST ? ELOG_OFFSET_LATEST
+				: before->kind == ELOG_POS_OFFSET ? before->value : 0;
+		return 0;
+	}
+	ids = calloc(n, sizeof(*ids));
+	ts = calloc(n, sizeof(*ts));
+	offsets = calloc(n, sizeof(*offsets));
+	if (!ids || !ts || !offsets) {
+		elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = parts[i].partition;
+		/* Before the epoch: every record is at or after it, so nothing goes. */
+		ts[i] = before->kind == ELOG_POS_FROM_END ? ELOG_OFFSET_LATEST
+			: before->value < 0 ? 0 : before->value;
+	}
+	if (elog_client_list_offsets(c, topic, ids, ts, offsets, n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		parts[i].offset = before->kind == ELOG_POS_TIMESTAMP ? offsets[i]
+			: offsets[i] > before->value ? offsets[i] - before->value : 0;
+	rc = 0;
+out:
+	free(ids);
+	free(ts);
+	free(offsets);
+	return rc;
+}
+
+/* The partitions a purge of targets[first]'s topic names, into *parts (free it). */
+static ssize_t purge_partitions(struct elog_client *c, const struct options *o, size_t first,
+				struct elog_purge_partition **parts, struct elog_err *err)
+{
+	const char *topic = o->targets[first].topic;
+	const struct elog_meta_topic *mt = NULL;
+	const struct elog_metadata *md;
+	size_t n = 0;
+
+	if (o->targets[first].partition < 0) {
+		if (!(md = elog_client_metadata(c, &topic, 1, err)))
+			return elog_err_prefix(err, "purge topic '%s'", topic);
+		mt = elog_metadata_topic(md, topic);
+		if (!mt || mt->error)
+			return elog_err_set(err, ELOG_E_INVAL, "purge topic '%s': %s", topic,
+					    elog_proto_error_text(mt ? mt->error : ELOG_PE_UNKNOWN_TOPIC));
+		n = mt->partition_count;
+	} else {
+		for (size_t i = first; i < o->target_count; i++)
+			n += strcmp(o->targets[i].topic, topic) == 0;
+	}
+	*parts = calloc(n ? n : 1, sizeof(**parts));
+	if (!*parts)
+		return elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+	for (size_t k = 0; mt && k < n; k++)
+		(*parts)[k].partition = mt->partitions[k].id;
+	for (size_t i = first, k = 0; !mt && i < o->target_count; i++)
+		if (strcmp(o->targets[i].topic, topic) == 0)
+			(*parts)[k++].partition = (uint32_t)o->targets[i].partition;
+	return (ssize_t)n;
+}
+
+/* One purged partition as a row of the table (terminal or TSV) or a JSON object. */
+static void purge_row(const struct options *o, const char *topic,
+		      const struct elog_purge_partition *p, struct table *t, struct elog_buf *json,
+		      int first)
+{
+	if (o->json) {
+		json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
+		json_string(json, topic);
+		json_raw(json, ",\"partition\":");
+		json_int(json, p->partition);
+		json_raw(json, ",\"log_start_offset_before\":");
+		json_int(json, p->start_before);
+		json_raw(json, ",\"log_start_offset\":");
+		json_int(json, p->start);
+		json_raw(json, ",\"records_purged\":");
+		json_int(json, p->start - p->start_before);
+		json_raw(json, o->dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+		return;
+	}
+	if (table_row(t) < 0)
+		return;
+	table_set(t, 0, "%s", topic);
+	table_set(t, 1, "%" PRIu32, p->partition);
+	table_set(t, 2, "%" PRId64, p->start_before);
+	table_set(t, 3, "%" PRId64, p->start);
+	table_set(t, 4, "%" PRId64, p->start - p->start_before);
+}
+
+/* Purge targets[first]'s topic (every target naming it); failures reported, -1. */
+static int purge_topic(struct elog_client *c, const struct options *o, size_t first,
+		       struct table *t, struct elog_buf *json, size_t *shown)
+{
+	const char *topic = o->targets[first].topic;
+	struct elog_purge_partition *parts = NULL;
+	struct elog_err err;
+	ssize_t n = purge_partitions(c, o, first, &parts, &err);
+	int rc = 0;
+
+	if (n < 0 || purge_resolve(c, topic, &o->before, parts, (size_t)n, &err) < 0 ||
+	    elog_admin_delete_records(c, topic, parts, (size_t)n, o->dry_run, &err) < 0) {
+		elog_cli_error_err(&err, NULL);
+		free(parts);
+		return -1;
+	}
+	for (ssize_t k = 0; k < n; k++) {
+		if (parts[k].error) {
+			elog_cli_error("%s", parts[k].message);
+			rc = -1;
+			continue;
+		}
+		purge_row(o, topic, &parts[k], t, json, *shown == 0);
+		(*shown)++;
+	}
+	free(parts);
+	return rc;
+}
+
+static int cmd_purge(struct elog_client *c, const struct options *o)
+{
+	static const char *const head[5] = {"TOPIC", "PARTITION", "START", "NEW_START", "PURGED"};
+	int aligned = !o->json && isatty(STDOUT_FILENO), rc = ELOG_EXIT_OK;
+	struct elog_buf json;
+	struct table t;
+	size_t shown = 0;
+
+	elog_buf_init(&json, JSON_OUT_MAX);
+	table_init(&t, 5);
+	if (aligned && table_row(&t) == 0)
+		for (size_t col = 0; col < 5; col++)
+			table_set(&t, col, "%s", head[col]);
+	json_raw(&json, "[");
+	for (size_t i = 0; i < o->target_count; i++) {
+		int seen = 0;
+		/* A topic's first operand stands for all of its operands. */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(o->targets[k].topic, o->targets[i].topic) == 0;
+		if (!seen && purge_topic(c, o, i, &t, &json, &shown) < 0)
+			rc = ELOG_EXIT_FAIL;
+	}
+	json_raw(&json, "]\n");
+	if (t.failed) {
+		elog_cli_error("purge: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else if (o->json) {
+		if (write_json(&json) < 0)
+			rc = ELOG_EXIT_FAIL;
+	} else if (!aligned || shown) {
+		table_print(&t, stdout, aligned, 0);
+	}
+	if (aligned && o->dry_run)
+		printf("dry run: nothing was purged\n");
+	table_release(&t);
+	elog_buf_release(&json);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1014,6 +1274,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_DESCRIBE:
 		rc = cmd_describe(c, &o);
+		break;
+	case CMD_PURGE:
+		rc = cmd_purge(c, &o);
 		break;
 	default:
 		rc = cmd_change(c, &o);

@@ -784,6 +784,7 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_PRODUCE: elog_broker_produce(c, h, &r); break;
 	case ELOG_API_FETCH: elog_broker_fetch(c, h, &r); break;
 	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
+	case ELOG_API_DELETE_RECORDS: elog_broker_delete_records(c, h, &r); break;
 	default: assert(0);
 	}
 }

@@ -3,7 +3,8 @@
  * connections, framing, the memory budget, waits), broker_stream.c (the
  * output side of a connection: bytes and segment-file ranges, sent as the
  * socket drains, checked on the way out), broker_admin.c (metadata, topics,
- * producer ids, list offsets), broker_produce.c and broker_fetch.c.
+ * producer ids, list offsets, delete records), broker_produce.c and
+ * broker_fetch.c.
  * Nothing outside them includes this.
  *
  * Lifetimes. A connection is freed only in the before-sleep hook
@@ -282,6 +283,7 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 /*
  * The topic name[0..len) for a produce (PRODUCE v1) or a metadata request
  * that allows auto-creation (METADATA v2): the existing one, or one created

@@ -324,7 +324,8 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		return -1;
 	if (partlog_open_dir(log, err) < 0 ||
 	    ((elog_partlog_meta_load(log, &created, err) < 0 ||
-	      elog_partlog_recover(log, report, err) < 0) &&
+	      elog_partlog_recover(log, report, err) < 0 ||
+	      elog_partlog_start_load(log, report, err) < 0) &&
 	     elog_err_prefix(err, "%s", dir))) {
 		atomic_store(&log->failed, 1); /* nothing to flush on the way out */
 		elog_partlog_close(log);
@@ -374,7 +375,7 @@ void elog_partlog_close(struct elog_partlog *log)
 
 int64_t elog_partlog_start_offset(const struct elog_partlog *log)
 {
-	return log->segments[0].base_offset;
+	return log->start_offset;
 }
 
 int64_t elog_partlog_next_offset(const struct elog_partlog *log)
@@ -621,6 +622,12 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 	/* The closed segment was synced: everything before it is durable. */
 	elog_partlog_flushed_raise(log, log->next_offset, log->generation);
 	return elog_partlog_sync_dir(log, err);
+}
+
+int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err)
+{
+	assert(elog_partlog_active(log)->size > 0);
+	return roll(log, err);
 }
 
 /* ---------------------------------------------------------------- append */

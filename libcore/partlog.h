@@ -13,6 +13,8 @@
  *                                 u32 offset - base, u32 byte position
  *   recovery.point                "elog-recovery-point <offset> <crc>\n":
  *                                 every segment below that offset is synced
+ *   log.start                     "elog-log-start <offset> <crc>\n": the log
+ *                                 start a purge set (absent: never purged)
  *
  * Invariants:
  *   - Offsets are dense: every batch starts at the previous batch's last
@@ -22,8 +24,18 @@
  *     truncation). A roll does not wait for the disk (except under
  *     flush=always): the closed segment's log and indexes are synced by the
  *     next elog_partlog_flush (or close).
- *   - start_offset <= next_offset; start_offset is the base offset of the
- *     oldest segment; next_offset is one past the last record.
+ *   - first segment's base <= start_offset <= next_offset; next_offset is
+ *     one past the last record. start_offset is the first offset a reader
+ *     may ask for: the oldest segment's base, unless a purge
+ *     (elog_partlog_start_set) moved it up inside the log. Reads below it
+ *     are ELOG_E_RANGE, timestamp lookups answer at or after it, and
+ *     retention deletes every segment that lies wholly below it. It only
+ *     moves up (a purge, retention), except when a truncation cuts below
+ *     it. A purge makes the records below it durable and then persists it
+ *     in log.start before it returns; open falls back to the first segment
+ *     when that file is missing or unreadable (purged records come back,
+ *     nothing is hidden), and brings it down to next_offset if a crash cut
+ *     the log below it.
  *   - flushed_offset <= next_offset: everything below it has been fsynced.
  *     It never passes a closed segment that is not synced yet.
  *   - The recovery point (recovery.point) is the base offset of a segment
@@ -86,7 +98,7 @@
  * Calling sequence:
  *   elog_partlog_open(dir, &config, &log, &report, err)
  *   elog_partlog_append / _append_at / _read / _find_time / _truncate /
- *   _retain / _flush ...
+ *   _start_set / _retain / _flush ...
  *   elog_partlog_close(log)
  */
 #ifndef ELOG_PARTLOG_H
@@ -174,6 +186,14 @@ enum elog_recovery_point_state {
 	ELOG_RECOVERY_POINT_BAD = 2,     /* unreadable: every segment was validated */
 };
 
+enum elog_start_state {
+	ELOG_START_MISSING = 0, /* no log.start: never purged (or a directory from before
+	                           purges); the log starts at its first segment */
+	ELOG_START_FOUND = 1,
+	ELOG_START_BAD = 2,     /* unreadable: the log starts at its first segment, so
+	                           purged records are readable again; the file is left */
+};
+
 /* What open found and did, for the caller to log. */
 struct elog_partlog_recovery {
 	uint32_t segments;           /* segments in the log once recovered */
@@ -191,6 +211,11 @@ struct elog_partlog_recovery {
 	enum elog_recovery_point_state recovery_point_state;
 	int64_t recovery_point;      /* read from recovery.point; -1 unless FOUND */
 	char recovery_point_problem[ELOG_ERR_MSG_MAX]; /* why BAD ("" otherwise) */
+	enum elog_start_state start_state;
+	int64_t start_offset;        /* the log start once open */
+	char start_problem[ELOG_ERR_MSG_MAX]; /* why log.start was not used as it is
+	                                         (BAD, or a start past the log's end);
+	                                         "" otherwise */
 };
 
 struct elog_partlog; /* opaque */
@@ -248,10 +273,34 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
  * Remove every batch at or after `offset`, which must be a batch boundary
  * (the base offset of a batch) or next_offset; anything else is
  * ELOG_E_INVAL. Whole newer segments are deleted; the segment holding
- * `offset` is cut and becomes the active one. Truncating below start_offset
- * is ELOG_E_RANGE. Durable (file and directory fsynced) when it returns.
+ * `offset` is cut and becomes the active one. Truncating below the first
+ * segment's base is ELOG_E_RANGE; below start_offset (a follower cut back
+ * below its leader's purge) brings the start down to `offset` first, in
+ * log.start too. Durable (file and directory fsynced) when it returns.
  */
 int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err);
+
+/*
+ * Purge: move the log start up to `offset` (docs/format.md, log.start), so
+ * that the records below it can no longer be read. At or below the start
+ * already: nothing to do, 0. Past next_offset: ELOG_E_RANGE (the broker
+ * limits it to the high watermark). The records from the new start on are
+ * flushed first (when they were not yet), then log.start is written; both
+ * are durable when it returns. Without room for the file, the segments
+ * wholly below `offset` are deleted first (they go anyway) and the write is
+ * tried again; ELOG_E_NOSPACE when that does not make room (the start is
+ * then the first segment left, which may have moved up); any other write
+ * or sync failure fails the log. When the
+ * start reaches next_offset, the active segment is rolled (when it holds
+ * anything and there is room), so that nothing below the start has to stay
+ * on the disk. Deleting the segments wholly below the start is left to
+ * elog_partlog_retain or elog_partlog_retain_purged.
+ *
+ * This is also the call a replica makes to follow its leader's start
+ * (replication): a leader's start past a follower's end is the follower's
+ * to handle (truncate, then append from there) before it calls this.
+ */
+int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /*
  * Where the batches holding `offset` and after lie: one contiguous byte range
@@ -300,8 +349,9 @@ int elog_partlog_check_slice(struct elog_partlog *log, const struct elog_partlog
 int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const char *why,
 			      struct elog_err *err);
 
-/* The damaged extents known so far, in offset order: up to cap of them into
- * out; returns how many there are. */
+/* The damaged extents known so far that reach the log start or past it (a
+ * purge past damage leaves it behind), in offset order: up to cap of them
+ * into out; returns how many there are. */
 uint32_t elog_partlog_damage_list(const struct elog_partlog *log,
 				  struct elog_partlog_damage *out, uint32_t cap);
 
@@ -309,9 +359,9 @@ uint32_t elog_partlog_damage_list(const struct elog_partlog *log,
 int64_t elog_partlog_damage_end(const struct elog_partlog *log, int64_t offset);
 
 /*
- * First offset whose record timestamp is >= ts_ms (first in offset order:
- * timestamps may go backwards), scanning from the time index hint;
- * next_offset if there is none. Segments and batches whose max timestamp is
+ * First offset at or after the log start whose record timestamp is >= ts_ms
+ * (first in offset order: timestamps may go backwards), scanning from the
+ * time index hint; next_offset if there is none. Segments and batches whose max timestamp is
  * below ts_ms are skipped unread; records are decoded only in the batch
  * where the answer lies. A scan that reaches a damaged extent before the
  * answer fails with ELOG_E_DAMAGED: the answer may lie in it.
@@ -320,15 +370,18 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 			   struct elog_err *err);
 
 /*
- * Retention: delete closed segments (never the active one) whose newest
- * record is older than now_ms - retention_ms, and then the oldest closed
- * segments while the log is larger than retention_bytes. Only ever the
- * oldest segment goes, so an expired segment behind an unexpired one waits
- * for it. Returns the number of segments deleted in *deleted. start_offset
- * moves up.
+ * Retention: delete closed segments (never the active one) that lie wholly
+ * below start_offset (a purge), whose newest record is older than now_ms -
+ * retention_ms, and then the oldest closed segments while the log is
+ * larger than retention_bytes. Only ever the oldest segment goes, so an
+ * expired segment behind an unexpired one waits for it. Returns the number
+ * of segments deleted in *deleted. start_offset moves up to the first
+ * segment left when it was below it.
  */
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err);
+/* The same with only the first rule: what a purge made deletable, at once. */
+int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err);
 
 /*
  * fdatasync what was written: the closed segments a roll left unsynced (log

@@ -332,10 +332,15 @@ uint32_t elog_partlog_damage_list(const struct elog_partlog *log,
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < log->segment_count && n < log->damage_total; i++)
-		for (uint32_t k = 0; k < log->segments[i].damage_count; k++, n++)
+	for (uint32_t i = 0; i < log->segment_count; i++)
+		for (uint32_t k = 0; k < log->segments[i].damage_count; k++) {
+			/* Below the log start: purged, no reader can reach it. */
+			if (log->segments[i].damage[k].end_offset <= log->start_offset)
+				continue;
 			if (n < cap)
 				out[n] = log->segments[i].damage[k];
+			n++;
+		}
 	return n;
 }
 

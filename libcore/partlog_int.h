@@ -79,6 +79,9 @@
 /* recovery.point is one short line too. */
 #define ELOG_PARTLOG_RP_MAX 160
 #define ELOG_PARTLOG_RP_NAME "recovery.point"
+/* log.start: one line of a fixed size (partlog_start.c). */
+#define ELOG_PARTLOG_START_NAME "log.start"
+#define ELOG_PARTLOG_START_LEN 45
 /* Closed segments awaiting their sync; a roll past this many syncs the oldest itself. */
 #define ELOG_PARTLOG_PENDING_MAX 16u
 
@@ -117,6 +120,7 @@ struct elog_partlog {
 	uint64_t preallocated_end;     /* the active .log is allocated up to this byte (0: unknown) */
 	uint64_t last_term;
 	uint64_t size_bytes;
+	int64_t start_offset;          /* the log start (partlog.h); owner thread only */
 	uint8_t *scratch;              /* ELOG_PARTLOG_WALK_WINDOW bytes */
 
 	pthread_mutex_t mutex;         /* see the comment at the top */
@@ -195,6 +199,26 @@ void elog_partlog_segment_release(struct elog_partlog *log, struct elog_partlog_
 int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int fd,
 			      struct elog_err *err);
 int64_t elog_partlog_now_ms(const struct elog_partlog *log);
+/* Close the active segment and start a new one at next_offset (it must hold
+ * something); ELOG_E_NOSPACE leaves the active one as it was. */
+int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
+
+/* partlog_trim.c */
+/*
+ * Delete the oldest segments while they lie wholly below `offset` (at or
+ * below the next_offset flushed): what a purge to it deletes anyway, done
+ * before the start is written when the disk has no room for that. The
+ * start moves up to the first segment left, when it was below it.
+ */
+int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
+			      struct elog_err *err);
+
+/* partlog_start.c */
+/* At open, after recovery: read log.start into start_offset (see partlog.h). */
+int elog_partlog_start_load(struct elog_partlog *log, struct elog_partlog_recovery *report,
+			    struct elog_err *err);
+/* Write log.start durably; ELOG_E_NOSPACE leaves the file as it was. */
+int elog_partlog_start_store(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /* partlog_sync.c */
 /*

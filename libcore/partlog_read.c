@@ -326,9 +326,10 @@ int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, si
 
 /* ---------------------------------------------------------------- find_time */
 
-/* Decode the batch at position; *found and *offset_out for the first record >= ts. */
+/* Decode the batch at position; *found and *offset_out for the first record
+ * at or after `from` whose timestamp is >= ts. */
 static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position,
-			 const struct elog_batch_header *h, int64_t ts, int *found,
+			 const struct elog_batch_header *h, int64_t ts, int64_t from, int *found,
 			 int64_t *offset_out, struct elog_err *err)
 {
 	uint32_t len = elog_batch_total_size(h);
@@ -360,7 +361,7 @@ static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position
 		goto out;
 	/* reader_next ends after record_count records, which the header bounds. */
 	while ((more = elog_batch_reader_next(&r, rec, err)) == 1) {
-		if (rec->timestamp_ms >= ts) {
+		if (rec->offset >= from && rec->timestamp_ms >= ts) {
 			*found = 1;
 			*offset_out = rec->offset;
 			break;
@@ -381,6 +382,25 @@ out:
 	return rc;
 }
 
+/*
+ * A damaged extent starting at (position, at), or NULL; one wholly below
+ * the log start moves both past it instead (a purge left it behind).
+ */
+static const struct elog_partlog_damage *find_damage(const struct elog_partlog *log,
+						     const struct elog_partlog_segment *s,
+						     uint64_t *position, int64_t *at)
+{
+	const struct elog_partlog_damage *d = elog_partlog_extent_from(s, *position);
+
+	if (!d || d->position != *position || d->offset != *at)
+		return NULL;
+	if (d->end_offset > log->start_offset)
+		return d;
+	*position = d->end_position;
+	*at = d->end_offset;
+	return NULL;
+}
+
 /* Search one segment from its time index hint; *found says whether it held one. */
 static int find_in_segment(struct elog_partlog *log, const struct elog_partlog_segment *s,
 			   int64_t ts, int *found, int64_t *offset_out, struct elog_err *err)
@@ -398,24 +418,30 @@ static int find_in_segment(struct elog_partlog *log, const struct elog_partlog_s
 		at += elog_segindex_rel(&s->ix.tix, k);
 	}
 	elog_partlog_walker_init(&w, log, s);
-	/* Batches whose max timestamp is below ts hold no answer: skip them unread. */
+	/*
+	 * Batches whose max timestamp is below ts, or that end below the log
+	 * start, hold no answer: skip them unread. Each step moves past a
+	 * batch or an extent.
+	 */
 	while (!*found && position < s->size) {
-		const struct elog_partlog_damage *d = elog_partlog_extent_from(s, position);
-		if (d && d->position == position && d->offset == at)
+		const struct elog_partlog_damage *d = find_damage(log, s, &position, &at);
+		if (d)
 			/* The answer may be among the damaged records: say so rather than skip them. */
 			return elog_partlog_damage_error(log, d, err);
+		if (position >= s->size)
+			break;
 		if (elog_partlog_walker_header(&w, position, at, &h, err) < 0)
 			return -1;
-		if (h.max_timestamp >= ts &&
-		    find_in_batch(s, position, &h, ts, found, offset_out, err) < 0)
+		if (h.max_timestamp >= ts && elog_batch_last_offset(&h) >= log->start_offset &&
+		    find_in_batch(s, position, &h, ts, log->start_offset, found, offset_out, err) < 0)
 			return -1;
 		position += elog_batch_total_size(&h);
 		at = elog_batch_last_offset(&h) + 1;
 	}
 	if (!*found) {
 		/* A gap or a bad tail at the very end of the segment. */
-		const struct elog_partlog_damage *d = elog_partlog_extent_from(s, position);
-		if (d && d->position == position && d->offset == at)
+		const struct elog_partlog_damage *d = find_damage(log, s, &position, &at);
+		if (d)
 			return elog_partlog_damage_error(log, d, err);
 	}
 	return 0;
@@ -427,7 +453,9 @@ static int find_time_once(struct elog_partlog *log, int64_t ts_ms, int64_t *offs
 	int found = 0;
 
 	*offset_out = log->next_offset;
-	for (uint32_t i = 0; i < log->segment_count && !found; i++) {
+	/* Segments wholly below the log start hold no answer. */
+	for (uint32_t i = elog_partlog_segment_find(log, log->start_offset);
+	     i < log->segment_count && !found; i++) {
 		const struct elog_partlog_segment *s = &log->segments[i];
 		*bad = i;
 		if (s->ix.max_timestamp < ts_ms)

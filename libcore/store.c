@@ -177,6 +177,11 @@ static void log_recovery(struct elog_store *store, const char *path,
 	int bad_point = r->recovery_point_state == ELOG_RECOVERY_POINT_BAD;
 	enum elog_log_level level = ELOG_LOG_INFO;
 
+	if (r->start_problem[0])
+		elog_logf(store->options.log, ELOG_LOG_WARN, "log start reset",
+			  "dir=%s start_offset=%" PRId64 " reason=%s",
+			  elog_logfmt_value(v, sizeof(v), path), r->start_offset,
+			  elog_logfmt_value(why, sizeof(why), r->start_problem));
 	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0 && r->damaged_extents == 0 &&
 	    !bad_point)
 		return;
@@ -704,4 +709,37 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 	if (total)
 		elog_store_space_refresh(store, NULL); /* room may be back */
 	return failures;
+}
+
+/* ---------------------------------------------------------------- purge */
+
+int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
+		     struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+	int64_t before = elog_partlog_start_offset(p->log);
+	uint64_t size = elog_partlog_size_bytes(p->log), freed;
+	struct elog_err later;
+	int rc = elog_partlog_start_set(p->log, offset, err);
+
+	/* The start is durable: what lies wholly below it goes now, not at the next round. */
+	if (rc == 0 && elog_partlog_retain_purged(p->log, NULL, &later) < 0 &&
+	    !elog_partlog_failed(p->log, NULL))
+		elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
+			  "topic=%s partition=%u error=%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id,
+			  elog_logfmt_value(why, sizeof(why), later.msg));
+	elog_store_partition_check(store, p);
+	/* A purge that found no room may still have deleted segments (partlog.h). */
+	freed = size - elog_partlog_size_bytes(p->log);
+	if (elog_partlog_start_offset(p->log) != before)
+		elog_logf(store->options.log, ELOG_LOG_INFO, "records purged",
+			  "topic=%s partition=%u start_offset_before=%" PRId64 " start_offset=%" PRId64
+			  " bytes_deleted=%" PRIu64 "%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id, before,
+			  elog_partlog_start_offset(p->log), freed,
+			  rc < 0 ? " reason=\"no room for log.start: only whole segments were deleted\"" : "");
+	if (freed)
+		elog_store_space_refresh(store, NULL); /* room may be back */
+	return rc;
 }

@@ -276,6 +276,18 @@ enum elog_partition_status elog_store_partition_status(const struct elog_partiti
 /* Retention on every partition; failures are logged, the count returned. */
 uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *segments_deleted);
 
+/*
+ * Purge partition p's records below `offset` (elog_partlog_start_set: at or
+ * below its start, nothing happens; past its end, ELOG_E_RANGE), then
+ * delete at once the segments wholly below the new start and measure the
+ * free space again. A move of the start is logged (level=info
+ * msg="records purged", with the bytes deleted), and so is a failed log.
+ * Not held back by the free-space reserve: it writes one small file and
+ * frees room.
+ */
+int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
+		     struct elog_err *err);
+
 /* ------------------------------------------------------------ disk space, failures */
 
 /* Measure the free space now; logs a change of state. -1 when statvfs

@@ -9,6 +9,7 @@ load helpers
 USAGE='usage: elog-topic [-b brokers] create [-p partitions] [-r replicas] [-c key=value] [--if-not-exists] [config-options] topic ...
        elog-topic [-b brokers] alter [-p partitions] [-c key=value] [config-options] topic ...
        elog-topic [-b brokers] delete [--if-exists] topic ...
+       elog-topic [-b brokers] purge [-jn] --before position topic[:partition[,partition...]] ...
        elog-topic [-b brokers] list [-j]
        elog-topic [-b brokers] describe [-j] [topic ...]
        elog-topic -h | --version'
@@ -61,7 +62,7 @@ config_lines() {
 @test "bad command lines: one reason and the usage on stderr, exit 2" {
 	run -2 --separate-stderr elog-topic
 	assert_equal "$output" ""
-	assert_equal "$stderr" "elog-topic: missing command: create, alter, delete, list or describe
+	assert_equal "$stderr" "elog-topic: missing command: create, alter, delete, purge, list or describe
 $USAGE"
 	run -2 --separate-stderr elog-topic frobnicate t
 	assert_equal "$stderr" "elog-topic: unknown command \"frobnicate\"
@@ -114,8 +115,8 @@ $USAGE"
 	assert_equal "$bash" "$help"
 	assert_equal "$zsh" "$help"
 	bash -n "$ELOG_REPO/completions/bash/elog-topic"
-	grep -q "local commands='create alter delete list describe'" "$ELOG_REPO/completions/bash/elog-topic"
-	for c in create alter delete list describe; do
+	grep -q "local commands='create alter delete purge list describe'" "$ELOG_REPO/completions/bash/elog-topic"
+	for c in create alter delete purge list describe; do
 		grep -q "'$c:" "$ELOG_REPO/completions/zsh/_elog-topic"
 	done
 	# bash offers the commands for the first word
@@ -365,7 +366,7 @@ __meta"
 		"-c retention.ms=soon" "-c segment.bytes=1MB" "-p x" "-r 0" "--timeout 5" "--timeout 0"; do
 		# shellcheck disable=SC2086
 		run -2 --separate-stderr elog-topic create $bad f
-		assert_equal "${#stderr_lines[@]}" 7
+		assert_equal "${#stderr_lines[@]}" 8
 		assert_regex "${stderr_lines[0]}" "^elog-topic: --"
 	done
 	run -2 --separate-stderr elog-topic create --retention 7 f

@@ -47,6 +47,7 @@ declare -gA BAD=(
 	["elog-topic --retention-bytes"]=1MB
 	["elog-topic --segment-bytes"]=12
 	["elog-topic --timeout"]=5
+	["elog-topic --before"]=x
 	["elog-serve --listen"]=127.0.0.1:70000
 	["elog-serve --dir"]=
 )

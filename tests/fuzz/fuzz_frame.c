@@ -175,6 +175,20 @@ static void decode_request(uint16_t api, const uint8_t *body, size_t len)
 			}
 		}
 		break;
+	case ELOG_API_DELETE_RECORDS:
+		(void)elog_wire_get_u32(&r);
+		(void)elog_wire_get_u8(&r);
+		tn = elog_wire_get_count(&r, 2 + 4);
+		for (uint32_t t = 0; t < tn && !r.failed; t++) {
+			uint32_t pn;
+			elog_wire_get_string(&r, &s, &slen);
+			pn = elog_wire_get_count(&r, 4 + 8);
+			for (uint32_t k = 0; k < pn && !r.failed; k++) {
+				(void)elog_wire_get_u32(&r);
+				(void)elog_wire_get_i64(&r);
+			}
+		}
+		break;
 	default:
 		return;
 	}
@@ -473,6 +487,18 @@ static void write_seeds(const char *dir)
 		struct elog_fetch_request_part part = {"orders", 0, 0, 1 << 20};
 		elog_encode_fetch(&w, 500, 1, 1 << 20, &part, 1);
 	}
+	elog_wire_frame_end(&w, NULL);
+	elog_wire_w_init(&w, &b);
+	elog_wire_frame_begin(&w, ELOG_API_DELETE_RECORDS, 10);
+	elog_wire_put_u32(&w, 30000);
+	elog_wire_put_u8(&w, 0);
+	elog_wire_put_u32(&w, 1);
+	elog_wire_put_cstring(&w, "orders");
+	elog_wire_put_u32(&w, 2);
+	elog_wire_put_u32(&w, 0);
+	elog_wire_put_i64(&w, 120);
+	elog_wire_put_u32(&w, 1);
+	elog_wire_put_i64(&w, -1);
 	elog_wire_frame_end(&w, NULL);
 	seed_write(dir, "requests", &b);
 
