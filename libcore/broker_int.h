@@ -98,7 +98,8 @@ struct out_file {
 	int fd;                   /* a dup of the segment's fd: retention may delete the file */
 	uint64_t position;        /* in the file */
 	uint32_t len;
-	uint32_t read;            /* bytes read into the chunk (and checked) so far */
+	uint32_t read;            /* bytes read and checked so far (they may be sent) */
+	uint32_t sent;            /* bytes sent so far, <= read */
 	int64_t base_offset;      /* of its first batch */
 	struct elog_partition *p; /* for a damage report; NULL once its topic is gone */
 	struct out_file *next;
@@ -147,8 +148,7 @@ struct elog_conn {
 	struct out_file *files, *files_tail; /* file ranges to send, in stream order */
 	uint32_t file_count;
 	uint64_t file_unsent;     /* bytes of them not sent yet */
-	struct elog_buf chunk;    /* the head range's bytes being sent */
-	size_t chunk_sent;
+	struct elog_buf chunk;    /* where the head range's bytes are read to be checked */
 	struct served_check check; /* of the head range */
 	uint64_t charged;         /* this connection's part of b->mem_used */
 	int big;                  /* on the broker's list of big frames */
@@ -201,10 +201,13 @@ struct elog_broker {
  * parked waiter that is not charged either. */
 #define CONN_FREE_BYTES (64u << 10)
 #define WAITER_FREE_BYTES (4u << 10)
-/* A file range is sent a chunk at a time: what one pread brings in and is
- * checked. The big one when the budget has room, else the small one. */
+/* A file range is checked a chunk at a time (what one pread brings in:
+ * the big one when the budget has room, else the small one), up to
+ * STREAM_CHECK_AHEAD_BYTES ahead of what was sent, and the checked bytes go
+ * out with sendfile(2): one call sends what the socket takes. */
 #define STREAM_CHUNK_BYTES (256u << 10)
 #define STREAM_CHUNK_MIN_BYTES (16u << 10)
+#define STREAM_CHECK_AHEAD_BYTES (4u << 20)
 /* Batches of one FETCH answer, up to this many bytes in all, are read and
  * checked when it is built and go out with its fields in one send. */
 #define FETCH_INLINE_BYTES (32u << 10)

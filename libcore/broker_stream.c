@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,7 +133,7 @@ static void file_free(struct elog_conn *c, struct out_file *f)
 	close(f->fd);
 	c->broker->stream_fds--;
 	c->file_count--;
-	c->file_unsent -= f->len - f->read + (f == c->files ? c->chunk.len - c->chunk_sent : 0);
+	c->file_unsent -= f->len - f->sent;
 	free(f);
 }
 
@@ -146,7 +147,6 @@ static void file_pop(struct elog_conn *c)
 	if (!c->files)
 		c->files_tail = NULL;
 	/* The chunk stays for the next answer; elog_conn_trim gives it back. */
-	c->chunk.len = c->chunk_sent = 0;
 }
 
 void elog_conn_drop_files(struct elog_conn *c, uint64_t from)
@@ -156,7 +156,7 @@ void elog_conn_drop_files(struct elog_conn *c, uint64_t from)
 	/* The head range, being sent, sits at or before every frame not sent yet. */
 	while ((f = *link) && f->at <= from)
 		link = &f->next;
-	assert(!*link || *link != c->files || c->chunk.len == 0);
+	assert(!*link || *link != c->files || c->files->sent == 0);
 	c->files_tail = NULL;
 	for (f = c->files; f && f != *link; f = f->next)
 		c->files_tail = f;
@@ -174,7 +174,6 @@ void elog_conn_release_files(struct elog_conn *c)
 		struct out_file *next = c->files->next;
 		file_free(c, c->files);
 		c->files = next;
-		c->chunk.len = c->chunk_sent = 0;
 	}
 	c->files_tail = NULL;
 	elog_buf_release(&c->chunk);
@@ -266,8 +265,10 @@ static int chunk_alloc(struct elog_conn *c)
 	return 0;
 }
 
-/* Read and check the head range's next chunk. -1: the connection was killed. */
-static int chunk_fill(struct elog_conn *c, struct out_file *f)
+/* Read and check the head range's next chunk (the chunk is only where the
+ * bytes are checked; what passed goes out from the file). -1: the
+ * connection was killed. */
+static int chunk_check(struct elog_conn *c, struct out_file *f)
 {
 	size_t want = f->len - f->read, got = 0;
 	struct elog_err err;
@@ -298,8 +299,6 @@ static int chunk_fill(struct elog_conn *c, struct out_file *f)
 		report_damage(c, f, &err);
 		return -1;
 	}
-	c->chunk.len = (size_t)ok;
-	c->chunk_sent = 0;
 	f->read += (uint32_t)ok;
 	return 0;
 }
@@ -307,33 +306,35 @@ static int chunk_fill(struct elog_conn *c, struct out_file *f)
 int elog_conn_send_file(struct elog_conn *c)
 {
 	struct out_file *f = c->files;
+	off_t position;
 	ssize_t n;
 
+	if (f->sent == f->len) {
+		file_pop(c);
+		return 1;
+	}
 	if (!c->chunk.data && chunk_alloc(c) < 0) {
 		elog_conn_kill(c, "out of memory");
 		return -1;
 	}
-	if (c->chunk_sent == c->chunk.len) {
-		if (f->read == f->len) {
-			file_pop(c);
-			return 1;
-		}
-		if (chunk_fill(c, f) < 0)
+	/* Check ahead of the socket, so that one sendfile moves a lot. Bounded:
+	 * every pass checks at least one byte or leaves. */
+	while (f->read < f->len && f->read - f->sent < STREAM_CHECK_AHEAD_BYTES / 2)
+		if (chunk_check(c, f) < 0)
 			return -1;
-	}
-	/* One chunk a call: the caller decides how much a turn may send. */
+	position = (off_t)(f->position + f->sent);
 	do
-		n = send(c->fd, c->chunk.data + c->chunk_sent, c->chunk.len - c->chunk_sent,
-			 MSG_NOSIGNAL);
+		n = sendfile(c->fd, f->fd, &position, f->read - f->sent);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n <= 0) {
-		elog_conn_kill(c, n < 0 ? strerror(errno) : "send returned 0");
+		/* 0: the file is shorter than the checked bytes (cut under us). */
+		elog_conn_kill(c, n < 0 ? strerror(errno) : "the log was cut while being sent");
 		return -1;
 	}
-	c->chunk_sent += (size_t)n;
+	f->sent += (uint32_t)n;
 	c->file_unsent -= (size_t)n;
 	elog_conn_progress(c);
-	return c->chunk_sent == c->chunk.len;
+	return f->sent == f->read;
 }
