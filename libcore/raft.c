@@ -458,6 +458,13 @@ static int step_term(struct elog_raft *r, const struct elog_raft_msg *m)
 	}
 	if (m->term == r->term)
 		return 1;
+	if (vote_request && m->from == r->leader && r->role == ELOG_RAFT_FOLLOWER) {
+		/* Our leader asks for votes in a later term: it stepped down
+		 * (check quorum), though its broker lives. No lease to defend,
+		 * and quiescence must end, or we would wait on it forever. */
+		r->leader = ELOG_RAFT_NONE;
+		r->quiesced = 0;
+	}
 	if (vote_request && !(m->type == ELOG_RAFT_MSG_VOTE && m->vote.transfer) &&
 	    raft_in_lease(r))
 		return 0; /* a leader is alive: neither the term nor the vote moves */

@@ -409,9 +409,9 @@ int elog_raft_transfer_leadership(struct elog_raft *r, int32_t target,
  * The core moves to a new term (so no acknowledgement it sent before the
  * loss can be counted again), steps down, cuts the log at lost_from (commit
  * follows it down if needed), and refuses to vote, pre-vote or campaign
- * until, in a later term, it holds durably a commit offset whose last
- * record is of the current leader's term; it then lifts the restriction
- * itself and reports it. A no-op in a group of one voter.
+ * until it holds durably a commit offset whose last record is of the
+ * current leader's term (that new term or a later one); it then lifts the
+ * restriction itself and reports it. A no-op in a group of one voter.
  */
 void elog_raft_restrict(struct elog_raft *r, enum elog_raft_restriction reason,
 			int64_t lost_from, struct elog_raft_outbox *out);

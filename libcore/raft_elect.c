@@ -204,15 +204,17 @@ void raft_step_timeout_now(struct elog_raft *r, const struct elog_raft_msg *m)
 }
 
 /*
- * Lift the restriction once, in a term later than the one it began in, we
- * hold durably a commit offset whose last record is of the current term.
- * That record follows, in the leader's log, every record committed in an
- * earlier term — every record this replica could have acknowledged and
- * lost — so we hold all of them again (docs/raft.md, "Restriction").
+ * Lift the restriction once we hold durably a commit offset whose last
+ * record is of the current term, that term being the one the restriction
+ * began in (restricted_term, entered at the restriction) or a later one.
+ * Everything we may have acknowledged and lost was acknowledged in an
+ * earlier term; a leader's first record of its term follows every record
+ * committed before it, so we hold all of them again (docs/raft.md,
+ * "Restriction").
  */
 void raft_maybe_lift(struct elog_raft *r)
 {
-	if (!r->restricted_term || r->term <= r->restricted_term || r->commit <= r->start)
+	if (!r->restricted_term || r->term < r->restricted_term || r->commit <= r->start)
 		return;
 	if (raft_term_at(r, r->commit - 1) != r->term || r->durable_end < r->commit)
 		return;

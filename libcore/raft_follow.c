@@ -124,10 +124,12 @@ void raft_step_append(struct elog_raft *r, const struct elog_raft_msg *m)
 	int64_t matched;
 	int reset;
 
+	uint32_t ops = r->out->op_count;
+
 	assert(r->role == ELOG_RAFT_FOLLOWER && r->leader == m->from);
 	r->election_elapsed = 0;
-	r->quiesced = 0;
 	if (!append_matches(r, a, &reset)) {
+		r->quiesced = 0;
 		send_reject(r, a);
 		return;
 	}
@@ -137,6 +139,8 @@ void raft_step_append(struct elog_raft *r, const struct elog_raft_msg *m)
 		raft_view_reset(r, a->prev_end);
 	}
 	matched = append_batches(r, a);
+	if (r->out->op_count != ops)
+		r->quiesced = 0; /* news; an old APPEND, overtaken, is not */
 	if (matched > r->verified_end)
 		r->verified_end = matched;
 	raft_learn_commit(r, a->commit);
@@ -154,9 +158,10 @@ void raft_step_heartbeat(struct elog_raft *r, const struct elog_raft_msg *m)
 	r->election_elapsed = 0;
 	raft_learn_commit(r, m->heartbeat.commit);
 	/* Quiesce only caught up: the leader saw us match its end, and we know
-	 * its commit. Anything else from the leader wakes us. */
-	r->quiesced = m->heartbeat.quiesce && r->commit == m->heartbeat.commit &&
-		      r->written_end == r->end;
+	 * its commit. A plain heartbeat does not wake us (it may be an old
+	 * one, overtaken); an APPEND, a new term or our election timeout do. */
+	if (m->heartbeat.quiesce && r->commit == m->heartbeat.commit && r->written_end == r->end)
+		r->quiesced = 1;
 	resp = raft_msg(r, ELOG_RAFT_MSG_HEARTBEAT_RESP, m->from);
 	resp->heartbeat_resp.durable_end = r->durable_end;
 	resp->heartbeat_resp.commit = r->commit;

@@ -345,10 +345,15 @@ static void append_resp_reject(struct elog_raft *r, struct elog_raft_progress *p
 			       const struct elog_raft_append_resp *ar)
 {
 	pr->commit = ar->commit; /* it may have restarted with less */
-	if (ar->end <= pr->match_end)
-		return; /* stale: we know it matches past that */
 	if (pr->state == ELOG_RAFT_PROBE && ar->end != pr->next_end)
 		return; /* not the probe we are waiting for */
+	if (ar->end <= pr->match_end) {
+		/* It matched past prev_end once. Either this answer is old and
+		 * was overtaken, or the follower restarted and lost records it
+		 * had not synced: only its committed prefix is sure to match. */
+		if (ar->commit < pr->match_end)
+			pr->match_end = ar->commit;
+	}
 	become_probe(pr, probe_from_hint(r, pr, ar));
 	raft_send_append(r, pr);
 }
@@ -374,13 +379,14 @@ void raft_step_heartbeat_resp(struct elog_raft *r, const struct elog_raft_msg *m
 	raft_leader_heard_from(r, pr);
 	if (hr->durable_end > pr->durable_end && hr->durable_end <= r->end)
 		pr->durable_end = hr->durable_end;
-	if (hr->commit > pr->commit)
-		pr->commit = hr->commit;
+	pr->commit = hr->commit;
 	pr->probe_sent = 0;
 	if (pr->state == ELOG_RAFT_REPLICATE && pr->inflight_count >= r->config.inflight_max)
 		inflight_free_first(pr); /* answers were lost: let one more out */
 	raft_maybe_commit(r);
-	if (pr->match_end < r->end)
+	/* Behind on records, or on the commit (it may have restarted and lost
+	 * what it had not synced): an APPEND finds out. */
+	if (pr->match_end < r->end || hr->commit < r->commit)
 		raft_send_append(r, pr);
 	if (r->quiesced && !can_quiesce(r))
 		raft_unquiesce(r);

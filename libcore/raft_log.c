@@ -147,6 +147,11 @@ void raft_view_trim(struct elog_raft *r, int64_t start)
 {
 	assert(start >= r->start && start <= r->commit);
 	r->start = start;
+	/* Nothing below start is held any more: trivially written and durable. */
+	if (r->written_end < start)
+		r->written_end = start;
+	if (r->durable_end < start)
+		r->durable_end = start;
 	while (r->term_count >= 2 && r->terms[1].start <= start)
 		drop_oldest(r);
 }
