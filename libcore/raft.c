@@ -423,7 +423,7 @@ static void step_stale(struct elog_raft *r, const struct elog_raft_msg *m)
 	case ELOG_RAFT_MSG_HEARTBEAT:
 		/* A deposed leader: our term in the answer makes it step down. */
 		resp = raft_msg(r, ELOG_RAFT_MSG_HEARTBEAT_RESP, m->from);
-		resp->heartbeat_resp.durable_end = r->durable_end;
+		resp->heartbeat_resp.durable_end = raft_durable_matched(r);
 		resp->heartbeat_resp.commit = r->commit;
 		break;
 	case ELOG_RAFT_MSG_PREVOTE:

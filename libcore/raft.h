@@ -194,7 +194,8 @@ struct elog_raft_append_resp {
 	uint8_t success;
 	int64_t end;         /* success: the follower's log matches the leader's below this;
 	                        reject: the prev_end that was rejected */
-	int64_t durable_end; /* the follower's durable end */
+	int64_t durable_end; /* the follower's durable end, counted only as far as its
+	                        log is known to match the leader's (this term) */
 	int64_t commit;      /* the follower's commit offset */
 	uint64_t hint_term;  /* reject: the largest term <= prev_term the follower holds
 	                        below prev_end (0: none) ... */
@@ -226,7 +227,7 @@ struct elog_raft_heartbeat {
  * the others its term, which makes a stale leader step down).
  */
 struct elog_raft_heartbeat_resp {
-	int64_t durable_end;
+	int64_t durable_end; /* as in APPEND_RESP */
 	int64_t commit;
 };
 

@@ -116,7 +116,7 @@ static void call_out(struct elog_raft *r)
 		if (i == r->self_index)
 			continue;
 		m = raft_msg(r, ELOG_RAFT_MSG_HEARTBEAT_RESP, r->config.voters[i]);
-		m->heartbeat_resp.durable_end = r->durable_end;
+		m->heartbeat_resp.durable_end = raft_durable_matched(r);
 		m->heartbeat_resp.commit = r->commit;
 	}
 }

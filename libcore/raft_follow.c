@@ -16,13 +16,24 @@ void raft_learn_commit(struct elog_raft *r, int64_t leader_commit)
 	}
 }
 
+/*
+ * What we tell the leader is durable: only as far as our log is known to
+ * match its log. Durable records past that may be ones the leader will
+ * have us truncate; a durable end counted over them, paired later with a
+ * match over new records, would count records that are not on disk.
+ */
+int64_t raft_durable_matched(const struct elog_raft *r)
+{
+	return r->durable_end < r->verified_end ? r->durable_end : r->verified_end;
+}
+
 static void send_success(struct elog_raft *r)
 {
 	struct elog_raft_msg *m = raft_msg(r, ELOG_RAFT_MSG_APPEND_RESP, r->leader);
 
 	m->append_resp.success = 1;
 	m->append_resp.end = r->verified_end < r->written_end ? r->verified_end : r->written_end;
-	m->append_resp.durable_end = r->durable_end;
+	m->append_resp.durable_end = raft_durable_matched(r);
 	m->append_resp.commit = r->commit;
 }
 
@@ -32,7 +43,7 @@ static void send_reject(struct elog_raft *r, const struct elog_raft_append *a)
 
 	m->append_resp.success = 0;
 	m->append_resp.end = a->prev_end;
-	m->append_resp.durable_end = r->durable_end;
+	m->append_resp.durable_end = raft_durable_matched(r);
 	m->append_resp.commit = r->commit;
 	if (a->prev_term != ELOG_RAFT_TERM_UNKNOWN)
 		raft_hint(r, a->prev_end, a->prev_term, &m->append_resp.hint_term,
@@ -163,7 +174,7 @@ void raft_step_heartbeat(struct elog_raft *r, const struct elog_raft_msg *m)
 	if (m->heartbeat.quiesce && r->commit == m->heartbeat.commit && r->written_end == r->end)
 		r->quiesced = 1;
 	resp = raft_msg(r, ELOG_RAFT_MSG_HEARTBEAT_RESP, m->from);
-	resp->heartbeat_resp.durable_end = r->durable_end;
+	resp->heartbeat_resp.durable_end = raft_durable_matched(r);
 	resp->heartbeat_resp.commit = r->commit;
 }
 

@@ -226,6 +226,19 @@ static void fault_partition(struct sim *s)
 	sim_schedule(s, s->now + ticks(2 + sim_below(s, 5 * s->p.election_ticks)), EV_HEAL, -1, -1);
 }
 
+/* One node cut off from everyone for several election timeouts: it falls
+ * far behind, and the others may delete by retention what it lacks. */
+static void fault_isolate(struct sim *s)
+{
+	uint32_t a = sim_below(s, s->p.nodes);
+
+	for (uint32_t b = 0; b < s->p.nodes; b++)
+		s->link_down[a][b] = s->link_down[b][a] = a != b;
+	sim_trace(s, "partition: node %d isolated", s->nodes[a].id);
+	sim_schedule(s, s->now + ticks((5 + sim_below(s, 15)) * s->p.election_ticks), EV_HEAL,
+		     -1, -1);
+}
+
 static int damaged_count(const struct sim *s)
 {
 	int c = 0;
@@ -288,7 +301,7 @@ static void fault_transfer(struct sim *s)
 
 static void fault(struct sim *s)
 {
-	uint8_t kinds[9];
+	uint8_t kinds[12];
 	uint32_t count = 0;
 	struct sim_node *n;
 
@@ -298,7 +311,8 @@ static void fault(struct sim *s)
 	if (s->p.clock_jump) kinds[count++] = 3;
 	if (s->p.transfer) kinds[count++] = 4;
 	if (s->p.pause) kinds[count++] = 5;
-	if (s->p.trim) kinds[count++] = 6;
+	if (s->p.trim) kinds[count++] = 6, kinds[count++] = 6, kinds[count++] = 6;
+	if (s->p.isolate) kinds[count++] = 7;
 	if (!count)
 		return;
 	switch (kinds[sim_below(s, count)]) {
@@ -318,6 +332,9 @@ static void fault(struct sim *s)
 		if ((n = random_alive(s)) != NULL)
 			node_trim(s, n);
 		break;
+	case 7:
+		fault_isolate(s);
+		break;
 	}
 }
 
@@ -334,7 +351,8 @@ static void propose(struct sim *s)
 
 static int node_event(enum sim_event_type t)
 {
-	return t == EV_TICK || t == EV_SYNC || t == EV_DURABLE || t == EV_WRITTEN;
+	return t == EV_TICK || t == EV_SYNC || t == EV_DURABLE || t == EV_WRITTEN ||
+	       t == EV_TERM_START;
 }
 
 static void handle_event(struct sim *s, const struct sim_event *ev)
@@ -360,6 +378,7 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
 		int from = sim_node_index(s, msg->m.from);
 		if (n->alive && !s->link_down[from][ev->node]) {
 			trace_msg(s, "recv", msg);
+			node_heard(s, n, from);
 			node_deliver(s, n, msg);
 		}
 		msg_release(s, ev->msg);
@@ -399,7 +418,9 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
 		memset(s->link_down, 0, sizeof(s->link_down));
 		sim_trace(s, "partitions healed");
 		break;
-	case EV_RESUME:
+	case EV_TERM_START:
+		if (n->alive && ev->incarnation == n->incarnation)
+			node_term_start(s, n, (uint64_t)ev->msg);
 		break;
 	}
 }
@@ -569,6 +590,8 @@ static void choose_params(struct sim *s, uint32_t nodes, int flush, uint32_t tic
 	p->pause = sim_chance(s, 500);
 	p->trim = sim_chance(s, 400);
 	p->clean_restart = sim_chance(s, 500);
+	p->isolate = sim_chance(s, 400);
+	p->term_start_delay_permille = sim_chance(s, 500) ? 300 : 0;
 	p->chaos_ticks = (100 + sim_below(s, 300)) * ticks_scale;
 	p->propose_every_units = 3 + sim_below(s, 4 * SIM_TICK_UNITS);
 	s->damaged_nodes_max = (nodes - 1) / 2;
@@ -617,14 +640,15 @@ static void run_seed(struct sim *s, uint64_t seed, uint32_t nodes, int flush, ui
 	choose_params(s, nodes, flush, ticks_scale);
 	if (verbose)
 		printf("seed %llu: %u nodes, flush=%s, heartbeat %u, inflight %u, drop %u‰, dup %u‰, "
-		       "delay <= %u, faults every ~%u ticks:%s%s%s%s%s%s%s%s, chaos %u ticks\n",
+		       "delay <= %u, faults every ~%u ticks:%s%s%s%s%s%s%s%s%s%s, chaos %u ticks\n",
 		       (unsigned long long)seed, nodes, s->p.flush ? "never" : "always",
 		       s->p.heartbeat_ticks, s->p.inflight_max, s->p.drop_permille, s->p.dup_permille,
 		       s->p.delay_max_units, s->p.fault_every_ticks, s->p.crash ? " crash" : "",
 		       s->p.partition ? " partition" : "", s->p.one_way ? " one-way" : "",
 		       s->p.corrupt ? " corrupt" : "", s->p.clock_jump ? " clock-jump" : "",
 		       s->p.transfer ? " transfer" : "", s->p.pause ? " pause" : "",
-		       s->p.trim ? " retention" : "", s->p.chaos_ticks);
+		       s->p.trim ? " retention" : "", s->p.isolate ? " isolate" : "",
+		       s->p.term_start_delay_permille ? " slow-term-start" : "", s->p.chaos_ticks);
 	for (uint32_t i = 0; i < nodes; i++) {
 		struct sim_node *n = &s->nodes[i];
 		n->id = (int32_t)(i + 1);

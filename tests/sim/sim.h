@@ -68,6 +68,8 @@ struct sim_node {
 	int64_t commit_checkpoint;     /* what a driver might have saved for a restart */
 	int sync_scheduled, written_scheduled;
 	int64_t durable_reported;      /* last durable end given to the core */
+	uint64_t ticks;                /* ticks this life (its own clock) */
+	uint64_t heard_tick[SIM_NODES_MAX]; /* its tick when it last heard from each node */
 	int cut_expected;              /* a restrict cut may move commit back now */
 	enum elog_raft_restriction boot_restriction; /* why the next boot is restricted */
 	int repairing;                 /* restricted for damage, not lifted yet */
@@ -86,7 +88,7 @@ struct sim_msg {
 
 enum sim_event_type {
 	EV_TICK, EV_DELIVER, EV_SYNC, EV_DURABLE, EV_WRITTEN, EV_PROPOSE, EV_FAULT,
-	EV_RESTART, EV_HEAL, EV_RESUME,
+	EV_RESTART, EV_HEAL, EV_TERM_START,
 };
 
 struct sim_event {
@@ -107,6 +109,8 @@ struct sim_params {
 	uint32_t fault_every_ticks;    /* mean ticks between faults; 0 = none */
 	uint8_t crash_minority;        /* crash only while dead + restricted nodes are a minority */
 	uint8_t crash, partition, one_way, corrupt, clock_jump, transfer, pause, trim, clean_restart;
+	uint8_t isolate;               /* cut one node off for a long time */
+	uint32_t term_start_delay_permille; /* the driver appends the term start late */
 	uint32_t chaos_ticks;          /* faults stop after this */
 	uint32_t propose_every_units;
 };
@@ -170,6 +174,8 @@ void node_corrupt(struct sim *s, struct sim_node *n);
 int node_damaged(const struct sim_node *n);
 void node_scrub(struct sim *s, struct sim_node *n);
 void node_trim(struct sim *s, struct sim_node *n);
+void node_term_start(struct sim *s, struct sim_node *n, uint64_t term);
+void node_heard(struct sim *s, struct sim_node *n, int from);
 int64_t node_end(const struct sim_node *n);
 int64_t node_durable_end(const struct sim_node *n);
 int node_find(const struct sim_node *n, int64_t offset);  /* batch index holding offset, -1 */
@@ -181,6 +187,7 @@ void check_became_leader(struct sim *s, struct sim_node *n);
 void check_commit(struct sim *s, struct sim_node *n, int64_t commit);
 void check_appended(struct sim *s, struct sim_node *n, uint32_t first);
 void check_node(struct sim *s, struct sim_node *n);
+void check_quorum_kept(struct sim *s, struct sim_node *n);
 void check_acked(struct sim *s, struct sim_node *n, const struct sim_pending *p);
 void check_final(struct sim *s, int leader);
 void trace_outbox(struct sim *s, const struct sim_node *n, const struct elog_raft_outbox *out);

@@ -119,6 +119,8 @@ void check_became_leader(struct sim *s, struct sim_node *n)
 			 s->leader_of_term[term], n->id, (unsigned long long)term);
 	s->leader_of_term[term] = n->id;
 	s->stat_elections++;
+	for (uint32_t k = 0; k < s->p.nodes; k++)
+		n->heard_tick[k] = n->ticks; /* check quorum counts from here */
 	for (uint32_t c = 0; c < s->committed_count; c++) {
 		const struct sim_batch *b = &s->committed[c];
 		int i;
@@ -158,6 +160,27 @@ void check_appended(struct sim *s, struct sim_node *n, uint32_t first)
 		for (uint32_t k = 0; k < s->p.nodes; k++)
 			if (&s->nodes[k] != n && s->nodes[k].st.count)
 				check_pair(s, n, (int)i, &s->nodes[k]);
+}
+
+/*
+ * Check quorum: a leader that has heard nothing at all from a majority
+ * (itself included) for two election timeouts of its own clock must have
+ * stepped down. The core's rule is tighter (an election timeout, counting
+ * only answers in its term); this one needs no knowledge of its insides.
+ */
+void check_quorum_kept(struct sim *s, struct sim_node *n)
+{
+	uint32_t heard = 1, me = (uint32_t)(n - s->nodes);
+
+	if (elog_raft_role(&n->raft) != ELOG_RAFT_LEADER)
+		return;
+	for (uint32_t k = 0; k < s->p.nodes; k++)
+		if (k != me && n->ticks - n->heard_tick[k] < 2 * s->p.election_ticks)
+			heard++;
+	if (heard < s->p.nodes / 2 + 1)
+		sim_fail(s, "check quorum: node %d still leads term %llu, having heard from %u of %u "
+			 "nodes in %u ticks", n->id, (unsigned long long)elog_raft_term(&n->raft), heard,
+			 s->p.nodes, 2 * s->p.election_ticks);
 }
 
 /* After every outbox: the driver kept the core's view and hard state. */

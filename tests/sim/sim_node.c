@@ -98,6 +98,8 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 	n->pending_count = 0;
 	n->sync_scheduled = n->written_scheduled = 0;
 	n->durable_reported = view.durable_end;
+	n->ticks = 0;
+	memset(n->heard_tick, 0, sizeof(n->heard_tick));
 	n->last_commit = elog_raft_commit(&n->raft);
 	n->checked_commit = n->st.start;
 	sim_trace(s, "node %d: boot #%u: log [%lld, %lld) term %llu commit %lld%s%s", n->id,
@@ -106,8 +108,6 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 		  why ? " restricted (lost unsynced writes)" : "",
 		  n->st.hs.restricted_term ? " (still restricted)" : "");
 	check_commit(s, n, n->last_commit);
-	if (why != ELOG_RAFT_RESTRICT_NONE && s->p.nodes > 1)
-		s->stat_restrictions++;
 	if (sim_chance(s, 500))
 		boot_damaged(s, n);
 	sim_schedule(s, s->now + 1 + sim_below(s, SIM_TICK_UNITS), EV_TICK, (int)(n - s->nodes), -1);
@@ -291,8 +291,9 @@ static void handle_changes(struct sim *s, struct sim_node *n, const struct elog_
 		if (out->restriction == ELOG_RAFT_RESTRICT_NONE) {
 			s->stat_lifts++;
 			n->repairing = 0;
-		} else if (out->restriction == ELOG_RAFT_RESTRICT_DAMAGED) {
-			n->repairing = 1;
+		} else {
+			s->stat_restrictions++;
+			n->repairing = out->restriction == ELOG_RAFT_RESTRICT_DAMAGED;
 		}
 	}
 	if (out->terms_changed) {
@@ -366,6 +367,12 @@ static void leader_append(struct sim *s, struct sim_node *n, uint64_t payload, i
 	}
 }
 
+void node_term_start(struct sim *s, struct sim_node *n, uint64_t term)
+{
+	if (elog_raft_role(&n->raft) == ELOG_RAFT_LEADER && elog_raft_term(&n->raft) == term)
+		leader_append(s, n, CONTROL_PAYLOAD | ++s->next_payload, 1, NULL);
+}
+
 static void run_followups(struct sim *s, struct sim_node *n, const struct followups *fu)
 {
 	struct elog_raft_outbox out;
@@ -387,8 +394,14 @@ static void run_followups(struct sim *s, struct sim_node *n, const struct follow
 			node_handle(s, n, &out, NULL);
 			break;
 		case FU_TERM_START:
-			if (elog_raft_role(&n->raft) == ELOG_RAFT_LEADER)
-				leader_append(s, n, CONTROL_PAYLOAD | ++s->next_payload, 1, NULL);
+			if (sim_chance(s, s->p.term_start_delay_permille))
+				/* a slow disk: the leader serves old records meanwhile */
+				sim_schedule(s, s->now + 1 + sim_below(s, 3 * s->p.election_ticks *
+									  SIM_TICK_UNITS),
+					     EV_TERM_START, (int)(n - s->nodes),
+					     (int)elog_raft_term(&n->raft));
+			else
+				node_term_start(s, n, elog_raft_term(&n->raft));
 			break;
 		case FU_RESTRICT:
 			sim_trace(s, "node %d: damage found reading %lld", n->id, (long long)f->from);
@@ -419,6 +432,7 @@ static void node_level_heartbeats(struct sim *s, struct sim_node *n)
 		    s->link_down[me][i] || s->link_down[i][me])
 			continue;
 		if (elog_raft_role(&n->raft) == ELOG_RAFT_LEADER) {
+			node_heard(s, n, (int)i);
 			elog_raft_peer_heard(&n->raft, o->id, &out);
 			node_handle(s, n, &out, NULL);
 		} else if (o->id == leader) {
@@ -430,15 +444,26 @@ static void node_level_heartbeats(struct sim *s, struct sim_node *n)
 	}
 }
 
+void node_heard(struct sim *s, struct sim_node *n, int from)
+{
+	(void)s;
+	n->heard_tick[from] = n->ticks;
+}
+
 void node_tick(struct sim *s, struct sim_node *n)
 {
 	struct elog_raft_outbox out;
 	uint32_t incarnation = n->incarnation;
+	int was_leader = elog_raft_role(&n->raft) == ELOG_RAFT_LEADER;
 
+	n->ticks++;
 	elog_raft_tick(&n->raft, &out);
 	node_handle(s, n, &out, NULL);
-	if (n->alive && n->incarnation == incarnation)
-		node_level_heartbeats(s, n);
+	if (!n->alive || n->incarnation != incarnation)
+		return;
+	if (was_leader)
+		check_quorum_kept(s, n);
+	node_level_heartbeats(s, n);
 }
 
 void node_deliver(struct sim *s, struct sim_node *n, const struct sim_msg *msg)
@@ -492,6 +517,9 @@ int node_propose(struct sim *s, struct sim_node *n, uint64_t *payload)
 
 	if (elog_raft_propose_check(&n->raft) != ELOG_RAFT_PROPOSE_OK ||
 	    n->pending_count == SIM_PENDING_MAX)
+		return -1;
+	/* This client waits for the term start batch (the driver could too). */
+	if (elog_raft_term_at(&n->raft, node_end(n) - 1) != elog_raft_term(&n->raft))
 		return -1;
 	*payload = ++s->next_payload;
 	leader_append(s, n, *payload, 1 + (int)sim_below(s, 4), &p);
