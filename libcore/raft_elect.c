@@ -235,7 +235,7 @@ void elog_raft_restrict(struct elog_raft *r, enum elog_raft_restriction reason,
 		raft_become_follower(r, r->term + 1, ELOG_RAFT_NONE);
 		r->restricted_term = r->term;
 		r->restriction = reason;
-		r->restriction_dirty = 1;
+		r->hard_state_dirty = r->restriction_dirty = 1;
 		if (lost_from < r->end) {
 			if (r->commit > lost_from)
 				r->commit = lost_from; /* the data is gone from this node */
