@@ -287,6 +287,8 @@ void elog_raft_tick(struct elog_raft *r, struct elog_raft_outbox *out)
 	} else {
 		if (r->election_elapsed < UINT32_MAX)
 			r->election_elapsed++;
+		if (r->quiesced && r->election_elapsed >= r->config.election_ticks / 2)
+			raft_wake(r);
 		if (r->election_elapsed >= r->election_timeout)
 			raft_election_timeout(r);
 	}

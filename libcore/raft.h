@@ -229,6 +229,8 @@ struct elog_raft_heartbeat {
 struct elog_raft_heartbeat_resp {
 	int64_t durable_end; /* as in APPEND_RESP */
 	int64_t commit;
+	uint8_t wake;        /* unasked, from a quiesced follower that heard nothing
+	                        for half an election timeout: heartbeat again */
 };
 
 struct elog_raft_msg {

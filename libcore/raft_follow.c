@@ -178,6 +178,24 @@ void raft_step_heartbeat(struct elog_raft *r, const struct elog_raft_msg *m)
 	resp->heartbeat_resp.commit = r->commit;
 }
 
+/*
+ * A quiesced follower that heard nothing, not even leader_heard, for half
+ * an election timeout: the driver's liveness reports are missing. Rather
+ * than campaign against a leader that may be fine, ask it for heartbeats.
+ */
+void raft_wake(struct elog_raft *r)
+{
+	struct elog_raft_msg *m;
+
+	r->quiesced = 0;
+	if (r->leader == ELOG_RAFT_NONE)
+		return;
+	m = raft_msg(r, ELOG_RAFT_MSG_HEARTBEAT_RESP, r->leader);
+	m->heartbeat_resp.durable_end = raft_durable_matched(r);
+	m->heartbeat_resp.commit = r->commit;
+	m->heartbeat_resp.wake = 1;
+}
+
 void raft_follower_written(struct elog_raft *r)
 {
 	if (!r->response_pending || r->written_end < r->end)

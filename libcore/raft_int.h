@@ -55,6 +55,7 @@ void raft_follower_written(struct elog_raft *r);
 void raft_follower_durable(struct elog_raft *r);
 void raft_learn_commit(struct elog_raft *r, int64_t leader_commit);
 int64_t raft_durable_matched(const struct elog_raft *r);
+void raft_wake(struct elog_raft *r);
 
 /* raft_lead.c */
 void raft_become_leader(struct elog_raft *r);

@@ -224,6 +224,11 @@ void raft_tick_leader(struct elog_raft *r)
 			pr->ticks_since_heard++;
 		if (pr->ticks_since_sent < UINT32_MAX)
 			pr->ticks_since_sent++;
+		/* Quiesced, we hear from followers through peer_heard; half an
+		 * election timeout without it, and heartbeats resume, so a
+		 * driver that stopped reporting cannot cost us the quorum. */
+		if (!pr->lost && pr->ticks_since_heard == r->config.election_ticks / 2)
+			raft_unquiesce(r);
 		if (!pr->lost && pr->ticks_since_heard >= r->config.election_ticks) {
 			pr->lost = 1;
 			raft_unquiesce(r);
@@ -381,6 +386,8 @@ void raft_step_heartbeat_resp(struct elog_raft *r, const struct elog_raft_msg *m
 		pr->durable_end = hr->durable_end;
 	pr->commit = hr->commit;
 	pr->probe_sent = 0;
+	if (hr->wake)
+		raft_unquiesce(r);
 	if (pr->state == ELOG_RAFT_REPLICATE && pr->inflight_count >= r->config.inflight_max)
 		inflight_free_first(pr); /* answers were lost: let one more out */
 	raft_maybe_commit(r);
