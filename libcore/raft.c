@@ -287,7 +287,7 @@ void elog_raft_tick(struct elog_raft *r, struct elog_raft_outbox *out)
 	} else {
 		if (r->election_elapsed < UINT32_MAX)
 			r->election_elapsed++;
-		if (r->quiesced && r->election_elapsed >= r->config.election_ticks / 2)
+		if (r->quiesced && r->election_elapsed > r->config.election_ticks / 2)
 			raft_wake(r);
 		if (r->election_elapsed >= r->election_timeout)
 			raft_election_timeout(r);
@@ -359,8 +359,9 @@ static int check_append(const struct elog_raft_msg *m, struct elog_err *err)
 
 	if (a->prev_end < 0 || a->commit < 0 || a->leader_start < 0 || a->prev_end == INT64_MAX)
 		return bad(err, m, "negative offset");
-	if (a->prev_term != ELOG_RAFT_TERM_UNKNOWN && a->prev_term > m->term)
-		return bad(err, m, "prev_term past the message term");
+	if ((a->prev_term != ELOG_RAFT_TERM_UNKNOWN && a->prev_term > m->term) ||
+	    (a->start_term != ELOG_RAFT_TERM_UNKNOWN && a->start_term > m->term))
+		return bad(err, m, "prev_term or start_term past the message term");
 	if (a->batch_count > ELOG_RAFT_APPEND_BATCHES_MAX || (a->batch_count && !a->batches))
 		return bad(err, m, "too many batches");
 	for (uint32_t i = 0; i < a->batch_count; i++) {

@@ -182,6 +182,8 @@ struct elog_raft_append {
 	                           ELOG_RAFT_TERM_UNKNOWN when the leader does not know it */
 	int64_t commit;         /* the leader's commit offset */
 	int64_t leader_start;   /* the leader's log start */
+	uint64_t start_term;    /* term of its record at leader_start - 1 (0 when
+	                           leader_start is 0; UNKNOWN if it cannot tell) */
 	const struct elog_raft_batch *batches; /* received side only */
 	uint32_t batch_count;
 };

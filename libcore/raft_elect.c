@@ -74,7 +74,7 @@ static int votes_lost(const struct elog_raft *r)
 
 void raft_become_candidate(struct elog_raft *r, int transfer)
 {
-	assert(r->restricted_term == 0 && raft_term_room(r));
+	assert(r->restricted_term == 0 && raft_term_room(r) && raft_last_term_known(r));
 	r->term++;
 	r->vote = r->config.self;
 	r->hard_state_dirty = 1;
@@ -129,7 +129,7 @@ void raft_election_timeout(struct elog_raft *r)
 	r->quiesced = 0;
 	if (r->restricted_term)
 		call_out(r);
-	else if (raft_term_room(r))
+	else if (raft_term_room(r) && raft_last_term_known(r))
 		become_precandidate(r);
 	/* else: the term cache is full of uncommitted terms; a new term would
 	 * not fit. Only a leader that commits them can free it (docs/raft.md). */
@@ -148,7 +148,7 @@ void raft_step_vote(struct elog_raft *r, const struct elog_raft_msg *m)
 	int grant = 0;
 	struct elog_raft_msg *resp;
 
-	if (!r->restricted_term) {
+	if (!r->restricted_term && raft_last_term_known(r)) {
 		int can;
 		if (prevote)
 			can = m->term > r->term;
@@ -198,7 +198,8 @@ void raft_step_vote_resp(struct elog_raft *r, const struct elog_raft_msg *m)
 void raft_step_timeout_now(struct elog_raft *r, const struct elog_raft_msg *m)
 {
 	(void)m;
-	if (r->role == ELOG_RAFT_LEADER || r->restricted_term || !raft_term_room(r))
+	if (r->role == ELOG_RAFT_LEADER || r->restricted_term || !raft_term_room(r) ||
+	    !raft_last_term_known(r))
 		return;
 	raft_become_candidate(r, 1);
 }

@@ -147,7 +147,7 @@ void raft_step_append(struct elog_raft *r, const struct elog_raft_msg *m)
 	if (reset) {
 		struct elog_raft_log_op *op = raft_op(r, ELOG_RAFT_OP_RESET);
 		op->offset = a->prev_end;
-		raft_view_reset(r, a->prev_end);
+		raft_view_reset(r, a->prev_end, a->start_term);
 	}
 	matched = append_batches(r, a);
 	if (r->out->op_count != ops)

@@ -28,13 +28,14 @@ void raft_randomize_timeout(struct elog_raft *r);
 /* raft_log.c */
 uint64_t raft_term_at(const struct elog_raft *r, int64_t offset);
 uint64_t raft_last_term(const struct elog_raft *r);
+int raft_last_term_known(const struct elog_raft *r);
 int raft_term_room(const struct elog_raft *r);
 int raft_push_term(struct elog_raft *r, uint64_t term, int64_t start);
 int64_t raft_end_for_term(const struct elog_raft *r, uint64_t term);
 void raft_hint(const struct elog_raft *r, int64_t prev_end, uint64_t prev_term,
 	       uint64_t *hint_term, int64_t *hint_end);
 void raft_view_truncate(struct elog_raft *r, int64_t offset);
-void raft_view_reset(struct elog_raft *r, int64_t start);
+void raft_view_reset(struct elog_raft *r, int64_t start, uint64_t start_term);
 void raft_view_trim(struct elog_raft *r, int64_t start);
 void raft_check_view(const struct elog_raft *r);
 

@@ -120,6 +120,7 @@ void raft_send_append(struct elog_raft *r, struct elog_raft_progress *pr)
 	m->append.prev_term = prev_term;
 	m->append.commit = r->commit;
 	m->append.leader_start = r->start;
+	m->append.start_term = r->start == 0 ? 0 : raft_term_at(r, r->start - 1);
 	pr->awaiting_sent = 1;
 	pr->sent_commit = r->commit;
 	pr->ticks_since_sent = 0;
@@ -227,7 +228,7 @@ void raft_tick_leader(struct elog_raft *r)
 		/* Quiesced, we hear from followers through peer_heard; half an
 		 * election timeout without it, and heartbeats resume, so a
 		 * driver that stopped reporting cannot cost us the quorum. */
-		if (!pr->lost && pr->ticks_since_heard == r->config.election_ticks / 2)
+		if (!pr->lost && pr->ticks_since_heard == r->config.election_ticks / 2 + 1)
 			raft_unquiesce(r);
 		if (!pr->lost && pr->ticks_since_heard >= r->config.election_ticks) {
 			pr->lost = 1;

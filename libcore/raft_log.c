@@ -35,6 +35,20 @@ uint64_t raft_last_term(const struct elog_raft *r)
 	return r->term_count ? r->terms[r->term_count - 1].term : 0;
 }
 
+/*
+ * Do we know the term of our last record (or of the record before an
+ * empty log's start)? Not after a reset from a leader that could not tell
+ * us, nor after a truncation to a start whose term the cache had dropped.
+ * Without it we cannot say how up to date we are: we neither vote nor
+ * campaign until a record arrives (an empty log at offset S is behind a
+ * log ending at S whose last term is higher, and must not look like the
+ * empty log at offset 0).
+ */
+int raft_last_term_known(const struct elog_raft *r)
+{
+	return r->end > r->start || r->start == 0 || r->term_count > 0;
+}
+
 /* The oldest entry may go when the next one starts at or below the commit
  * offset: the records it covered are committed, and the follower-side
  * rule "prev_end <= commit matches" never needs their term. */
@@ -132,8 +146,10 @@ void raft_view_truncate(struct elog_raft *r, int64_t offset)
 	}
 }
 
-/* Everything below `start` was committed at the leader and deleted there. */
-void raft_view_reset(struct elog_raft *r, int64_t start)
+/* Everything below `start` was committed at the leader and deleted there;
+ * start_term is the term of the record at start - 1 (UNKNOWN if the
+ * leader could not tell), kept as a cache entry starting below start. */
+void raft_view_reset(struct elog_raft *r, int64_t start, uint64_t start_term)
 {
 	assert(start >= r->commit && start > r->start);
 	assert(r->role != ELOG_RAFT_LEADER);
@@ -141,6 +157,11 @@ void raft_view_reset(struct elog_raft *r, int64_t start)
 	r->commit = r->verified_end = start;
 	r->term_count = 0;
 	r->terms_dirty = 1;
+	if (start_term != ELOG_RAFT_TERM_UNKNOWN && start_term != 0 && start_term <= r->term) {
+		r->terms[0].term = start_term;
+		r->terms[0].start = start - 1;
+		r->term_count = 1;
+	}
 }
 
 void raft_view_trim(struct elog_raft *r, int64_t start)

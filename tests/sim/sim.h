@@ -84,6 +84,7 @@ struct sim_msg {
 	struct elog_raft_batch batches[SIM_APPEND_BATCHES];
 	uint64_t payloads[SIM_APPEND_BATCHES];
 	int next_free;
+	int suppressed;                /* the driver could not build it: not sent */
 };
 
 enum sim_event_type {

@@ -224,8 +224,11 @@ static void build_append(struct sim *s, struct sim_node *n, struct sim_msg *msg,
 	for (; i >= 0 && i < (int)n->st.count && msg->batch_count < budget; i++) {
 		const struct sim_batch *b = &n->st.b[i];
 		if (b->corrupt) {
-			/* The read fails its CRC check: damage. */
+			/* The read fails its CRC check: damage. Nothing read, nothing
+			 * sent (an empty APPEND would say our log ends here). */
 			add(fu, FU_RESTRICT, 0, b->base, 0);
+			if (msg->batch_count == 0)
+				msg->suppressed = 1;
 			break;
 		}
 		msg->batches[msg->batch_count].base = b->base;
@@ -326,7 +329,8 @@ void node_handle(struct sim *s, struct sim_node *n, struct elog_raft_outbox *out
 		msg.m = out->msgs[i];
 		if (msg.m.type == ELOG_RAFT_MSG_APPEND)
 			build_append(s, n, &msg, &fu);
-		sim_send(s, (int)(n - s->nodes), &msg);
+		if (!msg.suppressed)
+			sim_send(s, (int)(n - s->nodes), &msg);
 	}
 	handle_changes(s, n, out, &fu);
 	check_node(s, n);

@@ -597,6 +597,55 @@ static void test_reset_past_retention(void)
 	T_EQ_INT(net.node[2].commit, 19);
 }
 
+/*
+ * An empty log at offset S (after a reset) is as up to date as the record
+ * at S - 1: it must not vote for a candidate that ends before S, which
+ * would hand out offsets again. Found by raft_sim (seed 26334).
+ */
+static void test_reset_log_keeps_its_last_term(void)
+{
+	struct elog_raft_msg m = {.type = ELOG_RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4};
+	struct elog_raft_outbox out;
+	struct elog_err err;
+
+	net_init(3);
+	m.append.prev_end = 36;
+	m.append.prev_term = ELOG_RAFT_TERM_UNKNOWN;
+	m.append.leader_start = 36;
+	m.append.start_term = 3;
+	m.append.commit = 36;
+	T_OK(elog_raft_step(&net.node[1].r, &m, &out, &err), &err);
+	T_EQ_INT(out.op_count, 1);
+	T_EQ_INT(out.ops[0].type, ELOG_RAFT_OP_RESET);
+	T_EQ_INT(elog_raft_commit(&net.node[1].r), 36);
+	lease_expire(1);
+	memset(&m, 0, sizeof(m));
+	m.type = ELOG_RAFT_MSG_VOTE, m.from = 3, m.to = 2, m.term = 9;
+	m.vote.last_term = 2; /* ends at 11 with term 2: behind offset 36 */
+	m.vote.last_end = 11;
+	T_OK(elog_raft_step(&net.node[1].r, &m, &out, &err), &err);
+	T_EQ_INT(out.msgs[0].vote_resp.granted, 0);
+	m.term = 10;
+	m.vote.last_term = 3;
+	m.vote.last_end = 36;
+	T_OK(elog_raft_step(&net.node[1].r, &m, &out, &err), &err);
+	T_EQ_INT(out.msgs[0].vote_resp.granted, 1);
+	/* a leader that cannot name the term: no votes until a record arrives */
+	net_init(3);
+	m.type = ELOG_RAFT_MSG_APPEND, m.from = 1, m.to = 2, m.term = 4;
+	memset(&m.append, 0, sizeof(m.append));
+	m.append.prev_end = m.append.leader_start = m.append.commit = 36;
+	m.append.prev_term = m.append.start_term = ELOG_RAFT_TERM_UNKNOWN;
+	T_OK(elog_raft_step(&net.node[1].r, &m, &out, &err), &err);
+	lease_expire(1);
+	memset(&m, 0, sizeof(m));
+	m.type = ELOG_RAFT_MSG_VOTE, m.from = 3, m.to = 2, m.term = 9;
+	m.vote.last_term = 2;
+	m.vote.last_end = 11;
+	T_OK(elog_raft_step(&net.node[1].r, &m, &out, &err), &err);
+	T_EQ_INT(out.msgs[0].vote_resp.granted, 0);
+}
+
 /* ---- transfer, quiescence ------------------------------------------------- */
 
 static void test_transfer_leadership(void)
@@ -881,6 +930,7 @@ int main(void)
 	T_RUN(test_divergent_tail_truncated);
 	T_RUN(test_one_round_trip_hint);
 	T_RUN(test_reset_past_retention);
+	T_RUN(test_reset_log_keeps_its_last_term);
 	T_RUN(test_transfer_leadership);
 	T_RUN(test_quiescence);
 	T_RUN(test_quiescence_without_liveness_reports);
