@@ -209,6 +209,8 @@ void raft_follower_written(struct elog_raft *r)
 void raft_follower_durable(struct elog_raft *r)
 {
 	raft_maybe_lift(r);
+	if (r->written_end == r->end)
+		r->response_pending = 0; /* this answer is the one it waited for */
 	if (r->role == ELOG_RAFT_FOLLOWER && r->leader != ELOG_RAFT_NONE)
 		send_success(r);
 }

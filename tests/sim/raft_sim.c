@@ -477,7 +477,7 @@ static int converged(const struct sim *s)
 		if (!n->alive || elog_raft_restricted(&n->raft) || !elog_raft_quiesced(&n->raft) ||
 		    node_end(n) != node_end(ln) || elog_raft_commit(&n->raft) != node_end(ln) ||
 		    elog_raft_leader(&n->raft) != ln->id || node_damaged(n) ||
-		    n->durable_reported != node_end(n))
+		    n->durable_reported != node_end(n) || n->written_scheduled)
 			return 0;
 	}
 	return 1;
