@@ -200,8 +200,8 @@ static int check_log_view(const struct elog_raft_log_view *v, struct elog_err *e
 					    "raft: term cache entry %u (term %llu at %lld): out of order",
 					    i, (unsigned long long)t->term, (long long)t->start);
 	}
-	if (v->end > v->start && (v->term_count == 0 || v->terms[v->term_count - 1].start >= v->end))
-		return elog_err_set(err, ELOG_E_INVAL, "raft: term cache does not cover the log end");
+	if (v->term_count > 0 && v->terms[v->term_count - 1].start >= v->end)
+		return elog_err_set(err, ELOG_E_INVAL, "raft: term cache entry past the log end");
 	return 0;
 }
 
@@ -222,10 +222,14 @@ static void init_state(struct elog_raft *r, const struct elog_raft_hard_state *h
 	if (log->term_count)
 		memcpy(r->terms, log->terms, log->term_count * sizeof(r->terms[0]));
 	r->commit = commit < r->start ? r->start : commit > r->end ? r->end : commit;
-	/* The core drops a cache entry (cache full) only once the records it
-	 * covered are committed: a cache starting above the log start says so. */
-	if (r->term_count > 0 && r->terms[0].start > r->start && r->terms[0].start > r->commit)
-		r->commit = r->terms[0].start;
+	/* The core drops a cache entry (cache full, or a cut below it) only
+	 * once the records it covered are committed: a cache starting above
+	 * the log start, or empty over records, says so. */
+	{
+		int64_t floor = r->term_count > 0 ? r->terms[0].start : r->end;
+		if (floor > r->start && floor > r->commit)
+			r->commit = floor;
+	}
 	r->verified_end = r->commit;
 	r->transfer_target = ELOG_RAFT_NONE;
 	r->rng = r->config.seed ^ ((uint64_t)(uint32_t)r->config.self << 32);

@@ -349,7 +349,11 @@ struct elog_raft {
 
 /*
  * Start a group from persisted state. `commit` is a commit offset the node
- * knew (e.g. a checkpoint), or 0; it is clamped to [start, end]. A
+ * knew (e.g. a checkpoint), or 0; it is clamped to [start, end]. The term
+ * cache must be what elog_raft_terms() last returned, less entries at or
+ * past the end: one whose first entry starts above the log start (or an
+ * empty one over records) says the records it does not cover are
+ * committed, because the core drops entries only then. A
  * `restriction` other than NONE means this start lost data the node may
  * have acknowledged (see elog_raft_restrict); a restricted_term in the hard
  * state keeps an earlier restriction. In a group of one voter restrictions

@@ -38,7 +38,7 @@ uint64_t raft_last_term(const struct elog_raft *r)
 /*
  * Do we know the term of our last record (or of the record before an
  * empty log's start)? Not after a reset from a leader that could not tell
- * us, nor after a truncation to a start whose term the cache had dropped.
+ * us, nor after a cut (restrict) below every entry the cache still had.
  * Without it we cannot say how up to date we are: we neither vote nor
  * campaign until a record arrives (an empty log at offset S is behind a
  * log ending at S whose last term is higher, and must not look like the
@@ -46,7 +46,7 @@ uint64_t raft_last_term(const struct elog_raft *r)
  */
 int raft_last_term_known(const struct elog_raft *r)
 {
-	return r->end > r->start || r->start == 0 || r->term_count > 0;
+	return r->term_count > 0 || r->end == 0;
 }
 
 /* The oldest entry may go when the next one starts at or below the commit
@@ -187,9 +187,12 @@ void raft_check_view(const struct elog_raft *r)
 		assert(r->terms[i].term > r->terms[i - 1].term);
 		assert(r->terms[i].start > r->terms[i - 1].start);
 	}
+	/* Records the cache cannot name are committed (see oldest_droppable). */
+	if (r->term_count > 0)
+		assert(r->terms[r->term_count - 1].start < r->end);
 	if (r->end > r->start) {
-		assert(r->term_count > 0 && r->terms[r->term_count - 1].start < r->end);
-		assert(r->terms[0].start <= r->start || r->terms[0].start <= r->commit);
+		int64_t floor = r->term_count > 0 ? r->terms[0].start : r->end;
+		assert(floor <= r->start || floor <= r->commit);
 	}
 	assert(raft_last_term(r) <= r->term);
 }

@@ -27,7 +27,7 @@
 #include "sim.h"
 
 static char replay[256];
-static const char *prog = "raft_sim";
+static const char *prog = "raft_sim"; /* argv[0]'s base name */
 
 static void on_abort(int sig)
 {
@@ -483,6 +483,21 @@ static int converged(const struct sim *s)
 	return 1;
 }
 
+/* Where each node stands, for a liveness failure. */
+static void print_nodes(const struct sim *s)
+{
+	for (uint32_t i = 0; i < s->p.nodes; i++) {
+		const struct sim_node *n = &s->nodes[i];
+		fprintf(stderr, "node %d: %s%s term %llu leader %d end %lld commit %lld durable %lld%s%s%s\n",
+			n->id, n->alive ? "" : "dead ", elog_raft_role_name(elog_raft_role(&n->raft)),
+			(unsigned long long)elog_raft_term(&n->raft), elog_raft_leader(&n->raft),
+			(long long)node_end(n), (long long)elog_raft_commit(&n->raft),
+			(long long)n->durable_reported,
+			elog_raft_restricted(&n->raft) ? " restricted" : "",
+			elog_raft_quiesced(&n->raft) ? " quiesced" : "", node_damaged(n) ? " damaged" : "");
+	}
+}
+
 struct totals {
 	uint64_t seeds, elections, acked, crashes, corruptions, restrictions, lifts,
 		truncations, resets, msgs, steps, exempt, quiesced_ticks;
@@ -535,18 +550,7 @@ static void run_phases(struct sim *s, struct totals *t)
 				quiet_end = s->now + ticks(4 * s->p.election_ticks);
 				sim_trace(s, "=== converged and quiesced; the group must stay quiet ===");
 			} else if (s->now > converge_deadline) {
-				for (uint32_t i = 0; i < s->p.nodes; i++) {
-					const struct sim_node *n = &s->nodes[i];
-					fprintf(stderr, "node %d: %s%s term %llu leader %d end %lld commit %lld "
-						"durable %lld%s%s%s\n", n->id,
-						n->alive ? "" : "dead ", elog_raft_role_name(elog_raft_role(&n->raft)),
-						(unsigned long long)elog_raft_term(&n->raft),
-						elog_raft_leader(&n->raft), (long long)node_end(n),
-						(long long)elog_raft_commit(&n->raft), (long long)n->durable_reported,
-						elog_raft_restricted(&n->raft) ? " restricted" : "",
-						elog_raft_quiesced(&n->raft) ? " quiesced" : "",
-						node_damaged(n) ? " damaged" : "");
-				}
+				print_nodes(s);
 				sim_fail(s, "liveness: nodes did not repair, catch up and quiesce within %u ticks",
 					 60 * s->p.election_ticks);
 			}
@@ -629,13 +633,13 @@ static void run_seed(struct sim *s, uint64_t seed, uint32_t nodes, int flush, ui
 		     int verbose, struct totals *t)
 {
 	reset(s, seed, verbose);
-	snprintf(replay, sizeof(replay), "replay: build/tests/raft_sim --seed %llu --nodes %u%s%s --verbose\n",
-		 (unsigned long long)seed, nodes, flush < 0 ? "" : " --flush ",
+	snprintf(replay, sizeof(replay), "replay: build/tests/%s --seed %llu --nodes %u%s%s --verbose\n",
+		 prog, (unsigned long long)seed, nodes, flush < 0 ? "" : " --flush ",
 		 flush < 0 ? "" : flush ? "never" : "always");
 	if (ticks_scale != 1)
 		snprintf(replay, sizeof(replay),
-			 "replay: build/tests/raft_sim --seed %llu --nodes %u --ticks %u%s%s --verbose\n",
-			 (unsigned long long)seed, nodes, ticks_scale, flush < 0 ? "" : " --flush ",
+			 "replay: build/tests/%s --seed %llu --nodes %u --ticks %u%s%s --verbose\n",
+			 prog, (unsigned long long)seed, nodes, ticks_scale, flush < 0 ? "" : " --flush ",
 			 flush < 0 ? "" : flush ? "never" : "always");
 	choose_params(s, nodes, flush, ticks_scale);
 	if (verbose)
@@ -715,6 +719,11 @@ int main(int argc, char **argv)
 	int verbose = 0, flush = -1, single = 0;
 	struct totals t = {0};
 	static struct sim s;
+
+	if (argc > 0 && argv[0]) {
+		const char *slash = strrchr(argv[0], '/');
+		prog = slash ? slash + 1 : argv[0];
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
