@@ -580,6 +580,7 @@ static void choose_params(struct sim *s, uint32_t nodes, int flush, uint32_t tic
 	p->election_ticks = 10;
 	p->heartbeat_ticks = 1 + sim_below(s, 3);
 	p->inflight_max = 1 + sim_below(s, 4);
+	p->backlog_max = 100 + sim_below(s, 900); /* clients wait when followers lag */
 	p->drop_permille = drops[sim_below(s, 4)];
 	p->dup_permille = dups[sim_below(s, 3)];
 	p->delay_max_units = 1 + sim_below(s, 6 * SIM_TICK_UNITS);

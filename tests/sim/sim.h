@@ -106,6 +106,7 @@ struct sim_params {
 	uint32_t nodes;
 	enum sim_flush flush;
 	uint32_t election_ticks, heartbeat_ticks, inflight_max;
+	int64_t backlog_max;           /* config.uncommitted_offsets_max */
 	uint32_t drop_permille, dup_permille, delay_max_units;
 	uint32_t fault_every_ticks;    /* mean ticks between faults; 0 = none */
 	uint8_t crash_minority;        /* crash only while dead + restricted nodes are a minority */

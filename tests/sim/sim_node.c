@@ -54,6 +54,7 @@ static void fill_config(const struct sim *s, const struct sim_node *n, struct el
 	c->election_ticks = s->p.election_ticks;
 	c->heartbeat_ticks = s->p.heartbeat_ticks;
 	c->inflight_max = s->p.inflight_max;
+	c->uncommitted_offsets_max = s->p.backlog_max;
 	c->seed = s->seed * 1000003u + (uint64_t)n->id * 7919u + n->incarnation;
 }
 
