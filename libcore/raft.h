@@ -22,18 +22,20 @@
  *   - The term cache is strictly increasing in term and in first offset;
  *     its last entry starts below end. An entry is only dropped once the
  *     next one starts at or below start (retention) or at or below the
- *     commit offset (the cache is full): term_at is UNKNOWN only for
- *     committed offsets.
+ *     commit offset (the cache is full), or by a cut: term_at is UNKNOWN
+ *     only for committed offsets. A node that does not know the term of
+ *     its last record neither votes nor campaigns.
  *   - commit never moves back, except through elog_raft_restrict with a
  *     cut below it (the node lost data; it reports that).
- *   - Nothing at or below commit is ever truncated; a leader never
- *     truncates or overwrites its own log; a follower truncates only
- *     records that conflict with the current leader's log.
+ *   - No record below commit is ever truncated; a leader never truncates
+ *     or overwrites its own log; a follower truncates only records that
+ *     conflict with the current leader's log.
  *   - Votes are granted at most once per term; the hard state is handed to
  *     the driver to persist before any message that depends on it.
  *   - A leader's commit only moves by counting durable ends (leader
  *     included) of a majority, and only to an offset whose last record is
- *     of the leader's term.
+ *     of the leader's term. A follower reports its durable end only as
+ *     far as its log is known to match the leader's.
  *
  * Calling sequence (one group; everything on one thread):
  *   elog_raft_init(&r, &config, &hard_state, &log_view, commit, restriction, err)
@@ -51,13 +53,15 @@
  *   After every input the driver handles the outbox, in this order:
  *     1. hard_state: make it durable (fsync) before sending any message of
  *        this outbox or a later one;
- *     2. log_ops, in order: truncate / reset must be done (and durable)
+ *     2. ops, in order: truncate / reset must be done (and durable)
  *        before the group's next input; appends may complete later, in
  *        order, reported by elog_raft_log_written;
  *     3. msgs: send them; for each APPEND, read batches from prev_end (the
  *        batch holding prev_end first) up to a byte budget — at least one
  *        batch unless prev_end is the log end — then call
- *        elog_raft_append_sent before the group's next other input;
+ *        elog_raft_append_sent before the group's next other input (if
+ *        the first batch cannot be read, send nothing, report end =
+ *        prev_end, and call elog_raft_restrict);
  *     4. commit, role, term_start, restriction and terms changes.
  *   elog_raft_release(&r) when done (nothing to free; it poisons the struct).
  *
