@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,56 @@ static inline uint64_t bench_option_u64(const char *prog, int opt, const char *s
 		exit(2);
 	}
 	return v;
+}
+
+/* xorshift64: the workloads' deterministic randomness. */
+static inline uint64_t bench_rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+/*
+ * A JSON object of exactly `size` bytes, like an application event:
+ * {"id":42,"user":"u-004217","event":"click","amount":12.34,"note":"... words ..."}
+ * -1 when size is too small for the template.
+ */
+static inline int bench_json_value(char *out, uint32_t size, uint64_t id, uint64_t *rng)
+{
+	static const char *const events[] = { "click", "page_view", "signup", "purchase", "logout" };
+	static const char *const words[] = { "order", "shipped", "to", "warehouse", "north",
+		"customer", "requested", "refund", "via", "mobile", "app", "session", "expired",
+		"retry", "queued", "payment", "accepted", "cart", "updated", "item" };
+	uint64_t r = bench_rng_next(rng);
+	int n = snprintf(out, size, "{\"id\":%" PRIu64 ",\"user\":\"u-%06u\",\"event\":\"%s\","
+			 "\"amount\":%u.%02u,\"note\":\"", id, (unsigned)(r % 1000000),
+			 events[(r >> 20) % 5], (unsigned)((r >> 24) % 1000), (unsigned)((r >> 34) % 100));
+	uint32_t len, end = size - 2;
+
+	if (n < 0 || (uint32_t)n + 2 > size)
+		return -1;
+	len = (uint32_t)n;
+	for (uint32_t k = 0; k < size && len < end; k++) {
+		const char *w = words[bench_rng_next(rng) % 20];
+		size_t wl = strlen(w);
+
+		if (len + wl + 1 > end)
+			break;
+		if (k > 0)
+			out[len++] = ' ';
+		memcpy(out + len, w, wl);
+		len += (uint32_t)wl;
+	}
+	while (len < end)
+		out[len++] = '.';
+	out[len++] = '"';
+	out[len++] = '}';
+	return 0;
 }
 
 #endif

@@ -251,51 +251,11 @@ static void remove_tree(const char *path)
 
 /* ------------------------------------------------------------ workload */
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
-/*
- * A JSON object of exactly `size` bytes, like an application event:
- * {"id":42,"user":"u-004217","event":"click","amount":12.34,"note":"... words ..."}
- */
+/* A JSON-like value of exactly `size` bytes (bench_common.h). */
 static void make_value(char *out, uint32_t size, uint64_t id, uint64_t *rng)
 {
-	static const char *const events[] = { "click", "page_view", "signup", "purchase", "logout" };
-	static const char *const words[] = { "order", "shipped", "to", "warehouse", "north",
-		"customer", "requested", "refund", "via", "mobile", "app", "session", "expired",
-		"retry", "queued", "payment", "accepted", "cart", "updated", "item" };
-	uint64_t r = rng_next(rng);
-	int n = snprintf(out, size, "{\"id\":%" PRIu64 ",\"user\":\"u-%06u\",\"event\":\"%s\","
-			 "\"amount\":%u.%02u,\"note\":\"", id, (unsigned)(r % 1000000),
-			 events[(r >> 20) % 5], (unsigned)((r >> 24) % 1000), (unsigned)((r >> 34) % 100));
-	uint32_t len, end = size - 2;
-
-	if (n < 0 || (uint32_t)n + 2 > size)
+	if (bench_json_value(out, size, id, rng) < 0)
 		die("record size %u is too small for the value template", size);
-	len = (uint32_t)n;
-	for (uint32_t k = 0; k < size && len < end; k++) {
-		const char *w = words[rng_next(rng) % 20];
-		size_t wl = strlen(w);
-
-		if (len + wl + 1 > end)
-			break;
-		if (k > 0)
-			out[len++] = ' ';
-		memcpy(out + len, w, wl);
-		len += (uint32_t)wl;
-	}
-	while (len < end)
-		out[len++] = '.';
-	out[len++] = '"';
-	out[len++] = '}';
 }
 
 /* Fill one batch builder to BENCH_BATCH_BYTES with values of record_bytes. */

@@ -12,6 +12,11 @@
  * SIGINT or SIGTERM, after the buffered output is written. While idle, the
  * wait for new records is cut into slices so that a signal or a reader that
  * went away is noticed within WAIT_SLICE_MS even when no data arrives.
+ *
+ * A broker that does not answer: at the start, the partitions are added
+ * again with backoff until --timeout; afterwards the fetcher retries on its
+ * own, for ever when following (saying once that the broker was lost, and
+ * once that it answers again), for --timeout with -e or -n.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,10 +47,12 @@
 #define WAIT_SLICE_MS 100
 /* Topic/partition pairs on one command line. */
 #define SELECTIONS_MAX 1024
-/* Partitions remembered for the end-of-partition notice. */
-#define NOTICED_MAX 4096
+/* --timeout's default: how long a broker may not answer. */
+#define TIMEOUT_DEFAULT_MS 30000
+#define CONNECT_BACKOFF_MS 200
+#define CONNECT_BACKOFF_MAX_MS 2000
 
-enum { OPT_VERSION = 256 };
+enum { OPT_VERSION = 256, OPT_TIMEOUT };
 
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "brokers to ask, host:port,... (default $ELOG_BROKERS or "
@@ -55,16 +62,18 @@ static const struct elog_cli_option options[] = {
 	{'e', "exit", NULL, "exit at the end offsets the partitions have at the start"},
 	{'n', "count", "COUNT", "exit after COUNT records"},
 	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
-	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %h %T %D %%"},
+	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %R %h %T %D %%"},
 	{'q', "quiet", NULL, "no notice on a terminal when a partition is caught up"},
+	{OPT_TIMEOUT, "timeout", "DURATION", "give up on a broker that does not answer (default "
+					     "30s; following: only at the start)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "[-eJhq] [-b brokers] [-f format] [-n count] [-o position] [--version] "
-		    "topic[:partition[,partition...]] ...",
+	.synopsis = "[-eJhq] [-b brokers] [-f format] [-n count] [-o position] "
+		    "[--timeout duration] [--version] topic[:partition[,partition...]] ...",
 	.summary = "Write the records of topics to standard output, one per line: the value\n"
 		   "alone, a JSON envelope, or a format. Follows new records until interrupted.",
 	.options = options,
@@ -87,8 +96,9 @@ struct consume {
 	enum output_mode mode;
 	struct elog_format format;
 	int notices;                 /* end-of-partition notices: stderr a terminal, no -q */
-	uint64_t noticed[NOTICED_MAX];
-	size_t noticed_count;
+	int64_t timeout_ms;          /* --timeout */
+	int timeout_given;
+	int broker_lost;             /* said that the broker was lost, not yet that it is back */
 	struct selection selections[SELECTIONS_MAX];
 	size_t selection_count;
 
@@ -217,27 +227,11 @@ fail:
 
 /*
  * kcat's "reached end" notice, for people watching a terminal: once per
- * partition, the first time it has been read up to its end (after that,
- * what follows is live). Partitions already noticed are kept as
- * (selection index << 32 | partition), at most NOTICED_MAX of them.
+ * partition, when it has been read up to the end it had at the start (the
+ * fetcher's ELOG_FETCHER_CAUGHT_UP), before any record produced later.
  */
 static int notice_end(struct consume *c, const struct elog_fetched *rec)
 {
-	uint64_t key;
-	size_t i;
-
-	if (!c->notices || rec->record->offset + 1 != rec->high_watermark)
-		return 0;
-	for (i = 0; i < c->selection_count; i++)
-		if (strcmp(c->selections[i].topic, rec->topic) == 0)
-			break;
-	key = (uint64_t)i << 32 | rec->partition;
-	for (size_t k = 0; k < c->noticed_count; k++)
-		if (c->noticed[k] == key)
-			return 0;
-	if (c->noticed_count == NOTICED_MAX)
-		return 0;
-	c->noticed[c->noticed_count++] = key;
 	/* After the records it comes after. */
 	if (flush_out(c) < 0)
 		return -1;
@@ -245,6 +239,23 @@ static int notice_end(struct consume *c, const struct elog_fetched *rec)
 	elog_cli_error("'%s' partition %" PRIu32 ": reached the end at offset %" PRId64
 		      "; following", rec->topic, rec->partition, rec->high_watermark);
 	return 0;
+}
+
+/* Following: say once that the broker is lost, and once that it is back. */
+static void notice_broker(struct consume *c, struct elog_fetcher *f)
+{
+	struct elog_err why;
+	int lost = elog_fetcher_unreachable(f, &why) > 0;
+
+	if (bounded_run || lost == c->broker_lost)
+		return;
+	c->broker_lost = lost;
+	if (flush_out(c) < 0)
+		return;
+	if (lost)
+		elog_cli_warn("lost the broker: %s; reconnecting", why.msg);
+	else
+		elog_cli_error("the broker answers again; following");
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -284,15 +295,21 @@ static int consume_loop(struct consume *c, struct elog_fetcher *f)
 				return ELOG_EXIT_FAIL;
 			if (stdout_gone())
 				c->stdout_closed = 1;
+			notice_broker(c, f);
 			timeout_ms = WAIT_SLICE_MS;
+			continue;
+		}
+		if (c->broker_lost)
+			notice_broker(c, f);
+		if (rc == ELOG_FETCHER_CAUGHT_UP) {
+			if (notice_end(c, &rec) < 0)
+				return ELOG_EXIT_FAIL;
 			continue;
 		}
 		timeout_ms = 0;
 		if (print_record(c, &rec) < 0)
 			return ELOG_EXIT_FAIL;
 		c->printed++;
-		if (notice_end(c, &rec) < 0)
-			return ELOG_EXIT_FAIL;
 	}
 	if (flush_out(c) < 0)
 		return ELOG_EXIT_FAIL;
@@ -304,53 +321,73 @@ static int consume_loop(struct consume *c, struct elog_fetcher *f)
 }
 
 /*
- * With -e a start offset past the end would print nothing and exit 0 (the
- * fetcher is done before it asks), where a follower gets the broker's
- * OFFSET_OUT_OF_RANGE; so check it here and fail the same way.
+ * -o OFFSET: a partition that does not hold it started at its nearest
+ * offset (the fetcher's rule, kcat's per-partition reset): say so for
+ * each. When no selected partition holds it, it is an error: the offset
+ * was surely mistyped. 0, or -1 with err set.
  */
-static int check_start_offset(const struct consume *c, struct elog_client *client,
-			      const struct selection *s, struct elog_err *err)
+static int check_start_offset(const struct consume *c, const struct elog_fetcher *f,
+			      struct elog_err *err)
 {
-	const struct elog_meta_topic *t = NULL;
-	uint32_t *ids = NULL, n = 1;
-	int64_t *when = NULL, *offsets = NULL;
-	int rc = -1;
+	size_t n = elog_fetcher_partition_count(f), moved = 0;
+	const struct elog_fetch_partition *first = NULL;
+	char range[96];
 
-	if (s->partition < 0) {
-		const struct elog_metadata *md = elog_client_metadata(client, &s->topic, 1, err);
-		if (!md)
+	if (c->start.kind != ELOG_POS_OFFSET)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct elog_fetch_partition *p = elog_fetcher_partition(f, i);
+		if (p->start != p->asked && moved++ == 0)
+			first = p;
+	}
+	if (moved == 0)
+		return 0;
+	if (moved == n) {
+		elog_offset_range_text(first->log_start, first->end, range, sizeof(range));
+		return elog_err_set(err, ELOG_E_RANGE, "'%s' partition %" PRIu32 ": start offset %"
+				    PRId64 " is out of range (%s)", first->topic, first->id,
+				    first->asked, range);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct elog_fetch_partition *p = elog_fetcher_partition(f, i);
+		if (p->start == p->asked)
+			continue;
+		elog_offset_range_text(p->log_start, p->end, range, sizeof(range));
+		elog_cli_warn("'%s' partition %" PRIu32 ": no offset %" PRId64 " (%s): starting at %s, "
+			      "offset %" PRId64, p->topic, p->id, p->asked, range,
+			      p->asked > p->end ? "its end" : "its log start", p->start);
+	}
+	return 0;
+}
+
+/*
+ * Add every selection, retrying while no broker answers, up to --timeout.
+ * 0, or -1 with err set.
+ */
+static int add_selections(struct consume *c, struct elog_fetcher *f, struct elog_err *err)
+{
+	struct elog_pos end = {.kind = ELOG_POS_LATEST, .value = 0};
+	int64_t deadline_ms = elog_clock_ms() + c->timeout_ms;
+	uint32_t attempt = 0;
+
+	for (size_t i = 0; i < c->selection_count;) {
+		const struct selection *s = &c->selections[i];
+		int64_t left_ms;
+		uint32_t backoff;
+
+		if (elog_fetcher_add(f, s->topic, s->partition, &c->start,
+				     c->exit_at_end ? &end : NULL, err) == 0) {
+			i++;
+			continue;
+		}
+		left_ms = deadline_ms - elog_clock_ms();
+		if (err->code != ELOG_E_IO || left_ms <= 0)
 			return -1;
-		if (!(t = elog_metadata_topic(md, s->topic)) || t->partition_count == 0)
-			return 0;   /* the fetcher accepted it; nothing to check */
-		n = t->partition_count;
+		backoff = elog_backoff_ms(attempt++, CONNECT_BACKOFF_MS, CONNECT_BACKOFF_MAX_MS,
+					  (uint32_t)rand());
+		poll(NULL, 0, left_ms < backoff ? (int)left_ms : (int)backoff);
 	}
-	ids = malloc(2 * n * sizeof(*ids));
-	when = malloc(2 * n * sizeof(*when));
-	offsets = malloc(2 * n * sizeof(*offsets));
-	if (!ids || !when || !offsets) {
-		elog_err_set(err, ELOG_E_NOMEM, "out of memory checking the start offset");
-		goto out;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		ids[i] = ids[n + i] = s->partition < 0 ? t->partitions[i].id : (uint32_t)s->partition;
-		when[i] = ELOG_OFFSET_EARLIEST;
-		when[n + i] = ELOG_OFFSET_LATEST;
-	}
-	/* Two calls: one request may not ask about a partition twice. */
-	if (elog_client_list_offsets(client, s->topic, ids, when, offsets, n, err) < 0 ||
-	    elog_client_list_offsets(client, s->topic, ids + n, when + n, offsets + n, n, err) < 0)
-		goto out;
-	rc = 0;
-	for (uint32_t i = 0; i < n && rc == 0; i++)
-		if (c->start.value < offsets[i] || c->start.value > offsets[n + i])
-			rc = elog_err_set(err, ELOG_E_RANGE, "'%s' partition %" PRIu32 ": start offset %"
-					  PRId64 " is out of range (log holds %" PRId64 "..%" PRId64 ")",
-					  s->topic, ids[i], c->start.value, offsets[i], offsets[n + i]);
-out:
-	free(ids);
-	free(when);
-	free(offsets);
-	return rc;
+	return check_start_offset(c, f, err);
 }
 
 static int run(struct consume *c)
@@ -359,27 +396,25 @@ static int run(struct consume *c)
 	struct elog_fetcher_config fc;
 	struct elog_client *client = NULL;
 	struct elog_fetcher *f = NULL;
-	struct elog_pos end = {.kind = ELOG_POS_LATEST, .value = 0};
 	struct elog_err err;
 	int rc = ELOG_EXIT_FAIL;
 
 	elog_client_config_init(&cc);
 	cc.brokers = c->brokers;
+	if (c->timeout_ms < cc.request_timeout_ms)
+		cc.request_timeout_ms = (int)c->timeout_ms;
+	if (cc.connect_timeout_ms > cc.request_timeout_ms)
+		cc.connect_timeout_ms = cc.request_timeout_ms;
 	elog_fetcher_config_init(&fc);
-	if (!(client = elog_client_new(&cc, &err)) || !(f = elog_fetcher_new(client, &fc, &err))) {
+	/* -e and -n give up on a broker after --timeout; a follower waits it out
+	 * unless --timeout was given. */
+	fc.retry_timeout_ms = bounded_run || c->timeout_given ? (uint32_t)c->timeout_ms
+							       : ELOG_FETCHER_RETRY_FOREVER;
+	fc.report_caught_up = c->notices;
+	if (!(client = elog_client_new(&cc, &err)) || !(f = elog_fetcher_new(client, &fc, &err)) ||
+	    add_selections(c, f, &err) < 0) {
 		elog_cli_error_err(&err, NULL);
 		goto out;
-	}
-	for (size_t i = 0; i < c->selection_count; i++) {
-		const struct selection *s = &c->selections[i];
-
-		if (elog_fetcher_add(f, s->topic, s->partition, &c->start,
-				     c->exit_at_end ? &end : NULL, &err) < 0 ||
-		    (c->exit_at_end && c->start.kind == ELOG_POS_OFFSET &&
-		     check_start_offset(c, client, s, &err) < 0)) {
-			elog_cli_error_err(&err, NULL);
-			goto out;
-		}
 	}
 	rc = consume_loop(c, f);
 out:
@@ -478,6 +513,13 @@ static int parse_option(struct consume *c, int id, const char *arg)
 	case 'q':
 		c->notices = 0;
 		return -1;
+	case OPT_TIMEOUT:
+		if (elog_cli_parse_duration_ms(arg, &c->timeout_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
+		if (c->timeout_ms < 1 || c->timeout_ms > INT32_MAX / 2)
+			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
+		c->timeout_given = 1;
+		return -1;
 	case ELOG_CLI_DONE:
 		return ELOG_EXIT_OK;
 	default:
@@ -496,6 +538,7 @@ static int parse_args(struct consume *c, int argc, char **argv)
 
 	c->start = (struct elog_pos){.kind = ELOG_POS_EARLIEST, .value = 0};
 	c->mode = OUTPUT_VALUE;
+	c->timeout_ms = TIMEOUT_DEFAULT_MS;
 	c->notices = isatty(STDERR_FILENO);
 	elog_cli_getopt_init(&g, &program, argc, argv);
 	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END)

@@ -533,7 +533,7 @@ static int parse_options(struct dump *d, int argc, char **argv, int *first_opera
 int main(int argc, char **argv)
 {
 	struct dump d = {0};
-	int first, rc, failed = 0;
+	int first = 0, rc, failed = 0;
 
 	elog_cli_init(argv[0]);
 	if ((rc = parse_options(&d, argc, argv, &first)) >= 0)

@@ -3,9 +3,11 @@
  * elog-produce(1).
  *
  * The read loop: lineread hands out lines as spans of its block buffer;
- * each is checked (strict JSON unless --raw; an envelope with --json),
- * turned into a record (key by -k or -K, headers by -H) and given to the
- * producer, which copies it into a batch. Nothing is allocated and no
+ * lineconv (libcore) checks each and turns it into a record (strict JSON
+ * unless --raw, an envelope with --json; key by -k or -K, headers by -H,
+ * size limits) and the producer copies it into a batch. This file is the
+ * options and the wiring: inputs, rejects, progress, the final report.
+ * Nothing is allocated and no
  * system call is made per line: the reader reads large blocks, the
  * producer sends whole batches.
  *
@@ -33,8 +35,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "client.h"
-#include "envelope.h"
-#include "json.h"
+#include "lineconv.h"
 #include "lineread.h"
 #include "proto.h"
 
@@ -43,9 +44,6 @@
 #define TAG_LINE_MASK ((UINT64_C(1) << TAG_LINE_BITS) - 1)
 /* Longest line when neither --max-record-bytes nor the topic says. */
 #define RECORD_BYTES_FALLBACK (1u << 20)
-/* An envelope line carries a value base64-encoded (4/3) plus key, headers. */
-#define ENVELOPE_LINE_FACTOR 2
-#define ENVELOPE_LINE_SLACK (64u << 10)
 #define TIMEOUT_DEFAULT_MS 30000
 #define REQUEST_TIMEOUT_MAX_MS 30000
 #define LINGER_MAX_MS (60 * 1000)
@@ -59,6 +57,7 @@
 enum {
 	OPT_JSON = 256,
 	OPT_RAW,
+	OPT_KEEP_PARTITION,
 	OPT_REJECT,
 	OPT_LINGER,
 	OPT_BATCH_SIZE,
@@ -80,6 +79,8 @@ static const struct elog_cli_option options[] = {
 	{'z', "compression", "CODEC", "none, lz4 or zlib (default none)"},
 	{OPT_JSON, "json", NULL, "lines are elog-consume --json envelopes"},
 	{OPT_RAW, "raw", NULL, "lines are any bytes, not checked as JSON"},
+	{OPT_KEEP_PARTITION, "keep-partition", NULL,
+	 "with --json: send each record to its envelope's partition"},
 	{OPT_BATCH_SIZE, "batch-size", "SIZE", "close a batch at this many bytes (default 256k)"},
 	{OPT_LINGER, "linger", "DURATION", "wait this long to fill a batch (default 5ms)"},
 	{OPT_MAX_RECORD_BYTES, "max-record-bytes", "SIZE",
@@ -94,18 +95,12 @@ static const struct elog_cli_option options[] = {
 
 static const struct elog_cli_program program = {
 	.synopsis = "[-hq] [-a acks] [-b brokers] [-H name=value] [-i file] [-k field | -K delim]"
-		    " [-p partition] [-z codec] [--json | --raw] [--batch-size size]"
+		    " [-p partition] [-z codec] [--json [--keep-partition] | --raw] [--batch-size size]"
 		    " [--linger duration] [--max-record-bytes size] [--no-idempotence]"
 		    " [--reject file] [--timeout duration] [--version] topic",
 	.summary = "Append each input line to TOPIC as one record. Lines must be JSON unless\n"
 		   "--raw; invalid lines are reported and skipped, and the exit status is 1.",
 	.options = options,
-};
-
-enum mode {
-	MODE_JSON,       /* each line is one JSON document: the value */
-	MODE_RAW,        /* each line is the value, any bytes */
-	MODE_ENVELOPE,   /* each line is an elog-consume --json envelope */
 };
 
 struct options {
@@ -119,7 +114,8 @@ struct options {
 	int32_t partition;              /* -p; -1: chosen per record */
 	struct elog_header headers[ELOG_RECORD_HEADERS_MAX];
 	uint32_t header_count;
-	enum mode mode;
+	enum elog_lineconv_mode mode;
+	int keep_partition;             /* --keep-partition */
 	const char *reject_path;
 	int acks;                       /* 0, 1, -1 */
 	enum elog_compression compression;
@@ -153,11 +149,8 @@ struct produce {
 	uint32_t partition_count;       /* as the producer knows it; 0: unknown */
 	struct elog_lineread reader;
 	int reader_open;
-	size_t line_max;
-	uint64_t record_bytes_max;      /* key + value + headers, as the broker counts */
-	struct elog_envelope envelope;
-	char *key_buf;                  /* a decoded -k string key */
-	struct elog_header merged_headers[ELOG_RECORD_HEADERS_MAX];
+	struct elog_lineconv conv;      /* line -> record */
+	int conv_ready;
 	FILE *reject;
 	int reject_failed;
 	struct progress progress;
@@ -190,11 +183,17 @@ static void on_signal(int sig)
 
 /* ---------------------------------------------------------------- messages */
 
+static int in_foreground(void);
+
+/* Erase the progress line, unless the job went to the background meanwhile
+ * (its line is no longer the terminal's current one: leave it). */
 static void progress_clear(struct produce *p)
 {
 	if (p->progress.shown) {
-		ssize_t n = write(STDERR_FILENO, "\r\033[K", 4);
-		(void)n;
+		if (in_foreground()) {
+			ssize_t n = write(STDERR_FILENO, "\r\033[K", 4);
+			(void)n;
+		}
 		p->progress.shown = 0;
 	}
 }
@@ -218,6 +217,25 @@ static uint64_t make_tag(size_t input, uint64_t line)
 
 /* ---------------------------------------------------------------- progress */
 
+/*
+ * The progress line is for a person watching the terminal, and must not
+ * draw over anything else there: only when stderr is a terminal and stdin
+ * is not (someone typing would be overwritten), and only while this process
+ * is in the terminal's foreground (a background job would draw over the
+ * shell's prompt; checked at every refresh, as a job can be moved).
+ */
+static int progress_wanted(int quiet)
+{
+	return !quiet && isatty(STDERR_FILENO) && !isatty(STDIN_FILENO);
+}
+
+static int in_foreground(void)
+{
+	pid_t fg = tcgetpgrp(STDERR_FILENO);
+
+	return fg >= 0 && fg == getpgrp();
+}
+
 static void progress_show(struct produce *p, int64_t now_ms)
 {
 	struct progress *g = &p->progress;
@@ -227,9 +245,15 @@ static void progress_show(struct produce *p, int64_t now_ms)
 
 	if (seconds <= 0)
 		seconds = 0.001;
-	n = snprintf(line, sizeof(line), "\r%s: %" PRIu64 " records, %.0f records/s, %.1f MB/s\033[K",
-		     elog_cli_prog(), p->sent, (double)(p->sent - g->last_records) / seconds,
-		     (double)(p->sent_bytes - g->last_bytes) / seconds / 1e6);
+	if (!in_foreground()) {
+		g->shown = 0;
+		n = 0;
+	} else {
+		n = snprintf(line, sizeof(line), "\r%s: %" PRIu64 " record%s, %.0f records/s, "
+			     "%.1f MB/s\033[K", elog_cli_prog(), p->sent, p->sent == 1 ? "" : "s",
+			     (double)(p->sent - g->last_records) / seconds,
+			     (double)(p->sent_bytes - g->last_bytes) / seconds / 1e6);
+	}
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) == n)
 		g->shown = 1;
 	g->last_ms = now_ms;
@@ -318,17 +342,6 @@ static void reject_line(struct produce *p, uint64_t tag, const struct elog_line 
 
 /* ---------------------------------------------------------------- lines */
 
-static const char *json_type_phrase(enum elog_json_type t)
-{
-	switch (t) {
-	case ELOG_JSON_OBJECT: return "an object";
-	case ELOG_JSON_ARRAY: return "an array";
-	case ELOG_JSON_TRUE:
-	case ELOG_JSON_FALSE: return "a boolean";
-	default: return elog_json_type_name(t);
-	}
-}
-
 static void warn_null_key(struct produce *p, uint64_t tag, const char *what)
 {
 	char at[96];
@@ -341,131 +354,10 @@ static void warn_null_key(struct produce *p, uint64_t tag, const char *what)
 	elog_cli_warn("%s: %s: sent with a null key (reported once)", at, what);
 }
 
-/*
- * -k: the key from a top-level field of the (valid) JSON line. A missing
- * field, a null, or a line that is not an object: null key. 0 ok, -1 rejected.
- */
-static int key_from_field(struct produce *p, uint64_t tag, const struct elog_line *line,
-			  const char *text, size_t len, struct elog_record *rec)
-{
-	struct elog_json_value v;
-	struct elog_err err;
-	char why[160];
-	size_t key_len;
-	int rc = elog_json_object_get(text, len, p->o.key_field, strlen(p->o.key_field), &v, &err);
-
-	if (rc <= 0 || v.type == ELOG_JSON_NULL) {
-		snprintf(why, sizeof(why), "%s \"%s\"", rc < 0 ? "not an object, so no field" :
-			 rc == 0 ? "no field" : "null field", p->o.key_field);
-		warn_null_key(p, tag, why);
-		return 0;
-	}
-	if (v.type == ELOG_JSON_NUMBER) {
-		rec->key = (const uint8_t *)v.ptr;
-		rec->key_len = (int32_t)v.len;
-		return 0;
-	}
-	if (v.type != ELOG_JSON_STRING) {
-		snprintf(why, sizeof(why), "key field \"%s\" is %s, not a string or a number",
-			 p->o.key_field, json_type_phrase(v.type));
-		reject_line(p, tag, line, why, NULL);
-		return -1;
-	}
-	if (elog_json_string_decode(v.ptr, v.len, p->key_buf, p->line_max, &key_len, &err) < 0) {
-		reject_line(p, tag, line, "key field", err.msg);
-		return -1;
-	}
-	rec->key = (const uint8_t *)p->key_buf;
-	rec->key_len = (int32_t)key_len;
-	return 0;
-}
-
-/* -K: split at the first delimiter; without one the whole line is the value. */
-static void key_from_delimiter(struct produce *p, uint64_t tag, const char **text, size_t *len,
-			       struct elog_record *rec)
-{
-	const char *d = memmem(*text, *len, p->o.key_delimiter, p->o.key_delimiter_len);
-	size_t skip;
-
-	if (!d) {
-		warn_null_key(p, tag, "no key delimiter");
-		return;
-	}
-	rec->key = (const uint8_t *)*text;
-	rec->key_len = (int32_t)(d - *text);
-	skip = (size_t)(d - *text) + p->o.key_delimiter_len;
-	*text += skip;
-	*len -= skip;
-}
-
-/* --json: decode the envelope; -H headers go after its own. 0 ok, -1 rejected. */
-static int record_from_envelope(struct produce *p, uint64_t tag, const struct elog_line *line,
-				const char *text, size_t len, struct elog_record *rec,
-				int32_t *partition)
-{
-	struct elog_envelope *env = &p->envelope;
-	struct elog_err err;
-	char why[128];
-
-	if (elog_envelope_decode(env, text, len, &err) < 0) {
-		reject_line(p, tag, line, "invalid envelope", err.msg);
-		return -1;
-	}
-	*rec = env->record;
-	if (!env->has_timestamp)
-		rec->timestamp_ms = ELOG_TIMESTAMP_NOW;
-	if (p->o.header_count > 0) {
-		if (rec->header_count + p->o.header_count > ELOG_RECORD_HEADERS_MAX) {
-			snprintf(why, sizeof(why), "more than %d headers with -H",
-				 ELOG_RECORD_HEADERS_MAX);
-			reject_line(p, tag, line, why, NULL);
-			return -1;
-		}
-		memcpy(p->merged_headers, rec->headers, rec->header_count * sizeof(*rec->headers));
-		memcpy(p->merged_headers + rec->header_count, p->o.headers,
-		       p->o.header_count * sizeof(p->o.headers[0]));
-		rec->headers = p->merged_headers;
-		rec->header_count += p->o.header_count;
-	}
-	if (p->o.partition < 0 && env->has_partition) {
-		if (p->partition_count > 0 && env->partition >= p->partition_count) {
-			snprintf(why, sizeof(why), "partition %" PRIu32 " out of range: the topic has %"
-				 PRIu32, env->partition, p->partition_count);
-			reject_line(p, tag, line, why, NULL);
-			return -1;
-		}
-		*partition = (int32_t)env->partition;
-	}
-	return 0;
-}
-
-/* What the broker counts against max.record.bytes: key, value, header names and values. */
-static uint64_t record_size(const struct elog_record *rec)
-{
-	uint64_t n = (rec->key_len > 0 ? (uint64_t)rec->key_len : 0) +
-		     (rec->value_len > 0 ? (uint64_t)rec->value_len : 0);
-
-	for (uint32_t i = 0; i < rec->header_count; i++)
-		n += rec->headers[i].name_len +
-		     (rec->headers[i].value_len > 0 ? (uint64_t)rec->headers[i].value_len : 0);
-	return n;
-}
-
 static void send_record(struct produce *p, uint64_t tag, const struct elog_line *line,
 			const struct elog_record *rec, int32_t partition)
 {
-	uint64_t size = record_size(rec);
 	struct elog_err err;
-	char why[128];
-
-	/* Refused here, the line is rejected alone; refused by the broker, it
-	 * would fail its whole batch. */
-	if (size > p->record_bytes_max) {
-		snprintf(why, sizeof(why), "record too large: %" PRIu64 " bytes with key and headers, "
-			 "the limit is %" PRIu64, size, p->record_bytes_max);
-		reject_line(p, tag, line, why, NULL);
-		return;
-	}
 
 	if (elog_producer_send(p->producer, rec, partition, tag, &err) == 0) {
 		p->sent++;
@@ -484,52 +376,32 @@ static void send_record(struct produce *p, uint64_t tag, const struct elog_line 
 
 static void handle_line(struct produce *p, size_t input, const struct elog_line *line)
 {
-	struct elog_record rec = {
-		.timestamp_ms = ELOG_TIMESTAMP_NOW,
-		.key_len = -1,
-		.headers = p->o.headers,
-		.header_count = p->o.header_count,
-	};
+	struct elog_lineconv_result out;
 	uint64_t tag = make_tag(input, line->number);
-	int32_t partition = p->o.partition;
-	const char *text = line->ptr;
-	size_t len = line->len;
 	struct elog_err err;
 	char why[64];
 
-	assert(line->len <= p->line_max);
+	assert(line->len <= p->conv.line_bytes_max);
 	p->last_tag = tag;
 	if (line->too_long) {
 		if (p->long_line != line->number) {
 			p->long_line = line->number;
-			snprintf(why, sizeof(why), "line longer than %zu bytes", p->line_max);
+			snprintf(why, sizeof(why), "line longer than %zu bytes", p->conv.line_bytes_max);
 			reject_line(p, tag, line, why, NULL);
 		} else {
 			reject_copy(p, line->ptr, line->len, line->newline);
 		}
 		return;
 	}
-	/* CRLF input: the '\r' is not part of a JSON line's value. */
-	if (p->o.mode != MODE_RAW && len > 0 && text[len - 1] == '\r')
-		len--;
-	if (p->o.mode == MODE_ENVELOPE) {
-		if (record_from_envelope(p, tag, line, text, len, &rec, &partition) < 0)
-			return;
-	} else {
-		if (p->o.key_delimiter)
-			key_from_delimiter(p, tag, &text, &len, &rec);
-		if (p->o.mode == MODE_JSON &&
-		    elog_json_validate(text, len, ELOG_JSON_DEPTH_DEFAULT, NULL, &err) < 0) {
-			reject_line(p, tag, line, p->o.key_delimiter ? "invalid JSON value" :
-				    "invalid JSON", err.msg);
-			return;
-		}
-		if (p->o.key_field && key_from_field(p, tag, line, text, len, &rec) < 0)
-			return;
-		rec.value = (const uint8_t *)text;
-		rec.value_len = (int32_t)len;
+	if (elog_lineconv_convert(&p->conv, line->ptr, line->len, &out, &err) < 0) {
+		reject_line(p, tag, line, err.msg, NULL);
+		return;
 	}
-	send_record(p, tag, line, &rec, partition);
+	if (out.warning)
+		warn_null_key(p, tag, out.warning);
+	/* Refused here, a record too large is rejected alone (lineconv); -p wins
+	 * over an envelope's partition. */
+	send_record(p, tag, line, &out.record, p->o.partition >= 0 ? p->o.partition : out.partition);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -579,7 +451,7 @@ static int read_input(struct produce *p, size_t index)
 	struct elog_err err;
 	int rc;
 
-	if (elog_lineread_init(&p->reader, in->fd, p->line_max, 0, &err) < 0) {
+	if (elog_lineread_init(&p->reader, in->fd, p->conv.line_bytes_max, 0, &err) < 0) {
 		elog_cli_error_err(&err, NULL);
 		p->read_failed = 1;
 		return -1;
@@ -732,8 +604,11 @@ static int connect_producer(struct produce *p, uint64_t *record_bytes)
 		int64_t left_ms;
 		uint32_t backoff;
 
-		if (record_limit(p, record_bytes, &err) == 0 &&
-		    (p->producer = elog_producer_new(p->client, p->o.topic, &pc, &err)))
+		/* The producer first: it has the topic created when it is missing,
+		 * and then the topic's own max.record.bytes can be read. */
+		if (!p->producer)
+			p->producer = elog_producer_new(p->client, p->o.topic, &pc, &err);
+		if (p->producer && record_limit(p, record_bytes, &err) == 0)
 			return -1;
 		left_ms = deadline_ms - elog_clock_ms();
 		if (err.code != ELOG_E_IO || left_ms <= 0 || interrupted) {
@@ -749,20 +624,9 @@ static int connect_producer(struct produce *p, uint64_t *record_bytes)
 /* Size the buffers by the line limit; check -p against the topic. */
 static int prepare(struct produce *p, uint64_t record_bytes)
 {
-	uint64_t line_max = record_bytes;
+	struct elog_lineconv_config cfg;
+	struct elog_err err;
 
-	if (p->o.mode == MODE_ENVELOPE)
-		line_max = record_bytes * ENVELOPE_LINE_FACTOR + ENVELOPE_LINE_SLACK;
-	if (line_max > ELOG_LINEREAD_LIMIT)
-		line_max = ELOG_LINEREAD_LIMIT;
-	p->line_max = (size_t)line_max;
-	p->record_bytes_max = record_bytes;
-	if (p->o.mode == MODE_ENVELOPE)
-		elog_envelope_init(&p->envelope, p->line_max);
-	if (p->o.key_field && !(p->key_buf = malloc(p->line_max))) {
-		elog_cli_error("cannot allocate a %zu-byte key buffer", p->line_max);
-		return -1;
-	}
 	p->partition_count = elog_producer_partition_count(p->producer);
 	if (p->o.partition >= 0 && p->partition_count > 0 &&
 	    (uint32_t)p->o.partition >= p->partition_count) {
@@ -770,6 +634,23 @@ static int prepare(struct produce *p, uint64_t record_bytes)
 			       " partitions", p->o.partition, p->o.topic, p->partition_count);
 		return -1;
 	}
+	elog_lineconv_config_init(&cfg);
+	cfg.mode = p->o.mode;
+	cfg.key_field = p->o.key_field;
+	cfg.key_delimiter = p->o.key_delimiter;
+	cfg.key_delimiter_len = p->o.key_delimiter_len;
+	cfg.headers = p->o.headers;
+	cfg.header_count = p->o.header_count;
+	cfg.keep_partition = p->o.keep_partition;
+	cfg.partition_count = p->partition_count;
+	cfg.record_bytes_max = record_bytes;
+	cfg.timestamp_default = ELOG_TIMESTAMP_NOW;
+	if (elog_lineconv_init(&p->conv, &cfg, &err) < 0) {
+		elog_lineconv_release(&p->conv);
+		elog_cli_error_err(&err, NULL);
+		return -1;
+	}
+	p->conv_ready = 1;
 	return 0;
 }
 
@@ -923,13 +804,17 @@ static int parse_value(struct options *o, int id, const char *arg)
 /* Modes and keys that cannot go together. */
 static int check_combinations(const struct options *o)
 {
-	if (o->mode == MODE_ENVELOPE && (o->key_field || o->key_delimiter))
+	if (o->mode == ELOG_LINECONV_ENVELOPE && (o->key_field || o->key_delimiter))
 		return elog_cli_usage_error(&program, "--json takes the key from the envelope: "
 					    "no -k or -K");
 	if (o->key_field && o->key_delimiter)
 		return elog_cli_usage_error(&program, "-k and -K exclude each other");
-	if (o->key_field && o->mode == MODE_RAW)
+	if (o->key_field && o->mode == ELOG_LINECONV_RAW)
 		return elog_cli_usage_error(&program, "-k needs JSON lines: not with --raw");
+	if (o->keep_partition && o->mode != ELOG_LINECONV_ENVELOPE)
+		return elog_cli_usage_error(&program, "--keep-partition needs --json");
+	if (o->keep_partition && o->partition >= 0)
+		return elog_cli_usage_error(&program, "-p and --keep-partition exclude each other");
 	return -1;
 }
 
@@ -956,11 +841,15 @@ static int parse_options(struct options *o, int argc, char **argv)
 		case OPT_NO_IDEMPOTENCE:
 			o->idempotence = 0;
 			break;
+		case OPT_KEEP_PARTITION:
+			o->keep_partition = 1;
+			break;
 		case OPT_JSON:
 		case OPT_RAW:
-			if (mode_set && o->mode != (id == OPT_JSON ? MODE_ENVELOPE : MODE_RAW))
+			if (mode_set && o->mode != (id == OPT_JSON ? ELOG_LINECONV_ENVELOPE :
+						    ELOG_LINECONV_RAW))
 				return elog_cli_usage_error(&program, "--json and --raw exclude each other");
-			o->mode = id == OPT_JSON ? MODE_ENVELOPE : MODE_RAW;
+			o->mode = id == OPT_JSON ? ELOG_LINECONV_ENVELOPE : ELOG_LINECONV_RAW;
 			mode_set = 1;
 			break;
 		case ELOG_CLI_BAD:
@@ -1017,7 +906,7 @@ static int run(struct produce *p)
 		return rc;
 	if (prepare(p, record_bytes) < 0)
 		return ELOG_EXIT_FAIL;
-	p->progress.enabled = !p->o.quiet && isatty(STDERR_FILENO);
+	p->progress.enabled = progress_wanted(p->o.quiet);
 	p->progress.last_ms = elog_clock_ms();
 	for (size_t i = 0; i < p->input_count && !p->stopped && !interrupted; i++)
 		if (read_input(p, i) < 0)
@@ -1043,9 +932,8 @@ int main(int argc, char **argv)
 		elog_producer_free(p.producer);
 	if (p.client)
 		elog_client_free(p.client);
-	if (p.o.mode == MODE_ENVELOPE)
-		elog_envelope_release(&p.envelope);
-	free(p.key_buf);
+	if (p.conv_ready)
+		elog_lineconv_release(&p.conv);
 	close_inputs(&p);
 	return rc;
 }

@@ -98,6 +98,9 @@ int main(int argc, char **argv)
 	sigaddset(&signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f) then fails the write with EFBIG, which the
+	 * logs treat as a full disk (docs/format.md), instead of killing us. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (elog_broker_open(&config, &logger, &broker, &err) < 0) {
 		elog_cli_error_err(&err, "cannot start");
 		return ELOG_EXIT_FAIL;

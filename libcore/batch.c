@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <lz4.h>
+#define ZLIB_CONST  /* next_in is const */
 #include <zlib.h>
 
 #include "bytes.h"
@@ -126,11 +127,11 @@ static int header_validate(const struct elog_batch_header *h, struct elog_err *e
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch length %" PRIu32 " outside [%" PRIu32 ", %" PRIu32 "]",
 				    h->batch_length, BATCH_LENGTH_MIN, BATCH_LENGTH_MAX);
 	if (h->record_count == 0)
-		return elog_err_set(err, ELOG_E_CORRUPT, "batch has a record count of 0");
-	if (h->last_offset_delta >= h->record_count)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count 0, expected at least 1");
+	if (h->record_count - 1 > h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "batch last offset delta %" PRIu32 " not below its record count %" PRIu32,
-				    h->last_offset_delta, h->record_count);
+				    "batch record count %" PRIu32 " exceeds its last offset delta %" PRIu32 " + 1",
+				    h->record_count, h->last_offset_delta);
 	if (h->base_offset < 0)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch base offset %" PRId64 " is negative",
 				    h->base_offset);
@@ -467,24 +468,97 @@ int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out,
 	return 0;
 }
 
-/* ---------------------------------------------------------------- reader */
+/* ---------------------------------------------------------------- validator */
 
-void elog_batch_reader_init(struct elog_batch_reader *r)
+void elog_batch_validator_init(struct elog_batch_validator *v)
 {
-	memset(r, 0, sizeof(*r));
+	memset(v, 0, sizeof(*v));
 }
 
-void elog_batch_reader_release(struct elog_batch_reader *r)
+void elog_batch_validator_release(struct elog_batch_validator *v)
 {
-	free(r->plain);
-	memset(r, 0, sizeof(*r));
+	free(v->plain);
+	if (v->inflate) {
+		inflateEnd(v->inflate);
+		free(v->inflate);
+	}
+	memset(v, 0, sizeof(*v));
 }
 
-/* Decompress the records area of a checked batch into r->plain. */
-static int records_decompress(struct elog_batch_reader *r, const uint8_t *area, size_t area_len,
-			      struct elog_err *err)
+/* lz4: one block that decodes to exactly plain_len bytes, using all of its input. */
+static int decompress_lz4(struct elog_batch_validator *v, const uint8_t *packed, size_t packed_len,
+			  uint32_t plain_len, struct elog_err *err)
 {
-	unsigned compression = r->header.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
+	int n = LZ4_decompress_safe((const char *)packed, (char *)v->plain, (int)packed_len, (int)plain_len);
+
+	if (n < 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+				    ": the lz4 records are malformed or decompress to more", plain_len);
+	if ((uint32_t)n != plain_len)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+				    ": the lz4 records decompress to %d bytes", plain_len, n);
+	return 0;
+}
+
+/* zlib: one stream that ends exactly at the end of the input and of plain_len bytes. */
+static int decompress_zlib(struct elog_batch_validator *v, const uint8_t *packed, size_t packed_len,
+			   uint32_t plain_len, struct elog_err *err)
+{
+	z_stream *z = v->inflate;
+	uint8_t beyond;
+	int rc;
+
+	if (!z) {
+		z = calloc(1, sizeof(*z));
+		if (!z || inflateInit(z) != Z_OK) {
+			free(z);
+			return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory for an inflate state");
+		}
+		v->inflate = z;
+	} else if (inflateReset(z) != Z_OK) {
+		return elog_err_set(err, ELOG_E_NOMEM, "zlib: cannot reset the inflate state");
+	}
+	z->next_in = packed;
+	z->avail_in = (uInt)packed_len;   /* both below ELOG_BATCH_SIZE_MAX */
+	z->next_out = v->plain;
+	z->avail_out = plain_len;
+	rc = inflate(z, Z_FINISH);
+	if (rc == Z_BUF_ERROR && z->avail_out == 0) {
+		/* Full: is there more data, or only the end of the stream still to come? */
+		z->next_out = &beyond;
+		z->avail_out = 1;
+		rc = inflate(z, Z_FINISH);
+		if (z->avail_out == 0)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+					    ": the zlib records decompress to more", plain_len);
+	}
+	if (rc == Z_MEM_ERROR)
+		return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory decompressing a batch");
+	if (rc == Z_STREAM_END) {
+		if (z->total_out != plain_len)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32
+					    ": the zlib records decompress to %lu bytes", plain_len,
+					    (unsigned long)z->total_out);
+		if (z->avail_in)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: %u bytes after the end of the stream (byte %zu)",
+					    z->avail_in, ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + packed_len - z->avail_in);
+		return 0;
+	}
+	if (rc == Z_BUF_ERROR)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: the stream is cut short after %lu bytes",
+				    (unsigned long)z->total_out);
+	return elog_err_set(err, ELOG_E_CORRUPT, "batch zlib records: malformed at or before byte %zu: %s",
+			    ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + packed_len - z->avail_in,
+			    z->msg ? z->msg : "bad data");
+}
+
+/*
+ * Decompress the records area [u32 uncompressed length][data] of a checked
+ * batch into v->plain and point v->records at it.
+ */
+static int records_decompress(struct elog_batch_validator *v, unsigned compression, const uint8_t *area,
+			      size_t area_len, struct elog_err *err)
+{
 	const char *name = elog_compression_name((enum elog_compression)compression);
 	const uint8_t *packed;
 	size_t packed_len;
@@ -492,231 +566,458 @@ static int records_decompress(struct elog_batch_reader *r, const uint8_t *area, 
 	uint64_t ratio_max;
 
 	if (area_len < PLAIN_LENGTH_SIZE)
-		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: records area of %zu bytes has no length field",
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length: missing, the %s records area holds %zu bytes",
 				    name, area_len);
 	packed = area + PLAIN_LENGTH_SIZE;
 	packed_len = area_len - PLAIN_LENGTH_SIZE;
 	plain_len = elog_get32(area);
 	if (plain_len == 0 || plain_len > ELOG_BATCH_SIZE_MAX)
-		return elog_err_set(err, ELOG_E_CORRUPT, "%s batch: uncompressed length %" PRIu32 " outside [1, %u]",
-				    name, plain_len, ELOG_BATCH_SIZE_MAX);
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch uncompressed length %" PRIu32 " outside [1, %u]",
+				    plain_len, ELOG_BATCH_SIZE_MAX);
 	/*
 	 * Neither codec can expand by more than its format allows (an lz4 byte
 	 * yields at most 255 output bytes, a deflate bit pattern at most 1032:1),
 	 * so a tiny batch claiming a huge length is refused before we allocate
-	 * for it.
+	 * for it: scratch memory stays proportional to what was sent.
 	 */
 	ratio_max = compression == ELOG_COMPRESS_LZ4 ? 255 : 1032;
 	if (plain_len > (uint64_t)packed_len * ratio_max + 64)
 		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "%s batch: uncompressed length %" PRIu32 " impossible from %zu compressed bytes",
-				    name, plain_len, packed_len);
-	if (buffer_reserve(&r->plain, &r->plain_cap, plain_len, err) < 0)
+				    "batch uncompressed length %" PRIu32 " impossible from %zu bytes of %s data",
+				    plain_len, packed_len, name);
+	if (buffer_reserve(&v->plain, &v->plain_cap, plain_len, err) < 0)
 		return -1;
-	if (compression == ELOG_COMPRESS_LZ4) {
-		int n = LZ4_decompress_safe((const char *)packed, (char *)r->plain, (int)packed_len, (int)plain_len);
-		if (n < 0)
-			return elog_err_set(err, ELOG_E_CORRUPT, "lz4 batch: malformed compressed data");
-		if ((uint32_t)n != plain_len)
-			return elog_err_set(err, ELOG_E_CORRUPT, "lz4 batch: %d bytes uncompressed, length field says %" PRIu32,
-					    n, plain_len);
-	} else {
-		uLongf n = plain_len;
-		uLong used = packed_len;
-		int rc = uncompress2(r->plain, &n, packed, &used);
-		if (rc == Z_MEM_ERROR)
-			return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory decompressing a batch");
-		if (rc == Z_BUF_ERROR)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: more than the %" PRIu32 " bytes the length field says",
-					    plain_len);
-		if (rc != Z_OK)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: malformed compressed data");
-		if (n != plain_len || used != packed_len)
-			return elog_err_set(err, ELOG_E_CORRUPT, "zlib batch: %lu bytes uncompressed from %lu of %zu, length field says %"
-					    PRIu32, (unsigned long)n, (unsigned long)used, packed_len, plain_len);
-	}
-	r->pos = r->plain;
-	r->end = r->plain + plain_len;
+	if ((compression == ELOG_COMPRESS_LZ4 ? decompress_lz4 : decompress_zlib)(v, packed, packed_len, plain_len, err) < 0)
+		return -1;
+	v->records = v->plain;
+	v->records_end = v->plain + plain_len;
+	v->records_byte = 0;
+	v->compressed = 1;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- records */
+
+/*
+ * The one decoder of records, used by the validator (which walks every
+ * record of a batch once) and by the reader (which hands them out): they
+ * cannot disagree. It works on local pointers, every read bounded by the
+ * end of the records area and then of the record, and on a failure fills
+ * a parse_error, which is formatted into a message only then (cold path).
+ */
+
+/* A record's fields; pointers into the records area. */
+struct record_fields {
+	int64_t timestamp_delta;
+	uint64_t offset_delta;
+	const uint8_t *key, *value;
+	int32_t key_len, value_len;
+	uint32_t header_count;
+	uint64_t header_bytes;                 /* names and values of every header */
+	const uint8_t *timestamp_at, *offset_at;
+};
+
+enum parse_problem {
+	BAD_VARINT,          /* truncated, or more than 64 bits */
+	BAD_NEGATIVE,        /* a record length below 0 */
+	BAD_NEGATIVE_NULL,   /* a key, value or header value length below -1 */
+	BAD_PAST_END,        /* a length running past the bytes left */
+	BAD_COUNT,           /* header count over ELOG_RECORD_HEADERS_MAX */
+	BAD_ATTRIBUTES,      /* record attributes not 0 */
+	BAD_NO_ATTRIBUTES,   /* a record too short to hold them */
+	BAD_FILL,            /* the fields do not fill the record's length */
+};
+
+#define NO_HEADER (-1)
+
+struct parse_error {
+	enum parse_problem problem;
+	const uint8_t *at, *end;   /* the bad field; end of what was readable */
+	const char *what;          /* field name: "length", "key length", "header count", ... */
+	int header;                /* header number, or NO_HEADER */
+	int64_t value;             /* the length or count read */
+	int64_t other;             /* bytes left (BAD_PAST_END), bytes taken (BAD_FILL) */
+};
+
+static __attribute__((cold, noinline)) int parse_fail(struct parse_error *e, enum parse_problem problem,
+						      const uint8_t *at, const uint8_t *end, const char *what,
+						      int header, int64_t value, int64_t other)
+{
+	*e = (struct parse_error){problem, at, end, what, header, value, other};
+	return -1;
+}
+
+/* Why the varint at p could not be read: it runs past end, or past 64 bits. */
+static const char *varint_problem(const uint8_t *p, const uint8_t *end)
+{
+	for (size_t i = 0; i < ELOG_VARINT_MAX; i++)
+		if (p + i >= end)
+			return "truncated";
+		else if (!(p[i] & 0x80))
+			break;
+	return "malformed: more than 64 bits";
+}
+
+/* "record N (byte B)" for a position in v's records area. */
+static void record_where(char *out, size_t cap, const struct elog_batch_validator *v, uint32_t index,
+			 const uint8_t *at)
+{
+	snprintf(out, cap, "record %" PRIu32 " (%sbyte %" PRIu64 ")", index, v->compressed ? "uncompressed " : "",
+		 (uint64_t)v->records_byte + (uint64_t)(at - v->records));
+}
+
+static __attribute__((cold, noinline)) int parse_report(const struct elog_batch_validator *v, uint32_t index,
+							 const struct parse_error *e, struct elog_err *err)
+{
+	char where[80], field[48], detail[120];
+
+	record_where(where, sizeof(where), v, index, e->at);
+	if (e->header == NO_HEADER)
+		snprintf(field, sizeof(field), "%s", e->what);
+	else
+		snprintf(field, sizeof(field), "header %d %s", e->header, e->what);
+	switch (e->problem) {
+	case BAD_VARINT:
+		snprintf(detail, sizeof(detail), "%s", varint_problem(e->at, e->end));
+		break;
+	case BAD_NEGATIVE:
+		snprintf(detail, sizeof(detail), "%" PRId64 " is negative", e->value);
+		break;
+	case BAD_NEGATIVE_NULL:
+		snprintf(detail, sizeof(detail), "%" PRId64 " is negative (-1 means null)", e->value);
+		break;
+	case BAD_PAST_END:
+		snprintf(detail, sizeof(detail), "%" PRId64 " exceeds the %" PRId64 " bytes left", e->value, e->other);
+		break;
+	case BAD_COUNT:
+		snprintf(detail, sizeof(detail), "%" PRId64 " exceeds the limit of %d", e->value, ELOG_RECORD_HEADERS_MAX);
+		break;
+	case BAD_ATTRIBUTES:
+		snprintf(detail, sizeof(detail), "0x%02x, expected 0", (unsigned)e->value);
+		break;
+	case BAD_NO_ATTRIBUTES:
+		snprintf(detail, sizeof(detail), "truncated");
+		break;
+	case BAD_FILL:
+		snprintf(detail, sizeof(detail), "%" PRId64 " but its fields take %" PRId64 " bytes", e->value, e->other);
+		break;
+	}
+	return elog_err_set(err, ELOG_E_CORRUPT, "%s: %s %s", where, field, detail);
+}
+
+/*
+ * Almost every varint in a record is one or two bytes (lengths below 8 KiB,
+ * deltas below 8192): decode those inline, the rest with elog_varint_get.
+ */
+static inline __attribute__((always_inline)) size_t varint_get(const uint8_t *p, const uint8_t *end,
+							      uint64_t *v)
+{
+	if (end - p >= 2) {
+		if (p[0] < 0x80) {
+			*v = p[0];
+			return 1;
+		}
+		if (p[1] < 0x80) {
+			*v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+			return 2;
+		}
+	} else if (p < end && p[0] < 0x80) {
+		*v = p[0];
+		return 1;
+	}
+	return elog_varint_get(p, end, v);
+}
+
+/* Decoding steps of record_parse; each returns from it on a failure. */
+#define PARSE_VARINT(what, header, out) do { \
+		size_t used_ = varint_get(p, end, &(out)); \
+		if (!used_) \
+			return parse_fail(e, BAD_VARINT, p, end, (what), (header), 0, 0); \
+		p += used_; \
+	} while (0)
+
+/* svarint length (-1: null) and that many bytes: a key, a value, a header value. */
+#define PARSE_BYTES(what, header, data, len) do { \
+		const uint8_t *at_ = p; \
+		uint64_t u_; \
+		int64_t n_; \
+		PARSE_VARINT((what), (header), u_); \
+		n_ = elog_zigzag_decode(u_); \
+		if (n_ == -1) { \
+			(data) = NULL; \
+			(len) = -1; \
+		} else if (n_ < 0) { \
+			return parse_fail(e, BAD_NEGATIVE_NULL, at_, end, (what), (header), n_, 0); \
+		} else if ((uint64_t)n_ > (uint64_t)(end - p)) { \
+			return parse_fail(e, BAD_PAST_END, at_, end, (what), (header), n_, end - p); \
+		} else { \
+			(data) = p; \
+			(len) = (int32_t)n_; /* bounded by the records area, <= ELOG_BATCH_SIZE_MAX */ \
+			p += n_; \
+		} \
+	} while (0)
+
+/*
+ * One record at *pp, before end (see batch.h for its layout): its length,
+ * then fields that must fill exactly that many bytes. Headers are stored
+ * in `headers` when it is not NULL (the reader); the validator only needs
+ * their sizes. On success *pp moves past the record.
+ */
+static inline __attribute__((always_inline)) int record_parse(const uint8_t **pp, const uint8_t *end,
+							     struct record_fields *f, struct elog_header *headers,
+							     struct parse_error *e)
+{
+	const uint8_t *p = *pp, *start = p, *body;
+	uint64_t u, count;
+	int64_t length;
+
+	PARSE_VARINT("length", NO_HEADER, u);
+	length = elog_zigzag_decode(u);
+	if (length < 0)
+		return parse_fail(e, BAD_NEGATIVE, start, end, "length", NO_HEADER, length, 0);
+	if ((uint64_t)length > (uint64_t)(end - p))
+		return parse_fail(e, BAD_PAST_END, start, end, "length", NO_HEADER, length, end - p);
+	/* From here on every read is bounded by the record's own end. */
+	body = p;
+	end = p + length;
+	if (p == end)
+		return parse_fail(e, BAD_NO_ATTRIBUTES, p, end, "attributes", NO_HEADER, 0, 0);
+	if (*p != 0)
+		return parse_fail(e, BAD_ATTRIBUTES, p, end, "attributes", NO_HEADER, *p, 0);
+	p++;
+	f->timestamp_at = p;
+	PARSE_VARINT("timestamp delta", NO_HEADER, u);
+	f->timestamp_delta = elog_zigzag_decode(u);
+	f->offset_at = p;
+	PARSE_VARINT("offset delta", NO_HEADER, f->offset_delta);
+	PARSE_BYTES("key length", NO_HEADER, f->key, f->key_len);
+	PARSE_BYTES("value length", NO_HEADER, f->value, f->value_len);
+	PARSE_VARINT("header count", NO_HEADER, count);
+	if (count > ELOG_RECORD_HEADERS_MAX)
+		return parse_fail(e, BAD_COUNT, p - 1, end, "header count", NO_HEADER, (int64_t)count, 0);
+	f->header_count = (uint32_t)count;
+	f->header_bytes = 0;
+	for (int i = 0; i < (int)count; i++) {
+		const uint8_t *name, *value, *at = p;
+		uint64_t name_len;
+		int32_t value_len;
+		PARSE_VARINT("name length", i, name_len);
+		if (name_len > (uint64_t)(end - p))
+			return parse_fail(e, BAD_PAST_END, at, end, "name length", i, (int64_t)name_len, end - p);
+		name = p;
+		p += name_len;
+		PARSE_BYTES("value length", i, value, value_len);
+		f->header_bytes += name_len + (uint64_t)(value_len > 0 ? value_len : 0);
+		if (headers)
+			headers[i] = (struct elog_header){name, (uint32_t)name_len, value, value_len};
+	}
+	if (p != end)
+		return parse_fail(e, BAD_FILL, start, end, "length", NO_HEADER, length, p - body);
+	*pp = p;
+	return 0;
+}
+
+/* Which rule record_check found broken; reported by record_check_report. */
+enum record_problem {
+	RECORD_OFFSET_NOT_DENSE,
+	RECORD_FIRST_TIMESTAMP,
+	RECORD_OFFSET_NOT_INCREASING,
+	RECORD_OFFSET_BEYOND_LAST,
+	RECORD_TIMESTAMP_AFTER_MAX,
+	RECORD_TOO_LARGE,
+};
+
+static __attribute__((cold, noinline)) int record_check_report(const struct elog_batch_validator *v, uint32_t i,
+								const struct record_fields *f,
+								enum record_problem problem,
+								uint64_t previous_delta, uint64_t size,
+								uint32_t size_max, struct elog_err *err)
+{
+	const struct elog_batch_header *h = &v->header;
+	int64_t timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f->timestamp_delta);
+	char where[80];
+
+	record_where(where, sizeof(where), v, i, problem == RECORD_FIRST_TIMESTAMP ||
+		     problem == RECORD_TIMESTAMP_AFTER_MAX ? f->timestamp_at : f->offset_at);
+	switch (problem) {
+	case RECORD_OFFSET_NOT_DENSE:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64 ", expected %" PRIu32
+				    " (a produced batch's offsets are dense)", where, f->offset_delta, i);
+	case RECORD_FIRST_TIMESTAMP:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64
+				    ", expected 0 (the batch's first timestamp is its first record's)",
+				    where, f->timestamp_delta);
+	case RECORD_OFFSET_NOT_INCREASING:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+				    " does not increase on the previous record's %" PRIu64,
+				    where, f->offset_delta, previous_delta);
+	case RECORD_OFFSET_BEYOND_LAST:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: offset delta %" PRIu64
+				    " beyond the batch's last offset delta %" PRIu32,
+				    where, f->offset_delta, h->last_offset_delta);
+	case RECORD_TIMESTAMP_AFTER_MAX:
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: timestamp delta %" PRId64 " gives %" PRId64
+				    ", after the batch's max timestamp %" PRId64,
+				    where, f->timestamp_delta, timestamp, h->max_timestamp);
+	case RECORD_TOO_LARGE:
+		break;
+	}
+	return elog_err_set(err, ELOG_E_LIMIT, "record %" PRIu32 ": %" PRIu64
+			    " bytes of key, value and headers exceed max.record.bytes %" PRIu32, i, size, size_max);
+}
+
+/* Offset delta, timestamp and size of record i against the header and rules. */
+static inline __attribute__((always_inline)) int record_check(const struct elog_batch_validator *v, uint32_t i,
+							     const struct record_fields *f,
+							     const struct elog_batch_rules *rules,
+							     uint64_t previous_delta, int64_t timestamp,
+							     struct elog_err *err)
+{
+	const struct elog_batch_header *h = &v->header;
+	enum record_problem problem;
+	uint64_t size = 0;
+
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE) {
+		if (__builtin_expect(f->offset_delta != i, 0)) {
+			problem = RECORD_OFFSET_NOT_DENSE;
+			goto fail;
+		}
+		if (__builtin_expect(i == 0 && f->timestamp_delta != 0, 0)) {
+			problem = RECORD_FIRST_TIMESTAMP;
+			goto fail;
+		}
+	} else {
+		if (i > 0 && f->offset_delta <= previous_delta) {
+			problem = RECORD_OFFSET_NOT_INCREASING;
+			goto fail;
+		}
+		if (f->offset_delta > h->last_offset_delta) {
+			problem = RECORD_OFFSET_BEYOND_LAST;
+			goto fail;
+		}
+	}
+	if (__builtin_expect(timestamp > h->max_timestamp, 0)) {
+		problem = RECORD_TIMESTAMP_AFTER_MAX;
+		goto fail;
+	}
+	if (rules->record_bytes_max) {
+		size = (uint64_t)(f->key_len > 0 ? f->key_len : 0) + (uint64_t)(f->value_len > 0 ? f->value_len : 0) +
+		       f->header_bytes;
+		if (__builtin_expect(size > rules->record_bytes_max, 0)) {
+			problem = RECORD_TOO_LARGE;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	return record_check_report(v, i, f, problem, previous_delta, size, rules->record_bytes_max, err);
+}
+
+/* Walk every record of v's plain records area once. */
+static int records_validate(const struct elog_batch_validator *v, const struct elog_batch_rules *rules,
+			    struct elog_err *err)
+{
+	const struct elog_batch_header *h = &v->header;
+	const uint8_t *p = v->records, *end = v->records_end;
+	int64_t timestamp_max = INT64_MIN;
+	uint64_t previous_delta = 0;
+
+	/* Bounded by record_count; every pass consumes at least one byte or fails. */
+	for (uint32_t i = 0; i < h->record_count; i++) {
+		struct record_fields f;
+		struct parse_error e;
+		int64_t timestamp;
+		if (p == end)
+			return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but its records end after %" PRIu32,
+					    h->record_count, i);
+		if (record_parse(&p, end, &f, NULL, &e) < 0)
+			return parse_report(v, i, &e, err);
+		timestamp = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
+		if (record_check(v, i, &f, rules, previous_delta, timestamp, err) < 0)
+			return -1;
+		previous_delta = f.offset_delta;
+		if (timestamp > timestamp_max)
+			timestamp_max = timestamp;
+	}
+	if (p != end)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but %td more bytes follow its last record (%sbyte %" PRIu64 ")",
+				    h->record_count, end - p, v->compressed ? "uncompressed " : "",
+				    (uint64_t)v->records_byte + (uint64_t)(p - v->records));
+	if (previous_delta != h->last_offset_delta)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 ", but its last record's is %" PRIu64,
+				    h->last_offset_delta, previous_delta);
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && timestamp_max != h->max_timestamp)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch max timestamp %" PRId64 ", but its largest record timestamp is %" PRId64,
+				    h->max_timestamp, timestamp_max);
+	return 0;
+}
+
+int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size_t len,
+			const struct elog_batch_rules *rules, struct elog_err *err)
+{
+	static const struct elog_batch_rules dense_unlimited = {ELOG_BATCH_OFFSETS_DENSE, 0, 0};
+	struct elog_batch_header *h = &v->header;
+	const uint8_t *area;
+	uint32_t total;
+	unsigned compression;
+
+	v->records = v->records_end = NULL;
+	v->compressed = 0;
+	if (!rules)
+		rules = &dense_unlimited;
+	if (elog_batch_header_decode(buf, len, h, err) < 0)
+		return -1;
+	total = elog_batch_total_size(h);
+	if (rules->batch_bytes_max && total > rules->batch_bytes_max)
+		return elog_err_set(err, ELOG_E_LIMIT, "batch size %" PRIu32 " exceeds max.batch.bytes %" PRIu32,
+				    total, rules->batch_bytes_max);
+	if (elog_batch_check(buf, len, h, err) < 0)
+		return -1;
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && h->last_offset_delta != h->record_count - 1)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 " disagrees with its record count %" PRIu32
+				    " (a produced batch's offsets are dense)", h->last_offset_delta, h->record_count);
+	area = buf + ELOG_BATCH_HEADER_SIZE;
+	compression = h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
+	if (compression == ELOG_COMPRESS_NONE) {
+		v->records = area;
+		v->records_end = buf + total;
+		v->records_byte = ELOG_BATCH_HEADER_SIZE;
+	} else if (records_decompress(v, compression, area, total - ELOG_BATCH_HEADER_SIZE, err) < 0) {
+		return -1;
+	}
+	if (records_validate(v, rules, err) < 0) {
+		v->records = v->records_end = NULL;
+		return -1;
+	}
+	assert(v->records && v->records < v->records_end);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- reader */
+
+void elog_batch_reader_init(struct elog_batch_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	elog_batch_validator_init(&r->validator);
+	r->rules.offsets = ELOG_BATCH_OFFSETS_DENSE;
+}
+
+void elog_batch_reader_release(struct elog_batch_reader *r)
+{
+	elog_batch_validator_release(&r->validator);
+	memset(r, 0, sizeof(*r));
 }
 
 int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
 			   struct elog_err *err)
 {
-	const uint8_t *area;
-	size_t area_len;
-
 	r->pos = r->end = NULL;
 	r->next_index = 0;
-	if (elog_batch_check(buf, len, &r->header, err) < 0)
+	if (elog_batch_validate(&r->validator, buf, len, &r->rules, err) < 0)
 		return -1;
-	area = buf + ELOG_BATCH_HEADER_SIZE;
-	area_len = elog_batch_total_size(&r->header) - ELOG_BATCH_HEADER_SIZE;
-	if ((r->header.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK) == ELOG_COMPRESS_NONE) {
-		r->pos = area;
-		r->end = area + area_len;
-	} else if (records_decompress(r, area, area_len, err) < 0) {
-		r->pos = r->end = NULL;
-		return -1;
-	}
-	r->last_offset_seen = r->header.base_offset - 1;
-	assert(r->pos && r->pos <= r->end);
-	return 0;
-}
-
-/*
- * Decoding cursor over one record's bytes; every read is bounded by `end`.
- * Fields are named by `what` plus, inside a header, the header's number;
- * the name is only formatted when there is an error to report.
- */
-struct cursor {
-	const uint8_t *p, *end;
-	uint32_t index;           /* record number, for messages */
-	struct elog_err *err;
-};
-
-#define NO_HEADER (-1)
-
-static int cursor_fail(struct cursor *c, const char *what, int header, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int cursor_fail(struct cursor *c, const char *what, int header, const char *fmt, ...)
-{
-	char detail[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	if (header == NO_HEADER)
-		return elog_err_set(c->err, ELOG_E_CORRUPT, "record %" PRIu32 ": %s %s", c->index, what, detail);
-	return elog_err_set(c->err, ELOG_E_CORRUPT, "record %" PRIu32 ": header %d %s %s", c->index, header,
-			    what, detail);
-}
-
-static int cursor_varint(struct cursor *c, const char *what, int header, uint64_t *v)
-{
-	size_t n = elog_varint_get(c->p, c->end, v);
-
-	if (!n)
-		return cursor_fail(c, what, header, "truncated or malformed");
-	c->p += n;
-	return 0;
-}
-
-static int cursor_svarint(struct cursor *c, const char *what, int header, int64_t *v)
-{
-	size_t n = elog_svarint_get(c->p, c->end, v);
-
-	if (!n)
-		return cursor_fail(c, what, header, "truncated or malformed");
-	c->p += n;
-	return 0;
-}
-
-/* Take `len` bytes of field `what`; len was read from the input and is checked here. */
-static int cursor_take(struct cursor *c, const char *what, int header, uint64_t len, const uint8_t **data)
-{
-	size_t left = (size_t)(c->end - c->p);
-
-	if (len > left)
-		return cursor_fail(c, what, header, "length %" PRIu64 " exceeds the %zu bytes left", len, left);
-	*data = c->p;
-	c->p += len;
-	return 0;
-}
-
-/* svarint length (-1 null) and bytes: a key, a value or a header value. */
-static int cursor_bytes(struct cursor *c, const char *what, int header, const uint8_t **data, int32_t *len)
-{
-	int64_t n;
-
-	if (cursor_svarint(c, what, header, &n) < 0)
-		return -1;
-	if (n == -1) {
-		*data = NULL;
-		*len = -1;
-		return 0;
-	}
-	if (n < 0)
-		return cursor_fail(c, what, header, "length %" PRId64 " is negative", n);
-	if (cursor_take(c, what, header, (uint64_t)n, data) < 0)
-		return -1;
-	*len = (int32_t)n; /* bounded by the records area, <= ELOG_BATCH_SIZE_MAX */
-	return 0;
-}
-
-static int cursor_headers(struct cursor *c, struct elog_record_view *rec)
-{
-	uint64_t count, name_len;
-
-	if (cursor_varint(c, "header count", NO_HEADER, &count) < 0)
-		return -1;
-	if (count > ELOG_RECORD_HEADERS_MAX)
-		return cursor_fail(c, "header count", NO_HEADER, "%" PRIu64 " exceeds the limit of %d", count,
-				   ELOG_RECORD_HEADERS_MAX);
-	for (int i = 0; i < (int)count; i++) {
-		struct elog_header *h = &rec->headers[i];
-		if (cursor_varint(c, "name", i, &name_len) < 0 ||
-		    cursor_take(c, "name", i, name_len, &h->name) < 0 ||
-		    cursor_bytes(c, "value", i, &h->value, &h->value_len) < 0)
-			return -1;
-		h->name_len = (uint32_t)name_len;
-	}
-	rec->header_count = (uint32_t)count;
-	return 0;
-}
-
-/* The fields after the length prefix, up to and including the headers. */
-static int cursor_record(struct cursor *c, struct elog_record_view *rec, int64_t *timestamp_delta,
-			 uint64_t *offset_delta)
-{
-	if (c->p >= c->end)
-		return cursor_fail(c, "attributes", NO_HEADER, "truncated");
-	if (*c->p != 0)
-		return cursor_fail(c, "attributes", NO_HEADER, "0x%02x, expected 0", *c->p);
-	c->p++;
-	if (cursor_svarint(c, "timestamp delta", NO_HEADER, timestamp_delta) < 0 ||
-	    cursor_varint(c, "offset delta", NO_HEADER, offset_delta) < 0 ||
-	    cursor_bytes(c, "key", NO_HEADER, &rec->key, &rec->key_len) < 0 ||
-	    cursor_bytes(c, "value", NO_HEADER, &rec->value, &rec->value_len) < 0)
-		return -1;
-	return cursor_headers(c, rec);
-}
-
-static int record_decode(struct elog_batch_reader *r, struct elog_record_view *rec, struct elog_err *err)
-{
-	const struct elog_batch_header *h = &r->header;
-	struct cursor c = { .p = r->pos, .end = r->end, .index = r->next_index, .err = err };
-	const uint8_t *record_start;
-	int64_t length, timestamp_delta;
-	uint64_t offset_delta;
-
-	if (cursor_svarint(&c, "length", NO_HEADER, &length) < 0)
-		return -1;
-	if (length < 0)
-		return cursor_fail(&c, "length", NO_HEADER, "%" PRId64 " is negative", length);
-	if ((uint64_t)length > (size_t)(c.end - c.p))
-		return cursor_fail(&c, "length", NO_HEADER, "%" PRId64 " exceeds the %td bytes left", length, c.end - c.p);
-	/* From here on every read is bounded by the record's own end. */
-	record_start = c.p;
-	c.end = c.p + length;
-	if (cursor_record(&c, rec, &timestamp_delta, &offset_delta) < 0)
-		return -1;
-	if (c.p != c.end)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": length %" PRId64 " but its fields take %td bytes",
-				    c.index, length, c.p - record_start);
-	if (offset_delta > h->last_offset_delta)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": offset delta %" PRIu64
-				    " beyond the batch's last offset delta %" PRIu32, c.index, offset_delta, h->last_offset_delta);
-	rec->offset = h->base_offset + (int64_t)offset_delta;
-	if (rec->offset <= r->last_offset_seen)
-		return elog_err_set(err, ELOG_E_CORRUPT, "record %" PRIu32 ": offset delta %" PRIu64
-				    " does not increase on the previous record's %" PRId64, c.index, offset_delta,
-				    r->last_offset_seen - h->base_offset);
-	rec->timestamp_ms = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)timestamp_delta);
-	r->last_offset_seen = rec->offset;
-	r->pos = c.end;
+	r->header = r->validator.header;
+	r->pos = r->validator.records;
+	r->end = r->validator.records_end;
 	return 0;
 }
 
@@ -724,24 +1025,26 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 			   struct elog_err *err)
 {
 	const struct elog_batch_header *h = &r->header;
+	struct record_fields f;
+	struct parse_error e;
 
 	/* Calling _next without a successful _open is a programming error. */
 	assert(r->pos && r->end && r->pos <= r->end);
-	if (r->pos == r->end) {
-		if (r->next_index != h->record_count)
-			return elog_err_set(err, ELOG_E_CORRUPT, "batch holds %" PRIu32 " records, its header says %" PRIu32,
-					    r->next_index, h->record_count);
-		if (r->last_offset_seen != elog_batch_last_offset(h))
-			return elog_err_set(err, ELOG_E_CORRUPT, "batch last record has offset delta %" PRId64
-					    ", its header says %" PRIu32, r->last_offset_seen - h->base_offset,
-					    h->last_offset_delta);
+	if (r->next_index == h->record_count) {
+		assert(r->pos == r->end);  /* the validator saw to it */
 		return 0;
 	}
-	if (r->next_index == h->record_count)
-		return elog_err_set(err, ELOG_E_CORRUPT, "batch has %td bytes after its %" PRIu32 " records",
-				    r->end - r->pos, h->record_count);
-	if (record_decode(r, rec, err) < 0)
-		return -1;
+	if (record_parse(&r->pos, r->end, &f, rec->headers, &e) < 0) {
+		parse_report(&r->validator, r->next_index, &e, err);
+		return elog_err_prefix(err, "batch changed after it was validated");
+	}
+	rec->offset = h->base_offset + (int64_t)f.offset_delta;
+	rec->timestamp_ms = (int64_t)((uint64_t)h->first_timestamp + (uint64_t)f.timestamp_delta);
+	rec->key = f.key;
+	rec->key_len = f.key_len;
+	rec->value = f.value;
+	rec->value_len = f.value_len;
+	rec->header_count = f.header_count;
 	r->next_index++;
 	assert(r->pos <= r->end && r->next_index <= h->record_count);
 	return 1;

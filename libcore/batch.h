@@ -42,19 +42,35 @@
  * are checked structurally instead: offsets must continue the log exactly,
  * and a wrong length breaks the CRC or the next batch's framing.
  *
+ * What a valid batch is has one definition, elog_batch_validate: the
+ * header, the CRC, then every record's framing, decompressing a compressed
+ * batch into the validator's bounded scratch buffer to walk it. The
+ * broker runs it on every produced batch before it assigns offsets, the
+ * reader runs it when it opens a batch (so a consumer never hands out a
+ * record of a batch that is not valid as a whole), and a follower will run
+ * it on every replicated batch before appending (issue 7: keep one
+ * elog_batch_validator per replication stream, or per broker thread, for
+ * its buffer). The reader and the validator decode records with the same
+ * code and cannot disagree.
+ *
  * Calling sequence for writers:
  *   elog_batch_builder_init -> _add ... -> _finish -> (use bytes) -> _reset
  *   -> _add ... -> _finish -> ... -> _release
+ * For checkers:
+ *   elog_batch_check (header + crc, no decompression) for storage paths
+ *   that only need framing; elog_batch_validator_init ->
+ *   elog_batch_validate(batch) ... -> _release for everything else.
  * For readers:
- *   elog_batch_check (header + crc, no decompression) for storage paths;
  *   elog_batch_reader_init -> _open(batch) -> _next ... -> _open(next) ...
- *   -> _release  to walk records (decompresses into a reused buffer).
+ *   -> _release  to walk records (validates on open; decompresses once,
+ *   into a reused buffer).
  */
 #ifndef ELOG_BATCH_H
 #define ELOG_BATCH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -145,17 +161,20 @@ struct elog_record_view {
  * header alone can tell: enough bytes for a header, magic known (a higher
  * magic fails with ELOG_E_VERSION, everything else with ELOG_E_CORRUPT),
  * attributes valid, batch_length in [HEADER_SIZE - 12, ELOG_BATCH_SIZE_MAX - 12],
- * record_count >= 1, last_offset_delta < record_count, base_offset >= 0 and
- * base_offset + last_offset_delta representable. Does not need the whole
- * batch and does not check the CRC. h may be NULL.
+ * record_count >= 1, record_count <= last_offset_delta + 1 (no batch holds
+ * more records than offsets; whether it may hold fewer is the validator's
+ * offsets rule), base_offset >= 0 and base_offset + last_offset_delta
+ * representable. Does not need the whole batch and does not check the CRC.
+ * h may be NULL.
  */
 int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 			     struct elog_err *err);
 
 /*
- * Full structural check of one whole batch in buf[0, len): header as above,
- * len >= total size, CRC matches. Records are not decoded. This is what
- * storage recovery and the broker's produce path run on every batch.
+ * Framing check of one whole batch in buf[0, len): header as above,
+ * len >= total size, CRC matches. Records are not decoded: this is what
+ * storage recovery runs, where the bytes were validated when they arrived.
+ * Whatever takes a batch from outside runs elog_batch_validate instead.
  */
 int elog_batch_check(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 		     struct elog_err *err);
@@ -220,33 +239,137 @@ static inline size_t elog_batch_builder_bytes(const struct elog_batch_builder *b
 int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out, size_t *out_len,
 			      struct elog_err *err);
 
+/* ---------------------------------------------------------------- validator */
+
+/*
+ * How the offset deltas of a batch's records may run.
+ *
+ * DENSE: record i has offset delta i and last_offset_delta is
+ * record_count - 1. Every batch a producer sends must be dense (Kafka holds
+ * produced batches to the same rule), and until compaction exists every
+ * stored batch is, so it is the only mode used today.
+ *
+ * GAPS: deltas strictly increase, the last one equals last_offset_delta,
+ * and so record_count <= last_offset_delta + 1. Compaction (issue 8) leaves
+ * batches like this; readers and followers of compacted partitions will
+ * switch to it. It also relaxes the timestamp rules below, since the records
+ * that set first_timestamp and max_timestamp may be gone.
+ */
+enum elog_batch_offsets {
+	ELOG_BATCH_OFFSETS_DENSE = 0,
+	ELOG_BATCH_OFFSETS_GAPS,
+};
+
+/* What elog_batch_validate requires beyond the format; zeroed means dense, no limits. */
+struct elog_batch_rules {
+	enum elog_batch_offsets offsets;
+	uint32_t batch_bytes_max;      /* whole batch as stored; 0: ELOG_BATCH_SIZE_MAX */
+	uint32_t record_bytes_max;     /* max.record.bytes: key + value + header names and
+					  values of one record; 0: no limit */
+};
+
+/*
+ * A validator owns the scratch buffer compressed batches are decompressed
+ * into (at most ELOG_BATCH_SIZE_MAX bytes, reused, grown on demand) and a
+ * zlib inflate state, so validating allocates nothing per record and, once
+ * warm, nothing per batch. One validator serves one thread; keep it for as
+ * long as batches arrive (a broker keeps one, a reader embeds one).
+ *
+ * After a successful elog_batch_validate, header holds the decoded header
+ * and records..records_end the plain records area: inside buf for an
+ * uncompressed batch (valid while buf is), else inside the scratch buffer
+ * (valid until the next validate or _release).
+ */
+struct elog_batch_validator {
+	struct elog_batch_header header;
+	const uint8_t *records, *records_end;
+	uint32_t records_byte;      /* byte number of records[0] in messages (64, or 0 when
+				       the numbers count uncompressed bytes) */
+	int compressed;
+	uint8_t *plain;             /* scratch for decompression */
+	size_t plain_cap;
+	void *inflate;              /* zlib state, made on first use */
+};
+
+void elog_batch_validator_init(struct elog_batch_validator *v);
+void elog_batch_validator_release(struct elog_batch_validator *v);
+
+/*
+ * Validate the one batch that starts at buf (len bytes available; bytes
+ * after the batch are not looked at), in this order, stopping at the first
+ * failure:
+ *   1. the header (elog_batch_header_decode);
+ *   2. its size against rules->batch_bytes_max (ELOG_E_LIMIT);
+ *   3. len holds the whole batch, and the CRC matches;
+ *   4. offsets (dense): last_offset_delta == record_count - 1;
+ *   5. a compressed records area: [u32 uncompressed length][data], the
+ *      length in [1, ELOG_BATCH_SIZE_MAX] and possible for the codec's best
+ *      ratio (a bomb is refused before anything is allocated for it), the
+ *      data decompressing to exactly that length, using every byte;
+ *   6. each of record_count records: its length varint non-negative and
+ *      inside the records area, then attributes 0, timestamp delta, offset
+ *      delta, key and value (length -1 or >= 0, inside the record), header
+ *      count <= ELOG_RECORD_HEADERS_MAX, each header's name and value inside
+ *      the record, and the fields filling the record's length exactly;
+ *      every varint at most 10 bytes and within 64 bits;
+ *   7. offset deltas by rules->offsets; timestamps: record timestamps are
+ *      first_timestamp + delta (wrapping) and none exceeds max_timestamp;
+ *      dense also requires record 0's delta to be 0 and max_timestamp to be
+ *      the largest record timestamp (what the builder writes);
+ *   8. rules->record_bytes_max per record (ELOG_E_LIMIT);
+ *   9. no bytes after the last record.
+ * Returns 0, or -1 with ELOG_E_CORRUPT (ELOG_E_VERSION for a newer magic,
+ * ELOG_E_LIMIT for 2 and 8, ELOG_E_NOMEM) and a message naming the first
+ * bad field: header fields by name, records as "record N (byte B): field
+ * ...", where B is the field's byte in the batch, or in the uncompressed
+ * records when the batch is compressed ("uncompressed byte B"). rules may
+ * be NULL (dense, no limits). Nothing in buf is changed.
+ */
+int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size_t len,
+			const struct elog_batch_rules *rules, struct elog_err *err);
+
+/*
+ * A validator message without its leading "batch ", for callers that name
+ * the batch themselves ("batch 3: crc mismatch: ...").
+ */
+static inline const char *elog_batch_err_detail(const char *msg)
+{
+	return strncmp(msg, "batch ", 6) == 0 ? msg + 6 : msg;
+}
+
 /* ---------------------------------------------------------------- reader */
 
+/*
+ * The reader validates a batch on _open with its rules (dense by default;
+ * set rules before _open to change them), then hands out its records one
+ * at a time. It decodes records with the validator's own decoder, so it
+ * never meets a record the validator did not accept.
+ */
 struct elog_batch_reader {
+	struct elog_batch_validator validator;
+	struct elog_batch_rules rules;
 	struct elog_batch_header header;
 	const uint8_t *pos, *end;   /* records still to decode */
-	uint8_t *plain;             /* decompression buffer, reused */
-	size_t plain_cap;
 	uint32_t next_index;        /* records decoded so far */
-	int64_t last_offset_seen;   /* offsets must strictly increase */
 };
 
 void elog_batch_reader_init(struct elog_batch_reader *r);
 void elog_batch_reader_release(struct elog_batch_reader *r);
 
 /*
- * Check (as elog_batch_check) and prepare to walk the records of the batch in
- * buf[0, len). Decompresses into the reader's buffer; the uncompressed size
- * is bounded by ELOG_BATCH_SIZE_MAX. buf must stay valid while walking an
+ * Validate (elog_batch_validate with r->rules) the batch in buf[0, len) and
+ * prepare to walk its records; a compressed batch is decompressed once,
+ * into the reader's buffer. buf must stay valid while walking an
  * uncompressed batch.
  */
 int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
 			   struct elog_err *err);
 
 /*
- * Decode the next record: returns 1 and fills *rec, 0 at the end of the batch
- * (after checking that exactly record_count records were present and the
- * last one's offset_delta equals last_offset_delta), -1 on malformed bytes.
+ * Decode the next record: returns 1 and fills *rec, 0 after record_count
+ * records. _open validated every record, so -1 (ELOG_E_CORRUPT) only means
+ * the bytes changed under the reader since. Calling it without a
+ * successful _open is a programming error.
  */
 int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view *rec,
 			   struct elog_err *err);

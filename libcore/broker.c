@@ -60,6 +60,8 @@ int elog_broker_storage_error(const struct elog_err *err)
 	case ELOG_E_IO:
 	case ELOG_E_FAILED:
 		return ELOG_PE_STORAGE_ERROR;
+	case ELOG_E_NOSPACE:
+		return ELOG_PE_STORAGE_FULL;
 	default:
 		return ELOG_PE_UNKNOWN_SERVER_ERROR;
 	}
@@ -669,6 +671,16 @@ static void on_retention_timer(struct elog_loop *loop, void *ctx)
 			      elog_loop_now_ms(loop) + b->config.retention_check_interval_ms, NULL);
 }
 
+/* Free space is measured again every ELOG_BROKER_SPACE_CHECK_MS (store.h). */
+static void on_space_timer(struct elog_loop *loop, void *ctx)
+{
+	struct elog_broker *b = ctx;
+
+	elog_store_space_refresh(b->store, NULL);
+	elog_loop_timer_start(loop, &b->space_timer,
+			      elog_loop_now_ms(loop) + ELOG_BROKER_SPACE_CHECK_MS, NULL);
+}
+
 /* ---------------------------------------------------------------- shutdown */
 
 static void begin_shutdown(struct elog_broker *b, const char *signame)
@@ -740,8 +752,16 @@ static void before_sleep(struct elog_loop *loop, void *ctx)
 
 static void on_wake(struct elog_loop *loop, void *ctx)
 {
+	struct elog_broker *b = ctx;
+	uint64_t failures = elog_flusher_failures(&b->flusher);
+
 	(void)loop;
-	elog_broker_check_produces(ctx, 0);
+	/* A background flush failed: log the partition (once) from this thread. */
+	if (failures != b->flusher_failures_seen) {
+		b->flusher_failures_seen = failures;
+		elog_store_failures_log(b->store);
+	}
+	elog_broker_check_produces(b, 0);
 }
 
 static void flusher_notify(void *ctx)
@@ -849,6 +869,7 @@ int elog_broker_open(const struct elog_broker_config *c, const struct elog_logge
 	elog_batch_reader_init(&b->reader);
 	elog_timer_init(&b->idle_timer, on_idle_timer, b);
 	elog_timer_init(&b->retention_timer, on_retention_timer, b);
+	elog_timer_init(&b->space_timer, on_space_timer, b);
 	elog_timer_init(&b->accept_timer, on_accept_timer, b);
 	if (start_parts(b, err) < 0) {
 		elog_broker_close(b);
@@ -879,7 +900,9 @@ static int run_setup(struct elog_broker *b, const sigset_t *signals, struct elog
 	elog_loop_set_on_wake(&b->loop, on_wake, b);
 	if (elog_loop_timer_start(&b->loop, &b->idle_timer, now + 50, err) < 0 ||
 	    elog_loop_timer_start(&b->loop, &b->retention_timer,
-				  now + b->config.retention_check_interval_ms, err) < 0)
+				  now + b->config.retention_check_interval_ms, err) < 0 ||
+	    elog_loop_timer_start(&b->loop, &b->space_timer, now + ELOG_BROKER_SPACE_CHECK_MS,
+				  err) < 0)
 		return -1;
 	return 0;
 }

@@ -2,6 +2,7 @@
  * (docs/protocol.md, apis 1-6 and 9); see broker.h. */
 #include "broker.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,42 @@ static int skim_names(struct elog_wire_r *r, uint32_t *count)
 	return elog_wire_r_end(r, NULL);
 }
 
+/* ---------------------------------------------------------------- auto-creation */
+
+struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name, size_t len,
+					   int16_t *code, char *msg, size_t cap)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic *t = elog_store_find(b->store, name, len);
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (t)
+		return t;
+	if (elog_store_name_check(name, len, &err) < 0) {
+		*code = ELOG_PE_INVALID_TOPIC;
+		snprintf(msg, cap, "%s", err.msg);
+		return NULL;
+	}
+	if (!b->config.auto_create_topics) {
+		*code = ELOG_PE_UNKNOWN_TOPIC;
+		snprintf(msg, cap, "no such topic (auto_create_topics is off)");
+		return NULL;
+	}
+	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
+			      &b->config.store.defaults, &t, &err) < 0) {
+		*code = err.code == ELOG_E_LIMIT     ? ELOG_PE_RESOURCE_LIMIT
+			: err.code == ELOG_E_NOSPACE ? ELOG_PE_STORAGE_FULL
+						     : ELOG_PE_STORAGE_ERROR;
+		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
+		return NULL;
+	}
+	assert(t && t->partition_count > 0);
+	elog_broker_logf(b, ELOG_LOG_INFO, "topic created", "topic=%s partitions=%u reason=auto conn=%" PRIu64,
+			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, c->id);
+	return t;
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 static void put_partition_meta(struct elog_broker *b, struct elog_wire_w *w,
@@ -54,15 +91,21 @@ static void put_partition_meta(struct elog_broker *b, struct elog_wire_w *w,
 }
 
 static void put_topic_meta(struct elog_broker *b, struct elog_wire_w *w, const char *name,
-			   size_t len, const struct elog_topic *t)
+			   size_t len, const struct elog_topic *t, int16_t missing_code)
 {
 	elog_wire_put_string(w, name, len);
-	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
+	elog_wire_put_i16(w, t ? ELOG_PE_NONE : missing_code);
 	elog_wire_put_u32(w, t ? t->partition_count : 0);
 	for (uint32_t i = 0; t && i < t->partition_count; i++)
 		put_partition_meta(b, w, t->partitions[i]);
 }
 
+/*
+ * Version 1: array<string> topics. Version 2 adds bool allow_auto_create:
+ * the named topics that do not exist are created first (when
+ * auto_create_topics is on), so the answer lists their partitions. A
+ * topic that cannot be created comes back with the reason's code.
+ */
 void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
@@ -71,9 +114,25 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 	const char *host = b->config.advertise_host[0] ? b->config.advertise_host
 						       : b->config.listen_host;
 	uint32_t count;
+	int allow_auto_create = 0;
 
-	if (skim_names(r, &count) < 0)
+	if (rq->version >= 2) {
+		const char *s;
+		size_t len;
+
+		elog_wire_r_field(r, "topics");
+		count = elog_wire_get_count(r, 2);
+		for (uint32_t i = 0; i < count; i++)
+			elog_wire_get_string(r, &s, &len);
+		elog_wire_r_field(r, "allow_auto_create");
+		allow_auto_create = elog_wire_get_u8(r);
+		if (allow_auto_create > 1)
+			r->failed = 1;
+		if (elog_wire_r_end(r, NULL) < 0)
+			MALFORMED(c, rq, r);
+	} else if (skim_names(r, &count) < 0) {
 		MALFORMED(c, rq, r);
+	}
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i32(&w, b->config.broker_id);
@@ -86,12 +145,18 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 	for (uint32_t i = 0; i < count; i++) {
 		const char *name;
 		size_t len;
+		int16_t code = ELOG_PE_UNKNOWN_TOPIC;
+		char msg[BROKER_MSG_MAX];
+		const struct elog_topic *t;
+
 		elog_wire_get_string(&again, &name, &len);
-		put_topic_meta(b, &w, name, len, elog_store_find(b->store, name, len));
+		t = allow_auto_create ? elog_broker_auto_create(c, name, len, &code, msg, sizeof(msg))
+				      : elog_store_find(b->store, name, len);
+		put_topic_meta(b, &w, name, len, t, code);
 	}
 	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
 		const struct elog_topic *t = b->store->topics[i];
-		put_topic_meta(b, &w, t->name, strlen(t->name), t);
+		put_topic_meta(b, &w, t->name, strlen(t->name), t, ELOG_PE_UNKNOWN_TOPIC);
 	}
 	finish(c, &w);
 }
@@ -147,6 +212,7 @@ static int store_error(const struct elog_err *err)
 	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
 	case ELOG_E_INVAL: return ELOG_PE_INVALID_REQUEST;
 	case ELOG_E_LIMIT: return ELOG_PE_RESOURCE_LIMIT;
+	case ELOG_E_NOSPACE: return ELOG_PE_STORAGE_FULL;
 	default: return ELOG_PE_STORAGE_ERROR;
 	}
 }
@@ -234,7 +300,7 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 	if (elog_store_delete(b->store, t, &err) < 0) {
 		elog_broker_logf(b, ELOG_LOG_ERROR, "topic delete failed", "topic=%s error=%s", name_copy,
 				 elog_logfmt_value(v, sizeof(v), err.msg));
-		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	elog_broker_logf(b, ELOG_LOG_INFO, "topic deleted", "topic=%s conn=%" PRIu64,
@@ -346,7 +412,7 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
-		elog_broker_reply_error(c, rq, ELOG_PE_STORAGE_ERROR, err.msg);
+		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

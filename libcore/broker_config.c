@@ -113,6 +113,8 @@ static int set_size_key(struct elog_broker_config *c, const char *key, const cha
 	}
 	if (strcmp(key, "connection_buffer_bytes") == 0)
 		return parse_bytes(v, 1024, 1ull << 32, &c->connection_buffer_bytes, err);
+	if (strcmp(key, "min_free_bytes") == 0)
+		return parse_bytes(v, 0, 1ull << 50, &c->store.min_free_bytes, err);
 	return 1;
 }
 

@@ -24,6 +24,8 @@
 #include "store.h"
 
 #define BROKER_MSG_MAX ELOG_ERR_MSG_MAX
+/* How often free space is measured (store.h, "A full disk"). */
+#define ELOG_BROKER_SPACE_CHECK_MS 1000
 
 /* A body that did not parse: answer, close, leave the handler. */
 #define MALFORMED(c, rq, r) \
@@ -103,10 +105,11 @@ struct elog_broker {
 	int answering;            /* answering waiters: connections must not pump */
 	int pump_pending;         /* a pump was put off while answering */
 	int flush_pending;        /* some connection has flush_pending */
-	struct elog_batch_reader reader; /* produce: record size checks */
+	struct elog_batch_reader reader; /* produce: its validator checks every batch */
 	int stopping;
 	int64_t stop_deadline_ms;
-	struct elog_timer idle_timer, retention_timer, accept_timer;
+	struct elog_timer idle_timer, retention_timer, accept_timer, space_timer;
+	uint64_t flusher_failures_seen; /* elog_flusher_failures when last looked at */
 	struct elog_buf scratch;  /* per-request temporary */
 };
 
@@ -148,6 +151,15 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+/*
+ * The topic name[0..len) for a produce (PRODUCE v1) or a metadata request
+ * that allows auto-creation (METADATA v2): the existing one, or one created
+ * now with the broker's defaults when auto_create_topics is on. NULL when
+ * it cannot be: *code (UNKNOWN_TOPIC, INVALID_TOPIC, RESOURCE_LIMIT,
+ * STORAGE_ERROR) and msg[0..cap) say why.
+ */
+struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name, size_t len,
+					   int16_t *code, char *msg, size_t cap);
 /* Body did not parse: INVALID_REQUEST naming the field, then close. */
 void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *rq,
 			   struct elog_wire_r *r);

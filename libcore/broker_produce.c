@@ -27,55 +27,21 @@ static void part_error(struct wait_part *part, int code, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- checks */
 
-/* Bytes of the records once uncompressed. */
-static uint32_t records_plain_size(const uint8_t *batch, const struct elog_batch_header *h)
-{
-	uint32_t stored = elog_batch_total_size(h) - ELOG_BATCH_HEADER_SIZE;
-
-	if ((h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK) == ELOG_COMPRESS_NONE || stored < 4)
-		return stored;
-	return elog_get32(batch + ELOG_BATCH_HEADER_SIZE);
-}
-
-/* max.record.bytes: key + value + header names and values of one record.
- * Records are only decoded when the batch's records could hold a bigger one. */
-static int check_records(struct elog_broker *b, const struct elog_topic *t, const uint8_t *batch,
-			 const struct elog_batch_header *h, struct wait_part *part)
-{
-	struct elog_record_view rec;
-	struct elog_err err;
-	int rc;
-
-	if (records_plain_size(batch, h) <= t->config.record_bytes_max)
-		return 0;
-	if (elog_batch_reader_open(&b->reader, batch, elog_batch_total_size(h), &err) < 0) {
-		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
-		return -1;
-	}
-	while ((rc = elog_batch_reader_next(&b->reader, &rec, &err)) == 1) {
-		uint64_t size = (uint64_t)(rec.key_len > 0 ? rec.key_len : 0) +
-				(uint64_t)(rec.value_len > 0 ? rec.value_len : 0);
-		for (uint32_t i = 0; i < rec.header_count; i++)
-			size += rec.headers[i].name_len +
-				(uint64_t)(rec.headers[i].value_len > 0 ? rec.headers[i].value_len : 0);
-		if (size > t->config.record_bytes_max) {
-			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
-				   "record of %" PRIu64 " bytes exceeds max.record.bytes %u", size,
-				   t->config.record_bytes_max);
-			return -1;
-		}
-	}
-	if (rc < 0) {
-		part_error(part, ELOG_PE_CORRUPT_BATCH, "%s", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* Every batch whole, with a good crc, within the topic's limits. */
+/*
+ * Every batch of the entry validated whole (elog_batch_validate: header,
+ * crc, every record's framing, compressed contents, dense offsets, the
+ * topic's max.batch.bytes and max.record.bytes) before anything of the
+ * partition is appended. The message names the batch and its first bad field.
+ */
 static int check_batches(struct elog_broker *b, const struct elog_topic *t, const uint8_t *data,
 			 size_t len, struct wait_part *part)
 {
+	struct elog_batch_validator *v = &b->reader.validator;
+	const struct elog_batch_rules rules = {
+		.offsets = ELOG_BATCH_OFFSETS_DENSE,
+		.batch_bytes_max = t->config.batch_bytes_max,
+		.record_bytes_max = t->config.record_bytes_max,
+	};
 	size_t pos = 0;
 	uint32_t n = 0;
 
@@ -85,23 +51,22 @@ static int check_batches(struct elog_broker *b, const struct elog_topic *t, cons
 	}
 	/* Bounded: every pass moves past one whole batch of at least 64 bytes. */
 	while (pos < len) {
-		struct elog_batch_header h;
 		struct elog_err err;
-		if (elog_batch_check(data + pos, len - pos, &h, &err) < 0) {
-			part_error(part, err.code == ELOG_E_VERSION ? ELOG_PE_UNSUPPORTED_VERSION
-								   : ELOG_PE_CORRUPT_BATCH,
-				   "batch %u: %s", n, err.msg);
+		if (elog_batch_validate(v, data + pos, len - pos, &rules, &err) < 0) {
+			int code = err.code == ELOG_E_VERSION ? ELOG_PE_UNSUPPORTED_VERSION
+				 : err.code == ELOG_E_LIMIT   ? ELOG_PE_BATCH_TOO_LARGE
+				 : err.code == ELOG_E_NOMEM   ? ELOG_PE_RESOURCE_LIMIT
+							      : ELOG_PE_CORRUPT_BATCH;
+			part_error(part, code, "batch %u: %s", n, elog_batch_err_detail(err.msg));
 			return -1;
 		}
-		if (elog_batch_total_size(&h) > t->config.batch_bytes_max) {
-			part_error(part, ELOG_PE_BATCH_TOO_LARGE,
-				   "batch of %u bytes exceeds max.batch.bytes %u",
-				   elog_batch_total_size(&h), t->config.batch_bytes_max);
+		/* Control batches (term starts, markers) are the broker's own to write. */
+		if (v->header.attributes & ELOG_BATCH_ATTR_CONTROL) {
+			part_error(part, ELOG_PE_CORRUPT_BATCH,
+				   "batch %u: attributes: the control bit is reserved for the broker", n);
 			return -1;
 		}
-		if (check_records(b, t, data + pos, &h, part) < 0)
-			return -1;
-		pos += elog_batch_total_size(&h);
+		pos += elog_batch_total_size(&v->header);
 		n++;
 	}
 	return 0;
@@ -171,7 +136,36 @@ static int check_sequences(const struct elog_partition *p, const uint8_t *data, 
 	return 0;
 }
 
+/*
+ * The free-space reserve (docs/operations.md, "A full disk"): while the
+ * disk is low, STORAGE_FULL (retriable) before anything is written. The
+ * store's estimate makes this free of system calls.
+ */
+static int check_space(struct elog_broker *b, size_t len, struct wait_part *part)
+{
+	struct elog_err err;
+
+	if (elog_store_space_reserve(b->store, len, &err) == 0)
+		return 0;
+	part_error(part, ELOG_PE_STORAGE_FULL, "%s", err.msg);
+	return -1;
+}
+
 /* ---------------------------------------------------------------- append */
+
+/* An append failed: say why, and tell the store what it means for the disk or the log. */
+static void append_failed(struct elog_broker *b, struct elog_partition *p,
+			  const struct elog_err *err, struct wait_part *part)
+{
+	if (err->code == ELOG_E_NOSPACE) {
+		/* Nothing was written and the log is usable: retriable, like the reserve. */
+		elog_store_space_exhausted(b->store, err);
+		part_error(part, ELOG_PE_STORAGE_FULL, "broker storage is full: %s", err->msg);
+		return;
+	}
+	elog_store_partition_check(b->store, p);
+	part_error(part, elog_broker_storage_error(err), "%s", err->msg);
+}
 
 static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *batch,
 		      const struct elog_batch_header *h, struct wait_part *part, int first)
@@ -186,7 +180,7 @@ static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *
 	if (v == ELOG_PSTATE_APPEND) {
 		if (elog_partlog_append(p->log, batch, elog_batch_total_size(h), p->leader_term, &base,
 					&err) < 0) {
-			part_error(part, elog_broker_storage_error(&err), "%s", err.msg);
+			append_failed(b, p, &err, part);
 			return -1;
 		}
 		b->appended = 1;
@@ -223,7 +217,8 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return;
 	}
-	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0)
+	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0 ||
+	    check_space(b, len, part) < 0)
 		return;
 	for (size_t pos = 0; pos < len;) {
 		struct elog_batch_header h;
@@ -240,34 +235,32 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 
 /* ---------------------------------------------------------------- request */
 
-/* The topic for a produce, created when auto-creation is on; NULL with the
- * parts' error set otherwise. */
-static struct elog_topic *produce_topic(struct elog_conn *c, const char *name, size_t len,
-					struct wait_part *part)
+/* The topic for a produce; NULL with the part's error set. Version 1
+ * creates a missing topic when auto-creation is on (old clients rely on
+ * it); version 2 never does: a producer asks for creation with METADATA v2
+ * when it first resolves the topic, so its retries cannot bring back a
+ * deleted topic. */
+static struct elog_topic *produce_topic(struct elog_conn *c, uint16_t version, const char *name,
+					size_t len, struct wait_part *part)
 {
 	struct elog_broker *b = c->broker;
 	struct elog_topic *t = elog_store_find(b->store, name, len);
 	struct elog_err err;
-	char v[ELOG_LOG_VALUE_MAX];
+	char msg[BROKER_MSG_MAX];
+	int16_t code;
 
 	if (t)
 		return t;
-	if (elog_store_name_check(name, len, &err) < 0) {
-		part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
+	if (version >= 2) {
+		if (elog_store_name_check(name, len, &err) < 0)
+			part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
+		else
+			part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic");
 		return NULL;
 	}
-	if (!b->config.auto_create_topics) {
-		part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic (auto_create_topics is off)");
-		return NULL;
-	}
-	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
-			      &b->config.store.defaults, &t, &err) < 0) {
-		part_error(part, err.code == ELOG_E_LIMIT ? ELOG_PE_RESOURCE_LIMIT : ELOG_PE_STORAGE_ERROR,
-			   "cannot create the topic: %s", err.msg);
-		return NULL;
-	}
-	elog_broker_logf(b, ELOG_LOG_INFO, "topic created", "topic=%s partitions=%u reason=auto conn=%" PRIu64,
-			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, c->id);
+	t = elog_broker_auto_create(c, name, len, &code, msg, sizeof(msg));
+	if (!t)
+		part_error(part, code, "%s", msg);
 	return t;
 }
 
@@ -330,7 +323,7 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
 			part->offset = -1;
 			elog_wire_get_bytes(r, &data, &dlen);
 			if (j == 0)
-				t = produce_topic(c, name, len, part);
+				t = produce_topic(c, w->request.version, name, len, part);
 			if (!t) {
 				const struct wait_part *first = &w->parts[wt->first_part];
 				if (j > 0)
@@ -343,17 +336,15 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
 	}
 }
 
-static int produce_flushed(struct wait_part *part, int force)
+static int produce_flushed(struct elog_broker *b, struct wait_part *part, int force)
 {
 	struct elog_err err;
 
 	if (!part->p || part->error || part->need_offset == 0)
 		return 1;
-	if (force && elog_partlog_flush(part->p->log, &err) < 0) {
-		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
-		return 1;
-	}
-	if (elog_partlog_failed(part->p->log, &err)) {
+	if ((force && elog_partlog_flush(part->p->log, &err) < 0) ||
+	    elog_partlog_failed(part->p->log, &err)) {
+		elog_store_partition_check(b->store, part->p);
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return 1;
 	}
@@ -365,7 +356,7 @@ static int produce_done(struct elog_waiter *w, int force)
 	int done = 1;
 
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(&w->parts[i], force))
+		if (!produce_flushed(w->broker, &w->parts[i], force))
 			done = 0;
 	return done;
 }
@@ -408,7 +399,7 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 					      : b->config.produce_timeout_max_ms),
 			     &err) < 0) {
 		for (uint32_t i = 0; i < w->part_count; i++)
-			if (!produce_flushed(&w->parts[i], 0))
+			if (!produce_flushed(w->broker, &w->parts[i], 0))
 				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
 		elog_broker_produce_answer(w);
 		return;
@@ -450,7 +441,7 @@ void elog_broker_produce_answer(struct elog_waiter *w)
 void elog_broker_produce_timeout(struct elog_waiter *w)
 {
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(&w->parts[i], 0))
+		if (!produce_flushed(w->broker, &w->parts[i], 0))
 			part_error(&w->parts[i], ELOG_PE_TIMEOUT,
 				   "not flushed within the request's timeout");
 	elog_broker_produce_answer(w);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ diagnostics */
@@ -463,6 +464,7 @@ static int fixed_digits(const char *p, int n)
 
 struct rfc3339 {
 	int year, month, day, hour, minute, second, millis, offset_minutes;
+	int local;                     /* no zone given: local time */
 };
 
 /* The time part after the date: "hh:mm:ss[.frac]" then the zone; 0 or -1. */
@@ -486,6 +488,10 @@ static int parse_time_of_day(const char *p, struct rfc3339 *t)
 			return -1;
 		for (; digits < 3; digits++)
 			t->millis *= 10;
+	}
+	if (*p == '\0') {
+		t->local = 1;
+		return 0;
 	}
 	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
 		return 0;
@@ -511,8 +517,10 @@ static int parse_rfc3339(const char *s, struct rfc3339 *t)
 	if (t->year < 0 || t->month < 1 || t->month > 12 || t->day < 1 ||
 	    (unsigned)t->day > days_in_month(t->year, t->month))
 		return -1;
-	if (s[10] == '\0')
+	if (s[10] == '\0') {
+		t->local = 1;
 		return 0;
+	}
 	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
 		return -1;
 	if (parse_time_of_day(s + 11, t) < 0)
@@ -522,24 +530,73 @@ static int parse_rfc3339(const char *s, struct rfc3339 *t)
 	return 0;
 }
 
-int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err)
+/* A local date and time (the TZ environment variable's zone) in ms since the
+ * epoch, daylight saving time decided by the zone's rules. 0 or -1. */
+static int local_ms(const struct rfc3339 *t, int64_t *ms)
+{
+	struct tm tm;
+	time_t secs;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = t->year - 1900;
+	tm.tm_mon = t->month - 1;
+	tm.tm_mday = t->day;
+	tm.tm_hour = t->hour;
+	tm.tm_min = t->minute;
+	tm.tm_sec = t->second;
+	tm.tm_isdst = -1;
+	errno = 0;
+	secs = mktime(&tm);
+	if (secs == (time_t)-1 && errno != 0)
+		return -1;
+	*ms = (int64_t)secs * 1000 + t->millis;
+	return 0;
+}
+
+int elog_cli_parse_timestamp_ms_at(const char *s, int64_t now_ms, int64_t *ms,
+				   struct elog_err *err)
 {
 	char q[72];
 	const char *digits = s ? s + (s[0] == '-') : "";
 	struct rfc3339 t;
-	int64_t days;
+	int64_t days, ago;
+	struct elog_err e;
 
 	if (*digits && strspn(digits, "0123456789") == strlen(digits))
 		return elog_cli_parse_i64(s, INT64_MIN, INT64_MAX, ms, err);
+	/* -DURATION: that long before now */
+	if (s && s[0] == '-' && s[1] >= '0' && s[1] <= '9' &&
+	    elog_cli_parse_duration_ms(s + 1, &ago, &e) == 0) {
+		if (now_ms < INT64_MIN + ago)
+			return elog_err_set(err, ELOG_E_INVAL, "invalid timestamp %s: too far back",
+					    quoted(q, s));
+		*ms = now_ms - ago;
+		return 0;
+	}
 	if (!s || parse_rfc3339(s, &t) < 0)
 		return elog_err_set(err, ELOG_E_INVAL,
-				    "invalid timestamp %s: expected RFC 3339 "
-				    "(2024-01-02T03:04:05Z, +hh:mm offsets) or epoch milliseconds",
+				    "invalid timestamp %s: expected RFC 3339 (2024-01-02T03:04:05Z; "
+				    "without a zone, local time), epoch milliseconds or -DURATION (-1h)",
 				    quoted(q, s ? s : ""));
+	if (t.local) {
+		if (local_ms(&t, ms) < 0)
+			return elog_err_set(err, ELOG_E_INVAL, "invalid timestamp %s: not a local time",
+					    quoted(q, s));
+		return 0;
+	}
 	days = days_from_civil(t.year, (unsigned)t.month, (unsigned)t.day);
 	*ms = days * 86400000 + (int64_t)t.hour * 3600000 + (int64_t)t.minute * 60000 +
 	      (int64_t)t.second * 1000 + t.millis - (int64_t)t.offset_minutes * 60000;
 	return 0;
+}
+
+int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return elog_cli_parse_timestamp_ms_at(s, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+					      ms, err);
 }
 
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap)

@@ -155,12 +155,21 @@ int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err)
  *   - an integer (epoch milliseconds, may be negative), or
  *   - RFC 3339: YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm), with 't'
  *     or ' ' accepted for 'T' and 'z' for 'Z'; fraction digits beyond
- *     milliseconds are dropped; or a date alone, YYYY-MM-DD, meaning
- *     midnight UTC.
+ *     milliseconds are dropped; or
+ *   - the same without a zone, YYYY-MM-DDThh:mm:ss[.fraction], or a date
+ *     alone, YYYY-MM-DD (midnight): local time, in the zone of the TZ
+ *     environment variable (as date(1) reads it; daylight saving time by
+ *     the zone's rules); or
+ *   - -DURATION (elog_cli_parse_duration_ms, a unit required: "-1h",
+ *     "-30m", "-1h30m"): that long before now. Digits alone after '-' are
+ *     epoch milliseconds, as above.
  * Years 0000-9999; every field is range checked (Feb 29 only in leap years,
  * second 60 allowed for a leap second).
  */
 int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err);
+/* The same with "now" given (for -DURATION), for tests. */
+int elog_cli_parse_timestamp_ms_at(const char *s, int64_t now_ms, int64_t *ms,
+				   struct elog_err *err);
 
 #define ELOG_CLI_TIMESTAMP_MAX 32
 /* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */

@@ -269,6 +269,7 @@ void elog_encode_metadata(struct elog_wire_w *w, const void *arg)
 	elog_wire_put_u32(w, (uint32_t)req->count);
 	for (size_t i = 0; i < req->count; i++)
 		elog_wire_put_cstring(w, req->topics[i]);
+	elog_wire_put_u8(w, req->allow_auto_create ? 1 : 0);
 }
 
 static char *span_dup(const char *s, size_t len)
@@ -432,11 +433,11 @@ static size_t client_candidates(const struct elog_client *c, struct elog_broker_
 	return n;
 }
 
-const struct elog_metadata *elog_client_metadata(struct elog_client *c, const char *const *topics,
-						 size_t n, struct elog_err *err)
+static const struct elog_metadata *client_metadata(struct elog_client *c, const char *const *topics,
+						   size_t n, int allow_auto_create, struct elog_err *err)
 {
 	struct elog_broker_addr cand[2 * ELOG_BROKERS_MAX];
-	struct elog_metadata_request req = {topics, n};
+	struct elog_metadata_request req = {topics, n, allow_auto_create};
 	struct elog_err first;
 	size_t count = client_candidates(c, cand, 2 * ELOG_BROKERS_MAX);
 	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
@@ -487,6 +488,19 @@ const struct elog_metadata *elog_client_metadata(struct elog_client *c, const ch
 	if (err)
 		*err = first;
 	return NULL;
+}
+
+const struct elog_metadata *elog_client_metadata(struct elog_client *c, const char *const *topics,
+						 size_t n, struct elog_err *err)
+{
+	return client_metadata(c, topics, n, 0, err);
+}
+
+const struct elog_metadata *elog_client_metadata_create(struct elog_client *c,
+							const char *const *topics, size_t n,
+							struct elog_err *err)
+{
+	return client_metadata(c, topics, n, 1, err);
 }
 
 /* ------------------------------------------------------------ administration */

@@ -33,7 +33,8 @@
  * message naming the broker, topic and partition:
  *   "cannot connect to 127.0.0.1:7411: connection refused"
  *   "produce to 'orders' partition 3: not the leader for this partition"
- *   "fetch 'orders' partition 0 at offset 500: offset out of range (log holds 0..120)"
+ *   "fetch 'orders' partition 0 at offset 500: offset out of range (the log holds
+ *    offsets 0 to 119; its next offset is 120)"
  * Broker error codes map to err codes: OFFSET_OUT_OF_RANGE -> ELOG_E_RANGE,
  * CORRUPT_BATCH -> ELOG_E_CORRUPT, BATCH_TOO_LARGE / FRAME_TOO_LARGE /
  * RESOURCE_LIMIT -> ELOG_E_LIMIT, STORAGE_ERROR / UNKNOWN_SERVER_ERROR ->
@@ -290,7 +291,7 @@ int elog_client_proto_error(const struct elog_client *c);
  * broker that answers (the bootstrap list in order, then brokers learned
  * from earlier metadata), merge it into the client's cache and return the
  * cache. Topics that do not exist come back with error UNKNOWN_TOPIC and no
- * partitions (metadata never auto-creates). When no broker can be reached
+ * partitions (this call never creates one). When no broker can be reached
  * it fails at once with the first broker's reason ("cannot connect to
  * 127.0.0.1:7411: connection refused"); only broker-side retriable answers
  * (SHUTTING_DOWN, ...) are retried, until request_timeout_ms. The returned
@@ -298,6 +299,16 @@ int elog_client_proto_error(const struct elog_client *c);
  */
 const struct elog_metadata *elog_client_metadata(struct elog_client *c, const char *const *topics,
 						 size_t n, struct elog_err *err);
+/*
+ * The same, asking the broker to create the named topics that do not exist
+ * (METADATA v2 allow_auto_create; the broker's auto_create_topics decides,
+ * and a topic it may not create comes back UNKNOWN_TOPIC). Only a producer
+ * resolving its topic for the first time asks this: a topic seen once is
+ * never created again by a client, so a deleted topic stays deleted.
+ */
+const struct elog_metadata *elog_client_metadata_create(struct elog_client *c,
+							const char *const *topics, size_t n,
+							struct elog_err *err);
 /* Lookups in a metadata snapshot; NULL when absent. */
 const struct elog_meta_topic *elog_metadata_topic(const struct elog_metadata *md, const char *name);
 const struct elog_meta_broker *elog_metadata_broker(const struct elog_metadata *md, int32_t id);
@@ -397,19 +408,18 @@ int elog_client_list_offsets(struct elog_client *c, const char *topic, const uin
  * its batch closes, then the next partition (round robin), so keyless records
  * fill whole batches.
  *
- * Unknown topics: elog_producer_new asks for metadata. If the topic does not
- * exist, nothing is created explicitly (no CREATE_TOPIC); the first record
- * is sent alone, to partition 0 (or the record's explicit partition), to
- * the controller, and elog_producer_send waits for its acknowledgement
- * (at most delivery_timeout_ms): the broker auto-creates the topic with its
- * default partition count and appends it, or answers UNKNOWN_TOPIC
- * (auto-creation off), which is final: that record is reported failed
- * through on_delivery (send itself returns 0, the record was queued) and
- * every later send fails with "produce to 'x': no such topic". After the
- * append, metadata is refreshed and records are spread as above. So a keyed
- * first record of an auto-created topic lands on partition 0; create keyed
- * topics explicitly (elog-topic) when key placement matters from the first
- * record. (The first record going alone costs one round trip, once.)
+ * Unknown topics: elog_producer_new asks for the topic's metadata with
+ * allow_auto_create (METADATA v2): the broker creates a missing topic with
+ * its defaults when its auto_create_topics allows, and the producer learns
+ * the partitions before the first record (so keys are placed right from
+ * the first one). When the broker does not create it, elog_producer_new
+ * fails (ELOG_E_INVAL, "produce to 'x': no such topic, and the broker does
+ * not create topics ..."). That first look-up is the only one that may
+ * create: produce requests (PRODUCE v2) and later metadata refreshes never
+ * do, so a topic deleted while the producer runs stays deleted. Its batches
+ * then fail with UNKNOWN_TOPIC, which is final: they are reported failed
+ * through on_delivery, and every later send fails with "produce to 'x': no
+ * such topic".
  *
  * Idempotence and failures: a batch that fails for good (a final error, or
  * its delivery timeout) leaves a hole in its partition's sequence; the
@@ -545,6 +555,11 @@ struct elog_pos {
 
 int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err);
 
+/* What a log from log_start up to end (exclusive: the next offset) holds,
+ * for messages: "the log holds offsets 0 to 9; its next offset is 10",
+ * "the log holds no records; its next offset is 0". */
+void elog_offset_range_text(int64_t log_start, int64_t end, char *out, size_t cap);
+
 /*
  * The fetcher owns one connection per partition leader and keeps one FETCH
  * in flight on each: as soon as a response arrives, the next fetch for its
@@ -555,15 +570,37 @@ int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err);
  * Per partition it keeps a position (the next offset to hand out) and
  * optionally an end offset (exclusive). Records below the position (a
  * fetched batch may start before it) are skipped; records at or past the
- * end are not handed out and the partition stops being fetched. Batches are
- * CRC-checked and decompressed by elog_batch_reader.
+ * end are not handed out and the partition stops being fetched. Each batch
+ * is validated whole (elog_batch_validate, through elog_batch_reader)
+ * before any of its records is handed out, and offsets must continue: the
+ * first batch of a response holds the offset asked for, every next batch
+ * starts where the one before it ended. A batch that fails either check is
+ * a final ELOG_E_CORRUPT error naming topic, partition and offset; records
+ * are never handed out under a wrong offset nor skipped.
+ *
+ * Start positions: an absolute offset a partition does not hold starts at
+ * the nearest one it does (its end when past it, its log start when before
+ * it), as kcat's reset policy does per partition; elog_fetcher_partition()
+ * tells where each partition started, what was asked, and its log start and
+ * end at that moment, so a caller can warn or refuse.
  *
  * Errors: NOT_LEADER / LEADER_UNKNOWN / SHUTTING_DOWN / TIMEOUT /
  * RESOURCE_LIMIT and connection loss refresh metadata, reconnect and retry
- * with backoff; if a partition makes no progress for retry_timeout_ms the
- * error becomes final. OFFSET_OUT_OF_RANGE is final (ELOG_E_RANGE) unless
- * out_of_range says otherwise, and names the valid range. UNKNOWN_TOPIC /
- * UNKNOWN_PARTITION, CRC failures and malformed responses are final.
+ * with backoff; once a partition has had no answer for retry_timeout_ms the
+ * error becomes final ("no answer for N ms: <why>"), never with
+ * ELOG_FETCHER_RETRY_FOREVER (a follower that waits out a broker restart).
+ * elog_fetcher_unreachable() says meanwhile whether a broker is lost and
+ * why. OFFSET_OUT_OF_RANGE is final (ELOG_E_RANGE) unless out_of_range says
+ * otherwise, and names the valid range. UNKNOWN_TOPIC / UNKNOWN_PARTITION,
+ * invalid batches and malformed responses are final.
+ *
+ * Caught up: with report_caught_up, elog_fetcher_next also reports, once
+ * per partition, that it has been read up to its end as of elog_fetcher_add
+ * (the high watermark then): ELOG_FETCHER_CAUGHT_UP with out->record NULL
+ * and out->high_watermark that end. The report comes right after the record
+ * that reaches the end, at once for a partition that starts at its end
+ * (empty, or "latest"), and always before any record at or past that end
+ * (records produced later), so a caller can say "what follows is new".
  *
  * elog_fetcher_next returns one record at a time; the record view points
  * into the fetcher's buffers and stays valid until the next call. Partitions
@@ -584,8 +621,24 @@ struct elog_fetcher_config {
 	uint32_t partition_max_bytes;  /* per partition per response; default 4 MiB */
 	uint32_t retry_backoff_ms;     /* default 100 */
 	uint32_t retry_backoff_max_ms; /* default 2000 */
-	uint32_t retry_timeout_ms;     /* give up after no progress this long; default 60000 */
+	uint32_t retry_timeout_ms;     /* give up after no answer this long; default 60000;
+	                                  ELOG_FETCHER_RETRY_FOREVER: never */
 	enum elog_out_of_range out_of_range;
+	int report_caught_up;          /* ELOG_FETCHER_CAUGHT_UP reports; default 0 */
+};
+
+#define ELOG_FETCHER_RETRY_FOREVER UINT32_MAX
+/* elog_fetcher_next: a partition reached its end as of its start (record NULL). */
+#define ELOG_FETCHER_CAUGHT_UP 2
+
+/* A partition as it was added: where it started and the log at that moment. */
+struct elog_fetch_partition {
+	const char *topic;
+	uint32_t id;
+	int64_t start;                 /* where it started */
+	int64_t asked;                 /* the absolute offset asked for (start otherwise);
+	                                  != start when the partition did not hold it */
+	int64_t log_start, end;        /* its log start and end (high watermark) then */
 };
 
 struct elog_fetched {
@@ -605,8 +658,9 @@ struct elog_fetcher *elog_fetcher_new(struct elog_client *c, const struct elog_f
  * starting at start and, when end is not NULL, ending before end (resolved
  * now: "latest" means the high watermark at this call, so a non-following
  * read stops there). Resolves positions with LIST_OFFSETS; "-N" is clamped
- * at the log start. Fails for an unknown topic or partition, or a partition
- * already added.
+ * at the log start, an absolute offset to the log (see above). Fails for an
+ * unknown topic or partition, or a partition already added; nothing is
+ * added then, so a failure to reach the broker can be retried.
  */
 int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partition,
 		     const struct elog_pos *start, const struct elog_pos *end,
@@ -620,12 +674,20 @@ int elog_fetcher_remove(struct elog_fetcher *f, const char *topic, uint32_t part
 /*
  * The next record: 1 (out filled), 0 when timeout_ms passed without one or
  * every partition reached its end (see elog_fetcher_done), -1 on a final
- * error. timeout_ms -1 waits without a bound (a following consumer).
+ * error, ELOG_FETCHER_CAUGHT_UP (only with report_caught_up) for a
+ * partition caught up. timeout_ms -1 waits without a bound (a following
+ * consumer).
  */
 int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int timeout_ms,
 		      struct elog_err *err);
 /* Every partition has an end and has reached it. */
 int elog_fetcher_done(const struct elog_fetcher *f);
+/* The partitions added, in order (0 <= i < count); NULL past the end. */
+size_t elog_fetcher_partition_count(const struct elog_fetcher *f);
+const struct elog_fetch_partition *elog_fetcher_partition(const struct elog_fetcher *f, size_t i);
+/* Brokers that cannot be reached right now (a connection lost or refused,
+ * no answer since), with the latest reason in why; 0 once each answers. */
+int elog_fetcher_unreachable(const struct elog_fetcher *f, struct elog_err *why);
 /* Next offset to hand out, and the last high watermark seen (-1 before the
  * first response); -1 for a partition not in the fetcher. */
 int64_t elog_fetcher_position(const struct elog_fetcher *f, const char *topic, uint32_t partition);

@@ -35,13 +35,17 @@ struct fpart {
 	int64_t retry_at_ms;
 	uint32_t retry_attempt;
 	int64_t trouble_since_ms;              /* first failure since the last success; 0 none */
+	int64_t answered_ms;                   /* last answer for it (or when it was added) */
 	int removed;
+	struct elog_fetch_partition info;      /* where it started, and the log then */
+	enum { CAUGHT_UP_NOT_YET, CAUGHT_UP_REACHED, CAUGHT_UP_REPORTED } caught_up;
 };
 
 struct fresult {
 	struct fpart *part;
 	uint32_t epoch;
 	int64_t high_watermark;
+	int64_t requested;                     /* the offset the fetch asked for */
 	const uint8_t *batches;
 	size_t len;
 };
@@ -55,6 +59,7 @@ struct fresp {
 	struct fresult *results;
 	size_t count, cap, cur;
 	const uint8_t *pos, *end;              /* batches left in results[cur] */
+	int64_t expect;                        /* where the next batch must start; -1: first */
 	int started;                           /* pos/end set for results[cur] */
 };
 
@@ -68,6 +73,7 @@ struct fconn {
 	int held;
 	int64_t reconnect_at_ms;
 	uint32_t reconnect_attempt;
+	int failing;                           /* lost or refused, no answer since */
 };
 
 struct elog_fetcher {
@@ -89,7 +95,17 @@ struct elog_fetcher {
 	uint32_t metadata_attempt;
 	struct elog_fetch_request_part *req_parts;
 	size_t req_parts_cap;
+	/* with report_caught_up */
+	size_t caught_up_pending;              /* partitions not yet CAUGHT_UP_REPORTED */
+	size_t caught_up_ready;                /* of them, CAUGHT_UP_REACHED */
+	struct elog_fetched stashed;           /* a record held back behind a caught-up report */
+	int has_stashed;
+	/* brokers that cannot be reached (fconn.failing), and why */
+	uint32_t unreachable;
+	struct elog_err unreachable_err;
 };
+
+static void caught_up_reached(struct elog_fetcher *f, struct fpart *fp);
 
 /* ------------------------------------------------------------ positions */
 
@@ -127,6 +143,18 @@ int elog_pos_parse(const char *s, struct elog_pos *pos, struct elog_err *err)
 				    s);
 	*pos = (struct elog_pos){ELOG_POS_OFFSET, (int64_t)u};
 	return 0;
+}
+
+void elog_offset_range_text(int64_t log_start, int64_t end, char *out, size_t cap)
+{
+	if (end <= log_start)
+		snprintf(out, cap, "the log holds no records; its next offset is %lld", (long long)end);
+	else if (end == log_start + 1)
+		snprintf(out, cap, "the log holds offset %lld; its next offset is %lld",
+			 (long long)log_start, (long long)end);
+	else
+		snprintf(out, cap, "the log holds offsets %lld to %lld; its next offset is %lld",
+			 (long long)log_start, (long long)end - 1, (long long)end);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -223,25 +251,23 @@ static int64_t clamp_offset(int64_t v, int64_t lo, int64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Resolve positions of n partitions: kinds needing earliest/latest/timestamp lookups. */
+/*
+ * Resolve a position in n partitions: out[i] is where to start (or end) in
+ * partition ids[i], earliest[i] and latest[i] its log start and end (high
+ * watermark) now. An absolute offset a partition does not hold moves to the
+ * nearest one it does: its end when past it, its log start when before it
+ * (what kcat's reset policy does per partition; callers see it in
+ * elog_fetcher_partition and may refuse it).
+ */
 static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *ids, size_t n,
-		   const struct elog_pos *pos, int64_t *out, struct elog_err *err)
+		   const struct elog_pos *pos, int64_t *out, int64_t *earliest, int64_t *latest,
+		   struct elog_err *err)
 {
-	int64_t *ts = NULL, *earliest = NULL, *latest = NULL;
+	int64_t *ts = calloc(n ? n : 1, sizeof(*ts));
 	int rc = -1;
 
-	if (pos->kind == ELOG_POS_OFFSET) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = pos->value;
-		return 0;
-	}
-	ts = calloc(n ? n : 1, sizeof(*ts));
-	earliest = calloc(n ? n : 1, sizeof(*earliest));
-	latest = calloc(n ? n : 1, sizeof(*latest));
-	if (!ts || !earliest || !latest) {
-		elog_err_set(err, ELOG_E_NOMEM, "out of memory resolving positions");
-		goto out;
-	}
+	if (!ts)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory resolving positions");
 	for (size_t i = 0; i < n; i++)
 		ts[i] = ELOG_OFFSET_EARLIEST;
 	if (elog_client_list_offsets(f->client, topic, ids, ts, earliest, n, err) < 0)
@@ -251,8 +277,9 @@ static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *id
 	if (elog_client_list_offsets(f->client, topic, ids, ts, latest, n, err) < 0)
 		goto out;
 	if (pos->kind == ELOG_POS_TIMESTAMP) {
+		/* A time before the epoch is before every record: the log start. */
 		for (size_t i = 0; i < n; i++)
-			ts[i] = pos->value;
+			ts[i] = pos->value < 0 ? ELOG_OFFSET_EARLIEST : pos->value;
 		if (elog_client_list_offsets(f->client, topic, ids, ts, out, n, err) < 0)
 			goto out;
 	}
@@ -271,14 +298,14 @@ static int resolve(struct elog_fetcher *f, const char *topic, const uint32_t *id
 			out[i] = clamp_offset(out[i], earliest[i], latest[i]);
 			break;
 		case ELOG_POS_OFFSET:
+			out[i] = clamp_offset(pos->value, earliest[i], latest[i]);
 			break;
 		}
+		assert(out[i] >= earliest[i] && out[i] <= latest[i]);
 	}
 	rc = 0;
 out:
 	free(ts);
-	free(earliest);
-	free(latest);
 	return rc;
 }
 
@@ -290,8 +317,8 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 	const struct elog_metadata *md;
 	const struct elog_meta_topic *t;
 	uint32_t *ids = NULL;
-	int64_t *starts = NULL, *ends = NULL;
-	size_t n = 0;
+	int64_t *starts = NULL, *ends = NULL, *earliest = NULL, *latest = NULL, now;
+	size_t n = 0, cap;
 	int rc = -1;
 
 	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
@@ -303,10 +330,13 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 	if (!t || t->error)
 		return elog_client_err_proto(err, t ? t->error : ELOG_PE_UNKNOWN_TOPIC, NULL, 0,
 					     "fetch '%s'", topic);
-	ids = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ids));
-	starts = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*starts));
-	ends = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*ends));
-	if (!ids || !starts || !ends) {
+	cap = t->partition_count ? t->partition_count : 1;
+	ids = malloc(cap * sizeof(*ids));
+	starts = malloc(cap * sizeof(*starts));
+	ends = malloc(cap * sizeof(*ends));
+	earliest = malloc(cap * sizeof(*earliest));
+	latest = malloc(cap * sizeof(*latest));
+	if (!ids || !starts || !ends || !earliest || !latest) {
 		elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
 		goto out;
 	}
@@ -327,26 +357,28 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 		elog_err_set(err, ELOG_E_LIMIT, "fetch: more than %d partitions", FETCHER_PARTS_MAX);
 		goto out;
 	}
-	if (resolve(f, topic, ids, n, start, starts, err) < 0)
+	if (end && resolve(f, topic, ids, n, end, ends, earliest, latest, err) < 0)
 		goto out_prefix;
-	if (end && resolve(f, topic, ids, n, end, ends, err) < 0)
+	/* The start last: its log start and end are those reported. */
+	if (resolve(f, topic, ids, n, start, starts, earliest, latest, err) < 0)
 		goto out_prefix;
 	if (f->part_count + n > f->part_cap) {
-		size_t cap = f->part_cap ? f->part_cap : 16;
+		size_t grown_cap = f->part_cap ? f->part_cap : 16;
 		struct fpart **grown;
-		while (cap < f->part_count + n)
-			cap *= 2;
-		grown = realloc(f->parts, cap * sizeof(*grown));
+		while (grown_cap < f->part_count + n)
+			grown_cap *= 2;
+		grown = realloc(f->parts, grown_cap * sizeof(*grown));
 		if (!grown) {
 			elog_err_set(err, ELOG_E_NOMEM, "out of memory adding partitions");
 			goto out;
 		}
 		f->parts = grown;
-		f->part_cap = cap;
+		f->part_cap = grown_cap;
 	}
 	/* The leader of each partition comes from the metadata refreshed by resolve(). */
 	md = elog_client_metadata(f->client, topics, 1, err);
 	t = md ? elog_metadata_topic(md, topic) : NULL;
+	now = elog_clock_ms();
 	for (size_t i = 0; i < n; i++) {
 		struct fpart *fp = calloc(1, sizeof(*fp));
 		if (!fp || !(fp->topic = strdup(topic))) {
@@ -360,6 +392,17 @@ int elog_fetcher_add(struct elog_fetcher *f, const char *topic, int32_t partitio
 		fp->high_watermark = -1;
 		fp->log_start = -1;
 		fp->leader_id = -1;
+		fp->answered_ms = now;
+		fp->info = (struct elog_fetch_partition){
+			.topic = fp->topic, .id = ids[i], .start = starts[i],
+			.asked = start->kind == ELOG_POS_OFFSET ? start->value : starts[i],
+			.log_start = earliest[i], .end = latest[i],
+		};
+		/* Started at its end already (an empty partition, "latest"): caught up. */
+		fp->caught_up = CAUGHT_UP_NOT_YET;
+		f->caught_up_pending++;
+		if (starts[i] >= latest[i])
+			caught_up_reached(f, fp);
 		for (uint32_t k = 0; t && k < t->partition_count; k++)
 			if (t->partitions[k].id == ids[i])
 				fp->leader_id = t->partitions[k].leader_id;
@@ -374,7 +417,19 @@ out:
 	free(ids);
 	free(starts);
 	free(ends);
+	free(earliest);
+	free(latest);
 	return rc;
+}
+
+size_t elog_fetcher_partition_count(const struct elog_fetcher *f)
+{
+	return f->part_count;
+}
+
+const struct elog_fetch_partition *elog_fetcher_partition(const struct elog_fetcher *f, size_t i)
+{
+	return i < f->part_count ? &f->parts[i]->info : NULL;
 }
 
 int elog_fetcher_seek(struct elog_fetcher *f, const char *topic, uint32_t partition,
@@ -457,7 +512,10 @@ static void set_final(struct elog_fetcher *f, const struct elog_err *e)
 	}
 }
 
-/* A retriable failure of a partition: back off, and give up after retry_timeout_ms. */
+/*
+ * A retriable failure of a partition: back off, and give up once it has had
+ * no answer for retry_timeout_ms (never with ELOG_FETCHER_RETRY_FOREVER).
+ */
 static void part_trouble(struct elog_fetcher *f, struct fpart *fp, const char *why, int64_t now)
 {
 	if (!fp->trouble_since_ms)
@@ -465,17 +523,47 @@ static void part_trouble(struct elog_fetcher *f, struct fpart *fp, const char *w
 	fp->retry_at_ms = now + elog_backoff_ms(fp->retry_attempt++, f->cfg.retry_backoff_ms,
 						f->cfg.retry_backoff_max_ms, elog_client_random());
 	f->metadata_stale = 1;
-	if (now - fp->trouble_since_ms >= (int64_t)f->cfg.retry_timeout_ms) {
+	if (f->cfg.retry_timeout_ms != ELOG_FETCHER_RETRY_FOREVER &&
+	    now - fp->answered_ms >= (int64_t)f->cfg.retry_timeout_ms) {
 		struct elog_err e;
-		elog_err_set(&e, ELOG_E_IO, "fetch '%s' partition %u: no progress for %u ms: %s", fp->topic,
+		elog_err_set(&e, ELOG_E_IO, "fetch '%s' partition %u: no answer for %u ms: %s", fp->topic,
 			     fp->id, f->cfg.retry_timeout_ms, why);
 		set_final(f, &e);
 	}
 }
 
+/* A broker's connection failed (lost, refused, timed out): it is unreachable
+ * until it answers again. */
+static void conn_failing(struct elog_fetcher *f, struct fconn *fc, const struct elog_err *why)
+{
+	if (!fc->failing) {
+		fc->failing = 1;
+		f->unreachable++;
+	}
+	f->unreachable_err = *why;
+}
+
+static void conn_answered(struct elog_fetcher *f, struct fconn *fc)
+{
+	if (fc->failing) {
+		fc->failing = 0;
+		assert(f->unreachable > 0);
+		f->unreachable--;
+	}
+}
+
+int elog_fetcher_unreachable(const struct elog_fetcher *f, struct elog_err *why)
+{
+	if (f->unreachable && why)
+		*why = f->unreachable_err;
+	return (int)f->unreachable;
+}
+
 static void conn_lost(struct elog_fetcher *f, struct fconn *fc, const struct elog_err *why)
 {
 	int64_t now = elog_clock_ms();
+
+	conn_failing(f, fc, why);
 
 	for (size_t i = 0; i < fc->req_count; i++) {
 		fc->req[i]->in_flight = 0;
@@ -497,15 +585,55 @@ struct walk_ctx {
 	int64_t now;
 };
 
-/* The offset after the last whole batch in a partition's bytes, or -1 if none. */
-static int64_t next_offset_after(const uint8_t *p, size_t len)
+/*
+ * Offset continuity of fetched batches (docs/protocol.md, FETCH): the first
+ * batch for a partition holds the offset asked for (it may start before
+ * it), every next one starts where the previous one ended. `expect` is that
+ * end, or -1 for the first batch. 0 if h continues, else -1 and an error
+ * naming topic, partition and offsets.
+ */
+static int batch_continues(const struct fpart *fp, int64_t requested, int64_t expect,
+			   const struct elog_batch_header *h, struct elog_err *err)
+{
+	int64_t base = h->base_offset, last = elog_batch_last_offset(h);
+
+	if (expect < 0) {
+		if (base > requested)
+			return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u at offset %lld: the first batch "
+					    "returned starts at offset %lld: offsets %lld..%lld missing", fp->topic, fp->id,
+					    (long long)requested, (long long)base, (long long)requested, (long long)base - 1);
+		if (last < requested)
+			return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u at offset %lld: the first batch "
+					    "returned holds offsets %lld..%lld, below it", fp->topic, fp->id,
+					    (long long)requested, (long long)base, (long long)last);
+		return 0;
+	}
+	if (base > expect)
+		return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u: batch at offset %lld follows one "
+				    "ending at offset %lld: offsets %lld..%lld missing", fp->topic, fp->id,
+				    (long long)base, (long long)expect - 1, (long long)expect, (long long)base - 1);
+	if (base < expect)
+		return elog_err_set(err, ELOG_E_CORRUPT, "fetch '%s' partition %u: batch at offset %lld overlaps the "
+				    "one before it, which ends at offset %lld", fp->topic, fp->id, (long long)base,
+				    (long long)expect - 1);
+	return 0;
+}
+
+/*
+ * Where the next fetch of a partition starts: after the last batch that
+ * continues the offsets from `requested` (a batch out of step stops the
+ * walk, so the pipelined fetch never jumps over a hole; handing out the
+ * records then reports it). -1 if no batch does.
+ */
+static int64_t next_offset_after(const struct fpart *fp, int64_t requested, const uint8_t *p, size_t len)
 {
 	int64_t next = -1;
 
 	while (len >= ELOG_BATCH_HEADER_SIZE) {
 		struct elog_batch_header h;
 		size_t total;
-		if (elog_batch_header_decode(p, len, &h, NULL) < 0)
+		if (elog_batch_header_decode(p, len, &h, NULL) < 0 ||
+		    batch_continues(fp, requested, next, &h, NULL) < 0)
 			break;
 		total = elog_batch_total_size(&h);
 		if (total > len)
@@ -536,11 +664,15 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 	if (!fp || fp->removed || epoch != fp->epoch)
 		return 0; /* not asked for, or sought elsewhere since */
 	if (res->error == ELOG_PE_NONE) {
-		int64_t next = next_offset_after(res->batches, res->batches_len);
+		/* One fetch per partition is in flight, and whatever moves fetch_offset
+		 * otherwise bumps the epoch: it is still the offset this fetch asked for. */
+		int64_t requested = fp->fetch_offset;
+		int64_t next = next_offset_after(fp, requested, res->batches, res->batches_len);
 		fp->high_watermark = res->high_watermark;
 		fp->log_start = res->log_start_offset;
 		fp->trouble_since_ms = 0;
 		fp->retry_attempt = 0;
+		fp->answered_ms = w->now;
 		if (next > fp->fetch_offset)
 			fp->fetch_offset = next;
 		if (res->batches_len) {
@@ -557,6 +689,7 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 			fr->part = fp;
 			fr->epoch = fp->epoch;
 			fr->high_watermark = res->high_watermark;
+			fr->requested = requested;
 			fr->batches = res->batches;
 			fr->len = res->batches_len;
 		} else if (fp->high_watermark >= 0 && fp->position >= fp->high_watermark &&
@@ -574,10 +707,12 @@ static int fetch_result(void *ctx, const struct elog_fetch_result *res, struct e
 			return 0;
 		} else {
 			struct elog_err e;
+			char range[96];
+			elog_offset_range_text(res->log_start_offset, res->high_watermark, range,
+					       sizeof(range));
 			elog_err_set(&e, ELOG_E_RANGE,
-				     "fetch '%s' partition %u at offset %lld: offset out of range (log holds %lld..%lld)",
-				     fp->topic, fp->id, (long long)fp->fetch_offset,
-				     (long long)res->log_start_offset, (long long)res->high_watermark);
+				     "fetch '%s' partition %u at offset %lld: offset out of range (%s)",
+				     fp->topic, fp->id, (long long)fp->fetch_offset, range);
 			set_final(f, &e);
 			return 0;
 		}
@@ -686,6 +821,7 @@ static void drain_conn(struct elog_fetcher *f, struct fconn *fc)
 		fc->req_count = 0;
 		fc->in_flight = 0;
 		fc->reconnect_attempt = 0;
+		conn_answered(f, fc);
 		if (r->count == 0) {
 			fresp_put(f, r);
 			continue;
@@ -849,6 +985,7 @@ static void fetch_ready(struct elog_fetcher *f, int64_t now)
 				continue;
 			}
 			if (elog_conn_connect(&fc->conn, mb->host, mb->port, &e) < 0) {
+				conn_failing(f, fc, &e);
 				part_trouble(f, fp, e.msg, now);
 				fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++,
 									    f->cfg.retry_backoff_ms,
@@ -927,6 +1064,48 @@ static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_e
 
 /* ------------------------------------------------------------ iteration */
 
+/*
+ * The next batch of results[cur], checked: whole, continuing the offsets,
+ * and (opened by the reader) valid as a whole before any of its records is
+ * handed out. 1 when the reader holds it, 0 when the batch was skipped,
+ * -1 on a bad batch.
+ */
+static int current_batch(struct elog_fetcher *f, struct fresp *r, struct fresult *res, struct elog_err *err)
+{
+	struct fpart *fp = res->part;
+	struct elog_batch_header h;
+	size_t left = (size_t)(r->end - r->pos), total = 0;
+	int bad;
+
+	/* Whole batches only (docs/protocol.md): a short one is damage, never "fetched again". */
+	bad = elog_batch_header_decode(r->pos, left, &h, err) < 0;
+	if (!bad && (total = elog_batch_total_size(&h)) > left)
+		bad = elog_err_set(err, ELOG_E_CORRUPT, "batch of %zu bytes cut short at %zu", total, left);
+	if (bad)
+		return elog_err_prefix(err, "fetch '%s' partition %u at offset %lld: byte %td of the response",
+				       fp->topic, fp->id, (long long)(r->expect < 0 ? res->requested : r->expect),
+				       r->pos - res->batches);
+	if (batch_continues(fp, res->requested, r->expect, &h, err) < 0)
+		return -1;
+	r->expect = elog_batch_last_offset(&h) + 1;
+	if (elog_batch_last_offset(&h) < fp->position || (h.attributes & ELOG_BATCH_ATTR_CONTROL)) {
+		/* Wholly below the position (or a control batch): skip without decoding. */
+		if (elog_batch_last_offset(&h) + 1 > fp->position)
+			fp->position = elog_batch_last_offset(&h) + 1 < fp->end ? elog_batch_last_offset(&h) + 1 : fp->end;
+		r->pos += total;
+		return 0;
+	}
+	if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0) {
+		if (err)
+			memmove(err->msg, elog_batch_err_detail(err->msg), strlen(elog_batch_err_detail(err->msg)) + 1);
+		return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
+				       fp->id, (long long)h.base_offset);
+	}
+	f->batch_last_offset = elog_batch_last_offset(&h);
+	r->pos += total;
+	return 1;
+}
+
 /* The next record of the current response: 1, 0 when it is used up, -1 on a bad batch. */
 static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct elog_err *err)
 {
@@ -935,8 +1114,6 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 	while (r->cur < r->count) {
 		struct fresult *res = &r->results[r->cur];
 		struct fpart *fp = res->part;
-		struct elog_batch_header h;
-		size_t left, total;
 		int rc;
 
 		if (fp->removed || res->epoch != fp->epoch) {
@@ -948,6 +1125,7 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 		if (!r->started) {
 			r->pos = res->batches;
 			r->end = res->batches + res->len;
+			r->expect = -1;
 			r->started = 1;
 		}
 		if (f->in_batch) {
@@ -977,48 +1155,124 @@ static int current_next(struct elog_fetcher *f, struct elog_fetched *out, struct
 			out->record = &f->view;
 			return 1;
 		}
-		left = (size_t)(r->end - r->pos);
-		if (left == 0 || fp->position >= fp->end) {
+		if (r->pos == r->end || fp->position >= fp->end) {
 			r->cur++;
 			r->started = 0;
 			continue;
 		}
-		if (elog_batch_header_decode(r->pos, left, &h, NULL) < 0 ||
-		    (total = elog_batch_total_size(&h)) > left) {
-			/* A partial batch at the end of a partition's bytes: fetched again next time. */
-			r->pos = r->end;
-			continue;
-		}
-		if (elog_batch_last_offset(&h) < fp->position || (h.attributes & ELOG_BATCH_ATTR_CONTROL)) {
-			/* Wholly below the position (or a control batch): skip without decoding. */
-			if (elog_batch_last_offset(&h) + 1 > fp->position)
-				fp->position = elog_batch_last_offset(&h) + 1 < fp->end ? elog_batch_last_offset(&h) + 1 : fp->end;
-			r->pos += total;
-			continue;
-		}
-		if (elog_batch_reader_open(&f->reader, r->pos, total, err) < 0)
-			return elog_err_prefix(err, "fetch '%s' partition %u: batch at offset %lld", fp->topic,
-					       fp->id, (long long)h.base_offset);
-		f->batch_last_offset = elog_batch_last_offset(&h);
-		f->in_batch = 1;
-		r->pos += total;
+		rc = current_batch(f, r, res, err);
+		if (rc < 0)
+			return -1;
+		f->in_batch = rc;
 	}
 	return 0;
+}
+
+/* Fill out with the caught-up report of fp. */
+static int caught_up_report(struct elog_fetcher *f, struct fpart *fp, struct elog_fetched *out)
+{
+	assert(fp->caught_up != CAUGHT_UP_REPORTED && f->caught_up_pending > 0);
+	if (fp->caught_up == CAUGHT_UP_REACHED) {
+		assert(f->caught_up_ready > 0);
+		f->caught_up_ready--;
+	}
+	fp->caught_up = CAUGHT_UP_REPORTED;
+	f->caught_up_pending--;
+	out->topic = fp->topic;
+	out->partition = fp->id;
+	out->high_watermark = fp->info.end;
+	out->record = NULL;
+	return ELOG_FETCHER_CAUGHT_UP;
+}
+
+static void caught_up_reached(struct elog_fetcher *f, struct fpart *fp)
+{
+	assert(fp->caught_up == CAUGHT_UP_NOT_YET);
+	fp->caught_up = CAUGHT_UP_REACHED;
+	f->caught_up_ready++;
+}
+
+/* The first partition reached and not reported yet (scanned only while one
+ * is: once per partition); 1 and out filled, or 0. */
+static int caught_up_next(struct elog_fetcher *f, struct elog_fetched *out)
+{
+	for (size_t i = 0; i < f->part_count && f->caught_up_ready > 0; i++) {
+		struct fpart *fp = f->parts[i];
+
+		if (fp->caught_up != CAUGHT_UP_REACHED)
+			continue;
+		if (!fp->removed)
+			return caught_up_report(f, fp, out) != 0;
+		f->caught_up_ready--;
+		f->caught_up_pending--;
+		fp->caught_up = CAUGHT_UP_REPORTED;
+	}
+	return 0;
+}
+
+/* While idle: partitions whose position passed their end of the start
+ * without a record to show it (control batches skipped). 1 if any. */
+static int caught_up_scan(struct elog_fetcher *f)
+{
+	for (size_t i = 0; i < f->part_count && f->caught_up_pending > f->caught_up_ready; i++) {
+		struct fpart *fp = f->parts[i];
+
+		if (fp->caught_up != CAUGHT_UP_NOT_YET)
+			continue;
+		if (fp->removed) {
+			fp->caught_up = CAUGHT_UP_REPORTED;
+			f->caught_up_pending--;
+		} else if (fp->position >= fp->info.end) {
+			caught_up_reached(f, fp);
+		}
+	}
+	return f->caught_up_ready > 0;
+}
+
+/*
+ * With report_caught_up, a record is checked against its partition's end of
+ * the start: the record that reaches it is followed by the report, and a
+ * record past it (produced later) is held back behind the report. 1 to
+ * hand out the record, ELOG_FETCHER_CAUGHT_UP for a report.
+ */
+static int caught_up_check(struct elog_fetcher *f, struct fpart *fp, struct elog_fetched *out)
+{
+	if (fp->caught_up != CAUGHT_UP_NOT_YET)
+		return 1;
+	if (out->record->offset >= fp->info.end) {
+		f->stashed = *out;
+		f->has_stashed = 1;
+		return caught_up_report(f, fp, out);
+	}
+	if (out->record->offset + 1 >= fp->info.end)
+		caught_up_reached(f, fp);   /* reported by the next call, first */
+	return 1;
 }
 
 int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int timeout_ms,
 		      struct elog_err *err)
 {
 	int64_t deadline = timeout_ms >= 0 ? elog_clock_ms() + timeout_ms : INT64_MAX;
+	int reports = f->cfg.report_caught_up;
 
+	if (reports && f->has_stashed) {
+		/* The record view is still the reader's: nothing was read since. */
+		*out = f->stashed;
+		f->has_stashed = 0;
+		return 1;
+	}
 	for (;;) {
 		int64_t left;
 
+		if (reports && f->caught_up_ready > 0 && caught_up_next(f, out))
+			return ELOG_FETCHER_CAUGHT_UP;
 		if (f->current) {
 			int rc = current_next(f, out, err);
 			if (rc != 0) {
 				if (rc < 0)
 					set_final(f, err);
+				else if (reports)
+					rc = caught_up_check(f, f->current->results[f->current->cur].part, out);
 				return rc;
 			}
 			fresp_put(f, f->current);
@@ -1035,6 +1289,8 @@ int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int time
 			fetch_ready(f, elog_clock_ms());
 			continue;
 		}
+		if (reports && f->caught_up_pending > f->caught_up_ready && caught_up_scan(f))
+			continue;
 		if (f->final) {
 			if (err)
 				*err = f->final_err;

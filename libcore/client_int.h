@@ -81,6 +81,7 @@ int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *
 struct elog_metadata_request {
 	const char *const *topics;
 	size_t count;
+	int allow_auto_create;         /* version 2: create the named missing topics */
 };
 void elog_encode_metadata(struct elog_wire_w *w, const void *arg);
 

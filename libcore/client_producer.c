@@ -85,8 +85,7 @@ struct elog_producer {
 	struct elog_producer_config cfg;
 	char *topic;
 	struct ppart **parts;
-	uint32_t part_count;           /* partitions of the topic as known */
-	int topic_unknown;             /* not in metadata yet: probing with the first record */
+	uint32_t part_count;           /* partitions of the topic as known (>= 1) */
 	int final;                     /* a final error: nothing more can be sent */
 	struct elog_err final_err;
 	uint32_t sticky;               /* keyless records go here until its batch closes */
@@ -290,21 +289,34 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	if (config_check(&p->cfg, err) < 0)
 		goto fail;
 	p->idempotent = p->cfg.idempotence && p->cfg.acks != 0;
-	md = elog_client_metadata(c, topics, 1, err);
+	/* The one time this producer may have the topic created: from here on
+	 * it only ever sends PRODUCE v2, which never creates one. */
+	md = elog_client_metadata_create(c, topics, 1, err);
 	if (!md)
 		goto fail;
 	t = elog_metadata_topic(md, topic);
-	if (t && t->error && t->error != ELOG_PE_UNKNOWN_TOPIC) {
-		elog_client_err_proto(err, t->error, NULL, 0, "topic '%s'", topic);
+	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC) {
+		static const char why[] = "no such topic, and the broker does not create topics "
+					  "(auto_create_topics is off)";
+		elog_client_err_proto(err, ELOG_PE_UNKNOWN_TOPIC, why, sizeof(why) - 1,
+				      "produce to '%s'", topic);
 		goto fail;
 	}
+	if (t->error || t->partition_count == 0) {
+		elog_client_err_proto(err, t->error ? t->error : ELOG_PE_LEADER_UNKNOWN, NULL, 0,
+				      "produce to '%s'", topic);
+		goto fail;
+	}
+	if (producer_apply_metadata(p, md, err) < 0)
+		goto fail;
 	if (p->idempotent && elog_client_init_producer(c, &p->producer_id, &p->epoch, err) < 0)
 		goto fail;
-	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC || t->partition_count == 0)
-		p->topic_unknown = 1;
-	else if (producer_apply_metadata(p, md, err) < 0)
-		goto fail;
-	p->sticky = p->part_count ? elog_client_random() % p->part_count : 0;
+	for (uint32_t i = 0; i < p->part_count; i++) {
+		p->parts[i]->producer_id = p->producer_id;
+		p->parts[i]->epoch = p->epoch;
+	}
+	assert(p->part_count > 0);
+	p->sticky = elog_client_random() % p->part_count;
 	p->last_service_ms = elog_client_coarse_ms();
 	return p;
 fail:
@@ -356,7 +368,7 @@ void elog_producer_free(struct elog_producer *p)
 
 uint32_t elog_producer_partition_count(const struct elog_producer *p)
 {
-	return p->topic_unknown ? 0 : p->part_count;
+	return p->part_count;
 }
 
 void elog_producer_stats(const struct elog_producer *p, struct elog_producer_stats *st)
@@ -799,8 +811,6 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 	size_t bytes = 0, parts_pos, topic_pos;
 	int acks = p->cfg.acks;
 
-	if (acks == 0 && p->topic_unknown)
-		acks = 1; /* the probe needs an answer */
 	if (acks != 0) {
 		for (slot = 0; slot < p->cfg.max_in_flight && pc->reqs[slot].used; slot++)
 			;
@@ -1132,52 +1142,6 @@ int elog_producer_poll(struct elog_producer *p, int timeout_ms, struct elog_err 
 	return 0;
 }
 
-/* Wait until every batch of the probe (the first records of an unknown topic) is reported. */
-static int probe_wait(struct elog_producer *p, struct elog_err *err)
-{
-	int64_t deadline = elog_clock_ms() + p->cfg.delivery_timeout_ms + p->cfg.request_timeout_ms;
-	uint32_t attempt = 0;
-
-	if (close_all(p, err) < 0)
-		return -1;
-	while (unreported(p) > 0) {
-		if (elog_clock_ms() >= deadline)
-			return elog_err_set(err, ELOG_E_IO, "produce to '%s': no answer from the broker", p->topic);
-		if (producer_service(p, 100, err) < 0)
-			return -1;
-	}
-	if (p->final) {
-		if (err)
-			*err = p->final_err;
-		return -1;
-	}
-	/* Appended: the topic exists now (auto-created). Learn its partitions. */
-	deadline = elog_clock_ms() + p->cfg.request_timeout_ms;
-	for (;;) {
-		const char *topics[1] = {p->topic};
-		const struct elog_metadata *md = elog_client_metadata(p->client, topics, 1, err);
-		const struct elog_meta_topic *t = md ? elog_metadata_topic(md, p->topic) : NULL;
-		if (t && !t->error && t->partition_count) {
-			p->topic_unknown = 0;
-			if (producer_apply_metadata(p, md, err) < 0)
-				return -1;
-			p->sticky = elog_client_random() % p->part_count;
-			return 0;
-		}
-		if (p->stats.records_failed) {
-			/* The probe failed (reported to the caller); stay unknown, probe again next send. */
-			return 0;
-		}
-		if (elog_clock_ms() >= deadline)
-			return elog_err_set(err, ELOG_E_IO, "produce to '%s': the topic does not appear in metadata",
-					    p->topic);
-		struct timespec ts = {0, (long)elog_backoff_ms(attempt++, p->cfg.retry_backoff_ms,
-								  p->cfg.retry_backoff_max_ms,
-								  elog_client_random()) * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* Room for the tag of record number index of the open batch. */
 static int tags_reserve(struct ppart *pp, uint32_t index)
 {
@@ -1218,7 +1182,6 @@ int elog_producer_send(struct elog_producer *p, const struct elog_record *rec, i
 	struct ppart *pp;
 	uint32_t id, count;
 	size_t before;
-	int probe = 0;
 
 	if (p->final) {
 		if (err)
@@ -1228,25 +1191,7 @@ int elog_producer_send(struct elog_producer *p, const struct elog_record *rec, i
 	if (partition < -1)
 		return elog_err_set(err, ELOG_E_INVAL, "produce to '%s': invalid partition %d", p->topic,
 				    (int)partition);
-	if (p->topic_unknown) {
-		/* The first record of a topic not yet known goes alone, to create it. */
-		id = partition >= 0 ? (uint32_t)partition : 0;
-		if (parts_ensure(p, id + 1, err) < 0)
-			return -1;
-		if (p->parts[id]->leader_id < 0) {
-			/* No leader known for a topic that does not exist: ask the controller
-			 * (or the first broker) to take it. */
-			const struct elog_metadata *md = elog_client_metadata(p->client, NULL, 0, err);
-			if (!md)
-				return -1;
-			p->parts[id]->leader_id = md->controller_id >= 0 ? md->controller_id
-				: (md->broker_count ? md->brokers[0].id : -1);
-			if (p->parts[id]->leader_id < 0)
-				return elog_err_set(err, ELOG_E_IO, "produce to '%s': no broker to send to",
-						    p->topic);
-		}
-		probe = 1;
-	} else if (partition >= 0) {
+	if (partition >= 0) {
 		if ((uint32_t)partition >= p->part_count)
 			return elog_err_set(err, ELOG_E_INVAL, "produce to '%s' partition %d: no such partition (the topic has %u)",
 					    p->topic, (int)partition, p->part_count);
@@ -1263,7 +1208,7 @@ int elog_producer_send(struct elog_producer *p, const struct elog_record *rec, i
 		if (batch_close(p, pp, err) < 0)
 			return -1;
 		count = 0;
-		if (!probe && partition < 0 && !(rec->key && rec->key_len >= 0) && p->sticky != id) {
+		if (partition < 0 && !(rec->key && rec->key_len >= 0) && p->sticky != id) {
 			id = p->sticky; /* keyless: move on with the sticky partition */
 			pp = p->parts[id];
 			count = elog_batch_builder_count(&pp->builder);
@@ -1290,16 +1235,6 @@ int elog_producer_send(struct elog_producer *p, const struct elog_record *rec, i
 	p->stats.records_sent++;
 	pp->open_bytes += elog_batch_builder_bytes(&pp->builder) - before;
 	p->buffered_bytes += elog_batch_builder_bytes(&pp->builder) - before;
-	if (probe) {
-		/* The record is queued: from here on it is reported through on_delivery,
-		 * so a failure to learn the topic becomes final for later sends only. */
-		struct elog_err e;
-		if (probe_wait(p, &e) < 0 && !p->final) {
-			p->final = 1;
-			p->final_err = e;
-		}
-		return 0;
-	}
 	if (elog_batch_builder_bytes(&pp->builder) >= p->cfg.batch_bytes) {
 		if (batch_close(p, pp, err) < 0)
 			return -1;

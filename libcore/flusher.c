@@ -31,10 +31,13 @@ static uint32_t flusher_round(struct elog_flusher *f, int64_t now_ms, int all)
 		struct elog_err err;
 		if (!all && e->due_ms > now_ms)
 			continue;
-		if (elog_partlog_flush(e->log, &err) < 0)
-			f->failures++;
 		/* The next due time counts from the round's start, so logs keep time. */
 		e->due_ms = now_ms + e->interval_ms;
+		/* A failed log stays failed: counted once, then left alone. */
+		if (elog_partlog_failed(e->log, NULL))
+			continue;
+		if (elog_partlog_flush(e->log, &err) < 0)
+			atomic_fetch_add(&f->failures, 1);
 		flushed++;
 	}
 	f->rounds++;
@@ -193,10 +196,5 @@ uint64_t elog_flusher_rounds(struct elog_flusher *f)
 
 uint64_t elog_flusher_failures(struct elog_flusher *f)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&f->mutex);
-	n = f->failures;
-	pthread_mutex_unlock(&f->mutex);
-	return n;
+	return atomic_load(&f->failures);
 }

@@ -29,8 +29,10 @@
  * registering more fails with ELOG_E_LIMIT. A round holds the flusher's
  * mutex while it flushes, so when elog_flusher_unregister returns the thread
  * no longer touches that log and the owner may close it. A flush that fails
- * leaves the log failed (see partlog.h); the flusher counts it and carries
- * on with the others.
+ * leaves the log failed (see partlog.h); the flusher counts it, skips that
+ * log from then on, and carries on with the others. The owner learns of it
+ * from elog_flusher_failures, which never waits for a round in progress
+ * (the broker then logs the failed partition, once).
  *
  * Calling sequence:
  *   elog_flusher_start(&f, interval_ms, err)
@@ -68,7 +70,8 @@ struct elog_flusher {
 	void (*notify)(void *ctx);
 	void *notify_ctx;
 	uint64_t rounds;        /* completed rounds, for tests and metrics */
-	uint64_t failures;      /* flush calls that failed */
+	_Atomic uint64_t failures; /* flushes that failed (a log once: it is then
+	                              skipped); read without the mutex */
 };
 
 /* Start the thread; interval_ms > 0. */
@@ -88,8 +91,9 @@ void elog_flusher_set_notify(struct elog_flusher *f, void (*fn)(void *ctx), void
 /* Remove a log; after this returns the flusher no longer uses it. Absent: no-op. */
 void elog_flusher_unregister(struct elog_flusher *f, struct elog_partlog *log);
 
-/* Counters, read under the mutex. */
+/* Completed rounds, read under the mutex (so it waits for a round in progress). */
 uint64_t elog_flusher_rounds(struct elog_flusher *f);
+/* Failed flushes so far; never blocks. */
 uint64_t elog_flusher_failures(struct elog_flusher *f);
 
 #endif

@@ -19,6 +19,7 @@ static enum elog_format_field token_field(char c)
 	case 'K': return ELOG_FORMAT_KEY_LENGTH;
 	case 's': return ELOG_FORMAT_VALUE;
 	case 'S': return ELOG_FORMAT_VALUE_LENGTH;
+	case 'R': return ELOG_FORMAT_VALUE_LENGTH_BE32;
 	case 'h': return ELOG_FORMAT_HEADERS;
 	case 'T': return ELOG_FORMAT_TIMESTAMP;
 	case 'D': return ELOG_FORMAT_DATE;
@@ -26,17 +27,45 @@ static enum elog_format_field token_field(char c)
 	}
 }
 
-/* The byte an escape stands for, or -1. */
-static int escape_byte(char c)
+static int hex_digit(char c)
 {
-	switch (c) {
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The byte the escape at text[*i] (just after the backslash) stands for,
+ * with *i moved to its last character; -1 if it is not one: \n \r \t \\,
+ * \xHH (two hex digits), \NNN (one to three octal digits, at most \377;
+ * \0 is a NUL).
+ */
+static int escape_byte(const char *text, size_t *i)
+{
+	const char *p = text + *i;
+	int v, n;
+
+	switch (*p) {
 	case 'n': return '\n';
 	case 'r': return '\r';
 	case 't': return '\t';
 	case '\\': return '\\';
-	case '0': return '\0';
-	default: return -1;
+	case 'x':
+		if (hex_digit(p[1]) < 0 || hex_digit(p[2]) < 0)
+			return -1;
+		*i += 2;
+		return hex_digit(p[1]) * 16 + hex_digit(p[2]);
 	}
+	for (v = 0, n = 0; n < 3 && p[n] >= '0' && p[n] <= '7'; n++)
+		v = v * 8 + (p[n] - '0');
+	if (n == 0 || v > 255)
+		return -1;
+	*i += (size_t)n - 1;
+	return v;
 }
 
 /* Start a new item unless the last one can be extended (literals merge). */
@@ -115,11 +144,12 @@ int elog_format_compile(struct elog_format *f, const char *text, struct elog_err
 		} else if (c == '\\') {
 			if (i + 1 == len)
 				return elog_err_set(err, ELOG_E_INVAL, "lone \\ at the end");
-			int b = escape_byte(text[++i]);
+			size_t at = ++i;
+			int b = escape_byte(text, &i);
 			if (b < 0)
 				return elog_err_set(err, ELOG_E_INVAL,
 						    "unknown escape \\%s at character %zu",
-						    show_char(text[i], shown), i);
+						    show_char(text[at], shown), at);
 			rc = add_literal_byte(f, (char)b, err);
 		} else {
 			rc = add_literal_byte(f, c, err);
@@ -203,6 +233,15 @@ static int render_item(const struct elog_format *f, const struct elog_format_ite
 		return add_bytes(out, rec->value, rec->value_len, err);
 	case ELOG_FORMAT_VALUE_LENGTH:
 		return add_int64(out, rec->value_len, err);
+	case ELOG_FORMAT_VALUE_LENGTH_BE32: {
+		uint8_t be[4];
+		uint32_t u = (uint32_t)rec->value_len;  /* -1: ff ff ff ff */
+		be[0] = (uint8_t)(u >> 24);
+		be[1] = (uint8_t)(u >> 16);
+		be[2] = (uint8_t)(u >> 8);
+		be[3] = (uint8_t)u;
+		return elog_buf_add(out, be, sizeof(be), err);
+	}
 	case ELOG_FORMAT_HEADERS:
 		return add_headers(out, rec, err);
 	case ELOG_FORMAT_TIMESTAMP:

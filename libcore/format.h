@@ -6,14 +6,18 @@
  *   %t topic            %p partition          %o offset
  *   %k key              %K key length (-1 for a null key)
  *   %s value            %S value length (-1 for a null value, a tombstone)
+ *   %R value length as a 4-byte big-endian signed integer (-1: ff ff ff ff),
+ *      for length-prefixed binary output
  *   %h headers, name=value joined by ',' (a null value prints as the bare
- *      name, so it differs from an empty value "name=")
+ *      name, so it differs from an empty value "name="; kcat prints
+ *      "name=NULL", which cannot be told from the value "NULL")
  *   %T timestamp, ms since the epoch
  *   %D timestamp as RFC 3339 in UTC with milliseconds, 2024-01-02T03:04:05.123Z
  *      (not in kcat)
  *   %% a '%'
  *   \n \r \t newline, carriage return, tab (as kcat); \\ a backslash;
- *   \0 a NUL byte (for xargs -0; not in kcat)
+ *   \xHH the byte of two hex digits; \NNN the byte of one to three octal
+ *   digits (at most \377), so \0 is a NUL (for xargs -0)
  *
  * Keys, values and headers are printed as raw bytes (a null key or value
  * prints nothing), exactly as kcat does: a format is for people and simple
@@ -51,6 +55,7 @@ enum elog_format_field {
 	ELOG_FORMAT_KEY_LENGTH,
 	ELOG_FORMAT_VALUE,
 	ELOG_FORMAT_VALUE_LENGTH,
+	ELOG_FORMAT_VALUE_LENGTH_BE32,
 	ELOG_FORMAT_HEADERS,
 	ELOG_FORMAT_TIMESTAMP,
 	ELOG_FORMAT_DATE,

@@ -1,6 +1,7 @@
 /* partlog — a partition's segment log: open, append, roll, flush; see partlog.h. */
 #include "partlog.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -102,7 +103,16 @@ int elog_partlog_sync_dir(struct elog_partlog *log, struct elog_err *err)
 	return 0;
 }
 
-/* Write all of buf at position, retrying short writes; no failure marking. */
+enum elog_errcode elog_partlog_errno_code(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT || errnum == EFBIG ? ELOG_E_NOSPACE : ELOG_E_IO;
+}
+
+/*
+ * Write all of buf at position, retrying short writes; no failure marking.
+ * A short write that ran out of room ends in the error of the write after
+ * it (ENOSPC), so it is reported as ELOG_E_NOSPACE too.
+ */
 int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t position,
 			  const char *what, struct elog_err *err)
 {
@@ -112,10 +122,12 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
 		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(position + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			return elog_err_errno(err, elog_partlog_errno_code(e), e,
 					      "%s: cannot write %zu bytes at byte %llu", what,
 					      len - done, (unsigned long long)(position + done));
+		}
 		done += (size_t)n;
 	}
 	return 0;
@@ -130,9 +142,12 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(log->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", tmp);
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno, "%s: cannot create",
+				      tmp);
 	if (elog_partlog_write_at(fd, bytes, len, 0, tmp, err) < 0) {
 		close(fd);
+		/* No room: leave no half-written file behind (name is untouched). */
+		unlinkat(log->dir_fd, tmp, 0);
 		return -1;
 	}
 	if (fsync(fd) < 0) {
@@ -141,8 +156,12 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 		return -1;
 	}
 	close(fd);
-	if (renameat(log->dir_fd, tmp, log->dir_fd, name) < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot rename into place", name);
+	if (renameat(log->dir_fd, tmp, log->dir_fd, name) < 0) {
+		int e = errno;
+		unlinkat(log->dir_fd, tmp, 0);
+		return elog_err_errno(err, elog_partlog_errno_code(e), e,
+				      "%s: cannot rename into place", name);
+	}
 	if (fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the directory", name);
 	return 0;
@@ -161,7 +180,8 @@ int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int
 			close(*fds[k]);
 		*fds[k] = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC | flags, 0644);
 		if (*fds[k] < 0)
-			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
+			return elog_err_errno(err, elog_partlog_errno_code(errno), errno,
+					      "%s: cannot open", name);
 	}
 	if (flags & O_TRUNC) {
 		log->idx_written = log->tix_written = 0;
@@ -273,7 +293,8 @@ static int partlog_open_dir(struct elog_partlog *log, struct elog_err *err)
 	if (errno != ENOENT)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open directory", log->dir);
 	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create directory", log->dir);
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno,
+				      "%s: cannot create directory", log->dir);
 	if (sync_parent(log->dir, err) < 0)
 		return -1;
 	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -307,6 +328,7 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		elog_partlog_close(log);
 		return -1;
 	}
+	elog_partlog_preallocate(log);
 	*out = log;
 	return 0;
 }
@@ -317,9 +339,13 @@ void elog_partlog_close(struct elog_partlog *log)
 
 	if (!log)
 		return;
-	/* The active indexes go to their files whole; they need no sync (open rebuilds them). */
+	/*
+	 * The active indexes go to their files whole; they need no sync (open
+	 * rebuilds them), so a disk without room for them costs only that
+	 * rebuild, and the flush below still runs.
+	 */
 	if (!atomic_load(&log->failed) && log->segment_count && log->idx_fd >= 0 &&
-	    elog_partlog_write_active_indexes(log, &err) < 0)
+	    elog_partlog_write_active_indexes(log, &err) < 0 && err.code != ELOG_E_NOSPACE)
 		elog_partlog_fail(log, &err);
 	if (!atomic_load(&log->failed) && log->segment_count)
 		elog_partlog_flush(log, NULL);
@@ -398,9 +424,30 @@ static int roll_needed(struct elog_partlog *log, size_t len, int64_t last_offset
 }
 
 /*
+ * The index writes of roll_close_active found no room: take the closing
+ * .tix entry back and cut both files to the entries they held before, so
+ * the segment stays the active one exactly as it was.
+ */
+static int roll_close_undo(struct elog_partlog *log, struct elog_err *err)
+{
+	struct elog_partlog_segment *a = elog_partlog_active(log);
+
+	assert(log->tix_written < a->ix.tix.count); /* the closing entry was not written */
+	a->ix.tix.count--;
+	if (ftruncate(log->idx_fd, (off_t)(log->idx_written * ELOG_INDEX_ENTRY_SIZE)) < 0 ||
+	    ftruncate(log->tix_fd, (off_t)(log->tix_written * ELOG_TIME_ENTRY_SIZE)) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot undo the closing index entries",
+			       log->dir);
+		return elog_partlog_fail(log, err);
+	}
+	return -1;
+}
+
+/*
  * Close the active segment: closing .tix entry, indexes written whole. Under
  * flush=always the log and indexes are synced here; otherwise the next
- * elog_partlog_flush syncs them (see roll).
+ * elog_partlog_flush syncs them (see roll). No room for the index entries
+ * leaves the segment active (ELOG_E_NOSPACE); a sync error fails the log.
  */
 static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 {
@@ -410,7 +457,8 @@ static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 			       (uint32_t)a->size, a->ix.max_timestamp, err) < 0)
 		return -1;
 	if (elog_partlog_write_active_indexes(log, err) < 0)
-		return elog_partlog_fail(log, err);
+		return err->code == ELOG_E_NOSPACE ? roll_close_undo(log, err)
+						   : elog_partlog_fail(log, err);
 	if (log->config.flush == ELOG_FLUSH_ALWAYS) {
 		if (fdatasync(a->fd) < 0 || fdatasync(log->idx_fd) < 0 || fdatasync(log->tix_fd) < 0) {
 			elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync segment %" PRId64,
@@ -421,18 +469,27 @@ static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 	return 0;
 }
 
-/* Create the files of a segment based at next_offset; nothing changes in memory. */
+/*
+ * Create the files of a segment based at next_offset; nothing changes in
+ * memory. On failure none of them is left behind (roll_undo closes the
+ * index fds).
+ */
 static int roll_create(struct elog_partlog *log, int *fd, struct elog_err *err)
 {
+	static const char *const exts[3] = {"log", "idx", "tix"};
 	char name[32];
 
 	elog_segment_name(name, sizeof(name), log->next_offset, "log");
 	*fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (*fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno, "%s: cannot create",
+				      name);
 	if (elog_partlog_open_indexes(log, log->next_offset, O_CREAT | O_TRUNC, err) < 0) {
 		close(*fd);
-		unlinkat(log->dir_fd, name, 0);
+		for (int k = 0; k < 3; k++) {
+			elog_segment_name(name, sizeof(name), log->next_offset, exts[k]);
+			unlinkat(log->dir_fd, name, 0);
+		}
 		return -1;
 	}
 	return 0;
@@ -480,7 +537,7 @@ int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int
 	return 0;
 }
 
-/* roll_create failed: drop the closing entry and stay on the old segment. */
+/* roll_create failed (no room, say): drop the closing entry and stay on the old segment. */
 static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
 		     struct elog_err *err)
 {
@@ -549,6 +606,7 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 		return elog_partlog_fail(log, err);
 	}
 	log->active_first_append_ms = -1;
+	log->preallocated_end = 0;
 	if (!always) {
 		/* The new file's directory entry is made durable by the next flush, too. */
 		pthread_mutex_lock(&log->mutex);
@@ -596,6 +654,45 @@ static int append_index(struct elog_partlog *log, const struct elog_batch_header
 	return 0;
 }
 
+/*
+ * The write of a batch failed. Without room (ELOG_E_NOSPACE) that is not a
+ * failure of the log: the batch was not acknowledged and nothing in memory
+ * counts it yet, so the file is cut back to where it began and the log
+ * stays usable. Any other write error fails the log.
+ */
+static int append_cut_back(struct elog_partlog *log, struct elog_partlog_segment *a,
+			   uint64_t position, const char *name, struct elog_err *err)
+{
+	if (err->code != ELOG_E_NOSPACE)
+		return elog_partlog_fail(log, err);
+	if (ftruncate(a->fd, (off_t)position) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno,
+			       "%s: cannot cut back to byte %llu after a write found no room", name,
+			       (unsigned long long)position);
+		return elog_partlog_fail(log, err);
+	}
+	log->preallocated_end = 0; /* the cut may have given the allocation back */
+	return -1;
+}
+
+/*
+ * With config.preallocate_bytes, keep at least half of it allocated past
+ * the active segment's end (FALLOC_FL_KEEP_SIZE: the file's size and what
+ * readers see do not change), so that appends of that much never need new
+ * room on the disk. Best effort: on a full disk, or a filesystem without
+ * fallocate, appends simply need room as usual.
+ */
+void elog_partlog_preallocate(struct elog_partlog *log)
+{
+	struct elog_partlog_segment *a = elog_partlog_active(log);
+	uint64_t want = log->config.preallocate_bytes;
+
+	if (want == 0 || a->size + want / 2 < log->preallocated_end)
+		return;
+	if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)a->size, (off_t)want) == 0)
+		log->preallocated_end = a->size + want;
+}
+
 /* Roll if needed, write the (offset-assigned) batch, index it, flush per policy. */
 static int append_write(struct elog_partlog *log, const uint8_t *buf, size_t len,
 			const struct elog_batch_header *h, struct elog_err *err)
@@ -610,7 +707,7 @@ static int append_write(struct elog_partlog *log, const uint8_t *buf, size_t len
 	position = a->size;
 	elog_segment_name(name, sizeof(name), a->base_offset, "log");
 	if (elog_partlog_write_at(a->fd, buf, len, position, name, err) < 0)
-		return elog_partlog_fail(log, err);
+		return append_cut_back(log, a, position, name, err);
 	if (append_index(log, h, position, err) < 0)
 		return -1;
 	if (log->active_first_append_ms < 0)
@@ -621,6 +718,7 @@ static int append_write(struct elog_partlog *log, const uint8_t *buf, size_t len
 	pthread_mutex_lock(&log->mutex);
 	log->next_offset = elog_batch_last_offset(h) + 1;
 	pthread_mutex_unlock(&log->mutex);
+	elog_partlog_preallocate(log);
 	if (log->config.flush == ELOG_FLUSH_ALWAYS)
 		return elog_partlog_flush(log, err);
 	return 0;

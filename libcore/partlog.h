@@ -47,10 +47,20 @@
  *     its indexes must be rebuilt (the rebuild scans it), and otherwise from
  *     elog_partlog_read or _find_time, which check every batch they return
  *     or decode; it is never cut automatically.
- *   - After an fsync or write error (a short write included) the log is
- *     failed: every later call, reads too, returns ELOG_E_FAILED with the
- *     original reason. Nothing is retried, because a retried fsync can
- *     report success for data that is gone.
+ *   - After an fsync error, or a write error other than a full disk, the
+ *     log is failed: every later call, reads too, returns ELOG_E_FAILED
+ *     with the original reason. Nothing is retried, because a retried
+ *     fsync can report success for data that is gone.
+ *   - A full disk (ENOSPC, EDQUOT, or EFBIG past the file size limit) on a
+ *     write of bytes never acknowledged is not a failure: the write is cut
+ *     back (the segment truncated to where the batch began; a roll whose
+ *     index writes or new files found no room undone, the old segment
+ *     staying active), the call returns ELOG_E_NOSPACE, and the log stays
+ *     usable; the same append may succeed once there is room. Writes of
+ *     hints find no room quietly: index files at close (rebuilt on open),
+ *     recovery.point when a flush would move it up (it stays lower, so the
+ *     next open validates more), index files rebuilt on open (kept in
+ *     memory instead).
  *
  * Threads: append, append_at, truncate, retain, the reads and close are
  * called by one owner thread. elog_partlog_flush (and _flushed_offset,
@@ -93,6 +103,10 @@ struct elog_partlog_config {
 	enum elog_flush_policy flush;
 	int64_t flush_interval_ms;     /* for ELOG_FLUSH_INTERVAL */
 	uint32_t batch_bytes_max;      /* largest batch accepted (<= ELOG_BATCH_SIZE_MAX) */
+	uint32_t preallocate_bytes;    /* keep this much allocated past the active segment's
+	                                  end (fallocate), so appends of about half of it
+	                                  cannot find the disk full; 0 = none (the metadata
+	                                  log's reserve, see store.h) */
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
@@ -163,6 +177,8 @@ const char *elog_partlog_dir(const struct elog_partlog *log);
  * the active segment past segment_bytes (a batch larger than that goes
  * alone into a fresh segment) or the segment is older than segment_ms. A
  * term lower than the last batch's is ELOG_E_INVAL, as for append_at.
+ * No room on the disk (for the batch, or for the roll before it) is
+ * ELOG_E_NOSPACE with nothing written and the log still usable.
  */
 int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint64_t term,
 			int64_t *base_offset_out, struct elog_err *err);

@@ -92,6 +92,7 @@ struct elog_partlog {
 	int idx_fd, tix_fd;            /* the active segment's index files */
 	size_t idx_written, tix_written; /* entries of the active indexes in those files */
 	int64_t active_first_append_ms;/* config clock at the first append; -1 when empty */
+	uint64_t preallocated_end;     /* the active .log is allocated up to this byte (0: unknown) */
 	uint64_t last_term;
 	uint64_t size_bytes;
 	uint8_t *scratch;              /* ELOG_PARTLOG_WALK_WINDOW bytes */
@@ -134,13 +135,23 @@ static inline int64_t elog_partlog_segment_end(const struct elog_partlog *log, u
 }
 
 /* partlog.c */
+/*
+ * The code for a failed write or create: ELOG_E_NOSPACE when errno says
+ * the disk (ENOSPC), a quota (EDQUOT) or the file size limit (EFBIG) is
+ * full, ELOG_E_IO otherwise. Nothing of a write that failed so is
+ * durable, and the same write may succeed once there is room: callers cut
+ * back and keep the log usable (docs/format.md, "A full disk").
+ */
+enum elog_errcode elog_partlog_errno_code(int errnum);
 int elog_partlog_fail(struct elog_partlog *log, struct elog_err *err);
 int elog_partlog_check_usable(const struct elog_partlog *log, struct elog_err *err);
 int elog_partlog_sync_dir(struct elog_partlog *log, struct elog_err *err);
+/* Write all of buf at position; ELOG_E_NOSPACE or ELOG_E_IO (no failure marking). */
 int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t position,
 			  const char *what, struct elog_err *err);
 /* Write a small file whole through name.tmp, fsync, rename and directory fsync;
- * messages name the file, not the directory. */
+ * messages name the file, not the directory. A create or write that finds no
+ * room removes name.tmp and fails with ELOG_E_NOSPACE (name is unchanged). */
 int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
 			      size_t len, struct elog_err *err);
 /*
@@ -152,6 +163,8 @@ int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int
 			      struct elog_err *err);
 /* Write the active indexes' entries not yet in their files (no sync). */
 int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err *err);
+/* Top up the active segment's allocation past its end (config.preallocate_bytes). */
+void elog_partlog_preallocate(struct elog_partlog *log);
 void elog_partlog_segment_release(struct elog_partlog_segment *s);
 int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int fd,
 			      struct elog_err *err);

@@ -198,11 +198,15 @@ int elog_partlog_write_index_file(struct elog_partlog *log, int64_t base_offset,
 	elog_segment_name(name, sizeof(name), base_offset, ext);
 	fd = openat(log->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno, "%s: cannot create",
+				      name);
 	if (elog_partlog_write_at(fd, ix->bytes, ix->count * ix->entry_size, 0, name, err) < 0 ||
 	    (sync && fdatasync(fd) < 0 &&
 	     elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name))) {
 		close(fd);
+		/* No room: no partial index is left to pass for a whole one. */
+		if (err->code == ELOG_E_NOSPACE)
+			unlinkat(log->dir_fd, name, 0);
 		return -1;
 	}
 	close(fd);
@@ -307,9 +311,10 @@ static int closed_rebuild(struct elog_partlog *log, struct elog_partlog_segment 
 	if (elog_segindex_push(&s->ix.tix, (uint32_t)(next_base - s->base_offset),
 			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0)
 		return -1;
+	/* Without room for the files the rebuilt indexes serve from memory. */
 	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 1, err) < 0 ||
 	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 1, err) < 0)
-		return -1;
+		return err->code == ELOG_E_NOSPACE ? 0 : -1;
 	return 0;
 }
 
@@ -512,19 +517,29 @@ static int index_sync_map(struct elog_partlog *log, struct elog_partlog_segment 
 	return rc;
 }
 
-/* A validated segment that stays closed: closing entry, indexes and log synced. */
+/*
+ * A validated segment that stays closed: closing entry, indexes and log
+ * synced. Without room for the index files the indexes serve from memory.
+ */
 static int validated_close(struct elog_partlog *log, struct elog_partlog_segment *s,
 			   struct elog_partlog_recovery *report, struct elog_err *err)
 {
 	char name[32];
+	int room = 1;
 
 	if (elog_segindex_push(&s->ix.tix, (uint32_t)(log->next_offset - s->base_offset),
-			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0 ||
-	    indexes_settle(log, s, 1, report, err) < 0)
+			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0)
 		return -1;
+	if (indexes_settle(log, s, 1, report, err) < 0) {
+		if (err->code != ELOG_E_NOSPACE)
+			return -1;
+		room = 0;
+	}
 	elog_segment_name(name, sizeof(name), s->base_offset, "log");
 	if (fdatasync(s->fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", name);
+	if (!room)
+		return 0;
 	if (index_sync_map(log, s, &s->ix.idx, "idx", err) < 0 ||
 	    index_sync_map(log, s, &s->ix.tix, "tix", err) < 0)
 		return -1;
@@ -537,9 +552,14 @@ static int validated_activate(struct elog_partlog *log, struct elog_partlog_segm
 {
 	char name[32];
 
-	if (indexes_settle(log, s, 0, report, err) < 0 ||
-	    elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0)
+	/* Without room for them the files are emptied: roll and close write them. */
+	if (indexes_settle(log, s, 0, report, err) < 0) {
+		if (err->code != ELOG_E_NOSPACE ||
+		    elog_partlog_open_indexes(log, s->base_offset, O_CREAT | O_TRUNC, err) < 0)
+			return -1;
+	} else if (elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0) {
 		return -1;
+	}
 	/* What a crashed process left in the page cache counts as flushed only once synced. */
 	elog_segment_name(name, sizeof(name), s->base_offset, "log");
 	if (!cut && fdatasync(s->fd) < 0)
@@ -699,6 +719,9 @@ static int rp_read(struct elog_partlog *log, const struct listing *l,
  * Every segment open validated was synced, so the point may move up to the
  * active segment's base; it must move down when the log now ends below it.
  * A point already inside the active segment stays (no write on a clean open).
+ * No room for the file leaves the old one (or none): the next open then
+ * validates from the same place as this one did, or from the active
+ * segment, the one segment after the point.
  */
 static int rp_settle(struct elog_partlog *log, const struct elog_partlog_recovery *report,
 		     struct elog_err *err)
@@ -709,7 +732,9 @@ static int rp_settle(struct elog_partlog *log, const struct elog_partlog_recover
 	if (report->recovery_point_state == ELOG_RECOVERY_POINT_FOUND && rp >= base &&
 	    rp <= log->next_offset)
 		return 0;
-	return elog_partlog_rp_store(log, base, err);
+	if (elog_partlog_rp_store(log, base, err) < 0)
+		return err->code == ELOG_E_NOSPACE ? 0 : -1;
+	return 0;
 }
 
 int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery *report,

@@ -207,7 +207,10 @@ void elog_partlog_flushed_raise(struct elog_partlog *log, int64_t offset, uint64
 /*
  * After a flush synced every segment before active_base (as of its
  * snapshot), move the recovery point up to it, unless a truncation came
- * in between or a segment before it is still pending.
+ * in between or a segment before it is still pending. No room for the
+ * new recovery.point is not an error: the point stays lower, which only
+ * makes the next open validate the segments above it batch by batch, and
+ * the next flush tries again.
  */
 static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t generation,
 		      struct elog_err *err)
@@ -222,7 +225,8 @@ static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t ge
 	same = log->generation == generation;
 	to = pending_floor(log, active_base);
 	pthread_mutex_unlock(&log->mutex);
-	if (same && to > atomic_load(&log->rp_offset) && elog_partlog_rp_store(log, to, err) < 0)
+	if (same && to > atomic_load(&log->rp_offset) && elog_partlog_rp_store(log, to, err) < 0 &&
+	    err->code != ELOG_E_NOSPACE)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	pthread_mutex_unlock(&log->rp_mutex);
 	return rc;

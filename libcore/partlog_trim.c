@@ -92,8 +92,15 @@ static void truncate_forget_newer(struct elog_partlog *log, uint32_t i, int64_t 
 	pthread_mutex_unlock(&log->mutex);
 }
 
-/* Lower the recovery point to segment i, then sync the pending segments up to it. */
-static int truncate_settle_below(struct elog_partlog *log, uint32_t i, struct elog_err *err)
+/*
+ * Lower the recovery point to segment i, then forget the newer segments,
+ * with rp_mutex held across both: a flush in between cannot raise the
+ * point again (it finds the generation moved). No room for the new
+ * recovery.point is ELOG_E_NOSPACE with nothing changed; any other
+ * failure to write it fails the log.
+ */
+static int truncate_lower_and_forget(struct elog_partlog *log, uint32_t i, int64_t offset,
+				     struct elog_err *err)
 {
 	int64_t base = log->segments[i].base_offset;
 	int rc = 0;
@@ -101,10 +108,12 @@ static int truncate_settle_below(struct elog_partlog *log, uint32_t i, struct el
 	pthread_mutex_lock(&log->rp_mutex);
 	if (atomic_load(&log->rp_offset) > base && elog_partlog_rp_store(log, base, err) < 0)
 		rc = elog_err_prefix(err, "%s", log->dir);
+	if (rc == 0)
+		truncate_forget_newer(log, i, offset);
 	pthread_mutex_unlock(&log->rp_mutex);
-	if (rc < 0)
+	if (rc < 0 && err->code != ELOG_E_NOSPACE)
 		return elog_partlog_fail(log, err);
-	return elog_partlog_pending_sync(log, ELOG_PARTLOG_PENDING_MAX, err);
+	return rc;
 }
 
 /* Recompute what the active segment's appends carry on from, after a cut. */
@@ -151,11 +160,20 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 	    elog_segindex_keep(&s->ix.tix, elog_segindex_floor_position(&s->ix.tix, cut) + 1,
 			       err) < 0)
 		return -1;
-	/* The indexes are the active segment's now: written whole, not synced. */
+	/*
+	 * The indexes are the active segment's now: written whole, not synced.
+	 * Without room for them the files are emptied instead, and roll or
+	 * close writes them (they are hints, rebuilt on open).
+	 */
 	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 0, err) < 0 ||
-	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 0, err) < 0 ||
-	    elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0)
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 0, err) < 0) {
+		if (err->code != ELOG_E_NOSPACE ||
+		    elog_partlog_open_indexes(log, s->base_offset, O_CREAT | O_TRUNC, err) < 0)
+			return -1;
+	} else if (elog_partlog_open_indexes(log, s->base_offset, 0, err) < 0) {
 		return -1;
+	}
+	log->preallocated_end = 0;
 	return truncate_restate(log, i, err);
 }
 
@@ -179,13 +197,14 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	i = elog_partlog_segment_find(log, offset);
 	if (truncate_position(log, i, offset, &cut, err) < 0)
 		return -1;
-	/* From here on a failure leaves disk and memory apart: the log fails. */
 	old_count = log->segment_count;
-	truncate_forget_newer(log, i, offset);
+	if (truncate_lower_and_forget(log, i, offset, err) < 0)
+		return -1;
+	/* From here on a failure leaves disk and memory apart: the log fails. */
 	/* Released, their entries keep the base offsets the unlinks below need. */
 	for (uint32_t j = i + 1; j < old_count; j++)
 		elog_partlog_segment_release(&log->segments[j]);
-	if (truncate_settle_below(log, i, err) < 0)
+	if (elog_partlog_pending_sync(log, ELOG_PARTLOG_PENDING_MAX, err) < 0)
 		return -1;
 	for (uint32_t j = old_count - 1; j > i; j--)
 		if (segment_unlink(log, log->segments[j].base_offset, err) < 0)

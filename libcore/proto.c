@@ -75,13 +75,13 @@ int elog_proto_error_retriable(int code)
 /* The newest version of each api this build speaks; every api also speaks
  * every version from ELOG_PROTO_VERSION up to it (docs/protocol.md). */
 static const uint16_t api_versions[ELOG_API__COUNT] = {
-	[ELOG_API_METADATA] = 1,
+	[ELOG_API_METADATA] = 2,     /* 2: allow_auto_create */
 	[ELOG_API_CREATE_TOPIC] = 1,
 	[ELOG_API_DELETE_TOPIC] = 1,
 	[ELOG_API_DESCRIBE_TOPICS] = 1,
 	[ELOG_API_ALTER_TOPIC] = 1,
 	[ELOG_API_INIT_PRODUCER] = 1,
-	[ELOG_API_PRODUCE] = 1,
+	[ELOG_API_PRODUCE] = 2,      /* 2: never creates a topic */
 	[ELOG_API_FETCH] = 1,
 	[ELOG_API_LIST_OFFSETS] = 1,
 };

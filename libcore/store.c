@@ -31,6 +31,7 @@ void elog_store_options_default(struct elog_store_options *o)
 	o->partitions_max = ELOG_FLUSHER_LOGS_MAX - 1;
 	o->topic_partitions_max = 1024;
 	o->producers_max = ELOG_PSTATE_PRODUCERS_DEFAULT;
+	o->min_free_bytes = ELOG_STORE_MIN_FREE_DEFAULT;
 }
 
 int elog_store_path(const struct elog_store *store, char *out, const char *fmt, ...)
@@ -160,6 +161,10 @@ static void partition_close_log(struct elog_store *store, struct elog_partition 
 	if (p->flusher_registered)
 		elog_flusher_unregister(store->options.flusher, p->log);
 	p->flusher_registered = 0;
+	/* Close flushes too, but says nothing: a last failure must reach the log. */
+	if (!elog_partlog_failed(p->log, NULL))
+		elog_partlog_flush(p->log, NULL);
+	elog_store_partition_check(store, p);
 	elog_partlog_close(p->log);
 	p->log = NULL;
 }
@@ -323,11 +328,16 @@ int elog_store_trash(struct elog_store *store, const char *name, struct elog_err
 	    elog_store_path(store, to, "%s/%s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
 			    ++store->trash_seq) < 0)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
-	if (mkdir(trash, 0755) < 0 && errno != EEXIST)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", trash);
-	if (rename(from, to) < 0) {
+	/*
+	 * A full disk may have no room for .trash or for an entry in it; the
+	 * delete is recorded already, so remove the directory where it is (a
+	 * crash midway leaves a directory no topic owns, which open removes).
+	 */
+	if ((mkdir(trash, 0755) < 0 && errno != EEXIST) || rename(from, to) < 0) {
 		if (errno == ENOENT)
 			return 0;
+		if (errno == ENOSPC || errno == EDQUOT)
+			return elog_store_remove_tree(from, err);
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot move to %s", from, trash);
 	}
 	if (elog_store_sync_path(store->dir, err) < 0 || elog_store_sync_path(trash, err) < 0)
@@ -358,8 +368,19 @@ static int lock_dir(struct elog_store *store, struct elog_err *err)
 		return elog_err_set(err, ELOG_E_BUSY, "%s: in use by another broker (pid %s)",
 				    store->dir, pid[0] ? pid : "unknown");
 	}
+	/*
+	 * The pid is for the "in use" message only. It is written over the old
+	 * one before the file is cut to its length, so that a full disk (no
+	 * room for a new block) still starts: at worst the message says
+	 * "unknown".
+	 */
 	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(store->lock_fd, 0) < 0 || pwrite(store->lock_fd, pid, (size_t)len, 0) != len)
+	if (pwrite(store->lock_fd, pid, (size_t)len, 0) != len) {
+		if (errno != ENOSPC && errno != EDQUOT)
+			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot write", path);
+		len = 0;
+	}
+	if (ftruncate(store->lock_fd, len) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot write", path);
 	return 0;
 }
@@ -408,6 +429,7 @@ static int open_meta(struct elog_store *store, struct elog_err *err)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
 	elog_partlog_config_default(&pc);
 	pc.flush = ELOG_FLUSH_ALWAYS;
+	pc.preallocate_bytes = ELOG_STORE_META_PREALLOCATE;
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &store->meta, &report, err) < 0)
 		return -1;
@@ -446,7 +468,7 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 	}
 	if (lock_dir(store, err) < 0 || open_meta(store, err) < 0 ||
 	    elog_store_meta_replay(store, err) < 0 || clean_leftovers(store, err) < 0 ||
-	    open_partitions(store, err) < 0)
+	    open_partitions(store, err) < 0 || elog_store_space_refresh(store, err) < 0)
 		goto fail;
 	*out = store;
 	return 0;
@@ -462,6 +484,7 @@ void elog_store_close(struct elog_store *store)
 	for (uint32_t i = 0; i < store->topic_count; i++)
 		elog_store_topic_free(store, store->topics[i]);
 	free(store->topics);
+	elog_store_meta_check(store);
 	elog_partlog_close(store->meta);
 	if (store->lock_fd >= 0)
 		close(store->lock_fd);
@@ -479,14 +502,23 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 	for (uint32_t i = 0; i < store->topic_count; i++) {
 		struct elog_topic *t = store->topics[i];
 		for (uint32_t k = 0; k < t->partition_count; k++) {
+			struct elog_partition *p = t->partitions[k];
 			struct elog_err err;
 			uint32_t deleted = 0;
-			if (elog_partlog_retain(t->partitions[k]->log, now_ms, &deleted, &err) < 0) {
+			/* A failed log is logged once (partition failed), not every round. */
+			if (elog_partlog_failed(p->log, NULL)) {
+				elog_store_partition_check(store, p);
+				continue;
+			}
+			if (elog_partlog_retain(p->log, now_ms, &deleted, &err) < 0) {
 				failures++;
-				elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
-					  "topic=%s partition=%u error=%s",
-					  elog_logfmt_value(v, sizeof(v), t->name), k,
-					  elog_logfmt_value(why, sizeof(why), err.msg));
+				if (elog_partlog_failed(p->log, NULL))
+					elog_store_partition_check(store, p);
+				else
+					elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
+						  "topic=%s partition=%u error=%s",
+						  elog_logfmt_value(v, sizeof(v), t->name), k,
+						  elog_logfmt_value(why, sizeof(why), err.msg));
 			}
 			if (deleted)
 				elog_logf(store->options.log, ELOG_LOG_INFO, "retention",
@@ -498,5 +530,7 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 	}
 	if (segments_deleted)
 		*segments_deleted = total;
+	if (total)
+		elog_store_space_refresh(store, NULL); /* room may be back */
 	return failures;
 }

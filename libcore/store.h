@@ -45,6 +45,28 @@
  *
  * Bounds: topics_max topics, partitions_max partitions in all (the
  * flusher's ELOG_FLUSHER_LOGS_MAX caps it), topic_partitions_max per topic.
+ *
+ * A full disk (docs/operations.md, "A full disk"). The store measures the
+ * free space of DIR's filesystem with statvfs (f_bavail: what a writer
+ * that is not root may use), keeps the figure, and subtracts what produce
+ * reserves after it, so a produce costs no system call. It turns "low"
+ * when that estimate is below min_free_bytes (measured again at the
+ * crossing, to be sure), or when a write found no room whatever the
+ * estimate; it is ok again once a measurement finds min_free_bytes plus a
+ * margin (ELOG_STORE_SPACE_MARGIN), so a disk at the line does not flap
+ * (after a write found no room with more than that free, as with inodes,
+ * quotas or a file size limit: once the free space grew by the margin).
+ * Each change of state is one log line at level=warn. Only produce asks
+ * (elog_store_space_reserve): metadata records, topic creation, deletes
+ * and retention are not refused for the reserve; they fail only at a real
+ * ENOSPC, which the reserve keeps away, and the metadata log keeps
+ * ELOG_STORE_META_PREALLOCATE bytes allocated past its end, so that even
+ * then a delete, which frees room, can be recorded.
+ *
+ * Failures: a partition whose log failed (partlog.h: an fsync error, a
+ * write error other than a full disk) is logged once, at level=error,
+ * when the owner reports or looks for it (elog_store_partition_check,
+ * elog_store_failures_log); so is the metadata log.
  */
 #ifndef ELOG_STORE_H
 #define ELOG_STORE_H
@@ -65,6 +87,13 @@
 #define ELOG_STORE_TRASH_NAME ".trash"
 #define ELOG_STORE_PRODUCER_ID_BLOCK 1000
 #define ELOG_STORE_META_RECORD_MAX (64u << 10)
+/* The metadata log's own reserve: allocated past its end (fallocate). */
+#define ELOG_STORE_META_PREALLOCATE (1u << 20)
+/* 1 GiB: room for a few max_frame_bytes requests, index files of rolls and
+ * the operator's own tools, and about 1% of a 100 GiB data disk. */
+#define ELOG_STORE_MIN_FREE_DEFAULT (1ull << 30)
+/* Free space must pass min_free_bytes by this much to leave the low state. */
+#define ELOG_STORE_SPACE_MARGIN(min_free) ((min_free) / 8 > (1u << 20) ? (min_free) / 8 : (1u << 20))
 
 /* ------------------------------------------------------------ topic config */
 
@@ -111,6 +140,7 @@ struct elog_partition {
 	struct elog_pstate pstate;
 	uint64_t leader_term;          /* 0 until replication assigns terms */
 	int flusher_registered;
+	int failure_logged;            /* its log failed and that was logged */
 };
 
 struct elog_topic {
@@ -127,6 +157,8 @@ struct elog_store_options {
 	uint32_t partitions_max;        /* all topics together */
 	uint32_t topic_partitions_max;
 	uint32_t producers_max;         /* per partition, for pstate */
+	uint64_t min_free_bytes;        /* produce is refused below this much free space; 0: only
+	                                   when a write finds the disk full */
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
 	const struct elog_logger *log;  /* recovery reports, removed leftovers */
 };
@@ -141,6 +173,14 @@ struct elog_store {
 	uint32_t partition_total;
 	int64_t producer_id_next, producer_id_limit;
 	uint64_t trash_seq;
+	int meta_failure_logged;
+	struct {
+		uint64_t free_bytes;      /* at the last measurement */
+		uint64_t reserved_bytes;  /* produce since it */
+		int low;                  /* produce refused */
+		uint64_t exhausted_resume_bytes; /* after a write found no room: the free
+		                                    space that ends the low state too */
+	} space;
 };
 
 void elog_store_options_default(struct elog_store_options *o);
@@ -184,5 +224,25 @@ int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_er
 
 /* Retention on every partition; failures are logged, the count returned. */
 uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *segments_deleted);
+
+/* ------------------------------------------------------------ disk space, failures */
+
+/* Measure the free space now; logs a change of state. -1 when statvfs
+ * fails (the state stays as it was). */
+int elog_store_space_refresh(struct elog_store *store, struct elog_err *err);
+/*
+ * May produce append `bytes` more? 0, with the bytes counted against the
+ * estimate; or ELOG_E_NOSPACE ("broker storage is full: ...", naming the
+ * free space and where writes resume). Measures only at the crossing.
+ */
+int elog_store_space_reserve(struct elog_store *store, uint64_t bytes, struct elog_err *err);
+/* A write found no room (why, for the log line): low until measured ok. */
+void elog_store_space_exhausted(struct elog_store *store, const struct elog_err *why);
+int elog_store_space_low(const struct elog_store *store);
+
+/* If p's log has failed and that is not logged yet, log it (level=error). */
+void elog_store_partition_check(struct elog_store *store, struct elog_partition *p);
+/* The same for every partition and the metadata log. */
+void elog_store_failures_log(struct elog_store *store);
 
 #endif

@@ -23,5 +23,14 @@ int elog_store_remove_tree(const char *path, struct elog_err *err);
 int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
 				struct elog_err *err);
 int elog_store_meta_replay(struct elog_store *store, struct elog_err *err);
+/* store_space.c: log the metadata log's failure, once. */
+void elog_store_meta_check(struct elog_store *store);
+/*
+ * Room for new partitions? Measured now (creates are rare): below
+ * ELOG_STORE_META_PREALLOCATE free, ELOG_E_NOSPACE before anything is
+ * recorded, so that failed creates (a producer retrying an auto-create)
+ * cannot eat the room the metadata log keeps for deletes.
+ */
+int elog_store_space_room_for_new(struct elog_store *store, struct elog_err *err);
 
 #endif

@@ -48,9 +48,12 @@ static int meta_append(struct elog_store *store, const char *key, const struct e
 		goto out;
 	}
 	memcpy(copy, out, len);
+	/* No room is ELOG_E_NOSPACE with the log usable; anything else fails it (logged once). */
 	rc = elog_partlog_append(store->meta, copy, len, 0, NULL, err);
-	if (rc < 0)
+	if (rc < 0) {
+		elog_store_meta_check(store);
 		elog_err_prefix(err, "metadata log");
+	}
 out:
 	free(copy);
 	elog_batch_builder_release(&b);
@@ -142,7 +145,8 @@ int elog_store_create(struct elog_store *store, const char *name, size_t len,
 	struct elog_topic *t;
 	struct elog_err undo;
 
-	if (create_checks(store, name, len, partitions, config, err) < 0)
+	if (create_checks(store, name, len, partitions, config, err) < 0 ||
+	    elog_store_space_room_for_new(store, err) < 0)
 		return -1;
 	t = topic_new(name, len, config, err);
 	if (!t)
@@ -156,11 +160,14 @@ int elog_store_create(struct elog_store *store, const char *name, size_t len,
 		return -1;
 	}
 	if (elog_store_topic_grow(store, t, partitions, err) < 0) {
-		/* Undo: the topic must not come back half made at the next start. */
+		/* Undo: the topic must not come back half made at the next start.
+		 * (name is not NUL-terminated: the record takes the topic's copy.) */
+		char copy[ELOG_TOPIC_NAME_MAX + 1];
+		memcpy(copy, t->name, sizeof(copy));
 		elog_store_topic_remove(store, t);
 		elog_store_topic_free(store, t);
-		if (record_topic(store, name, "delete", 0, NULL, &undo) == 0)
-			elog_store_trash(store, name, &undo);
+		if (record_topic(store, copy, "delete", 0, NULL, &undo) == 0)
+			elog_store_trash(store, copy, &undo);
 		return -1;
 	}
 	if (out)
@@ -177,7 +184,10 @@ int elog_store_delete(struct elog_store *store, struct elog_topic *topic, struct
 	memcpy(name, topic->name, sizeof(name));
 	elog_store_topic_remove(store, topic);
 	elog_store_topic_free(store, topic);
-	return elog_store_trash(store, name, err);
+	if (elog_store_trash(store, name, err) < 0)
+		return -1;
+	elog_store_space_refresh(store, NULL); /* room may be back */
+	return 0;
 }
 
 static int reconfigure(struct elog_store *store, struct elog_topic *t,
@@ -208,6 +218,8 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u partitions",
 				    store->options.partitions_max);
 	if (elog_topic_config_check(config, err) < 0)
+		return -1;
+	if (partitions > topic->partition_count && elog_store_space_room_for_new(store, err) < 0)
 		return -1;
 	if (record_topic(store, topic->name, "alter", partitions, config, err) < 0)
 		return -1;

@@ -225,24 +225,39 @@ $USAGE"
 	assert_output "error=NONE offset=0"
 }
 
-@test "auto-creation on first produce, with the defaults; off when configured" {
+@test "auto-creation: METADATA v2 when asked, PRODUCE v1 (old clients), never PRODUCE v2; off when configured" {
 	printf 'default.partitions = 2\ndefault.flush = always\n' >on.conf
 	start_broker b1 -c on.conf
-	run -0 probe produce fresh -n 3
-	assert_output "partition=0 error=NONE base_offset=0 log_start=0"
+	# metadata asked to create (a producer's first look-up)
+	run -0 probe -c metadata fresh
+	assert_line --index 1 "topic=fresh error=NONE partitions=2"
 	run -0 probe describe fresh
 	assert_line --index 0 --partial "topic=fresh error=NONE partitions=2 flush=always "
 	grep -q 'msg="topic created" topic=fresh partitions=2 reason=auto' b1.err
-	# metadata and fetch never create
+	run -0 probe -c metadata bad/name
+	assert_line --index 1 "topic=bad/name error=INVALID_TOPIC partitions=0"
+	# produce v2 never creates (a deleted topic stays deleted); v1 still does
+	run -0 probe produce gone -n 1
+	assert_output --regexp '^partition=0 error=UNKNOWN_TOPIC base_offset=-1 log_start=-1 message=no such topic$'
+	run -0 probe -R 1 produce old -n 3
+	assert_output "partition=0 error=NONE base_offset=0 log_start=0"
+	grep -q 'msg="topic created" topic=old partitions=2 reason=auto' b1.err
+	# metadata without asking (and v1, which cannot ask), and fetch, never create
 	run -0 probe metadata other
+	assert_line --index 1 "topic=other error=UNKNOWN_TOPIC partitions=0"
+	run -0 probe -R 1 metadata other
 	assert_line --index 1 "topic=other error=UNKNOWN_TOPIC partitions=0"
 	run -0 probe fetch other
 	assert_output --partial "error=UNKNOWN_TOPIC"
+	run -0 probe metadata gone
+	assert_line --index 1 "topic=gone error=UNKNOWN_TOPIC partitions=0"
 	stop_broker b1
 	printf 'auto_create_topics = false\n' >off.conf
 	start_broker b2 -c off.conf
-	run -0 probe produce other -n 1
-	assert_output --regexp '^partition=0 error=UNKNOWN_TOPIC base_offset=-1 log_start=-1 message=no such topic'
+	run -0 probe -c metadata other
+	assert_line --index 1 "topic=other error=UNKNOWN_TOPIC partitions=0"
+	run -0 probe -R 1 produce other -n 1
+	assert_output --regexp '^partition=0 error=UNKNOWN_TOPIC base_offset=-1 log_start=-1 message=no such topic \(auto_create_topics is off\)'
 	run -0 probe produce fresh -P 5 -n 1
 	assert_output --partial "error=UNKNOWN_PARTITION"
 }
@@ -273,6 +288,7 @@ $USAGE"
 
 @test "fetch: from the middle, past the end, max_bytes, and the first batch always whole" {
 	start_broker b1
+	run -0 probe create f
 	run -0 probe produce f -n 10 -k 5 -V 100
 	run -0 probe fetch f -o 15 -r
 	assert_line --index 0 --regexp '^offset=15 '
@@ -304,6 +320,7 @@ $USAGE"
 
 @test "list offsets: earliest, latest, by timestamp" {
 	start_broker b1
+	run -0 probe create lo
 	run -0 probe produce lo -n 10 -k 3 -t 1700000000000
 	run -0 probe offsets lo -t -2
 	assert_output "error=NONE offset=0"
@@ -321,9 +338,9 @@ $USAGE"
 	start_broker b1
 	run -0 probe create small -C max.batch.bytes=4k -C max.record.bytes=1k
 	run -0 probe produce small -n 1 -V 2000
-	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=record of [0-9]+ bytes exceeds max.record.bytes 1024$'
+	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch 0: record 0: [0-9]+ bytes of key, value and headers exceed max.record.bytes 1024$'
 	run -0 probe produce small -n 5 -V 900
-	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch of [0-9]+ bytes exceeds max.batch.bytes 4096$'
+	assert_output --regexp '^partition=0 error=BATCH_TOO_LARGE .* message=batch 0: size [0-9]+ exceeds max.batch.bytes 4096$'
 	run -0 probe offsets small -t -1
 	assert_output "error=NONE offset=0"
 }
@@ -404,6 +421,7 @@ $USAGE"
 
 @test "a garbage frame and an oversized frame close only their own connection" {
 	start_broker b1
+	run -0 probe create t
 	run -0 probe produce t -n 2
 	run -0 probe oversize
 	assert_output 'frame api=0x8007 correlation_id=77 error=FRAME_TOO_LARGE message="frame of 2147483648 bytes exceeds the limit of 68157440"
@@ -419,9 +437,9 @@ closed'
 	assert_line --index 0 'frame api=0x8001 correlation_id=9 error=INVALID_REQUEST message="malformed topics at byte 4 of the body"'
 	assert_line --index 1 closed
 	# unknown api and version: answered, the connection stays for the next frame
-	run -0 probe raw 0800000063000100010000000c0000000100020002000000000000000c000000010001000300000000000000
+	run -0 probe raw 0800000063000100010000000c0000000100030002000000000000000c000000010001000300000000000000
 	assert_line --index 0 'frame api=0x8063 correlation_id=1 error=UNSUPPORTED_API message="unknown api 99"'
-	assert_line --index 1 'frame api=0x8001 correlation_id=2 error=UNSUPPORTED_VERSION message="version 2 of METADATA is not supported (this broker speaks 1)"'
+	assert_line --index 1 'frame api=0x8001 correlation_id=2 error=UNSUPPORTED_VERSION message="version 3 of METADATA is not supported (this broker speaks 1 to 2)"'
 	assert_line --index 2 --regexp 'frame api=0x8001 correlation_id=3 error=NONE'
 	# everyone else is served as before
 	run -0 probe fetch t
@@ -433,6 +451,7 @@ closed'
 @test "a client that stops reading does not disturb others, and is closed when stalled" {
 	printf 'connection_buffer_bytes = 64k\nidle_timeout = 1s\n' >b.conf
 	start_broker b1 -c b.conf
+	run -0 probe create big
 	run -0 probe produce big -n 50 -k 20 -V 1000
 	mkfifo hold.in
 	exec 5<>hold.in

@@ -13,7 +13,7 @@ setup() {
 	cd "$ELOG_TMP"
 }
 
-USAGE='usage: elog-consume [-eJhq] [-b brokers] [-f format] [-n count] [-o position] [--version] topic[:partition[,partition...]] ...'
+USAGE='usage: elog-consume [-eJhq] [-b brokers] [-f format] [-n count] [-o position] [--timeout duration] [--version] topic[:partition[,partition...]] ...'
 
 # Seconds any single consume may take before the test calls it hung.
 T=20
@@ -167,11 +167,18 @@ $USAGE"
 	[[ $stderr == elog-consume:* ]]
 }
 
-@test "no broker listening: one line on stderr, exit 1" {
-	run -1 --separate-stderr timeout 60 elog-consume -b 127.0.0.1:1 -e t
+@test "no broker listening: retried until --timeout, then one line on stderr, exit 1" {
+	SECONDS=0
+	run -1 --separate-stderr timeout 60 elog-consume -b 127.0.0.1:1 --timeout 1s -e t
+	[ "$SECONDS" -le 10 ]
 	assert_equal "$output" ""
 	assert_equal "${#stderr_lines[@]}" 1
 	[[ $stderr == "elog-consume: "*"127.0.0.1:1"* ]]
+	# a follower too gives up at the start
+	run -1 --separate-stderr timeout 60 elog-consume -b 127.0.0.1:1 --timeout 1s t
+	assert_equal "${#stderr_lines[@]}" 1
+	run -2 --separate-stderr elog-consume --timeout 0 t
+	stderr_is_usage_error "elog-consume: --timeout: "
 }
 
 # ---------------------------------------------------------------- positions
@@ -219,7 +226,7 @@ $USAGE"
 	assert_output "$(seq 0 1)"
 	run -1 --separate-stderr timeout $T elog-consume -e -o 50 t
 	assert_equal "$output" ""
-	assert_equal "$stderr" "elog-consume: 't' partition 0: start offset 50 is out of range (log holds 0..10)"
+	assert_equal "$stderr" "elog-consume: 't' partition 0: start offset 50 is out of range (the log holds offsets 0 to 9; its next offset is 10)"
 	run -1 --separate-stderr timeout $T elog-consume -o 11 t
 	assert_equal "$output" ""
 	assert_equal "${#stderr_lines[@]}" 1
@@ -227,6 +234,34 @@ $USAGE"
 	# the end itself is a valid start
 	run -0 timeout $T elog-consume -e -o 10 t
 	assert_output ""
+}
+
+@test "-o OFFSET: partitions that do not hold it start at their end, with a warning; none holding it is an error" {
+	start_broker
+	create_topic t 3
+	seq 0 4 | produce t -p 0
+	seq 10 11 | produce t -p 1
+	run -0 --separate-stderr timeout $T elog-consume -e -o 3 -f '%p %o %s\n' t
+	assert_output "0 3 3
+0 4 4"
+	assert_equal "${#stderr_lines[@]}" 2
+	[[ $stderr == *"elog-consume: warning: 't' partition 1: no offset 3 (the log holds offsets 0 to 1; its next offset is 2): starting at its end, offset 2"* ]]
+	[[ $stderr == *"elog-consume: warning: 't' partition 2: no offset 3 (the log holds no records; its next offset is 0): starting at its end, offset 0"* ]]
+	# a follower too, and what arrives later in the short partitions is printed
+	elog_spawn follow elog-consume -o 3 -f '%p %o %s\n' t
+	elog_wait_until 10 grep -q '^0 4 4$' follow.out || fail "nothing followed: $(cat follow.err)"
+	echo 12 | produce t -p 1
+	elog_wait_until 10 grep -q '^1 2 12$' follow.out || fail "the later record of partition 1 was not printed"
+	elog_stop follow
+	assert_equal "$ELOG_STOP_STATUS" 0
+	assert_equal "$(grep -c warning follow.err)" 2
+	# no selected partition holds it: an error, naming what one holds
+	run -1 --separate-stderr timeout $T elog-consume -e -o 9 t:1,2
+	assert_equal "$stderr" "elog-consume: 't' partition 1: start offset 9 is out of range (the log holds offsets 0 to 2; its next offset is 3)"
+	assert_output ""
+	run -0 --separate-stderr timeout $T elog-consume -e -o 2 t:1
+	assert_output 12
+	assert_equal "$stderr" ""
 }
 
 @test "-o -N counts from the end of each partition" {
@@ -258,6 +293,32 @@ $USAGE"
 	# after the newest record: nothing (the end)
 	run -0 timeout $T elog-consume -e -o @2030-01-01T00:00:00Z t
 	assert_output ""
+	# without a zone: local time, as TZ says (POSIX "XYZ-01" is one hour east of UTC)
+	TZ=XYZ-01 run -0 timeout $T elog-consume -e -o @2023-11-14T23:13:22 t
+	assert_output "$(seq 2 4)"
+	TZ=XYZ-01 run -0 timeout $T elog-consume -e -o '@2023-11-14 23:13:21.500' t
+	assert_output "$(seq 2 4)"
+	TZ=UTC run -0 timeout $T elog-consume -e -o @2023-11-14T22:13:23 t
+	assert_output "$(seq 3 4)"
+	# a date alone is local midnight
+	TZ=XYZ+23 run -0 timeout $T elog-consume -e -o @2023-11-14 t
+	assert_output ""
+	TZ=XYZ-23 run -0 timeout $T elog-consume -e -o @2023-11-14 t
+	assert_output "$(seq 0 4)"
+}
+
+@test "-o @-DURATION starts that long before now" {
+	start_broker
+	create_topic t 1
+	echo '{"timestamp":1700000000000,"value":"old"}' | produce t --json
+	echo '{"value":"new"}' | produce t --json
+	run -0 timeout $T elog-consume -e -o @-1h t
+	assert_output '"new"'
+	run -0 timeout $T elog-consume -e -o @-30000d t
+	assert_output '"old"
+"new"'
+	run -2 --separate-stderr elog-consume -e -o @-1x t
+	stderr_is_usage_error 'elog-consume: -o: invalid position "@-1x": invalid timestamp "-1x": '
 }
 
 # ---------------------------------------------------------------- partitions
@@ -313,15 +374,15 @@ EOF
 	cat >in1.jsonl <<'EOF'
 {"topic":"t","partition":1,"offset":0,"timestamp":1700000000100,"key":"42","headers":[],"value":42}
 EOF
-	produce t --json <in0.jsonl
-	produce t --json <in1.jsonl
+	produce t --json --keep-partition <in0.jsonl
+	produce t --json --keep-partition <in1.jsonl
 	run -0 --separate-stderr timeout $T elog-consume -e --json t:0
 	# in0 line 7 is escaped on input; output writes the UTF-8 itself
 	assert_equal "$output" "$(sed 's/caf\\u00e9/café/' in0.jsonl)"
 	run -0 timeout $T elog-consume -e -J t:1
 	assert_output "$(cat in1.jsonl)"
 	# a number key on input is its text: "42"
-	echo '{"partition":1,"timestamp":7,"key":42,"value":1}' | produce t --json
+	echo '{"partition":1,"timestamp":7,"key":42,"value":1}' | produce t --json --keep-partition
 	run -0 timeout $T elog-consume -e -J -o 1 t:1
 	assert_output '{"topic":"t","partition":1,"offset":1,"timestamp":7,"key":"42","headers":[],"value":1}'
 }
@@ -347,8 +408,8 @@ EOF
 	start_broker
 	create_topic t 2
 	echo '{"partition":1,"timestamp":1700000000123,"key":"user-7","headers":[["a","1"],["b",null],["c",""]],"value":{"id":7}}' |
-		produce t --json
-	echo '{"partition":1,"timestamp":0,"key":null,"value":null}' | produce t --json
+		produce t --json --keep-partition
+	echo '{"partition":1,"timestamp":0,"key":null,"value":null}' | produce t --json --keep-partition
 	run -0 timeout $T elog-consume -e -f '%t|%p|%o|%k|%K|%s|%S|%h|%T|%D|%%\n' t:1
 	assert_output 't|1|0|user-7|6|{"id":7}|8|a=1,b,c=|1700000000123|2023-11-14T22:13:20.123Z|%
 t|1|1||-1||-1||0|1970-01-01T00:00:00.000Z|%'
@@ -360,6 +421,16 @@ t|1|1||-1||-1||0|1970-01-01T00:00:00.000Z|%'
 	# no newline is added
 	run -0 timeout $T elog-consume -e -f '%o' t:1
 	assert_output "01"
+	# %R: the value's length as a big-endian int32 (-1 for a tombstone), then binary-safe values
+	timeout $T elog-consume -e -f '%R%s' t:1 >r.out
+	assert_equal "$(od -An -tx1 r.out | tr -s ' \n' '  ')" " 00 00 00 08 7b 22 69 64 22 3a 37 7d ff ff ff ff "
+	# \xHH and \NNN escapes (octal, up to \377)
+	run -0 timeout $T elog-consume -e -f '\x41\102\x2d%o\012' t:1
+	assert_output "AB-0
+AB-1"
+	# a null header value prints as the bare name (kcat: name=NULL)
+	run -0 timeout $T elog-consume -e -n 1 -f '%h' t:1
+	assert_output 'a=1,b,c='
 }
 
 # ---------------------------------------------------------------- following
@@ -462,4 +533,73 @@ catches_signals() {
 	seq 1 10 | produce t
 	run -1 --separate-stderr bash -c 'timeout 20 elog-consume -e t >/dev/full'
 	assert_equal "$stderr" "elog-consume: cannot write to stdout: No space left on device"
+}
+
+# ---------------------------------------------------------------- notices
+
+# child_named PARENT NAME — the PID of PARENT's child or grandchild called NAME.
+child_named() {
+	local stat pid ppid comm
+	for stat in /proc/[0-9]*/stat; do
+		read -r pid comm _ ppid _ 2>/dev/null <"$stat" || continue
+		[ "$comm" = "($2)" ] || continue
+		if [ "$ppid" = "$1" ] || grep -q "^PPid:[[:space:]]*$1\$" "/proc/$ppid/status" 2>/dev/null; then
+			echo "$pid"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wrote_something PID — the process has written to a file (its output has begun).
+wrote_something() {
+	[ "$(sed -n 's/^wchar: //p' "/proc/$1/io" 2>/dev/null)" -gt 0 ]
+}
+
+@test "the end notice: once per partition, empty ones too, right after the last record, before any record produced later" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	create_topic t 3
+	seq 1 100000 | produce t -p 0
+	echo '"p1"' | produce t -p 1
+	# partition 2 is empty
+	elog_spawn term script -qfec "elog-consume t" typescript
+	local consumer
+	elog_wait_until 10 child_named "$(elog_pid term)" elog-consume >/dev/null ||
+		fail "no elog-consume under script"
+	consumer=$(child_named "$(elog_pid term)" elog-consume)
+	# Stop the terminal's reader: the consumer blocks writing to it once the
+	# terminal's buffer is full, long before its 100000 records are out.
+	kill -STOP "$(elog_pid term)"
+	elog_wait_until 10 wrote_something "$consumer" || fail "the consumer printed nothing"
+	# It has resolved the ends of the start (0: 100000, 1: 1, 2: 0); these come later.
+	echo '"later-0"' | produce t -p 0
+	echo '"later-2"' | produce t -p 2
+	kill -CONT "$(elog_pid term)"
+	seen_later() { tr -d '\r' <typescript | grep -q '^"later-0"$' && tr -d '\r' <typescript | grep -q '^"later-2"$'; }
+	elog_wait_until 20 seen_later || fail "the later records were not printed: $(tail -n 5 typescript)"
+	kill -TERM "$consumer"
+	elog_stop term
+	tr -d '\r' <typescript >out
+	run grep -c 'reached the end' out
+	assert_output 3
+	# each notice where it belongs: after the partition's last record of the
+	# start, before its later records
+	local n0 n1 n2 last0 later0 p1 later2
+	n0=$(grep -n "^elog-consume: 't' partition 0: reached the end at offset 100000; following$" out | cut -d: -f1)
+	n1=$(grep -n "^elog-consume: 't' partition 1: reached the end at offset 1; following$" out | cut -d: -f1)
+	n2=$(grep -n "^elog-consume: 't' partition 2: reached the end at offset 0; following$" out | cut -d: -f1)
+	last0=$(grep -n '^100000$' out | cut -d: -f1)
+	later0=$(grep -n '^"later-0"$' out | cut -d: -f1)
+	p1=$(grep -n '^"p1"$' out | cut -d: -f1)
+	later2=$(grep -n '^"later-2"$' out | cut -d: -f1)
+	[ -n "$n0" ] && [ -n "$n1" ] && [ -n "$n2" ] || fail "notices: $(grep 'elog-consume' out)"
+	[ "$n0" -gt "$last0" ] && [ "$n0" -lt "$later0" ] || fail "partition 0: notice at line $n0, last record at $last0, later record at $later0"
+	[ "$n1" -gt "$p1" ] || fail "partition 1: notice at line $n1, its record at $p1"
+	[ "$n2" -lt "$later2" ] || fail "partition 2: notice at line $n2, later record at $later2"
+	# -q: none
+	run -0 script -qec "timeout $T elog-consume -n 2 t:1,2" /dev/null
+	assert_output --partial 'reached the end'
+	run -0 script -qec "timeout $T elog-consume -q -n 2 t:1,2" /dev/null
+	refute_output --partial 'reached the end'
 }

@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-USAGE='usage: elog-produce [-hq] [-a acks] [-b brokers] [-H name=value] [-i file] [-k field | -K delim] [-p partition] [-z codec] [--json | --raw] [--batch-size size] [--linger duration] [--max-record-bytes size] [--no-idempotence] [--reject file] [--timeout duration] [--version] topic'
+USAGE='usage: elog-produce [-hq] [-a acks] [-b brokers] [-H name=value] [-i file] [-k field | -K delim] [-p partition] [-z codec] [--json [--keep-partition] | --raw] [--batch-size size] [--linger duration] [--max-record-bytes size] [--no-idempotence] [--reject file] [--timeout duration] [--version] topic'
 
 setup() {
 	elog_setup
@@ -322,11 +322,74 @@ elog-produce: 1 of 5 lines rejected"
 	[ "$(wc -l <a.jsonl)" -eq 6 ]
 	grep -q '"value_encoding":"base64"' a.jsonl
 	grep -q '"value_encoding":"text"' a.jsonl
-	run -0 --separate-stderr elog-produce --json -i a.jsonl dst
+	# an exact replay keeps each record's partition
+	run -0 --separate-stderr elog-produce --json --keep-partition -i a.jsonl dst
 	assert_equal "$stderr" ""
 	elog-consume -e -q -J dst | sed 's/^{"topic":"dst",/{"topic":"src",/' | sort >b.sorted
 	sort a.jsonl >a.sorted
 	cmp a.sorted b.sorted
+}
+
+# orders TOPIC N — N keyed orders (ids 1..N, 12 keys, totals 1..200) into TOPIC.
+orders() {
+	awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++)
+		printf "{\"id\":%d,\"customer\":\"c%d\",\"total\":%d}\n", i, i % 12, (i * 37) % 200 + 1 }' >orders.jsonl
+	elog-produce -k customer -i orders.jsonl "$1" || fail "cannot produce the orders"
+}
+
+@test "the README pipeline: consume --json | filter | produce --json into topics of 1 and 3 partitions" {
+	start_broker
+	elog-topic create -p 6 orders
+	elog-topic create -p 1 big-orders-1
+	elog-topic create -p 3 big-orders-3
+	orders orders 3000
+	# The README's filter is jq's select(.value.total > 100); awk does it
+	# here so that the test needs no jq.
+	local filter='awk -F"\"total\":" "{ split(\$2, a, /[,}]/); if (a[1] + 0 > 100) print }"'
+	for n in 1 3; do
+		run -0 --separate-stderr bash -c "set -o pipefail
+			elog-consume -e --json orders | $filter | elog-produce --json big-orders-$n"
+		assert_equal "$stderr" ""
+	done
+	awk -F'"total":' '{ split($2, a, /[,}]/); if (a[1] + 0 > 100) print }' orders.jsonl | sort >want
+	[ "$(wc -l <want)" -gt 1000 ]
+	for n in 1 3; do
+		records "big-orders-$n" '%s\n' | sort >got
+		cmp want got
+	done
+	# the key decides the partition in the target: one partition per key, all 3 used
+	records big-orders-3 '%k %p\n' | sort -u >pairs
+	[ "$(wc -l <pairs)" -eq 12 ]
+	[ "$(cut -d' ' -f2 pairs | sort -u | wc -l)" -eq 3 ]
+	# keys, headers and timestamps came along: the same as the source's
+	records orders '%k %T %s\n' | awk -F'"total":' '{ split($2, a, /[,}]/); if (a[1] + 0 > 100) print }' |
+		sort >want.full
+	records big-orders-3 '%k %T %s\n' | sort | cmp want.full -
+}
+
+@test "--keep-partition: an exact replay; a partition the target lacks rejects the line" {
+	start_broker
+	elog-topic create -p 6 orders
+	elog-topic create -p 6 replay
+	elog-topic create -p 3 small
+	orders orders 600
+	elog-consume -e -q --json orders >all.jsonl
+	run -0 --separate-stderr elog-produce --json --keep-partition -i all.jsonl replay
+	assert_equal "$stderr" ""
+	records orders '%p %o %k %s\n' | sort >want
+	records replay '%p %o %k %s\n' | sort | cmp want -
+	# into 3 partitions, the records of partitions 3-5 cannot keep theirs
+	run -1 --separate-stderr elog-produce --json --keep-partition -i all.jsonl small
+	assert_regex "${stderr_lines[0]}" '^elog-produce: all.jsonl: line [0-9]+: partition [345] out of range: the topic has 3$'
+	local kept
+	kept=$(awk -F'"partition":' '{ split($2, a, /,/); if (a[1] < 3) n++ } END { print n }' all.jsonl)
+	assert_equal "${stderr_lines[-1]}" "elog-produce: $((600 - kept)) of 600 lines rejected"
+	[ "$(records small '.' | wc -c)" -eq "$kept" ]
+	# options that do not go with it
+	run -2 --separate-stderr elog-produce --keep-partition small
+	assert_equal "${stderr_lines[0]}" "elog-produce: --keep-partition needs --json"
+	run -2 --separate-stderr elog-produce --json --keep-partition -p 1 small
+	assert_equal "${stderr_lines[0]}" "elog-produce: -p and --keep-partition exclude each other"
 }
 
 @test "--json: a bad envelope is rejected with the reason" {
@@ -421,21 +484,28 @@ elog-produce: 1 of 5 lines rejected"
 	assert_output "elog-produce: interrupted, input not read past fifo: line 3; every line read was delivered"
 }
 
-@test "a topic that does not exist: created by the broker, or, when it may not, one line lost and exit 1" {
-	start_broker
+@test "a topic that does not exist: created by the broker before the first record, or an error at the start" {
+	start_broker -c <(printf 'default.partitions = 3\n')
 	seq 1 100 >in.jsonl
 	run -0 --separate-stderr elog-produce -i in.jsonl fresh
 	assert_equal "$stderr" ""
 	run -0 elog-topic list
-	assert_line --regexp '^fresh	[0-9]+	1$'
-	records fresh '%s\n' | cmp - in.jsonl
+	assert_line --regexp '^fresh	3	[0-9]+$'
+	records fresh '%s\n' | sort -n | cmp - in.jsonl
+	# keyed records of a new topic are placed by key from the first one on:
+	# key "a" is murmur2's partition 1 of 3
+	printf '{"k":"a","i":%d}\n' 1 2 3 4 5 >keyed.jsonl
+	run -0 elog-produce -k k -i keyed.jsonl fresh-keyed
+	run -0 records fresh-keyed '%p\n'
+	assert_output "$(printf '1\n%.0s' 1 2 3 4 5)"
 	elog_stop broker
 	printf 'auto_create_topics = false\n' >noauto.conf
 	rm -f broker.err
 	start_broker -c noauto.conf
 	run -1 --separate-stderr elog-produce -i in.jsonl absent
-	assert_equal "${#stderr_lines[@]}" 1
-	assert_regex "$stderr" "^elog-produce: 1 line not delivered \(the first is in.jsonl: line 1\), input not read past in.jsonl: line 1: .*no such topic"
+	assert_equal "$stderr" "elog-produce: nothing delivered: produce to 'absent': no such topic, and the broker does not create topics (auto_create_topics is off)"
+	run -0 elog-topic list
+	refute_output --partial absent
 }
 
 @test "progress on a terminal: records/s and MB/s refreshed with \\r; -q silences it" {
@@ -450,4 +520,20 @@ elog-produce: 1 of 5 lines rejected"
 	run -0 script -qec "{ cat in.jsonl; sleep 1.2; cat in.jsonl; } | elog-produce -q -a 1 prog" /dev/null
 	assert_output ''
 	elog_wait_until 10 count_is prog 12000
+}
+
+@test "progress: \"1 record\"; never while stdin is a terminal or the job is in the background" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	elog-topic create prog
+	run -0 script -qec "{ echo 1; sleep 1.2; } | elog-produce -a 1 prog" /dev/null
+	assert_output --regexp $'\relog-produce: 1 record, [0-9]+ records/s, [0-9.]+ MB/s\e\\[K'
+	refute_output --partial '1 records'
+	# stdin is the terminal (someone may type there): no progress line
+	run -0 script -qec "bash -c 'elog-produce -a 1 -i <(echo 2; sleep 1.2) prog'" /dev/null
+	assert_output ''
+	# a background job (its own process group, not the terminal's): none either
+	run -0 script -qec "bash -c 'set -m; { echo 3; sleep 1.2; } | elog-produce -a 1 prog & wait \$!'" /dev/null
+	refute_output --partial 'record'
+	elog_wait_until 10 count_is prog 3
 }

@@ -1,18 +1,25 @@
 /*
- * fuzz_batch — libFuzzer target for batch decoding (batch.h).
+ * fuzz_batch — libFuzzer target for batch validation and decoding (batch.h).
  *
  * Each input is tried three ways:
- *   1. as it is: header decode, check and the reader; almost every input
- *      stops at the CRC, which is the point of this pass;
+ *   1. as it is: header decode, check, the validator and the reader; almost
+ *      every input stops at the CRC, which is the point of this pass;
  *   2. with the CRC recomputed over the input's own batch_length, when the
  *      input holds that much, so the fuzzer reaches the records and any
  *      bytes after the batch are ignored as a next batch would be;
  *   3. with batch_length set to the input's size and the CRC recomputed, so
  *      the fuzzer only has to find the magic to walk its bytes as records.
- * Whatever the reader accepts must hold exactly record_count records at
- * consecutive offsets (header checks plus strictly increasing deltas force
- * that), and is rebuilt with the builder from its records: the
- * rebuilt batch must pass the check and read back to the same records.
+ *
+ * Round trip, every time: elog_batch_validate and elog_batch_reader_open
+ * agree (same verdict, same message) under the dense rules and under the
+ * GAPS rules, and a batch valid dense is valid with gaps allowed. When the
+ * validator accepts, the reader decodes exactly record_count records
+ * without an error, at dense offsets (or strictly increasing ones ending at
+ * last_offset_delta, with gaps), max.record.bytes set to the largest
+ * record still passes and one byte less fails with ELOG_E_LIMIT; the
+ * records are then rebuilt with the builder, and the rebuilt batch must be
+ * valid and read back to the same records. When the validator refuses, the
+ * reader refuses too.
  *
  * With ELOG_FUZZ_SEEDS=<dir> in the environment, LLVMFuzzerInitialize
  * writes a few well-formed batches into <dir> first (tests/fuzz/run does
@@ -29,7 +36,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct elog_batch_reader reader, reader_again, reader_rebuilt;
+static struct elog_batch_reader reader, reader_again, reader_rebuilt, reader_gaps;
+static struct elog_batch_validator validator;
 static struct elog_batch_builder builder;
 static struct elog_record_view view, view_again;
 
@@ -67,6 +75,7 @@ static void compare_rebuilt(const uint8_t *buf, size_t len, const uint8_t *rebui
 	int a, b;
 
 	REQUIRE(elog_batch_check(rebuilt, rebuilt_len, &h, NULL) == 0);
+	REQUIRE(elog_batch_validate(&validator, rebuilt, rebuilt_len, NULL, NULL) == 0);
 	REQUIRE(h.record_count == reader.header.record_count);
 	REQUIRE(h.producer_id == reader.header.producer_id);
 	REQUIRE(h.producer_epoch == reader.header.producer_epoch);
@@ -84,46 +93,109 @@ static void compare_rebuilt(const uint8_t *buf, size_t len, const uint8_t *rebui
 	REQUIRE(a == 0);
 }
 
+/* Size of a record for max.record.bytes: key, value, header names and values. */
+static uint64_t record_bytes(const struct elog_record_view *v)
+{
+	uint64_t n = (uint64_t)(v->key_len > 0 ? v->key_len : 0) + (uint64_t)(v->value_len > 0 ? v->value_len : 0);
+
+	for (uint32_t i = 0; i < v->header_count; i++)
+		n += v->headers[i].name_len + (uint64_t)(v->headers[i].value_len > 0 ? v->headers[i].value_len : 0);
+	return n;
+}
+
+/*
+ * The validator and a reader with the same rules must give the same
+ * verdict and message; returns the verdict (0 or -1).
+ */
+static int validate_both(struct elog_batch_reader *r, const uint8_t *buf, size_t len,
+			 const struct elog_batch_rules *rules)
+{
+	struct elog_err verr, rerr;
+	int v, o;
+
+	r->rules = *rules;
+	v = elog_batch_validate(&validator, buf, len, rules, &verr);
+	o = elog_batch_reader_open(r, buf, len, &rerr);
+	REQUIRE(v == o);
+	REQUIRE(v == 0 || (verr.code == rerr.code && strcmp(verr.msg, rerr.msg) == 0));
+	REQUIRE(v == 0 || validator.records == NULL);
+	return v;
+}
+
+/* With gaps allowed: records at strictly increasing offsets, the last at last_offset_delta. */
+static void walk_gaps(const struct elog_batch_header *h)
+{
+	int64_t previous = -1;
+	uint32_t count = 0;
+	int rc;
+
+	while ((rc = elog_batch_reader_next(&reader_gaps, &view_again, NULL)) == 1) {
+		REQUIRE(view_again.offset > previous);
+		previous = view_again.offset;
+		count++;
+	}
+	REQUIRE(rc == 0 && count == h->record_count);
+	REQUIRE(previous == elog_batch_last_offset(h));
+}
+
 /* Walk one candidate batch; if it is accepted, check it and rebuild it. */
 static void walk(const uint8_t *buf, size_t len)
 {
+	static const struct elog_batch_rules dense = {.offsets = ELOG_BATCH_OFFSETS_DENSE};
+	static const struct elog_batch_rules gaps = {.offsets = ELOG_BATCH_OFFSETS_GAPS};
+	struct elog_batch_rules limited = dense;
 	struct elog_batch_header h;
+	struct elog_err err;
 	const uint8_t *rebuilt;
 	size_t rebuilt_len;
 	uint32_t count = 0;
-	int rc, check, rebuild = 1, dense = 1;
+	uint64_t largest = 0;
+	int rc, check, valid, valid_gaps, rebuild = 1;
 
 	elog_batch_header_decode(buf, len, &h, NULL);
 	check = elog_batch_check(buf, len, &h, NULL);
-	if (elog_batch_reader_open(&reader, buf, len, NULL) < 0)
+	valid_gaps = validate_both(&reader_gaps, buf, len, &gaps);
+	if (valid_gaps == 0)
+		walk_gaps(&reader_gaps.header);
+	valid = validate_both(&reader, buf, len, &dense);
+	if (valid < 0)
 		return;
-	REQUIRE(check == 0);
+	REQUIRE(check == 0 && valid_gaps == 0);
 	elog_batch_builder_reset(&builder);
 	builder.compression = (enum elog_compression)(h.attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK);
 	builder.producer_id = h.producer_id;
 	builder.producer_epoch = h.producer_epoch;
 	builder.base_sequence = h.base_sequence;
 	builder.attributes_extra = h.attributes & ELOG_BATCH_ATTR_CONTROL;
-	while ((rc = elog_batch_reader_next(&reader, &view, NULL)) == 1) {
+	while ((rc = elog_batch_reader_next(&reader, &view, &err)) == 1) {
 		struct elog_record r = {
 			.timestamp_ms = view.timestamp_ms, .key = view.key, .key_len = view.key_len,
 			.value = view.value, .value_len = view.value_len,
 			.headers = view.headers, .header_count = view.header_count,
 		};
-		struct elog_err err;
-		/* Offsets only have to be dense once the whole batch is accepted. */
-		if (view.offset != h.base_offset + (int64_t)count)
-			dense = 0;
+		REQUIRE(view.offset == h.base_offset + (int64_t)count);
+		if (record_bytes(&view) > largest)
+			largest = record_bytes(&view);
 		count++;
 		if (rebuild && elog_batch_builder_add(&builder, &r, &err) < 0) {
 			REQUIRE(err.code == ELOG_E_LIMIT);  /* re-encoding may grow timestamp deltas */
 			rebuild = 0;
 		}
 	}
-	if (rc < 0)
-		return;
-	REQUIRE(count == h.record_count && dense);
+	/* Validated, so every record decodes. */
+	REQUIRE(rc == 0);
+	REQUIRE(count == h.record_count);
 	REQUIRE(elog_batch_reader_next(&reader, &view, NULL) == 0);
+	/* max.record.bytes is checked in the same pass, exactly. */
+	if (largest > 0 && largest <= UINT32_MAX) {
+		limited.record_bytes_max = (uint32_t)largest;
+		REQUIRE(elog_batch_validate(&validator, buf, len, &limited, NULL) == 0);
+		limited.record_bytes_max = (uint32_t)largest - 1;
+		if (limited.record_bytes_max > 0) {
+			REQUIRE(elog_batch_validate(&validator, buf, len, &limited, &err) == -1);
+			REQUIRE(err.code == ELOG_E_LIMIT);
+		}
+	}
 	if (rebuild && elog_batch_builder_finish(&builder, &rebuilt, &rebuilt_len, NULL) == 0)
 		compare_rebuilt(buf, len, rebuilt, rebuilt_len);
 }
@@ -211,6 +283,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	elog_batch_reader_init(&reader);
 	elog_batch_reader_init(&reader_again);
 	elog_batch_reader_init(&reader_rebuilt);
+	elog_batch_reader_init(&reader_gaps);
+	elog_batch_validator_init(&validator);
 	if (dir && *dir)
 		write_seeds(dir);
 	elog_batch_builder_init(&builder, ELOG_COMPRESS_NONE, 0);

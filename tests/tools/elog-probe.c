@@ -5,7 +5,8 @@
  *
  *   elog-probe -b HOST:PORT COMMAND [ARGS]
  *
- *   metadata [TOPIC...]        topic=T error=E partitions=N, per partition leader/term
+ *   metadata [TOPIC...]        topic=T error=E partitions=N, per partition leader/term;
+ *                              with -c (version 2) the broker may create missing topics
  *   create TOPIC [-p N] [-C key=value]...      error=NAME [message=...]
  *   alter TOPIC [-p N] [-C key=value]...
  *   delete TOPIC
@@ -13,8 +14,16 @@
  *   init-producer              producer_id=N epoch=E
  *   produce TOPIC [-P part] [-n records] [-k batches] [-a acks] [-s first]
  *           [-t timestamp] [-I pid] [-E epoch] [-S seq] [-T timeout_ms] [-V value_bytes]
+ *           [-z codec] [--join] [--bad N] [--patch OFF:HEX]... [--add32 OFF:DELTA]...
+ *           [--append HEX] [--raw-batch HEX] [--keep-crc]
  *                              one line per batch answered: partition=P error=E base_offset=O
- *                              record i: key "key-i", value "value-i", timestamp t + i
+ *                              record i: key "key-i", value "value-i", timestamp t + i;
+ *                              --join sends the -k batches in one request (one line);
+ *                              the tampering options change batch N (default 0) after it
+ *                              is built: --raw-batch replaces it, --append adds bytes after
+ *                              its records (batch_length follows), --patch overwrites
+ *                              bytes at batch byte OFF, --add32 adds DELTA to the u32 at
+ *                              OFF; then its crc is recomputed unless --keep-crc
  *   fetch TOPIC [-P part] [-o offset] [-w max_wait_ms] [-m min_bytes] [-x max_bytes] [-r]
  *                              error=E high_watermark=H batches=B records=R elapsed_ms=T;
  *                              with -r also offset=N key=K value=V per record;
@@ -27,6 +36,8 @@
  *   pipeline N                 N metadata requests in one write; ok=N when all answered
  *   hold N                     open N connections, print "held N", wait for stdin to close
  *   stall TOPIC [-k requests]  send fetches of TOPIC and never read; "stalled" then wait for stdin EOF
+ *
+ * -R VERSION sends requests in that version of their api (default: the newest).
  *
  * Exit 0 when the request got an answer (whatever its error code), 1 on a
  * connection or protocol failure, 2 on a bad command line.
@@ -49,15 +60,19 @@
 #include "buf.h"
 #include "bytes.h"
 #include "cli.h"
+#include "crc32c.h"
 #include "proto.h"
 
 #define FRAME_MAX (256u << 20)
 #define CONFIGS_MAX 32
+#define TAMPERS_MAX 16
 
 struct probe {
 	const char *broker;
 	uint32_t partition, partitions, records, batches, min_bytes, max_bytes, max_wait_ms;
 	uint32_t timeout_ms, value_bytes;
+	uint16_t request_version;       /* -R; 0: each api's newest */
+	int allow_auto_create;          /* -c */
 	int8_t acks;
 	int64_t first, offset, timestamp, producer_id;
 	int16_t epoch;
@@ -65,6 +80,12 @@ struct probe {
 	int print_records, have_timestamp, announce;
 	const char *configs[CONFIGS_MAX];
 	uint32_t config_count;
+	enum elog_compression compression;
+	int join, keep_crc;
+	uint32_t bad_batch;
+	const char *patches[TAMPERS_MAX], *adds[TAMPERS_MAX];
+	uint32_t patch_count, add_count;
+	const char *append_hex, *raw_hex;
 	int fd;
 	uint32_t next_cid;
 	struct elog_buf out, in;
@@ -202,10 +223,15 @@ static int roundtrip(struct probe *pr, struct elog_wire_r *r, int *code)
 	return 0;
 }
 
+static uint16_t version_of(const struct probe *pr, uint16_t api)
+{
+	return pr->request_version ? pr->request_version : elog_api_version_max(api);
+}
+
 static void begin(struct probe *pr, struct elog_wire_w *w, uint16_t api)
 {
 	elog_wire_w_init(w, &pr->out);
-	elog_wire_frame_begin(w, api, ++pr->next_cid);
+	elog_wire_frame_begin_version(w, api, version_of(pr, api), ++pr->next_cid);
 }
 
 static int end(struct elog_wire_w *w)
@@ -268,6 +294,8 @@ static int cmd_metadata(struct probe *pr, int argc, char **argv)
 
 	begin(pr, &w, ELOG_API_METADATA);
 	put_names(&w, argc, argv);
+	if (version_of(pr, ELOG_API_METADATA) >= 2)
+		elog_wire_put_u8(&w, (uint8_t)pr->allow_auto_create);
 	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
 		return 1;
 	if (code)
@@ -505,16 +533,132 @@ static int produce_answer(struct probe *pr, const char *topic)
 	return check_end(&r) ? -1 : 0;
 }
 
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decode hex digits into buf (appended); -1 on odd length or a bad digit. */
+static int hex_append(struct elog_buf *buf, const char *hex)
+{
+	size_t n = strlen(hex);
+
+	if (n % 2 || elog_buf_reserve(buf, n / 2, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		buf->data[buf->len++] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int tampering(const struct probe *pr)
+{
+	return pr->patch_count || pr->add_count || pr->append_hex || pr->raw_hex;
+}
+
+/* "OFF:REST": the offset, and REST in *rest. */
+static int split_offset(const char *spec, size_t *off, const char **rest)
+{
+	char *end;
+	unsigned long v = strtoul(spec, &end, 10);
+
+	if (end == spec || *end != ':')
+		return -1;
+	*off = v;
+	*rest = end + 1;
+	return 0;
+}
+
+/* Batch `in` changed as the tampering options say, into out; 0, or -1 with a message. */
+static int tamper(const struct probe *pr, const uint8_t *in, size_t in_len, struct elog_buf *out)
+{
+	size_t off;
+	const char *rest;
+
+	elog_buf_reset(out);
+	if (pr->raw_hex) {
+		if (hex_append(out, pr->raw_hex) < 0)
+			return elog_cli_error("--raw-batch: bad hex"), -1;
+		return 0;
+	}
+	if (elog_buf_add(out, in, in_len, NULL) < 0)
+		return -1;
+	if (pr->append_hex) {
+		if (hex_append(out, pr->append_hex) < 0)
+			return elog_cli_error("--append: bad hex"), -1;
+		elog_put32(out->data + ELOG_BATCH_LENGTH_OFFSET, (uint32_t)(out->len - ELOG_BATCH_PREFIX_SIZE));
+	}
+	for (uint32_t i = 0; i < pr->patch_count; i++) {
+		struct elog_buf bytes;
+		elog_buf_init(&bytes, 1u << 20);
+		if (split_offset(pr->patches[i], &off, &rest) < 0 || hex_append(&bytes, rest) < 0 ||
+		    off + bytes.len > out->len) {
+			elog_buf_release(&bytes);
+			return elog_cli_error("--patch %s: expected OFFSET:HEX inside the batch", pr->patches[i]), -1;
+		}
+		memcpy(out->data + off, bytes.data, bytes.len);
+		elog_buf_release(&bytes);
+	}
+	for (uint32_t i = 0; i < pr->add_count; i++) {
+		long delta;
+		char *end;
+		if (split_offset(pr->adds[i], &off, &rest) < 0 || off + 4 > out->len ||
+		    (delta = strtol(rest, &end, 10), *end || end == rest))
+			return elog_cli_error("--add32 %s: expected OFFSET:DELTA inside the batch", pr->adds[i]), -1;
+		elog_put32(out->data + off, elog_get32(out->data + off) + (uint32_t)delta);
+	}
+	if (!pr->keep_crc && out->len >= ELOG_BATCH_HEADER_SIZE) {
+		size_t end = (size_t)elog_get32(out->data + ELOG_BATCH_LENGTH_OFFSET) + ELOG_BATCH_PREFIX_SIZE;
+		if (end > out->len || end < ELOG_BATCH_CRC_START)
+			end = out->len;
+		elog_put32(out->data + ELOG_BATCH_PREFIX_SIZE,
+			   elog_crc32c(0, out->data + ELOG_BATCH_CRC_START, end - ELOG_BATCH_CRC_START));
+	}
+	return 0;
+}
+
+/* Send the request built in pr->out; print its answer (or count it, acks=0). */
+static int produce_send(struct probe *pr, struct elog_wire_w *w, const char *topic)
+{
+	if (end(w) < 0)
+		return -1;
+	if (pr->acks == 0) {
+		int rc = send_all(pr->fd, pr->out.data, pr->out.len);
+		elog_buf_reset(&pr->out);
+		return rc;
+	}
+	return produce_answer(pr, topic);
+}
+
+static void produce_begin(struct probe *pr, struct elog_wire_w *w, const char *topic, size_t *count_pos)
+{
+	begin(pr, w, ELOG_API_PRODUCE);
+	elog_wire_put_i8(w, pr->acks);
+	elog_wire_put_u32(w, pr->timeout_ms);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_cstring(w, topic);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_u32(w, pr->partition);
+	*count_pos = elog_wire_put_count(w, 0);    /* bytes length, patched as batches go in */
+}
+
 static int cmd_produce(struct probe *pr, int argc, char **argv)
 {
 	struct elog_batch_builder b;
+	struct elog_buf changed;
+	struct elog_wire_w w;
+	size_t count_pos = 0, joined = 0;
 	int rc = 0;
 
 	if (argc != 1)
 		return elog_cli_error("produce: expected one topic"), 2;
-	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	elog_batch_builder_init(&b, pr->compression, 0);
+	elog_buf_init(&changed, FRAME_MAX);
 	for (uint32_t k = 0; k < pr->batches && rc == 0; k++) {
-		struct elog_wire_w w;
 		const uint8_t *batch;
 		size_t len;
 		uint64_t first = (uint64_t)pr->first + (uint64_t)k * pr->records;
@@ -522,27 +666,27 @@ static int cmd_produce(struct probe *pr, int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		begin(pr, &w, ELOG_API_PRODUCE);
-		elog_wire_put_i8(&w, pr->acks);
-		elog_wire_put_u32(&w, pr->timeout_ms);
-		elog_wire_put_u32(&w, 1);
-		elog_wire_put_cstring(&w, argv[0]);
-		elog_wire_put_u32(&w, 1);
-		elog_wire_put_u32(&w, pr->partition);
-		elog_wire_put_bytes(&w, batch, len);
-		if (end(&w) < 0) {
-			rc = 1;
-			break;
+		if (k == pr->bad_batch && tampering(pr)) {
+			if (tamper(pr, batch, len, &changed) < 0) {
+				rc = 1;
+				break;
+			}
+			batch = changed.data;
+			len = changed.len;
 		}
-		if (pr->acks == 0) {
-			rc = send_all(pr->fd, pr->out.data, pr->out.len) < 0;
-			elog_buf_reset(&pr->out);
-		} else {
-			rc = produce_answer(pr, argv[0]) < 0;
-		}
+		if (!pr->join || k == 0)
+			produce_begin(pr, &w, argv[0], &count_pos);
+		elog_wire_put_raw(&w, batch, len);
+		joined += len;
+		if (pr->join && k + 1 < pr->batches)
+			continue;
+		elog_wire_patch_count(&w, count_pos, (uint32_t)joined);
+		joined = 0;
+		rc = produce_send(pr, &w, argv[0]) < 0;
 		if (pr->producer_id >= 0)
 			pr->seq += (int32_t)pr->records;
 	}
+	elog_buf_release(&changed);
 	elog_batch_builder_release(&b);
 	if (rc == 0 && pr->acks == 0)
 		printf("sent=%u\n", pr->batches);
@@ -698,12 +842,6 @@ static int print_frames(struct probe *pr)
 	return rc < 0;
 }
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int cmd_raw(struct probe *pr, int argc, char **argv)
 {
 	size_t n;
@@ -763,6 +901,8 @@ static int cmd_pipeline(struct probe *pr, uint32_t n)
 		struct elog_wire_w w;
 		begin(pr, &w, ELOG_API_METADATA);
 		elog_wire_put_u32(&w, 0);
+		if (version_of(pr, ELOG_API_METADATA) >= 2)
+			elog_wire_put_u8(&w, 0);
 		if (end(&w) < 0)
 			return 1;
 	}
@@ -845,7 +985,7 @@ static int cmd_stall(struct probe *pr, int argc, char **argv)
 
 /* ---------------------------------------------------------------- main */
 
-enum { OPT_VERSION = 256 };
+enum { OPT_VERSION = 256, OPT_JOIN, OPT_BAD, OPT_PATCH, OPT_ADD32, OPT_APPEND, OPT_RAW_BATCH, OPT_KEEP_CRC };
 
 static const struct elog_cli_option options[] = {
 	{'b', "broker", "HOST:PORT", "broker address (default 127.0.0.1:7411)"},
@@ -862,12 +1002,22 @@ static const struct elog_cli_option options[] = {
 	{'S', "sequence", "N", "produce: first sequence (default 0)"},
 	{'T', "timeout", "MS", "produce: acks=-1 timeout (default 30000)"},
 	{'V', "value-bytes", "N", "produce: pad values to N bytes"},
+	{'z', "compression", "CODEC", "produce: none, lz4 or zlib (default none)"},
+	{OPT_JOIN, "join", NULL, "produce: every batch in one request"},
+	{OPT_BAD, "bad", "N", "produce: the batch the tampering options change (default 0)"},
+	{OPT_PATCH, "patch", "OFF:HEX", "produce: overwrite batch bytes at OFF"},
+	{OPT_ADD32, "add32", "OFF:DELTA", "produce: add DELTA to the u32 at OFF"},
+	{OPT_APPEND, "append", "HEX", "produce: bytes after the records, batch_length grown"},
+	{OPT_RAW_BATCH, "raw-batch", "HEX", "produce: these bytes instead of the batch"},
+	{OPT_KEEP_CRC, "keep-crc", NULL, "produce: leave the crc as it was after tampering"},
 	{'o', "offset", "N", "fetch: offset (default 0)"},
 	{'w', "max-wait", "MS", "fetch: long-poll wait (default 0)"},
 	{'m', "min-bytes", "N", "fetch: min bytes (default 1)"},
 	{'x', "max-bytes", "N", "fetch: max bytes (default 1 MiB)"},
 	{'r', "records-print", NULL, "fetch: print every record"},
 	{'A', "announce", NULL, "fetch: \"sent\" on stderr once the request is sent"},
+	{'c', "create", NULL, "metadata: ask the broker to create missing topics"},
+	{'R', "request-version", "N", "send requests in this version (default the newest)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -886,9 +1036,9 @@ static int option(struct probe *pr, int id, const char *arg)
 	int64_t i = 0;
 	int rc = 0;
 
-	if (strchr("pPnkVwmx", id))
+	if ((id < 256 && strchr("pPnkVwmxR", id)) || id == OPT_BAD)
 		rc = elog_cli_parse_u64(arg, 0, UINT32_MAX, &u, &err);
-	else if (strchr("astIESTo", id))
+	else if (id < 256 && strchr("astIESTo", id))
 		rc = elog_cli_parse_i64(arg, INT64_MIN + 1, INT64_MAX, &i, &err);
 	if (rc < 0)
 		return elog_cli_usage_error(&program, "-%c: %s", id, err.msg);
@@ -917,6 +1067,27 @@ static int option(struct probe *pr, int id, const char *arg)
 	case 'x': pr->max_bytes = (uint32_t)u; break;
 	case 'r': pr->print_records = 1; break;
 	case 'A': pr->announce = 1; break;
+	case 'z':
+		if ((i = elog_compression_parse(arg)) < 0)
+			return elog_cli_usage_error(&program, "-z: expected none, lz4 or zlib");
+		pr->compression = (enum elog_compression)i;
+		break;
+	case OPT_JOIN: pr->join = 1; break;
+	case OPT_BAD: pr->bad_batch = (uint32_t)u; break;
+	case OPT_KEEP_CRC: pr->keep_crc = 1; break;
+	case OPT_APPEND: pr->append_hex = arg; break;
+	case OPT_RAW_BATCH: pr->raw_hex = arg; break;
+	case OPT_PATCH:
+	case OPT_ADD32:
+		if ((id == OPT_PATCH ? pr->patch_count : pr->add_count) == TAMPERS_MAX)
+			return elog_cli_usage_error(&program, "too many --patch or --add32");
+		if (id == OPT_PATCH)
+			pr->patches[pr->patch_count++] = arg;
+		else
+			pr->adds[pr->add_count++] = arg;
+		break;
+	case 'c': pr->allow_auto_create = 1; break;
+	case 'R': pr->request_version = (uint16_t)u; break;
 	default: return ELOG_EXIT_USAGE;
 	}
 	return -1;

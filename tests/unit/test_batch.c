@@ -12,6 +12,9 @@
 
 #include <time.h>
 
+#include <lz4.h>
+#include <zlib.h>
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const enum elog_compression all_compressions[] = {
@@ -707,7 +710,7 @@ static void test_reader_rejects_bad_lengths(void)
 	w_raw(&body, "0123456789ab", 12);
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0: key length 900 exceeds the 12 bytes left") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 68): key length 900 exceeds the 12 bytes left") == 0);
 
 	/* record length beyond the records area */
 	area.n = body.n = 0;
@@ -715,7 +718,7 @@ static void test_reader_rejects_bad_lengths(void)
 	w_body(&body, 1, 1);
 	w_record(&area, &body, 100);
 	len = craft(crafted, 0, 2, 1, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 1: length") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 1 (byte 72): length 107 exceeds the 7 bytes left") == 0);
 
 	/* record length larger than its fields, bytes to spare in the area */
 	area.n = body.n = 0;
@@ -730,18 +733,18 @@ static void test_reader_rejects_bad_lengths(void)
 	w_body(&body, 0, 1);
 	w_record(&area, &body, -1);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0: header count truncated") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 71): header count truncated") == 0);
 
 	/* negative record length, negative key length other than -1 */
 	area.n = 0;
 	w_svarint(&area, -3);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0: length -3") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 64): length -3 is negative") == 0);
 	area.n = body.n = 0;
 	w_body(&body, 0, -2);
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "key length -2 is negative") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 68): key length -2 is negative (-1 means null)") == 0);
 
 	/* a varint that never ends inside the record */
 	area.n = body.n = 0;
@@ -749,7 +752,7 @@ static void test_reader_rejects_bad_lengths(void)
 	w_raw(&body, "\x80\x80\x80", 3);
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "timestamp delta truncated") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 66): timestamp delta truncated") == 0);
 
 	/* non-zero record attributes */
 	area.n = body.n = 0;
@@ -757,7 +760,7 @@ static void test_reader_rejects_bad_lengths(void)
 	body.b[0] = 4;
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "attributes 0x04") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 65): attributes 0x04, expected 0") == 0);
 }
 
 static void test_reader_rejects_bad_offsets_and_counts(void)
@@ -769,32 +772,32 @@ static void test_reader_rejects_bad_offsets_and_counts(void)
 	w_simple(&area, 0);
 	w_simple(&area, 0);
 	len = craft(crafted, 0, 2, 1, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 1: offset delta 0 does not increase") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 0, expected 1 (a produced batch's offsets are dense)") == 0);
 
 	/* and stay within last_offset_delta */
 	area.n = 0;
 	w_simple(&area, 0);
 	w_simple(&area, 5);
 	len = craft(crafted, 0, 2, 1, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "offset delta 5 beyond") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 5, expected 1") == 0);
 
 	/* fewer records than record_count */
 	area.n = 0;
 	w_simple(&area, 0);
 	w_simple(&area, 1);
 	len = craft(crafted, 0, 3, 2, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch holds 2 records, its header says 3") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch record count 3, but its records end after 2") == 0);
 
 	/* more bytes after record_count records */
 	area.n = 0;
 	w_simple(&area, 0);
 	w_simple(&area, 1);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "bytes after its 1 records") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch record count 1, but 8 more bytes follow its last record (byte 72)") == 0);
 
 	/* an empty records area */
 	len = craft(crafted, 0, 1, 0, area.b, 0);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch holds 0 records") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch record count 1, but its records end after 0") == 0);
 
 	/* well-formed control: the same helpers produce an accepted batch */
 	area.n = 0;
@@ -829,7 +832,7 @@ static void test_reader_rejects_bad_headers(void)
 	}
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "header count 65 exceeds the limit of 64") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 71): header count 65 exceeds the limit of 64") == 0);
 
 	/* exactly 64 are fine */
 	area.n = 0;
@@ -860,7 +863,7 @@ static void test_reader_rejects_bad_headers(void)
 	w_raw(&body, "abc", 3);
 	w_record(&area, &body, 0);
 	len = craft(crafted, 0, 1, 0, area.b, area.n);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0: header 1 name length 50 exceeds the 3 bytes left") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "record 0 (byte 74): header 1 name length 50 exceeds the 3 bytes left") == 0);
 }
 
 static void test_reader_rejects_bad_compression(void)
@@ -876,23 +879,23 @@ static void test_reader_rejects_bad_compression(void)
 
 	/* area too short for the length field, length 0, length over the limit */
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\1\0"), 2);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "has no length field") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length: missing, the lz4 records area holds 2 bytes") == 0);
 	len = craft(crafted, ELOG_COMPRESS_ZLIB, 20, 19, U8("\0\0\0\0xx"), 6);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "uncompressed length 0") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length 0 outside [1, 67108864]") == 0);
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\1\0\0\4xx"), 6);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "uncompressed length 67108865") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length 67108865 outside") == 0);
 
 	/* a tiny batch claiming more than its codec could ever expand to (no 64 MiB allocation) */
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\0\0\0\1xx"), 6);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "impossible from 2 compressed bytes") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length 16777216 impossible from 2 bytes of lz4 data") == 0);
 	len = craft(crafted, ELOG_COMPRESS_ZLIB, 20, 19, U8("\0\0\1\0xx"), 6);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "impossible from 2 compressed bytes") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length 65536 impossible from 2 bytes of zlib data") == 0);
 
 	/* garbage in place of compressed data */
 	len = craft(crafted, ELOG_COMPRESS_LZ4, 20, 19, U8("\x40\0\0\0\xff\xff\xff\xff\xff\xff"), 10);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "lz4 batch") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch uncompressed length 64: the lz4 records are malformed or decompress to more") == 0);
 	len = craft(crafted, ELOG_COMPRESS_ZLIB, 20, 19, U8("\x40\0\0\0\xff\xff\xff\xff\xff\xff"), 10);
-	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "zlib batch: malformed") == 0);
+	T_CHECK(expect_reader_error(crafted, len, ELOG_E_CORRUPT, "batch zlib records: malformed at or before byte 70: incorrect header check") == 0);
 
 	/* real compressed data with a wrong length field, or trailing bytes */
 	for (int c = ELOG_COMPRESS_LZ4; c <= ELOG_COMPRESS_ZLIB; c++) {
@@ -961,8 +964,8 @@ static void test_header_decode_checks(void)
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, 51), ELOG_E_CORRUPT, "batch length 51 outside");
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, ELOG_BATCH_SIZE_MAX - 11), ELOG_E_CORRUPT, "outside");
 	EXPECT_HEADER_ERROR(elog_put32(b_ + 8, UINT32_MAX), ELOG_E_CORRUPT, "outside");
-	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 0), ELOG_E_CORRUPT, "record count of 0");
-	EXPECT_HEADER_ERROR(elog_put32(b_ + 20, 1), ELOG_E_CORRUPT, "last offset delta 1 not below its record count 1");
+	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 0), ELOG_E_CORRUPT, "batch record count 0, expected at least 1");
+	EXPECT_HEADER_ERROR(elog_put32(b_ + 60, 2), ELOG_E_CORRUPT, "batch record count 2 exceeds its last offset delta 0 + 1");
 	EXPECT_HEADER_ERROR(elog_put64(b_, UINT64_MAX), ELOG_E_CORRUPT, "base offset -1 is negative");
 	EXPECT_HEADER_ERROR((elog_put64(b_, INT64_MAX), elog_put32(b_ + 20, 1), elog_put32(b_ + 60, 2)),
 			    ELOG_E_CORRUPT, "overflows");
@@ -1009,6 +1012,580 @@ static void test_records_area_truncated(void)
 		free(exact);
 	}
 	elog_batch_builder_release(&b);
+}
+
+/* ------------------------------------------------ the validator, case by case */
+
+/*
+ * Validate buf[0, len) (copied to an exactly sized buffer) with a fresh
+ * validator and with a reader under the same rules: both must refuse it
+ * with `code` and the same message, which must contain `want`; buf must
+ * be left as it was. 0 if so.
+ */
+static int expect_invalid(const uint8_t *buf, size_t len, const struct elog_batch_rules *rules,
+			  enum elog_errcode code, const char *want)
+{
+	struct elog_batch_validator v;
+	struct elog_batch_reader reader;
+	struct elog_err verr, rerr;
+	uint8_t *copy = copy_of(buf, len);
+	int vrc, rrc, ok;
+
+	elog_batch_validator_init(&v);
+	elog_batch_reader_init(&reader);
+	if (rules)
+		reader.rules = *rules;
+	elog_err_clear(&verr);
+	elog_err_clear(&rerr);
+	vrc = elog_batch_validate(&v, copy, len, rules, &verr);
+	rrc = elog_batch_reader_open(&reader, copy, len, &rerr);
+	ok = vrc == -1 && rrc == -1 && verr.code == code && rerr.code == code && !strcmp(verr.msg, rerr.msg) &&
+	     strstr(verr.msg, want) && !memcmp(copy, buf, len) && v.records == NULL;
+	if (!ok)
+		fprintf(stderr, "# wanted \"%s\" (%s), got %s: \"%s\" / reader %s: \"%s\"\n", want, elog_errcode_name(code),
+			vrc ? elog_errcode_name(verr.code) : "accepted", verr.msg,
+			rrc ? elog_errcode_name(rerr.code) : "accepted", rerr.msg);
+	elog_batch_reader_release(&reader);
+	elog_batch_validator_release(&v);
+	free(copy);
+	return ok ? 0 : -1;
+}
+
+/* Accepted by the validator and the reader; the reader yields `count` records. 0 if so. */
+static int expect_valid(const uint8_t *buf, size_t len, const struct elog_batch_rules *rules, uint32_t count,
+			int64_t *offsets_out)
+{
+	static struct elog_record_view view;
+	struct elog_batch_validator v;
+	struct elog_batch_reader reader;
+	struct elog_err err;
+	uint8_t *copy = copy_of(buf, len);
+	uint32_t n = 0;
+	int rc = -1;
+
+	elog_batch_validator_init(&v);
+	elog_batch_reader_init(&reader);
+	if (rules)
+		reader.rules = *rules;
+	if (elog_batch_validate(&v, copy, len, rules, &err) < 0 || elog_batch_reader_open(&reader, copy, len, &err) < 0) {
+		fprintf(stderr, "# refused: %s\n", err.msg);
+		goto out;
+	}
+	while ((rc = elog_batch_reader_next(&reader, &view, &err)) == 1) {
+		if (offsets_out && n < 16)
+			offsets_out[n] = view.offset;
+		n++;
+	}
+	if (rc == 0 && n != count)
+		rc = -1;
+out:
+	elog_batch_reader_release(&reader);
+	elog_batch_validator_release(&v);
+	free(copy);
+	return rc;
+}
+
+/* A record body written field by field: timestamp and offset deltas, key and value lengths (filled). */
+static void w_fields(struct wbuf *w, int64_t ts_delta, uint64_t offset_delta, int64_t key_len, int64_t value_len)
+{
+	w_u8(w, 0);
+	w_svarint(w, ts_delta);
+	w_varint(w, offset_delta);
+	w_svarint(w, key_len);
+	for (int64_t i = 0; i < key_len; i++)
+		w_u8(w, 'k');
+	w_svarint(w, value_len);
+	for (int64_t i = 0; i < value_len; i++)
+		w_u8(w, 'v');
+}
+
+/* A whole record with no headers. */
+static void w_plain_record(struct wbuf *w, int64_t ts_delta, uint64_t offset_delta)
+{
+	struct wbuf body = {.n = 0};
+	w_fields(&body, ts_delta, offset_delta, 1, 3);
+	w_varint(&body, 0);
+	w_record(w, &body, 0);
+}
+
+/* Like craft, with the timestamps given. */
+static size_t craft_ts(uint8_t *out, uint32_t count, uint32_t last_delta, int64_t first_ts, int64_t max_ts,
+		       const uint8_t *area, size_t area_len)
+{
+	size_t len = craft(out, 0, count, last_delta, area, area_len);
+	elog_put64(out + 32, (uint64_t)first_ts);
+	elog_put64(out + 40, (uint64_t)max_ts);
+	elog_put32(out + 12, elog_crc32c(0, out + 16, len - 16));
+	return len;
+}
+
+/*
+ * Compress a plain records area with codec c into out + 64 as
+ * [u32 declared][compressed][trailing], declared = plain_len + declared_adjust,
+ * and wrap it in a header; returns the batch size.
+ */
+static size_t craft_compressed(uint8_t *out, size_t cap, enum elog_compression c, uint32_t count,
+			       const uint8_t *plain, size_t plain_len, int64_t declared_adjust,
+			       const char *trailing)
+{
+	uint8_t *area = malloc(cap);
+	size_t n = 0, len;
+
+	if (!area)
+		return 0;
+	if (c == ELOG_COMPRESS_LZ4) {
+		int k = LZ4_compress_default((const char *)plain, (char *)area + 4, (int)plain_len, (int)(cap - 4 - 16));
+		n = k > 0 ? (size_t)k : 0;
+	} else {
+		uLongf k = cap - 4 - 16;
+		n = compress2(area + 4, &k, plain, plain_len, Z_BEST_COMPRESSION) == Z_OK ? k : 0;
+	}
+	elog_put32(area, (uint32_t)((int64_t)plain_len + declared_adjust));
+	memcpy(area + 4 + n, trailing, strlen(trailing));
+	len = craft(out, (uint8_t)c, count, count - 1, area, 4 + n + strlen(trailing));
+	free(area);
+	return n ? len : 0;
+}
+
+static uint8_t big_crafted[1 << 20];
+
+/* The six shapes the issue found stored with error 0 and then stopping every consumer. */
+static void test_validate_issue_cases(void)
+{
+	struct wbuf area = {.n = 0}, plain = {.n = 0};
+	size_t len;
+
+	/* record count larger than the records present */
+	for (uint32_t i = 0; i < 3; i++)
+		w_simple(&area, i);
+	len = craft(crafted, 0, 4, 3, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch record count 4, but its records end after 3") == 0);
+
+	/* last offset delta that disagrees with the count, either way */
+	len = craft(crafted, 0, 3, 5, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT,
+			       "batch last offset delta 5 disagrees with its record count 3 (a produced batch's offsets are dense)") == 0);
+	len = craft(crafted, 0, 3, 1, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch record count 3 exceeds its last offset delta 1 + 1") == 0);
+
+	/* a record length of 2^30 */
+	area.n = 0;
+	w_svarint(&area, (int64_t)1 << 30);
+	w_raw(&area, "\0\0\0\2k\6vvv\0", 10);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT,
+			       "record 0 (byte 64): length 1073741824 exceeds the 10 bytes left") == 0);
+
+	/* trailing bytes after the last record */
+	area.n = 0;
+	w_simple(&area, 0);
+	w_simple(&area, 1);
+	w_raw(&area, "xyz", 3);
+	len = craft(crafted, 0, 2, 1, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT,
+			       "batch record count 2, but 3 more bytes follow its last record (byte 80)") == 0);
+
+	/* lz4 and zlib payloads that do not decompress */
+	for (uint32_t i = 0; i < 40; i++)
+		w_plain_record(&plain, 0, i);
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 40, plain.b, plain.n, 0, "");
+	T_ASSERT(len > 0);
+	memset(crafted + 68, 0xff, 8);   /* literal lengths running past the block */
+	elog_put32(crafted + 12, elog_crc32c(0, crafted + 16, len - 16));
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "the lz4 records are malformed or decompress to more") == 0);
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, 0, "");
+	T_ASSERT(len > 0);
+	crafted[68] ^= 0x0f;     /* the zlib header */
+	elog_put32(crafted + 12, elog_crc32c(0, crafted + 16, len - 16));
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch zlib records: malformed at or before byte 70: incorrect header check") == 0);
+
+	/* a compressed payload whose real size differs from the declared one */
+	{
+		char want[160];
+		snprintf(want, sizeof(want), "batch uncompressed length %zu: the lz4 records decompress to %zu bytes", plain.n + 1, plain.n);
+		len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 40, plain.b, plain.n, 1, "");
+		T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, want) == 0);
+		snprintf(want, sizeof(want), "batch uncompressed length %zu: the lz4 records are malformed or decompress to more", plain.n - 1);
+		len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 40, plain.b, plain.n, -1, "");
+		T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, want) == 0);
+		snprintf(want, sizeof(want), "batch uncompressed length %zu: the zlib records decompress to %zu bytes", plain.n + 1, plain.n);
+		len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, 1, "");
+		T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, want) == 0);
+		snprintf(want, sizeof(want), "batch uncompressed length %zu: the zlib records decompress to more", plain.n - 1);
+		len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, -1, "");
+		T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, want) == 0);
+	}
+	/* ... and exactly right, both are accepted */
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 40, plain.b, plain.n, 0, "");
+	T_CHECK(expect_valid(crafted, len, NULL, 40, NULL) == 0);
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, 0, "");
+	T_CHECK(expect_valid(crafted, len, NULL, 40, NULL) == 0);
+}
+
+static void test_validate_compressed_trailing_and_bombs(void)
+{
+	struct wbuf plain = {.n = 0};
+	struct elog_batch_validator v;
+	struct elog_err err;
+	uint8_t *zeros;
+	size_t len;
+
+	for (uint32_t i = 0; i < 40; i++)
+		w_plain_record(&plain, 0, i);
+	/* zlib trailing garbage after a stream that is right in itself */
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, 0, "zz");
+	T_ASSERT(len > 0);
+	{
+		char want[120];
+		snprintf(want, sizeof(want), "batch zlib records: 2 bytes after the end of the stream (byte %zu)", len - 2);
+		T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, want) == 0);
+	}
+	/* lz4 trailing bytes are more block data: refused as well */
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 40, plain.b, plain.n, 0, "zz");
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "the lz4 records") == 0);
+	/* a zlib stream cut short */
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 40, plain.b, plain.n, 0, "");
+	elog_put32(crafted + 8, elog_get32(crafted + 8) - 3);
+	elog_put32(crafted + 12, elog_crc32c(0, crafted + 16, len - 3 - 16));
+	T_CHECK(expect_invalid(crafted, len - 3, NULL, ELOG_E_CORRUPT, "batch zlib records: the stream is cut short") == 0);
+
+	/*
+	 * Ratio bombs: 1 MiB of zeros compresses to about 1 KiB (zlib) or
+	 * 4 KiB (lz4). Declared as 1 MiB they are legal; declared smaller, the
+	 * codec stops at the declared size and the scratch buffer never grows
+	 * past it.
+	 */
+	zeros = calloc(1, 1 << 20);
+	T_ASSERT(zeros);
+	elog_batch_validator_init(&v);
+	for (int c = ELOG_COMPRESS_LZ4; c <= ELOG_COMPRESS_ZLIB; c++) {
+		len = craft_compressed(big_crafted, sizeof(big_crafted), (enum elog_compression)c, 1, zeros, 1 << 20,
+				       -(int64_t)((1 << 20) - 4096), "");
+		T_ASSERT(len > 0 && len < 8192);
+		T_CHECK(elog_batch_validate(&v, big_crafted, len, NULL, &err) == -1);
+		T_CHECK(strstr(err.msg, "batch uncompressed length 4096: the") != NULL);
+		T_CHECK(strstr(err.msg, "decompress to more") != NULL);
+		T_CHECK(v.plain_cap <= 8192);
+	}
+	/* A declared length the codec cannot reach from so few bytes: nothing allocated for it. */
+	elog_batch_validator_release(&v);
+	elog_batch_validator_init(&v);
+	len = craft(crafted, ELOG_COMPRESS_ZLIB, 1, 0, U8("\0\0\0\4\x78\x9c\3\0\0\0\0\1"), 12);
+	T_CHECK(elog_batch_validate(&v, crafted, len, NULL, &err) == -1);
+	T_CHECK(strstr(err.msg, "batch uncompressed length 67108864 impossible from 8 bytes of zlib data") != NULL);
+	T_EQ_INT(v.plain_cap, 0);
+	elog_batch_validator_release(&v);
+	free(zeros);
+}
+
+static void test_validate_varints_and_lengths(void)
+{
+	struct wbuf area = {.n = 0}, body = {.n = 0};
+	size_t len;
+
+	/* an offset delta of 11 bytes, and one of 10 whose last byte overflows 64 bits */
+	w_u8(&body, 0);
+	w_svarint(&body, 0);
+	w_raw(&body, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 11);
+	w_raw(&body, "\2k\6vvv\0", 7);
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 67): offset delta malformed: more than 64 bits") == 0);
+	area.n = body.n = 0;
+	w_u8(&body, 0);
+	w_svarint(&body, 0);
+	w_raw(&body, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x02", 10);
+	w_raw(&body, "\2k\6vvv\0", 7);
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 67): offset delta malformed: more than 64 bits") == 0);
+	/* a record length varint that runs off the end of the records */
+	area.n = 0;
+	w_raw(&area, "\x80\x80", 2);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 64): length truncated") == 0);
+	/* a key length of 2^40 */
+	area.n = body.n = 0;
+	w_u8(&body, 0);
+	w_svarint(&body, 0);
+	w_varint(&body, 0);
+	w_svarint(&body, (int64_t)1 << 40);
+	w_raw(&body, "k\6vvv\0", 6);
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 68): key length 1099511627776 exceeds the 6 bytes left") == 0);
+	/* a value length of -2, a header value length of -5 */
+	area.n = body.n = 0;
+	w_fields(&body, 0, 0, 1, 0);
+	body.n--;
+	w_svarint(&body, -2);
+	w_varint(&body, 0);
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 70): value length -2 is negative (-1 means null)") == 0);
+	area.n = body.n = 0;
+	w_fields(&body, 0, 0, 1, 1);
+	w_varint(&body, 2);
+	w_varint(&body, 1);
+	w_u8(&body, 'a');
+	w_svarint(&body, -1);              /* header 0: null value, fine */
+	w_varint(&body, 1);
+	w_u8(&body, 'b');
+	w_svarint(&body, -5);
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 78): header 1 value length -5 is negative (-1 means null)") == 0);
+	/* a header value running past the record */
+	body.n--;
+	w_svarint(&body, 9);
+	w_raw(&body, "abc", 3);
+	area.n = 0;
+	w_record(&area, &body, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 78): header 1 value length 9 exceeds the 3 bytes left") == 0);
+	/* a record whose length leaves no room for its attributes */
+	area.n = 0;
+	w_svarint(&area, 0);
+	len = craft(crafted, 0, 1, 0, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 65): attributes truncated") == 0);
+}
+
+static void test_validate_offsets_dense_and_gaps(void)
+{
+	const struct elog_batch_rules gaps = {.offsets = ELOG_BATCH_OFFSETS_GAPS};
+	struct wbuf area = {.n = 0};
+	int64_t offsets[16];
+	size_t len;
+
+	/* dense: record i has offset delta i */
+	w_simple(&area, 1);
+	w_simple(&area, 2);
+	len = craft(crafted, 0, 2, 1, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 0 (byte 67): offset delta 1, expected 0") == 0);
+	area.n = 0;
+	w_simple(&area, 0);
+	w_simple(&area, 2);
+	len = craft(crafted, 0, 2, 1, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 2, expected 1") == 0);
+	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 2 beyond the batch's last offset delta 1") == 0);
+	/* A batch with a gap (what compaction leaves): refused dense, accepted in GAPS mode. */
+	len = craft(crafted, 0, 2, 2, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch last offset delta 2 disagrees with its record count 2") == 0);
+	elog_put64(crafted, 100);          /* base offset: outside the crc */
+	T_CHECK(expect_valid(crafted, len, &gaps, 2, offsets) == 0);
+	T_EQ_INT(offsets[0], 100);
+	T_EQ_INT(offsets[1], 102);
+	/* GAPS: strictly increasing, and the last one is last_offset_delta */
+	area.n = 0;
+	w_simple(&area, 1);
+	w_simple(&area, 1);
+	len = craft(crafted, 0, 2, 3, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 1 does not increase on the previous record's 1") == 0);
+	area.n = 0;
+	w_simple(&area, 1);
+	w_simple(&area, 2);
+	len = craft(crafted, 0, 2, 3, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT, "batch last offset delta 3, but its last record's is 2") == 0);
+}
+
+static void test_validate_timestamps(void)
+{
+	const struct elog_batch_rules gaps = {.offsets = ELOG_BATCH_OFFSETS_GAPS};
+	struct wbuf area = {.n = 0};
+	size_t len;
+
+	/* timestamps that go back are fine; the first is first_timestamp, the max is max_timestamp */
+	w_plain_record(&area, 0, 0);
+	w_plain_record(&area, -10, 1);
+	w_plain_record(&area, 7, 2);
+	len = craft_ts(crafted, 3, 2, 1000, 1007, area.b, area.n);
+	T_CHECK(expect_valid(crafted, len, NULL, 3, NULL) == 0);
+	len = craft_ts(crafted, 3, 2, 1000, 1008, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch max timestamp 1008, but its largest record timestamp is 1007") == 0);
+	T_CHECK(expect_valid(crafted, len, &gaps, 3, NULL) == 0);    /* the record holding it may be compacted away */
+	len = craft_ts(crafted, 3, 2, 1000, 1006, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT,
+			       "record 2 (byte 88): timestamp delta 7 gives 1007, after the batch's max timestamp 1006") == 0);
+	area.n = 0;
+	w_plain_record(&area, 5, 0);
+	len = craft_ts(crafted, 1, 0, 1000, 1005, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT,
+			       "record 0 (byte 66): timestamp delta 5, expected 0 (the batch's first timestamp is its first record's)") == 0);
+	/* wrapping: INT64_MIN as first, a delta that wraps round to INT64_MAX */
+	area.n = 0;
+	w_plain_record(&area, 0, 0);
+	w_plain_record(&area, -1, 1);
+	len = craft_ts(crafted, 2, 1, INT64_MIN, INT64_MAX, area.b, area.n);
+	T_CHECK(expect_valid(crafted, len, NULL, 2, NULL) == 0);
+}
+
+static void test_validate_limits(void)
+{
+	struct elog_header hs[] = {{U8("ab"), 2, U8("wxyz"), 4}, {U8("n"), 1, NULL, -1}};
+	struct elog_record recs[] = {
+		{.timestamp_ms = 1, .key = U8("k"), .key_len = 1, .value = U8("0123456789"), .value_len = 10},
+		{.timestamp_ms = 2, .key = U8("key"), .key_len = 3, .value = U8("0123456789"), .value_len = 10,
+		 .headers = hs, .header_count = 2},    /* 3 + 10 + 2 + 4 + 1 = 20 */
+		{.timestamp_ms = 3, .key_len = -1, .value_len = -1},
+	};
+	struct elog_batch_rules rules = {.offsets = ELOG_BATCH_OFFSETS_DENSE};
+	struct elog_batch_builder b;
+	struct elog_err err;
+	const uint8_t *out;
+	size_t out_len;
+
+	for (size_t i = 0; i < ARRAY_SIZE(all_compressions); i++) {
+		elog_batch_builder_init(&b, all_compressions[i], 0);
+		T_OK(build(&b, recs, ARRAY_SIZE(recs), &out, &out_len, &err), &err);
+		rules.record_bytes_max = 20;
+		T_CHECK(expect_valid(out, out_len, &rules, 3, NULL) == 0);
+		rules.record_bytes_max = 19;
+		T_CHECK(expect_invalid(out, out_len, &rules, ELOG_E_LIMIT,
+				       "record 1: 20 bytes of key, value and headers exceed max.record.bytes 19") == 0);
+		rules.record_bytes_max = 0;
+		rules.batch_bytes_max = (uint32_t)out_len;
+		T_CHECK(expect_valid(out, out_len, &rules, 3, NULL) == 0);
+		rules.batch_bytes_max = (uint32_t)out_len - 1;
+		{
+			char want[80];
+			snprintf(want, sizeof(want), "batch size %zu exceeds max.batch.bytes %zu", out_len, out_len - 1);
+			T_CHECK(expect_invalid(out, out_len, &rules, ELOG_E_LIMIT, want) == 0);
+		}
+		rules.batch_bytes_max = 0;
+		elog_batch_builder_release(&b);
+	}
+}
+
+/* Messages of a compressed batch count bytes of the uncompressed records. */
+static void test_validate_positions_in_compressed(void)
+{
+	struct wbuf plain = {.n = 0}, body = {.n = 0};
+	size_t len;
+
+	for (uint32_t i = 0; i < 30; i++)
+		w_plain_record(&plain, 0, i);
+	w_fields(&body, 0, 30, 1, 3);
+	body.b[0] = 0x20;
+	w_varint(&body, 0);
+	w_record(&plain, &body, 0);
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_LZ4, 31, plain.b, plain.n, 0, "");
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 30 (uncompressed byte 331): attributes 0x20, expected 0") == 0);
+	len = craft_compressed(crafted, sizeof(crafted), ELOG_COMPRESS_ZLIB, 31, plain.b, plain.n, 0, "");
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "record 30 (uncompressed byte 331): attributes 0x20, expected 0") == 0);
+}
+
+/* Random records of every shape: whatever the builder makes, the validator accepts. */
+static void test_builder_batches_validate(void)
+{
+	static uint8_t data[8192];
+	static struct elog_header hs[ELOG_RECORD_HEADERS_MAX];
+	struct elog_batch_validator v;
+	struct elog_batch_reader reader;
+	uint32_t seed = 2024;
+	size_t checked = 0;
+
+	fill_text(data, sizeof(data), &seed);
+	elog_batch_validator_init(&v);
+	elog_batch_reader_init(&reader);
+	for (int round = 0; round < 300; round++) {
+		enum elog_compression c = all_compressions[round % 3];
+		uint32_t size_max = (uint32_t)(ELOG_BATCH_HEADER_SIZE + 256 + rng_next(&seed) % 60000);
+		struct elog_record recs[64];
+		struct elog_batch_builder b;
+		struct elog_batch_rules rules = {0};
+		struct elog_err err;
+		const uint8_t *out;
+		size_t out_len, n = 0;
+		uint64_t largest = 0;
+
+		elog_batch_builder_init(&b, c, size_max);
+		for (; n < ARRAY_SIZE(recs); n++) {
+			struct elog_record *r = &recs[n];
+			uint32_t hc = rng_next(&seed) % 4 == 0 ? rng_next(&seed) % (ELOG_RECORD_HEADERS_MAX + 1) : 0;
+			uint64_t size = 0;
+			memset(r, 0, sizeof(*r));
+			r->timestamp_ms = rng_next(&seed) % 8 == 0 ? (int64_t)((uint64_t)rng_next(&seed) << 40) * -1
+								   : 1700000000000 + (int64_t)(rng_next(&seed) % 100000);
+			r->key_len = (int32_t)(rng_next(&seed) % 40) - 1;
+			r->key = r->key_len > 0 ? data + rng_next(&seed) % 4096 : r->key_len == 0 ? data : NULL;
+			r->value_len = (int32_t)(rng_next(&seed) % 3000) - 1;
+			r->value = r->value_len > 0 ? data + rng_next(&seed) % 4096 : r->value_len == 0 ? data : NULL;
+			for (uint32_t k = 0; k < hc; k++)
+				hs[k] = (struct elog_header){data + k, k % 7, k % 5 ? data + k : NULL, k % 5 ? (int32_t)(k % 13) : -1};
+			r->headers = hc ? hs : NULL;
+			r->header_count = hc;
+			if (elog_batch_builder_add(&b, r, &err) < 0) {
+				T_EQ_INT(err.code, ELOG_E_LIMIT);
+				break;
+			}
+			size = (uint64_t)(r->key_len > 0 ? r->key_len : 0) + (uint64_t)(r->value_len > 0 ? r->value_len : 0);
+			for (uint32_t k = 0; k < hc; k++)
+				size += hs[k].name_len + (uint64_t)(hs[k].value_len > 0 ? hs[k].value_len : 0);
+			if (size > largest)
+				largest = size;
+		}
+		if (n == 0) {
+			elog_batch_builder_release(&b);
+			continue;
+		}
+		T_OK(elog_batch_builder_finish(&b, &out, &out_len, &err), &err);
+		T_OK(elog_batch_validate(&v, out, out_len, NULL, &err), &err);
+		T_EQ_INT(v.header.record_count, n);
+		rules.record_bytes_max = (uint32_t)largest;
+		rules.batch_bytes_max = (uint32_t)out_len;
+		T_OK(elog_batch_validate(&v, out, out_len, &rules, &err), &err);
+		rules.record_bytes_max = (uint32_t)largest - 1;
+		if (largest > 0) {
+			T_CHECK(elog_batch_validate(&v, out, out_len, &rules, &err) == -1);
+			T_EQ_INT(err.code, ELOG_E_LIMIT);
+		}
+		T_ASSERT(verify_batch(&reader, out, out_len, recs, n, 0) == 0);
+		checked++;
+		elog_batch_builder_release(&b);
+	}
+	T_CHECK(checked > 250);
+	elog_batch_reader_release(&reader);
+	elog_batch_validator_release(&v);
+}
+
+/* One validator for many batches: buffers reused, records point where they should. */
+static void test_validator_reuse(void)
+{
+	struct elog_record recs[8];
+	size_t n = sample_records(recs);
+	struct elog_batch_validator v;
+	struct elog_err err;
+	const uint8_t *outs[3];
+	size_t lens[3];
+	struct elog_batch_builder b[3];
+	uint8_t *plain_before = NULL;
+
+	elog_batch_validator_init(&v);
+	for (size_t i = 0; i < 3; i++) {
+		elog_batch_builder_init(&b[i], all_compressions[i], 0);
+		T_OK(build(&b[i], recs, n, &outs[i], &lens[i], &err), &err);
+	}
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < 3; i++) {
+			T_OK(elog_batch_validate(&v, outs[i], lens[i], NULL, &err), &err);
+			if (i == 0) {
+				T_CHECK(v.records == outs[0] + ELOG_BATCH_HEADER_SIZE);
+				T_CHECK(v.records_end == outs[0] + lens[0]);
+				T_CHECK(!v.compressed);
+			} else {
+				T_CHECK(v.records == v.plain && v.compressed);
+				T_EQ_INT(v.records_end - v.records, elog_batch_builder_bytes(&b[i]));
+				if (plain_before)
+					T_CHECK(v.plain == plain_before);  /* warm: no new allocation */
+				plain_before = v.plain;
+			}
+		}
+	/* A failure leaves no records to look at. */
+	T_CHECK(elog_batch_validate(&v, outs[1], lens[1] - 1, NULL, &err) == -1);
+	T_CHECK(v.records == NULL && v.records_end == NULL);
+	for (size_t i = 0; i < 3; i++)
+		elog_batch_builder_release(&b[i]);
+	elog_batch_validator_release(&v);
 }
 
 static void test_incompressible_falls_back(void)
@@ -1165,6 +1742,15 @@ int main(void)
 	T_RUN(test_reader_rejects_bad_compression);
 	T_RUN(test_header_decode_checks);
 	T_RUN(test_records_area_truncated);
+	T_RUN(test_validate_issue_cases);
+	T_RUN(test_validate_compressed_trailing_and_bombs);
+	T_RUN(test_validate_varints_and_lengths);
+	T_RUN(test_validate_offsets_dense_and_gaps);
+	T_RUN(test_validate_timestamps);
+	T_RUN(test_validate_limits);
+	T_RUN(test_validate_positions_in_compressed);
+	T_RUN(test_builder_batches_validate);
+	T_RUN(test_validator_reuse);
 	T_RUN(test_incompressible_falls_back);
 	T_RUN(test_million_records);
 	return t_finish();

@@ -1,5 +1,7 @@
 /* Unit tests: cli — value parsers, timestamps, option tables, diagnostics. */
 #include "t.h"
+
+#include <time.h>
 #include "cli.h"
 
 #include <fcntl.h>
@@ -212,13 +214,13 @@ static void test_timestamp_errors(void)
 {
 	const char *bad[] = {
 		"", "-", "now", "2024-01", "2024-1-02", "2024-01-02T", "2024-01-02T03:04Z",
-		"2024-01-02T03:04:05", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05+0200",
+		"2024-01-02T03:04", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05+0200",
 		"2024-01-02T03:04:05+02", "2024-01-02T03:04:05+", "2024-01-02T03:04:05+24:00",
 		"2024-01-02T03:04:05+02:60", "2024-01-02T24:00:00Z", "2024-01-02T23:60:00Z",
 		"2024-01-02T23:59:61Z", "2024-13-01", "2024-00-01", "2024-01-00", "2024-01-32",
 		"2023-02-29", "1900-02-29", "2024-04-31", "2024-01-02X03:04:05Z",
 		"2024-01-02T03:04:05Zjunk", "2024-01-02T03:04:05ZZ", "+2024-01-02", "2024-01-02 ",
-		"12:00:00Z", "2024-01-02T3:04:05Z", "1e3",
+		"12:00:00Z", "2024-01-02T3:04:05Z", "1e3", "-1x", "-h", "--1h", "-1h ", "+1h",
 	};
 	struct elog_err err;
 	int64_t v = 5;
@@ -234,6 +236,65 @@ static void test_timestamp_errors(void)
 	T_CHECK(elog_cli_parse_timestamp_ms("now", &v, &err) == -1);
 	T_CHECK(strstr(err.msg, "invalid timestamp \"now\": expected RFC 3339") == err.msg);
 	T_CHECK(elog_cli_parse_timestamp_ms(NULL, &v, &err) == -1);
+}
+
+/* Without a zone: local time, in TZ's zone. */
+static void test_timestamp_local(void)
+{
+	struct elog_err err;
+	int64_t v;
+
+	T_CHECK(setenv("TZ", "XYZ-02", 1) == 0);   /* POSIX: two hours east of UTC */
+	tzset();
+	T_OK(elog_cli_parse_timestamp_ms("2024-01-02T05:04:05", &v, &err), &err);
+	T_CHECK(v == 1704164645000);
+	T_OK(elog_cli_parse_timestamp_ms("2024-01-02 05:04:05.123", &v, &err), &err);
+	T_CHECK(v == 1704164645123);
+	T_OK(elog_cli_parse_timestamp_ms("1970-01-01", &v, &err), &err);
+	T_CHECK(v == -7200000);
+	/* a zone given is still that zone */
+	T_OK(elog_cli_parse_timestamp_ms("2024-01-02T03:04:05Z", &v, &err), &err);
+	T_CHECK(v == 1704164645000);
+	/* daylight saving time by the zone's rules: CET, CEST from the last
+	 * Sunday of March 02:00 to the last Sunday of October 03:00 */
+	T_CHECK(setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1) == 0);
+	tzset();
+	T_OK(elog_cli_parse_timestamp_ms("2024-01-15T12:00:00", &v, &err), &err);
+	T_CHECK(v == 1705316400000);                  /* 11:00Z */
+	T_OK(elog_cli_parse_timestamp_ms("2024-07-15T12:00:00", &v, &err), &err);
+	T_CHECK(v == 1721037600000);                  /* 10:00Z */
+	T_CHECK(setenv("TZ", "UTC", 1) == 0);
+	tzset();
+	T_OK(elog_cli_parse_timestamp_ms("2024-07-15T12:00:00", &v, &err), &err);
+	T_CHECK(v == 1721044800000);
+}
+
+/* -DURATION: that long before now. */
+static void test_timestamp_relative(void)
+{
+	struct elog_err err;
+	int64_t v, before, after;
+	struct timespec ts;
+
+	T_OK(elog_cli_parse_timestamp_ms_at("-1h", 1700000000000, &v, &err), &err);
+	T_CHECK(v == 1700000000000 - 3600000);
+	T_OK(elog_cli_parse_timestamp_ms_at("-1h30m", 1700000000000, &v, &err), &err);
+	T_CHECK(v == 1700000000000 - 5400000);
+	T_OK(elog_cli_parse_timestamp_ms_at("-250ms", 0, &v, &err), &err);
+	T_CHECK(v == -250);
+	T_OK(elog_cli_parse_timestamp_ms_at("-7d", 1700000000000, &v, &err), &err);
+	T_CHECK(v == 1700000000000 - 7 * 86400000LL);
+	/* digits alone stay epoch milliseconds */
+	T_OK(elog_cli_parse_timestamp_ms_at("-1000", 1700000000000, &v, &err), &err);
+	T_CHECK(v == -1000);
+	/* the real clock */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	T_OK(elog_cli_parse_timestamp_ms("-1m", &v, &err), &err);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	after = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	T_CHECK(v >= before - 60000 && v <= after - 60000);
+	T_CHECK(elog_cli_parse_timestamp_ms_at("-1h", INT64_MIN + 5, &v, &err) == -1);
 }
 
 static void test_timestamp_format(void)
@@ -469,6 +530,9 @@ static void test_diagnostics(void)
 
 int main(void)
 {
+	/* Zone-less timestamps are local time: pin the zone (tests change it). */
+	setenv("TZ", "UTC", 1);
+	tzset();
 	T_RUN(test_u64);
 	T_RUN(test_i64);
 	T_RUN(test_size_units);
@@ -478,6 +542,8 @@ int main(void)
 	T_RUN(test_timestamp_rfc3339);
 	T_RUN(test_timestamp_epoch);
 	T_RUN(test_timestamp_errors);
+	T_RUN(test_timestamp_local);
+	T_RUN(test_timestamp_relative);
 	T_RUN(test_timestamp_format);
 	T_RUN(test_getopt);
 	T_RUN(test_getopt_help_and_version);

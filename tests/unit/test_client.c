@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "client.h"
 #include "client_int.h"
+#include "crc32c.h"
 #include "partition.h"
 #include "proto.h"
 
@@ -80,7 +81,7 @@ struct fb {
 	int bad_partition;                /* -1 or a partition answered with bad_error always */
 	int16_t bad_error;
 	/* counters */
-	int produce_requests, fetch_requests, duplicates, init_producers;
+	int produce_requests, fetch_requests, duplicates, init_producers, metadata_creates;
 };
 
 static struct fb_topic *fb_topic(struct fb *fb, const char *name, size_t len)
@@ -106,9 +107,22 @@ static struct fb_topic *fb_create(struct fb *fb, const char *name, size_t len, u
 	return t;
 }
 
-static void fb_put_metadata(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *r)
+static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w *w,
+			    struct elog_wire_r *r)
 {
 	uint32_t n = elog_wire_get_count(r, 2);
+	struct elog_wire_r names = *r;
+	int allow_auto_create = 0;
+
+	/* Version 2 ends with allow_auto_create, after the names. */
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name;
+		size_t len;
+		elog_wire_get_string(&names, &name, &len);
+	}
+	if (version >= 2)
+		allow_auto_create = elog_wire_get_u8(&names);
+	fb->metadata_creates += allow_auto_create;
 
 	elog_wire_put_i32(w, 0);           /* controller */
 	elog_wire_put_u32(w, 1);           /* brokers */
@@ -142,6 +156,8 @@ static void fb_put_metadata(struct fb *fb, struct elog_wire_w *w, struct elog_wi
 		struct fb_topic *t;
 		elog_wire_get_string(r, &name, &len);
 		t = fb_topic(fb, name, len);
+		if (!t && allow_auto_create && fb->auto_create)
+			t = fb_create(fb, name, len, fb->default_partitions);
 		elog_wire_put_string(w, name, len);
 		elog_wire_put_i16(w, t ? 0 : ELOG_PE_UNKNOWN_TOPIC);
 		elog_wire_put_u32(w, t ? t->nparts : 0);
@@ -219,8 +235,10 @@ static int16_t fb_append(struct fb *fb, struct fb_part *part, const uint8_t *p, 
 	return 0;
 }
 
-/* PRODUCE; returns 1 to drop the connection without answering. */
-static int fb_produce(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *r)
+/* PRODUCE; returns 1 to drop the connection without answering. Version 1
+ * creates a missing topic when auto_create is on; version 2 never does. */
+static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
+		      struct elog_wire_r *r)
 {
 	int8_t acks = elog_wire_get_i8(r);
 	uint32_t tn;
@@ -240,7 +258,7 @@ static int fb_produce(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *
 
 		elog_wire_get_string(r, &name, &len);
 		t = fb_topic(fb, name, len);
-		if (!t && fb->auto_create)
+		if (!t && fb->auto_create && version < 2)
 			t = fb_create(fb, name, len, fb->default_partitions);
 		elog_wire_put_string(w, name, len);
 		pn = elog_wire_get_count(r, 8);
@@ -400,7 +418,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 	elog_wire_response_begin(&w, &h, 0, NULL);
 	switch (h.api) {
 	case ELOG_API_METADATA:
-		fb_put_metadata(fb, &w, &r);
+		fb_put_metadata(fb, h.version, &w, &r);
 		break;
 	case ELOG_API_INIT_PRODUCER:
 		fb->init_producers++;
@@ -422,7 +440,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		break;
 	}
 	case ELOG_API_PRODUCE:
-		drop = fb_produce(fb, &w, &r);
+		drop = fb_produce(fb, h.version, &w, &r);
 		break;
 	case ELOG_API_FETCH:
 		fb_fetch(fb, &w, &r);
@@ -575,6 +593,18 @@ static struct fb *fb_start(void)
 	return fb;
 }
 
+/* Delete every topic (the caller holds mu, or the thread is gone). */
+static void fb_delete_topics(struct fb *fb)
+{
+	for (int i = 0; i < fb->ntopics; i++)
+		for (uint32_t p = 0; p < fb->topics[i].nparts; p++) {
+			for (size_t b = 0; b < fb->topics[i].parts[p]->nbatches; b++)
+				free(fb->topics[i].parts[p]->batches[b].data);
+			free(fb->topics[i].parts[p]);
+		}
+	fb->ntopics = 0;
+}
+
 static void fb_stop(struct fb *fb)
 {
 	pthread_mutex_lock(&fb->mu);
@@ -585,12 +615,7 @@ static void fb_stop(struct fb *fb)
 	for (int i = 0; i < FB_CONNS; i++)
 		if (fb->conns[i].fd >= 0)
 			fb_conn_close(&fb->conns[i]);
-	for (int i = 0; i < fb->ntopics; i++)
-		for (uint32_t p = 0; p < fb->topics[i].nparts; p++) {
-			for (size_t b = 0; b < fb->topics[i].parts[p]->nbatches; b++)
-				free(fb->topics[i].parts[p]->batches[b].data);
-			free(fb->topics[i].parts[p]);
-		}
+	fb_delete_topics(fb);
 	close(fb->listen_fd);
 	close(fb->wake[0]);
 	close(fb->wake[1]);
@@ -888,7 +913,7 @@ static void test_encode_list_offsets_and_metadata(void)
 	size_t index[2] = {2, 0};
 	struct elog_list_offsets_request q = {"t", parts, ts, index, 2};
 	const char *topics[2] = {"x", "yy"};
-	struct elog_metadata_request mq = {topics, 2};
+	struct elog_metadata_request mq = {topics, 2, 1};
 	struct elog_buf b;
 	struct elog_wire_w w;
 	struct elog_wire_r r;
@@ -923,6 +948,7 @@ static void test_encode_list_offsets_and_metadata(void)
 	T_CHECK(len == 1 && s[0] == 'x');
 	elog_wire_get_string(&r, &s, &len);
 	T_CHECK(len == 2 && memcmp(s, "yy", 2) == 0);
+	T_EQ_INT(elog_wire_get_u8(&r), 1);      /* allow_auto_create, version 2 */
 	T_OK(elog_wire_r_end(&r, &err), &err);
 	elog_buf_release(&b);
 }
@@ -1577,39 +1603,47 @@ static void test_producer_unknown_topic(void)
 	struct elog_producer_config pc;
 	struct elog_err err;
 	struct dlog l;
+	int creates;
 
 	T_ASSERT(fb);
 	c = fb_client(fb);
-	/* Auto-creation on: the first record creates the topic, then records spread. */
+	/* Auto-creation on: the producer's first metadata request has the topic
+	 * created, so it knows the partitions before the first record. */
 	FB_LOCKED(fb, fb->default_partitions = 3);
 	producer_config(&pc, &l);
 	p = elog_producer_new(c, "auto", &pc, &err);
 	T_ASSERT(p);
-	T_EQ_INT(elog_producer_partition_count(p), 0);
+	T_EQ_INT(elog_producer_partition_count(p), 3);
 	for (int i = 0; i < 300; i++) {
-		struct elog_record r = value_record("a value", NULL);
+		struct elog_record r = value_record("a value", i % 2 ? "k1" : "k2");
 		T_OK(elog_producer_send(p, &r, -1, 1, &err), &err);
 	}
-	T_EQ_INT(elog_producer_partition_count(p), 3);
 	T_OK(elog_producer_flush(p, 5000, &err), &err);
 	T_EQ_INT(l.delivered, 300);
+	T_EQ_INT(fb_count(fb, "auto", elog_partition_for_key((const uint8_t *)"k1", 2, 3)), 150);
 	T_EQ_INT(fb_count(fb, "auto", 0) + fb_count(fb, "auto", 1) + fb_count(fb, "auto", 2), 300);
-	elog_producer_free(p);
-
-	/* Auto-creation off: UNKNOWN_TOPIC is final. */
-	FB_LOCKED(fb, fb->auto_create = 0);
-	producer_config(&pc, &l);
-	p = elog_producer_new(c, "nope", &pc, &err);
-	T_ASSERT(p);
+	/* The topic goes away (deleted): produce v2 never re-creates it, and later
+	 * metadata refreshes never ask for creation. */
+	FB_LOCKED(fb, (fb_delete_topics(fb), creates = fb->metadata_creates));
 	{
 		struct elog_record r = value_record("v", NULL);
-		T_OK(elog_producer_send(p, &r, -1, 1, &err), &err); /* queued, reported failed */
+		T_OK(elog_producer_send(p, &r, -1, 7, &err), &err);
+		T_CHECK(elog_producer_flush(p, 5000, &err) == 0);
 		T_EQ_INT(l.failed, 1);
 		T_CHECK(strstr(l.first_message, "no such topic") != NULL);
-		T_CHECK(elog_producer_send(p, &r, -1, 2, &err) == -1);
-		T_CHECK(strcmp(err.msg, "produce to 'nope': no such topic") == 0);
+		T_CHECK(elog_producer_send(p, &r, -1, 8, &err) == -1);
+		T_CHECK(strcmp(err.msg, "produce to 'auto': no such topic") == 0);
 	}
+	FB_LOCKED(fb, T_CHECK(fb->ntopics == 0 && fb->metadata_creates == creates));
 	elog_producer_free(p);
+
+	/* Auto-creation off: the producer cannot start. */
+	FB_LOCKED(fb, fb->auto_create = 0);
+	producer_config(&pc, &l);
+	T_CHECK(elog_producer_new(c, "nope", &pc, &err) == NULL);
+	T_CHECK(err.code == ELOG_E_INVAL);
+	T_CHECK(strcmp(err.msg, "produce to 'nope': no such topic, and the broker does not create "
+			       "topics (auto_create_topics is off)") == 0);
 	elog_client_free(c);
 	fb_stop(fb);
 }
@@ -1733,10 +1767,41 @@ static void test_fetcher_positions(void)
 	T_EQ_INT(consume_range(c, "f", "100", "200", &first, &err), 100);
 	T_EQ_INT(first, 100);
 	T_EQ_INT(consume_range(c, "f", "latest", "latest", &first, &err), 0);
-	/* Beyond the end: a clear, final error naming the range. */
-	T_EQ_INT(consume_range(c, "f", "5000", "6000", &first, &err), -1);
-	T_CHECK(strcmp(err.msg, "fetch 'f' partition 0 at offset 5000: offset out of range (log holds 0..1000)") == 0);
-	T_EQ_INT(err.code, ELOG_E_RANGE);
+	/* Beyond the end: it starts at the end, and says so. */
+	T_EQ_INT(consume_range(c, "f", "5000", "6000", &first, &err), 0);
+	{
+		struct elog_fetcher *f = elog_fetcher_new(c, NULL, &err);
+		struct elog_pos s = {ELOG_POS_OFFSET, 5000};
+		const struct elog_fetch_partition *info;
+		struct elog_fetched rec;
+		T_ASSERT(f);
+		T_OK(elog_fetcher_add(f, "f", -1, &s, NULL, &err), &err);
+		T_EQ_INT(elog_fetcher_partition_count(f), 1);
+		info = elog_fetcher_partition(f, 0);
+		T_ASSERT(info && !elog_fetcher_partition(f, 1));
+		T_CHECK(strcmp(info->topic, "f") == 0 && info->id == 0);
+		T_EQ_INT(info->start, 1000);
+		T_EQ_INT(info->asked, 5000);
+		T_EQ_INT(info->log_start, 0);
+		T_EQ_INT(info->end, 1000);
+		/* An offset gone from under a reader (seek here): a final error
+		 * naming what the log holds. */
+		T_OK(elog_fetcher_seek(f, "f", 0, 5000, &err), &err);
+		T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), -1);
+		T_CHECK(strcmp(err.msg, "fetch 'f' partition 0 at offset 5000: offset out of range "
+				       "(the log holds offsets 0 to 999; its next offset is 1000)") == 0);
+		T_EQ_INT(err.code, ELOG_E_RANGE);
+		elog_fetcher_free(f);
+	}
+	{
+		char text[96];
+		elog_offset_range_text(0, 0, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds no records; its next offset is 0") == 0);
+		elog_offset_range_text(0, 1, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds offset 0; its next offset is 1") == 0);
+		elog_offset_range_text(5, 7, text, sizeof(text));
+		T_CHECK(strcmp(text, "the log holds offsets 5 to 6; its next offset is 7") == 0);
+	}
 	/* Unknown topic / partition */
 	{
 		struct elog_fetcher *f = elog_fetcher_new(c, NULL, &err);
@@ -1798,6 +1863,243 @@ static void test_fetcher_follow_and_seek(void)
 	fb_stop(fb);
 }
 
+/* ------------------------------------------------ fetched offsets must continue */
+
+/* Append `batches` batches of 10 records (values "0".., timestamps 1000..) to a fake partition. */
+static void fb_put_batches(struct fb *fb, const char *topic, int batches)
+{
+	struct elog_batch_builder b;
+	char val[16];
+	int64_t base;
+	int n = 0;
+
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	pthread_mutex_lock(&fb->mu);
+	struct fb_topic *t = fb_topic(fb, topic, strlen(topic));
+	if (!t)
+		t = fb_create(fb, topic, strlen(topic), 1);
+	for (int k = 0; k < batches; k++) {
+		const uint8_t *out;
+		size_t len;
+		elog_batch_builder_reset(&b);
+		for (int i = 0; i < 10; i++, n++) {
+			struct elog_record r;
+			snprintf(val, sizeof(val), "%d", n);
+			r = value_record(val, NULL);
+			r.timestamp_ms = 1000 + n;
+			(void)elog_batch_builder_add(&b, &r, NULL);
+		}
+		if (elog_batch_builder_finish(&b, &out, &len, NULL) == 0)
+			(void)fb_append(fb, t->parts[0], out, len, &base);
+	}
+	pthread_mutex_unlock(&fb->mu);
+	elog_batch_builder_release(&b);
+}
+
+/* What a damaged broker would serve: batch k's base offset (outside the crc) rewritten. */
+static void fb_set_base(struct fb *fb, const char *topic, size_t k, int64_t base)
+{
+	pthread_mutex_lock(&fb->mu);
+	elog_put64(fb_topic(fb, topic, strlen(topic))->parts[0]->batches[k].data, (uint64_t)base);
+	pthread_mutex_unlock(&fb->mu);
+}
+
+/*
+ * Read partition 0 from `start` to the end the fake broker has; the
+ * offsets handed out go to offsets[] (each must equal its value). Returns
+ * the last elog_fetcher_next result: 0 at the end, -1 on error.
+ */
+static int consume_offsets(struct elog_client *c, const char *topic, int64_t start, uint32_t partition_max_bytes,
+			   int64_t *offsets, size_t *n, struct elog_err *err)
+{
+	struct elog_fetcher_config fc;
+	struct elog_fetcher *f;
+	struct elog_pos s = {ELOG_POS_OFFSET, start}, e = {ELOG_POS_LATEST, 0};
+	struct elog_fetched rec;
+	int rc;
+
+	*n = 0;
+	elog_fetcher_config_init(&fc);
+	fc.max_wait_ms = 10;
+	fc.partition_max_bytes = partition_max_bytes;
+	f = elog_fetcher_new(c, &fc, err);
+	if (!f || elog_fetcher_add(f, topic, 0, &s, &e, err) < 0) {
+		elog_fetcher_free(f);
+		return -2;
+	}
+	while ((rc = elog_fetcher_next(f, &rec, 2000, err)) > 0 && *n < 100) {
+		if (rec.record->offset != strtol((const char *)rec.record->value, NULL, 10))
+			rc = -3;
+		offsets[(*n)++] = rec.record->offset;
+		if (rc < 0)
+			break;
+	}
+	elog_fetcher_free(f);
+	return rc;
+}
+
+/* 0 if offsets[0, n) are first, first + 1, ... */
+static int consecutive_from(const int64_t *offsets, size_t n, int64_t first)
+{
+	for (size_t i = 0; i < n; i++)
+		if (offsets[i] != first + (int64_t)i)
+			return -1;
+	return 0;
+}
+
+static void test_fetcher_refuses_offset_gaps(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_err err;
+	int64_t offsets[100];
+	size_t n;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+
+	/* Intact: 30 records, in one response and in one batch per response. */
+	fb_put_batches(fb, "ok", 3);
+	T_EQ_INT(consume_offsets(c, "ok", 0, 1 << 20, offsets, &n, &err), 0);
+	T_EQ_INT(n, 30);
+	T_EQ_INT(consume_offsets(c, "ok", 15, 1, offsets, &n, &err), 0);
+	T_EQ_INT(n, 15);
+	T_CHECK(consecutive_from(offsets, n, 15) == 0);
+
+	/* A gap inside one response: the records before it, then a final error. */
+	fb_put_batches(fb, "gap", 3);
+	fb_set_base(fb, "gap", 1, 15);
+	T_EQ_INT(consume_offsets(c, "gap", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(consecutive_from(offsets, n, 0) == 0);
+	T_EQ_INT(err.code, ELOG_E_CORRUPT);
+	T_CHECK(strcmp(err.msg, "fetch 'gap' partition 0: batch at offset 15 follows one ending at offset 9: "
+			       "offsets 10..14 missing") == 0);
+
+	/* An overlap. */
+	fb_put_batches(fb, "over", 3);
+	fb_set_base(fb, "over", 1, 5);
+	T_EQ_INT(consume_offsets(c, "over", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(strcmp(err.msg, "fetch 'over' partition 0: batch at offset 5 overlaps the one before it, "
+			       "which ends at offset 9") == 0);
+
+	/* Across responses (one batch each): the next response must hold the offset asked for. */
+	fb_put_batches(fb, "across", 3);
+	fb_set_base(fb, "across", 2, 25);
+	T_EQ_INT(consume_offsets(c, "across", 0, 1, offsets, &n, &err), -1);
+	T_EQ_INT(n, 20);
+	T_CHECK(consecutive_from(offsets, n, 0) == 0);
+	T_CHECK(strcmp(err.msg, "fetch 'across' partition 0 at offset 20: the first batch returned starts at "
+			       "offset 25: offsets 20..24 missing") == 0);
+
+	/*
+	 * A first batch below the offset asked for (a flipped base_offset byte:
+	 * today's silent skip of a whole batch) and one starting after it.
+	 */
+	fb_put_batches(fb, "below", 3);
+	fb_set_base(fb, "below", 1, 0);
+	T_EQ_INT(consume_offsets(c, "below", 10, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 0);
+	T_CHECK(strcmp(err.msg, "fetch 'below' partition 0 at offset 10: the first batch returned holds "
+			       "offsets 0..9, below it") == 0);
+	fb_set_base(fb, "below", 1, 12);
+	T_EQ_INT(consume_offsets(c, "below", 10, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 0);
+	T_CHECK(strstr(err.msg, "at offset 10: the first batch returned starts at offset 12: offsets 10..11 missing") != NULL);
+
+	/*
+	 * A batch that fails validation (its max timestamp rewritten, crc
+	 * fixed): none of its records is handed out, the error names it.
+	 */
+	fb_put_batches(fb, "invalid", 3);
+	pthread_mutex_lock(&fb->mu);
+	{
+		struct fb_batch *fbb = &fb_topic(fb, "invalid", 7)->parts[0]->batches[1];
+		elog_put64(fbb->data + 40, 999999);
+		elog_put32(fbb->data + 12, elog_crc32c(0, fbb->data + 16, fbb->len - 16));
+	}
+	pthread_mutex_unlock(&fb->mu);
+	T_EQ_INT(consume_offsets(c, "invalid", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_EQ_INT(err.code, ELOG_E_CORRUPT);
+	T_CHECK(strcmp(err.msg, "fetch 'invalid' partition 0: batch at offset 10: max timestamp 999999, "
+			       "but its largest record timestamp is 1019") == 0);
+
+	/* A batch cut short is damage too, not something to fetch again. */
+	fb_put_batches(fb, "short", 2);
+	pthread_mutex_lock(&fb->mu);
+	fb_topic(fb, "short", 5)->parts[0]->batches[1].len -= 5;
+	pthread_mutex_unlock(&fb->mu);
+	T_EQ_INT(consume_offsets(c, "short", 0, 1 << 20, offsets, &n, &err), -1);
+	T_EQ_INT(n, 10);
+	T_CHECK(strstr(err.msg, "fetch 'short' partition 0 at offset 10: byte ") != NULL);
+	T_CHECK(strstr(err.msg, "cut short") != NULL);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
+/* report_caught_up: once per partition, right after the record that reaches
+ * its end as of the start, before any record produced later; at once for an
+ * empty partition. */
+static void test_fetcher_caught_up(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_fetcher *f;
+	struct elog_fetcher_config fc;
+	struct elog_fetched rec;
+	struct elog_pos s = {ELOG_POS_EARLIEST, 0};
+	struct elog_err err;
+	int rc, reports[2] = {0, 0};
+	int64_t next = 0;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "cu", 2, 1, NULL, 0, &err), &err);
+	produce_numbered(c, "cu", 300, 0);
+	elog_fetcher_config_init(&fc);
+	fc.max_wait_ms = 5;
+	fc.report_caught_up = 1;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "cu", -1, &s, NULL, &err), &err);
+	/* Produced after the start, before the reader got there: comes after the report. */
+	produce_numbered(c, "cu", 20, 0);
+	/* The empty partition 1 is reported first, at its end 0. */
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), ELOG_FETCHER_CAUGHT_UP);
+	T_CHECK(rec.record == NULL && rec.partition == 1 && rec.high_watermark == 0);
+	reports[1]++;
+	while (next < 320 && (rc = elog_fetcher_next(f, &rec, 2000, &err)) > 0) {
+		if (rc == ELOG_FETCHER_CAUGHT_UP) {
+			T_CHECK(rec.partition == 0 && rec.high_watermark == 300 && next == 300);
+			reports[rec.partition]++;
+			continue;
+		}
+		T_EQ_INT(rec.record->offset, next);
+		next++;
+	}
+	T_EQ_INT(next, 320);
+	T_EQ_INT(reports[0], 1);
+	/* Never again. */
+	T_EQ_INT(elog_fetcher_next(f, &rec, 50, &err), 0);
+	elog_fetcher_free(f);
+
+	/* Started at the end ("latest"): reported at once; then the new records. */
+	s.kind = ELOG_POS_LATEST;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "cu", 0, &s, NULL, &err), &err);
+	produce_numbered(c, "cu", 1, 0);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), ELOG_FETCHER_CAUGHT_UP);
+	T_EQ_INT(rec.high_watermark, 320);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 2000, &err), 1);
+	T_EQ_INT(rec.record->offset, 320);
+	elog_fetcher_free(f);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 static void test_list_offsets(void)
 {
 	struct fb *fb = fb_start();
@@ -1851,6 +2153,8 @@ int main(void)
 	T_RUN(test_producer_acks_zero);
 	T_RUN(test_fetcher_positions);
 	T_RUN(test_fetcher_follow_and_seek);
+	T_RUN(test_fetcher_refuses_offset_gaps);
+	T_RUN(test_fetcher_caught_up);
 	T_RUN(test_list_offsets);
 	return t_finish();
 }

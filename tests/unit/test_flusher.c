@@ -1,13 +1,15 @@
 /*
  * Unit tests: flusher — under ELOG_FLUSH_INTERVAL the background thread
  * brings flushed_offset up to next_offset, also while appends and
- * truncations run concurrently; registration limits; stop joins.
+ * truncations run concurrently; registration limits; stop joins; a failed
+ * flush counted once, the failed log left alone afterwards.
  * Waiting is a poll loop with a deadline, never a bare sleep.
  */
 #include "t.h"
 #include "batch.h"
 #include "flusher.h"
 #include "partlog.h"
+#include "partlog_int.h" /* test_failure_counted_once swaps a segment's descriptor */
 
 #include <stdatomic.h>
 #include <time.h>
@@ -203,11 +205,61 @@ static void test_kick_and_notify(void)
 	elog_partlog_close(log);
 }
 
+/*
+ * A flush that fails (fdatasync on a descriptor that cannot be synced: the
+ * segment's is swapped for a pipe) fails the log, counts once, and the log
+ * is left alone from then on while the others are still flushed.
+ */
+static void test_failure_counted_once(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *bad, *good;
+	struct elog_flusher f;
+	struct elog_err err;
+	const struct timespec tick = {0, 1000000};
+	char sub[4200];
+	uint64_t rounds;
+	int pipe_fds[2];
+
+	config_interval(&c);
+	snprintf(sub, sizeof(sub), "%s/bad", dir);
+	T_OK(elog_partlog_open(sub, &c, &bad, NULL, &err), &err);
+	snprintf(sub, sizeof(sub), "%s/good", dir);
+	T_OK(elog_partlog_open(sub, &c, &good, NULL, &err), &err);
+	T_OK(append_one(bad, 2, &err), &err);
+	T_ASSERT(pipe(pipe_fds) == 0);
+	T_ASSERT(dup2(pipe_fds[0], bad->segments[0].fd) >= 0);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	T_OK(elog_flusher_start(&f, c.flush_interval_ms, &err), &err);
+	T_OK(elog_flusher_register(&f, bad, &err), &err);
+	T_OK(elog_flusher_register(&f, good, &err), &err);
+	for (int64_t deadline = monotonic_ms() + 10000;
+	     elog_flusher_failures(&f) == 0 && monotonic_ms() < deadline;)
+		nanosleep(&tick, NULL);
+	T_EQ_INT(elog_flusher_failures(&f), 1);
+	T_CHECK(elog_partlog_failed(bad, &err) && strstr(err.msg, "cannot sync") != NULL);
+	/* more rounds: the good log is flushed, the failed one not counted again */
+	rounds = elog_flusher_rounds(&f);
+	T_OK(append_one(good, 3, &err), &err);
+	T_CHECK(wait_flushed(good, monotonic_ms() + 10000) == 0);
+	for (int64_t deadline = monotonic_ms() + 10000;
+	     elog_flusher_rounds(&f) < rounds + 5 && monotonic_ms() < deadline;)
+		nanosleep(&tick, NULL);
+	T_CHECK(elog_flusher_rounds(&f) >= rounds + 5);
+	T_EQ_INT(elog_flusher_failures(&f), 1);
+	elog_flusher_stop(&f);
+	elog_partlog_close(bad);
+	elog_partlog_close(good);
+}
+
 int main(void)
 {
 	T_RUN(test_interval_catches_up);
 	T_RUN(test_concurrent_appends_and_truncates);
 	T_RUN(test_kick_and_notify);
 	T_RUN(test_register_rules);
+	T_RUN(test_failure_counted_once);
 	return t_finish();
 }

@@ -60,6 +60,7 @@ static void test_every_token(void)
 	T_CHECK(RENDERS("%K", &v, "6"));
 	T_CHECK(RENDERS("%s", &v, "{\"id\":7}"));
 	T_CHECK(RENDERS("%S", &v, "8"));
+	T_CHECK(renders("%R", &v, "\0\0\0\x08", 4));
 	T_CHECK(RENDERS("%h", &v, "trace=ab12,retry,e="));
 	T_CHECK(RENDERS("%T", &v, "1700000000123"));
 	T_CHECK(RENDERS("%D", &v, "2023-11-14T22:13:20.123Z"));
@@ -77,6 +78,11 @@ static void test_escapes(void)
 	record(&v);
 	T_CHECK(RENDERS("a\\tb\\nc\\rd\\\\e", &v, "a\tb\nc\rd\\e"));
 	T_CHECK(renders("%o\\0", &v, "42\0", 3));
+	/* \xHH: two hex digits; \NNN: one to three octal digits, at most \377 */
+	T_CHECK(RENDERS("\\x41\\x7e\\xFf", &v, "A~\xff"));
+	T_CHECK(RENDERS("\\101\\60\\7|\\377", &v, "A0\a|\xff"));
+	T_CHECK(RENDERS("\\1234\\x414", &v, "S4A4"));
+	T_CHECK(renders("\\08", &v, "\0" "8", 2));
 }
 
 static void test_nulls_and_empties(void)
@@ -90,6 +96,7 @@ static void test_nulls_and_empties(void)
 	v.value_len = -1;
 	v.header_count = 0;
 	T_CHECK(RENDERS("[%k][%K][%s][%S][%h]", &v, "[][-1][][-1][]"));
+	T_CHECK(renders("%R", &v, "\xff\xff\xff\xff", 4));
 	v.key = (const uint8_t *)"";
 	v.key_len = 0;
 	T_CHECK(RENDERS("[%k][%K]", &v, "[][0]"));
@@ -133,6 +140,10 @@ static void test_compile_errors(void)
 		{"ab%", "lone % at the end"},
 		{"ab\\", "lone \\ at the end"},
 		{"ab\\x", "unknown escape \\x at character 3"},
+		{"\\x4", "unknown escape \\x at character 1"},
+		{"\\xg0", "unknown escape \\x at character 1"},
+		{"a\\400", "unknown escape \\4 at character 2"},
+		{"\\8", "unknown escape \\8 at character 1"},
 		{"\\%", "unknown escape \\% at character 1"},
 		{"% ", "unknown token %\\x20 at character 1"},
 		{"%s%\x01", "unknown token %\\x01 at character 3"},

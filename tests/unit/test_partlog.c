@@ -4,7 +4,8 @@
  * segments, index loss and garbage (rebuilt, same answers), retention, time
  * lookups across segments with timestamps out of order, follower appends,
  * truncation, rolls by size and age, log.meta versions, flush policy, the
- * failed state, and reopen giving the same state.
+ * failed state, a full disk (appends cut back, rolls undone, hints skipped,
+ * the preallocated reserve), and reopen giving the same state.
  *
  * A model of every record's timestamp is kept beside the log so answers can
  * be checked against brute force.
@@ -13,13 +14,16 @@
 #include "batch.h"
 #include "bytes.h"
 #include "partlog.h"
+#include "partlog_int.h" /* test_write_error_fails_log swaps a segment's descriptor */
 #include "segment.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define MODEL_MAX 20000
 /* Timestamps the lookups are tried at: around the wobbly clock's range. */
@@ -1300,29 +1304,46 @@ static void test_flush_always(void)
 	elog_partlog_close(log);
 }
 
-/* A write error fails the log for good, with the first reason. */
+/* Every offset of the log reads back as modelled. */
+static int read_all(struct elog_partlog *log, struct elog_err *err)
+{
+	static uint8_t buf[1 << 16];
+	struct elog_partlog_slice sl;
+
+	for (int64_t o = elog_partlog_start_offset(log); o < elog_partlog_next_offset(log);
+	     o = sl.next_offset)
+		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, err) < 0 ||
+		    slice_verify(buf, &sl, err) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * A write error other than a full disk fails the log for good, with the
+ * first reason. (The segment's descriptor is swapped for a read-only one:
+ * the write gets EBADF.)
+ */
 static void test_write_error_fails_log(void)
 {
 	const char *dir = t_tmpdir();
 	struct elog_partlog_config c;
 	struct elog_partlog *log;
 	struct elog_err err, first;
-	struct rlimit old, small;
 	struct elog_partlog_slice sl;
+	char path[4200];
 	int64_t found;
+	int ro;
 
 	config_small(&c);
 	c.segment_bytes = 1 << 20;
 	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
 	T_OK(fill(log, 5, 10, &err), &err);
-	/* files may not grow past their size now: the next append fails */
-	signal(SIGXFSZ, SIG_IGN);
-	getrlimit(RLIMIT_FSIZE, &old);
-	small = old;
-	small.rlim_cur = (rlim_t)elog_partlog_size_bytes(log) + 10;
-	T_ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
+	segment_path(path, sizeof(path), dir, 0, "log");
+	ro = open(path, O_RDONLY);
+	T_ASSERT(ro >= 0);
+	T_ASSERT(dup2(ro, log->segments[0].fd) >= 0);
+	close(ro);
 	T_CHECK(append_n(log, 3, wobbly_ts, 100, 1, &first) < 0 && first.code == ELOG_E_IO);
-	setrlimit(RLIMIT_FSIZE, &old);
 	T_CHECK(elog_partlog_failed(log, &err) && err.code == ELOG_E_FAILED);
 	T_CHECK(!strcmp(err.msg, first.msg));
 	T_CHECK(append_n(log, 1, wobbly_ts, 10, 1, &err) < 0 && err.code == ELOG_E_FAILED);
@@ -1332,14 +1353,418 @@ static void test_write_error_fails_log(void)
 	T_CHECK(elog_partlog_find_time(log, 0, &found, &err) < 0 && err.code == ELOG_E_FAILED);
 	T_CHECK(elog_partlog_truncate(log, 0, &err) < 0 && err.code == ELOG_E_FAILED);
 	elog_partlog_close(log);
-	/* the partial write is cut on the next open */
 	{
 		struct elog_partlog_recovery rep;
 		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 		T_EQ_INT(elog_partlog_next_offset(log), 15);
-		T_EQ_INT(rep.truncated_bytes, 10);
+		T_EQ_INT(rep.truncated_bytes, 0);
 		elog_partlog_close(log);
 	}
+}
+
+/* ---------------------------------------------------------------- a full disk */
+
+/*
+ * RLIMIT_FSIZE stands in for a full disk: with SIGXFSZ ignored, a write
+ * past the limit fails with EFBIG, which partlog treats as ENOSPC. The
+ * tests restore the limit before any T_ASSERT can leave them.
+ */
+static struct rlimit fsize_saved;
+
+static int fsize_limit(rlim_t bytes)
+{
+	struct rlimit r;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &fsize_saved);
+	r = fsize_saved;
+	r.rlim_cur = bytes;
+	return setrlimit(RLIMIT_FSIZE, &r);
+}
+
+static void fsize_restore(void)
+{
+	setrlimit(RLIMIT_FSIZE, &fsize_saved);
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char path[4200];
+
+	path_join(path, sizeof(path), dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* A write that finds no room is cut back; the log stays usable and takes it later. */
+static void nospace_append_check(enum elog_flush_policy flush)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	char path[4200];
+	int64_t next;
+	uint64_t size;
+	int rc;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	c.flush = flush;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 20, 40, &err), &err);
+	next = elog_partlog_next_offset(log);
+	size = elog_partlog_size_bytes(log);
+	T_ASSERT(fsize_limit((rlim_t)size + 10) == 0);
+	rc = append_n(log, 3, wobbly_ts, 100, 1, &full); /* 10 bytes of it get written */
+	fsize_restore();
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(strstr(full.msg, "00000000000000000000.log: cannot write") != NULL);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(elog_partlog_size_bytes(log), size);
+	segment_path(path, sizeof(path), dir, 0, "log");
+	T_EQ_INT(file_size(path), size); /* cut back */
+	T_OK(read_all(log, &err), &err);
+	/* room again: the same append goes in at the same offset */
+	T_OK(append_n(log, 3, wobbly_ts, 100, 1, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next + 3);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	T_EQ_INT(elog_partlog_flushed_offset(log), next + 3);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(elog_partlog_next_offset(log), next + 3);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+}
+
+static void test_nospace_append_cut_back(void)
+{
+	nospace_append_check(ELOG_FLUSH_NEVER);
+	nospace_append_check(ELOG_FLUSH_ALWAYS);
+}
+
+/*
+ * A roll whose index writes find no room is undone: the segment stays the
+ * active one, its closing .tix entry and any bytes of it are gone, no file
+ * of the new segment is left, and the next append rolls as if nothing
+ * happened.
+ */
+static void nospace_roll_check(enum elog_flush_policy flush)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	char path[4200], name[32];
+	int64_t next;
+	off_t tix_size;
+	int rc;
+
+	config_small(&c);
+	c.flush = flush;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	/* fill the first segment up to where the next such batch rolls */
+	do
+		T_OK(append_n(log, 2, wobbly_ts, 100, 1, &err), &err);
+	while (elog_partlog_size_bytes(log) * (elog_partlog_next_offset(log) + 2) /
+		       elog_partlog_next_offset(log) <= c.segment_bytes);
+	T_ASSERT(elog_partlog_segment_count(log) == 1);
+	next = elog_partlog_next_offset(log);
+	segment_path(path, sizeof(path), dir, 0, "tix");
+	tix_size = file_size(path);
+	T_ASSERT(fsize_limit(0) == 0);
+	rc = append_n(log, 2, wobbly_ts, 100, 1, &full);
+	fsize_restore();
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(strstr(full.msg, ".tix: cannot write") || strstr(full.msg, ".idx: cannot write"));
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(file_size(path), tix_size);
+	elog_segment_name(name, sizeof(name), next, "log");
+	T_CHECK(!file_exists(dir, name));
+	T_OK(read_all(log, &err), &err);
+	/* room again: it rolls */
+	T_OK(append_n(log, 2, wobbly_ts, 100, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 2);
+	T_OK(fill(log, 30, 40, &err), &err);
+	next = elog_partlog_next_offset(log);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(rep.indexes_rebuilt, 0);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+}
+
+static void test_nospace_roll_undone(void)
+{
+	nospace_roll_check(ELOG_FLUSH_NEVER);
+	nospace_roll_check(ELOG_FLUSH_ALWAYS);
+}
+
+/* The recovery point's line: what recovery.point holds now. */
+static int64_t rp_file(const char *dir)
+{
+	char path[4200];
+	size_t len;
+	uint8_t *text;
+	long long v = -1;
+
+	path_join(path, sizeof(path), dir, "recovery.point");
+	text = file_read(path, &len);
+	if (text && len > 20 && sscanf((const char *)text + 20, "%lld", &v) != 1)
+		v = -1;
+	free(text);
+	return (int64_t)v;
+}
+
+/*
+ * Hints find no room quietly: a flush keeps the recovery point where it
+ * was (and still syncs), close skips the active indexes, open keeps
+ * rebuilt indexes in memory. A new log cannot be made without room.
+ */
+static void test_nospace_hints(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	char path[4200], sub[4200];
+	int64_t next, base, active;
+	int rc;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, 40, &err), &err);
+	T_ASSERT(elog_partlog_segment_count(log) > 3);
+	T_EQ_INT(rp_file(dir), 0);
+	T_ASSERT(fsize_limit(0) == 0);
+	rc = elog_partlog_flush(log, &err);
+	fsize_restore();
+	T_OK(rc, &err);
+	T_EQ_INT(elog_partlog_flushed_offset(log), elog_partlog_next_offset(log));
+	T_EQ_INT(rp_file(dir), 0);
+	T_CHECK(!file_exists(dir, "recovery.point.tmp"));
+	/* room again: the next flush moves it */
+	T_OK(elog_partlog_flush(log, &err), &err);
+	base = rp_file(dir);
+	T_CHECK(base > 0);
+	/*
+	 * Close without room for the active indexes (files may not pass 40
+	 * bytes: recovery.point fits, the indexes do not): the flush still
+	 * runs, and moves the recovery point past the segments rolled since.
+	 */
+	T_OK(fill(log, 30, 40, &err), &err);
+	next = elog_partlog_next_offset(log);
+	active = elog_partlog_active(log)->base_offset;
+	T_ASSERT(active > base && elog_partlog_active(log)->ix.idx.count > 5);
+	T_ASSERT(fsize_limit(40) == 0);
+	elog_partlog_close(log);
+	fsize_restore();
+	T_EQ_INT(rp_file(dir), active);
+	/* open on a full disk, a closed segment's index lost: rebuilt in memory only */
+	segment_path(path, sizeof(path), dir, 0, "idx");
+	T_ASSERT(unlink(path) == 0);
+	T_ASSERT(fsize_limit(0) == 0);
+	rc = elog_partlog_open(dir, &c, &log, &rep, &err);
+	if (rc == 0) {
+		T_CHECK(!file_exists(dir, "00000000000000000000.idx"));
+		T_CHECK(read_all(log, &err) == 0);
+		T_CHECK(append_n(log, 1, wobbly_ts, 40, 1, &full) < 0 &&
+			full.code == ELOG_E_NOSPACE);
+		T_CHECK(!elog_partlog_failed(log, NULL));
+	}
+	fsize_restore();
+	T_OK(rc, &err);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_OK(read_all(log, &err), &err);
+	T_OK(append_n(log, 1, wobbly_ts, 40, 1, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_CHECK(rep.indexes_rebuilt >= 1);
+	T_CHECK(file_exists(dir, "00000000000000000000.idx"));
+	T_EQ_INT(elog_partlog_next_offset(log), next + 1);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+	/* a new log needs room for its log.meta */
+	path_join(sub, sizeof(sub), dir, "new");
+	T_ASSERT(fsize_limit(0) == 0);
+	rc = elog_partlog_open(sub, &c, &log, NULL, &full);
+	fsize_restore();
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(!file_exists(sub, "log.meta") && !file_exists(sub, "log.meta.tmp"));
+	T_OK(elog_partlog_open(sub, &c, &log, NULL, &err), &err);
+	elog_partlog_close(log);
+}
+
+/* A truncation that cannot lower the recovery point changes nothing. */
+static void test_nospace_truncate(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	int64_t next, rp;
+	uint32_t segments;
+	int rc;
+
+	config_small(&c);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, 40, &err), &err);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	next = elog_partlog_next_offset(log);
+	segments = elog_partlog_segment_count(log);
+	rp = rp_file(dir);
+	T_ASSERT(rp > 1 && segments > 3);
+	T_ASSERT(fsize_limit(0) == 0);
+	rc = elog_partlog_truncate(log, 1, &full); /* the first batch holds 1 record */
+	fsize_restore();
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_EQ_INT(elog_partlog_segment_count(log), segments);
+	T_EQ_INT(rp_file(dir), rp);
+	T_OK(read_all(log, &err), &err);
+	T_OK(elog_partlog_truncate(log, 1, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), 1);
+	T_EQ_INT(rp_file(dir), 0);
+	T_OK(append_n(log, 2, wobbly_ts, 40, 1, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), 3);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+}
+
+/*
+ * A real full disk, on a tmpfs (needs root; skipped otherwise): out of
+ * blocks, an append is cut back; out of inodes, a roll is undone; both
+ * work once the filesystem grows, without reopening.
+ */
+static char tmpfs_dir[4096];
+
+static int tmpfs_mount(const char *options)
+{
+	snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s", t_tmpdir());
+	if (mount("tmpfs", tmpfs_dir, "tmpfs", 0, options) == 0)
+		return 0;
+	fprintf(stderr, "# skip %s: cannot mount a tmpfs (%s): needs root\n", t_current,
+		strerror(errno));
+	return -1;
+}
+
+static int tmpfs_remount(const char *options)
+{
+	return mount("tmpfs", tmpfs_dir, "tmpfs", MS_REMOUNT, options);
+}
+
+static void tmpfs_full_body(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	struct statvfs st;
+	char path[4200], inodes[64];
+	int64_t next;
+	int rc = 0, appended = 0;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(tmpfs_dir, &c, &log, NULL, &err), &err);
+	while (appended < 10000 && (rc = append_n(log, 4, wobbly_ts, 1000, 1, &full)) == 0)
+		appended++;
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE && appended > 10);
+	T_CHECK(strstr(full.msg, "No space left on device") != NULL);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	segment_path(path, sizeof(path), tmpfs_dir, 0, "log");
+	T_EQ_INT(file_size(path), elog_partlog_size_bytes(log));
+	T_OK(read_all(log, &err), &err);
+	T_ASSERT(tmpfs_remount("size=4m") == 0);
+	next = elog_partlog_next_offset(log);
+	T_OK(append_n(log, 4, wobbly_ts, 1000, 1, &err), &err);
+	/* out of inodes: the roll cannot create the new segment's files */
+	c.segment_bytes = elog_partlog_size_bytes(log);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(tmpfs_dir, &c, &log, NULL, &err), &err);
+	T_ASSERT(statvfs(tmpfs_dir, &st) == 0);
+	snprintf(inodes, sizeof(inodes), "nr_inodes=%llu",
+		 (unsigned long long)(st.f_files - st.f_ffree + 1));
+	T_ASSERT(tmpfs_remount(inodes) == 0);
+	rc = append_n(log, 4, wobbly_ts, 1000, 1, &full);
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_EQ_INT(elog_partlog_next_offset(log), next + 4);
+	T_ASSERT(tmpfs_remount("nr_inodes=1000") == 0);
+	T_OK(append_n(log, 4, wobbly_ts, 1000, 1, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 2);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(tmpfs_dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(elog_partlog_next_offset(log), next + 8);
+	T_OK(read_all(log, &err), &err);
+	elog_partlog_close(log);
+}
+
+static void test_nospace_tmpfs(void)
+{
+	if (tmpfs_mount("size=256k") < 0)
+		return;
+	tmpfs_full_body();
+	T_CHECK(umount2(tmpfs_dir, MNT_DETACH) == 0);
+}
+
+/*
+ * preallocate_bytes (the metadata log's reserve): with the filesystem
+ * filled by someone else, appends of up to half of it still go in.
+ */
+static void preallocate_body(void)
+{
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err, full;
+	char path[4200];
+	static uint8_t block[4096];
+	int fd, rc, appended = 0;
+
+	config_small(&c);
+	c.segment_bytes = 1 << 20;
+	c.preallocate_bytes = 64 << 10;
+	T_OK(elog_partlog_open(tmpfs_dir, &c, &log, NULL, &err), &err);
+	T_OK(append_n(log, 1, wobbly_ts, 1000, 1, &err), &err);
+	path_join(path, sizeof(path), tmpfs_dir, "filler");
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	T_ASSERT(fd >= 0);
+	while (write(fd, block, sizeof(block)) == (ssize_t)sizeof(block))
+		;
+	close(fd);
+	/* 30 x ~1 KiB: within the half of the reserve that is always there */
+	for (int i = 0; i < 30; i++)
+		T_OK(append_n(log, 1, wobbly_ts, 1000, 1, &err), &err);
+	while (appended < 1000 && (rc = append_n(log, 1, wobbly_ts, 1000, 1, &full)) == 0)
+		appended++;
+	T_CHECK(rc < 0 && full.code == ELOG_E_NOSPACE);
+	T_CHECK(!elog_partlog_failed(log, &err));
+	T_OK(read_all(log, &err), &err);
+	T_ASSERT(unlink(path) == 0);
+	T_OK(append_n(log, 1, wobbly_ts, 1000, 1, &err), &err);
+	elog_partlog_close(log);
+}
+
+static void test_preallocate_reserve(void)
+{
+	if (tmpfs_mount("size=512k") < 0)
+		return;
+	preallocate_body();
+	T_CHECK(umount2(tmpfs_dir, MNT_DETACH) == 0);
 }
 
 static void test_bad_batches_refused(void)
@@ -1401,6 +1826,12 @@ int main(void)
 	T_RUN(test_stray_files);
 	T_RUN(test_flush_always);
 	T_RUN(test_write_error_fails_log);
+	T_RUN(test_nospace_append_cut_back);
+	T_RUN(test_nospace_roll_undone);
+	T_RUN(test_nospace_hints);
+	T_RUN(test_nospace_truncate);
+	T_RUN(test_nospace_tmpfs);
+	T_RUN(test_preallocate_reserve);
 	T_RUN(test_bad_batches_refused);
 	return t_finish();
 }

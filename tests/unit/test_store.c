@@ -1,13 +1,43 @@
 /*
  * Unit tests: store — topic config keys (parse, check, format, round
  * trip), the directory lock, topics created/altered/deleted and replayed
- * from the metadata log, producer ids never reused, and the leftovers a
- * crash between a metadata record and its directory change leaves.
+ * from the metadata log, producer ids never reused, the leftovers a crash
+ * between a metadata record and its directory change leaves, and a full
+ * disk: the free-space states, failed logs logged once, and a store that
+ * reopens and deletes on a disk with no room left.
  */
 #include "t.h"
+#include "batch.h"
+#include "partlog_int.h" /* test_failure_logged_once swaps a segment's descriptor */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* Append one small batch to a log. */
+static int append_one(struct elog_partlog *log, struct elog_err *err)
+{
+	static uint8_t value[2000];
+	struct elog_batch_builder b;
+	struct elog_record r = {1, NULL, -1, value, (int32_t)sizeof(value), NULL, 0};
+	const uint8_t *out;
+	uint8_t *copy = NULL;
+	size_t len;
+	int rc = -1;
+
+	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+	if (elog_batch_builder_add(&b, &r, err) == 0 &&
+	    elog_batch_builder_finish(&b, &out, &len, err) == 0 && (copy = malloc(len))) {
+		memcpy(copy, out, len);
+		rc = elog_partlog_append(log, copy, len, 0, NULL, err);
+	}
+	free(copy);
+	elog_batch_builder_release(&b);
+	return rc;
+}
 
 static void test_config_keys(void)
 {
@@ -163,11 +193,253 @@ static void test_leftovers(void)
 	elog_store_close(s);
 }
 
+/* ---------------------------------------------------------------- a full disk */
+
+/* Log lines into memory, to count them. */
+struct captured {
+	char *text;
+	size_t len;
+	struct elog_logger logger;
+};
+
+static void capture_start(struct captured *c)
+{
+	c->text = NULL;
+	c->len = 0;
+	c->logger.out = open_memstream(&c->text, &c->len);
+	c->logger.level = ELOG_LOG_DEBUG;
+}
+
+static int capture_count(struct captured *c, const char *needle)
+{
+	int n = 0;
+
+	fflush(c->logger.out);
+	for (const char *p = c->text; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void capture_end(struct captured *c)
+{
+	fclose(c->logger.out);
+	free(c->text);
+}
+
+/*
+ * The reserve: low and ok again are one line each per change, not per
+ * request or measurement. (On a tmpfs of its own, so that nothing else
+ * changes the free space: needs root, skipped otherwise.)
+ */
+static void space_states_body(const char *dir, struct captured *cap)
+{
+	struct elog_store_options o;
+	struct elog_store *s;
+	struct elog_err err, why;
+	char spare[4300];
+	static uint8_t block[1 << 16];
+	int fd;
+
+	elog_store_options_default(&o);
+	o.min_free_bytes = 1ull << 50; /* more than any disk here has */
+	o.log = &cap->logger;
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	T_CHECK(elog_store_space_low(s));
+	for (int i = 0; i < 3; i++) {
+		T_CHECK(elog_store_space_reserve(s, 100, &err) < 0 && err.code == ELOG_E_NOSPACE);
+		T_CHECK(strncmp(err.msg, "broker storage is full: ", 24) == 0);
+		T_CHECK(elog_store_space_refresh(s, &err) == 0);
+	}
+	T_EQ_INT(capture_count(cap, "msg=\"disk space low\""), 1);
+	T_CHECK(capture_count(cap, "level=warn msg=\"disk space low\"") == 1);
+	/* the reserve lowered: ok again at the next measurement */
+	s->options.min_free_bytes = 0;
+	T_OK(elog_store_space_refresh(s, &err), &err);
+	T_CHECK(!elog_store_space_low(s));
+	T_OK(elog_store_space_reserve(s, 100, &err), &err);
+	T_EQ_INT(capture_count(cap, "level=warn msg=\"disk space ok again\""), 1);
+	/*
+	 * A write that found no room though the measure says there is (inodes,
+	 * quota, file size limit): low, with its reason, until the free space
+	 * grew by the margin, not at the next measurement.
+	 */
+	snprintf(spare, sizeof(spare), "%s/spare", dir);
+	fd = open(spare, O_WRONLY | O_CREAT, 0644);
+	T_ASSERT(fd >= 0);
+	for (int i = 0; i < 32; i++) /* 2 MiB */
+		T_CHECK(write(fd, block, sizeof(block)) == (ssize_t)sizeof(block));
+	close(fd);
+	T_OK(elog_store_space_refresh(s, &err), &err);
+	elog_err_set(&why, ELOG_E_NOSPACE, "x.log: cannot write: No space left on device");
+	elog_store_space_exhausted(s, &why);
+	elog_store_space_exhausted(s, &why);
+	T_CHECK(elog_store_space_low(s));
+	T_CHECK(elog_store_space_reserve(s, 1, &err) < 0 && err.code == ELOG_E_NOSPACE);
+	T_EQ_INT(capture_count(cap, "reason=\"x.log: cannot write: No space left on device\""), 1);
+	T_OK(elog_store_space_refresh(s, &err), &err);
+	T_CHECK(elog_store_space_low(s));
+	T_EQ_INT(capture_count(cap, "msg=\"disk space ok again\""), 1);
+	T_ASSERT(unlink(spare) == 0);
+	T_OK(elog_store_space_refresh(s, &err), &err);
+	T_CHECK(!elog_store_space_low(s));
+	T_EQ_INT(capture_count(cap, "msg=\"disk space low\""), 2);
+	T_EQ_INT(capture_count(cap, "msg=\"disk space ok again\""), 2);
+	elog_store_close(s);
+}
+
+/* A tmpfs of its own on a fresh directory; 0, or -1 (with a skip note) without root. */
+static int tmpfs_mount(char *dir, size_t cap, const char *options)
+{
+	snprintf(dir, cap, "%s", t_tmpdir());
+	if (mount("tmpfs", dir, "tmpfs", 0, options) == 0)
+		return 0;
+	fprintf(stderr, "# skip %s: cannot mount a tmpfs (%s): needs root\n", t_current,
+		strerror(errno));
+	return -1;
+}
+
+static void test_space_states(void)
+{
+	struct captured cap;
+	char dir[4200];
+
+	if (tmpfs_mount(dir, sizeof(dir), "size=16m") < 0)
+		return;
+	capture_start(&cap);
+	space_states_body(dir, &cap);
+	capture_end(&cap);
+	T_CHECK(umount2(dir, MNT_DETACH) == 0);
+}
+
+/* A partition whose log failed is logged once, at error, however often it is seen. */
+static void failure_once_body(struct captured *cap)
+{
+	char dir[4200], path[4300];
+	struct elog_store_options o;
+	struct elog_store *s;
+	struct elog_topic_config c;
+	struct elog_topic *t;
+	struct elog_err err;
+	int ro;
+
+	snprintf(dir, sizeof(dir), "%s/data", t_tmpdir());
+	elog_store_options_default(&o);
+	o.log = &cap->logger;
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	elog_topic_config_default(&c);
+	T_OK(elog_store_create(s, "f", 1, 1, &c, &t, &err), &err);
+	/* the segment's descriptor turns read-only: the next write fails with EBADF */
+	snprintf(path, sizeof(path), "%s/f/0/00000000000000000000.log", dir);
+	ro = open(path, O_RDONLY);
+	T_ASSERT(ro >= 0);
+	T_ASSERT(dup2(ro, t->partitions[0]->log->segments[0].fd) >= 0);
+	close(ro);
+	T_CHECK(append_one(t->partitions[0]->log, &err) < 0 && err.code == ELOG_E_IO);
+	elog_store_failures_log(s);
+	elog_store_partition_check(s, t->partitions[0]);
+	elog_store_failures_log(s);
+	T_CHECK(elog_store_retain(s, 0, NULL) == 0);
+	elog_store_close(s);
+	T_EQ_INT(capture_count(cap, "level=error msg=\"partition failed\" topic=f partition=0 "
+				    "error=\"00000000000000000000.log: cannot write"), 1);
+	T_EQ_INT(capture_count(cap, "level=error"), 1);
+}
+
+static void test_failure_logged_once(void)
+{
+	struct captured cap;
+
+	capture_start(&cap);
+	failure_once_body(&cap);
+	capture_end(&cap);
+}
+
+/*
+ * A real full disk (a tmpfs; needs root, skipped otherwise): the store
+ * reopens on it, a topic that cannot be made leaves nothing behind, and a
+ * delete goes through (the metadata log's preallocated reserve), freeing
+ * room for new topics.
+ */
+static void full_disk_body(const char *dir)
+{
+	struct elog_store_options o;
+	struct elog_store *s;
+	struct elog_topic_config c;
+	struct elog_topic *t;
+	struct elog_err err;
+	char path[4300], inodes[64];
+	static uint8_t block[4096];
+	struct statvfs st;
+	int fd, rc;
+
+	elog_store_options_default(&o);
+	o.min_free_bytes = 0;
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	elog_topic_config_default(&c);
+	T_OK(elog_store_create(s, "big", 3, 1, &c, &t, &err), &err);
+	while ((rc = append_one(t->partitions[0]->log, &err)) == 0)
+		;
+	T_CHECK(err.code == ELOG_E_NOSPACE && !elog_partlog_failed(t->partitions[0]->log, NULL));
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	T_ASSERT(fd >= 0);
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	close(fd);
+	/* no room for a topic: refused before anything is recorded */
+	T_CHECK(elog_store_create(s, "new", 3, 2, &c, NULL, &err) < 0 &&
+		err.code == ELOG_E_NOSPACE);
+	T_CHECK(strncmp(err.msg, "broker storage is full: ", 24) == 0);
+	T_CHECK(elog_store_find(s, "new", 3) == NULL);
+	elog_store_close(s);
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	T_CHECK(elog_store_find(s, "new", 3) == NULL);
+	T_ASSERT((t = elog_store_find(s, "big", 3)) != NULL);
+	T_CHECK(elog_partlog_next_offset(t->partitions[0]->log) > 0);
+	/* metadata records still go in: 100 blocks of producer ids, about 10 KiB */
+	for (int i = 0; i < 100 * ELOG_STORE_PRODUCER_ID_BLOCK; i++) {
+		int64_t id;
+		T_OK(elog_store_producer_id(s, &id, &err), &err);
+	}
+	/* the delete is recorded on the full disk, and frees room */
+	T_OK(elog_store_delete(s, t, &err), &err);
+	T_ASSERT(unlink(path) == 0);
+	/* a topic whose files find no room (out of inodes) is undone, and stays undone */
+	T_ASSERT(statvfs(dir, &st) == 0);
+	snprintf(inodes, sizeof(inodes), "nr_inodes=%llu",
+		 (unsigned long long)(st.f_files - st.f_ffree + 2));
+	T_ASSERT(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, inodes) == 0);
+	/* (the name, as from the wire, is not NUL-terminated) */
+	T_CHECK(elog_store_create(s, "half-and-more", 4, 2, &c, NULL, &err) < 0 &&
+		err.code == ELOG_E_NOSPACE);
+	T_CHECK(elog_store_find(s, "half", 4) == NULL);
+	T_ASSERT(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "nr_inodes=10000") == 0);
+	T_OK(elog_store_create(s, "new", 3, 2, &c, NULL, &err), &err);
+	elog_store_close(s);
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	T_CHECK(elog_store_find(s, "big", 3) == NULL && elog_store_find(s, "new", 3) != NULL);
+	T_CHECK(elog_store_find(s, "half", 4) == NULL);
+	elog_store_close(s);
+}
+
+static void test_full_disk(void)
+{
+	char dir[4200];
+
+	if (tmpfs_mount(dir, sizeof(dir), "size=4m") < 0)
+		return;
+	full_disk_body(dir);
+	T_CHECK(umount2(dir, MNT_DETACH) == 0);
+}
+
 int main(void)
 {
 	T_RUN(test_config_keys);
 	T_RUN(test_lock);
 	T_RUN(test_topics_replay);
 	T_RUN(test_leftovers);
+	T_RUN(test_space_states);
+	T_RUN(test_failure_logged_once);
+	T_RUN(test_full_disk);
 	return t_finish();
 }
