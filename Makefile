@@ -160,48 +160,39 @@ ALL_OBJ = $(LIB_OBJ) $(UNIT_HARNESS) $(CMD_SRC:%.c=$(BUILD)/%.o) $(UNIT_SRC:%.c=
 -include $(ALL_OBJ:.o=.d)
 
 # ---- the Raft simulator ----------------------------------------------------
-# tests/sim/*.c drive libcore's Raft core (docs/raft.md); `check` runs a
-# short sweep through tests/run, `make sim SEEDS=100000` a long one.
+# tests/sim/*.c drive libcore's Raft core (docs/raft.md). `check` runs a short
+# sweep through tests/run; `make sim SEEDS=100000` a long one, of raft_sim and
+# of raft_sim_small: the same over a core built with an 8-entry term cache,
+# so that the cache overflows often. `make sim-mutations` breaks the core on
+# purpose (tests/sim/mutations/*.diff; needs patch(1)) and checks raft_sim
+# notices every mutation.
 SIM_SRC = $(wildcard tests/sim/*.c)
 SIM_OBJ = $(SIM_SRC:%.c=$(BUILD)/%.o)
 SIM_BIN = $(BUILD)/tests/raft_sim
+SIM_SMALL_BIN = $(BUILD)/tests/raft_sim_small
+SIM_SMALL_SRC = $(SIM_SRC) $(wildcard libcore/raft*.c) libcore/err.c
 SEEDS ?= 100000
+MUTATION_SEEDS ?= 5000
 
 $(SIM_BIN): $(SIM_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(SIM_OBJ) $(LIB) $(LIBS)
 
-units: $(SIM_BIN)
-
-sim: $(SIM_BIN)
-	$(SIM_BIN) --seeds $(SEEDS) --nodes 3
-	$(SIM_BIN) --seeds $(SEEDS) --nodes 5
-
-.PHONY: sim
--include $(SIM_OBJ:.o=.d)
-
-# Break the core on purpose (tests/sim/mutations/*.diff) and check raft_sim
-# notices each; needs patch(1). docs/raft.md lists what it found.
-MUTATION_SEEDS ?= 5000
-sim-mutations:
-	SEEDS=$(MUTATION_SEEDS) tests/sim/mutate.sh
-
-.PHONY: sim-mutations
-
-# The same simulator over a core built with an 8-entry term cache, so that
-# the cache overflows often (entries dropped below the commit, UNKNOWN terms).
-SIM_SMALL_BIN = $(BUILD)/tests/raft_sim_small
-SIM_SMALL_SRC = $(SIM_SRC) $(wildcard libcore/raft*.c) libcore/err.c
-
 $(SIM_SMALL_BIN): $(SIM_SMALL_SRC) $(wildcard libcore/raft*.h) tests/sim/sim.h
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -DELOG_RAFT_TERMS_MAX=8 $(ALL_LDFLAGS) -o $@ $(SIM_SMALL_SRC)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -DELOG_RAFT_TERMS_MAX=8 $(ALL_LDFLAGS) \
+		-o $@ $(SIM_SMALL_SRC)
 
-units: $(SIM_SMALL_BIN)
+units: $(SIM_BIN) $(SIM_SMALL_BIN)
 
-sim: sim-small
-sim-small: $(SIM_SMALL_BIN)
+sim: $(SIM_BIN) $(SIM_SMALL_BIN)
+	$(SIM_BIN) --seeds $(SEEDS) --nodes 3
+	$(SIM_BIN) --seeds $(SEEDS) --nodes 5
 	$(SIM_SMALL_BIN) --seeds $(SEEDS) --nodes 3
 	$(SIM_SMALL_BIN) --seeds $(SEEDS) --nodes 5
 
-.PHONY: sim-small
+sim-mutations:
+	SEEDS=$(MUTATION_SEEDS) tests/sim/mutate.sh
+
+.PHONY: sim sim-mutations
+-include $(SIM_OBJ:.o=.d)
