@@ -326,6 +326,15 @@ static void test_vote_once_per_term(void)
 	m.from = 2; /* the same candidate again: granted again (a retry) */
 	T_OK(elog_raft_step(&net.node[0].r, &m, &out, &err), &err);
 	T_EQ_INT(out.msgs[0].vote_resp.granted, 1);
+	/* a vote in the term we are already in is persisted too */
+	net_init(3);
+	m.term = 7;
+	m.vote.last_term = 0;
+	m.vote.last_end = 0;
+	net.node[0].r.term = 7; /* (as after a refused vote request of term 7) */
+	T_OK(elog_raft_step(&net.node[0].r, &m, &out, &err), &err);
+	T_EQ_INT(out.msgs[0].vote_resp.granted, 1);
+	T_CHECK(out.hard_state_changed && out.hard_state.vote == 2 && out.hard_state.term == 7);
 }
 
 /* A candidate whose log is behind (lower last term, or same term and
@@ -646,6 +655,39 @@ static void test_reset_log_keeps_its_last_term(void)
 	T_EQ_INT(out.msgs[0].vote_resp.granted, 0);
 }
 
+/* At the leader's log start, a follower whose record there has another
+ * term holds nothing of the leader's: it resets, keeping nothing below. */
+static void test_reset_when_first_record_differs(void)
+{
+	struct elog_raft_msg m = {.type = ELOG_RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4};
+	struct elog_raft_batch b = {15, 16, 3};
+	struct elog_raft_term_start terms[] = {{1, 0}, {2, 10}};
+	struct elog_raft_log_view v = {0, 20, 20, terms, 2};
+	struct elog_raft_hard_state hs = {2, ELOG_RAFT_NONE, 0};
+	struct elog_raft_outbox out;
+	struct elog_raft_config c;
+	struct elog_raft r;
+	struct elog_err err;
+
+	elog_raft_config_default(&c);
+	c.self = 2;
+	c.voter_count = 3;
+	c.voters[0] = 1, c.voters[1] = 2, c.voters[2] = 3;
+	T_OK(elog_raft_init(&r, &c, &hs, &v, 5, ELOG_RAFT_RESTRICT_NONE, &err), &err);
+	m.append.prev_end = m.append.leader_start = 15;
+	m.append.prev_term = ELOG_RAFT_TERM_UNKNOWN;
+	m.append.start_term = 3;
+	m.append.commit = 17;
+	m.append.batches = &b;
+	m.append.batch_count = 1;
+	T_OK(elog_raft_step(&r, &m, &out, &err), &err);
+	T_EQ_INT(out.op_count, 2);
+	T_EQ_INT(out.ops[0].type, ELOG_RAFT_OP_RESET);
+	T_EQ_INT(out.ops[0].offset, 15);
+	T_EQ_INT(out.ops[1].type, ELOG_RAFT_OP_APPEND);
+	T_EQ_INT(elog_raft_commit(&r), 17);
+}
+
 /* ---- transfer, quiescence ------------------------------------------------- */
 
 static void test_transfer_leadership(void)
@@ -782,6 +824,40 @@ static void test_restriction(void)
 	T_EQ_INT(net.node[2].restricted_reported, 0);
 	T_EQ_INT(net.node[2].hs.restricted_term, 0);
 	T_EQ_INT(log_end(&net.node[2]), log_end(&net.node[0]));
+}
+
+/*
+ * The restriction lifts only on a commit whose last record is of the
+ * current leader's term: a commit over older records, however durable, may
+ * stop short of records this replica acknowledged and lost.
+ */
+static void test_restriction_lifts_on_own_term_commit_only(void)
+{
+	struct elog_raft_outbox out;
+	int l;
+
+	net_init(3);
+	campaign(0);
+	propose(0, 4);
+	net_run();
+	tick_all_and_run(2);
+	elog_raft_restrict(&net.node[2].r, ELOG_RAFT_RESTRICT_DAMAGED, 1, &out);
+	drive(&net, 2, &out, NULL);
+	/* nodes 1 and 2 elect a leader of a later term; its term start batch
+	 * is synced nowhere but on node 3, so the commit it can offer stays at
+	 * the term 1 records, which node 3 gets back durably */
+	net.node[1].manual_durable = net.node[0].manual_durable = 1;
+	tick_all_and_run(60);
+	l = role(0) == ELOG_RAFT_LEADER ? 0 : 1;
+	T_EQ_INT(role(l), ELOG_RAFT_LEADER);
+	T_EQ_INT(log_end(&net.node[2]), log_end(&net.node[l]));
+	T_EQ_INT(net.node[2].durable, log_end(&net.node[l]));
+	T_EQ_INT(elog_raft_commit(&net.node[2].r), 5);
+	T_CHECK(elog_raft_restricted(&net.node[2].r)); /* commit 5 is of term 1 */
+	report_durable(&net, l);
+	tick_all_and_run(3);
+	T_EQ_INT(elog_raft_commit(&net.node[2].r), log_end(&net.node[l]));
+	T_CHECK(!elog_raft_restricted(&net.node[2].r));
 }
 
 /* A restriction given at init (unclean restart) survives as hard state. */
@@ -931,10 +1007,12 @@ int main(void)
 	T_RUN(test_one_round_trip_hint);
 	T_RUN(test_reset_past_retention);
 	T_RUN(test_reset_log_keeps_its_last_term);
+	T_RUN(test_reset_when_first_record_differs);
 	T_RUN(test_transfer_leadership);
 	T_RUN(test_quiescence);
 	T_RUN(test_quiescence_without_liveness_reports);
 	T_RUN(test_restriction);
+	T_RUN(test_restriction_lifts_on_own_term_commit_only);
 	T_RUN(test_restriction_at_init);
 	T_RUN(test_propose_refusals);
 	T_RUN(test_malformed_messages_refused);
