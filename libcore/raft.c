@@ -244,9 +244,14 @@ static void init_state(struct elog_raft *r, const struct elog_raft_hard_state *h
 
 int elog_raft_init(struct elog_raft *r, const struct elog_raft_config *config,
 		   const struct elog_raft_hard_state *hs, const struct elog_raft_log_view *log,
-		   int64_t commit, enum elog_raft_restriction restriction, struct elog_err *err)
+		   int64_t commit, enum elog_raft_restriction restriction,
+		   struct elog_raft_outbox *out, struct elog_err *err)
 {
 	memset(r, 0, sizeof(*r));
+	out->hard_state_changed = 0;
+	out->op_count = out->msg_count = 0;
+	out->commit_changed = out->role_changed = out->term_start = 0;
+	out->restriction_changed = out->terms_changed = 0;
 	if (check_config(config, err) < 0 || check_log_view(log, err) < 0)
 		return -1;
 	r->config = *config;
@@ -272,7 +277,10 @@ int elog_raft_init(struct elog_raft *r, const struct elog_raft_config *config,
 		r->restriction = restriction;
 		r->hard_state_dirty = r->restriction_dirty = 1;
 	}
-	raft_check_view(r);
+	/* The outbox hands the restriction out at once: a clean shutdown
+	 * before any other input must not lose it. */
+	raft_out_begin(r, out);
+	raft_out_end(r);
 	return 0;
 }
 

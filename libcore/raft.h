@@ -38,7 +38,7 @@
  *     far as its log is known to match the leader's.
  *
  * Calling sequence (one group; everything on one thread):
- *   elog_raft_init(&r, &config, &hard_state, &log_view, commit, restriction, err)
+ *   elog_raft_init(&r, &config, &hard_state, &log_view, commit, restriction, &out, err)
  *   then any number of inputs, each filling a caller-owned outbox:
  *     elog_raft_tick              every tick (the driver's clock)
  *     elog_raft_step              every message received for the group
@@ -363,12 +363,16 @@ struct elog_raft {
  * state keeps an earlier restriction. In a group of one voter restrictions
  * are ignored: there is no replica to catch up from, and a single broker
  * keeps serving what its disk holds. Fails (ELOG_E_INVAL) on an invalid
- * config, hard state or log view. The node starts as a follower.
+ * config, hard state or log view. The node starts as a follower. Like
+ * every input it fills `out`, which the driver handles at once: with a
+ * restriction it holds the new hard state, which must be durable before
+ * anything else happens (a clean shutdown right after must not lose it).
  */
 int elog_raft_init(struct elog_raft *r, const struct elog_raft_config *config,
 		   const struct elog_raft_hard_state *hard_state,
 		   const struct elog_raft_log_view *log, int64_t commit,
-		   enum elog_raft_restriction restriction, struct elog_err *err);
+		   enum elog_raft_restriction restriction, struct elog_raft_outbox *out,
+		   struct elog_err *err);
 void elog_raft_release(struct elog_raft *r);
 
 /* One tick of the driver's clock. */

@@ -80,6 +80,7 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 {
 	struct elog_raft_config config;
 	struct elog_raft_log_view view;
+	struct elog_raft_outbox out;
 	struct elog_err err;
 	uint32_t t = 0;
 
@@ -92,7 +93,8 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 	n->st.term_count = t;
 	view.terms = n->st.terms;
 	view.term_count = t;
-	if (elog_raft_init(&n->raft, &config, &n->st.hs, &view, n->commit_checkpoint, why, &err) < 0)
+	if (elog_raft_init(&n->raft, &config, &n->st.hs, &view, n->commit_checkpoint, why, &out,
+			   &err) < 0)
 		sim_fail(s, "node %d: init: %s", n->id, err.msg);
 	n->alive = 1;
 	n->paused_until = 0;
@@ -109,6 +111,7 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 		  why ? " restricted (lost unsynced writes)" : "",
 		  n->st.hs.restricted_term ? " (still restricted)" : "");
 	check_commit(s, n, n->last_commit);
+	node_handle(s, n, &out, NULL); /* a restriction is persisted first */
 	if (sim_chance(s, 500))
 		boot_damaged(s, n);
 	sim_schedule(s, s->now + 1 + sim_below(s, SIM_TICK_UNITS), EV_TICK, (int)(n - s->nodes), -1);

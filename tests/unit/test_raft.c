@@ -191,6 +191,7 @@ static void net_init(uint32_t nodes)
 		struct elog_raft_config c;
 		struct elog_raft_hard_state hs = {0, ELOG_RAFT_NONE, 0};
 		struct elog_raft_log_view v = {0, 0, 0, NULL, 0};
+		struct elog_raft_outbox out;
 		struct elog_err err;
 		elog_raft_config_default(&c);
 		c.self = (int32_t)i + 1;
@@ -200,7 +201,7 @@ static void net_init(uint32_t nodes)
 		c.seed = 1000 + i;
 		net.node[i].hs = hs;
 		net.node[i].restricted_reported = -1;
-		if (elog_raft_init(&net.node[i].r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_NONE, &err) < 0)
+		if (elog_raft_init(&net.node[i].r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_NONE, &out, &err) < 0)
 			abort();
 	}
 }
@@ -552,7 +553,7 @@ static void test_one_round_trip_hint(void)
 	c.self = 2;
 	c.voter_count = 3;
 	c.voters[0] = 1, c.voters[1] = 2, c.voters[2] = 3;
-	T_OK(elog_raft_init(&r, &c, &hs, &v, 50, ELOG_RAFT_RESTRICT_NONE, &err), &err);
+	T_OK(elog_raft_init(&r, &c, &hs, &v, 50, ELOG_RAFT_RESTRICT_NONE, &out, &err), &err);
 	/* the leader of term 7 has term 1 to 120, then term 4 to 300 */
 	m.append.prev_end = 300;
 	m.append.prev_term = 4;
@@ -673,7 +674,7 @@ static void test_reset_when_first_record_differs(void)
 	c.self = 2;
 	c.voter_count = 3;
 	c.voters[0] = 1, c.voters[1] = 2, c.voters[2] = 3;
-	T_OK(elog_raft_init(&r, &c, &hs, &v, 5, ELOG_RAFT_RESTRICT_NONE, &err), &err);
+	T_OK(elog_raft_init(&r, &c, &hs, &v, 5, ELOG_RAFT_RESTRICT_NONE, &out, &err), &err);
 	m.append.prev_end = m.append.leader_start = 15;
 	m.append.prev_term = ELOG_RAFT_TERM_UNKNOWN;
 	m.append.start_term = 3;
@@ -874,17 +875,17 @@ static void test_restriction_at_init(void)
 	c.self = 1;
 	c.voter_count = 3;
 	c.voters[0] = 1, c.voters[1] = 2, c.voters[2] = 3;
-	T_OK(elog_raft_init(&r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_UNCLEAN, &err), &err);
+	T_OK(elog_raft_init(&r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_UNCLEAN, &out, &err), &err);
 	T_CHECK(elog_raft_restricted(&r));
-	elog_raft_tick(&r, &out);
-	T_CHECK(out.hard_state_changed);
+	T_CHECK(out.hard_state_changed); /* at once, not at the first tick */
+	T_CHECK(out.restriction_changed && out.restriction == ELOG_RAFT_RESTRICT_UNCLEAN);
 	T_EQ_INT(out.hard_state.term, 5);
 	T_EQ_INT(out.hard_state.vote, ELOG_RAFT_NONE);
 	T_EQ_INT(out.hard_state.restricted_term, 5);
 	/* a group of one ignores it: there is nobody to catch up from */
 	c.voter_count = 1;
 	hs.vote = ELOG_RAFT_NONE;
-	T_OK(elog_raft_init(&r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_UNCLEAN, &err), &err);
+	T_OK(elog_raft_init(&r, &c, &hs, &v, 0, ELOG_RAFT_RESTRICT_UNCLEAN, &out, &err), &err);
 	T_CHECK(!elog_raft_restricted(&r));
 }
 
