@@ -266,6 +266,7 @@ int elog_raft_init(struct elog_raft *r, const struct elog_raft_config *config,
 				    (unsigned long long)log->terms[log->term_count - 1].term,
 				    (unsigned long long)hs->term);
 	init_state(r, hs, log, commit);
+	raft_trim_terms(r);
 	if (config->voter_count == 1) {
 		r->restricted_term = 0;
 	} else if (restriction != ELOG_RAFT_RESTRICT_NONE) {

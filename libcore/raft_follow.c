@@ -12,6 +12,7 @@ void raft_learn_commit(struct elog_raft *r, int64_t leader_commit)
 	assert(r->verified_end <= r->end);
 	if (c > r->commit) {
 		r->commit = c;
+		raft_trim_terms(r);
 		raft_maybe_lift(r);
 	}
 }

@@ -31,6 +31,7 @@ uint64_t raft_last_term(const struct elog_raft *r);
 int raft_last_term_known(const struct elog_raft *r);
 int raft_term_room(const struct elog_raft *r);
 int raft_push_term(struct elog_raft *r, uint64_t term, int64_t start);
+void raft_trim_terms(struct elog_raft *r);
 int64_t raft_end_for_term(const struct elog_raft *r, uint64_t term);
 void raft_hint(const struct elog_raft *r, int64_t prev_end, uint64_t prev_term,
 	       uint64_t *hint_term, int64_t *hint_end);

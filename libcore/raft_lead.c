@@ -289,8 +289,10 @@ void raft_maybe_commit(struct elog_raft *r)
 			v[j - 1] = t;
 		}
 	c = v[raft_majority(r) - 1];
-	if (c > r->commit && raft_term_at(r, c - 1) == r->term)
+	if (c > r->commit && raft_term_at(r, c - 1) == r->term) {
 		r->commit = c;
+		raft_trim_terms(r);
+	}
 }
 
 /* ---- answers from followers -------------------------------------------------- */

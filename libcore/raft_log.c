@@ -70,6 +70,19 @@ static void drop_oldest(struct elog_raft *r)
 	r->terms_dirty = 1;
 }
 
+/*
+ * Keep room: past half the cache, entries that only cover committed
+ * records go as soon as the commit allows. A full cache of entries the
+ * node cannot prove committed (after a restart without a commit
+ * checkpoint, say) would otherwise stop it campaigning, and with it every
+ * node alike. Called whenever commit moves.
+ */
+void raft_trim_terms(struct elog_raft *r)
+{
+	while (r->term_count > ELOG_RAFT_TERMS_MAX / 2 && oldest_droppable(r))
+		drop_oldest(r);
+}
+
 /* A new term starts at `start` (= end). -1 when the cache is full of
  * entries that cannot be dropped yet (nothing changes). */
 int raft_push_term(struct elog_raft *r, uint64_t term, int64_t start)

@@ -488,11 +488,14 @@ static void print_nodes(const struct sim *s)
 {
 	for (uint32_t i = 0; i < s->p.nodes; i++) {
 		const struct sim_node *n = &s->nodes[i];
-		fprintf(stderr, "node %d: %s%s term %llu leader %d end %lld commit %lld durable %lld%s%s%s\n",
+		uint32_t terms;
+		elog_raft_terms(&n->raft, &terms);
+		fprintf(stderr, "node %d: %s%s term %llu leader %d end %lld commit %lld durable %lld, "
+			"%u cached terms%s%s%s\n",
 			n->id, n->alive ? "" : "dead ", elog_raft_role_name(elog_raft_role(&n->raft)),
 			(unsigned long long)elog_raft_term(&n->raft), elog_raft_leader(&n->raft),
 			(long long)node_end(n), (long long)elog_raft_commit(&n->raft),
-			(long long)n->durable_reported,
+			(long long)n->durable_reported, terms,
 			elog_raft_restricted(&n->raft) ? " restricted" : "",
 			elog_raft_quiesced(&n->raft) ? " quiesced" : "", node_damaged(n) ? " damaged" : "");
 	}
@@ -530,9 +533,11 @@ static void run_phases(struct sim *s, struct totals *t)
 		if (s->exempt)
 			break;
 		if (!s->live_acked) {
-			if (s->now > live_deadline)
+			if (s->now > live_deadline) {
+				print_nodes(s);
 				sim_fail(s, "liveness: no new proposal committed within %u ticks of healing",
 					 40 * s->p.election_ticks);
+			}
 		} else if (!scrubbed) {
 			int64_t took = (s->now - s->healed_at) / SIM_TICK_UNITS;
 			if (took > t->worst_live_ticks)
