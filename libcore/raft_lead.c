@@ -26,13 +26,6 @@ static void inflight_free_to(struct elog_raft_progress *pr, int64_t end)
 	}
 }
 
-static void inflight_free_first(struct elog_raft_progress *pr)
-{
-	assert(pr->inflight_count > 0);
-	pr->inflight_head = (pr->inflight_head + 1) % ELOG_RAFT_INFLIGHT_MAX;
-	pr->inflight_count--;
-}
-
 static void become_probe(struct elog_raft_progress *pr, int64_t next)
 {
 	pr->state = ELOG_RAFT_PROBE;
@@ -85,8 +78,13 @@ static void send_heartbeat(struct elog_raft *r, struct elog_raft_progress *pr, i
 	pr->ticks_since_sent = 0;
 }
 
-/* The offset to send from, and the term below it (UNKNOWN when we cannot
- * tell: at our log start, or below entries dropped from the term cache). */
+/*
+ * The offset to send from, and the term below it (UNKNOWN when we cannot
+ * tell: at our log start, or below entries dropped from the term cache).
+ * -1: wait. Below the cache only "prev_end <= your commit" can match, so
+ * we send from the follower's commit, one APPEND at a time: each answer
+ * raises that commit (the records it took are below ours).
+ */
 static int64_t append_from(const struct elog_raft *r, const struct elog_raft_progress *pr,
 			   uint64_t *prev_term)
 {
@@ -95,7 +93,8 @@ static int64_t append_from(const struct elog_raft *r, const struct elog_raft_pro
 	assert(x <= r->end);
 	*prev_term = x == r->start && x > 0 ? ELOG_RAFT_TERM_UNKNOWN : raft_term_at(r, x - 1);
 	if (*prev_term == ELOG_RAFT_TERM_UNKNOWN && x != r->start && x > pr->commit) {
-		/* Below the cache: only "prev_end <= your commit" can match. */
+		if (pr->state == ELOG_RAFT_REPLICATE && pr->inflight_count > 0)
+			return -1;
 		x = pr->commit > r->start ? pr->commit : r->start;
 		*prev_term = x == r->start && x > 0 ? ELOG_RAFT_TERM_UNKNOWN : raft_term_at(r, x - 1);
 	}
@@ -114,6 +113,8 @@ void raft_send_append(struct elog_raft *r, struct elog_raft_progress *pr)
 					 : pr->inflight_count >= r->config.inflight_max)
 		return;
 	x = append_from(r, pr, &prev_term);
+	if (x < 0)
+		return;
 	pr->next_end = x;
 	m = raft_msg(r, ELOG_RAFT_MSG_APPEND, pr->id);
 	m->append.prev_end = x;
@@ -391,8 +392,11 @@ void raft_step_heartbeat_resp(struct elog_raft *r, const struct elog_raft_msg *m
 	pr->probe_sent = 0;
 	if (hr->wake)
 		raft_unquiesce(r);
-	if (pr->state == ELOG_RAFT_REPLICATE && pr->inflight_count >= r->config.inflight_max)
-		inflight_free_first(pr); /* answers were lost: let one more out */
+	/* A heartbeat goes only to a follower that got no APPEND for a
+	 * heartbeat interval: what it did not answer since is lost or late.
+	 * Let APPENDs out again (a late one answered twice costs nothing). */
+	if (pr->state == ELOG_RAFT_REPLICATE && pr->match_end < r->end)
+		pr->inflight_count = pr->inflight_head = 0;
 	raft_maybe_commit(r);
 	/* Behind on records, or on the commit (it may have restarted and lost
 	 * what it had not synced): an APPEND finds out. */

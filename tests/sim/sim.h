@@ -24,8 +24,8 @@
 #define SIM_NODES_MAX 7
 #define SIM_BATCHES_MAX 4096       /* per node log */
 #define SIM_APPEND_BATCHES 8       /* batches one APPEND carries, at most */
-#define SIM_MSGS_MAX 4096          /* messages in the network */
-#define SIM_EVENTS_MAX 32768
+#define SIM_MSGS_MAX 16384         /* messages in the network */
+#define SIM_EVENTS_MAX 65536
 #define SIM_PENDING_MAX 256        /* proposals waiting for their ack, per node */
 #define SIM_TICK_UNITS 10          /* simulated time units per tick */
 #define SIM_COMMITTED_MAX 16384    /* batches ever committed in one run */
@@ -136,6 +136,7 @@ struct sim {
 	uint64_t live_payload;         /* first payload proposed after healing */
 	int live_acked;                /* a proposal made after healing was acknowledged */
 	int exempt;                    /* a majority was restricted: no leader is possible */
+	int stalled;                   /* no leader: term caches full of uncommitted terms */
 	uint64_t msgs_at_quiet;        /* stat_msgs when the final quiet window began */
 	uint64_t next_payload;
 	/* the checks' memory */
