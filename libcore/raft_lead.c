@@ -81,9 +81,11 @@ static void send_heartbeat(struct elog_raft *r, struct elog_raft_progress *pr, i
 /*
  * The offset to send from, and the term below it (UNKNOWN when we cannot
  * tell: at our log start, or below entries dropped from the term cache).
- * -1: wait. Below the cache only "prev_end <= your commit" can match, so
- * we send from the follower's commit, one APPEND at a time: each answer
- * raises that commit (the records it took are below ours).
+ * Below the cache only "prev_end <= your commit" can match: a probe starts
+ * at the follower's commit; in replicate mode the APPENDs that follow
+ * match too if they arrive in order (each one raises the follower's
+ * commit to its end: the records are below ours); one that overtakes
+ * another is refused, and probing starts again.
  */
 static int64_t append_from(const struct elog_raft *r, const struct elog_raft_progress *pr,
 			   uint64_t *prev_term)
@@ -92,9 +94,8 @@ static int64_t append_from(const struct elog_raft *r, const struct elog_raft_pro
 
 	assert(x <= r->end);
 	*prev_term = x == r->start && x > 0 ? ELOG_RAFT_TERM_UNKNOWN : raft_term_at(r, x - 1);
-	if (*prev_term == ELOG_RAFT_TERM_UNKNOWN && x != r->start && x > pr->commit) {
-		if (pr->state == ELOG_RAFT_REPLICATE && pr->inflight_count > 0)
-			return -1;
+	if (*prev_term == ELOG_RAFT_TERM_UNKNOWN && x != r->start && x > pr->commit &&
+	    pr->state == ELOG_RAFT_PROBE) {
 		x = pr->commit > r->start ? pr->commit : r->start;
 		*prev_term = x == r->start && x > 0 ? ELOG_RAFT_TERM_UNKNOWN : raft_term_at(r, x - 1);
 	}
@@ -113,8 +114,6 @@ void raft_send_append(struct elog_raft *r, struct elog_raft_progress *pr)
 					 : pr->inflight_count >= r->config.inflight_max)
 		return;
 	x = append_from(r, pr, &prev_term);
-	if (x < 0)
-		return;
 	pr->next_end = x;
 	m = raft_msg(r, ELOG_RAFT_MSG_APPEND, pr->id);
 	m->append.prev_end = x;
