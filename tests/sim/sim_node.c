@@ -480,7 +480,8 @@ void node_deliver(struct sim *s, struct sim_node *n, const struct sim_msg *msg)
 	struct elog_raft_msg m = msg->m;
 	struct elog_err err;
 
-	m.append.batches = m.type == ELOG_RAFT_MSG_APPEND ? msg->batches : NULL;
+	if (m.type == ELOG_RAFT_MSG_APPEND) /* (a union: only an APPEND has batches) */
+		m.append.batches = msg->batches;
 	if (elog_raft_step(&n->raft, &m, &out, &err) < 0)
 		sim_fail(s, "node %d: step rejected a message a correct peer sent: %s", n->id, err.msg);
 	node_handle(s, n, &out, msg);

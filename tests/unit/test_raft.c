@@ -220,7 +220,8 @@ static void net_run(void)
 				(unsigned long long)msg.m.term);
 		if (net.cut[from][to])
 			continue;
-		msg.m.append.batches = msg.m.type == ELOG_RAFT_MSG_APPEND ? msg.b : NULL;
+		if (msg.m.type == ELOG_RAFT_MSG_APPEND) /* (a union: only an APPEND has batches) */
+			msg.m.append.batches = msg.b;
 		if (elog_raft_step(&net.node[to].r, &msg.m, &out, &err) < 0)
 			abort();
 		net.delivered++;
