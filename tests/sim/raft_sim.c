@@ -396,6 +396,7 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
 		node_sync(s, n);
 		break;
 	case EV_DURABLE:
+		n->durable_pending--;
 		node_durable(s, n);
 		break;
 	case EV_WRITTEN:
@@ -484,7 +485,8 @@ static int converged(const struct sim *s)
 		if (!n->alive || elog_raft_restricted(&n->raft) || !elog_raft_quiesced(&n->raft) ||
 		    node_end(n) != node_end(ln) || elog_raft_commit(&n->raft) != node_end(ln) ||
 		    elog_raft_leader(&n->raft) != ln->id || node_damaged(n) ||
-		    n->durable_reported != node_end(n) || n->written_scheduled)
+		    n->durable_reported != node_end(n) || n->written_scheduled ||
+		    n->sync_scheduled || n->durable_pending)
 			return 0;
 	}
 	return 1;

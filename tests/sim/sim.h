@@ -67,6 +67,7 @@ struct sim_node {
 	int64_t checked_commit;        /* batches below were checked against the committed log */
 	int64_t commit_checkpoint;     /* what a driver might have saved for a restart */
 	int sync_scheduled, written_scheduled;
+	uint32_t durable_pending;      /* EV_DURABLE reports scheduled, this life */
 	int64_t durable_reported;      /* last durable end given to the core */
 	uint64_t ticks;                /* ticks this life (its own clock) */
 	uint64_t heard_tick[SIM_NODES_MAX]; /* its tick when it last heard from each node */

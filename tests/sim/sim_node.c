@@ -100,6 +100,7 @@ void node_boot(struct sim *s, struct sim_node *n, enum elog_raft_restriction why
 	n->paused_until = 0;
 	n->pending_count = 0;
 	n->sync_scheduled = n->written_scheduled = 0;
+	n->durable_pending = 0;
 	n->durable_reported = view.durable_end;
 	n->ticks = 0;
 	memset(n->heard_tick, 0, sizeof(n->heard_tick));
@@ -192,11 +193,14 @@ static void apply_op(struct sim *s, struct sim_node *n, const struct elog_raft_l
 		n->st.count = (uint32_t)i;
 		if (n->st.durable > n->st.count)
 			n->st.durable = n->st.count;
+		if (n->durable_reported > op->offset)
+			n->durable_reported = op->offset;
 		s->stat_truncations++;
 		break;
 	case ELOG_RAFT_OP_RESET:
 		n->st.start = op->offset;
 		n->st.count = n->st.durable = 0;
+		n->durable_reported = op->offset;
 		s->stat_resets++;
 		break;
 	case ELOG_RAFT_OP_APPEND:
@@ -504,9 +508,11 @@ void node_written(struct sim *s, struct sim_node *n)
 void node_sync(struct sim *s, struct sim_node *n)
 {
 	n->st.durable = n->st.count;
-	if (s->p.flush == SIM_FLUSH_ALWAYS)
+	if (s->p.flush == SIM_FLUSH_ALWAYS) {
+		n->durable_pending++;
 		sim_schedule(s, s->now + sim_below(s, 3 * SIM_TICK_UNITS), EV_DURABLE,
 			     (int)(n - s->nodes), -1);
+	}
 }
 
 /* The driver reads the log's durable end now, not at fsync time: a
