@@ -15,20 +15,22 @@
 #include "broker.h"
 #include "cli.h"
 
-enum { OPT_VERSION = 256 };
+enum { OPT_VERSION = 256, OPT_SALVAGE_METADATA };
 
 static const struct elog_cli_option options[] = {
 	{'d', "dir", "DIR", "data directory (default " ELOG_BROKER_DIR_DEFAULT ")"},
 	{'l', "listen", "HOST:PORT", "address to serve on (default " ELOG_BROKER_LISTEN_DEFAULT
 				     "; port 0 picks a free one)"},
 	{'c', "config", "FILE", "read settings from FILE (key = value lines)"},
+	{OPT_SALVAGE_METADATA, "salvage-metadata", NULL,
+	 "rebuild a damaged metadata log from what is intact, keeping it"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "[-h] [--version] [-c file] [-d dir] [-l host:port]",
+	.synopsis = "[-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port]",
 	.summary = "Serve elog topics from a data directory: the broker. Logs go to stderr;\n"
 		   "SIGTERM or SIGINT stop it cleanly.",
 	.options = options,
@@ -36,6 +38,7 @@ static const struct elog_cli_program program = {
 
 struct args {
 	const char *dir, *listen, *config;
+	int salvage_metadata;
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -50,6 +53,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->dir = g.arg; break;
 		case 'l': a->listen = g.arg; break;
 		case 'c': a->config = g.arg; break;
+		case OPT_SALVAGE_METADATA: a->salvage_metadata = 1; break;
 		case ELOG_CLI_DONE: return ELOG_EXIT_OK;
 		default:
 			elog_cli_usage(stderr, &program);
@@ -75,6 +79,7 @@ static int configure(const struct args *a, struct elog_broker_config *c)
 		return elog_cli_usage_error(&program, "--dir: %s", err.msg);
 	if (a->listen && elog_broker_config_listen(c, a->listen, &err) < 0)
 		return elog_cli_usage_error(&program, "--listen: %s", err.msg);
+	c->store.salvage_metadata = a->salvage_metadata;
 	return -1;
 }
 

@@ -1,15 +1,23 @@
 /*
- * elog-topic — create, alter, delete, list and describe topics over the
- * protocol; see elog-topic(1).
+ * elog-topic — create, alter, delete, purge, list and describe topics over
+ * the protocol; see elog-topic(1).
  *
  * Config options are spellings of the broker's topic config keys
- * (--retention is retention.ms, ...): their values go to the broker as
- * typed, and the broker, which owns the rules, accepts or refuses them, so
- * this tool and the broker cannot disagree about what a valid value is.
+ * (--retention is retention.ms, ...). Every value, theirs and -c's, is
+ * checked here with the broker's own parser (libcore's store_config), so a
+ * bad one is a usage error (exit 2) before anything is sent; it goes to the
+ * broker as typed, which checks it again and keeps the unit it was given in.
+ * The options follow the command line's rule (elog(7) VALUES): --retention
+ * needs a unit, where -c retention.ms=604800000 is milliseconds by its name.
  *
- * Output (list, describe): an aligned table when stdout is a terminal, TSV
- * lines otherwise, JSON with --json; the TSV and JSON forms are documented
- * in the man page and stable.
+ * purge moves partitions' log starts up (DELETE_RECORDS): --before is an
+ * offset, "end", -N or @TIME, resolved here per partition (LIST_OFFSETS)
+ * except "end", which the broker takes as its high watermark.
+ *
+ * Output (list, describe, purge): an aligned table with sizes and
+ * durations for a person when stdout is a terminal, TSV lines otherwise,
+ * JSON with --json; the TSV and JSON forms carry plain numbers (ms, bytes),
+ * are documented in the man page and stable: fields are only ever added.
  */
 #include <assert.h>
 #include <errno.h>
@@ -25,15 +33,20 @@
 #include "client.h"
 #include "json.h"
 #include "proto.h"
+#include "store.h"
 
 #define CONFIGS_MAX 32
 #define TIMEOUT_DEFAULT_MS 30000
-#define CELL_MAX 128
 #define TABLE_COLS_MAX 16
+/* describe on a terminal wraps its config line here */
+#define SCREEN_COLUMNS 80
 #define JSON_OUT_MAX (64u << 20)
+/* Topic/partition operands of one purge. */
+#define PURGE_TARGETS_MAX 1024
 
 enum {
-	OPT_FLUSH = 256,
+	OPT_BEFORE = 256,
+	OPT_FLUSH,
 	OPT_IF_EXISTS,
 	OPT_IF_NOT_EXISTS,
 	OPT_MAX_RECORD_BYTES,
@@ -48,15 +61,18 @@ enum {
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "host:port,... (default $ELOG_BROKERS or 127.0.0.1:7411)"},
 	{'c', "config", "KEY=VALUE", "set a topic config key (create, alter); repeatable"},
-	{'j', "json", NULL, "print JSON (list, describe)"},
+	{'j', "json", NULL, "print JSON (list, describe, purge)"},
+	{'n', "dry-run", NULL, "purge: print what would be purged, change nothing"},
 	{'p', "partitions", "N", "partitions (create: the broker's default.partitions; alter: grow to N)"},
 	{'r', "replication-factor", "N", "replicas of each partition (create; default 1)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush: always, never or an interval like 1s"},
 	{OPT_MAX_RECORD_BYTES, "max-record-bytes", "SIZE", "max.record.bytes: largest record"},
-	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older (-1: keep)"},
+	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older, e.g. 7d (-1: keep)"},
 	{OPT_RETENTION_BYTES, "retention-bytes", "SIZE",
 	 "retention.bytes: partition size kept (-1: all)"},
 	{OPT_SEGMENT_BYTES, "segment-bytes", "SIZE", "segment.bytes: roll segments at this size"},
+	{OPT_BEFORE, "before", "POSITION",
+	 "purge: the records before OFFSET, @TIME or end (-N: all but the last N)"},
 	{OPT_IF_EXISTS, "if-exists", NULL, "delete: a missing topic is not an error"},
 	{OPT_IF_NOT_EXISTS, "if-not-exists", NULL, "create: an existing topic is not an error"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},
@@ -73,6 +89,8 @@ static const struct elog_cli_program program = {
 		    SYNOPSIS_INDENT "[-b brokers] alter [-p partitions] [-c key=value]"
 		    " [config-options] topic ..."
 		    SYNOPSIS_INDENT "[-b brokers] delete [--if-exists] topic ..."
+		    SYNOPSIS_INDENT "[-b brokers] purge [-jn] --before position"
+		    " topic[:partition[,partition...]] ..."
 		    SYNOPSIS_INDENT "[-b brokers] list [-j]"
 		    SYNOPSIS_INDENT "[-b brokers] describe [-j] [topic ...]"
 		    SYNOPSIS_INDENT "-h | --version",
@@ -81,10 +99,10 @@ static const struct elog_cli_program program = {
 	.options = options,
 };
 
-enum command { CMD_CREATE, CMD_ALTER, CMD_DELETE, CMD_LIST, CMD_DESCRIBE, CMD__COUNT };
+enum command { CMD_CREATE, CMD_ALTER, CMD_DELETE, CMD_PURGE, CMD_LIST, CMD_DESCRIBE, CMD__COUNT };
 
 static const char *const command_names[CMD__COUNT] = {
-	"create", "alter", "delete", "list", "describe",
+	"create", "alter", "delete", "purge", "list", "describe",
 };
 
 /* Options each command takes, besides -b, --timeout, -h, --version. */
@@ -92,8 +110,15 @@ static const char *const command_options[CMD__COUNT] = {
 	[CMD_CREATE] = "pcr" "F" "M" "R" "B" "S" "N",
 	[CMD_ALTER] = "pc" "F" "M" "R" "B" "S",
 	[CMD_DELETE] = "E",
+	[CMD_PURGE] = "jnW",
 	[CMD_LIST] = "j",
 	[CMD_DESCRIBE] = "j",
+};
+
+/* One purge operand's topic and partition (-1: every partition). */
+struct purge_target {
+	const char *topic;
+	int32_t partition;
 };
 
 struct options {
@@ -108,6 +133,10 @@ struct options {
 	char config_text[CONFIGS_MAX][2][ELOG_TOPIC_NAME_MAX + 1]; /* -c KEY=VALUE, split */
 	int json;
 	int if_exists, if_not_exists;
+	int dry_run;                    /* purge -n */
+	struct elog_pos before;         /* purge --before */
+	struct purge_target targets[PURGE_TARGETS_MAX];
+	size_t target_count;
 	int64_t timeout_ms;
 	char given[OPT__END];           /* which options were given, by id */
 };
@@ -125,6 +154,7 @@ static char option_letter(int id)
 	case OPT_SEGMENT_BYTES: return 'S';
 	case OPT_IF_NOT_EXISTS: return 'N';
 	case OPT_IF_EXISTS: return 'E';
+	case OPT_BEFORE: return 'W';
 	default: return (char)id;
 	}
 }
@@ -137,11 +167,25 @@ static const char *option_name(int id)
 	return "?";
 }
 
-/* Set key to value, replacing an earlier value of the same key. */
-static int config_set(struct options *o, const char *key, const char *value)
+/*
+ * Check value as the broker will (a usage error, exit 2, when it is bad),
+ * then set key to it, replacing an earlier value of the same key. option
+ * names the option that spells the key (--flush), whose message then leaves
+ * the key out; NULL for -c, whose message names the key.
+ */
+static int config_set(struct options *o, const char *option, const char *key, const char *value)
 {
-	size_t i;
+	struct elog_topic_config scratch;
+	struct elog_err err;
+	size_t i, key_len = strlen(key);
 
+	elog_topic_config_default(&scratch);
+	if (elog_topic_config_set(&scratch, key, value, &err) < 0) {
+		const char *why = err.msg;
+		if (option && strncmp(why, key, key_len) == 0 && strncmp(why + key_len, ": ", 2) == 0)
+			why += key_len + 2;
+		return elog_cli_usage_error(&program, "%s: %s", option ? option : "--config", why);
+	}
 	for (i = 0; i < o->config_count; i++)
 		if (strcmp(o->configs[i].key, key) == 0)
 			break;
@@ -169,7 +213,18 @@ static int config_option(struct options *o, const char *arg)
 	memcpy(o->config_text[i][0], arg, key_len);
 	o->config_text[i][0][key_len] = '\0';
 	snprintf(o->config_text[i][1], sizeof(o->config_text[i][1]), "%s", eq + 1);
-	return config_set(o, o->config_text[i][0], o->config_text[i][1]);
+	return config_set(o, NULL, o->config_text[i][0], o->config_text[i][1]);
+}
+
+/* --retention: a duration with its unit (7d), or -1; never a bare number of ms. */
+static int retention_option(struct options *o, const char *arg)
+{
+	struct elog_err err;
+	int64_t ms;
+
+	if (strcmp(arg, "-1") != 0 && elog_cli_parse_duration_ms(arg, &ms, &err) < 0)
+		return elog_cli_usage_error(&program, "--retention: %s", err.msg);
+	return config_set(o, "--retention", "retention.ms", arg);
 }
 
 static int parse_value(struct options *o, int id, const char *arg)
@@ -192,11 +247,15 @@ static int parse_value(struct options *o, int id, const char *arg)
 		else
 			o->replication_factor = (uint16_t)u;
 		return -1;
-	case OPT_FLUSH: return config_set(o, "flush", arg);
-	case OPT_MAX_RECORD_BYTES: return config_set(o, "max.record.bytes", arg);
-	case OPT_RETENTION: return config_set(o, "retention.ms", arg);
-	case OPT_RETENTION_BYTES: return config_set(o, "retention.bytes", arg);
-	case OPT_SEGMENT_BYTES: return config_set(o, "segment.bytes", arg);
+	case OPT_FLUSH: return config_set(o, "--flush", "flush", arg);
+	case OPT_MAX_RECORD_BYTES: return config_set(o, "--max-record-bytes", "max.record.bytes", arg);
+	case OPT_RETENTION: return retention_option(o, arg);
+	case OPT_RETENTION_BYTES: return config_set(o, "--retention-bytes", "retention.bytes", arg);
+	case OPT_SEGMENT_BYTES: return config_set(o, "--segment-bytes", "segment.bytes", arg);
+	case OPT_BEFORE:
+		if (elog_pos_parse(arg, &o->before, &err) < 0)
+			return elog_cli_usage_error(&program, "--before: %s", err.msg);
+		return -1;
 	case OPT_TIMEOUT:
 		if (elog_cli_parse_duration_ms(arg, &o->timeout_ms, &err) < 0)
 			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
@@ -207,15 +266,62 @@ static int parse_value(struct options *o, int id, const char *arg)
 	return elog_cli_usage_error(&program, NULL);
 }
 
+static int add_target(struct options *o, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < o->target_count; i++) {
+		const struct purge_target *t = &o->targets[i];
+		if (strcmp(t->topic, topic) != 0)
+			continue;
+		if (t->partition < 0 || partition < 0 || t->partition == partition)
+			return elog_cli_usage_error(&program, "purge: '%s'%s listed twice", topic,
+						    partition >= 0 && t->partition >= 0 ?
+						    ": a partition" : "");
+	}
+	if (o->target_count == PURGE_TARGETS_MAX)
+		return elog_cli_usage_error(&program, "purge: more than %d topic partitions",
+					    PURGE_TARGETS_MAX);
+	o->targets[o->target_count++] = (struct purge_target){topic, partition};
+	return -1;
+}
+
+/* purge's TOPIC[:PARTITION[,PARTITION...]], split in place; -1 to go on. */
+static int parse_target(struct options *o, char *operand)
+{
+	char *colon = strchr(operand, ':'), *p, *comma;
+	struct elog_err err;
+	uint64_t id;
+	int rc;
+
+	if (colon)
+		*colon = '\0';
+	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
+		return elog_cli_usage_error(&program, "%s", err.msg);
+	if (!colon)
+		return add_target(o, operand, -1);
+	/* Each pass takes one partition; the operand's commas bound them. */
+	for (p = colon + 1;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
+			return elog_cli_usage_error(&program, "purge: '%s': invalid partition: %s",
+						    operand, err.msg);
+		if ((rc = add_target(o, operand, (int32_t)id)) >= 0)
+			return rc;
+		if (!comma)
+			return -1;
+	}
+}
+
 /* The command and its topics from the operands; options it does not take. */
 static int parse_operands(struct options *o, int argc, char **argv, int first)
 {
 	struct elog_err err;
-	int c;
+	int c, rc;
 
 	if (first >= argc)
-		return elog_cli_usage_error(&program, "missing command: create, alter, delete, list "
-					    "or describe");
+		return elog_cli_usage_error(&program, "missing command: create, alter, delete, purge, "
+					    "list or describe");
 	for (c = 0; c < CMD__COUNT; c++)
 		if (strcmp(argv[first], command_names[c]) == 0)
 			break;
@@ -236,7 +342,13 @@ static int parse_operands(struct options *o, int argc, char **argv, int first)
 	if (c == CMD_ALTER && o->partitions == 0 && o->config_count == 0)
 		return elog_cli_usage_error(&program, "alter: nothing to change: give --partitions "
 					    "or a config option");
-	for (size_t i = 0; i < o->topic_count; i++)
+	if (c == CMD_PURGE && !o->given[OPT_BEFORE])
+		return elog_cli_usage_error(&program, "purge: missing --before: an offset, @time, -N "
+					    "or end");
+	for (size_t i = 0; c == CMD_PURGE && i < o->topic_count; i++)
+		if ((rc = parse_target(o, o->topics[i])) >= 0)
+			return rc;
+	for (size_t i = 0; c != CMD_PURGE && i < o->topic_count; i++)
 		if (elog_topic_name_check(o->topics[i], strlen(o->topics[i]), c == CMD_DESCRIBE,
 					  &err) < 0)
 			return elog_cli_usage_error(&program, "%s", err.msg);
@@ -259,6 +371,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 		case 'j':
 			o->json = 1;
 			break;
+		case 'n':
+			o->dry_run = 1;
+			break;
 		case OPT_IF_EXISTS:
 			o->if_exists = 1;
 			break;
@@ -279,11 +394,13 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 /*
  * Rows of cells, printed as an aligned table (terminal: columns padded to
- * their widest cell, two spaces apart) or as TSV lines.
+ * their widest cell, two spaces apart) or as TSV lines. Each cell is its own
+ * allocation, so nothing is cut: a topic name may be 249 bytes.
  */
 struct table {
 	size_t cols, rows, cap;
-	char (*cells)[CELL_MAX];
+	char **cells;       /* rows * cols, row by row; NULL: empty */
+	int failed;         /* out of memory: the table is incomplete */
 };
 
 static void table_init(struct table *t, size_t cols)
@@ -295,6 +412,8 @@ static void table_init(struct table *t, size_t cols)
 
 static void table_release(struct table *t)
 {
+	for (size_t i = 0; i < t->rows * t->cols; i++)
+		free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
 }
@@ -304,13 +423,15 @@ static int table_row(struct table *t)
 {
 	if (t->rows == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 16;
-		void *grown = realloc(t->cells, cap * t->cols * CELL_MAX);
-		if (!grown)
+		char **grown = realloc(t->cells, cap * t->cols * sizeof(*grown));
+		if (!grown) {
+			t->failed = 1;
 			return -1;
+		}
 		t->cells = grown;
 		t->cap = cap;
 	}
-	memset(t->cells[t->rows * t->cols], 0, t->cols * CELL_MAX);
+	memset(&t->cells[t->rows * t->cols], 0, t->cols * sizeof(*t->cells));
 	t->rows++;
 	return 0;
 }
@@ -320,11 +441,30 @@ static void table_set(struct table *t, size_t col, const char *fmt, ...)
 
 static void table_set(struct table *t, size_t col, const char *fmt, ...)
 {
+	char **cell = &t->cells[(t->rows - 1) * t->cols + col];
 	va_list ap;
+	int n;
 
+	assert(t->rows > 0 && col < t->cols);
 	va_start(ap, fmt);
-	vsnprintf(t->cells[(t->rows - 1) * t->cols + col], CELL_MAX, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
+	free(*cell);
+	*cell = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!*cell) {
+		t->failed = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(*cell, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+}
+
+static const char *table_cell(const struct table *t, size_t row, size_t col)
+{
+	const char *cell = t->cells[row * t->cols + col];
+
+	return cell ? cell : "";
 }
 
 /* Rows from `from` on (a header row first, when aligned). */
@@ -334,11 +474,11 @@ static void table_print(const struct table *t, FILE *out, int aligned, size_t fr
 
 	for (size_t r = from; aligned && r < t->rows; r++)
 		for (size_t c = 0; c < t->cols; c++)
-			if (strlen(t->cells[r * t->cols + c]) > width[c])
-				width[c] = strlen(t->cells[r * t->cols + c]);
+			if (strlen(table_cell(t, r, c)) > width[c])
+				width[c] = strlen(table_cell(t, r, c));
 	for (size_t r = from; r < t->rows; r++) {
 		for (size_t c = 0; c < t->cols; c++) {
-			const char *cell = t->cells[r * t->cols + c];
+			const char *cell = table_cell(t, r, c);
 			if (c + 1 == t->cols)
 				fprintf(out, "%s\n", cell);
 			else if (aligned)
@@ -361,6 +501,74 @@ static void id_list(char *out, size_t cap, const int32_t *ids, uint32_t n)
 			break;
 		used += (size_t)w;
 	}
+}
+
+/* ---------------------------------------------------------------- values */
+
+/*
+ * The broker answers each config value as it was set ("7d"); the TSV and
+ * JSON forms print plain numbers (RAW) and a terminal a person's form
+ * (HUMAN), both made by libcore's own parser and formatter. A key this
+ * build does not know is printed as the broker sent it.
+ */
+static void config_text(const char *key, const char *value, enum elog_topic_config_text how,
+			char *out, size_t cap)
+{
+	struct elog_topic_config c;
+
+	elog_topic_config_default(&c);
+	if (elog_topic_config_set(&c, key, value, NULL) == 0)
+		for (size_t i = 0; i < ELOG_TOPIC_CONFIG_KEYS; i++)
+			if (strcmp(elog_topic_config_key(i), key) == 0) {
+				elog_topic_config_format(&c, i, how, out, cap);
+				return;
+			}
+	snprintf(out, cap, "%s", value);
+}
+
+/* The topic's config as the broker described it (defaults for keys it left out). */
+static void config_of(const struct elog_topic_description *d, struct elog_topic_config *c)
+{
+	elog_topic_config_default(c);
+	for (size_t i = 0; i < d->config_count; i++)
+		(void)elog_topic_config_set(c, d->configs[i].key, d->configs[i].value, NULL);
+}
+
+/* Records the topic holds: the offsets between each partition's start and end. */
+static int64_t records_of(const struct elog_topic_description *d)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < d->partition_desc_count; i++)
+		if (d->partitions[i].high_watermark > d->partitions[i].log_start_offset)
+			n += d->partitions[i].high_watermark - d->partitions[i].log_start_offset;
+	return n;
+}
+
+static uint64_t bytes_of(const struct elog_topic_description *d)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < d->partition_desc_count; i++)
+		n += d->partitions[i].size_bytes;
+	return n;
+}
+
+/* list's RETENTION cell: "7d", "10G", "7d or 10G", or "forever". */
+static void retention_cell(const struct elog_topic_config *c, char *out, size_t cap)
+{
+	char time[ELOG_TOPIC_CONFIG_VALUE_MAX], size[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
+	elog_topic_config_format(c, 4, ELOG_TOPIC_CONFIG_HUMAN, time, sizeof(time));
+	elog_topic_config_format(c, 3, ELOG_TOPIC_CONFIG_HUMAN, size, sizeof(size));
+	if (c->retention_ms < 0 && c->retention_bytes < 0)
+		snprintf(out, cap, "forever");
+	else if (c->retention_bytes < 0)
+		snprintf(out, cap, "%s", time);
+	else if (c->retention_ms < 0)
+		snprintf(out, cap, "%s", size);
+	else
+		snprintf(out, cap, "%s or %s", time, size);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -405,7 +613,10 @@ static int replication_of(const struct elog_meta_topic *t)
 
 static int compare_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct elog_meta_topic *x = *(const struct elog_meta_topic *const *)a;
+	const struct elog_meta_topic *y = *(const struct elog_meta_topic *const *)b;
+
+	return strcmp(x->name, y->name);
 }
 
 static int compare_descriptions(const void *a, const void *b)
@@ -423,63 +634,170 @@ static int write_json(struct elog_buf *b)
 	return 0;
 }
 
-static int cmd_list(struct elog_client *c, const struct options *o)
+/*
+ * Every topic the broker describes, by name, in *order (free it); topics
+ * with an error (gone meanwhile) are left out. Returns the count, -1 on
+ * failure (reported).
+ */
+static ssize_t describe_all(struct elog_client *c, struct elog_topic_descriptions *d,
+			    const struct elog_topic_description ***order)
+{
+	struct elog_err err;
+	size_t n = 0;
+
+	if (elog_admin_describe_topics(c, NULL, 0, d, &err) < 0) {
+		elog_cli_error_err(&err, "cannot list topics");
+		return -1;
+	}
+	*order = calloc(d->count + 1, sizeof(**order));
+	if (!*order) {
+		elog_cli_error("cannot list topics: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < d->count; i++)
+		if (d->topics[i].error == 0)
+			(*order)[n++] = &d->topics[i];
+	qsort(*order, n, sizeof(**order), compare_descriptions);
+	return (ssize_t)n;
+}
+
+/* list --json: name, counts, and what is kept (plain numbers). */
+static void list_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
+		      struct elog_buf *json, int first)
+{
+	struct elog_topic_config cfg;
+
+	config_of(d, &cfg);
+	json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
+	json_string(json, d->name);
+	json_raw(json, ",\"partition_count\":");
+	json_int(json, d->partition_count);
+	json_raw(json, ",\"replication_factor\":");
+	json_int(json, replication_of(mt));
+	json_raw(json, ",\"records\":");
+	json_int(json, records_of(d));
+	json_raw(json, ",\"size_bytes\":");
+	json_int(json, (int64_t)bytes_of(d));
+	json_raw(json, ",\"retention_ms\":");
+	json_int(json, cfg.retention_ms);
+	json_raw(json, ",\"retention_bytes\":");
+	json_int(json, cfg.retention_bytes);
+	json_raw(json, "}");
+}
+
+/* list on a terminal: one row per topic, sizes and durations for a person. */
+static void list_row(struct table *t, const struct elog_topic_description *d,
+		     const struct elog_meta_topic *mt)
+{
+	struct elog_topic_config cfg;
+	char size[ELOG_CLI_VALUE_MAX], retention[2 * ELOG_TOPIC_CONFIG_VALUE_MAX + 8];
+
+	config_of(d, &cfg);
+	elog_cli_format_size_human(bytes_of(d), size, sizeof(size));
+	retention_cell(&cfg, retention, sizeof(retention));
+	if (table_row(t) < 0)
+		return;
+	table_set(t, 0, "%s", d->name);
+	table_set(t, 1, "%" PRIu32, d->partition_count);
+	table_set(t, 2, "%d", replication_of(mt));
+	table_set(t, 3, "%" PRId64, records_of(d));
+	table_set(t, 4, "%s", size);
+	table_set(t, 5, "%s", retention);
+}
+
+/* list, TSV: names and counts from the metadata alone (completion runs it). */
+static int list_tsv(struct elog_client *c)
 {
 	const struct elog_metadata *md;
 	struct elog_err err;
-	struct elog_buf json;
 	struct table t;
-	const char **names;
+	const struct elog_meta_topic **sorted;
 	size_t n = 0;
-	int rc = ELOG_EXIT_OK, aligned = isatty(STDOUT_FILENO);
+	int rc = ELOG_EXIT_OK;
 
 	if (!(md = elog_client_metadata(c, NULL, 0, &err))) {
 		elog_cli_error_err(&err, "cannot list topics");
 		return ELOG_EXIT_FAIL;
 	}
-	names = calloc(md->topic_count + 1, sizeof(*names));
-	if (!names) {
+	sorted = calloc(md->topic_count + 1, sizeof(*sorted));
+	if (!sorted) {
 		elog_cli_error("cannot list topics: out of memory");
 		return ELOG_EXIT_FAIL;
 	}
 	for (uint32_t i = 0; i < md->topic_count; i++)
 		if (md->topics[i].error == 0)
-			names[n++] = md->topics[i].name;
-	qsort(names, n, sizeof(*names), compare_names);
-	elog_buf_init(&json, JSON_OUT_MAX);
+			sorted[n++] = &md->topics[i];
+	qsort(sorted, n, sizeof(*sorted), compare_names);
 	table_init(&t, 3);
-	if (table_row(&t) == 0) {
-		table_set(&t, 0, "TOPIC");
-		table_set(&t, 1, "PARTITIONS");
-		table_set(&t, 2, "REPLICATION");
-	}
-	json_raw(&json, "[");
-	for (size_t i = 0; i < n; i++) {
-		const struct elog_meta_topic *mt = elog_metadata_topic(md, names[i]);
-		if (table_row(&t) < 0) {
-			elog_cli_error("cannot list topics: out of memory");
-			rc = ELOG_EXIT_FAIL;
+	for (size_t i = 0; i < n && !t.failed; i++) {
+		if (table_row(&t) < 0)
 			break;
-		}
-		table_set(&t, 0, "%s", names[i]);
-		table_set(&t, 1, "%" PRIu32, mt->partition_count);
-		table_set(&t, 2, "%d", replication_of(mt));
-		json_raw(&json, i ? ",{\"topic\":" : "{\"topic\":");
-		json_string(&json, names[i]);
-		json_raw(&json, ",\"partition_count\":");
-		json_int(&json, mt->partition_count);
-		json_raw(&json, ",\"replication_factor\":");
-		json_int(&json, replication_of(mt));
-		json_raw(&json, "}");
+		table_set(&t, 0, "%s", sorted[i]->name);
+		table_set(&t, 1, "%" PRIu32, sorted[i]->partition_count);
+		table_set(&t, 2, "%d", replication_of(sorted[i]));
+	}
+	if (t.failed) {
+		elog_cli_error("cannot list topics: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else {
+		table_print(&t, stdout, 0, 0);
+	}
+	table_release(&t);
+	free(sorted);
+	return rc;
+}
+
+static int cmd_list(struct elog_client *c, const struct options *o)
+{
+	static const char *const head[6] = {"TOPIC", "PARTITIONS", "REPLICATION", "RECORDS",
+					    "SIZE", "RETENTION"};
+	struct elog_topic_descriptions d = {0};
+	const struct elog_topic_description **order = NULL;
+	const struct elog_metadata *md;
+	struct elog_err err;
+	struct elog_buf json;
+	struct table t;
+	ssize_t n;
+	int rc = ELOG_EXIT_OK;
+
+	if (!o->json && !isatty(STDOUT_FILENO))
+		return list_tsv(c);
+	/* describe first: a metadata answer is only valid until the next call */
+	if ((n = describe_all(c, &d, &order)) < 0 ||
+	    !(md = elog_client_metadata(c, NULL, 0, &err))) {
+		if (n >= 0)
+			elog_cli_error_err(&err, "cannot list topics");
+		free(order);
+		elog_topic_descriptions_release(&d);
+		return ELOG_EXIT_FAIL;
+	}
+	elog_buf_init(&json, JSON_OUT_MAX);
+	table_init(&t, 6);
+	if (table_row(&t) == 0)
+		for (size_t col = 0; col < 6; col++)
+			table_set(&t, col, "%s", head[col]);
+	json_raw(&json, "[");
+	for (ssize_t i = 0; i < n; i++) {
+		const struct elog_meta_topic *mt = elog_metadata_topic(md, order[i]->name);
+		if (o->json)
+			list_json(order[i], mt, &json, i == 0);
+		else
+			list_row(&t, order[i], mt);
 	}
 	json_raw(&json, "]\n");
-	if (o->json)
-		write_json(&json);
-	else if (n > 0 || aligned)
-		table_print(&t, stdout, aligned, aligned ? 0 : 1);
+	if (t.failed) {
+		elog_cli_error("cannot list topics: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else if (o->json) {
+		if (write_json(&json) < 0)
+			rc = ELOG_EXIT_FAIL;
+	} else {
+		table_print(&t, stdout, 1, 0);
+	}
 	table_release(&t);
 	elog_buf_release(&json);
-	free(names);
+	free(order);
+	elog_topic_descriptions_release(&d);
 	return rc;
 }
 
@@ -497,6 +815,8 @@ static const struct elog_meta_partition *meta_partition(const struct elog_meta_t
 static void describe_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			  struct elog_buf *json, int first)
 {
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
 	json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
 	json_string(json, d->name);
 	json_raw(json, ",\"partition_count\":");
@@ -508,7 +828,9 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 		json_raw(json, i ? "," : "");
 		json_string(json, d->configs[i].key);
 		json_raw(json, ":");
-		json_string(json, d->configs[i].value);
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_RAW, value,
+			    sizeof(value));
+		json_string(json, value);
 	}
 	json_raw(json, "},\"partitions\":[");
 	for (size_t i = 0; i < d->partition_desc_count; i++) {
@@ -531,51 +853,85 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 		json_int(json, (int64_t)pd->size_bytes);
 		json_raw(json, ",\"segments\":");
 		json_int(json, pd->segments);
+		json_raw(json, ",\"status\":");
+		json_string(json, elog_partition_state_name(pd->status));
+		json_raw(json, ",\"status_detail\":");
+		json_string(json, pd->status_detail ? pd->status_detail : "");
 		json_raw(json, "}");
 	}
 	json_raw(json, "]}");
 }
 
-/* describe: the topic and config lines, human (aligned) or TSV. */
-static void describe_head(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
-			  int aligned, int first)
+/*
+ * describe on a terminal: a line naming the topic and what it holds, then
+ * its config as key=value, wrapped to stay inside SCREEN_COLUMNS.
+ */
+static void describe_head_human(const struct elog_topic_description *d,
+				const struct elog_meta_topic *mt, int first)
 {
-	if (aligned) {
-		printf("%s%s: %" PRIu32 " partition%s, replication factor %d\n", first ? "" : "\n",
-		       d->name, d->partition_count, d->partition_count == 1 ? "" : "s",
-		       replication_of(mt));
-		for (size_t i = 0; i < d->config_count; i++)
-			printf("%s%s=%s", i ? " " : "  ", d->configs[i].key, d->configs[i].value);
-		if (d->config_count)
+	char size[ELOG_CLI_VALUE_MAX], value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+	int64_t records = records_of(d);
+	size_t column = 0;
+
+	elog_cli_format_size_human(bytes_of(d), size, sizeof(size));
+	printf("%s%s: %" PRIu32 " partition%s, replication factor %d, %" PRId64 " record%s, "
+	       "size %s\n", first ? "" : "\n", d->name, d->partition_count,
+	       d->partition_count == 1 ? "" : "s", replication_of(mt), records,
+	       records == 1 ? "" : "s", size);
+	for (size_t i = 0; i < d->config_count; i++) {
+		size_t len;
+
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_HUMAN, value,
+			    sizeof(value));
+		len = strlen(d->configs[i].key) + 1 + strlen(value);
+		if (column > 0 && column + 1 + len > SCREEN_COLUMNS) {
 			putchar('\n');
-		return;
+			column = 0;
+		}
+		column += (size_t)printf("%s%s=%s", column ? " " : "  ", d->configs[i].key, value);
 	}
+	if (column)
+		putchar('\n');
+}
+
+/* describe, TSV: the topic line and a config line per key, plain numbers. */
+static void describe_head_tsv(const struct elog_topic_description *d,
+			      const struct elog_meta_topic *mt)
+{
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+
 	printf("topic\t%s\t%" PRIu32 "\t%d\n", d->name, d->partition_count, replication_of(mt));
-	for (size_t i = 0; i < d->config_count; i++)
-		printf("config\t%s\t%s\t%s\n", d->name, d->configs[i].key, d->configs[i].value);
+	for (size_t i = 0; i < d->config_count; i++) {
+		config_text(d->configs[i].key, d->configs[i].value, ELOG_TOPIC_CONFIG_RAW, value,
+			    sizeof(value));
+		printf("config\t%s\t%s\t%s\n", d->name, d->configs[i].key, value);
+	}
 }
 
 /* describe: one topic as human lines and a table, or as TSV lines. */
 static int describe_text(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			 int first)
 {
-	static const char *const head[8] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG_START",
-					    "HIGH_WATERMARK", "SIZE_BYTES", "SEGMENTS"};
+	static const char *const head[9] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
+					    "HIGH_WATERMARK", "SIZE", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
-	char replicas[CELL_MAX], isr[CELL_MAX];
+	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
 	struct table t;
 
-	describe_head(d, mt, aligned, first);
-	table_init(&t, aligned ? 8 : 10);
-	if (aligned && (rc = table_row(&t)) == 0)
-		for (size_t c = 0; c < 8; c++)
+	if (aligned)
+		describe_head_human(d, mt, first);
+	else
+		describe_head_tsv(d, mt);
+	table_init(&t, aligned ? 9 : 11);
+	if (aligned && table_row(&t) == 0)
+		for (size_t c = 0; c < 9; c++)
 			table_set(&t, c, "%s", head[c]);
-	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
+	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
 		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
 		size_t c = 0;
 
-		if ((rc = table_row(&t)) < 0)
+		if (table_row(&t) < 0)
 			break;
 		id_list(replicas, sizeof(replicas), mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
 		id_list(isr, sizeof(isr), mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
@@ -589,14 +945,33 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 		table_set(&t, c++, "%s", isr);
 		table_set(&t, c++, "%" PRId64, pd->log_start_offset);
 		table_set(&t, c++, "%" PRId64, pd->high_watermark);
-		table_set(&t, c++, "%" PRIu64, pd->size_bytes);
+		if (aligned) {
+			elog_cli_format_size_human(pd->size_bytes, size, sizeof(size));
+			table_set(&t, c++, "%s", size);
+		} else {
+			table_set(&t, c++, "%" PRIu64, pd->size_bytes);
+		}
 		table_set(&t, c++, "%" PRIu32, pd->segments);
+		table_set(&t, c++, "%s", elog_partition_state_name(pd->status));
 	}
-	if (rc == 0)
+	if (!t.failed) {
 		table_print(&t, stdout, aligned, 0);
-	else
+	} else {
 		elog_cli_error("describe topic '%s': out of memory", d->name);
+		rc = -1;
+	}
 	table_release(&t);
+	/* What is wrong with a partition that is not ok, one line each. */
+	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
+		const struct elog_partition_description *pd = &d->partitions[i];
+		if (!pd->status_detail)
+			continue;
+		if (aligned)
+			printf("  partition %" PRIu32 " %s: %s\n", pd->id,
+			       elog_partition_state_name(pd->status), pd->status_detail);
+		else
+			printf("status\t%s\t%" PRIu32 "\t%s\n", d->name, pd->id, pd->status_detail);
+	}
 	return rc;
 }
 
@@ -685,10 +1060,191 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 		if ((code == ELOG_PE_TOPIC_EXISTS && o->if_not_exists) ||
 		    (code == ELOG_PE_UNKNOWN_TOPIC && o->if_exists))
 			continue;
-		/* The message names the call and the topic: "create topic 'x': ..." */
-		elog_cli_error_err(&err, NULL);
+		/* "create topic 'x': ...": for these two, in the words the man page
+		 * uses, and with the whole name (err.msg may cut a long one). */
+		if (code == ELOG_PE_TOPIC_EXISTS || code == ELOG_PE_UNKNOWN_TOPIC)
+			elog_cli_error("%s topic '%s': %s", command_names[o->command], name,
+				       elog_proto_error_text(code));
+		else
+			elog_cli_error_err(&err, NULL);
 		rc = ELOG_EXIT_FAIL;
 	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- purge */
+
+/*
+ * The offset each partition's start moves to for --before: an offset as
+ * given (earliest: 0, which moves nothing), "end" as the broker's high
+ * watermark (ELOG_OFFSET_LATEST, decided when the broker purges), -N and
+ * @TIME resolved now with LIST_OFFSETS: the high watermark less N (not
+ * below 0), the first record at or after TIME.
+ */
+static int purge_resolve(struct elog_client *c, const char *topic, const struct elog_pos *before,
+			 struct elog_purge_partition *parts, size_t n, struct elog_err *err)
+{
+	uint32_t *ids;
+	int64_t *ts, *offsets;
+	int rc = -1;
+
+	if (before->kind != ELOG_POS_FROM_END && before->kind != ELOG_POS_TIMESTAMP) {
+		for (size_t i = 0; i < n; i++)
+			parts[i].offset = before->kind == ELOG_POS_LATEST ? ELOG_OFFSET_LATEST
+				: before->kind == ELOG_POS_OFFSET ? before->value : 0;
+		return 0;
+	}
+	ids = calloc(n, sizeof(*ids));
+	ts = calloc(n, sizeof(*ts));
+	offsets = calloc(n, sizeof(*offsets));
+	if (!ids || !ts || !offsets) {
+		elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = parts[i].partition;
+		/* Before the epoch: every record is at or after it, so nothing goes. */
+		ts[i] = before->kind == ELOG_POS_FROM_END ? ELOG_OFFSET_LATEST
+			: before->value < 0 ? 0 : before->value;
+	}
+	if (elog_client_list_offsets(c, topic, ids, ts, offsets, n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		parts[i].offset = before->kind == ELOG_POS_TIMESTAMP ? offsets[i]
+			: offsets[i] > before->value ? offsets[i] - before->value : 0;
+	rc = 0;
+out:
+	free(ids);
+	free(ts);
+	free(offsets);
+	return rc;
+}
+
+/* The partitions a purge of targets[first]'s topic names, into *parts (free it). */
+static ssize_t purge_partitions(struct elog_client *c, const struct options *o, size_t first,
+				struct elog_purge_partition **parts, struct elog_err *err)
+{
+	const char *topic = o->targets[first].topic;
+	const struct elog_meta_topic *mt = NULL;
+	const struct elog_metadata *md;
+	size_t n = 0;
+
+	if (o->targets[first].partition < 0) {
+		if (!(md = elog_client_metadata(c, &topic, 1, err)))
+			return elog_err_prefix(err, "purge topic '%s'", topic);
+		mt = elog_metadata_topic(md, topic);
+		if (!mt || mt->error)
+			return elog_err_set(err, ELOG_E_INVAL, "purge topic '%s': %s", topic,
+					    elog_proto_error_text(mt ? mt->error : ELOG_PE_UNKNOWN_TOPIC));
+		n = mt->partition_count;
+	} else {
+		for (size_t i = first; i < o->target_count; i++)
+			n += strcmp(o->targets[i].topic, topic) == 0;
+	}
+	*parts = calloc(n ? n : 1, sizeof(**parts));
+	if (!*parts)
+		return elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+	for (size_t k = 0; mt && k < n; k++)
+		(*parts)[k].partition = mt->partitions[k].id;
+	for (size_t i = first, k = 0; !mt && i < o->target_count; i++)
+		if (strcmp(o->targets[i].topic, topic) == 0)
+			(*parts)[k++].partition = (uint32_t)o->targets[i].partition;
+	return (ssize_t)n;
+}
+
+/* One purged partition as a row of the table (terminal or TSV) or a JSON object. */
+static void purge_row(const struct options *o, const char *topic,
+		      const struct elog_purge_partition *p, struct table *t, struct elog_buf *json,
+		      int first)
+{
+	if (o->json) {
+		json_raw(json, first ? "{\"topic\":" : ",{\"topic\":");
+		json_string(json, topic);
+		json_raw(json, ",\"partition\":");
+		json_int(json, p->partition);
+		json_raw(json, ",\"log_start_offset_before\":");
+		json_int(json, p->start_before);
+		json_raw(json, ",\"log_start_offset\":");
+		json_int(json, p->start);
+		json_raw(json, ",\"records_purged\":");
+		json_int(json, p->start - p->start_before);
+		json_raw(json, o->dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+		return;
+	}
+	if (table_row(t) < 0)
+		return;
+	table_set(t, 0, "%s", topic);
+	table_set(t, 1, "%" PRIu32, p->partition);
+	table_set(t, 2, "%" PRId64, p->start_before);
+	table_set(t, 3, "%" PRId64, p->start);
+	table_set(t, 4, "%" PRId64, p->start - p->start_before);
+}
+
+/* Purge targets[first]'s topic (every target naming it); failures reported, -1. */
+static int purge_topic(struct elog_client *c, const struct options *o, size_t first,
+		       struct table *t, struct elog_buf *json, size_t *shown)
+{
+	const char *topic = o->targets[first].topic;
+	struct elog_purge_partition *parts = NULL;
+	struct elog_err err;
+	ssize_t n = purge_partitions(c, o, first, &parts, &err);
+	int rc = 0;
+
+	if (n < 0 || purge_resolve(c, topic, &o->before, parts, (size_t)n, &err) < 0 ||
+	    elog_admin_delete_records(c, topic, parts, (size_t)n, o->dry_run, &err) < 0) {
+		elog_cli_error_err(&err, NULL);
+		free(parts);
+		return -1;
+	}
+	for (ssize_t k = 0; k < n; k++) {
+		if (parts[k].error) {
+			elog_cli_error("%s", parts[k].message);
+			rc = -1;
+			continue;
+		}
+		purge_row(o, topic, &parts[k], t, json, *shown == 0);
+		(*shown)++;
+	}
+	free(parts);
+	return rc;
+}
+
+static int cmd_purge(struct elog_client *c, const struct options *o)
+{
+	static const char *const head[5] = {"TOPIC", "PARTITION", "START", "NEW_START", "PURGED"};
+	int aligned = !o->json && isatty(STDOUT_FILENO), rc = ELOG_EXIT_OK;
+	struct elog_buf json;
+	struct table t;
+	size_t shown = 0;
+
+	elog_buf_init(&json, JSON_OUT_MAX);
+	table_init(&t, 5);
+	if (aligned && table_row(&t) == 0)
+		for (size_t col = 0; col < 5; col++)
+			table_set(&t, col, "%s", head[col]);
+	json_raw(&json, "[");
+	for (size_t i = 0; i < o->target_count; i++) {
+		int seen = 0;
+		/* A topic's first operand stands for all of its operands. */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(o->targets[k].topic, o->targets[i].topic) == 0;
+		if (!seen && purge_topic(c, o, i, &t, &json, &shown) < 0)
+			rc = ELOG_EXIT_FAIL;
+	}
+	json_raw(&json, "]\n");
+	if (t.failed) {
+		elog_cli_error("purge: out of memory");
+		rc = ELOG_EXIT_FAIL;
+	} else if (o->json) {
+		if (write_json(&json) < 0)
+			rc = ELOG_EXIT_FAIL;
+	} else if (!aligned || shown) {
+		table_print(&t, stdout, aligned, 0);
+	}
+	if (aligned && o->dry_run)
+		printf("dry run: nothing was purged\n");
+	table_release(&t);
+	elog_buf_release(&json);
 	return rc;
 }
 
@@ -718,6 +1274,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_DESCRIBE:
 		rc = cmd_describe(c, &o);
+		break;
+	case CMD_PURGE:
+		rc = cmd_purge(c, &o);
 		break;
 	default:
 		rc = cmd_change(c, &o);

@@ -60,6 +60,8 @@ int elog_broker_storage_error(const struct elog_err *err)
 	case ELOG_E_IO:
 	case ELOG_E_FAILED:
 		return ELOG_PE_STORAGE_ERROR;
+	case ELOG_E_DAMAGED:
+		return ELOG_PE_DATA_DAMAGED;
 	case ELOG_E_NOSPACE:
 		return ELOG_PE_STORAGE_FULL;
 	default:
@@ -399,6 +401,7 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_PRODUCE: elog_broker_produce(c, h, &r); break;
 	case ELOG_API_FETCH: elog_broker_fetch(c, h, &r); break;
 	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
+	case ELOG_API_DELETE_RECORDS: elog_broker_delete_records(c, h, &r); break;
 	default: assert(0);
 	}
 }
@@ -846,9 +849,11 @@ static int start_parts(struct elog_broker *b, struct elog_err *err)
 	elog_flusher_set_notify(&b->flusher, flusher_notify, b);
 	so.flusher = &b->flusher;
 	so.log = b->log;
-	if (elog_store_open(b->config.data_dir, &so, &b->store, err) < 0)
+	/* The address first: a start that fails on a taken port must not leave
+	 * a new data directory behind (the store creates it). */
+	if (bind_listener(b, err) < 0)
 		return -1;
-	return bind_listener(b, err);
+	return elog_store_open(b->config.data_dir, &so, &b->store, err);
 }
 
 int elog_broker_open(const struct elog_broker_config *c, const struct elog_logger *log,

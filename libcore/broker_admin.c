@@ -1,10 +1,12 @@
-/* broker_admin — metadata, topic administration, producer ids, list offsets
- * (docs/protocol.md, apis 1-6 and 9); see broker.h. */
+/* broker_admin — metadata, topic administration, producer ids, list offsets,
+ * delete records (docs/protocol.md, apis 1-6, 9 and 10); see broker.h. */
 #include "broker.h"
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker_int.h"
@@ -310,10 +312,10 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 
 /* ---------------------------------------------------------------- describe */
 
-static void put_topic_description(struct elog_wire_w *w, const char *name, size_t len,
-				  const struct elog_topic *t)
+static void put_topic_description(struct elog_wire_w *w, uint16_t version, const char *name,
+				  size_t len, const struct elog_topic *t)
 {
-	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX], detail[BROKER_MSG_MAX];
 
 	elog_wire_put_string(w, name, len);
 	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
@@ -332,6 +334,11 @@ static void put_topic_description(struct elog_wire_w *w, const char *name, size_
 		elog_wire_put_i64(w, elog_broker_high_watermark(p));
 		elog_wire_put_u64(w, elog_partlog_size_bytes(p->log));
 		elog_wire_put_u32(w, elog_partlog_segment_count(p->log));
+		if (version >= 2) {
+			/* 2: u8 status (0 ok, 1 damaged, 2 failed), string detail */
+			elog_wire_put_u8(w, (uint8_t)elog_store_partition_status(p, detail, sizeof(detail)));
+			elog_wire_put_cstring(w, detail);
+		}
 	}
 }
 
@@ -352,11 +359,11 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 		const char *name;
 		size_t len;
 		elog_wire_get_string(&again, &name, &len);
-		put_topic_description(&w, name, len, elog_store_find(b->store, name, len));
+		put_topic_description(&w, rq->version, name, len, elog_store_find(b->store, name, len));
 	}
 	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
 		const struct elog_topic *t = b->store->topics[i];
-		put_topic_description(&w, t->name, strlen(t->name), t);
+		put_topic_description(&w, rq->version, t->name, strlen(t->name), t);
 	}
 	finish(c, &w);
 }
@@ -493,5 +500,191 @@ void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_heade
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	list_offsets_walk(c->broker, &again, &w);
+	finish(c, &w);
+}
+
+/* ---------------------------------------------------------------- delete records */
+
+/*
+ * DELETE_RECORDS, version 1:
+ *
+ *   request:  u32 timeout_ms, bool dry_run,
+ *             array<topic: string name, array<partition: u32 id, i64 offset>>
+ *   response: array<topic: string name,
+ *             array<result: u32 id, i16 error_code, string error_message,
+ *                           i64 previous_log_start_offset, i64 log_start_offset>>
+ *
+ * offset -1 is the high watermark. The request is checked whole before
+ * anything moves: it parses, names no partition twice, and names no more
+ * partitions than the broker has.
+ */
+
+struct purge_entry {
+	const char *name;
+	size_t len;
+	uint32_t id;
+};
+
+static int purge_entry_cmp(const void *a, const void *b)
+{
+	const struct purge_entry *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+
+	if (c == 0)
+		c = (x->len > y->len) - (x->len < y->len);
+	return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* A request refused as a whole: msg says why; returns 1. */
+static int purge_refuse(char *msg, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int purge_refuse(char *msg, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, cap, fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/*
+ * Pass 1: parse the request (r) and check it as a whole. 0 to go on; -1
+ * when it is malformed (r->failed); 1 when it was refused (msg says why).
+ */
+static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_run, char *msg,
+		       size_t cap)
+{
+	struct purge_entry *entries = NULL;
+	uint32_t topics, count = 0, max = b->store->partition_total;
+	int rc = 0;
+
+	elog_wire_r_field(r, "timeout_ms");
+	(void)elog_wire_get_u32(r); /* for replicas to follow; one broker answers at once */
+	elog_wire_r_field(r, "dry_run");
+	*dry_run = elog_wire_get_u8(r);
+	if (*dry_run > 1)
+		r->failed = 1;
+	elog_wire_r_field(r, "topics");
+	topics = elog_wire_get_count(r, 2 + 4);
+	if (max && !(entries = malloc(max * sizeof(*entries))))
+		rc = purge_refuse(msg, cap, "out of memory");
+	for (uint32_t i = 0; i < topics && !r->failed; i++) {
+		const char *name;
+		size_t len;
+		uint32_t n;
+		elog_wire_r_field(r, "topic name");
+		elog_wire_get_string(r, &name, &len);
+		elog_wire_r_field(r, "partitions");
+		n = elog_wire_get_count(r, 4 + 8);
+		for (uint32_t k = 0; k < n && !r->failed; k++) {
+			uint32_t id = elog_wire_get_u32(r);
+			(void)elog_wire_get_i64(r);
+			if (rc == 0 && count < max)
+				entries[count] = (struct purge_entry){name, len, id};
+			count++;
+		}
+	}
+	if (elog_wire_r_end(r, NULL) < 0) {
+		free(entries);
+		return -1;
+	}
+	if (rc == 0 && count > max)
+		rc = purge_refuse(msg, cap, "the request names %" PRIu32 " partitions, more than the %"
+				  PRIu32 " this broker has", count, max);
+	if (rc == 0 && count > 1)
+		qsort(entries, count, sizeof(*entries), purge_entry_cmp);
+	for (uint32_t i = 1; rc == 0 && i < count; i++)
+		if (purge_entry_cmp(&entries[i - 1], &entries[i]) == 0)
+			rc = purge_refuse(msg, cap, "partition %" PRIu32 " of '%.*s' is named twice",
+					  entries[i].id,
+					  (int)(entries[i].len > 200 ? 200 : entries[i].len),
+					  entries[i].name);
+	free(entries);
+	return rc;
+}
+
+/* One partition's result: check, then move its start (unless dry_run). */
+static void purge_one(struct elog_broker *b, struct elog_wire_w *w, struct elog_topic *t,
+		      uint32_t id, int64_t offset, int dry_run)
+{
+	struct elog_partition *p = t && id < t->partition_count ? t->partitions[id] : NULL;
+	int64_t before = -1, after = -1, hw, target;
+	struct elog_err err;
+	int code = ELOG_PE_NONE;
+
+	if (!t) {
+		code = ELOG_PE_UNKNOWN_TOPIC;
+		snprintf(err.msg, sizeof(err.msg), "no such topic");
+	} else if (!p) {
+		code = ELOG_PE_UNKNOWN_PARTITION;
+		snprintf(err.msg, sizeof(err.msg), "no such partition");
+	} else if (offset < -1) {
+		code = ELOG_PE_INVALID_REQUEST;
+		snprintf(err.msg, sizeof(err.msg), "offset %" PRId64 " is not -1 or >= 0", offset);
+	} else if (elog_partlog_failed(p->log, &err)) {
+		code = ELOG_PE_STORAGE_ERROR;
+	} else {
+		before = elog_partlog_start_offset(p->log);
+		hw = elog_broker_high_watermark(p);
+		target = offset == -1 ? hw : offset;
+		if (target > hw) {
+			code = ELOG_PE_OFFSET_OUT_OF_RANGE;
+			snprintf(err.msg, sizeof(err.msg),
+				 "offset %" PRId64 " is past the high watermark %" PRId64, target, hw);
+		} else if (dry_run) {
+			after = target > before ? target : before;
+		} else if (elog_store_purge(b->store, p, target, &err) < 0) {
+			code = elog_broker_storage_error(&err);
+		} else {
+			after = elog_partlog_start_offset(p->log);
+		}
+	}
+	elog_wire_put_u32(w, id);
+	elog_wire_put_i16(w, (int16_t)code);
+	elog_wire_put_cstring(w, code ? err.msg : "");
+	elog_wire_put_i64(w, code ? -1 : before);
+	elog_wire_put_i64(w, code ? -1 : after);
+}
+
+void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_header *rq,
+				struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_wire_r again = *r;
+	struct elog_wire_w w;
+	char msg[BROKER_MSG_MAX];
+	uint32_t topics;
+	int dry_run, rc = purge_check(b, r, &dry_run, msg, sizeof(msg));
+
+	if (rc < 0)
+		MALFORMED(c, rq, r);
+	if (rc > 0) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
+	(void)elog_wire_get_u32(&again);
+	(void)elog_wire_get_u8(&again);
+	topics = elog_wire_get_count(&again, 2 + 4);
+	elog_wire_put_u32(&w, topics);
+	for (uint32_t i = 0; i < topics; i++) {
+		const char *name;
+		size_t len;
+		uint32_t n;
+		struct elog_topic *t;
+		elog_wire_get_string(&again, &name, &len);
+		n = elog_wire_get_count(&again, 4 + 8);
+		t = elog_store_find(b->store, name, len);
+		elog_wire_put_string(&w, name, len);
+		elog_wire_put_u32(&w, n);
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t id = elog_wire_get_u32(&again);
+			int64_t offset = elog_wire_get_i64(&again);
+			purge_one(b, &w, t, id, offset, dry_run);
+		}
+	}
 	finish(c, &w);
 }

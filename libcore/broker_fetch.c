@@ -52,13 +52,21 @@ static int fetch_ready(struct elog_waiter *w)
 	return available >= w->min_bytes;
 }
 
-/* pread a slice into the response as a bytes field; 0 bytes on failure. */
-static uint32_t put_slice(struct elog_wire_w *wr, const struct elog_partlog_slice *s,
-			  struct wait_part *part)
+/*
+ * pread a slice into the response as a bytes field, checking every batch
+ * (CRC, offsets): a bad one is recorded as damage and only the good batches
+ * before it are sent; -1 when none are (part->error says why). 0 bytes
+ * when reading fails.
+ */
+static int put_slice(struct wait_part *part, struct elog_wire_w *wr, struct elog_partlog_slice *s,
+		     uint32_t *sent)
 {
 	struct elog_buf *buf = wr->buf;
 	size_t pos = elog_wire_put_count(wr, 0), done = 0;
+	struct elog_err err;
+	uint32_t good;
 
+	*sent = 0;
 	if (wr->failed || s->len == 0 || elog_buf_reserve(buf, s->len, NULL) < 0)
 		return 0;
 	/* Bounded: every pass reads at least one byte or stops. */
@@ -74,9 +82,28 @@ static uint32_t put_slice(struct elog_wire_w *wr, const struct elog_partlog_slic
 		}
 		done += (size_t)n;
 	}
+	if (elog_partlog_check_slice(part->p->log, s, buf->data + buf->len, &good, &err) < 0) {
+		if (good == 0) {
+			part->error = (int16_t)elog_broker_storage_error(&err);
+			snprintf(part->message, sizeof(part->message), "%s", err.msg);
+			return -1;
+		}
+		s->len = good;
+	}
 	buf->len += s->len;
 	elog_wire_patch_count(wr, pos, s->len);
-	return s->len;
+	*sent = s->len;
+	return 0;
+}
+
+/* The result fields before the batches. */
+static void put_part_head(struct elog_wire_w *wr, const struct wait_part *part)
+{
+	elog_wire_put_u32(wr, part->id);
+	elog_wire_put_i16(wr, part->error);
+	elog_wire_put_cstring(wr, part->error ? part->message : "");
+	elog_wire_put_i64(wr, part->p ? elog_broker_high_watermark(part->p) : -1);
+	elog_wire_put_i64(wr, part->p ? elog_partlog_start_offset(part->p->log) : -1);
 }
 
 /* One partition's result; *used counts the batch bytes of the response. */
@@ -97,15 +124,22 @@ static void put_fetch_part(struct elog_waiter *w, struct elog_wire_w *wr, struct
 		snprintf(part->message, sizeof(part->message), "%s", err.msg);
 		ok = 0;
 	}
-	elog_wire_put_u32(wr, part->id);
-	elog_wire_put_i16(wr, part->error);
-	elog_wire_put_cstring(wr, part->error ? part->message : "");
-	elog_wire_put_i64(wr, part->p ? elog_broker_high_watermark(part->p) : -1);
-	elog_wire_put_i64(wr, part->p ? elog_partlog_start_offset(part->p->log) : -1);
-	if (ok)
-		*used += put_slice(wr, &s, part);
-	else
+	size_t part_start = wr->buf->len;
+	uint32_t sent;
+
+	put_part_head(wr, part);
+	if (!ok) {
 		elog_wire_put_u32(wr, 0);
+		return;
+	}
+	if (put_slice(part, wr, &s, &sent) < 0) {
+		/* The slice's first batch is damaged: answer the error instead. */
+		wr->buf->len = part_start;
+		put_part_head(wr, part);
+		elog_wire_put_u32(wr, 0);
+		return;
+	}
+	*used += sent;
 }
 
 void elog_broker_fetch_answer(struct elog_waiter *w)

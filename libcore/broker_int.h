@@ -1,7 +1,7 @@
 /*
  * broker_int — what the broker's files share: broker.c (lifecycle,
  * connections, framing, waits), broker_admin.c (metadata, topics,
- * producer ids, list offsets), broker_produce.c and broker_fetch.c.
+ * producer ids, list offsets, delete records), broker_produce.c and broker_fetch.c.
  * Nothing outside them includes this.
  *
  * Lifetimes. A connection is freed only in the before-sleep hook
@@ -151,6 +151,7 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 /*
  * The topic name[0..len) for a produce (PRODUCE v1) or a metadata request
  * that allows auto-creation (METADATA v2): the existing one, or one created

@@ -354,35 +354,48 @@ int elog_cli_parse_size(const char *s, uint64_t *bytes, struct elog_err *err)
 			    quoted(q, s), quoted(qu, p));
 }
 
-/* The duration unit at *p, advancing past it: its length in ms, 0 if none. */
+/* Duration units, largest first (m is minutes). */
+static const struct {
+	int64_t ms;
+	const char *name;
+} duration_units[] = {
+	{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"},
+};
+
+/* The duration unit at *p (the longest name that matches: "ms" before "m"),
+ * advancing past it: its length in ms, 0 if none. */
 static int64_t duration_unit(const char **p)
 {
-	static const struct {
-		const char *name;
-		int64_t ms;
-	} units[] = {
-		{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-	};
-	size_t i;
+	size_t i, best = 0, best_len = 0;
 
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		size_t len = strlen(units[i].name);
-		if (strncmp(*p, units[i].name, len) == 0) {
-			*p += len;
-			return units[i].ms;
+	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		size_t len = strlen(duration_units[i].name);
+		if (len > best_len && strncmp(*p, duration_units[i].name, len) == 0) {
+			best = i;
+			best_len = len;
 		}
 	}
-	return 0;
+	if (best_len == 0)
+		return 0;
+	*p += best_len;
+	return duration_units[best].ms;
 }
 
 int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err)
 {
+	return elog_cli_parse_duration(s, ms, NULL, err);
+}
+
+int elog_cli_parse_duration(const char *s, int64_t *ms, int64_t *unit_ms, struct elog_err *err)
+{
 	char q[72];
 	const char *p = s ? s : "";
-	int64_t total = 0;
+	int64_t total = 0, smallest_ms = 0;
 
 	if (strcmp(p, "0") == 0) {
 		*ms = 0;
+		if (unit_ms)
+			*unit_ms = 0;
 		return 0;
 	}
 	if (!*p)
@@ -390,23 +403,91 @@ int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err)
 	while (*p) {
 		uint64_t v;
 		int r = scan_digits(&p, &v);
-		int64_t unit_ms;
+		int64_t group_ms;
 
 		if (r == 0)
 			return elog_err_set(err, ELOG_E_INVAL, "invalid duration %s: expected a number",
 					    quoted(q, s));
-		unit_ms = duration_unit(&p);
-		if (unit_ms == 0)
+		group_ms = duration_unit(&p);
+		if (group_ms == 0)
 			return elog_err_set(err, ELOG_E_INVAL,
 					    "invalid duration %s: missing or unknown unit (ms, s, m, h, d)",
 					    quoted(q, s));
-		if (r < 0 || v > (uint64_t)(INT64_MAX / unit_ms) ||
-		    (int64_t)v * unit_ms > INT64_MAX - total)
+		if (r < 0 || v > (uint64_t)(INT64_MAX / group_ms) ||
+		    (int64_t)v * group_ms > INT64_MAX - total)
 			return elog_err_set(err, ELOG_E_INVAL, "duration %s too large", quoted(q, s));
-		total += (int64_t)v * unit_ms;
+		total += (int64_t)v * group_ms;
+		if (smallest_ms == 0 || group_ms < smallest_ms)
+			smallest_ms = group_ms;
 	}
 	*ms = total;
+	if (unit_ms)
+		*unit_ms = smallest_ms;
 	return 0;
+}
+
+/* ------------------------------------------------------------- formatting */
+
+void elog_cli_format_duration(int64_t ms, int64_t unit_ms, char *out, size_t cap)
+{
+	size_t i, n = sizeof(duration_units) / sizeof(duration_units[0]);
+
+	if (ms <= 0) {
+		snprintf(out, cap, "%" PRId64, ms);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (duration_units[i].ms == unit_ms && ms % unit_ms == 0)
+			break;
+	if (i == n)
+		for (i = 0; i + 1 < n && ms % duration_units[i].ms != 0; i++)
+			;
+	snprintf(out, cap, "%" PRId64 "%s", ms / duration_units[i].ms, duration_units[i].name);
+}
+
+static const char size_letters[] = "KMGT";
+
+void elog_cli_format_size(uint64_t bytes, char *out, size_t cap)
+{
+	unsigned shift = 0;
+
+	while (bytes != 0 && shift < 40 && (bytes & ((UINT64_C(1) << (shift + 10)) - 1)) == 0)
+		shift += 10;
+	if (shift == 0)
+		snprintf(out, cap, "%" PRIu64, bytes);
+	else
+		snprintf(out, cap, "%" PRIu64 "%c", bytes >> shift, size_letters[shift / 10 - 1]);
+}
+
+void elog_cli_format_size_human(uint64_t bytes, char *out, size_t cap)
+{
+	double v = (double)bytes;
+	int unit = -1;
+	uint64_t n;
+
+	while (v >= 1024 && unit < 3) {
+		v /= 1024;
+		unit++;
+	}
+	if (unit < 0) {
+		snprintf(out, cap, "%" PRIu64, bytes);
+		return;
+	}
+	if (v < 9.95) {
+		/* one decimal below 10 units, none when it is 0: "1.2M", "4K" */
+		n = (uint64_t)(v * 10 + 0.5);
+		if (n % 10)
+			snprintf(out, cap, "%" PRIu64 ".%" PRIu64 "%c", n / 10, n % 10, size_letters[unit]);
+		else
+			snprintf(out, cap, "%" PRIu64 "%c", n / 10, size_letters[unit]);
+		return;
+	}
+	n = (uint64_t)(v + 0.5);
+	if (n >= 1024 && unit < 3) {
+		n = 1;
+		unit++;
+	}
+	snprintf(out, cap, "%" PRIu64 "%c", n, size_letters[unit]);
 }
 
 /* ------------------------------------------------------------- timestamps */

@@ -10,6 +10,14 @@
  * one of the ELOG_EXIT_* codes (a tool may add its own above 2, documented in
  * its man page, e.g. elog-lag's warn/critical).
  *
+ * Values follow one rule in every tool (elog(7) VALUES; docs/cli.md):
+ *   - a duration needs its unit ("250ms", "5s", "7d"); a bare number other
+ *     than 0 is refused, never taken as milliseconds. Only a config key whose
+ *     name carries the unit (retention.ms) takes plain digits, in that unit;
+ *   - a size is bytes, with an optional binary unit ("512", "64k", "16M");
+ *   - counts, partitions and offsets are decimal digits;
+ *   - a bad value on the command line is a usage error: exit 2.
+ *
  * Parsers never print: they return 0 and store the value, or return -1 with
  * an ELOG_E_INVAL message that quotes the input ("invalid size \"12x\":
  * unknown unit \"x\""), so the caller prints it after the option's name:
@@ -149,6 +157,12 @@ int elog_cli_parse_size(const char *s, uint64_t *bytes, struct elog_err *err);
  * allowed; any other number needs a unit. Result <= INT64_MAX.
  */
 int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err);
+/*
+ * The same, and *unit_ms (when not NULL) is the smallest unit the text
+ * used, in milliseconds: 86400000 for "7d", 60000 for "1h30m", 0 for "0".
+ * With it a value is shown again in the unit it was given in.
+ */
+int elog_cli_parse_duration(const char *s, int64_t *ms, int64_t *unit_ms, struct elog_err *err);
 
 /*
  * Milliseconds since the epoch from either
@@ -170,6 +184,24 @@ int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err
 /* The same with "now" given (for -DURATION), for tests. */
 int elog_cli_parse_timestamp_ms_at(const char *s, int64_t now_ms, int64_t *ms,
 				   struct elog_err *err);
+
+/* ------------------------------------------------------------- formatting */
+
+/* Room for any value the formatters below write. */
+#define ELOG_CLI_VALUE_MAX 32
+
+/*
+ * A duration as text that elog_cli_parse_duration_ms reads back: in unit_ms
+ * when it divides ms exactly ("168h" for 7 days in hours), else in the
+ * largest unit that does ("7d", "90s", "250ms"). 0 and negative values
+ * (-1: "keep forever" in configs) are plain digits.
+ */
+void elog_cli_format_duration(int64_t ms, int64_t unit_ms, char *out, size_t cap);
+/* Bytes in the largest binary unit that is exact, read back by
+ * elog_cli_parse_size: "16M", "1536K", "1000". */
+void elog_cli_format_size(uint64_t bytes, char *out, size_t cap);
+/* Bytes rounded for a person, as ls -h does: "0", "512", "96K", "1.2M", "34G". */
+void elog_cli_format_size_human(uint64_t bytes, char *out, size_t cap);
 
 #define ELOG_CLI_TIMESTAMP_MAX 32
 /* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */

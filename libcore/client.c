@@ -663,6 +663,8 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d)
 			free(t->configs[j].value);
 		}
 		free(t->configs);
+		for (size_t j = 0; j < t->partition_desc_count; j++)
+			free(t->partitions[j].status_detail);
 		free(t->partitions);
 		free(t->name);
 	}
@@ -671,7 +673,21 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d)
 	d->count = 0;
 }
 
-int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *out,
+const char *elog_partition_state_name(uint8_t status)
+{
+	switch (status) {
+	case ELOG_PARTITION_STATE_OK:
+		return "ok";
+	case ELOG_PARTITION_STATE_DAMAGED:
+		return "damaged";
+	case ELOG_PARTITION_STATE_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_topic_descriptions *out,
 			 struct elog_err *err)
 {
 	int nomem = 0;
@@ -721,7 +737,7 @@ int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *
 			}
 		}
 		elog_wire_r_field(r, "partitions");
-		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4);
+		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4 + (version >= 2 ? 1 + 2 : 0));
 		if (pn && !nomem && !(t->partitions = calloc(pn, sizeof(*t->partitions)))) {
 			nomem = 1;
 			break;
@@ -735,6 +751,15 @@ int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *
 			p->size_bytes = elog_wire_get_u64(r);
 			p->segments = elog_wire_get_u32(r);
 			t->partition_desc_count = j + 1;
+			if (version >= 2) {
+				const char *d;
+				size_t dl;
+				elog_wire_r_field(r, "partition status");
+				p->status = elog_wire_get_u8(r);
+				elog_wire_get_string(r, &d, &dl);
+				if (dl && !r->failed && !(p->status_detail = span_dup(d, dl)))
+					nomem = 1;
+			}
 		}
 	}
 	if (nomem) {
@@ -758,7 +783,7 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 	out->topics = NULL;
 	if (admin_call(c, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r, "describe topics", err) < 0)
 		return -1;
-	return elog_describe_decode(&r, out, err);
+	return elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err);
 }
 
 int elog_client_init_producer(struct elog_client *c, int64_t *producer_id, int16_t *epoch,
@@ -972,6 +997,246 @@ int elog_client_list_offsets(struct elog_client *c, const char *topic, const uin
 	}
 out:
 	free(done);
+	free(index);
+	return rc;
+}
+
+/* ------------------------------------------------------------ delete records */
+
+struct delete_records_request {
+	const char *topic;
+	const struct elog_purge_partition *parts;
+	const size_t *index;           /* the partitions of this request: index[0..count) */
+	size_t count;
+	int dry_run;
+	uint32_t timeout_ms;
+};
+
+static void encode_delete_records(struct elog_wire_w *w, const void *arg)
+{
+	const struct delete_records_request *q = arg;
+
+	elog_wire_put_u32(w, q->timeout_ms);
+	elog_wire_put_u8(w, q->dry_run ? 1 : 0);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_cstring(w, q->topic);
+	elog_wire_put_u32(w, (uint32_t)q->count);
+	for (size_t i = 0; i < q->count; i++) {
+		elog_wire_put_u32(w, q->parts[q->index[i]].partition);
+		elog_wire_put_i64(w, q->parts[q->index[i]].offset);
+	}
+}
+
+/* Partition state during elog_admin_delete_records. */
+enum { PURGE_OPEN = 0, PURGE_DONE = 1, PURGE_AGAIN = 2 };
+
+/* One result: into the first open partition of the request with its id. */
+static void delete_records_result(struct elog_client *c, const char *topic,
+				  struct elog_purge_partition *parts, const size_t *index,
+				  size_t count, uint8_t *state, uint32_t id, int16_t code,
+				  const char *msg, size_t msg_len, int64_t before, int64_t after,
+				  int *retry, struct elog_err *err)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct elog_purge_partition *p = &parts[index[i]];
+		struct elog_err why;
+		if (p->partition != id || state[index[i]] != PURGE_OPEN)
+			continue;
+		if (code == 0) {
+			p->start_before = before;
+			p->start = after;
+			state[index[i]] = PURGE_DONE;
+			return;
+		}
+		c->last_proto_error = code;
+		elog_client_err_proto(&why, code, msg, msg_len, "purge topic '%s' partition %u", topic,
+				      id);
+		if (elog_proto_error_retriable(code)) {
+			*err = why;
+			*retry = 1;
+			state[index[i]] = PURGE_AGAIN; /* answered, not done: asked again next round */
+			return;
+		}
+		p->error = code;
+		memcpy(p->message, why.msg, sizeof(p->message));
+		state[index[i]] = PURGE_DONE;
+		return;
+	}
+}
+
+/* Apply one DELETE_RECORDS response to the partitions it carried. */
+static int delete_records_apply(struct elog_client *c, struct elog_wire_r *r, const char *topic,
+				struct elog_purge_partition *parts, const size_t *index,
+				size_t count, uint8_t *state, int *retry, struct elog_err *err)
+{
+	uint32_t tn;
+
+	elog_wire_r_field(r, "topics");
+	tn = elog_wire_get_count(r, 2 + 4);
+	for (uint32_t t = 0; t < tn && !r->failed; t++) {
+		const char *name;
+		size_t name_len;
+		uint32_t rn;
+
+		elog_wire_r_field(r, "topic name");
+		elog_wire_get_string(r, &name, &name_len);
+		elog_wire_r_field(r, "results");
+		rn = elog_wire_get_count(r, 4 + 2 + 2 + 8 + 8);
+		for (uint32_t k = 0; k < rn && !r->failed; k++) {
+			const char *msg;
+			size_t msg_len;
+			uint32_t id;
+			int16_t code;
+			int64_t before, after;
+
+			elog_wire_r_field(r, "result");
+			id = elog_wire_get_u32(r);
+			code = elog_wire_get_i16(r);
+			elog_wire_get_string(r, &msg, &msg_len);
+			before = elog_wire_get_i64(r);
+			after = elog_wire_get_i64(r);
+			if (!r->failed)
+				delete_records_result(c, topic, parts, index, count, state, id, code, msg,
+						      msg_len, before, after, retry, err);
+		}
+	}
+	if (elog_wire_r_end(r, err) < 0)
+		return elog_err_prefix(err, "DELETE_RECORDS response");
+	return 0;
+}
+
+/*
+ * One request to the leader of parts[i], carrying every open partition it
+ * leads. -1 with err for a failure of the whole call; *retry for what a
+ * later round may fix.
+ */
+static int delete_records_round(struct elog_client *c, const char *topic,
+				const struct elog_meta_topic *t, struct elog_purge_partition *parts,
+				size_t n, size_t i, int dry_run, uint8_t *state, size_t *index,
+				int *retry, struct elog_err *err)
+{
+	const struct elog_meta_partition *leader = NULL;
+	const struct elog_meta_broker *b;
+	struct delete_records_request q;
+	struct elog_broker_addr addr;
+	struct elog_wire_r r;
+	const char *msg;
+	size_t msg_len, count = 0;
+	int16_t code;
+
+	for (uint32_t j = 0; j < t->partition_count; j++)
+		if (t->partitions[j].id == parts[i].partition)
+			leader = &t->partitions[j];
+	if (!leader) {
+		parts[i].error = ELOG_PE_UNKNOWN_PARTITION;
+		snprintf(parts[i].message, sizeof(parts[i].message),
+			 "purge topic '%s' partition %u: no such partition", topic, parts[i].partition);
+		state[i] = PURGE_DONE;
+		return 0;
+	}
+	b = elog_client_broker(c, leader->leader_id);
+	if (!b) {
+		elog_err_set(err, ELOG_E_IO, "purge topic '%s' partition %u: no leader", topic,
+			     parts[i].partition);
+		*retry = 1;
+		return 0;
+	}
+	for (size_t k = i; k < n; k++)
+		for (uint32_t j = 0; j < t->partition_count && state[k] == PURGE_OPEN; j++)
+			if (t->partitions[j].id == parts[k].partition &&
+			    t->partitions[j].leader_id == leader->leader_id)
+				index[count++] = k;
+	q = (struct delete_records_request){topic, parts, index, count, dry_run,
+					    (uint32_t)c->config.request_timeout_ms};
+	snprintf(addr.host, sizeof(addr.host), "%s", b->host);
+	addr.port = b->port;
+	if (elog_client_call_addr(c, &addr, ELOG_API_DELETE_RECORDS, encode_delete_records, &q, &r,
+				  &code, &msg, &msg_len, err) < 0) {
+		/* A refused connect is final; a connection lost mid-call is retried. */
+		if (strstr(err->msg, "cannot connect"))
+			return elog_err_prefix(err, "purge topic '%s'", topic);
+		*retry = 1;
+		return 0;
+	}
+	if (code) {
+		c->last_proto_error = code;
+		elog_client_err_proto(err, code, msg, msg_len, "purge topic '%s'", topic);
+		if (!elog_proto_error_retriable(code))
+			return -1;
+		*retry = 1;
+		return 0;
+	}
+	if (delete_records_apply(c, &r, topic, parts, index, count, state, retry, err) < 0)
+		return -1;
+	/* A partition the broker did not answer is an error, not a silent gap. */
+	for (size_t k = 0; k < count; k++) {
+		if (state[index[k]] == PURGE_AGAIN)
+			state[index[k]] = PURGE_OPEN;
+		else if (state[index[k]] == PURGE_OPEN && !*retry)
+			return elog_err_set(err, ELOG_E_CORRUPT,
+					    "purge topic '%s' partition %u: no answer from %s:%u", topic,
+					    parts[index[k]].partition, addr.host, (unsigned)addr.port);
+	}
+	return 0;
+}
+
+int elog_admin_delete_records(struct elog_client *c, const char *topic,
+			      struct elog_purge_partition *parts, size_t n, int dry_run,
+			      struct elog_err *err)
+{
+	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
+	uint8_t *state = calloc(n ? n : 1, 1);
+	size_t *index = malloc((n ? n : 1) * sizeof(*index));
+	uint32_t attempt = 0;
+	int rc = -1;
+
+	c->last_proto_error = 0;
+	for (size_t i = 0; i < n; i++) {
+		parts[i].start_before = parts[i].start = -1;
+		parts[i].error = 0;
+		parts[i].message[0] = '\0';
+	}
+	if (!state || !index) {
+		elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+		goto out;
+	}
+	/* Bounded by the deadline: every round either finishes or sleeps a backoff. */
+	for (;;) {
+		const struct elog_meta_topic *t;
+		int retry = 0;
+		size_t left = 0;
+
+		if (!elog_client_metadata(c, &topic, 1, err)) {
+			elog_err_prefix(err, "purge topic '%s'", topic);
+			goto out;
+		}
+		t = elog_metadata_topic(&c->md, topic);
+		if (!t || t->error) {
+			int code = t ? t->error : ELOG_PE_UNKNOWN_TOPIC;
+			c->last_proto_error = code;
+			elog_client_err_proto(err, code, NULL, 0, "purge topic '%s'", topic);
+			if (!elog_proto_error_retriable(code))
+				goto out;
+			retry = 1;
+		}
+		for (size_t i = 0; i < n && !retry; i++)
+			if (state[i] == PURGE_OPEN &&
+			    delete_records_round(c, topic, t, parts, n, i, dry_run, state, index, &retry,
+						 err) < 0)
+				goto out;
+		for (size_t i = 0; i < n; i++)
+			left += state[i] != PURGE_DONE;
+		if (!left) {
+			rc = 0;
+			goto out;
+		}
+		if (elog_clock_ms() >= deadline)
+			goto out;
+		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
+					       c->config.retry_backoff_max_ms, elog_client_random()));
+	}
+out:
+	free(state);
 	free(index);
 	return rc;
 }

@@ -12,7 +12,7 @@
  *                    non-blocking I/O driven by poll().
  *   elog_client      a broker list, a metadata cache and one connection
  *                    for synchronous calls: metadata, create / delete /
- *                    describe / alter topic, list offsets.
+ *                    describe / alter topic, list offsets, delete records.
  *   elog_producer    batches records per partition and keeps several
  *                    produce requests in flight; retries with backoff;
  *                    idempotent by default; reports every record as
@@ -333,12 +333,23 @@ int elog_admin_alter_topic(struct elog_client *c, const char *name, uint32_t par
 			   const struct elog_config_entry *configs, size_t config_count,
 			   struct elog_err *err);
 
+enum elog_partition_state {
+	ELOG_PARTITION_STATE_OK = 0,
+	ELOG_PARTITION_STATE_DAMAGED = 1, /* some offsets are unreadable; the rest is served */
+	ELOG_PARTITION_STATE_FAILED = 2,  /* a write or sync failed; nothing is served */
+};
+
 struct elog_partition_description {
 	uint32_t id;
 	int64_t log_start_offset, high_watermark;
 	uint64_t size_bytes;
 	uint32_t segments;
+	uint8_t status;       /* enum elog_partition_state (DESCRIBE_TOPICS v2) */
+	char *status_detail;  /* "offsets 100-199 damaged", the failure; NULL when ok */
 };
+
+/* "ok", "damaged", "failed" ("unknown" for a status this build does not know). */
+const char *elog_partition_state_name(uint8_t status);
 
 struct elog_topic_description {
 	char *name;
@@ -374,6 +385,37 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d);
 int elog_client_list_offsets(struct elog_client *c, const char *topic, const uint32_t *partitions,
 			     const int64_t *timestamps, int64_t *offsets, size_t n,
 			     struct elog_err *err);
+
+/*
+ * One partition of a purge (DELETE_RECORDS): the caller fills in partition
+ * and offset; the call fills in the rest.
+ */
+struct elog_purge_partition {
+	uint32_t partition;
+	int64_t offset;                /* the new log start; ELOG_OFFSET_LATEST: the high
+	                                  watermark (every record there is) */
+	int64_t start_before, start;   /* the log start before and after; -1 on error */
+	int16_t error;                 /* protocol error code; 0 on success */
+	char message[ELOG_ERR_MSG_MAX];/* on error: "purge topic 'x' partition 3: offset 500
+	                                  is past the high watermark 120" */
+};
+
+/*
+ * Purge the records of topic's partitions parts[0..n) below each one's
+ * offset: move their log starts up (docs/protocol.md, DELETE_RECORDS). A
+ * start already at or past the offset stays; an offset past the high
+ * watermark fails that partition (OFFSET_OUT_OF_RANGE), as does an unknown
+ * one; the others go on. With dry_run nothing changes, and the answer says
+ * what would. Each partition's request goes to its leader; retriable
+ * errors refresh metadata and are retried until request_timeout_ms.
+ * Returns 0 once every partition has its answer (each with its own error
+ * or none), -1 when the call as a whole failed (no broker, no such topic).
+ * The records of a partition whose call failed midway may or may not be
+ * purged: a purge is idempotent, run it again.
+ */
+int elog_admin_delete_records(struct elog_client *c, const char *topic,
+			      struct elog_purge_partition *parts, size_t n, int dry_run,
+			      struct elog_err *err);
 
 /* ------------------------------------------------------------ producer */
 

@@ -74,7 +74,7 @@ int elog_client_call_addr(struct elog_client *c, const struct elog_broker_addr *
 /* METADATA response body (after error_code, message) into md (allocated). */
 int elog_metadata_decode(struct elog_wire_r *r, struct elog_metadata *md, struct elog_err *err);
 /* DESCRIBE_TOPICS response body (after error_code, message). */
-int elog_describe_decode(struct elog_wire_r *r, struct elog_topic_descriptions *out,
+int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_topic_descriptions *out,
 			 struct elog_err *err);
 
 /* Request bodies. */

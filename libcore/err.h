@@ -36,7 +36,8 @@ enum elog_errcode {
 	ELOG_E__COUNT
 };
 
-#define ELOG_ERR_MSG_MAX 256
+/* Room for a message naming a 249-byte topic (ELOG_TOPIC_NAME_MAX) and why. */
+#define ELOG_ERR_MSG_MAX 512
 
 struct elog_err {
 	enum elog_errcode code;

@@ -224,12 +224,13 @@ int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err 
 	return 0;
 }
 
-void elog_partlog_segment_release(struct elog_partlog_segment *s)
+void elog_partlog_segment_release(struct elog_partlog *log, struct elog_partlog_segment *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
 	elog_segindex_pair_release(&s->ix);
+	elog_partlog_extents_release(log, s);
 }
 
 /* ---------------------------------------------------------------- open, close */
@@ -250,6 +251,7 @@ static struct elog_partlog *partlog_new(const char *dir, const struct elog_partl
 	pthread_mutex_init(&log->rp_mutex, NULL);
 	atomic_init(&log->flushed_offset, 0);
 	atomic_init(&log->rp_offset, 0);
+	log->durable = (struct elog_partlog_durable){-1, 0, -1};
 	atomic_init(&log->failed, 0);
 	log->dir = strdup(dir);
 	log->scratch = malloc(ELOG_PARTLOG_WALK_WINDOW);
@@ -322,7 +324,8 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		return -1;
 	if (partlog_open_dir(log, err) < 0 ||
 	    ((elog_partlog_meta_load(log, &created, err) < 0 ||
-	      elog_partlog_recover(log, report, err) < 0) &&
+	      elog_partlog_recover(log, report, err) < 0 ||
+	      elog_partlog_start_load(log, report, err) < 0) &&
 	     elog_err_prefix(err, "%s", dir))) {
 		atomic_store(&log->failed, 1); /* nothing to flush on the way out */
 		elog_partlog_close(log);
@@ -347,13 +350,15 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (!atomic_load(&log->failed) && log->segment_count && log->idx_fd >= 0 &&
 	    elog_partlog_write_active_indexes(log, &err) < 0 && err.code != ELOG_E_NOSPACE)
 		elog_partlog_fail(log, &err);
-	if (!atomic_load(&log->failed) && log->segment_count)
-		elog_partlog_flush(log, NULL);
+	/* Flushed, the log records where it ends: open then knows every byte below is synced. */
+	if (!atomic_load(&log->failed) && log->segment_count && elog_partlog_flush(log, &err) == 0 &&
+	    elog_partlog_durable_record(log, &err) < 0)
+		elog_partlog_fail(log, &err);
 	pthread_mutex_lock(&log->mutex);
 	elog_partlog_pending_drop(log, INT64_MIN, INT64_MAX);
 	pthread_mutex_unlock(&log->mutex);
 	for (uint32_t i = 0; i < log->segment_count; i++)
-		elog_partlog_segment_release(&log->segments[i]);
+		elog_partlog_segment_release(log, &log->segments[i]);
 	free(log->segments);
 	if (log->idx_fd >= 0)
 		close(log->idx_fd);
@@ -370,7 +375,7 @@ void elog_partlog_close(struct elog_partlog *log)
 
 int64_t elog_partlog_start_offset(const struct elog_partlog *log)
 {
-	return log->segments[0].base_offset;
+	return log->start_offset;
 }
 
 int64_t elog_partlog_next_offset(const struct elog_partlog *log)
@@ -617,6 +622,12 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 	/* The closed segment was synced: everything before it is durable. */
 	elog_partlog_flushed_raise(log, log->next_offset, log->generation);
 	return elog_partlog_sync_dir(log, err);
+}
+
+int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err)
+{
+	assert(elog_partlog_active(log)->size > 0);
+	return roll(log, err);
 }
 
 /* ---------------------------------------------------------------- append */

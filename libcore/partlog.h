@@ -13,6 +13,8 @@
  *                                 u32 offset - base, u32 byte position
  *   recovery.point                "elog-recovery-point <offset> <crc>\n":
  *                                 every segment below that offset is synced
+ *   log.start                     "elog-log-start <offset> <crc>\n": the log
+ *                                 start a purge set (absent: never purged)
  *
  * Invariants:
  *   - Offsets are dense: every batch starts at the previous batch's last
@@ -22,8 +24,18 @@
  *     truncation). A roll does not wait for the disk (except under
  *     flush=always): the closed segment's log and indexes are synced by the
  *     next elog_partlog_flush (or close).
- *   - start_offset <= next_offset; start_offset is the base offset of the
- *     oldest segment; next_offset is one past the last record.
+ *   - first segment's base <= start_offset <= next_offset; next_offset is
+ *     one past the last record. start_offset is the first offset a reader
+ *     may ask for: the oldest segment's base, unless a purge
+ *     (elog_partlog_start_set) moved it up inside the log. Reads below it
+ *     are ELOG_E_RANGE, timestamp lookups answer at or after it, and
+ *     retention deletes every segment that lies wholly below it. It only
+ *     moves up (a purge, retention), except when a truncation cuts below
+ *     it. A purge makes the records below it durable and then persists it
+ *     in log.start before it returns; open falls back to the first segment
+ *     when that file is missing or unreadable (purged records come back,
+ *     nothing is hidden), and brings it down to next_offset if a crash cut
+ *     the log below it.
  *   - flushed_offset <= next_offset: everything below it has been fsynced.
  *     It never passes a closed segment that is not synced yet.
  *   - The recovery point (recovery.point) is the base offset of a segment
@@ -31,22 +43,37 @@
  *     moves it up (once the segments below are synced, and before
  *     flushed_offset moves), only truncation moves it down (before cutting).
  *   - Every segment from the one holding the recovery point on (at least
- *     the active one) is validated batch by batch on open; at the first bad
- *     batch it is cut, every later segment is deleted and the loss
- *     reported; their indexes are rebuilt. Without a recovery.point (a
- *     directory written before it existed, whose closed segments were
- *     synced at roll) only the active segment is; with an unreadable one,
- *     every segment.
+ *     the active one) is validated batch by batch on open, and their
+ *     indexes are rebuilt. Without a recovery.point (a directory written
+ *     before it existed, whose closed segments were synced at roll) only
+ *     the active segment is; with an unreadable one, every segment.
+ *   - A torn tail is cut; damage never is (docs/format.md, Recovery). A bad
+ *     batch is a torn tail only when it lies past the durable end (below
+ *     which every byte was synced: the recovery point's segment boundary,
+ *     refined by the exact end a clean close records) and no valid batch
+ *     follows it, in its segment or a later one. Then it is cut, the later
+ *     segments (holding no valid batch) deleted and the loss reported.
+ *     Otherwise the bytes from the bad batch to the next valid one are a
+ *     damaged extent: recorded (bounded, per segment), reported through
+ *     the config's event callback, never deleted.
+ *   - Reads never cross damage: an offset inside a damaged extent fails
+ *     with ELOG_E_DAMAGED naming the directory, the offsets, the file and
+ *     the byte; an offset after one is found by skipping it; a slice ends
+ *     before one. next_offset and start_offset count damaged offsets as
+ *     part of the log.
  *   - Index files are hints: on open they are checked and rebuilt from the
- *     log when missing or wrong. The active segment's indexes live in
- *     memory and reach their files at roll and close only.
+ *     log when missing or wrong, and an entry a lookup finds wrong gets its
+ *     index rebuilt then (event ELOG_PARTLOG_EVENT_INDEX_REBUILT) without
+ *     failing the lookup. The active segment's indexes live in memory and
+ *     reach their files at roll and close only.
  *   - Segments below the recovery point are checked cheaply on open (first
  *     batch header, index structure, closing .tix entry), not CRC-scanned,
  *     so opening costs the segments written since the last flush, not the
- *     whole log. Damage inside one surfaces as ELOG_E_CORRUPT from open when
- *     its indexes must be rebuilt (the rebuild scans it), and otherwise from
- *     elog_partlog_read or _find_time, which check every batch they return
- *     or decode; it is never cut automatically.
+ *     whole log. A segment that fails those checks is scanned whole then,
+ *     and damage inside one that passes surfaces when a read walks into it
+ *     (every header of a slice is checked, and _read checks every CRC):
+ *     either way the segment is scanned whole once and its damaged extents
+ *     recorded.
  *   - After an fsync error, or a write error other than a full disk, the
  *     log is failed: every later call, reads too, returns ELOG_E_FAILED
  *     with the original reason. Nothing is retried, because a retried
@@ -71,7 +98,7 @@
  * Calling sequence:
  *   elog_partlog_open(dir, &config, &log, &report, err)
  *   elog_partlog_append / _append_at / _read / _find_time / _truncate /
- *   _retain / _flush ...
+ *   _start_set / _retain / _flush ...
  *   elog_partlog_close(log)
  */
 #ifndef ELOG_PARTLOG_H
@@ -84,6 +111,38 @@
 #include "err.h"
 
 #define ELOG_PARTLOG_FORMAT_VERSION 1
+
+/* Text of why an extent is damaged, e.g. "batch crc mismatch: ...". */
+#define ELOG_PARTLOG_WHY_MAX 160
+/* Damaged extents kept per segment; one more is merged into the last. */
+#define ELOG_PARTLOG_DAMAGE_MAX 8
+
+/*
+ * A damaged extent: bytes [position, end_position) of the segment based at
+ * segment_base hold no batch that can be trusted, so offsets [offset,
+ * end_offset) cannot be read. end_position is where the next valid batch
+ * starts, or the end of the segment. A zero-byte extent is a gap: offsets
+ * missing between two valid batches (or segments).
+ */
+struct elog_partlog_damage {
+	int64_t segment_base;
+	uint64_t position, end_position;
+	int64_t offset, end_offset;
+	char why[ELOG_PARTLOG_WHY_MAX];
+};
+
+enum elog_partlog_event_kind {
+	ELOG_PARTLOG_EVENT_DAMAGE = 1,        /* a damaged extent was found */
+	ELOG_PARTLOG_EVENT_INDEX_REBUILT = 2, /* an index file was wrong and was rebuilt */
+};
+
+struct elog_partlog_event {
+	enum elog_partlog_event_kind kind;
+	const char *dir;                          /* the log's directory */
+	const struct elog_partlog_damage *damage; /* DAMAGE */
+	const char *file;                         /* INDEX_REBUILT: the index file's name */
+	const char *why;                          /* INDEX_REBUILT: what was wrong */
+};
 
 enum elog_flush_policy {
 	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
@@ -110,6 +169,10 @@ struct elog_partlog_config {
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
+	/* Told about damage and index rebuilds as they are found (open included);
+	 * NULL: not told. Called on the owner thread, never with a lock held. */
+	void (*event)(void *ctx, const struct elog_partlog_event *e);
+	void *event_ctx;
 };
 
 /* Defaults: 128 MiB segments, no age roll, keep forever, 4 KiB index
@@ -121,6 +184,14 @@ enum elog_recovery_point_state {
 	ELOG_RECOVERY_POINT_MISSING = 1, /* new directory, or one from before the file:
 	                                    only the active segment was validated */
 	ELOG_RECOVERY_POINT_BAD = 2,     /* unreadable: every segment was validated */
+};
+
+enum elog_start_state {
+	ELOG_START_MISSING = 0, /* no log.start: never purged (or a directory from before
+	                           purges); the log starts at its first segment */
+	ELOG_START_FOUND = 1,
+	ELOG_START_BAD = 2,     /* unreadable: the log starts at its first segment, so
+	                           purged records are readable again; the file is left */
 };
 
 /* What open found and did, for the caller to log. */
@@ -135,10 +206,16 @@ struct elog_partlog_recovery {
 	                                torn write (0 when less than a header is left),
 	                                an estimate when the bytes are damaged */
 	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
+	uint32_t damaged_extents;    /* damaged extents found (each also an event) */
 	char first_bad[ELOG_ERR_MSG_MAX]; /* why the log was cut ("" if not) */
 	enum elog_recovery_point_state recovery_point_state;
 	int64_t recovery_point;      /* read from recovery.point; -1 unless FOUND */
 	char recovery_point_problem[ELOG_ERR_MSG_MAX]; /* why BAD ("" otherwise) */
+	enum elog_start_state start_state;
+	int64_t start_offset;        /* the log start once open */
+	char start_problem[ELOG_ERR_MSG_MAX]; /* why log.start was not used as it is
+	                                         (BAD, or a start past the log's end);
+	                                         "" otherwise */
 };
 
 struct elog_partlog; /* opaque */
@@ -147,10 +224,10 @@ struct elog_partlog; /* opaque */
  * Open (creating the directory's log.meta if the directory is empty or
  * missing) and recover. Fails with ELOG_E_VERSION for a newer format (in
  * log.meta, or a batch with a newer magic whose CRC matches), with
- * ELOG_E_CORRUPT when a segment below the recovery point is unusable
- * (recovery only truncates segments past it, which were never reported
- * durable: damage below needs an operator), and with ELOG_E_BUSY never
- * (locking is the store's job).
+ * ELOG_E_CORRUPT when a segment cannot be a segment at all (larger than
+ * 4 GiB, or spanning more than 2^32 offsets), and with ELOG_E_BUSY never
+ * (locking is the store's job). Damage does not fail open: it is recorded
+ * (see elog_partlog_damage_list) and reported as events.
  */
 int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		      struct elog_partlog **out, struct elog_partlog_recovery *report,
@@ -196,10 +273,34 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
  * Remove every batch at or after `offset`, which must be a batch boundary
  * (the base offset of a batch) or next_offset; anything else is
  * ELOG_E_INVAL. Whole newer segments are deleted; the segment holding
- * `offset` is cut and becomes the active one. Truncating below start_offset
- * is ELOG_E_RANGE. Durable (file and directory fsynced) when it returns.
+ * `offset` is cut and becomes the active one. Truncating below the first
+ * segment's base is ELOG_E_RANGE; below start_offset (a follower cut back
+ * below its leader's purge) brings the start down to `offset` first, in
+ * log.start too. Durable (file and directory fsynced) when it returns.
  */
 int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err);
+
+/*
+ * Purge: move the log start up to `offset` (docs/format.md, log.start), so
+ * that the records below it can no longer be read. At or below the start
+ * already: nothing to do, 0. Past next_offset: ELOG_E_RANGE (the broker
+ * limits it to the high watermark). The records from the new start on are
+ * flushed first (when they were not yet), then log.start is written; both
+ * are durable when it returns. Without room for the file, the segments
+ * wholly below `offset` are deleted first (they go anyway) and the write is
+ * tried again; ELOG_E_NOSPACE when that does not make room (the start is
+ * then the first segment left, which may have moved up); any other write
+ * or sync failure fails the log. When the
+ * start reaches next_offset, the active segment is rolled (when it holds
+ * anything and there is room), so that nothing below the start has to stay
+ * on the disk. Deleting the segments wholly below the start is left to
+ * elog_partlog_retain or elog_partlog_retain_purged.
+ *
+ * This is also the call a replica makes to follow its leader's start
+ * (replication): a leader's start past a follower's end is the follower's
+ * to handle (truncate, then append from there) before it calls this.
+ */
+int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /*
  * Where the batches holding `offset` and after lie: one contiguous byte range
@@ -221,31 +322,66 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 
 /* elog_partlog_locate with max_bytes = cap, then pread into buf (cap must
  * hold the first batch, else ELOG_E_LIMIT naming the needed size). Every
- * batch read is checked (header, CRC, offsets) before it is returned:
- * ELOG_E_CORRUPT names the segment file and byte. */
+ * batch read is checked (header, CRC, offsets) before it is returned; a bad
+ * one is recorded as damage (the slice is read again, ending before it, or
+ * the read fails with ELOG_E_DAMAGED when `offset` is in it). */
 int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, size_t cap,
 		      struct elog_partlog_slice *slice, struct elog_err *err);
 
 /*
- * First offset whose record timestamp is >= ts_ms (first in offset order:
- * timestamps may go backwards), scanning from the time index hint;
- * next_offset if there is none. Segments and batches whose max timestamp is
+ * For a reader that preads a slice itself (the broker's fetch): check the
+ * batches of `slice` read into buf (header, CRC, offset continuity). 0 when
+ * all are good. Otherwise the bad batch is recorded as damage, *good_len is
+ * the length of the whole good batches before it (serve those), and -1 is
+ * returned: ELOG_E_DAMAGED naming the range, or ELOG_E_CORRUPT when the
+ * bytes on disk turn out to be good (the read itself went wrong).
+ */
+int elog_partlog_check_slice(struct elog_partlog *log, const struct elog_partlog_slice *slice,
+			     const uint8_t *buf, uint32_t *good_len, struct elog_err *err);
+
+/*
+ * Record the batch holding `offset` as damaged (a reader found it bad):
+ * the segment holding it is scanned whole, its damaged extents recorded
+ * and reported; if the batch itself checks out on disk, it is recorded all
+ * the same, from its start to the next valid batch, with `why`. 0 once
+ * `offset` lies in a damaged extent; ELOG_E_RANGE outside the log.
+ */
+int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const char *why,
+			      struct elog_err *err);
+
+/* The damaged extents known so far that reach the log start or past it (a
+ * purge past damage leaves it behind), in offset order: up to cap of them
+ * into out; returns how many there are. */
+uint32_t elog_partlog_damage_list(const struct elog_partlog *log,
+				  struct elog_partlog_damage *out, uint32_t cap);
+
+/* The end_offset of the damaged extent holding `offset`, or -1 if none does. */
+int64_t elog_partlog_damage_end(const struct elog_partlog *log, int64_t offset);
+
+/*
+ * First offset at or after the log start whose record timestamp is >= ts_ms
+ * (first in offset order: timestamps may go backwards), scanning from the
+ * time index hint; next_offset if there is none. Segments and batches whose max timestamp is
  * below ts_ms are skipped unread; records are decoded only in the batch
- * where the answer lies.
+ * where the answer lies. A scan that reaches a damaged extent before the
+ * answer fails with ELOG_E_DAMAGED: the answer may lie in it.
  */
 int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
 			   struct elog_err *err);
 
 /*
- * Retention: delete closed segments (never the active one) whose newest
- * record is older than now_ms - retention_ms, and then the oldest closed
- * segments while the log is larger than retention_bytes. Only ever the
- * oldest segment goes, so an expired segment behind an unexpired one waits
- * for it. Returns the number of segments deleted in *deleted. start_offset
- * moves up.
+ * Retention: delete closed segments (never the active one) that lie wholly
+ * below start_offset (a purge), whose newest record is older than now_ms -
+ * retention_ms, and then the oldest closed segments while the log is
+ * larger than retention_bytes. Only ever the oldest segment goes, so an
+ * expired segment behind an unexpired one waits for it. Returns the number
+ * of segments deleted in *deleted. start_offset moves up to the first
+ * segment left when it was below it.
  */
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err);
+/* The same with only the first rule: what a purge made deletable, at once. */
+int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err);
 
 /*
  * fdatasync what was written: the closed segments a roll left unsynced (log

@@ -30,6 +30,19 @@
  * moves up in flush, after the segments below were synced, and down in
  * truncation (before anything is cut).
  *
+ * The durable end (dur_*, the optional fields of recovery.point) refines
+ * the recovery point: every byte of segment dur_base below dur_bytes, and
+ * every offset below dur_next, was synced. A close writes it (after its
+ * flush), and open after recovery (which synced what it validated); a flush
+ * that raises the recovery point past dur_base drops it, and so does a
+ * truncation below dur_next. Appends never write it: it is a lower bound.
+ *
+ * Damage (partlog_damage.c): each segment keeps at most
+ * ELOG_PARTLOG_DAMAGE_MAX extents, sorted by position, found by a whole
+ * scan of the segment that resynchronises past bad bytes (open for the
+ * segments it validates or whose cheap checks fail, a read that finds a bad
+ * header or CRC for the others). Only the owner thread touches them.
+ *
  * Locking: the owner thread does everything but elog_partlog_flush, which a
  * flusher thread may run at any time. The flusher reads active_fd,
  * active_base, next_offset, generation, dir_rolls and the pending list, and
@@ -64,8 +77,11 @@
 #define ELOG_PARTLOG_META_MAX 64
 #define ELOG_PARTLOG_META_NAME "log.meta"
 /* recovery.point is one short line too. */
-#define ELOG_PARTLOG_RP_MAX 64
+#define ELOG_PARTLOG_RP_MAX 160
 #define ELOG_PARTLOG_RP_NAME "recovery.point"
+/* log.start: one line of a fixed size (partlog_start.c). */
+#define ELOG_PARTLOG_START_NAME "log.start"
+#define ELOG_PARTLOG_START_LEN 45
 /* Closed segments awaiting their sync; a roll past this many syncs the oldest itself. */
 #define ELOG_PARTLOG_PENDING_MAX 16u
 
@@ -74,6 +90,15 @@ struct elog_partlog_segment {
 	int fd;                        /* the .log */
 	uint64_t size;                 /* bytes in the .log */
 	struct elog_segindex_pair ix;  /* max_timestamp: of the whole segment */
+	struct elog_partlog_damage *damage; /* ELOG_PARTLOG_DAMAGE_MAX slots, or NULL */
+	uint32_t damage_count;         /* sorted by position */
+};
+
+/* The durable end of recovery.point; base -1 when unknown. */
+struct elog_partlog_durable {
+	int64_t base;   /* segment */
+	uint64_t bytes; /* of that segment's .log */
+	int64_t next;   /* offset after the last durable record */
 };
 
 /* A closed segment whose files are not known to be synced yet. */
@@ -95,6 +120,7 @@ struct elog_partlog {
 	uint64_t preallocated_end;     /* the active .log is allocated up to this byte (0: unknown) */
 	uint64_t last_term;
 	uint64_t size_bytes;
+	int64_t start_offset;          /* the log start (partlog.h); owner thread only */
 	uint8_t *scratch;              /* ELOG_PARTLOG_WALK_WINDOW bytes */
 
 	pthread_mutex_t mutex;         /* see the comment at the top */
@@ -113,6 +139,9 @@ struct elog_partlog {
 
 	pthread_mutex_t rp_mutex;      /* see the comment at the top */
 	_Atomic int64_t rp_offset;     /* what recovery.point holds; read without rp_mutex */
+	struct elog_partlog_durable durable; /* its durable end; under rp_mutex */
+
+	uint32_t damage_total;         /* extents over all segments */
 };
 
 /* A read window over one segment's batch headers, valid during one call. */
@@ -121,6 +150,7 @@ struct elog_partlog_walker {
 	uint8_t *buf;
 	uint64_t buf_pos;
 	size_t buf_len;
+	uint32_t last_batch; /* size of the last batch read: large ones need small reads */
 };
 
 static inline struct elog_partlog_segment *elog_partlog_active(struct elog_partlog *log)
@@ -165,10 +195,30 @@ int elog_partlog_open_indexes(struct elog_partlog *log, int64_t base_offset, int
 int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err *err);
 /* Top up the active segment's allocation past its end (config.preallocate_bytes). */
 void elog_partlog_preallocate(struct elog_partlog *log);
-void elog_partlog_segment_release(struct elog_partlog_segment *s);
+void elog_partlog_segment_release(struct elog_partlog *log, struct elog_partlog_segment *s);
 int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int fd,
 			      struct elog_err *err);
 int64_t elog_partlog_now_ms(const struct elog_partlog *log);
+/* Close the active segment and start a new one at next_offset (it must hold
+ * something); ELOG_E_NOSPACE leaves the active one as it was. */
+int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
+
+/* partlog_trim.c */
+/*
+ * Delete the oldest segments while they lie wholly below `offset` (at or
+ * below the next_offset flushed): what a purge to it deletes anyway, done
+ * before the start is written when the disk has no room for that. The
+ * start moves up to the first segment left, when it was below it.
+ */
+int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
+			      struct elog_err *err);
+
+/* partlog_start.c */
+/* At open, after recovery: read log.start into start_offset (see partlog.h). */
+int elog_partlog_start_load(struct elog_partlog *log, struct elog_partlog_recovery *report,
+			    struct elog_err *err);
+/* Write log.start durably; ELOG_E_NOSPACE leaves the file as it was. */
+int elog_partlog_start_store(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /* partlog_sync.c */
 /*
@@ -188,11 +238,17 @@ int elog_partlog_pending_sync(struct elog_partlog *log, uint32_t max_entries,
 /* Take segments based in [lo, hi) off the list unsynced (they are being deleted);
  * the caller holds the mutex. */
 void elog_partlog_pending_drop(struct elog_partlog *log, int64_t lo, int64_t hi);
-/* recovery.point: 1 read into *offset, 0 missing, -1 with why: ELOG_E_IO when it
- * cannot be read, ELOG_E_CORRUPT when its line is not a valid one. */
-int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset, struct elog_err *why);
-/* Write recovery.point; the caller holds rp_mutex or is alone (open). */
-int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset, struct elog_err *err);
+/* recovery.point: 1 read into *offset and *durable (base -1 when the line has
+ * no durable end), 0 missing, -1 with why: ELOG_E_IO when it cannot be read,
+ * ELOG_E_CORRUPT when its line is not a valid one. */
+int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset,
+			 struct elog_partlog_durable *durable, struct elog_err *why);
+/* Write recovery.point (durable NULL or base -1: without a durable end); the
+ * caller holds rp_mutex or is alone (open, close). */
+int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
+			  const struct elog_partlog_durable *durable, struct elog_err *err);
+/* At close, after a successful flush: record the exact durable end. */
+int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err);
 
 /* partlog_recover.c */
 int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_err *err);
@@ -202,6 +258,78 @@ int elog_partlog_write_index_file(struct elog_partlog *log, int64_t base_offset,
 				  const char *ext, const struct elog_segindex *ix, int sync,
 				  struct elog_err *err);
 
+/* partlog_damage.c */
+/* The extent of segment s holding offset, or NULL. */
+const struct elog_partlog_damage *elog_partlog_extent_at(const struct elog_partlog_segment *s,
+							int64_t offset);
+/* If a damaged extent of s starts at (*position, *offset), move both past it; 1 if moved. */
+int elog_partlog_extent_skip(const struct elog_partlog_segment *s, uint64_t *position,
+			     int64_t *offset);
+/* Whether an index entry at position lies inside an extent (and so is not trusted). */
+int elog_partlog_extent_covers(const struct elog_partlog_segment *s, uint64_t position);
+/* The first extent of s starting at or after position, or NULL. */
+const struct elog_partlog_damage *elog_partlog_extent_from(const struct elog_partlog_segment *s,
+							  uint64_t position);
+/* ELOG_E_DAMAGED naming the log, the offsets, the file and the byte; returns -1. */
+int elog_partlog_damage_error(const struct elog_partlog *log, const struct elog_partlog_damage *d,
+			      struct elog_err *err);
+/* Add an extent to segment s (merging past the bound) and report it. */
+int elog_partlog_extent_add(struct elog_partlog *log, struct elog_partlog_segment *s,
+			    const struct elog_partlog_damage *d, struct elog_err *err);
+void elog_partlog_extents_release(struct elog_partlog *log, struct elog_partlog_segment *s);
+/* Drop the extents of segment s at or after position (a truncation cut there). */
+void elog_partlog_extents_cut(struct elog_partlog *log, struct elog_partlog_segment *s,
+			      uint64_t position);
+void elog_partlog_event_index(struct elog_partlog *log, int64_t base, const char *ext,
+			      const char *why);
+
+/*
+ * What elog_partlog_scan found past the last good batch: a bad tail (bytes
+ * from `position` on hold no valid batch) or a clean end of file.
+ */
+struct elog_partlog_scan {
+	uint64_t position;      /* where the good batches (and extents) end */
+	int64_t offset;         /* the offset expected there */
+	int bad_tail;           /* bytes [position, size) hold no valid batch */
+	uint64_t tail_records;  /* records the headers there claim (estimate) */
+	struct elog_err why;    /* why the first byte of the tail is bad */
+	uint32_t batches;       /* good batches */
+	uint64_t last_term;     /* of the last good batch; 0 if none */
+	int64_t max_timestamp;  /* over the good batches; INT64_MIN if none */
+};
+/*
+ * Scan segment s, bytes [0, size), batch by batch from its base offset:
+ * every batch must decode, match its CRC, continue the offsets and end
+ * below `upper`. Past a bad batch, find the next valid one (a batch whose
+ * header decodes, whose CRC matches and whose offsets lie in [expected,
+ * upper)): the bytes between become an extent of `extents` (count in
+ * *extent_count, at most cap; more are merged into the last). A bad run
+ * with no valid batch after it ends the scan as a bad tail. ix gets the
+ * index of the good batches (entry rule of segindex.h, no closing entry).
+ * -1 only for an I/O or memory failure, or ELOG_E_VERSION (a newer batch
+ * format whose CRC matches).
+ */
+int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segment *s,
+		      uint64_t size, int64_t upper, struct elog_segindex_pair *ix,
+		      struct elog_partlog_damage *extents, uint32_t *extent_count, uint32_t cap,
+		      struct elog_partlog_scan *out, struct elog_err *err);
+/* "byte 123: why" → "why" (an extent says where already). */
+const char *elog_partlog_why_text(const char *msg);
+/* Records in the batches from `position` on whose headers still decode. */
+uint64_t elog_partlog_tail_records(int fd, uint64_t position, uint64_t size);
+/* Whether the file holds a valid batch anywhere with offsets in [lo, hi): 1 yes, 0 no. */
+int elog_partlog_probe_valid(int fd, uint64_t size, int64_t lo, int64_t hi,
+			     struct elog_err *err);
+/*
+ * Scan segment i whole (a read found something wrong in it) and record
+ * what the scan finds: new damaged extents (reported), and its indexes
+ * rewritten when they disagree with the log (reported as rebuilt when no
+ * damage explains it). *changed says whether anything changed, so a caller
+ * retries at most once.
+ */
+int elog_partlog_rescan(struct elog_partlog *log, uint32_t i, int *changed,
+			struct elog_err *err);
+
 /* partlog_read.c */
 uint32_t elog_partlog_segment_find(const struct elog_partlog *log, int64_t offset);
 void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog *log,
@@ -209,6 +337,13 @@ void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog
 int elog_partlog_walker_header(struct elog_partlog_walker *w, uint64_t position,
 			       int64_t expected_offset, struct elog_batch_header *h,
 			       struct elog_err *err);
+/*
+ * Where to start walking segment s for offset: index entry k of ix (SIZE_MAX
+ * or ix NULL: none) unless it lies inside damage, or the end of an extent
+ * at or below offset when that is closer.
+ */
+void elog_partlog_walk_start(const struct elog_partlog_segment *s, const struct elog_segindex *ix,
+			     size_t k, int64_t offset, uint64_t *position, int64_t *at);
 int elog_partlog_walk_to_end(struct elog_partlog *log, uint32_t i, uint64_t end,
 			     struct elog_batch_header *last, int64_t *max_timestamp,
 			     int *found, struct elog_err *err);

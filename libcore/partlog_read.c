@@ -5,7 +5,15 @@
  * Lookups start at the index entry at or before the target and walk batch
  * headers from there, checking that each one continues the offsets of the
  * last: an index entry that does not point where it claims is caught here
- * as corruption rather than followed into the middle of a batch.
+ * rather than followed into the middle of a batch. Every header of a slice
+ * is checked, so a slice never holds a batch under the wrong offset.
+ *
+ * Damaged extents (partlog_damage.c) are walked around: a walk that reaches
+ * one's first byte at its first offset continues at its end, index entries
+ * inside one are not used, a slice ends before one, and an offset inside
+ * one is ELOG_E_DAMAGED. A walk that finds a bad header, or a read a bad
+ * CRC, where no damage is known scans that segment whole once (recording
+ * what it finds, rebuilding an index that pointed wrong) and tries again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,7 +46,11 @@ void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog
 	w->buf = log->scratch;
 	w->buf_pos = 0;
 	w->buf_len = 0;
+	w->last_batch = 0;
 }
+
+/* Bytes read for one header when batches are large: the rest of the window would be payload. */
+#define WALK_SMALL_READ 4096u
 
 static int walker_fill(struct elog_partlog_walker *w, uint64_t position, const char *name,
 		       struct elog_err *err)
@@ -47,6 +59,9 @@ static int walker_fill(struct elog_partlog_walker *w, uint64_t position, const c
 
 	if (position >= w->buf_pos && position + ELOG_BATCH_HEADER_SIZE <= w->buf_pos + w->buf_len)
 		return 0;
+	/* After a batch larger than a quarter window, a window would hold about one header. */
+	if (w->last_batch > ELOG_PARTLOG_WALK_WINDOW / 4)
+		want = WALK_SMALL_READ;
 	if (want > w->segment->size - position)
 		want = (size_t)(w->segment->size - position);
 	w->buf_pos = position;
@@ -80,8 +95,12 @@ int elog_partlog_walker_header(struct elog_partlog_walker *w, uint64_t position,
 	if (walker_fill(w, position, name, err) < 0)
 		return -1;
 	if (elog_batch_header_decode(w->buf + (position - w->buf_pos), ELOG_BATCH_HEADER_SIZE, h,
-				     err) < 0)
+				     err) < 0) {
+		if (err)
+			err->code = ELOG_E_CORRUPT; /* a newer magic without its CRC is damage too */
 		return elog_err_prefix(err, "%s: byte %llu", name, (unsigned long long)position);
+	}
+	w->last_batch = elog_batch_total_size(h);
 	if (position + elog_batch_total_size(h) > s->size)
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "%s: byte %llu: batch of %u bytes runs past the end (%llu bytes)",
@@ -93,6 +112,27 @@ int elog_partlog_walker_header(struct elog_partlog_walker *w, uint64_t position,
 				    name, (unsigned long long)position, h->base_offset,
 				    expected_offset);
 	return 0;
+}
+
+/*
+ * Where to start walking segment s for offset: an index entry at or before
+ * it (from ix; NULL: none), unless damage makes it untrusted, or the end of
+ * an extent closer to it.
+ */
+void elog_partlog_walk_start(const struct elog_partlog_segment *s, const struct elog_segindex *ix,
+			     size_t k, int64_t offset, uint64_t *position, int64_t *at)
+{
+	*position = 0;
+	*at = s->base_offset;
+	if (ix && k != SIZE_MAX && !elog_partlog_extent_covers(s, elog_segindex_pos(ix, k))) {
+		*position = elog_segindex_pos(ix, k);
+		*at = s->base_offset + elog_segindex_rel(ix, k);
+	}
+	for (uint32_t i = 0; i < s->damage_count; i++)
+		if (s->damage[i].end_offset <= offset && s->damage[i].end_position > *position) {
+			*position = s->damage[i].end_position;
+			*at = s->damage[i].end_offset;
+		}
 }
 
 int elog_partlog_walk_to_end(struct elog_partlog *log, uint32_t i, uint64_t end,
@@ -107,14 +147,18 @@ int elog_partlog_walk_to_end(struct elog_partlog *log, uint32_t i, uint64_t end,
 
 	*found = 0;
 	*max_timestamp = INT64_MIN;
-	if (k != SIZE_MAX) {
+	if (k != SIZE_MAX && !elog_partlog_extent_covers(s, elog_segindex_pos(&s->ix.tix, k))) {
 		position = elog_segindex_pos(&s->ix.tix, k);
 		offset += elog_segindex_rel(&s->ix.tix, k);
 		*max_timestamp = elog_segindex_ts(&s->ix.tix, k);
 	}
 	elog_partlog_walker_init(&w, log, s);
-	/* Each header moves position forward by at least its own size. */
-	while (position < end) {
+	/* Each step moves position forward by a batch, or past an extent. */
+	for (;;) {
+		if (elog_partlog_extent_skip(s, &position, &offset))
+			continue;
+		if (position >= end)
+			break;
 		if (elog_partlog_walker_header(&w, position, offset, last, err) < 0)
 			return -1;
 		*found = 1;
@@ -131,20 +175,19 @@ int elog_partlog_walk_to_end(struct elog_partlog *log, uint32_t i, uint64_t end,
 
 /* ---------------------------------------------------------------- locate, read */
 
-/* Walk segment s from its index entry to the batch holding offset. */
+/* Walk segment s from the best starting point to the batch holding offset. */
 static int locate_first(struct elog_partlog_walker *w, int64_t offset, uint64_t *position,
 			struct elog_batch_header *h, struct elog_err *err)
 {
 	const struct elog_partlog_segment *s = w->segment;
 	size_t k = elog_segindex_floor_offset(&s->ix.idx, (uint32_t)(offset - s->base_offset));
-	int64_t at = s->base_offset;
+	int64_t at;
 
-	*position = 0;
-	if (k != SIZE_MAX) {
-		*position = elog_segindex_pos(&s->ix.idx, k);
-		at += elog_segindex_rel(&s->ix.idx, k);
-	}
+	elog_partlog_walk_start(s, &s->ix.idx, k, offset, position, &at);
+	/* Each step moves forward by a batch or an extent; the segment bounds it. */
 	for (;;) {
+		if (elog_partlog_extent_skip(s, position, &at))
+			continue;
 		if (elog_partlog_walker_header(w, *position, at, h, err) < 0)
 			return -1;
 		if (elog_batch_last_offset(h) >= offset)
@@ -154,46 +197,20 @@ static int locate_first(struct elog_partlog_walker *w, int64_t offset, uint64_t 
 	}
 }
 
-/*
- * Jump over the batches between the first one and the last index entry that
- * still fits max_bytes: index entries are batch starts, so everything
- * before one is whole batches. The walk then checks the batch it lands on.
- */
-static void locate_skip(const struct elog_partlog_segment *s, uint32_t max_bytes,
-			struct elog_partlog_slice *slice, uint64_t *len)
+/* One attempt; *bad is the segment a walk failed in (for a rescan). */
+static int locate_once(struct elog_partlog *log, int64_t offset, uint32_t max_bytes,
+		       struct elog_partlog_slice *slice, uint32_t *bad, struct elog_err *err)
 {
-	size_t k = elog_segindex_floor_position(&s->ix.idx, slice->position + max_bytes + 1);
-	uint64_t to;
-
-	if (k == SIZE_MAX)
-		return;
-	to = elog_segindex_pos(&s->ix.idx, k);
-	if (to <= slice->position + *len || to > s->size)
-		return;
-	*len = to - slice->position;
-	slice->next_offset = s->base_offset + elog_segindex_rel(&s->ix.idx, k);
-}
-
-int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_bytes,
-			struct elog_partlog_slice *slice, struct elog_err *err)
-{
-	struct elog_partlog_segment *s;
+	uint32_t i = elog_partlog_segment_find(log, offset);
+	struct elog_partlog_segment *s = &log->segments[i];
+	const struct elog_partlog_damage *d = elog_partlog_extent_at(s, offset), *stop;
 	struct elog_partlog_walker w;
 	struct elog_batch_header h;
-	uint64_t position, len;
+	uint64_t position, len, limit;
 
-	if (elog_partlog_check_usable(log, err) < 0)
-		return -1;
-	if (offset < elog_partlog_start_offset(log) || offset > log->next_offset)
-		return elog_err_set(err, ELOG_E_RANGE,
-				    "offset %" PRId64 " is outside the log [%" PRId64 ", %" PRId64 "]",
-				    offset, elog_partlog_start_offset(log), log->next_offset);
-	if (offset == log->next_offset) {
-		s = elog_partlog_active(log);
-		*slice = (struct elog_partlog_slice){s->fd, s->size, 0, offset, offset};
-		return 0;
-	}
-	s = &log->segments[elog_partlog_segment_find(log, offset)];
+	*bad = i;
+	if (d)
+		return elog_partlog_damage_error(log, d, err);
 	elog_partlog_walker_init(&w, log, s);
 	if (locate_first(&w, offset, &position, &h, err) < 0)
 		return -1;
@@ -202,9 +219,11 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 	slice->position = position;
 	slice->base_offset = h.base_offset;
 	slice->next_offset = elog_batch_last_offset(&h) + 1;
-	locate_skip(s, max_bytes, slice, &len);
-	/* Whole batches while they fit; each step consumes at least a header. */
-	while (position + len < s->size) {
+	/* A slice ends before the next damage, if any. */
+	stop = elog_partlog_extent_from(s, position + len);
+	limit = stop ? stop->position : s->size;
+	/* Whole batches while they fit, every header checked; each step consumes one. */
+	while (position + len < limit) {
 		if (elog_partlog_walker_header(&w, position + len, slice->next_offset, &h, err) < 0)
 			return -1;
 		if (len + elog_batch_total_size(&h) > max_bytes)
@@ -216,69 +235,101 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 	return 0;
 }
 
-/* Check every batch that read() returns: CRC and offsets, as consumers will. */
-static int read_verify(const struct elog_partlog_slice *slice, const uint8_t *buf,
-		       struct elog_err *err)
+/* A walk or a read found segment i bad where no damage is known: scan it, then retry once. */
+static int locate_recheck(struct elog_partlog *log, uint32_t i, int *again, struct elog_err *err)
 {
-	struct elog_batch_header h;
-	int64_t expected = slice->base_offset;
-	uint32_t at = 0;
+	struct elog_err first = *err;
+	int changed;
 
-	while (at < slice->len) {
-		if (elog_batch_check(buf + at, slice->len - at, &h, err) < 0)
-			goto bad;
-		if (h.base_offset != expected) {
-			elog_err_set(err, ELOG_E_CORRUPT, "batch base offset %" PRId64
-				     ", expected %" PRId64, h.base_offset, expected);
-			goto bad;
-		}
-		expected = elog_batch_last_offset(&h) + 1;
-		at += elog_batch_total_size(&h);
+	*again = 0;
+	if (elog_partlog_rescan(log, i, &changed, err) < 0)
+		return -1;
+	if (!changed) {
+		*err = first; /* nothing found on disk: the original error stands */
+		return -1;
 	}
+	*again = 1;
 	return 0;
-bad:
-	if (err)
-		err->code = ELOG_E_CORRUPT;
-	return elog_err_prefix(err, "byte %llu", (unsigned long long)(slice->position + at));
+}
+
+int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_bytes,
+			struct elog_partlog_slice *slice, struct elog_err *err)
+{
+	struct elog_err local;
+	uint32_t bad;
+	int again = 1;
+
+	if (!err)
+		err = &local;
+	if (elog_partlog_check_usable(log, err) < 0)
+		return -1;
+	if (offset < elog_partlog_start_offset(log) || offset > log->next_offset)
+		return elog_err_set(err, ELOG_E_RANGE,
+				    "offset %" PRId64 " is outside the log [%" PRId64 ", %" PRId64 "]",
+				    offset, elog_partlog_start_offset(log), log->next_offset);
+	if (offset == log->next_offset) {
+		struct elog_partlog_segment *s = elog_partlog_active(log);
+		*slice = (struct elog_partlog_slice){s->fd, s->size, 0, offset, offset};
+		return 0;
+	}
+	/* At most two attempts: a rescan that changes nothing ends it. */
+	for (int attempt = 0; again; attempt++) {
+		if (locate_once(log, offset, max_bytes, slice, &bad, err) == 0)
+			return 0;
+		if (attempt > 0 || err->code != ELOG_E_CORRUPT ||
+		    locate_recheck(log, bad, &again, err) < 0)
+			return -1;
+	}
+	return -1;
 }
 
 int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, size_t cap,
 		      struct elog_partlog_slice *slice, struct elog_err *err)
 {
-	uint32_t i;
-	size_t got = 0;
+	struct elog_err local;
+	uint32_t i, good;
+	size_t got;
 	char name[32];
 
-	if (elog_partlog_locate(log, offset, (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap), slice,
-				err) < 0)
-		return -1;
-	if (slice->len > cap)
-		return elog_err_set(err, ELOG_E_LIMIT,
-				    "offset %" PRId64 ": batch needs %u bytes, the buffer holds %zu",
-				    offset, slice->len, cap);
-	i = elog_partlog_segment_find(log, slice->base_offset);
-	elog_segment_name(name, sizeof(name), log->segments[i].base_offset, "log");
-	while (got < slice->len) {
-		ssize_t n = pread(slice->fd, buf + got, slice->len - got,
-				  (off_t)(slice->position + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
-					      "%s: cannot read byte %llu", name,
-					      (unsigned long long)(slice->position + got));
-		got += (size_t)n;
+	if (!err)
+		err = &local;
+	/* At most two passes: a bad batch is recorded as damage, which the second avoids. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (elog_partlog_locate(log, offset, (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap),
+					slice, err) < 0)
+			return -1;
+		if (slice->len > cap)
+			return elog_err_set(err, ELOG_E_LIMIT,
+					    "offset %" PRId64 ": batch needs %u bytes, the buffer holds %zu",
+					    offset, slice->len, cap);
+		i = elog_partlog_segment_find(log, slice->base_offset);
+		elog_segment_name(name, sizeof(name), log->segments[i].base_offset, "log");
+		for (got = 0; got < slice->len;) {
+			ssize_t n = pread(slice->fd, buf + got, slice->len - got,
+					  (off_t)(slice->position + got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
+						      "%s: cannot read byte %llu", name,
+						      (unsigned long long)(slice->position + got));
+			got += (size_t)n;
+		}
+		if (elog_partlog_check_slice(log, slice, buf, &good, err) == 0)
+			return 0;
+		/* Damage recorded: the next locate ends the slice before it, or names it. */
+		if (err->code != ELOG_E_DAMAGED)
+			return -1;
 	}
-	if (read_verify(slice, buf, err) < 0)
-		return elog_err_prefix(err, "%s", name);
-	return 0;
+	return -1;
 }
 
 /* ---------------------------------------------------------------- find_time */
 
-/* Decode the batch at position; *found and *offset_out for the first record >= ts. */
+/* Decode the batch at position; *found and *offset_out for the first record
+ * at or after `from` whose timestamp is >= ts. */
 static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position,
-			 const struct elog_batch_header *h, int64_t ts, int *found,
+			 const struct elog_batch_header *h, int64_t ts, int64_t from, int *found,
 			 int64_t *offset_out, struct elog_err *err)
 {
 	uint32_t len = elog_batch_total_size(h);
@@ -305,11 +356,12 @@ static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position
 		}
 		got += (size_t)n;
 	}
-	if (elog_batch_reader_open(&r, buf, len, err) < 0)
+	if (elog_batch_check(buf, len, NULL, err) < 0 ||
+	    elog_batch_reader_open(&r, buf, len, err) < 0)
 		goto out;
 	/* reader_next ends after record_count records, which the header bounds. */
 	while ((more = elog_batch_reader_next(&r, rec, err)) == 1) {
-		if (rec->timestamp_ms >= ts) {
+		if (rec->offset >= from && rec->timestamp_ms >= ts) {
 			*found = 1;
 			*offset_out = rec->offset;
 			break;
@@ -320,12 +372,33 @@ out:
 	if (rc < 0 && err) {
 		char name[32];
 		elog_segment_name(name, sizeof(name), s->base_offset, "log");
+		if (err->code != ELOG_E_IO && err->code != ELOG_E_NOMEM)
+			err->code = ELOG_E_CORRUPT;
 		elog_err_prefix(err, "%s: byte %llu", name, (unsigned long long)position);
 	}
 	elog_batch_reader_release(&r);
 	free(rec);
 	free(buf);
 	return rc;
+}
+
+/*
+ * A damaged extent starting at (position, at), or NULL; one wholly below
+ * the log start moves both past it instead (a purge left it behind).
+ */
+static const struct elog_partlog_damage *find_damage(const struct elog_partlog *log,
+						     const struct elog_partlog_segment *s,
+						     uint64_t *position, int64_t *at)
+{
+	const struct elog_partlog_damage *d = elog_partlog_extent_from(s, *position);
+
+	if (!d || d->position != *position || d->offset != *at)
+		return NULL;
+	if (d->end_offset > log->start_offset)
+		return d;
+	*position = d->end_position;
+	*at = d->end_offset;
+	return NULL;
 }
 
 /* Search one segment from its time index hint; *found says whether it held one. */
@@ -339,34 +412,52 @@ static int find_in_segment(struct elog_partlog *log, const struct elog_partlog_s
 	int64_t at = s->base_offset;
 
 	*found = 0;
-	if (k != SIZE_MAX && elog_segindex_pos(&s->ix.tix, k) < s->size) {
+	if (k != SIZE_MAX && elog_segindex_pos(&s->ix.tix, k) < s->size &&
+	    !elog_partlog_extent_covers(s, elog_segindex_pos(&s->ix.tix, k))) {
 		position = elog_segindex_pos(&s->ix.tix, k);
 		at += elog_segindex_rel(&s->ix.tix, k);
 	}
 	elog_partlog_walker_init(&w, log, s);
-	/* Batches whose max timestamp is below ts hold no answer: skip them unread. */
+	/*
+	 * Batches whose max timestamp is below ts, or that end below the log
+	 * start, hold no answer: skip them unread. Each step moves past a
+	 * batch or an extent.
+	 */
 	while (!*found && position < s->size) {
+		const struct elog_partlog_damage *d = find_damage(log, s, &position, &at);
+		if (d)
+			/* The answer may be among the damaged records: say so rather than skip them. */
+			return elog_partlog_damage_error(log, d, err);
+		if (position >= s->size)
+			break;
 		if (elog_partlog_walker_header(&w, position, at, &h, err) < 0)
 			return -1;
-		if (h.max_timestamp >= ts &&
-		    find_in_batch(s, position, &h, ts, found, offset_out, err) < 0)
+		if (h.max_timestamp >= ts && elog_batch_last_offset(&h) >= log->start_offset &&
+		    find_in_batch(s, position, &h, ts, log->start_offset, found, offset_out, err) < 0)
 			return -1;
 		position += elog_batch_total_size(&h);
 		at = elog_batch_last_offset(&h) + 1;
 	}
+	if (!*found) {
+		/* A gap or a bad tail at the very end of the segment. */
+		const struct elog_partlog_damage *d = find_damage(log, s, &position, &at);
+		if (d)
+			return elog_partlog_damage_error(log, d, err);
+	}
 	return 0;
 }
 
-int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
-			   struct elog_err *err)
+static int find_time_once(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
+			  uint32_t *bad, struct elog_err *err)
 {
 	int found = 0;
 
-	if (elog_partlog_check_usable(log, err) < 0)
-		return -1;
 	*offset_out = log->next_offset;
-	for (uint32_t i = 0; i < log->segment_count && !found; i++) {
+	/* Segments wholly below the log start hold no answer. */
+	for (uint32_t i = elog_partlog_segment_find(log, log->start_offset);
+	     i < log->segment_count && !found; i++) {
 		const struct elog_partlog_segment *s = &log->segments[i];
+		*bad = i;
 		if (s->ix.max_timestamp < ts_ms)
 			continue; /* nothing in this segment reaches ts_ms */
 		if (find_in_segment(log, s, ts_ms, &found, offset_out, err) < 0)
@@ -375,4 +466,26 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 	if (!found)
 		*offset_out = log->next_offset;
 	return 0;
+}
+
+int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *offset_out,
+			   struct elog_err *err)
+{
+	struct elog_err local;
+	uint32_t bad = 0;
+	int again = 1;
+
+	if (!err)
+		err = &local;
+	if (elog_partlog_check_usable(log, err) < 0)
+		return -1;
+	/* At most two attempts, as for locate. */
+	for (int attempt = 0; again; attempt++) {
+		if (find_time_once(log, ts_ms, offset_out, &bad, err) == 0)
+			return 0;
+		if (attempt > 0 || err->code != ELOG_E_CORRUPT ||
+		    locate_recheck(log, bad, &again, err) < 0)
+			return -1;
+	}
+	return -1;
 }

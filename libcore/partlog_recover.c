@@ -240,13 +240,12 @@ static int index_file_matches(struct elog_partlog *log, int64_t base_offset, con
 
 /*
  * Map a closed segment's index file if it passes the cheap checks; *ok = 0
- * (and nothing mapped) when it is missing or fails them.
+ * (nothing mapped, *why says what failed) when it is missing or fails them.
  */
 static int index_map_checked(struct elog_partlog *log, struct elog_partlog_segment *s,
 			     struct elog_segindex *ix, const char *ext, uint64_t rel_end, int *ok,
-			     struct elog_err *err)
+			     struct elog_err *why, struct elog_err *err)
 {
-	struct elog_err why;
 	struct stat st;
 	char name[32];
 	int fd;
@@ -255,7 +254,7 @@ static int index_map_checked(struct elog_partlog *log, struct elog_partlog_segme
 	elog_segment_name(name, sizeof(name), s->base_offset, ext);
 	fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
-		return 0;
+		return elog_err_set(why, ELOG_E_CORRUPT, "missing"), 0;
 	if (fd < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
 	if (fstat(fd, &st) < 0) {
@@ -264,7 +263,8 @@ static int index_map_checked(struct elog_partlog *log, struct elog_partlog_segme
 	}
 	if ((uint64_t)st.st_size > (uint64_t)ELOG_SEGINDEX_ENTRIES_MAX * ix->entry_size) {
 		close(fd);
-		return 0;
+		return elog_err_set(why, ELOG_E_CORRUPT, "%lld bytes, more than a segment can index",
+				    (long long)st.st_size), 0;
 	}
 	if (elog_segindex_map(ix, fd, (size_t)st.st_size, err) < 0) {
 		close(fd);
@@ -272,76 +272,75 @@ static int index_map_checked(struct elog_partlog *log, struct elog_partlog_segme
 	}
 	close(fd);
 	*ok = elog_segindex_validate(ix->bytes, (size_t)st.st_size, ix->entry_size, s->size,
-				     rel_end, &why) == 0;
+				     rel_end, why) == 0;
 	if (!*ok)
 		elog_segindex_release(ix);
 	return 0;
 }
 
-/* ---------------------------------------------------------------- closed segments */
+/* ---------------------------------------------------------------- damage */
 
-/* Scan a closed segment whole, rebuild both indexes and write them out. */
-static int closed_rebuild(struct elog_partlog *log, struct elog_partlog_segment *s,
-			  int64_t next_base, struct elog_err *err)
+/* Install a scan's extents in segment s (reported one by one). */
+static int extents_install(struct elog_partlog *log, struct elog_partlog_segment *s,
+			   const struct elog_partlog_damage *x, uint32_t n,
+			   struct elog_partlog_recovery *report, struct elog_err *err)
 {
-	struct elog_segment_scanner sc;
-	struct elog_batch_header h;
-	const uint8_t *batch;
-	char name[32];
-	int rc, added;
-
-	elog_segment_name(name, sizeof(name), s->base_offset, "log");
-	elog_segindex_pair_release(&s->ix);
-	if (elog_segment_scanner_init_fd(&sc, s->fd, s->size, s->base_offset, err) < 0)
-		return elog_err_prefix(err, "%s", name);
-	while ((rc = elog_segment_scanner_next(&sc, &h, &batch, err)) == 1) {
-		if (elog_segindex_note(&s->ix, log->config.index_interval_bytes, s->base_offset, &h,
-				       sc.position, &added, err) < 0)
-			break;
-		elog_segment_scanner_advance(&sc, &h);
-	}
-	if (rc == 0 && sc.expected_offset != next_base)
-		rc = elog_err_set(err, ELOG_E_CORRUPT,
-				  "byte %llu: ends before offset %" PRId64
-				  ", the next segment starts at %" PRId64,
-				  (unsigned long long)sc.position, sc.expected_offset, next_base);
-	elog_segment_scanner_release(&sc);
-	if (rc != 0)
-		return elog_err_prefix(err, "%s: closed segment", name);
-	if (elog_segindex_push(&s->ix.tix, (uint32_t)(next_base - s->base_offset),
-			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0)
-		return -1;
-	/* Without room for the files the rebuilt indexes serve from memory. */
-	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 1, err) < 0 ||
-	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 1, err) < 0)
-		return err->code == ELOG_E_NOSPACE ? 0 : -1;
+	for (uint32_t k = 0; k < n; k++)
+		if (elog_partlog_extent_add(log, s, &x[k], err) < 0)
+			return -1;
+	report->damaged_extents += n;
 	return 0;
 }
 
+/* One more extent at the end of a scan's list: bytes [position, end_position), offsets [offset, end_offset). */
+static void extent_push(struct elog_partlog_damage *x, uint32_t *n,
+			const struct elog_partlog_segment *s, uint64_t position,
+			uint64_t end_position, int64_t offset, int64_t end_offset, const char *why)
+{
+	struct elog_partlog_damage *d;
+
+	if (*n == ELOG_PARTLOG_DAMAGE_MAX) {
+		/* Full: the last one grows to take it in (everything between is unreadable). */
+		d = &x[*n - 1];
+		d->end_position = end_position;
+		d->end_offset = end_offset;
+		return;
+	}
+	d = &x[(*n)++];
+	memset(d, 0, sizeof(*d));
+	d->segment_base = s->base_offset;
+	d->position = position;
+	d->end_position = end_position;
+	d->offset = offset;
+	d->end_offset = end_offset;
+	snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+/* ---------------------------------------------------------------- closed segments */
+
 /* The first batch must be whole enough to read and start at the name's offset. */
 static int closed_check_first(struct elog_partlog_segment *s, const char *name,
-			      struct elog_err *err)
+			      struct elog_err *why, struct elog_err *err)
 {
 	uint8_t head[ELOG_BATCH_HEADER_SIZE];
 	struct elog_batch_header h;
 	ssize_t n;
 
-	if (s->size < ELOG_BATCH_HEADER_SIZE || s->size > ELOG_SEGMENT_BYTES_MAX)
-		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "%s: closed segment of %llu bytes cannot hold its batches", name,
+	if (s->size < ELOG_BATCH_HEADER_SIZE)
+		return elog_err_set(why, ELOG_E_CORRUPT,
+				    "closed segment of %llu bytes cannot hold its batches",
 				    (unsigned long long)s->size);
 	do
 		n = pread(s->fd, head, sizeof(head), 0);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(head))
 		return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO, "%s: cannot read", name);
-	if (elog_batch_header_decode(head, sizeof(head), &h, err) < 0)
-		return elog_err_prefix(err, "%s: byte 0", name);
+	if (elog_batch_header_decode(head, sizeof(head), &h, why) < 0)
+		return -1;
 	if (h.base_offset != s->base_offset)
-		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "%s: byte 0: first batch has offset %" PRId64
-				    ", the segment's name says %" PRId64,
-				    name, h.base_offset, s->base_offset);
+		return elog_err_set(why, ELOG_E_CORRUPT,
+				    "first batch has offset %" PRId64 ", the segment's name says %" PRId64,
+				    h.base_offset, s->base_offset);
 	return 0;
 }
 
@@ -367,120 +366,263 @@ static int segment_open_push(struct elog_partlog *log, int64_t base, uint64_t *s
 		return -1;
 	}
 	*size = (uint64_t)st.st_size;
+	if (*size > ELOG_SEGMENT_BYTES_MAX)
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: %llu bytes, larger than a segment can be",
+				    name, (unsigned long long)*size);
 	return 0;
 }
 
-/* A segment below the recovery point: cheap checks, index rebuild if needed. */
+/*
+ * A closed segment below the recovery point that failed the cheap checks:
+ * it was reported durable, so it is scanned whole and whatever is bad in it
+ * becomes damage (nothing is cut); its indexes are rebuilt from the scan.
+ */
+static int closed_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
+		       int64_t next_base, struct elog_partlog_recovery *report,
+		       struct elog_err *err)
+{
+	struct elog_partlog_damage x[ELOG_PARTLOG_DAMAGE_MAX];
+	struct elog_partlog_scan sr;
+	uint32_t n;
+	char name[32];
+
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	elog_segindex_pair_release(&s->ix);
+	if (elog_partlog_scan(log, s, s->size, next_base, &s->ix, x, &n, ELOG_PARTLOG_DAMAGE_MAX,
+			      &sr, err) < 0)
+		return elog_err_prefix(err, "%s", name);
+	if (sr.bad_tail)
+		extent_push(x, &n, s, sr.position, s->size, sr.offset, next_base, elog_partlog_why_text(sr.why.msg));
+	else if (sr.offset < next_base)
+		extent_push(x, &n, s, sr.position, s->size, sr.offset, next_base,
+			    "the segment ends before the next one begins");
+	if (extents_install(log, s, x, n, report, err) < 0)
+		return -1;
+	if (elog_segindex_push(&s->ix.tix, (uint32_t)(next_base - s->base_offset),
+			       (uint32_t)s->size, s->ix.max_timestamp, err) < 0)
+		return -1;
+	report->indexes_rebuilt++;
+	/* Without room for the files the rebuilt indexes serve from memory. */
+	if (elog_partlog_write_index_file(log, s->base_offset, "idx", &s->ix.idx, 1, err) < 0 ||
+	    elog_partlog_write_index_file(log, s->base_offset, "tix", &s->ix.tix, 1, err) < 0)
+		return err->code == ELOG_E_NOSPACE ? 0 : -1;
+	return 0;
+}
+
+/* A segment below the recovery point: cheap checks, a whole scan if they fail. */
 static int closed_load(struct elog_partlog *log, int64_t base, int64_t next_base,
 		       struct elog_partlog_recovery *report, struct elog_err *err)
 {
 	struct elog_partlog_segment *s;
+	struct elog_err why_first, why_idx, why_tix;
 	uint64_t size;
 	char name[32];
-	int idx_ok, tix_ok;
+	int first_ok, idx_ok = 0, tix_ok = 0;
 
 	elog_segment_name(name, sizeof(name), base, "log");
 	if (segment_open_push(log, base, &size, err) < 0)
 		return -1;
 	s = elog_partlog_active(log);
 	s->size = size;
-	if (closed_check_first(s, name, err) < 0)
-		return -1;
 	if ((uint64_t)(next_base - base) > UINT32_MAX)
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s: spans more than 2^32 offsets", name);
-	if (index_map_checked(log, s, &s->ix.idx, "idx", (uint64_t)(next_base - base), &idx_ok,
-			      err) < 0 ||
-	    index_map_checked(log, s, &s->ix.tix, "tix", (uint64_t)(next_base - base), &tix_ok,
-			      err) < 0)
+	elog_err_clear(&why_first);
+	if (closed_check_first(s, name, &why_first, err) < 0 && why_first.code == ELOG_OK)
+		return -1; /* reading failed: not the bytes' fault */
+	first_ok = why_first.code == ELOG_OK;
+	if (first_ok &&
+	    (index_map_checked(log, s, &s->ix.idx, "idx", (uint64_t)(next_base - base), &idx_ok,
+			       &why_idx, err) < 0 ||
+	     index_map_checked(log, s, &s->ix.tix, "tix", (uint64_t)(next_base - base), &tix_ok,
+			       &why_tix, err) < 0))
 		return -1;
-	if (!idx_ok || !tix_ok) {
-		if (closed_rebuild(log, s, next_base, err) < 0)
-			return -1;
-		report->indexes_rebuilt++;
+	if (first_ok && idx_ok && tix_ok) {
+		s->ix.max_timestamp = elog_segindex_ts(&s->ix.tix, s->ix.tix.count - 1);
+		return 0;
 	}
-	s->ix.max_timestamp = elog_segindex_ts(&s->ix.tix, s->ix.tix.count - 1);
+	if (closed_scan(log, s, next_base, report, err) < 0)
+		return -1;
+	/* An index that failed its checks is named, unless damage explains it. */
+	if (first_ok && !idx_ok && s->damage_count == 0)
+		elog_partlog_event_index(log, base, "idx", why_idx.msg);
+	if (first_ok && !tix_ok && s->damage_count == 0)
+		elog_partlog_event_index(log, base, "tix", why_tix.msg);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- validated segments */
 
-/* Records in the batches from `position` on whose headers still decode. */
-static uint64_t tail_records(int fd, uint64_t position, uint64_t size)
-{
-	uint8_t head[ELOG_BATCH_HEADER_SIZE];
-	struct elog_batch_header h;
-	uint64_t records = 0;
+/* What open knows about the segments it validates. */
+struct recovery_ctx {
+	const int64_t *later;              /* bases of the segments after the one at hand */
+	uint32_t later_count;
+	struct elog_partlog_durable durable; /* from recovery.point; base -1 if none */
+};
 
-	/* Each step moves at least one header forward, so this ends. */
-	while (position + ELOG_BATCH_HEADER_SIZE <= size) {
-		if (pread(fd, head, sizeof(head), (off_t)position) != (ssize_t)sizeof(head) ||
-		    elog_batch_header_decode(head, sizeof(head), &h, NULL) < 0)
-			break;
-		records += h.record_count;
-		position += elog_batch_total_size(&h);
+/* Bytes at the start of segment `base` known to have been synced. */
+static uint64_t durable_bytes(const struct recovery_ctx *rc, int64_t base)
+{
+	if (rc->durable.base < 0 || base > rc->durable.base)
+		return 0;
+	return base < rc->durable.base ? UINT64_MAX : rc->durable.bytes;
+}
+
+/* Whether any later segment holds a valid batch: then a bad tail here is damage, not a tear. */
+static int later_valid(struct elog_partlog *log, const struct recovery_ctx *rc, int *found,
+		       struct elog_err *err)
+{
+	char name[32];
+
+	*found = 0;
+	for (uint32_t j = 0; j < rc->later_count && !*found; j++) {
+		struct stat st;
+		int fd, r;
+		elog_segment_name(name, sizeof(name), rc->later[j], "log");
+		fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", name);
+		r = fstat(fd, &st) < 0 ? elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot stat", name)
+				       : elog_partlog_probe_valid(fd, (uint64_t)st.st_size, rc->later[j],
+								  INT64_MAX, err);
+		close(fd);
+		if (r < 0)
+			return -1;
+		*found = r;
 	}
-	return records;
+	return 0;
 }
 
 /* Cut a segment at the first bad byte and make the cut durable. */
 static int validated_cut(struct elog_partlog_segment *s, uint64_t good, uint64_t size,
-			 const char *name, const struct elog_err *why,
+			 uint64_t records, const char *name, const struct elog_err *why,
 			 struct elog_partlog_recovery *report, struct elog_err *err)
 {
 	struct elog_err reason = *why;
 
 	report->truncated_bytes += size - good;
-	report->truncated_records += tail_records(s->fd, good, size);
+	report->truncated_records += records;
 	elog_err_prefix(&reason, "%s", name);
 	memcpy(report->first_bad, reason.msg, sizeof(report->first_bad));
 	/* The directory does not change; fsync makes the inode's new size durable. */
 	if (ftruncate(s->fd, (off_t)good) < 0 || fsync(s->fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot truncate to %llu bytes",
 				      name, (unsigned long long)good);
+	s->size = good;
+	return 0;
+}
+
+/* A validated segment's end, as validated_tail judges it. */
+struct seg_tail {
+	struct elog_partlog_segment *s;
+	char name[32];              /* of its .log */
+	uint64_t size;              /* of the file as found */
+	int64_t next_base;          /* the next segment's base; -1 for the newest */
+	uint64_t durable;           /* bytes at its start known synced */
+	int64_t durable_next;       /* offsets below this were synced; -1: unknown */
+	struct elog_partlog_damage *x; /* the scan's extents, to add to */
+	uint32_t *n;
+	int cut, ends;              /* out: cut at a tear; the log ends here */
+	int64_t end_offset;         /* out: where this segment's offsets end */
+};
+
+/* A bad tail that starts below the durable end: damage up to it, a tear past it. */
+static int tail_durable(struct seg_tail *t, const struct elog_partlog_scan *sr,
+			struct elog_partlog_recovery *report, struct elog_err *err)
+{
+	uint64_t keep = t->next_base >= 0 || t->size < t->durable ? t->size : t->durable;
+	int64_t to = t->next_base >= 0 ? t->next_base : t->durable_next;
+	struct elog_err why;
+
+	if (to < sr->offset)
+		to = sr->offset;
+	extent_push(t->x, t->n, t->s, sr->position, keep, sr->offset, to,
+		    elog_partlog_why_text(sr->why.msg));
+	t->end_offset = to;
+	t->s->size = t->size;
+	if (keep == t->size)
+		return 0;
+	elog_err_set(&why, ELOG_E_CORRUPT, "byte %llu: no batch past the durable end",
+		     (unsigned long long)keep);
+	t->cut = 1;
+	return validated_cut(t->s, keep, t->size, elog_partlog_tail_records(t->s->fd, keep, t->size),
+			     t->name, &why, report, err);
+}
+
+/* A bad tail past the durable end: damage if a later segment holds a valid batch, else a tear. */
+static int tail_bad(struct elog_partlog *log, const struct recovery_ctx *rc, struct seg_tail *t,
+		    const struct elog_partlog_scan *sr, struct elog_partlog_recovery *report,
+		    struct elog_err *err)
+{
+	int found = 0;
+
+	if (t->next_base >= 0 && later_valid(log, rc, &found, err) < 0)
+		return -1;
+	if (found) {
+		extent_push(t->x, t->n, t->s, sr->position, t->size, sr->offset, t->next_base,
+			    elog_partlog_why_text(sr->why.msg));
+		t->end_offset = t->next_base;
+		t->s->size = t->size;
+		return 0;
+	}
+	t->cut = 1;
+	return validated_cut(t->s, sr->position, t->size, sr->tail_records, t->name, &sr->why,
+			     report, err);
+}
+
+/* All good but short of the next segment: synced bytes lost (damage), or a tail never written. */
+static int tail_short(struct elog_partlog *log, const struct recovery_ctx *rc, struct seg_tail *t,
+		      const struct elog_partlog_scan *sr, struct elog_partlog_recovery *report,
+		      struct elog_err *err)
+{
+	int found = t->size < t->durable;
+
+	if (!found && later_valid(log, rc, &found, err) < 0)
+		return -1;
+	if (!found) {
+		snprintf(report->first_bad, sizeof(report->first_bad),
+			 "%s: ends before offset %" PRId64 ", the next segment starts at %" PRId64,
+			 t->name, sr->offset, t->next_base);
+		t->ends = 1;
+		return 0;
+	}
+	extent_push(t->x, t->n, t->s, t->size, t->size, sr->offset, t->next_base,
+		    "the segment ends before the next one begins");
+	t->end_offset = t->next_base;
 	return 0;
 }
 
 /*
- * Validate a segment batch by batch, building its indexes as it goes; *cut
- * says whether it was cut at a bad batch.
+ * What follows the last good batch of a validated segment: damage (an
+ * extent, nothing cut) when the bytes were durable or a valid batch comes
+ * later; a torn tail (cut, t->cut set, the log ends here) otherwise. A
+ * closed segment that ends early is damage when its bytes were durable or
+ * later segments hold valid batches, and otherwise ends the log (t->ends).
  */
-static int validated_scan(struct elog_partlog *log, struct elog_partlog_segment *s,
-			  uint64_t size, struct elog_partlog_recovery *report, int *cut,
-			  struct elog_err *err)
+static int validated_tail(struct elog_partlog *log, const struct recovery_ctx *rc,
+			  struct seg_tail *t, const struct elog_partlog_scan *sr,
+			  struct elog_partlog_recovery *report, struct elog_err *err)
 {
-	struct elog_segment_scanner sc;
-	struct elog_batch_header h;
-	struct elog_err why;
-	const uint8_t *batch;
-	char name[32];
-	int rc, added;
-
-	*cut = 0;
-	elog_segment_name(name, sizeof(name), s->base_offset, "log");
-	if (elog_segment_scanner_init_fd(&sc, s->fd, size, s->base_offset, err) < 0)
-		return elog_err_prefix(err, "%s", name);
-	elog_err_clear(&why);
-	while ((rc = elog_segment_scanner_next(&sc, &h, &batch, &why)) == 1) {
-		if (elog_segindex_note(&s->ix, log->config.index_interval_bytes, s->base_offset, &h,
-				       sc.position, &added, err) < 0)
-			break;
-		log->last_term = h.leader_term;
-		elog_segment_scanner_advance(&sc, &h);
+	t->durable = durable_bytes(rc, t->s->base_offset);
+	t->durable_next = rc->durable.base == t->s->base_offset ? rc->durable.next : -1;
+	/* The newest segment needs the durable end's offset to know what damage covers. */
+	if (t->next_base < 0 && t->durable_next < 0)
+		t->durable = 0;
+	elog_segment_name(t->name, sizeof(t->name), t->s->base_offset, "log");
+	t->cut = t->ends = 0;
+	t->end_offset = sr->offset;
+	if (sr->bad_tail)
+		return sr->position < t->durable ? tail_durable(t, sr, report, err)
+						  : tail_bad(log, rc, t, sr, report, err);
+	t->s->size = t->size;
+	if (t->next_base >= 0 && sr->offset < t->next_base)
+		return tail_short(log, rc, t, sr, report, err);
+	if (t->next_base < 0 && t->durable_next > sr->offset && t->size <= t->durable) {
+		/* The file lost synced bytes at a batch boundary: those offsets are damaged. */
+		extent_push(t->x, t->n, t->s, t->size, t->size, sr->offset, t->durable_next,
+			    "the segment ends before its durable end");
+		t->end_offset = t->durable_next;
 	}
-	s->size = sc.position;
-	log->next_offset = sc.expected_offset;
-	elog_segment_scanner_release(&sc);
-	if (rc == 1)
-		return -1; /* the index ran out of memory */
-	if (rc < 0 && why.code != ELOG_E_CORRUPT) {
-		/* Not the bytes' fault (I/O, memory): never cut on that. */
-		*err = why;
-		return elog_err_prefix(err, "%s", name);
-	}
-	if (rc == 0)
-		return 0;
-	*cut = 1;
-	return validated_cut(s, s->size, size, name, &why, report, err);
+	return 0;
 }
 
 /* Rewrite both index files of s unless they hold exactly its indexes already. */
@@ -570,43 +712,100 @@ static int validated_activate(struct elog_partlog *log, struct elog_partlog_segm
 	return 0;
 }
 
+/* A new, empty active segment at `base` (0 for a fresh log), made durable. */
+static int create_segment(struct elog_partlog *log, int64_t base, struct elog_err *err)
+{
+	char name[32];
+	int fd;
+
+	elog_segment_name(name, sizeof(name), base, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
+	if (elog_partlog_segment_push(log, base, fd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (elog_partlog_open_indexes(log, base, O_CREAT | O_TRUNC, err) < 0)
+		return -1;
+	if (fsync(log->dir_fd) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
+	return 0;
+}
+
+/*
+ * Whether the newest segment ends in a gap: offsets lost with no bytes
+ * left for them (the file lost synced bytes at a batch boundary). An
+ * append there would start a batch at an offset the next scan could not
+ * tell from a batch with a damaged base offset, so appends go to a new
+ * segment at the log's end instead.
+ */
+static int ends_in_gap(const struct elog_partlog *log, const struct elog_partlog_segment *s)
+{
+	const struct elog_partlog_damage *d = s->damage_count ? &s->damage[s->damage_count - 1] : NULL;
+
+	return d && d->position == s->size && d->end_position == s->size &&
+	       d->end_offset == log->next_offset;
+}
+
+/* Offsets a segment based at base may hold stay below this (relative offsets are u32). */
+static int64_t segment_offset_limit(int64_t base)
+{
+	return base > INT64_MAX - (int64_t)UINT32_MAX ? INT64_MAX : base + (int64_t)UINT32_MAX;
+}
+
 /*
  * A segment at or past the recovery point (the newest is always one),
  * validated batch by batch. *last is set when the log ends here: it is
  * the newest, it was cut, or its offsets do not end where the next
- * segment begins (a closed segment whose tail never reached the disk).
+ * segment begins and no later segment holds a valid batch.
  */
 static int validated_load(struct elog_partlog *log, int64_t base, int64_t next_base,
-			  struct elog_partlog_recovery *report, int *last, struct elog_err *err)
+			  const struct recovery_ctx *rc, struct elog_partlog_recovery *report,
+			  int *last, struct elog_err *err)
 {
+	struct elog_partlog_damage x[ELOG_PARTLOG_DAMAGE_MAX];
 	struct elog_partlog_segment *s;
+	struct elog_partlog_scan sr;
+	struct seg_tail t;
 	uint64_t size;
+	uint32_t n;
 	char name[32];
-	int cut;
 
+	elog_segment_name(name, sizeof(name), base, "log");
 	if (segment_open_push(log, base, &size, err) < 0)
 		return -1;
 	s = elog_partlog_active(log);
-	if (validated_scan(log, s, size, report, &cut, err) < 0)
+	if (elog_partlog_scan(log, s, size, next_base >= 0 ? next_base : segment_offset_limit(base),
+			      &s->ix, x, &n, ELOG_PARTLOG_DAMAGE_MAX, &sr, err) < 0)
+		return elog_err_prefix(err, "%s", name);
+	if (sr.batches)
+		log->last_term = sr.last_term;
+	memset(&t, 0, sizeof(t));
+	t.s = s;
+	t.size = size;
+	t.next_base = next_base;
+	t.x = x;
+	t.n = &n;
+	if (validated_tail(log, rc, &t, &sr, report, err) < 0 ||
+	    extents_install(log, s, x, n, report, err) < 0)
 		return -1;
+	log->next_offset = t.end_offset;
 	report->segments_validated++;
-	*last = cut || next_base < 0;
-	if (!*last && log->next_offset != next_base) {
-		elog_segment_name(name, sizeof(name), base, "log");
-		snprintf(report->first_bad, sizeof(report->first_bad),
-			 "%s: ends before offset %" PRId64 ", the next segment starts at %" PRId64,
-			 name, log->next_offset, next_base);
-		*last = 1;
-	}
+	*last = t.cut || t.ends || next_base < 0;
+	if (next_base < 0 && ends_in_gap(log, s))
+		return validated_close(log, s, report, err) < 0 ||
+		       create_segment(log, log->next_offset, err) < 0 ? -1 : 0;
 	if (*last)
-		return validated_activate(log, s, cut, report, err);
+		return validated_activate(log, s, t.cut, report, err);
 	return validated_close(log, s, report, err);
 }
 
 /*
  * Delete the segments after the one where the log now ends, newest first
  * (a crash midway leaves a shorter run of them, which the next open
- * removes the same way), counting what they held.
+ * removes the same way), counting what they held. Only a tear gets here:
+ * none of them holds a valid batch, or the log ended cleanly before them.
  */
 static int remove_later(struct elog_partlog *log, const int64_t *bases, uint32_t n,
 			struct elog_partlog_recovery *report, struct elog_err *err)
@@ -621,7 +820,8 @@ static int remove_later(struct elog_partlog *log, const int64_t *bases, uint32_t
 		fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && fstat(fd, &st) == 0) {
 			report->truncated_bytes += (uint64_t)st.st_size;
-			report->truncated_records += tail_records(fd, 0, (uint64_t)st.st_size);
+			report->truncated_records +=
+				elog_partlog_tail_records(fd, 0, (uint64_t)st.st_size);
 		}
 		if (fd >= 0)
 			close(fd);
@@ -632,27 +832,6 @@ static int remove_later(struct elog_partlog *log, const int64_t *bases, uint32_t
 		}
 		report->segments_removed++;
 	}
-	if (fsync(log->dir_fd) < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
-	return 0;
-}
-
-/* A fresh log: one empty segment at offset 0. */
-static int create_first(struct elog_partlog *log, struct elog_err *err)
-{
-	char name[32];
-	int fd;
-
-	elog_segment_name(name, sizeof(name), 0, "log");
-	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", name);
-	if (elog_partlog_segment_push(log, 0, fd, err) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (elog_partlog_open_indexes(log, 0, O_CREAT | O_TRUNC, err) < 0)
-		return -1;
 	if (fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
 	return 0;
@@ -685,11 +864,12 @@ static int last_term_before_active(struct elog_partlog *log, struct elog_err *er
  * synced when rolled) only the newest; with an unreadable one, all.
  */
 static int rp_read(struct elog_partlog *log, const struct listing *l,
-		   struct elog_partlog_recovery *report, uint32_t *from, struct elog_err *err)
+		   struct elog_partlog_recovery *report, struct recovery_ctx *rc, uint32_t *from,
+		   struct elog_err *err)
 {
 	struct elog_err why;
 	int64_t rp;
-	int found = elog_partlog_rp_load(log, &rp, &why);
+	int found = elog_partlog_rp_load(log, &rp, &rc->durable, &why);
 
 	report->recovery_point = -1;
 	*from = 0;
@@ -697,6 +877,8 @@ static int rp_read(struct elog_partlog *log, const struct listing *l,
 		*err = why;
 		return -1;
 	}
+	if (found <= 0)
+		rc->durable.base = -1;
 	if (found < 0) {
 		report->recovery_point_state = ELOG_RECOVERY_POINT_BAD;
 		memcpy(report->recovery_point_problem, why.msg, sizeof(why.msg));
@@ -716,23 +898,27 @@ static int rp_read(struct elog_partlog *log, const struct listing *l,
 }
 
 /*
- * Every segment open validated was synced, so the point may move up to the
- * active segment's base; it must move down when the log now ends below it.
- * A point already inside the active segment stays (no write on a clean open).
- * No room for the file leaves the old one (or none): the next open then
- * validates from the same place as this one did, or from the active
- * segment, the one segment after the point.
+ * Everything open validated was synced, and so was what lay below the
+ * point: the point moves to the active segment's base and the durable end
+ * to the end of the log. A clean open, which finds both there already,
+ * writes nothing. No room for the file leaves the old one (or none): the
+ * next open then validates from the same place as this one did, or from
+ * the active segment, the one segment after the point, and knows no more
+ * of the durable end than before (a lower bound still).
  */
 static int rp_settle(struct elog_partlog *log, const struct elog_partlog_recovery *report,
-		     struct elog_err *err)
+		     const struct recovery_ctx *rc, struct elog_err *err)
 {
-	int64_t base = elog_partlog_active(log)->base_offset;
-	int64_t rp = report->recovery_point;
+	const struct elog_partlog_segment *a = elog_partlog_active(log);
+	struct elog_partlog_durable end = {a->base_offset, a->size, log->next_offset};
 
-	if (report->recovery_point_state == ELOG_RECOVERY_POINT_FOUND && rp >= base &&
-	    rp <= log->next_offset)
+	if (report->recovery_point_state == ELOG_RECOVERY_POINT_FOUND &&
+	    report->recovery_point == a->base_offset && rc->durable.base == end.base &&
+	    rc->durable.bytes == end.bytes && rc->durable.next == end.next) {
+		log->durable = end;
 		return 0;
-	if (elog_partlog_rp_store(log, base, err) < 0)
+	}
+	if (elog_partlog_rp_store(log, a->base_offset, &end, err) < 0)
 		return err->code == ELOG_E_NOSPACE ? 0 : -1;
 	return 0;
 }
@@ -741,25 +927,29 @@ int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery 
 			 struct elog_err *err)
 {
 	struct listing l = {0};
+	struct recovery_ctx rc;
 	uint32_t from, i;
-	int rc = -1, last = 0;
+	int ret = -1, last = 0;
 
-	if (list_segments(log, &l, err) < 0 || rp_read(log, &l, report, &from, err) < 0)
+	memset(&rc, 0, sizeof(rc));
+	if (list_segments(log, &l, err) < 0 || rp_read(log, &l, report, &rc, &from, err) < 0)
 		goto out;
-	if (l.count == 0 && create_first(log, err) < 0)
+	if (l.count == 0 && create_segment(log, 0, err) < 0)
 		goto out;
 	/* Below `from` the cheap checks; from there on (and always the newest) validation. */
 	for (i = 0; i < l.count && !last; i++) {
 		int64_t next_base = i + 1 < l.count ? l.bases[i + 1] : -1;
 		int step;
+		rc.later = l.bases + i + 1;
+		rc.later_count = l.count - i - 1;
 		if (i < from && next_base >= 0)
 			step = closed_load(log, l.bases[i], next_base, report, err);
 		else
-			step = validated_load(log, l.bases[i], next_base, report, &last, err);
+			step = validated_load(log, l.bases[i], next_base, &rc, report, &last, err);
 		if (step < 0)
 			goto out;
 	}
-	/* A validation that ended the log early leaves segments [i, count) behind it. */
+	/* A tear that ended the log early leaves segments [i, count) behind it. */
 	if (i < l.count && remove_later(log, l.bases + i, l.count - i, report, err) < 0)
 		goto out;
 	if (last_term_before_active(log, err) < 0)
@@ -771,10 +961,10 @@ int elog_partlog_recover(struct elog_partlog *log, struct elog_partlog_recovery 
 		log->next_offset = 0;
 	report->segments = log->segment_count;
 	atomic_store(&log->flushed_offset, log->next_offset);
-	if (rp_settle(log, report, err) < 0)
+	if (rp_settle(log, report, &rc, err) < 0)
 		goto out;
-	rc = 0;
+	ret = 0;
 out:
 	free(l.bases);
-	return rc;
+	return ret;
 }

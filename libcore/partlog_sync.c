@@ -225,7 +225,9 @@ static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t ge
 	same = log->generation == generation;
 	to = pending_floor(log, active_base);
 	pthread_mutex_unlock(&log->mutex);
-	if (same && to > atomic_load(&log->rp_offset) && elog_partlog_rp_store(log, to, err) < 0 &&
+	/* The durable end stays only while it lies in a segment at or past the point. */
+	if (same && to > atomic_load(&log->rp_offset) &&
+	    elog_partlog_rp_store(log, to, log->durable.base >= to ? &log->durable : NULL, err) < 0 &&
 	    err->code != ELOG_E_NOSPACE)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	pthread_mutex_unlock(&log->rp_mutex);
@@ -295,23 +297,52 @@ int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err)
 /*
  * recovery.point, one line of ASCII:
  *
- *   "elog-recovery-point " <offset, decimal> " " <crc, 8 lowercase hex> "\n"
+ *   "elog-recovery-point " <offset> [" durable " <base> " " <bytes> " " <next>] " " <crc> "\n"
  *
- * crc is the CRC-32C of the bytes before the second space. Written whole
- * through a temporary file and a rename, so it is the old line or the new.
+ * Numbers are decimal; crc is the CRC-32C of the bytes before its space, as
+ * 8 lowercase hex digits. The durable part (docs/format.md) is optional: a
+ * line without it says nothing more than the point. Written whole through a
+ * temporary file and a rename, so it is the old line or the new.
  */
-int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset, struct elog_err *err)
+int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
+			  const struct elog_partlog_durable *durable, struct elog_err *err)
 {
 	char text[ELOG_PARTLOG_RP_MAX];
 	int n = snprintf(text, sizeof(text), "elog-recovery-point %" PRId64, offset);
-	uint32_t crc = elog_crc32c(0, text, (size_t)n);
+	uint32_t crc;
 
 	assert(offset >= 0);
+	if (durable && durable->base >= 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " durable %" PRId64 " %" PRIu64
+			      " %" PRId64, durable->base, durable->bytes, durable->next);
+	crc = elog_crc32c(0, text, (size_t)n);
 	n += snprintf(text + n, sizeof(text) - (size_t)n, " %08" PRIx32 "\n", crc);
+	assert((size_t)n < sizeof(text));
 	if (elog_partlog_replace_file(log, ELOG_PARTLOG_RP_NAME, text, (size_t)n, err) < 0)
 		return -1;
 	atomic_store(&log->rp_offset, offset);
+	if (durable && durable->base >= 0)
+		log->durable = *durable;
+	else
+		log->durable = (struct elog_partlog_durable){-1, 0, -1};
 	return 0;
+}
+
+int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err)
+{
+	const struct elog_partlog_segment *a = elog_partlog_active(log);
+	struct elog_partlog_durable end = {a->base_offset, a->size, log->next_offset};
+	int64_t rp = atomic_load(&log->rp_offset);
+	int rc = 0;
+
+	pthread_mutex_lock(&log->rp_mutex);
+	/* No room: the file keeps an older durable end, a lower bound still. */
+	if ((log->durable.base != end.base || log->durable.bytes != end.bytes ||
+	     log->durable.next != end.next || rp != a->base_offset) &&
+	    elog_partlog_rp_store(log, a->base_offset, &end, err) < 0 && err->code != ELOG_E_NOSPACE)
+		rc = -1;
+	pthread_mutex_unlock(&log->rp_mutex);
+	return rc;
 }
 
 static int hex_digit(char c)
@@ -323,23 +354,47 @@ static int hex_digit(char c)
 	return -1;
 }
 
-/* Parse the line; -1 with why set when it is not one or its crc is wrong. */
-static int rp_parse(const char *buf, size_t len, int64_t *offset, struct elog_err *why)
+/* A decimal number of at most INT64_MAX at buf[*i], which moves past it; -1 if none. */
+static int rp_number(const char *buf, size_t len, size_t *i, int64_t *out)
 {
-	static const char magic[] = "elog-recovery-point ";
-	size_t i = sizeof(magic) - 1, end;
 	uint64_t v = 0;
+	size_t start = *i;
+
+	for (; *i < len && buf[*i] >= '0' && buf[*i] <= '9'; (*i)++) {
+		if (v > ((uint64_t)INT64_MAX - (uint64_t)(buf[*i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(buf[*i] - '0');
+	}
+	if (*i == start)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* Parse the line; -1 with why set when it is not one or its crc is wrong. */
+static int rp_parse(const char *buf, size_t len, int64_t *offset,
+		    struct elog_partlog_durable *durable, struct elog_err *why)
+{
+	static const char magic[] = "elog-recovery-point ", word[] = " durable ";
+	size_t i = sizeof(magic) - 1, end;
+	int64_t base, bytes, next;
 	uint32_t stored = 0, crc;
 
+	durable->base = -1;
 	if (len <= i || memcmp(buf, magic, i) != 0)
 		return elog_err_set(why, ELOG_E_CORRUPT, "not a recovery point line");
-	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
-		if (v > ((uint64_t)INT64_MAX - (uint64_t)(buf[i] - '0')) / 10)
-			return elog_err_set(why, ELOG_E_CORRUPT, "offset out of range");
-		v = v * 10 + (uint64_t)(buf[i] - '0');
+	if (rp_number(buf, len, &i, offset) < 0)
+		return elog_err_set(why, ELOG_E_CORRUPT, "offset missing or out of range");
+	if (len - i > sizeof(word) - 1 && memcmp(buf + i, word, sizeof(word) - 1) == 0) {
+		i += sizeof(word) - 1;
+		if (rp_number(buf, len, &i, &base) < 0 || i >= len || buf[i++] != ' ' ||
+		    rp_number(buf, len, &i, &bytes) < 0 || i >= len || buf[i++] != ' ' ||
+		    rp_number(buf, len, &i, &next) < 0)
+			return elog_err_set(why, ELOG_E_CORRUPT, "durable end unreadable");
+		*durable = (struct elog_partlog_durable){base, (uint64_t)bytes, next};
 	}
 	end = i;
-	if (end == sizeof(magic) - 1 || len != end + 10 || buf[end] != ' ' || buf[len - 1] != '\n')
+	if (len != end + 10 || buf[end] != ' ' || buf[len - 1] != '\n')
 		return elog_err_set(why, ELOG_E_CORRUPT, "not a recovery point line");
 	for (i = end + 1; i < end + 9; i++) {
 		int d = hex_digit(buf[i]);
@@ -348,20 +403,23 @@ static int rp_parse(const char *buf, size_t len, int64_t *offset, struct elog_er
 		stored = stored << 4 | (uint32_t)d;
 	}
 	crc = elog_crc32c(0, buf, end);
-	if (crc != stored)
+	if (crc != stored) {
+		durable->base = -1;
 		return elog_err_set(why, ELOG_E_CORRUPT, "crc %08" PRIx32 ", the line's bytes give %08"
 				    PRIx32, stored, crc);
-	*offset = (int64_t)v;
+	}
 	return 0;
 }
 
-int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset, struct elog_err *why)
+int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset,
+			 struct elog_partlog_durable *durable, struct elog_err *why)
 {
 	char buf[ELOG_PARTLOG_RP_MAX + 1];
 	ssize_t n;
 	int fd;
 
 	*offset = 0;
+	durable->base = -1;
 	/* A write that crashed before its rename leaves this; the next write redoes it. */
 	unlinkat(log->dir_fd, ELOG_PARTLOG_RP_NAME ".tmp", 0);
 	fd = openat(log->dir_fd, ELOG_PARTLOG_RP_NAME, O_RDONLY | O_CLOEXEC);
@@ -375,7 +433,9 @@ int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset, struct elog_
 	close(fd);
 	if (n < 0)
 		return elog_err_errno(why, ELOG_E_IO, errno, ELOG_PARTLOG_RP_NAME ": cannot read");
-	if (rp_parse(buf, (size_t)n, offset, why) < 0)
+	if (rp_parse(buf, (size_t)n, offset, durable, why) < 0) {
+		durable->base = -1;
 		return elog_err_prefix(why, ELOG_PARTLOG_RP_NAME);
+	}
 	return 1;
 }

@@ -1,6 +1,8 @@
 /*
  * partlog_trim — removing batches: truncation from the end (a follower
- * whose log diverged from its leader's) and retention from the start.
+ * whose log diverged from its leader's) and retention from the start
+ * (by age, by size, and the segments a purge left wholly below the log
+ * start).
  *
  * Truncation first forgets the newer segments in memory (a flush from then
  * on sees the shortened log), lowers the recovery point to the cut
@@ -48,18 +50,20 @@ static int truncate_position(struct elog_partlog *log, uint32_t i, int64_t offse
 {
 	const struct elog_partlog_segment *s = &log->segments[i];
 	size_t k = elog_segindex_floor_offset(&s->ix.idx, (uint32_t)(offset - s->base_offset));
+	const struct elog_partlog_damage *d = elog_partlog_extent_at(s, offset);
 	struct elog_partlog_walker w;
 	struct elog_batch_header h;
-	int64_t at = s->base_offset;
+	int64_t at;
 
-	*cut = 0;
-	if (k != SIZE_MAX) {
-		*cut = elog_segindex_pos(&s->ix.idx, k);
-		at += elog_segindex_rel(&s->ix.idx, k);
-	}
+	/* A damaged extent's first offset is a boundary; the inside of one is not. */
+	if (d && d->offset != offset)
+		return elog_partlog_damage_error(log, d, err);
+	elog_partlog_walk_start(s, &s->ix.idx, k, offset, cut, &at);
 	elog_partlog_walker_init(&w, log, s);
-	/* offset < the segment's end, so a batch holds it: the walk stops there. */
+	/* offset < the segment's end, so a batch or an extent starts at it: the walk stops there. */
 	while (at != offset) {
+		if (elog_partlog_extent_skip(s, cut, &at))
+			continue;
 		if (elog_partlog_walker_header(&w, *cut, at, &h, err) < 0)
 			return -1;
 		if (elog_batch_last_offset(&h) >= offset)
@@ -93,20 +97,23 @@ static void truncate_forget_newer(struct elog_partlog *log, uint32_t i, int64_t 
 }
 
 /*
- * Lower the recovery point to segment i, then forget the newer segments,
- * with rp_mutex held across both: a flush in between cannot raise the
- * point again (it finds the generation moved). No room for the new
- * recovery.point is ELOG_E_NOSPACE with nothing changed; any other
- * failure to write it fails the log.
+ * Lower the recovery point to segment i (and drop a durable end the cut
+ * goes below), then forget the newer segments, with rp_mutex held across
+ * both: a flush in between cannot raise the point again (it finds the
+ * generation moved). No room for the new recovery.point is ELOG_E_NOSPACE
+ * with nothing changed; any other failure to write it fails the log.
  */
 static int truncate_lower_and_forget(struct elog_partlog *log, uint32_t i, int64_t offset,
 				     struct elog_err *err)
 {
-	int64_t base = log->segments[i].base_offset;
-	int rc = 0;
+	int64_t base = log->segments[i].base_offset, rp;
+	int keep, rc = 0;
 
 	pthread_mutex_lock(&log->rp_mutex);
-	if (atomic_load(&log->rp_offset) > base && elog_partlog_rp_store(log, base, err) < 0)
+	rp = atomic_load(&log->rp_offset);
+	keep = log->durable.base >= 0 && offset >= log->durable.next;
+	if ((rp > base || (log->durable.base >= 0 && !keep)) &&
+	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, err) < 0)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	if (rc == 0)
 		truncate_forget_newer(log, i, offset);
@@ -155,6 +162,7 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot truncate to %llu bytes",
 				      name, (unsigned long long)cut);
 	s->size = cut;
+	elog_partlog_extents_cut(log, s, cut);
 	if (elog_segindex_keep(&s->ix.idx, elog_segindex_floor_position(&s->ix.idx, cut) + 1,
 			       err) < 0 ||
 	    elog_segindex_keep(&s->ix.tix, elog_segindex_floor_position(&s->ix.tix, cut) + 1,
@@ -177,6 +185,30 @@ static int truncate_cut(struct elog_partlog *log, uint32_t i, uint64_t cut,
 	return truncate_restate(log, i, err);
 }
 
+/*
+ * A cut below the log start brings the start down to it, in log.start
+ * too. Done after the cut: a crash before it leaves a start past the end,
+ * which open brings down the same way. Without room for the file it is
+ * removed instead (no start then hides a record appended from now on).
+ */
+static int truncate_lower_start(struct elog_partlog *log, int64_t offset, struct elog_err *err)
+{
+	if (log->start_offset <= offset)
+		return 0;
+	log->start_offset = offset;
+	if (elog_partlog_start_store(log, offset, err) == 0)
+		return 0;
+	if (err->code != ELOG_E_NOSPACE)
+		return elog_partlog_fail(log, err);
+	if (unlinkat(log->dir_fd, ELOG_PARTLOG_START_NAME, 0) < 0 && errno != ENOENT) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: " ELOG_PARTLOG_START_NAME ": cannot remove",
+			       log->dir);
+		return elog_partlog_fail(log, err);
+	}
+	log->start_offset = log->segments[0].base_offset;
+	return elog_partlog_sync_dir(log, err);
+}
+
 int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err)
 {
 	struct elog_err local;
@@ -187,10 +219,10 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 		err = &local; /* a failure must still record its reason */
 	if (elog_partlog_check_usable(log, err) < 0)
 		return -1;
-	if (offset < elog_partlog_start_offset(log) || offset > log->next_offset)
+	if (offset < log->segments[0].base_offset || offset > log->next_offset)
 		return elog_err_set(err, ELOG_E_RANGE,
 				    "cannot truncate to offset %" PRId64 ", outside the log [%" PRId64
-				    ", %" PRId64 "]", offset, elog_partlog_start_offset(log),
+				    ", %" PRId64 "]", offset, log->segments[0].base_offset,
 				    log->next_offset);
 	if (offset == log->next_offset)
 		return 0;
@@ -203,7 +235,7 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	/* From here on a failure leaves disk and memory apart: the log fails. */
 	/* Released, their entries keep the base offsets the unlinks below need. */
 	for (uint32_t j = i + 1; j < old_count; j++)
-		elog_partlog_segment_release(&log->segments[j]);
+		elog_partlog_segment_release(log, &log->segments[j]);
 	if (elog_partlog_pending_sync(log, ELOG_PARTLOG_PENDING_MAX, err) < 0)
 		return -1;
 	for (uint32_t j = old_count - 1; j > i; j--)
@@ -219,24 +251,33 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	pthread_mutex_lock(&log->mutex);
 	atomic_store(&log->flushed_offset, offset);
 	pthread_mutex_unlock(&log->mutex);
-	return 0;
+	return truncate_lower_start(log, offset, err);
 }
 
 /* ---------------------------------------------------------------- retention */
 
-/* Whether the oldest segment is due for deletion. */
-static int retain_due(const struct elog_partlog *log, int64_t now_ms)
+/*
+ * Whether the oldest segment is due for deletion: it lies wholly below
+ * `below` (the log start: nothing in it can be read any more), or, with
+ * by_time_size, retention by age or size wants it.
+ */
+static int retain_due(const struct elog_partlog *log, int64_t now_ms, int by_time_size,
+		      int64_t below)
 {
 	const struct elog_partlog_segment *s = &log->segments[0];
 	int64_t ms = log->config.retention_ms, bytes = log->config.retention_bytes;
 
+	if (log->segments[1].base_offset <= below)
+		return 1;
+	if (!by_time_size)
+		return 0;
 	if (ms >= 0 && now_ms >= INT64_MIN + ms && s->ix.max_timestamp < now_ms - ms)
 		return 1;
 	return bytes >= 0 && log->size_bytes > (uint64_t)bytes;
 }
 
-int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
-			struct elog_err *err)
+static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size, int64_t below,
+		      uint32_t *deleted, struct elog_err *err)
 {
 	struct elog_err local;
 	uint32_t n = 0;
@@ -252,7 +293,7 @@ int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *dele
 	 * Oldest first, and only while the oldest is due: deleting from the
 	 * middle would leave a hole in the offsets. Never the active segment.
 	 */
-	while (log->segment_count > 1 && retain_due(log, now_ms)) {
+	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size, below)) {
 		struct elog_partlog_segment *s = &log->segments[0];
 		/* Deleted unsynced, if a flush has not got to it yet. */
 		pthread_mutex_lock(&log->mutex);
@@ -263,15 +304,35 @@ int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *dele
 			break;
 		}
 		log->size_bytes -= s->size;
-		elog_partlog_segment_release(s);
+		elog_partlog_segment_release(log, s);
 		memmove(&log->segments[0], &log->segments[1],
 			(log->segment_count - 1) * sizeof(*log->segments));
 		log->segment_count--;
 		n++;
 	}
+	/* Age and size move the start up with the segments (log.start may lag: open raises it). */
+	if (log->start_offset < log->segments[0].base_offset)
+		log->start_offset = log->segments[0].base_offset;
 	if (n && elog_partlog_sync_dir(log, err) < 0)
 		rc = -1;
 	if (deleted)
 		*deleted = n;
 	return rc;
+}
+
+int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
+			struct elog_err *err)
+{
+	return retain_run(log, now_ms, 1, log->start_offset, deleted, err);
+}
+
+int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err)
+{
+	return retain_run(log, 0, 0, log->start_offset, deleted, err);
+}
+
+int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
+			      struct elog_err *err)
+{
+	return retain_run(log, 0, 0, offset, deleted, err);
 }

@@ -55,6 +55,7 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_PRODUCE] = "PRODUCE",
 	[ELOG_API_FETCH] = "FETCH",
 	[ELOG_API_LIST_OFFSETS] = "LIST_OFFSETS",
+	[ELOG_API_DELETE_RECORDS] = "DELETE_RECORDS",
 };
 
 const char *elog_proto_error_name(int code)
@@ -78,12 +79,13 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_METADATA] = 2,     /* 2: allow_auto_create */
 	[ELOG_API_CREATE_TOPIC] = 1,
 	[ELOG_API_DELETE_TOPIC] = 1,
-	[ELOG_API_DESCRIBE_TOPICS] = 1,
+	[ELOG_API_DESCRIBE_TOPICS] = 2, /* 2: partition status */
 	[ELOG_API_ALTER_TOPIC] = 1,
 	[ELOG_API_INIT_PRODUCER] = 1,
 	[ELOG_API_PRODUCE] = 2,      /* 2: never creates a topic */
 	[ELOG_API_FETCH] = 1,
 	[ELOG_API_LIST_OFFSETS] = 1,
+	[ELOG_API_DELETE_RECORDS] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

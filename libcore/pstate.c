@@ -241,8 +241,14 @@ int elog_pstate_rebuild(struct elog_pstate *ps, struct elog_partlog *log,
 	/* Bounded: every pass moves offset past at least one batch. */
 	while (offset < end) {
 		struct elog_partlog_slice s;
-		if (elog_partlog_locate(log, offset, REBUILD_SLICE_BYTES, &s, err) < 0)
-			return -1;
+		if (elog_partlog_locate(log, offset, REBUILD_SLICE_BYTES, &s, err) < 0) {
+			/* Damaged batches tell nothing: go on after them (docs/format.md). */
+			int64_t past = err->code == ELOG_E_DAMAGED ? elog_partlog_damage_end(log, offset) : -1;
+			if (past <= offset)
+				return -1;
+			offset = past;
+			continue;
+		}
 		if (s.len == 0 || s.next_offset <= offset)
 			break;
 		if (scan_slice(ps, &s, &batches, err) < 0)

@@ -18,6 +18,7 @@
 
 #include "batch.h"
 #include "json.h"
+#include "segment.h"
 #include "store_int.h"
 
 #define PATH_BYTES 4096
@@ -174,18 +175,97 @@ static void log_recovery(struct elog_store *store, const char *path,
 {
 	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX], rp[ELOG_LOG_VALUE_MAX];
 	int bad_point = r->recovery_point_state == ELOG_RECOVERY_POINT_BAD;
+	enum elog_log_level level = ELOG_LOG_INFO;
 
-	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0 && !bad_point)
+	if (r->start_problem[0])
+		elog_logf(store->options.log, ELOG_LOG_WARN, "log start reset",
+			  "dir=%s start_offset=%" PRId64 " reason=%s",
+			  elog_logfmt_value(v, sizeof(v), path), r->start_offset,
+			  elog_logfmt_value(why, sizeof(why), r->start_problem));
+	if (r->truncated_bytes == 0 && r->indexes_rebuilt == 0 && r->damaged_extents == 0 &&
+	    !bad_point)
 		return;
-	elog_logf(store->options.log, r->truncated_bytes || bad_point ? ELOG_LOG_WARN : ELOG_LOG_INFO,
-		  "partition recovered",
+	if (r->truncated_bytes || bad_point)
+		level = ELOG_LOG_WARN;
+	/* Each damaged extent has had its own error line already. */
+	if (r->damaged_extents)
+		level = ELOG_LOG_ERROR;
+	elog_logf(store->options.log, level, "partition recovered",
 		  "dir=%s truncated_bytes=%" PRIu64 " truncated_records=%" PRIu64
-		  " segments_removed=%u segments_validated=%u indexes_rebuilt=%u reason=%s"
-		  " recovery_point_problem=%s",
+		  " segments_removed=%u segments_validated=%u indexes_rebuilt=%u damaged_extents=%u"
+		  " reason=%s recovery_point_problem=%s",
 		  elog_logfmt_value(v, sizeof(v), path), r->truncated_bytes, r->truncated_records,
-		  r->segments_removed, r->segments_validated, r->indexes_rebuilt,
+		  r->segments_removed, r->segments_validated, r->indexes_rebuilt, r->damaged_extents,
 		  elog_logfmt_value(why, sizeof(why), r->first_bad),
 		  elog_logfmt_value(rp, sizeof(rp), r->recovery_point_problem));
+}
+
+void elog_store_log_event(const struct elog_store *store, const char *topic, uint32_t partition,
+			  const struct elog_partlog_event *e)
+{
+	char t[ELOG_LOG_VALUE_MAX], f[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+	char path[PATH_BYTES], name[32];
+
+	if (e->kind == ELOG_PARTLOG_EVENT_DAMAGE) {
+		const struct elog_partlog_damage *d = e->damage;
+		elog_segment_name(name, sizeof(name), d->segment_base, "log");
+		snprintf(path, sizeof(path), "%s/%s", e->dir, name);
+		elog_logf(store->options.log, ELOG_LOG_ERROR, "damaged data",
+			  "topic=%s partition=%u file=%s byte=%" PRIu64 " bytes=%" PRIu64
+			  " offsets=%" PRId64 "-%" PRId64 " reason=%s",
+			  elog_logfmt_value(t, sizeof(t), topic), partition,
+			  elog_logfmt_value(f, sizeof(f), path), d->position,
+			  d->end_position - d->position, d->offset, d->end_offset - 1,
+			  elog_logfmt_value(why, sizeof(why), d->why));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", e->dir, e->file);
+	elog_logf(store->options.log, ELOG_LOG_WARN, "index rebuilt", "topic=%s partition=%u file=%s reason=%s",
+		  elog_logfmt_value(t, sizeof(t), topic), partition,
+		  elog_logfmt_value(f, sizeof(f), path), elog_logfmt_value(why, sizeof(why), e->why));
+}
+
+static void partition_event(void *ctx, const struct elog_partlog_event *e)
+{
+	const struct elog_partition *p = ctx;
+
+	elog_store_log_event(p->store, p->topic->name, p->id, e);
+}
+
+static void meta_event(void *ctx, const struct elog_partlog_event *e)
+{
+	elog_store_log_event(ctx, ELOG_STORE_META_DIR, 0, e);
+}
+
+enum elog_partition_status elog_store_partition_status(const struct elog_partition *p,
+						       char *detail, size_t cap)
+{
+	struct elog_partlog_damage d[4];
+	struct elog_err why;
+	uint32_t n;
+	size_t used = 0;
+
+	detail[0] = '\0';
+	if (elog_partlog_failed(p->log, &why)) {
+		snprintf(detail, cap, "%s", why.msg);
+		return ELOG_PARTITION_FAILED;
+	}
+	n = elog_partlog_damage_list(p->log, d, 4);
+	if (n == 0)
+		return ELOG_PARTITION_OK;
+	/* "offsets 100-199, 5000-5099 damaged": the ranges a reader cannot get. */
+	for (uint32_t i = 0; i < n && i < 4; i++) {
+		int w = snprintf(detail + used, cap - used, "%s%" PRId64 "-%" PRId64,
+				 i ? ", " : "offsets ", d[i].offset, d[i].end_offset - 1);
+		if (w < 0 || (size_t)w >= cap - used)
+			return ELOG_PARTITION_DAMAGED;
+		used += (size_t)w;
+	}
+	if (n > 4)
+		snprintf(detail + used, cap - used, " and %u more ranges damaged", n - 4);
+	else
+		snprintf(detail + used, cap - used, " damaged");
+	return ELOG_PARTITION_DAMAGED;
 }
 
 /* Open (or create) partition id's log with the topic's config. */
@@ -199,6 +279,8 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	if (elog_store_path(store, path, "%s/%u", p->topic->name, p->id) < 0)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", p->topic->name);
 	elog_topic_config_to_partlog(&p->topic->config, &pc);
+	pc.event = partition_event;
+	pc.event_ctx = p;
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
 		return -1;
@@ -231,6 +313,7 @@ static struct elog_partition *partition_open(struct elog_store *store, struct el
 		elog_err_set(err, ELOG_E_NOMEM, "partition: out of memory");
 		return NULL;
 	}
+	p->store = store;
 	p->topic = t;
 	p->id = id;
 	elog_pstate_init(&p->pstate, store->options.producers_max);
@@ -325,7 +408,8 @@ int elog_store_trash(struct elog_store *store, const char *name, struct elog_err
 
 	if (elog_store_path(store, from, "%s", name) < 0 ||
 	    elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) < 0 ||
-	    elog_store_path(store, to, "%s/%s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
+	    /* name cut: a 249-byte one and the sequence would pass NAME_MAX (255) */
+	    elog_store_path(store, to, "%s/%.200s.%" PRIu64, ELOG_STORE_TRASH_NAME, name,
 			    ++store->trash_seq) < 0)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
 	/*
@@ -387,35 +471,92 @@ static int lock_dir(struct elog_store *store, struct elog_err *err)
 
 /* ---------------------------------------------------------------- open/close */
 
-/* Remove what a crash left behind: .trash, and topic directories the
- * metadata does not know (a delete recorded before its directory went). */
-static int clean_leftovers(struct elog_store *store, struct elog_err *err)
+/* Unknown topic directories looked at per start (more are left alone, and warned of). */
+#define LEFTOVERS_MAX 1024
+
+static int name_sort(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The directories in DIR that look like topics the metadata does not know. */
+static int unknown_dirs(struct elog_store *store, char ***names, size_t *count,
+			struct elog_err *err)
 {
 	DIR *d = opendir(store->dir);
 	struct dirent *e;
-	char v[ELOG_LOG_VALUE_MAX], trash[PATH_BYTES];
 	int rc = 0;
 
+	*names = NULL;
+	*count = 0;
 	if (!d)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot list", store->dir);
-	while (rc == 0 && (e = readdir(d)) != NULL) {
+	while (rc == 0 && (e = readdir(d)) != NULL && *count < LEFTOVERS_MAX) {
 		const char *n = e->d_name;
+		char **grown;
 		if (n[0] == '.' || strcmp(n, ELOG_STORE_META_DIR) == 0 ||
 		    elog_store_name_check(n, strlen(n), NULL) < 0 || elog_store_find(store, n, strlen(n)))
 			continue;
 		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
 			continue;
-		elog_logf(store->options.log, ELOG_LOG_WARN, "removing the directory of a deleted topic",
-			  "topic=%s", elog_logfmt_value(v, sizeof(v), n));
-		rc = elog_store_trash(store, n, err);
+		grown = realloc(*names, (*count + 1) * sizeof(**names));
+		if (!grown || !(grown[*count] = strdup(n))) {
+			if (grown)
+				*names = grown;
+			rc = elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory listing", store->dir);
+			break;
+		}
+		*names = grown;
+		(*count)++;
 	}
 	closedir(d);
+	if (*count > 1)
+		qsort(*names, *count, sizeof(**names), name_sort);
+	return rc;
+}
+
+/*
+ * Remove what a crash left behind: .trash, and the directory of a topic
+ * whose last metadata record is its delete (a delete recorded before its
+ * directory went). Any other topic directory the metadata does not know is
+ * left alone: its topic may have been lost with metadata that was cut or
+ * damaged, and the data in it must not go with it.
+ */
+static int clean_leftovers(struct elog_store *store, struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX], trash[PATH_BYTES];
+	char **names = NULL;
+	unsigned char *deleted = NULL;
+	size_t count = 0;
+	int rc = unknown_dirs(store, &names, &count, err);
+
+	if (rc == 0 && count && !(deleted = calloc(count, 1)))
+		rc = elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", store->dir);
+	if (rc == 0 && count && !store->meta_cut)
+		rc = elog_store_meta_deleted(store, names, count, deleted, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		if (!deleted[i]) {
+			elog_logf(store->options.log, ELOG_LOG_WARN,
+				  "topic directory not in the metadata log: left alone",
+				  "topic=%s reason=%s", elog_logfmt_value(v, sizeof(v), names[i]),
+				  store->meta_cut ? "\"the metadata log was cut at this start\""
+						  : "\"no record of its topic\"");
+			continue;
+		}
+		elog_logf(store->options.log, ELOG_LOG_WARN, "removing the directory of a deleted topic",
+			  "topic=%s", elog_logfmt_value(v, sizeof(v), names[i]));
+		rc = elog_store_trash(store, names[i], err);
+	}
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	free(deleted);
 	if (rc == 0 && elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) == 0)
 		rc = elog_store_remove_tree(trash, err);
 	return rc;
 }
 
-static int open_meta(struct elog_store *store, struct elog_err *err)
+int elog_store_meta_open(struct elog_store *store, struct elog_err *err)
 {
 	char path[PATH_BYTES];
 	struct elog_partlog_config pc;
@@ -429,12 +570,47 @@ static int open_meta(struct elog_store *store, struct elog_err *err)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
 	elog_partlog_config_default(&pc);
 	pc.flush = ELOG_FLUSH_ALWAYS;
+	pc.event = meta_event;
+	pc.event_ctx = store;
 	pc.preallocate_bytes = ELOG_STORE_META_PREALLOCATE;
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &store->meta, &report, err) < 0)
 		return -1;
+	store->meta_cut |= report.truncated_bytes > 0;
 	log_recovery(store, path, &report);
 	return 0;
+}
+
+/* Damage in the metadata log stops the start: one line with the file and byte. */
+static int meta_check_damage(struct elog_store *store, struct elog_err *err)
+{
+	struct elog_partlog_damage d;
+	char name[32];
+
+	if (elog_partlog_damage_list(store->meta, &d, 1) == 0)
+		return 0;
+	elog_segment_name(name, sizeof(name), d.segment_base, "log");
+	return elog_err_set(err, ELOG_E_DAMAGED,
+			    "%s/%s/0/%s: byte %" PRIu64 ": metadata log damaged (offsets %" PRId64
+			    "-%" PRId64 "): see \"Damaged metadata log\" in docs/operations.md",
+			    store->dir, ELOG_STORE_META_DIR, name, d.position, d.offset,
+			    d.end_offset - 1);
+}
+
+/* Replay the metadata log; if it is damaged or does not apply, salvage it when asked. */
+static int meta_load(struct elog_store *store, struct elog_err *err)
+{
+	char why[ELOG_LOG_VALUE_MAX];
+
+	if (meta_check_damage(store, err) == 0 && elog_store_meta_replay(store, err) == 0)
+		return 0;
+	if (err->code == ELOG_E_DAMAGED && elog_partlog_damage_list(store->meta, NULL, 0))
+		meta_check_damage(store, err); /* found during the replay: name the file and byte */
+	if (!store->options.salvage_metadata)
+		return -1;
+	elog_logf(store->options.log, ELOG_LOG_WARN, "salvaging the metadata log", "reason=%s",
+		  elog_logfmt_value(why, sizeof(why), err->msg));
+	return elog_store_meta_salvage(store, err);
 }
 
 static int open_partitions(struct elog_store *store, struct elog_err *err)
@@ -466,8 +642,8 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", dir);
 		goto fail;
 	}
-	if (lock_dir(store, err) < 0 || open_meta(store, err) < 0 ||
-	    elog_store_meta_replay(store, err) < 0 || clean_leftovers(store, err) < 0 ||
+	if (lock_dir(store, err) < 0 || elog_store_meta_open(store, err) < 0 ||
+	    meta_load(store, err) < 0 || clean_leftovers(store, err) < 0 ||
 	    open_partitions(store, err) < 0 || elog_store_space_refresh(store, err) < 0)
 		goto fail;
 	*out = store;
@@ -533,4 +709,37 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 	if (total)
 		elog_store_space_refresh(store, NULL); /* room may be back */
 	return failures;
+}
+
+/* ---------------------------------------------------------------- purge */
+
+int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
+		     struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX], why[ELOG_LOG_VALUE_MAX];
+	int64_t before = elog_partlog_start_offset(p->log);
+	uint64_t size = elog_partlog_size_bytes(p->log), freed;
+	struct elog_err later;
+	int rc = elog_partlog_start_set(p->log, offset, err);
+
+	/* The start is durable: what lies wholly below it goes now, not at the next round. */
+	if (rc == 0 && elog_partlog_retain_purged(p->log, NULL, &later) < 0 &&
+	    !elog_partlog_failed(p->log, NULL))
+		elog_logf(store->options.log, ELOG_LOG_ERROR, "retention failed",
+			  "topic=%s partition=%u error=%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id,
+			  elog_logfmt_value(why, sizeof(why), later.msg));
+	elog_store_partition_check(store, p);
+	/* A purge that found no room may still have deleted segments (partlog.h). */
+	freed = size - elog_partlog_size_bytes(p->log);
+	if (elog_partlog_start_offset(p->log) != before)
+		elog_logf(store->options.log, ELOG_LOG_INFO, "records purged",
+			  "topic=%s partition=%u start_offset_before=%" PRId64 " start_offset=%" PRId64
+			  " bytes_deleted=%" PRIu64 "%s",
+			  elog_logfmt_value(v, sizeof(v), p->topic->name), p->id, before,
+			  elog_partlog_start_offset(p->log), freed,
+			  rc < 0 ? " reason=\"no room for log.start: only whole segments were deleted\"" : "");
+	if (freed)
+		elog_store_space_refresh(store, NULL); /* room may be back */
+	return rc;
 }

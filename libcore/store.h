@@ -21,7 +21,11 @@
  * (not just overrides), so changing the broker's defaults later does not
  * change existing topics. elog_store_open replays the log from its start;
  * an op that does not apply (create of an existing topic, a config key this
- * build does not know) makes open fail rather than guess.
+ * build does not know) makes open fail rather than guess, and so does any
+ * damage in the metadata log (a torn tail after a crash is cut: that record
+ * was never acted on). With options.salvage_metadata open instead keeps the
+ * damaged log beside a new one rebuilt from its intact records and the
+ * topic directories on disk (docs/operations.md, "Damaged metadata log").
  *
  * Producer ids are handed out from blocks: the store records "limit" (the
  * first id it may not hand out) before handing out ids below it, so ids
@@ -33,7 +37,11 @@
  *           the missing partition directories);
  *   delete: record, then rename DIR/<topic> to DIR/.trash/<topic>.<n>, then
  *           remove it (a crash in between: open removes what is in .trash,
- *           and moves topic directories the metadata does not know there).
+ *           and moves there the directory of a topic whose last record is
+ *           its delete). A topic directory the metadata log does not account
+ *           for that way (never named, or its log was cut at this open) is
+ *           left alone with a warning, and a create of that name refused:
+ *           data is never removed because metadata went missing.
  *
  * Topic names starting with '.' are refused here (INVALID_TOPIC) although
  * docs/protocol.md allows them: they would collide with DIR/.lock and
@@ -106,6 +114,12 @@ struct elog_topic_config {
 	int64_t flush_interval_ms;
 	uint32_t batch_bytes_max;      /* max.batch.bytes */
 	uint32_t record_bytes_max;     /* max.record.bytes */
+	/*
+	 * The unit each duration was set in, in ms (86400000 for "7d"), so that
+	 * it is shown again in that unit; 0: set as plain milliseconds
+	 * ("604800000", as Kafka users write retention.ms), or never set.
+	 */
+	int64_t segment_unit_ms, retention_unit_ms, flush_unit_ms;
 };
 
 #define ELOG_TOPIC_CONFIG_KEYS 7
@@ -114,15 +128,38 @@ struct elog_topic_config {
 /* 128 MiB segments, no age roll, keep forever, flush every 1s, 16 MiB
  * batches, 16 MiB records (the defaults of partlog.h). */
 void elog_topic_config_default(struct elog_topic_config *c);
-/* Set one key from its text ("retention.ms", "7d"); ELOG_E_INVAL naming the
- * key for an unknown key or a bad value. Sizes take 64k/16M units, times
- * take 250ms/7d units or plain milliseconds. */
+/*
+ * Set one key from its text ("retention.ms", "7d"); ELOG_E_INVAL naming the
+ * key for an unknown key or a bad value. A key whose name carries its unit
+ * takes plain digits in that unit (retention.ms=604800000, segment.bytes=
+ * 1048576) or a value with units (7d, 1M); flush, whose name has none,
+ * takes always, never or an interval with its unit (250ms, 1s).
+ */
 int elog_topic_config_set(struct elog_topic_config *c, const char *key, const char *value,
 			  struct elog_err *err);
 /* Rules between keys: max.record.bytes <= max.batch.bytes. */
 int elog_topic_config_check(const struct elog_topic_config *c, struct elog_err *err);
 /* Key i (0 <= i < ELOG_TOPIC_CONFIG_KEYS), in sorted order, and its value as text. */
 const char *elog_topic_config_key(size_t i);
+
+/* How elog_topic_config_format writes a value. */
+enum elog_topic_config_text {
+	/* durations in the unit they were set in ("7d"), else as RAW: what the
+	 * metadata log keeps and DESCRIBE_TOPICS answers */
+	ELOG_TOPIC_CONFIG_AS_SET,
+	/* plain milliseconds and bytes; flush as always, never or its interval
+	 * in the largest exact unit: elog-topic's TSV and JSON */
+	ELOG_TOPIC_CONFIG_RAW,
+	/* for a person: durations as AS_SET or in the largest exact unit, sizes
+	 * in the largest exact binary unit ("16M") */
+	ELOG_TOPIC_CONFIG_HUMAN,
+};
+
+/* Key i's value as text (cap >= ELOG_TOPIC_CONFIG_VALUE_MAX); every form
+ * reads back with elog_topic_config_set to the same value. */
+void elog_topic_config_format(const struct elog_topic_config *c, size_t i,
+			      enum elog_topic_config_text how, char *out, size_t cap);
+/* elog_topic_config_format(..., ELOG_TOPIC_CONFIG_AS_SET, ...) */
 void elog_topic_config_get(const struct elog_topic_config *c, size_t i, char *out, size_t cap);
 void elog_topic_config_to_partlog(const struct elog_topic_config *c,
 				  struct elog_partlog_config *out);
@@ -133,7 +170,10 @@ void elog_format_duration_ms(int64_t ms, char *out, size_t cap);
 
 struct elog_topic;
 
+struct elog_store;
+
 struct elog_partition {
+	struct elog_store *store;
 	struct elog_topic *topic;
 	uint32_t id;
 	struct elog_partlog *log;
@@ -160,7 +200,8 @@ struct elog_store_options {
 	uint64_t min_free_bytes;        /* produce is refused below this much free space; 0: only
 	                                   when a write finds the disk full */
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
-	const struct elog_logger *log;  /* recovery reports, removed leftovers */
+	const struct elog_logger *log;  /* recovery reports, damage, removed leftovers */
+	int salvage_metadata;           /* rebuild a damaged metadata log (see above) */
 };
 
 struct elog_store {
@@ -173,6 +214,7 @@ struct elog_store {
 	uint32_t partition_total;
 	int64_t producer_id_next, producer_id_limit;
 	uint64_t trash_seq;
+	int meta_cut;                   /* open cut a torn tail off the metadata log */
 	int meta_failure_logged;
 	struct {
 		uint64_t free_bytes;      /* at the last measurement */
@@ -222,8 +264,29 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 /* A producer id never handed out before (a metadata record every block of ids). */
 int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err);
 
+enum elog_partition_status {
+	ELOG_PARTITION_OK = 0,
+	ELOG_PARTITION_DAMAGED = 1, /* damaged offsets are unreadable; the rest is served */
+	ELOG_PARTITION_FAILED = 2,  /* a write or sync failed: nothing is served */
+};
+/* A partition's status and, unless ok, one line saying which offsets or why. */
+enum elog_partition_status elog_store_partition_status(const struct elog_partition *p,
+						       char *detail, size_t cap);
+
 /* Retention on every partition; failures are logged, the count returned. */
 uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *segments_deleted);
+
+/*
+ * Purge partition p's records below `offset` (elog_partlog_start_set: at or
+ * below its start, nothing happens; past its end, ELOG_E_RANGE), then
+ * delete at once the segments wholly below the new start and measure the
+ * free space again. A move of the start is logged (level=info
+ * msg="records purged", with the bytes deleted), and so is a failed log.
+ * Not held back by the free-space reserve: it writes one small file and
+ * frees room.
+ */
+int elog_store_purge(struct elog_store *store, struct elog_partition *p, int64_t offset,
+		     struct elog_err *err);
 
 /* ------------------------------------------------------------ disk space, failures */
 

@@ -40,29 +40,31 @@ const char *elog_topic_config_key(size_t i)
 
 void elog_format_duration_ms(int64_t ms, char *out, size_t cap)
 {
-	static const struct { int64_t ms; const char *unit; } units[] = {
-		{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"},
-	};
-
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ms > 0 && ms % units[i].ms == 0) {
-			snprintf(out, cap, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
-			return;
-		}
-	}
-	snprintf(out, cap, "%" PRId64 "ms", ms);
+	elog_cli_format_duration(ms, 0, out, cap);
 }
 
-/* Milliseconds: plain digits, or a duration with units; "-1" when allowed. */
-static int parse_ms(const char *s, int allow_minus_one, int64_t *out, struct elog_err *err)
+/* Only decimal digits (and at least one). */
+static int plain_digits(const char *s)
 {
+	return s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * A key named *.ms: plain digits are milliseconds, as the name says (and as
+ * Kafka users write them); otherwise a duration with units, whose unit is
+ * kept for display. "-1" when allowed.
+ */
+static int parse_ms_key(const char *s, int allow_minus_one, int64_t *ms, int64_t *unit_ms,
+			struct elog_err *err)
+{
+	*unit_ms = 0;
 	if (allow_minus_one && strcmp(s, "-1") == 0) {
-		*out = -1;
+		*ms = -1;
 		return 0;
 	}
-	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s))
-		return elog_cli_parse_i64(s, 0, INT64_MAX, out, err);
-	return elog_cli_parse_duration_ms(s, out, err);
+	if (plain_digits(s))
+		return elog_cli_parse_i64(s, 0, INT64_MAX, ms, err);
+	return elog_cli_parse_duration(s, ms, unit_ms, err);
 }
 
 static int parse_bytes(const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -76,9 +78,10 @@ static int parse_bytes(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	return 0;
 }
 
+/* flush: its name carries no unit, so an interval needs one (a bare "5" is refused). */
 static int set_flush(struct elog_topic_config *c, const char *value, struct elog_err *err)
 {
-	int64_t ms;
+	int64_t ms, unit_ms;
 
 	if (strcmp(value, "always") == 0) {
 		c->flush = ELOG_FLUSH_ALWAYS;
@@ -88,19 +91,20 @@ static int set_flush(struct elog_topic_config *c, const char *value, struct elog
 		c->flush = ELOG_FLUSH_NEVER;
 		return 0;
 	}
-	if (parse_ms(value, 0, &ms, err) < 0)
+	if (elog_cli_parse_duration(value, &ms, &unit_ms, err) < 0)
 		return elog_err_prefix(err, "expected always, never or an interval");
 	if (ms <= 0 || ms > 3600 * 1000)
 		return elog_err_set(err, ELOG_E_INVAL, "flush interval %s is outside [1ms, 1h]", value);
 	c->flush = ELOG_FLUSH_INTERVAL;
 	c->flush_interval_ms = ms;
+	c->flush_unit_ms = unit_ms;
 	return 0;
 }
 
 static int set_one(struct elog_topic_config *c, size_t i, const char *value, struct elog_err *err)
 {
 	uint64_t u;
-	int64_t ms;
+	int64_t ms, unit_ms;
 
 	switch (i) {
 	case 0:
@@ -123,9 +127,10 @@ static int set_one(struct elog_topic_config *c, size_t i, const char *value, str
 		return 0;
 	case 4:
 	case 6:
-		if (parse_ms(value, i == 4, &ms, err) < 0)
+		if (parse_ms_key(value, i == 4, &ms, &unit_ms, err) < 0)
 			return -1;
 		*(i == 4 ? &c->retention_ms : &c->segment_ms) = ms;
+		*(i == 4 ? &c->retention_unit_ms : &c->segment_unit_ms) = unit_ms;
 		return 0;
 	case 5:
 		if (parse_bytes(value, SEGMENT_BYTES_MIN, ELOG_SEGMENT_BYTES_MAX, &u, err) < 0)
@@ -158,7 +163,27 @@ int elog_topic_config_check(const struct elog_topic_config *c, struct elog_err *
 	return 0;
 }
 
-void elog_topic_config_get(const struct elog_topic_config *c, size_t i, char *out, size_t cap)
+/* A size key's value: bytes, or in its largest exact unit for a person. */
+static void format_bytes(int64_t bytes, enum elog_topic_config_text how, char *out, size_t cap)
+{
+	if (how == ELOG_TOPIC_CONFIG_HUMAN && bytes > 0)
+		elog_cli_format_size((uint64_t)bytes, out, cap);
+	else
+		snprintf(out, cap, "%" PRId64, bytes);
+}
+
+/* A duration key's value: plain ms (RAW, or AS_SET when it was set so), else with units. */
+static void format_ms(int64_t ms, int64_t unit_ms, enum elog_topic_config_text how, char *out,
+		      size_t cap)
+{
+	if (how == ELOG_TOPIC_CONFIG_RAW || (how == ELOG_TOPIC_CONFIG_AS_SET && unit_ms == 0))
+		snprintf(out, cap, "%" PRId64, ms);
+	else
+		elog_cli_format_duration(ms, unit_ms, out, cap);
+}
+
+void elog_topic_config_format(const struct elog_topic_config *c, size_t i,
+			      enum elog_topic_config_text how, char *out, size_t cap)
 {
 	switch (i) {
 	case 0:
@@ -167,17 +192,24 @@ void elog_topic_config_get(const struct elog_topic_config *c, size_t i, char *ou
 		else if (c->flush == ELOG_FLUSH_NEVER)
 			snprintf(out, cap, "never");
 		else
-			elog_format_duration_ms(c->flush_interval_ms, out, cap);
+			elog_cli_format_duration(c->flush_interval_ms,
+						 how == ELOG_TOPIC_CONFIG_RAW ? 0 : c->flush_unit_ms,
+						 out, cap);
 		return;
-	case 1: snprintf(out, cap, "%u", c->batch_bytes_max); return;
-	case 2: snprintf(out, cap, "%u", c->record_bytes_max); return;
-	case 3: snprintf(out, cap, "%" PRId64, c->retention_bytes); return;
-	case 4: snprintf(out, cap, "%" PRId64, c->retention_ms); return;
-	case 5: snprintf(out, cap, "%" PRIu64, c->segment_bytes); return;
-	case 6: snprintf(out, cap, "%" PRId64, c->segment_ms); return;
+	case 1: format_bytes(c->batch_bytes_max, how, out, cap); return;
+	case 2: format_bytes(c->record_bytes_max, how, out, cap); return;
+	case 3: format_bytes(c->retention_bytes, how, out, cap); return;
+	case 4: format_ms(c->retention_ms, c->retention_unit_ms, how, out, cap); return;
+	case 5: format_bytes((int64_t)c->segment_bytes, how, out, cap); return;
+	case 6: format_ms(c->segment_ms, c->segment_unit_ms, how, out, cap); return;
 	}
 	if (cap)
 		out[0] = 0;
+}
+
+void elog_topic_config_get(const struct elog_topic_config *c, size_t i, char *out, size_t cap)
+{
+	elog_topic_config_format(c, i, ELOG_TOPIC_CONFIG_AS_SET, out, cap);
 }
 
 void elog_topic_config_to_partlog(const struct elog_topic_config *c,

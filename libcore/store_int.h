@@ -23,6 +23,16 @@ int elog_store_remove_tree(const char *path, struct elog_err *err);
 int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
 				struct elog_err *err);
 int elog_store_meta_replay(struct elog_store *store, struct elog_err *err);
+/* Rebuild the metadata log from its intact records and the topic directories. */
+int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err);
+/* Which of names[0..n) (sorted) the metadata log last recorded as deleted: deleted[i] = 1. */
+int elog_store_meta_deleted(struct elog_store *store, char *const *names, size_t n,
+			    unsigned char *deleted, struct elog_err *err);
+/* Log a partition log's event (damage, an index rebuilt) for topic/partition. */
+void elog_store_log_event(const struct elog_store *store, const char *topic, uint32_t partition,
+			  const struct elog_partlog_event *e);
+/* Open the metadata log (DIR/__meta/0) into store->meta, logging what recovery did. */
+int elog_store_meta_open(struct elog_store *store, struct elog_err *err);
 /* store_space.c: log the metadata log's failure, once. */
 void elog_store_meta_check(struct elog_store *store);
 /*

@@ -1,12 +1,20 @@
 /* store_meta — the metadata log: the changes it records and their replay; see store.h. */
 #include "store.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "json.h"
+#include "logfmt.h"
 #include "store_int.h"
 
 /* The largest metadata batch replay reads. */
@@ -102,6 +110,19 @@ static int record_topic(struct elog_store *store, const char *name, const char *
 
 /* ---------------------------------------------------------------- changes */
 
+/* Whether DIR/<name> exists (a directory the metadata log does not account for). */
+static int dir_exists(const struct elog_store *store, const char *name, size_t len)
+{
+	char path[4096], n[ELOG_TOPIC_NAME_MAX + 1];
+	struct stat st;
+
+	if (len > ELOG_TOPIC_NAME_MAX)
+		return 0;
+	memcpy(n, name, len);
+	n[len] = '\0';
+	return elog_store_path(store, path, "%s", n) == 0 && stat(path, &st) == 0;
+}
+
 static int create_checks(struct elog_store *store, const char *name, size_t len,
 			 uint32_t partitions, const struct elog_topic_config *config,
 			 struct elog_err *err)
@@ -116,6 +137,10 @@ static int create_checks(struct elog_store *store, const char *name, size_t len,
 	if (store->topic_count >= store->options.topics_max)
 		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u topics",
 				    store->options.topics_max);
+	if (dir_exists(store, name, len))
+		return elog_err_set(err, ELOG_E_BUSY,
+				    "topic \"%.*s\": its directory exists, but the metadata log has no "
+				    "record of it (see docs/operations.md)", (int)len, name);
 	if (partitions > store->options.partitions_max - store->partition_total)
 		return elog_err_set(err, ELOG_E_LIMIT,
 				    "%u more partitions would pass the broker's limit of %u",
@@ -374,27 +399,21 @@ static int apply_record(struct elog_store *store, const struct elog_record_view 
 	return 0;
 }
 
-static int replay_slice(struct elog_store *store, struct elog_batch_reader *reader,
-			const uint8_t *buf, size_t len, struct elog_err *err)
+static int name_compare(const void *a, const void *b)
 {
-	size_t pos = 0;
-
-	while (pos < len) {
-		struct elog_record_view rec;
-		int rc;
-		if (elog_batch_reader_open(reader, buf + pos, len - pos, err) < 0)
-			return -1;
-		while ((rc = elog_batch_reader_next(reader, &rec, err)) == 1)
-			if (apply_record(store, &rec, err) < 0)
-				return -1;
-		if (rc < 0)
-			return -1;
-		pos += elog_batch_total_size(&reader->header);
-	}
-	return 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int elog_store_meta_replay(struct elog_store *store, struct elog_err *err)
+/* Called with each record of the metadata log, in order. */
+typedef int meta_record_fn(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+			   struct elog_err *err);
+
+/*
+ * Every record of the metadata log, in order. With skip (salvage), damaged
+ * offsets are passed over and counted in *skipped; otherwise damage fails.
+ */
+static int meta_foreach(struct elog_store *store, int skip, uint64_t *skipped, meta_record_fn *fn,
+			void *ctx, struct elog_err *err)
 {
 	int64_t offset = elog_partlog_start_offset(store->meta);
 	int64_t end = elog_partlog_next_offset(store->meta);
@@ -405,18 +424,307 @@ int elog_store_meta_replay(struct elog_store *store, struct elog_err *err)
 	if (!buf)
 		return elog_err_set(err, ELOG_E_NOMEM, "metadata log: out of memory");
 	elog_batch_reader_init(&reader);
+	/* Bounded: every pass moves offset past at least one batch or damaged range. */
 	while (rc == 0 && offset < end) {
 		struct elog_partlog_slice s;
-		rc = elog_partlog_read(store->meta, offset, buf, META_READ_BYTES, &s, err);
-		if (rc == 0 && (s.len == 0 || s.next_offset <= offset))
+		int64_t to;
+		if (elog_partlog_read(store->meta, offset, buf, META_READ_BYTES, &s, err) < 0) {
+			if (!skip || err->code != ELOG_E_DAMAGED ||
+			    (to = elog_partlog_damage_end(store->meta, offset)) <= offset) {
+				rc = -1;
+				break;
+			}
+			*skipped += (uint64_t)(to - offset);
+			offset = to;
+			continue;
+		}
+		if (s.len == 0 || s.next_offset <= offset)
 			break;
-		if (rc == 0)
-			rc = replay_slice(store, &reader, buf, s.len, err);
+		for (size_t pos = 0; rc == 0 && pos < s.len;) {
+			struct elog_record_view rec;
+			int more;
+			if (elog_batch_reader_open(&reader, buf + pos, s.len - pos, err) < 0) {
+				rc = -1;
+				break;
+			}
+			while (rc == 0 && (more = elog_batch_reader_next(&reader, &rec, err)) == 1)
+				rc = fn(store, &rec, ctx, err);
+			if (rc == 0 && more < 0)
+				rc = -1;
+			pos += elog_batch_total_size(&reader.header);
+		}
 		offset = s.next_offset;
 	}
 	elog_batch_reader_release(&reader);
 	free(buf);
-	if (rc < 0)
+	return rc;
+}
+
+static int replay_record(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+			 struct elog_err *err)
+{
+	(void)ctx;
+	return apply_record(store, r, err);
+}
+
+int elog_store_meta_replay(struct elog_store *store, struct elog_err *err)
+{
+	if (meta_foreach(store, 0, NULL, replay_record, NULL, err) < 0)
 		return elog_err_prefix(err, "%s/%s/0: metadata log", store->dir, ELOG_STORE_META_DIR);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- leftovers */
+
+struct deleted_query {
+	char *const *names;
+	size_t n;
+	unsigned char *deleted;
+};
+
+static int deleted_record(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+			  struct elog_err *err)
+{
+	struct deleted_query *q = ctx;
+	char name[ELOG_TOPIC_NAME_MAX + 1];
+	const char *key = name;
+	char *const *hit;
+	struct meta_op op;
+
+	(void)store;
+	if (r->key_len <= 0 || r->key_len > ELOG_TOPIC_NAME_MAX || r->value_len < 0)
+		return 0;
+	memcpy(name, r->key, (size_t)r->key_len);
+	name[r->key_len] = '\0';
+	hit = bsearch(&key, q->names, q->n, sizeof(*q->names), name_compare);
+	if (!hit || parse_op(r->value, (size_t)r->value_len, &op, err) < 0)
+		return 0;
+	q->deleted[hit - q->names] = strcmp(op.op, "delete") == 0;
+	return 0;
+}
+
+int elog_store_meta_deleted(struct elog_store *store, char *const *names, size_t n,
+			    unsigned char *deleted, struct elog_err *err)
+{
+	struct deleted_query q = {names, n, deleted};
+
+	memset(deleted, 0, n);
+	return meta_foreach(store, 0, NULL, deleted_record, &q, err);
+}
+
+/* ---------------------------------------------------------------- salvage */
+
+struct salvage {
+	uint64_t skipped_offsets; /* damaged: unreadable */
+	uint64_t skipped_records; /* readable, but not a record this build can apply */
+	uint32_t adopted, dropped;
+};
+
+/* A record applied as best it can be: what is intact is believed, nothing is refused. */
+static int salvage_record(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+			  struct elog_err *err)
+{
+	struct salvage *sv = ctx;
+	struct elog_topic *t;
+	struct elog_err why;
+	struct meta_op op;
+
+	if (r->value_len < 0 || parse_op(r->value, (size_t)r->value_len, &op, &why) < 0) {
+		sv->skipped_records++;
+		return 0;
+	}
+	if (strcmp(op.op, "producer_ids") == 0) {
+		if (op.limit > store->producer_id_limit)
+			store->producer_id_limit = store->producer_id_next = op.limit;
+		return 0;
+	}
+	if (r->key_len <= 0 || r->key_len > ELOG_TOPIC_NAME_MAX ||
+	    elog_store_name_check((const char *)r->key, (size_t)r->key_len, NULL) < 0) {
+		sv->skipped_records++;
+		return 0;
+	}
+	t = elog_store_find(store, (const char *)r->key, (size_t)r->key_len);
+	if (strcmp(op.op, "delete") == 0) {
+		if (t) {
+			elog_store_topic_remove(store, t);
+			elog_store_topic_free(store, t);
+		}
+		return 0;
+	}
+	if ((strcmp(op.op, "create") && strcmp(op.op, "alter")) || !op.has_config ||
+	    op.partitions < 1 || op.partitions > store->options.topic_partitions_max) {
+		sv->skipped_records++;
+		return 0;
+	}
+	/* An alter of a topic whose create was lost carries all a create would. */
+	if (!t) {
+		if (!(t = topic_new((const char *)r->key, (size_t)r->key_len, &op.config, err)))
+			return -1;
+		if (elog_store_topic_insert(store, t, err) < 0) {
+			free(t);
+			return -1;
+		}
+	}
+	t->config = op.config;
+	if (strcmp(op.op, "create") == 0 || (uint32_t)op.partitions > t->partition_count)
+		t->partition_count = (uint32_t)op.partitions;
+	return 0;
+}
+
+/* Partitions a topic directory holds: one past the highest numbered subdirectory. */
+static uint32_t partitions_on_disk(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	uint32_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		unsigned long id = strtoul(e->d_name, &end, 10);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end || id >= UINT32_MAX)
+			continue;
+		if (id + 1 > n)
+			n = (uint32_t)id + 1;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Topic directories on disk: adopt those the records do not know, grow those they undercount. */
+static int salvage_adopt(struct elog_store *store, struct salvage *sv, struct elog_err *err)
+{
+	char path[4096], v[ELOG_LOG_VALUE_MAX];
+	DIR *d = opendir(store->dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot list", store->dir);
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		struct elog_topic *t;
+		uint32_t parts;
+		if (n[0] == '.' || strcmp(n, ELOG_STORE_META_DIR) == 0 ||
+		    elog_store_name_check(n, strlen(n), NULL) < 0 ||
+		    elog_store_path(store, path, "%s", n) < 0)
+			continue;
+		parts = partitions_on_disk(path);
+		if (parts > store->options.topic_partitions_max)
+			parts = store->options.topic_partitions_max;
+		t = elog_store_find(store, n, strlen(n));
+		if (t) {
+			if (parts > t->partition_count)
+				t->partition_count = parts;
+			continue;
+		}
+		if (!(t = topic_new(n, strlen(n), &store->options.defaults, err))) {
+			rc = -1;
+			break;
+		}
+		t->partition_count = parts ? parts : 1;
+		if (elog_store_topic_insert(store, t, err) < 0) {
+			free(t);
+			rc = -1;
+			break;
+		}
+		sv->adopted++;
+		elog_logf(store->options.log, ELOG_LOG_WARN,
+			  "topic adopted from its directory, with the default config",
+			  "topic=%s partitions=%u", elog_logfmt_value(v, sizeof(v), n), t->partition_count);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Topics the records know but whose directory is gone: a damaged delete, or a create that never made it. */
+static int salvage_drop(struct elog_store *store, struct salvage *sv)
+{
+	char path[4096], v[ELOG_LOG_VALUE_MAX];
+	struct stat st;
+
+	for (uint32_t i = store->topic_count; i-- > 0;) {
+		struct elog_topic *t = store->topics[i];
+		if (elog_store_path(store, path, "%s", t->name) == 0 && stat(path, &st) == 0)
+			continue;
+		elog_logf(store->options.log, ELOG_LOG_WARN,
+			  "topic dropped: the metadata log names it but its directory is gone", "topic=%s",
+			  elog_logfmt_value(v, sizeof(v), t->name));
+		elog_store_topic_remove(store, t);
+		elog_store_topic_free(store, t);
+		sv->dropped++;
+	}
+	return 0;
+}
+
+/* Move DIR/__meta/0 aside (kept for the operator) as DIR/__meta/0.damaged-N. */
+static int salvage_keep_old(struct elog_store *store, char *kept, struct elog_err *err)
+{
+	char from[4096], meta[4096];
+
+	if (elog_store_path(store, from, "%s/0", ELOG_STORE_META_DIR) < 0 ||
+	    elog_store_path(store, meta, "%s", ELOG_STORE_META_DIR) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
+	for (uint32_t n = 1;; n++) {
+		struct stat st;
+		if (n > 1000)
+			return elog_err_set(err, ELOG_E_LIMIT, "%s: too many damaged metadata logs kept", meta);
+		if (elog_store_path(store, kept, "%s/0.damaged-%u", ELOG_STORE_META_DIR, n) < 0)
+			return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
+		if (stat(kept, &st) < 0)
+			break;
+	}
+	if (rename(from, kept) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot move to %s", from, kept);
+	return elog_store_sync_path(meta, err);
+}
+
+int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err)
+{
+	struct salvage sv = {0};
+	char kept[4096], v[ELOG_LOG_VALUE_MAX];
+	struct elog_buf b;
+	int rc;
+
+	/* Whatever a failed replay built is dropped; the records are read again, leniently. */
+	while (store->topic_count) {
+		struct elog_topic *t = store->topics[store->topic_count - 1];
+		elog_store_topic_remove(store, t);
+		elog_store_topic_free(store, t);
+	}
+	store->producer_id_next = store->producer_id_limit = 0;
+	if (meta_foreach(store, 1, &sv.skipped_offsets, salvage_record, &sv, err) < 0 ||
+	    salvage_adopt(store, &sv, err) < 0 || salvage_drop(store, &sv) < 0)
+		return elog_err_prefix(err, "salvaging the metadata log");
+	/* A lost producer_ids record may have handed out a block: skip one per lost record. */
+	store->producer_id_limit += (int64_t)ELOG_STORE_PRODUCER_ID_BLOCK *
+				    (int64_t)(sv.skipped_offsets + sv.skipped_records + 1);
+	store->producer_id_next = store->producer_id_limit;
+	elog_partlog_close(store->meta);
+	store->meta = NULL;
+	if (salvage_keep_old(store, kept, err) < 0 || elog_store_meta_open(store, err) < 0)
+		return elog_err_prefix(err, "salvaging the metadata log");
+	for (uint32_t i = 0; i < store->topic_count; i++) {
+		struct elog_topic *t = store->topics[i];
+		if (record_topic(store, t->name, "create", t->partition_count, &t->config, err) < 0)
+			return elog_err_prefix(err, "salvaging the metadata log");
+	}
+	elog_buf_init(&b, 128);
+	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
+	if (rc == 0)
+		rc = elog_json_buf_add_int64(&b, store->producer_id_limit, err);
+	if (rc == 0)
+		rc = add(&b, "}", err);
+	if (rc == 0)
+		rc = meta_append(store, NULL, &b, err);
+	elog_buf_release(&b);
+	if (rc < 0)
+		return elog_err_prefix(err, "salvaging the metadata log");
+	elog_logf(store->options.log, ELOG_LOG_WARN, "metadata log salvaged",
+		  "topics=%u adopted=%u dropped=%u damaged_offsets=%" PRIu64
+		  " skipped_records=%" PRIu64 " kept=%s",
+		  store->topic_count, sv.adopted, sv.dropped, sv.skipped_offsets, sv.skipped_records,
+		  elog_logfmt_value(v, sizeof(v), kept));
 	return 0;
 }

@@ -25,7 +25,7 @@ teardown() {
 	[ -z "$reports" ] || fail "sanitizer report: $reports"
 }
 
-USAGE='usage: elog-serve [-h] [--version] [-c file] [-d dir] [-l host:port]'
+USAGE='usage: elog-serve [-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port]'
 
 # start_broker NAME [ARGS...] — elog-serve on $ELOG_TMP/data, port 0; waits
 # for the ready line and sets B=127.0.0.1:<port>.
@@ -141,6 +141,16 @@ $USAGE"
 	run -0 probe metadata
 }
 
+@test "a port in use: one line, exit 1, and no new data directory left behind" {
+	start_broker b1
+	run -1 --separate-stderr elog-serve -d "$ELOG_TMP/fresh" -l "$B"
+	assert_equal "$output" ""
+	assert_equal "$stderr" "elog-serve: cannot start: cannot listen on $B: Address already in use"
+	[ ! -e "$ELOG_TMP/fresh" ]
+	# the first one is unharmed
+	run -0 probe metadata
+}
+
 @test "config file: values are used; a bad key or value names file:line, exit 1" {
 	printf '# broker\n\nauto_create_topics = false\ndefault.partitions = 3\nmax_connections = 7\n' >good.conf
 	start_broker b1 -c good.conf
@@ -174,7 +184,7 @@ $USAGE"
 	start_broker b2
 	assert_regex "$(grep msg=ready b2.err)" ' topics=1 partitions=2$'
 	run -0 probe describe
-	assert_line --index 0 "topic=keep error=NONE partitions=2 flush=always max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=604800000 segment.bytes=134217728 segment.ms=0"
+	assert_line --index 0 "topic=keep error=NONE partitions=2 flush=always max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=7d segment.bytes=134217728 segment.ms=0"
 	assert_line --index 1 --regexp '^partition=0 log_start=0 high_watermark=30 '
 	assert_line --index 2 --regexp '^partition=1 log_start=0 high_watermark=4 '
 	assert_equal "$(values keep | head -3 | tr '\n' ' ')" "value-0 value-1 value-2 "

@@ -9,6 +9,7 @@ load helpers
 USAGE='usage: elog-topic [-b brokers] create [-p partitions] [-r replicas] [-c key=value] [--if-not-exists] [config-options] topic ...
        elog-topic [-b brokers] alter [-p partitions] [-c key=value] [config-options] topic ...
        elog-topic [-b brokers] delete [--if-exists] topic ...
+       elog-topic [-b brokers] purge [-jn] --before position topic[:partition[,partition...]] ...
        elog-topic [-b brokers] list [-j]
        elog-topic [-b brokers] describe [-j] [topic ...]
        elog-topic -h | --version'
@@ -61,7 +62,7 @@ config_lines() {
 @test "bad command lines: one reason and the usage on stderr, exit 2" {
 	run -2 --separate-stderr elog-topic
 	assert_equal "$output" ""
-	assert_equal "$stderr" "elog-topic: missing command: create, alter, delete, list or describe
+	assert_equal "$stderr" "elog-topic: missing command: create, alter, delete, purge, list or describe
 $USAGE"
 	run -2 --separate-stderr elog-topic frobnicate t
 	assert_equal "$stderr" "elog-topic: unknown command \"frobnicate\"
@@ -114,13 +115,13 @@ $USAGE"
 	assert_equal "$bash" "$help"
 	assert_equal "$zsh" "$help"
 	bash -n "$ELOG_REPO/completions/bash/elog-topic"
-	grep -q "local commands='create alter delete list describe'" "$ELOG_REPO/completions/bash/elog-topic"
-	for c in create alter delete list describe; do
+	grep -q "local commands='create alter delete purge list describe'" "$ELOG_REPO/completions/bash/elog-topic"
+	for c in create alter delete purge list describe; do
 		grep -q "'$c:" "$ELOG_REPO/completions/zsh/_elog-topic"
 	done
 	# bash offers the commands for the first word
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
-		COMP_WORDS=(elog-topic -b x d); COMP_CWORD=3; _elog_topic; echo \${COMPREPLY[*]}"
+		COMP_LINE='elog-topic -b x d'; COMP_POINT=\${#COMP_LINE}; _elog_topic; echo \${COMPREPLY[*]}"
 	assert_output 'delete describe'
 	if command -v zsh >/dev/null; then
 		zsh -n "$ELOG_REPO/completions/zsh/_elog-topic"
@@ -140,12 +141,12 @@ orders	3	1"
 	run -0 elog-topic describe alpha
 	assert_output "topic	alpha	1	1
 $(config_lines alpha)
-partition	alpha	0	0	0	0	0	0	0	1"
+partition	alpha	0	0	0	0	0	0	0	1	ok"
 	# every topic, by name
 	run -0 elog-topic describe
 	assert_line --index 0 "topic	alpha	1	1"
 	assert_line --index 9 "topic	orders	3	1"
-	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1"
+	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1	ok"
 	assert_equal "${#lines[@]}" 20
 }
 
@@ -169,9 +170,9 @@ config	cfg	segment.ms	3600000"
 	start_broker
 	elog-topic create -p 2 j
 	run -0 elog-topic list --json
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"records":0,"size_bytes":0,"retention_ms":-1,"retention_bytes":-1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
@@ -191,7 +192,7 @@ config	cfg	segment.ms	3600000"
 	elog-topic create hw
 	seq 1 5 | elog-produce -a 1 hw
 	run -0 bash -c "elog-topic describe hw | grep '^partition'"
-	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1$'
+	assert_output --regexp '^partition	hw	0	0	0	0	0	5	[1-9][0-9]*	1	ok$'
 }
 
 @test "an aligned table with a header when stdout is a terminal" {
@@ -200,14 +201,123 @@ config	cfg	segment.ms	3600000"
 	elog-topic create -p 12 a-longer-name
 	elog-topic create b
 	run -0 script -qec "elog-topic list" /dev/null
-	assert_equal "$(tr -d '\r' <<<"$output")" "TOPIC          PARTITIONS  REPLICATION
-a-longer-name  12          1
-b              1           1"
+	assert_equal "$(tr -d '\r' <<<"$output")" "TOPIC          PARTITIONS  REPLICATION  RECORDS  SIZE  RETENTION
+a-longer-name  12          1            0        0     forever
+b              1           1            0        0     forever"
 	run -0 script -qec "elog-topic describe b" /dev/null
-	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1
-  flush=1s max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=-1 segment.bytes=134217728 segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE_BYTES  SEGMENTS
-0          0       0         0    0          0               0           1"
+	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
+  flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
+  retention.ms=-1 segment.bytes=128M segment.ms=0
+PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS  STATUS
+0          0       0         0    0      0               0     1         ok"
+}
+
+@test "on a terminal: list shows records, size and retention; describe fits 80 columns" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	need elog-produce
+	start_broker
+	elog-topic create -p 3 --retention 7d --retention-bytes 10G orders
+	elog-topic create --retention-bytes 512M --segment-bytes 1M logs
+	elog-topic create -c retention.ms=604800000 -c segment.ms=1h30m --flush 250ms kafkaish
+	seq 1 3000 | elog-produce -q -a 1 orders
+	run -0 elog-topic describe orders
+	local bytes
+	bytes=$(awk -F '\t' '$1 == "partition" { n += $9 } END { print n }' <<<"$output")
+	[ "$bytes" -gt 10240 ]
+	run -0 script -qec "elog-topic list" /dev/null
+	assert_equal "$(tr -d '\r' <<<"$output")" "TOPIC     PARTITIONS  REPLICATION  RECORDS  SIZE  RETENTION
+kafkaish  1           1            0        0     7d
+logs      1           1            0        0     512M
+orders    3           1            3000     $(((bytes + 512) / 1024))K   7d or 10G"
+	run -0 script -qec "elog-topic describe" /dev/null
+	local line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		[ "${#line}" -le 80 ] || fail "wider than 80 columns: $line"
+	done <<<"$output"
+	assert_line --partial "kafkaish: 1 partition, replication factor 1, 0 records, size 0"
+	assert_line --partial "  flush=250ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
+	assert_line --partial "  retention.ms=7d segment.bytes=128M segment.ms=90m"
+	assert_line --partial "  flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=512M"
+	assert_line --partial "orders: 3 partitions, replication factor 1, 3000 records, size $(((bytes + 512) / 1024))K"
+	# TSV and JSON: plain numbers, as before
+	run -0 bash -c "elog-topic list --json | jq -c '.[] | [.topic, .records, .size_bytes, .retention_ms, .retention_bytes]'"
+	assert_output "[\"kafkaish\",0,0,604800000,-1]
+[\"logs\",0,0,-1,536870912]
+[\"orders\",3000,$bytes,604800000,10737418240]"
+}
+
+@test "durations are shown in the unit they were given in, and keep it across a restart" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	elog-topic create --retention 168h --flush 1000ms week
+	elog-topic create --retention 7d --flush 1s days
+	elog-topic create -c retention.ms=90000 plain
+	run -0 script -qec "elog-topic describe week days plain" /dev/null
+	assert_line --partial "  flush=1000ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
+	assert_line --partial "  retention.ms=168h segment.bytes=128M segment.ms=0"
+	assert_line --partial "  retention.ms=7d segment.bytes=128M segment.ms=0"
+	assert_line --partial "  retention.ms=90s segment.bytes=128M segment.ms=0"
+	# TSV: milliseconds, whatever the unit
+	run -0 bash -c "elog-topic describe week days plain | awk -F '\t' '\$3 == \"retention.ms\" || \$3 == \"flush\" { print \$2, \$3, \$4 }'"
+	assert_output "week flush 1s
+week retention.ms 604800000
+days flush 1s
+days retention.ms 604800000
+plain flush 1s
+plain retention.ms 90000"
+	# alter keeps the units of the keys it does not change
+	elog-topic alter --segment-bytes 1M week
+	elog_stop broker
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	start_broker
+	run -0 script -qec "elog-topic describe week" /dev/null
+	assert_line --partial "  flush=1000ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
+	assert_line --partial "  retention.ms=168h segment.bytes=1M segment.ms=0"
+}
+
+@test "a 249-byte topic name: create, list (table, TSV, JSON), describe, completion, delete" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	start_broker
+	local name
+	name=$(printf 'n%.0s' {1..248})x
+	[ "${#name}" -eq 249 ]
+	run -0 --separate-stderr elog-topic create -p 2 "$name"
+	assert_equal "$stderr" ""
+	run -1 --separate-stderr elog-topic create "$name"
+	assert_equal "$stderr" "elog-topic: create topic '$name': topic already exists"
+	# a reason from the broker after the whole name
+	run -1 --separate-stderr elog-topic alter -p 1 "$name"
+	assert_regex "$stderr" "^elog-topic: alter topic '$name': partitions can only grow"
+	run -0 elog-topic list
+	assert_output "$name	2	1"
+	run -0 script -qec "elog-topic list" /dev/null
+	assert_line --index 1 --regexp "^$name  2 +1 +0 +0 +forever"$'\r$'
+	run -0 elog-topic list --json
+	assert_output --partial "{\"topic\":\"$name\",\"partition_count\":2,"
+	run -0 elog-topic describe "$name"
+	assert_line --index 0 "topic	$name	2	1"
+	assert_line --index 9 "partition	$name	1	0	0	0	0	0	0	1	ok"
+	run -0 script -qec "elog-topic describe" /dev/null
+	assert_line --index 0 "$name: 2 partitions, replication factor 1, 0 records, size 0"$'\r'
+	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
+		COMP_LINE='elog-topic delete nn'; COMP_POINT=\${#COMP_LINE}; _elog_topic; printf '%s\n' \"\${COMPREPLY[@]}\""
+	assert_output "$name"
+	run -0 --separate-stderr elog-topic delete "$name"
+	assert_equal "$stderr" ""
+	run -1 --separate-stderr elog-topic delete "$name"
+	assert_equal "$stderr" "elog-topic: delete topic '$name': no such topic"
+	run -0 elog-topic list
+	assert_output ""
+	# nothing left over that a restart would trip on
+	elog_stop broker
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	start_broker
+	run -0 elog-topic list
+	assert_output ""
+	run -0 ls -A "$ELOG_TMP/data"
+	assert_output ".lock
+__meta"
 }
 
 @test "alter: grow partitions, change config; shrinking is refused" {
@@ -226,28 +336,64 @@ PARTITION  LEADER  REPLICAS  ISR  LOG_START  HIGH_WATERMARK  SIZE_BYTES  SEGMENT
 	assert_regex "$stderr" "^elog-topic: alter topic 'nope': "
 }
 
-@test "errors: exists, unknown, bad config; one line each, exit 1; --if-(not-)exists" {
+@test "errors: exists, unknown; one line each, exit 1; --if-(not-)exists" {
 	start_broker
 	elog-topic create dup
 	run -1 --separate-stderr elog-topic create dup
 	assert_equal "$output" ""
-	assert_equal "${#stderr_lines[@]}" 1
-	assert_regex "$stderr" "^elog-topic: create topic 'dup': .*exist"
+	assert_equal "$stderr" "elog-topic: create topic 'dup': topic already exists"
 	run -0 --separate-stderr elog-topic create --if-not-exists dup
 	assert_equal "$stderr" ""
 	run -1 --separate-stderr elog-topic delete gone
-	assert_regex "$stderr" "^elog-topic: delete topic 'gone': "
+	assert_equal "$stderr" "elog-topic: delete topic 'gone': no such topic"
 	run -0 --separate-stderr elog-topic delete --if-exists gone
 	assert_equal "$stderr" ""
-	run -1 --separate-stderr elog-topic create --flush sometimes f1
-	assert_regex "$stderr" "^elog-topic: create topic 'f1': .*flush"
-	run -1 --separate-stderr elog-topic create -c no.such.key=1 f2
-	assert_regex "$stderr" "^elog-topic: create topic 'f2': .*no.such.key"
-	run -1 --separate-stderr elog-topic create --segment-bytes 12x f3
-	assert_regex "$stderr" "^elog-topic: create topic 'f3': .*segment.bytes"
-	# nothing was created by the failures
+	run -1 --separate-stderr elog-topic alter --flush 1s gone
+	assert_equal "$stderr" "elog-topic: alter topic 'gone': no such topic"
+	# a value the broker refuses for the topic as a whole (not the command line)
+	run -1 --separate-stderr elog-topic create --max-record-bytes 32M big
+	assert_regex "$stderr" "^elog-topic: create topic 'big': .*max.record.bytes"
 	run -0 elog-topic list
 	assert_output "dup	1	1"
+}
+
+@test "bad config values are usage errors: exit 2, nothing sent" {
+	start_broker
+	local bad
+	for bad in "--flush sometimes" "--flush 5" "--flush 0" "--retention 7" "--retention 7x" \
+		"--retention 1.5d" "--retention-bytes 12x" "--retention-bytes -2" "--segment-bytes 12x" \
+		"--segment-bytes 12" "--max-record-bytes 1KB" "-c no.such.key=1" "-c flush=5" \
+		"-c retention.ms=soon" "-c segment.bytes=1MB" "-p x" "-r 0" "--timeout 5" "--timeout 0"; do
+		# shellcheck disable=SC2086
+		run -2 --separate-stderr elog-topic create $bad f
+		assert_equal "${#stderr_lines[@]}" 8
+		assert_regex "${stderr_lines[0]}" "^elog-topic: --"
+	done
+	run -2 --separate-stderr elog-topic create --retention 7 f
+	assert_equal "${stderr_lines[0]}" 'elog-topic: --retention: invalid duration "7": missing or unknown unit (ms, s, m, h, d)'
+	run -2 --separate-stderr elog-topic alter --flush 5 f
+	assert_equal "${stderr_lines[0]}" 'elog-topic: --flush: expected always, never or an interval: invalid duration "5": missing or unknown unit (ms, s, m, h, d)'
+	run -2 --separate-stderr elog-topic create -c no.such.key=1 f
+	assert_equal "${stderr_lines[0]}" 'elog-topic: --config: unknown config key "no.such.key"'
+	run -2 --separate-stderr elog-topic create -c retention.ms=7x f
+	assert_regex "${stderr_lines[0]}" '^elog-topic: --config: retention.ms: invalid duration "7x"'
+	run -2 --separate-stderr elog-topic create --segment-bytes 12 f
+	assert_equal "${stderr_lines[0]}" 'elog-topic: --segment-bytes: 12 is outside [1024, 4294967295]'
+	run -0 elog-topic list
+	assert_output ""
+	# what the key's name says is plain numbers in that unit; the options need units
+	run -0 elog-topic create -c retention.ms=604800000 -c segment.bytes=1048576 --retention-bytes 1000 \
+		--retention -1 k
+	run -0 elog-topic create --retention 0 --flush never z
+	run -0 bash -c "elog-topic describe k z | grep -e retention -e segment.bytes -e flush"
+	assert_output "config	k	flush	1s
+config	k	retention.bytes	1000
+config	k	retention.ms	-1
+config	k	segment.bytes	1048576
+config	z	flush	never
+config	z	retention.bytes	-1
+config	z	retention.ms	0
+config	z	segment.bytes	134217728"
 }
 
 @test "several topics: a failure does not stop the others, exit 1" {

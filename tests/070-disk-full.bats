@@ -180,3 +180,60 @@ count_lines() {
 	assert_equal "$(count_lines 'level=error' broker.err)" 0
 	assert_equal "$(count_lines 'level=error' broker2.err)" 0
 }
+
+# hw TOPIC — the high watermark of partition 0.
+hw() {
+	elog-topic describe "$1" | awk -F '\t' '$1 == "partition" && $3 == 0 { print $8 }'
+}
+
+@test "below min_free_bytes a purge frees space and keeps the topic: produce resumes without a restart" {
+	serve broker min_free_bytes=4M
+	elog-topic create -p 1 --segment-bytes 1M big
+	fill big
+	check_topic big "$DELIVERED"
+	local end
+	end=$(hw big)
+	# every segment but the one holding the last 100 records goes at once
+	run -0 --separate-stderr elog-topic purge --before -100 big
+	assert_output "big	0	0	$((end - 100))	$((end - 100))"
+	assert_equal "$(count_lines 'level=warn msg="disk space ok again"' broker.err)" 1
+	assert_equal "$(find disk/data/big/0 -name '*.log' | wc -l)" 1
+	printf 'k1\nk2\n' | elog-produce --raw --timeout 10s big
+	run -0 elog-consume -e -q big
+	assert_equal "${#lines[@]}" 102
+	assert_equal "$(head -n 100 <<<"$output")" "$(sed -n "$((end - 99)),${end}p" in.txt)"
+	assert_line --index 100 k1
+	assert_equal "$(count_lines 'level=error' broker.err)" 0
+	# a restart keeps the start
+	elog_stop broker
+	assert_equal "$ELOG_STOP_STATUS" 0
+	serve broker2 min_free_bytes=4M
+	run -0 elog-consume -e -q -n 1 big
+	assert_output "$(sed -n "$((end - 99))p" in.txt)"
+}
+
+@test "a disk with no room at all: a first purge deletes the segments below the new start to make room for its file" {
+	serve broker min_free_bytes=0
+	elog-topic create -p 1 --segment-bytes 1M big
+	fill big
+	dd if=/dev/zero of=disk/filler bs=4k status=none 2>/dev/null || true
+	[ ! -e disk/data/big/0/log.start ]
+	local end
+	end=$(hw big)
+	run -0 --separate-stderr elog-topic purge --before $((end - 10)) big
+	assert_output "big	0	0	$((end - 10))	$((end - 10))"
+	[ "$(elog_file_size disk/data/big/0/log.start)" -eq 45 ]
+	run -0 elog-consume -e -q big
+	assert_equal "${#lines[@]}" 10
+	# again, on the disk filled anew: the file is overwritten in place
+	dd if=/dev/zero of=disk/filler2 bs=4k status=none 2>/dev/null || true
+	run -0 elog-topic purge --before $((end - 5)) big
+	assert_output "big	0	$((end - 10))	$((end - 5))	5"
+	elog_stop broker
+	assert_equal "$ELOG_STOP_STATUS" 0
+	serve broker2 min_free_bytes=0
+	run -0 elog-consume -e -q big
+	assert_equal "${#lines[@]}" 5
+	assert_equal "$(count_lines 'level=error' broker.err)" 0
+	assert_equal "$(count_lines 'level=error' broker2.err)" 0
+}

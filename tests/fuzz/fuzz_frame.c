@@ -175,6 +175,20 @@ static void decode_request(uint16_t api, const uint8_t *body, size_t len)
 			}
 		}
 		break;
+	case ELOG_API_DELETE_RECORDS:
+		(void)elog_wire_get_u32(&r);
+		(void)elog_wire_get_u8(&r);
+		tn = elog_wire_get_count(&r, 2 + 4);
+		for (uint32_t t = 0; t < tn && !r.failed; t++) {
+			uint32_t pn;
+			elog_wire_get_string(&r, &s, &slen);
+			pn = elog_wire_get_count(&r, 4 + 8);
+			for (uint32_t k = 0; k < pn && !r.failed; k++) {
+				(void)elog_wire_get_u32(&r);
+				(void)elog_wire_get_i64(&r);
+			}
+		}
+		break;
 	default:
 		return;
 	}
@@ -207,7 +221,7 @@ static int on_produce_result(void *ctx, const struct elog_produce_result *res, s
 	return 0;
 }
 
-static void decode_response(uint16_t api, const uint8_t *body, size_t len)
+static void decode_response(uint16_t api, uint16_t version, const uint8_t *body, size_t len)
 {
 	struct elog_wire_r r;
 	struct elog_metadata md;
@@ -238,7 +252,7 @@ static void decode_response(uint16_t api, const uint8_t *body, size_t len)
 		}
 		break;
 	case ELOG_API_DESCRIBE_TOPICS:
-		if (elog_describe_decode(&r, &d, NULL) == 0)
+		if (elog_describe_decode(&r, version, &d, NULL) == 0)
 			elog_topic_descriptions_release(&d);
 		break;
 	case ELOG_API_PRODUCE:
@@ -277,7 +291,7 @@ static void walk_frames(const uint8_t *data, size_t size)
 			return;
 		api = (uint16_t)(h.api & ~ELOG_API_RESPONSE);
 		decode_request(api, data + off + 12, total - 12);
-		decode_response(api, data + off + 12, total - 12);
+		decode_response(api, h.version, data + off + 12, total - 12);
 		off += total;
 	}
 }
@@ -327,7 +341,7 @@ static void feed_connection(const uint8_t *data, size_t size)
 			REQUIRE(resp.tag < 4 && resp.api == apis[resp.tag]);
 			REQUIRE(resp.correlation_id == (uint32_t)resp.tag + 1);
 			REQUIRE(resp.body == resp.frame.data + 12);
-			decode_response(resp.api, resp.body, resp.body_len);
+			decode_response(resp.api, resp.version, resp.body, resp.body_len);
 			taken++;
 		}
 		if (rc < 0)
@@ -473,6 +487,18 @@ static void write_seeds(const char *dir)
 		struct elog_fetch_request_part part = {"orders", 0, 0, 1 << 20};
 		elog_encode_fetch(&w, 500, 1, 1 << 20, &part, 1);
 	}
+	elog_wire_frame_end(&w, NULL);
+	elog_wire_w_init(&w, &b);
+	elog_wire_frame_begin(&w, ELOG_API_DELETE_RECORDS, 10);
+	elog_wire_put_u32(&w, 30000);
+	elog_wire_put_u8(&w, 0);
+	elog_wire_put_u32(&w, 1);
+	elog_wire_put_cstring(&w, "orders");
+	elog_wire_put_u32(&w, 2);
+	elog_wire_put_u32(&w, 0);
+	elog_wire_put_i64(&w, 120);
+	elog_wire_put_u32(&w, 1);
+	elog_wire_put_i64(&w, -1);
 	elog_wire_frame_end(&w, NULL);
 	seed_write(dir, "requests", &b);
 

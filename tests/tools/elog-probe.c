@@ -410,8 +410,14 @@ static int cmd_describe(struct probe *pr, int argc, char **argv)
 			uint32_t id = elog_wire_get_u32(&r);
 			int64_t start = elog_wire_get_i64(&r), hw = elog_wire_get_i64(&r);
 			uint64_t size = elog_wire_get_u64(&r);
+			uint32_t segments = elog_wire_get_u32(&r);
+			uint8_t status = elog_wire_get_u8(&r);
+			const char *detail;
+			size_t dl;
+			elog_wire_get_string(&r, &detail, &dl);
 			printf("partition=%u log_start=%" PRId64 " high_watermark=%" PRId64 " size=%" PRIu64
-			       " segments=%u\n", id, start, hw, size, elog_wire_get_u32(&r));
+			       " segments=%u status=%u detail=\"%.*s\"\n", id, start, hw, size, segments,
+			       status, (int)dl, detail);
 		}
 	}
 	return check_end(&r);

@@ -6,7 +6,7 @@
 
 int t_failed_checks;
 const char *t_current;
-char t_first_failure[512];
+char t_first_failure[1024];
 
 static int passed, failed;
 static char tmp_root[1024];

@@ -25,7 +25,7 @@
 
 extern int t_failed_checks;
 extern const char *t_current;
-extern char t_first_failure[512];
+extern char t_first_failure[1024];
 
 void t_fail(const char *file, int line, const char *what);
 const char *t_tmpdir(void);
@@ -42,7 +42,7 @@ int t_finish(void);
 	         snprintf(t_m_, sizeof(t_m_), "%s == %s (%lld != %lld)", #a, #b, t_a_, t_b_); \
 	         t_fail(__FILE__, __LINE__, t_m_); return; } } while (0)
 #define T_OK(call, errp) \
-	do { if ((call) < 0) { char t_m_[512]; \
+	do { if ((call) < 0) { char t_m_[1024]; \
 	         snprintf(t_m_, sizeof(t_m_), "%s: %s", #call, (errp)->msg); \
 	         t_fail(__FILE__, __LINE__, t_m_); return; } } while (0)
 #define T_RUN(fn) t_run(#fn, fn)

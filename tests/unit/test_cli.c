@@ -159,6 +159,88 @@ static void test_duration_errors(void)
 	T_CHECK(v == 42);
 }
 
+/* The unit a duration was given in comes back, and formats it again. */
+static void test_duration_units(void)
+{
+	static const struct {
+		const char *in;
+		int64_t ms, unit_ms;
+		const char *again;
+	} cases[] = {
+		{"0", 0, 0, "0"},          {"7d", 604800000, 86400000, "7d"},
+		{"168h", 604800000, 3600000, "168h"},
+		{"1h30m", 5400000, 60000, "90m"},
+		{"1s500ms", 1500, 1, "1500ms"}, {"90s", 90000, 1000, "90s"},
+		{"60000ms", 60000, 1, "60000ms"}, {"1m", 60000, 60000, "1m"},
+	};
+	struct elog_err err;
+	char out[ELOG_CLI_VALUE_MAX];
+	int64_t ms, unit_ms;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		T_OK(elog_cli_parse_duration(cases[i].in, &ms, &unit_ms, &err), &err);
+		T_EQ_INT(ms, cases[i].ms);
+		T_EQ_INT(unit_ms, cases[i].unit_ms);
+		elog_cli_format_duration(ms, unit_ms, out, sizeof(out));
+		T_CHECK(strcmp(out, cases[i].again) == 0);
+	}
+	T_CHECK(elog_cli_parse_duration("7", &ms, &unit_ms, &err) == -1);
+	/* no unit, or one that does not divide: the largest exact unit */
+	elog_cli_format_duration(604800000, 0, out, sizeof(out));
+	T_CHECK(strcmp(out, "7d") == 0);
+	elog_cli_format_duration(90000, 3600000, out, sizeof(out));
+	T_CHECK(strcmp(out, "90s") == 0);
+	elog_cli_format_duration(250, 0, out, sizeof(out));
+	T_CHECK(strcmp(out, "250ms") == 0);
+	elog_cli_format_duration(-1, 86400000, out, sizeof(out));
+	T_CHECK(strcmp(out, "-1") == 0);
+	elog_cli_format_duration(INT64_MAX, 0, out, sizeof(out));
+	T_CHECK(strcmp(out, "9223372036854775807ms") == 0);
+}
+
+static void test_size_format(void)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *exact, *human;
+	} cases[] = {
+		{0, "0", "0"},
+		{512, "512", "512"},
+		{1000, "1000", "1000"},
+		{1023, "1023", "1023"},
+		{1024, "1K", "1K"},
+		{1536, "1536", "1.5K"},
+		{98304, "96K", "96K"},
+		{1000000, "1000000", "977K"},
+		{1258291, "1258291", "1.2M"},
+		{10433331, "10433331", "9.9M"},
+		{10433332, "10433332", "10M"},
+		{16777216, "16M", "16M"},
+		{134217728, "128M", "128M"},
+		{1073741823, "1073741823", "1G"},
+		{1073741824, "1G", "1G"},
+		{UINT64_C(1) << 40, "1T", "1T"},
+		{UINT64_C(1) << 50, "1024T", "1024T"},
+		{UINT64_MAX, "18446744073709551615", "16777216T"},
+	};
+	struct elog_err err;
+	char out[ELOG_CLI_VALUE_MAX];
+	uint64_t back;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		elog_cli_format_size(cases[i].bytes, out, sizeof(out));
+		if (strcmp(out, cases[i].exact) != 0)
+			fprintf(stderr, "# %" PRIu64 " -> %s\n", cases[i].bytes, out);
+		T_CHECK(strcmp(out, cases[i].exact) == 0);
+		T_OK(elog_cli_parse_size(out, &back, &err), &err);
+		T_CHECK(back == cases[i].bytes);
+		elog_cli_format_size_human(cases[i].bytes, out, sizeof(out));
+		if (strcmp(out, cases[i].human) != 0)
+			fprintf(stderr, "# %" PRIu64 " -> %s\n", cases[i].bytes, out);
+		T_CHECK(strcmp(out, cases[i].human) == 0);
+	}
+}
+
 /* ------------------------------------------------------------ timestamps */
 
 static void test_timestamp_rfc3339(void)
@@ -539,6 +621,8 @@ int main(void)
 	T_RUN(test_size_errors);
 	T_RUN(test_duration);
 	T_RUN(test_duration_errors);
+	T_RUN(test_duration_units);
+	T_RUN(test_size_format);
 	T_RUN(test_timestamp_rfc3339);
 	T_RUN(test_timestamp_epoch);
 	T_RUN(test_timestamp_errors);

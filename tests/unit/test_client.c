@@ -1044,38 +1044,53 @@ static void test_decode_describe(void)
 	struct elog_topic_descriptions d;
 	struct elog_err err;
 
-	elog_buf_init(&b, 1 << 16);
-	elog_wire_w_init(&w, &b);
-	elog_wire_put_u32(&w, 1);
-	elog_wire_put_cstring(&w, "orders");
-	elog_wire_put_i16(&w, 0);
-	elog_wire_put_u32(&w, 2);
-	elog_wire_put_u32(&w, 1);
-	elog_wire_put_cstring(&w, "retention");
-	elog_wire_put_cstring(&w, "7d");
-	elog_wire_put_u32(&w, 2);
-	for (uint32_t i = 0; i < 2; i++) {
-		elog_wire_put_u32(&w, i);
-		elog_wire_put_i64(&w, 10 * i);
-		elog_wire_put_i64(&w, 100 + i);
-		elog_wire_put_u64(&w, 4096);
+	/* version 1, and version 2 with each partition's status */
+	for (uint16_t version = 1; version <= 2; version++) {
+		elog_buf_init(&b, 1 << 16);
+		elog_wire_w_init(&w, &b);
 		elog_wire_put_u32(&w, 1);
+		elog_wire_put_cstring(&w, "orders");
+		elog_wire_put_i16(&w, 0);
+		elog_wire_put_u32(&w, 2);
+		elog_wire_put_u32(&w, 1);
+		elog_wire_put_cstring(&w, "retention");
+		elog_wire_put_cstring(&w, "7d");
+		elog_wire_put_u32(&w, 2);
+		for (uint32_t i = 0; i < 2; i++) {
+			elog_wire_put_u32(&w, i);
+			elog_wire_put_i64(&w, 10 * i);
+			elog_wire_put_i64(&w, 100 + i);
+			elog_wire_put_u64(&w, 4096);
+			elog_wire_put_u32(&w, 1);
+			if (version >= 2) {
+				elog_wire_put_u8(&w, (uint8_t)i);
+				elog_wire_put_cstring(&w, i ? "offsets 5-9 damaged" : "");
+			}
+		}
+		elog_wire_r_init(&r, b.data, b.len);
+		T_OK(elog_describe_decode(&r, version, &d, &err), &err);
+		T_EQ_INT(d.count, 1);
+		T_CHECK(strcmp(d.topics[0].name, "orders") == 0);
+		T_EQ_INT(d.topics[0].partition_count, 2);
+		T_EQ_INT(d.topics[0].config_count, 1);
+		T_CHECK(strcmp(d.topics[0].configs[0].value, "7d") == 0);
+		T_EQ_INT(d.topics[0].partition_desc_count, 2);
+		T_EQ_INT(d.topics[0].partitions[1].high_watermark, 101);
+		T_EQ_INT(d.topics[0].partitions[0].status, ELOG_PARTITION_STATE_OK);
+		T_CHECK(d.topics[0].partitions[0].status_detail == NULL);
+		if (version >= 2) {
+			T_EQ_INT(d.topics[0].partitions[1].status, ELOG_PARTITION_STATE_DAMAGED);
+			T_CHECK(strcmp(d.topics[0].partitions[1].status_detail, "offsets 5-9 damaged") == 0);
+			T_CHECK(strcmp(elog_partition_state_name(d.topics[0].partitions[1].status),
+				       "damaged") == 0);
+		}
+		elog_topic_descriptions_release(&d);
+		for (size_t cut = 0; cut < b.len; cut++) {
+			elog_wire_r_init(&r, b.data, cut);
+			T_CHECK(elog_describe_decode(&r, version, &d, &err) == -1);
+		}
+		elog_buf_release(&b);
 	}
-	elog_wire_r_init(&r, b.data, b.len);
-	T_OK(elog_describe_decode(&r, &d, &err), &err);
-	T_EQ_INT(d.count, 1);
-	T_CHECK(strcmp(d.topics[0].name, "orders") == 0);
-	T_EQ_INT(d.topics[0].partition_count, 2);
-	T_EQ_INT(d.topics[0].config_count, 1);
-	T_CHECK(strcmp(d.topics[0].configs[0].value, "7d") == 0);
-	T_EQ_INT(d.topics[0].partition_desc_count, 2);
-	T_EQ_INT(d.topics[0].partitions[1].high_watermark, 101);
-	elog_topic_descriptions_release(&d);
-	for (size_t cut = 0; cut < b.len; cut++) {
-		elog_wire_r_init(&r, b.data, cut);
-		T_CHECK(elog_describe_decode(&r, &d, &err) == -1);
-	}
-	elog_buf_release(&b);
 }
 
 struct walk_log {

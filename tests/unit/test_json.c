@@ -43,7 +43,7 @@ static void test_valid_documents(void)
 		struct elog_err err;
 		size_t pos = 99;
 		if (validate(docs[i].text, doc_len(&docs[i]), &pos, &err) < 0) {
-			char m[512];
+			char m[ELOG_ERR_MSG_MAX + 256];
 			snprintf(m, sizeof(m), "valid doc %zu (%s) rejected: %s", i, docs[i].text,
 				 err.msg);
 			t_fail(__FILE__, __LINE__, m);
@@ -627,7 +627,7 @@ static void test_base64_invalid(void)
 			len = 4;
 		T_CHECK(elog_json_base64_decode(bad[i].text, len, out, sizeof(out), &n, &err) < 0);
 		if (strcmp(err.msg, bad[i].msg) != 0) {
-			char m[300];
+			char m[ELOG_ERR_MSG_MAX + 64];
 			snprintf(m, sizeof(m), "base64 %zu: got \"%s\"", i, err.msg);
 			t_fail(__FILE__, __LINE__, m);
 		}
@@ -687,7 +687,7 @@ static void test_int64_parse(void)
 	for (size_t i = 0; i < N_ELEMS(bad); i++) {
 		T_CHECK(elog_json_int64_parse(bad[i].text, strlen(bad[i].text), &v, &err) < 0);
 		if (strcmp(err.msg, bad[i].msg) != 0) {
-			char m[300];
+			char m[ELOG_ERR_MSG_MAX + 64];
 			snprintf(m, sizeof(m), "int64 %zu: got \"%s\"", i, err.msg);
 			t_fail(__FILE__, __LINE__, m);
 		}

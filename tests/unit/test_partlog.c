@@ -13,6 +13,7 @@
 #include "t.h"
 #include "batch.h"
 #include "bytes.h"
+#include "crc32c.h"
 #include "partlog.h"
 #include "partlog_int.h" /* test_write_error_fails_log swaps a segment's descriptor */
 #include "segment.h"
@@ -428,7 +429,46 @@ static int build_small_log(const char *dir, struct built_log *b, struct elog_err
 	return rc;
 }
 
-/* A torn write cut at every byte of the last batch recovers to the batch before. */
+/*
+ * recovery.point as a crash after the last appends leaves it: the point,
+ * but no durable end covering those appends (close writes one).
+ */
+static int rp_forget_durable(const char *dir)
+{
+	char path[4200], line[64];
+	int n = snprintf(line, sizeof(line), "elog-recovery-point 0");
+
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " %08x\n",
+		      elog_crc32c(0, line, (size_t)n));
+	path_join(path, sizeof(path), dir, "recovery.point");
+	return file_write(path, (const uint8_t *)line, (size_t)n);
+}
+
+/* Damage events, as a store would log them. */
+struct events {
+	int damage, index;
+	struct elog_partlog_damage last;
+	char index_file[32];
+};
+
+static void events_note(void *ctx, const struct elog_partlog_event *e)
+{
+	struct events *ev = ctx;
+
+	if (e->kind == ELOG_PARTLOG_EVENT_DAMAGE) {
+		ev->damage++;
+		ev->last = *e->damage;
+	} else {
+		ev->index++;
+		snprintf(ev->index_file, sizeof(ev->index_file), "%s", e->file);
+	}
+}
+
+/*
+ * A torn write (no durable end covers it) cut at every byte of the last
+ * batch recovers to the batch before; the same cut below a durable end is
+ * damage: nothing cut, the lost offsets reported and unreadable.
+ */
 static void test_torn_write_every_byte(void)
 {
 	const char *dir = t_tmpdir();
@@ -445,8 +485,42 @@ static void test_torn_write_every_byte(void)
 	c.segment_bytes = 1 << 20;
 	segment_path(path, sizeof(path), dir, 0, "log");
 	for (size_t cut = b.last_start; cut < b.len; cut++) {
+		static uint8_t buf[1 << 16];
+		struct elog_partlog_damage d;
+		struct elog_partlog_slice sl;
+		struct events ev = {0};
+		/* below the durable end the close recorded: damage, nothing cut */
+		char rp_path[4200];
+		size_t rp_len;
+		uint8_t *rp;
+		path_join(rp_path, sizeof(rp_path), dir, "recovery.point");
+		rp = file_read(rp_path, &rp_len);
+		T_ASSERT(rp && file_write(path, b.bytes, cut) == 0);
+		c.event = events_note;
+		c.event_ctx = &ev;
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		c.event = NULL;
+		T_EQ_INT(elog_partlog_next_offset(log), b.last_base + b.last_records);
+		T_EQ_INT(rep.truncated_bytes, 0);
+		T_EQ_INT(rep.damaged_extents, 1);
+		T_EQ_INT(ev.damage, 1);
+		T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+		T_EQ_INT(d.position, b.last_start);
+		T_EQ_INT(d.end_position, cut);
+		T_EQ_INT(d.offset, b.last_base);
+		T_EQ_INT(d.end_offset, b.last_base + b.last_records);
+		T_CHECK(elog_partlog_read(log, b.last_base, buf, sizeof(buf), &sl, &err) < 0 &&
+			err.code == ELOG_E_DAMAGED && strstr(err.msg, "00000000000000000000.log byte"));
+		T_OK(elog_partlog_read(log, 0, buf, sizeof(buf), &sl, &err), &err);
+		T_EQ_INT(sl.next_offset, b.last_base); /* the slice stops before the damage */
+		T_EQ_INT(file_size(path), (off_t)cut);
+		elog_partlog_close(log);
+		T_ASSERT(file_write(rp_path, rp, rp_len) == 0);
+		free(rp);
+		/* a crash's torn tail: cut */
 		size_t torn = cut - b.last_start;
 		T_ASSERT(file_write(path, b.bytes, cut) == 0);
+		T_ASSERT(rp_forget_durable(dir) == 0);
 		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 		T_EQ_INT(elog_partlog_next_offset(log), b.last_base);
 		T_EQ_INT(elog_partlog_last_term(log), 1);
@@ -457,6 +531,7 @@ static void test_torn_write_every_byte(void)
 		T_EQ_INT(rep.truncated_records, torn >= ELOG_BATCH_HEADER_SIZE ? b.last_records : 0);
 		T_CHECK(torn == 0 || strstr(rep.first_bad, "00000000000000000000.log: byte "));
 		T_EQ_INT(file_size(path), (off_t)b.last_start);
+		T_EQ_INT(rep.damaged_extents, 0);
 		/* and the log takes appends again */
 		T_OK(append_n(log, 2, wobbly_ts, 1, 2, &err), &err);
 		elog_partlog_close(log);
@@ -464,7 +539,11 @@ static void test_torn_write_every_byte(void)
 	free(b.bytes);
 }
 
-/* Every single flipped bit of the last batch is detected and the batch cut. */
+/*
+ * Every single flipped bit of the last batch is detected: below the
+ * durable end (a clean close) the batch is damage, kept and unreadable;
+ * past it (a crash) it is cut as a torn write would be.
+ */
 static void test_flipped_bit_last_batch(void)
 {
 	const char *dir = t_tmpdir();
@@ -473,17 +552,40 @@ static void test_flipped_bit_last_batch(void)
 	struct elog_partlog *log;
 	struct built_log b;
 	struct elog_err err;
-	char path[4200];
+	char path[4200], rp_path[4200];
+	uint8_t *rp;
+	size_t rp_len;
 
 	T_OK(build_small_log(dir, &b, &err), &err);
 	T_ASSERT(b.bytes);
 	config_small(&c);
 	c.segment_bytes = 1 << 20;
 	segment_path(path, sizeof(path), dir, 0, "log");
+	path_join(rp_path, sizeof(rp_path), dir, "recovery.point");
+	rp = file_read(rp_path, &rp_len);
+	T_ASSERT(rp);
 	for (size_t bit = b.last_start * 8; bit < b.len * 8; bit++) {
+		static uint8_t buf[1 << 16];
+		struct elog_partlog_slice sl;
 		b.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		T_ASSERT(file_write(path, b.bytes, b.len) == 0);
+		T_ASSERT(file_write(rp_path, rp, rp_len) == 0);
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		if (elog_partlog_next_offset(log) != b.last_base + b.last_records ||
+		    rep.damaged_extents != 1 || rep.truncated_bytes != 0 ||
+		    elog_partlog_read(log, b.last_base, buf, sizeof(buf), &sl, &err) == 0 ||
+		    err.code != ELOG_E_DAMAGED) {
+			char m[80];
+			snprintf(m, sizeof(m), "bit %zu of the last batch, below the durable end",
+				 bit - b.last_start * 8);
+			t_fail(__FILE__, __LINE__, m);
+			elog_partlog_close(log);
+			break;
+		}
+		elog_partlog_close(log);
+		T_ASSERT(file_write(path, b.bytes, b.len) == 0);
 		b.bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		T_ASSERT(rp_forget_durable(dir) == 0);
 		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 		if (elog_partlog_next_offset(log) != b.last_base) {
 			char m[64];
@@ -497,6 +599,7 @@ static void test_flipped_bit_last_batch(void)
 		T_CHECK(rep.first_bad[0] != '\0');
 		elog_partlog_close(log);
 	}
+	free(rp);
 	free(b.bytes);
 }
 
@@ -574,7 +677,8 @@ static uint32_t segment_bases(const char *dir, int64_t *bases, uint32_t cap)
  * Closed segments are not CRC-scanned on open (recovery time would grow with
  * the whole log, not the active segment); damage there is found when it is
  * read, when its indexes need a rebuild, or at once when its first batch
- * does not carry the segment's base offset.
+ * does not carry the segment's base offset. Either way it is recorded as a
+ * damaged extent, reported once, and never cut: everything around it reads.
  */
 static void test_flipped_bit_closed_segment(void)
 {
@@ -583,17 +687,21 @@ static void test_flipped_bit_closed_segment(void)
 	struct elog_partlog_recovery rep;
 	struct elog_partlog *log;
 	struct elog_partlog_slice sl, hit;
+	struct elog_partlog_damage d;
+	struct events ev = {0};
 	struct elog_err err;
 	static uint8_t buf[1 << 16];
 	int64_t bases[64], got, next;
 	char path[4200], idx_path[4200];
 	uint8_t *bytes;
 	size_t len, flip;
-	int reported = 0;
+	int damaged = 0;
 
 	T_ASSERT(build_segments(dir, 120, &err) >= 3);
 	T_ASSERT(segment_bases(dir, bases, 64) >= 3);
 	config_small(&c);
+	c.event = events_note;
+	c.event_ctx = &ev;
 	/* a value byte of a batch in the middle of closed segment 1 */
 	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
 	T_OK(elog_partlog_locate(log, (bases[1] + bases[2]) / 2, 0, &hit, &err), &err);
@@ -608,37 +716,69 @@ static void test_flipped_bit_closed_segment(void)
 	T_ASSERT(file_write(path, bytes, len) == 0);
 	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
 	T_EQ_INT(rep.truncated_bytes, 0);
+	T_EQ_INT(ev.damage, 0); /* not scanned at open */
 	for (int64_t o = bases[1]; o < bases[2]; o++) {
-		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err) == 0)
+		if (elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err) == 0) {
+			T_OK(slice_verify(buf, &sl, &err), &err);
+			T_CHECK(sl.next_offset <= hit.base_offset || sl.base_offset >= hit.next_offset);
 			continue;
-		T_ASSERT(err.code == ELOG_E_CORRUPT);
-		T_CHECK(strstr(err.msg, ".log: byte ") != NULL);
-		reported = 1;
+		}
+		T_ASSERT(err.code == ELOG_E_DAMAGED);
+		T_CHECK(strstr(err.msg, ".log byte ") != NULL);
+		T_CHECK(o >= hit.base_offset && o < hit.next_offset);
+		damaged++;
 	}
-	T_CHECK(reported);
+	T_EQ_INT(damaged, hit.next_offset - hit.base_offset);
+	T_EQ_INT(ev.damage, 1); /* found once, reported once */
+	T_EQ_INT(ev.last.position, hit.position);
+	T_EQ_INT(ev.last.end_position, hit.position + hit.len);
+	T_EQ_INT(elog_partlog_damage_end(log, hit.base_offset), hit.next_offset);
 	/* find_time gives the right answer or says the batch it needs is damaged */
 	for (int64_t ts = TS_LO; ts < TS_HI; ts += 5) {
 		if (elog_partlog_find_time(log, ts, &got, &err) < 0)
-			T_ASSERT(err.code == ELOG_E_CORRUPT);
+			T_ASSERT(err.code == ELOG_E_DAMAGED);
 		else
 			T_ASSERT(got == model_find(0, next, ts));
 	}
 	elog_partlog_close(log);
-	/* needing a rebuild, the segment is scanned and the open refused */
+	/* needing a rebuild, the segment is scanned at open: damage recorded, open goes on */
 	unlink(idx_path);
-	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
-	T_CHECK(strstr(err.msg, "closed segment") != NULL);
-	/* repaired, it opens and rebuilds the index */
+	ev.damage = 0;
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(ev.index, 0); /* the damage explains the rebuild */
+	T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+	T_EQ_INT(d.offset, hit.base_offset);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	T_CHECK(elog_partlog_read(log, hit.base_offset, buf, sizeof(buf), &sl, &err) < 0 &&
+		err.code == ELOG_E_DAMAGED);
+	T_OK(elog_partlog_read(log, hit.next_offset, buf, sizeof(buf), &sl, &err), &err);
+	elog_partlog_close(log);
+	/* repaired, it reads whole again */
 	bytes[flip] ^= 0x10;
 	T_ASSERT(file_write(path, bytes, len) == 0);
+	ev.damage = 0;
 	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
-	T_EQ_INT(rep.indexes_rebuilt, 1);
+	for (int64_t o = 0; o < next; o = sl.next_offset) {
+		T_OK(elog_partlog_read(log, o, buf, sizeof(buf), &sl, &err), &err);
+		T_OK(slice_verify(buf, &sl, &err), &err);
+	}
+	T_EQ_INT(ev.damage, 0);
 	elog_partlog_close(log);
-	/* a first batch that does not start at the segment's base: refused at once */
+	/* a first batch that does not start at the segment's base: damage, found at open */
 	bytes[0] ^= 0x01;
 	T_ASSERT(file_write(path, bytes, len) == 0);
-	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
-	T_CHECK(strstr(err.msg, "byte 0") != NULL);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(ev.damage, 1);
+	T_EQ_INT(ev.last.position, 0);
+	T_EQ_INT(ev.last.offset, bases[1]);
+	T_CHECK(strstr(ev.last.why, "first batch") || strstr(ev.last.why, "base offset"));
+	T_CHECK(elog_partlog_read(log, bases[1], buf, sizeof(buf), &sl, &err) < 0 &&
+		err.code == ELOG_E_DAMAGED && strstr(err.msg, "byte 0"));
+	T_OK(elog_partlog_read(log, ev.last.end_offset, buf, sizeof(buf), &sl, &err), &err);
+	T_OK(elog_partlog_read(log, 0, buf, sizeof(buf), &sl, &err), &err);
+	elog_partlog_close(log);
 	bytes[0] ^= 0x01;
 	T_ASSERT(file_write(path, bytes, len) == 0);
 	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
@@ -646,14 +786,18 @@ static void test_flipped_bit_closed_segment(void)
 	free(bytes);
 }
 
-/* A closed segment cut short no longer reaches the next one: refused. */
+/* A closed segment cut short no longer reaches the next one: damage at its end. */
 static void test_closed_segment_short(void)
 {
 	const char *dir = t_tmpdir();
 	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
 	struct elog_partlog *log;
+	struct elog_partlog_damage d;
+	struct elog_partlog_slice sl;
 	struct elog_err err;
-	int64_t bases[64];
+	static uint8_t buf[1 << 16];
+	int64_t bases[64], next;
 	char path[4200];
 
 	T_ASSERT(build_segments(dir, 80, &err) >= 3);
@@ -661,7 +805,21 @@ static void test_closed_segment_short(void)
 	segment_path(path, sizeof(path), dir, bases[0], "log");
 	T_ASSERT(truncate(path, file_size(path) - 1) == 0);
 	config_small(&c);
-	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	next = elog_partlog_next_offset(log);
+	T_EQ_INT(rep.damaged_extents, 1);
+	T_EQ_INT(elog_partlog_damage_list(log, &d, 1), 1);
+	T_EQ_INT(d.end_offset, bases[1]);
+	T_EQ_INT(d.end_position, file_size(path));
+	T_CHECK(elog_partlog_read(log, bases[1] - 1, buf, sizeof(buf), &sl, &err) < 0 &&
+		err.code == ELOG_E_DAMAGED);
+	T_OK(elog_partlog_read(log, bases[1], buf, sizeof(buf), &sl, &err), &err);
+	T_OK(elog_partlog_read(log, 0, buf, sizeof(buf), &sl, &err), &err);
+	elog_partlog_close(log);
+	T_EQ_INT(file_size(path) >= 0, 1);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), next);
+	elog_partlog_close(log);
 }
 
 /* ---------------------------------------------------------------- indexes */

@@ -140,11 +140,46 @@ static void test_rebuild(void)
 	elog_partlog_close(log);
 }
 
+/*
+ * After a purge the rebuild starts at the log start: a producer whose
+ * batches all lie below it is forgotten (as one silent for two segments),
+ * one whose batch holds the start is remembered.
+ */
+static void test_rebuild_after_purge(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_pstate ps;
+	struct elog_err err;
+	int64_t base = -1;
+
+	elog_partlog_config_default(&c);
+	c.flush = ELOG_FLUSH_NEVER;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(append(log, 5, 0, 0, 2, &err), &err);  /* offsets 0-1 */
+	T_OK(append(log, 7, 0, 0, 3, &err), &err);  /* offsets 2-4 */
+	T_OK(append(log, 9, 0, 0, 3, &err), &err);  /* offsets 5-7 */
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	T_OK(elog_partlog_start_set(log, 3, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_pstate_init(&ps, 0);
+	T_OK(elog_pstate_rebuild(&ps, log, NULL, &err), &err);
+	T_EQ_INT(elog_pstate_check(&ps, 5, 0, 2, 1, NULL), ELOG_PSTATE_UNKNOWN);
+	T_EQ_INT(elog_pstate_check(&ps, 7, 0, 0, 3, &base), ELOG_PSTATE_DUPLICATE);
+	T_EQ_INT(base, 2);
+	T_EQ_INT(elog_pstate_check(&ps, 9, 0, 3, 1, NULL), ELOG_PSTATE_APPEND);
+	elog_pstate_release(&ps);
+	elog_partlog_close(log);
+}
+
 int main(void)
 {
 	T_RUN(test_sequences);
 	T_RUN(test_window_and_wrap);
 	T_RUN(test_eviction);
 	T_RUN(test_rebuild);
+	T_RUN(test_rebuild_after_purge);
 	return t_finish();
 }

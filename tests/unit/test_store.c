@@ -2,13 +2,16 @@
  * Unit tests: store — topic config keys (parse, check, format, round
  * trip), the directory lock, topics created/altered/deleted and replayed
  * from the metadata log, producer ids never reused, the leftovers a crash
- * between a metadata record and its directory change leaves, and a full
+ * between a metadata record and its directory change leaves (and the
+ * directories no record explains, left alone), damage in the metadata log
+ * (refused; salvaged on request), a partition's damage status, and a full
  * disk: the free-space states, failed logs logged once, and a store that
  * reopens and deletes on a disk with no room left.
  */
 #include "t.h"
 #include "batch.h"
 #include "partlog_int.h" /* test_failure_logged_once swaps a segment's descriptor */
+#include "segment.h"
 #include "store.h"
 
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 /* Append one small batch to a log. */
 static int append_one(struct elog_partlog *log, struct elog_err *err)
@@ -158,8 +162,11 @@ static void test_topics_replay(void)
 	elog_store_close(s);
 }
 
-/* A delete recorded whose directory is still there, and a stale .trash:
- * both are gone after the next open. */
+/*
+ * A delete recorded whose directory is still there, and a stale .trash:
+ * both are gone after the next open. A topic directory the metadata log
+ * never named is left alone, and its name cannot be created over it.
+ */
 static void test_leftovers(void)
 {
 	char dir[4200], path[4300];
@@ -172,15 +179,21 @@ static void test_leftovers(void)
 	T_ASSERT((s = open_store(dir, &err)) != NULL);
 	elog_topic_config_default(&c);
 	T_OK(elog_store_create(s, "keep", 4, 1, &c, NULL, &err), &err);
+	T_OK(elog_store_create(s, "ghost", 5, 1, &c, NULL, &err), &err);
+	T_OK(elog_store_delete(s, elog_store_find(s, "ghost", 5), &err), &err);
 	elog_store_close(s);
-	/* a topic directory the metadata does not know, as if the delete's
-	 * rename never happened */
+	/* the deleted topic's directory, as if the delete's rename never happened */
 	snprintf(path, sizeof(path), "%s/ghost", dir);
 	T_ASSERT(mkdir(path, 0755) == 0);
 	snprintf(path, sizeof(path), "%s/ghost/0", dir);
 	T_ASSERT(mkdir(path, 0755) == 0);
-	snprintf(path, sizeof(path), "%s/.trash", dir);
+	/* a directory no record names */
+	snprintf(path, sizeof(path), "%s/stranger", dir);
 	T_ASSERT(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/stranger/0", dir);
+	T_ASSERT(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/.trash", dir);
+	T_ASSERT(mkdir(path, 0755) == 0 || errno == EEXIST);
 	snprintf(path, sizeof(path), "%s/.trash/old.1", dir);
 	T_ASSERT(mkdir(path, 0755) == 0);
 	T_ASSERT((s = open_store(dir, &err)) != NULL);
@@ -190,6 +203,195 @@ static void test_leftovers(void)
 	T_CHECK(stat(path, &st) < 0);
 	snprintf(path, sizeof(path), "%s/keep/0/log.meta", dir);
 	T_CHECK(stat(path, &st) == 0);
+	snprintf(path, sizeof(path), "%s/stranger/0", dir);
+	T_CHECK(stat(path, &st) == 0);
+	T_CHECK(elog_store_find(s, "stranger", 8) == NULL);
+	T_CHECK(elog_store_create(s, "stranger", 8, 1, &c, NULL, &err) < 0 &&
+		err.code == ELOG_E_BUSY && strstr(err.msg, "directory exists"));
+	T_OK(elog_store_create(s, "ghost", 5, 1, &c, NULL, &err), &err);
+	elog_store_close(s);
+}
+
+/* Byte positions of the metadata log's batches (one record each), in order. */
+static size_t meta_batches(const char *dir, uint64_t *pos, size_t cap)
+{
+	char path[4300];
+	struct elog_segment_scanner sc;
+	struct elog_batch_header h;
+	const uint8_t *batch;
+	struct elog_err err;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/__meta/0/00000000000000000000.log", dir);
+	if (elog_segment_scanner_open(&sc, path, 0, &err) < 0)
+		return 0;
+	while (n < cap && elog_segment_scanner_next(&sc, &h, &batch, &err) == 1) {
+		pos[n++] = sc.position;
+		elog_segment_scanner_advance(&sc, &h);
+	}
+	elog_segment_scanner_release(&sc);
+	return n;
+}
+
+static int meta_flip(const char *dir, uint64_t at)
+{
+	char path[4300];
+	uint8_t b;
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/__meta/0/00000000000000000000.log", dir);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, &b, 1, (off_t)at) == 1;
+	b ^= 0xff;
+	ok = ok && pwrite(fd, &b, 1, (off_t)at) == 1;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Damage in the metadata log stops the open with the file and byte, and
+ * changes nothing; salvage_metadata rebuilds it from the intact records and
+ * the directories, keeping the damaged log aside.
+ */
+static void test_meta_damage_and_salvage(void)
+{
+	char dir[4200], path[4300];
+	struct elog_store_options o;
+	struct elog_store *s;
+	struct elog_topic *t;
+	struct elog_topic_config c;
+	struct elog_err err;
+	struct stat st;
+	uint64_t pos[16];
+	int64_t id1, id2;
+
+	snprintf(dir, sizeof(dir), "%s/data", t_tmpdir());
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	elog_topic_config_default(&c);
+	T_OK(elog_topic_config_set(&c, "retention.ms", "1h", &err), &err);
+	T_OK(elog_store_create(s, "a", 1, 2, &c, NULL, &err), &err);   /* record 0 */
+	T_OK(elog_store_create(s, "b", 1, 1, &c, NULL, &err), &err);   /* record 1 */
+	T_OK(elog_store_create(s, "c", 1, 1, &c, NULL, &err), &err);   /* record 2 */
+	T_OK(elog_store_delete(s, elog_store_find(s, "c", 1), &err), &err); /* record 3 */
+	T_OK(elog_store_alter(s, elog_store_find(s, "b", 1), 3, &c, &err), &err); /* record 4 */
+	T_OK(elog_store_producer_id(s, &id1, &err), &err);             /* record 5 */
+	elog_store_close(s);
+	T_EQ_INT(meta_batches(dir, pos, 16), 6);
+	/* the create of "a" damaged: the open refuses, naming the file and byte */
+	T_ASSERT(meta_flip(dir, pos[0] + 40) == 0);
+	T_CHECK(open_store(dir, &err) == NULL && err.code == ELOG_E_DAMAGED);
+	T_CHECK(strstr(err.msg, "__meta/0/00000000000000000000.log: byte 0: metadata log damaged") &&
+		strstr(err.msg, "docs/operations.md"));
+	snprintf(path, sizeof(path), "%s/a/1/log.meta", dir);
+	T_CHECK(stat(path, &st) == 0); /* nothing removed */
+	T_CHECK(open_store(dir, &err) == NULL && err.code == ELOG_E_DAMAGED); /* and again */
+	/* salvaged: "a" adopted from its directory, "b" as recorded, "c" stays deleted */
+	elog_store_options_default(&o);
+	o.topic_partitions_max = 8;
+	o.partitions_max = 12;
+	o.salvage_metadata = 1;
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	T_EQ_INT(s->topic_count, 2);
+	T_ASSERT((t = elog_store_find(s, "a", 1)) != NULL);
+	T_EQ_INT(t->partition_count, 2);
+	T_EQ_INT(t->config.retention_ms, -1); /* its config was in the lost record */
+	T_ASSERT((t = elog_store_find(s, "b", 1)) != NULL);
+	T_EQ_INT(t->partition_count, 3);
+	T_EQ_INT(t->config.retention_ms, 3600000);
+	T_CHECK(elog_store_find(s, "c", 1) == NULL);
+	T_OK(elog_store_producer_id(s, &id2, &err), &err);
+	T_CHECK(id2 > id1);
+	elog_store_close(s);
+	snprintf(path, sizeof(path), "%s/__meta/0.damaged-1/00000000000000000000.log", dir);
+	T_CHECK(stat(path, &st) == 0);
+	/* the new metadata log opens as any other */
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	T_EQ_INT(s->topic_count, 2);
+	elog_store_close(s);
+	/* the delete of "c" damaged, its directory gone: salvage does not bring "c" back */
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	T_OK(elog_store_create(s, "d", 1, 1, &c, NULL, &err), &err);
+	T_OK(elog_store_delete(s, elog_store_find(s, "d", 1), &err), &err);
+	elog_store_close(s);
+	/* a, b, producer ids (salvage's, then id2's), create d, delete d */
+	T_EQ_INT(meta_batches(dir, pos, 16), 6);
+	T_ASSERT(meta_flip(dir, pos[5] + 40) == 0);
+	T_CHECK(open_store(dir, &err) == NULL && err.code == ELOG_E_DAMAGED);
+	T_OK(elog_store_open(dir, &o, &s, &err), &err);
+	T_CHECK(elog_store_find(s, "d", 1) == NULL);
+	T_EQ_INT(s->topic_count, 2);
+	elog_store_close(s);
+	snprintf(path, sizeof(path), "%s/__meta/0.damaged-2", dir);
+	T_CHECK(stat(path, &st) == 0);
+}
+
+/* A torn tail of the metadata log is cut, and then no directory is removed. */
+static void test_meta_torn_tail(void)
+{
+	char dir[4200], path[4300];
+	struct elog_store *s;
+	struct elog_topic_config c;
+	struct elog_err err;
+	struct stat st;
+	uint64_t pos[16];
+
+	snprintf(dir, sizeof(dir), "%s/data", t_tmpdir());
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	elog_topic_config_default(&c);
+	T_OK(elog_store_create(s, "a", 1, 1, &c, NULL, &err), &err);
+	T_OK(elog_store_create(s, "b", 1, 1, &c, NULL, &err), &err);
+	elog_store_close(s);
+	T_EQ_INT(meta_batches(dir, pos, 16), 2);
+	/* as a crash would leave it: the last record torn, no durable end past the first */
+	snprintf(path, sizeof(path), "%s/__meta/0/00000000000000000000.log", dir);
+	T_ASSERT(truncate(path, (off_t)pos[1] + 30) == 0);
+	snprintf(path, sizeof(path), "%s/__meta/0/recovery.point", dir);
+	T_ASSERT(unlink(path) == 0);
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	T_CHECK(s->meta_cut);
+	T_CHECK(elog_store_find(s, "b", 1) == NULL);
+	snprintf(path, sizeof(path), "%s/b/0/log.meta", dir);
+	T_CHECK(stat(path, &st) == 0); /* its directory is left alone */
+	elog_store_close(s);
+}
+
+/* Partition status: damaged offsets listed, failed with the reason. */
+static void test_partition_status(void)
+{
+	char dir[4200], detail[256];
+	struct elog_store *s;
+	struct elog_topic_config c;
+	struct elog_partition *p;
+	struct elog_batch_builder b;
+	struct elog_err err;
+	const uint8_t *out;
+	size_t len;
+
+	snprintf(dir, sizeof(dir), "%s/data", t_tmpdir());
+	T_ASSERT((s = open_store(dir, &err)) != NULL);
+	elog_topic_config_default(&c);
+	T_OK(elog_store_create(s, "t", 1, 1, &c, NULL, &err), &err);
+	p = elog_store_partition(s, "t", 1, 0);
+	T_ASSERT(p);
+	T_EQ_INT(elog_store_partition_status(p, detail, sizeof(detail)), ELOG_PARTITION_OK);
+	T_CHECK(detail[0] == '\0');
+	for (int k = 0; k < 3; k++) {
+		struct elog_record r = {1000, NULL, -1, (const uint8_t *)"v", 1, NULL, 0};
+		uint8_t copy[256];
+		elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+		T_OK(elog_batch_builder_add(&b, &r, &err), &err);
+		T_OK(elog_batch_builder_add(&b, &r, &err), &err);
+		T_OK(elog_batch_builder_finish(&b, &out, &len, &err), &err);
+		T_ASSERT(len <= sizeof(copy));
+		memcpy(copy, out, len);
+		T_OK(elog_partlog_append(p->log, copy, len, 0, NULL, &err), &err);
+		elog_batch_builder_release(&b);
+	}
+	T_OK(elog_partlog_mark_damaged(p->log, 3, "test", &err), &err);
+	T_EQ_INT(elog_store_partition_status(p, detail, sizeof(detail)), ELOG_PARTITION_DAMAGED);
+	T_CHECK(strcmp(detail, "offsets 2-3 damaged") == 0);
 	elog_store_close(s);
 }
 
@@ -438,6 +640,9 @@ int main(void)
 	T_RUN(test_lock);
 	T_RUN(test_topics_replay);
 	T_RUN(test_leftovers);
+	T_RUN(test_meta_damage_and_salvage);
+	T_RUN(test_meta_torn_tail);
+	T_RUN(test_partition_status);
 	T_RUN(test_space_states);
 	T_RUN(test_failure_logged_once);
 	T_RUN(test_full_disk);
