@@ -23,13 +23,23 @@
  * past it) and max_inflight_per_connection per connection (the broker
  * stops reading that connection until one is answered).
  *
- * Bounds per connection: a frame may be at most max_frame_bytes (checked
- * before anything is allocated for it); the read buffer holds at most one
- * frame; when the unsent responses of a connection exceed
- * connection_buffer_bytes the broker stops reading from it (and so stops
- * answering it) until the client reads; a connection with no progress in
+ * Bounds. A frame may be at most max_frame_bytes (checked before anything
+ * is allocated for it); its read buffer grows as its bytes arrive. All
+ * connections together hold at most max_buffered_bytes for requests and
+ * answers beyond a free share each (broker_int.h, "Memory"); past it a
+ * connection that needs more is not read until memory comes back. FETCH
+ * answers stream from the segment files, checked batch by batch, instead
+ * of being built in memory. When the unsent responses of a connection
+ * exceed connection_buffer_bytes the broker stops reading from it (and so
+ * stops answering it) until the client reads. A frame must arrive within
+ * request_timeout_ms of its first byte; a connection with no progress in
  * either direction for idle_timeout_ms is closed, unless it only waits for
- * a parked request. At max_connections the listener is paused.
+ * a parked request. At max_connections a new connection makes room by
+ * closing the one idle the longest (or whose frame is slowest); when none
+ * qualifies the listener is paused. A request naming a partition or topic
+ * twice, or more than exist, is refused before any work is done, and no
+ * answer exceeds max_frame_bytes. docs/operations.md, "Limits", is the
+ * operator's account of all this.
  *
  * Malformed input closes only the connection it came on: an oversized or
  * too short frame header, or a body that does not parse, is answered with
@@ -71,8 +81,10 @@ struct elog_broker_config {
 	int32_t broker_id;
 	uint32_t max_frame_bytes;
 	uint64_t connection_buffer_bytes;
+	uint64_t max_buffered_bytes;            /* requests and answers, broker-wide */
 	uint32_t max_connections;
 	int64_t idle_timeout_ms;
+	int64_t request_timeout_ms;             /* a frame's first byte to its last */
 	uint32_t max_inflight_per_connection;
 	uint32_t max_waiting_requests;
 	int64_t max_wait_ms;                    /* cap on a fetch's max_wait_ms */

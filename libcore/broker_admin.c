@@ -135,6 +135,8 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 	} else if (skim_names(r, &count) < 0) {
 		MALFORMED(c, rq, r);
 	}
+	if (elog_broker_check_names(c, rq, &again) < 0)
+		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i32(&w, b->config.broker_id);
@@ -351,6 +353,8 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 
 	if (skim_names(r, &count) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_names(c, rq, &again) < 0)
+		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_get_count(&again, 2);
@@ -494,9 +498,13 @@ void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_heade
 	struct elog_wire_r again = *r;
 	struct elog_wire_w w;
 
+	static const struct elog_part_layout layout = {.entry_bytes = 8};
+
 	list_offsets_walk(c->broker, r, NULL);
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_parts(c, rq, &again, &layout) < 0)
+		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	list_offsets_walk(c->broker, &again, &w);

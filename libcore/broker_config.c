@@ -22,8 +22,10 @@ void elog_broker_config_default(struct elog_broker_config *c)
 	c->broker_id = 0;
 	c->max_frame_bytes = ELOG_FRAME_BYTES_DEFAULT;
 	c->connection_buffer_bytes = 4u << 20;
+	c->max_buffered_bytes = 64u << 20;
 	c->max_connections = 1024;
 	c->idle_timeout_ms = 10 * 60 * 1000;
+	c->request_timeout_ms = 30 * 1000;
 	c->max_inflight_per_connection = 64;
 	c->max_waiting_requests = 10000;
 	c->max_wait_ms = 5 * 60 * 1000;
@@ -113,6 +115,8 @@ static int set_size_key(struct elog_broker_config *c, const char *key, const cha
 	}
 	if (strcmp(key, "connection_buffer_bytes") == 0)
 		return parse_bytes(v, 1024, 1ull << 32, &c->connection_buffer_bytes, err);
+	if (strcmp(key, "max_buffered_bytes") == 0)
+		return parse_bytes(v, 1u << 20, 1ull << 40, &c->max_buffered_bytes, err);
 	if (strcmp(key, "min_free_bytes") == 0)
 		return parse_bytes(v, 0, 1ull << 50, &c->store.min_free_bytes, err);
 	return 1;
@@ -148,6 +152,7 @@ static int set_duration_key(struct elog_broker_config *c, const char *key, const
 {
 	static const struct { const char *key; size_t off; int64_t min; } durations[] = {
 		{"idle_timeout", offsetof(struct elog_broker_config, idle_timeout_ms), 100},
+		{"request_timeout", offsetof(struct elog_broker_config, request_timeout_ms), 100},
 		{"max_wait", offsetof(struct elog_broker_config, max_wait_ms), 0},
 		{"produce_timeout_max", offsetof(struct elog_broker_config, produce_timeout_max_ms), 0},
 		{"retention_check_interval",

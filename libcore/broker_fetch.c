@@ -2,6 +2,7 @@
  * they are, and the long-poll; see broker.h. */
 #include "broker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,9 +10,10 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "bytes.h"
 
-/* Room kept in a response for everything but the batches. */
-#define FETCH_OVERHEAD_BYTES (64u << 10)
+/* Where the (topic, partition) pairs sit in a FETCH body. */
+static const struct elog_part_layout fetch_layout = {.head_bytes = 12, .entry_bytes = 12};
 
 static int fetch_range_error(struct wait_part *part)
 {
@@ -53,93 +55,120 @@ static int fetch_ready(struct elog_waiter *w)
 }
 
 /*
- * pread a slice into the response as a bytes field, checking every batch
- * (CRC, offsets): a bad one is recorded as damage and only the good batches
- * before it are sent; -1 when none are (part->error says why). 0 bytes
- * when reading fails.
+ * Bytes of an answer other than its batches, at most: the frame header and
+ * error fields, every topic's name and count, every partition's fields with
+ * the longest message. The request is refused when this alone would not
+ * fit in max_frame_bytes, so every answer does.
  */
-static int put_slice(struct wait_part *part, struct elog_wire_w *wr, struct elog_partlog_slice *s,
-		     uint32_t *sent)
+static uint64_t fetch_overhead(const struct elog_waiter *w)
 {
-	struct elog_buf *buf = wr->buf;
-	size_t pos = elog_wire_put_count(wr, 0), done = 0;
-	struct elog_err err;
-	uint32_t good;
+	uint64_t n = ELOG_FRAME_HEADER_SIZE + 2 + 2 + 4;
 
-	*sent = 0;
-	if (wr->failed || s->len == 0 || elog_buf_reserve(buf, s->len, NULL) < 0)
+	for (uint32_t i = 0; i < w->topic_count; i++)
+		n += 2 + strlen(w->topics[i].name) + 4;
+	return n + (uint64_t)w->part_count * (4 + 2 + 2 + (BROKER_MSG_MAX - 1) + 8 + 8 + 4);
+}
+
+/* Batch bytes an answer holds so far, may hold in all (the frame), and may
+ * still hold in memory (small slices, read when the answer is built). */
+struct fetch_room {
+	uint64_t used, frame_left, inline_left;
+};
+
+/*
+ * The batches a partition adds to the answer: whole batches from its
+ * offset, within the partition's and the request's max_bytes, except that
+ * the answer's first batch goes whole even past them (a consumer always
+ * makes progress); never past max_frame_bytes. 1 with s (len 0: nothing);
+ * 0 with part->error set.
+ */
+static int fetch_slice(const struct elog_waiter *w, struct wait_part *part,
+		       const struct fetch_room *room, struct elog_partlog_slice *s)
+{
+	uint64_t limit = part->max_bytes, left = w->max_bytes > room->used ? w->max_bytes - room->used : 0;
+	struct elog_err err;
+
+	if (fetch_range_error(part))
 		return 0;
-	/* Bounded: every pass reads at least one byte or stops. */
-	while (done < s->len) {
-		ssize_t n = pread(s->fd, buf->data + buf->len + done, s->len - done,
-				  (off_t)(s->position + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(part->message, sizeof(part->message), "cannot read the log: %s",
-				 n < 0 ? strerror(errno) : "short read");
-			return 0;
-		}
-		done += (size_t)n;
+	if (limit > left)
+		limit = left;
+	if (limit > room->frame_left - room->used)
+		limit = room->frame_left - room->used;
+	if (limit == 0 && room->used > 0)
+		return 1;
+	if (elog_partlog_locate(part->p->log, part->offset, limit ? (uint32_t)limit : 1, s, &err) < 0) {
+		part->error = (int16_t)elog_broker_storage_error(&err);
+		snprintf(part->message, sizeof(part->message), "%s", err.msg);
+		return 0;
 	}
-	if (elog_partlog_check_slice(part->p->log, s, buf->data + buf->len, &good, &err) < 0) {
-		if (good == 0) {
-			part->error = (int16_t)elog_broker_storage_error(&err);
-			snprintf(part->message, sizeof(part->message), "%s", err.msg);
-			return -1;
-		}
-		s->len = good;
+	if (s->len <= limit || (room->used == 0 && s->len <= room->frame_left))
+		return 1;
+	if (room->used > 0) {
+		s->len = 0; /* the next fetch starts with it */
+		return 1;
 	}
-	buf->len += s->len;
-	elog_wire_patch_count(wr, pos, s->len);
-	*sent = s->len;
+	part->error = ELOG_PE_BATCH_TOO_LARGE;
+	snprintf(part->message, sizeof(part->message),
+		 "batch at offset %" PRId64 " of %u bytes does not fit in max_frame_bytes beside "
+		 "this request's other partitions", s->base_offset, s->len);
 	return 0;
 }
 
-/* The result fields before the batches. */
-static void put_part_head(struct elog_wire_w *wr, const struct wait_part *part)
+/*
+ * A small slice read now (into the broker's scratch buffer) and checked by
+ * the partition log (elog_partlog_check_slice): a bad batch is recorded as
+ * damage and only the whole good batches before it are served. 1 when
+ * some go inline (s->len cut to them); 0 with part->error set when none
+ * can (DATA_DAMAGED naming the range, or the read failed).
+ */
+static int fetch_inline(struct elog_waiter *w, struct wait_part *part,
+			struct elog_partlog_slice *s, struct fetch_room *room)
 {
+	struct elog_broker *b = w->broker;
+	struct elog_err err;
+	uint32_t good = 0;
+
+	if (elog_conn_read_slice(s, &b->scratch, &err) < 0 ||
+	    (elog_partlog_check_slice(part->p->log, s, b->scratch.data, &good, &err) < 0 &&
+	     good == 0)) {
+		part->error = (int16_t)elog_broker_storage_error(&err);
+		snprintf(part->message, sizeof(part->message), "%s", err.msg);
+		return 0;
+	}
+	if (good > 0 && good < s->len)
+		s->len = good;
+	room->inline_left -= s->len;
+	return 1;
+}
+
+/* One partition's result: fields in memory, then its batches, in memory
+ * too when small, else queued to be sent from the file. */
+static void put_fetch_part(struct elog_waiter *w, struct elog_wire_w *wr, struct wait_part *part,
+			   struct fetch_room *room)
+{
+	struct elog_partlog_slice s = {0};
+	struct elog_err err;
+	int ok = fetch_slice(w, part, room, &s), in_memory = 0;
+	size_t len_at;
+
+	if (ok && s.len > 0 && s.len <= room->inline_left)
+		ok = in_memory = fetch_inline(w, part, &s, room);
 	elog_wire_put_u32(wr, part->id);
 	elog_wire_put_i16(wr, part->error);
 	elog_wire_put_cstring(wr, part->error ? part->message : "");
 	elog_wire_put_i64(wr, part->p ? elog_broker_high_watermark(part->p) : -1);
 	elog_wire_put_i64(wr, part->p ? elog_partlog_start_offset(part->p->log) : -1);
-}
-
-/* One partition's result; *used counts the batch bytes of the response. */
-static void put_fetch_part(struct elog_waiter *w, struct elog_wire_w *wr, struct wait_part *part,
-			   uint64_t *used)
-{
-	struct elog_partlog_slice s = {0};
-	struct elog_err err;
-	uint64_t budget = w->max_bytes > *used ? w->max_bytes - *used : 0;
-	int ok = !fetch_range_error(part);
-
-	if (ok && part->max_bytes < budget)
-		budget = part->max_bytes;
-	/* The first batch of the response goes whole even past max_bytes: progress. */
-	if (ok && (budget > 0 || *used == 0) &&
-	    elog_partlog_locate(part->p->log, part->offset, budget ? (uint32_t)budget : 1, &s, &err) < 0) {
-		part->error = (int16_t)elog_broker_storage_error(&err);
-		snprintf(part->message, sizeof(part->message), "%s", err.msg);
-		ok = 0;
-	}
-	size_t part_start = wr->buf->len;
-	uint32_t sent;
-
-	put_part_head(wr, part);
-	if (!ok) {
-		elog_wire_put_u32(wr, 0);
+	if (in_memory) {
+		elog_wire_put_bytes(wr, w->broker->scratch.data, s.len);
+		room->used += s.len;
 		return;
 	}
-	if (put_slice(part, wr, &s, &sent) < 0) {
-		/* The slice's first batch is damaged: answer the error instead. */
-		wr->buf->len = part_start;
-		put_part_head(wr, part);
-		elog_wire_put_u32(wr, 0);
-		return;
+	len_at = elog_wire_put_count(wr, 0);
+	/* No fd to spare: nothing this time, the client asks again. */
+	if (ok && s.len > 0 && !wr->failed && elog_conn_add_file(w->conn, part->p, &s, &err) == 0) {
+		elog_wire_patch_count(wr, len_at, s.len);
+		room->used += s.len;
 	}
-	*used += sent;
 }
 
 void elog_broker_fetch_answer(struct elog_waiter *w)
@@ -147,7 +176,11 @@ void elog_broker_fetch_answer(struct elog_waiter *w)
 	struct elog_conn *c = w->conn;
 	struct elog_wire_w wr;
 	struct elog_err err;
-	uint64_t used = 0;
+	uint64_t frame_at = c->out_base + c->out.len, file_bytes = c->file_unsent;
+	struct fetch_room room = {0,
+				  (uint64_t)c->broker->config.max_frame_bytes + ELOG_FRAME_PREFIX_SIZE -
+					  fetch_overhead(w),
+				  FETCH_INLINE_BYTES};
 
 	elog_wire_w_init(&wr, &c->out);
 	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
@@ -157,10 +190,18 @@ void elog_broker_fetch_answer(struct elog_waiter *w)
 		elog_wire_put_cstring(&wr, wt->name);
 		elog_wire_put_u32(&wr, wt->part_count);
 		for (uint32_t k = wt->first_part; k < wt->first_part + wt->part_count; k++)
-			put_fetch_part(w, &wr, &w->parts[k], &used);
+			put_fetch_part(w, &wr, &w->parts[k], &room);
 	}
-	if (elog_wire_frame_end(&wr, &err) < 0)
+	if (elog_wire_frame_end(&wr, &err) < 0) {
+		elog_conn_drop_files(c, frame_at);
 		c->closing = 1;
+	} else {
+		/* The length counts the batches that go from the files too. */
+		uint8_t *length = c->out.data + wr.frame_start;
+		file_bytes = c->file_unsent - file_bytes;
+		elog_put32(length, (uint32_t)(elog_get32(length) + file_bytes));
+		assert(elog_get32(length) <= c->broker->config.max_frame_bytes);
+	}
 	elog_waiter_free(w);
 	elog_conn_answered(c);
 }
@@ -234,12 +275,12 @@ void elog_broker_fetch(struct elog_conn *c, const struct elog_frame_header *rq, 
 	struct elog_waiter *w;
 	struct elog_err err;
 	uint32_t topics, parts, max_wait_ms;
-	uint64_t frame_room = b->config.max_frame_bytes > 2 * FETCH_OVERHEAD_BYTES
-				      ? b->config.max_frame_bytes - FETCH_OVERHEAD_BYTES
-				      : b->config.max_frame_bytes / 2;
+	char msg[BROKER_MSG_MAX];
 
 	if (fetch_skim(r, &topics, &parts) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_parts(c, rq, &again, &fetch_layout) < 0)
+		return;
 	w = elog_waiter_new(c, WAIT_FETCH, rq, topics, parts);
 	if (!w) {
 		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
@@ -248,11 +289,16 @@ void elog_broker_fetch(struct elog_conn *c, const struct elog_frame_header *rq, 
 	max_wait_ms = elog_wire_get_u32(&again);
 	w->min_bytes = elog_wire_get_u32(&again);
 	w->max_bytes = elog_wire_get_u32(&again);
-	if (w->max_bytes > frame_room)
-		w->max_bytes = (uint32_t)frame_room;
 	w->topic_count = elog_wire_get_count(&again, 6);
 	w->part_count = parts;
 	fetch_fill(b, &again, w);
+	if (fetch_overhead(w) > (uint64_t)b->config.max_frame_bytes + ELOG_FRAME_PREFIX_SIZE) {
+		snprintf(msg, sizeof(msg), "an answer for %u partitions may not fit in max_frame_bytes "
+			 "%u: fetch fewer at once", parts, b->config.max_frame_bytes);
+		elog_waiter_free(w);
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
 	if (max_wait_ms == 0 || b->stopping || fetch_ready(w) ||
 	    elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
 					(max_wait_ms < b->config.max_wait_ms ? (int64_t)max_wait_ms

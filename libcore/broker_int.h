@@ -1,7 +1,10 @@
 /*
  * broker_int — what the broker's files share: broker.c (lifecycle,
- * connections, framing, waits), broker_admin.c (metadata, topics,
- * producer ids, list offsets, delete records), broker_produce.c and broker_fetch.c.
+ * connections, framing, the memory budget, waits), broker_stream.c (the
+ * output side of a connection: bytes and segment-file ranges, sent as the
+ * socket drains, checked on the way out), broker_admin.c (metadata, topics,
+ * producer ids, list offsets, delete records), broker_produce.c and
+ * broker_fetch.c.
  * Nothing outside them includes this.
  *
  * Lifetimes. A connection is freed only in the before-sleep hook
@@ -10,7 +13,27 @@
  * without it disappearing under its feet. A waiter belongs to one
  * connection and sits on two lists (the broker's and its connection's);
  * it points at partitions, so deleting a topic first answers every waiter
- * that points into it (elog_broker_forget_topic).
+ * that points into it (elog_broker_forget_topic), and forgets the
+ * partition of every file range still queued for sending (the ranges keep
+ * their own dup of the segment's fd, so their bytes stay readable).
+ *
+ * Memory. b->mem_used counts the bytes the broker holds for requests and
+ * responses beyond each connection's free share (CONN_FREE_BYTES of input,
+ * output and streaming buffers together) plus every parked waiter larger
+ * than WAITER_FREE_BYTES. Its bound is config.max_buffered_bytes:
+ * a connection whose frame would take more waits (it is not read) until
+ * memory comes back. Big frames (read buffers past IN_INITIAL_BYTES) are
+ * served oldest first, and the oldest may finish past the bound, so the
+ * waiters can never deadlock each other (broker.c, big_insert).
+ * elog_conn_account brings a connection's share up to date after its
+ * buffers changed.
+ *
+ * Output. A connection's answers are one byte stream: c->out holds the
+ * bytes built in memory, and each queued struct out_file is a range of a
+ * segment file that goes at stream position `at` (positions count from the
+ * connection's first byte: c->out_base is the position of out.data[0]).
+ * Every byte of a file range is checked (framing, offsets, CRC) before it
+ * is sent.
  */
 #ifndef ELOG_BROKER_INT_H
 #define ELOG_BROKER_INT_H
@@ -65,7 +88,47 @@ struct elog_waiter {
 	uint32_t topic_count, part_count;
 	struct wait_topic *topics;
 	struct wait_part *parts;
+	uint64_t bytes;                     /* allocated for it */
+	uint64_t charged;                   /* bytes of b->mem_used it holds while parked */
 };
+
+/* Batches of one partition sent from its segment file (a FETCH answer). */
+struct out_file {
+	uint64_t at;              /* stream position where its bytes go */
+	int fd;                   /* a dup of the segment's fd: retention may delete the file */
+	uint64_t position;        /* in the file */
+	uint32_t len;
+	uint32_t read;            /* bytes read and checked so far (they may be sent) */
+	uint32_t sent;            /* bytes sent so far, <= read */
+	int64_t base_offset;      /* of its first batch */
+	struct elog_partition *p; /* for a damage report; NULL once its topic is gone */
+	struct out_file *next;
+};
+
+/*
+ * Checks the batches of a file range as they stream by, a chunk at a time:
+ * each batch's header, its base offset (continuing the one before), its
+ * length (inside the range) and its CRC. The bytes of a chunk are accepted
+ * only once every batch that ends in it matched its CRC, so a damaged
+ * batch is never sent whole.
+ */
+struct served_check {
+	int64_t next_offset;      /* the base offset the next batch must have */
+	int64_t batch_offset;     /* base offset of the batch being checked */
+	uint32_t batch_left;      /* its bytes not seen yet; 0 at a batch boundary */
+	uint32_t crc, crc_want;
+};
+
+void elog_served_check_init(struct served_check *k, int64_t base_offset);
+/*
+ * Check the next n bytes of a range that has range_left bytes from here
+ * on (n included). Returns the bytes that may be sent: n, or fewer when
+ * the chunk ends inside a batch header (the caller reads them again with
+ * the next chunk); -1 with ELOG_E_CORRUPT in err naming the batch's offset
+ * when a batch is damaged (then nothing of the chunk may be sent).
+ */
+long elog_served_check_feed(struct served_check *k, const uint8_t *p, size_t n,
+			    uint64_t range_left, struct elog_err *err);
 
 struct elog_conn {
 	struct elog_broker *broker;
@@ -74,13 +137,26 @@ struct elog_conn {
 	int closing;              /* close once the output is written */
 	int pumping;              /* inside conn_pump: no re-entry */
 	int flush_pending;        /* answered while the broker was answering */
+	struct elog_conn *flush_next; /* b->flush_list */
 	uint64_t id;
 	char peer[64];
-	struct elog_buf in;       /* at most one frame */
-	struct elog_buf out;      /* responses; out_sent bytes of it written */
+	struct elog_buf in;       /* the frame being received (and any after it) */
+	int64_t frame_start_ms;   /* when in's first byte arrived (in.len > 0) */
+	struct elog_buf out;      /* answers built in memory; out_sent bytes of it written */
 	size_t out_sent;
+	uint64_t out_base;        /* stream position of out.data[0] */
+	struct out_file *files, *files_tail; /* file ranges to send, in stream order */
+	uint32_t file_count;
+	uint64_t file_unsent;     /* bytes of them not sent yet */
+	struct elog_buf chunk;    /* where the head range's bytes are read to be checked */
+	struct served_check check; /* of the head range */
+	uint64_t charged;         /* this connection's part of b->mem_used */
+	int big;                  /* on the broker's list of big frames */
+	int mem_waiting;          /* and waits for memory to grow */
+	struct elog_conn *bnext, *bprev;
 	uint32_t inflight;        /* parked requests */
 	int64_t progress_ms;      /* last byte read or written */
+	struct elog_conn *lru_newer, *lru_older; /* by progress_ms */
 	struct elog_waiter *waiters;
 	struct elog_conn *next, *prev;
 };
@@ -97,6 +173,7 @@ struct elog_broker {
 	char address[ELOG_BROKER_HOST_MAX + 16];
 	uint16_t port;
 	struct elog_conn *conns, *zombies;
+	struct elog_conn *lru_newest, *lru_oldest; /* live connections by last progress */
 	uint32_t conn_count;
 	uint64_t conn_seq;
 	struct elog_waiter *waiters;
@@ -104,17 +181,75 @@ struct elog_broker {
 	int appended;             /* an append since the parked fetches were checked */
 	int answering;            /* answering waiters: connections must not pump */
 	int pump_pending;         /* a pump was put off while answering */
-	int flush_pending;        /* some connection has flush_pending */
+	struct elog_conn *flush_list; /* connections with flush_pending */
 	struct elog_batch_reader reader; /* produce: its validator checks every batch */
 	int stopping;
 	int64_t stop_deadline_ms;
 	struct elog_timer idle_timer, retention_timer, accept_timer, space_timer;
 	uint64_t flusher_failures_seen; /* elog_flusher_failures when last looked at */
 	struct elog_buf scratch;  /* per-request temporary */
+	uint64_t mem_used;        /* charged bytes (see "Memory" above) */
+	struct elog_conn *big_head, *big_tail; /* big frames being received, oldest first */
+	uint32_t mem_waiting_count; /* of them, waiting for memory */
+	int out_blocked;          /* a connection was held back for its answers' memory */
+	uint64_t turn_read_bytes; /* read this turn of the loop */
+	int64_t trimmed_ms;       /* when every connection last gave back its kept buffers */
+	uint32_t stream_fds, stream_fds_max; /* dup'ed segment fds held by queued file ranges */
 };
+
+/* Free share of every connection, outside the budget, and the size of a
+ * parked waiter that is not charged either. */
+#define CONN_FREE_BYTES (64u << 10)
+#define WAITER_FREE_BYTES (4u << 10)
+/* A file range is checked a chunk at a time (what one pread brings in:
+ * the big one when the budget has room, else the small one), up to
+ * STREAM_CHECK_AHEAD_BYTES ahead of what was sent, and the checked bytes go
+ * out with sendfile(2): one call sends what the socket takes. */
+#define STREAM_CHUNK_BYTES (256u << 10)
+#define STREAM_CHUNK_MIN_BYTES (16u << 10)
+#define STREAM_CHECK_AHEAD_BYTES (4u << 20)
+/* Batches of one FETCH answer, up to this many bytes in all, are read and
+ * checked when it is built and go out with its fields in one send. */
+#define FETCH_INLINE_BYTES (32u << 10)
 
 /* broker.c */
 void elog_conn_kill(struct elog_conn *c, const char *why);
+/* A byte moved: c's progress_ms is now (and it is the most recently active). */
+void elog_conn_progress(struct elog_conn *c);
+/* Bring c's part of b->mem_used up to date with its buffers. */
+void elog_conn_account(struct elog_conn *c);
+/* Give back the buffers c keeps between frames and answers (its read
+ * buffer when empty, its send chunk when no range waits): when it has been
+ * idle a while, or when memory is short. */
+void elog_conn_trim(struct elog_conn *c);
+/* Bytes a connection could still take without passing the budget, from
+ * its free share and then the shared budget. */
+uint64_t elog_conn_mem_room(const struct elog_conn *c);
+/* Unsent answer bytes, in memory and in file ranges. */
+static inline uint64_t elog_conn_unsent(const struct elog_conn *c)
+{
+	return (c->out.len - c->out_sent) + c->file_unsent;
+}
+/*
+ * The per-partition apis name (topic, partition) pairs. Refuse a body
+ * (already parsed) that names one twice, a topic with more partitions than
+ * it has, or more partitions of unknown topics than
+ * ELOG_BROKER_UNKNOWN_PARTS_MAX: INVALID_REQUEST (the connection stays)
+ * and -1; 0 when it may be served. `layout` says where the pairs are.
+ */
+struct elog_part_layout {
+	size_t head_bytes;        /* fixed fields before the topics array */
+	size_t entry_bytes;       /* fixed fields after each partition id */
+	int entry_has_bytes;      /* then a bytes field (produce's batches) */
+};
+#define ELOG_BROKER_UNKNOWN_PARTS_MAX 1024
+int elog_broker_check_parts(struct elog_conn *c, const struct elog_frame_header *rq,
+			    const struct elog_wire_r *body, const struct elog_part_layout *layout);
+/* The same for a body that is an array<string> of topic names (METADATA,
+ * DESCRIBE_TOPICS): a name twice, or more than ELOG_BROKER_UNKNOWN_PARTS_MAX
+ * unknown ones, is refused; -1 then (answered). */
+int elog_broker_check_names(struct elog_conn *c, const struct elog_frame_header *rq,
+			    const struct elog_wire_r *body);
 /* After writing responses into c->out: send what the socket takes now. */
 void elog_conn_flush(struct elog_conn *c);
 /* After answering a waiter: flush now, or after the answering loop. */
@@ -171,6 +306,27 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 void elog_broker_check_produces(struct elog_broker *b, int force);
 void elog_broker_produce_timeout(struct elog_waiter *w);
 void elog_broker_produce_answer(struct elog_waiter *w);
+
+/* broker_stream.c */
+/* Queue the slice's batches to be sent from its file at the current end
+ * of c's stream (after every byte written to c->out so far). -1 (nothing
+ * queued) when no fd can be spared. */
+int elog_conn_add_file(struct elog_conn *c, struct elog_partition *p,
+		       const struct elog_partlog_slice *s, struct elog_err *err);
+/* Read a (small) slice into buf, for an answer whose batches go out with
+ * its fields; the caller checks them. -1 with ELOG_E_IO when it cannot. */
+int elog_conn_read_slice(const struct elog_partlog_slice *s, struct elog_buf *buf,
+			 struct elog_err *err);
+/* Drop the ranges queued after stream position `from` (a frame given up). */
+void elog_conn_drop_files(struct elog_conn *c, uint64_t from);
+/* Drop every range (the connection is going). */
+void elog_conn_release_files(struct elog_conn *c);
+/* Send a chunk of the head range, which starts at the stream's next byte:
+ * 1 when it all went (or the range was done), 0 when the socket is full,
+ * -1 when the connection was killed (damage, a read error, no memory). */
+int elog_conn_send_file(struct elog_conn *c);
+/* The topic is going: its ranges keep their bytes but lose their partition. */
+void elog_broker_forget_topic_files(struct elog_broker *b, const struct elog_topic *t);
 
 /* broker_fetch.c */
 void elog_broker_fetch(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);

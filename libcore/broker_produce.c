@@ -264,6 +264,9 @@ static struct elog_topic *produce_topic(struct elog_conn *c, uint16_t version, c
 	return t;
 }
 
+/* Where the (topic, partition) pairs sit in a PRODUCE body. */
+static const struct elog_part_layout produce_layout = {.head_bytes = 5, .entry_has_bytes = 1};
+
 /* Pass 1: parse the whole body; counts for the waiter. 0 if it parsed exactly. */
 static int produce_skim(struct elog_wire_r *r, int8_t *acks, uint32_t *timeout_ms,
 			uint32_t *topics, uint32_t *parts)
@@ -372,6 +375,8 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 
 	if (produce_skim(r, &acks, &timeout_ms, &topics, &parts) < 0)
 		MALFORMED(c, rq, r);
+	if (elog_broker_check_parts(c, rq, &again, &produce_layout) < 0)
+		return;
 	if (acks != 0 && acks != 1 && acks != -1) {
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
 					"acks must be 0, 1 or -1");

@@ -53,6 +53,30 @@ int elog_buf_reserve(struct elog_buf *buf, size_t extra, struct elog_err *err)
 	return 0;
 }
 
+int elog_buf_set_cap(struct elog_buf *buf, size_t cap, struct elog_err *err)
+{
+	uint8_t *data;
+
+	assert(buf && buf->len <= buf->len_max && buf->len <= buf->cap);
+	if (cap < buf->len)
+		cap = buf->len;
+	if (cap > buf->len_max)
+		return elog_err_set(err, ELOG_E_LIMIT, "buffer would exceed its limit of %zu bytes",
+				    buf->len_max);
+	if (cap == buf->cap && (buf->data || cap == 0))
+		return 0;
+	if (cap == 0) {
+		elog_buf_release(buf);
+		return 0;
+	}
+	data = realloc(buf->data, cap);
+	if (!data)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory for a %zu-byte buffer", cap);
+	buf->data = data;
+	buf->cap = cap;
+	return 0;
+}
+
 int elog_buf_add(struct elog_buf *buf, const void *bytes, size_t n, struct elog_err *err)
 {
 	assert(bytes || n == 0);

@@ -33,6 +33,13 @@ void elog_buf_release(struct elog_buf *buf);
 
 /* Make room for `extra` more bytes past len (len is unchanged). */
 int elog_buf_reserve(struct elog_buf *buf, size_t extra, struct elog_err *err);
+/*
+ * Allocate exactly max(cap, len) bytes (never past len_max: ELOG_E_LIMIT),
+ * growing or shrinking; 0 with len 0 frees the memory. For owners that
+ * account for every allocated byte (the broker's memory budget) and so
+ * cannot let doubling allocate ahead of what arrives.
+ */
+int elog_buf_set_cap(struct elog_buf *buf, size_t cap, struct elog_err *err);
 int elog_buf_add(struct elog_buf *buf, const void *bytes, size_t n, struct elog_err *err);
 
 /* Drop the first n bytes (n <= len), moving the rest to the front. */

@@ -599,6 +599,19 @@ static int conn_fail(struct elog_conn *c, struct elog_err *err)
 	return -1;
 }
 
+/*
+ * A broker from before per-api versions answers a newer version's request
+ * in version 1 with UNSUPPORTED_VERSION: take that answer (the caller
+ * reports its message, naming what the broker speaks) rather than call
+ * the frame unexpected.
+ */
+static int old_broker_refusal(const struct elog_frame_header *h, const uint8_t *frame,
+			      size_t total)
+{
+	return h->version == ELOG_PROTO_VERSION && total >= ELOG_FRAME_HEADER_SIZE + 2 &&
+	       (int16_t)elog_get16(frame + ELOG_FRAME_HEADER_SIZE) == ELOG_PE_UNSUPPORTED_VERSION;
+}
+
 int elog_conn_recv(struct elog_conn *c, struct elog_response *resp, struct elog_err *err)
 {
 	struct elog_frame_header h;
@@ -639,7 +652,7 @@ int elog_conn_recv(struct elog_conn *c, struct elog_response *resp, struct elog_
 			break;
 	if (!(h.api & ELOG_API_RESPONSE) || i == c->pending_count ||
 	    (uint16_t)(h.api & ~ELOG_API_RESPONSE) != c->pending[i].api ||
-	    h.version != c->pending[i].version) {
+	    (h.version != c->pending[i].version && !old_broker_refusal(&h, p, total))) {
 		elog_err_set(&e, ELOG_E_CORRUPT,
 			     "%s: unexpected frame (api %u, version %u, correlation id %u)", c->name,
 			     (unsigned)h.api, (unsigned)h.version, h.correlation_id);

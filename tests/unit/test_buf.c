@@ -52,8 +52,33 @@ static void test_consume(void)
 	elog_buf_release(&b);
 }
 
+static void test_set_cap(void)
+{
+	struct elog_buf b;
+	struct elog_err err;
+
+	elog_buf_init(&b, 100);
+	T_OK(elog_buf_set_cap(&b, 10, &err), &err);
+	T_CHECK(b.data && b.cap == 10 && b.len == 0);
+	T_OK(elog_buf_add(&b, "0123456789", 10, &err), &err);
+	T_CHECK(b.cap == 10);
+	T_OK(elog_buf_set_cap(&b, 70, &err), &err);
+	T_CHECK(b.cap == 70 && memcmp(b.data, "0123456789", 10) == 0);
+	/* never below len, never past len_max */
+	T_OK(elog_buf_set_cap(&b, 3, &err), &err);
+	T_CHECK(b.cap == 10 && memcmp(b.data, "0123456789", 10) == 0);
+	T_CHECK(elog_buf_set_cap(&b, 101, &err) == -1);
+	T_EQ_INT(err.code, ELOG_E_LIMIT);
+	T_CHECK(b.cap == 10);
+	elog_buf_reset(&b);
+	T_OK(elog_buf_set_cap(&b, 0, &err), &err);
+	T_CHECK(b.data == NULL && b.cap == 0 && b.len_max == 100);
+	elog_buf_release(&b);
+}
+
 int main(void)
 {
+	T_RUN(test_set_cap);
 	T_RUN(test_grow_to_cap_exactly);
 	T_RUN(test_failed_add_leaves_contents);
 	T_RUN(test_consume);

@@ -80,6 +80,7 @@ struct fb {
 	int hold_produce;                 /* hold this many produce answers, send reversed */
 	int bad_partition;                /* -1 or a partition answered with bad_error always */
 	int16_t bad_error;
+	int old_version;                  /* answer like a broker before per-api versions */
 	/* counters */
 	int produce_requests, fetch_requests, duplicates, init_producers, metadata_creates;
 };
@@ -409,6 +410,14 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 
 	if (elog_frame_header_decode(frame, len, 1u << 26, &h, NULL) < 0)
 		return 1;
+	if (fb->old_version && h.version != 1) {
+		/* Before per-api versions a broker refused any version but 1, in 1. */
+		h.version = 1;
+		elog_wire_w_init(&w, out);
+		elog_wire_response_begin(&w, &h, ELOG_PE_UNSUPPORTED_VERSION,
+					 "version 2 of METADATA is not supported (this broker speaks 1)");
+		return elog_wire_frame_end(&w, NULL) < 0;
+	}
 	elog_wire_r_init(&r, frame + 12, len - 12);
 	if (h.api == ELOG_API_PRODUCE && fb->hold_produce > 0 && c->nheld < 16) {
 		out = &c->held[c->nheld++];
@@ -1385,6 +1394,12 @@ static void test_admin_and_metadata(void)
 	/* An unsupported call surfaces the broker's code. */
 	T_CHECK(elog_admin_delete_topic(c, "adm", &err) == -1);
 	T_EQ_INT(elog_client_proto_error(c), ELOG_PE_UNSUPPORTED_API);
+	/* A broker from before per-api versions refuses METADATA v2 in v1: the
+	 * answer is taken (not an unexpected frame) and its reason reported. */
+	FB_LOCKED(fb, fb->old_version = 1);
+	T_CHECK(elog_client_metadata(c, names, 1, &err) == NULL);
+	T_EQ_INT(elog_client_proto_error(c), ELOG_PE_UNSUPPORTED_VERSION);
+	T_CHECK(strstr(err.msg, "this broker speaks 1") != NULL);
 	elog_client_free(c);
 	fb_stop(fb);
 }
