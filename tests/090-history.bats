@@ -202,6 +202,26 @@ start_broker() {
 	run -0 grep -c ' lose-tail 1 ' "$NEMESIS_DIR/nemesis.log"
 }
 
+@test "netns: history under partitions (both ways and one-way) and kill -9: no anomalies" {
+	elog_netns_require
+	elog_netns_setup 1
+	nemesis_init
+	nemesis_broker_add 1 "$ELOG_TMP/data" "$(elog_netns_addr 1):9092" \
+		ip netns exec "$(elog_netns_name 1)" elog-serve -d '{dir}' -l '{listen}' ||
+		fail "the broker did not start"
+	export ELOG_NETNS_PREFIX ELOG_NETNS_NET ELOG_NETNS_NODES
+	NEMESIS_PICK=cycle elog_spawn nemesis bash -c '. "$1"; . "$2"; nemesis_loop 16 2 isolate,drop-out,kill,drop-in' \
+		nemesis "$ELOG_REPO/tests/tools/nemesis.bash" "$ELOG_REPO/tests/netns.bash"
+	run -0 elog_netns_exec c elog-history -b "$(nemesis_addr 1)" -d 16s -P 2 -C 2 -p 2 -r 100 \
+		--timeout 30s --final-timeout 60s run "$ELOG_TMP/run"
+	assert_line "no anomalies"
+	elog_wait_until 30 elog_exited "$(elog_pid nemesis)" || fail "the nemesis did not end"
+	elog_stop nemesis
+	assert_equal "$ELOG_STOP_STATUS" 0
+	run -0 grep -c ' isolate 1$' "$NEMESIS_DIR/nemesis.log"
+	run -0 grep -c ' drop-out 1$' "$NEMESIS_DIR/nemesis.log"
+}
+
 # net_produce VALUE — produce one record from the client namespace.
 net_produce() {
 	elog_netns_exec c elog-produce -q -b "$ADDR" --timeout 2s -p 0 t <<<"{\"v\":$1}"

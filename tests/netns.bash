@@ -34,9 +34,9 @@
 # processes inside are stopped before (elog_stop_all runs first).
 # Needs root: elog_netns_require skips the test with the reason otherwise.
 
-ELOG_NETNS_PREFIX=
-ELOG_NETNS_NET=
-ELOG_NETNS_NODES=0
+ELOG_NETNS_PREFIX=${ELOG_NETNS_PREFIX:-}
+ELOG_NETNS_NET=${ELOG_NETNS_NET:-}
+ELOG_NETNS_NODES=${ELOG_NETNS_NODES:-0}
 ELOG_NETNS_BOGUS_MAC=02:00:5e:77:77:77
 
 # elog_netns_require — skip the test (with why) unless namespaces can be made.

@@ -87,6 +87,7 @@ enum {
 	OPT_FLUSH = 256,
 	OPT_TIMEOUT,
 	OPT_FINAL_TIMEOUT,
+	OPT_REQUEST_TIMEOUT,
 	OPT_VERSION,
 };
 
@@ -100,6 +101,8 @@ static const struct elog_cli_option options[] = {
 	{'r', "rate", "N", "records per second per producer (default 200)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush of a topic it creates (default always)"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "producer delivery timeout (default 10s)"},
+	{OPT_REQUEST_TIMEOUT, "request-timeout", "DURATION",
+	 "resend a produce request unanswered this long (default 1s)"},
 	{OPT_FINAL_TIMEOUT, "final-timeout", "DURATION",
 	 "keep trying the final read this long (default 60s)"},
 	{'h', "help", NULL, "print this help and exit"},
@@ -109,7 +112,8 @@ static const struct elog_cli_option options[] = {
 
 static const struct elog_cli_program program = {
 	"[-b brokers] [-t topic] [-p partitions] [-P producers] [-C consumers] [-d duration] "
-	"[-r rate] [--flush policy] [--timeout duration] [--final-timeout duration] run dir | "
+	"[-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
+	"[--final-timeout duration] run dir | "
 	"check file",
 	"Run producers and consumers against a topic and check the history for lost, "
 	"duplicated and reordered records.",
@@ -121,7 +125,7 @@ struct run_config {
 	const char *topic;
 	const char *flush;
 	uint32_t partitions, producers, consumers, rate;
-	int64_t duration_ms, timeout_ms, final_timeout_ms;
+	int64_t duration_ms, timeout_ms, request_timeout_ms, final_timeout_ms;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -221,7 +225,7 @@ static int produce_loop(const struct run_config *rc, struct worker *w, int64_t e
 	pc.idempotence = 1;
 	pc.linger_ms = 2;
 	pc.delivery_timeout_ms = (uint32_t)rc->timeout_ms;
-	pc.request_timeout_ms = (uint32_t)(rc->timeout_ms < 5000 ? rc->timeout_ms : 5000);
+	pc.request_timeout_ms = (uint32_t)rc->request_timeout_ms;
 	pc.retry_backoff_max_ms = 500;
 	pc.on_delivery = on_delivery;
 	pc.ctx = w;
@@ -1157,6 +1161,18 @@ out:
 
 /* ================================================================ main */
 
+/* A duration of at least 1 ms and at most INT32_MAX ms. */
+static int duration(const char *arg, const char *name, int64_t *ms)
+{
+	struct elog_err err;
+
+	if (elog_cli_parse_duration_ms(arg, ms, &err) < 0 || *ms < 1 || *ms > INT32_MAX) {
+		elog_cli_error("%s: invalid duration \"%s\"", name, arg);
+		return ELOG_EXIT_USAGE;
+	}
+	return -1;
+}
+
 static int option(struct run_config *rc, int id, const char *arg)
 {
 	struct elog_err err;
@@ -1166,21 +1182,11 @@ static int option(struct run_config *rc, int id, const char *arg)
 	case 'b': rc->brokers = arg; return -1;
 	case 't': rc->topic = arg; return -1;
 	case OPT_FLUSH: rc->flush = arg; return -1;
-	case 'd':
-	case OPT_TIMEOUT:
-	case OPT_FINAL_TIMEOUT: {
-		int64_t ms;
-		if (elog_cli_parse_duration_ms(arg, &ms, &err) < 0 || ms > INT32_MAX) {
-			elog_cli_error("%s: invalid duration \"%s\"",
-				       id == 'd' ? "--duration" : id == OPT_TIMEOUT ? "--timeout"
-										: "--final-timeout",
-				       arg);
-			return ELOG_EXIT_USAGE;
-		}
-		*(id == 'd' ? &rc->duration_ms : id == OPT_TIMEOUT ? &rc->timeout_ms
-								    : &rc->final_timeout_ms) = ms;
-		return -1;
-	}
+	case 'd': return duration(arg, "--duration", &rc->duration_ms);
+	case OPT_TIMEOUT: return duration(arg, "--timeout", &rc->timeout_ms);
+	case OPT_REQUEST_TIMEOUT:
+		return duration(arg, "--request-timeout", &rc->request_timeout_ms);
+	case OPT_FINAL_TIMEOUT: return duration(arg, "--final-timeout", &rc->final_timeout_ms);
 	}
 	uint64_t max = id == 'p' ? 1024 : id == 'r' ? 1000000 : WORKERS_MAX;
 	if (elog_cli_parse_u64(arg, id == 'C' ? 0 : 1, max, &v, &err) < 0) {
@@ -1201,7 +1207,8 @@ int main(int argc, char **argv)
 	struct run_config rc = {
 		.brokers = NULL, .topic = "history", .flush = "always",
 		.partitions = 3, .producers = 2, .consumers = 2, .rate = 200,
-		.duration_ms = 10000, .timeout_ms = 10000, .final_timeout_ms = 60000,
+		.duration_ms = 10000, .timeout_ms = 10000, .request_timeout_ms = 1000,
+		.final_timeout_ms = 60000,
 	};
 	struct elog_cli_getopt g;
 	int id, ret;
