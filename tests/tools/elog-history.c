@@ -41,8 +41,9 @@
  *                         the final read
  *   duplicate             one value at two offsets (final read, or a poll
  *                         elsewhere than the final read has it)
- *   inconsistent-offsets  one offset, two values (a poll or an
- *                         acknowledgement disagrees with the final read)
+ *   inconsistent-offsets  one offset, two values (a poll disagrees with the
+ *                         final read, or a lost write's acknowledged offset
+ *                         holds another value)
  *   nonmonotonic-poll     a consumer's offsets in a partition not increasing,
  *                         without a restart between
  *   poll-skip             a consumer went from offset a to b > a + 1 while the
@@ -56,6 +57,9 @@
  * final read (uint64_t), so about 32 MB per million records, plus 8 bytes
  * per (producer or consumer) x partition. Polls are checked as they are read
  * and not kept.
+ *
+ * --allow KINDS reports those kinds but does not fail on them (a known bug
+ * being fixed elsewhere; see docs/testing.md).
  *
  * Exit: 0 no anomaly, 1 anomalies found (or the run failed), 2 could not run
  * or check (usage, unreadable or malformed history, no final read).
@@ -88,6 +92,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_FINAL_TIMEOUT,
 	OPT_REQUEST_TIMEOUT,
+	OPT_ALLOW,
 	OPT_VERSION,
 };
 
@@ -103,6 +108,8 @@ static const struct elog_cli_option options[] = {
 	{OPT_TIMEOUT, "timeout", "DURATION", "producer delivery timeout (default 10s)"},
 	{OPT_REQUEST_TIMEOUT, "request-timeout", "DURATION",
 	 "resend a produce request unanswered this long (default 1s)"},
+	{OPT_ALLOW, "allow", "KINDS",
+	 "report these anomaly kinds (comma-separated) but do not fail on them"},
 	{OPT_FINAL_TIMEOUT, "final-timeout", "DURATION",
 	 "keep trying the final read this long (default 60s)"},
 	{'h', "help", NULL, "print this help and exit"},
@@ -113,8 +120,7 @@ static const struct elog_cli_option options[] = {
 static const struct elog_cli_program program = {
 	"[-b brokers] [-t topic] [-p partitions] [-P producers] [-C consumers] [-d duration] "
 	"[-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
-	"[--final-timeout duration] run dir | "
-	"check file",
+	"[--final-timeout duration] [--allow kinds] run dir | [--allow kinds] check file",
 	"Run producers and consumers against a topic and check the history for lost, "
 	"duplicated and reordered records.",
 	options,
@@ -126,6 +132,7 @@ struct run_config {
 	const char *flush;
 	uint32_t partitions, producers, consumers, rate;
 	int64_t duration_ms, timeout_ms, request_timeout_ms, final_timeout_ms;
+	unsigned allowed;              /* bit per enum anomaly: reported, not failed on */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -504,7 +511,7 @@ static int append_file(FILE *out, const char *path)
 	return 0;
 }
 
-static int check_file(const char *path);
+static int check_file(const char *path, unsigned allowed);
 
 static int cmd_run(const struct run_config *rc, const char *dir)
 {
@@ -581,7 +588,7 @@ static int cmd_run(const struct run_config *rc, const char *dir)
 		elog_cli_error_errno(errno, "%s", path);
 		return ELOG_EXIT_USAGE;
 	}
-	int ret = check_file(path);
+	int ret = check_file(path, rc->allowed);
 	return ret == 0 && failed ? ELOG_EXIT_FAIL : ret;
 }
 
@@ -1083,9 +1090,12 @@ static void verdicts(struct checker *ck)
 					", the final read has it at %" PRIu16 ":%" PRId64,
 					p, seq, s->ack_partition, s->ack_offset, s->read_partition,
 					s->read_offset);
+			/* A value found elsewhere is an ack-offset-mismatch (the answer
+			 * was wrong); one found nowhere is lost, and whatever sits at
+			 * its acknowledged offset is a second value for that offset. */
 			uint64_t there = final_at(ck, s->ack_partition, s->ack_offset);
 			uint64_t id = ((uint64_t)p << 40 | seq) + 1;
-			if (there != VALUE_NONE && there != id) {
+			if (!read && there != VALUE_NONE && there != id) {
 				value_name(there, name, sizeof name);
 				anomaly(ck, A_INCONSISTENT,
 					"p%" PRIu32 "-%" PRIu64 " acknowledged at %" PRIu16 ":%" PRId64
@@ -1110,10 +1120,10 @@ static void checker_release(struct checker *ck)
 	free(ck->poll_last);
 }
 
-static int check_file(const char *path)
+static int check_file(const char *path, unsigned allowed)
 {
 	struct checker *ck = calloc(1, sizeof *ck);
-	uint64_t total = 0;
+	uint64_t total = 0, tolerated = 0;
 	int ret = ELOG_EXIT_USAGE;
 
 	if (!ck) {
@@ -1145,12 +1155,22 @@ static int check_file(const char *path)
 		printf(", %" PRIu64 " acknowledged below a log start (unchecked)", ck->below_start);
 	printf("\n");
 	for (int a = 0; a < A_COUNT; a++) {
-		printf("%-21s %" PRIu64 "\n", anomaly_names[a], ck->count[a]);
+		int allow = (allowed >> a) & 1;
+		printf("%-21s %" PRIu64 "%s\n", anomaly_names[a], ck->count[a],
+		       allow && ck->count[a] ? " (allowed)" : "");
 		for (uint64_t i = 0; i < ck->count[a] && i < EXAMPLES_MAX; i++)
 			printf("  %s\n", ck->examples[a][i]);
-		total += ck->count[a];
+		if (allow)
+			tolerated += ck->count[a];
+		else
+			total += ck->count[a];
 	}
-	printf("%s\n", total ? "anomalies found" : "no anomalies");
+	if (total)
+		printf("anomalies found\n");
+	else if (tolerated)
+		printf("no anomalies but the allowed ones\n");
+	else
+		printf("no anomalies\n");
 	ret = total ? ELOG_EXIT_FAIL : ELOG_EXIT_OK;
 out:
 	fflush(stdout);
@@ -1160,6 +1180,29 @@ out:
 }
 
 /* ================================================================ main */
+
+/* "kind,kind" -> bits of enum anomaly. */
+static int parse_allow(const char *arg, unsigned *bits)
+{
+	const char *s = arg;
+
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int a = 0;
+		while (a < A_COUNT && (strlen(anomaly_names[a]) != n ||
+				       strncmp(anomaly_names[a], s, n) != 0))
+			a++;
+		if (a == A_COUNT) {
+			elog_cli_error("--allow: unknown anomaly kind \"%.*s\"", (int)n, s);
+			return -1;
+		}
+		*bits |= 1u << a;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
 
 /* A duration of at least 1 ms and at most INT32_MAX ms. */
 static int duration(const char *arg, const char *name, int64_t *ms)
@@ -1187,6 +1230,7 @@ static int option(struct run_config *rc, int id, const char *arg)
 	case OPT_REQUEST_TIMEOUT:
 		return duration(arg, "--request-timeout", &rc->request_timeout_ms);
 	case OPT_FINAL_TIMEOUT: return duration(arg, "--final-timeout", &rc->final_timeout_ms);
+	case OPT_ALLOW: return parse_allow(arg, &rc->allowed) < 0 ? ELOG_EXIT_USAGE : -1;
 	}
 	uint64_t max = id == 'p' ? 1024 : id == 'r' ? 1000000 : WORKERS_MAX;
 	if (elog_cli_parse_u64(arg, id == 'C' ? 0 : 1, max, &v, &err) < 0) {
@@ -1224,7 +1268,7 @@ int main(int argc, char **argv)
 	if (argc - g.index != 2)
 		return elog_cli_usage_error(&program, "expected: run DIR, or check FILE");
 	if (strcmp(argv[g.index], "check") == 0)
-		return check_file(argv[g.index + 1]);
+		return check_file(argv[g.index + 1], rc.allowed);
 	if (strcmp(argv[g.index], "run") == 0)
 		return cmd_run(&rc, argv[g.index + 1]);
 	return elog_cli_usage_error(&program, "unknown command \"%s\"", argv[g.index]);
