@@ -54,9 +54,21 @@ elog_netns_have_netem() {
 	return 0
 }
 
+# Namespaces left by a bats run that was killed before its teardown (its
+# process is gone): deleted, so they do not pile up.
+elog_netns_reap() {
+	local ns pid
+	while read -r ns _; do
+		[[ $ns =~ ^elog([0-9]+)t[0-9]+- ]] || continue
+		pid=${BASH_REMATCH[1]}
+		[ -d "/proc/$pid" ] || ip netns delete "$ns" 2>/dev/null || true
+	done < <(ip netns list 2>/dev/null)
+}
+
 # elog_netns_setup NODES — the namespaces above; sets ELOG_NETNS_PREFIX.
 elog_netns_setup() {
 	local nodes=$1 br i ns
+	elog_netns_reap
 	ELOG_NETNS_NET=$(( ${BATS_SUITE_TEST_NUMBER:-${BATS_TEST_NUMBER:-1}} % 250 + 1 ))
 	ELOG_NETNS_PREFIX=elog$$t$ELOG_NETNS_NET
 	ELOG_NETNS_NODES=$nodes
