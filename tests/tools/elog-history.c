@@ -71,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -480,6 +481,10 @@ static pid_t spawn_worker(const struct run_config *rc, const char *dir, char kin
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	/* A worker must not outlive a run that was killed. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(2);
 	struct worker w = {.start_ms = start_ms, .id = id};
 	int ret;
 	if (!(w.out = fopen(path, "w"))) {
