@@ -516,17 +516,51 @@ static int append_file(FILE *out, const char *path)
 	return 0;
 }
 
+/* DIR/history: the header, each worker's lines, the final read. Returns 0,
+ * 1 when a worker's file was missing (the rest is joined), -1 on failure. */
+static int join_history(const struct run_config *rc, const char *dir, const char *path,
+			uint32_t partitions, int64_t start_ms)
+{
+	char part[4096];
+	int missing = 0;
+	FILE *out = fopen(path, "w");
+
+	if (!out) {
+		elog_cli_error_errno(errno, "%s", path);
+		return -1;
+	}
+	fprintf(out,
+		"# elog-history 1 topic=%s partitions=%" PRIu32 " producers=%" PRIu32
+		" consumers=%" PRIu32 " start_ms=%" PRId64 "\n",
+		rc->topic, partitions, rc->producers, rc->consumers, start_ms);
+	for (uint32_t i = 0; i <= rc->producers + rc->consumers; i++) {
+		if (i == rc->producers + rc->consumers)
+			snprintf(part, sizeof part, "%s/history.final", dir);
+		else if (i < rc->producers)
+			snprintf(part, sizeof part, "%s/history.p%" PRIu32, dir, i);
+		else
+			snprintf(part, sizeof part, "%s/history.c%" PRIu32, dir, i - rc->producers);
+		if (append_file(out, part) < 0)
+			missing = 1;
+		unlink(part);
+	}
+	if (fclose(out) != 0) {
+		elog_cli_error_errno(errno, "%s", path);
+		return -1;
+	}
+	return missing;
+}
+
 static int check_file(const char *path, unsigned allowed);
 
 static int cmd_run(const struct run_config *rc, const char *dir)
 {
 	pid_t producers[WORKERS_MAX], consumers[WORKERS_MAX];
 	struct sigaction sa = {.sa_handler = on_stop};
-	char path[4096], part[4096];
+	char path[4096];
 	struct elog_err err;
 	uint32_t partitions = 0;
 	int failed = 0, status;
-	FILE *out;
 
 	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
 		elog_cli_error_errno(errno, "%s", dir);
@@ -569,30 +603,11 @@ static int cmd_run(const struct run_config *rc, const char *dir)
 	if (failed == 2)
 		return ELOG_EXIT_USAGE;
 	snprintf(path, sizeof path, "%s/history", dir);
-	if (!(out = fopen(path, "w"))) {
-		elog_cli_error_errno(errno, "%s", path);
+	int joined = join_history(rc, dir, path, partitions, start_ms);
+	if (joined < 0)
 		return ELOG_EXIT_USAGE;
-	}
-	fprintf(out,
-		"# elog-history 1 topic=%s partitions=%" PRIu32 " producers=%" PRIu32
-		" consumers=%" PRIu32 " start_ms=%" PRId64 "\n",
-		rc->topic, partitions, rc->producers, rc->consumers, start_ms);
-	for (uint32_t i = 0; i < rc->producers + rc->consumers; i++) {
-		char kind = i < rc->producers ? 'p' : 'c';
-		uint32_t id = i < rc->producers ? i : i - rc->producers;
-		snprintf(part, sizeof part, "%s/history.%c%" PRIu32, dir, kind, id);
-		if (append_file(out, part) < 0)
-			failed = 1;
-		unlink(part);
-	}
-	snprintf(part, sizeof part, "%s/history.final", dir);
-	if (append_file(out, part) < 0)
+	if (joined > 0)
 		failed = 1;
-	unlink(part);
-	if (fclose(out) != 0) {
-		elog_cli_error_errno(errno, "%s", path);
-		return ELOG_EXIT_USAGE;
-	}
 	int ret = check_file(path, rc->allowed);
 	return ret == 0 && failed ? ELOG_EXIT_FAIL : ret;
 }
