@@ -64,7 +64,7 @@ static const struct elog_cli_option options[] = {
 	{'j', "json", NULL, "print JSON (list, describe, purge)"},
 	{'n', "dry-run", NULL, "purge: print what would be purged, change nothing"},
 	{'p', "partitions", "N", "partitions (create: the broker's default.partitions; alter: grow to N)"},
-	{'r', "replication-factor", "N", "replicas of each partition (create; default 1)"},
+	{'r', "replication-factor", "N", "replicas of each partition (create; default: the broker's)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush: always, never or an interval like 1s"},
 	{OPT_MAX_RECORD_BYTES, "max-record-bytes", "SIZE", "max.record.bytes: largest record"},
 	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older, e.g. 7d (-1: keep)"},
@@ -811,6 +811,55 @@ static const struct elog_meta_partition *meta_partition(const struct elog_meta_t
 	return NULL;
 }
 
+/*
+ * Where a partition lives: from its description (DESCRIBE_TOPICS v3, the
+ * leader's own view) when the broker sent it, else from metadata.
+ */
+struct placement {
+	int32_t leader;
+	uint32_t replica_count, isr_count;
+	int32_t replicas[ELOG_BROKERS_MAX], isr[ELOG_BROKERS_MAX];
+};
+
+static void placement_of(const struct elog_partition_description *pd,
+			 const struct elog_meta_partition *mp, struct placement *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->leader = -1;
+	if (pd->replica_count > 0) {
+		out->leader = pd->leader_id;
+		for (uint32_t k = 0; k < pd->replica_count && k < ELOG_BROKERS_MAX; k++) {
+			out->replicas[out->replica_count++] = pd->replicas[k].id;
+			if (pd->replicas[k].in_sync)
+				out->isr[out->isr_count++] = pd->replicas[k].id;
+		}
+	} else if (mp) {
+		out->leader = mp->leader_id;
+		for (uint32_t k = 0; k < mp->replica_count && k < ELOG_BROKERS_MAX; k++)
+			out->replicas[out->replica_count++] = mp->replicas[k];
+		for (uint32_t k = 0; k < mp->isr_count && k < ELOG_BROKERS_MAX; k++)
+			out->isr[out->isr_count++] = mp->isr[k];
+	}
+}
+
+/* describe --json: each replica with the leader's view of its end and lag. */
+static void json_replica_status(struct elog_buf *json, const struct elog_partition_description *pd)
+{
+	json_raw(json, ",\"replica_status\":[");
+	for (uint32_t k = 0; k < pd->replica_count; k++) {
+		const struct elog_replica_description *r = &pd->replicas[k];
+		json_raw(json, k ? ",{\"id\":" : "{\"id\":");
+		json_int(json, r->id);
+		json_raw(json, r->in_sync ? ",\"in_sync\":true" : ",\"in_sync\":false");
+		json_raw(json, ",\"end_offset\":");
+		json_int(json, r->end_offset);
+		json_raw(json, ",\"lag\":");
+		json_int(json, r->lag);
+		json_raw(json, "}");
+	}
+	json_raw(json, "]");
+}
+
 /* describe --json: one topic as an object of the array. */
 static void describe_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			  struct elog_buf *json, int first)
@@ -835,16 +884,20 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 	json_raw(json, "},\"partitions\":[");
 	for (size_t i = 0; i < d->partition_desc_count; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
-		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
+		struct placement pl;
 
+		placement_of(pd, meta_partition(mt, pd->id), &pl);
 		json_raw(json, i ? ",{\"partition\":" : "{\"partition\":");
 		json_int(json, pd->id);
 		json_raw(json, ",\"leader\":");
-		json_int(json, mp ? mp->leader_id : -1);
+		json_int(json, pl.leader);
+		json_raw(json, ",\"leader_term\":");
+		json_int(json, (int64_t)pd->leader_term);
 		json_raw(json, ",\"replicas\":");
-		json_ids(json, mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
+		json_ids(json, pl.replicas, pl.replica_count);
 		json_raw(json, ",\"isr\":");
-		json_ids(json, mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
+		json_ids(json, pl.isr, pl.isr_count);
+		json_replica_status(json, pd);
 		json_raw(json, ",\"log_start_offset\":");
 		json_int(json, pd->log_start_offset);
 		json_raw(json, ",\"high_watermark\":");
@@ -928,19 +981,23 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 			table_set(&t, c, "%s", head[c]);
 	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
-		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
+		struct placement pl;
 		size_t c = 0;
 
 		if (table_row(&t) < 0)
 			break;
-		id_list(replicas, sizeof(replicas), mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
-		id_list(isr, sizeof(isr), mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
+		placement_of(pd, meta_partition(mt, pd->id), &pl);
+		id_list(replicas, sizeof(replicas), pl.replicas, pl.replica_count);
+		id_list(isr, sizeof(isr), pl.isr, pl.isr_count);
 		if (!aligned) {
 			table_set(&t, c++, "partition");
 			table_set(&t, c++, "%s", d->name);
 		}
 		table_set(&t, c++, "%" PRIu32, pd->id);
-		table_set(&t, c++, "%" PRId32, mp ? mp->leader_id : -1);
+		if (pl.leader >= 0)
+			table_set(&t, c++, "%" PRId32, pl.leader);
+		else
+			table_set(&t, c++, "%s", aligned ? "none" : "-1");
 		table_set(&t, c++, "%s", replicas);
 		table_set(&t, c++, "%s", isr);
 		table_set(&t, c++, "%" PRId64, pd->log_start_offset);
@@ -1043,7 +1100,7 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 		switch (o->command) {
 		case CMD_CREATE:
 			r = elog_admin_create_topic(c, name, o->partitions,
-						    o->replication_factor ? o->replication_factor : 1,
+						    o->replication_factor, /* 0: the broker's default */
 						    o->configs, o->config_count, &err);
 			break;
 		case CMD_ALTER:

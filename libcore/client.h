@@ -73,6 +73,7 @@
 #define ELOG_CLIENT_H
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,8 +134,11 @@ void elog_broker_addr_format(const struct elog_broker_addr *a, char *out, size_t
  * responses with elog_conn_recv() until it returns 0.
  */
 
+#define ELOG_CONNECT_TIMEOUT_DEFAULT_MS 3000
+#define ELOG_CONN_ADDRS_MAX 8          /* resolved addresses tried per connect */
+
 struct elog_conn_config {
-	int connect_timeout_ms;        /* default 5000 */
+	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS */
 	uint32_t frame_bytes_max;      /* largest response accepted; default ELOG_FRAME_BYTES_DEFAULT */
 	size_t send_buffer_bytes;      /* output backlog before request_begin refuses; default 64 MiB */
 	uint32_t in_flight_max;        /* requests awaiting responses; default 64, max 1024 */
@@ -162,6 +166,15 @@ struct elog_conn {
 	int broken;                    /* an I/O failure, EOF or deadline: recv reports it
 	                                  once the complete frames read before are taken */
 	struct elog_err broken_err;    /* why */
+	/* A connect under way (elog_conn_connect_start): fd is the socket of
+	 * addrs[addr_next - 1]; the others are tried in turn on failure, all
+	 * within connect_deadline_ms. */
+	int connecting;
+	int64_t connect_deadline_ms;
+	int connect_errno;             /* the last address's failure */
+	uint32_t addr_count, addr_next;
+	struct sockaddr_storage *addrs;
+	uint32_t *addr_lens;
 };
 
 /* A response taken from a connection; the frame buffer is reused across calls. */
@@ -181,11 +194,29 @@ void elog_conn_init(struct elog_conn *c, const struct elog_conn_config *cfg);
 void elog_conn_release(struct elog_conn *c);
 /* Resolve (getaddrinfo), connect with the timeout (non-blocking connect +
  * poll, every address in turn), TCP_NODELAY. Blocks at most connect_timeout_ms
- * per address. Fails "cannot connect to host:port: <reason>". */
+ * in all. Fails "cannot connect to host:port: <reason>". */
 int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, struct elog_err *err);
+/*
+ * The same without waiting: resolve, start a non-blocking connect and
+ * return. Requests may be queued at once; they go out once the connection
+ * is up. elog_conn_events asks for POLLOUT meanwhile, and elog_conn_io
+ * finishes the connect (or moves on to the next address). A connect that
+ * fails on every address, or is not up within connect_timeout_ms, breaks
+ * the connection: elog_conn_recv reports "cannot connect to host:port:
+ * <reason>" (or "...: timed out after N ms"). -1 only when no attempt
+ * could start (the name does not resolve, every address refused at once).
+ */
+int elog_conn_connect_start(struct elog_conn *c, const char *host, uint16_t port,
+			    struct elog_err *err);
+/* A connect started and not finished yet? */
+static inline int elog_conn_is_connecting(const struct elog_conn *c) { return c->connecting; }
+/* Milliseconds until this connection's next deadline (connect or request),
+ * for a poll timeout; -1: none. */
+int elog_conn_timeout_ms(const struct elog_conn *c, int64_t now_ms);
 /* Close the socket, drop buffers' contents and everything in flight. */
 void elog_conn_close(struct elog_conn *c);
-static inline int elog_conn_is_open(const struct elog_conn *c) { return c->fd >= 0; }
+/* Open, connecting, or broken with a failure elog_conn_recv has yet to report. */
+static inline int elog_conn_is_open(const struct elog_conn *c) { return c->fd >= 0 || c->broken; }
 /* Room for one more request (connected, in-flight and output limits)? */
 int elog_conn_can_send(const struct elog_conn *c);
 
@@ -240,10 +271,10 @@ uint32_t elog_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_ms, ui
 
 struct elog_client_config {
 	const char *brokers;           /* as for elog_brokers_choose(); copied */
-	int connect_timeout_ms;        /* default 5000 */
+	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS (3 s) */
 	int request_timeout_ms;        /* default 30000: every synchronous call */
 	uint32_t frame_bytes_max;      /* default ELOG_FRAME_BYTES_DEFAULT */
-	uint32_t retry_backoff_ms;     /* default 100: retriable errors of synchronous calls */
+	uint32_t retry_backoff_ms;     /* default 50: retriable errors of synchronous calls */
 	uint32_t retry_backoff_max_ms; /* default 1000 */
 };
 
@@ -337,6 +368,15 @@ enum elog_partition_state {
 	ELOG_PARTITION_STATE_OK = 0,
 	ELOG_PARTITION_STATE_DAMAGED = 1, /* some offsets are unreadable; the rest is served */
 	ELOG_PARTITION_STATE_FAILED = 2,  /* a write or sync failed; nothing is served */
+	ELOG_PARTITION_STATE_UNAVAILABLE = 3, /* no majority of its replicas is reachable (v3) */
+};
+
+/* One replica of a partition, as its leader sees it (DESCRIBE_TOPICS v3). */
+struct elog_replica_description {
+	int32_t id;
+	uint8_t in_sync;
+	int64_t end_offset;   /* -1: unknown */
+	int64_t lag;          /* leader's end - end_offset; -1: unknown */
 };
 
 struct elog_partition_description {
@@ -346,9 +386,14 @@ struct elog_partition_description {
 	uint32_t segments;
 	uint8_t status;       /* enum elog_partition_state (DESCRIBE_TOPICS v2) */
 	char *status_detail;  /* "offsets 100-199 damaged", the failure; NULL when ok */
+	/* DESCRIBE_TOPICS v3 (from an older broker: leader_id -1, no replicas) */
+	int32_t leader_id;    /* -1: no leader now */
+	uint64_t leader_term;
+	uint32_t replica_count;
+	struct elog_replica_description *replicas;  /* placement order */
 };
 
-/* "ok", "damaged", "failed" ("unknown" for a status this build does not know). */
+/* "ok", "damaged", "failed", "unavailable" ("unknown" for a status this build does not know). */
 const char *elog_partition_state_name(uint8_t status);
 
 struct elog_topic_description {
@@ -511,7 +556,7 @@ struct elog_producer_config {
 	uint32_t max_in_flight;        /* produce requests in flight per connection; default 5 */
 	uint32_t retries;              /* attempts after the first; default UINT32_MAX (the
 	                                  delivery timeout decides) */
-	uint32_t retry_backoff_ms;     /* default 100 */
+	uint32_t retry_backoff_ms;     /* default 50 */
 	uint32_t retry_backoff_max_ms; /* default 1000 */
 	uint32_t request_timeout_ms;   /* wait for one response (and the broker's acks=all
 	                                  timeout); default 30000 */
@@ -661,8 +706,8 @@ struct elog_fetcher_config {
 	uint32_t min_bytes;            /* default 1 */
 	uint32_t max_bytes;            /* per response; default 16 MiB */
 	uint32_t partition_max_bytes;  /* per partition per response; default 4 MiB */
-	uint32_t retry_backoff_ms;     /* default 100 */
-	uint32_t retry_backoff_max_ms; /* default 2000 */
+	uint32_t retry_backoff_ms;     /* default 50 */
+	uint32_t retry_backoff_max_ms; /* default 1000 */
 	uint32_t retry_timeout_ms;     /* give up after no answer this long; default 60000;
 	                                  ELOG_FETCHER_RETRY_FOREVER: never */
 	enum elog_out_of_range out_of_range;

@@ -166,8 +166,8 @@ void elog_fetcher_config_init(struct elog_fetcher_config *cfg)
 	cfg->min_bytes = 1;
 	cfg->max_bytes = 16u << 20;
 	cfg->partition_max_bytes = 4u << 20;
-	cfg->retry_backoff_ms = 100;
-	cfg->retry_backoff_max_ms = 2000;
+	cfg->retry_backoff_ms = 50;
+	cfg->retry_backoff_max_ms = 1000;
 	cfg->retry_timeout_ms = 60000;
 	cfg->out_of_range = ELOG_OUT_OF_RANGE_FAIL;
 }
@@ -984,7 +984,9 @@ static void fetch_ready(struct elog_fetcher *f, int64_t now)
 				f->metadata_stale = 1;
 				continue;
 			}
-			if (elog_conn_connect(&fc->conn, mb->host, mb->port, &e) < 0) {
+			/* Non-blocking: the fetch queues while it connects, and a dead
+			 * broker holds up only the partitions it leads. */
+			if (elog_conn_connect_start(&fc->conn, mb->host, mb->port, &e) < 0) {
 				conn_failing(f, fc, &e);
 				part_trouble(f, fp, e.msg, now);
 				fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++,
@@ -1032,10 +1034,14 @@ static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_e
 		if (!f->parts[i]->removed && !f->parts[i]->in_flight && f->parts[i]->retry_at_ms > now &&
 		    f->parts[i]->retry_at_ms < next)
 			next = f->parts[i]->retry_at_ms;
-	for (size_t i = 0; i < f->conn_count; i++)
+	for (size_t i = 0; i < f->conn_count; i++) {
+		int left = elog_conn_timeout_ms(&f->conns[i]->conn, now);
 		if (!elog_conn_is_open(&f->conns[i]->conn) && f->conns[i]->reconnect_at_ms > now &&
 		    f->conns[i]->reconnect_at_ms < next)
 			next = f->conns[i]->reconnect_at_ms;
+		if (left >= 0 && now + left < next)
+			next = now + left;
+	}
 	if (f->metadata_stale && next > now + 50)
 		next = now + 50;
 	if (next != INT64_MAX && (wait < 0 || next - now < wait))

@@ -45,6 +45,7 @@ struct pbatch {
 struct ppart {
 	uint32_t id;
 	int32_t leader_id;
+	int32_t in_flight_broker;      /* where its in-flight batches went (in_flight > 0) */
 	struct elog_batch_builder builder;
 	uint64_t *tags;                /* tags of the open batch */
 	size_t tags_cap;
@@ -132,7 +133,7 @@ void elog_producer_config_init(struct elog_producer_config *cfg)
 	cfg->compression = ELOG_COMPRESS_NONE;
 	cfg->max_in_flight = 5;
 	cfg->retries = UINT32_MAX;
-	cfg->retry_backoff_ms = 100;
+	cfg->retry_backoff_ms = 50;
 	cfg->retry_backoff_max_ms = 1000;
 	cfg->request_timeout_ms = 30000;
 	cfg->delivery_timeout_ms = 120000;
@@ -673,8 +674,10 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 			pp->retry_at_ms = now + elog_backoff_ms(pp->retry_attempt++, p->cfg.retry_backoff_ms,
 								p->cfg.retry_backoff_max_ms, elog_client_random());
 		last_error_set(pp, why);
+		/* The leader may have moved (or be moving: an acks=all timeout
+		 * is what a leader that lost its followers answers). */
 		if (code == ELOG_PE_NOT_LEADER || code == ELOG_PE_LEADER_UNKNOWN ||
-		    code == ELOG_PE_SHUTTING_DOWN)
+		    code == ELOG_PE_SHUTTING_DOWN || code == ELOG_PE_TIMEOUT)
 			p->metadata_stale = 1;
 		return;
 	}
@@ -760,6 +763,11 @@ static int part_sendable(const struct elog_producer *p, const struct ppart *pp, 
 		return 0; /* nothing waiting to go */
 	if (pp->retrying && pp->in_flight)
 		return 0; /* drain first, then resend in order */
+	/* The leader moved while batches are in flight to the old one: they are
+	 * in doubt until answered (or their connection is lost). A later batch
+	 * sent to the new leader now could land before them: wait. */
+	if (pp->in_flight && pp->in_flight_broker != pp->leader_id)
+		return 0;
 	if (p->idempotent && pp->in_flight >= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX)
 		return 0;
 	return 1;
@@ -858,6 +866,7 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 			elog_wire_put_raw(&w, b->data, b->len);
 			b->in_flight = 1;
 			pp->in_flight++;
+			pp->in_flight_broker = pc->broker_id;
 			bytes += b->len;
 			part_bytes += b->len;
 			if (!rq) {
@@ -916,7 +925,9 @@ static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err
 				p->metadata_stale = 1;
 				continue;
 			}
-			if (elog_conn_connect(&pc->conn, mb->host, mb->port, &e) < 0) {
+			/* Non-blocking: requests queue while it connects; a dead
+			 * broker costs this partition, never the others. */
+			if (elog_conn_connect_start(&pc->conn, mb->host, mb->port, &e) < 0) {
 				pconn_lost(p, pc, &e);
 				/* Nothing was in flight; note why for a later timeout message. */
 				last_error_set(pp, e.msg);
@@ -987,10 +998,15 @@ int elog_producer_timeout_ms(const struct elog_producer *p)
 				next = pp->head->deadline_ms;
 		}
 	}
-	for (size_t i = 0; i < p->conn_count; i++)
+	for (size_t i = 0; i < p->conn_count; i++) {
+		int left = elog_conn_timeout_ms(&p->conns[i]->conn, now);
 		if (!elog_conn_is_open(&p->conns[i]->conn) && p->conns[i]->reconnect_at_ms > now &&
 		    p->conns[i]->reconnect_at_ms < next)
 			next = p->conns[i]->reconnect_at_ms;
+		/* A connect or request deadline: noticed by elog_conn_io. */
+		if (left >= 0 && now + left < next)
+			next = now + left;
+	}
 	if (next == INT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now > INT32_MAX ? INT32_MAX : next - now);
@@ -1096,7 +1112,8 @@ static int producer_service(struct elog_producer *p, int timeout_ms, struct elog
 		}
 		now = elog_clock_ms();
 		for (size_t i = 0; i < n; i++) {
-			if (fds[i].revents || owners[i]->conn.pending_count)
+			if (fds[i].revents || owners[i]->conn.pending_count ||
+			    elog_conn_is_connecting(&owners[i]->conn))
 				(void)elog_conn_io(&owners[i]->conn, fds[i].revents, now, NULL);
 			drain_conn(p, owners[i]);
 		}
