@@ -54,6 +54,7 @@ enum {
 	OPT_RETENTION_BYTES,
 	OPT_SEGMENT_BYTES,
 	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
 	OPT_VERSION,
 	OPT__END,
 };
@@ -76,6 +77,7 @@ static const struct elog_cli_option options[] = {
 	{OPT_IF_EXISTS, "if-exists", NULL, "delete: a missing topic is not an error"},
 	{OPT_IF_NOT_EXISTS, "if-not-exists", NULL, "create: an existing topic is not an error"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},
+	{OPT_CONNECT_TIMEOUT, "connect-timeout", "DURATION", "wait this long for a connection to a broker (default 3s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -138,6 +140,7 @@ struct options {
 	struct purge_target targets[PURGE_TARGETS_MAX];
 	size_t target_count;
 	int64_t timeout_ms;
+	int64_t connect_timeout_ms;     /* 0: the library's default */
 	char given[OPT__END];           /* which options were given, by id */
 };
 
@@ -262,6 +265,12 @@ static int parse_value(struct options *o, int id, const char *arg)
 		if (o->timeout_ms < 1 || o->timeout_ms > INT32_MAX / 2)
 			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
 		return -1;
+	case OPT_CONNECT_TIMEOUT:
+		if (elog_cli_parse_duration_ms(arg, &o->connect_timeout_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
+		if (o->connect_timeout_ms < 1 || o->connect_timeout_ms > 600000)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
+		return -1;
 	}
 	return elog_cli_usage_error(&program, NULL);
 }
@@ -331,7 +340,7 @@ static int parse_operands(struct options *o, int argc, char **argv, int first)
 	o->topics = argv + first + 1;
 	o->topic_count = (size_t)(argc - first - 1);
 	for (int id = 1; id < OPT__END; id++)
-		if (o->given[id] && id != 'b' && id != OPT_TIMEOUT &&
+		if (o->given[id] && id != 'b' && id != OPT_TIMEOUT && id != OPT_CONNECT_TIMEOUT &&
 		    !strchr(command_options[c], option_letter(id)))
 			return elog_cli_usage_error(&program, "--%s does not apply to %s",
 						    option_name(id), command_names[c]);
@@ -1320,6 +1329,8 @@ int main(int argc, char **argv)
 		return rc;
 	elog_client_config_init(&cc);
 	cc.brokers = o.brokers;
+	if (o.connect_timeout_ms)
+		cc.connect_timeout_ms = (int)o.connect_timeout_ms;
 	cc.request_timeout_ms = (int)o.timeout_ms;
 	if (cc.connect_timeout_ms > cc.request_timeout_ms)
 		cc.connect_timeout_ms = cc.request_timeout_ms;

@@ -172,7 +172,7 @@ config	cfg	segment.ms	3600000"
 	run -0 elog-topic list --json
 	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"records":0,"size_bytes":0,"retention_ms":-1,"retention_bytes":-1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
