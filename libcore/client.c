@@ -168,6 +168,27 @@ static int client_addr_failing(const struct elog_client *c, const struct elog_br
 	return cc && cc->retry_at_ms > now;
 }
 
+/* addr failed (a connect, or a call timed out or lost): try it last for a while. */
+static void client_addr_failed(struct elog_client *c, const struct elog_broker_addr *addr)
+{
+	struct elog_client_conn *cc = client_conn_find(c, addr);
+
+	if (cc)
+		cc->retry_at_ms = elog_clock_ms() +
+				  elog_backoff_ms(cc->failures++, c->config.retry_backoff_ms,
+						  c->config.retry_backoff_max_ms, elog_client_random());
+}
+
+static void client_addr_answered(struct elog_client *c, const struct elog_broker_addr *addr)
+{
+	struct elog_client_conn *cc = client_conn_find(c, addr);
+
+	if (cc) {
+		cc->failures = 0;
+		cc->retry_at_ms = 0;
+	}
+}
+
 static struct elog_client_conn *client_conn_get(struct elog_client *c,
 						const struct elog_broker_addr *addr,
 						struct elog_err *err)
@@ -196,9 +217,7 @@ static struct elog_client_conn *client_conn_get(struct elog_client *c,
 	}
 	if (!elog_conn_is_open(&cc->conn)) {
 		if (elog_conn_connect(&cc->conn, addr->host, addr->port, err) < 0) {
-			cc->retry_at_ms = elog_clock_ms() +
-					  elog_backoff_ms(cc->failures++, c->config.retry_backoff_ms,
-							  c->config.retry_backoff_max_ms, elog_client_random());
+			client_addr_failed(c, addr);
 			return NULL;
 		}
 		cc->failures = 0;
@@ -214,15 +233,19 @@ int elog_client_call_addr(struct elog_client *c, const struct elog_broker_addr *
 	struct elog_client_conn *cc = client_conn_get(c, addr, err);
 	struct elog_wire_w w;
 	uint32_t cid;
-	int rc;
+	int rc, timeout_ms = c->config.request_timeout_ms;
 
 	if (!cc)
 		return -1;
+	/* METADATA is cheap for a live broker: one that sits on it (stopped,
+	 * cut off) is given up sooner, and the next broker asked. */
+	if (api == ELOG_API_METADATA && timeout_ms / 2 > c->config.connect_timeout_ms)
+		timeout_ms = 2 * c->config.connect_timeout_ms;
 	if (elog_conn_request_begin(&cc->conn, &w, api, &cid, err) < 0)
 		return -1;
 	if (encode)
 		encode(&w, arg);
-	if (elog_conn_request_end(&cc->conn, &w, 1, cid, c->config.request_timeout_ms, err) < 0)
+	if (elog_conn_request_end(&cc->conn, &w, 1, cid, timeout_ms, err) < 0)
 		return -1;
 	for (;;) {
 		rc = elog_conn_recv(&cc->conn, &c->resp, err);
@@ -499,6 +522,7 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 						  &r, &code, &msg, &msg_len, &e) < 0) {
 				if (!first.msg[0])
 					first = e;
+				client_addr_failed(c, &cand[i]);
 				continue;
 			}
 			if (code) {
@@ -517,6 +541,7 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 			c->last_proto_error = 0;
 			c->last_good = cand[i];
 			c->has_last_good = 1;
+			client_addr_answered(c, &cand[i]);
 			metadata_merge(&c->md, &fresh, n == 0);
 			return &c->md;
 		}
