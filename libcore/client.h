@@ -319,9 +319,12 @@ int elog_client_proto_error(const struct elog_client *c);
 
 /*
  * Fetch metadata for topics[0..n) (n 0: every topic) from the first
- * broker that answers (the bootstrap list in order, then brokers learned
- * from earlier metadata), merge it into the client's cache and return the
- * cache. Topics that do not exist come back with error UNKNOWN_TOPIC and no
+ * broker that answers (the one that answered last, then the bootstrap list
+ * in order, then brokers learned from earlier metadata; a broker whose
+ * connect or call failed lately goes last, so a dead bootstrap broker
+ * costs one connect timeout, not one per call), merge it into the client's
+ * cache and return the cache. One broker gets at most the request timeout,
+ * and no more than twice connect_timeout_ms, to answer. Topics that do not exist come back with error UNKNOWN_TOPIC and no
  * partitions (this call never creates one). When no broker can be reached
  * it fails at once with the first broker's reason ("cannot connect to
  * 127.0.0.1:7411: connection refused"); only broker-side retriable answers
@@ -352,9 +355,12 @@ struct elog_config_entry {
 };
 
 /* Administration: sent to the controller (metadata's controller_id), retried
- * on retriable errors and on a connection lost mid-call (not on a refused
- * connect) until request_timeout_ms. Messages read "create topic 'orders':
- * topic already exists"; elog_client_proto_error() gives the code. */
+ * on retriable errors (NOT_LEADER: it moved) and on a connection lost
+ * mid-call, after refreshing metadata, until request_timeout_ms. A connect
+ * that fails is retried while another broker answers METADATA (the
+ * controller died and another takes over), and fails at once when none
+ * does. Messages read "create topic 'orders': topic already exists";
+ * elog_client_proto_error() gives the code. */
 int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t partitions,
 			    uint16_t replication_factor, const struct elog_config_entry *configs,
 			    size_t config_count, struct elog_err *err);
