@@ -85,6 +85,8 @@ struct fb {
 	int32_t leaders[FB_PARTS];        /* owner: leader id of partition i of every topic */
 	int32_t controller;               /* owner */
 	int not_leader_answers;           /* NOT_LEADER answers given */
+	int stall;                        /* read nothing from connections (a stopped broker) */
+	int sequence_errors;              /* UNKNOWN_PRODUCER / OUT_OF_ORDER_SEQUENCE answers */
 	int listen_fd, wake[2];
 	uint16_t port;
 	int stop;
@@ -324,6 +326,8 @@ static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
 				code = fb->bad_error;
 			else
 				code = fb_append(fb, t->parts[id], batches, blen, &base);
+			if (code == ELOG_PE_UNKNOWN_PRODUCER || code == ELOG_PE_OUT_OF_ORDER_SEQUENCE)
+				fb->sequence_errors++;
 			elog_wire_put_u32(w, id);
 			elog_wire_put_i16(w, code);
 			elog_wire_put_cstring(w, msg[0] ? msg : code ? elog_proto_error_text(code) : "");
@@ -547,20 +551,23 @@ static void *fb_main(void *arg)
 
 	for (;;) {
 		struct pollfd fds[FB_CONNS + 2];
-		int idx[FB_CONNS + 2], n = 0;
+		int idx[FB_CONNS + 2], n = 0, stalled;
 
+		pthread_mutex_lock(fb->lock);
+		stalled = fb->stall;
+		pthread_mutex_unlock(fb->lock);
 		fds[n].fd = fb->wake[0];
 		fds[n++].events = POLLIN;
 		fds[n].fd = fb->listen_fd;
 		fds[n++].events = POLLIN;
-		for (int i = 0; i < FB_CONNS; i++) {
+		for (int i = 0; i < FB_CONNS && !stalled; i++) {
 			if (fb->conns[i].fd < 0)
 				continue;
 			fds[n].fd = fb->conns[i].fd;
 			fds[n].events = POLLIN | (fb->conns[i].out.len ? POLLOUT : 0);
 			idx[n++] = i;
 		}
-		if (poll(fds, (nfds_t)n, 1000) < 0)
+		if (poll(fds, (nfds_t)n, stalled ? 10 : 1000) < 0)
 			continue;
 		pthread_mutex_lock(fb->lock);
 		if (fb->stop) {
@@ -2580,6 +2587,98 @@ static void test_admin_follows_controller(void)
 	fb_stop(a);
 }
 
+/*
+ * Ordering across a leader change: partition 0's first batch is in flight
+ * to broker 0, which has stopped reading, when the producer learns (from
+ * another partition's LEADER_UNKNOWN) that broker 1 leads partition 0 now.
+ * The second batch must not go to broker 1 while the first is in doubt:
+ * it would arrive before it (a sequence gap there). Once broker 0 answers
+ * NOT_LEADER, both go to broker 1, in order, with no sequence error.
+ */
+static void test_producer_no_reorder_across_leader_change(void)
+{
+	struct fb *a = fb_start(), *b = a ? fb_start_as(a, 1) : NULL;
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	char brokers[64];
+	int64_t t0;
+	int errors;
+
+	T_ASSERT(a && b);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)b->port);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	pthread_mutex_lock(a->lock);
+	a->controller = 1;
+	a->leaders[1] = 1;
+	pthread_mutex_unlock(a->lock);
+	T_OK(elog_admin_create_topic(c, "order", 2, 0, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	p = elog_producer_new(c, "order", &pc, &err);
+	T_ASSERT(p);
+	FB_LOCKED(a, a->stall = 1);
+	{
+		struct elog_record r = value_record("1", NULL);
+		T_OK(elog_producer_send(p, &r, 0, 1, &err), &err);
+	}
+	t0 = elog_clock_ms();
+	for (struct elog_producer_stats st = {0}; st.requests < 1 && elog_clock_ms() - t0 < 5000;
+	     elog_producer_stats(p, &st))
+		T_OK(elog_producer_poll(p, 5, &err), &err);
+	pthread_mutex_lock(a->lock);
+	a->leaders[0] = 1;
+	b->produce_errors_left = 1;
+	b->produce_error = ELOG_PE_LEADER_UNKNOWN;
+	pthread_mutex_unlock(a->lock);
+	{
+		struct elog_record r = value_record("x", NULL);
+		T_OK(elog_producer_send(p, &r, 1, 100, &err), &err);
+	}
+	/* Partition 1's retry on broker 1 shows the refresh happened. */
+	t0 = elog_clock_ms();
+	while (l.delivered < 1 && elog_clock_ms() - t0 < 5000)
+		T_OK(elog_producer_poll(p, 5, &err), &err);
+	T_EQ_INT(l.delivered, 1);
+	{
+		struct elog_record r = value_record("2", NULL);
+		T_OK(elog_producer_send(p, &r, 0, 2, &err), &err);
+	}
+	t0 = elog_clock_ms();
+	while (elog_clock_ms() - t0 < 200)
+		T_OK(elog_producer_poll(p, 5, &err), &err);
+	T_EQ_INT(fb_count(a, "order", 0), 0);   /* batch 2 waits behind batch 1 */
+	FB_LOCKED(a, a->stall = 0);
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	T_EQ_INT(l.delivered, 3);
+	T_EQ_INT(l.failed, 0);
+	T_EQ_INT(fb_count(a, "order", 0), 2);
+	FB_LOCKED(a, errors = a->sequence_errors + b->sequence_errors);
+	T_EQ_INT(errors, 0);
+	pthread_mutex_lock(a->lock);
+	{
+		struct fb_topic *t = fb_topic(a, "order", 5);
+		struct elog_batch_reader br;
+		struct elog_record_view v;
+		char seen[3] = "";
+		size_t k = 0;
+		elog_batch_reader_init(&br);
+		for (size_t i = 0; t && i < t->parts[0]->nbatches; i++)
+			if (elog_batch_reader_open(&br, t->parts[0]->batches[i].data, t->parts[0]->batches[i].len, NULL) == 0)
+				while (elog_batch_reader_next(&br, &v, NULL) == 1 && k < 2)
+					seen[k++] = (char)v.value[0];
+		elog_batch_reader_release(&br);
+		T_CHECK(strcmp(seen, "12") == 0);
+	}
+	pthread_mutex_unlock(a->lock);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(b);
+	fb_stop(a);
+}
+
 int main(void)
 {
 	T_RUN(test_brokers_parse);
@@ -2615,5 +2714,6 @@ int main(void)
 	T_RUN(test_cluster_follows_leader);
 	T_RUN(test_producer_dead_leader_blocks_only_its_partitions);
 	T_RUN(test_admin_follows_controller);
+	T_RUN(test_producer_no_reorder_across_leader_change);
 	return t_finish();
 }
