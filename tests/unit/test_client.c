@@ -1130,8 +1130,9 @@ static void test_decode_describe(void)
 	struct elog_topic_descriptions d;
 	struct elog_err err;
 
-	/* version 1, and version 2 with each partition's status */
-	for (uint16_t version = 1; version <= 2; version++) {
+	/* version 1, version 2 with each partition's status, version 3 with its
+	 * leader and replicas (and status 3, unavailable) */
+	for (uint16_t version = 1; version <= 3; version++) {
 		elog_buf_init(&b, 1 << 16);
 		elog_wire_w_init(&w, &b);
 		elog_wire_put_u32(&w, 1);
@@ -1148,9 +1149,22 @@ static void test_decode_describe(void)
 			elog_wire_put_i64(&w, 100 + i);
 			elog_wire_put_u64(&w, 4096);
 			elog_wire_put_u32(&w, 1);
-			if (version >= 2) {
+			if (version == 2) {
 				elog_wire_put_u8(&w, (uint8_t)i);
 				elog_wire_put_cstring(&w, i ? "offsets 5-9 damaged" : "");
+			}
+			if (version >= 3) {
+				elog_wire_put_u8(&w, (uint8_t)(i ? 3 : 0));
+				elog_wire_put_cstring(&w, i ? "no majority of its 3 replicas is reachable" : "");
+				elog_wire_put_i32(&w, i ? -1 : 2);
+				elog_wire_put_u64(&w, 7);
+				elog_wire_put_u32(&w, 3);
+				for (int32_t k = 1; k <= 3; k++) {
+					elog_wire_put_i32(&w, k);
+					elog_wire_put_u8(&w, k != 3);
+					elog_wire_put_i64(&w, k == 3 ? 60 : 100);
+					elog_wire_put_i64(&w, k == 3 ? 40 : 0);
+				}
 			}
 		}
 		elog_wire_r_init(&r, b.data, b.len);
@@ -1164,7 +1178,22 @@ static void test_decode_describe(void)
 		T_EQ_INT(d.topics[0].partitions[1].high_watermark, 101);
 		T_EQ_INT(d.topics[0].partitions[0].status, ELOG_PARTITION_STATE_OK);
 		T_CHECK(d.topics[0].partitions[0].status_detail == NULL);
-		if (version >= 2) {
+		T_EQ_INT(d.topics[0].partitions[0].replica_count, version >= 3 ? 3 : 0);
+		T_EQ_INT(d.topics[0].partitions[0].leader_id, version >= 3 ? 2 : -1);
+		if (version >= 3) {
+			const struct elog_partition_description *pd = &d.topics[0].partitions[0];
+			T_EQ_INT(pd->leader_term, 7);
+			T_EQ_INT(pd->replicas[2].id, 3);
+			T_EQ_INT(pd->replicas[2].in_sync, 0);
+			T_EQ_INT(pd->replicas[2].end_offset, 60);
+			T_EQ_INT(pd->replicas[2].lag, 40);
+			T_EQ_INT(pd->replicas[0].in_sync, 1);
+			T_EQ_INT(d.topics[0].partitions[1].leader_id, -1);
+			T_EQ_INT(d.topics[0].partitions[1].status, ELOG_PARTITION_STATE_UNAVAILABLE);
+			T_CHECK(strcmp(elog_partition_state_name(d.topics[0].partitions[1].status),
+				       "unavailable") == 0);
+		}
+		if (version == 2) {
 			T_EQ_INT(d.topics[0].partitions[1].status, ELOG_PARTITION_STATE_DAMAGED);
 			T_CHECK(strcmp(d.topics[0].partitions[1].status_detail, "offsets 5-9 damaged") == 0);
 			T_CHECK(strcmp(elog_partition_state_name(d.topics[0].partitions[1].status),
