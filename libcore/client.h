@@ -149,6 +149,7 @@ struct elog_conn_pending {
 	uint16_t api;
 	uint16_t version;              /* the request's; its response must echo it */
 	uint64_t tag;
+	int64_t sent_ms;               /* monotonic: when it was queued */
 	int64_t deadline_ms;           /* monotonic; 0: none */
 };
 
@@ -213,6 +214,8 @@ static inline int elog_conn_is_connecting(const struct elog_conn *c) { return c-
 /* Milliseconds until this connection's next deadline (connect or request),
  * for a poll timeout; -1: none. */
 int elog_conn_timeout_ms(const struct elog_conn *c, int64_t now_ms);
+/* When the oldest request awaiting its response was queued; INT64_MAX: none. */
+int64_t elog_conn_oldest_ms(const struct elog_conn *c);
 /* Close the socket, drop buffers' contents and everything in flight. */
 void elog_conn_close(struct elog_conn *c);
 /* Open, connecting, or broken with a failure elog_conn_recv has yet to report. */
@@ -494,6 +497,14 @@ int elog_admin_delete_records(struct elog_client *c, const char *topic,
  * and an exponential backoff, until delivery_timeout_ms after the batch was
  * closed; then they fail. Other errors fail the batch at once with the
  * broker's message.
+ *
+ * Leader changes: batches go to each partition's leader from the client's
+ * metadata, one connection per broker id, opened without blocking. No
+ * batch goes to a new leader while earlier batches of its partition are
+ * in flight to the old one. With idempotence, a metadata refresh that
+ * moves a partition with batches in flight drops the old leader's
+ * connection (as if lost): they are resent in order, same sequences, and
+ * a stopped or cut-off old leader is not waited for.
  *
  * Partitioning: partition >= 0 is used as is (UNKNOWN_PARTITION if the topic
  * lacks it); -1 with a key: elog_partition_for_key (Kafka-compatible

@@ -473,6 +473,16 @@ int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, stru
 	return 0;
 }
 
+int64_t elog_conn_oldest_ms(const struct elog_conn *c)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (uint32_t i = 0; i < c->pending_count; i++)
+		if (c->pending[i].sent_ms < oldest)
+			oldest = c->pending[i].sent_ms;
+	return oldest;
+}
+
 int elog_conn_timeout_ms(const struct elog_conn *c, int64_t now_ms)
 {
 	int64_t next = INT64_MAX;
@@ -543,7 +553,8 @@ int elog_conn_request_end(struct elog_conn *c, struct elog_wire_w *w, int expect
 	pe->api = api;
 	pe->version = elog_get16(c->out.data + w->frame_start + 6);
 	pe->tag = tag;
-	pe->deadline_ms = timeout_ms > 0 ? elog_clock_ms() + timeout_ms : 0;
+	pe->sent_ms = elog_clock_ms();
+	pe->deadline_ms = timeout_ms > 0 ? pe->sent_ms + timeout_ms : 0;
 	return 0;
 }
 

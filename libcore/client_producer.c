@@ -24,6 +24,9 @@
  */
 
 #define PRODUCER_CONNS_MAX 256
+/* A produce unanswered this long may be stuck at a leader that stopped or
+ * was cut off: metadata is asked (at most this often) whether it moved. */
+#define PRODUCER_STALL_MS 1000
 #define PRODUCER_SERVICE_RECORDS 1024   /* check timers at least every N sends */
 
 struct ppart;
@@ -618,6 +621,38 @@ static void pconn_lost(struct elog_producer *p, struct pconn *pc, const struct e
 	elog_conn_close(&pc->conn);
 }
 
+/*
+ * After a metadata refresh: a partition whose leader moved while batches
+ * are in flight to its old leader. Waiting for the old leader's answer
+ * keeps the order (part_sendable), but a leader that died or was cut off
+ * may not answer before the request timeout. With idempotence the old
+ * connection is dropped instead, as if it had been lost: its batches go
+ * back to their queues and are resent, in order, with the same producer id
+ * and sequences, to the leaders named now. A batch the old leader did
+ * append is either in the new leader's log (it answers with the original
+ * offset) or never commits. Without idempotence a resend could store a
+ * batch twice: the answer is awaited.
+ */
+static void abandon_moved(struct elog_producer *p)
+{
+	for (uint32_t i = 0; p->idempotent && p->parts && p->parts[i]; i++) {
+		struct ppart *pp = p->parts[i];
+		struct elog_err why;
+
+		if (!pp->in_flight || pp->in_flight_broker == pp->leader_id)
+			continue;
+		for (size_t k = 0; k < p->conn_count; k++) {
+			struct pconn *pc = p->conns[k];
+			if (pc->broker_id != pp->in_flight_broker || !pc->reqs_used)
+				continue;
+			elog_err_set(&why, ELOG_E_IO, "leader of partition %u moved from broker %d to %d",
+				     pp->id, (int)pp->in_flight_broker, (int)pp->leader_id);
+			pconn_lost(p, pc, &why);
+		}
+		assert(pp->in_flight == 0);
+	}
+}
+
 /* ------------------------------------------------------------ responses */
 
 struct produce_ctx {
@@ -981,9 +1016,30 @@ static void linger_expired(struct elog_producer *p, int64_t now, struct elog_err
 	}
 }
 
+/* When to ask metadata whether a leader with a request stuck on it moved;
+ * INT64_MAX: nothing is in flight. */
+static int64_t stall_check_at(const struct elog_producer *p)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (size_t i = 0; i < p->conn_count; i++) {
+		int64_t o = elog_conn_oldest_ms(&p->conns[i]->conn);
+		if (o < oldest)
+			oldest = o;
+	}
+	int64_t every = PRODUCER_STALL_MS > p->cfg.retry_backoff_max_ms ? PRODUCER_STALL_MS
+									  : p->cfg.retry_backoff_max_ms;
+
+	if (oldest == INT64_MAX)
+		return INT64_MAX;
+	oldest += PRODUCER_STALL_MS;
+	/* Not sooner than a refresh may follow the last one (no busy loop). */
+	return oldest > p->metadata_at_ms + every ? oldest : p->metadata_at_ms + every;
+}
+
 int elog_producer_timeout_ms(const struct elog_producer *p)
 {
-	int64_t now = elog_clock_ms(), next = INT64_MAX;
+	int64_t now = elog_clock_ms(), next = stall_check_at(p);
 
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		const struct ppart *pp = p->parts[i];
@@ -1064,14 +1120,18 @@ static int producer_service(struct elog_producer *p, int timeout_ms, struct elog
 	p->sends_since_service = 0;
 	linger_expired(p, now, err);
 	expire_batches(p, now);
+	if (now >= stall_check_at(p))
+		p->metadata_stale = 1;
 	if (p->metadata_stale &&
 	    now - p->metadata_at_ms >= (int64_t)elog_backoff_ms(p->metadata_attempt, p->cfg.retry_backoff_ms,
 								p->cfg.retry_backoff_max_ms, 0)) {
 		struct elog_err e;
-		if (producer_refresh(p, &e) < 0)
+		if (producer_refresh(p, &e) < 0) {
 			p->metadata_attempt++;
-		else
+		} else {
 			p->metadata_attempt = 0;
+			abandon_moved(p);
+		}
 		now = elog_clock_ms();
 	}
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
