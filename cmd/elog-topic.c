@@ -975,7 +975,7 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 			 int first)
 {
 	static const char *const head[9] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
-					    "HIGH_WATERMARK", "SIZE", "SEGMENTS", "STATUS"};
+					    "END", "SIZE", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
 	struct table t;

@@ -111,6 +111,6 @@ rising_per_partition() {
 	assert_output --partial '{"partition":1,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":5,"lag":0}],"log_start_offset":0,"high_watermark":5,'
 	if command -v script >/dev/null; then
 		run -0 script -qec "elog-topic -b $ELOG_ADDR describe placed" /dev/null
-		assert_line --partial "PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS  STATUS"
+		assert_line --partial "PARTITION  LEADER  REPLICAS  ISR  START  END  SIZE  SEGMENTS  STATUS"
 	fi
 }

@@ -208,8 +208,8 @@ b              1           1            0        0     forever"
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
   flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
   retention.ms=-1 segment.bytes=128M segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS  STATUS
-0          0       0         0    0      0               0     1         ok"
+PARTITION  LEADER  REPLICAS  ISR  START  END  SIZE  SEGMENTS  STATUS
+0          0       0         0    0      0    0     1         ok"
 }
 
 @test "on a terminal: list shows records, size and retention; describe fits 80 columns" {
