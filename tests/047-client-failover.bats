@@ -17,6 +17,25 @@ setup() {
 
 teardown() {
 	elog_teardown
+	if [ -n "${NS:-}" ]; then
+		ip netns del "$NS" 2>/dev/null || true
+		ip netns del "$NS-peer" 2>/dev/null || true
+	fi
+}
+
+# blackhole_netns — a network namespace $NS whose 10.77.9.0/24 leads to a
+# peer that owns none of its addresses: a connect to 10.77.9.2 gets no
+# answer at all (until ARP gives up, seconds later), as to a dead host.
+blackhole_netns() {
+	[ "$(id -u)" = 0 ] && command -v ip >/dev/null || skip "needs root and ip(8)"
+	NS=elogc$$-$BATS_TEST_NUMBER
+	ip netns add "$NS" || skip "cannot create a network namespace"
+	ip netns add "$NS-peer"
+	ip -n "$NS" link set lo up
+	ip -n "$NS" link add v0 type veth peer name v1 netns "$NS-peer"
+	ip -n "$NS" addr add 10.77.9.1/24 dev v0
+	ip -n "$NS" link set v0 up
+	ip -n "$NS-peer" link set v1 up
 }
 
 start_broker() {
@@ -113,4 +132,25 @@ rising_per_partition() {
 		run -0 script -qec "elog-topic -b $ELOG_ADDR describe placed" /dev/null
 		assert_line --partial "PARTITION  LEADER  REPLICAS  ISR  START  END  SIZE  SEGMENTS  STATUS"
 	fi
+}
+
+@test "a blackholed broker first in -b costs --connect-timeout once, then the next one answers" {
+	blackhole_netns
+	elog_spawn broker ip netns exec "$NS" elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0
+	elog_broker_wait broker
+	local b="10.77.9.2:7411,$ELOG_ADDR" start ms
+	start=$(date +%s%N)
+	run -0 --separate-stderr ip netns exec "$NS" elog-topic -b "$b" --connect-timeout 500ms create -p 2 far
+	ms=$((($(date +%s%N) - start) / 1000000))
+	assert_equal "$stderr" ""
+	# The connect gave up at its timeout, not when the system did (ARP, seconds).
+	[ "$ms" -ge 450 ] && [ "$ms" -lt 2000 ] || fail "took $ms ms"
+	seq 1 50 | sed 's/.*/{"n":&}/' >in.json
+	run -0 ip netns exec "$NS" elog-produce -b "$b" --connect-timeout 500ms -i in.json far
+	run -0 ip netns exec "$NS" elog-consume -b "$b" --connect-timeout 500ms -e -q far
+	assert_equal "${#lines[@]}" 50
+	# The blackhole alone: the reason names the timeout.
+	run -1 --separate-stderr ip netns exec "$NS" elog-topic -b 10.77.9.2:7411 --connect-timeout 300ms \
+		--timeout 1s list
+	assert_equal "$stderr" "elog-topic: cannot list topics: cannot connect to 10.77.9.2:7411: timed out after 300 ms"
 }
