@@ -4,7 +4,9 @@
 # killed mid-produce and restarted on the same port (acks=all, flush=always:
 # the producer retries with the same producer id and sequences, the broker
 # deduplicates, every line lands once, in order per partition), and
-# describe's leader, replicas, in-sync replicas and each replica's lag.
+# describe's leader, replicas, in-sync replicas and each replica's lag; and a
+# blackholed broker (a network namespace) first in -b, given up at
+# --connect-timeout.
 
 bats_require_minimum_version 1.5.0
 load helpers
