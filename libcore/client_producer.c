@@ -37,6 +37,7 @@ struct pbatch {
 	uint32_t record_count;
 	int32_t base_sequence;
 	int in_flight;
+	uint32_t sends;        /* times it went out in a request */
 	uint32_t attempts;
 	int64_t deadline_ms;
 	uint8_t *data;
@@ -538,6 +539,7 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->base_sequence = p->idempotent ? pp->next_sequence : -1;
 	b->in_flight = 0;
 	b->attempts = 0;
+	b->sends = 0;
 	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
 	if (p->idempotent)
 		pp->next_sequence += (int32_t)count;
@@ -741,7 +743,8 @@ static int produce_result(void *ctx, const struct elog_produce_result *res, stru
 			continue;
 		pc->rq->batches[i] = NULL;
 		count = b->record_count; /* b is recycled by batch_result */
-		/* Batches of one partition in one request were appended back to back. */
+		/* Batches of one partition in one request were appended back to
+		 * back (a resent one, maybe a duplicate, goes alone: send_request). */
 		batch_result(p, b, res->error, res->message, res->message_len, offset);
 		if (res->error == 0 && offset >= 0)
 			offset += count;
@@ -896,6 +899,12 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 				break;
 			if (bytes && bytes + b->len > p->cfg.request_bytes)
 				break;
+			/* A batch sent before may be a duplicate, answered with the
+			 * offset it first got, so the partition's one base offset
+			 * would not say where a batch after it went: a resent batch
+			 * goes alone. */
+			if (part_bytes && b->sends)
+				break;
 			if (rq && request_add(rq, b) < 0)
 				break;
 			elog_wire_put_raw(&w, b->data, b->len);
@@ -904,6 +913,8 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 			pp->in_flight_broker = pc->broker_id;
 			bytes += b->len;
 			part_bytes += b->len;
+			if (b->sends++)
+				break;
 			if (!rq) {
 				/* acks=0: nothing will come back; it is delivered once queued. */
 				b->in_flight = 0;

@@ -176,14 +176,13 @@ only_anomaly() {
 	assert_output --partial "missing"
 }
 
-# KNOWN: the idempotent producer puts several batches of one partition in one
-# PRODUCE request when it resends after a lost connection; when the first is
-# a duplicate (answered with its original offset) and the next is new
-# (appended at the end), the single base offset of the answer is wrong for
-# the second, and the client reports its records at offsets that hold other
-# records (libcore/client_producer.c produce_result assumes "appended back
-# to back"). No record is lost or duplicated. Until that is fixed the real
-# runs below allow ack-offset-mismatch; `make torture` does not.
+# KNOWN: ack-offset-mismatch, acknowledged offsets that differ from where
+# the final read finds the value (by one batch), still shows under kill -9
+# and SIGSTOP in about one run of four. One cause is fixed (the producer
+# resent a maybe-duplicate batch with others of its partition in one
+# request, test_client.c test_producer_idempotent_resend_after_drop); the
+# other is not found yet. No record is lost or duplicated. Until it is, the
+# real runs below allow it; `make torture` does not.
 KNOWN=(--allow ack-offset-mismatch)
 
 # start_broker — one broker, owned by the nemesis, on a free port.

@@ -106,6 +106,8 @@ struct fb {
 	int old_version;                  /* answer like a broker before per-api versions */
 	/* counters */
 	int produce_requests, fetch_requests, duplicates, init_producers, metadata_creates;
+	int dup_then_more;                /* a duplicate batch with more batches after it in one
+	                                     partition's data: its one base offset is ambiguous */
 };
 
 static struct fb_topic *fb_topic(struct fb *fb, const char *name, size_t len)
@@ -248,6 +250,8 @@ static int16_t fb_append(struct fb *fb, struct fb_part *part, const uint8_t *p, 
 				fb->duplicates++;
 				p += elog_batch_total_size(&h);
 				len -= elog_batch_total_size(&h);
+				if (len)
+					fb->dup_then_more++;
 				continue;
 			}
 			if (!known && h.base_sequence != 0)
@@ -1636,6 +1640,10 @@ static void test_producer_idempotent_resend_after_drop(void)
 	T_EQ_INT(fb_count(fb, "idem", 0), 500);    /* ... and nothing was duplicated */
 	T_EQ_INT(fb_count(fb, "idem", 1), 500);
 	T_CHECK(!l.out_of_order);
+	/* A resent batch goes alone: after a duplicate, the answer's one base
+	 * offset would not say where the next batch went. */
+	FB_LOCKED(fb, dups = fb->dup_then_more);
+	T_EQ_INT(dups, 0);
 	elog_producer_free(p);
 
 	/* Without idempotence the same fault duplicates: the documented trade-off. */
