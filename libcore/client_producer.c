@@ -808,6 +808,12 @@ static int part_sendable(const struct elog_producer *p, const struct ppart *pp, 
 		return 0;
 	if (p->idempotent && pp->in_flight >= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX)
 		return 0;
+	/* A resent batch goes alone (send_request) and, while it is in flight,
+	 * nothing after it goes: it may fail again where a later batch would
+	 * not (a disk below its reserve takes a small batch and refuses a big
+	 * one), and the later one, landing first, would be out of sequence. */
+	if (pp->head && pp->head->in_flight && pp->head->sends > 1)
+		return 0;
 	return 1;
 }
 
