@@ -11,11 +11,12 @@
  *       broker does: callers retry with new ports when a broker cannot
  *       listen.
  *
- *   clusterctl ready -b brokers [-B count] [-P partitions] [-t timeout_ms] [topic ...]
+ *   clusterctl ready -b brokers [-I] [-B count] [-P partitions] [-t timeout_ms] [topic ...]
  *       Poll METADATA (every 20 ms) until it answers, names at least
  *       `count` brokers, and every partition of the topics (every topic
  *       when none is named) has a leader (leader_id >= 0, no error); with
- *       -P, until the topics hold at least that many partitions in all.
+ *       -P, until the topics hold at least that many partitions in all;
+ *       with -I, until every replica of every partition is in sync.
  *       Prints "ready ms=<since start> topics=N partitions=N leaders=id:n,..."
  *       Exit 1 when the timeout passes first (the last reason is printed).
  *
@@ -93,7 +94,7 @@ static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: " PROG " ports N\n"
-		"       " PROG " ready -b brokers [-B count] [-P partitions] [-t timeout_ms] [topic ...]\n"
+		"       " PROG " ready -b brokers [-I] [-B count] [-P partitions] [-t timeout_ms] [topic ...]\n"
 		"       " PROG " leader -b brokers -p partition [-t timeout_ms] topic\n"
 		"       " PROG " failover -b brokers -k id:pid,... [-p partition] [-a acks] [-R rate]\n"
 		"                 [-w warmup_ms] [-A after_ms] [-s bytes] [-M max_ms] topic\n");
@@ -153,7 +154,7 @@ static struct elog_client *client_open(const char *brokers)
 
 /* Why md is not ready yet (into why), or NULL when it is. */
 static const char *metadata_check(const struct elog_metadata *md, uint32_t brokers_min,
-				  uint64_t partitions_min, char *why, size_t cap,
+				  uint64_t partitions_min, int all_in_sync, char *why, size_t cap,
 				  uint64_t *partitions_out)
 {
 	uint64_t partitions = 0;
@@ -175,6 +176,11 @@ static const char *metadata_check(const struct elog_metadata *md, uint32_t broke
 			if (mp->error || mp->leader_id < 0) {
 				snprintf(why, cap, "topic '%s' partition %u: %s", mt->name, mp->id,
 					 mp->error ? "error" : "no leader");
+				return why;
+			}
+			if (all_in_sync && mp->isr_count < mp->replica_count) {
+				snprintf(why, cap, "topic '%s' partition %u: %u of %u replicas in sync",
+					 mt->name, mp->id, mp->isr_count, mp->replica_count);
 				return why;
 			}
 		}
@@ -226,11 +232,12 @@ static int cmd_ready(int argc, char **argv)
 	struct elog_client *c;
 	const struct elog_metadata *md;
 	struct elog_err err;
-	int opt;
+	int opt, all_in_sync = 0;
 
-	while ((opt = getopt(argc, argv, "b:B:P:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:B:IP:t:")) != -1) {
 		switch (opt) {
 		case 'b': brokers = optarg; break;
+		case 'I': all_in_sync = 1; break;
 		case 'B': brokers_min = (uint32_t)bench_option_u64(PROG, opt, optarg, 1, 64); break;
 		case 'P': partitions_min = bench_option_u64(PROG, opt, optarg, 0, 1000000); break;
 		case 't': timeout_ms = bench_option_u64(PROG, opt, optarg, 1, 3600000); break;
@@ -245,8 +252,8 @@ static int cmd_ready(int argc, char **argv)
 					  (size_t)(argc - optind), &err);
 		if (!md)
 			snprintf(why, sizeof(why), "%s", err.msg);
-		else if (!metadata_check(md, brokers_min, partitions_min, why, sizeof(why),
-					 &partitions))
+		else if (!metadata_check(md, brokers_min, partitions_min, all_in_sync, why,
+					 sizeof(why), &partitions))
 			break;
 		if (now_ms() - start >= timeout_ms) {
 			fprintf(stderr, PROG ": not ready within %" PRIu64 " ms: %s\n", timeout_ms, why);

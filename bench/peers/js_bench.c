@@ -78,7 +78,12 @@ int main(int argc,char**argv){
   const char *url=argv[1], *mode=argv[2];
   long count=argc>3?atol(argv[3]):1000000; natsStatus s; jsErrCode je=0;
   natsOptions *o; natsConnection *nc; jsCtx *js; jsOptions jo;
-  natsOptions_Create(&o); natsOptions_SetURL(o,url);
+  natsOptions_Create(&o);
+  if(strchr(url,',')){                                        /* a server list: "nats://a:1,nats://b:2" */
+    const char *servers[8]; int ns=0; char *copy=strdup(url), *save=NULL;
+    for(char *t=strtok_r(copy,",",&save); t && ns<8; t=strtok_r(NULL,",",&save)) servers[ns++]=t;
+    if((s=natsOptions_SetServers(o,servers,ns))!=NATS_OK) die("servers",s,0);
+  } else natsOptions_SetURL(o,url);
   natsOptions_SetMaxPendingMsgs(o, 1<<20);                    /* subscription pending limits (consume side) */
   natsOptions_SetIOBufSize(o, 1<<20);
   if((s=natsConnection_Connect(&nc,o))!=NATS_OK) die("connect",s,0);
