@@ -9,6 +9,10 @@
  *                    untimed: creation happens before the clock starts)
  *   ready            mode: wait (up to -W) until a stream of -R replicas can
  *                    be created, then delete it; prints "ready secs=.."
+ *   pub-async waits up to 30 s (not cnats's default 200 ms) for room when
+ *   max_pending acks are outstanding: the original fails the run instead,
+ *   which an R3 stream on a shared 2-core machine makes happen. The clock
+ *   is unchanged (a stall is inside it, as it was).
  * The url may list several servers, comma-separated.
  *
  * usage:
@@ -91,6 +95,7 @@ int main(int argc,char**argv){
   if(!strcmp(mode,"pub-async")){
     jo.PublishAsync.MaxPending = argc>5?atol(argv[5]):4096;
     jo.PublishAsync.ErrHandler = ack_err;
+    jo.PublishAsync.StallWait = 30000;                        /* cnats's 200 ms default fails an R3 run on a busy machine */
   }
   if((s=natsConnection_JetStream(&js,nc,&jo))!=NATS_OK) die("jetstream ctx",s,0);
 
