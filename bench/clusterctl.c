@@ -11,12 +11,15 @@
  *       broker does: callers retry with new ports when a broker cannot
  *       listen.
  *
- *   clusterctl ready -b brokers [-I] [-B count] [-P partitions] [-t timeout_ms] [topic ...]
- *       Poll METADATA (every 20 ms) until it answers, names at least
+ *   clusterctl ready -b brokers [-AI] [-B count] [-P partitions] [-t timeout_ms] [topic ...]
+ *       Poll METADATA (every 20 ms) until it answers (with -A: that is
+ *       all; it asks for no topic), names at least
  *       `count` brokers, and every partition of the topics (every topic
  *       when none is named) has a leader (leader_id >= 0, no error); with
  *       -P, until the topics hold at least that many partitions in all;
- *       with -I, until every replica of every partition is in sync.
+ *       with -I, until every replica of every partition is in sync as the
+ *       partition's leader reports it (each broker of the list is asked
+ *       on its own: a follower does not know).
  *       Prints "ready ms=<since start> topics=N partitions=N leaders=id:n,..."
  *       Exit 1 when the timeout passes first (the last reason is printed).
  *
@@ -94,7 +97,7 @@ static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: " PROG " ports N\n"
-		"       " PROG " ready -b brokers [-I] [-B count] [-P partitions] [-t timeout_ms] [topic ...]\n"
+		"       " PROG " ready -b brokers [-AI] [-B count] [-P partitions] [-t timeout_ms] [topic ...]\n"
 		"       " PROG " leader -b brokers -p partition [-t timeout_ms] topic\n"
 		"       " PROG " failover -b brokers -k id:pid,... [-p partition] [-a acks] [-R rate]\n"
 		"                 [-w warmup_ms] [-A after_ms] [-s bytes] [-M max_ms] topic\n");
@@ -154,7 +157,7 @@ static struct elog_client *client_open(const char *brokers)
 
 /* Why md is not ready yet (into why), or NULL when it is. */
 static const char *metadata_check(const struct elog_metadata *md, uint32_t brokers_min,
-				  uint64_t partitions_min, int all_in_sync, char *why, size_t cap,
+				  uint64_t partitions_min, char *why, size_t cap,
 				  uint64_t *partitions_out)
 {
 	uint64_t partitions = 0;
@@ -178,11 +181,6 @@ static const char *metadata_check(const struct elog_metadata *md, uint32_t broke
 					 mp->error ? "error" : "no leader");
 				return why;
 			}
-			if (all_in_sync && mp->isr_count < mp->replica_count) {
-				snprintf(why, cap, "topic '%s' partition %u: %u of %u replicas in sync",
-					 mt->name, mp->id, mp->isr_count, mp->replica_count);
-				return why;
-			}
 		}
 		partitions += mt->partition_count;
 	}
@@ -193,6 +191,67 @@ static const char *metadata_check(const struct elog_metadata *md, uint32_t broke
 		return why;
 	}
 	return NULL;
+}
+
+/*
+ * -I: only a partition's leader knows whether its followers keep up (a
+ * follower reports none in sync). Ask every broker of the list on its own;
+ * each one counts the partitions it leads whose replicas are all in sync.
+ * The broker's own id is the entry of METADATA's broker list with its
+ * port (the only entry, for a broker alone).
+ */
+struct sync_probe {
+	uint32_t count;
+	struct elog_broker_addr addrs[ELOG_BROKERS_MAX];
+	struct elog_client *clients[ELOG_BROKERS_MAX];
+};
+
+static void sync_probe_open(struct sync_probe *sp, const char *brokers)
+{
+	struct elog_err err;
+	size_t n;
+
+	if (elog_brokers_parse(brokers, sp->addrs, ELOG_BROKERS_MAX, &n, &err) < 0)
+		die("%s", err.msg);
+	sp->count = (uint32_t)n;
+	for (uint32_t i = 0; i < sp->count; i++) {
+		char one[ELOG_HOST_MAX + 16];
+
+		elog_broker_addr_format(&sp->addrs[i], one, sizeof(one));
+		sp->clients[i] = client_open(one);
+	}
+}
+
+static void sync_probe_close(struct sync_probe *sp)
+{
+	for (uint32_t i = 0; i < sp->count; i++)
+		elog_client_free(sp->clients[i]);
+}
+
+/* Partitions of the topics whose leader answers that every replica is in sync. */
+static uint64_t sync_probe_count(struct sync_probe *sp, const char *const *topics, size_t n)
+{
+	uint64_t synced = 0;
+
+	for (uint32_t i = 0; i < sp->count; i++) {
+		struct elog_err err;
+		const struct elog_metadata *md = elog_client_metadata(sp->clients[i], topics, n, &err);
+		int32_t self = -1;
+
+		if (!md)
+			continue;
+		for (uint32_t k = 0; k < md->broker_count; k++)
+			if (md->brokers[k].port == sp->addrs[i].port || md->broker_count == 1)
+				self = md->brokers[k].id;
+		for (uint32_t t = 0; t < md->topic_count; t++)
+			for (uint32_t p = 0; p < md->topics[t].partition_count; p++) {
+				const struct elog_meta_partition *mp = &md->topics[t].partitions[p];
+
+				synced += mp->leader_id == self && self >= 0 &&
+					  mp->isr_count >= mp->replica_count;
+			}
+	}
+	return synced;
 }
 
 static void print_leaders(const struct elog_metadata *md)
@@ -232,11 +291,13 @@ static int cmd_ready(int argc, char **argv)
 	struct elog_client *c;
 	const struct elog_metadata *md;
 	struct elog_err err;
-	int opt, all_in_sync = 0;
+	struct sync_probe sp;
+	int opt, all_in_sync = 0, answer_only = 0;
 
-	while ((opt = getopt(argc, argv, "b:B:IP:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:AB:IP:t:")) != -1) {
 		switch (opt) {
 		case 'b': brokers = optarg; break;
+		case 'A': answer_only = 1; break;
 		case 'I': all_in_sync = 1; break;
 		case 'B': brokers_min = (uint32_t)bench_option_u64(PROG, opt, optarg, 1, 64); break;
 		case 'P': partitions_min = bench_option_u64(PROG, opt, optarg, 0, 1000000); break;
@@ -247,16 +308,37 @@ static int cmd_ready(int argc, char **argv)
 	if (!brokers)
 		usage(2);
 	c = client_open(brokers);
+	if (all_in_sync)
+		sync_probe_open(&sp, brokers);
 	for (;;) {
-		md = elog_client_metadata(c, (const char *const *)(argv + optind),
-					  (size_t)(argc - optind), &err);
+		static const char *const probe[1] = { "clusterctl-ready-probe" };
+
+		/* -A: one name that is not a topic (METADATA never creates it): the
+		 * answer is all that counts, not its size */
+		md = answer_only ? elog_client_metadata(c, probe, 1, &err)
+				 : elog_client_metadata(c, (const char *const *)(argv + optind),
+							(size_t)(argc - optind), &err);
+		if (md && answer_only)
+			break;
 		if (!md)
 			snprintf(why, sizeof(why), "%s", err.msg);
-		else if (!metadata_check(md, brokers_min, partitions_min, all_in_sync, why,
-					 sizeof(why), &partitions))
-			break;
+		else if (!metadata_check(md, brokers_min, partitions_min, why, sizeof(why),
+					 &partitions)) {
+			uint64_t synced;
+
+			if (!all_in_sync)
+				break;
+			synced = sync_probe_count(&sp, (const char *const *)(argv + optind),
+						  (size_t)(argc - optind));
+			if (synced >= partitions)
+				break;
+			snprintf(why, sizeof(why), "%" PRIu64 " of %" PRIu64 " partitions have "
+				 "every replica in sync, as their leaders report", synced, partitions);
+		}
 		if (now_ms() - start >= timeout_ms) {
 			fprintf(stderr, PROG ": not ready within %" PRIu64 " ms: %s\n", timeout_ms, why);
+			if (all_in_sync)
+				sync_probe_close(&sp);
 			elog_client_free(c);
 			return 1;
 		}
@@ -266,6 +348,8 @@ static int cmd_ready(int argc, char **argv)
 	       md->topic_count, partitions);
 	print_leaders(md);
 	printf("\n");
+	if (all_in_sync)
+		sync_probe_close(&sp);
 	elog_client_free(c);
 	return 0;
 }
