@@ -40,7 +40,8 @@
  *       never counted: acknowledgements already on their way when the
  *       leader died do not make failover look fast). It keeps producing
  *       for after_ms more, flushes, and prints
- *       "failover ms=<x> killed=<id> sent=N acked=N failed=N".
+ *       "failover ms=<x> sent=N acked=N failed=N kill_unix_ms=T ack_unix_ms=T"
+ *       (the wall-clock moments, to read beside the brokers' logs).
  *       The caller restarts the killed broker (for a single broker: right
  *       after the "killed" line, which is what makes the single-broker run a
  *       test of this tool's timing rather than a failover figure).
@@ -107,6 +108,14 @@ static void usage(int status)
 static uint64_t now_ms(void)
 {
 	return now_ns() / 1000000ull;
+}
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
 }
 
 /* ------------------------------------------------------------ ports */
@@ -422,6 +431,8 @@ struct failover {
 	uint64_t first_after_kill;          /* tag of the first record sent after the kill */
 	int killed;                         /* the kill happened */
 	uint64_t kill_ns, ack_ns;           /* ack_ns: 0 until that record is acknowledged */
+	uint64_t kill_unix_ms, ack_unix_ms; /* the same moments on the wall clock, to read
+	                                       beside the brokers' logs */
 	char first_error[ELOG_ERR_MSG_MAX];
 };
 
@@ -441,6 +452,7 @@ static void on_delivery(void *ctx, const struct elog_delivery *d)
 	for (uint32_t i = 0; i < d->record_count; i++)
 		if (d->tags[i] >= f->first_after_kill) {
 			f->ack_ns = now_ns();
+			f->ack_unix_ms = unix_ms();
 			return;
 		}
 }
@@ -565,6 +577,7 @@ static void kill_leader(struct elog_client *c, const struct failover_options *o,
 	if (k == o->kill_count)
 		die("the leader is broker %d, which -k does not name", id);
 	f->kill_ns = now_ns();
+	f->kill_unix_ms = unix_ms();
 	if (kill(o->kill[k].pid, SIGKILL) < 0)
 		die("kill %ld: %s", (long)o->kill[k].pid, strerror(errno));
 	f->killed = 1;
@@ -639,8 +652,10 @@ static int cmd_failover(int argc, char **argv)
 			f.failed ? f.first_error : "");
 		return 1;
 	}
-	printf("failover ms=%.1f sent=%" PRIu64 " acked=%" PRIu64 " failed=%" PRIu64 "\n",
-	       (double)(f.ack_ns - f.kill_ns) / 1e6, f.sent, f.acked, f.failed);
+	printf("failover ms=%.1f sent=%" PRIu64 " acked=%" PRIu64 " failed=%" PRIu64
+	       " kill_unix_ms=%" PRIu64 " ack_unix_ms=%" PRIu64 "\n",
+	       (double)(f.ack_ns - f.kill_ns) / 1e6, f.sent, f.acked, f.failed, f.kill_unix_ms,
+	       f.ack_unix_ms);
 	if (f.failed) {
 		fprintf(stderr, PROG ": %" PRIu64 " records failed; first: %s\n", f.failed,
 			f.first_error);
