@@ -25,7 +25,9 @@
  *
  *   clusterctl leader -b brokers -p partition [-t timeout_ms] topic
  *       Print "<leader id> <host:port>" of the partition (polling until it
- *       has a leader, within the timeout).
+ *       has a leader, within the timeout). The address is METADATA's, or,
+ *       when METADATA does not list that broker, the one of the -b list
+ *       that answers as that id.
  *
  *   clusterctl failover -b brokers -k id:pid,... [-p partition] [-a acks]
  *                       [-R rate] [-w warmup_ms] [-A after_ms] [-s bytes]
@@ -392,6 +394,40 @@ static int32_t leader_of(struct elog_client *c, const char *topic, uint32_t part
 	}
 }
 
+/*
+ * The address of broker id among the list's brokers, when METADATA did not
+ * name it: the one whose own METADATA entry (its port, or the only entry)
+ * has that id. 0 and addr filled, or -1.
+ */
+static int find_broker(const char *brokers, int32_t id, char *addr, size_t cap)
+{
+	struct elog_broker_addr addrs[ELOG_BROKERS_MAX];
+	struct elog_err err;
+	size_t n;
+
+	if (elog_brokers_parse(brokers, addrs, ELOG_BROKERS_MAX, &n, &err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char one[ELOG_HOST_MAX + 16];
+		struct elog_client *c;
+		const struct elog_metadata *md;
+		int found = 0;
+
+		elog_broker_addr_format(&addrs[i], one, sizeof(one));
+		c = client_open(one);
+		md = elog_client_metadata(c, NULL, 0, &err);
+		for (uint32_t k = 0; md && k < md->broker_count; k++)
+			found |= md->brokers[k].id == id &&
+				 (md->brokers[k].port == addrs[i].port || md->broker_count == 1);
+		elog_client_free(c);
+		if (found) {
+			snprintf(addr, cap, "%s", one);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int cmd_leader(int argc, char **argv)
 {
 	const char *brokers = NULL;
@@ -418,6 +454,11 @@ static int cmd_leader(int argc, char **argv)
 	if (id < 0) {
 		fprintf(stderr, PROG ": '%s' partition %u: no leader within %" PRIu64 " ms\n",
 			argv[optind], partition, timeout_ms);
+		return 1;
+	}
+	if (strcmp(addr, "-") == 0 && find_broker(brokers, id, addr, sizeof(addr)) < 0) {
+		fprintf(stderr, PROG ": '%s' partition %u: its leader, broker %d, is not one of %s\n",
+			argv[optind], partition, id, brokers);
 		return 1;
 	}
 	printf("%d %s\n", id, addr);
