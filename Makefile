@@ -6,7 +6,7 @@
 #   make WERROR=1             warnings are errors (CI)
 #   make fuzz                 libFuzzer targets (clang), into build/fuzz
 #   make fuzz-run FUZZ_SECONDS=600
-#   make bench                storage and end-to-end benchmarks (docs/benchmarks.md)
+#   make bench                storage, end-to-end and cluster benchmarks (docs/benchmarks.md)
 #   make sim SEEDS=100000     the Raft simulator, long (make check runs 1000 seeds)
 #   make sim-mutations        check the simulator catches deliberate Raft bugs
 #   make torture DURATION=10m history run under kill -9 / SIGSTOP faults, checked
@@ -117,8 +117,23 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) bench-peers
 	BUILD=$(BUILD) bench/run
+
+# The NATS JetStream peer of bench/cluster (bench/peers/js_bench.c, libnats):
+# built by make bench only where libnats is installed, never by check; without
+# it the NATS rows say "not available".
+JS_BENCH = $(BUILD)/bench/peers/js_bench
+bench-peers:
+	@if $(PKG_CONFIG) --exists libnats 2>/dev/null; then \
+		$(MAKE) --no-print-directory $(JS_BENCH); \
+	else \
+		echo "bench: libnats not installed (apt-get install libnats-dev): no NATS rows"; \
+	fi
+
+$(JS_BENCH): bench/peers/js_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wall -o $@ $< $$($(PKG_CONFIG) --cflags --libs libnats)
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -138,7 +153,7 @@ demo: all
 clean:
 	rm -rf build
 
-.PHONY: all check units fuzz fuzz-run bench install demo clean
+.PHONY: all check units fuzz fuzz-run bench bench-peers install demo clean
 .SECONDARY:
 
 
