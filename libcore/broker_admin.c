@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 
 #define CONFIGS_MAX 64
 #define CONFIG_KEY_MAX 64
@@ -61,6 +62,11 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 	if (!b->config.auto_create_topics) {
 		*code = ELOG_PE_UNKNOWN_TOPIC;
 		snprintf(msg, cap, "no such topic (auto_create_topics is off)");
+		return NULL;
+	}
+	if (b->cluster) {
+		*code = ELOG_PE_UNKNOWN_TOPIC;
+		snprintf(msg, cap, "no such topic (a cluster does not create topics on first use yet)");
 		return NULL;
 	}
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
@@ -262,6 +268,9 @@ void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_heade
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
+	if (b->cluster &&
+	    elog_broker_raft_create_topic(c, rq, name, len, partitions, replication, &cfg))
+		return;
 	if (replication > 1) {
 		snprintf(msg, sizeof(msg), "replication factor %u is more than the 1 broker there is",
 			 replication);
@@ -299,6 +308,8 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 					"no such topic");
 		return;
 	}
+	if (b->cluster && elog_broker_raft_delete_topic(c, rq, t))
+		return;
 	snprintf(name_copy, sizeof(name_copy), "%s", t->name);
 	elog_broker_forget_topic(b, t);
 	if (elog_store_delete(b->store, t, &err) < 0) {
@@ -404,6 +415,8 @@ void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
+	if (b->cluster && elog_broker_raft_alter_topic(c, rq, t, partitions, &cfg))
+		return;
 	if (elog_store_alter(b->store, t, partitions, &cfg, &err) < 0) {
 		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
@@ -422,6 +435,8 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
+	if (c->broker->cluster && elog_broker_raft_init_producer(c, rq))
+		return;
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
 		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
@@ -670,6 +685,12 @@ void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_hea
 		MALFORMED(c, rq, r);
 	if (rc > 0) {
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	if (b->cluster) {
+		/* A purge would have to be replicated: not yet. */
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
+					"purging records is not supported in a cluster yet");
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

@@ -11,7 +11,7 @@
  * flush=never partition that was not shut down cleanly may have lost
  * records it reported durable, and starts restricted).
  *
- * Layout (big-endian; docs/format.md, "raft.state"):
+ * Layout (little-endian, as every elog file; docs/format.md, "raft.state"):
  *
  *    0  4  magic "ERST"
  *    4  2  version (1)
