@@ -54,3 +54,37 @@ cluster_kill() {
 cluster_stop() {
 	elog_stop "b$1"
 }
+
+# cluster_leader GROUP — the broker that says (in its log) that it leads
+# GROUP ("metadata", or "topic/partition") in the highest term, among the
+# running brokers, into LEADER; 1 when none does.
+cluster_leader() {
+	local group=$1 i line term best_term=-1
+	LEADER=
+	for ((i = 1; i <= CLUSTER_N; i++)); do
+		[ -n "${ELOG_PROC[b$i]:-}" ] || continue
+		elog_exited "${ELOG_PROC[b$i]}" && continue
+		line=$(grep " msg=\"raft role\" group=$group " "$ELOG_TMP/b$i.err" | tail -n 1)
+		[[ $line == *" role=leader "* ]] || continue
+		term=${line##* term=}
+		term=${term%% *}
+		if ((term > best_term)); then
+			best_term=$term
+			LEADER=$i
+		fi
+	done
+	[ -n "$LEADER" ]
+}
+
+# cluster_wait_leader GROUP — wait (bounded) for a leader of GROUP, into LEADER
+# and its address into LADDR.
+cluster_wait_leader() {
+	elog_wait_until 20 cluster_leader "$1" || fail "no leader of $1: $(cat "$ELOG_TMP"/b*.err)"
+	LADDR=127.0.0.1:${PORTS[LEADER]}
+}
+
+# cluster_records I TOPIC/PARTITION — the batches broker I holds, as
+# elog-dump shows them without the file name (equal bytes, equal lines).
+cluster_records() {
+	elog-dump -r "$ELOG_TMP/d$1/$2" | sed 's/ file=[^ ]*//'
+}
