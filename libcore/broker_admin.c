@@ -450,7 +450,8 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 
 /* ---------------------------------------------------------------- list offsets */
 
-static void put_offset(struct elog_wire_w *w, struct elog_partition *p, uint32_t id, int64_t ts)
+static void put_offset(struct elog_broker *b, struct elog_wire_w *w, struct elog_partition *p,
+		       uint32_t id, int64_t ts)
 {
 	struct elog_err err;
 	int64_t offset = -1;
@@ -459,6 +460,9 @@ static void put_offset(struct elog_wire_w *w, struct elog_partition *p, uint32_t
 	if (!p) {
 		code = ELOG_PE_UNKNOWN_PARTITION;
 		snprintf(err.msg, sizeof(err.msg), "no such topic or partition");
+	} else if (b->cluster &&
+		   (code = elog_broker_raft_leader_check(b, p, err.msg, sizeof(err.msg))) != 0) {
+		/* only the leader answers */
 	} else if (ts == -1) {
 		offset = elog_broker_high_watermark(p);
 	} else if (ts == -2) {
@@ -503,7 +507,8 @@ static void list_offsets_walk(struct elog_broker *b, struct elog_wire_r *r, stru
 			uint32_t id = elog_wire_get_u32(r);
 			int64_t ts = elog_wire_get_i64(r);
 			if (w)
-				put_offset(w, t && id < t->partition_count ? t->partitions[id] : NULL, id, ts);
+				put_offset(b, w, t && id < t->partition_count ? t->partitions[id] : NULL, id,
+					   ts);
 		}
 	}
 }

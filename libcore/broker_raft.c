@@ -422,7 +422,16 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 		elog_err_set(err, ELOG_E_NOMEM, "raft group: out of memory");
 		return NULL;
 	}
-	if (elog_raftstate_load(g->dir, &s, &found, err) < 0 || terms_derive(g, &s, err) < 0)
+	if (elog_raftstate_load(g->dir, &s, &found, err) < 0) {
+		char why[ELOG_ERR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		elog_err_set(err, err->code, "%.400s: see \"Damaged raft state\" in docs/operations.md",
+			     why);
+		free(g->dir);
+		free(g);
+		return NULL;
+	}
+	if (terms_derive(g, &s, err) < 0)
 		goto fail;
 	if (found && g->flush_never && !(s.flags & ELOG_RAFTSTATE_CLEAN))
 		restriction = ELOG_RAFT_RESTRICT_UNCLEAN;
@@ -481,8 +490,10 @@ static void group_free(struct raft_group *g, int clean)
 	free(g);
 }
 
-/* Groups for the partitions of t this broker holds a replica of. */
-static void topic_groups(struct elog_cluster *k, struct elog_topic *t)
+/* Groups for the partitions of t this broker holds a replica of; a group
+ * that cannot start (a damaged raft.state) is logged, and at start-up
+ * (err given) stops the broker. */
+static int topic_groups(struct elog_cluster *k, struct elog_topic *t, struct elog_err *start_err)
 {
 	char v[ELOG_LOG_VALUE_MAX];
 	struct elog_err err;
@@ -499,6 +510,10 @@ static void topic_groups(struct elog_cluster *k, struct elog_topic *t)
 		if (!mine)
 			continue;
 		g = group_new(k, t, p, replicas, t->replication_factor, &err);
+		if (!g && start_err) {
+			*start_err = err;
+			return -1;
+		}
 		if (!g) {
 			elog_logf(k->b->log, ELOG_LOG_ERROR, "raft group not started",
 				  "topic=%s partition=%u error=%s", t->name, i,
@@ -508,6 +523,7 @@ static void topic_groups(struct elog_cluster *k, struct elog_topic *t)
 		g->next = k->groups;
 		k->groups = g;
 	}
+	return 0;
 }
 
 void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struct elog_topic *t)
@@ -536,7 +552,7 @@ void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struc
 			  "topic=%s partitions=%u replication_factor=%u incarnation=%" PRId64,
 			  elog_logfmt_value(v, sizeof(v), t->name), t->partition_count,
 			  t->replication_factor, t->incarnation);
-	topic_groups(k, t);
+	topic_groups(k, t, NULL);
 }
 
 struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftwire_group *id)
@@ -594,7 +610,8 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	if (elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < b->store->topic_count; i++)
-		topic_groups(k, b->store->topics[i]);
+		if (topic_groups(k, b->store->topics[i], err) < 0)
+			return -1;
 	return raft_peers_open(k, err);
 }
 
@@ -685,8 +702,10 @@ static int group_transfer(struct raft_group *g)
 	if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER || g->raft.config.voter_count < 2)
 		return 0;
 	target = transfer_target(g);
-	if (target != ELOG_RAFT_NONE && g->raft.transfer_target == ELOG_RAFT_NONE)
+	if (target != ELOG_RAFT_NONE && g->raft.transfer_target == ELOG_RAFT_NONE) {
+		raft_group_log(g, ELOG_LOG_INFO, "handing leadership over", "to=%d", target);
 		INPUT(g, elog_raft_transfer_leadership(&g->raft, target, o_, NULL));
+	}
 	return 1;
 }
 

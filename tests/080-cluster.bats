@@ -142,3 +142,21 @@ strictly_increasing() {
 	elog_wait_until 10 grep -q 'group=t1/0 role=follower' "b$f.err" || true
 	run ! grep -q 'reason=unclean' "b$f.err"
 }
+
+@test "a damaged raft.state stops the broker with the file and why; SIGTERM hands leadership over" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	local old=$LEADER
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 10)
+	# SIGTERM on the leader: it hands over before it exits.
+	cluster_stop "$old"
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	grep -q 'msg="handing leadership over" group=t1/0 to=' "b$old.err"
+	cluster_wait_leader t1/0
+	[ "$LEADER" != "$old" ]
+	# One flipped byte in its raft.state: the broker refuses to start.
+	elog_flip_byte "d$old/t1/0/raft.state" 10
+	run -1 --separate-stderr elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d$old/t1/0/raft.state: crc mismatch: see \"Damaged raft state\" in docs/operations.md"
+}
