@@ -571,16 +571,37 @@ struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftw
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* A quiesced group hears of the brokers it depends on through the broker
+ * pair's own frames (docs/raft.md, "Quiescence"). */
+static void quiesced_heard(struct raft_group *g)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+	int32_t leader = elog_raft_leader(&g->raft);
+
+	if (!elog_raft_quiesced(&g->raft))
+		return;
+	if (elog_raft_role(&g->raft) == ELOG_RAFT_LEADER) {
+		for (uint32_t i = 0; i < c->voter_count; i++)
+			if (c->voters[i] != c->self && raft_peer_heard(g->k, c->voters[i]))
+				INPUT(g, elog_raft_peer_heard(&g->raft, c->voters[i], o_));
+	} else if (leader != ELOG_RAFT_NONE && raft_peer_heard(g->k, leader)) {
+		INPUT(g, elog_raft_leader_heard(&g->raft, o_));
+	}
+}
+
 static void on_tick(struct elog_loop *loop, void *ctx)
 {
 	struct elog_cluster *k = ctx;
 	struct elog_broker *b = k->b;
 
 	INPUT(k->meta, elog_raft_tick(&k->meta->raft, o_));
+	quiesced_heard(k->meta);
 	for (struct raft_group *g = k->groups; g; g = g->next) {
 		INPUT(g, elog_raft_tick(&g->raft, o_));
+		quiesced_heard(g);
 		durability(g);
 	}
+	raft_peers_heard_reset(k);
 	raft_peers_tick(k);
 	elog_loop_timer_start(loop, &k->tick_timer, elog_loop_now_ms(loop) + b->config.raft_tick_ms,
 			      NULL);

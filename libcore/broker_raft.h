@@ -90,6 +90,7 @@ struct raft_peer {
 	size_t count_pos;
 	uint32_t count;
 	uint64_t dropped;
+	int heard;                      /* a frame came from this broker since the last tick */
 };
 
 struct elog_cluster {
@@ -144,6 +145,9 @@ void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group
 		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
 void raft_peers_flush(struct elog_cluster *k);
 void raft_peers_tick(struct elog_cluster *k);
+/* Whether broker id's frames arrived since the last tick (quiescence). */
+int raft_peer_heard(struct elog_cluster *k, int32_t id);
+void raft_peers_heard_reset(struct elog_cluster *k);
 void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
 			    const uint8_t *body, size_t len);
 

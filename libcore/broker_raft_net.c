@@ -153,6 +153,20 @@ static void peer_connect(struct raft_peer *p)
 	}
 }
 
+static void frame_open(struct elog_cluster *k, struct raft_peer *p)
+{
+	elog_wire_w_init(&p->w, &p->out);
+	p->count_pos = elog_raftwire_begin(&p->w, k->self, p->id, k->frame_seq++);
+	p->count = 0;
+	p->frame_open = 1;
+}
+
+/*
+ * Connect what is not connected; and to every peer one frame per tick at
+ * least, empty when no group has anything to say: the broker pair's
+ * heartbeat, by which quiesced groups know the other broker is alive
+ * (docs/raft.md, "Quiescence").
+ */
 void raft_peers_tick(struct elog_cluster *k)
 {
 	int64_t now = elog_loop_now_ms(&k->b->loop);
@@ -161,7 +175,22 @@ void raft_peers_tick(struct elog_cluster *k)
 		struct raft_peer *p = &k->peers[i];
 		if (p->fd < 0 && now >= p->retry_at_ms)
 			peer_connect(p);
+		else if (p->connected && !p->frame_open)
+			frame_open(k, p);
 	}
+}
+
+int raft_peer_heard(struct elog_cluster *k, int32_t id)
+{
+	const struct raft_peer *p = peer_find(k, id);
+
+	return p && p->heard;
+}
+
+void raft_peers_heard_reset(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		k->peers[i].heard = 0;
 }
 
 static void frame_close(struct raft_peer *p)
@@ -191,12 +220,8 @@ void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group
 	}
 	if (p->frame_open && p->out.len - p->w.frame_start > RAFT_FRAME_BYTES)
 		frame_close(p);
-	if (!p->frame_open) {
-		elog_wire_w_init(&p->w, &p->out);
-		p->count_pos = elog_raftwire_begin(&p->w, k->self, to, k->frame_seq++);
-		p->count = 0;
-		p->frame_open = 1;
-	}
+	if (!p->frame_open)
+		frame_open(k, p);
 	elog_raftwire_put(&p->w, &g->id, m, batches, len);
 	p->count++;
 }
@@ -312,6 +337,7 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 			  k->self);
 		return;
 	}
+	peer_find(k, rd.from)->heard = 1;
 	while ((rc = elog_raftwire_next(&rd, &m, &err)) == 1) {
 		struct raft_group *g = raft_group_of(k, &m.group);
 		struct elog_raft_outbox *o;
