@@ -321,6 +321,9 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 	k->depth--;
 	if (appended) {
 		INPUT(g, elog_raft_log_written(&g->raft, elog_partlog_next_offset(g->log), o_));
+		/* An interval topic's follower syncs at once: the leader's acks=all waits on it. */
+		if (g->topic && g->topic->config.flush == ELOG_FLUSH_INTERVAL)
+			elog_flusher_kick(&k->b->flusher);
 		durability(g);
 	}
 }
@@ -546,6 +549,14 @@ void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struc
 		elog_logf(k->b->log, ELOG_LOG_INFO, "topic deleted", "topic=%s",
 			  elog_logfmt_value(v, sizeof(v), t->name));
 		return;
+	}
+	if (what == ELOG_STORE_ALTERED) {
+		/* The partitions were reopened with the new config: new log handles. */
+		for (struct raft_group *g = k->groups; g; g = g->next)
+			if (g->topic == t) {
+				g->log = g->p->log;
+				g->flush_never = t->config.flush == ELOG_FLUSH_NEVER;
+			}
 	}
 	if (what == ELOG_STORE_CREATED)
 		elog_logf(k->b->log, ELOG_LOG_INFO, "topic created",
