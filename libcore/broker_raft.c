@@ -170,7 +170,7 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 /* ---------------------------------------------------------------- messages */
 
 /* Batches from `from` on, as stored, into k->read: its length, and *end. */
-static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end)
+static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int *damaged)
 {
 	struct elog_cluster *k = g->k;
 	struct elog_partlog_slice s;
@@ -187,15 +187,32 @@ static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end)
 	     elog_partlog_read(g->log, from, k->read.data, k->read.cap, &s, &err) < 0)) {
 		raft_group_log(g, ELOG_LOG_WARN, "append not readable", "offset=%" PRId64 " error=%s",
 			       from, elog_logfmt_value(v, sizeof(v), err.msg));
+		*damaged = err.code == ELOG_E_DAMAGED;
 		return 0;
 	}
 	*end = s.next_offset;
 	return s.len;
 }
 
+/* Restrict the group at its first damaged offset, if its log knows of damage. */
+static void damage_restrict(struct raft_group *g)
+{
+	struct elog_partlog_damage d;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (elog_partlog_damage_list(g->log, &d, 1) == 0)
+		return;
+	raft_group_log(g, ELOG_LOG_WARN, "damaged replica: cut and repaired from the leader",
+		       "from=%" PRId64 " to=%" PRId64 " why=%s", d.offset, d.end_offset,
+		       elog_logfmt_value(v, sizeof(v), d.why));
+	INPUT(g, elog_raft_restrict(&g->raft, ELOG_RAFT_RESTRICT_DAMAGED, d.offset, o_));
+	pstate_rebuild(g);
+}
+
 static void send_msgs(struct raft_group *g, const struct elog_raft_outbox *out)
 {
 	struct elog_cluster *k = g->k;
+	int damaged = 0;
 
 	for (uint32_t i = 0; i < out->msg_count; i++) {
 		const struct elog_raft_msg *m = &out->msgs[i];
@@ -207,10 +224,16 @@ static void send_msgs(struct raft_group *g, const struct elog_raft_outbox *out)
 			continue;
 		}
 		from = m->append.prev_end;
-		len = read_batches(g, from, &end);
-		if (!g->state_failed)
+		len = read_batches(g, from, &end, &damaged);
+		if (!g->state_failed && !damaged)
 			raft_peer_queue(k, m->to, g, m, k->read.data, len);
 		INPUT(g, elog_raft_append_sent(&g->raft, m->to, from, end, o_));
+		if (damaged) {
+			/* Our copy is damaged there: step down, cut it, and catch up from
+			 * a healthy replica (docs/raft.md, "Restriction"). */
+			damage_restrict(g);
+			return;
+		}
 	}
 }
 
@@ -463,6 +486,8 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 		}
 		raft_outbox_done(g, o);
 	}
+	if (t && t->replication_factor > 1)
+		damage_restrict(g);
 	/* Not clean until a clean shutdown says so again. */
 	g->saved.flags = ELOG_RAFTSTATE_CLEAN;
 	if (state_save(g, 0) < 0) {

@@ -160,3 +160,28 @@ strictly_increasing() {
 	run -1 --separate-stderr elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
 	assert_equal "$stderr" "elog-serve: cannot start: d$old/t1/0/raft.state: crc mismatch: see \"Damaged raft state\" in docs/operations.md"
 }
+
+@test "one flipped byte in a follower's segment: found at its restart, cut, and repaired from the leader" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	local i
+	for i in 1 2 3 4 5; do
+		run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq $((i * 100 - 99)) $((i * 100)))
+	done
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ"
+	local f=$((LEADER % 3 + 1))
+	cluster_stop "$f"
+	# A byte in the middle of the segment: inside some batch's records.
+	local seg="d$f/t1/0/00000000000000000000.log"
+	elog_flip_byte "$seg" $(($(elog_file_size "$seg") / 2))
+	cluster_start "$f"
+	elog_wait_until 20 grep -q 'msg="damaged replica: cut and repaired from the leader" group=t1/0' "b$f.err" ||
+		fail "damage not found: $(cat "b$f.err")"
+	elog_wait_until 30 same_records t1/0 || fail "b$f was not repaired"
+	elog_wait_until 30 grep -q 'msg="restriction lifted: caught up from the leader" group=t1/0' "b$f.err" ||
+		fail "still restricted: $(cat "b$f.err")"
+	cluster_wait_leader t1/0
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(seq 1 500)"
+}
