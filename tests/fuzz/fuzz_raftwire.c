@@ -8,17 +8,22 @@
  * descriptors must be contiguous; and every message is stepped into a
  * Raft core of three voters (as follower and, by a fresh init, in a small
  * log), which must return 0 or -1 without tripping an assert.
+ *
+ * With ELOG_FUZZ_SEEDS=<dir>, LLVMFuzzerInitialize writes a body holding
+ * one message of every type (the APPEND with two real batches) into <dir>.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "proto.h"
 #include "raft.h"
 #include "raftwire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static struct elog_raft_batch batches[ELOG_RAFT_APPEND_BATCHES_MAX];
 
@@ -96,5 +101,72 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		step(&m);
 	}
 	elog_buf_release(&buf);
+	return 0;
+}
+
+/* Two batches at offsets 10..11 and 12..12, term 1. */
+static void seed_batches(struct elog_buf *out)
+{
+	for (int i = 0; i < 2; i++) {
+		struct elog_batch_builder b;
+		struct elog_record r = {0};
+		const uint8_t *p;
+		size_t len;
+		elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+		r.key_len = -1;
+		r.value = (const uint8_t *)"v";
+		r.value_len = 1;
+		for (int k = 0; k < 2 - i; k++)
+			if (elog_batch_builder_add(&b, &r, NULL) < 0)
+				abort();
+		if (elog_batch_builder_finish(&b, &p, &len, NULL) < 0 || elog_buf_add(out, p, len, NULL) < 0)
+			abort();
+		elog_batch_assign(out->data + out->len - len, 10 + 2 * i, 1);
+		elog_batch_builder_release(&b);
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = getenv("ELOG_FUZZ_SEEDS");
+	static const struct elog_raftwire_group g = {"t", 1, 0, 5};
+	struct elog_buf buf, batches;
+	struct elog_wire_w w;
+	char path[4096];
+	size_t pos;
+	FILE *f;
+
+	(void)argc;
+	(void)argv;
+	if (!dir || !*dir)
+		return 0;
+	elog_buf_init(&buf, 1u << 20);
+	elog_buf_init(&batches, 1u << 20);
+	seed_batches(&batches);
+	elog_wire_w_init(&w, &buf);
+	pos = elog_raftwire_begin(&w, 1, 2, 0);
+	for (int t = ELOG_RAFT_MSG_APPEND; t <= ELOG_RAFT_MSG_TIMEOUT_NOW; t++) {
+		struct elog_raft_msg m;
+		memset(&m, 0, sizeof(m));
+		m.type = (enum elog_raft_msg_type)t;
+		m.from = 1;
+		m.to = 2;
+		m.term = 3;
+		if (t == ELOG_RAFT_MSG_APPEND)
+			m.append = (struct elog_raft_append){10, 1, 5, 0, 0, NULL, 0};
+		elog_raftwire_put(&w, t % 2 ? &g : &(struct elog_raftwire_group){"", 0, 0, 0}, &m,
+				  batches.data, t == ELOG_RAFT_MSG_APPEND ? batches.len : 0);
+	}
+	elog_wire_patch_count(&w, pos, ELOG_RAFT_MSG_TIMEOUT_NOW);
+	if (elog_wire_frame_end(&w, NULL) < 0)
+		abort();
+	snprintf(path, sizeof(path), "%s/seed-every-type", dir);
+	f = fopen(path, "wb");
+	if (f) {
+		fwrite(buf.data + ELOG_FRAME_HEADER_SIZE, 1, buf.len - ELOG_FRAME_HEADER_SIZE, f);
+		fclose(f);
+	}
+	elog_buf_release(&buf);
+	elog_buf_release(&batches);
 	return 0;
 }
