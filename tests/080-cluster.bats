@@ -185,3 +185,33 @@ strictly_increasing() {
 	run -0 elog-consume -b "$LADDR" -e t1
 	assert_equal "$output" "$(seq 1 500)"
 }
+
+@test "an idempotent retry at a new leader returns the original offset, no duplicate" {
+	elog_need elog-probe
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader metadata
+	run -0 elog-probe -b "$LADDR" init-producer
+	local pid=${output#producer_id=}
+	pid=${pid%% *}
+	cluster_wait_leader t1/0
+	local old=$LEADER
+	run -0 elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 0 -n 5
+	assert_regex "$output" '^partition=0 error=NONE base_offset=[0-9]+'
+	local base=${output##*base_offset=}
+	base=${base%% *}
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ"
+	cluster_kill "$old"
+	elog_wait_until 20 cluster_leader t1/0 || fail "no new leader"
+	[ "$LEADER" != "$old" ]
+	cluster_wait_leader t1/0
+	# The producer did not hear the answer and sends the batch again.
+	elog_wait_until 20 eval 'elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 0 -n 5 >retry.out 2>&1 && grep -q "error=NONE" retry.out' ||
+		fail "the retry was not answered: $(cat retry.out)"
+	assert_regex "$(cat retry.out)" "^partition=0 error=NONE base_offset=$base( |$)"
+	run -0 elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 5 -n 5
+	assert_regex "$output" "^partition=0 error=NONE base_offset=$((base + 5 + 1))( |$)"
+	run -0 elog-probe -b "$LADDR" dump t1
+	echo "$output" >dump.out
+	[ "$(grep -c "value=value-" dump.out)" -eq 10 ] || fail "$(cat dump.out)"
+}
