@@ -93,6 +93,8 @@
 #define ELOG_STORE_META_DIR "__meta"
 #define ELOG_STORE_LOCK_NAME ".lock"
 #define ELOG_STORE_TRASH_NAME ".trash"
+/* In a cluster: directories a create found in its way, kept for the operator. */
+#define ELOG_STORE_KEPT_NAME ".kept"
 #define ELOG_STORE_PRODUCER_ID_BLOCK 1000
 #define ELOG_STORE_META_RECORD_MAX (64u << 10)
 /* The metadata log's own reserve: allocated past its end (fallocate). */

@@ -863,6 +863,24 @@ int elog_store_meta_load(struct elog_store *store, int64_t commit, struct elog_e
 	return 0;
 }
 
+/* Move DIR/<name> to DIR/.kept/<name>.<n>, saying so. */
+static int keep_aside(struct elog_store *store, const char *name, struct elog_err *err)
+{
+	char from[4096], kept[4096], to[4096], v[ELOG_LOG_VALUE_MAX], tv[ELOG_LOG_VALUE_MAX];
+
+	if (elog_store_path(store, from, "%s", name) < 0 ||
+	    elog_store_path(store, kept, "%s", ELOG_STORE_KEPT_NAME) < 0 ||
+	    elog_store_path(store, to, "%s/%.200s.%" PRIu64, ELOG_STORE_KEPT_NAME, name,
+			    ++store->trash_seq) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
+	if ((mkdir(kept, 0755) < 0 && errno != EEXIST) || rename(from, to) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot move to %s", from, kept);
+	elog_logf(store->options.log, ELOG_LOG_WARN, "topic directory kept aside",
+		  "topic=%s kept=%s", elog_logfmt_value(v, sizeof(v), name),
+		  elog_logfmt_value(tv, sizeof(tv), to));
+	return elog_store_sync_path(store->dir, err);
+}
+
 struct live_apply {
 	elog_store_change_fn *fn;
 	void *ctx;
@@ -903,8 +921,9 @@ static int live_record(struct elog_store *store, const struct elog_record_view *
 			la->fn(la->ctx, ELOG_STORE_DELETING, before);
 		} else if (!before && strcmp(op.op, "create") == 0 &&
 			   dir_exists(store, name, (size_t)r->key_len)) {
-			/* A directory left by an earlier incarnation of the name. */
-			if (elog_store_trash(store, name, err) < 0)
+			/* A directory no applied record explains: kept aside, never
+			 * removed because metadata went missing. */
+			if (keep_aside(store, name, err) < 0)
 				return -1;
 		}
 		if (before)

@@ -5,6 +5,8 @@
  * deletes before they happen, and producer-id blocks; a reopen replays only
  * what was committed; bad placements are skipped alike.
  */
+#include <sys/stat.h>
+
 #include "t.h"
 #include "store.h"
 
@@ -113,8 +115,39 @@ static void test_propose_then_apply(void)
 	elog_store_close(store);
 }
 
+/* A directory no applied record explains is kept aside, not removed. */
+static void test_dir_in_the_way_kept(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_store *store = open_replicated(dir, 0);
+	struct elog_topic_config cfg;
+	const int32_t replicas[1] = {1};
+	struct seen seen = {0};
+	struct elog_err err;
+	char path[4096];
+	int64_t offset;
+	FILE *f;
+
+	T_ASSERT(store);
+	snprintf(path, sizeof(path), "%s/u", dir);
+	T_ASSERT(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/u/precious", dir);
+	f = fopen(path, "w");
+	T_ASSERT(f);
+	fclose(f);
+	elog_topic_config_default(&cfg);
+	T_OK(elog_store_propose_create(store, "u", 1, 1, &cfg, 1, replicas, &offset, &err), &err);
+	T_OK(elog_store_meta_apply(store, offset + 1, changed, &seen, &err), &err);
+	T_ASSERT(elog_store_find(store, "u", 1));
+	T_CHECK(access(path, F_OK) != 0);
+	snprintf(path, sizeof(path), "%s/.kept/u.%" PRIu64 "/precious", dir, store->trash_seq);
+	T_CHECK(access(path, F_OK) == 0);
+	elog_store_close(store);
+}
+
 int main(void)
 {
 	T_RUN(test_propose_then_apply);
+	T_RUN(test_dir_in_the_way_kept);
 	return t_finish();
 }
