@@ -215,3 +215,19 @@ strictly_increasing() {
 	echo "$output" >dump.out
 	[ "$(grep -c "value=value-" dump.out)" -eq 10 ] || fail "$(cat dump.out)"
 }
+
+@test "a RAFT frame from a broker not in the cluster, or to a broker alone, is dropped with a warning" {
+	elog_need elog-probe
+	# from 9 to 1, no messages; then a frame header too large, so the broker closes
+	local frame=140000000b00010000000000090000000100000000000000000000800100010000000000
+	cluster_start 1
+	run -0 elog-probe -b "127.0.0.1:${PORTS[1]}" raw "$frame"
+	elog_wait_until 10 grep -q 'msg="raft frame dropped" .* reason="from broker 9 to 1: not a peer of broker 1"' b1.err ||
+		fail "no warning: $(cat b1.err)"
+	elog_spawn alone elog-serve -d alone -l 127.0.0.1:0
+	elog_broker_wait alone
+	run -0 elog-probe -b "$ELOG_ADDR" raw "$frame"
+	elog_wait_until 10 grep -q 'msg="raft frame dropped" .* reason="this broker is not in a cluster"' alone.err ||
+		fail "no warning: $(cat alone.err)"
+	[ ! -e alone/__meta/0/raft.state ]
+}
