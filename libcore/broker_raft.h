@@ -45,7 +45,7 @@
 #include "raftwire.h"
 
 /* Nested inputs while one outbox is handled (append_sent, log_written, ...). */
-#define RAFT_OUTBOX_DEPTH 8
+#define RAFT_OUTBOX_DEPTH 32
 /* Bytes of batches one APPEND carries (at least one batch, whatever its size). */
 #define RAFT_APPEND_BYTES (1u << 20)
 /* Unsent bytes to one peer past which messages are dropped (Raft resends). */
