@@ -62,6 +62,12 @@ same_records() {
 	# replication factor larger than the cluster
 	run -1 --separate-stderr elog-topic -b "$LADDR" create -r 4 t2
 	assert_regex "$stderr" 'replication factor 4 is more than the 3 brokers'
+	# altered and deleted everywhere, once committed
+	run -0 elog-topic -b "$LADDR" alter -c retention.ms=7d t1
+	run -0 elog-topic -b "$LADDR" delete t1
+	elog_wait_until 10 eval '[ ! -e d1/t1 ] && [ ! -e d2/t1 ] && [ ! -e d3/t1 ]' || fail "t1 is still on disk"
+	run -0 elog-topic -b "127.0.0.1:${PORTS[other]}" list
+	assert_output ""
 }
 
 @test "acks=all produce to the leader: every replica holds the same batches" {
