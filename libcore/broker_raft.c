@@ -488,8 +488,10 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	}
 	if (t && t->replication_factor > 1)
 		damage_restrict(g);
-	/* Not clean until a clean shutdown says so again. */
-	g->saved.flags = ELOG_RAFTSTATE_CLEAN;
+	/* flush=never: not clean until a clean shutdown says so again (the flag
+	 * means nothing to other groups, which so write nothing here). */
+	if (g->flush_never)
+		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
 	if (state_save(g, 0) < 0) {
 		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
 		elog_raft_release(&g->raft);
@@ -510,7 +512,7 @@ static void group_free(struct raft_group *g, int clean)
 	if (!g)
 		return;
 	if (clean)
-		state_save(g, ELOG_RAFTSTATE_CLEAN);
+		state_save(g, g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0);
 	if (g->p)
 		g->p->replication = NULL;
 	elog_raft_release(&g->raft);
@@ -625,18 +627,41 @@ static void quiesced_heard(struct raft_group *g)
 	}
 }
 
+/* Quiesced, and every broker it depends on was heard this tick: a tick and
+ * the heard calls would change nothing (docs/raft.md, "Quiescence"), so
+ * 10,000 idle partitions cost no Raft work per tick. */
+static int tick_skippable(const struct raft_group *g)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+	int32_t leader = elog_raft_leader(&g->raft);
+
+	if (!elog_raft_quiesced(&g->raft))
+		return 0;
+	if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER)
+		return leader != ELOG_RAFT_NONE && raft_peer_heard(g->k, leader);
+	for (uint32_t i = 0; i < c->voter_count; i++)
+		if (c->voters[i] != c->self && !raft_peer_heard(g->k, c->voters[i]))
+			return 0;
+	return 1;
+}
+
+static void group_tick(struct raft_group *g)
+{
+	if (!tick_skippable(g)) {
+		INPUT(g, elog_raft_tick(&g->raft, o_));
+		quiesced_heard(g);
+	}
+	durability(g);
+}
+
 static void on_tick(struct elog_loop *loop, void *ctx)
 {
 	struct elog_cluster *k = ctx;
 	struct elog_broker *b = k->b;
 
-	INPUT(k->meta, elog_raft_tick(&k->meta->raft, o_));
-	quiesced_heard(k->meta);
-	for (struct raft_group *g = k->groups; g; g = g->next) {
-		INPUT(g, elog_raft_tick(&g->raft, o_));
-		quiesced_heard(g);
-		durability(g);
-	}
+	group_tick(k->meta);
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		group_tick(g);
 	raft_peers_heard_reset(k);
 	raft_peers_tick(k);
 	elog_loop_timer_start(loop, &k->tick_timer, elog_loop_now_ms(loop) + b->config.raft_tick_ms,

@@ -58,7 +58,8 @@ same_records() {
 	assert_regex "$stderr" "leader is broker $leader"
 	create t1
 	elog_wait_until 10 listed_everywhere t1 || fail "t1 is not on every broker"
-	[ -f d1/t1/0/raft.state ] && [ -f d2/t1/0/raft.state ] && [ -f d3/t1/0/raft.state ]
+	elog_wait_until 10 eval '[ -f d1/t1/0/raft.state ] && [ -f d2/t1/0/raft.state ] && [ -f d3/t1/0/raft.state ]' ||
+		fail "no raft.state"
 	# replication factor larger than the cluster
 	run -1 --separate-stderr elog-topic -b "$LADDR" create -r 4 t2
 	assert_regex "$stderr" 'replication factor 4 is more than the 3 brokers'
