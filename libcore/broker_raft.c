@@ -552,6 +552,10 @@ static int topic_groups(struct elog_cluster *k, struct elog_topic *t, struct elo
 		}
 		g->next = k->groups;
 		k->groups = g;
+		/* A new partition: its preferred leader stands at once, so a topic of
+		 * many partitions is led without a storm of split elections. */
+		if (!start_err && replicas[0] == k->self && t->replication_factor > 1)
+			INPUT(g, elog_raft_campaign(&g->raft, o_));
 	}
 	return 0;
 }
