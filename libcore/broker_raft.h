@@ -134,6 +134,8 @@ struct elog_route {
 /* broker_raft_route.c: elog_broker_route for a broker in a cluster. */
 void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
 			    uint32_t partition, struct elog_route *out);
+/* For METADATA's controller_id: the metadata group's leader, -1 when unknown. */
+int32_t elog_broker_raft_controller(const struct elog_broker *b);
 
 /* broker_raft.c */
 int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err);

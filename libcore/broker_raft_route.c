@@ -53,3 +53,8 @@ void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
 				 ? reachable * 2 > out->replica_count
 				 : out->leader_id != ELOG_RAFT_NONE;
 }
+
+int32_t elog_broker_raft_controller(const struct elog_broker *b)
+{
+	return b->cluster ? elog_raft_leader(&b->cluster->meta->raft) : b->config.broker_id;
+}
