@@ -198,7 +198,7 @@ SIM_SRC = $(wildcard tests/sim/*.c)
 SIM_OBJ = $(SIM_SRC:%.c=$(BUILD)/%.o)
 SIM_BIN = $(BUILD)/tests/raft_sim
 SIM_SMALL_BIN = $(BUILD)/tests/raft_sim_small
-SIM_SMALL_SRC = $(SIM_SRC) $(wildcard libcore/raft*.c) libcore/err.c
+SIM_SMALL_SRC = $(SIM_SRC) libcore/raft.c $(wildcard libcore/raft_*.c) libcore/err.c
 SEEDS ?= 100000
 MUTATION_SEEDS ?= 5000
 

@@ -9,19 +9,23 @@
  * broker cannot start or fails, 2 for a bad command line.
  */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
 #include "cli.h"
 
-enum { OPT_VERSION = 256, OPT_SALVAGE_METADATA };
+enum { OPT_VERSION = 256, OPT_SALVAGE_METADATA, OPT_ID, OPT_CLUSTER };
 
 static const struct elog_cli_option options[] = {
 	{'d', "dir", "DIR", "data directory (default " ELOG_BROKER_DIR_DEFAULT ")"},
 	{'l', "listen", "HOST:PORT", "address to serve on (default " ELOG_BROKER_LISTEN_DEFAULT
 				     "; port 0 picks a free one)"},
 	{'c', "config", "FILE", "read settings from FILE (key = value lines)"},
+	{OPT_ID, "id", "N", "this broker's id (config key broker_id; default 0)"},
+	{OPT_CLUSTER, "cluster", "ID@HOST:PORT,...",
+	 "run as a member of this cluster (every broker, itself included)"},
 	{OPT_SALVAGE_METADATA, "salvage-metadata", NULL,
 	 "rebuild a damaged metadata log from what is intact, keeping it"},
 	{'h', "help", NULL, "print this help and exit"},
@@ -30,14 +34,15 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "[-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port]",
+	.synopsis = "[-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port]"
+		    " [--cluster list] [--id n]",
 	.summary = "Serve elog topics from a data directory: the broker. Logs go to stderr;\n"
 		   "SIGTERM or SIGINT stop it cleanly.",
 	.options = options,
 };
 
 struct args {
-	const char *dir, *listen, *config;
+	const char *dir, *listen, *config, *id, *cluster;
 	int salvage_metadata;
 };
 
@@ -53,6 +58,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->dir = g.arg; break;
 		case 'l': a->listen = g.arg; break;
 		case 'c': a->config = g.arg; break;
+		case OPT_ID: a->id = g.arg; break;
+		case OPT_CLUSTER: a->cluster = g.arg; break;
 		case OPT_SALVAGE_METADATA: a->salvage_metadata = 1; break;
 		case ELOG_CLI_DONE: return ELOG_EXIT_OK;
 		default:
@@ -79,6 +86,20 @@ static int configure(const struct args *a, struct elog_broker_config *c)
 		return elog_cli_usage_error(&program, "--dir: %s", err.msg);
 	if (a->listen && elog_broker_config_listen(c, a->listen, &err) < 0)
 		return elog_cli_usage_error(&program, "--listen: %s", err.msg);
+	if (a->id) {
+		uint64_t id;
+		if (elog_cli_parse_u64(a->id, 0, INT32_MAX, &id, &err) < 0)
+			return elog_cli_usage_error(&program, "--id: %s", err.msg);
+		c->broker_id = (int32_t)id;
+	}
+	if (a->cluster && elog_cluster_parse(a->cluster, &c->cluster, &err) < 0)
+		return elog_cli_usage_error(&program, "--cluster: %s", err.msg);
+	if (elog_broker_config_check_cluster(c, &err) < 0) {
+		if (a->cluster || a->id || a->listen)
+			return elog_cli_usage_error(&program, "%s", err.msg);
+		elog_cli_error_err(&err, NULL);
+		return ELOG_EXIT_FAIL;
+	}
 	c->store.salvage_metadata = a->salvage_metadata;
 	return -1;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 #include "bytes.h"
 
 /* A frame's read buffer grows by at least this much at a time, and small
@@ -89,7 +90,10 @@ int elog_broker_storage_error(const struct elog_err *err)
 
 int64_t elog_broker_high_watermark(const struct elog_partition *p)
 {
-	/* One broker: everything appended is committed. Raft's commit index goes here. */
+	/* In a cluster, the commit offset of the partition's group. */
+	if (p->store->options.replicated)
+		return elog_broker_raft_high_watermark(p);
+	/* One broker: everything appended is committed. */
 	return elog_partlog_next_offset(p->log);
 }
 
@@ -102,6 +106,8 @@ static void waiter_fire(struct elog_loop *loop, void *ctx)
 	(void)loop;
 	if (w->kind == WAIT_FETCH)
 		elog_broker_fetch_answer(w);
+	else if (w->kind == WAIT_META)
+		elog_broker_raft_meta_timeout(w);
 	else
 		elog_broker_produce_timeout(w);
 }
@@ -439,7 +445,9 @@ static int conn_may_read(const struct elog_conn *c)
 {
 	const struct elog_broker *b = c->broker;
 
-	return !c->dead && !c->closing && !b->stopping && !c->mem_waiting && !conn_out_blocked(c) &&
+	/* While stopping, a peer broker's RAFT traffic is still read (leadership transfers). */
+	return !c->dead && !c->closing && (!b->stopping || c->raft_peer) && !c->mem_waiting &&
+	       !conn_out_blocked(c) &&
 	       elog_conn_unsent(c) < b->config.connection_buffer_bytes &&
 	       c->file_count < FILES_PER_CONN_MAX &&
 	       c->inflight < b->config.max_inflight_per_connection;
@@ -785,6 +793,10 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_FETCH: elog_broker_fetch(c, h, &r); break;
 	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
 	case ELOG_API_DELETE_RECORDS: elog_broker_delete_records(c, h, &r); break;
+	case ELOG_API_RAFT:
+		c->raft_peer = 1;
+		elog_broker_raft_frame(c, h, body, len);
+		break;
 	default: assert(0);
 	}
 }
@@ -1350,6 +1362,8 @@ static void before_sleep(struct elog_loop *loop, void *ctx)
 {
 	struct elog_broker *b = ctx;
 
+	if (b->cluster)
+		elog_broker_raft_before_sleep(b);
 	if (b->appended) {
 		b->appended = 0;
 		elog_broker_check_fetches(b, 0);
@@ -1371,7 +1385,8 @@ static void before_sleep(struct elog_loop *loop, void *ctx)
 	mem_wake(b);
 	b->turn_read_bytes = 0;
 	if (b->stopping) {
-		int drained = b->waiter_count == 0;
+		/* A cluster's leaderships go first (bounded), then the last answers. */
+		int drained = b->waiter_count == 0 && !elog_broker_raft_shutting_down(b);
 		for (struct elog_conn *c = b->conns; c && drained; c = c->next)
 			drained = elog_conn_unsent(c) == 0;
 		if (drained || elog_loop_clock_ms() >= b->stop_deadline_ms)
@@ -1393,6 +1408,8 @@ static void on_wake(struct elog_loop *loop, void *ctx)
 		b->flusher_failures_seen = failures;
 		elog_store_failures_log(b->store);
 	}
+	if (b->cluster)
+		elog_broker_raft_durability(b);
 	elog_broker_check_produces(b, 0);
 }
 
@@ -1492,7 +1509,10 @@ static int start_parts(struct elog_broker *b, struct elog_err *err)
 	 * a new data directory behind (the store creates it). */
 	if (bind_listener(b, err) < 0)
 		return -1;
-	return elog_store_open(b->config.data_dir, &so, &b->store, err);
+	so.replicated = b->config.cluster.count > 0;
+	if (elog_store_open(b->config.data_dir, &so, &b->store, err) < 0)
+		return -1;
+	return so.replicated ? elog_broker_raft_open(b, err) : 0;
 }
 
 int elog_broker_open(const struct elog_broker_config *c, const struct elog_logger *log,
@@ -1501,7 +1521,7 @@ int elog_broker_open(const struct elog_broker_config *c, const struct elog_logge
 	struct elog_broker *b;
 
 	*out = NULL;
-	if (elog_broker_config_check(c, err) < 0)
+	if (elog_broker_config_check(c, err) < 0 || elog_broker_config_check_cluster(c, err) < 0)
 		return -1;
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -1548,6 +1568,8 @@ static int run_setup(struct elog_broker *b, const sigset_t *signals, struct elog
 	    elog_loop_timer_start(&b->loop, &b->space_timer, now + ELOG_BROKER_SPACE_CHECK_MS,
 				  err) < 0)
 		return -1;
+	if (b->cluster && elog_broker_raft_start(b, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1581,6 +1603,7 @@ void elog_broker_close(struct elog_broker *b)
 		b->zombies = c->next;
 		conn_free(c);
 	}
+	elog_broker_raft_close(b); /* raft.state written clean first */
 	/* The store unregisters its logs from the flusher before the flusher stops. */
 	elog_store_close(b->store);
 	if (b->flusher_started)

@@ -65,6 +65,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "err.h"
 #include "logfmt.h"
 #include "store.h"
@@ -92,6 +93,11 @@ struct elog_broker_config {
 	int64_t retention_check_interval_ms;
 	int64_t shutdown_timeout_ms;
 	int auto_create_topics;
+	struct elog_cluster_config cluster;     /* count 0: a broker alone, no Raft */
+	uint32_t default_replication_factor;    /* 0: min(3, brokers) */
+	int64_t raft_tick_ms;                   /* the Raft clock (docs/raft.md, Ticks) */
+	uint32_t raft_election_ticks;           /* election timeout in ticks: [T, 2T) */
+	uint32_t raft_heartbeat_ticks;
 	struct elog_store_options store;        /* topic defaults and limits */
 };
 
@@ -109,6 +115,10 @@ int elog_broker_config_listen(struct elog_broker_config *c, const char *hostport
 int elog_broker_config_load(struct elog_broker_config *c, const char *path, struct elog_err *err);
 /* Cross-key rules (called by _load and _open). */
 int elog_broker_config_check(const struct elog_broker_config *c, struct elog_err *err);
+/* The cluster list against broker_id and the listen port (cluster.h), and
+ * the Raft keys between them; called by _open, and by elog-serve once the
+ * options are applied (the file and the command line may each give part). */
+int elog_broker_config_check_cluster(const struct elog_broker_config *c, struct elog_err *err);
 
 struct elog_broker;
 

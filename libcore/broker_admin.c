@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 
 #define CONFIGS_MAX 64
 #define CONFIG_KEY_MAX 64
@@ -61,6 +62,11 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 	if (!b->config.auto_create_topics) {
 		*code = ELOG_PE_UNKNOWN_TOPIC;
 		snprintf(msg, cap, "no such topic (auto_create_topics is off)");
+		return NULL;
+	}
+	if (b->cluster) {
+		*code = ELOG_PE_UNKNOWN_TOPIC;
+		snprintf(msg, cap, "no such topic (a cluster does not create topics on first use yet)");
 		return NULL;
 	}
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
@@ -271,6 +277,9 @@ void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_heade
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
+	if (b->cluster &&
+	    elog_broker_raft_create_topic(c, rq, name, len, partitions, replication, &cfg))
+		return;
 	if (replication > 1) {
 		snprintf(msg, sizeof(msg), "replication factor %u is more than the 1 broker there is",
 			 replication);
@@ -308,6 +317,8 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 					"no such topic");
 		return;
 	}
+	if (b->cluster && elog_broker_raft_delete_topic(c, rq, t))
+		return;
 	snprintf(name_copy, sizeof(name_copy), "%s", t->name);
 	elog_broker_forget_topic(b, t);
 	if (elog_store_delete(b->store, t, &err) < 0) {
@@ -455,6 +466,8 @@ void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_CONFIG, msg);
 		return;
 	}
+	if (b->cluster && elog_broker_raft_alter_topic(c, rq, t, partitions, &cfg))
+		return;
 	if (elog_store_alter(b->store, t, partitions, &cfg, &err) < 0) {
 		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
@@ -473,6 +486,8 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
+	if (c->broker->cluster && elog_broker_raft_init_producer(c, rq))
+		return;
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
 		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
 		return;
@@ -486,7 +501,8 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 
 /* ---------------------------------------------------------------- list offsets */
 
-static void put_offset(struct elog_wire_w *w, struct elog_partition *p, uint32_t id, int64_t ts)
+static void put_offset(struct elog_broker *b, struct elog_wire_w *w, struct elog_partition *p,
+		       uint32_t id, int64_t ts)
 {
 	struct elog_err err;
 	int64_t offset = -1;
@@ -495,6 +511,9 @@ static void put_offset(struct elog_wire_w *w, struct elog_partition *p, uint32_t
 	if (!p) {
 		code = ELOG_PE_UNKNOWN_PARTITION;
 		snprintf(err.msg, sizeof(err.msg), "no such topic or partition");
+	} else if (b->cluster &&
+		   (code = elog_broker_raft_leader_check(b, p, err.msg, sizeof(err.msg))) != 0) {
+		/* only the leader answers */
 	} else if (ts == -1) {
 		offset = elog_broker_high_watermark(p);
 	} else if (ts == -2) {
@@ -539,7 +558,8 @@ static void list_offsets_walk(struct elog_broker *b, struct elog_wire_r *r, stru
 			uint32_t id = elog_wire_get_u32(r);
 			int64_t ts = elog_wire_get_i64(r);
 			if (w)
-				put_offset(w, t && id < t->partition_count ? t->partitions[id] : NULL, id, ts);
+				put_offset(b, w, t && id < t->partition_count ? t->partitions[id] : NULL, id,
+					   ts);
 		}
 	}
 }
@@ -721,6 +741,12 @@ void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_hea
 		MALFORMED(c, rq, r);
 	if (rc > 0) {
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	if (b->cluster) {
+		/* A purge would have to be replicated: not yet. */
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
+					"purging records is not supported in a cluster yet");
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

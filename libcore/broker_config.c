@@ -33,6 +33,9 @@ void elog_broker_config_default(struct elog_broker_config *c)
 	c->retention_check_interval_ms = 5 * 60 * 1000;
 	c->shutdown_timeout_ms = 10 * 1000;
 	c->auto_create_topics = 1;
+	c->raft_tick_ms = 50;
+	c->raft_election_ticks = 10;
+	c->raft_heartbeat_ticks = 1;
 	elog_store_options_default(&c->store);
 }
 
@@ -138,6 +141,13 @@ static int set_count_key(struct elog_broker_config *c, const char *key, const ch
 		 ELOG_FLUSHER_LOGS_MAX - 1},
 		{"max_producers_per_partition",
 		 offsetof(struct elog_broker_config, store.producers_max), 1, 1000000},
+		{"default_replication_factor",
+		 offsetof(struct elog_broker_config, default_replication_factor), 1,
+		 ELOG_CLUSTER_BROKERS_MAX},
+		{"raft_election_ticks", offsetof(struct elog_broker_config, raft_election_ticks), 2,
+		 1000},
+		{"raft_heartbeat_ticks", offsetof(struct elog_broker_config, raft_heartbeat_ticks), 1,
+		 999},
 	};
 
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
@@ -158,6 +168,7 @@ static int set_duration_key(struct elog_broker_config *c, const char *key, const
 		{"retention_check_interval",
 		 offsetof(struct elog_broker_config, retention_check_interval_ms), 100},
 		{"shutdown_timeout", offsetof(struct elog_broker_config, shutdown_timeout_ms), 0},
+		{"raft_tick", offsetof(struct elog_broker_config, raft_tick_ms), 1},
 	};
 
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
@@ -194,6 +205,8 @@ static int set_text_key(struct elog_broker_config *c, const char *key, const cha
 	}
 	if (strcmp(key, "auto_create_topics") == 0)
 		return parse_bool(v, &c->auto_create_topics, err);
+	if (strcmp(key, "cluster") == 0)
+		return elog_cluster_parse(v, &c->cluster, err);
 	return 1;
 }
 
@@ -231,6 +244,23 @@ int elog_broker_config_check(const struct elog_broker_config *c, struct elog_err
 		return elog_err_set(err, ELOG_E_INVAL,
 				    "max_frame_bytes %u cannot carry a batch of default.max.batch.bytes %u",
 				    c->max_frame_bytes, c->store.defaults.batch_bytes_max);
+	return 0;
+}
+
+int elog_broker_config_check_cluster(const struct elog_broker_config *c, struct elog_err *err)
+{
+	if (c->cluster.count == 0)
+		return 0;
+	if (elog_cluster_check(&c->cluster, c->broker_id, c->listen_port, err) < 0)
+		return elog_err_prefix(err, "cluster");
+	if (c->default_replication_factor > c->cluster.count)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "default_replication_factor %u is larger than the cluster's %u brokers",
+				    c->default_replication_factor, c->cluster.count);
+	if (c->raft_heartbeat_ticks >= c->raft_election_ticks)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "raft_heartbeat_ticks %u must be below raft_election_ticks %u",
+				    c->raft_heartbeat_ticks, c->raft_election_ticks);
 	return 0;
 }
 

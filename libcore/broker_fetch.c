@@ -10,17 +10,25 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 #include "bytes.h"
 
 /* Where the (topic, partition) pairs sit in a FETCH body. */
 static const struct elog_part_layout fetch_layout = {.head_bytes = 12, .entry_bytes = 12};
 
-static int fetch_range_error(struct wait_part *part)
+static int fetch_range_error(struct elog_broker *b, struct wait_part *part)
 {
 	int64_t start, hw;
 
 	if (part->error || !part->p)
 		return 1;
+	/* In a cluster only the leader serves, up to the commit offset. */
+	if (b->cluster &&
+	    (part->error = (int16_t)elog_broker_raft_leader_check(b, part->p, part->message,
+								   sizeof(part->message))) != 0) {
+		part->p = NULL;
+		return 1;
+	}
 	start = elog_partlog_start_offset(part->p->log);
 	hw = elog_broker_high_watermark(part->p);
 	if (part->offset < start || part->offset > hw) {
@@ -41,7 +49,7 @@ static int fetch_ready(struct elog_waiter *w)
 		struct wait_part *part = &w->parts[i];
 		struct elog_partlog_slice s;
 		struct elog_err err;
-		if (fetch_range_error(part))
+		if (fetch_range_error(w->broker, part))
 			return 1;
 		if (elog_partlog_locate(part->p->log, part->offset,
 					part->max_bytes ? part->max_bytes : 1, &s, &err) < 0) {
@@ -49,6 +57,8 @@ static int fetch_ready(struct elog_waiter *w)
 			snprintf(part->message, sizeof(part->message), "%s", err.msg);
 			return 1;
 		}
+		if (w->broker->cluster)
+			elog_broker_raft_slice_cap(&s, elog_broker_high_watermark(part->p));
 		available += s.len;
 	}
 	return available >= w->min_bytes;
@@ -88,7 +98,7 @@ static int fetch_slice(const struct elog_waiter *w, struct wait_part *part,
 	uint64_t limit = part->max_bytes, left = w->max_bytes > room->used ? w->max_bytes - room->used : 0;
 	struct elog_err err;
 
-	if (fetch_range_error(part))
+	if (fetch_range_error(w->broker, part))
 		return 0;
 	if (limit > left)
 		limit = left;
@@ -101,6 +111,8 @@ static int fetch_slice(const struct elog_waiter *w, struct wait_part *part,
 		snprintf(part->message, sizeof(part->message), "%s", err.msg);
 		return 0;
 	}
+	if (w->broker->cluster)
+		elog_broker_raft_slice_cap(s, elog_broker_high_watermark(part->p));
 	if (s->len <= limit || (room->used == 0 && s->len <= room->frame_left))
 		return 1;
 	if (room->used > 0) {

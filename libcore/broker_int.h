@@ -55,8 +55,9 @@
 	do { elog_broker_malformed(c, rq, r); return; } while (0)
 
 struct elog_conn;
+struct elog_cluster;
 
-enum waiter_kind { WAIT_FETCH = 1, WAIT_PRODUCE = 2 };
+enum waiter_kind { WAIT_FETCH = 1, WAIT_PRODUCE = 2, WAIT_META = 3 /* a cluster's admin request */ };
 
 /* One partition of a parked fetch or produce. */
 struct wait_part {
@@ -69,6 +70,7 @@ struct wait_part {
 	uint32_t max_bytes;          /* fetch */
 	int64_t need_offset;         /* produce: flushed offset needed for acks=all */
 	int64_t log_start;           /* produce */
+	int64_t meta_offset;         /* WAIT_META: the proposed record's offset */
 };
 
 struct wait_topic {
@@ -137,6 +139,7 @@ struct elog_conn {
 	int closing;              /* close once the output is written */
 	int pumping;              /* inside conn_pump: no re-entry */
 	int flush_pending;        /* answered while the broker was answering */
+	int raft_peer;            /* a peer broker's RAFT connection */
 	struct elog_conn *flush_next; /* b->flush_list */
 	uint64_t id;
 	char peer[64];
@@ -195,6 +198,7 @@ struct elog_broker {
 	uint64_t turn_read_bytes; /* read this turn of the loop */
 	int64_t trimmed_ms;       /* when every connection last gave back its kept buffers */
 	uint32_t stream_fds, stream_fds_max; /* dup'ed segment fds held by queued file ranges */
+	struct elog_cluster *cluster; /* NULL: a broker alone (broker_raft.h) */
 };
 
 /* Free share of every connection, outside the budget, and the size of a

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 #include "bytes.h"
 
 static void part_error(struct wait_part *part, int code, const char *fmt, ...)
@@ -184,6 +185,8 @@ static int append_one(struct elog_broker *b, struct elog_partition *p, uint8_t *
 			return -1;
 		}
 		b->appended = 1;
+		if (b->cluster)
+			elog_broker_raft_produced(b, p, base, base + (int64_t)h->last_offset_delta);
 		if (h->producer_id >= 0 &&
 		    elog_pstate_update(&p->pstate, h->producer_id, h->producer_epoch, h->base_sequence,
 				       h->record_count, base, &err) < 0) {
@@ -217,6 +220,8 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return;
 	}
+	if (b->cluster && elog_broker_raft_produce_check(b, p, part) < 0)
+		return;
 	if (check_batches(b, t, data, len, part) < 0 || check_sequences(p, data, len, part) < 0 ||
 	    check_space(b, len, part) < 0)
 		return;
@@ -228,8 +233,9 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		pos += elog_batch_total_size(&h);
 	}
 	part->log_start = elog_partlog_start_offset(p->log);
-	/* flush=never: acks=all means what acks=1 does (docs/operations.md). */
-	if (t->config.flush == ELOG_FLUSH_NEVER)
+	/* flush=never: acks=all means what acks=1 does (docs/operations.md);
+	 * in a cluster it waits for the commit all the same. */
+	if (t->config.flush == ELOG_FLUSH_NEVER && !b->cluster)
 		part->need_offset = 0;
 }
 
@@ -345,6 +351,9 @@ static int produce_flushed(struct elog_broker *b, struct wait_part *part, int fo
 
 	if (!part->p || part->error || part->need_offset == 0)
 		return 1;
+	/* In a cluster acks=all waits for the commit (a majority durable, per the flush policy). */
+	if (b->cluster)
+		return elog_broker_raft_produce_done(b, part) != 0;
 	if ((force && elog_partlog_flush(part->p->log, &err) < 0) ||
 	    elog_partlog_failed(part->p->log, &err)) {
 		elog_store_partition_check(b->store, part->p);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "broker_raft.h"
 #include "partlog.h"
 
 /*
@@ -33,6 +34,12 @@ void elog_broker_route(struct elog_broker *b, const struct elog_topic *t, uint32
 	assert(t && partition < t->partition_count);
 	memset(out, 0, sizeof(*out));
 	out->leader_id = -1;
+	if (b->cluster) {
+		/* A broker in a cluster answers from its Raft groups (broker_raft_route.c). */
+		elog_broker_raft_route(b, t, partition, out);
+		assert(out->replica_count <= ELOG_REPLICAS_MAX);
+		return;
+	}
 	route_single(b, t->partitions[partition], out);
 	assert(out->replica_count >= 1 && out->replica_count <= ELOG_REPLICAS_MAX);
 }

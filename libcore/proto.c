@@ -56,6 +56,7 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_FETCH] = "FETCH",
 	[ELOG_API_LIST_OFFSETS] = "LIST_OFFSETS",
 	[ELOG_API_DELETE_RECORDS] = "DELETE_RECORDS",
+	[ELOG_API_RAFT] = "RAFT",
 };
 
 const char *elog_proto_error_name(int code)
@@ -86,6 +87,7 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_FETCH] = 1,
 	[ELOG_API_LIST_OFFSETS] = 1,
 	[ELOG_API_DELETE_RECORDS] = 1,
+	[ELOG_API_RAFT] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

@@ -66,6 +66,7 @@ enum elog_api {
 	ELOG_API_FETCH = 8,
 	ELOG_API_LIST_OFFSETS = 9,
 	ELOG_API_DELETE_RECORDS = 10,
+	ELOG_API_RAFT = 11,             /* between brokers of a cluster (raftwire.h) */
 	ELOG_API__COUNT
 };
 

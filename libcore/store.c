@@ -352,6 +352,7 @@ void elog_store_topic_free(struct elog_store *store, struct elog_topic *t)
 			store->partition_total--;
 		}
 	free(t->partitions);
+	free(t->replicas);
 	free(t);
 }
 
@@ -613,7 +614,7 @@ static int meta_load(struct elog_store *store, struct elog_err *err)
 	return elog_store_meta_salvage(store, err);
 }
 
-static int open_partitions(struct elog_store *store, struct elog_err *err)
+int elog_store_open_partitions(struct elog_store *store, struct elog_err *err)
 {
 	for (uint32_t i = 0; i < store->topic_count; i++) {
 		struct elog_topic *t = store->topics[i];
@@ -642,9 +643,14 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", dir);
 		goto fail;
 	}
-	if (lock_dir(store, err) < 0 || elog_store_meta_open(store, err) < 0 ||
-	    meta_load(store, err) < 0 || clean_leftovers(store, err) < 0 ||
-	    open_partitions(store, err) < 0 || elog_store_space_refresh(store, err) < 0)
+	if (lock_dir(store, err) < 0 || elog_store_meta_open(store, err) < 0)
+		goto fail;
+	/* Replicated: the driver loads what is committed (elog_store_meta_load). */
+	if (!options->replicated &&
+	    (meta_load(store, err) < 0 || clean_leftovers(store, err) < 0 ||
+	     elog_store_open_partitions(store, err) < 0))
+		goto fail;
+	if (elog_store_space_refresh(store, err) < 0)
 		goto fail;
 	*out = store;
 	return 0;

@@ -93,6 +93,8 @@
 #define ELOG_STORE_META_DIR "__meta"
 #define ELOG_STORE_LOCK_NAME ".lock"
 #define ELOG_STORE_TRASH_NAME ".trash"
+/* In a cluster: directories a create found in its way, kept for the operator. */
+#define ELOG_STORE_KEPT_NAME ".kept"
 #define ELOG_STORE_PRODUCER_ID_BLOCK 1000
 #define ELOG_STORE_META_RECORD_MAX (64u << 10)
 /* The metadata log's own reserve: allocated past its end (fallocate). */
@@ -181,6 +183,7 @@ struct elog_partition {
 	uint64_t leader_term;          /* 0 until replication assigns terms */
 	int flusher_registered;
 	int failure_logged;            /* its log failed and that was logged */
+	void *replication;             /* the broker's Raft group for it (cluster only) */
 };
 
 struct elog_topic {
@@ -188,6 +191,11 @@ struct elog_topic {
 	uint32_t partition_count;
 	struct elog_topic_config config;
 	struct elog_partition **partitions;  /* partition_count entries */
+	/* Cluster (store_meta.c, "Replicated metadata"); 0 and NULL alone. */
+	int64_t incarnation;                 /* offset of its create record in the metadata log */
+	uint32_t replication_factor;
+	int32_t *replicas;                   /* partition_count * replication_factor broker ids,
+	                                        each partition's in placement order */
 };
 
 struct elog_store_options {
@@ -202,7 +210,28 @@ struct elog_store_options {
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
 	const struct elog_logger *log;  /* recovery reports, damage, removed leftovers */
 	int salvage_metadata;           /* rebuild a damaged metadata log (see above) */
+	int replicated;                 /* a cluster's broker: the metadata log is its Raft log,
+	                                   applied only as far as it is committed (below) */
 };
+
+/*
+ * Replicated metadata. A broker in a cluster opens its store with
+ * options.replicated: elog_store_open then only locks DIR and opens the
+ * metadata log. The driver (broker_raft.c) calls elog_store_meta_load with
+ * the commit offset it knows from raft.state: records below it are
+ * replayed as today (in memory) and the partitions opened. From then on
+ * changes are proposed (elog_store_propose_*: checked and appended through
+ * store->propose, which the driver points at the metadata group's leader
+ * append) and take effect only when the metadata group commits them
+ * (elog_store_meta_apply), on every broker alike, the leader included.
+ * A broker alone never sets propose: elog_store_create and the others
+ * record and apply at once, as they always did.
+ */
+typedef int elog_store_propose_fn(void *ctx, uint8_t *batch, size_t len, int64_t *offset,
+				  struct elog_err *err);
+enum elog_store_change { ELOG_STORE_CREATED = 1, ELOG_STORE_ALTERED = 2, ELOG_STORE_DELETING = 3 };
+/* Told of each applied topic change: after a create or alter, before a delete. */
+typedef void elog_store_change_fn(void *ctx, enum elog_store_change what, struct elog_topic *t);
 
 struct elog_store {
 	char *dir;
@@ -215,6 +244,9 @@ struct elog_store {
 	int64_t producer_id_next, producer_id_limit;
 	uint64_t trash_seq;
 	int meta_cut;                   /* open cut a torn tail off the metadata log */
+	elog_store_propose_fn *propose; /* replicated: append a metadata batch (leader only) */
+	void *propose_ctx;
+	int64_t meta_applied;           /* replicated: records below this offset are applied */
 	int meta_failure_logged;
 	struct {
 		uint64_t free_bytes;      /* at the last measurement */
@@ -263,6 +295,35 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 
 /* A producer id never handed out before (a metadata record every block of ids). */
 int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err);
+
+/* ---- replicated metadata (see "Replicated metadata" above) */
+
+/* Replay the records below `commit` and open every partition. */
+int elog_store_meta_load(struct elog_store *store, int64_t commit, struct elog_err *err);
+/* Apply the committed records in [meta_applied, commit), with their effects
+ * on disk; `fn` hears of each topic change. A record that does not apply is
+ * logged and skipped (every broker skips it alike). */
+int elog_store_meta_apply(struct elog_store *store, int64_t commit, elog_store_change_fn *fn,
+			  void *ctx, struct elog_err *err);
+/* Check and propose; *offset is the record's offset, done once applied. */
+int elog_store_propose_create(struct elog_store *store, const char *name, size_t len,
+			      uint32_t partitions, const struct elog_topic_config *config,
+			      uint32_t replication_factor, const int32_t *replicas,
+			      int64_t *offset, struct elog_err *err);
+int elog_store_propose_delete(struct elog_store *store, const struct elog_topic *topic,
+			      int64_t *offset, struct elog_err *err);
+int elog_store_propose_alter(struct elog_store *store, const struct elog_topic *topic,
+			     const struct elog_topic_config *config, int64_t *offset,
+			     struct elog_err *err);
+/* A producer id from a committed block: 1 and *id when there is one, 0 when
+ * a new block was proposed (*offset: ask again once it is applied). */
+int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_t *offset,
+				   struct elog_err *err);
+/* The replicas of partition `partition` (replication_factor of them). */
+static inline const int32_t *elog_topic_replicas(const struct elog_topic *t, uint32_t partition)
+{
+	return t->replicas ? t->replicas + (size_t)partition * t->replication_factor : NULL;
+}
 
 enum elog_partition_status {
 	ELOG_PARTITION_OK = 0,

@@ -23,6 +23,8 @@ int elog_store_remove_tree(const char *path, struct elog_err *err);
 int elog_store_partition_reopen(struct elog_store *store, struct elog_partition *p,
 				struct elog_err *err);
 int elog_store_meta_replay(struct elog_store *store, struct elog_err *err);
+/* Open the partitions of every topic replayed (their counts set, none open). */
+int elog_store_open_partitions(struct elog_store *store, struct elog_err *err);
 /* Rebuild the metadata log from its intact records and the topic directories. */
 int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err);
 /* Which of names[0..n) (sorted) the metadata log last recorded as deleted: deleted[i] = 1. */

@@ -1,6 +1,7 @@
 /* store_meta — the metadata log: the changes it records and their replay; see store.h. */
 #include "store.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +31,11 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Append one record (key may be NULL) as its own batch, durably. */
+/* Append one record (key may be NULL) as its own batch, durably; in a
+ * cluster, propose it through store->propose instead. *offset (may be
+ * NULL) gets its offset. */
 static int meta_append(struct elog_store *store, const char *key, const struct elog_buf *value,
-		       struct elog_err *err)
+		       int64_t *offset, struct elog_err *err)
 {
 	struct elog_batch_builder b;
 	struct elog_record r = {0};
@@ -56,8 +59,12 @@ static int meta_append(struct elog_store *store, const char *key, const struct e
 		goto out;
 	}
 	memcpy(copy, out, len);
+	if (store->propose) {
+		rc = store->propose(store->propose_ctx, copy, len, offset, err);
+		goto out;
+	}
 	/* No room is ELOG_E_NOSPACE with the log usable; anything else fails it (logged once). */
-	rc = elog_partlog_append(store->meta, copy, len, 0, NULL, err);
+	rc = elog_partlog_append(store->meta, copy, len, 0, offset, err);
 	if (rc < 0) {
 		elog_store_meta_check(store);
 		elog_err_prefix(err, "metadata log");
@@ -73,9 +80,29 @@ static int add(struct elog_buf *b, const char *s, struct elog_err *err)
 	return elog_buf_add(b, s, strlen(s), err);
 }
 
-/* {"op":"<op>","partitions":N,"config":{...}} */
+/* ,"replicas":[[1,2,3],[2,3,1]] */
+static int replicas_record(struct elog_buf *b, uint32_t partitions, uint32_t rf,
+			   const int32_t *replicas, struct elog_err *err)
+{
+	if (add(b, ",\"replicas\":[", err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < partitions; i++) {
+		if (add(b, i ? ",[" : "[", err) < 0)
+			return -1;
+		for (uint32_t k = 0; k < rf; k++)
+			if ((k && add(b, ",", err) < 0) ||
+			    elog_json_buf_add_int64(b, replicas[i * rf + k], err) < 0)
+				return -1;
+		if (add(b, "]", err) < 0)
+			return -1;
+	}
+	return add(b, "]", err);
+}
+
+/* {"op":"<op>","partitions":N,"config":{...}[,"replicas":[[...],...]]} */
 static int topic_record(struct elog_buf *b, const char *op, uint32_t partitions,
-			const struct elog_topic_config *c, struct elog_err *err)
+			const struct elog_topic_config *c, uint32_t rf, const int32_t *replicas,
+			struct elog_err *err)
 {
 	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
 
@@ -91,21 +118,32 @@ static int topic_record(struct elog_buf *b, const char *op, uint32_t partitions,
 		    elog_json_buf_add_string(b, value, strlen(value), err) < 0)
 			return -1;
 	}
-	return add(b, "}}", err);
+	if (add(b, "}", err) < 0 ||
+	    (replicas && replicas_record(b, partitions, rf, replicas, err) < 0))
+		return -1;
+	return add(b, "}", err);
 }
 
-static int record_topic(struct elog_store *store, const char *name, const char *op,
-			uint32_t partitions, const struct elog_topic_config *c, struct elog_err *err)
+static int record_topic_placed(struct elog_store *store, const char *name, const char *op,
+			       uint32_t partitions, const struct elog_topic_config *c, uint32_t rf,
+			       const int32_t *replicas, int64_t *offset, struct elog_err *err)
 {
 	struct elog_buf b;
 	int rc;
 
 	elog_buf_init(&b, ELOG_STORE_META_RECORD_MAX);
-	rc = c ? topic_record(&b, op, partitions, c, err) : add(&b, "{\"op\":\"delete\"}", err);
+	rc = c ? topic_record(&b, op, partitions, c, rf, replicas, err)
+	       : add(&b, "{\"op\":\"delete\"}", err);
 	if (rc == 0)
-		rc = meta_append(store, name, &b, err);
+		rc = meta_append(store, name, &b, offset, err);
 	elog_buf_release(&b);
 	return rc;
+}
+
+static int record_topic(struct elog_store *store, const char *name, const char *op,
+			uint32_t partitions, const struct elog_topic_config *c, struct elog_err *err)
+{
+	return record_topic_placed(store, name, op, partitions, c, 0, NULL, NULL, err);
 }
 
 /* ---------------------------------------------------------------- changes */
@@ -266,7 +304,7 @@ int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_er
 		if (rc == 0)
 			rc = add(&b, "}", err);
 		if (rc == 0)
-			rc = meta_append(store, NULL, &b, err);
+			rc = meta_append(store, NULL, &b, NULL, err);
 		elog_buf_release(&b);
 		if (rc < 0)
 			return -1;
@@ -283,7 +321,60 @@ struct meta_op {
 	int64_t partitions, limit;
 	int has_config;
 	struct elog_topic_config config;
+	uint32_t replication_factor;
+	int32_t *replicas;        /* malloc'ed; whoever keeps it sets it NULL */
 };
+
+/*
+ * "replicas":[[1,2,3],[2,3,1]] (already valid JSON): one array per
+ * partition, each of the same length (1..ELOG_REPLICAS_PER_PARTITION_MAX),
+ * ids >= 0.
+ */
+#define REPLICAS_PER_PARTITION_MAX 7
+static int parse_replicas(const char *s, size_t len, int64_t partitions, struct meta_op *op,
+			  struct elog_err *err)
+{
+	size_t i = 0, n = 0, cap;
+	uint32_t rf = 0, in_row = 0;
+
+	if (partitions < 1 || partitions > (1 << 20))
+		return elog_err_set(err, ELOG_E_CORRUPT, "replicas without partitions");
+	cap = (size_t)partitions * REPLICAS_PER_PARTITION_MAX;
+	op->replicas = malloc(cap * sizeof(*op->replicas));
+	if (!op->replicas)
+		return elog_err_set(err, ELOG_E_NOMEM, "replicas: out of memory");
+	for (int depth = 0; i < len; i++) {
+		char ch = s[i];
+		if (ch == '[') {
+			if (++depth > 2)
+				break;
+			in_row = 0;
+		} else if (ch == ']') {
+			if (depth == 2) {
+				if (rf == 0)
+					rf = in_row;
+				if (in_row != rf || rf == 0 || rf > REPLICAS_PER_PARTITION_MAX)
+					return elog_err_set(err, ELOG_E_CORRUPT, "uneven replicas");
+			}
+			depth--;
+		} else if (ch >= '0' && ch <= '9' && depth == 2) {
+			int64_t v = 0;
+			while (i < len && s[i] >= '0' && s[i] <= '9' && v <= INT32_MAX)
+				v = v * 10 + (s[i++] - '0');
+			i--;
+			if (v > INT32_MAX || n == cap || in_row == REPLICAS_PER_PARTITION_MAX)
+				return elog_err_set(err, ELOG_E_CORRUPT, "bad replica id");
+			op->replicas[n++] = (int32_t)v;
+			in_row++;
+		} else if (ch == '-') {
+			return elog_err_set(err, ELOG_E_CORRUPT, "bad replica id");
+		}
+	}
+	if (rf == 0 || n != (size_t)partitions * rf)
+		return elog_err_set(err, ELOG_E_CORRUPT, "replicas do not cover the partitions");
+	op->replication_factor = rf;
+	return 0;
+}
 
 static int json_string(const struct elog_json_value *v, char *out, size_t cap,
 		       struct elog_err *err)
@@ -340,11 +431,17 @@ static int parse_op(const uint8_t *text, size_t len, struct meta_op *op, struct 
 		if (parse_config(&v, &op->config, err) < 0)
 			return -1;
 	}
+	if (elog_json_object_get(s, len, "replicas", 8, &v, err) == 1 &&
+	    parse_replicas(v.ptr, v.len, op->partitions, op, err) < 0) {
+		free(op->replicas);
+		op->replicas = NULL;
+		return -1;
+	}
 	return 0;
 }
 
 static int apply_topic_op(struct elog_store *store, const char *name, size_t len,
-			  const struct meta_op *op, struct elog_err *err)
+			  struct meta_op *op, int64_t offset, struct elog_err *err)
 {
 	struct elog_topic *t = elog_store_find(store, name, len);
 	int is_create = strcmp(op->op, "create") == 0, is_alter = strcmp(op->op, "alter") == 0;
@@ -371,6 +468,12 @@ static int apply_topic_op(struct elog_store *store, const char *name, size_t len
 			free(t);
 			return -1;
 		}
+		t->incarnation = offset;
+		if (op->replicas) {
+			t->replicas = op->replicas;
+			t->replication_factor = op->replication_factor;
+			op->replicas = NULL;
+		}
 	}
 	/* Partitions are opened after replay; only the count is kept here. */
 	t->config = op->config;
@@ -382,21 +485,23 @@ static int apply_record(struct elog_store *store, const struct elog_record_view 
 			struct elog_err *err)
 {
 	struct meta_op op;
+	int rc = 0;
 
 	if (r->value_len < 0 || parse_op(r->value, (size_t)r->value_len, &op, err) < 0)
 		return elog_err_prefix(err, "offset %lld", (long long)r->offset);
 	if (strcmp(op.op, "producer_ids") == 0) {
 		if (op.limit > store->producer_id_limit)
 			store->producer_id_limit = store->producer_id_next = op.limit;
-		return 0;
+	} else if (r->key_len <= 0) {
+		rc = elog_err_set(err, ELOG_E_CORRUPT, "offset %lld: topic op without a topic",
+				  (long long)r->offset);
+	} else if (apply_topic_op(store, (const char *)r->key, (size_t)r->key_len, &op, r->offset,
+				  err) < 0) {
+		rc = elog_err_prefix(err, "offset %lld: topic \"%.*s\"", (long long)r->offset,
+				     r->key_len, (const char *)r->key);
 	}
-	if (r->key_len <= 0)
-		return elog_err_set(err, ELOG_E_CORRUPT, "offset %lld: topic op without a topic",
-				    (long long)r->offset);
-	if (apply_topic_op(store, (const char *)r->key, (size_t)r->key_len, &op, err) < 0)
-		return elog_err_prefix(err, "offset %lld: topic \"%.*s\"", (long long)r->offset,
-				       r->key_len, (const char *)r->key);
-	return 0;
+	free(op.replicas);
+	return rc;
 }
 
 static int name_compare(const void *a, const void *b)
@@ -412,11 +517,9 @@ typedef int meta_record_fn(struct elog_store *store, const struct elog_record_vi
  * Every record of the metadata log, in order. With skip (salvage), damaged
  * offsets are passed over and counted in *skipped; otherwise damage fails.
  */
-static int meta_foreach(struct elog_store *store, int skip, uint64_t *skipped, meta_record_fn *fn,
-			void *ctx, struct elog_err *err)
+static int meta_foreach_range(struct elog_store *store, int64_t offset, int64_t end, int skip,
+			      uint64_t *skipped, meta_record_fn *fn, void *ctx, struct elog_err *err)
 {
-	int64_t offset = elog_partlog_start_offset(store->meta);
-	int64_t end = elog_partlog_next_offset(store->meta);
 	struct elog_batch_reader reader;
 	uint8_t *buf = malloc(META_READ_BYTES);
 	int rc = 0;
@@ -447,8 +550,11 @@ static int meta_foreach(struct elog_store *store, int skip, uint64_t *skipped, m
 				rc = -1;
 				break;
 			}
+			/* Control batches (a Raft leader's term start) hold no change. */
 			while (rc == 0 && (more = elog_batch_reader_next(&reader, &rec, err)) == 1)
-				rc = fn(store, &rec, ctx, err);
+				if (!(reader.header.attributes & ELOG_BATCH_ATTR_CONTROL) &&
+				    rec.offset >= offset && rec.offset < end)
+					rc = fn(store, &rec, ctx, err);
 			if (rc == 0 && more < 0)
 				rc = -1;
 			pos += elog_batch_total_size(&reader.header);
@@ -458,6 +564,13 @@ static int meta_foreach(struct elog_store *store, int skip, uint64_t *skipped, m
 	elog_batch_reader_release(&reader);
 	free(buf);
 	return rc;
+}
+
+static int meta_foreach(struct elog_store *store, int skip, uint64_t *skipped, meta_record_fn *fn,
+			void *ctx, struct elog_err *err)
+{
+	return meta_foreach_range(store, elog_partlog_start_offset(store->meta),
+				  elog_partlog_next_offset(store->meta), skip, skipped, fn, ctx, err);
 }
 
 static int replay_record(struct elog_store *store, const struct elog_record_view *r, void *ctx,
@@ -717,7 +830,7 @@ int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err)
 	if (rc == 0)
 		rc = add(&b, "}", err);
 	if (rc == 0)
-		rc = meta_append(store, NULL, &b, err);
+		rc = meta_append(store, NULL, &b, NULL, err);
 	elog_buf_release(&b);
 	if (rc < 0)
 		return elog_err_prefix(err, "salvaging the metadata log");
@@ -727,4 +840,210 @@ int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err)
 		  store->topic_count, sv.adopted, sv.dropped, sv.skipped_offsets, sv.skipped_records,
 		  elog_logfmt_value(v, sizeof(v), kept));
 	return 0;
+}
+
+/* ---------------------------------------------------------------- replicated */
+
+int elog_store_meta_load(struct elog_store *store, int64_t commit, struct elog_err *err)
+{
+	char trash[4096];
+	int64_t start = elog_partlog_start_offset(store->meta);
+
+	assert(store->options.replicated && store->topic_count == 0);
+	if (commit > elog_partlog_next_offset(store->meta))
+		commit = elog_partlog_next_offset(store->meta);
+	if (commit > start &&
+	    meta_foreach_range(store, start, commit, 0, NULL, replay_record, NULL, err) < 0)
+		return elog_err_prefix(err, "%s/%s/0: metadata log", store->dir, ELOG_STORE_META_DIR);
+	store->meta_applied = commit > start ? commit : start;
+	if (elog_store_open_partitions(store, err) < 0)
+		return -1;
+	if (elog_store_path(store, trash, "%s", ELOG_STORE_TRASH_NAME) == 0)
+		return elog_store_remove_tree(trash, err);
+	return 0;
+}
+
+/* Move DIR/<name> to DIR/.kept/<name>.<n>, saying so. */
+static int keep_aside(struct elog_store *store, const char *name, struct elog_err *err)
+{
+	char from[4096], kept[4096], to[4096], v[ELOG_LOG_VALUE_MAX], tv[ELOG_LOG_VALUE_MAX];
+
+	if (elog_store_path(store, from, "%s", name) < 0 ||
+	    elog_store_path(store, kept, "%s", ELOG_STORE_KEPT_NAME) < 0 ||
+	    elog_store_path(store, to, "%s/%.200s.%" PRIu64, ELOG_STORE_KEPT_NAME, name,
+			    ++store->trash_seq) < 0)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", name);
+	if ((mkdir(kept, 0755) < 0 && errno != EEXIST) || rename(from, to) < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot move to %s", from, kept);
+	elog_logf(store->options.log, ELOG_LOG_WARN, "topic directory kept aside",
+		  "topic=%s kept=%s", elog_logfmt_value(v, sizeof(v), name),
+		  elog_logfmt_value(tv, sizeof(tv), to));
+	return elog_store_sync_path(store->dir, err);
+}
+
+struct live_apply {
+	elog_store_change_fn *fn;
+	void *ctx;
+};
+
+/* A record's effects now: directories made or moved to the trash, partitions opened. */
+static int live_record(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+		       struct elog_err *err)
+{
+	struct live_apply *la = ctx;
+	char v[ELOG_LOG_VALUE_MAX], name[ELOG_TOPIC_NAME_MAX + 1];
+	struct elog_topic *t = NULL, *before = NULL;
+	struct elog_topic_config old;
+	struct meta_op op;
+	int is_delete = 0;
+
+	store->meta_applied = r->offset + 1;
+	if (r->key_len < 0 && r->value_len >= 0 &&
+	    parse_op(r->value, (size_t)r->value_len, &op, NULL) == 0) {
+		free(op.replicas);
+		/* A block [limit - BLOCK, limit) proposed by the leader: it hands
+		 * ids out from it (a new leader starts a block of its own). */
+		if (strcmp(op.op, "producer_ids") == 0 && op.limit > store->producer_id_limit) {
+			store->producer_id_limit = op.limit;
+			if (store->producer_id_next < op.limit - ELOG_STORE_PRODUCER_ID_BLOCK)
+				store->producer_id_next = op.limit - ELOG_STORE_PRODUCER_ID_BLOCK;
+		}
+		return 0;
+	}
+	if (r->key_len > 0 && r->key_len <= ELOG_TOPIC_NAME_MAX && r->value_len >= 0 &&
+	    parse_op(r->value, (size_t)r->value_len, &op, NULL) == 0) {
+		memcpy(name, r->key, (size_t)r->key_len);
+		name[r->key_len] = 0;
+		before = elog_store_find(store, name, (size_t)r->key_len);
+		is_delete = strcmp(op.op, "delete") == 0;
+		free(op.replicas);
+		if (before && is_delete) {
+			la->fn(la->ctx, ELOG_STORE_DELETING, before);
+		} else if (!before && strcmp(op.op, "create") == 0 &&
+			   dir_exists(store, name, (size_t)r->key_len)) {
+			/* A directory no applied record explains: kept aside, never
+			 * removed because metadata went missing. */
+			if (keep_aside(store, name, err) < 0)
+				return -1;
+		}
+		if (before)
+			old = before->config;
+	}
+	if (apply_record(store, r, err) < 0) {
+		/* Every broker applies the same records the same way: skip it alike. */
+		elog_logf(store->options.log, ELOG_LOG_WARN, "metadata record not applied",
+			  "offset=%" PRId64 " reason=%s", r->offset,
+			  elog_logfmt_value(v, sizeof(v), err->msg));
+		return 0;
+	}
+	if (r->key_len <= 0)
+		return 0;
+	if (is_delete)
+		return elog_store_trash(store, name, err);
+	t = elog_store_find(store, name, (size_t)r->key_len);
+	if (!t)
+		return 0;
+	if (before && memcmp(&old, &t->config, sizeof(old)) != 0) {
+		for (uint32_t i = 0; i < t->partition_count && t->partitions; i++)
+			if (t->partitions[i] &&
+			    elog_store_partition_reopen(store, t->partitions[i], err) < 0)
+				return -1;
+	}
+	if (!t->partitions || !before) {
+		uint32_t count = t->partition_count;
+		t->partition_count = 0;
+		if (elog_store_topic_grow(store, t, count, err) < 0)
+			return -1;
+	}
+	la->fn(la->ctx, before ? ELOG_STORE_ALTERED : ELOG_STORE_CREATED, t);
+	return 0;
+}
+
+int elog_store_meta_apply(struct elog_store *store, int64_t commit, elog_store_change_fn *fn,
+			  void *ctx, struct elog_err *err)
+{
+	struct live_apply la = {fn, ctx};
+
+	assert(store->options.replicated);
+	if (commit <= store->meta_applied)
+		return 0;
+	if (meta_foreach_range(store, store->meta_applied, commit, 0, NULL, live_record, &la,
+			       err) < 0)
+		return elog_err_prefix(err, "%s/%s/0: metadata log", store->dir, ELOG_STORE_META_DIR);
+	if (store->meta_applied < commit)
+		store->meta_applied = commit; /* control batches hold no record to apply */
+	return 0;
+}
+
+int elog_store_propose_create(struct elog_store *store, const char *name, size_t len,
+			      uint32_t partitions, const struct elog_topic_config *config,
+			      uint32_t replication_factor, const int32_t *replicas,
+			      int64_t *offset, struct elog_err *err)
+{
+	char n[ELOG_TOPIC_NAME_MAX + 1];
+
+	assert(store->propose);
+	if (elog_store_name_check(name, len, err) < 0)
+		return -1;
+	if (elog_store_find(store, name, len))
+		return elog_err_set(err, ELOG_E_BUSY, "topic \"%.*s\" exists", (int)len, name);
+	if (partitions == 0 || partitions > store->options.topic_partitions_max)
+		return elog_err_set(err, ELOG_E_INVAL, "partition count %u is outside [1, %u]",
+				    partitions, store->options.topic_partitions_max);
+	if (store->topic_count >= store->options.topics_max)
+		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u topics",
+				    store->options.topics_max);
+	if (partitions > store->options.partitions_max - store->partition_total)
+		return elog_err_set(err, ELOG_E_LIMIT,
+				    "%u more partitions would pass the broker's limit of %u",
+				    partitions, store->options.partitions_max);
+	if (elog_topic_config_check(config, err) < 0)
+		return -1;
+	memcpy(n, name, len);
+	n[len] = 0;
+	return record_topic_placed(store, n, "create", partitions, config, replication_factor,
+				   replicas, offset, err);
+}
+
+int elog_store_propose_delete(struct elog_store *store, const struct elog_topic *topic,
+			      int64_t *offset, struct elog_err *err)
+{
+	assert(store->propose);
+	return record_topic_placed(store, topic->name, "delete", 0, NULL, 0, NULL, offset, err);
+}
+
+int elog_store_propose_alter(struct elog_store *store, const struct elog_topic *topic,
+			     const struct elog_topic_config *config, int64_t *offset,
+			     struct elog_err *err)
+{
+	assert(store->propose);
+	if (elog_topic_config_check(config, err) < 0)
+		return -1;
+	return record_topic_placed(store, topic->name, "alter", topic->partition_count, config, 0,
+				   NULL, offset, err);
+}
+
+int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_t *offset,
+				   struct elog_err *err)
+{
+	int64_t limit;
+	struct elog_buf b;
+	int rc;
+
+	assert(store->propose);
+	if (store->producer_id_next < store->producer_id_limit) {
+		*id = store->producer_id_next++;
+		return 1;
+	}
+	limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
+	elog_buf_init(&b, 128);
+	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
+	if (rc == 0)
+		rc = elog_json_buf_add_int64(&b, limit, err);
+	if (rc == 0)
+		rc = add(&b, "}", err);
+	if (rc == 0)
+		rc = meta_append(store, NULL, &b, offset, err);
+	elog_buf_release(&b);
+	return rc < 0 ? -1 : 0;
 }

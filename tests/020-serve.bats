@@ -25,7 +25,7 @@ teardown() {
 	[ -z "$reports" ] || fail "sanitizer report: $reports"
 }
 
-USAGE='usage: elog-serve [-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port]'
+USAGE='usage: elog-serve [-h] [--salvage-metadata] [--version] [-c file] [-d dir] [-l host:port] [--cluster list] [--id n]'
 
 # start_broker NAME [ARGS...] — elog-serve on $ELOG_TMP/data, port 0; waits
 # for the ready line and sets B=127.0.0.1:<port>.

@@ -53,6 +53,8 @@ declare -gA BAD=(
 	["elog-topic --before"]=x
 	["elog-serve --listen"]=127.0.0.1:70000
 	["elog-serve --dir"]=
+	["elog-serve --id"]=-1
+	["elog-serve --cluster"]=1@h:0
 )
 
 # What each tool needs besides the option to get as far as checking it.

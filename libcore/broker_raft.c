@@ -1,0 +1,817 @@
+/* broker_raft — Raft groups of a cluster broker: start-up, inputs and their
+ * outboxes, ticks, durability, shutdown; see broker_raft.h. */
+#include "broker_raft.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bytes.h"
+#include "crc32c.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+void raft_group_log(struct raft_group *g, enum elog_log_level level, const char *msg,
+		    const char *fmt, ...)
+{
+	char tail[1024], name[ELOG_LOG_VALUE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof(tail), fmt, ap);
+	va_end(ap);
+	if (g->topic)
+		elog_logf(g->k->b->log, level, msg, "group=%s/%u %s",
+			  elog_logfmt_value(name, sizeof(name), g->topic->name), g->id.partition, tail);
+	else
+		elog_logf(g->k->b->log, level, msg, "group=metadata %s", tail);
+}
+
+struct elog_raft_outbox *raft_outbox_take(struct elog_cluster *k)
+{
+	assert(k->depth < RAFT_OUTBOX_DEPTH);
+	return &k->outbox[k->depth++];
+}
+
+#define INPUT(g, call) \
+	do { \
+		struct elog_raft_outbox *o_ = raft_outbox_take((g)->k); \
+		call; \
+		raft_outbox_done((g), o_); \
+	} while (0)
+
+/* A read buffer of at least n bytes. */
+static int read_room(struct elog_cluster *k, size_t n, struct elog_err *err)
+{
+	if (k->read.cap >= n)
+		return 0;
+	return elog_buf_set_cap(&k->read, n, err);
+}
+
+/* ---------------------------------------------------------------- raft.state */
+
+static void state_build(const struct raft_group *g, uint16_t flags, struct elog_raftstate *s)
+{
+	const struct elog_raft_term_start *terms;
+	uint32_t n;
+
+	elog_raftstate_init(s);
+	s->hard = elog_raft_hard_state(&g->raft);
+	s->commit = elog_raft_commit(&g->raft);
+	s->flags = flags;
+	terms = elog_raft_terms(&g->raft, &n);
+	assert(n <= ELOG_RAFT_TERMS_MAX);
+	s->term_count = n;
+	memcpy(s->terms, terms, n * sizeof(*terms));
+}
+
+/* Write raft.state if it changed; a failure silences the group (it must
+ * not send what depends on state that is not durable). */
+static int state_save(struct raft_group *g, uint16_t flags)
+{
+	struct elog_raftstate s;
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	state_build(g, flags, &s);
+	if (memcmp(&s, &g->saved, sizeof(s)) == 0)
+		return 0;
+	if (elog_raftstate_store(g->dir, &s, &err) < 0) {
+		if (!g->state_failed)
+			raft_group_log(g, ELOG_LOG_ERROR, "raft state not written: group silent",
+				       "error=%s", elog_logfmt_value(v, sizeof(v), err.msg));
+		g->state_failed = 1;
+		return -1;
+	}
+	g->saved = s;
+	g->state_failed = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- log ops */
+
+static void pstate_rebuild(struct raft_group *g)
+{
+	struct elog_partition *p = g->p;
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+	uint64_t batches = 0;
+
+	if (!p)
+		return;
+	elog_pstate_release(&p->pstate);
+	elog_pstate_init(&p->pstate, p->store->options.producers_max);
+	if (elog_pstate_rebuild(&p->pstate, p->log, &batches, &err) < 0)
+		raft_group_log(g, ELOG_LOG_ERROR, "producer state not rebuilt", "error=%s",
+			       elog_logfmt_value(v, sizeof(v), err.msg));
+}
+
+static void pstate_note(struct raft_group *g, const uint8_t *batch, size_t len)
+{
+	struct elog_batch_header h;
+
+	if (!g->p || elog_batch_header_decode(batch, len, &h, NULL) < 0 || h.producer_id < 0)
+		return;
+	elog_pstate_update(&g->p->pstate, h.producer_id, h.producer_epoch, h.base_sequence,
+			   h.record_count, h.base_offset, NULL);
+}
+
+/* Carry out the outbox's log ops; 1 if anything was appended. */
+static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
+{
+	struct elog_cluster *k = g->k;
+	char v[ELOG_LOG_VALUE_MAX];
+	int appended = 0;
+
+	for (uint32_t i = 0; i < out->op_count; i++) {
+		const struct elog_raft_log_op *op = &out->ops[i];
+		struct elog_err err;
+		switch (op->type) {
+		case ELOG_RAFT_OP_TRUNCATE:
+			raft_group_log(g, ELOG_LOG_INFO, "log truncated to the leader's",
+				       "from=%" PRId64 " end=%" PRId64, op->offset,
+				       elog_partlog_next_offset(g->log));
+			if (elog_partlog_truncate(g->log, op->offset, &err) < 0)
+				raft_group_log(g, ELOG_LOG_ERROR, "truncate failed", "error=%s",
+					       elog_logfmt_value(v, sizeof(v), err.msg));
+			pstate_rebuild(g);
+			if (g->durable_reported > op->offset)
+				g->durable_reported = op->offset;
+			break;
+		case ELOG_RAFT_OP_RESET:
+			/* partlog has no reset yet (an empty log at another offset). */
+			raft_group_log(g, ELOG_LOG_ERROR, "log reset not supported yet",
+				       "offset=%" PRId64, op->offset);
+			break;
+		case ELOG_RAFT_OP_APPEND:
+			for (uint32_t j = op->batch_first; j < op->batch_first + op->batch_count; j++) {
+				const uint8_t *bytes = k->batch_bytes + k->batch_pos[j];
+				uint32_t len = elog_get32(bytes + ELOG_BATCH_LENGTH_OFFSET) +
+					       ELOG_BATCH_PREFIX_SIZE;
+				if (elog_partlog_append_at(g->log, bytes, len, &err) < 0) {
+					raft_group_log(g, ELOG_LOG_ERROR, "replicated append failed",
+						       "offset=%" PRId64 " error=%s", k->batches[j].base,
+						       elog_logfmt_value(v, sizeof(v), err.msg));
+					break;
+				}
+				pstate_note(g, bytes, len);
+				appended = 1;
+			}
+			break;
+		}
+	}
+	return appended;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+/* Batches from `from` on, as stored, into k->read: its length, and *end. */
+static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int *damaged)
+{
+	struct elog_cluster *k = g->k;
+	struct elog_partlog_slice s;
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	*end = from;
+	if (from >= elog_partlog_next_offset(g->log))
+		return 0;
+	if (read_room(k, RAFT_APPEND_BYTES, &err) < 0)
+		return 0;
+	if (elog_partlog_read(g->log, from, k->read.data, k->read.cap, &s, &err) < 0 &&
+	    (err.code != ELOG_E_LIMIT || read_room(k, ELOG_BATCH_SIZE_MAX, &err) < 0 ||
+	     elog_partlog_read(g->log, from, k->read.data, k->read.cap, &s, &err) < 0)) {
+		raft_group_log(g, ELOG_LOG_WARN, "append not readable", "offset=%" PRId64 " error=%s",
+			       from, elog_logfmt_value(v, sizeof(v), err.msg));
+		*damaged = err.code == ELOG_E_DAMAGED;
+		return 0;
+	}
+	*end = s.next_offset;
+	return s.len;
+}
+
+/* Restrict the group at its first damaged offset, if its log knows of damage. */
+static void damage_restrict(struct raft_group *g)
+{
+	struct elog_partlog_damage d;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (elog_partlog_damage_list(g->log, &d, 1) == 0)
+		return;
+	raft_group_log(g, ELOG_LOG_WARN, "damaged replica: cut and repaired from the leader",
+		       "from=%" PRId64 " to=%" PRId64 " why=%s", d.offset, d.end_offset,
+		       elog_logfmt_value(v, sizeof(v), d.why));
+	INPUT(g, elog_raft_restrict(&g->raft, ELOG_RAFT_RESTRICT_DAMAGED, d.offset, o_));
+	pstate_rebuild(g);
+}
+
+static void send_msgs(struct raft_group *g, const struct elog_raft_outbox *out)
+{
+	struct elog_cluster *k = g->k;
+	int damaged = 0;
+
+	for (uint32_t i = 0; i < out->msg_count; i++) {
+		const struct elog_raft_msg *m = &out->msgs[i];
+		int64_t from, end;
+		size_t len;
+		if (m->type != ELOG_RAFT_MSG_APPEND) {
+			if (!g->state_failed)
+				raft_peer_queue(k, m->to, g, m, NULL, 0);
+			continue;
+		}
+		from = m->append.prev_end;
+		len = read_batches(g, from, &end, &damaged);
+		if (!g->state_failed && !damaged)
+			raft_peer_queue(k, m->to, g, m, k->read.data, len);
+		INPUT(g, elog_raft_append_sent(&g->raft, m->to, from, end, o_));
+		if (damaged) {
+			/* Our copy is damaged there: step down, cut it, and catch up from
+			 * a healthy replica (docs/raft.md, "Restriction"). */
+			damage_restrict(g);
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- term start */
+
+/* One control batch of one empty record: the leader's first record of its term. */
+static void term_start(struct raft_group *g)
+{
+	struct elog_batch_builder bb;
+	struct elog_record r = {0};
+	struct elog_err err;
+	const uint8_t *bytes;
+	uint8_t copy[256];
+	char v[ELOG_LOG_VALUE_MAX];
+	size_t len;
+	int64_t base;
+
+	elog_batch_builder_init(&bb, ELOG_COMPRESS_NONE, 0);
+	r.timestamp_ms = (int64_t)time(NULL) * 1000;
+	r.key_len = -1;
+	r.value_len = 0;
+	r.value = (const uint8_t *)"";
+	if (elog_batch_builder_add(&bb, &r, &err) < 0 ||
+	    elog_batch_builder_finish(&bb, &bytes, &len, &err) < 0 || len > sizeof(copy)) {
+		elog_batch_builder_release(&bb);
+		return;
+	}
+	memcpy(copy, bytes, len);
+	elog_batch_builder_release(&bb);
+	copy[17] |= ELOG_BATCH_ATTR_CONTROL;
+	/* The CRC again, over the new attributes. */
+	elog_put32(copy + 12, elog_crc32c(0, copy + ELOG_BATCH_CRC_START, len - ELOG_BATCH_CRC_START));
+	if (elog_partlog_append(g->log, copy, len, elog_raft_term(&g->raft), &base, &err) < 0) {
+		raft_group_log(g, ELOG_LOG_ERROR, "term start not appended", "error=%s",
+			       elog_logfmt_value(v, sizeof(v), err.msg));
+		return;
+	}
+	g->k->b->appended = 1;
+	raft_leader_appended(g, base, base);
+}
+
+/* ---------------------------------------------------------------- outbox */
+
+static void durability(struct raft_group *g)
+{
+	int64_t d = g->flush_never ? elog_partlog_next_offset(g->log)
+				   : elog_partlog_flushed_offset(g->log);
+
+	if (d > elog_partlog_next_offset(g->log))
+		d = elog_partlog_next_offset(g->log);
+	if (d == g->durable_reported)
+		return;
+	g->durable_reported = d;
+	INPUT(g, elog_raft_log_durable(&g->raft, d, o_));
+}
+
+static void role_changed(struct raft_group *g, const struct elog_raft_outbox *out)
+{
+	struct elog_cluster *k = g->k;
+
+	/* Leaders and the followers that learn of them; elections are quiet. */
+	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE)
+		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
+			       elog_raft_role_name(out->role), out->term, out->leader);
+	if (g->p && out->role == ELOG_RAFT_LEADER)
+		g->p->leader_term = out->term;
+	if (!g->p && out->role == ELOG_RAFT_LEADER)
+		/* A new metadata leader hands out producer ids from a block of its own. */
+		k->b->store->producer_id_next = k->b->store->producer_id_limit;
+	k->check_produces = 1;
+	k->check_meta = 1;
+	if (out->role == ELOG_RAFT_LEADER || g->saved.hard.term != out->term)
+		state_save(g, 0); /* a checkpoint of the commit now and then */
+}
+
+void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
+{
+	struct elog_cluster *k = g->k;
+	int appended;
+
+	assert(k->depth > 0 && out == &k->outbox[k->depth - 1]);
+	if (out->hard_state_changed || out->terms_changed)
+		state_save(g, 0);
+	appended = do_ops(g, out);
+	send_msgs(g, out);
+	if (out->commit_changed) {
+		if (g->p) {
+			k->check_produces = 1;
+			k->b->appended = 1;
+		} else {
+			k->check_meta = 1;
+			state_save(g, 0);
+		}
+	}
+	if (out->role_changed)
+		role_changed(g, out);
+	if (out->term_start)
+		term_start(g);
+	if (out->restriction_changed)
+		raft_group_log(g, ELOG_LOG_WARN,
+			       out->restriction ? "restricted: may not vote or lead until caught up"
+						: "restriction lifted: caught up from the leader",
+			       "reason=%s", out->restriction == ELOG_RAFT_RESTRICT_UNCLEAN ? "unclean"
+					    : out->restriction == ELOG_RAFT_RESTRICT_DAMAGED ? "damaged"
+											    : "none");
+	if (out->terms_changed)
+		state_save(g, 0);
+	k->depth--;
+	if (appended) {
+		INPUT(g, elog_raft_log_written(&g->raft, elog_partlog_next_offset(g->log), o_));
+		/* An interval topic's follower syncs at once: the leader's acks=all waits on it. */
+		if (g->topic && g->topic->config.flush == ELOG_FLUSH_INTERVAL)
+			elog_flusher_kick(&k->b->flusher);
+		durability(g);
+	}
+}
+
+void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last)
+{
+	INPUT(g, elog_raft_leader_appended(&g->raft, base, last, o_));
+	durability(g);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+/* Terms of the records after the saved cache's last entry, from batch headers. */
+static int terms_derive(struct raft_group *g, struct elog_raftstate *s, struct elog_err *err)
+{
+	struct elog_cluster *k = g->k;
+	int64_t end = elog_partlog_next_offset(g->log);
+	int64_t at = elog_partlog_start_offset(g->log);
+	uint64_t last_term = 0;
+
+	while (s->term_count > 0 && s->terms[s->term_count - 1].start >= end)
+		s->term_count--;
+	if (s->term_count > 0) {
+		last_term = s->terms[s->term_count - 1].term;
+		if (s->terms[s->term_count - 1].start > at)
+			at = s->terms[s->term_count - 1].start;
+	}
+	if (elog_partlog_last_term(g->log) <= last_term)
+		return 0;
+	if (read_room(k, RAFT_APPEND_BYTES, err) < 0)
+		return -1;
+	/* Bounded: every pass moves past at least one batch. */
+	while (at < end) {
+		struct elog_partlog_slice sl;
+		if (elog_partlog_read(g->log, at, k->read.data, k->read.cap, &sl, err) < 0)
+			return -1;
+		if (sl.len == 0 || sl.next_offset <= at)
+			break;
+		for (uint32_t pos = 0; pos < sl.len;) {
+			struct elog_batch_header h;
+			if (elog_batch_header_decode(k->read.data + pos, sl.len - pos, &h, err) < 0)
+				return -1;
+			if (h.leader_term > last_term) {
+				if (s->term_count == ELOG_RAFT_TERMS_MAX) {
+					memmove(s->terms, s->terms + 1,
+						(ELOG_RAFT_TERMS_MAX - 1) * sizeof(s->terms[0]));
+					s->term_count--;
+				}
+				s->terms[s->term_count++] =
+					(struct elog_raft_term_start){h.leader_term, h.base_offset};
+				last_term = h.leader_term;
+			}
+			pos += elog_batch_total_size(&h);
+		}
+		at = sl.next_offset;
+	}
+	return 0;
+}
+
+static uint64_t seed_for(const struct elog_cluster *k, const struct raft_group *g)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)k->self * 0x9e3779b97f4a7c15ull;
+	x ^= (uint64_t)g->id.partition * 0xbf58476d1ce4e5b9ull ^ (uint64_t)g->id.incarnation;
+	return x ? x : 1;
+}
+
+static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t,
+				    struct elog_partition *p, const int32_t *voters,
+				    uint32_t voter_count, struct elog_err *err)
+{
+	struct elog_broker *b = k->b;
+	struct raft_group *g = calloc(1, sizeof(*g));
+	struct elog_raftstate s;
+	struct elog_raft_config cfg;
+	struct elog_raft_log_view view;
+	enum elog_raft_restriction restriction = ELOG_RAFT_RESTRICT_NONE;
+	int found;
+
+	if (!g) {
+		elog_err_set(err, ELOG_E_NOMEM, "raft group: out of memory");
+		return NULL;
+	}
+	g->k = k;
+	g->topic = t;
+	g->p = p;
+	g->log = p ? p->log : b->store->meta;
+	g->id.topic = t ? t->name : "";
+	g->id.topic_len = t ? strlen(t->name) : 0;
+	g->id.partition = p ? p->id : 0;
+	g->id.incarnation = t ? t->incarnation : 0;
+	g->flush_never = t && t->config.flush == ELOG_FLUSH_NEVER;
+	g->dir = strdup(elog_partlog_dir(g->log));
+	if (!g->dir) {
+		free(g);
+		elog_err_set(err, ELOG_E_NOMEM, "raft group: out of memory");
+		return NULL;
+	}
+	if (elog_raftstate_load(g->dir, &s, &found, err) < 0) {
+		char why[ELOG_ERR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		elog_err_set(err, err->code, "%.400s: see \"Damaged raft state\" in docs/operations.md",
+			     why);
+		free(g->dir);
+		free(g);
+		return NULL;
+	}
+	if (terms_derive(g, &s, err) < 0)
+		goto fail;
+	if (found && g->flush_never && !(s.flags & ELOG_RAFTSTATE_CLEAN))
+		restriction = ELOG_RAFT_RESTRICT_UNCLEAN;
+	elog_raft_config_default(&cfg);
+	cfg.self = k->self;
+	memcpy(cfg.voters, voters, voter_count * sizeof(*voters));
+	cfg.voter_count = voter_count;
+	cfg.election_ticks = b->config.raft_election_ticks;
+	cfg.heartbeat_ticks = b->config.raft_heartbeat_ticks;
+	cfg.uncommitted_offsets_max = RAFT_UNCOMMITTED_MAX;
+	cfg.seed = seed_for(k, g);
+	view.start = elog_partlog_start_offset(g->log);
+	view.end = elog_partlog_next_offset(g->log);
+	view.durable_end = g->flush_never ? view.end : elog_partlog_flushed_offset(g->log);
+	if (view.durable_end > view.end)
+		view.durable_end = view.end;
+	view.terms = s.terms;
+	view.term_count = s.term_count;
+	g->durable_reported = view.durable_end;
+	g->saved = s;
+	{
+		struct elog_raft_outbox *o = raft_outbox_take(k);
+		if (elog_raft_init(&g->raft, &cfg, &s.hard, &view, s.commit, restriction, o, err) < 0) {
+			k->depth--;
+			goto fail;
+		}
+		raft_outbox_done(g, o);
+	}
+	if (t && t->replication_factor > 1)
+		damage_restrict(g);
+	/* flush=never: not clean until a clean shutdown says so again (the flag
+	 * means nothing to other groups, which so write nothing here). */
+	if (g->flush_never)
+		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
+	if (state_save(g, 0) < 0) {
+		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
+		elog_raft_release(&g->raft);
+		goto fail;
+	}
+	if (p)
+		p->replication = g;
+	return g;
+fail:
+	elog_err_prefix(err, "%s", g->dir);
+	free(g->dir);
+	free(g);
+	return NULL;
+}
+
+static void group_free(struct raft_group *g, int clean)
+{
+	if (!g)
+		return;
+	if (clean)
+		state_save(g, g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0);
+	if (g->p)
+		g->p->replication = NULL;
+	elog_raft_release(&g->raft);
+	free(g->dir);
+	free(g);
+}
+
+/* Groups for the partitions of t this broker holds a replica of; a group
+ * that cannot start (a damaged raft.state) is logged, and at start-up
+ * (err given) stops the broker. */
+static int topic_groups(struct elog_cluster *k, struct elog_topic *t, struct elog_err *start_err)
+{
+	char v[ELOG_LOG_VALUE_MAX];
+	struct elog_err err;
+
+	for (uint32_t i = 0; i < t->partition_count; i++) {
+		struct elog_partition *p = t->partitions[i];
+		const int32_t *replicas = elog_topic_replicas(t, i);
+		int mine = 0;
+		struct raft_group *g;
+		if (!p || p->replication || !replicas)
+			continue;
+		for (uint32_t r = 0; r < t->replication_factor; r++)
+			mine |= replicas[r] == k->self;
+		if (!mine)
+			continue;
+		g = group_new(k, t, p, replicas, t->replication_factor, &err);
+		if (!g && start_err) {
+			*start_err = err;
+			return -1;
+		}
+		if (!g) {
+			elog_logf(k->b->log, ELOG_LOG_ERROR, "raft group not started",
+				  "topic=%s partition=%u error=%s", t->name, i,
+				  elog_logfmt_value(v, sizeof(v), err.msg));
+			continue;
+		}
+		g->next = k->groups;
+		k->groups = g;
+		/* A new partition: its preferred leader stands at once, so a topic of
+		 * many partitions is led without a storm of split elections. */
+		if (!start_err && replicas[0] == k->self && t->replication_factor > 1)
+			INPUT(g, elog_raft_campaign(&g->raft, o_));
+	}
+	return 0;
+}
+
+void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struct elog_topic *t)
+{
+	struct elog_cluster *k = ctx;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (what == ELOG_STORE_DELETING) {
+		struct raft_group **at = &k->groups;
+		elog_broker_forget_topic(k->b, t);
+		while (*at) {
+			struct raft_group *g = *at;
+			if (g->topic == t) {
+				*at = g->next;
+				group_free(g, 0);
+			} else {
+				at = &g->next;
+			}
+		}
+		elog_logf(k->b->log, ELOG_LOG_INFO, "topic deleted", "topic=%s",
+			  elog_logfmt_value(v, sizeof(v), t->name));
+		return;
+	}
+	if (what == ELOG_STORE_ALTERED) {
+		/* The partitions were reopened with the new config: new log handles. */
+		for (struct raft_group *g = k->groups; g; g = g->next)
+			if (g->topic == t) {
+				g->log = g->p->log;
+				g->flush_never = t->config.flush == ELOG_FLUSH_NEVER;
+			}
+	}
+	if (what == ELOG_STORE_CREATED)
+		elog_logf(k->b->log, ELOG_LOG_INFO, "topic created",
+			  "topic=%s partitions=%u replication_factor=%u incarnation=%" PRId64,
+			  elog_logfmt_value(v, sizeof(v), t->name), t->partition_count,
+			  t->replication_factor, t->incarnation);
+	topic_groups(k, t, NULL);
+}
+
+struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftwire_group *id)
+{
+	struct elog_topic *t;
+	struct elog_partition *p;
+
+	if (id->topic_len == 0)
+		return id->partition == 0 && id->incarnation == 0 ? k->meta : NULL;
+	t = elog_store_find(k->b->store, id->topic, id->topic_len);
+	if (!t || t->incarnation != id->incarnation || id->partition >= t->partition_count)
+		return NULL;
+	p = t->partitions[id->partition];
+	return p ? p->replication : NULL;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* A quiesced group hears of the brokers it depends on through the broker
+ * pair's own frames (docs/raft.md, "Quiescence"). */
+static void quiesced_heard(struct raft_group *g)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+	int32_t leader = elog_raft_leader(&g->raft);
+
+	if (!elog_raft_quiesced(&g->raft))
+		return;
+	if (elog_raft_role(&g->raft) == ELOG_RAFT_LEADER) {
+		for (uint32_t i = 0; i < c->voter_count; i++)
+			if (c->voters[i] != c->self && raft_peer_heard(g->k, c->voters[i]))
+				INPUT(g, elog_raft_peer_heard(&g->raft, c->voters[i], o_));
+	} else if (leader != ELOG_RAFT_NONE && raft_peer_heard(g->k, leader)) {
+		INPUT(g, elog_raft_leader_heard(&g->raft, o_));
+	}
+}
+
+/* Quiesced, and every broker it depends on was heard this tick: a tick and
+ * the heard calls would change nothing (docs/raft.md, "Quiescence"), so
+ * 10,000 idle partitions cost no Raft work per tick. */
+static int tick_skippable(const struct raft_group *g)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+	int32_t leader = elog_raft_leader(&g->raft);
+
+	if (!elog_raft_quiesced(&g->raft))
+		return 0;
+	if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER)
+		return leader != ELOG_RAFT_NONE && raft_peer_heard(g->k, leader);
+	for (uint32_t i = 0; i < c->voter_count; i++)
+		if (c->voters[i] != c->self && !raft_peer_heard(g->k, c->voters[i]))
+			return 0;
+	return 1;
+}
+
+static void group_tick(struct raft_group *g)
+{
+	if (!tick_skippable(g)) {
+		INPUT(g, elog_raft_tick(&g->raft, o_));
+		quiesced_heard(g);
+	}
+	durability(g);
+}
+
+static void on_tick(struct elog_loop *loop, void *ctx)
+{
+	struct elog_cluster *k = ctx;
+	struct elog_broker *b = k->b;
+
+	group_tick(k->meta);
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		group_tick(g);
+	raft_peers_heard_reset(k);
+	raft_peers_tick(k);
+	elog_loop_timer_start(loop, &k->tick_timer, elog_loop_now_ms(loop) + b->config.raft_tick_ms,
+			      NULL);
+}
+
+int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
+{
+	struct elog_cluster *k = calloc(1, sizeof(*k));
+	const struct elog_cluster_config *cc = &b->config.cluster;
+	int32_t voters[ELOG_CLUSTER_BROKERS_MAX];
+
+	if (!k)
+		return elog_err_set(err, ELOG_E_NOMEM, "cluster: out of memory");
+	b->cluster = k;
+	k->b = b;
+	k->self = b->config.broker_id;
+	elog_buf_init(&k->read, ELOG_BATCH_SIZE_MAX + (1u << 20));
+	elog_batch_validator_init(&k->validator);
+	elog_timer_init(&k->tick_timer, on_tick, k);
+	for (uint32_t i = 0; i < cc->count; i++)
+		voters[i] = cc->members[i].id;
+	k->meta = group_new(k, NULL, NULL, voters, cc->count, err);
+	if (!k->meta)
+		return -1;
+	b->store->propose = elog_broker_raft_meta_propose;
+	b->store->propose_ctx = k;
+	if (elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < b->store->topic_count; i++)
+		if (topic_groups(k, b->store->topics[i], err) < 0)
+			return -1;
+	return raft_peers_open(k, err);
+}
+
+int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err)
+{
+	struct elog_cluster *k = b->cluster;
+
+	return elog_loop_timer_start(&b->loop, &k->tick_timer,
+				     elog_loop_now_ms(&b->loop) + b->config.raft_tick_ms, err);
+}
+
+void elog_broker_raft_close(struct elog_broker *b)
+{
+	struct elog_cluster *k = b->cluster;
+
+	if (!k)
+		return;
+	if (b->loop_ready)
+		elog_loop_timer_stop(&b->loop, &k->tick_timer);
+	raft_peers_close(k);
+	while (k->groups) {
+		struct raft_group *g = k->groups;
+		k->groups = g->next;
+		group_free(g, 1);
+	}
+	group_free(k->meta, 1);
+	if (b->store)
+		b->store->propose = NULL;
+	elog_buf_release(&k->read);
+	elog_batch_validator_release(&k->validator);
+	free(k);
+	b->cluster = NULL;
+}
+
+void elog_broker_raft_durability(struct elog_broker *b)
+{
+	struct elog_cluster *k = b->cluster;
+
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		durability(g);
+}
+
+void elog_broker_raft_before_sleep(struct elog_broker *b)
+{
+	struct elog_cluster *k = b->cluster;
+	struct elog_err err;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (k->check_meta) {
+		k->check_meta = 0;
+		if (elog_store_meta_apply(b->store, elog_raft_commit(&k->meta->raft),
+					  elog_broker_raft_topic_change, k, &err) < 0)
+			elog_logf(b->log, ELOG_LOG_ERROR, "metadata not applied", "error=%s",
+				  elog_logfmt_value(v, sizeof(v), err.msg));
+		raft_meta_check_waiters(k, 0);
+	}
+	if (k->check_produces) {
+		k->check_produces = 0;
+		elog_broker_check_produces(b, 0);
+	}
+	raft_peers_flush(k);
+}
+
+/* The follower with the largest match, or NONE. */
+static int32_t transfer_target(const struct raft_group *g)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+	int64_t best = -1;
+	int32_t target = ELOG_RAFT_NONE;
+
+	for (uint32_t i = 0; i < c->voter_count; i++) {
+		struct elog_raft_peer_status st;
+		if (c->voters[i] == c->self || elog_raft_peer(&g->raft, c->voters[i], &st) < 0 ||
+		    st.lost)
+			continue;
+		if (st.match_end > best) {
+			best = st.match_end;
+			target = c->voters[i];
+		}
+	}
+	return target;
+}
+
+static int group_transfer(struct raft_group *g)
+{
+	int32_t target;
+
+	if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER || g->raft.config.voter_count < 2)
+		return 0;
+	target = transfer_target(g);
+	if (target != ELOG_RAFT_NONE && g->raft.transfer_target == ELOG_RAFT_NONE) {
+		raft_group_log(g, ELOG_LOG_INFO, "handing leadership over", "to=%d", target);
+		INPUT(g, elog_raft_transfer_leadership(&g->raft, target, o_, NULL));
+	}
+	return 1;
+}
+
+int elog_broker_raft_shutting_down(struct elog_broker *b)
+{
+	struct elog_cluster *k = b->cluster;
+	int leading = 0;
+
+	if (!k)
+		return 0;
+	if (!k->transferring) {
+		k->transferring = 1;
+		k->transfer_deadline_ms = elog_loop_now_ms(&b->loop) +
+					  3 * (int64_t)b->config.raft_election_ticks *
+						  b->config.raft_tick_ms;
+	}
+	if (elog_loop_now_ms(&b->loop) >= k->transfer_deadline_ms)
+		return 0;
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		leading |= group_transfer(g);
+	leading |= group_transfer(k->meta);
+	return leading;
+}

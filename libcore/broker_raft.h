@@ -1,0 +1,205 @@
+/*
+ * broker_raft — the broker's Raft driver: everything between the Raft core
+ * (raft.h) and the broker's sockets and disk, for a broker started with
+ * --cluster (docs/operations.md, "Running a cluster"). A broker alone has
+ * no cluster (b->cluster is NULL) and none of this runs.
+ *
+ * Files:
+ *   broker_raft.c       groups: start-up from raft.state and the log, every
+ *                       input followed by its outbox (docs/raft.md, "The
+ *                       driver's duties"), ticks, durability, shutdown
+ *   broker_raft_net.c   the transport: one outbound connection per peer,
+ *                       RAFT frames built per loop turn, inbound frames
+ *                       dispatched by group
+ *   broker_raft_admin.c the metadata group's proposals (create, delete,
+ *                       alter, producer ids) and their parked answers; the
+ *                       produce and fetch hooks of partition groups; route
+ *
+ * Groups. One for the metadata log (DIR/__meta/0, every broker a voter) and
+ * one per partition this broker holds a replica of (its replicas the
+ * voters), made when the topic's create record is applied. A partition's
+ * group is found from its struct elog_partition (p->replication). Group ids
+ * on the wire carry the topic's incarnation (the offset of its create
+ * record), so a message for a deleted topic never reaches a new topic of
+ * the same name.
+ *
+ * Order of effects for one input (raft.h's calling sequence): the hard
+ * state and term cache are written to raft.state (fsync, rename) before
+ * any message of the outbox is queued; log operations next (a follower's
+ * appends validated, a truncation durable when it returns); then messages
+ * (an APPEND's batches read from the log as stored); then commit, role,
+ * term start. Messages for a peer are gathered into one RAFT frame per
+ * loop turn and sent in the before-sleep hook.
+ *
+ * Everything runs on the loop thread.
+ */
+#ifndef ELOG_BROKER_RAFT_H
+#define ELOG_BROKER_RAFT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "broker_int.h"
+#include "raft.h"
+#include "raftstate.h"
+#include "raftwire.h"
+
+/* Nested inputs while one outbox is handled (append_sent, log_written, ...). */
+#define RAFT_OUTBOX_DEPTH 32
+/* Bytes of batches one APPEND carries (at least one batch, whatever its size). */
+#define RAFT_APPEND_BYTES (1u << 20)
+/* Unsent bytes to one peer past which messages are dropped (Raft resends). */
+#define RAFT_PEER_OUT_MAX (32u << 20)
+/* A frame is closed and another begun past this many bytes. */
+#define RAFT_FRAME_BYTES (4u << 20)
+/* Reconnect backoff to a peer. */
+#define RAFT_BACKOFF_MIN_MS 50
+#define RAFT_BACKOFF_MAX_MS 1000
+/* Dropped frames are warned about at most once per this interval. */
+#define RAFT_WARN_INTERVAL_MS 5000
+/* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
+#define RAFT_UNCOMMITTED_MAX 1000000
+
+struct raft_group {
+	struct elog_cluster *k;
+	struct elog_raft raft;
+	struct elog_raftwire_group id;  /* topic points at the topic's name ("" for metadata) */
+	struct elog_topic *topic;       /* NULL for the metadata group */
+	struct elog_partition *p;       /* NULL for the metadata group */
+	struct elog_partlog *log;
+	char *dir;                      /* where raft.state lives */
+	struct elog_raftstate saved;    /* as last written */
+	int flush_never;                /* durable = written */
+	int64_t durable_reported;       /* last elog_raft_log_durable */
+	int state_failed;               /* raft.state could not be written: silent */
+	struct raft_group *next;
+};
+
+struct raft_peer {
+	struct elog_cluster *k;
+	int32_t id;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int fd;                         /* -1: not connected */
+	int connected;
+	int64_t retry_at_ms, backoff_ms;
+	struct elog_buf out;            /* frames to send, out_sent of them sent */
+	size_t out_sent, out_ready;     /* out_ready: end of the last closed frame */
+	struct elog_wire_w w;           /* the frame being built this turn */
+	int frame_open;
+	size_t count_pos;
+	uint32_t count;
+	uint64_t dropped;
+	int heard;                      /* a frame came from this broker since the last tick */
+};
+
+struct elog_cluster {
+	struct elog_broker *b;
+	int32_t self;
+	struct raft_peer peers[ELOG_CLUSTER_BROKERS_MAX];
+	uint32_t peer_count;
+	struct raft_group *meta;
+	struct raft_group *groups;      /* partition groups */
+	struct elog_timer tick_timer;
+	struct elog_raft_outbox outbox[RAFT_OUTBOX_DEPTH];
+	uint32_t depth;
+	struct elog_buf read;           /* an outbound APPEND's batches */
+	struct elog_batch_validator validator;
+	struct elog_raft_batch batches[ELOG_RAFT_APPEND_BATCHES_MAX];
+	uint32_t batch_pos[ELOG_RAFT_APPEND_BATCHES_MAX]; /* of the APPEND being stepped */
+	const uint8_t *batch_bytes;
+	uint32_t frame_seq;
+	int check_produces;             /* a commit moved or a leadership ended */
+	int check_meta;                 /* the metadata commit moved */
+	int64_t warn_ms;
+	uint64_t warn_dropped;
+	int transferring;               /* SIGTERM: leaderships being handed over */
+	int64_t transfer_deadline_ms;
+};
+
+/* The contract's route (CONTRACTS7.md), declared in broker_int.h once the
+ * client helper's single-broker broker_route.c is merged; until then here. */
+#ifndef ELOG_REPLICAS_MAX
+#define ELOG_REPLICAS_MAX 7
+struct elog_route {
+	int32_t leader_id;          /* -1: no leader known now */
+	uint64_t leader_term;
+	uint32_t replica_count;
+	int32_t replicas[ELOG_REPLICAS_MAX];    /* placement order; [0] preferred leader */
+	uint8_t in_sync[ELOG_REPLICAS_MAX];     /* matched the leader within replica_lag_max */
+	int64_t replica_end[ELOG_REPLICAS_MAX]; /* leader's view of each replica's end; -1 unknown */
+	int available;              /* 0: no majority reachable: unavailable */
+};
+#endif
+/* broker_raft_route.c: elog_broker_route for a broker in a cluster. */
+void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
+			    uint32_t partition, struct elog_route *out);
+/* For METADATA's controller_id: the metadata group's leader, -1 when unknown. */
+int32_t elog_broker_raft_controller(const struct elog_broker *b);
+
+/* broker_raft.c */
+int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err);
+int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err);
+void elog_broker_raft_close(struct elog_broker *b);
+/* Before sleep: frames out, produce and metadata waiters checked. */
+void elog_broker_raft_before_sleep(struct elog_broker *b);
+/* After a flusher round: durable ends of the groups. */
+void elog_broker_raft_durability(struct elog_broker *b);
+/* SIGTERM: hand leaderships over; 1 while that is under way. */
+int elog_broker_raft_shutting_down(struct elog_broker *b);
+/* A group for every partition of t this broker is a replica of. */
+void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struct elog_topic *t);
+/* Handle an input's outbox (taken with raft_outbox_take). */
+struct elog_raft_outbox *raft_outbox_take(struct elog_cluster *k);
+void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out);
+void raft_group_log(struct raft_group *g, enum elog_log_level level, const char *msg,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftwire_group *id);
+/* After the leader appended [base, last] (a produce, a proposal, a term start). */
+void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last);
+
+/* broker_raft_net.c */
+int raft_peers_open(struct elog_cluster *k, struct elog_err *err);
+void raft_peers_close(struct elog_cluster *k);
+void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
+		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
+void raft_peers_flush(struct elog_cluster *k);
+void raft_peers_tick(struct elog_cluster *k);
+/* Whether broker id's frames arrived since the last tick (quiescence). */
+int raft_peer_heard(struct elog_cluster *k, int32_t id);
+void raft_peers_heard_reset(struct elog_cluster *k);
+void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
+			    const uint8_t *body, size_t len);
+
+/* broker_raft_admin.c */
+int elog_broker_raft_meta_propose(void *ctx, uint8_t *batch, size_t len, int64_t *offset,
+				  struct elog_err *err);
+/* Admin requests in a cluster: 1 when handled here (answered or parked). */
+int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
+				  const char *name, size_t len, uint32_t partitions,
+				  uint16_t replication, const struct elog_topic_config *cfg);
+int elog_broker_raft_delete_topic(struct elog_conn *c, const struct elog_frame_header *rq,
+				  struct elog_topic *t);
+int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_header *rq,
+				 struct elog_topic *t, uint32_t partitions,
+				 const struct elog_topic_config *cfg);
+int elog_broker_raft_init_producer(struct elog_conn *c, const struct elog_frame_header *rq);
+void elog_broker_raft_meta_timeout(struct elog_waiter *w);
+void raft_meta_check_waiters(struct elog_cluster *k, int force);
+/* Produce: may p take a batch here? 0, or -1 with part's error set. */
+int elog_broker_raft_produce_check(struct elog_broker *b, struct elog_partition *p,
+				   struct wait_part *part);
+void elog_broker_raft_produced(struct elog_broker *b, struct elog_partition *p, int64_t base,
+			       int64_t last);
+/* acks=all: 1 once committed past need_offset, 0 while waiting, -1 failed (part's error set). */
+int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part);
+/* FETCH, LIST_OFFSETS, DELETE_RECORDS: NOT_LEADER/LEADER_UNKNOWN unless this broker leads p;
+ * the code (0 when it leads) and msg. */
+int elog_broker_raft_leader_check(struct elog_broker *b, const struct elog_partition *p,
+				  char *msg, size_t cap);
+/* The commit offset of p's group (its start when this broker holds no replica). */
+int64_t elog_broker_raft_high_watermark(const struct elog_partition *p);
+/* Cut a slice of whole batches so that none reaches past hw (FETCH in a cluster). */
+void elog_broker_raft_slice_cap(struct elog_partlog_slice *s, int64_t hw);
+
+#endif

@@ -1,0 +1,362 @@
+/* broker_raft_net — the RAFT transport between the brokers of a cluster:
+ * one outbound connection per peer, frames gathered per loop turn, inbound
+ * frames dispatched by group; see broker_raft.h and docs/protocol.md. */
+#include "broker_raft.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytes.h"
+
+/* Warn about a dropped frame, at most once per RAFT_WARN_INTERVAL_MS. */
+static void drop_warn(struct elog_broker *b, const char *peer, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void drop_warn(struct elog_broker *b, const char *peer, const char *fmt, ...)
+{
+	static int64_t last_ms = -RAFT_WARN_INTERVAL_MS;
+	static uint64_t dropped;
+	char why[512], v[ELOG_LOG_VALUE_MAX], pv[ELOG_LOG_VALUE_MAX];
+	int64_t now = elog_loop_now_ms(&b->loop);
+	va_list ap;
+
+	if (now - last_ms < RAFT_WARN_INTERVAL_MS) {
+		dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	elog_logf(b->log, ELOG_LOG_WARN, "raft frame dropped",
+		  "peer=%s reason=%s dropped_since_last=%" PRIu64,
+		  elog_logfmt_value(pv, sizeof(pv), peer), elog_logfmt_value(v, sizeof(v), why),
+		  dropped);
+	last_ms = now;
+	dropped = 0;
+}
+
+/* ---------------------------------------------------------------- outbound */
+
+static struct raft_peer *peer_find(struct elog_cluster *k, int32_t id)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		if (k->peers[i].id == id)
+			return &k->peers[i];
+	return NULL;
+}
+
+static void peer_fail(struct raft_peer *p, const char *why)
+{
+	struct elog_broker *b = p->k->b;
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (p->fd >= 0) {
+		elog_loop_remove(&b->loop, p->fd);
+		close(p->fd);
+		p->fd = -1;
+	}
+	if (p->connected)
+		elog_logf(b->log, ELOG_LOG_INFO, "peer disconnected", "peer=%d reason=%s", p->id,
+			  elog_logfmt_value(v, sizeof(v), why));
+	p->connected = 0;
+	elog_buf_reset(&p->out);
+	p->out_sent = p->out_ready = 0;
+	p->frame_open = 0;
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : RAFT_BACKOFF_MIN_MS;
+	if (p->backoff_ms > RAFT_BACKOFF_MAX_MS)
+		p->backoff_ms = RAFT_BACKOFF_MAX_MS;
+	p->retry_at_ms = elog_loop_now_ms(&b->loop) + p->backoff_ms;
+}
+
+static void peer_send(struct raft_peer *p)
+{
+	struct elog_broker *b = p->k->b;
+
+	/* Only closed frames go: the one being built has no length yet. */
+	while (p->out_sent < p->out_ready) {
+		ssize_t n = send(p->fd, p->out.data + p->out_sent, p->out_ready - p->out_sent,
+				 MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			elog_loop_modify(&b->loop, p->fd, ELOG_LOOP_READ | ELOG_LOOP_WRITE, NULL);
+			return;
+		}
+		if (n <= 0) {
+			peer_fail(p, strerror(errno));
+			return;
+		}
+		p->out_sent += (size_t)n;
+	}
+	if (p->out_sent == p->out.len) {
+		elog_buf_reset(&p->out);
+		p->out_sent = p->out_ready = 0;
+	}
+	elog_loop_modify(&b->loop, p->fd, ELOG_LOOP_READ, NULL);
+}
+
+static void on_peer(struct elog_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct raft_peer *p = ctx;
+	uint8_t sink[4096];
+
+	(void)loop;
+	(void)fd;
+	if (!p->connected) {
+		int e = 0;
+		socklen_t l = sizeof(e);
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
+			peer_fail(p, strerror(e ? e : errno));
+			return;
+		}
+		p->connected = 1;
+		p->backoff_ms = 0;
+		elog_logf(p->k->b->log, ELOG_LOG_INFO, "peer connected", "peer=%d", p->id);
+	}
+	if (events & (ELOG_LOOP_READ | ELOG_LOOP_ERROR)) {
+		/* Nothing comes back on this connection but its end. */
+		ssize_t n = recv(p->fd, sink, sizeof(sink), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			peer_fail(p, n == 0 ? "closed by the peer" : strerror(errno));
+			return;
+		}
+	}
+	if (p->fd >= 0)
+		peer_send(p);
+}
+
+static void peer_connect(struct raft_peer *p)
+{
+	struct elog_broker *b = p->k->b;
+	int one = 1, fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		peer_fail(p, strerror(errno));
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	p->fd = fd;
+	if (connect(fd, (struct sockaddr *)&p->addr, p->addr_len) < 0 && errno != EINPROGRESS) {
+		peer_fail(p, strerror(errno));
+		return;
+	}
+	if (elog_loop_add(&b->loop, fd, ELOG_LOOP_READ | ELOG_LOOP_WRITE, on_peer, p, NULL) < 0) {
+		peer_fail(p, "no room in the event loop");
+		return;
+	}
+}
+
+static void frame_open(struct elog_cluster *k, struct raft_peer *p)
+{
+	elog_wire_w_init(&p->w, &p->out);
+	p->count_pos = elog_raftwire_begin(&p->w, k->self, p->id, k->frame_seq++);
+	p->count = 0;
+	p->frame_open = 1;
+}
+
+/*
+ * Connect what is not connected; and to every peer one frame per tick at
+ * least, empty when no group has anything to say: the broker pair's
+ * heartbeat, by which quiesced groups know the other broker is alive
+ * (docs/raft.md, "Quiescence").
+ */
+void raft_peers_tick(struct elog_cluster *k)
+{
+	int64_t now = elog_loop_now_ms(&k->b->loop);
+
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		if (p->fd < 0 && now >= p->retry_at_ms)
+			peer_connect(p);
+		else if (p->connected && !p->frame_open)
+			frame_open(k, p);
+	}
+}
+
+int raft_peer_heard(struct elog_cluster *k, int32_t id)
+{
+	const struct raft_peer *p = peer_find(k, id);
+
+	return p && p->heard;
+}
+
+void raft_peers_heard_reset(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		k->peers[i].heard = 0;
+}
+
+static void frame_close(struct raft_peer *p)
+{
+	struct elog_err err;
+
+	if (!p->frame_open)
+		return;
+	p->frame_open = 0;
+	elog_wire_patch_count(&p->w, p->count_pos, p->count);
+	if (elog_wire_frame_end(&p->w, &err) < 0) {
+		p->out.len = p->w.frame_start; /* too big for the buffer: dropped whole */
+		p->dropped += p->count;
+	}
+	p->out_ready = p->out.len;
+}
+
+void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
+		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len)
+{
+	struct raft_peer *p = peer_find(k, to);
+
+	if (!p || !p->connected || p->out.len - p->out_sent > RAFT_PEER_OUT_MAX) {
+		if (p)
+			p->dropped++;
+		return;
+	}
+	if (p->frame_open && p->out.len - p->w.frame_start > RAFT_FRAME_BYTES)
+		frame_close(p);
+	if (!p->frame_open)
+		frame_open(k, p);
+	elog_raftwire_put(&p->w, &g->id, m, batches, len);
+	p->count++;
+}
+
+void raft_peers_flush(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		frame_close(p);
+		if (p->fd >= 0 && p->connected && p->out_sent < p->out_ready)
+			peer_send(p);
+	}
+}
+
+int raft_peers_open(struct elog_cluster *k, struct elog_err *err)
+{
+	const struct elog_cluster_config *cc = &k->b->config.cluster;
+
+	for (uint32_t i = 0; i < cc->count; i++) {
+		const struct elog_cluster_member *m = &cc->members[i];
+		struct raft_peer *p;
+		struct addrinfo hints = {0}, *res = NULL;
+		char port[8];
+		int rc;
+		if (m->id == k->self)
+			continue;
+		p = &k->peers[k->peer_count++];
+		p->k = k;
+		p->id = m->id;
+		p->fd = -1;
+		elog_buf_init(&p->out, RAFT_PEER_OUT_MAX + ELOG_BATCH_SIZE_MAX + (2u << 20));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		snprintf(port, sizeof(port), "%u", m->port);
+		rc = getaddrinfo(m->host, port, &hints, &res);
+		if (rc != 0 || !res)
+			return elog_err_set(err, ELOG_E_IO, "cluster: broker %d: %s: cannot resolve: %s",
+					    m->id, m->host, gai_strerror(rc));
+		memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+		p->addr_len = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	return 0;
+}
+
+void raft_peers_close(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		if (p->fd >= 0) {
+			if (k->b->loop_ready)
+				elog_loop_remove(&k->b->loop, p->fd);
+			close(p->fd);
+			p->fd = -1;
+		}
+		elog_buf_release(&p->out);
+	}
+	k->peer_count = 0;
+}
+
+/* ---------------------------------------------------------------- inbound */
+
+/* Descriptors and positions of an APPEND's batches, each validated; a
+ * batch that fails ends the list there (the leader sends it again). */
+static uint32_t append_batches(struct elog_cluster *k, const struct elog_raftwire_msg *m,
+			       const char *peer)
+{
+	static const struct elog_batch_rules rules = {.offsets = ELOG_BATCH_OFFSETS_DENSE};
+	struct elog_err err;
+	uint32_t n = 0, pos = 0;
+
+	if (elog_raftwire_batches(m->batches, m->batches_len, k->batches,
+				  ELOG_RAFT_APPEND_BATCHES_MAX, &n, &err) < 0) {
+		drop_warn(k->b, peer, "append: %s", err.msg);
+		return UINT32_MAX;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len = elog_get32(m->batches + pos + ELOG_BATCH_LENGTH_OFFSET) +
+			       ELOG_BATCH_PREFIX_SIZE;
+		if (elog_batch_validate(&k->validator, m->batches + pos, len, &rules, &err) < 0) {
+			drop_warn(k->b, peer, "append: batch at offset %" PRId64 ": %s",
+				  k->batches[i].base, err.msg);
+			return i;
+		}
+		k->batch_pos[i] = pos;
+		pos += len;
+	}
+	return n;
+}
+
+void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
+			    const uint8_t *body, size_t len)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_cluster *k = b->cluster;
+	struct elog_raftwire_reader rd;
+	struct elog_raftwire_msg m;
+	struct elog_err err;
+	int rc;
+
+	(void)h;
+	if (!k) {
+		drop_warn(b, c->peer, "this broker is not in a cluster");
+		return;
+	}
+	if (elog_raftwire_open(&rd, body, len, &err) < 0) {
+		drop_warn(b, c->peer, "%s", err.msg);
+		return;
+	}
+	if (rd.from == k->self || rd.to != k->self ||
+	    !elog_cluster_find(&b->config.cluster, rd.from)) {
+		drop_warn(b, c->peer, "from broker %d to %d: not a peer of broker %d", rd.from, rd.to,
+			  k->self);
+		return;
+	}
+	peer_find(k, rd.from)->heard = 1;
+	while ((rc = elog_raftwire_next(&rd, &m, &err)) == 1) {
+		struct raft_group *g = raft_group_of(k, &m.group);
+		struct elog_raft_outbox *o;
+		if (!g)
+			continue; /* a topic not created here yet, or gone */
+		if (m.msg.type == ELOG_RAFT_MSG_APPEND) {
+			uint32_t n = append_batches(k, &m, c->peer);
+			if (n == UINT32_MAX)
+				continue;
+			m.msg.append.batches = k->batches;
+			m.msg.append.batch_count = n;
+			k->batch_bytes = m.batches;
+		}
+		o = raft_outbox_take(k);
+		if (elog_raft_step(&g->raft, &m.msg, o, &err) < 0)
+			drop_warn(b, c->peer, "%s message: %s", elog_raft_msg_type_name(m.msg.type),
+				  err.msg);
+		raft_outbox_done(g, o);
+	}
+	if (rc < 0)
+		drop_warn(b, c->peer, "%s", err.msg);
+}

@@ -1,0 +1,93 @@
+/*
+ * raftwire — the RAFT api (11): frames between the brokers of a cluster,
+ * each carrying many Raft messages of many groups (docs/protocol.md,
+ * "RAFT"). One-way: a RAFT request has no response frame; answers are
+ * RAFT frames the other way, on the answering broker's own connection.
+ *
+ * Body of a RAFT request, version 1 (little-endian, proto.h's field codec):
+ *
+ *   i32 from                  sending broker id
+ *   i32 to                    receiving broker id
+ *   u32 count                 messages, then each:
+ *     string topic            "" for the metadata group
+ *     u32 partition
+ *     i64 incarnation         the topic's create record offset in the
+ *                             metadata log (0 for the metadata group)
+ *     u8  type                enum elog_raft_msg_type
+ *     u64 term
+ *     per type:
+ *       APPEND          i64 prev_end, u64 prev_term, i64 commit,
+ *                       i64 leader_start, u64 start_term,
+ *                       bytes batches (stored batches, as on disk)
+ *       APPEND_RESP     u8 success, i64 end, i64 durable_end, i64 commit,
+ *                       u64 hint_term, i64 hint_end
+ *       VOTE, PREVOTE   i64 last_end, u64 last_term, u8 transfer
+ *       VOTE_RESP       u8 granted, u8 prevote
+ *       HEARTBEAT       i64 commit, u8 quiesce
+ *       HEARTBEAT_RESP  i64 durable_end, i64 commit, u8 wake
+ *       TIMEOUT_NOW     nothing
+ *
+ * Decoding is per type (a union decoded whatever its type once hid a bug in
+ * the simulator's driver). Every count and length is checked against the
+ * bytes left; the values themselves are judged by elog_raft_step, which
+ * ignores a malformed message, and the batches by elog_raftwire_batches
+ * and the validator.
+ */
+#ifndef ELOG_RAFTWIRE_H
+#define ELOG_RAFTWIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "proto.h"
+#include "raft.h"
+
+/* The smallest message (TIMEOUT_NOW with an empty topic). */
+#define ELOG_RAFTWIRE_MSG_MIN_BYTES (2 + 4 + 8 + 1 + 8)
+
+/* Which group a message is for. */
+struct elog_raftwire_group {
+	const char *topic;    /* "" (length 0) for the metadata group; a span, not NUL-terminated */
+	size_t topic_len;
+	uint32_t partition;
+	int64_t incarnation;
+};
+
+struct elog_raftwire_msg {
+	struct elog_raftwire_group group;
+	struct elog_raft_msg msg;      /* from, to filled from the frame; APPEND without batches */
+	const uint8_t *batches;        /* APPEND: the batch bytes (a span into the frame) */
+	size_t batches_len;
+};
+
+struct elog_raftwire_reader {
+	struct elog_wire_r r;
+	int32_t from, to;
+	uint32_t left;                 /* messages not read yet */
+};
+
+/* Start reading a RAFT body: from, to and the count. -1 (ELOG_E_CORRUPT) if malformed. */
+int elog_raftwire_open(struct elog_raftwire_reader *rd, const uint8_t *body, size_t len,
+		       struct elog_err *err);
+/* The next message: 1, 0 at the end (every byte read), -1 malformed. */
+int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg *m,
+		       struct elog_err *err);
+
+/* Write the head of a RAFT frame; returns the position of its count, to
+ * be patched with elog_wire_patch_count once the messages are in. */
+size_t elog_raftwire_begin(struct elog_wire_w *w, int32_t from, int32_t to, uint32_t seq);
+/* One message; an APPEND carries batches[0..len). */
+void elog_raftwire_put(struct elog_wire_w *w, const struct elog_raftwire_group *g,
+		       const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
+
+/*
+ * The descriptors of the batches in p[0..len): each header decoded and its
+ * length checked against the bytes, offsets contiguous (each batch starts
+ * one past the last's end), at most cap of them. No CRC or record check:
+ * the follower validates every batch before it appends it.
+ */
+int elog_raftwire_batches(const uint8_t *p, size_t len, struct elog_raft_batch *out,
+			  uint32_t cap, uint32_t *count, struct elog_err *err);
+
+#endif

@@ -1,0 +1,240 @@
+#!/usr/bin/env bats
+# A cluster of three elog-serve processes on 127.0.0.1 (docs/operations.md,
+# "Running a cluster"): elections, replicated metadata, acks=all produce
+# replicated byte for byte, kill -9 of a leader, catch-up after a restart,
+# and the restriction of a replica that lost unsynced writes. Leaders are
+# found from the brokers' "raft role" log lines (the tools do not route to
+# leaders yet); every broker is started with elog_spawn and stopped by PID.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster
+
+setup() {
+	elog_setup
+	elog_need elog-serve elog-topic elog-produce elog-consume elog-dump elog-freeport
+	cd "$ELOG_TMP"
+	cluster_ports 3
+}
+
+teardown() {
+	elog_teardown
+}
+
+start_all() {
+	local i
+	for i in 1 2 3; do
+		cluster_start "$i" "$@"
+	done
+}
+
+# create TOPIC [ARGS] — on the metadata leader, once a leader is known.
+create() {
+	local topic=$1
+	shift
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 "$@" "$topic"
+}
+
+listed_everywhere() {
+	local i
+	for i in 1 2 3; do
+		elog-topic -b "127.0.0.1:${PORTS[i]}" list 2>/dev/null | grep -q "^$1	" || return 1
+	done
+}
+
+same_records() {
+	local a b c
+	a=$(cluster_records 1 "$1") b=$(cluster_records 2 "$1") c=$(cluster_records 3 "$1")
+	[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]
+}
+
+@test "three brokers elect one metadata leader; a topic created on it appears on all" {
+	start_all
+	cluster_wait_leader metadata
+	local leader=$LEADER other=$((LEADER % 3 + 1))
+	# Any other broker refuses, naming the leader.
+	run -1 --separate-stderr elog-topic -b "127.0.0.1:${PORTS[other]}" --timeout 1s create -r 3 t0
+	assert_regex "$stderr" "leader is broker $leader"
+	create t1
+	elog_wait_until 10 listed_everywhere t1 || fail "t1 is not on every broker"
+	elog_wait_until 10 eval '[ -f d1/t1/0/raft.state ] && [ -f d2/t1/0/raft.state ] && [ -f d3/t1/0/raft.state ]' ||
+		fail "no raft.state"
+	# replication factor larger than the cluster
+	run -1 --separate-stderr elog-topic -b "$LADDR" create -r 4 t2
+	assert_regex "$stderr" 'replication factor 4 is more than the 3 brokers'
+	# altered and deleted everywhere, once committed
+	run -0 elog-topic -b "$LADDR" alter -c retention.ms=7d t1
+	run -0 elog-topic -b "$LADDR" delete t1
+	elog_wait_until 10 eval '[ ! -e d1/t1 ] && [ ! -e d2/t1 ] && [ ! -e d3/t1 ]' || fail "t1 is still on disk"
+	run -0 elog-topic -b "127.0.0.1:${PORTS[other]}" list
+	assert_output ""
+}
+
+@test "acks=all produce to the leader: every replica holds the same batches" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 200)
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ:
+$(cluster_records 1 t1/0)
+--
+$(cluster_records 2 t1/0)
+--
+$(cluster_records 3 t1/0)"
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(seq 1 200)"
+	# A follower does not serve consumers.
+	local f=$((LEADER % 3 + 1))
+	run -1 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[f]}" --timeout 1s -e t1
+	[ -n "$stderr" ]
+}
+
+# log_past I TOPIC/PARTITION N — broker I's log holds more than N records.
+log_past() {
+	local last
+	last=$(elog-dump "$ELOG_TMP/d$1/$2" 2>/dev/null | sed -n 's/.* last_offset=\([0-9]*\) .*/\1/p' | tail -n 1)
+	[ -n "$last" ] && [ "$last" -gt "$3" ]
+}
+
+# values are increasing integers, each once
+strictly_increasing() {
+	awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }'
+}
+
+@test "kill -9 of the leader during an acks=all produce: a new leader takes over, nothing acknowledged is lost" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	local old=$LEADER
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 100)
+	seq 101 2000000 >stream.in
+	elog_spawn stream elog-produce --no-idempotence -b "$LADDR" -a all --timeout 5s -i stream.in t1
+	elog_wait_until 20 log_past "$old" t1/0 1000 || fail "the stream did not start"
+	cluster_kill "$old"
+	# A new leader, and a produce to it is acknowledged.
+	elog_wait_until 20 cluster_leader t1/0 || fail "no new leader"
+	[ "$LEADER" != "$old" ]
+	cluster_wait_leader t1/0
+	elog_wait_until 20 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 2s t1 < <(echo 3000000) ||
+		fail "no produce acknowledged by the new leader"
+	elog_stop stream
+	run -0 elog-consume -b "$LADDR" -e t1
+	# The acknowledged lines, once each, in order; what the stream sent, in order.
+	assert_equal "$(head -n 100 <<<"$output")" "$(seq 1 100)"
+	assert_equal "$(tail -n 1 <<<"$output")" 3000000
+	strictly_increasing <<<"$output" || fail "duplicates or disorder: $(uniq -d <<<"$output" | head)"
+	# The killed broker comes back and catches up.
+	cluster_start "$old"
+	elog_wait_until 30 same_records t1/0 || fail "b$old did not catch up"
+}
+
+@test "a flush=never replica restarted after kill -9 is restricted until caught up" {
+	start_all
+	create t1 -c flush=never
+	cluster_wait_leader t1/0
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 50)
+	local f=$((LEADER % 3 + 1))
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ"
+	cluster_kill "$f"
+	cluster_start "$f"
+	elog_wait_until 20 grep -q 'msg="restricted: may not vote or lead until caught up" group=t1/0 reason=unclean' "b$f.err" ||
+		fail "b$f is not restricted: $(cat "b$f.err")"
+	elog_wait_until 30 grep -q 'msg="restriction lifted: caught up from the leader" group=t1/0' "b$f.err" ||
+		fail "b$f's restriction was not lifted: $(cat "b$f.err")"
+	# A clean restart is not restricted.
+	cluster_stop "$f"
+	cluster_start "$f"
+	cluster_wait_leader t1/0
+	elog_wait_until 10 grep -q 'group=t1/0 role=follower' "b$f.err" || true
+	run ! grep -q 'reason=unclean' "b$f.err"
+}
+
+@test "a damaged raft.state stops the broker with the file and why; SIGTERM hands leadership over" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	local old=$LEADER
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 10)
+	# SIGTERM on the leader: it hands over before it exits.
+	cluster_stop "$old"
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	grep -q 'msg="handing leadership over" group=t1/0 to=' "b$old.err"
+	cluster_wait_leader t1/0
+	[ "$LEADER" != "$old" ]
+	# One flipped byte in its raft.state: the broker refuses to start.
+	elog_flip_byte "d$old/t1/0/raft.state" 10
+	run -1 --separate-stderr elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d$old/t1/0/raft.state: crc mismatch: see \"Damaged raft state\" in docs/operations.md"
+}
+
+@test "one flipped byte in a follower's segment: found at its restart, cut, and repaired from the leader" {
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader t1/0
+	local i
+	for i in 1 2 3 4 5; do
+		run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq $((i * 100 - 99)) $((i * 100)))
+	done
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ"
+	local f=$((LEADER % 3 + 1))
+	cluster_stop "$f"
+	# A byte in the middle of the segment: inside some batch's records.
+	local seg="d$f/t1/0/00000000000000000000.log"
+	elog_flip_byte "$seg" $(($(elog_file_size "$seg") / 2))
+	cluster_start "$f"
+	elog_wait_until 20 grep -q 'msg="damaged replica: cut and repaired from the leader" group=t1/0' "b$f.err" ||
+		fail "damage not found: $(cat "b$f.err")"
+	elog_wait_until 30 same_records t1/0 || fail "b$f was not repaired"
+	elog_wait_until 30 grep -q 'msg="restriction lifted: caught up from the leader" group=t1/0' "b$f.err" ||
+		fail "still restricted: $(cat "b$f.err")"
+	cluster_wait_leader t1/0
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(seq 1 500)"
+}
+
+@test "an idempotent retry at a new leader returns the original offset, no duplicate" {
+	elog_need elog-probe
+	start_all
+	create t1 -c flush=always
+	cluster_wait_leader metadata
+	run -0 elog-probe -b "$LADDR" init-producer
+	local pid=${output#producer_id=}
+	pid=${pid%% *}
+	cluster_wait_leader t1/0
+	local old=$LEADER
+	run -0 elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 0 -n 5
+	assert_regex "$output" '^partition=0 error=NONE base_offset=[0-9]+'
+	local base=${output##*base_offset=}
+	base=${base%% *}
+	elog_wait_until 20 same_records t1/0 || fail "replicas differ"
+	cluster_kill "$old"
+	elog_wait_until 20 cluster_leader t1/0 || fail "no new leader"
+	[ "$LEADER" != "$old" ]
+	cluster_wait_leader t1/0
+	# The producer did not hear the answer and sends the batch again.
+	elog_wait_until 20 eval 'elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 0 -n 5 >retry.out 2>&1 && grep -q "error=NONE" retry.out' ||
+		fail "the retry was not answered: $(cat retry.out)"
+	assert_regex "$(cat retry.out)" "^partition=0 error=NONE base_offset=$base( |$)"
+	run -0 elog-probe -b "$LADDR" produce t1 -a -1 -I "$pid" -E 0 -S 5 -n 5
+	assert_regex "$output" "^partition=0 error=NONE base_offset=$((base + 5 + 1))( |$)"
+	run -0 elog-probe -b "$LADDR" dump t1
+	echo "$output" >dump.out
+	[ "$(grep -c "value=value-" dump.out)" -eq 10 ] || fail "$(cat dump.out)"
+}
+
+@test "a RAFT frame from a broker not in the cluster, or to a broker alone, is dropped with a warning" {
+	elog_need elog-probe
+	# from 9 to 1, no messages; then a frame header too large, so the broker closes
+	local frame=140000000b00010000000000090000000100000000000000000000800100010000000000
+	cluster_start 1
+	run -0 elog-probe -b "127.0.0.1:${PORTS[1]}" raw "$frame"
+	elog_wait_until 10 grep -q 'msg="raft frame dropped" .* reason="from broker 9 to 1: not a peer of broker 1"' b1.err ||
+		fail "no warning: $(cat b1.err)"
+	elog_spawn alone elog-serve -d alone -l 127.0.0.1:0
+	elog_broker_wait alone
+	run -0 elog-probe -b "$ELOG_ADDR" raw "$frame"
+	elog_wait_until 10 grep -q 'msg="raft frame dropped" .* reason="this broker is not in a cluster"' alone.err ||
+		fail "no warning: $(cat alone.err)"
+	[ ! -e alone/__meta/0/raft.state ]
+}

@@ -1,0 +1,90 @@
+# tests/cluster.bash — loaded (after helpers) by the tests/080-cluster*.bats
+# files: starting a cluster of elog-serve processes on 127.0.0.1.
+#
+#   cluster_ports N          N free ports (elog-freeport) into PORTS[1..N]
+#                            and the --cluster list into CLUSTER
+#   cluster_start I [ARGS]   start broker I (name bI, dir $ELOG_TMP/dI) with
+#                            --id I --cluster $CLUSTER on PORTS[I], waiting
+#                            for its ready line; a start that lost its port
+#                            to someone else (address already in use) is
+#                            given new ports for the whole cluster only
+#                            before any broker runs, else it fails
+#   cluster_kill I           SIGKILL broker I, by its PID, and wait for it
+#   cluster_stop I           SIGTERM broker I, by its PID, and wait for it
+
+cluster_ports() {
+	local n=$1 i=1 p
+	PORTS=()
+	CLUSTER=
+	for p in $(elog-freeport "$n"); do
+		PORTS[i]=$p
+		CLUSTER+="${CLUSTER:+,}$i@127.0.0.1:$p"
+		i=$((i + 1))
+	done
+	[ "${#PORTS[@]}" -eq "$n" ] || fail "elog-freeport gave ${#PORTS[@]} ports, not $n"
+	CLUSTER_N=$n
+}
+
+cluster_start() {
+	local i=$1 try
+	shift
+	for try in 1 2 3; do
+		rm -f "$ELOG_TMP/b$i.err"
+		elog_spawn "b$i" elog-serve -d "$ELOG_TMP/d$i" -l "127.0.0.1:${PORTS[i]}" \
+			--id "$i" --cluster "$CLUSTER" "$@"
+		elog_wait_until 20 grep -qE ' msg=ready |address already in use|cannot start' \
+			"$ELOG_TMP/b$i.err" || fail "b$i is not ready: $(cat "$ELOG_TMP/b$i.err")"
+		grep -q ' msg=ready ' "$ELOG_TMP/b$i.err" && return 0
+		grep -q 'address already in use' "$ELOG_TMP/b$i.err" ||
+			fail "b$i did not start: $(cat "$ELOG_TMP/b$i.err")"
+		elog_wait_until 10 elog_exited "${ELOG_PROC[b$i]}" || fail "b$i did not exit"
+		# Someone took the port: only a cluster nobody runs in yet can move.
+		[ "${#ELOG_PROC[@]}" -le 1 ] || fail "b$i lost its port ${PORTS[i]} to another process"
+		cluster_ports "$CLUSTER_N"
+	done
+	fail "b$i: no free port after 3 tries"
+}
+
+cluster_kill() {
+	local pid=${ELOG_PROC[b$1]}
+	kill -KILL "$pid"
+	elog_wait_until 10 elog_exited "$pid" || fail "b$1 did not die"
+}
+
+cluster_stop() {
+	elog_stop "b$1"
+}
+
+# cluster_leader GROUP — the broker that says (in its log) that it leads
+# GROUP ("metadata", or "topic/partition") in the highest term, among the
+# running brokers, into LEADER; 1 when none does.
+cluster_leader() {
+	local group=$1 i line term best_term=-1
+	LEADER=
+	for ((i = 1; i <= CLUSTER_N; i++)); do
+		[ -n "${ELOG_PROC[b$i]:-}" ] || continue
+		elog_exited "${ELOG_PROC[b$i]}" && continue
+		line=$(grep " msg=\"raft role\" group=$group " "$ELOG_TMP/b$i.err" | tail -n 1)
+		[[ $line == *" role=leader "* ]] || continue
+		term=${line##* term=}
+		term=${term%% *}
+		if ((term > best_term)); then
+			best_term=$term
+			LEADER=$i
+		fi
+	done
+	[ -n "$LEADER" ]
+}
+
+# cluster_wait_leader GROUP — wait (bounded) for a leader of GROUP, into LEADER
+# and its address into LADDR.
+cluster_wait_leader() {
+	elog_wait_until 20 cluster_leader "$1" || fail "no leader of $1: $(cat "$ELOG_TMP"/b*.err)"
+	LADDR=127.0.0.1:${PORTS[LEADER]}
+}
+
+# cluster_records I TOPIC/PARTITION — the batches broker I holds, as
+# elog-dump shows them without the file name (equal bytes, equal lines).
+cluster_records() {
+	elog-dump -r "$ELOG_TMP/d$1/$2" | sed 's/ file=[^ ]*//'
+}
