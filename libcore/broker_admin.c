@@ -154,11 +154,24 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 		return;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
-	elog_wire_put_i32(&w, b->config.broker_id);
-	elog_wire_put_u32(&w, 1);
-	elog_wire_put_i32(&w, b->config.broker_id);
-	elog_wire_put_cstring(&w, host);
-	elog_wire_put_u16(&w, b->port);
+	if (b->cluster) {
+		/* Every member as --cluster names it; the controller is the
+		 * metadata group's leader (-1 while there is none). */
+		const struct elog_cluster_config *cl = &b->config.cluster;
+		elog_wire_put_i32(&w, elog_broker_raft_controller(b));
+		elog_wire_put_u32(&w, cl->count);
+		for (uint32_t i = 0; i < cl->count; i++) {
+			elog_wire_put_i32(&w, cl->members[i].id);
+			elog_wire_put_cstring(&w, cl->members[i].host);
+			elog_wire_put_u16(&w, cl->members[i].port);
+		}
+	} else {
+		elog_wire_put_i32(&w, b->config.broker_id);
+		elog_wire_put_u32(&w, 1);
+		elog_wire_put_i32(&w, b->config.broker_id);
+		elog_wire_put_cstring(&w, host);
+		elog_wire_put_u16(&w, b->port);
+	}
 	elog_wire_get_count(&again, 2);
 	elog_wire_put_u32(&w, count ? count : b->store->topic_count);
 	for (uint32_t i = 0; i < count; i++) {
