@@ -169,6 +169,29 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 
 /* ---------------------------------------------------------------- messages */
 
+/*
+ * An APPEND carries at most ELOG_RAFT_APPEND_BATCHES_MAX batches (a
+ * follower refuses more): cut whole batches off the end of what was read,
+ * moving *end back to the first offset cut. The bytes were checked whole by
+ * elog_partlog_read.
+ */
+static size_t cap_batches(const uint8_t *buf, size_t len, int64_t *end)
+{
+	struct elog_batch_header h;
+	size_t at = 0;
+
+	for (uint32_t n = 0; at < len; n++) {
+		if (elog_batch_header_decode(buf + at, len - at, &h, NULL) < 0)
+			break;
+		if (n == ELOG_RAFT_APPEND_BATCHES_MAX) {
+			*end = h.base_offset;
+			return at;
+		}
+		at += elog_batch_total_size(&h);
+	}
+	return len;
+}
+
 /* Batches from `from` on, as stored, into k->read: its length, and *end. */
 static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int *damaged)
 {
@@ -191,7 +214,7 @@ static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int
 		return 0;
 	}
 	*end = s.next_offset;
-	return s.len;
+	return cap_batches(k->read.data, s.len, end);
 }
 
 /* Restrict the group at its first damaged offset, if its log knows of damage. */

@@ -135,6 +135,20 @@ strictly_increasing() {
 	elog_wait_until 30 same_records t1/0 || fail "b$old did not catch up"
 }
 
+@test "a follower that missed more batches than one APPEND carries catches up" {
+	start_all
+	create t1 -c flush=1s
+	cluster_wait_leader t1/0
+	local f=$((LEADER % 3 + 1))
+	cluster_stop "$f"
+	# 5,000 one-record batches while it is away: more than the 4,096 an
+	# APPEND may carry, so the catch-up takes several.
+	run -0 elog-probe -b "$LADDR" produce t1 -n 1 -k 5000
+	cluster_start "$f"
+	elog_wait_until 60 same_records t1/0 || fail "b$f did not catch up"
+	run -1 grep -q 'more than 4096 batches' "b$f.err" "b$LEADER.err"
+}
+
 @test "a flush=never replica restarted after kill -9 is restricted until caught up" {
 	start_all
 	create t1 -c flush=never
