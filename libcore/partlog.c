@@ -464,7 +464,7 @@ static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 	if (elog_partlog_write_active_indexes(log, err) < 0)
 		return err->code == ELOG_E_NOSPACE ? roll_close_undo(log, err)
 						   : elog_partlog_fail(log, err);
-	if (log->config.flush == ELOG_FLUSH_ALWAYS) {
+	if (log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred) {
 		if (fdatasync(a->fd) < 0 || fdatasync(log->idx_fd) < 0 || fdatasync(log->tix_fd) < 0) {
 			elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync segment %" PRId64,
 				       log->dir, a->base_offset);
@@ -565,8 +565,9 @@ static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
 }
 
 /*
- * Roll. Under flush=always the old segment is durable before the new file
- * exists, and the new file's entry before the roll returns. Otherwise the
+ * Roll. Under flush=always (unless sync_deferred) the old segment is durable
+ * before the new file exists, and the new file's entry before the roll
+ * returns: the only syncs a roll makes itself. Otherwise the
  * old segment goes on the pending list for elog_partlog_flush to sync
  * (and the directory with it), before the new segment becomes the active
  * one, so that a flush in between never counts the old segment as synced;
@@ -576,7 +577,8 @@ static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
 static int roll(struct elog_partlog *log, struct elog_err *err)
 {
 	struct elog_partlog_segment *old;
-	int old_idx_fd, old_tix_fd, fd, always = log->config.flush == ELOG_FLUSH_ALWAYS;
+	int old_idx_fd, old_tix_fd, fd;
+	int always = log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred;
 
 	if (segments_reserve(log, err) < 0 || (!always && elog_partlog_pending_reserve(log, err) < 0))
 		return -1;
@@ -617,6 +619,8 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 		pthread_mutex_lock(&log->mutex);
 		log->dir_rolls++;
 		pthread_mutex_unlock(&log->mutex);
+		if (log->config.written)
+			log->config.written(log->config.written_ctx);
 		return 0;
 	}
 	/* The closed segment was synced: everything before it is durable. */
@@ -730,8 +734,10 @@ static int append_write(struct elog_partlog *log, const uint8_t *buf, size_t len
 	log->next_offset = elog_batch_last_offset(h) + 1;
 	pthread_mutex_unlock(&log->mutex);
 	elog_partlog_preallocate(log);
-	if (log->config.flush == ELOG_FLUSH_ALWAYS)
+	if (log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred)
 		return elog_partlog_flush(log, err);
+	if (log->config.written)
+		log->config.written(log->config.written_ctx);
 	return 0;
 }
 

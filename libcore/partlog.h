@@ -22,8 +22,8 @@
  *   - Only the newest segment (the active one) is ever written; closed
  *     segments are immutable and only ever deleted whole (retention,
  *     truncation). A roll does not wait for the disk (except under
- *     flush=always): the closed segment's log and indexes are synced by the
- *     next elog_partlog_flush (or close).
+ *     flush=always without sync_deferred): the closed segment's log and
+ *     indexes are synced by the next elog_partlog_flush (or close).
  *   - first segment's base <= start_offset <= next_offset; next_offset is
  *     one past the last record. start_offset is the first offset a reader
  *     may ask for: the oldest segment's base, unless a purge
@@ -145,7 +145,8 @@ struct elog_partlog_event {
 };
 
 enum elog_flush_policy {
-	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
+	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns (or, with
+	                            config.sync_deferred, before its answer) */
 	ELOG_FLUSH_INTERVAL = 1, /* elog_partlog_flush is called every flush_interval_ms */
 	ELOG_FLUSH_NEVER = 2,    /* the OS decides, until elog_partlog_flush or close */
 };
@@ -166,6 +167,22 @@ struct elog_partlog_config {
 	                                  end (fallocate), so appends of about half of it
 	                                  cannot find the disk full; 0 = none (the metadata
 	                                  log's reserve, see store.h) */
+	/*
+	 * flush=always without syncing on the owner thread: append, append_at
+	 * and a roll write and return, and the owner's flusher syncs (the
+	 * broker answers a produce once flushed_offset passes it). Closed
+	 * segments go on the pending list as under flush=interval. 0: append
+	 * itself syncs (the metadata log: rare, small, and replayed as soon as
+	 * it is appended).
+	 */
+	int sync_deferred;
+	/*
+	 * Called on the owner thread after every append, append_at or roll
+	 * (bytes not synced yet), so the owner can tell its flusher (the store
+	 * calls elog_flusher_dirty). NULL: not called. Must be cheap.
+	 */
+	void (*written)(void *ctx);
+	void *written_ctx;
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;

@@ -19,8 +19,9 @@
  * dir_rolls; elog_partlog_flush syncs the list, the active segment and the
  * directory (when dir_rolls is ahead of dir_rolls_synced). flushed_offset
  * never passes the base of a segment still on the list. Under flush=always
- * a roll syncs the closed segment and the directory itself and the list
- * stays empty. (Starting writeback at roll with sync_file_range is no
+ * (without config.sync_deferred: the metadata log) a roll syncs the closed
+ * segment and the directory itself and the list stays empty; with it, a
+ * roll is as under flush=interval and the owner's flusher syncs. (Starting writeback at roll with sync_file_range is no
  * better: submitting a whole segment's pages blocks about as long as the
  * fdatasync.)
  *
