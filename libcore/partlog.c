@@ -332,6 +332,7 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		return -1;
 	}
 	elog_partlog_preallocate(log);
+	elog_partlog_use(log, NULL); /* joins the fd budget; open already */
 	*out = log;
 	return 0;
 }
@@ -342,6 +343,16 @@ void elog_partlog_close(struct elog_partlog *log)
 
 	if (!log)
 		return;
+	elog_partlog_fds_leave(log);
+	/*
+	 * A parked log is clean and its indexes are in their files: it closes
+	 * without a write. Its durable end is left as it was (recorded by open
+	 * or by the close before), a lower bound still: the next open
+	 * validates its active segment, rather than every close of thousands
+	 * of parked logs costing two fsyncs each.
+	 */
+	if (log->parked)
+		goto release;
 	/*
 	 * The active indexes go to their files whole; they need no sync (open
 	 * rebuilds them), so a disk without room for them costs only that
@@ -354,6 +365,7 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (!atomic_load(&log->failed) && log->segment_count && elog_partlog_flush(log, &err) == 0 &&
 	    elog_partlog_durable_record(log, &err) < 0)
 		elog_partlog_fail(log, &err);
+release:
 	pthread_mutex_lock(&log->mutex);
 	elog_partlog_pending_drop(log, INT64_MIN, INT64_MAX);
 	pthread_mutex_unlock(&log->mutex);
@@ -747,6 +759,8 @@ int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint
 	struct elog_batch_header h;
 	struct elog_err local;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (append_check(log, buf, len, &h, err) < 0)
@@ -770,6 +784,8 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
 	struct elog_batch_header h;
 	struct elog_err local;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (append_check(log, buf, len, &h, err) < 0)

@@ -183,6 +183,8 @@ struct elog_partlog_config {
 	 */
 	void (*written)(void *ctx);
 	void *written_ctx;
+	/* The fd budget this log shares (see struct elog_partlog_fds); NULL: always open. */
+	struct elog_partlog_fds *fds;
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
@@ -236,6 +238,32 @@ struct elog_partlog_recovery {
 };
 
 struct elog_partlog; /* opaque */
+
+/*
+ * An fd budget shared by many logs (the store's partitions): a log opened
+ * with config.fds keeps its files (directory, segments, active indexes)
+ * open only while it is among the most recently used. Every call that
+ * needs them reopens a parked log first and makes it the most recent;
+ * when the logs' open files pass `budget`, the least recently used ones
+ * are parked: their active indexes written, flushed (an fsync on the
+ * owner's thread, only for a log written since the flusher's last round:
+ * logs that are already clean go first), files closed. A parked log keeps
+ * everything else in memory (offsets, indexes of closed segments,
+ * damage), so reading its offsets needs no file. budget 0: no limit.
+ * Owner thread only; a slice's fd stays valid until the owner's next call
+ * into another log of the same budget.
+ */
+struct elog_partlog_fds {
+	uint32_t budget;             /* files the logs may hold open together; 0: no limit */
+	uint32_t open_files;         /* what they hold now */
+	uint32_t open_logs;
+	struct elog_partlog *lru_head, *lru_tail; /* open logs, most recent first */
+	uint64_t parks, reopens;     /* for tests and metrics */
+};
+
+void elog_partlog_fds_init(struct elog_partlog_fds *fds, uint32_t budget);
+/* Whether the log's files are closed now (for tests and metrics). */
+int elog_partlog_parked(const struct elog_partlog *log);
 
 /*
  * Open (creating the directory's log.meta if the directory is empty or

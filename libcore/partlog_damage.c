@@ -645,6 +645,8 @@ int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const ch
 	uint32_t i;
 	int changed, found;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (elog_partlog_check_usable(log, err) < 0)
 		return -1;
 	if (offset < elog_partlog_start_offset(log) || offset >= log->next_offset)
@@ -699,6 +701,8 @@ int elog_partlog_check_slice(struct elog_partlog *log, const struct elog_partlog
 	int64_t expected = slice->base_offset;
 	uint32_t at = 0;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	*good_len = slice->len;
 	/* Each step consumes one whole batch. */
 	while (at < slice->len) {

@@ -143,6 +143,13 @@ struct elog_partlog {
 	struct elog_partlog_durable durable; /* its durable end; under rp_mutex */
 
 	uint32_t damage_total;         /* extents over all segments */
+
+	/* The fd budget (partlog_fds.c); owner thread only, but `parked` is
+	 * also written under `mutex` (flush reads it there). */
+	int parked;                    /* every fd closed (-1); the log is clean */
+	uint32_t fds_held;             /* counted in config.fds->open_files */
+	int in_lru;
+	struct elog_partlog *lru_prev, *lru_next;
 };
 
 /* A read window over one segment's batch headers, valid during one call. */
@@ -203,6 +210,18 @@ int64_t elog_partlog_now_ms(const struct elog_partlog *log);
 /* Close the active segment and start a new one at next_offset (it must hold
  * something); ELOG_E_NOSPACE leaves the active one as it was. */
 int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
+
+/* partlog_fds.c */
+/*
+ * Every owner-thread call that touches files starts with this: reopen a
+ * parked log, make it the most recent, park others past the budget. No-op
+ * without config.fds.
+ */
+int elog_partlog_use(struct elog_partlog *log, struct elog_err *err);
+/* At close: reopen a parked log (close records its durable end) ... */
+int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err);
+/* ... and leave the budget. */
+void elog_partlog_fds_leave(struct elog_partlog *log);
 
 /* partlog_trim.c */
 /*

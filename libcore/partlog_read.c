@@ -259,6 +259,8 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 	uint32_t bad;
 	int again = 1;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	if (elog_partlog_check_usable(log, err) < 0)
@@ -291,6 +293,8 @@ int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, si
 	size_t got;
 	char name[32];
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	/* At most two passes: a bad batch is recorded as damage, which the second avoids. */
@@ -475,6 +479,8 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 	uint32_t bad = 0;
 	int again = 1;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	if (elog_partlog_check_usable(log, err) < 0)

@@ -268,6 +268,10 @@ int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err)
 		pthread_mutex_unlock(&log->mutex);
 		return -1;
 	}
+	if (log->parked) {
+		pthread_mutex_unlock(&log->mutex);
+		return 0; /* parked only when clean, and writes reopen it first */
+	}
 	target = log->next_offset;
 	generation = log->generation;
 	active_base = log->active_base;

@@ -215,6 +215,8 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	uint32_t i, old_count;
 	uint64_t cut;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (elog_partlog_check_usable(log, err) < 0)
@@ -287,7 +289,7 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 		err = &local; /* a failure must still record its reason */
 	if (deleted)
 		*deleted = 0;
-	if (elog_partlog_check_usable(log, err) < 0)
+	if (elog_partlog_use(log, err) < 0 || elog_partlog_check_usable(log, err) < 0)
 		return -1;
 	/*
 	 * Oldest first, and only while the oldest is due: deleting from the

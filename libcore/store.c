@@ -297,6 +297,7 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	pc.written_ctx = p;
 	/* Under a flusher, flush=always syncs off the owner's thread (flusher.h). */
 	pc.sync_deferred = store->options.flusher != NULL;
+	pc.fds = &store->fds;
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
 		return -1;
@@ -659,6 +660,7 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 	}
 	store->lock_fd = -1;
 	store->options = *options;
+	elog_partlog_fds_init(&store->fds, options->fd_budget);
 	store->trash_seq = (uint64_t)time(NULL);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", dir);

@@ -210,6 +210,8 @@ struct elog_store_options {
 	uint64_t min_free_bytes;        /* produce is refused below this much free space; 0: only
 	                                   when a write finds the disk full */
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
+	uint32_t fd_budget;             /* files the partition logs may keep open together
+	                                   (struct elog_partlog_fds); 0: no limit */
 	const struct elog_logger *log;  /* recovery reports, damage, removed leftovers */
 	int salvage_metadata;           /* rebuild a damaged metadata log (see above) */
 };
@@ -219,6 +221,7 @@ struct elog_store {
 	int lock_fd;
 	struct elog_store_options options;
 	struct elog_partlog *meta;
+	struct elog_partlog_fds fds;    /* the partition logs' fd budget (not the metadata log's) */
 	struct elog_topic **topics;     /* sorted by name */
 	uint32_t topic_count, topic_cap;
 	uint32_t partition_total;
