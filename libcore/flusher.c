@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t monotonic_ms(void)
 {
@@ -143,6 +144,23 @@ static void round_finish(struct elog_flusher *f, struct elog_flusher_log *round,
 	pthread_cond_broadcast(&f->idle);
 }
 
+/* Close the queued fds without the mutex (a close may free a big file's blocks). */
+static void close_pending(struct elog_flusher *f)
+{
+	uint32_t n = f->close_count;
+	int fds[64];
+
+	if (n > 64)
+		n = 64;
+	f->close_count -= n;
+	memcpy(fds, f->closes + f->close_count, n * sizeof(*fds));
+	pthread_mutex_unlock(&f->mutex);
+	for (uint32_t i = 0; i < n; i++)
+		close(fds[i]);
+	pthread_mutex_lock(&f->mutex);
+	f->closed += n;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct elog_flusher *f = arg;
@@ -150,7 +168,12 @@ static void *flusher_main(void *arg)
 
 	pthread_mutex_lock(&f->mutex);
 	while (!f->stopping) {
-		int64_t now = monotonic_ms(), next_due;
+		int64_t now, next_due;
+		if (f->close_count > 0) {
+			close_pending(f);
+			continue;
+		}
+		now = monotonic_ms();
 		int kicked = atomic_exchange(&f->kick_pending, 0);
 		struct elog_flusher_log *round = round_collect(f, now, kicked, &next_due);
 		uint32_t flushed;
@@ -228,6 +251,11 @@ void elog_flusher_stop(struct elog_flusher *f)
 	free(f->drain);
 	f->drain = NULL;
 	f->drain_cap = 0;
+	for (uint32_t i = 0; i < f->close_count; i++)
+		close(f->closes[i]);
+	free(f->closes);
+	f->closes = NULL;
+	f->close_count = f->close_cap = 0;
 	f->dirty = f->moved = NULL;
 	f->count = f->dirty_count = 0;
 	pthread_cond_destroy(&f->wake);
@@ -353,6 +381,37 @@ uint32_t elog_flusher_moved(struct elog_flusher *f,
 	pthread_mutex_unlock(&f->mutex);
 	for (uint32_t i = 0; i < n; i++)
 		fn(ctx, f->drain[i]->owner, f->drain[i]->log);
+	return n;
+}
+
+void elog_flusher_close_later(struct elog_flusher *f, int fd)
+{
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&f->mutex);
+	if (f->close_count == f->close_cap) {
+		uint32_t cap = f->close_cap ? f->close_cap * 2 : 16;
+		int *c = realloc(f->closes, cap * sizeof(*c));
+		if (!c) {
+			pthread_mutex_unlock(&f->mutex);
+			close(fd);
+			return;
+		}
+		f->closes = c;
+		f->close_cap = cap;
+	}
+	f->closes[f->close_count++] = fd;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->mutex);
+}
+
+uint64_t elog_flusher_closed(struct elog_flusher *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->mutex);
+	n = f->closed;
+	pthread_mutex_unlock(&f->mutex);
 	return n;
 }
 

@@ -57,7 +57,12 @@
  * others. The owner learns of it from elog_flusher_failures, which never
  * waits (the broker then logs the failed partition, once).
  *
- * Threads: _add, _remove, _dirty, _kick and _moved are called by the owner
+ * Deleting a big segment can take long on some filesystems: retention
+ * unlinks its names on the loop (quick) and hands its last fd to
+ * elog_flusher_close_later; the thread closes it, which is when the
+ * file's blocks are freed.
+ *
+ * Threads: _add, _remove, _dirty, _kick, _moved and _close_later are called by the owner
  * thread (the event loop); the flusher thread runs the rounds. The mutex
  * guards the lists and is never held across a flush.
  *
@@ -116,6 +121,9 @@ struct elog_flusher {
 	_Atomic uint64_t failures; /* flushes that failed; read without the mutex */
 	struct elog_flusher_log **drain;  /* elog_flusher_moved's scratch (owner thread) */
 	uint32_t drain_cap;
+	int *closes;              /* fds to close (elog_flusher_close_later) */
+	uint32_t close_count, close_cap;
+	uint64_t closed;          /* fds closed so far, for tests */
 };
 
 /* Start the thread; interval_ms > 0 is the longest it sleeps. */
@@ -147,6 +155,15 @@ void elog_flusher_set_notify(struct elog_flusher *f, void (*fn)(void *ctx), void
 uint32_t elog_flusher_moved(struct elog_flusher *f,
 			    void (*fn)(void *ctx, void *owner, struct elog_partlog *log),
 			    void *ctx);
+
+/*
+ * Close fd on the flusher thread, soon (it is signalled): the last fd of a
+ * deleted segment, whose close frees the file's blocks. Closed at once
+ * when there is no memory to queue it.
+ */
+void elog_flusher_close_later(struct elog_flusher *f, int fd);
+/* fds closed by the thread so far, read under the mutex. */
+uint64_t elog_flusher_closed(struct elog_flusher *f);
 
 /* Completed rounds, read under the mutex. */
 uint64_t elog_flusher_rounds(struct elog_flusher *f);

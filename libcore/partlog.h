@@ -183,6 +183,16 @@ struct elog_partlog_config {
 	 */
 	void (*written)(void *ctx);
 	void *written_ctx;
+	/*
+	 * Retention hands over the last fd of each segment it deleted (its
+	 * names already unlinked): closing it frees the file's blocks, which
+	 * can take long on some filesystems, so the owner may close it on
+	 * another thread (the store gives it to the flusher). With it, the
+	 * directory fsync that makes the deletions durable is left to the next
+	 * flush too (through `written`). NULL: both on the owner's thread.
+	 */
+	void (*discard)(void *ctx, int fd);
+	void *discard_ctx;
 	/* The fd budget this log shares (see struct elog_partlog_fds); NULL: always open. */
 	struct elog_partlog_fds *fds;
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */

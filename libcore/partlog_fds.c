@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -120,6 +121,9 @@ static int park(struct elog_partlog *log)
 	for (uint32_t i = 0; i < log->segment_count; i++)
 		close_fd(&log->segments[i].fd);
 	close_fd(&log->dir_fd);
+	/* The walk window goes too: 64 KiB a log is most of an idle log's memory. */
+	free(log->scratch);
+	log->scratch = NULL;
 	return 0;
 }
 
@@ -130,6 +134,9 @@ int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err)
 
 	if (!log->parked)
 		return 0;
+	log->scratch = malloc(ELOG_PARTLOG_WALK_WINDOW);
+	if (!log->scratch)
+		return elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", log->dir);
 	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (log->dir_fd < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open directory", log->dir);
@@ -155,6 +162,8 @@ int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err)
 		log->config.fds->reopens++;
 	return 0;
 fail:
+	free(log->scratch);
+	log->scratch = NULL;
 	close_fd(&log->idx_fd);
 	close_fd(&log->tix_fd);
 	for (uint32_t i = 0; i < log->segment_count; i++)

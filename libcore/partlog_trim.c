@@ -306,6 +306,10 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 			break;
 		}
 		log->size_bytes -= s->size;
+		if (log->config.discard) {
+			log->config.discard(log->config.discard_ctx, s->fd);
+			s->fd = -1;
+		}
 		elog_partlog_segment_release(log, s);
 		memmove(&log->segments[0], &log->segments[1],
 			(log->segment_count - 1) * sizeof(*log->segments));
@@ -315,8 +319,15 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	/* Age and size move the start up with the segments (log.start may lag: open raises it). */
 	if (log->start_offset < log->segments[0].base_offset)
 		log->start_offset = log->segments[0].base_offset;
-	if (n && elog_partlog_sync_dir(log, err) < 0)
+	if (n && log->config.discard && log->config.written) {
+		/* The owner's flusher syncs the directory with its next flush of the log. */
+		pthread_mutex_lock(&log->mutex);
+		log->dir_rolls++;
+		pthread_mutex_unlock(&log->mutex);
+		log->config.written(log->config.written_ctx);
+	} else if (n && elog_partlog_sync_dir(log, err) < 0) {
 		rc = -1;
+	}
 	if (deleted)
 		*deleted = n;
 	return rc;

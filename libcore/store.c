@@ -170,6 +170,15 @@ static void partition_written(void *ctx)
 		elog_flusher_dirty(p->store->options.flusher, p->flusher_log);
 }
 
+/* The partlog's `discard` callback: a deleted segment's last fd is closed
+ * by the flusher thread, off the loop (see flusher.h). */
+static void partition_discard(void *ctx, int fd)
+{
+	struct elog_partition *p = ctx;
+
+	elog_flusher_close_later(p->store->options.flusher, fd);
+}
+
 static void partition_close_log(struct elog_store *store, struct elog_partition *p)
 {
 	elog_flusher_remove(store->options.flusher, p->flusher_log);
@@ -298,6 +307,10 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	/* Under a flusher, flush=always syncs off the owner's thread (flusher.h). */
 	pc.sync_deferred = store->options.flusher != NULL;
 	pc.fds = &store->fds;
+	if (store->options.flusher && p->topic->config.flush != ELOG_FLUSH_NEVER) {
+		pc.discard = partition_discard;
+		pc.discard_ctx = p;
+	}
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
 		return -1;

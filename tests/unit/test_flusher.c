@@ -12,9 +12,13 @@
 #include "batch.h"
 #include "flusher.h"
 #include "partlog.h"
-#include "partlog_int.h" /* test_failure_counted_once swaps a segment's descriptor */
+#include "partlog_int.h"
+#include "segment.h" /* test_failure_counted_once swaps a segment's descriptor */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static int64_t monotonic_ms(void)
@@ -377,6 +381,74 @@ static void test_failure_counted_once(void)
 	elog_partlog_close(good);
 }
 
+static void discard(void *ctx, int fd)
+{
+	elog_flusher_close_later(((struct reg *)ctx)->f, fd);
+}
+
+/* Open descriptors of this process. */
+static int open_fd_count(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/*
+ * Retention with a discard callback: the deleted segments' names are gone
+ * when retain returns, their last fds are closed by the flusher thread,
+ * and the directory's sync is left to the next flush (the log is dirty).
+ */
+static void test_retention_closes_off_thread(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	static struct elog_flusher f;
+	struct elog_err err;
+	struct reg g = {&f, NULL};
+	uint32_t deleted = 0;
+	int fds_before;
+
+	config_interval(&c, &g);
+	c.segment_bytes = 1024;
+	c.retention_bytes = 2048;
+	c.flush_interval_ms = 3600 * 1000;
+	c.discard = discard;
+	c.discard_ctx = &g;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(elog_flusher_start(&f, 3600 * 1000, &err), &err);
+	T_OK(elog_flusher_add(&f, log, 3600 * 1000, NULL, &g.r, &err), &err);
+	for (int i = 0; i < 200; i++)
+		T_OK(append_one(log, 3, &err), &err);
+	elog_flusher_kick(&f);
+	T_CHECK(wait_flushed(log, monotonic_ms() + 10000) == 0);
+	T_CHECK(elog_partlog_segment_count(log) > 4);
+	fds_before = open_fd_count();
+	T_OK(elog_partlog_retain(log, 0, &deleted, &err), &err);
+	T_CHECK(deleted > 0);
+	{
+		char name[32], path[4200];
+		struct stat st;
+		elog_segment_name(name, sizeof(name), 0, "log");
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		T_CHECK(stat(path, &st) < 0 && errno == ENOENT);
+	}
+	for (int64_t deadline = monotonic_ms() + 10000;
+	     elog_flusher_closed(&f) < deleted && monotonic_ms() < deadline;)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	T_EQ_INT(elog_flusher_closed(&f), deleted);
+	T_CHECK(open_fd_count() <= fds_before - (int)deleted);
+	/* the directory sync waits for the next flush: the log is on the dirty list */
+	T_CHECK(atomic_load(&g.r->dirty));
+	elog_flusher_remove(&f, g.r);
+	elog_flusher_stop(&f);
+	elog_partlog_close(log);
+}
+
 int main(void)
 {
 	T_RUN(test_interval_catches_up);
@@ -384,6 +456,7 @@ int main(void)
 	T_RUN(test_kick_and_notify);
 	T_RUN(test_many_idle_logs);
 	T_RUN(test_always_deferred);
+	T_RUN(test_retention_closes_off_thread);
 	T_RUN(test_failure_counted_once);
 	return t_finish();
 }
