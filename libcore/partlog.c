@@ -226,8 +226,10 @@ int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err 
 
 void elog_partlog_segment_release(struct elog_partlog *log, struct elog_partlog_segment *s)
 {
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
 		close(s->fd);
+		log->segment_fds--;
+	}
 	s->fd = -1;
 	elog_segindex_pair_release(&s->ix);
 	elog_partlog_extents_release(log, s);
@@ -332,6 +334,7 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		return -1;
 	}
 	elog_partlog_preallocate(log);
+	elog_partlog_segments_close_idle(log);
 	elog_partlog_use(log, NULL); /* joins the fd budget; open already */
 	*out = log;
 	return 0;
@@ -545,6 +548,8 @@ int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int
 	memset(s, 0, sizeof(*s));
 	s->base_offset = base_offset;
 	s->fd = fd;
+	if (fd >= 0)
+		log->segment_fds++;
 	elog_segindex_pair_init(&s->ix);
 	pthread_mutex_lock(&log->mutex);
 	log->segment_count++;

@@ -4,6 +4,11 @@
  * open, parking (closing every file of) the oldest when the budget is
  * passed, and reopening a parked log on its next use.
  *
+ * Under a budget only the active segment's .log is kept open; a closed
+ * segment's opens when a read, scan or truncation needs it (then stays
+ * open while the log is), so a log of many segments costs a few files,
+ * and open's recovery closes what it opened to check them.
+ *
  * A log is parked only when it is clean: flushed to its end, no closed
  * segment waiting for its sync, the recovery point at the active segment,
  * the directory synced; then elog_partlog_flush returns before touching a
@@ -33,8 +38,8 @@ int elog_partlog_parked(const struct elog_partlog *log)
 	return log->parked;
 }
 
-/* Files an open log holds: its directory, each segment's .log, the active
- * indexes, and three for each closed segment waiting for its sync. */
+/* Files an open log holds: its directory, the active indexes, each open
+ * segment's .log, and three for each closed segment waiting for its sync. */
 static uint32_t files_held(struct elog_partlog *log)
 {
 	uint32_t pending;
@@ -44,7 +49,7 @@ static uint32_t files_held(struct elog_partlog *log)
 	pthread_mutex_lock(&log->mutex);
 	pending = log->pending_count;
 	pthread_mutex_unlock(&log->mutex);
-	return 3 + log->segment_count + 3 * pending;
+	return 3 + log->segment_fds + 3 * pending;
 }
 
 static void lru_unlink(struct elog_partlog_fds *fds, struct elog_partlog *log)
@@ -120,6 +125,7 @@ static int park(struct elog_partlog *log)
 	close_fd(&log->tix_fd);
 	for (uint32_t i = 0; i < log->segment_count; i++)
 		close_fd(&log->segments[i].fd);
+	log->segment_fds = 0;
 	close_fd(&log->dir_fd);
 	/* The walk window goes too: 64 KiB a log is most of an idle log's memory. */
 	free(log->scratch);
@@ -130,7 +136,6 @@ static int park(struct elog_partlog *log)
 int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err)
 {
 	struct elog_partlog_segment *a;
-	char name[32];
 
 	if (!log->parked)
 		return 0;
@@ -138,19 +143,14 @@ int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err)
 	if (!log->scratch)
 		return elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", log->dir);
 	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (log->dir_fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open directory", log->dir);
-	for (uint32_t i = 0; i < log->segment_count; i++) {
-		struct elog_partlog_segment *s = &log->segments[i];
-		elog_segment_name(name, sizeof(name), s->base_offset, "log");
-		s->fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
-		if (s->fd < 0) {
-			elog_err_errno(err, ELOG_E_IO, errno, "%s/%s: cannot open", log->dir, name);
-			goto fail;
-		}
+	if (log->dir_fd < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open directory", log->dir);
+		goto fail;
 	}
+	/* The active segment only: closed ones open when a read needs them. */
 	a = elog_partlog_active(log);
-	if (elog_partlog_open_indexes(log, a->base_offset, 0, err) < 0) {
+	if (elog_partlog_segment_open(log, a, err) < 0 ||
+	    elog_partlog_open_indexes(log, a->base_offset, 0, err) < 0) {
 		elog_err_prefix(err, "%s", log->dir);
 		goto fail;
 	}
@@ -168,8 +168,35 @@ fail:
 	close_fd(&log->tix_fd);
 	for (uint32_t i = 0; i < log->segment_count; i++)
 		close_fd(&log->segments[i].fd);
+	log->segment_fds = 0;
 	close_fd(&log->dir_fd);
 	return -1;
+}
+
+int elog_partlog_segment_open(struct elog_partlog *log, struct elog_partlog_segment *s,
+			      struct elog_err *err)
+{
+	char name[32];
+
+	if (s->fd >= 0)
+		return 0;
+	elog_segment_name(name, sizeof(name), s->base_offset, "log");
+	s->fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s/%s: cannot open", log->dir, name);
+	log->segment_fds++;
+	return 0;
+}
+
+void elog_partlog_segments_close_idle(struct elog_partlog *log)
+{
+	if (!log->config.fds)
+		return;
+	for (uint32_t i = 0; i + 1 < log->segment_count; i++)
+		if (log->segments[i].fd >= 0) {
+			close_fd(&log->segments[i].fd);
+			log->segment_fds--;
+		}
 }
 
 /*

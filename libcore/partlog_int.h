@@ -148,6 +148,7 @@ struct elog_partlog {
 	 * also written under `mutex` (flush reads it there). */
 	int parked;                    /* every fd closed (-1); the log is clean */
 	uint32_t fds_held;             /* counted in config.fds->open_files */
+	uint32_t segment_fds;          /* segments whose .log is open (fd >= 0) */
 	int in_lru;
 	struct elog_partlog *lru_prev, *lru_next;
 };
@@ -218,7 +219,15 @@ int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
  * without config.fds.
  */
 int elog_partlog_use(struct elog_partlog *log, struct elog_err *err);
-/* At close: reopen a parked log (close records its durable end) ... */
+/*
+ * Under a budget, a closed segment's .log is opened only when a read,
+ * scan or truncation needs it (and stays open until the log is parked):
+ * open it now if it is not. Without a budget every segment is open.
+ */
+int elog_partlog_segment_open(struct elog_partlog *log, struct elog_partlog_segment *s,
+			      struct elog_err *err);
+/* After open's recovery: close the closed segments' files (under a budget). */
+void elog_partlog_segments_close_idle(struct elog_partlog *log);
 int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err);
 /* ... and leave the budget. */
 void elog_partlog_fds_leave(struct elog_partlog *log);

@@ -42,6 +42,9 @@ uint32_t elog_partlog_segment_find(const struct elog_partlog *log, int64_t offse
 void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog *log,
 			      const struct elog_partlog_segment *segment)
 {
+	/* A closed segment's file may be closed under a budget: a failure to
+	 * open it shows as the first read's error (EBADF). */
+	elog_partlog_segment_open(log, &log->segments[segment - log->segments], NULL);
 	w->segment = segment;
 	w->buf = log->scratch;
 	w->buf_pos = 0;

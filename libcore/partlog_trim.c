@@ -229,7 +229,8 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	if (offset == log->next_offset)
 		return 0;
 	i = elog_partlog_segment_find(log, offset);
-	if (truncate_position(log, i, offset, &cut, err) < 0)
+	if (elog_partlog_segment_open(log, &log->segments[i], err) < 0 ||
+	    truncate_position(log, i, offset, &cut, err) < 0)
 		return -1;
 	old_count = log->segment_count;
 	if (truncate_lower_and_forget(log, i, offset, err) < 0)
@@ -297,6 +298,10 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	 */
 	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size, below)) {
 		struct elog_partlog_segment *s = &log->segments[0];
+		/* Open (under a budget it may not be), so that the close frees it
+		 * off this thread; without it the unlink does. */
+		if (log->config.discard)
+			elog_partlog_segment_open(log, s, NULL);
 		/* Deleted unsynced, if a flush has not got to it yet. */
 		pthread_mutex_lock(&log->mutex);
 		elog_partlog_pending_drop(log, s->base_offset, s->base_offset + 1);
@@ -306,9 +311,10 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 			break;
 		}
 		log->size_bytes -= s->size;
-		if (log->config.discard) {
+		if (log->config.discard && s->fd >= 0) {
 			log->config.discard(log->config.discard_ctx, s->fd);
 			s->fd = -1;
+			log->segment_fds--;
 		}
 		elog_partlog_segment_release(log, s);
 		memmove(&log->segments[0], &log->segments[1],

@@ -2022,6 +2022,15 @@ static void test_fd_budget(void)
 	T_EQ_INT(fds.open_files, 0);
 	T_EQ_INT(fds.open_logs, 0);
 	T_EQ_INT(open_fd_count(), before);
+	/* under a budget a log of many segments keeps only the active one's files open */
+	{
+		int fds_before = open_fd_count();
+		snprintf(sub, sizeof(sub), "%s/p0", dir);
+		T_OK(elog_partlog_open(sub, &c, &logs[0], NULL, &err), &err);
+		T_CHECK(elog_partlog_segment_count(logs[0]) > 2);
+		T_EQ_INT(open_fd_count() - fds_before, 4);
+		elog_partlog_close(logs[0]);
+	}
 	/* everything survived: reopen without a budget */
 	c.fds = NULL;
 	for (int k = 0; k < LOGS; k++) {
