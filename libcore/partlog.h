@@ -184,8 +184,9 @@ struct elog_partlog_config {
 	void (*written)(void *ctx);
 	void *written_ctx;
 	/*
-	 * Retention hands over the last fd of each segment it deleted (its
-	 * names already unlinked): closing it frees the file's blocks, which
+	 * Retention (elog_partlog_retain; not the deletions of a purge, which
+	 * are whole when it returns) hands over the last fd of each segment it
+	 * deleted (its names already unlinked): closing it frees the file's blocks, which
 	 * can take long on some filesystems, so the owner may close it on
 	 * another thread (the store gives it to the flusher). With it, the
 	 * directory fsync that makes the deletions durable is left to the next

@@ -285,6 +285,13 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	struct elog_err local;
 	uint32_t n = 0;
 	int rc = 0;
+	/*
+	 * Retention proper hands the files' last fds to the owner (config.discard)
+	 * and leaves the directory sync to the next flush; a purge's deletions
+	 * are done whole before it is answered, so the space they free is
+	 * measured with its answer.
+	 */
+	int defer = by_time_size && log->config.discard;
 
 	if (!err)
 		err = &local; /* a failure must still record its reason */
@@ -300,7 +307,7 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 		struct elog_partlog_segment *s = &log->segments[0];
 		/* Open (under a budget it may not be), so that the close frees it
 		 * off this thread; without it the unlink does. */
-		if (log->config.discard)
+		if (defer)
 			elog_partlog_segment_open(log, s, NULL);
 		/* Deleted unsynced, if a flush has not got to it yet. */
 		pthread_mutex_lock(&log->mutex);
@@ -311,7 +318,7 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 			break;
 		}
 		log->size_bytes -= s->size;
-		if (log->config.discard && s->fd >= 0) {
+		if (defer && s->fd >= 0) {
 			log->config.discard(log->config.discard_ctx, s->fd);
 			s->fd = -1;
 			log->segment_fds--;
@@ -325,7 +332,7 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	/* Age and size move the start up with the segments (log.start may lag: open raises it). */
 	if (log->start_offset < log->segments[0].base_offset)
 		log->start_offset = log->segments[0].base_offset;
-	if (n && log->config.discard && log->config.written) {
+	if (n && defer && log->config.written) {
 		/* The owner's flusher syncs the directory with its next flush of the log. */
 		pthread_mutex_lock(&log->mutex);
 		log->dir_rolls++;
