@@ -136,6 +136,12 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
 int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
 			      size_t len, struct elog_err *err)
 {
+	return elog_partlog_replace_file_sync(log, name, bytes, len, 1, err);
+}
+
+int elog_partlog_replace_file_sync(struct elog_partlog *log, const char *name, const void *bytes,
+				   size_t len, int sync, struct elog_err *err)
+{
 	char tmp[64];
 	int fd;
 
@@ -150,7 +156,7 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 		unlinkat(log->dir_fd, tmp, 0);
 		return -1;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", tmp);
 		close(fd);
 		return -1;
@@ -162,7 +168,7 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 		return elog_err_errno(err, elog_partlog_errno_code(e), e,
 				      "%s: cannot rename into place", name);
 	}
-	if (fsync(log->dir_fd) < 0)
+	if (sync && fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the directory", name);
 	return 0;
 }
@@ -340,6 +346,24 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 	return 0;
 }
 
+/*
+ * A parked log is clean (flushed to its end, indexes in their files): its
+ * durable end only needs recording, with the directory open for that.
+ */
+static void parked_close_record(struct elog_partlog *log)
+{
+	struct elog_err err;
+
+	if (atomic_load(&log->failed))
+		return;
+	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (log->dir_fd < 0)
+		return; /* the next open validates the active segment */
+	elog_partlog_durable_record(log, &err);
+	close(log->dir_fd);
+	log->dir_fd = -1;
+}
+
 void elog_partlog_close(struct elog_partlog *log)
 {
 	struct elog_err err;
@@ -347,15 +371,12 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (!log)
 		return;
 	elog_partlog_fds_leave(log);
-	/*
-	 * A parked log is clean and its indexes are in their files: it closes
-	 * without a write. Its durable end is left as it was (recorded by open
-	 * or by the close before), a lower bound still: the next open
-	 * validates its active segment, rather than every close of thousands
-	 * of parked logs costing two fsyncs each.
-	 */
-	if (log->parked)
+	/* A parked log is clean and its indexes are in their files: it only
+	 * records its durable end (see parked_close_record). */
+	if (log->parked) {
+		parked_close_record(log);
 		goto release;
+	}
 	/*
 	 * The active indexes go to their files whole; they need no sync (open
 	 * rebuilds them), so a disk without room for them costs only that

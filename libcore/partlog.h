@@ -194,6 +194,14 @@ struct elog_partlog_config {
 	 */
 	void (*discard)(void *ctx, int fd);
 	void *discard_ctx;
+	/*
+	 * recovery.point writes that only raise it with what is synced already
+	 * (open's settling, close's durable end) skip their fsyncs: the owner
+	 * syncs the filesystem once after opening or closing many logs
+	 * (syncfs). A crash before that loses or tears only the hint: the
+	 * next open validates more, and never trusts more than was synced.
+	 */
+	int hints_unsynced;
 	/* The fd budget this log shares (see struct elog_partlog_fds); NULL: always open. */
 	struct elog_partlog_fds *fds;
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */

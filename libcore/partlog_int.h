@@ -193,6 +193,9 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
  * room removes name.tmp and fails with ELOG_E_NOSPACE (name is unchanged). */
 int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
 			      size_t len, struct elog_err *err);
+/* The same, without the file's and the directory's fsync when sync is 0. */
+int elog_partlog_replace_file_sync(struct elog_partlog *log, const char *name, const void *bytes,
+				   size_t len, int sync, struct elog_err *err);
 /*
  * Open (flags: 0, or O_CREAT | O_TRUNC) the active segment's index files.
  * With O_TRUNC they are empty; with 0 the caller vouches that they hold the
@@ -275,7 +278,7 @@ int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset,
 /* Write recovery.point (durable NULL or base -1: without a durable end); the
  * caller holds rp_mutex or is alone (open, close). */
 int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
-			  const struct elog_partlog_durable *durable, struct elog_err *err);
+			  const struct elog_partlog_durable *durable, int sync, struct elog_err *err);
 /* At close, after a successful flush: record the exact durable end. */
 int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err);
 

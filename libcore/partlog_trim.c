@@ -113,7 +113,7 @@ static int truncate_lower_and_forget(struct elog_partlog *log, uint32_t i, int64
 	rp = atomic_load(&log->rp_offset);
 	keep = log->durable.base >= 0 && offset >= log->durable.next;
 	if ((rp > base || (log->durable.base >= 0 && !keep)) &&
-	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, err) < 0)
+	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, 1, err) < 0)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	if (rc == 0)
 		truncate_forget_newer(log, i, offset);

@@ -307,6 +307,7 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	/* Under a flusher, flush=always syncs off the owner's thread (flusher.h). */
 	pc.sync_deferred = store->options.flusher != NULL;
 	pc.fds = &store->fds;
+	pc.hints_unsynced = 1; /* the store syncs the filesystem after opening, closing all */
 	if (store->options.flusher && p->topic->config.flush != ELOG_FLUSH_NEVER) {
 		pc.discard = partition_discard;
 		pc.discard_ctx = p;
@@ -683,6 +684,8 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 	    meta_load(store, err) < 0 || clean_leftovers(store, err) < 0 ||
 	    open_partitions(store, err) < 0 || elog_store_space_refresh(store, err) < 0)
 		goto fail;
+	/* One sync for the recovery points the partitions settled unsynced. */
+	syncfs(store->lock_fd);
 	*out = store;
 	return 0;
 fail:
@@ -699,8 +702,11 @@ void elog_store_close(struct elog_store *store)
 	free(store->topics);
 	elog_store_meta_check(store);
 	elog_partlog_close(store->meta);
-	if (store->lock_fd >= 0)
+	/* The partitions' recovery points were written unsynced (hints_unsynced). */
+	if (store->lock_fd >= 0) {
+		syncfs(store->lock_fd);
 		close(store->lock_fd);
+	}
 	free(store->dir);
 	free(store);
 }
