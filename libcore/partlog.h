@@ -310,8 +310,11 @@ uint32_t elog_partlog_segment_count(const struct elog_partlog *log);
 const char *elog_partlog_dir(const struct elog_partlog *log);
 
 /*
- * Leader append: check the batch (elog_batch_check; len must be exactly one
- * batch, at most batch_bytes_max, else ELOG_E_LIMIT), assign it offsets from
+ * Leader append. The caller has validated the batch whole
+ * (elog_batch_validate: the broker on produce, a follower on receipt);
+ * append checks only its header (elog_batch_header_decode; len must be
+ * exactly one batch, at most batch_bytes_max, else ELOG_E_LIMIT), not its
+ * CRC or records again. It assigns the batch offsets from
  * next_offset and the given term (elog_batch_assign, in place: buf is
  * modified), write it, flush per policy. *base_offset_out gets the first
  * offset. Rolls the segment first when needed: when the batch would take
@@ -325,7 +328,9 @@ int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint
 			int64_t *base_offset_out, struct elog_err *err);
 
 /*
- * Follower append: write a batch whose offsets were assigned by the leader.
+ * Follower append: write a batch whose offsets were assigned by the leader,
+ * validated by the caller as for append; its CRC is checked again here
+ * (ELOG_E_CORRUPT).
  * Its base_offset must equal next_offset: lower is ELOG_E_OVERLAP, higher
  * ELOG_E_GAP, both with the offsets in the message, and nothing is written.
  * Its term may not be lower than the last batch's term (ELOG_E_INVAL).

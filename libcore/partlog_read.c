@@ -52,18 +52,27 @@ void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog
 	w->last_batch = 0;
 }
 
-/* Bytes read for one header when batches are large: the rest of the window would be payload. */
-#define WALK_SMALL_READ 4096u
+/*
+ * Bytes read for one header when batches are large (over WALK_LARGE_BATCH):
+ * the rest of a window would be payload.
+ */
+#define WALK_SMALL_READ 256u
+#define WALK_LARGE_BATCH (8u << 10)
 
-static int walker_fill(struct elog_partlog_walker *w, uint64_t position, const char *name,
-		       struct elog_err *err)
+static int walker_fill(struct elog_partlog_walker *w, uint64_t position, struct elog_err *err)
 {
 	size_t want = ELOG_PARTLOG_WALK_WINDOW, got = 0;
 
 	if (position >= w->buf_pos && position + ELOG_BATCH_HEADER_SIZE <= w->buf_pos + w->buf_len)
 		return 0;
-	/* After a batch larger than a quarter window, a window would hold about one header. */
-	if (w->last_batch > ELOG_PARTLOG_WALK_WINDOW / 4)
+	/*
+	 * A window holds about window / B headers of B-byte batches, so it
+	 * costs B bytes copied per header; a small read costs a system call,
+	 * about what copying a few KiB costs. After a batch over
+	 * WALK_LARGE_BATCH a small read is cheaper (a 64 KiB window per header
+	 * of 34 KiB batches copied twice the log to send it once).
+	 */
+	if (w->last_batch > WALK_LARGE_BATCH)
 		want = WALK_SMALL_READ;
 	if (want > w->segment->size - position)
 		want = (size_t)(w->segment->size - position);
@@ -73,10 +82,13 @@ static int walker_fill(struct elog_partlog_walker *w, uint64_t position, const c
 		ssize_t n = pread(w->segment->fd, w->buf + got, want - got, (off_t)(position + got));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			char name[32];
+			elog_segment_name(name, sizeof(name), w->segment->base_offset, "log");
 			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
 					      "%s: cannot read byte %llu", name,
 					      (unsigned long long)(position + got));
+		}
 		got += (size_t)n;
 	}
 	w->buf_len = got;
@@ -90,30 +102,37 @@ int elog_partlog_walker_header(struct elog_partlog_walker *w, uint64_t position,
 	const struct elog_partlog_segment *s = w->segment;
 	char name[32];
 
-	elog_segment_name(name, sizeof(name), s->base_offset, "log");
-	if (position + ELOG_BATCH_HEADER_SIZE > s->size)
+	/* The segment's name only when something is wrong: this runs per batch. */
+	if (position + ELOG_BATCH_HEADER_SIZE > s->size) {
+		elog_segment_name(name, sizeof(name), s->base_offset, "log");
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "%s: byte %llu: no batch header before the end (%llu bytes)", name,
 				    (unsigned long long)position, (unsigned long long)s->size);
-	if (walker_fill(w, position, name, err) < 0)
+	}
+	if (walker_fill(w, position, err) < 0)
 		return -1;
 	if (elog_batch_header_decode(w->buf + (position - w->buf_pos), ELOG_BATCH_HEADER_SIZE, h,
 				     err) < 0) {
+		elog_segment_name(name, sizeof(name), s->base_offset, "log");
 		if (err)
 			err->code = ELOG_E_CORRUPT; /* a newer magic without its CRC is damage too */
 		return elog_err_prefix(err, "%s: byte %llu", name, (unsigned long long)position);
 	}
 	w->last_batch = elog_batch_total_size(h);
-	if (position + elog_batch_total_size(h) > s->size)
+	if (position + elog_batch_total_size(h) > s->size) {
+		elog_segment_name(name, sizeof(name), s->base_offset, "log");
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "%s: byte %llu: batch of %u bytes runs past the end (%llu bytes)",
 				    name, (unsigned long long)position, elog_batch_total_size(h),
 				    (unsigned long long)s->size);
-	if (h->base_offset != expected_offset)
+	}
+	if (h->base_offset != expected_offset) {
+		elog_segment_name(name, sizeof(name), s->base_offset, "log");
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "%s: byte %llu: batch base offset %" PRId64 ", expected %" PRId64,
 				    name, (unsigned long long)position, h->base_offset,
 				    expected_offset);
+	}
 	return 0;
 }
 

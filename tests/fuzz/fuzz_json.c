@@ -242,8 +242,8 @@ static void check_string(const struct elog_json_value *v)
 		CHECK(!elog_json_string_equal(v->ptr, v->len, out, n - 1));
 	elog_buf_init(&buf, 6 * n + 2);
 	CHECK(elog_json_buf_add_string(&buf, out, n, &err) == 0);
-	CHECK(elog_json_validate(buf.data, buf.len, 0, NULL, &err) == 0);
-	CHECK(elog_json_string_decode(buf.data, buf.len, again, v->len, &n2, &err) == 0);
+	CHECK(elog_json_validate((const char *)buf.data, buf.len, 0, NULL, &err) == 0);
+	CHECK(elog_json_string_decode((const char *)buf.data, buf.len, again, v->len, &n2, &err) == 0);
 	CHECK(n2 == n && memcmp(again, out, n) == 0);
 	elog_buf_reset(&buf);
 	CHECK(elog_json_buf_add_decoded(&buf, v->ptr, v->len, &err) == 0);
@@ -262,7 +262,7 @@ static void check_number(const struct elog_json_value *v)
 		return;
 	elog_buf_init(&buf, 32);
 	CHECK(elog_json_buf_add_int64(&buf, x, NULL) == 0);
-	CHECK(elog_json_int64_parse(buf.data, buf.len, &y, NULL) == 0 && x == y);
+	CHECK(elog_json_int64_parse((const char *)buf.data, buf.len, &y, NULL) == 0 && x == y);
 	CHECK(buf.len == v->len || (v->len == 2 && memcmp(v->ptr, "-0", 2) == 0));
 	elog_buf_release(&buf);
 }
@@ -374,7 +374,7 @@ static void check_bytes(const uint8_t *data, size_t size)
 	elog_buf_init(&buf, 6 * size + 2);
 	CHECK((elog_json_buf_add_string(&buf, data, size, &err) == 0) == (valid == size));
 	if (valid == size)
-		CHECK(elog_json_validate(buf.data, buf.len, 0, NULL, &err) == 0);
+		CHECK(elog_json_validate((const char *)buf.data, buf.len, 0, NULL, &err) == 0);
 	elog_buf_release(&buf);
 	n = elog_json_base64_encode(data, size, enc);
 	CHECK(elog_json_base64_decode(enc, n, dec, size, &n, &err) == 0);

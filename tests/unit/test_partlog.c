@@ -147,9 +147,10 @@ static uint8_t *file_read(const char *path, size_t *len)
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
 	fseek(f, 0, SEEK_SET);
-	buf = malloc(n ? (size_t)n : 1);
+	buf = malloc((size_t)n + 1);
 	*len = fread(buf, 1, (size_t)n, f);
 	fclose(f);
+	buf[*len] = '\0'; /* text files are read with sscanf */
 	return buf;
 }
 

@@ -120,7 +120,10 @@ static int64_t start_file(const char *dir)
 	n = file_read(path, buf, sizeof(buf));
 	if (n < 0)
 		return -1;
-	if (n != START_LEN || sscanf(buf, "elog-log-start %20lld", &v) != 1)
+	if (n != START_LEN)
+		return -2;
+	buf[n] = '\0';
+	if (sscanf(buf, "elog-log-start %20lld", &v) != 1)
 		return -2;
 	start_line(want, v);
 	return memcmp(buf, want, START_LEN) == 0 ? v : -2;
