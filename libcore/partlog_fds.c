@@ -83,6 +83,7 @@ static void lru_push(struct elog_partlog_fds *fds, struct elog_partlog *log)
 	log->in_lru = 1;
 	fds->open_logs++;
 	log->fds_held = files_held(log);
+	log->fds_counted_segments = log->segment_fds;
 	fds->open_files += log->fds_held;
 }
 
@@ -238,7 +239,9 @@ int elog_partlog_use(struct elog_partlog *log, struct elog_err *err)
 		return 0;
 	if (log->parked && elog_partlog_unpark(log, err) < 0)
 		return -1;
-	if (fds->lru_head != log || log->fds_held != files_held(log)) {
+	/* Recounted when it moves to the front or opened a segment (a roll): the
+	 * pending list's share may lag until then, by 48 files at most. */
+	if (fds->lru_head != log || log->fds_counted_segments != log->segment_fds) {
 		lru_unlink(fds, log);
 		lru_push(fds, log);
 	}

@@ -149,6 +149,7 @@ struct elog_partlog {
 	int parked;                    /* every fd closed (-1); the log is clean */
 	uint32_t fds_held;             /* counted in config.fds->open_files */
 	uint32_t segment_fds;          /* segments whose .log is open (fd >= 0) */
+	uint32_t fds_counted_segments; /* segment_fds when fds_held was counted */
 	int in_lru;
 	struct elog_partlog *lru_prev, *lru_next;
 };
