@@ -309,6 +309,14 @@ static void test_always_deferred(void)
 	elog_flusher_set_notify(&f, notified, (void *)&calls);
 	T_OK(elog_flusher_add(&f, log, 0, &owner, &g.r, &err), &err);
 	T_OK(elog_flusher_add(&f, idle, 0, &owner_idle, &gi.r, &err), &err);
+	/* Asleep: an awake thread would sync them without a kick (group commit). */
+	for (int64_t deadline = monotonic_ms() + 10000, asleep = 0; !asleep;) {
+		pthread_mutex_lock(&f.mutex);
+		asleep = f.sleep_until_ms != INT64_MIN;
+		pthread_mutex_unlock(&f.mutex);
+		T_ASSERT(asleep || monotonic_ms() < deadline);
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
 	for (int i = 0; i < 30; i++)
 		T_OK(append_one(log, 3, &err), &err);
 	T_CHECK(elog_partlog_segment_count(log) > 1);
