@@ -90,7 +90,8 @@
  *     memory instead).
  *
  * Threads: append, append_at, truncate, retain, the reads and close are
- * called by one owner thread. elog_partlog_flush (and _flushed_offset,
+ * called by one owner thread (with config.fds, all the logs of a budget by
+ * the same one). elog_partlog_flush (and _flushed_offset,
  * _failed) may be called from another thread (the background flusher) at
  * the same time; a mutex inside guards the shared state, and fdatasync runs
  * outside it, so appends do not wait for the disk (see partlog_int.h).

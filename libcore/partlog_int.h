@@ -7,7 +7,9 @@
  *
  * Segments live in an array ordered by base offset; the last one is the
  * active segment. Each keeps its .log open (O_RDWR: truncation can make a
- * closed segment active again). A closed segment's indexes are mapped
+ * closed segment active again), except under an fd budget (partlog_fds.c),
+ * where a closed segment's opens when a read needs it and every file of a
+ * parked log is closed. A closed segment's indexes are mapped
  * read-only; the active one's are on the heap only: idx_written/tix_written
  * entries of them are in their files (idx_fd, tix_fd), and the rest is
  * written at roll and close (the active segment's indexes are rebuilt on
