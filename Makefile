@@ -9,6 +9,7 @@
 #   make bench                storage and end-to-end benchmarks (docs/benchmarks.md)
 #   make sim SEEDS=100000     the Raft simulator, long (make check runs 1000 seeds)
 #   make sim-mutations        check the simulator catches deliberate Raft bugs
+#   make torture DURATION=10m history run under kill -9 / SIGSTOP faults, checked
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # CFLAGS is yours; the warning flags, -std and include paths are forced on top.
@@ -154,6 +155,18 @@ $(TOOL_BIN): $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 tools: $(TOOL_BIN)
 check: tools
 .PHONY: tools
+
+# ---- torture: the long history run (docs/testing.md, "Proving it") --------
+# elog-history's producers and consumers against a broker that the nemesis
+# (tests/tools/nemesis) kills and pauses every few seconds, for DURATION;
+# then the faults heal, a final read, and the check. `make check` runs a
+# short version (tests/090-history.bats). TORTURE_* variables: see the script.
+DURATION ?= 10m
+
+torture: all tools
+	tests/tools/nemesis torture $(BUILD) $(DURATION)
+
+.PHONY: torture
 
 ALL_OBJ = $(LIB_OBJ) $(UNIT_HARNESS) $(CMD_SRC:%.c=$(BUILD)/%.o) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
 	$(BENCH_SRC:%.c=$(BUILD)/%.o) $(TOOL_SRC:%.c=$(BUILD)/%.o)

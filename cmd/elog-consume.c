@@ -52,7 +52,7 @@
 #define CONNECT_BACKOFF_MS 200
 #define CONNECT_BACKOFF_MAX_MS 2000
 
-enum { OPT_VERSION = 256, OPT_TIMEOUT };
+enum { OPT_VERSION = 256, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT };
 
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "brokers to ask, host:port,... (default $ELOG_BROKERS or "
@@ -66,6 +66,7 @@ static const struct elog_cli_option options[] = {
 	{'q', "quiet", NULL, "no notice on a terminal when a partition is caught up"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on a broker that does not answer (default "
 					     "30s; following: only at the start)"},
+	{OPT_CONNECT_TIMEOUT, "connect-timeout", "DURATION", "wait this long for a connection to a broker (default 3s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -97,6 +98,7 @@ struct consume {
 	struct elog_format format;
 	int notices;                 /* end-of-partition notices: stderr a terminal, no -q */
 	int64_t timeout_ms;          /* --timeout */
+	int64_t connect_timeout_ms;  /* --connect-timeout; 0: the library's default */
 	int timeout_given;
 	int broker_lost;             /* said that the broker was lost, not yet that it is back */
 	struct selection selections[SELECTIONS_MAX];
@@ -401,6 +403,8 @@ static int run(struct consume *c)
 
 	elog_client_config_init(&cc);
 	cc.brokers = c->brokers;
+	if (c->connect_timeout_ms)
+		cc.connect_timeout_ms = (int)c->connect_timeout_ms;
 	if (c->timeout_ms < cc.request_timeout_ms)
 		cc.request_timeout_ms = (int)c->timeout_ms;
 	if (cc.connect_timeout_ms > cc.request_timeout_ms)
@@ -519,6 +523,12 @@ static int parse_option(struct consume *c, int id, const char *arg)
 		if (c->timeout_ms < 1 || c->timeout_ms > INT32_MAX / 2)
 			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
 		c->timeout_given = 1;
+		return -1;
+	case OPT_CONNECT_TIMEOUT:
+		if (elog_cli_parse_duration_ms(arg, &c->connect_timeout_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
+		if (c->connect_timeout_ms < 1 || c->connect_timeout_ms > 600000)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
 		return -1;
 	case ELOG_CLI_DONE:
 		return ELOG_EXIT_OK;

@@ -64,6 +64,7 @@ enum {
 	OPT_MAX_RECORD_BYTES,
 	OPT_NO_IDEMPOTENCE,
 	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
 	OPT_VERSION,
 };
 
@@ -88,6 +89,7 @@ static const struct elog_cli_option options[] = {
 	{OPT_NO_IDEMPOTENCE, "no-idempotence", NULL, "let retries duplicate records"},
 	{OPT_REJECT, "reject", "FILE", "write rejected lines to FILE, exactly as read"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on unacknowledged records (default 30s)"},
+	{OPT_CONNECT_TIMEOUT, "connect-timeout", "DURATION", "wait this long for a connection to a broker (default 3s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -123,6 +125,7 @@ struct options {
 	uint64_t batch_bytes;           /* 0: the producer's default */
 	uint64_t record_bytes_max;      /* 0: the topic's max.record.bytes */
 	int64_t timeout_ms;
+	int64_t connect_timeout_ms;     /* 0: the library's default */
 	int idempotence;
 	int quiet;
 };
@@ -592,6 +595,8 @@ static int connect_producer(struct produce *p, uint64_t *record_bytes)
 
 	elog_client_config_init(&cc);
 	cc.brokers = p->o.brokers;
+	if (p->o.connect_timeout_ms)
+		cc.connect_timeout_ms = (int)p->o.connect_timeout_ms;
 	cc.request_timeout_ms = p->o.timeout_ms < REQUEST_TIMEOUT_MAX_MS ? (int)p->o.timeout_ms :
 				REQUEST_TIMEOUT_MAX_MS;
 	if (cc.connect_timeout_ms > cc.request_timeout_ms)
@@ -796,6 +801,12 @@ static int parse_value(struct options *o, int id, const char *arg)
 			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
 		if (o->timeout_ms < 1 || o->timeout_ms > INT32_MAX / 2)
 			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
+		return -1;
+	case OPT_CONNECT_TIMEOUT:
+		if (elog_cli_parse_duration_ms(arg, &o->connect_timeout_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
+		if (o->connect_timeout_ms < 1 || o->connect_timeout_ms > 600000)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
 		return -1;
 	}
 	return elog_cli_usage_error(&program, NULL);

@@ -54,6 +54,7 @@ enum {
 	OPT_RETENTION_BYTES,
 	OPT_SEGMENT_BYTES,
 	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
 	OPT_VERSION,
 	OPT__END,
 };
@@ -64,7 +65,7 @@ static const struct elog_cli_option options[] = {
 	{'j', "json", NULL, "print JSON (list, describe, purge)"},
 	{'n', "dry-run", NULL, "purge: print what would be purged, change nothing"},
 	{'p', "partitions", "N", "partitions (create: the broker's default.partitions; alter: grow to N)"},
-	{'r', "replication-factor", "N", "replicas of each partition (create; default 1)"},
+	{'r', "replication-factor", "N", "replicas of each partition (create; default: the broker's)"},
 	{OPT_FLUSH, "flush", "POLICY", "flush: always, never or an interval like 1s"},
 	{OPT_MAX_RECORD_BYTES, "max-record-bytes", "SIZE", "max.record.bytes: largest record"},
 	{OPT_RETENTION, "retention", "DURATION", "retention.ms: drop segments older, e.g. 7d (-1: keep)"},
@@ -76,6 +77,7 @@ static const struct elog_cli_option options[] = {
 	{OPT_IF_EXISTS, "if-exists", NULL, "delete: a missing topic is not an error"},
 	{OPT_IF_NOT_EXISTS, "if-not-exists", NULL, "create: an existing topic is not an error"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},
+	{OPT_CONNECT_TIMEOUT, "connect-timeout", "DURATION", "wait this long for a connection to a broker (default 3s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
 	{0, NULL, NULL, NULL},
@@ -138,6 +140,7 @@ struct options {
 	struct purge_target targets[PURGE_TARGETS_MAX];
 	size_t target_count;
 	int64_t timeout_ms;
+	int64_t connect_timeout_ms;     /* 0: the library's default */
 	char given[OPT__END];           /* which options were given, by id */
 };
 
@@ -262,6 +265,12 @@ static int parse_value(struct options *o, int id, const char *arg)
 		if (o->timeout_ms < 1 || o->timeout_ms > INT32_MAX / 2)
 			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
 		return -1;
+	case OPT_CONNECT_TIMEOUT:
+		if (elog_cli_parse_duration_ms(arg, &o->connect_timeout_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
+		if (o->connect_timeout_ms < 1 || o->connect_timeout_ms > 600000)
+			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
+		return -1;
 	}
 	return elog_cli_usage_error(&program, NULL);
 }
@@ -331,7 +340,7 @@ static int parse_operands(struct options *o, int argc, char **argv, int first)
 	o->topics = argv + first + 1;
 	o->topic_count = (size_t)(argc - first - 1);
 	for (int id = 1; id < OPT__END; id++)
-		if (o->given[id] && id != 'b' && id != OPT_TIMEOUT &&
+		if (o->given[id] && id != 'b' && id != OPT_TIMEOUT && id != OPT_CONNECT_TIMEOUT &&
 		    !strchr(command_options[c], option_letter(id)))
 			return elog_cli_usage_error(&program, "--%s does not apply to %s",
 						    option_name(id), command_names[c]);
@@ -811,6 +820,55 @@ static const struct elog_meta_partition *meta_partition(const struct elog_meta_t
 	return NULL;
 }
 
+/*
+ * Where a partition lives: from its description (DESCRIBE_TOPICS v3, the
+ * leader's own view) when the broker sent it, else from metadata.
+ */
+struct placement {
+	int32_t leader;
+	uint32_t replica_count, isr_count;
+	int32_t replicas[ELOG_BROKERS_MAX], isr[ELOG_BROKERS_MAX];
+};
+
+static void placement_of(const struct elog_partition_description *pd,
+			 const struct elog_meta_partition *mp, struct placement *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->leader = -1;
+	if (pd->replica_count > 0) {
+		out->leader = pd->leader_id;
+		for (uint32_t k = 0; k < pd->replica_count && k < ELOG_BROKERS_MAX; k++) {
+			out->replicas[out->replica_count++] = pd->replicas[k].id;
+			if (pd->replicas[k].in_sync)
+				out->isr[out->isr_count++] = pd->replicas[k].id;
+		}
+	} else if (mp) {
+		out->leader = mp->leader_id;
+		for (uint32_t k = 0; k < mp->replica_count && k < ELOG_BROKERS_MAX; k++)
+			out->replicas[out->replica_count++] = mp->replicas[k];
+		for (uint32_t k = 0; k < mp->isr_count && k < ELOG_BROKERS_MAX; k++)
+			out->isr[out->isr_count++] = mp->isr[k];
+	}
+}
+
+/* describe --json: each replica with the leader's view of its end and lag. */
+static void json_replica_status(struct elog_buf *json, const struct elog_partition_description *pd)
+{
+	json_raw(json, ",\"replica_status\":[");
+	for (uint32_t k = 0; k < pd->replica_count; k++) {
+		const struct elog_replica_description *r = &pd->replicas[k];
+		json_raw(json, k ? ",{\"id\":" : "{\"id\":");
+		json_int(json, r->id);
+		json_raw(json, r->in_sync ? ",\"in_sync\":true" : ",\"in_sync\":false");
+		json_raw(json, ",\"end_offset\":");
+		json_int(json, r->end_offset);
+		json_raw(json, ",\"lag\":");
+		json_int(json, r->lag);
+		json_raw(json, "}");
+	}
+	json_raw(json, "]");
+}
+
 /* describe --json: one topic as an object of the array. */
 static void describe_json(const struct elog_topic_description *d, const struct elog_meta_topic *mt,
 			  struct elog_buf *json, int first)
@@ -835,16 +893,20 @@ static void describe_json(const struct elog_topic_description *d, const struct e
 	json_raw(json, "},\"partitions\":[");
 	for (size_t i = 0; i < d->partition_desc_count; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
-		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
+		struct placement pl;
 
+		placement_of(pd, meta_partition(mt, pd->id), &pl);
 		json_raw(json, i ? ",{\"partition\":" : "{\"partition\":");
 		json_int(json, pd->id);
 		json_raw(json, ",\"leader\":");
-		json_int(json, mp ? mp->leader_id : -1);
+		json_int(json, pl.leader);
+		json_raw(json, ",\"leader_term\":");
+		json_int(json, (int64_t)pd->leader_term);
 		json_raw(json, ",\"replicas\":");
-		json_ids(json, mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
+		json_ids(json, pl.replicas, pl.replica_count);
 		json_raw(json, ",\"isr\":");
-		json_ids(json, mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
+		json_ids(json, pl.isr, pl.isr_count);
+		json_replica_status(json, pd);
 		json_raw(json, ",\"log_start_offset\":");
 		json_int(json, pd->log_start_offset);
 		json_raw(json, ",\"high_watermark\":");
@@ -913,7 +975,7 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 			 int first)
 {
 	static const char *const head[9] = {"PARTITION", "LEADER", "REPLICAS", "ISR", "START",
-					    "HIGH_WATERMARK", "SIZE", "SEGMENTS", "STATUS"};
+					    "END", "SIZE", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
 	struct table t;
@@ -928,19 +990,23 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 			table_set(&t, c, "%s", head[c]);
 	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
-		const struct elog_meta_partition *mp = meta_partition(mt, pd->id);
+		struct placement pl;
 		size_t c = 0;
 
 		if (table_row(&t) < 0)
 			break;
-		id_list(replicas, sizeof(replicas), mp ? mp->replicas : NULL, mp ? mp->replica_count : 0);
-		id_list(isr, sizeof(isr), mp ? mp->isr : NULL, mp ? mp->isr_count : 0);
+		placement_of(pd, meta_partition(mt, pd->id), &pl);
+		id_list(replicas, sizeof(replicas), pl.replicas, pl.replica_count);
+		id_list(isr, sizeof(isr), pl.isr, pl.isr_count);
 		if (!aligned) {
 			table_set(&t, c++, "partition");
 			table_set(&t, c++, "%s", d->name);
 		}
 		table_set(&t, c++, "%" PRIu32, pd->id);
-		table_set(&t, c++, "%" PRId32, mp ? mp->leader_id : -1);
+		if (pl.leader >= 0)
+			table_set(&t, c++, "%" PRId32, pl.leader);
+		else
+			table_set(&t, c++, "%s", aligned ? "none" : "-1");
 		table_set(&t, c++, "%s", replicas);
 		table_set(&t, c++, "%s", isr);
 		table_set(&t, c++, "%" PRId64, pd->log_start_offset);
@@ -1043,7 +1109,7 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 		switch (o->command) {
 		case CMD_CREATE:
 			r = elog_admin_create_topic(c, name, o->partitions,
-						    o->replication_factor ? o->replication_factor : 1,
+						    o->replication_factor, /* 0: the broker's default */
 						    o->configs, o->config_count, &err);
 			break;
 		case CMD_ALTER:
@@ -1263,6 +1329,8 @@ int main(int argc, char **argv)
 		return rc;
 	elog_client_config_init(&cc);
 	cc.brokers = o.brokers;
+	if (o.connect_timeout_ms)
+		cc.connect_timeout_ms = (int)o.connect_timeout_ms;
 	cc.request_timeout_ms = (int)o.timeout_ms;
 	if (cc.connect_timeout_ms > cc.request_timeout_ms)
 		cc.connect_timeout_ms = cc.request_timeout_ms;

@@ -80,16 +80,25 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 /* ---------------------------------------------------------------- metadata */
 
 static void put_partition_meta(struct elog_broker *b, struct elog_wire_w *w,
-			       const struct elog_partition *p)
+			       const struct elog_topic *t, uint32_t i)
 {
-	elog_wire_put_u32(w, p->id);
-	elog_wire_put_i16(w, ELOG_PE_NONE);
-	elog_wire_put_i32(w, b->config.broker_id);
-	elog_wire_put_i64(w, (int64_t)p->leader_term);
-	elog_wire_put_u32(w, 1);
-	elog_wire_put_i32(w, b->config.broker_id);
-	elog_wire_put_u32(w, 1);
-	elog_wire_put_i32(w, b->config.broker_id);
+	struct elog_route route;
+	uint32_t in_sync = 0;
+
+	elog_broker_route(b, t, i, &route);
+	elog_wire_put_u32(w, t->partitions[i]->id);
+	elog_wire_put_i16(w, route.leader_id < 0 ? ELOG_PE_LEADER_UNKNOWN : ELOG_PE_NONE);
+	elog_wire_put_i32(w, route.leader_id);
+	elog_wire_put_i64(w, (int64_t)route.leader_term);
+	elog_wire_put_u32(w, route.replica_count);
+	for (uint32_t k = 0; k < route.replica_count; k++)
+		elog_wire_put_i32(w, route.replicas[k]);
+	for (uint32_t k = 0; k < route.replica_count; k++)
+		in_sync += route.in_sync[k] != 0;
+	elog_wire_put_u32(w, in_sync);
+	for (uint32_t k = 0; k < route.replica_count; k++)
+		if (route.in_sync[k])
+			elog_wire_put_i32(w, route.replicas[k]);
 }
 
 static void put_topic_meta(struct elog_broker *b, struct elog_wire_w *w, const char *name,
@@ -99,7 +108,7 @@ static void put_topic_meta(struct elog_broker *b, struct elog_wire_w *w, const c
 	elog_wire_put_i16(w, t ? ELOG_PE_NONE : missing_code);
 	elog_wire_put_u32(w, t ? t->partition_count : 0);
 	for (uint32_t i = 0; t && i < t->partition_count; i++)
-		put_partition_meta(b, w, t->partitions[i]);
+		put_partition_meta(b, w, t, i);
 }
 
 /*
@@ -314,10 +323,63 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 
 /* ---------------------------------------------------------------- describe */
 
-static void put_topic_description(struct elog_wire_w *w, uint16_t version, const char *name,
-				  size_t len, const struct elog_topic *t)
+/*
+ * Version 3 adds, per partition, where it lives (struct elog_route): the
+ * leader, its term and each replica with the leader's view of its end and
+ * lag; status 3 (unavailable) when no majority of replicas is reachable.
+ */
+static void put_partition_route(struct elog_wire_w *w, const struct elog_route *route)
 {
-	char value[ELOG_TOPIC_CONFIG_VALUE_MAX], detail[BROKER_MSG_MAX];
+	int64_t leader_end = -1;
+
+	for (uint32_t k = 0; k < route->replica_count; k++)
+		if (route->replicas[k] == route->leader_id)
+			leader_end = route->replica_end[k];
+	elog_wire_put_i32(w, route->leader_id);
+	elog_wire_put_u64(w, route->leader_term);
+	elog_wire_put_u32(w, route->replica_count);
+	for (uint32_t k = 0; k < route->replica_count; k++) {
+		int64_t end = route->replica_end[k];
+		elog_wire_put_i32(w, route->replicas[k]);
+		elog_wire_put_u8(w, route->in_sync[k] ? 1 : 0);
+		elog_wire_put_i64(w, end);
+		elog_wire_put_i64(w, end >= 0 && leader_end >= end ? leader_end - end : -1);
+	}
+}
+
+static void put_partition_description(struct elog_broker *b, struct elog_wire_w *w,
+				      uint16_t version, const struct elog_topic *t, uint32_t i)
+{
+	const struct elog_partition *p = t->partitions[i];
+	char detail[BROKER_MSG_MAX];
+	struct elog_route route;
+	int status;
+
+	elog_wire_put_u32(w, p->id);
+	elog_wire_put_i64(w, elog_partlog_start_offset(p->log));
+	elog_wire_put_i64(w, elog_broker_high_watermark(p));
+	elog_wire_put_u64(w, elog_partlog_size_bytes(p->log));
+	elog_wire_put_u32(w, elog_partlog_segment_count(p->log));
+	if (version < 2)
+		return;
+	/* 2: u8 status (0 ok, 1 damaged, 2 failed; 3 unavailable from 3 on), string detail */
+	status = elog_store_partition_status(p, detail, sizeof(detail));
+	elog_broker_route(b, t, i, &route);
+	if (version >= 3 && !route.available && status != ELOG_PARTITION_FAILED) {
+		status = ELOG_DESCRIBE_STATUS_UNAVAILABLE;
+		snprintf(detail, sizeof(detail), "no majority of its %u replicas is reachable",
+			 route.replica_count);
+	}
+	elog_wire_put_u8(w, (uint8_t)status);
+	elog_wire_put_cstring(w, detail);
+	if (version >= 3)
+		put_partition_route(w, &route);
+}
+
+static void put_topic_description(struct elog_broker *b, struct elog_wire_w *w, uint16_t version,
+				  const char *name, size_t len, const struct elog_topic *t)
+{
+	char value[ELOG_TOPIC_CONFIG_VALUE_MAX];
 
 	elog_wire_put_string(w, name, len);
 	elog_wire_put_i16(w, t ? ELOG_PE_NONE : ELOG_PE_UNKNOWN_TOPIC);
@@ -329,19 +391,8 @@ static void put_topic_description(struct elog_wire_w *w, uint16_t version, const
 		elog_wire_put_cstring(w, value);
 	}
 	elog_wire_put_u32(w, t ? t->partition_count : 0);
-	for (uint32_t i = 0; t && i < t->partition_count; i++) {
-		const struct elog_partition *p = t->partitions[i];
-		elog_wire_put_u32(w, p->id);
-		elog_wire_put_i64(w, elog_partlog_start_offset(p->log));
-		elog_wire_put_i64(w, elog_broker_high_watermark(p));
-		elog_wire_put_u64(w, elog_partlog_size_bytes(p->log));
-		elog_wire_put_u32(w, elog_partlog_segment_count(p->log));
-		if (version >= 2) {
-			/* 2: u8 status (0 ok, 1 damaged, 2 failed), string detail */
-			elog_wire_put_u8(w, (uint8_t)elog_store_partition_status(p, detail, sizeof(detail)));
-			elog_wire_put_cstring(w, detail);
-		}
-	}
+	for (uint32_t i = 0; t && i < t->partition_count; i++)
+		put_partition_description(b, w, version, t, i);
 }
 
 void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
@@ -363,11 +414,11 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 		const char *name;
 		size_t len;
 		elog_wire_get_string(&again, &name, &len);
-		put_topic_description(&w, rq->version, name, len, elog_store_find(b->store, name, len));
+		put_topic_description(b, &w, rq->version, name, len, elog_store_find(b->store, name, len));
 	}
 	for (uint32_t i = 0; count == 0 && i < b->store->topic_count; i++) {
 		const struct elog_topic *t = b->store->topics[i];
-		put_topic_description(&w, rq->version, t->name, strlen(t->name), t);
+		put_topic_description(b, &w, rq->version, t->name, strlen(t->name), t);
 	}
 	finish(c, &w);
 }

@@ -278,6 +278,25 @@ int elog_broker_storage_error(const struct elog_err *err);
 /* High watermark of a partition (the seam for replication: the commit index). */
 int64_t elog_broker_high_watermark(const struct elog_partition *p);
 
+/*
+ * broker_route.c: where a partition lives, for the METADATA and
+ * DESCRIBE_TOPICS encoders (the only callers). A single broker answers
+ * itself: leader, the one replica, in sync, its end the next offset,
+ * available. A broker in a cluster answers from its Raft state.
+ */
+#define ELOG_REPLICAS_MAX 7
+struct elog_route {
+	int32_t leader_id;          /* -1: no leader known now */
+	uint64_t leader_term;
+	uint32_t replica_count;
+	int32_t replicas[ELOG_REPLICAS_MAX];    /* placement order; [0] preferred leader */
+	uint8_t in_sync[ELOG_REPLICAS_MAX];     /* matched the leader within replica_lag_max */
+	int64_t replica_end[ELOG_REPLICAS_MAX]; /* leader's view of each replica's end; -1 unknown */
+	int available;              /* 0: no majority reachable: unavailable */
+};
+void elog_broker_route(struct elog_broker *b, const struct elog_topic *t, uint32_t partition,
+		       struct elog_route *out);
+
 /* broker_admin.c */
 void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);

@@ -67,10 +67,10 @@ void elog_client_config_init(struct elog_client_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->brokers = NULL;
-	cfg->connect_timeout_ms = 5000;
+	cfg->connect_timeout_ms = ELOG_CONNECT_TIMEOUT_DEFAULT_MS;
 	cfg->request_timeout_ms = 30000;
 	cfg->frame_bytes_max = ELOG_FRAME_BYTES_DEFAULT;
-	cfg->retry_backoff_ms = 100;
+	cfg->retry_backoff_ms = 50;
 	cfg->retry_backoff_max_ms = 1000;
 }
 
@@ -88,13 +88,13 @@ struct elog_client *elog_client_new(const struct elog_client_config *cfg, struct
 	else
 		elog_client_config_init(&c->config);
 	if (c->config.connect_timeout_ms <= 0)
-		c->config.connect_timeout_ms = 5000;
+		c->config.connect_timeout_ms = ELOG_CONNECT_TIMEOUT_DEFAULT_MS;
 	if (c->config.request_timeout_ms <= 0)
 		c->config.request_timeout_ms = 30000;
 	if (c->config.frame_bytes_max < 1024 || c->config.frame_bytes_max > ELOG_FRAME_BYTES_HARD_MAX)
 		c->config.frame_bytes_max = ELOG_FRAME_BYTES_DEFAULT;
 	if (!c->config.retry_backoff_ms)
-		c->config.retry_backoff_ms = 100;
+		c->config.retry_backoff_ms = 50;
 	if (c->config.retry_backoff_max_ms < c->config.retry_backoff_ms)
 		c->config.retry_backoff_max_ms = c->config.retry_backoff_ms;
 	list = elog_brokers_choose(c->config.brokers);
@@ -151,18 +151,51 @@ const struct elog_meta_broker *elog_client_broker(const struct elog_client *c, i
 	return elog_metadata_broker(&c->md, id);
 }
 
+static struct elog_client_conn *client_conn_find(const struct elog_client *c,
+						 const struct elog_broker_addr *addr)
+{
+	for (size_t i = 0; i < c->conn_count; i++)
+		if (c->conns[i]->addr.port == addr->port && strcmp(c->conns[i]->addr.host, addr->host) == 0)
+			return c->conns[i];
+	return NULL;
+}
+
+/* A connect to addr failed lately: other brokers are tried first. */
+static int client_addr_failing(const struct elog_client *c, const struct elog_broker_addr *addr,
+			       int64_t now)
+{
+	const struct elog_client_conn *cc = client_conn_find(c, addr);
+	return cc && cc->retry_at_ms > now;
+}
+
+/* addr failed (a connect, or a call timed out or lost): try it last for a while. */
+static void client_addr_failed(struct elog_client *c, const struct elog_broker_addr *addr)
+{
+	struct elog_client_conn *cc = client_conn_find(c, addr);
+
+	if (cc)
+		cc->retry_at_ms = elog_clock_ms() +
+				  elog_backoff_ms(cc->failures++, c->config.retry_backoff_ms,
+						  c->config.retry_backoff_max_ms, elog_client_random());
+}
+
+static void client_addr_answered(struct elog_client *c, const struct elog_broker_addr *addr)
+{
+	struct elog_client_conn *cc = client_conn_find(c, addr);
+
+	if (cc) {
+		cc->failures = 0;
+		cc->retry_at_ms = 0;
+	}
+}
+
 static struct elog_client_conn *client_conn_get(struct elog_client *c,
 						const struct elog_broker_addr *addr,
 						struct elog_err *err)
 {
-	struct elog_client_conn *cc = NULL;
+	struct elog_client_conn *cc = client_conn_find(c, addr);
 	struct elog_conn_config cfg;
 
-	for (size_t i = 0; i < c->conn_count; i++)
-		if (c->conns[i]->addr.port == addr->port && strcmp(c->conns[i]->addr.host, addr->host) == 0) {
-			cc = c->conns[i];
-			break;
-		}
 	if (!cc) {
 		if (c->conn_count == ELOG_CLIENT_CONNS_MAX) {
 			/* Bounded: drop the oldest idle connection. */
@@ -182,9 +215,14 @@ static struct elog_client_conn *client_conn_get(struct elog_client *c,
 		elog_conn_init(&cc->conn, &cfg);
 		c->conns[c->conn_count++] = cc;
 	}
-	if (!elog_conn_is_open(&cc->conn) &&
-	    elog_conn_connect(&cc->conn, addr->host, addr->port, err) < 0)
-		return NULL;
+	if (!elog_conn_is_open(&cc->conn)) {
+		if (elog_conn_connect(&cc->conn, addr->host, addr->port, err) < 0) {
+			client_addr_failed(c, addr);
+			return NULL;
+		}
+		cc->failures = 0;
+		cc->retry_at_ms = 0;
+	}
 	return cc;
 }
 
@@ -195,15 +233,19 @@ int elog_client_call_addr(struct elog_client *c, const struct elog_broker_addr *
 	struct elog_client_conn *cc = client_conn_get(c, addr, err);
 	struct elog_wire_w w;
 	uint32_t cid;
-	int rc;
+	int rc, timeout_ms = c->config.request_timeout_ms;
 
 	if (!cc)
 		return -1;
+	/* METADATA is cheap for a live broker: one that sits on it (stopped,
+	 * cut off) is given up sooner, and the next broker asked. */
+	if (api == ELOG_API_METADATA && timeout_ms / 2 > c->config.connect_timeout_ms)
+		timeout_ms = 2 * c->config.connect_timeout_ms;
 	if (elog_conn_request_begin(&cc->conn, &w, api, &cid, err) < 0)
 		return -1;
 	if (encode)
 		encode(&w, arg);
-	if (elog_conn_request_end(&cc->conn, &w, 1, cid, c->config.request_timeout_ms, err) < 0)
+	if (elog_conn_request_end(&cc->conn, &w, 1, cid, timeout_ms, err) < 0)
 		return -1;
 	for (;;) {
 		rc = elog_conn_recv(&cc->conn, &c->resp, err);
@@ -413,24 +455,45 @@ static int addr_equal(const struct elog_broker_addr *a, const struct elog_broker
 	return a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
-/* Candidate addresses: the bootstrap list, then brokers known from metadata. */
+static size_t candidate_add(struct elog_broker_addr *out, size_t n, size_t max,
+			    const struct elog_broker_addr *a)
+{
+	for (size_t j = 0; j < n; j++)
+		if (addr_equal(a, &out[j]))
+			return n;
+	if (n < max)
+		out[n++] = *a;
+	return n;
+}
+
+/*
+ * Candidate addresses for METADATA: the broker that answered last, then the
+ * bootstrap list, then brokers known from metadata; those whose connect
+ * failed lately go last (still tried: a restarted broker comes back), so a
+ * dead bootstrap broker costs one connect timeout, not one per refresh.
+ */
 static size_t client_candidates(const struct elog_client *c, struct elog_broker_addr *out, size_t max)
 {
-	size_t n = 0;
+	struct elog_broker_addr all[2 * ELOG_BROKERS_MAX];
+	size_t n = 0, count = 0;
+	int64_t now = elog_clock_ms();
 
-	for (size_t i = 0; i < c->bootstrap_count && n < max; i++)
-		out[n++] = c->bootstrap[i];
-	for (uint32_t i = 0; i < c->md.broker_count && n < max; i++) {
+	if (c->has_last_good)
+		n = candidate_add(all, n, 2 * ELOG_BROKERS_MAX, &c->last_good);
+	for (size_t i = 0; i < c->bootstrap_count; i++)
+		n = candidate_add(all, n, 2 * ELOG_BROKERS_MAX, &c->bootstrap[i]);
+	for (uint32_t i = 0; i < c->md.broker_count; i++) {
 		struct elog_broker_addr a;
-		size_t j;
 		snprintf(a.host, sizeof(a.host), "%s", c->md.brokers[i].host);
 		a.port = c->md.brokers[i].port;
-		for (j = 0; j < n && !addr_equal(&a, &out[j]); j++)
-			;
-		if (j == n)
-			out[n++] = a;
+		n = candidate_add(all, n, 2 * ELOG_BROKERS_MAX, &a);
 	}
-	return n;
+	for (int failing = 0; failing < 2; failing++)
+		for (size_t i = 0; i < n; i++)
+			if (client_addr_failing(c, &all[i], now) == failing && count < max)
+				out[count++] = all[i];
+	assert(count <= n);
+	return count;
 }
 
 static const struct elog_metadata *client_metadata(struct elog_client *c, const char *const *topics,
@@ -459,6 +522,7 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 						  &r, &code, &msg, &msg_len, &e) < 0) {
 				if (!first.msg[0])
 					first = e;
+				client_addr_failed(c, &cand[i]);
 				continue;
 			}
 			if (code) {
@@ -475,6 +539,9 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 				continue;
 			}
 			c->last_proto_error = 0;
+			c->last_good = cand[i];
+			c->has_last_good = 1;
+			client_addr_answered(c, &cand[i]);
 			metadata_merge(&c->md, &fresh, n == 0);
 			return &c->md;
 		}
@@ -555,7 +622,8 @@ static void encode_describe(struct elog_wire_w *w, const void *arg)
 		elog_wire_put_cstring(w, a->names[i]);
 }
 
-/* The controller's address: from metadata when known, else the first bootstrap broker. */
+/* The controller's address: from metadata when known, else the broker that
+ * answered metadata last, else the first bootstrap broker. */
 static void controller_addr(struct elog_client *c, struct elog_broker_addr *out)
 {
 	const struct elog_meta_broker *b = elog_client_broker(c, c->md.controller_id);
@@ -563,6 +631,8 @@ static void controller_addr(struct elog_client *c, struct elog_broker_addr *out)
 	if (b) {
 		snprintf(out->host, sizeof(out->host), "%s", b->host);
 		out->port = b->port;
+	} else if (c->has_last_good) {
+		*out = c->last_good;
 	} else {
 		*out = c->bootstrap[0];
 	}
@@ -570,9 +640,12 @@ static void controller_addr(struct elog_client *c, struct elog_broker_addr *out)
 
 /*
  * One administrative call to the controller, retried on retriable broker
- * errors and on lost connections (not on a refused connect) until the
- * request timeout. what names the call for messages. On success r is
- * positioned after the top-level error.
+ * errors (NOT_LEADER: the controller moved) and on lost connections until
+ * the request timeout, refreshing metadata before each retry. A refused or
+ * timed-out connect is retried only while another broker still answers
+ * METADATA (the controller died and another takes over); when none does,
+ * the call fails at once with the connect's reason. what names the call
+ * for messages. On success r is positioned after the top-level error.
  */
 static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn *encode,
 		      const void *arg, struct elog_wire_r *r, const char *what, struct elog_err *err)
@@ -588,25 +661,26 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 		const char *msg;
 		size_t msg_len;
 		int16_t code;
-		int retry;
+		int lost = 0;
 
 		controller_addr(c, &addr);
 		if (elog_client_call_addr(c, &addr, api, encode, arg, r, &code, &msg, &msg_len, err) < 0) {
-			/* A refused connect is final; a connection lost mid-call is retried. */
-			retry = strstr(err->msg, "cannot connect") == NULL;
-			if (!retry)
+			/* A connection lost mid-call is retried; a connect that failed is
+			 * retried while some broker answers metadata. */
+			if (strstr(err->msg, "cannot connect") &&
+			    !elog_client_metadata(c, NULL, 0, NULL))
 				return elog_err_prefix(err, "%s", what);
+			lost = 1;
 		} else if (code) {
 			c->last_proto_error = code;
 			elog_client_err_proto(err, code, msg, msg_len, "%s", what);
 			if (!elog_proto_error_retriable(code))
 				return -1;
-			retry = 1;
 		} else {
 			return 0;
 		}
 		if (elog_clock_ms() >= deadline)
-			return -1;
+			return lost ? elog_err_prefix(err, "%s", what) : -1;
 		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
 					       c->config.retry_backoff_max_ms, elog_client_random()));
 		(void)elog_client_metadata(c, NULL, 0, NULL);
@@ -663,8 +737,10 @@ void elog_topic_descriptions_release(struct elog_topic_descriptions *d)
 			free(t->configs[j].value);
 		}
 		free(t->configs);
-		for (size_t j = 0; j < t->partition_desc_count; j++)
+		for (size_t j = 0; j < t->partition_desc_count; j++) {
 			free(t->partitions[j].status_detail);
+			free(t->partitions[j].replicas);
+		}
 		free(t->partitions);
 		free(t->name);
 	}
@@ -682,9 +758,38 @@ const char *elog_partition_state_name(uint8_t status)
 		return "damaged";
 	case ELOG_PARTITION_STATE_FAILED:
 		return "failed";
+	case ELOG_PARTITION_STATE_UNAVAILABLE:
+		return "unavailable";
 	default:
 		return "unknown";
 	}
+}
+
+/* DESCRIBE_TOPICS v3: leader, term and replicas of one partition; -1 out of memory. */
+static int describe_decode_route(struct elog_wire_r *r, struct elog_partition_description *p)
+{
+	uint32_t n;
+
+	elog_wire_r_field(r, "partition leader");
+	p->leader_id = elog_wire_get_i32(r);
+	p->leader_term = elog_wire_get_u64(r);
+	elog_wire_r_field(r, "replicas");
+	n = elog_wire_get_count(r, 4 + 1 + 8 + 8);
+	if (r->failed || n == 0)
+		return 0;
+	p->replicas = calloc(n, sizeof(*p->replicas));
+	if (!p->replicas)
+		return -1;
+	for (uint32_t k = 0; k < n && !r->failed; k++) {
+		struct elog_replica_description *d = &p->replicas[k];
+		elog_wire_r_field(r, "replica");
+		d->id = elog_wire_get_i32(r);
+		d->in_sync = elog_wire_get_u8(r);
+		d->end_offset = elog_wire_get_i64(r);
+		d->lag = elog_wire_get_i64(r);
+		p->replica_count = k + 1;
+	}
+	return 0;
 }
 
 int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_topic_descriptions *out,
@@ -737,7 +842,8 @@ int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_to
 			}
 		}
 		elog_wire_r_field(r, "partitions");
-		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4 + (version >= 2 ? 1 + 2 : 0));
+		pn = elog_wire_get_count(r, 4 + 8 + 8 + 8 + 4 + (version >= 2 ? 1 + 2 : 0) +
+					(version >= 3 ? 4 + 8 + 4 : 0));
 		if (pn && !nomem && !(t->partitions = calloc(pn, sizeof(*t->partitions)))) {
 			nomem = 1;
 			break;
@@ -760,6 +866,9 @@ int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_to
 				if (dl && !r->failed && !(p->status_detail = span_dup(d, dl)))
 					nomem = 1;
 			}
+			p->leader_id = -1;
+			if (version >= 3 && !nomem && describe_decode_route(r, p) < 0)
+				nomem = 1;
 		}
 	}
 	if (nomem) {

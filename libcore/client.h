@@ -73,6 +73,7 @@
 #define ELOG_CLIENT_H
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,8 +134,11 @@ void elog_broker_addr_format(const struct elog_broker_addr *a, char *out, size_t
  * responses with elog_conn_recv() until it returns 0.
  */
 
+#define ELOG_CONNECT_TIMEOUT_DEFAULT_MS 3000
+#define ELOG_CONN_ADDRS_MAX 8          /* resolved addresses tried per connect */
+
 struct elog_conn_config {
-	int connect_timeout_ms;        /* default 5000 */
+	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS */
 	uint32_t frame_bytes_max;      /* largest response accepted; default ELOG_FRAME_BYTES_DEFAULT */
 	size_t send_buffer_bytes;      /* output backlog before request_begin refuses; default 64 MiB */
 	uint32_t in_flight_max;        /* requests awaiting responses; default 64, max 1024 */
@@ -145,6 +149,7 @@ struct elog_conn_pending {
 	uint16_t api;
 	uint16_t version;              /* the request's; its response must echo it */
 	uint64_t tag;
+	int64_t sent_ms;               /* monotonic: when it was queued */
 	int64_t deadline_ms;           /* monotonic; 0: none */
 };
 
@@ -162,6 +167,15 @@ struct elog_conn {
 	int broken;                    /* an I/O failure, EOF or deadline: recv reports it
 	                                  once the complete frames read before are taken */
 	struct elog_err broken_err;    /* why */
+	/* A connect under way (elog_conn_connect_start): fd is the socket of
+	 * addrs[addr_next - 1]; the others are tried in turn on failure, all
+	 * within connect_deadline_ms. */
+	int connecting;
+	int64_t connect_deadline_ms;
+	int connect_errno;             /* the last address's failure */
+	uint32_t addr_count, addr_next;
+	struct sockaddr_storage *addrs;
+	uint32_t *addr_lens;
 };
 
 /* A response taken from a connection; the frame buffer is reused across calls. */
@@ -181,11 +195,31 @@ void elog_conn_init(struct elog_conn *c, const struct elog_conn_config *cfg);
 void elog_conn_release(struct elog_conn *c);
 /* Resolve (getaddrinfo), connect with the timeout (non-blocking connect +
  * poll, every address in turn), TCP_NODELAY. Blocks at most connect_timeout_ms
- * per address. Fails "cannot connect to host:port: <reason>". */
+ * in all. Fails "cannot connect to host:port: <reason>". */
 int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, struct elog_err *err);
+/*
+ * The same without waiting: resolve, start a non-blocking connect and
+ * return. Requests may be queued at once; they go out once the connection
+ * is up. elog_conn_events asks for POLLOUT meanwhile, and elog_conn_io
+ * finishes the connect (or moves on to the next address). A connect that
+ * fails on every address, or is not up within connect_timeout_ms, breaks
+ * the connection: elog_conn_recv reports "cannot connect to host:port:
+ * <reason>" (or "...: timed out after N ms"). -1 only when no attempt
+ * could start (the name does not resolve, every address refused at once).
+ */
+int elog_conn_connect_start(struct elog_conn *c, const char *host, uint16_t port,
+			    struct elog_err *err);
+/* A connect started and not finished yet? */
+static inline int elog_conn_is_connecting(const struct elog_conn *c) { return c->connecting; }
+/* Milliseconds until this connection's next deadline (connect or request),
+ * for a poll timeout; -1: none. */
+int elog_conn_timeout_ms(const struct elog_conn *c, int64_t now_ms);
+/* When the oldest request awaiting its response was queued; INT64_MAX: none. */
+int64_t elog_conn_oldest_ms(const struct elog_conn *c);
 /* Close the socket, drop buffers' contents and everything in flight. */
 void elog_conn_close(struct elog_conn *c);
-static inline int elog_conn_is_open(const struct elog_conn *c) { return c->fd >= 0; }
+/* Open, connecting, or broken with a failure elog_conn_recv has yet to report. */
+static inline int elog_conn_is_open(const struct elog_conn *c) { return c->fd >= 0 || c->broken; }
 /* Room for one more request (connected, in-flight and output limits)? */
 int elog_conn_can_send(const struct elog_conn *c);
 
@@ -240,10 +274,10 @@ uint32_t elog_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_ms, ui
 
 struct elog_client_config {
 	const char *brokers;           /* as for elog_brokers_choose(); copied */
-	int connect_timeout_ms;        /* default 5000 */
+	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS (3 s) */
 	int request_timeout_ms;        /* default 30000: every synchronous call */
 	uint32_t frame_bytes_max;      /* default ELOG_FRAME_BYTES_DEFAULT */
-	uint32_t retry_backoff_ms;     /* default 100: retriable errors of synchronous calls */
+	uint32_t retry_backoff_ms;     /* default 50: retriable errors of synchronous calls */
 	uint32_t retry_backoff_max_ms; /* default 1000 */
 };
 
@@ -288,9 +322,12 @@ int elog_client_proto_error(const struct elog_client *c);
 
 /*
  * Fetch metadata for topics[0..n) (n 0: every topic) from the first
- * broker that answers (the bootstrap list in order, then brokers learned
- * from earlier metadata), merge it into the client's cache and return the
- * cache. Topics that do not exist come back with error UNKNOWN_TOPIC and no
+ * broker that answers (the one that answered last, then the bootstrap list
+ * in order, then brokers learned from earlier metadata; a broker whose
+ * connect or call failed lately goes last, so a dead bootstrap broker
+ * costs one connect timeout, not one per call), merge it into the client's
+ * cache and return the cache. One broker gets at most the request timeout,
+ * and no more than twice connect_timeout_ms, to answer. Topics that do not exist come back with error UNKNOWN_TOPIC and no
  * partitions (this call never creates one). When no broker can be reached
  * it fails at once with the first broker's reason ("cannot connect to
  * 127.0.0.1:7411: connection refused"); only broker-side retriable answers
@@ -321,9 +358,12 @@ struct elog_config_entry {
 };
 
 /* Administration: sent to the controller (metadata's controller_id), retried
- * on retriable errors and on a connection lost mid-call (not on a refused
- * connect) until request_timeout_ms. Messages read "create topic 'orders':
- * topic already exists"; elog_client_proto_error() gives the code. */
+ * on retriable errors (NOT_LEADER: it moved) and on a connection lost
+ * mid-call, after refreshing metadata, until request_timeout_ms. A connect
+ * that fails is retried while another broker answers METADATA (the
+ * controller died and another takes over), and fails at once when none
+ * does. Messages read "create topic 'orders': topic already exists";
+ * elog_client_proto_error() gives the code. */
 int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t partitions,
 			    uint16_t replication_factor, const struct elog_config_entry *configs,
 			    size_t config_count, struct elog_err *err);
@@ -337,6 +377,15 @@ enum elog_partition_state {
 	ELOG_PARTITION_STATE_OK = 0,
 	ELOG_PARTITION_STATE_DAMAGED = 1, /* some offsets are unreadable; the rest is served */
 	ELOG_PARTITION_STATE_FAILED = 2,  /* a write or sync failed; nothing is served */
+	ELOG_PARTITION_STATE_UNAVAILABLE = 3, /* no majority of its replicas is reachable (v3) */
+};
+
+/* One replica of a partition, as its leader sees it (DESCRIBE_TOPICS v3). */
+struct elog_replica_description {
+	int32_t id;
+	uint8_t in_sync;
+	int64_t end_offset;   /* -1: unknown */
+	int64_t lag;          /* leader's end - end_offset; -1: unknown */
 };
 
 struct elog_partition_description {
@@ -346,9 +395,14 @@ struct elog_partition_description {
 	uint32_t segments;
 	uint8_t status;       /* enum elog_partition_state (DESCRIBE_TOPICS v2) */
 	char *status_detail;  /* "offsets 100-199 damaged", the failure; NULL when ok */
+	/* DESCRIBE_TOPICS v3 (from an older broker: leader_id -1, no replicas) */
+	int32_t leader_id;    /* -1: no leader now */
+	uint64_t leader_term;
+	uint32_t replica_count;
+	struct elog_replica_description *replicas;  /* placement order */
 };
 
-/* "ok", "damaged", "failed" ("unknown" for a status this build does not know). */
+/* "ok", "damaged", "failed", "unavailable" ("unknown" for a status this build does not know). */
 const char *elog_partition_state_name(uint8_t status);
 
 struct elog_topic_description {
@@ -444,6 +498,14 @@ int elog_admin_delete_records(struct elog_client *c, const char *topic,
  * closed; then they fail. Other errors fail the batch at once with the
  * broker's message.
  *
+ * Leader changes: batches go to each partition's leader from the client's
+ * metadata, one connection per broker id, opened without blocking. No
+ * batch goes to a new leader while earlier batches of its partition are
+ * in flight to the old one. With idempotence, a metadata refresh that
+ * moves a partition with batches in flight drops the old leader's
+ * connection (as if lost): they are resent in order, same sequences, and
+ * a stopped or cut-off old leader is not waited for.
+ *
  * Partitioning: partition >= 0 is used as is (UNKNOWN_PARTITION if the topic
  * lacks it); -1 with a key: elog_partition_for_key (Kafka-compatible
  * murmur2); -1 without a key: the partition of the last keyless record until
@@ -511,7 +573,7 @@ struct elog_producer_config {
 	uint32_t max_in_flight;        /* produce requests in flight per connection; default 5 */
 	uint32_t retries;              /* attempts after the first; default UINT32_MAX (the
 	                                  delivery timeout decides) */
-	uint32_t retry_backoff_ms;     /* default 100 */
+	uint32_t retry_backoff_ms;     /* default 50 */
 	uint32_t retry_backoff_max_ms; /* default 1000 */
 	uint32_t request_timeout_ms;   /* wait for one response (and the broker's acks=all
 	                                  timeout); default 30000 */
@@ -661,8 +723,8 @@ struct elog_fetcher_config {
 	uint32_t min_bytes;            /* default 1 */
 	uint32_t max_bytes;            /* per response; default 16 MiB */
 	uint32_t partition_max_bytes;  /* per partition per response; default 4 MiB */
-	uint32_t retry_backoff_ms;     /* default 100 */
-	uint32_t retry_backoff_max_ms; /* default 2000 */
+	uint32_t retry_backoff_ms;     /* default 50 */
+	uint32_t retry_backoff_max_ms; /* default 1000 */
 	uint32_t retry_timeout_ms;     /* give up after no answer this long; default 60000;
 	                                  ELOG_FETCHER_RETRY_FOREVER: never */
 	enum elog_out_of_range out_of_range;

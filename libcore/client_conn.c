@@ -223,7 +223,7 @@ void elog_broker_addr_format(const struct elog_broker_addr *a, char *out, size_t
 
 void elog_conn_config_init(struct elog_conn_config *cfg)
 {
-	cfg->connect_timeout_ms = 5000;
+	cfg->connect_timeout_ms = ELOG_CONNECT_TIMEOUT_DEFAULT_MS;
 	cfg->frame_bytes_max = ELOG_FRAME_BYTES_DEFAULT;
 	cfg->send_buffer_bytes = 64u << 20;
 	cfg->in_flight_max = 64;
@@ -245,7 +245,7 @@ void elog_conn_init(struct elog_conn *c, const struct elog_conn_config *cfg)
 	if (c->config.send_buffer_bytes < 4096)
 		c->config.send_buffer_bytes = 4096;
 	if (c->config.connect_timeout_ms <= 0)
-		c->config.connect_timeout_ms = 5000;
+		c->config.connect_timeout_ms = ELOG_CONNECT_TIMEOUT_DEFAULT_MS;
 	c->fd = -1;
 	/* The output buffer holds the backlog plus one whole request (at most a frame). */
 	elog_buf_init(&c->out, c->config.send_buffer_bytes + c->config.frame_bytes_max +
@@ -266,6 +266,7 @@ void elog_conn_close(struct elog_conn *c)
 	c->in_off = 0;
 	c->pending_count = 0;
 	c->broken = 0;
+	c->connecting = 0;
 }
 
 void elog_conn_release(struct elog_conn *c)
@@ -275,6 +276,10 @@ void elog_conn_release(struct elog_conn *c)
 	elog_buf_release(&c->in);
 	free(c->pending);
 	c->pending = NULL;
+	free(c->addrs);
+	c->addrs = NULL;
+	free(c->addr_lens);
+	c->addr_lens = NULL;
 }
 
 static void conn_set_name(struct elog_conn *c, const char *host, uint16_t port)
@@ -286,70 +291,132 @@ static void conn_set_name(struct elog_conn *c, const char *host, uint16_t port)
 	elog_broker_addr_format(&a, c->name, sizeof(c->name));
 }
 
-/* One address: non-blocking connect, then poll for writability within the time left. */
-static int connect_one(const struct addrinfo *ai, int64_t deadline_ms, int *fd_out, int *errnum)
-{
-	int fd, rc, so_error = 0;
-	socklen_t len = sizeof(so_error);
+/*
+ * Connecting. elog_conn_connect_start resolves the name once, keeps up to
+ * ELOG_CONN_ADDRS_MAX addresses and starts a non-blocking connect to the
+ * first; conn_connect_step (from elog_conn_io) finishes it or moves on to
+ * the next address. The whole attempt shares one deadline. Nothing here
+ * blocks: elog_conn_connect is the same plus a poll loop.
+ */
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0) {
-		*errnum = errno;
-		return -1;
-	}
-	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	if (rc < 0 && errno != EINPROGRESS) {
-		*errnum = errno;
+/* Start a connect to addrs[addr_next++] and on: 1 in progress, 0 connected,
+ * -1 every address left failed at once (connect_errno says why). */
+static int conn_try_next(struct elog_conn *c)
+{
+	while (c->addr_next < c->addr_count) {
+		const struct sockaddr_storage *sa = &c->addrs[c->addr_next];
+		socklen_t len = (socklen_t)c->addr_lens[c->addr_next];
+		int fd;
+
+		c->addr_next++;
+		fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			c->connect_errno = errno;
+			continue;
+		}
+		if (connect(fd, (const struct sockaddr *)sa, len) == 0) {
+			c->fd = fd;
+			return 0;
+		}
+		if (errno == EINPROGRESS || errno == EINTR) {
+			c->fd = fd;
+			return 1;
+		}
+		c->connect_errno = errno;
 		close(fd);
-		return -1;
 	}
-	while (rc < 0) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int64_t left = deadline_ms - elog_clock_ms();
-		if (left <= 0) {
-			*errnum = ETIMEDOUT;
-			close(fd);
-			return -1;
-		}
-		rc = poll(&pfd, 1, (int)left);
-		if (rc < 0 && errno == EINTR) {
-			rc = -1;
-			continue;
-		}
-		if (rc < 0) {
-			*errnum = errno;
-			close(fd);
-			return -1;
-		}
-		if (rc == 0) {
-			rc = -1;
-			continue;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
-			so_error = errno;
-		if (so_error) {
-			*errnum = so_error;
-			close(fd);
-			return -1;
-		}
-		rc = 0;
-	}
-	*fd_out = fd;
-	return 0;
+	return -1;
 }
 
-int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, struct elog_err *err)
+static void conn_connected(struct elog_conn *c)
+{
+	int one = 1;
+
+	assert(c->fd >= 0);
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	c->connecting = 0;
+	c->broken = 0;
+}
+
+static void conn_break(struct elog_conn *c, struct elog_err *why);
+
+/* The connect failed for good: broken without a socket (fd -1), so that
+ * elog_conn_recv reports why and closes. */
+static void conn_connect_failed(struct elog_conn *c, int timed_out)
+{
+	struct elog_err e;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->connecting = 0;
+	if (timed_out)
+		elog_err_set(&e, ELOG_E_IO, "cannot connect to %s: timed out after %d ms", c->name,
+			     c->config.connect_timeout_ms);
+	else
+		elog_client_err_errno(&e, ELOG_E_IO, c->connect_errno ? c->connect_errno : ECONNREFUSED,
+				      "cannot connect to %s", c->name);
+	conn_break(c, &e);
+}
+
+/* Advance a connect under way without blocking. */
+static void conn_connect_step(struct elog_conn *c, int64_t now_ms)
+{
+	while (c->connecting) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		int so_error = 0, rc;
+		socklen_t len = sizeof(so_error);
+
+		rc = poll(&pfd, 1, 0);
+		if (rc == 0) {
+			if (now_ms >= c->connect_deadline_ms) {
+				close(c->fd);
+				c->fd = -1;
+				conn_connect_failed(c, 1);
+			}
+			return;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			so_error = errno;
+		else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
+			so_error = errno;
+		if (!so_error) {
+			conn_connected(c);
+			return;
+		}
+		c->connect_errno = so_error;
+		close(c->fd);
+		c->fd = -1;
+		rc = now_ms < c->connect_deadline_ms ? conn_try_next(c) : -1;
+		if (rc == 0)
+			conn_connected(c);
+		else if (rc < 0)
+			conn_connect_failed(c, now_ms >= c->connect_deadline_ms &&
+						       c->addr_next < c->addr_count);
+	}
+}
+
+int elog_conn_connect_start(struct elog_conn *c, const char *host, uint16_t port,
+			    struct elog_err *err)
 {
 	struct addrinfo hints, *res = NULL;
 	char port_text[8];
-	int rc, fd = -1, errnum = 0, one = 1;
-	int64_t deadline;
+	int rc;
 
 	elog_conn_close(c);
 	conn_set_name(c, host, port);
 	if (!c->pending) {
 		c->pending = calloc(c->config.in_flight_max, sizeof(*c->pending));
 		if (!c->pending)
+			return elog_err_set(err, ELOG_E_NOMEM, "out of memory for a connection");
+	}
+	if (!c->addrs) {
+		c->addrs = calloc(ELOG_CONN_ADDRS_MAX, sizeof(*c->addrs));
+		c->addr_lens = calloc(ELOG_CONN_ADDRS_MAX, sizeof(*c->addr_lens));
+		if (!c->addrs || !c->addr_lens)
 			return elog_err_set(err, ELOG_E_NOMEM, "out of memory for a connection");
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -361,27 +428,75 @@ int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, stru
 	if (rc != 0)
 		return elog_err_set(err, ELOG_E_IO, "cannot connect to %s: cannot resolve '%s': %s",
 				    c->name, host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	deadline = elog_clock_ms() + c->config.connect_timeout_ms;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		if (connect_one(ai, deadline, &fd, &errnum) == 0)
-			break;
-		fd = -1;
-		if (errnum == ETIMEDOUT)
-			break;
+	c->addr_count = c->addr_next = 0;
+	for (struct addrinfo *ai = res; ai && c->addr_count < ELOG_CONN_ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(c->addrs[0]))
+			continue;
+		memcpy(&c->addrs[c->addr_count], ai->ai_addr, ai->ai_addrlen);
+		c->addr_lens[c->addr_count++] = (uint32_t)ai->ai_addrlen;
 	}
 	freeaddrinfo(res);
-	if (fd < 0) {
-		if (errnum == ETIMEDOUT)
-			return elog_err_set(err, ELOG_E_IO, "cannot connect to %s: timed out after %d ms",
-					    c->name, c->config.connect_timeout_ms);
-		return elog_client_err_errno(err, ELOG_E_IO, errnum ? errnum : ECONNREFUSED,
+	c->connect_errno = 0;
+	c->connect_deadline_ms = elog_clock_ms() + c->config.connect_timeout_ms;
+	rc = conn_try_next(c);
+	if (rc < 0)
+		return elog_client_err_errno(err, ELOG_E_IO, c->connect_errno ? c->connect_errno : ECONNREFUSED,
 					     "cannot connect to %s", c->name);
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	c->fd = fd;
-	c->broken = 0;
+	if (rc == 0)
+		conn_connected(c);
+	else
+		c->connecting = 1;
 	return 0;
+}
+
+int elog_conn_connect(struct elog_conn *c, const char *host, uint16_t port, struct elog_err *err)
+{
+	if (elog_conn_connect_start(c, host, port, err) < 0)
+		return -1;
+	/* Bounded by connect_deadline_ms: each round waits at most until it. */
+	while (c->connecting) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		int64_t left = c->connect_deadline_ms - elog_clock_ms();
+		if (poll(&pfd, 1, left > 0 ? (int)left : 0) < 0 && errno != EINTR) {
+			int e = errno;
+			elog_conn_close(c);
+			return elog_client_err_errno(err, ELOG_E_IO, e, "cannot connect to %s", c->name);
+		}
+		conn_connect_step(c, elog_clock_ms());
+	}
+	if (c->broken) {
+		if (err)
+			*err = c->broken_err;
+		elog_conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+int64_t elog_conn_oldest_ms(const struct elog_conn *c)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (uint32_t i = 0; i < c->pending_count; i++)
+		if (c->pending[i].sent_ms < oldest)
+			oldest = c->pending[i].sent_ms;
+	return oldest;
+}
+
+int elog_conn_timeout_ms(const struct elog_conn *c, int64_t now_ms)
+{
+	int64_t next = INT64_MAX;
+
+	if (c->fd < 0 || c->broken)
+		return -1;
+	if (c->connecting)
+		next = c->connect_deadline_ms;
+	for (uint32_t i = 0; i < c->pending_count; i++)
+		if (c->pending[i].deadline_ms && c->pending[i].deadline_ms < next)
+			next = c->pending[i].deadline_ms;
+	if (next == INT64_MAX)
+		return -1;
+	return next <= now_ms ? 0 : next - now_ms > INT32_MAX ? INT32_MAX : (int)(next - now_ms);
 }
 
 int elog_conn_can_send(const struct elog_conn *c)
@@ -438,7 +553,8 @@ int elog_conn_request_end(struct elog_conn *c, struct elog_wire_w *w, int expect
 	pe->api = api;
 	pe->version = elog_get16(c->out.data + w->frame_start + 6);
 	pe->tag = tag;
-	pe->deadline_ms = timeout_ms > 0 ? elog_clock_ms() + timeout_ms : 0;
+	pe->sent_ms = elog_clock_ms();
+	pe->deadline_ms = timeout_ms > 0 ? pe->sent_ms + timeout_ms : 0;
 	return 0;
 }
 
@@ -446,6 +562,8 @@ short elog_conn_events(const struct elog_conn *c)
 {
 	if (c->fd < 0 || c->broken)
 		return 0;
+	if (c->connecting)
+		return POLLOUT;
 	return (short)(POLLIN | (c->out.len > c->out_sent ? POLLOUT : 0));
 }
 
@@ -531,11 +649,16 @@ static void conn_write(struct elog_conn *c)
 
 int elog_conn_io(struct elog_conn *c, short revents, int64_t now_ms, struct elog_err *err)
 {
-	if (c->fd < 0)
+	if (c->fd < 0 && !c->broken)
 		return elog_err_set(err, ELOG_E_IO, "%s: not connected", c->name);
 	if (c->broken)
 		return 0;
 	(void)revents; /* reads and writes are attempted regardless: both are non-blocking */
+	if (c->connecting) {
+		conn_connect_step(c, now_ms);
+		if (c->connecting || c->broken)
+			return 0;
+	}
 	conn_read(c);
 	if (!c->broken)
 		conn_write(c);
@@ -568,23 +691,19 @@ int elog_conn_wait(struct elog_conn *c, int timeout_ms, struct elog_err *err)
 	struct pollfd pfd;
 	int64_t now;
 
-	if (c->fd < 0)
+	if (c->fd < 0 && !c->broken)
 		return elog_err_set(err, ELOG_E_IO, "%s: not connected", c->name);
 	if (c->broken || conn_frame_ready(c))
 		return 0;
 	pfd.fd = c->fd;
 	pfd.events = elog_conn_events(c);
 	pfd.revents = 0;
-	/* Wake for the earliest request deadline too. */
+	/* Wake for the earliest deadline (connect or request) too. */
 	now = elog_clock_ms();
-	for (uint32_t i = 0; i < c->pending_count; i++) {
-		int64_t left = c->pending[i].deadline_ms - now;
-		if (!c->pending[i].deadline_ms)
-			continue;
-		if (left < 0)
-			left = 0;
-		if (timeout_ms < 0 || left < timeout_ms)
-			timeout_ms = (int)left;
+	{
+		int left = elog_conn_timeout_ms(c, now);
+		if (left >= 0 && (timeout_ms < 0 || left < timeout_ms))
+			timeout_ms = left;
 	}
 	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
 		return elog_client_err_errno(err, ELOG_E_IO, errno, "%s: poll", c->name);
@@ -620,7 +739,7 @@ int elog_conn_recv(struct elog_conn *c, struct elog_response *resp, struct elog_
 	const uint8_t *p;
 	uint32_t i;
 
-	if (c->fd < 0)
+	if (c->fd < 0 && !c->broken)
 		return elog_err_set(err, ELOG_E_IO, "%s: not connected", c->name);
 	avail = c->in.len - c->in_off;
 	if (avail < ELOG_FRAME_HEADER_SIZE) {

@@ -23,6 +23,10 @@
 #define FETCHER_CONNS_MAX 256
 #define FETCHER_HELD 2
 #define FETCHER_PARTS_MAX 65536
+/* A fetch unanswered this long past its long-poll wait may be stuck at a
+ * leader that stopped or was cut off: metadata is asked (at most this
+ * often) whether it moved. */
+#define FETCHER_STALL_MS 1000
 
 struct fpart {
 	char *topic;
@@ -166,8 +170,8 @@ void elog_fetcher_config_init(struct elog_fetcher_config *cfg)
 	cfg->min_bytes = 1;
 	cfg->max_bytes = 16u << 20;
 	cfg->partition_max_bytes = 4u << 20;
-	cfg->retry_backoff_ms = 100;
-	cfg->retry_backoff_max_ms = 2000;
+	cfg->retry_backoff_ms = 50;
+	cfg->retry_backoff_max_ms = 1000;
 	cfg->retry_timeout_ms = 60000;
 	cfg->out_of_range = ELOG_OUT_OF_RANGE_FAIL;
 }
@@ -926,6 +930,30 @@ static int fetch_send(struct elog_fetcher *f, struct fconn *fc, int64_t now)
 	return 1;
 }
 
+/*
+ * A fetch in flight to a broker that no longer leads one of its partitions
+ * may never be answered (the old leader stopped, or is cut off): drop that
+ * connection and ask the new leaders. A fetch is only a read: the answer,
+ * had it come, would be asked for again from the same offsets.
+ */
+static void abandon_moved(struct elog_fetcher *f)
+{
+	for (size_t i = 0; i < f->conn_count; i++) {
+		struct fconn *fc = f->conns[i];
+		int moved = 0;
+
+		for (size_t k = 0; k < fc->req_count && fc->in_flight; k++)
+			moved |= fc->req[k]->leader_id != fc->broker_id;
+		if (!moved)
+			continue;
+		for (size_t k = 0; k < fc->req_count; k++)
+			fc->req[k]->in_flight = 0;
+		fc->req_count = 0;
+		fc->in_flight = 0;
+		elog_conn_close(&fc->conn);
+	}
+}
+
 static void refresh_metadata(struct elog_fetcher *f, int64_t now)
 {
 	const char *topics[64];
@@ -957,6 +985,28 @@ static void refresh_metadata(struct elog_fetcher *f, int64_t now)
 			if (t->partitions[k].id == fp->id)
 				fp->leader_id = t->partitions[k].leader_id;
 	}
+	abandon_moved(f);
+}
+
+/* When to ask metadata whether a leader with a fetch stuck on it moved;
+ * INT64_MAX: none is in flight. */
+static int64_t stall_check_at(const struct elog_fetcher *f)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (size_t i = 0; i < f->conn_count; i++) {
+		int64_t o = elog_conn_oldest_ms(&f->conns[i]->conn);
+		if (o < oldest)
+			oldest = o;
+	}
+	int64_t every = FETCHER_STALL_MS > f->cfg.retry_backoff_max_ms ? FETCHER_STALL_MS
+									: f->cfg.retry_backoff_max_ms;
+
+	if (oldest == INT64_MAX)
+		return INT64_MAX;
+	oldest += (int64_t)f->cfg.max_wait_ms + FETCHER_STALL_MS;
+	/* Not sooner than a refresh may follow the last one (no busy loop). */
+	return oldest > f->metadata_at_ms + every ? oldest : f->metadata_at_ms + every;
 }
 
 /* Fetch where nothing is in flight and the held responses leave room. */
@@ -984,7 +1034,9 @@ static void fetch_ready(struct elog_fetcher *f, int64_t now)
 				f->metadata_stale = 1;
 				continue;
 			}
-			if (elog_conn_connect(&fc->conn, mb->host, mb->port, &e) < 0) {
+			/* Non-blocking: the fetch queues while it connects, and a dead
+			 * broker holds up only the partitions it leads. */
+			if (elog_conn_connect_start(&fc->conn, mb->host, mb->port, &e) < 0) {
 				conn_failing(f, fc, &e);
 				part_trouble(f, fp, e.msg, now);
 				fc->reconnect_at_ms = now + elog_backoff_ms(fc->reconnect_attempt++,
@@ -1015,6 +1067,8 @@ static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_e
 		fetch_ready(f, now);
 		return 0;
 	}
+	if (now >= stall_check_at(f))
+		f->metadata_stale = 1;
 	if (f->metadata_stale)
 		refresh_metadata(f, now);
 	fetch_ready(f, now);
@@ -1032,12 +1086,18 @@ static int fetcher_service(struct elog_fetcher *f, int timeout_ms, struct elog_e
 		if (!f->parts[i]->removed && !f->parts[i]->in_flight && f->parts[i]->retry_at_ms > now &&
 		    f->parts[i]->retry_at_ms < next)
 			next = f->parts[i]->retry_at_ms;
-	for (size_t i = 0; i < f->conn_count; i++)
+	for (size_t i = 0; i < f->conn_count; i++) {
+		int left = elog_conn_timeout_ms(&f->conns[i]->conn, now);
 		if (!elog_conn_is_open(&f->conns[i]->conn) && f->conns[i]->reconnect_at_ms > now &&
 		    f->conns[i]->reconnect_at_ms < next)
 			next = f->conns[i]->reconnect_at_ms;
+		if (left >= 0 && now + left < next)
+			next = now + left;
+	}
 	if (f->metadata_stale && next > now + 50)
 		next = now + 50;
+	if (stall_check_at(f) < next)
+		next = stall_check_at(f) > now ? stall_check_at(f) : now;
 	if (next != INT64_MAX && (wait < 0 || next - now < wait))
 		wait = (int)(next - now);
 	if (n == 0) {

@@ -32,7 +32,8 @@ int elog_client_err_proto(struct elog_err *err, int proto_error, const char *msg
 struct elog_client_conn {
 	struct elog_broker_addr addr;
 	struct elog_conn conn;
-	int64_t retry_at_ms;          /* do not reconnect before (after a failure) */
+	int64_t retry_at_ms;          /* a connect failed: tried last until then */
+	uint32_t failures;            /* connects failed in a row */
 };
 
 struct elog_client {
@@ -45,6 +46,8 @@ struct elog_client {
 	size_t conn_count;
 	struct elog_response resp;     /* reused by synchronous calls */
 	int last_proto_error;
+	struct elog_broker_addr last_good;  /* the broker that last answered METADATA */
+	int has_last_good;
 };
 
 /* INIT_PRODUCER: a fresh producer id and epoch (controller, retried like admin calls). */

@@ -24,6 +24,9 @@
  */
 
 #define PRODUCER_CONNS_MAX 256
+/* A produce unanswered this long may be stuck at a leader that stopped or
+ * was cut off: metadata is asked (at most this often) whether it moved. */
+#define PRODUCER_STALL_MS 1000
 #define PRODUCER_SERVICE_RECORDS 1024   /* check timers at least every N sends */
 
 struct ppart;
@@ -34,6 +37,7 @@ struct pbatch {
 	uint32_t record_count;
 	int32_t base_sequence;
 	int in_flight;
+	uint32_t sends;        /* times it went out in a request */
 	uint32_t attempts;
 	int64_t deadline_ms;
 	uint8_t *data;
@@ -45,6 +49,7 @@ struct pbatch {
 struct ppart {
 	uint32_t id;
 	int32_t leader_id;
+	int32_t in_flight_broker;      /* where its in-flight batches went (in_flight > 0) */
 	struct elog_batch_builder builder;
 	uint64_t *tags;                /* tags of the open batch */
 	size_t tags_cap;
@@ -132,7 +137,7 @@ void elog_producer_config_init(struct elog_producer_config *cfg)
 	cfg->compression = ELOG_COMPRESS_NONE;
 	cfg->max_in_flight = 5;
 	cfg->retries = UINT32_MAX;
-	cfg->retry_backoff_ms = 100;
+	cfg->retry_backoff_ms = 50;
 	cfg->retry_backoff_max_ms = 1000;
 	cfg->request_timeout_ms = 30000;
 	cfg->delivery_timeout_ms = 120000;
@@ -534,6 +539,7 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->base_sequence = p->idempotent ? pp->next_sequence : -1;
 	b->in_flight = 0;
 	b->attempts = 0;
+	b->sends = 0;
 	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
 	if (p->idempotent)
 		pp->next_sequence += (int32_t)count;
@@ -617,6 +623,38 @@ static void pconn_lost(struct elog_producer *p, struct pconn *pc, const struct e
 	elog_conn_close(&pc->conn);
 }
 
+/*
+ * After a metadata refresh: a partition whose leader moved while batches
+ * are in flight to its old leader. Waiting for the old leader's answer
+ * keeps the order (part_sendable), but a leader that died or was cut off
+ * may not answer before the request timeout. With idempotence the old
+ * connection is dropped instead, as if it had been lost: its batches go
+ * back to their queues and are resent, in order, with the same producer id
+ * and sequences, to the leaders named now. A batch the old leader did
+ * append is either in the new leader's log (it answers with the original
+ * offset) or never commits. Without idempotence a resend could store a
+ * batch twice: the answer is awaited.
+ */
+static void abandon_moved(struct elog_producer *p)
+{
+	for (uint32_t i = 0; p->idempotent && p->parts && p->parts[i]; i++) {
+		struct ppart *pp = p->parts[i];
+		struct elog_err why;
+
+		if (!pp->in_flight || pp->in_flight_broker == pp->leader_id)
+			continue;
+		for (size_t k = 0; k < p->conn_count; k++) {
+			struct pconn *pc = p->conns[k];
+			if (pc->broker_id != pp->in_flight_broker || !pc->reqs_used)
+				continue;
+			elog_err_set(&why, ELOG_E_IO, "leader of partition %u moved from broker %d to %d",
+				     pp->id, (int)pp->in_flight_broker, (int)pp->leader_id);
+			pconn_lost(p, pc, &why);
+		}
+		assert(pp->in_flight == 0);
+	}
+}
+
 /* ------------------------------------------------------------ responses */
 
 struct produce_ctx {
@@ -673,8 +711,10 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 			pp->retry_at_ms = now + elog_backoff_ms(pp->retry_attempt++, p->cfg.retry_backoff_ms,
 								p->cfg.retry_backoff_max_ms, elog_client_random());
 		last_error_set(pp, why);
+		/* The leader may have moved (or be moving: an acks=all timeout
+		 * is what a leader that lost its followers answers). */
 		if (code == ELOG_PE_NOT_LEADER || code == ELOG_PE_LEADER_UNKNOWN ||
-		    code == ELOG_PE_SHUTTING_DOWN)
+		    code == ELOG_PE_SHUTTING_DOWN || code == ELOG_PE_TIMEOUT)
 			p->metadata_stale = 1;
 		return;
 	}
@@ -703,7 +743,8 @@ static int produce_result(void *ctx, const struct elog_produce_result *res, stru
 			continue;
 		pc->rq->batches[i] = NULL;
 		count = b->record_count; /* b is recycled by batch_result */
-		/* Batches of one partition in one request were appended back to back. */
+		/* Batches of one partition in one request were appended back to
+		 * back (a resent one, maybe a duplicate, goes alone: send_request). */
 		batch_result(p, b, res->error, res->message, res->message_len, offset);
 		if (res->error == 0 && offset >= 0)
 			offset += count;
@@ -760,6 +801,11 @@ static int part_sendable(const struct elog_producer *p, const struct ppart *pp, 
 		return 0; /* nothing waiting to go */
 	if (pp->retrying && pp->in_flight)
 		return 0; /* drain first, then resend in order */
+	/* The leader moved while batches are in flight to the old one: they are
+	 * in doubt until answered (or their connection is lost). A later batch
+	 * sent to the new leader now could land before them: wait. */
+	if (pp->in_flight && pp->in_flight_broker != pp->leader_id)
+		return 0;
 	if (p->idempotent && pp->in_flight >= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX)
 		return 0;
 	return 1;
@@ -853,13 +899,22 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 				break;
 			if (bytes && bytes + b->len > p->cfg.request_bytes)
 				break;
+			/* A batch sent before may be a duplicate, answered with the
+			 * offset it first got, so the partition's one base offset
+			 * would not say where a batch after it went: a resent batch
+			 * goes alone. */
+			if (part_bytes && b->sends)
+				break;
 			if (rq && request_add(rq, b) < 0)
 				break;
 			elog_wire_put_raw(&w, b->data, b->len);
 			b->in_flight = 1;
 			pp->in_flight++;
+			pp->in_flight_broker = pc->broker_id;
 			bytes += b->len;
 			part_bytes += b->len;
+			if (b->sends++)
+				break;
 			if (!rq) {
 				/* acks=0: nothing will come back; it is delivered once queued. */
 				b->in_flight = 0;
@@ -916,7 +971,9 @@ static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err
 				p->metadata_stale = 1;
 				continue;
 			}
-			if (elog_conn_connect(&pc->conn, mb->host, mb->port, &e) < 0) {
+			/* Non-blocking: requests queue while it connects; a dead
+			 * broker costs this partition, never the others. */
+			if (elog_conn_connect_start(&pc->conn, mb->host, mb->port, &e) < 0) {
 				pconn_lost(p, pc, &e);
 				/* Nothing was in flight; note why for a later timeout message. */
 				last_error_set(pp, e.msg);
@@ -970,9 +1027,30 @@ static void linger_expired(struct elog_producer *p, int64_t now, struct elog_err
 	}
 }
 
+/* When to ask metadata whether a leader with a request stuck on it moved;
+ * INT64_MAX: nothing is in flight. */
+static int64_t stall_check_at(const struct elog_producer *p)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (size_t i = 0; i < p->conn_count; i++) {
+		int64_t o = elog_conn_oldest_ms(&p->conns[i]->conn);
+		if (o < oldest)
+			oldest = o;
+	}
+	int64_t every = PRODUCER_STALL_MS > p->cfg.retry_backoff_max_ms ? PRODUCER_STALL_MS
+									  : p->cfg.retry_backoff_max_ms;
+
+	if (oldest == INT64_MAX)
+		return INT64_MAX;
+	oldest += PRODUCER_STALL_MS;
+	/* Not sooner than a refresh may follow the last one (no busy loop). */
+	return oldest > p->metadata_at_ms + every ? oldest : p->metadata_at_ms + every;
+}
+
 int elog_producer_timeout_ms(const struct elog_producer *p)
 {
-	int64_t now = elog_clock_ms(), next = INT64_MAX;
+	int64_t now = elog_clock_ms(), next = stall_check_at(p);
 
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		const struct ppart *pp = p->parts[i];
@@ -987,10 +1065,15 @@ int elog_producer_timeout_ms(const struct elog_producer *p)
 				next = pp->head->deadline_ms;
 		}
 	}
-	for (size_t i = 0; i < p->conn_count; i++)
+	for (size_t i = 0; i < p->conn_count; i++) {
+		int left = elog_conn_timeout_ms(&p->conns[i]->conn, now);
 		if (!elog_conn_is_open(&p->conns[i]->conn) && p->conns[i]->reconnect_at_ms > now &&
 		    p->conns[i]->reconnect_at_ms < next)
 			next = p->conns[i]->reconnect_at_ms;
+		/* A connect or request deadline: noticed by elog_conn_io. */
+		if (left >= 0 && now + left < next)
+			next = now + left;
+	}
 	if (next == INT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now > INT32_MAX ? INT32_MAX : next - now);
@@ -1048,14 +1131,18 @@ static int producer_service(struct elog_producer *p, int timeout_ms, struct elog
 	p->sends_since_service = 0;
 	linger_expired(p, now, err);
 	expire_batches(p, now);
+	if (now >= stall_check_at(p))
+		p->metadata_stale = 1;
 	if (p->metadata_stale &&
 	    now - p->metadata_at_ms >= (int64_t)elog_backoff_ms(p->metadata_attempt, p->cfg.retry_backoff_ms,
 								p->cfg.retry_backoff_max_ms, 0)) {
 		struct elog_err e;
-		if (producer_refresh(p, &e) < 0)
+		if (producer_refresh(p, &e) < 0) {
 			p->metadata_attempt++;
-		else
+		} else {
 			p->metadata_attempt = 0;
+			abandon_moved(p);
+		}
 		now = elog_clock_ms();
 	}
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
@@ -1096,7 +1183,8 @@ static int producer_service(struct elog_producer *p, int timeout_ms, struct elog
 		}
 		now = elog_clock_ms();
 		for (size_t i = 0; i < n; i++) {
-			if (fds[i].revents || owners[i]->conn.pending_count)
+			if (fds[i].revents || owners[i]->conn.pending_count ||
+			    elog_conn_is_connecting(&owners[i]->conn))
 				(void)elog_conn_io(&owners[i]->conn, fds[i].revents, now, NULL);
 			drain_conn(p, owners[i]);
 		}

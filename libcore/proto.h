@@ -52,6 +52,8 @@
 #define ELOG_FRAME_BYTES_DEFAULT ((64u << 20) + (1u << 20))
 #define ELOG_FRAME_BYTES_HARD_MAX (256u << 20)
 #define ELOG_TOPIC_NAME_MAX 249
+/* DESCRIBE_TOPICS partition status (version 3): no majority of replicas reachable. */
+#define ELOG_DESCRIBE_STATUS_UNAVAILABLE 3
 
 enum elog_api {
 	ELOG_API_METADATA = 1,

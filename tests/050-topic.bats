@@ -172,7 +172,7 @@ config	cfg	segment.ms	3600000"
 	run -0 elog-topic list --json
 	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"records":0,"size_bytes":0,"retention_ms":-1,"retention_bytes":-1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"replicas":[0],"isr":[0],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
@@ -208,8 +208,8 @@ b              1           1            0        0     forever"
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
   flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
   retention.ms=-1 segment.bytes=128M segment.ms=0
-PARTITION  LEADER  REPLICAS  ISR  START  HIGH_WATERMARK  SIZE  SEGMENTS  STATUS
-0          0       0         0    0      0               0     1         ok"
+PARTITION  LEADER  REPLICAS  ISR  START  END  SIZE  SEGMENTS  STATUS
+0          0       0         0    0      0    0     1         ok"
 }
 
 @test "on a terminal: list shows records, size and retention; describe fits 80 columns" {

@@ -32,11 +32,13 @@ declare -gA BAD=(
 	["elog-produce --linger"]=5
 	["elog-produce --max-record-bytes"]=12x
 	["elog-produce --timeout"]=5
+	["elog-produce --connect-timeout"]=0s
 	["elog-consume --brokers"]=host:port
 	["elog-consume --offset"]=x
 	["elog-consume --count"]=-1
 	["elog-consume --format"]=%Q
 	["elog-consume --timeout"]=5
+	["elog-consume --connect-timeout"]=11m
 	["elog-topic --brokers"]=host:port
 	["elog-topic --config"]=retention.ms
 	["elog-topic --partitions"]=0
@@ -47,6 +49,7 @@ declare -gA BAD=(
 	["elog-topic --retention-bytes"]=1MB
 	["elog-topic --segment-bytes"]=12
 	["elog-topic --timeout"]=5
+	["elog-topic --connect-timeout"]=5
 	["elog-topic --before"]=x
 	["elog-serve --listen"]=127.0.0.1:70000
 	["elog-serve --dir"]=
@@ -86,7 +89,9 @@ declare -gA OPERANDS=(
 @test "a duration without its unit is refused by every tool, never taken as milliseconds" {
 	local key tool opt
 	for key in "elog-produce --linger" "elog-produce --timeout" "elog-consume --timeout" \
-		"elog-topic --retention" "elog-topic --timeout" "elog-topic --flush"; do
+		"elog-topic --retention" "elog-topic --timeout" "elog-topic --flush" \
+		"elog-produce --connect-timeout" "elog-consume --connect-timeout" \
+		"elog-topic --connect-timeout"; do
 		tool=${key%% *}
 		opt=${key#* }
 		# shellcheck disable=SC2086

@@ -44,6 +44,7 @@ elog_setup() {
 
 elog_teardown() {
 	elog_stop_all
+	elog_netns_teardown
 	if [ -n "${ELOG_KEEP:-}" ]; then
 		echo "# kept $ELOG_TMP" >&3
 	elif [ -n "${ELOG_TMP:-}" ]; then
@@ -163,3 +164,6 @@ elog_broker_wait() {
 	ELOG_ADDR=$(sed -n 's/.* msg=ready listen=\([^ ]*\) .*/\1/p' "$ELOG_TMP/$name.err" | tail -n 1)
 	[ -n "$ELOG_ADDR" ] || fail "no listen= in the ready line of $name: $(cat "$ELOG_TMP/$name.err")"
 }
+
+# Network namespaces per test (elog_netns_setup, partitions, heal, teardown).
+. "$BATS_TEST_DIRNAME/netns.bash"

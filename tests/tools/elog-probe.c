@@ -11,6 +11,7 @@
  *   alter TOPIC [-p N] [-C key=value]...
  *   delete TOPIC
  *   describe [TOPIC...]        topic=T error=E partitions=N key=value...; partition lines
+ *                              (version 3: ... leader=L term=T replicas=id:in_sync:end:lag,...)
  *   init-producer              producer_id=N epoch=E
  *   produce TOPIC [-P part] [-n records] [-k batches] [-a acks] [-s first]
  *           [-t timestamp] [-I pid] [-E epoch] [-S seq] [-T timeout_ms] [-V value_bytes]
@@ -416,8 +417,23 @@ static int cmd_describe(struct probe *pr, int argc, char **argv)
 			size_t dl;
 			elog_wire_get_string(&r, &detail, &dl);
 			printf("partition=%u log_start=%" PRId64 " high_watermark=%" PRId64 " size=%" PRIu64
-			       " segments=%u status=%u detail=\"%.*s\"\n", id, start, hw, size, segments,
+			       " segments=%u status=%u detail=\"%.*s\"", id, start, hw, size, segments,
 			       status, (int)dl, detail);
+			if (version_of(pr, ELOG_API_DESCRIBE_TOPICS) >= 3) {
+				/* leader=L term=T replicas=id:in_sync:end:lag,... */
+				uint32_t nr;
+				printf(" leader=%d", (int)elog_wire_get_i32(&r));
+				printf(" term=%" PRIu64 " replicas=", elog_wire_get_u64(&r));
+				nr = elog_wire_get_count(&r, 21);
+				for (uint32_t q = 0; q < nr; q++) {
+					int32_t rid = elog_wire_get_i32(&r);
+					unsigned in_sync = elog_wire_get_u8(&r);
+					int64_t rend = elog_wire_get_i64(&r);
+					printf("%s%d:%u:%" PRId64 ":%" PRId64, q ? "," : "", (int)rid, in_sync,
+					       rend, elog_wire_get_i64(&r));
+				}
+			}
+			printf("\n");
 		}
 	}
 	return check_end(&r);

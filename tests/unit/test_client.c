@@ -61,9 +61,32 @@ struct fb_conn {
 	int nheld;
 };
 
+/* A broker of the fake cluster as metadata names it (a fake, or an address
+ * where nothing answers). */
+struct fb_addr {
+	int32_t id;
+	uint16_t port;
+};
+
+/*
+ * A fake cluster: fakes made with fb_start_peer(owner) share the owner's
+ * topics and lock (one replicated log, as far as clients can tell), and
+ * each answers NOT_LEADER for a partition whose leader (owner->leaders) is
+ * not its id. The owner's broker list is what METADATA names.
+ */
 struct fb {
 	pthread_t thread;
 	pthread_mutex_t mu;
+	pthread_mutex_t *lock;            /* &owner->mu */
+	struct fb *owner;                 /* itself, or the fake whose topics it shares */
+	int32_t id;
+	struct fb_addr brokers[4];        /* owner: the cluster as METADATA tells it */
+	int nbrokers;
+	int32_t leaders[FB_PARTS];        /* owner: leader id of partition i of every topic */
+	int32_t controller;               /* owner */
+	int not_leader_answers;           /* NOT_LEADER answers given */
+	int stall;                        /* read nothing from connections (a stopped broker) */
+	int sequence_errors;              /* UNKNOWN_PRODUCER / OUT_OF_ORDER_SEQUENCE answers */
 	int listen_fd, wake[2];
 	uint16_t port;
 	int stop;
@@ -83,10 +106,13 @@ struct fb {
 	int old_version;                  /* answer like a broker before per-api versions */
 	/* counters */
 	int produce_requests, fetch_requests, duplicates, init_producers, metadata_creates;
+	int dup_then_more;                /* a duplicate batch with more batches after it in one
+	                                     partition's data: its one base offset is ambiguous */
 };
 
 static struct fb_topic *fb_topic(struct fb *fb, const char *name, size_t len)
 {
+	fb = fb->owner;
 	for (int i = 0; i < fb->ntopics; i++)
 		if (strlen(fb->topics[i].name) == len && memcmp(fb->topics[i].name, name, len) == 0)
 			return &fb->topics[i];
@@ -97,6 +123,7 @@ static struct fb_topic *fb_create(struct fb *fb, const char *name, size_t len, u
 {
 	struct fb_topic *t;
 
+	fb = fb->owner;
 	if (fb->ntopics == FB_TOPICS || len >= sizeof(t->name) || parts == 0 || parts > FB_PARTS)
 		return NULL;
 	t = &fb->topics[fb->ntopics++];
@@ -106,6 +133,33 @@ static struct fb_topic *fb_create(struct fb *fb, const char *name, size_t len, u
 	for (uint32_t i = 0; i < parts; i++)
 		t->parts[i] = calloc(1, sizeof(struct fb_part));
 	return t;
+}
+
+static void fb_put_partition_meta(struct fb *o, struct elog_wire_w *w, uint32_t p)
+{
+	int32_t leader = o->leaders[p];
+
+	elog_wire_put_u32(w, p);
+	elog_wire_put_i16(w, leader < 0 ? ELOG_PE_LEADER_UNKNOWN : 0);
+	elog_wire_put_i32(w, leader);
+	elog_wire_put_i64(w, 1);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_i32(w, leader);
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_i32(w, leader);
+}
+
+/* Does this fake lead partition p? Else put NOT_LEADER in *code. */
+static int fb_leads(struct fb *fb, uint32_t p, int16_t *code, char *msg, size_t cap)
+{
+	int32_t leader = p < FB_PARTS ? fb->owner->leaders[p] : fb->id;
+
+	if (leader == fb->id)
+		return 1;
+	fb->not_leader_answers++;
+	*code = leader < 0 ? ELOG_PE_LEADER_UNKNOWN : ELOG_PE_NOT_LEADER;
+	snprintf(msg, cap, leader < 0 ? "no leader" : "leader is broker %d", (int)leader);
+	return 0;
 }
 
 static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w *w,
@@ -125,11 +179,16 @@ static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w 
 		allow_auto_create = elog_wire_get_u8(&names);
 	fb->metadata_creates += allow_auto_create;
 
-	elog_wire_put_i32(w, 0);           /* controller */
-	elog_wire_put_u32(w, 1);           /* brokers */
-	elog_wire_put_i32(w, 0);
-	elog_wire_put_cstring(w, "127.0.0.1");
-	elog_wire_put_u16(w, fb->port);
+	struct fb *o = fb->owner;
+
+	elog_wire_put_i32(w, o->controller);
+	elog_wire_put_u32(w, (uint32_t)o->nbrokers);
+	for (int i = 0; i < o->nbrokers; i++) {
+		elog_wire_put_i32(w, o->brokers[i].id);
+		elog_wire_put_cstring(w, "127.0.0.1");
+		elog_wire_put_u16(w, o->brokers[i].port);
+	}
+	fb = o;
 	if (n == 0) {
 		elog_wire_put_u32(w, (uint32_t)fb->ntopics);
 		for (int i = 0; i < fb->ntopics; i++) {
@@ -137,16 +196,8 @@ static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w 
 			elog_wire_put_cstring(w, t->name);
 			elog_wire_put_i16(w, 0);
 			elog_wire_put_u32(w, t->nparts);
-			for (uint32_t p = 0; p < t->nparts; p++) {
-				elog_wire_put_u32(w, p);
-				elog_wire_put_i16(w, 0);
-				elog_wire_put_i32(w, 0);
-				elog_wire_put_i64(w, 1);
-				elog_wire_put_u32(w, 1);
-				elog_wire_put_i32(w, 0);
-				elog_wire_put_u32(w, 1);
-				elog_wire_put_i32(w, 0);
-			}
+			for (uint32_t p = 0; p < t->nparts; p++)
+				fb_put_partition_meta(o, w, p);
 		}
 		return;
 	}
@@ -162,16 +213,8 @@ static void fb_put_metadata(struct fb *fb, uint16_t version, struct elog_wire_w 
 		elog_wire_put_string(w, name, len);
 		elog_wire_put_i16(w, t ? 0 : ELOG_PE_UNKNOWN_TOPIC);
 		elog_wire_put_u32(w, t ? t->nparts : 0);
-		for (uint32_t p = 0; t && p < t->nparts; p++) {
-			elog_wire_put_u32(w, p);
-			elog_wire_put_i16(w, 0);
-			elog_wire_put_i32(w, 0);
-			elog_wire_put_i64(w, 1);
-			elog_wire_put_u32(w, 1);
-			elog_wire_put_i32(w, 0);
-			elog_wire_put_u32(w, 1);
-			elog_wire_put_i32(w, 0);
-		}
+		for (uint32_t p = 0; t && p < t->nparts; p++)
+			fb_put_partition_meta(o, w, p);
 	}
 }
 
@@ -207,6 +250,8 @@ static int16_t fb_append(struct fb *fb, struct fb_part *part, const uint8_t *p, 
 				fb->duplicates++;
 				p += elog_batch_total_size(&h);
 				len -= elog_batch_total_size(&h);
+				if (len)
+					fb->dup_then_more++;
 				continue;
 			}
 			if (!known && h.base_sequence != 0)
@@ -270,21 +315,26 @@ static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
 			size_t blen;
 			int16_t code = 0;
 			int64_t base = -1;
+			char msg[64] = "";
 
 			elog_wire_get_bytes(r, &batches, &blen);
 			if (!t)
 				code = ELOG_PE_UNKNOWN_TOPIC;
 			else if (id >= t->nparts)
 				code = ELOG_PE_UNKNOWN_PARTITION;
+			else if (!fb_leads(fb, id, &code, msg, sizeof(msg)))
+				;
 			else if (injected)
 				code = fb->produce_error;
 			else if ((int)id == fb->bad_partition)
 				code = fb->bad_error;
 			else
 				code = fb_append(fb, t->parts[id], batches, blen, &base);
+			if (code == ELOG_PE_UNKNOWN_PRODUCER || code == ELOG_PE_OUT_OF_ORDER_SEQUENCE)
+				fb->sequence_errors++;
 			elog_wire_put_u32(w, id);
 			elog_wire_put_i16(w, code);
-			elog_wire_put_cstring(w, code ? elog_proto_error_text(code) : "");
+			elog_wire_put_cstring(w, msg[0] ? msg : code ? elog_proto_error_text(code) : "");
 			elog_wire_put_i64(w, code ? -1 : base);
 			elog_wire_put_i64(w, 0);
 		}
@@ -325,14 +375,17 @@ static void fb_fetch(struct fb *fb, struct elog_wire_w *w, struct elog_wire_r *r
 			struct fb_part *part = t && id < t->nparts ? t->parts[id] : NULL;
 			size_t pos, sent = 0;
 			int16_t code = 0;
+			char msg[64] = "";
 
 			if (!part)
 				code = ELOG_PE_UNKNOWN_PARTITION;
+			else if (!fb_leads(fb, id, &code, msg, sizeof(msg)))
+				part = NULL;
 			else if (off < part->log_start || off > part->hw)
 				code = ELOG_PE_OFFSET_OUT_OF_RANGE;
 			elog_wire_put_u32(w, id);
 			elog_wire_put_i16(w, code);
-			elog_wire_put_cstring(w, code ? elog_proto_error_text(code) : "");
+			elog_wire_put_cstring(w, msg[0] ? msg : code ? elog_proto_error_text(code) : "");
 			elog_wire_put_i64(w, part ? part->hw : -1);
 			elog_wire_put_i64(w, part ? part->log_start : -1);
 			pos = elog_wire_put_count(w, 0);
@@ -373,7 +426,11 @@ static void fb_list_offsets(struct fb *fb, struct elog_wire_w *w, struct elog_wi
 			uint32_t id = elog_wire_get_u32(r);
 			int64_t ts = elog_wire_get_i64(r), off = -1;
 			struct fb_part *part = t && id < t->nparts ? t->parts[id] : NULL;
+			int16_t code = part ? 0 : ELOG_PE_UNKNOWN_PARTITION;
+			char msg[64] = "";
 
+			if (part && !fb_leads(fb, id, &code, msg, sizeof(msg)))
+				part = NULL;
 			if (part && ts == -1)
 				off = part->hw;
 			else if (part && ts == -2)
@@ -391,8 +448,8 @@ static void fb_list_offsets(struct fb *fb, struct elog_wire_w *w, struct elog_wi
 				}
 			}
 			elog_wire_put_u32(w, id);
-			elog_wire_put_i16(w, part ? 0 : ELOG_PE_UNKNOWN_PARTITION);
-			elog_wire_put_cstring(w, "");
+			elog_wire_put_i16(w, code);
+			elog_wire_put_cstring(w, msg);
 			elog_wire_put_i64(w, off);
 		}
 	}
@@ -431,7 +488,7 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 		break;
 	case ELOG_API_INIT_PRODUCER:
 		fb->init_producers++;
-		elog_wire_put_i64(&w, fb->next_pid++);
+		elog_wire_put_i64(&w, fb->owner->next_pid++);
 		elog_wire_put_i16(&w, 0);
 		break;
 	case ELOG_API_CREATE_TOPIC: {
@@ -498,24 +555,27 @@ static void *fb_main(void *arg)
 
 	for (;;) {
 		struct pollfd fds[FB_CONNS + 2];
-		int idx[FB_CONNS + 2], n = 0;
+		int idx[FB_CONNS + 2], n = 0, stalled;
 
+		pthread_mutex_lock(fb->lock);
+		stalled = fb->stall;
+		pthread_mutex_unlock(fb->lock);
 		fds[n].fd = fb->wake[0];
 		fds[n++].events = POLLIN;
 		fds[n].fd = fb->listen_fd;
 		fds[n++].events = POLLIN;
-		for (int i = 0; i < FB_CONNS; i++) {
+		for (int i = 0; i < FB_CONNS && !stalled; i++) {
 			if (fb->conns[i].fd < 0)
 				continue;
 			fds[n].fd = fb->conns[i].fd;
 			fds[n].events = POLLIN | (fb->conns[i].out.len ? POLLOUT : 0);
 			idx[n++] = i;
 		}
-		if (poll(fds, (nfds_t)n, 1000) < 0)
+		if (poll(fds, (nfds_t)n, stalled ? 10 : 1000) < 0)
 			continue;
-		pthread_mutex_lock(&fb->mu);
+		pthread_mutex_lock(fb->lock);
 		if (fb->stop) {
-			pthread_mutex_unlock(&fb->mu);
+			pthread_mutex_unlock(fb->lock);
 			break;
 		}
 		if (fds[1].revents & POLLIN) {
@@ -564,12 +624,15 @@ static void *fb_main(void *arg)
 			if (dead)
 				fb_conn_close(c);
 		}
-		pthread_mutex_unlock(&fb->mu);
+		pthread_mutex_unlock(fb->lock);
 	}
 	return NULL;
 }
 
-static struct fb *fb_start(void)
+#define FB_LOCKED(fb, stmt) do { pthread_mutex_lock((fb)->lock); stmt; pthread_mutex_unlock((fb)->lock); } while (0)
+
+/* A fake alone (owner NULL), or one more broker id of owner's cluster. */
+static struct fb *fb_start_as(struct fb *owner, int32_t id)
 {
 	struct fb *fb = calloc(1, sizeof(*fb));
 	struct sockaddr_in sa;
@@ -577,6 +640,9 @@ static struct fb *fb_start(void)
 	int one = 1;
 
 	pthread_mutex_init(&fb->mu, NULL);
+	fb->owner = owner ? owner : fb;
+	fb->lock = &fb->owner->mu;
+	fb->id = id;
 	fb->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(fb->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
@@ -595,11 +661,26 @@ static struct fb *fb_start(void)
 	for (int i = 0; i < FB_CONNS; i++)
 		fb->conns[i].fd = -1;
 	fb->next_pid = 1000;
+	if (!owner) {
+		fb->brokers[0] = (struct fb_addr){id, fb->port};
+		fb->nbrokers = 1;
+		fb->controller = id;
+		for (int i = 0; i < FB_PARTS; i++)
+			fb->leaders[i] = id;
+	} else {
+		struct fb_addr a = {id, fb->port};
+		FB_LOCKED(owner, owner->brokers[owner->nbrokers++] = a);
+	}
 	fb->auto_create = 1;
 	fb->default_partitions = 1;
 	fb->bad_partition = -1;
 	pthread_create(&fb->thread, NULL, fb_main, fb);
 	return fb;
+}
+
+static struct fb *fb_start(void)
+{
+	return fb_start_as(NULL, 0);
 }
 
 /* Delete every topic (the caller holds mu, or the thread is gone). */
@@ -616,15 +697,16 @@ static void fb_delete_topics(struct fb *fb)
 
 static void fb_stop(struct fb *fb)
 {
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	fb->stop = 1;
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 	(void)!write(fb->wake[1], "x", 1);
 	pthread_join(fb->thread, NULL);
 	for (int i = 0; i < FB_CONNS; i++)
 		if (fb->conns[i].fd >= 0)
 			fb_conn_close(&fb->conns[i]);
-	fb_delete_topics(fb);
+	if (fb->owner == fb)
+		fb_delete_topics(fb);
 	close(fb->listen_fd);
 	close(fb->wake[0]);
 	close(fb->wake[1]);
@@ -632,7 +714,6 @@ static void fb_stop(struct fb *fb)
 	free(fb);
 }
 
-#define FB_LOCKED(fb, stmt) do { pthread_mutex_lock(&(fb)->mu); stmt; pthread_mutex_unlock(&(fb)->mu); } while (0)
 
 static struct elog_client *fb_client(struct fb *fb)
 {
@@ -653,11 +734,11 @@ static struct elog_client *fb_client(struct fb *fb)
 static long fb_count(struct fb *fb, const char *topic, uint32_t partition)
 {
 	long n = 0;
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	struct fb_topic *t = fb_topic(fb, topic, strlen(topic));
 	if (t && partition < t->nparts)
 		n = t->parts[partition]->hw;
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 	return n;
 }
 
@@ -1053,8 +1134,9 @@ static void test_decode_describe(void)
 	struct elog_topic_descriptions d;
 	struct elog_err err;
 
-	/* version 1, and version 2 with each partition's status */
-	for (uint16_t version = 1; version <= 2; version++) {
+	/* version 1, version 2 with each partition's status, version 3 with its
+	 * leader and replicas (and status 3, unavailable) */
+	for (uint16_t version = 1; version <= 3; version++) {
 		elog_buf_init(&b, 1 << 16);
 		elog_wire_w_init(&w, &b);
 		elog_wire_put_u32(&w, 1);
@@ -1071,9 +1153,22 @@ static void test_decode_describe(void)
 			elog_wire_put_i64(&w, 100 + i);
 			elog_wire_put_u64(&w, 4096);
 			elog_wire_put_u32(&w, 1);
-			if (version >= 2) {
+			if (version == 2) {
 				elog_wire_put_u8(&w, (uint8_t)i);
 				elog_wire_put_cstring(&w, i ? "offsets 5-9 damaged" : "");
+			}
+			if (version >= 3) {
+				elog_wire_put_u8(&w, (uint8_t)(i ? 3 : 0));
+				elog_wire_put_cstring(&w, i ? "no majority of its 3 replicas is reachable" : "");
+				elog_wire_put_i32(&w, i ? -1 : 2);
+				elog_wire_put_u64(&w, 7);
+				elog_wire_put_u32(&w, 3);
+				for (int32_t k = 1; k <= 3; k++) {
+					elog_wire_put_i32(&w, k);
+					elog_wire_put_u8(&w, k != 3);
+					elog_wire_put_i64(&w, k == 3 ? 60 : 100);
+					elog_wire_put_i64(&w, k == 3 ? 40 : 0);
+				}
 			}
 		}
 		elog_wire_r_init(&r, b.data, b.len);
@@ -1087,7 +1182,22 @@ static void test_decode_describe(void)
 		T_EQ_INT(d.topics[0].partitions[1].high_watermark, 101);
 		T_EQ_INT(d.topics[0].partitions[0].status, ELOG_PARTITION_STATE_OK);
 		T_CHECK(d.topics[0].partitions[0].status_detail == NULL);
-		if (version >= 2) {
+		T_EQ_INT(d.topics[0].partitions[0].replica_count, version >= 3 ? 3 : 0);
+		T_EQ_INT(d.topics[0].partitions[0].leader_id, version >= 3 ? 2 : -1);
+		if (version >= 3) {
+			const struct elog_partition_description *pd = &d.topics[0].partitions[0];
+			T_EQ_INT(pd->leader_term, 7);
+			T_EQ_INT(pd->replicas[2].id, 3);
+			T_EQ_INT(pd->replicas[2].in_sync, 0);
+			T_EQ_INT(pd->replicas[2].end_offset, 60);
+			T_EQ_INT(pd->replicas[2].lag, 40);
+			T_EQ_INT(pd->replicas[0].in_sync, 1);
+			T_EQ_INT(d.topics[0].partitions[1].leader_id, -1);
+			T_EQ_INT(d.topics[0].partitions[1].status, ELOG_PARTITION_STATE_UNAVAILABLE);
+			T_CHECK(strcmp(elog_partition_state_name(d.topics[0].partitions[1].status),
+				       "unavailable") == 0);
+		}
+		if (version == 2) {
 			T_EQ_INT(d.topics[0].partitions[1].status, ELOG_PARTITION_STATE_DAMAGED);
 			T_CHECK(strcmp(d.topics[0].partitions[1].status_detail, "offsets 5-9 damaged") == 0);
 			T_CHECK(strcmp(elog_partition_state_name(d.topics[0].partitions[1].status),
@@ -1530,6 +1640,10 @@ static void test_producer_idempotent_resend_after_drop(void)
 	T_EQ_INT(fb_count(fb, "idem", 0), 500);    /* ... and nothing was duplicated */
 	T_EQ_INT(fb_count(fb, "idem", 1), 500);
 	T_CHECK(!l.out_of_order);
+	/* A resent batch goes alone: after a duplicate, the answer's one base
+	 * offset would not say where the next batch went. */
+	FB_LOCKED(fb, dups = fb->dup_then_more);
+	T_EQ_INT(dups, 0);
 	elog_producer_free(p);
 
 	/* Without idempotence the same fault duplicates: the documented trade-off. */
@@ -1904,7 +2018,7 @@ static void fb_put_batches(struct fb *fb, const char *topic, int batches)
 	int n = 0;
 
 	elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	struct fb_topic *t = fb_topic(fb, topic, strlen(topic));
 	if (!t)
 		t = fb_create(fb, topic, strlen(topic), 1);
@@ -1922,16 +2036,16 @@ static void fb_put_batches(struct fb *fb, const char *topic, int batches)
 		if (elog_batch_builder_finish(&b, &out, &len, NULL) == 0)
 			(void)fb_append(fb, t->parts[0], out, len, &base);
 	}
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 	elog_batch_builder_release(&b);
 }
 
 /* What a damaged broker would serve: batch k's base offset (outside the crc) rewritten. */
 static void fb_set_base(struct fb *fb, const char *topic, size_t k, int64_t base)
 {
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	elog_put64(fb_topic(fb, topic, strlen(topic))->parts[0]->batches[k].data, (uint64_t)base);
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 }
 
 /*
@@ -2043,13 +2157,13 @@ static void test_fetcher_refuses_offset_gaps(void)
 	 * fixed): none of its records is handed out, the error names it.
 	 */
 	fb_put_batches(fb, "invalid", 3);
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	{
 		struct fb_batch *fbb = &fb_topic(fb, "invalid", 7)->parts[0]->batches[1];
 		elog_put64(fbb->data + 40, 999999);
 		elog_put32(fbb->data + 12, elog_crc32c(0, fbb->data + 16, fbb->len - 16));
 	}
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 	T_EQ_INT(consume_offsets(c, "invalid", 0, 1 << 20, offsets, &n, &err), -1);
 	T_EQ_INT(n, 10);
 	T_EQ_INT(err.code, ELOG_E_CORRUPT);
@@ -2058,9 +2172,9 @@ static void test_fetcher_refuses_offset_gaps(void)
 
 	/* A batch cut short is damage too, not something to fetch again. */
 	fb_put_batches(fb, "short", 2);
-	pthread_mutex_lock(&fb->mu);
+	pthread_mutex_lock(fb->lock);
 	fb_topic(fb, "short", 5)->parts[0]->batches[1].len -= 5;
-	pthread_mutex_unlock(&fb->mu);
+	pthread_mutex_unlock(fb->lock);
 	T_EQ_INT(consume_offsets(c, "short", 0, 1 << 20, offsets, &n, &err), -1);
 	T_EQ_INT(n, 10);
 	T_CHECK(strstr(err.msg, "fetch 'short' partition 0 at offset 10: byte ") != NULL);
@@ -2156,6 +2270,540 @@ static void test_list_offsets(void)
 	fb_stop(fb);
 }
 
+/* ================================================================ clusters */
+
+/* A loopback port where nothing listens (bound, then closed). */
+static uint16_t dead_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return 1;
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * A listening socket nobody accepts on. With backlog 0 and its queue filled
+ * by a few connects, the kernel drops further SYNs: a connect to it hangs
+ * as one to a dead host does (blackholed). With fill 0 it completes the
+ * handshake and then never answers (a stopped broker). fds[0] listens,
+ * fds[1..] are the fillers; close them all with silent_stop.
+ */
+#define SILENT_FILL 4
+static uint16_t silent_start(int fill, int fds[1 + SILENT_FILL])
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	for (int i = 0; i <= SILENT_FILL; i++)
+		fds[i] = -1;
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fds[0] < 0 || bind(fds[0], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fds[0], fill ? 0 : 16) < 0)
+		return 0;
+	getsockname(fds[0], (struct sockaddr *)&sa, &sl);
+	for (int i = 1; fill && i <= SILENT_FILL; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fds[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	return ntohs(sa.sin_port);
+}
+
+static void silent_stop(int fds[1 + SILENT_FILL])
+{
+	for (int i = 0; i <= SILENT_FILL; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static struct elog_client *cluster_client(const char *brokers, int connect_timeout_ms,
+					  int request_timeout_ms)
+{
+	struct elog_client_config cc;
+	struct elog_err err;
+
+	elog_client_config_init(&cc);
+	cc.brokers = brokers;
+	cc.connect_timeout_ms = connect_timeout_ms;
+	cc.request_timeout_ms = request_timeout_ms;
+	cc.retry_backoff_ms = 5;
+	cc.retry_backoff_max_ms = 20;
+	return elog_client_new(&cc, &err);
+}
+
+/*
+ * Bootstrap: a broker list whose first entries are dead (refused) and
+ * blackholed (the connect hangs) still reaches the live broker, the
+ * blackholed one costing one connect timeout; the next metadata call goes
+ * to the broker that answered, paying nothing. A connect to the blackhole
+ * alone gives up at connect_timeout with a message saying so.
+ */
+static void test_bootstrap_past_dead_brokers(void)
+{
+	struct fb *fb = fb_start();
+	int bh[1 + SILENT_FILL];
+	uint16_t bh_port = silent_start(1, bh), dead = dead_port();
+	struct elog_client *c;
+	struct elog_conn conn;
+	struct elog_conn_config cfg;
+	struct elog_err err;
+	char brokers[128];
+	int64_t t0, ms;
+
+	T_ASSERT(fb && bh_port);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u", (unsigned)dead,
+		 (unsigned)bh_port, (unsigned)fb->port);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	t0 = elog_clock_ms();
+	T_CHECK(elog_client_metadata(c, NULL, 0, &err) != NULL);
+	ms = elog_clock_ms() - t0;
+	T_CHECK(ms >= 900 && ms < 4000);   /* the blackhole cost its timeout, once */
+	t0 = elog_clock_ms();
+	T_CHECK(elog_client_metadata(c, NULL, 0, &err) != NULL);
+	T_CHECK(elog_clock_ms() - t0 < 500); /* straight to the broker that answered */
+	T_OK(elog_admin_create_topic(c, "boot", 1, 0, NULL, 0, &err), &err);
+	elog_client_free(c);
+
+	elog_conn_config_init(&cfg);
+	cfg.connect_timeout_ms = 300;
+	elog_conn_init(&conn, &cfg);
+	t0 = elog_clock_ms();
+	T_CHECK(elog_conn_connect(&conn, "127.0.0.1", bh_port, &err) < 0);
+	ms = elog_clock_ms() - t0;
+	T_CHECK(ms >= 250 && ms < 3000);
+	T_CHECK(strstr(err.msg, "timed out after 300 ms") != NULL);
+	T_CHECK(strncmp(err.msg, "cannot connect to 127.0.0.1:", 28) == 0);
+	/* The same without blocking: it breaks at the deadline, reported by recv. */
+	T_OK(elog_conn_connect_start(&conn, "127.0.0.1", bh_port, &err), &err);
+	T_CHECK(elog_conn_is_connecting(&conn));
+	T_CHECK(elog_conn_events(&conn) == POLLOUT);
+	for (int i = 0; i < 100 && elog_conn_is_connecting(&conn); i++)
+		(void)elog_conn_wait(&conn, 1000, &err);
+	T_CHECK(!elog_conn_is_connecting(&conn));
+	{
+		struct elog_response resp;
+		elog_response_init(&resp, 1u << 20);
+		T_CHECK(elog_conn_recv(&conn, &resp, &err) < 0);
+		T_CHECK(strstr(err.msg, "timed out after 300 ms") != NULL);
+		elog_response_release(&resp);
+	}
+	T_CHECK(!elog_conn_is_open(&conn));
+	elog_conn_release(&conn);
+	silent_stop(bh);
+	fb_stop(fb);
+}
+
+/* A broker that accepts and never answers is given up at the request
+ * timeout, and the next one in the list answers. */
+static void test_bootstrap_past_silent_broker(void)
+{
+	struct fb *fb = fb_start();
+	int silent[1 + SILENT_FILL];
+	uint16_t port = silent_start(0, silent);
+	struct elog_client *c;
+	struct elog_err err;
+	char brokers[96];
+	int64_t t0, ms;
+
+	T_ASSERT(fb && port);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u,127.0.0.1:%u", (unsigned)port,
+		 (unsigned)fb->port);
+	c = cluster_client(brokers, 1000, 400);
+	T_ASSERT(c);
+	t0 = elog_clock_ms();
+	T_CHECK(elog_client_metadata(c, NULL, 0, &err) != NULL);
+	ms = elog_clock_ms() - t0;
+	T_CHECK(ms >= 350 && ms < 4000);
+	elog_client_free(c);
+	silent_stop(silent);
+	fb_stop(fb);
+}
+
+/* Read n records of topic from its partitions' start; per partition the
+ * values (decimal tags) must rise; returns how many were read. */
+static long read_rising(struct elog_fetcher *f, long n, long *last, int *bad)
+{
+	struct elog_fetched rec;
+	struct elog_err err;
+	long got = 0;
+	int rc;
+
+	while (got < n && (rc = elog_fetcher_next(f, &rec, 5000, &err)) > 0) {
+		char text[32];
+		long v;
+		int len = rec.record->value_len < 31 ? rec.record->value_len : 31;
+		memcpy(text, rec.record->value, (size_t)len);
+		text[len] = '\0';
+		v = strtol(text, NULL, 10);
+		if (rec.partition >= FB_PARTS || v <= last[rec.partition])
+			*bad = 1;
+		else
+			last[rec.partition] = v;
+		got++;
+	}
+	return got;
+}
+
+/*
+ * Leadership moves in the middle of a produce and of a fetch (two fakes
+ * sharing one log): the old leader answers NOT_LEADER naming the new one;
+ * the producer refreshes metadata and resends there with the same producer
+ * id and sequences; every record lands once, in order; the fetcher
+ * follows too and reads each record once, resuming where it was.
+ */
+static void test_cluster_follows_leader(void)
+{
+	struct fb *a = fb_start(), *b = a ? fb_start_as(a, 1) : NULL;
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_fetcher_config fc;
+	struct elog_fetcher *f;
+	struct elog_pos earliest = {ELOG_POS_EARLIEST, 0}, latest = {ELOG_POS_LATEST, 0};
+	struct elog_err err;
+	struct dlog l;
+	char brokers[96];
+	long last[FB_PARTS], got;
+	int bad = 0, not_leader;
+
+	T_ASSERT(a && b);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)a->port);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	T_OK(elog_admin_create_topic(c, "moving", 2, 0, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	p = elog_producer_new(c, "moving", &pc, &err);
+	T_ASSERT(p);
+	for (int i = 1; i <= 2000; i++) {
+		char v[16];
+		struct elog_record r;
+		snprintf(v, sizeof(v), "%d", i);
+		r = value_record(v, NULL);
+		if (i == 1000) {
+			pthread_mutex_lock(a->lock);
+			a->leaders[0] = a->leaders[1] = 1;
+			a->controller = 1;
+			pthread_mutex_unlock(a->lock);
+		}
+		T_OK(elog_producer_send(p, &r, i % 2, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 10000, &err), &err);
+	T_EQ_INT(l.delivered, 2000);
+	T_EQ_INT(l.failed, 0);
+	T_CHECK(!l.out_of_order);
+	T_EQ_INT(fb_count(a, "moving", 0) + fb_count(a, "moving", 1), 2000);
+	FB_LOCKED(a, not_leader = a->not_leader_answers);
+	T_CHECK(not_leader > 0);
+	FB_LOCKED(a, T_EQ_INT(a->init_producers + b->init_producers, 1)); /* same producer id throughout */
+	FB_LOCKED(a, T_CHECK(b->produce_requests > 0));
+	elog_producer_free(p);
+
+	/* Fetch: start at broker 1, move back to broker 0 half way. */
+	elog_fetcher_config_init(&fc);
+	fc.retry_backoff_ms = 2;
+	fc.retry_backoff_max_ms = 10;
+	fc.max_bytes = 4096;
+	fc.partition_max_bytes = 2048;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "moving", -1, &earliest, &latest, &err), &err);
+	for (int i = 0; i < FB_PARTS; i++)
+		last[i] = 0;
+	got = read_rising(f, 700, last, &bad);
+	pthread_mutex_lock(a->lock);
+	a->leaders[0] = a->leaders[1] = 0;
+	a->controller = 0;
+	pthread_mutex_unlock(a->lock);
+	got += read_rising(f, 2000, last, &bad);
+	T_EQ_INT(got, 2000);
+	T_CHECK(!bad);
+	T_CHECK(elog_fetcher_done(f));
+	FB_LOCKED(a, T_CHECK(b->not_leader_answers > 0 && a->fetch_requests > 0 && b->fetch_requests > 0));
+	elog_fetcher_free(f);
+	elog_client_free(c);
+	fb_stop(b);
+	fb_stop(a);
+}
+
+/*
+ * A partition whose leader is blackholed (its connect hangs) does not hold
+ * up the others: their records are delivered long before the connect gives
+ * up. When the leader moves to a live broker, the stuck partition follows.
+ */
+static void test_producer_dead_leader_blocks_only_its_partitions(void)
+{
+	struct fb *fb = fb_start();
+	int bh[1 + SILENT_FILL];
+	uint16_t bh_port = silent_start(1, bh);
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	char brokers[96];
+	int64_t t0;
+
+	T_ASSERT(fb && bh_port);
+	pthread_mutex_lock(fb->lock);
+	fb->brokers[fb->nbrokers].id = 7;
+	fb->brokers[fb->nbrokers++].port = bh_port;
+	fb->leaders[0] = 7;
+	pthread_mutex_unlock(fb->lock);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)fb->port);
+	c = cluster_client(brokers, 3000, 5000);
+	T_ASSERT(c);
+	T_OK(elog_admin_create_topic(c, "split", 2, 0, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.delivery_timeout_ms = 20000;
+	p = elog_producer_new(c, "split", &pc, &err);
+	T_ASSERT(p);
+	t0 = elog_clock_ms();
+	for (int i = 0; i < 200; i++) {
+		struct elog_record r = value_record("a value", NULL);
+		T_OK(elog_producer_send(p, &r, i % 2, (uint64_t)i, &err), &err);
+	}
+	while (l.delivered < 100 && elog_clock_ms() - t0 < 10000)
+		T_OK(elog_producer_poll(p, 50, &err), &err);
+	T_EQ_INT(l.delivered, 100);              /* partition 1's, ... */
+	T_CHECK(elog_clock_ms() - t0 < 2500);    /* ... well before the 3 s connect timeout */
+	T_EQ_INT(fb_count(fb, "split", 0), 0);
+	FB_LOCKED(fb, fb->leaders[0] = 0);
+	T_OK(elog_producer_flush(p, 15000, &err), &err);
+	T_EQ_INT(l.delivered, 200);
+	T_EQ_INT(l.failed, 0);
+	T_EQ_INT(fb_count(fb, "split", 0), 100);
+	elog_producer_free(p);
+	elog_client_free(c);
+	silent_stop(bh);
+	fb_stop(fb);
+}
+
+/* An admin call whose controller is dead goes to the new controller named
+ * by any broker that still answers. */
+static void test_admin_follows_controller(void)
+{
+	struct fb *a = fb_start(), *b = a ? fb_start_as(a, 1) : NULL;
+	struct elog_client *c;
+	struct elog_err err;
+	char brokers[96];
+	uint16_t dead = dead_port();
+
+	T_ASSERT(a && b);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)b->port);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	T_OK(elog_admin_create_topic(c, "first", 1, 0, NULL, 0, &err), &err);
+	/* The controller (broker 0) "dies": metadata names a dead address for it
+	 * until broker 1 takes over. */
+	pthread_mutex_lock(a->lock);
+	a->brokers[0].port = dead;
+	a->controller = 0;
+	pthread_mutex_unlock(a->lock);
+	elog_client_free(c);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	T_CHECK(elog_client_metadata(c, NULL, 0, &err) != NULL);
+	FB_LOCKED(a, a->controller = 1);
+	T_OK(elog_admin_create_topic(c, "second", 1, 0, NULL, 0, &err), &err);
+	T_CHECK(fb_topic(a, "second", 6) != NULL);
+	elog_client_free(c);
+	fb_stop(b);
+	fb_stop(a);
+}
+
+/*
+ * Ordering across a leader change: partition 0's first batch is in flight
+ * to broker 0, which has stopped reading, when the producer learns (from
+ * another partition's LEADER_UNKNOWN) that broker 1 leads partition 0 now.
+ * The second batch must not go to broker 1 before the first.
+ * Without idempotence the first is in doubt until broker 0 answers: the
+ * second waits, and once broker 0 answers NOT_LEADER both go to broker 1,
+ * in order. With idempotence the producer drops the stopped broker's
+ * connection at once and resends both to broker 1, in order, with the same
+ * sequences: no sequence error, no wait for the stopped broker.
+ */
+static void producer_leader_change(int idempotence)
+{
+	struct fb *a = fb_start(), *b = a ? fb_start_as(a, 1) : NULL;
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	char brokers[64];
+	int64_t t0;
+	int errors;
+
+	T_ASSERT(a && b);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)b->port);
+	c = cluster_client(brokers, 1000, 5000);
+	T_ASSERT(c);
+	pthread_mutex_lock(a->lock);
+	a->controller = 1;
+	a->leaders[1] = 1;
+	pthread_mutex_unlock(a->lock);
+	T_OK(elog_admin_create_topic(c, "order", 2, 0, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.idempotence = idempotence;
+	p = elog_producer_new(c, "order", &pc, &err);
+	T_ASSERT(p);
+	FB_LOCKED(a, a->stall = 1);
+	{
+		struct elog_record r = value_record("1", NULL);
+		T_OK(elog_producer_send(p, &r, 0, 1, &err), &err);
+	}
+	t0 = elog_clock_ms();
+	for (struct elog_producer_stats st = {0}; st.requests < 1 && elog_clock_ms() - t0 < 5000;
+	     elog_producer_stats(p, &st))
+		T_OK(elog_producer_poll(p, 5, &err), &err);
+	pthread_mutex_lock(a->lock);
+	a->leaders[0] = 1;
+	b->produce_errors_left = 1;
+	b->produce_error = ELOG_PE_LEADER_UNKNOWN;
+	pthread_mutex_unlock(a->lock);
+	{
+		struct elog_record r = value_record("x", NULL);
+		T_OK(elog_producer_send(p, &r, 1, 100, &err), &err);
+	}
+	/* Partition 1's retry on broker 1 shows the refresh happened. */
+	t0 = elog_clock_ms();
+	while (l.delivered < 1 && elog_clock_ms() - t0 < 5000)
+		T_OK(elog_producer_poll(p, 5, &err), &err);
+	/* With idempotence partition 0's first batch may already have followed. */
+	T_CHECK(idempotence ? l.delivered >= 1 : l.delivered == 1);
+	{
+		struct elog_record r = value_record("2", NULL);
+		T_OK(elog_producer_send(p, &r, 0, 2, &err), &err);
+	}
+	t0 = elog_clock_ms();
+	if (idempotence) {
+		/* Both delivered by broker 1 while broker 0 is still stopped. */
+		while (l.delivered < 3 && elog_clock_ms() - t0 < 3000)
+			T_OK(elog_producer_poll(p, 5, &err), &err);
+		T_EQ_INT(l.delivered, 3);
+	} else {
+		while (elog_clock_ms() - t0 < 200)
+			T_OK(elog_producer_poll(p, 5, &err), &err);
+		T_EQ_INT(fb_count(a, "order", 0), 0);   /* batch 2 waits behind batch 1 */
+	}
+	FB_LOCKED(a, a->stall = 0);
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	T_EQ_INT(l.delivered, 3);
+	T_EQ_INT(l.failed, 0);
+	T_EQ_INT(fb_count(a, "order", 0), 2);
+	FB_LOCKED(a, errors = a->sequence_errors + b->sequence_errors);
+	T_EQ_INT(errors, 0);
+	pthread_mutex_lock(a->lock);
+	{
+		struct fb_topic *t = fb_topic(a, "order", 5);
+		struct elog_batch_reader br;
+		struct elog_record_view v;
+		char seen[3] = "";
+		size_t k = 0;
+		elog_batch_reader_init(&br);
+		for (size_t i = 0; t && i < t->parts[0]->nbatches; i++)
+			if (elog_batch_reader_open(&br, t->parts[0]->batches[i].data, t->parts[0]->batches[i].len, NULL) == 0)
+				while (elog_batch_reader_next(&br, &v, NULL) == 1 && k < 2)
+					seen[k++] = (char)v.value[0];
+		elog_batch_reader_release(&br);
+		T_CHECK(strcmp(seen, "12") == 0);
+	}
+	pthread_mutex_unlock(a->lock);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(b);
+	fb_stop(a);
+}
+
+static void test_producer_no_reorder_across_leader_change(void)
+{
+	producer_leader_change(0);
+}
+
+static void test_producer_leaves_a_stopped_leader_behind(void)
+{
+	producer_leader_change(1);
+}
+
+/*
+ * A leader that stops answering (SIGSTOP, a network cut) says nothing: no
+ * NOT_LEADER, no lost connection. A produce or fetch left unanswered for a
+ * second makes the client ask metadata whether the leader moved; when it
+ * did, the request goes to the new leader well before the request timeout.
+ */
+static void test_stuck_requests_follow_a_moved_leader(void)
+{
+	struct fb *a = fb_start(), *b = a ? fb_start_as(a, 1) : NULL;
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_fetcher_config fc;
+	struct elog_fetcher *f;
+	struct elog_fetched rec;
+	struct elog_pos earliest = {ELOG_POS_EARLIEST, 0};
+	struct elog_record r1 = value_record("1", NULL), r2 = value_record("2", NULL);
+	struct elog_err err;
+	struct dlog l;
+	char brokers[64];
+	int64_t t0;
+
+	T_ASSERT(a && b);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)b->port);
+	c = cluster_client(brokers, 1000, 10000);
+	T_ASSERT(c);
+	FB_LOCKED(a, a->controller = 1);
+	T_OK(elog_admin_create_topic(c, "stuck", 1, 0, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.request_timeout_ms = 10000;
+	pc.delivery_timeout_ms = 20000;
+	p = elog_producer_new(c, "stuck", &pc, &err);
+	T_ASSERT(p);
+	T_OK(elog_producer_send(p, &r1, 0, 1, &err), &err);
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	elog_fetcher_config_init(&fc);
+	fc.max_wait_ms = 100;
+	fc.retry_backoff_ms = 2;
+	fc.retry_backoff_max_ms = 10;
+	f = elog_fetcher_new(c, &fc, &err);
+	T_ASSERT(f);
+	T_OK(elog_fetcher_add(f, "stuck", 0, &earliest, NULL, &err), &err);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 5000, &err), 1);
+	T_EQ_INT(rec.record->offset, 0);
+	T_EQ_INT(elog_fetcher_next(f, &rec, 150, &err), 0); /* a long poll now waits at broker 0 */
+
+	pthread_mutex_lock(a->lock);
+	a->stall = 1;
+	a->leaders[0] = 1;
+	pthread_mutex_unlock(a->lock);
+	t0 = elog_clock_ms();
+	T_OK(elog_producer_send(p, &r2, 0, 2, &err), &err);
+	T_OK(elog_producer_flush(p, 8000, &err), &err);
+	T_EQ_INT(l.delivered, 2);
+	T_CHECK(elog_clock_ms() - t0 < 5000);       /* not the 10 s request timeout */
+	T_EQ_INT(elog_fetcher_next(f, &rec, 8000, &err), 1);
+	T_EQ_INT(rec.record->offset, 1);
+	T_CHECK(elog_clock_ms() - t0 < 7000);
+	FB_LOCKED(a, a->stall = 0);
+	elog_fetcher_free(f);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(b);
+	fb_stop(a);
+}
+
 int main(void)
 {
 	T_RUN(test_brokers_parse);
@@ -2186,5 +2834,13 @@ int main(void)
 	T_RUN(test_fetcher_refuses_offset_gaps);
 	T_RUN(test_fetcher_caught_up);
 	T_RUN(test_list_offsets);
+	T_RUN(test_bootstrap_past_dead_brokers);
+	T_RUN(test_bootstrap_past_silent_broker);
+	T_RUN(test_cluster_follows_leader);
+	T_RUN(test_producer_dead_leader_blocks_only_its_partitions);
+	T_RUN(test_admin_follows_controller);
+	T_RUN(test_producer_no_reorder_across_leader_change);
+	T_RUN(test_producer_leaves_a_stopped_leader_behind);
+	T_RUN(test_stuck_requests_follow_a_moved_leader);
 	return t_finish();
 }
