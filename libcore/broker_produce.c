@@ -484,8 +484,15 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 	if (force)
 		elog_flusher_kick(&b->flusher);
 	elog_broker_answering(b, 1);
-	for (w = b->waiters; w; w = next) {
-		next = w->next;
+	/*
+	 * Oldest first (the list is newest first): produces that one round made
+	 * durable are answered in the order they came, so a producer's
+	 * acknowledgements for one partition come in offset order.
+	 */
+	for (w = b->waiters; w && w->next; w = w->next)
+		;
+	for (; w; w = next) {
+		next = w->prev;
 		if (w->kind == WAIT_PRODUCE && produce_done(w))
 			elog_broker_produce_answer(w);
 	}
