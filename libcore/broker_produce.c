@@ -382,6 +382,25 @@ static void produce_acks_one(struct elog_waiter *w)
 	}
 }
 
+/*
+ * Whether an older produce of w's connection is still parked: answers to
+ * one connection go out in the order of its requests, or a producer's
+ * acknowledgements for a partition could go backwards (a later request
+ * whose partitions one round synced, answered before an earlier one that
+ * also waits for another partition's round). The connection's list is
+ * newest first and holds at most max_inflight_per_connection waiters.
+ */
+static int produce_behind(const struct elog_waiter *w, int parked)
+{
+	/* Parked: the older ones follow it; not yet: all the connection's are older. */
+	const struct elog_waiter *o = parked ? w->cnext : w->conn->waiters;
+
+	for (; o; o = o->cnext)
+		if (o->kind == WAIT_PRODUCE && o != w)
+			return 1;
+	return 0;
+}
+
 void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
 {
 	struct elog_broker *b = c->broker;
@@ -414,7 +433,8 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 	}
 	if (acks == 1)
 		produce_acks_one(w);
-	if (produce_done(w)) {
+	/* Behind a parked produce of the same connection it waits its turn. */
+	if (produce_done(w) && !produce_behind(w, 0)) {
 		elog_broker_produce_answer(w);
 		return;
 	}
@@ -493,7 +513,8 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 		;
 	for (; w; w = next) {
 		next = w->prev;
-		if (w->kind == WAIT_PRODUCE && produce_done(w))
+		/* Older done ones were answered (and freed) already in this pass. */
+		if (w->kind == WAIT_PRODUCE && produce_done(w) && !produce_behind(w, 1))
 			elog_broker_produce_answer(w);
 	}
 	elog_broker_answering(b, 0);
