@@ -1480,6 +1480,32 @@ static uint32_t stream_fds_max(const struct elog_broker *b, uint32_t fd_table)
 	return fd_table > spare + 32 ? (uint32_t)((fd_table - spare) / 2) : 16;
 }
 
+/*
+ * Files the partition logs may keep open together (store.h fd_budget): the
+ * other half of what stream_fds_max leaves, but never below 32 (a log
+ * holds at least 4: its directory, segment, and two index files).
+ */
+static uint32_t partition_fds_max(const struct elog_broker *b, uint32_t fd_table)
+{
+	uint64_t spare = (uint64_t)b->config.max_connections + 256;
+
+	return fd_table > spare + 64 ? (uint32_t)((fd_table - spare) / 2) : 32;
+}
+
+/* Thousands of partitions want files: the soft limit goes up to the hard one. */
+static void fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
+	    rl.rlim_cur < (1u << 20)) {
+		/* fd_table_size uses no more than 2^20 either. */
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
+										      : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static uint32_t fd_table_size(void)
 {
 	struct rlimit rl;
@@ -1494,10 +1520,12 @@ static int start_parts(struct elog_broker *b, struct elog_err *err)
 {
 	struct elog_store_options so = b->config.store;
 
+	fd_limit_raise();
 	if (elog_loop_init(&b->loop, fd_table_size(),
 			   (size_t)b->config.max_waiting_requests + 16, err) < 0)
 		return -1;
 	b->stream_fds_max = stream_fds_max(b, fd_table_size());
+	so.fd_budget = partition_fds_max(b, fd_table_size());
 	b->loop_ready = 1;
 	if (elog_flusher_start(&b->flusher, 1000, err) < 0)
 		return -1;

@@ -138,7 +138,7 @@ static int set_count_key(struct elog_broker_config *c, const char *key, const ch
 		 1024},
 		{"max_topics", offsetof(struct elog_broker_config, store.topics_max), 1, 1000000},
 		{"max_partitions", offsetof(struct elog_broker_config, store.partitions_max), 1,
-		 ELOG_FLUSHER_LOGS_MAX - 1},
+		 ELOG_STORE_PARTITIONS_LIMIT},
 		{"max_producers_per_partition",
 		 offsetof(struct elog_broker_config, store.producers_max), 1, 1000000},
 		{"default_replication_factor",

@@ -325,7 +325,7 @@ void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *
 
 /* broker_produce.c */
 void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
-/* Answer produce waiters whose offsets are flushed (force: fsync them now). */
+/* Answer produce waiters whose offsets are flushed (force: kick the flusher first). */
 void elog_broker_check_produces(struct elog_broker *b, int force);
 void elog_broker_produce_timeout(struct elog_waiter *w);
 void elog_broker_produce_answer(struct elog_waiter *w);

@@ -345,7 +345,12 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
 	}
 }
 
-static int produce_flushed(struct elog_broker *b, struct wait_part *part, int force)
+/*
+ * Whether the part's batches are durable enough to answer: flushed_offset
+ * has passed them (the flusher thread syncs; nothing here touches the
+ * disk), or the part needs no fsync (need_offset 0), or its log failed.
+ */
+static int produce_flushed(struct elog_broker *b, struct wait_part *part)
 {
 	struct elog_err err;
 
@@ -354,8 +359,7 @@ static int produce_flushed(struct elog_broker *b, struct wait_part *part, int fo
 	/* In a cluster acks=all waits for the commit (a majority durable, per the flush policy). */
 	if (b->cluster)
 		return elog_broker_raft_produce_done(b, part) != 0;
-	if ((force && elog_partlog_flush(part->p->log, &err) < 0) ||
-	    elog_partlog_failed(part->p->log, &err)) {
+	if (elog_partlog_failed(part->p->log, &err)) {
 		elog_store_partition_check(b->store, part->p);
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
 		return 1;
@@ -363,14 +367,47 @@ static int produce_flushed(struct elog_broker *b, struct wait_part *part, int fo
 	return elog_partlog_flushed_offset(part->p->log) >= part->need_offset;
 }
 
-static int produce_done(struct elog_waiter *w, int force)
+static int produce_done(struct elog_waiter *w)
 {
 	int done = 1;
 
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(w->broker, &w->parts[i], force))
+		if (!produce_flushed(w->broker, &w->parts[i]))
 			done = 0;
 	return done;
+}
+
+/*
+ * acks=1 waits only where the topic promises durability per append
+ * (flush=always: docs/operations.md, "Durability"); acks=all waits on every
+ * topic but flush=never (produce_partition cleared those).
+ */
+static void produce_acks_one(struct elog_waiter *w)
+{
+	for (uint32_t i = 0; i < w->part_count; i++) {
+		struct wait_part *part = &w->parts[i];
+		if (part->p && part->p->topic->config.flush != ELOG_FLUSH_ALWAYS)
+			part->need_offset = 0;
+	}
+}
+
+/*
+ * Whether an older produce of w's connection is still parked: answers to
+ * one connection go out in the order of its requests, or a producer's
+ * acknowledgements for a partition could go backwards (a later request
+ * whose partitions one round synced, answered before an earlier one that
+ * also waits for another partition's round). The connection's list is
+ * newest first and holds at most max_inflight_per_connection waiters.
+ */
+static int produce_behind(const struct elog_waiter *w, int parked)
+{
+	/* Parked: the older ones follow it; not yet: all the connection's are older. */
+	const struct elog_waiter *o = parked ? w->cnext : w->conn->waiters;
+
+	for (; o; o = o->cnext)
+		if (o->kind == WAIT_PRODUCE && o != w)
+			return 1;
+	return 0;
 }
 
 void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r)
@@ -403,7 +440,10 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 		elog_waiter_free(w);
 		return;
 	}
-	if (acks == 1 || produce_done(w, 0)) {
+	if (acks == 1)
+		produce_acks_one(w);
+	/* Behind a parked produce of the same connection it waits its turn. */
+	if (produce_done(w) && !produce_behind(w, 0)) {
 		elog_broker_produce_answer(w);
 		return;
 	}
@@ -413,12 +453,16 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 					      : b->config.produce_timeout_max_ms),
 			     &err) < 0) {
 		for (uint32_t i = 0; i < w->part_count; i++)
-			if (!produce_flushed(w->broker, &w->parts[i], 0))
+			if (!produce_flushed(w->broker, &w->parts[i]))
 				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
 		elog_broker_produce_answer(w);
 		return;
 	}
-	/* Group commit: ask the flusher for a round now rather than at its next tick. */
+	/*
+	 * Group commit: ask the flusher for a round now rather than at its next
+	 * tick. While it syncs, the loop goes on appending; the round after it
+	 * covers all of that at once.
+	 */
 	elog_flusher_kick(&b->flusher);
 }
 
@@ -455,7 +499,7 @@ void elog_broker_produce_answer(struct elog_waiter *w)
 void elog_broker_produce_timeout(struct elog_waiter *w)
 {
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(w->broker, &w->parts[i], 0))
+		if (!produce_flushed(w->broker, &w->parts[i]))
 			part_error(&w->parts[i], ELOG_PE_TIMEOUT,
 				   "not flushed within the request's timeout");
 	elog_broker_produce_answer(w);
@@ -465,10 +509,21 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 {
 	struct elog_waiter *w, *next;
 
+	/* Shutting down: the waits are answered by a round now, not a tick later. */
+	if (force)
+		elog_flusher_kick(&b->flusher);
 	elog_broker_answering(b, 1);
-	for (w = b->waiters; w; w = next) {
-		next = w->next;
-		if (w->kind == WAIT_PRODUCE && produce_done(w, force))
+	/*
+	 * Oldest first (the list is newest first): produces that one round made
+	 * durable are answered in the order they came, so a producer's
+	 * acknowledgements for one partition come in offset order.
+	 */
+	for (w = b->waiters; w && w->next; w = w->next)
+		;
+	for (; w; w = next) {
+		next = w->prev;
+		/* Older done ones were answered (and freed) already in this pass. */
+		if (w->kind == WAIT_PRODUCE && produce_done(w) && !produce_behind(w, 1))
 			elog_broker_produce_answer(w);
 	}
 	elog_broker_answering(b, 0);

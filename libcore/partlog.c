@@ -136,6 +136,12 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
 int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
 			      size_t len, struct elog_err *err)
 {
+	return elog_partlog_replace_file_sync(log, name, bytes, len, 1, err);
+}
+
+int elog_partlog_replace_file_sync(struct elog_partlog *log, const char *name, const void *bytes,
+				   size_t len, int sync, struct elog_err *err)
+{
 	char tmp[64];
 	int fd;
 
@@ -150,7 +156,7 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 		unlinkat(log->dir_fd, tmp, 0);
 		return -1;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", tmp);
 		close(fd);
 		return -1;
@@ -162,7 +168,7 @@ int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const 
 		return elog_err_errno(err, elog_partlog_errno_code(e), e,
 				      "%s: cannot rename into place", name);
 	}
-	if (fsync(log->dir_fd) < 0)
+	if (sync && fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the directory", name);
 	return 0;
 }
@@ -226,8 +232,10 @@ int elog_partlog_write_active_indexes(struct elog_partlog *log, struct elog_err 
 
 void elog_partlog_segment_release(struct elog_partlog *log, struct elog_partlog_segment *s)
 {
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
 		close(s->fd);
+		log->segment_fds--;
+	}
 	s->fd = -1;
 	elog_segindex_pair_release(&s->ix);
 	elog_partlog_extents_release(log, s);
@@ -332,8 +340,28 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		return -1;
 	}
 	elog_partlog_preallocate(log);
+	elog_partlog_segments_close_idle(log);
+	elog_partlog_use(log, NULL); /* joins the fd budget; open already */
 	*out = log;
 	return 0;
+}
+
+/*
+ * A parked log is clean (flushed to its end, indexes in their files): its
+ * durable end only needs recording, with the directory open for that.
+ */
+static void parked_close_record(struct elog_partlog *log)
+{
+	struct elog_err err;
+
+	if (atomic_load(&log->failed))
+		return;
+	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (log->dir_fd < 0)
+		return; /* the next open validates the active segment */
+	elog_partlog_durable_record(log, &err);
+	close(log->dir_fd);
+	log->dir_fd = -1;
 }
 
 void elog_partlog_close(struct elog_partlog *log)
@@ -342,6 +370,13 @@ void elog_partlog_close(struct elog_partlog *log)
 
 	if (!log)
 		return;
+	elog_partlog_fds_leave(log);
+	/* A parked log is clean and its indexes are in their files: it only
+	 * records its durable end (see parked_close_record). */
+	if (log->parked) {
+		parked_close_record(log);
+		goto release;
+	}
 	/*
 	 * The active indexes go to their files whole; they need no sync (open
 	 * rebuilds them), so a disk without room for them costs only that
@@ -354,6 +389,7 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (!atomic_load(&log->failed) && log->segment_count && elog_partlog_flush(log, &err) == 0 &&
 	    elog_partlog_durable_record(log, &err) < 0)
 		elog_partlog_fail(log, &err);
+release:
 	pthread_mutex_lock(&log->mutex);
 	elog_partlog_pending_drop(log, INT64_MIN, INT64_MAX);
 	pthread_mutex_unlock(&log->mutex);
@@ -464,7 +500,7 @@ static int roll_close_active(struct elog_partlog *log, struct elog_err *err)
 	if (elog_partlog_write_active_indexes(log, err) < 0)
 		return err->code == ELOG_E_NOSPACE ? roll_close_undo(log, err)
 						   : elog_partlog_fail(log, err);
-	if (log->config.flush == ELOG_FLUSH_ALWAYS) {
+	if (log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred) {
 		if (fdatasync(a->fd) < 0 || fdatasync(log->idx_fd) < 0 || fdatasync(log->tix_fd) < 0) {
 			elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync segment %" PRId64,
 				       log->dir, a->base_offset);
@@ -533,6 +569,8 @@ int elog_partlog_segment_push(struct elog_partlog *log, int64_t base_offset, int
 	memset(s, 0, sizeof(*s));
 	s->base_offset = base_offset;
 	s->fd = fd;
+	if (fd >= 0)
+		log->segment_fds++;
 	elog_segindex_pair_init(&s->ix);
 	pthread_mutex_lock(&log->mutex);
 	log->segment_count++;
@@ -565,8 +603,9 @@ static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
 }
 
 /*
- * Roll. Under flush=always the old segment is durable before the new file
- * exists, and the new file's entry before the roll returns. Otherwise the
+ * Roll. Under flush=always (unless sync_deferred) the old segment is durable
+ * before the new file exists, and the new file's entry before the roll
+ * returns: the only syncs a roll makes itself. Otherwise the
  * old segment goes on the pending list for elog_partlog_flush to sync
  * (and the directory with it), before the new segment becomes the active
  * one, so that a flush in between never counts the old segment as synced;
@@ -576,7 +615,8 @@ static int roll_undo(struct elog_partlog *log, int old_idx_fd, int old_tix_fd,
 static int roll(struct elog_partlog *log, struct elog_err *err)
 {
 	struct elog_partlog_segment *old;
-	int old_idx_fd, old_tix_fd, fd, always = log->config.flush == ELOG_FLUSH_ALWAYS;
+	int old_idx_fd, old_tix_fd, fd;
+	int always = log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred;
 
 	if (segments_reserve(log, err) < 0 || (!always && elog_partlog_pending_reserve(log, err) < 0))
 		return -1;
@@ -617,6 +657,8 @@ static int roll(struct elog_partlog *log, struct elog_err *err)
 		pthread_mutex_lock(&log->mutex);
 		log->dir_rolls++;
 		pthread_mutex_unlock(&log->mutex);
+		if (log->config.written)
+			log->config.written(log->config.written_ctx);
 		return 0;
 	}
 	/* The closed segment was synced: everything before it is durable. */
@@ -736,8 +778,10 @@ static int append_write(struct elog_partlog *log, const uint8_t *buf, size_t len
 	log->next_offset = elog_batch_last_offset(h) + 1;
 	pthread_mutex_unlock(&log->mutex);
 	elog_partlog_preallocate(log);
-	if (log->config.flush == ELOG_FLUSH_ALWAYS)
+	if (log->config.flush == ELOG_FLUSH_ALWAYS && !log->config.sync_deferred)
 		return elog_partlog_flush(log, err);
+	if (log->config.written)
+		log->config.written(log->config.written_ctx);
 	return 0;
 }
 
@@ -747,6 +791,8 @@ int elog_partlog_append(struct elog_partlog *log, uint8_t *buf, size_t len, uint
 	struct elog_batch_header h;
 	struct elog_err local;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (append_check(log, buf, len, 0, &h, err) < 0)
@@ -770,6 +816,8 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
 	struct elog_batch_header h;
 	struct elog_err local;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (append_check(log, buf, len, 1, &h, err) < 0)

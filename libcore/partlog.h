@@ -22,8 +22,8 @@
  *   - Only the newest segment (the active one) is ever written; closed
  *     segments are immutable and only ever deleted whole (retention,
  *     truncation). A roll does not wait for the disk (except under
- *     flush=always): the closed segment's log and indexes are synced by the
- *     next elog_partlog_flush (or close).
+ *     flush=always without sync_deferred): the closed segment's log and
+ *     indexes are synced by the next elog_partlog_flush (or close).
  *   - first segment's base <= start_offset <= next_offset; next_offset is
  *     one past the last record. start_offset is the first offset a reader
  *     may ask for: the oldest segment's base, unless a purge
@@ -90,7 +90,8 @@
  *     memory instead).
  *
  * Threads: append, append_at, truncate, retain, the reads and close are
- * called by one owner thread. elog_partlog_flush (and _flushed_offset,
+ * called by one owner thread (with config.fds, all the logs of a budget by
+ * the same one). elog_partlog_flush (and _flushed_offset,
  * _failed) may be called from another thread (the background flusher) at
  * the same time; a mutex inside guards the shared state, and fdatasync runs
  * outside it, so appends do not wait for the disk (see partlog_int.h).
@@ -145,7 +146,8 @@ struct elog_partlog_event {
 };
 
 enum elog_flush_policy {
-	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns */
+	ELOG_FLUSH_ALWAYS = 0,   /* fdatasync before an append returns (or, with
+	                            config.sync_deferred, before its answer) */
 	ELOG_FLUSH_INTERVAL = 1, /* elog_partlog_flush is called every flush_interval_ms */
 	ELOG_FLUSH_NEVER = 2,    /* the OS decides, until elog_partlog_flush or close */
 };
@@ -166,6 +168,43 @@ struct elog_partlog_config {
 	                                  end (fallocate), so appends of about half of it
 	                                  cannot find the disk full; 0 = none (the metadata
 	                                  log's reserve, see store.h) */
+	/*
+	 * flush=always without syncing on the owner thread: append, append_at
+	 * and a roll write and return, and the owner's flusher syncs (the
+	 * broker answers a produce once flushed_offset passes it). Closed
+	 * segments go on the pending list as under flush=interval. 0: append
+	 * itself syncs (the metadata log: rare, small, and replayed as soon as
+	 * it is appended).
+	 */
+	int sync_deferred;
+	/*
+	 * Called on the owner thread after every append, append_at or roll
+	 * (bytes not synced yet), so the owner can tell its flusher (the store
+	 * calls elog_flusher_dirty). NULL: not called. Must be cheap.
+	 */
+	void (*written)(void *ctx);
+	void *written_ctx;
+	/*
+	 * Retention (elog_partlog_retain; not the deletions of a purge, which
+	 * are whole when it returns) hands over the last fd of each segment it
+	 * deleted (its names already unlinked): closing it frees the file's blocks, which
+	 * can take long on some filesystems, so the owner may close it on
+	 * another thread (the store gives it to the flusher). With it, the
+	 * directory fsync that makes the deletions durable is left to the next
+	 * flush too (through `written`). NULL: both on the owner's thread.
+	 */
+	void (*discard)(void *ctx, int fd);
+	void *discard_ctx;
+	/*
+	 * recovery.point writes that only raise it with what is synced already
+	 * (open's settling, close's durable end) skip their fsyncs: the owner
+	 * syncs the filesystem once after opening or closing many logs
+	 * (syncfs). A crash before that loses or tears only the hint: the
+	 * next open validates more, and never trusts more than was synced.
+	 */
+	int hints_unsynced;
+	/* The fd budget this log shares (see struct elog_partlog_fds); NULL: always open. */
+	struct elog_partlog_fds *fds;
 	/* Clock in ms since the epoch for segment_ms; NULL means the real clock. Tests set it. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
@@ -219,6 +258,32 @@ struct elog_partlog_recovery {
 };
 
 struct elog_partlog; /* opaque */
+
+/*
+ * An fd budget shared by many logs (the store's partitions): a log opened
+ * with config.fds keeps its files (directory, segments, active indexes)
+ * open only while it is among the most recently used. Every call that
+ * needs them reopens a parked log first and makes it the most recent;
+ * when the logs' open files pass `budget`, the least recently used ones
+ * are parked: their active indexes written, flushed (an fsync on the
+ * owner's thread, only for a log written since the flusher's last round:
+ * logs that are already clean go first), files closed. A parked log keeps
+ * everything else in memory (offsets, indexes of closed segments,
+ * damage), so reading its offsets needs no file. budget 0: no limit.
+ * Owner thread only; a slice's fd stays valid until the owner's next call
+ * into another log of the same budget.
+ */
+struct elog_partlog_fds {
+	uint32_t budget;             /* files the logs may hold open together; 0: no limit */
+	uint32_t open_files;         /* what they hold now */
+	uint32_t open_logs;
+	struct elog_partlog *lru_head, *lru_tail; /* open logs, most recent first */
+	uint64_t parks, reopens;     /* for tests and metrics */
+};
+
+void elog_partlog_fds_init(struct elog_partlog_fds *fds, uint32_t budget);
+/* Whether the log's files are closed now (for tests and metrics). */
+int elog_partlog_parked(const struct elog_partlog *log);
 
 /*
  * Open (creating the directory's log.meta if the directory is empty or

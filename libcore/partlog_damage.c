@@ -390,7 +390,8 @@ int elog_partlog_scan(struct elog_partlog *log, const struct elog_partlog_segmen
 	memset(out, 0, sizeof(*out));
 	out->max_timestamp = INT64_MIN;
 	*extent_count = 0;
-	if (elog_segment_scanner_init_fd(&sc, s->fd, size, s->base_offset, err) < 0)
+	if (elog_partlog_segment_open(log, &log->segments[s - log->segments], err) < 0 ||
+	    elog_segment_scanner_init_fd(&sc, s->fd, size, s->base_offset, err) < 0)
 		return -1;
 	/* Every pass moves position forward (a batch, or past bad bytes), or ends. */
 	for (;;) {
@@ -645,6 +646,8 @@ int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const ch
 	uint32_t i;
 	int changed, found;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (elog_partlog_check_usable(log, err) < 0)
 		return -1;
 	if (offset < elog_partlog_start_offset(log) || offset >= log->next_offset)
@@ -662,6 +665,8 @@ int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const ch
 	/* The disk says the batch is good and the reader says not: believe the reader. */
 	end = elog_partlog_segment_end(log, i);
 	if (batch_position(log, i, offset, &at, &base, err) < 0)
+		return elog_err_prefix(err, "%s", log->dir);
+	if (elog_partlog_segment_open(log, s, err) < 0)
 		return elog_err_prefix(err, "%s", log->dir);
 	found = resync_find(s->fd, s->size, at + 1, offset + 1, end, &next_at, &next, err);
 	if (found < 0)
@@ -699,6 +704,8 @@ int elog_partlog_check_slice(struct elog_partlog *log, const struct elog_partlog
 	int64_t expected = slice->base_offset;
 	uint32_t at = 0;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	*good_len = slice->len;
 	/* Each step consumes one whole batch. */
 	while (at < slice->len) {

@@ -7,7 +7,9 @@
  *
  * Segments live in an array ordered by base offset; the last one is the
  * active segment. Each keeps its .log open (O_RDWR: truncation can make a
- * closed segment active again). A closed segment's indexes are mapped
+ * closed segment active again), except under an fd budget (partlog_fds.c),
+ * where a closed segment's opens when a read needs it and every file of a
+ * parked log is closed. A closed segment's indexes are mapped
  * read-only; the active one's are on the heap only: idx_written/tix_written
  * entries of them are in their files (idx_fd, tix_fd), and the rest is
  * written at roll and close (the active segment's indexes are rebuilt on
@@ -19,8 +21,9 @@
  * dir_rolls; elog_partlog_flush syncs the list, the active segment and the
  * directory (when dir_rolls is ahead of dir_rolls_synced). flushed_offset
  * never passes the base of a segment still on the list. Under flush=always
- * a roll syncs the closed segment and the directory itself and the list
- * stays empty. (Starting writeback at roll with sync_file_range is no
+ * (without config.sync_deferred: the metadata log) a roll syncs the closed
+ * segment and the directory itself and the list stays empty; with it, a
+ * roll is as under flush=interval and the owner's flusher syncs. (Starting writeback at roll with sync_file_range is no
  * better: submitting a whole segment's pages blocks about as long as the
  * fdatasync.)
  *
@@ -142,6 +145,15 @@ struct elog_partlog {
 	struct elog_partlog_durable durable; /* its durable end; under rp_mutex */
 
 	uint32_t damage_total;         /* extents over all segments */
+
+	/* The fd budget (partlog_fds.c); owner thread only, but `parked` is
+	 * also written under `mutex` (flush reads it there). */
+	int parked;                    /* every fd closed (-1); the log is clean */
+	uint32_t fds_held;             /* counted in config.fds->open_files */
+	uint32_t segment_fds;          /* segments whose .log is open (fd >= 0) */
+	uint32_t fds_counted_segments; /* segment_fds when fds_held was counted */
+	int in_lru;
+	struct elog_partlog *lru_prev, *lru_next;
 };
 
 /* A read window over one segment's batch headers, valid during one call. */
@@ -184,6 +196,9 @@ int elog_partlog_write_at(int fd, const uint8_t *buf, size_t len, uint64_t posit
  * room removes name.tmp and fails with ELOG_E_NOSPACE (name is unchanged). */
 int elog_partlog_replace_file(struct elog_partlog *log, const char *name, const void *bytes,
 			      size_t len, struct elog_err *err);
+/* The same, without the file's and the directory's fsync when sync is 0. */
+int elog_partlog_replace_file_sync(struct elog_partlog *log, const char *name, const void *bytes,
+				   size_t len, int sync, struct elog_err *err);
 /*
  * Open (flags: 0, or O_CREAT | O_TRUNC) the active segment's index files.
  * With O_TRUNC they are empty; with 0 the caller vouches that they hold the
@@ -202,6 +217,26 @@ int64_t elog_partlog_now_ms(const struct elog_partlog *log);
 /* Close the active segment and start a new one at next_offset (it must hold
  * something); ELOG_E_NOSPACE leaves the active one as it was. */
 int elog_partlog_roll(struct elog_partlog *log, struct elog_err *err);
+
+/* partlog_fds.c */
+/*
+ * Every owner-thread call that touches files starts with this: reopen a
+ * parked log, make it the most recent, park others past the budget. No-op
+ * without config.fds.
+ */
+int elog_partlog_use(struct elog_partlog *log, struct elog_err *err);
+/*
+ * Under a budget, a closed segment's .log is opened only when a read,
+ * scan or truncation needs it (and stays open until the log is parked):
+ * open it now if it is not. Without a budget every segment is open.
+ */
+int elog_partlog_segment_open(struct elog_partlog *log, struct elog_partlog_segment *s,
+			      struct elog_err *err);
+/* After open's recovery: close the closed segments' files (under a budget). */
+void elog_partlog_segments_close_idle(struct elog_partlog *log);
+int elog_partlog_unpark(struct elog_partlog *log, struct elog_err *err);
+/* ... and leave the budget. */
+void elog_partlog_fds_leave(struct elog_partlog *log);
 
 /* partlog_trim.c */
 /*
@@ -246,7 +281,7 @@ int elog_partlog_rp_load(struct elog_partlog *log, int64_t *offset,
 /* Write recovery.point (durable NULL or base -1: without a durable end); the
  * caller holds rp_mutex or is alone (open, close). */
 int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
-			  const struct elog_partlog_durable *durable, struct elog_err *err);
+			  const struct elog_partlog_durable *durable, int sync, struct elog_err *err);
 /* At close, after a successful flush: record the exact durable end. */
 int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err);
 

@@ -42,6 +42,9 @@ uint32_t elog_partlog_segment_find(const struct elog_partlog *log, int64_t offse
 void elog_partlog_walker_init(struct elog_partlog_walker *w, struct elog_partlog *log,
 			      const struct elog_partlog_segment *segment)
 {
+	/* A closed segment's file may be closed under a budget: a failure to
+	 * open it shows as the first read's error (EBADF). */
+	elog_partlog_segment_open(log, &log->segments[segment - log->segments], NULL);
 	w->segment = segment;
 	w->buf = log->scratch;
 	w->buf_pos = 0;
@@ -278,6 +281,8 @@ int elog_partlog_locate(struct elog_partlog *log, int64_t offset, uint32_t max_b
 	uint32_t bad;
 	int again = 1;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	if (elog_partlog_check_usable(log, err) < 0)
@@ -310,6 +315,8 @@ int elog_partlog_read(struct elog_partlog *log, int64_t offset, uint8_t *buf, si
 	size_t got;
 	char name[32];
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	/* At most two passes: a bad batch is recorded as damage, which the second avoids. */
@@ -494,6 +501,8 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
 	uint32_t bad = 0;
 	int again = 1;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local;
 	if (elog_partlog_check_usable(log, err) < 0)

@@ -918,7 +918,7 @@ static int rp_settle(struct elog_partlog *log, const struct elog_partlog_recover
 		log->durable = end;
 		return 0;
 	}
-	if (elog_partlog_rp_store(log, a->base_offset, &end, err) < 0)
+	if (elog_partlog_rp_store(log, a->base_offset, &end, !log->config.hints_unsynced, err) < 0)
 		return err->code == ELOG_E_NOSPACE ? 0 : -1;
 	return 0;
 }

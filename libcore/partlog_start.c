@@ -257,6 +257,8 @@ int elog_partlog_start_set(struct elog_partlog *log, int64_t offset, struct elog
 {
 	struct elog_err local;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (elog_partlog_check_usable(log, err) < 0)

@@ -227,7 +227,7 @@ static int rp_advance(struct elog_partlog *log, int64_t active_base, uint64_t ge
 	pthread_mutex_unlock(&log->mutex);
 	/* The durable end stays only while it lies in a segment at or past the point. */
 	if (same && to > atomic_load(&log->rp_offset) &&
-	    elog_partlog_rp_store(log, to, log->durable.base >= to ? &log->durable : NULL, err) < 0 &&
+	    elog_partlog_rp_store(log, to, log->durable.base >= to ? &log->durable : NULL, 1, err) < 0 &&
 	    err->code != ELOG_E_NOSPACE)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	pthread_mutex_unlock(&log->rp_mutex);
@@ -268,6 +268,10 @@ int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err)
 		pthread_mutex_unlock(&log->mutex);
 		return -1;
 	}
+	if (log->parked) {
+		pthread_mutex_unlock(&log->mutex);
+		return 0; /* parked only when clean, and writes reopen it first */
+	}
 	target = log->next_offset;
 	generation = log->generation;
 	active_base = log->active_base;
@@ -305,7 +309,7 @@ int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err)
  * temporary file and a rename, so it is the old line or the new.
  */
 int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
-			  const struct elog_partlog_durable *durable, struct elog_err *err)
+			  const struct elog_partlog_durable *durable, int sync, struct elog_err *err)
 {
 	char text[ELOG_PARTLOG_RP_MAX];
 	int n = snprintf(text, sizeof(text), "elog-recovery-point %" PRId64, offset);
@@ -318,7 +322,7 @@ int elog_partlog_rp_store(struct elog_partlog *log, int64_t offset,
 	crc = elog_crc32c(0, text, (size_t)n);
 	n += snprintf(text + n, sizeof(text) - (size_t)n, " %08" PRIx32 "\n", crc);
 	assert((size_t)n < sizeof(text));
-	if (elog_partlog_replace_file(log, ELOG_PARTLOG_RP_NAME, text, (size_t)n, err) < 0)
+	if (elog_partlog_replace_file_sync(log, ELOG_PARTLOG_RP_NAME, text, (size_t)n, sync, err) < 0)
 		return -1;
 	atomic_store(&log->rp_offset, offset);
 	if (durable && durable->base >= 0)
@@ -339,7 +343,8 @@ int elog_partlog_durable_record(struct elog_partlog *log, struct elog_err *err)
 	/* No room: the file keeps an older durable end, a lower bound still. */
 	if ((log->durable.base != end.base || log->durable.bytes != end.bytes ||
 	     log->durable.next != end.next || rp != a->base_offset) &&
-	    elog_partlog_rp_store(log, a->base_offset, &end, err) < 0 && err->code != ELOG_E_NOSPACE)
+	    elog_partlog_rp_store(log, a->base_offset, &end, !log->config.hints_unsynced, err) < 0 &&
+	    err->code != ELOG_E_NOSPACE)
 		rc = -1;
 	pthread_mutex_unlock(&log->rp_mutex);
 	return rc;

@@ -113,7 +113,7 @@ static int truncate_lower_and_forget(struct elog_partlog *log, uint32_t i, int64
 	rp = atomic_load(&log->rp_offset);
 	keep = log->durable.base >= 0 && offset >= log->durable.next;
 	if ((rp > base || (log->durable.base >= 0 && !keep)) &&
-	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, err) < 0)
+	    elog_partlog_rp_store(log, rp > base ? base : rp, keep ? &log->durable : NULL, 1, err) < 0)
 		rc = elog_err_prefix(err, "%s", log->dir);
 	if (rc == 0)
 		truncate_forget_newer(log, i, offset);
@@ -215,6 +215,8 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	uint32_t i, old_count;
 	uint64_t cut;
 
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (elog_partlog_check_usable(log, err) < 0)
@@ -227,7 +229,8 @@ int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_
 	if (offset == log->next_offset)
 		return 0;
 	i = elog_partlog_segment_find(log, offset);
-	if (truncate_position(log, i, offset, &cut, err) < 0)
+	if (elog_partlog_segment_open(log, &log->segments[i], err) < 0 ||
+	    truncate_position(log, i, offset, &cut, err) < 0)
 		return -1;
 	old_count = log->segment_count;
 	if (truncate_lower_and_forget(log, i, offset, err) < 0)
@@ -282,12 +285,19 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	struct elog_err local;
 	uint32_t n = 0;
 	int rc = 0;
+	/*
+	 * Retention proper hands the files' last fds to the owner (config.discard)
+	 * and leaves the directory sync to the next flush; a purge's deletions
+	 * are done whole before it is answered, so the space they free is
+	 * measured with its answer.
+	 */
+	int defer = by_time_size && log->config.discard;
 
 	if (!err)
 		err = &local; /* a failure must still record its reason */
 	if (deleted)
 		*deleted = 0;
-	if (elog_partlog_check_usable(log, err) < 0)
+	if (elog_partlog_use(log, err) < 0 || elog_partlog_check_usable(log, err) < 0)
 		return -1;
 	/*
 	 * Oldest first, and only while the oldest is due: deleting from the
@@ -295,6 +305,10 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	 */
 	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size, below)) {
 		struct elog_partlog_segment *s = &log->segments[0];
+		/* Open (under a budget it may not be), so that the close frees it
+		 * off this thread; without it the unlink does. */
+		if (defer)
+			elog_partlog_segment_open(log, s, NULL);
 		/* Deleted unsynced, if a flush has not got to it yet. */
 		pthread_mutex_lock(&log->mutex);
 		elog_partlog_pending_drop(log, s->base_offset, s->base_offset + 1);
@@ -304,6 +318,11 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 			break;
 		}
 		log->size_bytes -= s->size;
+		if (defer && s->fd >= 0) {
+			log->config.discard(log->config.discard_ctx, s->fd);
+			s->fd = -1;
+			log->segment_fds--;
+		}
 		elog_partlog_segment_release(log, s);
 		memmove(&log->segments[0], &log->segments[1],
 			(log->segment_count - 1) * sizeof(*log->segments));
@@ -313,8 +332,15 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	/* Age and size move the start up with the segments (log.start may lag: open raises it). */
 	if (log->start_offset < log->segments[0].base_offset)
 		log->start_offset = log->segments[0].base_offset;
-	if (n && elog_partlog_sync_dir(log, err) < 0)
+	if (n && defer && log->config.written) {
+		/* The owner's flusher syncs the directory with its next flush of the log. */
+		pthread_mutex_lock(&log->mutex);
+		log->dir_rolls++;
+		pthread_mutex_unlock(&log->mutex);
+		log->config.written(log->config.written_ctx);
+	} else if (n && elog_partlog_sync_dir(log, err) < 0) {
 		rc = -1;
+	}
 	if (deleted)
 		*deleted = n;
 	return rc;

@@ -29,7 +29,7 @@ void elog_store_options_default(struct elog_store_options *o)
 	elog_topic_config_default(&o->defaults);
 	o->default_partitions = 1;
 	o->topics_max = 10000;
-	o->partitions_max = ELOG_FLUSHER_LOGS_MAX - 1;
+	o->partitions_max = ELOG_STORE_PARTITIONS_MAX_DEFAULT;
 	o->topic_partitions_max = 1024;
 	o->producers_max = ELOG_PSTATE_PRODUCERS_DEFAULT;
 	o->min_free_bytes = ELOG_STORE_MIN_FREE_DEFAULT;
@@ -143,25 +143,46 @@ void elog_store_topic_remove(struct elog_store *store, struct elog_topic *t)
 
 /* ---------------------------------------------------------------- partitions */
 
+/*
+ * Every partition whose data the flusher syncs is registered with it:
+ * flush=interval with its interval, flush=always with 0 (synced at the next
+ * round, which the broker kicks; its log does not sync on the loop, see
+ * sync_deferred in partlog.h). flush=never is synced only at close.
+ */
 static int partition_register(struct elog_store *store, struct elog_partition *p,
 			      struct elog_err *err)
 {
 	const struct elog_topic_config *c = &p->topic->config;
 
-	if (c->flush != ELOG_FLUSH_INTERVAL || !store->options.flusher)
+	if (c->flush == ELOG_FLUSH_NEVER || !store->options.flusher)
 		return 0;
-	if (elog_flusher_register_every(store->options.flusher, p->log, c->flush_interval_ms,
-					err) < 0)
-		return -1;
-	p->flusher_registered = 1;
-	return 0;
+	return elog_flusher_add(store->options.flusher, p->log,
+				c->flush == ELOG_FLUSH_ALWAYS ? 0 : c->flush_interval_ms, p,
+				&p->flusher_log, err);
+}
+
+/* The partlog's `written` callback: the flusher has a log to visit. */
+static void partition_written(void *ctx)
+{
+	struct elog_partition *p = ctx;
+
+	if (p->flusher_log)
+		elog_flusher_dirty(p->store->options.flusher, p->flusher_log);
+}
+
+/* The partlog's `discard` callback: a deleted segment's last fd is closed
+ * by the flusher thread, off the loop (see flusher.h). */
+static void partition_discard(void *ctx, int fd)
+{
+	struct elog_partition *p = ctx;
+
+	elog_flusher_close_later(p->store->options.flusher, fd);
 }
 
 static void partition_close_log(struct elog_store *store, struct elog_partition *p)
 {
-	if (p->flusher_registered)
-		elog_flusher_unregister(store->options.flusher, p->log);
-	p->flusher_registered = 0;
+	elog_flusher_remove(store->options.flusher, p->flusher_log);
+	p->flusher_log = NULL;
 	/* Close flushes too, but says nothing: a last failure must reach the log. */
 	if (!elog_partlog_failed(p->log, NULL))
 		elog_partlog_flush(p->log, NULL);
@@ -281,6 +302,21 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	elog_topic_config_to_partlog(&p->topic->config, &pc);
 	pc.event = partition_event;
 	pc.event_ctx = p;
+	pc.written = partition_written;
+	pc.written_ctx = p;
+	/*
+	 * Under a flusher, flush=always syncs off the owner's thread (flusher.h).
+	 * Not yet in a cluster: the Raft driver learns durability by polling
+	 * flushed offsets and does not kick the flusher after a follower's
+	 * appends, so there a flush=always append still syncs inline.
+	 */
+	pc.sync_deferred = store->options.flusher != NULL && !store->options.replicated;
+	pc.fds = &store->fds;
+	pc.hints_unsynced = 1; /* the store syncs the filesystem after opening, closing all */
+	if (store->options.flusher && p->topic->config.flush != ELOG_FLUSH_NEVER) {
+		pc.discard = partition_discard;
+		pc.discard_ctx = p;
+	}
 	memset(&report, 0, sizeof(report));
 	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
 		return -1;
@@ -570,6 +606,12 @@ int elog_store_meta_open(struct elog_store *store, struct elog_err *err)
 	if (elog_store_path(store, path, "%s/0", ELOG_STORE_META_DIR) < 0)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", store->dir);
 	elog_partlog_config_default(&pc);
+	/*
+	 * The metadata log alone still syncs on the owner's thread (no
+	 * sync_deferred): its records are rare and small, and each is acted on
+	 * as soon as it is appended, so waiting for the flusher would buy
+	 * nothing but a round trip.
+	 */
 	pc.flush = ELOG_FLUSH_ALWAYS;
 	pc.event = meta_event;
 	pc.event_ctx = store;
@@ -638,6 +680,7 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 	}
 	store->lock_fd = -1;
 	store->options = *options;
+	elog_partlog_fds_init(&store->fds, options->fd_budget);
 	store->trash_seq = (uint64_t)time(NULL);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot create", dir);
@@ -652,6 +695,8 @@ int elog_store_open(const char *dir, const struct elog_store_options *options,
 		goto fail;
 	if (elog_store_space_refresh(store, err) < 0)
 		goto fail;
+	/* One sync for the recovery points the partitions settled unsynced. */
+	syncfs(store->lock_fd);
 	*out = store;
 	return 0;
 fail:
@@ -668,8 +713,11 @@ void elog_store_close(struct elog_store *store)
 	free(store->topics);
 	elog_store_meta_check(store);
 	elog_partlog_close(store->meta);
-	if (store->lock_fd >= 0)
+	/* The partitions' recovery points were written unsynced (hints_unsynced). */
+	if (store->lock_fd >= 0) {
+		syncfs(store->lock_fd);
 		close(store->lock_fd);
+	}
 	free(store->dir);
 	free(store);
 }

@@ -48,11 +48,18 @@
  * DIR/.trash.
  *
  * Threads: everything runs on the owner (the broker's loop thread); the
- * flusher given in the options gets every flush=interval partition
- * registered and unregistered as topics come and go.
+ * flusher given in the options gets every flush=interval and flush=always
+ * partition registered and unregistered as topics come and go, is told of
+ * every write (elog_flusher_dirty, from the partlog's `written` callback),
+ * and syncs flush=always partitions too (their logs open with
+ * sync_deferred): the owner learns what became durable from
+ * elog_flusher_moved, whose `owner` is the struct elog_partition. Without a
+ * flusher, flush=always logs sync on every append, and flush=interval ones
+ * only at close.
  *
- * Bounds: topics_max topics, partitions_max partitions in all (the
- * flusher's ELOG_FLUSHER_LOGS_MAX caps it), topic_partitions_max per topic.
+ * Bounds: topics_max topics, partitions_max partitions in all (default
+ * ELOG_STORE_PARTITIONS_MAX_DEFAULT, at most ELOG_STORE_PARTITIONS_LIMIT),
+ * topic_partitions_max per topic.
  *
  * A full disk (docs/operations.md, "A full disk"). The store measures the
  * free space of DIR's filesystem with statvfs (f_bavail: what a writer
@@ -102,6 +109,9 @@
 /* 1 GiB: room for a few max_frame_bytes requests, index files of rolls and
  * the operator's own tools, and about 1% of a 100 GiB data disk. */
 #define ELOG_STORE_MIN_FREE_DEFAULT (1ull << 30)
+/* Partition logs per broker: the default bound, and the most it may be set to. */
+#define ELOG_STORE_PARTITIONS_MAX_DEFAULT 100000u
+#define ELOG_STORE_PARTITIONS_LIMIT 1000000u
 /* Free space must pass min_free_bytes by this much to leave the low state. */
 #define ELOG_STORE_SPACE_MARGIN(min_free) ((min_free) / 8 > (1u << 20) ? (min_free) / 8 : (1u << 20))
 
@@ -181,7 +191,7 @@ struct elog_partition {
 	struct elog_partlog *log;
 	struct elog_pstate pstate;
 	uint64_t leader_term;          /* 0 until replication assigns terms */
-	int flusher_registered;
+	struct elog_flusher_log *flusher_log; /* NULL: not registered (flush=never) */
 	int failure_logged;            /* its log failed and that was logged */
 	void *replication;             /* the broker's Raft group for it (cluster only) */
 };
@@ -208,6 +218,8 @@ struct elog_store_options {
 	uint64_t min_free_bytes;        /* produce is refused below this much free space; 0: only
 	                                   when a write finds the disk full */
 	struct elog_flusher *flusher;   /* NULL: flush=interval logs are never flushed */
+	uint32_t fd_budget;             /* files the partition logs may keep open together
+	                                   (struct elog_partlog_fds); 0: no limit */
 	const struct elog_logger *log;  /* recovery reports, damage, removed leftovers */
 	int salvage_metadata;           /* rebuild a damaged metadata log (see above) */
 	int replicated;                 /* a cluster's broker: the metadata log is its Raft log,
@@ -238,6 +250,7 @@ struct elog_store {
 	int lock_fd;
 	struct elog_store_options options;
 	struct elog_partlog *meta;
+	struct elog_partlog_fds fds;    /* the partition logs' fd budget (not the metadata log's) */
 	struct elog_topic **topics;     /* sorted by name */
 	uint32_t topic_count, topic_cap;
 	uint32_t partition_total;

@@ -1958,6 +1958,92 @@ static void test_bad_batches_refused(void)
 	T_CHECK(elog_partlog_open(dir, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_INVAL);
 }
 
+/* ---------------------------------------------------------------- fd budget */
+
+/* Open descriptors of this process. */
+static int open_fd_count(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/*
+ * Logs sharing an fd budget: at most the budget's worth stay open whatever
+ * the number of logs; every one can be written (rolls included) and read
+ * back in any order, parked logs reopen on use, a dirty log is flushed
+ * before it is parked, and after close and reopen everything is there.
+ */
+static void test_fd_budget(void)
+{
+	enum { LOGS = 24, ROUNDS = 3 };
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *logs[LOGS];
+	struct elog_partlog_fds fds;
+	struct elog_err err;
+	int before = open_fd_count();
+	char sub[4200];
+
+	config_small(&c);
+	elog_partlog_fds_init(&fds, 16); /* room for about three logs */
+	c.fds = &fds;
+	for (int k = 0; k < LOGS; k++) {
+		snprintf(sub, sizeof(sub), "%s/p%d", dir, k);
+		T_OK(elog_partlog_open(sub, &c, &logs[k], NULL, &err), &err);
+	}
+	T_CHECK(fds.open_files <= 16 + 4);
+	T_CHECK(open_fd_count() - before <= 16 + 4);
+	for (int r = 0; r < ROUNDS; r++)
+		for (int k = 0; k < LOGS; k++) {
+			T_OK(fill(logs[(k * 7 + r) % LOGS], 6, 200, &err), &err);
+			T_CHECK(open_fd_count() - before <= 16 + 8);
+		}
+	T_CHECK(fds.parks > 0 && fds.reopens > 0);
+	for (int k = 0; k < LOGS; k++) {
+		int64_t next = elog_partlog_next_offset(logs[k]);
+		uint8_t buf[65536];
+		struct elog_partlog_slice sl;
+		T_EQ_INT(next, ROUNDS * 16);
+		T_CHECK(elog_partlog_segment_count(logs[k]) > 1);
+		/* parked logs were flushed first */
+		if (elog_partlog_parked(logs[k]))
+			T_EQ_INT(elog_partlog_flushed_offset(logs[k]), next);
+		T_OK(elog_partlog_read(logs[k], 0, buf, sizeof(buf), &sl, &err), &err);
+		T_EQ_INT(sl.base_offset, 0);
+		T_OK(elog_partlog_read(logs[k], next - 1, buf, sizeof(buf), &sl, &err), &err);
+		T_EQ_INT(sl.next_offset, next);
+	}
+	T_CHECK(open_fd_count() - before <= 16 + 8);
+	for (int k = 0; k < LOGS; k++)
+		elog_partlog_close(logs[k]);
+	T_EQ_INT(fds.open_files, 0);
+	T_EQ_INT(fds.open_logs, 0);
+	T_EQ_INT(open_fd_count(), before);
+	/* under a budget a log of many segments keeps only the active one's files open */
+	{
+		int fds_before = open_fd_count();
+		snprintf(sub, sizeof(sub), "%s/p0", dir);
+		T_OK(elog_partlog_open(sub, &c, &logs[0], NULL, &err), &err);
+		T_CHECK(elog_partlog_segment_count(logs[0]) > 2);
+		T_EQ_INT(open_fd_count() - fds_before, 4);
+		elog_partlog_close(logs[0]);
+	}
+	/* everything survived: reopen without a budget */
+	c.fds = NULL;
+	for (int k = 0; k < LOGS; k++) {
+		struct elog_partlog_recovery rec;
+		snprintf(sub, sizeof(sub), "%s/p%d", dir, k);
+		T_OK(elog_partlog_open(sub, &c, &logs[k], &rec, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(logs[k]), ROUNDS * 16);
+		T_EQ_INT(rec.truncated_bytes, 0);
+		elog_partlog_close(logs[k]);
+	}
+}
+
 int main(void)
 {
 	T_RUN(test_fresh_log_and_meta);
@@ -1992,5 +2078,6 @@ int main(void)
 	T_RUN(test_nospace_tmpfs);
 	T_RUN(test_preallocate_reserve);
 	T_RUN(test_bad_batches_refused);
+	T_RUN(test_fd_budget);
 	return t_finish();
 }
