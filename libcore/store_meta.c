@@ -161,9 +161,14 @@ static int dir_exists(const struct elog_store *store, const char *name, size_t l
 	return elog_store_path(store, path, "%s", n) == 0 && stat(path, &st) == 0;
 }
 
+/*
+ * What a create must pass, here and when a cluster's metadata leader
+ * proposes one. check_dir: a directory in the way refuses it (a broker
+ * alone); a cluster's apply moves it aside to DIR/.kept instead.
+ */
 static int create_checks(struct elog_store *store, const char *name, size_t len,
 			 uint32_t partitions, const struct elog_topic_config *config,
-			 struct elog_err *err)
+			 int check_dir, struct elog_err *err)
 {
 	if (elog_store_name_check(name, len, err) < 0)
 		return -1;
@@ -175,7 +180,7 @@ static int create_checks(struct elog_store *store, const char *name, size_t len,
 	if (store->topic_count >= store->options.topics_max)
 		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u topics",
 				    store->options.topics_max);
-	if (dir_exists(store, name, len))
+	if (check_dir && dir_exists(store, name, len))
 		return elog_err_set(err, ELOG_E_BUSY,
 				    "topic \"%.*s\": its directory exists, but the metadata log has no "
 				    "record of it (see docs/operations.md)", (int)len, name);
@@ -208,7 +213,7 @@ int elog_store_create(struct elog_store *store, const char *name, size_t len,
 	struct elog_topic *t;
 	struct elog_err undo;
 
-	if (create_checks(store, name, len, partitions, config, err) < 0 ||
+	if (create_checks(store, name, len, partitions, config, 1, err) < 0 ||
 	    elog_store_space_room_for_new(store, err) < 0)
 		return -1;
 	t = topic_new(name, len, config, err);
@@ -983,21 +988,7 @@ int elog_store_propose_create(struct elog_store *store, const char *name, size_t
 	char n[ELOG_TOPIC_NAME_MAX + 1];
 
 	assert(store->propose);
-	if (elog_store_name_check(name, len, err) < 0)
-		return -1;
-	if (elog_store_find(store, name, len))
-		return elog_err_set(err, ELOG_E_BUSY, "topic \"%.*s\" exists", (int)len, name);
-	if (partitions == 0 || partitions > store->options.topic_partitions_max)
-		return elog_err_set(err, ELOG_E_INVAL, "partition count %u is outside [1, %u]",
-				    partitions, store->options.topic_partitions_max);
-	if (store->topic_count >= store->options.topics_max)
-		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u topics",
-				    store->options.topics_max);
-	if (partitions > store->options.partitions_max - store->partition_total)
-		return elog_err_set(err, ELOG_E_LIMIT,
-				    "%u more partitions would pass the broker's limit of %u",
-				    partitions, store->options.partitions_max);
-	if (elog_topic_config_check(config, err) < 0)
+	if (create_checks(store, name, len, partitions, config, 0, err) < 0)
 		return -1;
 	memcpy(n, name, len);
 	n[len] = 0;
