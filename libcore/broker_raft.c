@@ -298,8 +298,23 @@ static void term_start(struct raft_group *g)
 	raft_leader_appended(g, base, base);
 }
 
-/* ---------------------------------------------------------------- outbox */
+/* ---------------------------------------------------------------- durability */
 
+/*
+ * Where durability comes from. A partition's log syncs on the flusher
+ * thread (sync_deferred, store.c): appends here only write, the log goes on
+ * the flusher's dirty list (the store's `written` callback), and the loop
+ * asks for a round once per turn (flusher_want, then the kick in
+ * before_sleep). After the round the flusher wakes the loop, which drains
+ * the logs whose flushed offset moved (elog_flusher_moved) and tells each
+ * one's group its new durable end: a follower answers the leader with it
+ * (raft_follow.c: its durable end, never its written end), the leader
+ * counts its own, and acks=all answers once the commit passes the batch.
+ * The metadata log syncs each append itself, and flush=never counts written
+ * as durable; both report right after the append. A tick also looks at
+ * every group's flushed offset (two loads): it catches a sync no round
+ * made (a log parked by the fd budget syncs on the loop) at the next tick.
+ */
 static void durability(struct raft_group *g)
 {
 	int64_t d = g->flush_never ? elog_partlog_next_offset(g->log)
@@ -312,6 +327,27 @@ static void durability(struct raft_group *g)
 	g->durable_reported = d;
 	INPUT(g, elog_raft_log_durable(&g->raft, d, o_));
 }
+
+/* g's log was written and a produce or a leader waits for its sync: a
+ * round at the end of this loop turn, one kick however many groups. */
+static void flusher_want(struct raft_group *g)
+{
+	if (g->topic && !g->flush_never)
+		g->k->kick_flusher = 1;
+}
+
+/* The flusher's moved list: a partition whose flushed offset moved. */
+static void moved(void *ctx, void *owner, struct elog_partlog *log)
+{
+	struct elog_partition *p = owner;
+
+	(void)ctx;
+	(void)log;
+	if (p->replication)
+		durability(p->replication);
+}
+
+/* ---------------------------------------------------------------- outbox */
 
 static void role_changed(struct raft_group *g, const struct elog_raft_outbox *out)
 {
@@ -367,9 +403,9 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 	k->depth--;
 	if (appended) {
 		INPUT(g, elog_raft_log_written(&g->raft, elog_partlog_next_offset(g->log), o_));
-		/* An interval topic's follower syncs at once: the leader's acks=all waits on it. */
-		if (g->topic && g->topic->config.flush == ELOG_FLUSH_INTERVAL)
-			elog_flusher_kick(&k->b->flusher);
+		/* A follower's appends are synced by the flusher at once (flush=always
+		 * and interval alike): the leader's acks=all waits on them. */
+		flusher_want(g);
 		durability(g);
 	}
 }
@@ -377,6 +413,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last)
 {
 	INPUT(g, elog_raft_leader_appended(&g->raft, base, last, o_));
+	flusher_want(g);
 	durability(g);
 }
 
@@ -757,10 +794,8 @@ void elog_broker_raft_close(struct elog_broker *b)
 
 void elog_broker_raft_durability(struct elog_broker *b)
 {
-	struct elog_cluster *k = b->cluster;
-
-	for (struct raft_group *g = k->groups; g; g = g->next)
-		durability(g);
+	/* Only the logs a round moved: no walk over every partition. */
+	elog_flusher_moved(&b->flusher, moved, b->cluster);
 }
 
 void elog_broker_raft_before_sleep(struct elog_broker *b)
@@ -780,6 +815,10 @@ void elog_broker_raft_before_sleep(struct elog_broker *b)
 	if (k->check_produces) {
 		k->check_produces = 0;
 		elog_broker_check_produces(b, 0);
+	}
+	if (k->kick_flusher) {
+		k->kick_flusher = 0;
+		elog_flusher_kick(&b->flusher);
 	}
 	raft_peers_flush(k);
 }

@@ -111,6 +111,7 @@ struct elog_cluster {
 	uint32_t frame_seq;
 	int check_produces;             /* a commit moved or a leadership ended */
 	int check_meta;                 /* the metadata commit moved */
+	int kick_flusher;               /* a partition was written: a flusher round this turn */
 	int64_t warn_ms;
 	uint64_t warn_dropped;
 	int transferring;               /* SIGTERM: leaderships being handed over */
@@ -143,7 +144,7 @@ int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err);
 void elog_broker_raft_close(struct elog_broker *b);
 /* Before sleep: frames out, produce and metadata waiters checked. */
 void elog_broker_raft_before_sleep(struct elog_broker *b);
-/* After a flusher round: durable ends of the groups. */
+/* After a flusher round: durable ends of the groups whose logs it moved. */
 void elog_broker_raft_durability(struct elog_broker *b);
 /* SIGTERM: hand leaderships over; 1 while that is under way. */
 int elog_broker_raft_shutting_down(struct elog_broker *b);

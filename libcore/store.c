@@ -305,12 +305,11 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	pc.written = partition_written;
 	pc.written_ctx = p;
 	/*
-	 * Under a flusher, flush=always syncs off the owner's thread (flusher.h).
-	 * Not yet in a cluster: the Raft driver learns durability by polling
-	 * flushed offsets and does not kick the flusher after a follower's
-	 * appends, so there a flush=always append still syncs inline.
+	 * Under a flusher, flush=always syncs off the owner's thread (flusher.h),
+	 * in a cluster too: the Raft driver kicks the flusher after appends and
+	 * learns what became durable from elog_flusher_moved.
 	 */
-	pc.sync_deferred = store->options.flusher != NULL && !store->options.replicated;
+	pc.sync_deferred = store->options.flusher != NULL;
 	pc.fds = &store->fds;
 	pc.hints_unsynced = 1; /* the store syncs the filesystem after opening, closing all */
 	if (store->options.flusher && p->topic->config.flush != ELOG_FLUSH_NEVER) {
