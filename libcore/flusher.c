@@ -230,6 +230,8 @@ int elog_flusher_start(struct elog_flusher *f, int64_t interval_ms, struct elog_
 		pthread_mutex_destroy(&f->mutex);
 		return elog_err_errno(err, ELOG_E_IO, rc, "cannot start the flusher thread");
 	}
+	/* Named, so that tools (and tests/tools/elog-threadhold) can find it. */
+	pthread_setname_np(f->thread, "elog-flusher");
 	f->running = 1;
 	return 0;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# Durability in a cluster (docs/operations.md, "Durability in a cluster"):
+# flush=always appends are synced by each broker's flusher thread, off the
+# event loop, and acks=all is answered only once a majority has the batch
+# fsynced. The followers' flusher threads are held still with
+# elog-threadhold (ptrace, the rest of the process runs on): their logs
+# hold the records, written but not synced, and no acknowledgement may go
+# out on the strength of that.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster
+
+setup() {
+	elog_setup
+	elog_need elog-serve elog-topic elog-produce elog-consume elog-dump elog-freeport elog-threadhold
+	cd "$ELOG_TMP"
+	cluster_ports 3
+}
+
+teardown() {
+	local i
+	# Held threads first: a broker cannot be reaped while one of its threads is.
+	for i in 1 2 3; do
+		[ -z "${ELOG_PROC[hold$i]:-}" ] || elog_stop "hold$i"
+	done
+	elog_teardown
+}
+
+# hold I — stop broker I's flusher thread, until release I.
+hold() {
+	elog_spawn "hold$1" elog-threadhold "${ELOG_PROC[b$1]}" elog-flusher
+	elog_wait_until 15 grep -q '^held 1$' "hold$1.out" ||
+		fail "b$1's flusher is not held: $(cat "hold$1.err")"
+}
+
+release() {
+	elog_stop "hold$1"
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "elog-threadhold for b$1 failed: $(cat "hold$1.err")"
+}
+
+# holds I TOPIC/PARTITION VALUE — broker I's log holds a record VALUE.
+holds() {
+	elog-dump -r "$ELOG_TMP/d$1/$2" 2>/dev/null | grep -q "$3"
+}
+
+@test "acks=all waits for a majority's fsync, not for the followers' writes" {
+	local i f1 f2
+	for i in 1 2 3; do
+		cluster_start "$i"
+	done
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 -c flush=always t1
+	cluster_wait_leader t1/0
+	f1=$((LEADER % 3 + 1)) f2=$(((LEADER + 1) % 3 + 1))
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 <<<11111
+	# One follower's flusher held: the leader and the other make a majority.
+	hold "$f1"
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 <<<22222
+	# Both held: the followers write the record but never sync it, so it
+	# is never acknowledged ...
+	hold "$f2"
+	run -1 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 3s t1 <<<33333
+	holds "$f1" t1/0 33333 || fail "b$f1 did not write the record"
+	holds "$f2" t1/0 33333 || fail "b$f2 did not write the record"
+	# ... nor read by a consumer: the high watermark stays below it.
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(printf '11111\n22222')"
+	# Released, the syncs run and the record commits.
+	release "$f1"
+	release "$f2"
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 10s t1 <<<44444
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(printf '11111\n22222\n33333\n44444')"
+}
