@@ -69,27 +69,140 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	memcpy(s->terms, terms, n * sizeof(*terms));
 }
 
-/* Write raft.state if it changed; a failure silences the group (it must
- * not send what depends on state that is not durable). */
-static int state_save(struct raft_group *g, uint16_t flags)
+static void state_failed(struct raft_group *g, const struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX];
+
+	if (!g->state_failed)
+		raft_group_log(g, ELOG_LOG_ERROR, "raft state not written: group silent", "error=%s",
+			       elog_logfmt_value(v, sizeof(v), err->msg));
+	g->state_failed = 1;
+}
+
+static void state_unmark(struct raft_group *g)
+{
+	struct raft_group **at = &g->k->state_dirty;
+
+	if (!g->state_dirty)
+		return;
+	while (*at != g)
+		at = &(*at)->state_next;
+	*at = g->state_next;
+	g->state_next = NULL;
+	g->state_dirty = 0;
+}
+
+/*
+ * Write raft.state now if it changed (start-up, shutdown); a failure
+ * silences the group (it must not send what depends on state that is not
+ * durable).
+ */
+static int state_save_now(struct raft_group *g, uint16_t flags)
 {
 	struct elog_raftstate s;
 	struct elog_err err;
-	char v[ELOG_LOG_VALUE_MAX];
 
+	state_unmark(g);
 	state_build(g, flags, &s);
 	if (memcmp(&s, &g->saved, sizeof(s)) == 0)
 		return 0;
 	if (elog_raftstate_store(g->dir, &s, &err) < 0) {
-		if (!g->state_failed)
-			raft_group_log(g, ELOG_LOG_ERROR, "raft state not written: group silent",
-				       "error=%s", elog_logfmt_value(v, sizeof(v), err.msg));
-		g->state_failed = 1;
+		state_failed(g, &err);
 		return -1;
 	}
 	g->saved = s;
 	g->state_failed = 0;
 	return 0;
+}
+
+/*
+ * The group's state may have changed: raft.state is written at the end of
+ * this loop turn (states_write, from before_sleep), before any frame of
+ * the turn leaves, one write however many times it changed meanwhile.
+ */
+static void state_save(struct raft_group *g)
+{
+	if (g->state_dirty)
+		return;
+	g->state_dirty = 1;
+	g->state_next = g->k->state_dirty;
+	g->k->state_dirty = g;
+}
+
+/* A batched write failed: no message of the turn may leave. */
+static void states_failed(struct elog_cluster *k, struct raft_group *g, const struct elog_err *err)
+{
+	state_failed(g, err);
+	raft_peers_drop(k, "raft state not written");
+}
+
+/*
+ * Every group whose state changed this turn, written before the turn's
+ * frames go (raft.h: the hard state is durable before any message that
+ * depends on it). A few are written one by one (tmp, fsync, rename,
+ * directory fsync); more (an election of many groups, a topic of many
+ * partitions created) share two syncfs calls instead of two fsyncs each.
+ * Writes stay on the loop: they are rare outside elections, and the loop
+ * must not send before they end anyway.
+ */
+static void states_write(struct elog_cluster *k)
+{
+	struct raft_group *list = k->state_dirty, *g;
+	struct elog_raftstate s;
+	struct elog_err err;
+	uint32_t n = 0;
+
+	k->state_dirty = NULL;
+	for (g = list; g; g = g->state_next) {
+		g->state_dirty = 0;
+		state_build(g, 0, &s);
+		g->state_write = memcmp(&s, &g->saved, sizeof(s)) != 0;
+		n += g->state_write;
+	}
+	for (g = list; g && n <= RAFT_STATE_EACH_MAX; g = g->state_next)
+		if (g->state_write) {
+			state_build(g, 0, &s);
+			if (elog_raftstate_store(g->dir, &s, &err) < 0) {
+				states_failed(k, g, &err);
+				continue;
+			}
+			g->saved = s;
+			g->state_failed = 0;
+		}
+	if (n <= RAFT_STATE_EACH_MAX)
+		goto out;
+	for (g = list; g; g = g->state_next) {
+		state_build(g, 0, &s);
+		if (g->state_write && elog_raftstate_store_unsynced(g->dir, &s, &err) < 0) {
+			g->state_write = 0;
+			states_failed(k, g, &err);
+		}
+	}
+	if (elog_raftstate_syncfs(k->meta->dir, &err) < 0) {
+		states_failed(k, k->meta, &err);
+		goto out;
+	}
+	for (g = list; g; g = g->state_next)
+		if (g->state_write && elog_raftstate_store_rename(g->dir, &err) < 0) {
+			g->state_write = 0;
+			states_failed(k, g, &err);
+		}
+	if (elog_raftstate_syncfs(k->meta->dir, &err) < 0) {
+		states_failed(k, k->meta, &err);
+		goto out;
+	}
+	for (g = list; g; g = g->state_next)
+		if (g->state_write) {
+			state_build(g, 0, &g->saved);
+			g->state_failed = 0;
+		}
+out:
+	while (list) {
+		g = list;
+		list = g->state_next;
+		g->state_next = NULL;
+		g->state_write = 0;
+	}
 }
 
 /* ---------------------------------------------------------------- log ops */
@@ -365,7 +478,7 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 	k->check_produces = 1;
 	k->check_meta = 1;
 	if (out->role == ELOG_RAFT_LEADER || g->saved.hard.term != out->term)
-		state_save(g, 0); /* a checkpoint of the commit now and then */
+		state_save(g); /* a checkpoint of the commit now and then */
 }
 
 void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
@@ -375,7 +488,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 
 	assert(k->depth > 0 && out == &k->outbox[k->depth - 1]);
 	if (out->hard_state_changed || out->terms_changed)
-		state_save(g, 0);
+		state_save(g);
 	appended = do_ops(g, out);
 	send_msgs(g, out);
 	if (out->commit_changed) {
@@ -384,7 +497,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 			k->b->appended = 1;
 		} else {
 			k->check_meta = 1;
-			state_save(g, 0);
+			state_save(g);
 		}
 	}
 	if (out->role_changed)
@@ -399,7 +512,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 					    : out->restriction == ELOG_RAFT_RESTRICT_DAMAGED ? "damaged"
 											    : "none");
 	if (out->terms_changed)
-		state_save(g, 0);
+		state_save(g);
 	k->depth--;
 	if (appended) {
 		INPUT(g, elog_raft_log_written(&g->raft, elog_partlog_next_offset(g->log), o_));
@@ -552,7 +665,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	 * means nothing to other groups, which so write nothing here). */
 	if (g->flush_never)
 		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
-	if (state_save(g, 0) < 0) {
+	if (state_save_now(g, 0) < 0) {
 		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
 		elog_raft_release(&g->raft);
 		goto fail;
@@ -572,7 +685,8 @@ static void group_free(struct raft_group *g, int clean)
 	if (!g)
 		return;
 	if (clean)
-		state_save(g, g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0);
+		state_save_now(g, g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0);
+	state_unmark(g);
 	if (g->p)
 		g->p->replication = NULL;
 	elog_raft_release(&g->raft);
@@ -820,6 +934,7 @@ void elog_broker_raft_before_sleep(struct elog_broker *b)
 		k->kick_flusher = 0;
 		elog_flusher_kick(&b->flusher);
 	}
+	states_write(k);
 	raft_peers_flush(k);
 }
 

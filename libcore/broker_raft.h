@@ -25,7 +25,9 @@
  *
  * Order of effects for one input (raft.h's calling sequence): the hard
  * state and term cache are written to raft.state (fsync, rename) before
- * any message of the outbox is queued; log operations next (a follower's
+ * any message of the outbox leaves: at the end of the loop turn, for every
+ * group that changed in it at once, before the turn's frames are sent (and
+ * no frame is sent while one is waiting); log operations next (a follower's
  * appends validated, a truncation durable when it returns); then messages
  * (an APPEND's batches read from the log as stored); then commit, role,
  * term start. Messages for a peer are gathered into one RAFT frame per
@@ -57,6 +59,8 @@
 #define RAFT_BACKOFF_MAX_MS 1000
 /* Dropped frames are warned about at most once per this interval. */
 #define RAFT_WARN_INTERVAL_MS 5000
+/* More raft.state writes in one loop turn than this share two syncfs calls. */
+#define RAFT_STATE_EACH_MAX 4
 /* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
 #define RAFT_UNCOMMITTED_MAX 1000000
 
@@ -72,6 +76,9 @@ struct raft_group {
 	int flush_never;                /* durable = written */
 	int64_t durable_reported;       /* last elog_raft_log_durable */
 	int state_failed;               /* raft.state could not be written: silent */
+	int state_dirty;                /* on k->state_dirty: written before the turn's frames */
+	int state_write;                /* states_write's mark */
+	struct raft_group *state_next;
 	struct raft_group *next;
 };
 
@@ -112,6 +119,7 @@ struct elog_cluster {
 	int check_produces;             /* a commit moved or a leadership ended */
 	int check_meta;                 /* the metadata commit moved */
 	int kick_flusher;               /* a partition was written: a flusher round this turn */
+	struct raft_group *state_dirty; /* groups whose raft.state may have changed this turn */
 	int64_t warn_ms;
 	uint64_t warn_dropped;
 	int transferring;               /* SIGTERM: leaderships being handed over */
@@ -165,6 +173,8 @@ void raft_peers_close(struct elog_cluster *k);
 void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
 		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
 void raft_peers_flush(struct elog_cluster *k);
+/* Drop every peer connection and what it had not sent (a raft.state write failed). */
+void raft_peers_drop(struct elog_cluster *k, const char *why);
 void raft_peers_tick(struct elog_cluster *k);
 /* Whether broker id's frames arrived since the last tick (quiescence). */
 int raft_peer_heard(struct elog_cluster *k, int32_t id);

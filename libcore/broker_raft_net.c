@@ -79,7 +79,10 @@ static void peer_send(struct raft_peer *p)
 {
 	struct elog_broker *b = p->k->b;
 
-	/* Only closed frames go: the one being built has no length yet. */
+	/* Only closed frames go: the one being built has no length yet; and
+	 * nothing while a raft.state write waits for the end of the turn. */
+	if (p->k->state_dirty)
+		return;
 	while (p->out_sent < p->out_ready) {
 		ssize_t n = send(p->fd, p->out.data + p->out_sent, p->out_ready - p->out_sent,
 				 MSG_NOSIGNAL);
@@ -234,6 +237,13 @@ void raft_peers_flush(struct elog_cluster *k)
 		if (p->fd >= 0 && p->connected && p->out_sent < p->out_ready)
 			peer_send(p);
 	}
+}
+
+void raft_peers_drop(struct elog_cluster *k, const char *why)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		if (k->peers[i].fd >= 0)
+			peer_fail(&k->peers[i], why);
 }
 
 int raft_peers_open(struct elog_cluster *k, struct elog_err *err)

@@ -129,21 +129,26 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct elog_err *err)
+static int state_paths(const char *dir, char *path, char *tmp, size_t cap, struct elog_err *err)
+{
+	if (snprintf(path, cap, "%s/%s", dir, ELOG_RAFTSTATE_NAME) >= (int)cap ||
+	    snprintf(tmp, cap, "%s/%s.tmp", dir, ELOG_RAFTSTATE_NAME) >= (int)cap)
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", dir);
+	return 0;
+}
+
+/* Write raft.state.tmp, synced or not. */
+static int tmp_write(const char *tmp, const struct elog_raftstate *s, int sync,
+		     struct elog_err *err)
 {
 	uint8_t buf[ELOG_RAFTSTATE_BYTES_MAX];
-	char path[4096], tmp[4096];
 	size_t len = elog_raftstate_encode(s, buf, sizeof(buf));
-	int fd, dfd, rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, ELOG_RAFTSTATE_NAME) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, ELOG_RAFTSTATE_NAME) >= (int)sizeof(tmp))
-		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return elog_err_errno(err, errno == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, errno,
 				      "%s: cannot create", tmp);
-	if (write_all(fd, buf, len) < 0 || fdatasync(fd) < 0) {
+	if (write_all(fd, buf, len) < 0 || (sync && fdatasync(fd) < 0)) {
 		elog_err_errno(err, errno == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, errno,
 			       "%s: cannot write", tmp);
 		close(fd);
@@ -151,11 +156,27 @@ int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+static int tmp_rename(const char *tmp, const char *path, struct elog_err *err)
+{
 	if (rename(tmp, path) < 0) {
 		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot rename", tmp);
 		unlink(tmp);
 		return -1;
 	}
+	return 0;
+}
+
+int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct elog_err *err)
+{
+	char path[4096], tmp[4096];
+	int dfd, rc = -1;
+
+	if (state_paths(dir, path, tmp, sizeof(path), err) < 0 || tmp_write(tmp, s, 1, err) < 0 ||
+	    tmp_rename(tmp, path, err) < 0)
+		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", dir);
@@ -164,5 +185,36 @@ int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct
 	else
 		rc = 0;
 	close(dfd);
+	return rc;
+}
+
+int elog_raftstate_store_unsynced(const char *dir, const struct elog_raftstate *s,
+				  struct elog_err *err)
+{
+	char path[4096], tmp[4096];
+
+	if (state_paths(dir, path, tmp, sizeof(path), err) < 0)
+		return -1;
+	return tmp_write(tmp, s, 0, err);
+}
+
+int elog_raftstate_store_rename(const char *dir, struct elog_err *err)
+{
+	char path[4096], tmp[4096];
+
+	if (state_paths(dir, path, tmp, sizeof(path), err) < 0)
+		return -1;
+	return tmp_rename(tmp, path, err);
+}
+
+int elog_raftstate_syncfs(const char *dir, struct elog_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", dir);
+	if (syncfs(fd) < 0)
+		rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the filesystem", dir);
+	close(fd);
 	return rc;
 }

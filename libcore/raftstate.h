@@ -70,4 +70,18 @@ int elog_raftstate_load(const char *dir, struct elog_raftstate *s, int *found,
 /* Write DIR/raft.state durably (tmp, fsync, rename, directory fsync). */
 int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct elog_err *err);
 
+/*
+ * The same in three steps, for many groups at once with two filesystem
+ * syncs instead of two fsyncs each: _store_unsynced writes DIR/raft.state.tmp
+ * for every group, elog_raftstate_syncfs makes those bytes durable, then
+ * _store_rename renames each over raft.state, and a second syncfs makes
+ * the renames durable. Nothing is durable before that second syncfs
+ * returns 0; a crash before leaves each file old or new, never a mix.
+ */
+int elog_raftstate_store_unsynced(const char *dir, const struct elog_raftstate *s,
+				  struct elog_err *err);
+int elog_raftstate_store_rename(const char *dir, struct elog_err *err);
+/* syncfs of the filesystem holding DIR. */
+int elog_raftstate_syncfs(const char *dir, struct elog_err *err);
+
 #endif

@@ -73,3 +73,32 @@ holds() {
 	run -0 elog-consume -b "$LADDR" -e t1
 	assert_equal "$output" "$(printf '11111\n22222\n33333\n44444')"
 }
+
+# states N TOPIC — every broker holds a raft.state for each of N partitions.
+states() {
+	local n
+	n=$(find d1/"$2" d2/"$2" d3/"$2" -name raft.state -size +0 2>/dev/null | wc -l)
+	[ "$n" -eq $((3 * $1)) ]
+}
+
+@test "a topic of 40 partitions: every replica's raft.state is written (many at once share two syncfs), and survives kill -9 of every broker" {
+	local i p
+	for i in 1 2 3; do
+		cluster_start "$i"
+	done
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 -p 40 t2
+	elog_wait_until 30 states 40 t2 || fail "raft.state missing: $(find d?/t2 -name raft.state | wc -l) of 120"
+	for i in 1 2 3; do
+		cluster_kill "$i"
+	done
+	for i in 1 2 3; do
+		cluster_start "$i"
+	done
+	# Every partition is led again and takes a record.
+	for p in 0 13 39; do
+		cluster_wait_leader "t2/$p"
+		run -0 elog-produce --no-idempotence -b "$LADDR" -a all -p "$p" t2 <<<"$p"
+	done
+	run -1 grep 'raft state not written' b1.err b2.err b3.err
+}
