@@ -106,11 +106,38 @@ static void test_file(void)
 	T_ASSERT(elog_raftstate_load(dir, &back, &found, &err) == -1);
 }
 
+/* The batched steps: until the rename the old state is what loads. */
+static void test_file_in_steps(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_raftstate s, back;
+	struct elog_err err;
+	int found;
+
+	sample(&s);
+	T_OK(elog_raftstate_store(dir, &s, &err), &err);
+	s.hard.term = 11;
+	s.hard.vote = 2;
+	T_OK(elog_raftstate_store_unsynced(dir, &s, &err), &err);
+	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+	T_EQ_INT(back.hard.term, 9);
+	T_OK(elog_raftstate_syncfs(dir, &err), &err);
+	T_OK(elog_raftstate_store_rename(dir, &err), &err);
+	T_OK(elog_raftstate_syncfs(dir, &err), &err);
+	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+	T_EQ_INT(found, 1);
+	T_CHECK(memcmp(&s, &back, sizeof(s)) == 0);
+	/* nothing to rename: an error naming the file */
+	T_ASSERT(elog_raftstate_store_rename(dir, &err) == -1);
+	T_CHECK(strstr(err.msg, "raft.state.tmp") != NULL);
+}
+
 int main(void)
 {
 	T_RUN(test_round_trip);
 	T_RUN(test_every_flipped_byte_refused);
 	T_RUN(test_torn_write_refused);
 	T_RUN(test_file);
+	T_RUN(test_file_in_steps);
 	return t_finish();
 }
