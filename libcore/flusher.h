@@ -38,10 +38,11 @@
  * owner thread drains it with elog_flusher_moved, which calls fn(ctx,
  * owner, log) for each such log, `owner` being what was given to
  * elog_flusher_add (the store gives its struct elog_partition): the way to
- * learn what became durable without scanning every partition (meant for
- * replication to feed Raft's persistence completions; the broker today
- * still re-checks its few produce waiters after each round and does not
- * drain it, which costs nothing: a log is on the list once at most). fn
+ * learn what became durable without scanning every partition (a cluster's
+ * broker drains it after every round and feeds each moved log's durable
+ * end to its Raft group; a broker alone re-checks its few produce waiters
+ * after each round and does not drain it, which costs nothing: a log is on
+ * the list once at most). fn
  * runs without the flusher's mutex and must not
  * call elog_flusher_remove; reading elog_partlog_flushed_offset there gives
  * at least the moved value.

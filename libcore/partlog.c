@@ -305,7 +305,8 @@ static int partlog_open_dir(struct elog_partlog *log, struct elog_err *err)
 	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST)
 		return elog_err_errno(err, elog_partlog_errno_code(errno), errno,
 				      "%s: cannot create directory", log->dir);
-	if (sync_parent(log->dir, err) < 0)
+	log->fresh = 1;
+	if (!log->config.create_unsynced && sync_parent(log->dir, err) < 0)
 		return -1;
 	log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (log->dir_fd < 0)
@@ -339,6 +340,8 @@ int elog_partlog_open(const char *dir, const struct elog_partlog_config *config,
 		elog_partlog_close(log);
 		return -1;
 	}
+	report->created = log->fresh;
+	log->fresh = 0;
 	elog_partlog_preallocate(log);
 	elog_partlog_segments_close_idle(log);
 	elog_partlog_use(log, NULL); /* joins the fd budget; open already */

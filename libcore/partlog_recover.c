@@ -39,8 +39,10 @@ static long meta_parse(const char *buf, size_t len)
 	return v;
 }
 
-/* Whether the directory holds any segment file (a meta-less one is not ours). */
-static int dir_has_segments(struct elog_partlog *log, int *found, struct elog_err *err)
+/* Whether the directory holds any segment file (a meta-less one is not ours);
+ * only .log files when logs_only (index files alone hold no records). */
+static int dir_has_segments(struct elog_partlog *log, int logs_only, int *found,
+			    struct elog_err *err)
 {
 	int fd = dup(log->dir_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -56,19 +58,23 @@ static int dir_has_segments(struct elog_partlog *log, int *found, struct elog_er
 	while (!*found && (e = readdir(d))) {
 		int64_t base;
 		const char *ext;
-		*found = elog_segment_name_parse(e->d_name, &base, &ext) == 0;
+		*found = elog_segment_name_parse(e->d_name, &base, &ext) == 0 &&
+			 (!logs_only || strcmp(ext, "log") == 0);
 	}
 	closedir(d);
 	return 0;
 }
 
-/* Write log.meta through a temporary file and a rename, both made durable. */
+/* Write log.meta through a temporary file and a rename, both made durable
+ * (unless config.create_unsynced: the owner syncs the filesystem). */
 static int meta_create(struct elog_partlog *log, struct elog_err *err)
 {
 	char text[ELOG_PARTLOG_META_MAX];
 	int n = snprintf(text, sizeof(text), "elog-partlog %d\n", ELOG_PARTLOG_FORMAT_VERSION);
 
-	return elog_partlog_replace_file(log, ELOG_PARTLOG_META_NAME, text, (size_t)n, err);
+	log->fresh = 1;
+	return elog_partlog_replace_file_sync(log, ELOG_PARTLOG_META_NAME, text, (size_t)n,
+					      !log->config.create_unsynced, err);
 }
 
 int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_err *err)
@@ -83,7 +89,7 @@ int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_e
 	if (fd < 0 && errno != ENOENT)
 		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot open");
 	if (fd < 0) {
-		if (dir_has_segments(log, &has_segments, err) < 0)
+		if (dir_has_segments(log, 0, &has_segments, err) < 0)
 			return -1;
 		if (has_segments)
 			return elog_err_set(err, ELOG_E_CORRUPT,
@@ -98,6 +104,15 @@ int elog_partlog_meta_load(struct elog_partlog *log, int *created, struct elog_e
 	if (n < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "log.meta: cannot read");
 	version = meta_parse(buf, (size_t)n);
+	/* A create cut short by a crash (create_unsynced): nothing to lose, made again. */
+	if (version < 1 && log->config.create_unsynced) {
+		if (dir_has_segments(log, 1, &has_segments, err) < 0)
+			return -1;
+		if (!has_segments) {
+			*created = 1;
+			return meta_create(log, err);
+		}
+	}
 	if (version < 1)
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "log.meta: not an elog partition log (expected \"elog-partlog %d\")",
@@ -728,7 +743,7 @@ static int create_segment(struct elog_partlog *log, int64_t base, struct elog_er
 	}
 	if (elog_partlog_open_indexes(log, base, O_CREAT | O_TRUNC, err) < 0)
 		return -1;
-	if (fsync(log->dir_fd) < 0)
+	if (!(log->fresh && log->config.create_unsynced) && fsync(log->dir_fd) < 0)
 		return elog_err_errno(err, ELOG_E_IO, errno, "cannot sync the directory");
 	return 0;
 }

@@ -312,6 +312,7 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	pc.sync_deferred = store->options.flusher != NULL;
 	pc.fds = &store->fds;
 	pc.hints_unsynced = 1; /* the store syncs the filesystem after opening, closing all */
+	pc.create_unsynced = 1; /* elog_store_topic_grow syncs the filesystem once for all */
 	if (store->options.flusher && p->topic->config.flush != ELOG_FLUSH_NEVER) {
 		pc.discard = partition_discard;
 		pc.discard_ctx = p;
@@ -320,6 +321,7 @@ static int partition_open_log(struct elog_store *store, struct elog_partition *p
 	if (elog_partlog_open(path, &pc, &p->log, &report, err) < 0)
 		return -1;
 	log_recovery(store, path, &report);
+	store->created_unsynced += (uint32_t)report.created;
 	if (partition_register(store, p, err) < 0) {
 		elog_partlog_close(p->log);
 		p->log = NULL;
@@ -414,6 +416,18 @@ int elog_store_topic_grow(struct elog_store *store, struct elog_topic *t, uint32
 			return -1;
 		t->partitions[t->partition_count++] = p;
 		store->partition_total++;
+	}
+	/*
+	 * New logs were made without their fsyncs (create_unsynced): one syncfs
+	 * makes every one durable, and the topic's directory with them, before
+	 * anything is appended to them.
+	 */
+	if (store->created_unsynced > 0) {
+		store->created_unsynced = 0;
+		if (syncfs(store->lock_fd) < 0)
+			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync the filesystem",
+					      store->dir);
+		return 0;
 	}
 	if (elog_store_sync_path(path, err) < 0 || elog_store_sync_path(store->dir, err) < 0)
 		return -1;

@@ -53,7 +53,8 @@
  * every write (elog_flusher_dirty, from the partlog's `written` callback),
  * and syncs flush=always partitions too (their logs open with
  * sync_deferred): the owner learns what became durable from
- * elog_flusher_moved, whose `owner` is the struct elog_partition. Without a
+ * elog_flusher_moved, whose `owner` is the struct elog_partition (the Raft
+ * driver drains it after every round). Without a
  * flusher, flush=always logs sync on every append, and flush=interval ones
  * only at close.
  *
@@ -254,6 +255,7 @@ struct elog_store {
 	struct elog_topic **topics;     /* sorted by name */
 	uint32_t topic_count, topic_cap;
 	uint32_t partition_total;
+	uint32_t created_unsynced;      /* logs made since the last syncfs (create_unsynced) */
 	int64_t producer_id_next, producer_id_limit;
 	uint64_t trash_seq;
 	int meta_cut;                   /* open cut a torn tail off the metadata log */

@@ -1412,6 +1412,43 @@ static void test_meta_versions(void)
 	elog_partlog_close(log);
 }
 
+/*
+ * create_unsynced: a new log is made without fsyncs (the owner syncs the
+ * filesystem); a crash can leave its log.meta empty, which an open then
+ * writes again when there are no segments, and refuses when there are.
+ */
+static void test_meta_create_unsynced(void)
+{
+	char sub[4200], path[4200];
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err;
+
+	config_small(&c);
+	c.create_unsynced = 1;
+	path_join(sub, sizeof(sub), t_tmpdir(), "p0");
+	T_OK(elog_partlog_open(sub, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.created, 1);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(sub, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.created, 0);
+	elog_partlog_close(log);
+	/* empty log.meta, only the empty first segment: made again */
+	path_join(path, sizeof(path), sub, "log.meta");
+	T_ASSERT(file_write(path, (const uint8_t *)"", 0) == 0);
+	path_join(path, sizeof(path), sub, "00000000000000000000.log");
+	T_ASSERT(unlink(path) == 0);
+	T_OK(elog_partlog_open(sub, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.created, 1);
+	T_OK(fill(log, 2, 10, &err), &err);
+	elog_partlog_close(log);
+	/* with segments it is damage, not a create cut short */
+	path_join(path, sizeof(path), sub, "log.meta");
+	T_ASSERT(file_write(path, (const uint8_t *)"", 0) == 0);
+	T_CHECK(elog_partlog_open(sub, &c, &log, NULL, &err) < 0 && err.code == ELOG_E_CORRUPT);
+}
+
 /* Unknown files are left alone; index files without a .log are removed. */
 static void test_stray_files(void)
 {
@@ -2068,6 +2105,7 @@ int main(void)
 	T_RUN(test_roll_by_size);
 	T_RUN(test_roll_by_age);
 	T_RUN(test_meta_versions);
+	T_RUN(test_meta_create_unsynced);
 	T_RUN(test_stray_files);
 	T_RUN(test_flush_always);
 	T_RUN(test_write_error_fails_log);
