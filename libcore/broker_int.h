@@ -282,6 +282,10 @@ int elog_broker_storage_error(const struct elog_err *err);
 /* High watermark of a partition (the seam for replication: the commit index). */
 int64_t elog_broker_high_watermark(const struct elog_partition *p);
 
+/* broker_admin.c: the protocol error code for a store failure of a topic
+ * create, alter or delete (TOPIC_EXISTS, INVALID_REQUEST, ...). */
+int elog_broker_store_error(const struct elog_err *err);
+
 /*
  * broker_route.c: where a partition lives, for the METADATA and
  * DESCRIBE_TOPICS encoders (the only callers). A single broker answers

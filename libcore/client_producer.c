@@ -1081,14 +1081,8 @@ static int64_t stall_check_at(const struct elog_producer *p)
 		if (o < oldest)
 			oldest = o;
 	}
-	int64_t every = PRODUCER_STALL_MS > p->cfg.retry_backoff_max_ms ? PRODUCER_STALL_MS
-									  : p->cfg.retry_backoff_max_ms;
-
-	if (oldest == INT64_MAX)
-		return INT64_MAX;
-	oldest += PRODUCER_STALL_MS;
-	/* Not sooner than a refresh may follow the last one (no busy loop). */
-	return oldest > p->metadata_at_ms + every ? oldest : p->metadata_at_ms + every;
+	return elog_client_stall_check_at(oldest, PRODUCER_STALL_MS, p->metadata_at_ms,
+					  p->cfg.retry_backoff_max_ms);
 }
 
 int elog_producer_timeout_ms(const struct elog_producer *p)
