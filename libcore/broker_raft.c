@@ -321,8 +321,10 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE)
 		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
 			       elog_raft_role_name(out->role), out->term, out->leader);
-	if (g->p && out->role == ELOG_RAFT_LEADER)
+	if (g->p && out->role == ELOG_RAFT_LEADER) {
 		g->p->leader_term = out->term;
+		raft_peers_announce(k, g, -1);
+	}
 	if (!g->p && out->role == ELOG_RAFT_LEADER)
 		/* A new metadata leader hands out producer ids from a block of its own. */
 		k->b->store->producer_id_next = k->b->store->producer_id_limit;

@@ -91,6 +91,7 @@ struct raft_peer {
 	uint32_t count;
 	uint64_t dropped;
 	int heard;                      /* a frame came from this broker since the last tick */
+	int announce;                   /* owed the leader hints of every group led here */
 };
 
 struct elog_cluster {
@@ -147,6 +148,9 @@ void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last);
 /* broker_raft_net.c */
 int raft_peers_open(struct elog_cluster *k, struct elog_err *err);
 void raft_peers_close(struct elog_cluster *k);
+/* Tell the brokers holding no replica of g that this broker leads it (a
+ * leader hint), or only broker `to` (-1: all of them). */
+void raft_peers_announce(struct elog_cluster *k, const struct raft_group *g, int32_t to);
 void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
 		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
 void raft_peers_flush(struct elog_cluster *k);

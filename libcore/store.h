@@ -194,6 +194,10 @@ struct elog_partition {
 	struct elog_flusher_log *flusher_log; /* NULL: not registered (flush=never) */
 	int failure_logged;            /* its log failed and that was logged */
 	void *replication;             /* the broker's Raft group for it (cluster only) */
+	/* Cluster, no replica here: the leader another broker announced
+	 * (broker_raft_net.c, leader hints); term 0: none known. */
+	int32_t leader_hint;
+	uint64_t leader_hint_term;
 };
 
 struct elog_topic {

@@ -258,3 +258,36 @@ strictly_increasing() {
 		fail "no warning: $(cat alone.err)"
 	[ ! -e alone/__meta/0/raft.state ]
 }
+
+@test "five brokers, three replicas: a broker holding no replica names the leader, before and after a failover" {
+	local i n
+	cluster_ports 5
+	for i in 1 2 3 4 5; do
+		cluster_start "$i"
+	done
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 -p 5 t
+	# Placement: partition i on brokers i+1..i+3, so broker 1 holds no
+	# replica of partitions 1 and 2; everything below goes through it alone.
+	[ ! -e d1/t/1/raft.state ] || fail "broker 1 holds a replica of t/1"
+	cluster_wait_leader t/2
+	local old=$LEADER
+	for n in 1 2; do
+		seq 1 100 | sed "s/.*/{\"p$n\":&}/" >in$n
+		run --separate-stderr elog-produce -b "127.0.0.1:${PORTS[1]}" -a all -p "$n" t <in$n
+		[ "$status" -eq 0 ] || fail "produce to t/$n: $stderr"
+	done
+	for n in 1 2; do
+		run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e "t:$n"
+		assert_equal "$output" "$(cat in$n)"
+	done
+	# The leader of t/2 dies: its successor tells broker 1.
+	cluster_kill "$old"
+	elog_wait_until 20 eval 'cluster_leader t/2 && [ "$LEADER" != '"$old"' ]' ||
+		fail "no new leader of t/2"
+	seq 101 200 | sed 's/.*/{"p2":&}/' >more
+	cat more >>in2
+	run -0 elog-produce -b "127.0.0.1:${PORTS[1]}" -a all -p 2 --timeout 20s t <more
+	run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e t:2
+	assert_equal "$output" "$(cat in2)"
+}
