@@ -259,6 +259,12 @@ strictly_increasing() {
 	[ ! -e alone/__meta/0/raft.state ]
 }
 
+# described_as PARTITION "REPLICAS ISR END" — topic t's describe line, through broker 1.
+described_as() {
+	[ "$(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t |
+		awk -F'\t' -v p="$1" '$1 == "partition" && $3 == p { print $5, $6, $8 }')" = "$2" ]
+}
+
 @test "five brokers, three replicas: a broker holding no replica names the leader, before and after a failover" {
 	local i n
 	cluster_ports 5
@@ -281,6 +287,11 @@ strictly_increasing() {
 		run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e "t:$n"
 		assert_equal "$output" "$(cat in$n)"
 	done
+	# describe through broker 1 shows each partition as its leader sees it:
+	# every replica in sync and the high watermark (100 records after the
+	# leader's term-start batch), not broker 1's empty copy.
+	elog_wait_until 10 described_as 1 "2,3,4 2,3,4 101" || fail "t/1: $(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t)"
+	elog_wait_until 10 described_as 2 "3,4,5 3,4,5 101" || fail "t/2: $(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t)"
 	# The leader of t/2 dies: its successor tells broker 1.
 	cluster_kill "$old"
 	elog_wait_until 20 eval 'cluster_leader t/2 && [ "$LEADER" != '"$old"' ]' ||
