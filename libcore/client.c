@@ -496,6 +496,30 @@ static size_t client_candidates(const struct elog_client *c, struct elog_broker_
 	return count;
 }
 
+/* Whether md (answered by from) names a topic UNKNOWN_TOPIC while its
+ * controller is another broker; *ctl is then the controller's address. */
+static int missing_elsewhere(const struct elog_metadata *md, const struct elog_broker_addr *from,
+			     struct elog_broker_addr *ctl)
+{
+	int missing = 0;
+
+	for (uint32_t i = 0; i < md->topic_count; i++)
+		missing |= md->topics[i].error == ELOG_PE_UNKNOWN_TOPIC;
+	if (!missing || md->broker_count < 2)
+		return 0;
+	for (uint32_t i = 0; i < md->broker_count; i++) {
+		const struct elog_meta_broker *b = &md->brokers[i];
+		if (b->id != md->controller_id)
+			continue;
+		if (b->port == from->port && strcmp(b->host, from->host) == 0)
+			return 0;
+		snprintf(ctl->host, sizeof(ctl->host), "%s", b->host);
+		ctl->port = b->port;
+		return 1;
+	}
+	return 0;
+}
+
 static const struct elog_metadata *client_metadata(struct elog_client *c, const char *const *topics,
 						   size_t n, int allow_auto_create, struct elog_err *err)
 {
@@ -503,9 +527,21 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 	struct elog_metadata_request req = {topics, n, allow_auto_create};
 	struct elog_err first;
 	size_t count = client_candidates(c, cand, 2 * ELOG_BROKERS_MAX);
+	const struct elog_meta_broker *ctl = allow_auto_create ? elog_client_broker(c, c->md.controller_id)
+							       : NULL;
 	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
 	uint32_t attempt = 0;
+	struct elog_broker_addr ctl_addr;
+	int asked_controller = 0;
 
+	/* Topics are created by the controller: ask it first. */
+	if (ctl && count > 0) {
+		memmove(cand + 1, cand, (count < 2 * ELOG_BROKERS_MAX ? count : count - 1) * sizeof(cand[0]));
+		snprintf(cand[0].host, sizeof(cand[0].host), "%s", ctl->host);
+		cand[0].port = ctl->port;
+		if (count < 2 * ELOG_BROKERS_MAX)
+			count++;
+	}
 	elog_err_clear(&first);
 	c->last_proto_error = 0;
 	for (;;) {
@@ -542,6 +578,16 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 			c->last_good = cand[i];
 			c->has_last_good = 1;
 			client_addr_answered(c, &cand[i]);
+			/* In a cluster a broker learns of a new topic once the
+			 * create is committed and applied there, a moment after
+			 * the controller: before "no such topic", ask it. */
+			if (!asked_controller && missing_elsewhere(&fresh, &cand[i], &ctl_addr)) {
+				asked_controller = 1;
+				elog_metadata_release(&fresh);
+				cand[i] = ctl_addr;
+				i--;
+				continue;
+			}
 			metadata_merge(&c->md, &fresh, n == 0);
 			return &c->md;
 		}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * State, per partition: an open batch (builder + tags) and a queue of closed
@@ -273,6 +274,7 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	const struct elog_meta_topic *t;
 	const char *topics[1] = {topic};
 	const struct elog_metadata *md;
+	int64_t deadline;
 
 	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
 		return NULL;
@@ -297,12 +299,27 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	if (config_check(&p->cfg, err) < 0)
 		goto fail;
 	p->idempotent = p->cfg.idempotence && p->cfg.acks != 0;
+	deadline = elog_clock_ms() + p->cfg.request_timeout_ms;
 	/* The one time this producer may have the topic created: from here on
 	 * it only ever sends PRODUCE v2, which never creates one. */
 	md = elog_client_metadata_create(c, topics, 1, err);
 	if (!md)
 		goto fail;
 	t = elog_metadata_topic(md, topic);
+	/* In a cluster the controller creates it (NOT_LEADER elsewhere) and says
+	 * LEADER_UNKNOWN until the create is committed and its partitions have
+	 * leaders: ask again, at the controller, with backoff. */
+	for (uint32_t attempt = 0;
+	     t && (t->error == ELOG_PE_NOT_LEADER || t->error == ELOG_PE_LEADER_UNKNOWN); attempt++) {
+		if (elog_clock_ms() >= deadline)
+			break;
+		usleep(1000u * elog_backoff_ms(attempt, p->cfg.retry_backoff_ms, p->cfg.retry_backoff_max_ms,
+					       elog_client_random()));
+		md = elog_client_metadata_create(c, topics, 1, err);
+		if (!md)
+			goto fail;
+		t = elog_metadata_topic(md, topic);
+	}
 	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC) {
 		static const char why[] = "no such topic, and the broker does not create topics "
 					  "(auto_create_topics is off)";

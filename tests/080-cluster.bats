@@ -302,3 +302,22 @@ described_as() {
 	run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e t:2
 	assert_equal "$output" "$(cat in2)"
 }
+
+@test "a topic is created on first use through any broker: proposed once by the controller, committed, replicated" {
+	local b
+	start_all
+	cluster_wait_leader metadata
+	# (not i: bats's run uses that name)
+	for b in 1 2 3; do
+		seq 1 50 | sed "s/.*/{\"n\":&}/" >in$b
+		run -0 elog-produce -b "127.0.0.1:${PORTS[b]}" auto$b <in$b
+		run --separate-stderr elog-consume -b "127.0.0.1:${PORTS[b]}" -e auto$b
+		[ "$status" -eq 0 ] || fail "consume auto$b: $stderr"
+		assert_equal "$output" "$(cat in$b)"
+		elog_wait_until 10 listed_everywhere auto$b || fail "auto$b is not on every broker"
+	done
+	# One proposal per topic, on the controller, and no duplicate create record.
+	run -0 grep -c 'msg="topic proposed" topic=auto[123] .* reason=auto' "b$LEADER.err"
+	assert_output 3
+	run -1 grep -l 'metadata record not applied' b1.err b2.err b3.err
+}
