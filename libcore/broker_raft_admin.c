@@ -329,17 +329,29 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 	struct elog_err err;
 	int64_t offset;
 
+	int32_t *replicas = NULL;
+	uint32_t rf = t->replication_factor;
+
 	if (meta_leader(c, rq) < 0)
 		return 1;
-	if (partitions != 0 && partitions != t->partition_count) {
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
-					"adding partitions is not supported in a cluster yet");
-		return 1;
+	if (partitions == 0)
+		partitions = t->partition_count;
+	if (partitions > t->partition_count && t->replicas && partitions <= (1u << 20)) {
+		/* The existing partitions keep their replicas; the new ones are
+		 * placed as a create places them. */
+		replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+		if (!replicas) {
+			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+			return 1;
+		}
+		place(c->broker, partitions, rf, replicas);
+		memcpy(replicas, t->replicas, (size_t)t->partition_count * rf * sizeof(*replicas));
 	}
-	if (elog_store_propose_alter(c->broker->store, t, cfg, &offset, &err) < 0)
+	if (elog_store_propose_alter(c->broker->store, t, partitions, replicas, cfg, &offset, &err) < 0)
 		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_ALTER, t->name, strlen(t->name), offset);
+	free(replicas);
 	return 1;
 }
 

@@ -321,3 +321,23 @@ described_as() {
 	assert_output 3
 	run -1 grep -l 'metadata record not applied' b1.err b2.err b3.err
 }
+
+@test "partitions added to a topic in a cluster: placed, led, replicated; the old ones keep their replicas" {
+	local before
+	start_all
+	create t -p 2
+	before=$(elog-topic -b "$LADDR" describe t | awk -F'\t' '$1 == "partition" { print $3, $5 }')
+	run -0 elog-topic -b "127.0.0.1:${PORTS[1]}" alter -p 4 t
+	run -0 elog-topic -b "$LADDR" list
+	assert_output --regexp "^t	4	"
+	run -0 --separate-stderr elog-topic -b "$LADDR" describe t
+	assert_equal "$(printf '%s\n' "$output" | awk -F'\t' '$1 == "partition" && $3 < 2 { print $3, $5 }')" "$before"
+	seq 1 20 | sed 's/.*/{"n":&}/' >in
+	run -0 elog-produce -b "127.0.0.1:${PORTS[2]}" -a all -p 3 --timeout 20s t <in
+	run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[3]}" -e t:3
+	assert_equal "$output" "$(cat in)"
+	elog_wait_until 10 same_records t/3 || fail "t/3 differs between replicas"
+	# Fewer partitions is refused, naming both counts.
+	run -1 --separate-stderr elog-topic -b "$LADDR" alter -p 3 t
+	assert_regex "$stderr" 'partitions can only grow: 3 is fewer than 4'
+}
