@@ -1714,6 +1714,49 @@ static void test_producer_reports_in_order_after_timeout(void)
 	fb_stop(fb);
 }
 
+/*
+ * While a partition cannot send (its broker stopped answering), records
+ * sent with linger 0 fill the open batch instead of closing one batch each:
+ * after the stall a few large batches drain, not hundreds of one-record
+ * batches a few per round trip (which made failover take a second more).
+ */
+static void test_producer_blocked_partition_fills_one_batch(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	size_t batches;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "blocked", 1, 1, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.linger_ms = 0;
+	pc.batch_bytes = 64 * 1024;
+	p = elog_producer_new(c, "blocked", &pc, &err);
+	T_ASSERT(p);
+	FB_LOCKED(fb, fb->stall = 1);
+	for (int i = 0; i < 300; i++) {
+		struct elog_record r = value_record("a record of some length", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+		T_ASSERT(elog_producer_poll(p, 1, &err) >= 0);
+	}
+	FB_LOCKED(fb, fb->stall = 0);
+	T_OK(elog_producer_flush(p, 10000, &err), &err);
+	T_EQ_INT(l.delivered, 300);
+	T_EQ_INT(fb_count(fb, "blocked", 0), 300);
+	FB_LOCKED(fb, batches = fb_topic(fb, "blocked", 7)->parts[0]->nbatches);
+	/* The in-flight limit's worth sent before the stall was noticed, then one
+	 * batch filling; 300 without the change. */
+	T_CHECK(batches <= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX + 3);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 /* A final error fails that partition's records (with their tags) and the rest goes on. */
 static void test_producer_final_error_and_tags(void)
 {
@@ -2876,6 +2919,7 @@ int main(void)
 	T_RUN(test_producer_retries_not_leader);
 	T_RUN(test_producer_idempotent_resend_after_drop);
 	T_RUN(test_producer_reports_in_order_after_timeout);
+	T_RUN(test_producer_blocked_partition_fills_one_batch);
 	T_RUN(test_producer_final_error_and_tags);
 	T_RUN(test_producer_delivery_timeout);
 	T_RUN(test_producer_unknown_topic);
