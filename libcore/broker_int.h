@@ -139,7 +139,9 @@ struct elog_conn {
 	int closing;              /* close once the output is written */
 	int pumping;              /* inside conn_pump: no re-entry */
 	int flush_pending;        /* answered while the broker was answering */
-	int raft_peer;            /* a peer broker's RAFT connection */
+	int raft_peer;            /* a peer broker's RAFT connection (accepted frames came) */
+	int raft_authed;          /* it said a good HELLO (raftauth.h) as broker raft_from */
+	int32_t raft_from;
 	struct elog_conn *flush_next; /* b->flush_list */
 	uint64_t id;
 	char peer[64];
@@ -281,6 +283,15 @@ void elog_broker_forget_topic(struct elog_broker *b, struct elog_topic *t);
 int elog_broker_storage_error(const struct elog_err *err);
 /* High watermark of a partition (the seam for replication: the commit index). */
 int64_t elog_broker_high_watermark(const struct elog_partition *p);
+
+/* broker_id.c: claim the data directory dir for broker id in a cluster
+ * (DIR/broker.id written on the first start); refused, saying why, when
+ * it is another broker's or the file is damaged. */
+int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err);
+
+/* broker_admin.c: the protocol error code for a store failure of a topic
+ * create, alter or delete (TOPIC_EXISTS, INVALID_REQUEST, ...). */
+int elog_broker_store_error(const struct elog_err *err);
 
 /*
  * broker_route.c: where a partition lives, for the METADATA and
