@@ -185,7 +185,8 @@ static int list_segments(struct elog_partlog *log, struct listing *l, struct elo
 			if (pass == 0 && !strcmp(ext, "log"))
 				rc = listing_add(l, base, err);
 			else if (pass == 1 && strcmp(ext, "log") &&
-				 !bsearch(&base, l->bases, l->count, sizeof(*l->bases), base_cmp)) {
+				 (l->count == 0 ||
+				  !bsearch(&base, l->bases, l->count, sizeof(*l->bases), base_cmp))) {
 				if (unlinkat(log->dir_fd, e->d_name, 0) < 0 && errno != ENOENT)
 					rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot remove",
 							    e->d_name);
