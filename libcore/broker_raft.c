@@ -871,9 +871,6 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 			free(k);
 			return elog_err_prefix(err, "cluster_secret_file");
 		}
-	} else {
-		elog_logf(b->log, ELOG_LOG_WARN, "cluster traffic is not authenticated",
-			  "hint=%s", "set cluster_secret_file on every broker (docs/operations.md)");
 	}
 	b->cluster = k;
 	k->b = b;
@@ -900,6 +897,9 @@ int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err)
 {
 	struct elog_cluster *k = b->cluster;
 
+	if (!k->auth)
+		elog_logf(b->log, ELOG_LOG_WARN, "cluster traffic is not authenticated",
+			  "hint=%s", "set cluster_secret_file on every broker (docs/operations.md)");
 	return elog_loop_timer_start(&b->loop, &k->tick_timer,
 				     elog_loop_now_ms(&b->loop) + b->config.raft_tick_ms, err);
 }
