@@ -21,7 +21,9 @@
  * (not just overrides), so changing the broker's defaults later does not
  * change existing topics. elog_store_open replays the log from its start;
  * an op that does not apply (create of an existing topic, a config key this
- * build does not know) makes open fail rather than guess, and so does any
+ * build does not know) makes open fail rather than guess (in a cluster,
+ * where the log is what a majority committed, elog_store_meta_load skips
+ * it with a warning as the live apply does), and so does any
  * damage in the metadata log (a torn tail after a crash is cut: that record
  * was never acted on). With options.salvage_metadata open instead keeps the
  * damaged log beside a new one rebuilt from its intact records and the

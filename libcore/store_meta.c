@@ -869,6 +869,25 @@ int elog_store_meta_salvage(struct elog_store *store, struct elog_err *err)
 
 /* ---------------------------------------------------------------- replicated */
 
+/*
+ * A committed record that does not apply (a create proposed twice before
+ * the first was applied, say) is skipped at start-up as the live apply
+ * skips it (live_record), so that every broker, and every restart, ends
+ * with the same topics; damage still fails the load.
+ */
+static int replay_committed(struct elog_store *store, const struct elog_record_view *r, void *ctx,
+			    struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX];
+
+	(void)ctx;
+	if (apply_record(store, r, err) < 0)
+		elog_logf(store->options.log, ELOG_LOG_WARN, "metadata record not applied",
+			  "offset=%" PRId64 " reason=%s", r->offset,
+			  elog_logfmt_value(v, sizeof(v), err->msg));
+	return 0;
+}
+
 int elog_store_meta_load(struct elog_store *store, int64_t commit, struct elog_err *err)
 {
 	char trash[4096];
@@ -878,7 +897,7 @@ int elog_store_meta_load(struct elog_store *store, int64_t commit, struct elog_e
 	if (commit > elog_partlog_next_offset(store->meta))
 		commit = elog_partlog_next_offset(store->meta);
 	if (commit > start &&
-	    meta_foreach_range(store, start, commit, 0, NULL, replay_record, NULL, err) < 0)
+	    meta_foreach_range(store, start, commit, 0, NULL, replay_committed, NULL, err) < 0)
 		return elog_err_prefix(err, "%s/%s/0: metadata log", store->dir, ELOG_STORE_META_DIR);
 	store->meta_applied = commit > start ? commit : start;
 	if (elog_store_open_partitions(store, err) < 0)

@@ -145,9 +145,37 @@ static void test_dir_in_the_way_kept(void)
 	elog_store_close(store);
 }
 
+/* A create proposed twice before the first was applied: the second is
+ * skipped when applied, and again when a restart replays the log. */
+static void test_create_twice_committed(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_store *store = open_replicated(dir, 0);
+	struct elog_topic_config cfg;
+	const int32_t replicas[3] = {1, 2, 3};
+	struct seen seen = {0};
+	struct elog_err err;
+	int64_t a = -1, b = -1;
+
+	T_ASSERT(store);
+	elog_topic_config_default(&cfg);
+	T_OK(elog_store_propose_create(store, "t", 1, 1, &cfg, 3, replicas, &a, &err), &err);
+	T_OK(elog_store_propose_create(store, "t", 1, 1, &cfg, 3, replicas, &b, &err), &err);
+	T_OK(elog_store_meta_apply(store, b + 1, changed, &seen, &err), &err);
+	T_EQ_INT(seen.created, 1);
+	T_EQ_INT(store->topic_count, 1);
+	elog_store_close(store);
+	store = open_replicated(dir, b + 1);
+	T_ASSERT(store);
+	T_EQ_INT(store->topic_count, 1);
+	T_ASSERT(elog_store_find(store, "t", 1) != NULL);
+	elog_store_close(store);
+}
+
 int main(void)
 {
 	T_RUN(test_propose_then_apply);
 	T_RUN(test_dir_in_the_way_kept);
+	T_RUN(test_create_twice_committed);
 	return t_finish();
 }
