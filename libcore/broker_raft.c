@@ -359,9 +359,12 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 		raft_group_log(g, ELOG_LOG_WARN,
 			       out->restriction ? "restricted: may not vote or lead until caught up"
 						: "restriction lifted: caught up from the leader",
-			       "reason=%s", out->restriction == ELOG_RAFT_RESTRICT_UNCLEAN ? "unclean"
+			       "reason=%s", g->restricted_empty && out->restriction ? "empty"
+					    : out->restriction == ELOG_RAFT_RESTRICT_UNCLEAN ? "unclean"
 					    : out->restriction == ELOG_RAFT_RESTRICT_DAMAGED ? "damaged"
 											    : "none");
+	if (out->restriction_changed && !out->restriction)
+		g->restricted_empty = 0;
 	if (out->terms_changed)
 		state_save(g, 0);
 	k->depth--;
@@ -500,6 +503,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	view.terms = s.terms;
 	view.term_count = s.term_count;
 	g->durable_reported = view.durable_end;
+	g->empty = view.end == 0;
 	g->saved = s;
 	{
 		struct elog_raft_outbox *o = raft_outbox_take(k);
