@@ -237,10 +237,12 @@ int elog_client_call_addr(struct elog_client *c, const struct elog_broker_addr *
 
 	if (!cc)
 		return -1;
-	/* METADATA and DESCRIBE_TOPICS are cheap for a live broker and safe to
-	 * ask again: one that sits on them (stopped, cut off) is given up
-	 * sooner, and the next broker (or the new controller) asked. */
-	if ((api == ELOG_API_METADATA || api == ELOG_API_DESCRIBE_TOPICS) &&
+	/* METADATA, DESCRIBE_TOPICS and INIT_PRODUCER are cheap for a live
+	 * broker and safe to ask again (an unanswered INIT_PRODUCER wastes an
+	 * id, nothing else): one that sits on them (stopped, cut off) is given
+	 * up sooner, and the next broker (or the new controller) asked. */
+	if ((api == ELOG_API_METADATA || api == ELOG_API_DESCRIBE_TOPICS ||
+	     api == ELOG_API_INIT_PRODUCER) &&
 	    timeout_ms / 2 > c->config.connect_timeout_ms)
 		timeout_ms = 2 * c->config.connect_timeout_ms;
 	if (elog_conn_request_begin(&cc->conn, &w, api, &cid, err) < 0)
@@ -884,6 +886,87 @@ int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_to
 	return 0;
 }
 
+/* Take the partitions of t that broker id leads from its own answer d. */
+static void describe_take(struct elog_topic_description *t, int32_t id,
+			  struct elog_topic_descriptions *d)
+{
+	for (size_t i = 0; i < d->count; i++) {
+		struct elog_topic_description *dt = &d->topics[i];
+		if (dt->error || strcmp(dt->name, t->name) != 0)
+			continue;
+		for (size_t j = 0; j < t->partition_desc_count; j++) {
+			struct elog_partition_description *p = &t->partitions[j];
+			for (size_t k = 0; k < dt->partition_desc_count; k++) {
+				struct elog_partition_description *q = &dt->partitions[k];
+				struct elog_replica_description *swap = p->replicas;
+				uint32_t swap_count = p->replica_count;
+				if (q->id != p->id || p->leader_id != id || q->leader_id != id)
+					continue;
+				p->log_start_offset = q->log_start_offset;
+				p->high_watermark = q->high_watermark;
+				p->size_bytes = q->size_bytes;
+				p->segments = q->segments;
+				p->leader_term = q->leader_term;
+				p->replicas = q->replicas;
+				p->replica_count = q->replica_count;
+				q->replicas = swap;
+				q->replica_count = swap_count;
+			}
+		}
+	}
+}
+
+/*
+ * In a cluster the controller knows each replica's progress only for the
+ * partitions it leads: the others' views are asked of their leaders, once
+ * per topic and leader, best effort (a leader that does not answer leaves
+ * the controller's view, which shows no replica in sync).
+ */
+static void describe_from_leaders(struct elog_client *c, struct elog_topic_descriptions *out)
+{
+	int32_t controller = c->md.controller_id;
+
+	for (size_t i = 0; i < out->count; i++) {
+		struct elog_topic_description *t = &out->topics[i];
+		int32_t asked[ELOG_BROKERS_MAX];
+		size_t asked_count = 0;
+
+		for (size_t j = 0; j < t->partition_desc_count; j++) {
+			int32_t id = t->partitions[j].leader_id;
+			const char *names[1] = {t->name};
+			struct admin_request a = {.names = names, .name_count = 1};
+			const struct elog_meta_broker *b;
+			struct elog_broker_addr addr;
+			struct elog_topic_descriptions d;
+			struct elog_wire_r r;
+			struct elog_err e;
+			const char *msg;
+			size_t msg_len, k;
+			int16_t code;
+
+			if (id < 0 || id == controller || t->error)
+				continue;
+			for (k = 0; k < asked_count && asked[k] != id; k++)
+				;
+			if (k < asked_count || asked_count == ELOG_BROKERS_MAX)
+				continue;
+			asked[asked_count++] = id;
+			if (!(b = elog_client_broker(c, id)))
+				continue;
+			snprintf(addr.host, sizeof(addr.host), "%s", b->host);
+			addr.port = b->port;
+			if (elog_client_call_addr(c, &addr, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a,
+						  &r, &code, &msg, &msg_len, &e) < 0 || code)
+				continue;
+			if (elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), &d,
+						 &e) < 0)
+				continue;
+			describe_take(t, id, &d);
+			elog_topic_descriptions_release(&d);
+		}
+	}
+}
+
 int elog_admin_describe_topics(struct elog_client *c, const char *const *names, size_t n,
 			       struct elog_topic_descriptions *out, struct elog_err *err)
 {
@@ -894,7 +977,10 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 	out->topics = NULL;
 	if (admin_call(c, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r, "describe topics", err) < 0)
 		return -1;
-	return elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err);
+	if (elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err) < 0)
+		return -1;
+	describe_from_leaders(c, out);
+	return 0;
 }
 
 int elog_client_init_producer(struct elog_client *c, int64_t *producer_id, int16_t *epoch,
