@@ -707,6 +707,10 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 
 	if (!k)
 		return elog_err_set(err, ELOG_E_NOMEM, "cluster: out of memory");
+	if (elog_broker_id_claim(b->config.data_dir, b->config.broker_id, err) < 0) {
+		free(k);
+		return -1;
+	}
 	b->cluster = k;
 	k->b = b;
 	k->self = b->config.broker_id;

@@ -119,20 +119,6 @@ struct elog_cluster {
 	int64_t transfer_deadline_ms;
 };
 
-/* The contract's route (CONTRACTS7.md), declared in broker_int.h once the
- * client helper's single-broker broker_route.c is merged; until then here. */
-#ifndef ELOG_REPLICAS_MAX
-#define ELOG_REPLICAS_MAX 7
-struct elog_route {
-	int32_t leader_id;          /* -1: no leader known now */
-	uint64_t leader_term;
-	uint32_t replica_count;
-	int32_t replicas[ELOG_REPLICAS_MAX];    /* placement order; [0] preferred leader */
-	uint8_t in_sync[ELOG_REPLICAS_MAX];     /* matched the leader within replica_lag_max */
-	int64_t replica_end[ELOG_REPLICAS_MAX]; /* leader's view of each replica's end; -1 unknown */
-	int available;              /* 0: no majority reachable: unavailable */
-};
-#endif
 /* broker_raft_route.c: elog_broker_route for a broker in a cluster. */
 void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
 			    uint32_t partition, struct elog_route *out);

@@ -72,17 +72,6 @@ static int meta_leader(struct elog_conn *c, const struct elog_frame_header *rq)
 	return -1;
 }
 
-static int propose_error(const struct elog_err *err)
-{
-	switch (err->code) {
-	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
-	case ELOG_E_INVAL: return ELOG_PE_INVALID_REQUEST;
-	case ELOG_E_LIMIT: return ELOG_PE_RESOURCE_LIMIT;
-	case ELOG_E_NOSPACE: return ELOG_PE_STORAGE_FULL;
-	default: return ELOG_PE_STORAGE_ERROR;
-	}
-}
-
 /* Park the request until its record at `offset` is applied. */
 static void meta_park(struct elog_conn *c, const struct elog_frame_header *rq, enum meta_kind kind,
 		      const char *name, size_t len, int64_t offset)
@@ -176,7 +165,7 @@ static void meta_answer(struct elog_cluster *k, struct elog_waiter *w, int timeo
 		else if (rc == 0)
 			part->meta_offset = offset;
 		else
-			meta_reply(w, propose_error(&err), err.msg);
+			meta_reply(w, elog_broker_store_error(&err), err.msg);
 		break;
 	}
 }
@@ -250,7 +239,7 @@ int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_h
 	place(b, partitions, rf, replicas);
 	if (elog_store_propose_create(b->store, name, len, partitions, cfg, rf, replicas, &offset,
 				      &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_CREATE, name, len, offset);
 	free(replicas);
@@ -266,7 +255,7 @@ int elog_broker_raft_delete_topic(struct elog_conn *c, const struct elog_frame_h
 	if (meta_leader(c, rq) < 0)
 		return 1;
 	if (elog_store_propose_delete(c->broker->store, t, &offset, &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_DELETE, t->name, strlen(t->name), offset);
 	return 1;
@@ -287,7 +276,7 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 		return 1;
 	}
 	if (elog_store_propose_alter(c->broker->store, t, cfg, &offset, &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_ALTER, t->name, strlen(t->name), offset);
 	return 1;
@@ -304,7 +293,7 @@ int elog_broker_raft_init_producer(struct elog_conn *c, const struct elog_frame_
 		return 1;
 	rc = elog_store_propose_producer_id(c->broker->store, &id, &offset, &err);
 	if (rc < 0) {
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return 1;
 	}
 	if (rc == 0) {

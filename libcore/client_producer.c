@@ -37,6 +37,8 @@ struct pbatch {
 	uint32_t record_count;
 	int32_t base_sequence;
 	int in_flight;
+	int done;              /* appended, reported once the batches before it are */
+	int64_t done_offset;   /* where it was appended (done) */
 	uint32_t sends;        /* times it went out in a request */
 	uint32_t attempts;
 	int64_t deadline_ms;
@@ -58,6 +60,7 @@ struct ppart {
 	struct pbatch *head, *tail;
 	uint32_t batches;              /* in the queue, in flight or not */
 	uint32_t in_flight;
+	uint32_t done;                 /* appended, waiting for an earlier batch's report */
 	int64_t producer_id;
 	int16_t epoch;
 	int32_t next_sequence;
@@ -435,9 +438,9 @@ static void queue_unlink(struct ppart *pp, struct pbatch *b)
 	b->prev = b->next = NULL;
 }
 
-/* Report a batch (delivered when error == 0) and recycle it. */
-static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
-			 const char *message)
+/* Report one batch (delivered when error == 0) and recycle it. */
+static void batch_report_one(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
+			     const char *message)
 {
 	struct ppart *pp = b->part;
 	struct elog_delivery d;
@@ -472,6 +475,37 @@ static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base
 	assert(p->buffered_bytes >= b->len);
 	p->buffered_bytes -= b->len;
 	batch_put(p, b);
+}
+
+/*
+ * Report a batch, in its partition's order: a producer's reports for one
+ * partition come in the order it sent the records, with increasing
+ * offsets. A batch appended while an earlier one of its partition is still
+ * unreported is held (done) until that one is reported: an earlier batch can
+ * be answered with a retriable error although it was appended (a leader's
+ * acks=all or fsync wait timed out, or the connection was lost after the
+ * append), and its resend, answered as a duplicate, comes back after the
+ * later batch's answer.
+ */
+static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
+			 const char *message)
+{
+	struct ppart *pp = b->part;
+
+	if (error == 0 && b->prev) {
+		assert(!b->done && !b->in_flight);
+		b->done = 1;
+		b->done_offset = base_offset;
+		pp->done++;
+		return;
+	}
+	batch_report_one(p, b, base_offset, error, message);
+	while (pp->head && pp->head->done) {
+		b = pp->head;
+		b->done = 0;
+		pp->done--;
+		batch_report_one(p, b, b->done_offset, 0, "");
+	}
 }
 
 static void batch_fail(struct elog_producer *p, struct pbatch *b, int error, const char *why)
@@ -538,6 +572,7 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->record_count = count;
 	b->base_sequence = p->idempotent ? pp->next_sequence : -1;
 	b->in_flight = 0;
+	b->done = 0;
 	b->attempts = 0;
 	b->sends = 0;
 	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
@@ -797,7 +832,7 @@ static void produce_response(struct elog_producer *p, struct pconn *pc, struct e
 
 static int part_sendable(const struct elog_producer *p, const struct ppart *pp, int64_t now)
 {
-	if (pp->batches == pp->in_flight || pp->needs_reset || now < pp->retry_at_ms)
+	if (pp->batches == pp->in_flight + pp->done || pp->needs_reset || now < pp->retry_at_ms)
 		return 0; /* nothing waiting to go */
 	if (pp->retrying && pp->in_flight)
 		return 0; /* drain first, then resend in order */
@@ -830,6 +865,8 @@ static int part_reset(struct elog_producer *p, struct ppart *pp, struct elog_err
 	pp->producer_id = id;
 	pp->epoch = epoch;
 	for (struct pbatch *b = pp->head; b; b = b->next) {
+		if (b->done)
+			continue; /* appended under the old id: never sent again */
 		elog_batch_set_producer(b->data, b->len, id, epoch, seq);
 		b->base_sequence = seq;
 		seq += (int32_t)b->record_count;
@@ -899,7 +936,7 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 		len_pos = elog_wire_put_count(&w, 0);
 		for (struct pbatch *b = pp->head, *next; b; b = next) {
 			next = b->next;
-			if (b->in_flight)
+			if (b->in_flight || b->done)
 				continue;
 			if (p->idempotent && pp->in_flight >= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX)
 				break;
@@ -1013,7 +1050,7 @@ static void expire_batches(struct elog_producer *p, int64_t now)
 		for (; b && now >= b->deadline_ms; b = next) {
 			char why[ELOG_ERR_MSG_MAX];
 			next = b->next;
-			if (b->in_flight)
+			if (b->in_flight || b->done)
 				continue;
 			snprintf(why, sizeof(why), "not delivered within %u ms%s%s%s", p->cfg.delivery_timeout_ms,
 				 pp->last_error[0] ? " (last error: " : "", pp->last_error,
@@ -1044,14 +1081,8 @@ static int64_t stall_check_at(const struct elog_producer *p)
 		if (o < oldest)
 			oldest = o;
 	}
-	int64_t every = PRODUCER_STALL_MS > p->cfg.retry_backoff_max_ms ? PRODUCER_STALL_MS
-									  : p->cfg.retry_backoff_max_ms;
-
-	if (oldest == INT64_MAX)
-		return INT64_MAX;
-	oldest += PRODUCER_STALL_MS;
-	/* Not sooner than a refresh may follow the last one (no busy loop). */
-	return oldest > p->metadata_at_ms + every ? oldest : p->metadata_at_ms + every;
+	return elog_client_stall_check_at(oldest, PRODUCER_STALL_MS, p->metadata_at_ms,
+					  p->cfg.retry_backoff_max_ms);
 }
 
 int elog_producer_timeout_ms(const struct elog_producer *p)

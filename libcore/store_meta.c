@@ -296,22 +296,30 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 	return elog_store_topic_grow(store, topic, partitions, err);
 }
 
+/* Record (or, in a cluster, propose: offset) a new producer id limit. */
+static int record_producer_ids(struct elog_store *store, int64_t limit, int64_t *offset,
+			       struct elog_err *err)
+{
+	struct elog_buf b;
+	int rc;
+
+	elog_buf_init(&b, 128);
+	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
+	if (rc == 0)
+		rc = elog_json_buf_add_int64(&b, limit, err);
+	if (rc == 0)
+		rc = add(&b, "}", err);
+	if (rc == 0)
+		rc = meta_append(store, NULL, &b, offset, err);
+	elog_buf_release(&b);
+	return rc;
+}
+
 int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err)
 {
 	if (store->producer_id_next >= store->producer_id_limit) {
 		int64_t limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
-		struct elog_buf b;
-		int rc;
-		elog_buf_init(&b, 128);
-		rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
-		if (rc == 0)
-			rc = elog_json_buf_add_int64(&b, limit, err);
-		if (rc == 0)
-			rc = add(&b, "}", err);
-		if (rc == 0)
-			rc = meta_append(store, NULL, &b, NULL, err);
-		elog_buf_release(&b);
-		if (rc < 0)
+		if (record_producer_ids(store, limit, NULL, err) < 0)
 			return -1;
 		store->producer_id_limit = limit;
 	}
@@ -1018,8 +1026,6 @@ int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_
 				   struct elog_err *err)
 {
 	int64_t limit;
-	struct elog_buf b;
-	int rc;
 
 	assert(store->propose);
 	if (store->producer_id_next < store->producer_id_limit) {
@@ -1027,14 +1033,5 @@ int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_
 		return 1;
 	}
 	limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
-	elog_buf_init(&b, 128);
-	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
-	if (rc == 0)
-		rc = elog_json_buf_add_int64(&b, limit, err);
-	if (rc == 0)
-		rc = add(&b, "}", err);
-	if (rc == 0)
-		rc = meta_append(store, NULL, &b, offset, err);
-	elog_buf_release(&b);
-	return rc < 0 ? -1 : 0;
+	return record_producer_ids(store, limit, offset, err) < 0 ? -1 : 0;
 }

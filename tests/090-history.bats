@@ -196,8 +196,9 @@ start_broker() {
 	start_broker
 	NEMESIS_PICK=cycle elog_spawn nemesis bash -c '. "$1"; nemesis_loop 12 2 kill,pause' \
 		nemesis "$ELOG_REPO/tests/tools/nemesis.bash"
-	run -0 elog-history -b "$(nemesis_addr 1)" -d 12s -P 2 -C 2 -p 3 -r 100 \
+	run elog-history -b "$(nemesis_addr 1)" -d 12s -P 2 -C 2 -p 3 -r 100 \
 		--flush always --timeout 20s --final-timeout 60s "${KNOWN[@]}" run "$ELOG_TMP/run"
+	assert_success    # on failure, prints the checker's report
 	assert_line --regexp '^no anomalies'
 	assert_line --regexp '^sends [1-9][0-9]* ok [1-9][0-9]* '
 	elog_wait_until 30 elog_exited "$(elog_pid nemesis)" || fail "the nemesis did not end"
@@ -230,8 +231,9 @@ start_broker() {
 	export ELOG_NETNS_PREFIX ELOG_NETNS_NET ELOG_NETNS_NODES
 	NEMESIS_PICK=cycle elog_spawn nemesis bash -c '. "$1"; . "$2"; nemesis_loop 16 2 isolate,drop-out,kill,drop-in' \
 		nemesis "$ELOG_REPO/tests/tools/nemesis.bash" "$ELOG_REPO/tests/netns.bash"
-	run -0 elog_netns_exec c elog-history -b "$(nemesis_addr 1)" -d 16s -P 2 -C 2 -p 2 -r 100 \
+	run elog_netns_exec c elog-history -b "$(nemesis_addr 1)" -d 16s -P 2 -C 2 -p 2 -r 100 \
 		--timeout 30s --final-timeout 60s "${KNOWN[@]}" run "$ELOG_TMP/run"
+	assert_success    # on failure, prints the checker's report
 	assert_line --regexp '^no anomalies'
 	elog_wait_until 30 elog_exited "$(elog_pid nemesis)" || fail "the nemesis did not end"
 	elog_stop nemesis
