@@ -317,10 +317,13 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 {
 	struct elog_cluster *k = g->k;
 
-	/* Leaders and the followers that learn of them; elections are quiet. */
-	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE)
+	/* Leaders, the followers that learn of them, and a leader stepping
+	 * down (leader=-1 when it knows no successor: it lost its majority);
+	 * elections are quiet. */
+	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE || g->led)
 		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
 			       elog_raft_role_name(out->role), out->term, out->leader);
+	g->led = out->role == ELOG_RAFT_LEADER;
 	if (g->p && out->role == ELOG_RAFT_LEADER)
 		g->p->leader_term = out->term;
 	if (!g->p && out->role == ELOG_RAFT_LEADER)

@@ -72,6 +72,7 @@ struct raft_group {
 	int flush_never;                /* durable = written */
 	int64_t durable_reported;       /* last elog_raft_log_durable */
 	int state_failed;               /* raft.state could not be written: silent */
+	int led;                        /* leader at the last role change (its step-down is logged) */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_group *next;

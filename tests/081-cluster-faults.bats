@@ -153,15 +153,23 @@ new_leader() {
 	cluster_wait_leader t1/0
 	# The producer runs in the clients' namespace.
 	CLUSTER_FEED_PREFIX=(ip netns exec "$(elog_netns_name c)")
-	local fault old new end t_heal
+	local fault old new end t_heal roles down
 	cluster_feed_start t1
 	elog_wait_until 20 log_past "$LEADER" t1/0 2000 || fail "the stream did not start"
 	for fault in isolate drop_out; do
 		cluster_wait_leader t1/0
 		old=$LEADER
+		# The old leader steps down while the fault lasts: cut off both ways
+		# it knows only that it lost its majority (leader=-1); one way it
+		# may also hear of the new leader first.
+		down='msg="raft role" group=t1/0 role=follower term=[0-9]* leader='
+		[ "$fault" = drop_out ] || down+=-1
+		roles=$(grep -c "$down" "b$old.err" || true)
 		"elog_netns_$fault" "$old"
 		t_heal=$((SECONDS + 10))
 		elog_wait_until 20 new_leader t1/0 "$old" || fail "$fault: no new leader: $(cat b*.err)"
+		elog_wait_until 10 eval '[ "$(grep -c "$down" "b$old.err")" -gt "$roles" ]' ||
+			fail "$fault: b$old did not step down: $(cat "b$old.err")"
 		new=$LEADER
 		end=$(last_offset "$new" t1/0)
 		elog_wait_until 20 log_past "$new" t1/0 "$((end + 1000))" || fail "$fault: the majority did not go on"
@@ -186,7 +194,7 @@ new_leader() {
 	cluster_feed_start t1
 	elog_wait_until 20 eval '[ "$(cluster_fed_lines)" -ge 3000 ]' || fail "the stream did not start"
 	cluster_wait_leader metadata
-	local lost=$((LEADER % 3 + 1)) p
+	local lost=$((LEADER % 3 + 1)) p g
 	cluster_stop "$lost"
 	rm -rf "d$lost"
 	cluster_start "$lost"
@@ -197,6 +205,13 @@ new_leader() {
 		elog_wait_until 30 same_records "t1/$p" 1 2 3 || fail "t1/$p: b$lost did not catch up"
 	done
 	elog_wait_until 30 same_records __meta/0 1 2 3 || fail "b$lost's metadata log differs"
+	# Empty, it did not vote in any group until it had caught up.
+	for g in metadata t1/0 t1/1 t1/2; do
+		grep -q "msg=\"restricted: may not vote or lead until caught up\" group=$g reason=empty" "b$lost.err" ||
+			fail "$g: b$lost was not restricted: $(cat "b$lost.err")"
+		elog_wait_until 20 grep -q "msg=\"restriction lifted: caught up from the leader\" group=$g " "b$lost.err" ||
+			fail "$g: b$lost is still restricted: $(cat "b$lost.err")"
+	done
 	# describe shows every replica in sync, on every partition (the tool asks
 	# each partition's leader for what the controller does not lead).
 	in_sync_everywhere() {
