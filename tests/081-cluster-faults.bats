@@ -110,6 +110,7 @@ new_leader() {
 	# ... then it is paused itself and they resume: an election without it.
 	kill -STOP "$(elog_pid "b$old")"
 	end=$(last_offset "$old" t1/0)
+	cluster_records "$old" t1/0 >paused.records
 	kill -CONT "$(elog_pid "b$f1")" "$(elog_pid "b$f2")"
 	elog_wait_until 20 new_leader t1/0 "$old" || fail "no new leader: $(cat b*.err)"
 	local new=$LEADER
@@ -119,11 +120,18 @@ new_leader() {
 	# It hears of the newer term and steps down, cutting what it alone held.
 	elog_wait_until 20 grep -q "msg=\"raft role\" group=t1/0 role=follower term=[0-9]* leader=$new" "b$old.err" ||
 		fail "b$old did not step down: $(cat "b$old.err")"
-	elog_wait_until 20 grep -q 'msg="log truncated to the leader'"'"'s" group=t1/0 ' "b$old.err" ||
-		fail "b$old kept its uncommitted tail: $(cat "b$old.err")"
 	cluster_feed_end
 	consumed_equals_fed t1
 	elog_wait_until 30 same_records t1/0 1 2 3 || fail "the replicas differ"
+	# Batches it held when paused that the new leader's log does not hold
+	# were cut (and said so). Whether there are any depends on how much
+	# of its tail was still in the paused followers' socket buffers: the
+	# one-way partition below cuts a tail every time.
+	cluster_records "$new" t1/0 >final.records
+	if grep -vxF -f final.records paused.records >cut.records; then
+		grep -q 'msg="log truncated to the leader'"'"'s" group=t1/0 ' "b$old.err" ||
+			fail "b$old kept its uncommitted tail: $(cat cut.records)"
+	fi
 }
 
 @test "a producer started as the controller is paused asks the next one, within its timeout" {
@@ -176,9 +184,14 @@ new_leader() {
 		# The fault lasts 10 s (the issue's figure), whatever came before.
 		elog_wait_until 20 eval '[ "$SECONDS" -ge "$t_heal" ]'
 		elog_netns_heal
-		# The old leader learns the new term and follows.
+		# The old leader learns the new term and follows; cut off one way,
+		# it went on taking the producer's batches it could not replicate
+		# until it stepped down: that tail is cut.
 		elog_wait_until 20 grep -q "msg=\"raft role\" group=t1/0 role=follower term=[0-9]* leader=$new" "b$old.err" ||
 			fail "$fault: b$old did not rejoin as a follower: $(cat "b$old.err")"
+		[ "$fault" != drop_out ] ||
+			elog_wait_until 20 grep -q 'msg="log truncated to the leader'"'"'s" group=t1/0 ' "b$old.err" ||
+			fail "$fault: b$old kept its uncommitted tail: $(cat "b$old.err")"
 		elog_wait_until 30 log_past "$old" t1/0 "$end" || fail "$fault: b$old did not catch up"
 	done
 	cluster_feed_end
