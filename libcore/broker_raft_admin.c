@@ -374,10 +374,17 @@ int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part)
 	int code;
 
 	(void)b;
-	if (g && elog_raft_commit(&g->raft) >= part->need_offset)
-		return 1;
+	/*
+	 * Only a leader answers: one deposed in the same step that cut its
+	 * uncommitted tail and took the new leader's records at those offsets
+	 * (one APPEND does all of that) would otherwise see the commit pass its
+	 * waiters' offsets and acknowledge records it no longer holds. A leader
+	 * never cuts its own log, and the waiters of an earlier leadership were
+	 * answered NOT_LEADER when it stepped down (the role change makes the
+	 * loop check every waiter), before it could be elected again.
+	 */
 	if (g && elog_raft_role(&g->raft) == ELOG_RAFT_LEADER)
-		return 0;
+		return elog_raft_commit(&g->raft) >= part->need_offset;
 	code = g ? not_leader(g, "this partition", part->message, sizeof(part->message))
 		 : ELOG_PE_NOT_LEADER;
 	if (!g)
