@@ -151,7 +151,18 @@ static void meta_answer(struct elog_cluster *k, struct elog_waiter *w, int timeo
 		break;
 	case META_DELETE:
 	case META_ALTER:
-		meta_reply(w, ELOG_PE_NONE, NULL);
+		/* Applied past its offset, the record there is ours only if we
+		 * still lead: a leader deposed in the turn that replaced its
+		 * uncommitted record and applied the new leader's past it must
+		 * not say done (the client retries at the new controller; a
+		 * topic already gone is a delete done). */
+		if (elog_raft_role(&k->meta->raft) == ELOG_RAFT_LEADER ||
+		    (part->id == META_DELETE && !t)) {
+			meta_reply(w, ELOG_PE_NONE, NULL);
+		} else {
+			rc = not_leader(k->meta, "the cluster metadata", msg, sizeof(msg));
+			meta_reply(w, rc, msg);
+		}
 		break;
 	case META_PRODUCER:
 		if (elog_raft_role(&k->meta->raft) != ELOG_RAFT_LEADER) {

@@ -369,3 +369,31 @@ new_leader() {
 	run -0 elog-probe -b "127.0.0.1:${PORTS[LEADER]}" dump t1
 	run ! grep -q 'value=value-100' <<<"$output"
 }
+
+@test "a controller deposed while an alter waits does not say it is done when the new controller's records are applied past it" {
+	printf 'raft_election_ticks = 60\n' >slow.conf
+	loopback 3 -c "$ELOG_TMP/slow.conf"
+	create t1 -r 3
+	cluster_wait_leader metadata
+	local old=$LEADER f1=$((LEADER % 3 + 1)) f2=$(((LEADER + 1) % 3 + 1)) end
+	elog_wait_until 20 same_records __meta/0 1 2 3 || fail "metadata logs differ"
+	end=$(last_offset "$old" __meta/0)
+	kill -KILL "$(elog_pid "b$f1")" "$(elog_pid "b$f2")"
+	elog_wait_until 10 elog_exited "$(elog_pid "b$f1")" || fail "b$f1 did not die"
+	elog_wait_until 10 elog_exited "$(elog_pid "b$f2")" || fail "b$f2 did not die"
+	elog_spawn alter elog-topic -b "127.0.0.1:${PORTS[old]},$BROKERS" --timeout 60s alter \
+		-c retention.ms=3d t1
+	elog_wait_until 10 log_past "$old" __meta/0 "$end" || fail "the controller did not append"
+	kill -STOP "$(elog_pid "b$old")"
+	cluster_start "$f1" -c "$ELOG_TMP/slow.conf"
+	cluster_start "$f2" -c "$ELOG_TMP/slow.conf"
+	elog_wait_until 30 new_leader metadata "$old" || fail "no new controller"
+	run -0 elog-topic -b "127.0.0.1:${PORTS[LEADER]}" create -r 3 t2 t3
+	kill -CONT "$(elog_pid "b$old")"
+	elog_wait_until 60 elog_exited "$(elog_pid alter)" || fail "the alter was not answered"
+	elog_stop alter
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "the alter failed: $(cat alter.err)"
+	# Said done, it is done.
+	run -0 elog-topic -b "$BROKERS" describe -j t1
+	assert_output --regexp '"retention.ms":"(3d|259200000)"'
+}
