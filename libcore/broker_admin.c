@@ -64,11 +64,8 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 		snprintf(msg, cap, "no such topic (auto_create_topics is off)");
 		return NULL;
 	}
-	if (b->cluster) {
-		*code = ELOG_PE_UNKNOWN_TOPIC;
-		snprintf(msg, cap, "no such topic (a cluster does not create topics on first use yet)");
-		return NULL;
-	}
+	if (b->cluster)
+		return elog_broker_raft_auto_create(b, name, len, code, msg, cap);
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
 			      &b->config.store.defaults, &t, &err) < 0) {
 		*code = err.code == ELOG_E_LIMIT     ? ELOG_PE_RESOURCE_LIMIT

@@ -212,6 +212,67 @@ static void place(const struct elog_broker *b, uint32_t partitions, uint32_t rf,
 			out[i * rf + j] = cc->members[(i + shift + j) % cc->count].id;
 }
 
+struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
+						size_t len, int16_t *code, char *msg, size_t cap)
+{
+	struct elog_cluster *k = b->cluster;
+	uint32_t n = b->config.cluster.count, rf, partitions = b->config.store.default_partitions;
+	int free_slot = -1;
+	struct elog_err err;
+	int32_t *replicas;
+	int64_t offset;
+
+	if (elog_raft_role(&k->meta->raft) != ELOG_RAFT_LEADER) {
+		*code = (int16_t)not_leader(k->meta, "the cluster metadata (topics are created there)",
+					    msg, cap);
+		return NULL;
+	}
+	for (int i = 0; i < RAFT_AUTO_CREATING_MAX; i++) {
+		if (!k->auto_creating[i].name[0] || k->auto_creating[i].offset < b->store->meta_applied) {
+			k->auto_creating[i].name[0] = 0; /* applied (or never used): free */
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (strlen(k->auto_creating[i].name) == len &&
+		    memcmp(k->auto_creating[i].name, name, len) == 0) {
+			*code = ELOG_PE_LEADER_UNKNOWN;
+			snprintf(msg, cap, "topic being created");
+			return NULL;
+		}
+	}
+	*code = ELOG_PE_LEADER_UNKNOWN;
+	if (free_slot < 0) {
+		snprintf(msg, cap, "too many topics being created at once: try again");
+		return NULL;
+	}
+	rf = b->config.default_replication_factor ? b->config.default_replication_factor
+						  : (n < 3 ? n : 3);
+	if (rf > n)
+		rf = n;
+	replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+	if (!replicas) {
+		*code = ELOG_PE_RESOURCE_LIMIT;
+		snprintf(msg, cap, "out of memory");
+		return NULL;
+	}
+	place(b, partitions, rf, replicas);
+	if (elog_store_propose_create(b->store, name, len, partitions, &b->config.store.defaults, rf,
+				      replicas, &offset, &err) < 0) {
+		*code = (int16_t)elog_broker_store_error(&err);
+		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
+	} else {
+		snprintf(k->auto_creating[free_slot].name, sizeof(k->auto_creating[free_slot].name),
+			 "%.*s", (int)len, name);
+		k->auto_creating[free_slot].offset = offset;
+		snprintf(msg, cap, "topic being created");
+		elog_logf(b->log, ELOG_LOG_INFO, "topic proposed", "topic=%.*s partitions=%u replicas=%u reason=auto",
+			  (int)len, name, partitions, rf);
+	}
+	free(replicas);
+	return NULL;
+}
+
 int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
 				  const char *name, size_t len, uint32_t partitions,
 				  uint16_t replication, const struct elog_topic_config *cfg)
@@ -279,17 +340,29 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 	struct elog_err err;
 	int64_t offset;
 
+	int32_t *replicas = NULL;
+	uint32_t rf = t->replication_factor;
+
 	if (meta_leader(c, rq) < 0)
 		return 1;
-	if (partitions != 0 && partitions != t->partition_count) {
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
-					"adding partitions is not supported in a cluster yet");
-		return 1;
+	if (partitions == 0)
+		partitions = t->partition_count;
+	if (partitions > t->partition_count && t->replicas && partitions <= (1u << 20)) {
+		/* The existing partitions keep their replicas; the new ones are
+		 * placed as a create places them. */
+		replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+		if (!replicas) {
+			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+			return 1;
+		}
+		place(c->broker, partitions, rf, replicas);
+		memcpy(replicas, t->replicas, (size_t)t->partition_count * rf * sizeof(*replicas));
 	}
-	if (elog_store_propose_alter(c->broker->store, t, cfg, &offset, &err) < 0)
+	if (elog_store_propose_alter(c->broker->store, t, partitions, replicas, cfg, &offset, &err) < 0)
 		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_ALTER, t->name, strlen(t->name), offset);
+	free(replicas);
 	return 1;
 }
 

@@ -500,6 +500,30 @@ static size_t client_candidates(const struct elog_client *c, struct elog_broker_
 	return count;
 }
 
+/* Whether md (answered by from) names a topic UNKNOWN_TOPIC while its
+ * controller is another broker; *ctl is then the controller's address. */
+static int missing_elsewhere(const struct elog_metadata *md, const struct elog_broker_addr *from,
+			     struct elog_broker_addr *ctl)
+{
+	int missing = 0;
+
+	for (uint32_t i = 0; i < md->topic_count; i++)
+		missing |= md->topics[i].error == ELOG_PE_UNKNOWN_TOPIC;
+	if (!missing || md->broker_count < 2)
+		return 0;
+	for (uint32_t i = 0; i < md->broker_count; i++) {
+		const struct elog_meta_broker *b = &md->brokers[i];
+		if (b->id != md->controller_id)
+			continue;
+		if (b->port == from->port && strcmp(b->host, from->host) == 0)
+			return 0;
+		snprintf(ctl->host, sizeof(ctl->host), "%s", b->host);
+		ctl->port = b->port;
+		return 1;
+	}
+	return 0;
+}
+
 static const struct elog_metadata *client_metadata(struct elog_client *c, const char *const *topics,
 						   size_t n, int allow_auto_create, struct elog_err *err)
 {
@@ -507,9 +531,21 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 	struct elog_metadata_request req = {topics, n, allow_auto_create};
 	struct elog_err first;
 	size_t count = client_candidates(c, cand, 2 * ELOG_BROKERS_MAX);
+	const struct elog_meta_broker *ctl = allow_auto_create ? elog_client_broker(c, c->md.controller_id)
+							       : NULL;
 	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
 	uint32_t attempt = 0;
+	struct elog_broker_addr ctl_addr;
+	int asked_controller = 0;
 
+	/* Topics are created by the controller: ask it first. */
+	if (ctl && count > 0) {
+		memmove(cand + 1, cand, (count < 2 * ELOG_BROKERS_MAX ? count : count - 1) * sizeof(cand[0]));
+		snprintf(cand[0].host, sizeof(cand[0].host), "%s", ctl->host);
+		cand[0].port = ctl->port;
+		if (count < 2 * ELOG_BROKERS_MAX)
+			count++;
+	}
 	elog_err_clear(&first);
 	c->last_proto_error = 0;
 	for (;;) {
@@ -546,6 +582,16 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 			c->last_good = cand[i];
 			c->has_last_good = 1;
 			client_addr_answered(c, &cand[i]);
+			/* In a cluster a broker learns of a new topic once the
+			 * create is committed and applied there, a moment after
+			 * the controller: before "no such topic", ask it. */
+			if (!asked_controller && missing_elsewhere(&fresh, &cand[i], &ctl_addr)) {
+				asked_controller = 1;
+				elog_metadata_release(&fresh);
+				cand[i] = ctl_addr;
+				i--;
+				continue;
+			}
 			metadata_merge(&c->md, &fresh, n == 0);
 			return &c->md;
 		}
@@ -658,6 +704,7 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 	uint32_t attempt = 0;
 
 	c->last_proto_error = 0;
+	c->admin_in_doubt = 0;
 	if (c->md.controller_id < 0 && !elog_client_metadata(c, NULL, 0, err))
 		return elog_err_prefix(err, "%s", what);
 	for (;;) {
@@ -675,11 +722,18 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 			    !elog_client_metadata(c, NULL, 0, NULL))
 				return elog_err_prefix(err, "%s", what);
 			lost = 1;
+			if (!strstr(err->msg, "cannot connect"))
+				c->admin_in_doubt = 1; /* sent, maybe applied */
 		} else if (code) {
 			c->last_proto_error = code;
 			elog_client_err_proto(err, code, msg, msg_len, "%s", what);
 			if (!elog_proto_error_retriable(code))
 				return -1;
+			/* A change proposed and then not answered in time, or by a
+			 * controller that lost its place, may still commit. */
+			if (code == ELOG_PE_TIMEOUT || code == ELOG_PE_NOT_LEADER ||
+			    code == ELOG_PE_SHUTTING_DOWN)
+				c->admin_in_doubt = 1;
 		} else {
 			return 0;
 		}
@@ -707,6 +761,30 @@ static int admin_simple(struct elog_client *c, uint16_t api, elog_client_encode_
 	return 0;
 }
 
+/* A retried create found its topic: whether it is the one asked for (an
+ * earlier attempt of ours, committed unanswered), by partitions and
+ * replicas, as far as the request said them. */
+static int created_as_asked(struct elog_client *c, const char *name, uint32_t partitions,
+			    uint16_t replication_factor)
+{
+	const char *names[1] = {name};
+	struct elog_topic_descriptions d;
+	struct elog_err e;
+	int same = 0;
+
+	if (elog_admin_describe_topics(c, names, 1, &d, &e) < 0)
+		return 0;
+	if (d.count == 1 && !d.topics[0].error &&
+	    (!partitions || d.topics[0].partition_count == partitions)) {
+		same = 1;
+		for (size_t i = 0; replication_factor && i < d.topics[0].partition_desc_count; i++)
+			if (d.topics[0].partitions[i].replica_count != replication_factor)
+				same = 0;
+	}
+	elog_topic_descriptions_release(&d);
+	return same;
+}
+
 int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t partitions,
 			    uint16_t replication_factor, const struct elog_config_entry *configs,
 			    size_t config_count, struct elog_err *err)
@@ -714,13 +792,31 @@ int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t pa
 	struct admin_request a = {.name = name, .partitions = partitions,
 				  .replication_factor = replication_factor,
 				  .configs = configs, .config_count = config_count};
-	return admin_simple(c, ELOG_API_CREATE_TOPIC, encode_create, &a, "create", err);
+
+	if (admin_simple(c, ELOG_API_CREATE_TOPIC, encode_create, &a, "create", err) == 0)
+		return 0;
+	/* "Exists" after an attempt that may have been applied unanswered: ours,
+	 * when it is what we asked for (not a claim that nobody else made it). */
+	if (c->last_proto_error == ELOG_PE_TOPIC_EXISTS && c->admin_in_doubt &&
+	    created_as_asked(c, name, partitions, replication_factor)) {
+		c->last_proto_error = 0;
+		return 0;
+	}
+	return -1;
 }
 
 int elog_admin_delete_topic(struct elog_client *c, const char *name, struct elog_err *err)
 {
 	struct admin_request a = {.name = name};
-	return admin_simple(c, ELOG_API_DELETE_TOPIC, encode_delete, &a, "delete", err);
+
+	if (admin_simple(c, ELOG_API_DELETE_TOPIC, encode_delete, &a, "delete", err) == 0)
+		return 0;
+	/* "No such topic" after an attempt that may have been applied: gone, as asked. */
+	if (c->last_proto_error == ELOG_PE_UNKNOWN_TOPIC && c->admin_in_doubt) {
+		c->last_proto_error = 0;
+		return 0;
+	}
+	return -1;
 }
 
 int elog_admin_alter_topic(struct elog_client *c, const char *name, uint32_t partitions,
@@ -886,83 +982,86 @@ int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_to
 	return 0;
 }
 
-/* Take the partitions of t that broker id leads from its own answer d. */
-static void describe_take(struct elog_topic_description *t, int32_t id,
-			  struct elog_topic_descriptions *d)
-{
-	for (size_t i = 0; i < d->count; i++) {
-		struct elog_topic_description *dt = &d->topics[i];
-		if (dt->error || strcmp(dt->name, t->name) != 0)
-			continue;
-		for (size_t j = 0; j < t->partition_desc_count; j++) {
-			struct elog_partition_description *p = &t->partitions[j];
-			for (size_t k = 0; k < dt->partition_desc_count; k++) {
-				struct elog_partition_description *q = &dt->partitions[k];
-				struct elog_replica_description *swap = p->replicas;
-				uint32_t swap_count = p->replica_count;
-				if (q->id != p->id || p->leader_id != id || q->leader_id != id)
-					continue;
-				p->log_start_offset = q->log_start_offset;
-				p->high_watermark = q->high_watermark;
-				p->size_bytes = q->size_bytes;
-				p->segments = q->segments;
-				p->leader_term = q->leader_term;
-				p->replicas = q->replicas;
-				p->replica_count = q->replica_count;
-				q->replicas = swap;
-				q->replica_count = swap_count;
-			}
-		}
-	}
-}
-
 /*
- * In a cluster the controller knows each replica's progress only for the
- * partitions it leads: the others' views are asked of their leaders, once
- * per topic and leader, best effort (a leader that does not answer leaves
- * the controller's view, which shows no replica in sync).
+ * In a cluster the controller describes from its own replicas: a partition
+ * it does not lead shows the controller's copy (behind the leader's, or
+ * empty where it holds no replica) and no in-sync set, which only the
+ * leader knows. So each partition led elsewhere is described again by its
+ * leader, one request per leader, and its row replaced by the leader's
+ * own (kept when that broker no longer says it leads, or does not answer:
+ * the controller's row is better than none).
  */
-static void describe_from_leaders(struct elog_client *c, struct elog_topic_descriptions *out)
+static void describe_from_leaders(struct elog_client *c, int32_t answered_by,
+				  struct elog_topic_descriptions *out)
 {
-	int32_t controller = c->md.controller_id;
+	int32_t done[ELOG_BROKERS_MAX];
+	uint32_t done_count = 0;
 
-	for (size_t i = 0; i < out->count; i++) {
-		struct elog_topic_description *t = &out->topics[i];
-		int32_t asked[ELOG_BROKERS_MAX];
-		size_t asked_count = 0;
-
-		for (size_t j = 0; j < t->partition_desc_count; j++) {
-			int32_t id = t->partitions[j].leader_id;
-			const char *names[1] = {t->name};
-			struct admin_request a = {.names = names, .name_count = 1};
-			const struct elog_meta_broker *b;
+	for (size_t ti = 0; ti < out->count; ti++) {
+		for (size_t pi = 0; pi < out->topics[ti].partition_desc_count; pi++) {
+			int32_t leader = out->topics[ti].partitions[pi].leader_id;
+			const struct elog_meta_broker *mb = elog_client_broker(c, leader);
+			struct admin_request a = {.names = NULL, .name_count = 0};
+			struct elog_topic_descriptions fresh;
 			struct elog_broker_addr addr;
-			struct elog_topic_descriptions d;
 			struct elog_wire_r r;
 			struct elog_err e;
 			const char *msg;
-			size_t msg_len, k;
+			size_t msg_len;
 			int16_t code;
+			int seen = 0;
 
-			if (id < 0 || id == controller || t->error)
+			if (leader < 0 || leader == answered_by || !mb)
 				continue;
-			for (k = 0; k < asked_count && asked[k] != id; k++)
-				;
-			if (k < asked_count || asked_count == ELOG_BROKERS_MAX)
+			for (uint32_t k = 0; k < done_count; k++)
+				seen |= done[k] == leader;
+			if (seen || done_count == ELOG_BROKERS_MAX)
 				continue;
-			asked[asked_count++] = id;
-			if (!(b = elog_client_broker(c, id)))
+			done[done_count++] = leader;
+			/* Every topic of the answer that has a partition led there. */
+			const char **all = calloc(out->count, sizeof(*all));
+
+			if (!all)
+				return;
+			for (size_t tj = 0; tj < out->count; tj++)
+				for (size_t pj = 0; pj < out->topics[tj].partition_desc_count; pj++)
+					if (out->topics[tj].partitions[pj].leader_id == leader) {
+						all[a.name_count++] = out->topics[tj].name;
+						break;
+					}
+			a.names = all;
+			snprintf(addr.host, sizeof(addr.host), "%s", mb->host);
+			addr.port = mb->port;
+			if (elog_client_call_addr(c, &addr, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r,
+						  &code, &msg, &msg_len, &e) < 0 || code ||
+			    elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), &fresh,
+						 &e) < 0) {
+				free(all);
 				continue;
-			snprintf(addr.host, sizeof(addr.host), "%s", b->host);
-			addr.port = b->port;
-			if (elog_client_call_addr(c, &addr, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a,
-						  &r, &code, &msg, &msg_len, &e) < 0 || code)
-				continue;
-			if (elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), &d,
-						 &e) < 0)
-				continue;
-			describe_take(t, id, &d);
-			elog_topic_descriptions_release(&d);
+			}
+			free(all);
+			for (size_t fi = 0; fi < fresh.count; fi++) {
+				struct elog_topic_description *ft = &fresh.topics[fi];
+				struct elog_topic_description *ot = NULL;
+				for (size_t tj = 0; tj < out->count && !ot; tj++)
+					if (ft->name && out->topics[tj].name &&
+					    strcmp(ft->name, out->topics[tj].name) == 0)
+						ot = &out->topics[tj];
+				for (size_t fj = 0; ot && fj < ft->partition_desc_count; fj++) {
+					struct elog_partition_description *fp = &ft->partitions[fj], tmp;
+					for (size_t pj = 0; pj < ot->partition_desc_count; pj++) {
+						struct elog_partition_description *op = &ot->partitions[pj];
+						if (op->id != fp->id || op->leader_id != leader ||
+						    fp->leader_id != leader)
+							continue;
+						/* Swap: the leader's row in, the old one freed with fresh. */
+						tmp = *op;
+						*op = *fp;
+						*fp = tmp;
+					}
+				}
+			}
+			elog_topic_descriptions_release(&fresh);
 		}
 	}
 }
@@ -979,7 +1078,8 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 		return -1;
 	if (elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err) < 0)
 		return -1;
-	describe_from_leaders(c, out);
+	if (c->md.broker_count > 1)
+		describe_from_leaders(c, c->md.controller_id, out);
 	return 0;
 }
 

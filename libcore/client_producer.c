@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * State, per partition: an open batch (builder + tags) and a queue of closed
@@ -273,6 +274,7 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	const struct elog_meta_topic *t;
 	const char *topics[1] = {topic};
 	const struct elog_metadata *md;
+	int64_t deadline;
 
 	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
 		return NULL;
@@ -297,12 +299,27 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	if (config_check(&p->cfg, err) < 0)
 		goto fail;
 	p->idempotent = p->cfg.idempotence && p->cfg.acks != 0;
+	deadline = elog_clock_ms() + p->cfg.request_timeout_ms;
 	/* The one time this producer may have the topic created: from here on
 	 * it only ever sends PRODUCE v2, which never creates one. */
 	md = elog_client_metadata_create(c, topics, 1, err);
 	if (!md)
 		goto fail;
 	t = elog_metadata_topic(md, topic);
+	/* In a cluster the controller creates it (NOT_LEADER elsewhere) and says
+	 * LEADER_UNKNOWN until the create is committed and its partitions have
+	 * leaders: ask again, at the controller, with backoff. */
+	for (uint32_t attempt = 0;
+	     t && (t->error == ELOG_PE_NOT_LEADER || t->error == ELOG_PE_LEADER_UNKNOWN); attempt++) {
+		if (elog_clock_ms() >= deadline)
+			break;
+		usleep(1000u * elog_backoff_ms(attempt, p->cfg.retry_backoff_ms, p->cfg.retry_backoff_max_ms,
+					       elog_client_random()));
+		md = elog_client_metadata_create(c, topics, 1, err);
+		if (!md)
+			goto fail;
+		t = elog_metadata_topic(md, topic);
+	}
 	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC) {
 		static const char why[] = "no such topic, and the broker does not create topics "
 					  "(auto_create_topics is off)";
@@ -575,7 +592,9 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->done = 0;
 	b->attempts = 0;
 	b->sends = 0;
-	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
+	/* From its first record: a batch kept open while its partition was
+	 * blocked does not extend its records' delivery timeout. */
+	b->deadline_ms = pp->open_since_ms + p->cfg.delivery_timeout_ms;
 	if (p->idempotent)
 		pp->next_sequence += (int32_t)count;
 	queue_append(pp, b);
@@ -1007,8 +1026,14 @@ static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err
 		if (!pc)
 			return -1;
 		if (!elog_conn_is_open(&pc->conn)) {
-			if (now < pc->reconnect_at_ms)
+			if (now < pc->reconnect_at_ms) {
+				/* Its leader is unreachable: while reconnects to it back
+				 * off, ask METADATA (at its own pace, retry_backoff_ms
+				 * while it answers) whether another broker leads now, so a
+				 * new leader is used once elected, not after the backoff. */
+				p->metadata_stale = 1;
 				continue;
+			}
 			mb = elog_client_broker(p->client, pp->leader_id);
 			if (!mb) {
 				p->metadata_stale = 1;
@@ -1060,10 +1085,19 @@ static void expire_batches(struct elog_producer *p, int64_t now)
 	}
 }
 
+/*
+ * Close open batches whose linger passed, except where closed batches of
+ * the partition still wait to be sent (a leader being elected, a resend,
+ * the in-flight limit): closing would not send it sooner, and records go
+ * on filling it (up to batch_bytes) instead of queueing one small batch
+ * each, which after a failover would drain a few batches per round trip.
+ */
 static void linger_expired(struct elog_producer *p, int64_t now, struct elog_err *err)
 {
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		struct ppart *pp = p->parts[i];
+		if (pp->batches > pp->in_flight + pp->done)
+			continue;
 		if (elog_producer_should_close(&p->cfg, elog_batch_builder_bytes(&pp->builder),
 					       elog_batch_builder_count(&pp->builder), pp->open_since_ms, now))
 			(void)batch_close(p, pp, err);
@@ -1088,6 +1122,14 @@ static int64_t stall_check_at(const struct elog_producer *p)
 int elog_producer_timeout_ms(const struct elog_producer *p)
 {
 	int64_t now = elog_clock_ms(), next = stall_check_at(p);
+
+	if (p->metadata_stale) {
+		int64_t at = p->metadata_at_ms + (int64_t)elog_backoff_ms(p->metadata_attempt,
+									 p->cfg.retry_backoff_ms,
+									 p->cfg.retry_backoff_max_ms, 0);
+		if (at < next)
+			next = at;
+	}
 
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		const struct ppart *pp = p->parts[i];
