@@ -7,7 +7,11 @@
 # test ends with the producer's exit status 0, nothing on its stderr, and
 # a consume of the topic equal, line for line, to the producer's input:
 # nothing acknowledged lost, nothing duplicated, nothing out of order.
-# Every process is started with elog_spawn and stopped by its PID.
+# Then the bugs these found, one test each: a producer started while the
+# controller is paused, an empty broker that must not elect a stale
+# replica, and a deposed leader (or controller) that must not acknowledge
+# what its successor's commit replaced. Every process is started with
+# elog_spawn and stopped by its PID.
 
 bats_require_minimum_version 1.5.0
 load helpers
