@@ -468,10 +468,13 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 {
 	struct elog_cluster *k = g->k;
 
-	/* Leaders and the followers that learn of them; elections are quiet. */
-	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE)
+	/* Leaders, the followers that learn of them, and a leader stepping
+	 * down (leader=-1 when it knows no successor: it lost its majority);
+	 * elections are quiet. */
+	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE || g->led)
 		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
 			       elog_raft_role_name(out->role), out->term, out->leader);
+	g->led = out->role == ELOG_RAFT_LEADER;
 	if (g->p && out->role == ELOG_RAFT_LEADER) {
 		g->p->leader_term = out->term;
 		raft_peers_announce(k, g, -1);
@@ -512,9 +515,12 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 		raft_group_log(g, ELOG_LOG_WARN,
 			       out->restriction ? "restricted: may not vote or lead until caught up"
 						: "restriction lifted: caught up from the leader",
-			       "reason=%s", out->restriction == ELOG_RAFT_RESTRICT_UNCLEAN ? "unclean"
+			       "reason=%s", g->restricted_empty && out->restriction ? "empty"
+					    : out->restriction == ELOG_RAFT_RESTRICT_UNCLEAN ? "unclean"
 					    : out->restriction == ELOG_RAFT_RESTRICT_DAMAGED ? "damaged"
 											    : "none");
+	if (out->restriction_changed && !out->restriction)
+		g->restricted_empty = 0;
 	if (out->terms_changed)
 		state_save(g);
 	k->depth--;
@@ -654,6 +660,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	view.terms = s.terms;
 	view.term_count = s.term_count;
 	g->durable_reported = view.durable_end;
+	g->empty = view.end == 0;
 	g->saved = s;
 	{
 		struct elog_raft_outbox *o = raft_outbox_take(k);

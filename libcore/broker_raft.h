@@ -81,6 +81,9 @@ struct raft_group {
 	int state_dirty;                /* on k->state_dirty: written before the turn's frames */
 	int state_write;                /* states_write's mark */
 	struct raft_group *state_next;
+	int led;                        /* leader at the last role change (its step-down is logged) */
+	int empty;                      /* the log was empty at start, nothing since (net.c) */
+	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_group *next;
 };
 

@@ -151,7 +151,18 @@ static void meta_answer(struct elog_cluster *k, struct elog_waiter *w, int timeo
 		break;
 	case META_DELETE:
 	case META_ALTER:
-		meta_reply(w, ELOG_PE_NONE, NULL);
+		/* Applied past its offset, the record there is ours only if we
+		 * still lead: a leader deposed in the turn that replaced its
+		 * uncommitted record and applied the new leader's past it must
+		 * not say done (the client retries at the new controller; a
+		 * topic already gone is a delete done). */
+		if (elog_raft_role(&k->meta->raft) == ELOG_RAFT_LEADER ||
+		    (part->id == META_DELETE && !t)) {
+			meta_reply(w, ELOG_PE_NONE, NULL);
+		} else {
+			rc = not_leader(k->meta, "the cluster metadata", msg, sizeof(msg));
+			meta_reply(w, rc, msg);
+		}
 		break;
 	case META_PRODUCER:
 		if (elog_raft_role(&k->meta->raft) != ELOG_RAFT_LEADER) {
@@ -447,10 +458,17 @@ int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part)
 	int code;
 
 	(void)b;
-	if (g && elog_raft_commit(&g->raft) >= part->need_offset)
-		return 1;
+	/*
+	 * Only a leader answers: one deposed in the same step that cut its
+	 * uncommitted tail and took the new leader's records at those offsets
+	 * (one APPEND does all of that) would otherwise see the commit pass its
+	 * waiters' offsets and acknowledge records it no longer holds. A leader
+	 * never cuts its own log, and the waiters of an earlier leadership were
+	 * answered NOT_LEADER when it stepped down (the role change makes the
+	 * loop check every waiter), before it could be elected again.
+	 */
 	if (g && elog_raft_role(&g->raft) == ELOG_RAFT_LEADER)
-		return 0;
+		return elog_raft_commit(&g->raft) >= part->need_offset;
 	code = g ? not_leader(g, "this partition", part->message, sizeof(part->message))
 		 : ELOG_PE_NOT_LEADER;
 	if (!g)

@@ -16,6 +16,34 @@
 
 #include "bytes.h"
 
+/*
+ * A replica whose log was empty when its group started (a new group, or one
+ * whose directory was lost), still empty, that now hears from a peer that
+ * the group holds records. Until it has caught up it may not vote: records it once
+ * acknowledged may be on no other live replica, and its vote could elect
+ * one that lacks them (the "last replica standing" loss). Records show in
+ * a campaign's last_end, in an APPEND's prev_end or commit, in a
+ * heartbeat's commit; a new group's first election and first APPEND show
+ * none, so a new topic elects as before.
+ */
+static int empty_behind(const struct raft_group *g, const struct elog_raft_msg *m)
+{
+	if (!g->empty || g->raft.config.voter_count < 2 || elog_raft_restricted(&g->raft) ||
+	    elog_partlog_next_offset(g->log) != 0)
+		return 0;
+	switch (m->type) {
+	case ELOG_RAFT_MSG_VOTE:
+	case ELOG_RAFT_MSG_PREVOTE:
+		return m->vote.last_end > 0;
+	case ELOG_RAFT_MSG_APPEND:
+		return m->append.prev_end > 0 || m->append.commit > 0;
+	case ELOG_RAFT_MSG_HEARTBEAT:
+		return m->heartbeat.commit > 0;
+	default:
+		return 0;
+	}
+}
+
 /* Warn about a dropped frame, at most once per RAFT_WARN_INTERVAL_MS. */
 static void drop_warn(struct elog_broker *b, const char *peer, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -475,6 +503,14 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 			m.msg.append.batches = k->batches;
 			m.msg.append.batch_count = n;
 			k->batch_bytes = m.batches;
+		}
+		if (empty_behind(g, &m.msg)) {
+			g->restricted_empty = 1;
+			g->empty = 0;
+			o = raft_outbox_take(k);
+			elog_raft_restrict(&g->raft, ELOG_RAFT_RESTRICT_UNCLEAN,
+					   elog_partlog_start_offset(g->log), o);
+			raft_outbox_done(g, o);
 		}
 		o = raft_outbox_take(k);
 		if (elog_raft_step(&g->raft, &m.msg, o, &err) < 0)

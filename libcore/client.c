@@ -237,9 +237,13 @@ int elog_client_call_addr(struct elog_client *c, const struct elog_broker_addr *
 
 	if (!cc)
 		return -1;
-	/* METADATA is cheap for a live broker: one that sits on it (stopped,
-	 * cut off) is given up sooner, and the next broker asked. */
-	if (api == ELOG_API_METADATA && timeout_ms / 2 > c->config.connect_timeout_ms)
+	/* METADATA, DESCRIBE_TOPICS and INIT_PRODUCER are cheap for a live
+	 * broker and safe to ask again (an unanswered INIT_PRODUCER wastes an
+	 * id, nothing else): one that sits on them (stopped, cut off) is given
+	 * up sooner, and the next broker (or the new controller) asked. */
+	if ((api == ELOG_API_METADATA || api == ELOG_API_DESCRIBE_TOPICS ||
+	     api == ELOG_API_INIT_PRODUCER) &&
+	    timeout_ms / 2 > c->config.connect_timeout_ms)
 		timeout_ms = 2 * c->config.connect_timeout_ms;
 	if (elog_conn_request_begin(&cc->conn, &w, api, &cid, err) < 0)
 		return -1;

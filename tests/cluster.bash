@@ -88,3 +88,73 @@ cluster_wait_leader() {
 cluster_records() {
 	elog-dump -r "$ELOG_TMP/d$1/$2" | sed 's/ file=[^ ]*//'
 }
+
+# cluster_netns_setup N — N namespaces (tests/netns.bash), one broker
+# address each (10.77.<net>.I:9092) into ADDRS[1..N], the --cluster list
+# into CLUSTER, and BROKERS, the list the clients bootstrap from.
+cluster_netns_setup() {
+	local n=$1 i
+	elog_netns_setup "$n"
+	ADDRS=()
+	CLUSTER=
+	BROKERS=
+	for ((i = 1; i <= n; i++)); do
+		ADDRS[i]=$(elog_netns_addr "$i"):9092
+		CLUSTER+="${CLUSTER:+,}$i@${ADDRS[i]}"
+		BROKERS+="${BROKERS:+,}${ADDRS[i]}"
+	done
+	CLUSTER_N=$n
+}
+
+# cluster_netns_start I [ARGS] — start broker I in its own namespace
+# (recorded PID: elog-serve's own, ip netns exec execs it), waiting for
+# its ready line.
+cluster_netns_start() {
+	local i=$1
+	shift
+	rm -f "$ELOG_TMP/b$i.err"
+	elog_spawn "b$i" ip netns exec "$(elog_netns_name "$i")" elog-serve -d "$ELOG_TMP/d$i" \
+		-l "${ADDRS[i]}" --id "$i" --cluster "$CLUSTER" "$@"
+	elog_wait_until 20 grep -qE ' msg=ready |cannot start' "$ELOG_TMP/b$i.err" &&
+		grep -q ' msg=ready ' "$ELOG_TMP/b$i.err" ||
+		fail "b$i is not ready: $(cat "$ELOG_TMP/b$i.err")"
+}
+
+# cluster_feed_start TOPIC [PRODUCER ARGS] — a steady producer: the
+# process "feed" writes increasing integers, 100 lines at a time every
+# 10 ms, into a FIFO (and into feed.in, the producer's whole input) until
+# the file feed.stop appears; the process "stream", elog-produce -a all
+# bootstrapped from $BROKERS, reads the FIFO. cluster_feed_end stops the
+# feed and waits (bounded) for the producer to send what is left and exit.
+cluster_feed_start() {
+	local topic=$1
+	shift
+	rm -f "$ELOG_TMP/feed.fifo" "$ELOG_TMP/feed.in" "$ELOG_TMP/feed.stop"
+	mkfifo "$ELOG_TMP/feed.fifo"
+	elog_spawn stream ${CLUSTER_FEED_PREFIX[@]+"${CLUSTER_FEED_PREFIX[@]}"} elog-produce -b "$BROKERS" -a all --timeout 60s "$@" \
+		-i "$ELOG_TMP/feed.fifo" "$topic"
+	elog_spawn feed bash -c 'exec >"$1"; i=0
+		until [ -e "$2" ]; do
+			seq $((i + 1)) $((i + 100)) | tee -a "$3" || exit 1
+			i=$((i + 100))
+			sleep 0.01
+		done' feed "$ELOG_TMP/feed.fifo" "$ELOG_TMP/feed.stop" "$ELOG_TMP/feed.in"
+}
+
+# cluster_feed_end — stop the feed; the producer must exit 0 and report
+# nothing on its stderr.
+cluster_feed_end() {
+	touch "$ELOG_TMP/feed.stop"
+	elog_wait_until 10 elog_exited "$(elog_pid feed)" || fail "the feed did not stop"
+	elog_stop feed
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "the feed failed ($ELOG_STOP_STATUS)"
+	elog_wait_until 90 elog_exited "$(elog_pid stream)" || fail "the producer did not finish"
+	elog_stop stream
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "the producer failed ($ELOG_STOP_STATUS): $(cat "$ELOG_TMP/stream.err")"
+	[ ! -s "$ELOG_TMP/stream.err" ] || fail "the producer reported: $(cat "$ELOG_TMP/stream.err")"
+}
+
+# cluster_fed_lines — how many lines the feed has written so far.
+cluster_fed_lines() {
+	wc -l <"$ELOG_TMP/feed.in" 2>/dev/null || echo 0
+}
