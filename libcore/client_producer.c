@@ -687,6 +687,7 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 	struct ppart *pp = b->part;
 	char why[ELOG_ERR_MSG_MAX];
 	int64_t now;
+	int retriable;
 
 	assert(b->in_flight);
 	b->in_flight = 0;
@@ -703,7 +704,8 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 	else
 		snprintf(why, sizeof(why), "%s", elog_proto_error_text(code));
 	now = elog_clock_ms();
-	if (is_retriable(p, b, code) && b->attempts < p->cfg.retries && now < b->deadline_ms) {
+	retriable = is_retriable(p, b, code);
+	if (retriable && b->attempts < p->cfg.retries && now < b->deadline_ms) {
 		b->attempts++;
 		p->stats.retries++;
 		pp->retrying = 1;
@@ -716,6 +718,22 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 		if (code == ELOG_PE_NOT_LEADER || code == ELOG_PE_LEADER_UNKNOWN ||
 		    code == ELOG_PE_SHUTTING_DOWN || code == ELOG_PE_TIMEOUT)
 			p->metadata_stale = 1;
+		return;
+	}
+	if (retriable) {
+		/* Given up on an error worth retrying: an earlier send of this
+		 * batch may have been appended (and committed later: a lost
+		 * answer, a leader that moved), and an acks=all TIMEOUT means this
+		 * one was. Its fate is unknown, not refused: -1, as a batch that
+		 * expires in its queue. */
+		char lost[ELOG_ERR_MSG_MAX];
+		if (now >= b->deadline_ms)
+			snprintf(lost, sizeof(lost), "not delivered within %u ms (last error: %.160s)",
+				 p->cfg.delivery_timeout_ms, why);
+		else
+			snprintf(lost, sizeof(lost), "not delivered after %u retries (last error: %.160s)",
+				 b->attempts, why);
+		batch_fail(p, b, -1, lost);
 		return;
 	}
 	if (code == ELOG_PE_UNKNOWN_TOPIC || code == ELOG_PE_PRODUCER_FENCED) {
