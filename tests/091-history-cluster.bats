@@ -14,7 +14,7 @@ load cluster
 
 setup() {
 	elog_setup
-	elog_need elog-serve elog-history elog-freeport
+	elog_need elog-serve elog-history elog-freeport elog-topic
 	cd "$ELOG_TMP"
 	export NEMESIS_DIR=$ELOG_TMP/run NEMESIS_GROUP=history/0
 	. "$ELOG_REPO/tests/tools/nemesis.bash"
@@ -94,6 +94,35 @@ report() {
 	grep -h 'raft role' "$NEMESIS_DIR"/broker.*.err | grep "group=$NEMESIS_GROUP " || true
 }
 
+@test "check: acknowledgement latency and windows without acknowledgements are figures, not anomalies" {
+	# p0-0..3 acknowledged 4 ms after their invoke; partition 0 then goes
+	# 1000 ms without one (p0-4 waits 990 ms), partition 1 has one only.
+	cat >h <<-'EOF'
+	# elog-history 1 topic=t partitions=2 producers=1 consumers=0 start_ms=0
+	1 p0 invoke 0
+	2 p0 invoke 1
+	3 p0 invoke 2
+	4 p0 invoke 3
+	5 p0 ok 0 0 0
+	6 p0 ok 1 0 1
+	7 p0 ok 2 1 0
+	8 p0 ok 3 0 2
+	18 p0 invoke 4
+	1008 p0 ok 4 0 3
+	2000 final 0 0 p0-0
+	2000 final 0 1 p0-1
+	2000 final 0 2 p0-3
+	2000 final 0 3 p0-4
+	2000 final 1 0 p0-2
+	2001 final-end 0 0 4
+	2001 final-end 1 0 1
+	EOF
+	run -0 elog-history check h
+	assert_line "acknowledged in ms: p50 4 p99 990 max 990"
+	assert_line "unavailable (a partition 250 ms or more without an acknowledgement): 1 times, ms p50 1000 p99 1000 max 1000 total 1000"
+	assert_line "no anomalies"
+}
+
 @test "cluster: kill -9 and SIGSTOP of the leader and of a follower, acks=all, flush=always: no anomalies" {
 	start_cluster
 	nemesis kill@leader,pause@follower,pause@leader,kill@follower
@@ -108,6 +137,9 @@ report() {
 	hit kill follower
 	hit pause leader
 	hit pause follower
+	# -R 3: every broker holds every partition
+	run -0 elog-topic -b "$BROKERS" describe history
+	assert_line --regexp $'^topic\thistory\t2\t3$'
 }
 
 @test "cluster: flush=interval, kills, a pause and the loss of a follower's unsynced tail: no anomalies" {
