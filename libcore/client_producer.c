@@ -38,6 +38,8 @@ struct pbatch {
 	int32_t base_sequence;
 	int in_flight;
 	uint32_t sends;        /* times it went out in a request */
+	int maybe_written;     /* a send went unanswered (or timed out at the broker): it
+	                          may be in the log under its producer id and sequence */
 	uint32_t attempts;
 	int64_t deadline_ms;
 	uint8_t *data;
@@ -540,6 +542,7 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->in_flight = 0;
 	b->attempts = 0;
 	b->sends = 0;
+	b->maybe_written = 0;
 	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
 	if (p->idempotent)
 		pp->next_sequence += (int32_t)count;
@@ -604,6 +607,7 @@ static void pconn_lost(struct elog_producer *p, struct pconn *pc, const struct e
 			struct pbatch *b = rq->batches[i];
 			struct ppart *pp = b->part;
 			b->in_flight = 0;
+			b->maybe_written = 1;
 			pp->in_flight--;
 			pp->retrying = 1;
 			if (pp->retry_at_ms < now)
@@ -704,6 +708,8 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 	else
 		snprintf(why, sizeof(why), "%s", elog_proto_error_text(code));
 	now = elog_clock_ms();
+	if (code == ELOG_PE_TIMEOUT)
+		b->maybe_written = 1;
 	retriable = is_retriable(p, b, code);
 	if (retriable && b->attempts < p->cfg.retries && now < b->deadline_ms) {
 		b->attempts++;
@@ -835,19 +841,37 @@ static int part_sendable(const struct elog_producer *p, const struct ppart *pp, 
 	return 1;
 }
 
-/* Renumber a partition's queued batches under a new producer id. */
+/*
+ * Renumber a partition's queued batches under a new producer id. A batch
+ * that may already be in the log (a send of it went unanswered) is not
+ * renumbered: under a new producer id no broker could tell it from a new
+ * batch, and it would be stored twice. It is reported instead, its fate
+ * unknown (-1).
+ */
 static int part_reset(struct elog_producer *p, struct ppart *pp, struct elog_err *err)
 {
 	int64_t id;
 	int16_t epoch;
 	int32_t seq = 0;
+	struct pbatch *b, *next;
 
 	assert(pp->in_flight == 0);
 	if (elog_client_init_producer(p->client, &id, &epoch, err) < 0)
 		return -1;
+	for (b = pp->head; b; b = next) {
+		char msg[ELOG_ERR_MSG_MAX];
+		next = b->next;
+		if (!b->maybe_written)
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "produce to '%s' partition %u: not delivered: sent, unanswered, and an "
+			 "earlier batch failed (last error: %.160s)",
+			 p->topic, pp->id, pp->last_error[0] ? pp->last_error : "none");
+		batch_report(p, b, -1, -1, msg);
+	}
 	pp->producer_id = id;
 	pp->epoch = epoch;
-	for (struct pbatch *b = pp->head; b; b = b->next) {
+	for (b = pp->head; b; b = b->next) {
 		elog_batch_set_producer(b->data, b->len, id, epoch, seq);
 		b->base_sequence = seq;
 		seq += (int32_t)b->record_count;
