@@ -12,11 +12,16 @@
 #include "cli.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "client.h"
 
 /* Repetitions a summary may take (REPS is bounded by each program below this). */
 #define BENCH_STATS_VALUES_MAX 99u
@@ -41,6 +46,51 @@ static inline int cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+/* "prog: <message>" on stderr, exit 1. Each program defines
+ * `#define die(...) bench_die(PROG, __VA_ARGS__)`. */
+static inline void bench_die(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+static inline void bench_die(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Serve a producer's sockets and timers until due_ns (now_ns's clock).
+ * -1 (err set) when the producer or ppoll fails. */
+static inline int bench_producer_wait_until(struct elog_producer *p, uint64_t due_ns,
+					    struct elog_err *err)
+{
+	struct pollfd fds[64];
+
+	for (;;) {
+		uint64_t now = now_ns(), wait_ns;
+		int timer_ms;
+		size_t n;
+		struct timespec ts;
+
+		if (now >= due_ns)
+			return 0;
+		wait_ns = due_ns - now;
+		timer_ms = elog_producer_timeout_ms(p);
+		if (timer_ms >= 0 && (uint64_t)timer_ms * 1000000ull < wait_ns)
+			wait_ns = (uint64_t)timer_ms * 1000000ull;
+		n = elog_producer_pollfds(p, fds, sizeof(fds) / sizeof(fds[0]));
+		ts.tv_sec = (time_t)(wait_ns / 1000000000ull);
+		ts.tv_nsec = (long)(wait_ns % 1000000000ull);
+		if (ppoll(fds, n, &ts, NULL) < 0 && errno != EINTR)
+			return elog_err_set(err, ELOG_E_IO, "ppoll: %s", strerror(errno));
+		if (elog_producer_poll(p, 0, err) < 0)
+			return elog_err_prefix(err, "producer");
+	}
 }
 
 /* Median of n values (1 <= n <= BENCH_STATS_VALUES_MAX); v is not changed. */

@@ -388,35 +388,6 @@ static void on_delivery(void *ctx, const struct elog_delivery *d)
 	pc->failed += d->record_count;
 }
 
-/* Sleep until due_ns, serving the producer's sockets and timers meanwhile. */
-static void producer_wait_until(struct elog_producer *p, uint64_t due_ns)
-{
-	struct pollfd fds[E2E_POLLFDS_MAX];
-	struct elog_err err;
-
-	for (;;) {
-		uint64_t now = now_ns();
-		uint64_t wait_ns;
-		int timer_ms;
-		size_t n;
-		struct timespec ts;
-
-		if (now >= due_ns)
-			return;
-		wait_ns = due_ns - now;
-		timer_ms = elog_producer_timeout_ms(p);
-		if (timer_ms >= 0 && (uint64_t)timer_ms * 1000000ull < wait_ns)
-			wait_ns = (uint64_t)timer_ms * 1000000ull;
-		n = elog_producer_pollfds(p, fds, E2E_POLLFDS_MAX);
-		ts.tv_sec = (time_t)(wait_ns / 1000000000ull);
-		ts.tv_nsec = (long)(wait_ns % 1000000000ull);
-		if (ppoll(fds, n, &ts, NULL) < 0 && errno != EINTR)
-			die("ppoll: %s", strerror(errno));
-		if (elog_producer_poll(p, 0, &err) < 0)
-			die("producer: %s", err.msg);
-	}
-}
-
 struct send_stats {
 	uint64_t first_measured_ns, last_ns;
 	uint64_t lag_max_ns;
@@ -441,7 +412,8 @@ static void producer_send_all(struct elog_producer *p, const struct options *opt
 	for (uint64_t i = 0; i < total; i++) {
 		uint64_t due_ns = start_ns + i * 1000000000ull / opt->rate_per_s, sent_ns;
 
-		producer_wait_until(p, due_ns);
+		if (bench_producer_wait_until(p, due_ns, &err) < 0)
+			die("%s", err.msg);
 		make_value(value, opt->record_bytes, i, due_ns);
 		sent_ns = now_ns();
 		if (elog_producer_send(p, &rec, 0, i, &err) < 0)

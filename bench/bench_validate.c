@@ -51,6 +51,7 @@
 #include "bench_common.h"
 
 #define PROG "bench_validate"
+#define die(...) bench_die(PROG, __VA_ARGS__)
 
 #define BENCH_RECORD_BYTES 100u
 #define BENCH_BATCHES_DISTINCT 32u
@@ -97,19 +98,6 @@ struct row {
 	uint64_t plain_bytes, sent_bytes, records;
 	double seconds[BENCH_REPS_MAX];
 };
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void *xmalloc(size_t n)
 {

@@ -75,6 +75,7 @@
 #include "bench_common.h"
 
 #define PROG "clusterctl"
+#define die(...) bench_die(PROG, __VA_ARGS__)
 
 #define CTL_PORTS_MAX 16u
 #define CTL_KILL_MAX 16u
@@ -83,18 +84,6 @@
 #define CTL_FLUSH_TIMEOUT_MS 60000
 #define CTL_RECORD_BYTES_MAX 4096u
 #define CTL_REQUEST_TIMEOUT_MS 2000         /* each METADATA poll: a stuck broker is retried */
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void usage(int status)
 {
@@ -498,34 +487,6 @@ static void on_delivery(void *ctx, const struct elog_delivery *d)
 		}
 }
 
-/* Serve the producer's sockets and timers until due_ns. */
-static void producer_wait_until(struct elog_producer *p, uint64_t due_ns)
-{
-	struct pollfd fds[CTL_POLLFDS_MAX];
-	struct elog_err err;
-
-	for (;;) {
-		uint64_t now = now_ns(), wait_ns;
-		int timer_ms;
-		size_t n;
-		struct timespec ts;
-
-		if (now >= due_ns)
-			return;
-		wait_ns = due_ns - now;
-		timer_ms = elog_producer_timeout_ms(p);
-		if (timer_ms >= 0 && (uint64_t)timer_ms * 1000000ull < wait_ns)
-			wait_ns = (uint64_t)timer_ms * 1000000ull;
-		n = elog_producer_pollfds(p, fds, CTL_POLLFDS_MAX);
-		ts.tv_sec = (time_t)(wait_ns / 1000000000ull);
-		ts.tv_nsec = (long)(wait_ns % 1000000000ull);
-		if (ppoll(fds, n, &ts, NULL) < 0 && errno != EINTR)
-			die("ppoll: %s", strerror(errno));
-		if (elog_producer_poll(p, 0, &err) < 0)
-			die("producer: %s", err.msg);
-	}
-}
-
 struct kill_entry {
 	int32_t id;
 	pid_t pid;
@@ -659,7 +620,8 @@ static int cmd_failover(int argc, char **argv)
 	for (;;) {
 		uint64_t now;
 
-		producer_wait_until(p, due);
+		if (bench_producer_wait_until(p, due, &err) < 0)
+			die("%s", err.msg);
 		now = now_ns();
 		if (!f.killed && now - start >= o.warmup_ms * 1000000ull) {
 			kill_leader(c, &o, &f);

@@ -518,18 +518,12 @@ static int parse_option(struct consume *c, int id, const char *arg)
 		c->notices = 0;
 		return -1;
 	case OPT_TIMEOUT:
-		if (elog_cli_parse_duration_ms(arg, &c->timeout_ms, &err) < 0)
-			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
-		if (c->timeout_ms < 1 || c->timeout_ms > INT32_MAX / 2)
-			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
 		c->timeout_given = 1;
-		return -1;
+		return elog_cli_duration_option(&program, "--timeout", arg, 1, INT32_MAX / 2, "1ms..12d",
+						&c->timeout_ms);
 	case OPT_CONNECT_TIMEOUT:
-		if (elog_cli_parse_duration_ms(arg, &c->connect_timeout_ms, &err) < 0)
-			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
-		if (c->connect_timeout_ms < 1 || c->connect_timeout_ms > 600000)
-			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
-		return -1;
+		return elog_cli_duration_option(&program, "--connect-timeout", arg, 1, 600000, "1ms..10m",
+						&c->connect_timeout_ms);
 	case ELOG_CLI_DONE:
 		return ELOG_EXIT_OK;
 	default:

@@ -260,17 +260,11 @@ static int parse_value(struct options *o, int id, const char *arg)
 			return elog_cli_usage_error(&program, "--before: %s", err.msg);
 		return -1;
 	case OPT_TIMEOUT:
-		if (elog_cli_parse_duration_ms(arg, &o->timeout_ms, &err) < 0)
-			return elog_cli_usage_error(&program, "--timeout: %s", err.msg);
-		if (o->timeout_ms < 1 || o->timeout_ms > INT32_MAX / 2)
-			return elog_cli_usage_error(&program, "--timeout: %s is outside 1ms..12d", arg);
-		return -1;
+		return elog_cli_duration_option(&program, "--timeout", arg, 1, INT32_MAX / 2, "1ms..12d",
+						&o->timeout_ms);
 	case OPT_CONNECT_TIMEOUT:
-		if (elog_cli_parse_duration_ms(arg, &o->connect_timeout_ms, &err) < 0)
-			return elog_cli_usage_error(&program, "--connect-timeout: %s", err.msg);
-		if (o->connect_timeout_ms < 1 || o->connect_timeout_ms > 600000)
-			return elog_cli_usage_error(&program, "--connect-timeout: %s is outside 1ms..10m", arg);
-		return -1;
+		return elog_cli_duration_option(&program, "--connect-timeout", arg, 1, 600000, "1ms..10m",
+						&o->connect_timeout_ms);
 	}
 	return elog_cli_usage_error(&program, NULL);
 }

@@ -64,11 +64,8 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 		snprintf(msg, cap, "no such topic (auto_create_topics is off)");
 		return NULL;
 	}
-	if (b->cluster) {
-		*code = ELOG_PE_UNKNOWN_TOPIC;
-		snprintf(msg, cap, "no such topic (a cluster does not create topics on first use yet)");
-		return NULL;
-	}
+	if (b->cluster)
+		return elog_broker_raft_auto_create(b, name, len, code, msg, cap);
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
 			      &b->config.store.defaults, &t, &err) < 0) {
 		*code = err.code == ELOG_E_LIMIT     ? ELOG_PE_RESOURCE_LIMIT
@@ -237,8 +234,8 @@ static int read_configs(struct elog_wire_r *r, struct elog_topic_config *cfg, ch
 	return rc;
 }
 
-/* The protocol code for a store failure of create/alter/delete. */
-static int store_error(const struct elog_err *err)
+/* The protocol code for a store failure of create/alter/delete (broker_int.h). */
+int elog_broker_store_error(const struct elog_err *err)
 {
 	switch (err->code) {
 	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
@@ -302,7 +299,7 @@ void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_heade
 	if (partitions == 0)
 		partitions = b->config.store.default_partitions;
 	if (elog_store_create(b->store, name, len, partitions, &cfg, &t, &err) < 0) {
-		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return;
 	}
 	log_topic(c, "topic created", t);
@@ -337,7 +334,7 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 	if (elog_store_delete(b->store, t, &err) < 0) {
 		elog_broker_logf(b, ELOG_LOG_ERROR, "topic delete failed", "topic=%s error=%s", name_copy,
 				 elog_logfmt_value(v, sizeof(v), err.msg));
-		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return;
 	}
 	elog_broker_logf(b, ELOG_LOG_INFO, "topic deleted", "topic=%s conn=%" PRIu64,
@@ -482,7 +479,7 @@ void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header
 	if (b->cluster && elog_broker_raft_alter_topic(c, rq, t, partitions, &cfg))
 		return;
 	if (elog_store_alter(b->store, t, partitions, &cfg, &err) < 0) {
-		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return;
 	}
 	log_topic(c, "topic altered", t);
@@ -502,7 +499,7 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 	if (c->broker->cluster && elog_broker_raft_init_producer(c, rq))
 		return;
 	if (elog_store_producer_id(c->broker->store, &id, &err) < 0) {
-		elog_broker_reply_error(c, rq, store_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

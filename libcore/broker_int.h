@@ -282,6 +282,15 @@ int elog_broker_storage_error(const struct elog_err *err);
 /* High watermark of a partition (the seam for replication: the commit index). */
 int64_t elog_broker_high_watermark(const struct elog_partition *p);
 
+/* broker_id.c: claim the data directory dir for broker id in a cluster
+ * (DIR/broker.id written on the first start); refused, saying why, when
+ * it is another broker's or the file is damaged. */
+int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err);
+
+/* broker_admin.c: the protocol error code for a store failure of a topic
+ * create, alter or delete (TOPIC_EXISTS, INVALID_REQUEST, ...). */
+int elog_broker_store_error(const struct elog_err *err);
+
 /*
  * broker_route.c: where a partition lives, for the METADATA and
  * DESCRIBE_TOPICS encoders (the only callers). A single broker answers

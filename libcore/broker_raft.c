@@ -321,8 +321,10 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE)
 		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
 			       elog_raft_role_name(out->role), out->term, out->leader);
-	if (g->p && out->role == ELOG_RAFT_LEADER)
+	if (g->p && out->role == ELOG_RAFT_LEADER) {
 		g->p->leader_term = out->term;
+		raft_peers_announce(k, g, -1);
+	}
 	if (!g->p && out->role == ELOG_RAFT_LEADER)
 		/* A new metadata leader hands out producer ids from a block of its own. */
 		k->b->store->producer_id_next = k->b->store->producer_id_limit;
@@ -703,6 +705,10 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 
 	if (!k)
 		return elog_err_set(err, ELOG_E_NOMEM, "cluster: out of memory");
+	if (elog_broker_id_claim(b->config.data_dir, b->config.broker_id, err) < 0) {
+		free(k);
+		return -1;
+	}
 	b->cluster = k;
 	k->b = b;
 	k->self = b->config.broker_id;

@@ -57,6 +57,8 @@
 #define RAFT_BACKOFF_MAX_MS 1000
 /* Dropped frames are warned about at most once per this interval. */
 #define RAFT_WARN_INTERVAL_MS 5000
+/* Topics being created on first use at once, at most (more wait a turn). */
+#define RAFT_AUTO_CREATING_MAX 16
 /* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
 #define RAFT_UNCOMMITTED_MAX 1000000
 
@@ -91,6 +93,7 @@ struct raft_peer {
 	uint32_t count;
 	uint64_t dropped;
 	int heard;                      /* a frame came from this broker since the last tick */
+	int announce;                   /* owed the leader hints of every group led here */
 };
 
 struct elog_cluster {
@@ -115,22 +118,14 @@ struct elog_cluster {
 	uint64_t warn_dropped;
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t transfer_deadline_ms;
+	/* Topics created on first use, proposed and not yet applied (at most
+	 * one proposal per name while it commits); broker_raft_admin.c. */
+	struct {
+		char name[ELOG_TOPIC_NAME_MAX + 1];
+		int64_t offset;
+	} auto_creating[RAFT_AUTO_CREATING_MAX];
 };
 
-/* The contract's route (CONTRACTS7.md), declared in broker_int.h once the
- * client helper's single-broker broker_route.c is merged; until then here. */
-#ifndef ELOG_REPLICAS_MAX
-#define ELOG_REPLICAS_MAX 7
-struct elog_route {
-	int32_t leader_id;          /* -1: no leader known now */
-	uint64_t leader_term;
-	uint32_t replica_count;
-	int32_t replicas[ELOG_REPLICAS_MAX];    /* placement order; [0] preferred leader */
-	uint8_t in_sync[ELOG_REPLICAS_MAX];     /* matched the leader within replica_lag_max */
-	int64_t replica_end[ELOG_REPLICAS_MAX]; /* leader's view of each replica's end; -1 unknown */
-	int available;              /* 0: no majority reachable: unavailable */
-};
-#endif
 /* broker_raft_route.c: elog_broker_route for a broker in a cluster. */
 void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
 			    uint32_t partition, struct elog_route *out);
@@ -161,6 +156,9 @@ void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last);
 /* broker_raft_net.c */
 int raft_peers_open(struct elog_cluster *k, struct elog_err *err);
 void raft_peers_close(struct elog_cluster *k);
+/* Tell the brokers holding no replica of g that this broker leads it (a
+ * leader hint), or only broker `to` (-1: all of them). */
+void raft_peers_announce(struct elog_cluster *k, const struct raft_group *g, int32_t to);
 void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
 		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
 void raft_peers_flush(struct elog_cluster *k);
@@ -175,6 +173,13 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 int elog_broker_raft_meta_propose(void *ctx, uint8_t *batch, size_t len, int64_t *offset,
 				  struct elog_err *err);
 /* Admin requests in a cluster: 1 when handled here (answered or parked). */
+/* A topic named in a METADATA request that may create it, in a cluster:
+ * on the controller, its create (default partitions, replication and
+ * configuration) is proposed once, and the answer is LEADER_UNKNOWN ("being
+ * created", retriable) until it is applied; elsewhere NOT_LEADER naming the
+ * controller. Returns NULL with *code and msg set. */
+struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
+						size_t len, int16_t *code, char *msg, size_t cap);
 int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
 				  const char *name, size_t len, uint32_t partitions,
 				  uint16_t replication, const struct elog_topic_config *cfg);

@@ -72,17 +72,6 @@ static int meta_leader(struct elog_conn *c, const struct elog_frame_header *rq)
 	return -1;
 }
 
-static int propose_error(const struct elog_err *err)
-{
-	switch (err->code) {
-	case ELOG_E_BUSY: return ELOG_PE_TOPIC_EXISTS;
-	case ELOG_E_INVAL: return ELOG_PE_INVALID_REQUEST;
-	case ELOG_E_LIMIT: return ELOG_PE_RESOURCE_LIMIT;
-	case ELOG_E_NOSPACE: return ELOG_PE_STORAGE_FULL;
-	default: return ELOG_PE_STORAGE_ERROR;
-	}
-}
-
 /* Park the request until its record at `offset` is applied. */
 static void meta_park(struct elog_conn *c, const struct elog_frame_header *rq, enum meta_kind kind,
 		      const char *name, size_t len, int64_t offset)
@@ -176,7 +165,7 @@ static void meta_answer(struct elog_cluster *k, struct elog_waiter *w, int timeo
 		else if (rc == 0)
 			part->meta_offset = offset;
 		else
-			meta_reply(w, propose_error(&err), err.msg);
+			meta_reply(w, elog_broker_store_error(&err), err.msg);
 		break;
 	}
 }
@@ -210,6 +199,67 @@ static void place(const struct elog_broker *b, uint32_t partitions, uint32_t rf,
 	for (uint32_t i = 0; i < partitions; i++)
 		for (uint32_t j = 0; j < rf; j++)
 			out[i * rf + j] = cc->members[(i + shift + j) % cc->count].id;
+}
+
+struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
+						size_t len, int16_t *code, char *msg, size_t cap)
+{
+	struct elog_cluster *k = b->cluster;
+	uint32_t n = b->config.cluster.count, rf, partitions = b->config.store.default_partitions;
+	int free_slot = -1;
+	struct elog_err err;
+	int32_t *replicas;
+	int64_t offset;
+
+	if (elog_raft_role(&k->meta->raft) != ELOG_RAFT_LEADER) {
+		*code = (int16_t)not_leader(k->meta, "the cluster metadata (topics are created there)",
+					    msg, cap);
+		return NULL;
+	}
+	for (int i = 0; i < RAFT_AUTO_CREATING_MAX; i++) {
+		if (!k->auto_creating[i].name[0] || k->auto_creating[i].offset < b->store->meta_applied) {
+			k->auto_creating[i].name[0] = 0; /* applied (or never used): free */
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (strlen(k->auto_creating[i].name) == len &&
+		    memcmp(k->auto_creating[i].name, name, len) == 0) {
+			*code = ELOG_PE_LEADER_UNKNOWN;
+			snprintf(msg, cap, "topic being created");
+			return NULL;
+		}
+	}
+	*code = ELOG_PE_LEADER_UNKNOWN;
+	if (free_slot < 0) {
+		snprintf(msg, cap, "too many topics being created at once: try again");
+		return NULL;
+	}
+	rf = b->config.default_replication_factor ? b->config.default_replication_factor
+						  : (n < 3 ? n : 3);
+	if (rf > n)
+		rf = n;
+	replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+	if (!replicas) {
+		*code = ELOG_PE_RESOURCE_LIMIT;
+		snprintf(msg, cap, "out of memory");
+		return NULL;
+	}
+	place(b, partitions, rf, replicas);
+	if (elog_store_propose_create(b->store, name, len, partitions, &b->config.store.defaults, rf,
+				      replicas, &offset, &err) < 0) {
+		*code = (int16_t)elog_broker_store_error(&err);
+		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
+	} else {
+		snprintf(k->auto_creating[free_slot].name, sizeof(k->auto_creating[free_slot].name),
+			 "%.*s", (int)len, name);
+		k->auto_creating[free_slot].offset = offset;
+		snprintf(msg, cap, "topic being created");
+		elog_logf(b->log, ELOG_LOG_INFO, "topic proposed", "topic=%.*s partitions=%u replicas=%u reason=auto",
+			  (int)len, name, partitions, rf);
+	}
+	free(replicas);
+	return NULL;
 }
 
 int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
@@ -250,7 +300,7 @@ int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_h
 	place(b, partitions, rf, replicas);
 	if (elog_store_propose_create(b->store, name, len, partitions, cfg, rf, replicas, &offset,
 				      &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_CREATE, name, len, offset);
 	free(replicas);
@@ -266,7 +316,7 @@ int elog_broker_raft_delete_topic(struct elog_conn *c, const struct elog_frame_h
 	if (meta_leader(c, rq) < 0)
 		return 1;
 	if (elog_store_propose_delete(c->broker->store, t, &offset, &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_DELETE, t->name, strlen(t->name), offset);
 	return 1;
@@ -279,17 +329,29 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 	struct elog_err err;
 	int64_t offset;
 
+	int32_t *replicas = NULL;
+	uint32_t rf = t->replication_factor;
+
 	if (meta_leader(c, rq) < 0)
 		return 1;
-	if (partitions != 0 && partitions != t->partition_count) {
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
-					"adding partitions is not supported in a cluster yet");
-		return 1;
+	if (partitions == 0)
+		partitions = t->partition_count;
+	if (partitions > t->partition_count && t->replicas && partitions <= (1u << 20)) {
+		/* The existing partitions keep their replicas; the new ones are
+		 * placed as a create places them. */
+		replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+		if (!replicas) {
+			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+			return 1;
+		}
+		place(c->broker, partitions, rf, replicas);
+		memcpy(replicas, t->replicas, (size_t)t->partition_count * rf * sizeof(*replicas));
 	}
-	if (elog_store_propose_alter(c->broker->store, t, cfg, &offset, &err) < 0)
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+	if (elog_store_propose_alter(c->broker->store, t, partitions, replicas, cfg, &offset, &err) < 0)
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_ALTER, t->name, strlen(t->name), offset);
+	free(replicas);
 	return 1;
 }
 
@@ -304,7 +366,7 @@ int elog_broker_raft_init_producer(struct elog_conn *c, const struct elog_frame_
 		return 1;
 	rc = elog_store_propose_producer_id(c->broker->store, &id, &offset, &err);
 	if (rc < 0) {
-		elog_broker_reply_error(c, rq, propose_error(&err), err.msg);
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 		return 1;
 	}
 	if (rc == 0) {

@@ -44,6 +44,8 @@ static void drop_warn(struct elog_broker *b, const char *peer, const char *fmt, 
 
 /* ---------------------------------------------------------------- outbound */
 
+static void peer_announce_all(struct elog_cluster *k, struct raft_peer *p);
+
 static struct raft_peer *peer_find(struct elog_cluster *k, int32_t id)
 {
 	for (uint32_t i = 0; i < k->peer_count; i++)
@@ -118,6 +120,7 @@ static void on_peer(struct elog_loop *loop, int fd, uint32_t events, void *ctx)
 		}
 		p->connected = 1;
 		p->backoff_ms = 0;
+		p->announce = 1; /* it may have restarted knowing no leader */
 		elog_logf(p->k->b->log, ELOG_LOG_INFO, "peer connected", "peer=%d", p->id);
 	}
 	if (events & (ELOG_LOOP_READ | ELOG_LOOP_ERROR)) {
@@ -177,6 +180,8 @@ void raft_peers_tick(struct elog_cluster *k)
 			peer_connect(p);
 		else if (p->connected && !p->frame_open)
 			frame_open(k, p);
+		if (p->connected && p->announce)
+			peer_announce_all(k, p);
 	}
 }
 
@@ -208,22 +213,72 @@ static void frame_close(struct raft_peer *p)
 	p->out_ready = p->out.len;
 }
 
-void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
-		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len)
+/* Open a frame to p with room for a message; 0 when p cannot take one now. */
+static int peer_frame_ready(struct elog_cluster *k, struct raft_peer *p)
 {
-	struct raft_peer *p = peer_find(k, to);
-
-	if (!p || !p->connected || p->out.len - p->out_sent > RAFT_PEER_OUT_MAX) {
-		if (p)
-			p->dropped++;
-		return;
+	if (!p->connected || p->out.len - p->out_sent > RAFT_PEER_OUT_MAX) {
+		p->dropped++;
+		return 0;
 	}
 	if (p->frame_open && p->out.len - p->w.frame_start > RAFT_FRAME_BYTES)
 		frame_close(p);
 	if (!p->frame_open)
 		frame_open(k, p);
+	return 1;
+}
+
+void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
+		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len)
+{
+	struct raft_peer *p = peer_find(k, to);
+
+	if (!p || !peer_frame_ready(k, p))
+		return;
 	elog_raftwire_put(&p->w, &g->id, m, batches, len);
 	p->count++;
+}
+
+static int is_voter(const struct raft_group *g, int32_t id)
+{
+	const struct elog_raft_config *c = &g->raft.config;
+
+	for (uint32_t i = 0; i < c->voter_count; i++)
+		if (c->voters[i] == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * Leader hints. A broker that holds no replica of a partition has no Raft
+ * group for it, so it cannot know the leader its METADATA should name (with
+ * five brokers and three replicas, two of five brokers). The leader tells
+ * them: once when it is elected, and again, for every group it leads, to a
+ * broker its connection to has just (re)opened, which may have restarted
+ * knowing nothing. A hint is never trusted for more than routing: a client
+ * sent to a broker that no longer leads gets NOT_LEADER and asks again.
+ */
+void raft_peers_announce(struct elog_cluster *k, const struct raft_group *g, int32_t to)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		if ((to >= 0 && p->id != to) || is_voter(g, p->id) || !peer_frame_ready(k, p))
+			continue;
+		elog_raftwire_put_leader(&p->w, &g->id, elog_raft_term(&g->raft));
+		p->count++;
+	}
+}
+
+/* The hints a (re)connected peer is owed; kept owed while its buffer is full. */
+static void peer_announce_all(struct elog_cluster *k, struct raft_peer *p)
+{
+	for (const struct raft_group *g = k->groups; g; g = g->next) {
+		if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER || is_voter(g, p->id))
+			continue;
+		if (p->out.len - p->out_sent > RAFT_PEER_OUT_MAX)
+			return;
+		raft_peers_announce(k, g, p->id);
+	}
+	p->announce = 0;
 }
 
 void raft_peers_flush(struct elog_cluster *k)
@@ -312,6 +367,21 @@ static uint32_t append_batches(struct elog_cluster *k, const struct elog_raftwir
 	return n;
 }
 
+/* A leader hint for a partition with no replica here (replicas learn from Raft). */
+static void leader_hint(struct elog_cluster *k, const struct elog_raftwire_msg *m)
+{
+	struct elog_topic *t = elog_store_find(k->b->store, m->group.topic, m->group.topic_len);
+	struct elog_partition *p;
+
+	if (!t || t->incarnation != m->group.incarnation || m->group.partition >= t->partition_count)
+		return;
+	p = t->partitions[m->group.partition];
+	if (!p || p->replication || m->msg.term < p->leader_hint_term)
+		return;
+	p->leader_hint = m->msg.from;
+	p->leader_hint_term = m->msg.term;
+}
+
 void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
 			    const uint8_t *body, size_t len)
 {
@@ -341,6 +411,10 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 	while ((rc = elog_raftwire_next(&rd, &m, &err)) == 1) {
 		struct raft_group *g = raft_group_of(k, &m.group);
 		struct elog_raft_outbox *o;
+		if (m.leader_hint) {
+			leader_hint(k, &m);
+			continue;
+		}
 		if (!g)
 			continue; /* a topic not created here yet, or gone */
 		if (m.msg.type == ELOG_RAFT_MSG_APPEND) {

@@ -28,7 +28,11 @@ void elog_broker_raft_route(struct elog_broker *b, const struct elog_topic *t,
 		out->replica_end[i] = -1;
 	}
 	if (!g) {
-		/* Not a replica here: what the metadata says, no leader known. */
+		/* Not a replica here: the leader's own hint, when one came. */
+		if (p && p->leader_hint_term) {
+			out->leader_id = p->leader_hint;
+			out->leader_term = p->leader_hint_term;
+		}
 		out->available = 1;
 		return;
 	}

@@ -230,6 +230,19 @@ int elog_cli_usage_error(const struct elog_cli_program *program, const char *fmt
 	return ELOG_EXIT_USAGE;
 }
 
+int elog_cli_duration_option(const struct elog_cli_program *program, const char *name,
+			     const char *arg, int64_t min_ms, int64_t max_ms, const char *range,
+			     int64_t *ms)
+{
+	struct elog_err err;
+
+	if (elog_cli_parse_duration_ms(arg, ms, &err) < 0)
+		return elog_cli_usage_error(program, "%s: %s", name, err.msg);
+	if (*ms < min_ms || *ms > max_ms)
+		return elog_cli_usage_error(program, "%s: %s is outside %s", name, arg, range);
+	return -1;
+}
+
 /* ---------------------------------------------------------------- parsers */
 
 /* The user's input, quoted and cut short, for an error message. */

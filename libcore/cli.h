@@ -158,6 +158,16 @@ int elog_cli_parse_size(const char *s, uint64_t *bytes, struct elog_err *err);
  */
 int elog_cli_parse_duration_ms(const char *s, int64_t *ms, struct elog_err *err);
 /*
+ * An option whose value is a duration within [min_ms, max_ms]: `name` is the
+ * option as typed ("--timeout"), `range` the bounds as a user reads them
+ * ("1ms..12d"). Returns -1 when the value is good (stored in *ms), else the
+ * usage error's exit status, having said why: the convention of the tools'
+ * option parsers (`return elog_cli_duration_option(...)`).
+ */
+int elog_cli_duration_option(const struct elog_cli_program *program, const char *name,
+			     const char *arg, int64_t min_ms, int64_t max_ms, const char *range,
+			     int64_t *ms);
+/*
  * The same, and *unit_ms (when not NULL) is the smallest unit the text
  * used, in milliseconds: 86400000 for "7d", 60000 for "1h30m", 0 for "0".
  * With it a value is shown again in the unit it was given in.

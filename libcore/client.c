@@ -496,6 +496,30 @@ static size_t client_candidates(const struct elog_client *c, struct elog_broker_
 	return count;
 }
 
+/* Whether md (answered by from) names a topic UNKNOWN_TOPIC while its
+ * controller is another broker; *ctl is then the controller's address. */
+static int missing_elsewhere(const struct elog_metadata *md, const struct elog_broker_addr *from,
+			     struct elog_broker_addr *ctl)
+{
+	int missing = 0;
+
+	for (uint32_t i = 0; i < md->topic_count; i++)
+		missing |= md->topics[i].error == ELOG_PE_UNKNOWN_TOPIC;
+	if (!missing || md->broker_count < 2)
+		return 0;
+	for (uint32_t i = 0; i < md->broker_count; i++) {
+		const struct elog_meta_broker *b = &md->brokers[i];
+		if (b->id != md->controller_id)
+			continue;
+		if (b->port == from->port && strcmp(b->host, from->host) == 0)
+			return 0;
+		snprintf(ctl->host, sizeof(ctl->host), "%s", b->host);
+		ctl->port = b->port;
+		return 1;
+	}
+	return 0;
+}
+
 static const struct elog_metadata *client_metadata(struct elog_client *c, const char *const *topics,
 						   size_t n, int allow_auto_create, struct elog_err *err)
 {
@@ -503,9 +527,21 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 	struct elog_metadata_request req = {topics, n, allow_auto_create};
 	struct elog_err first;
 	size_t count = client_candidates(c, cand, 2 * ELOG_BROKERS_MAX);
+	const struct elog_meta_broker *ctl = allow_auto_create ? elog_client_broker(c, c->md.controller_id)
+							       : NULL;
 	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
 	uint32_t attempt = 0;
+	struct elog_broker_addr ctl_addr;
+	int asked_controller = 0;
 
+	/* Topics are created by the controller: ask it first. */
+	if (ctl && count > 0) {
+		memmove(cand + 1, cand, (count < 2 * ELOG_BROKERS_MAX ? count : count - 1) * sizeof(cand[0]));
+		snprintf(cand[0].host, sizeof(cand[0].host), "%s", ctl->host);
+		cand[0].port = ctl->port;
+		if (count < 2 * ELOG_BROKERS_MAX)
+			count++;
+	}
 	elog_err_clear(&first);
 	c->last_proto_error = 0;
 	for (;;) {
@@ -542,6 +578,16 @@ static const struct elog_metadata *client_metadata(struct elog_client *c, const 
 			c->last_good = cand[i];
 			c->has_last_good = 1;
 			client_addr_answered(c, &cand[i]);
+			/* In a cluster a broker learns of a new topic once the
+			 * create is committed and applied there, a moment after
+			 * the controller: before "no such topic", ask it. */
+			if (!asked_controller && missing_elsewhere(&fresh, &cand[i], &ctl_addr)) {
+				asked_controller = 1;
+				elog_metadata_release(&fresh);
+				cand[i] = ctl_addr;
+				i--;
+				continue;
+			}
 			metadata_merge(&c->md, &fresh, n == 0);
 			return &c->md;
 		}
@@ -882,6 +928,90 @@ int elog_describe_decode(struct elog_wire_r *r, uint16_t version, struct elog_to
 	return 0;
 }
 
+/*
+ * In a cluster the controller describes from its own replicas: a partition
+ * it does not lead shows the controller's copy (behind the leader's, or
+ * empty where it holds no replica) and no in-sync set, which only the
+ * leader knows. So each partition led elsewhere is described again by its
+ * leader, one request per leader, and its row replaced by the leader's
+ * own (kept when that broker no longer says it leads, or does not answer:
+ * the controller's row is better than none).
+ */
+static void describe_from_leaders(struct elog_client *c, int32_t answered_by,
+				  struct elog_topic_descriptions *out)
+{
+	int32_t done[ELOG_BROKERS_MAX];
+	uint32_t done_count = 0;
+
+	for (size_t ti = 0; ti < out->count; ti++) {
+		for (size_t pi = 0; pi < out->topics[ti].partition_desc_count; pi++) {
+			int32_t leader = out->topics[ti].partitions[pi].leader_id;
+			const struct elog_meta_broker *mb = elog_client_broker(c, leader);
+			struct admin_request a = {.names = NULL, .name_count = 0};
+			struct elog_topic_descriptions fresh;
+			struct elog_broker_addr addr;
+			struct elog_wire_r r;
+			struct elog_err e;
+			const char *msg;
+			size_t msg_len;
+			int16_t code;
+			int seen = 0;
+
+			if (leader < 0 || leader == answered_by || !mb)
+				continue;
+			for (uint32_t k = 0; k < done_count; k++)
+				seen |= done[k] == leader;
+			if (seen || done_count == ELOG_BROKERS_MAX)
+				continue;
+			done[done_count++] = leader;
+			/* Every topic of the answer that has a partition led there. */
+			const char **all = calloc(out->count, sizeof(*all));
+
+			if (!all)
+				return;
+			for (size_t tj = 0; tj < out->count; tj++)
+				for (size_t pj = 0; pj < out->topics[tj].partition_desc_count; pj++)
+					if (out->topics[tj].partitions[pj].leader_id == leader) {
+						all[a.name_count++] = out->topics[tj].name;
+						break;
+					}
+			a.names = all;
+			snprintf(addr.host, sizeof(addr.host), "%s", mb->host);
+			addr.port = mb->port;
+			if (elog_client_call_addr(c, &addr, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r,
+						  &code, &msg, &msg_len, &e) < 0 || code ||
+			    elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), &fresh,
+						 &e) < 0) {
+				free(all);
+				continue;
+			}
+			free(all);
+			for (size_t fi = 0; fi < fresh.count; fi++) {
+				struct elog_topic_description *ft = &fresh.topics[fi];
+				struct elog_topic_description *ot = NULL;
+				for (size_t tj = 0; tj < out->count && !ot; tj++)
+					if (ft->name && out->topics[tj].name &&
+					    strcmp(ft->name, out->topics[tj].name) == 0)
+						ot = &out->topics[tj];
+				for (size_t fj = 0; ot && fj < ft->partition_desc_count; fj++) {
+					struct elog_partition_description *fp = &ft->partitions[fj], tmp;
+					for (size_t pj = 0; pj < ot->partition_desc_count; pj++) {
+						struct elog_partition_description *op = &ot->partitions[pj];
+						if (op->id != fp->id || op->leader_id != leader ||
+						    fp->leader_id != leader)
+							continue;
+						/* Swap: the leader's row in, the old one freed with fresh. */
+						tmp = *op;
+						*op = *fp;
+						*fp = tmp;
+					}
+				}
+			}
+			elog_topic_descriptions_release(&fresh);
+		}
+	}
+}
+
 int elog_admin_describe_topics(struct elog_client *c, const char *const *names, size_t n,
 			       struct elog_topic_descriptions *out, struct elog_err *err)
 {
@@ -892,7 +1022,11 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 	out->topics = NULL;
 	if (admin_call(c, ELOG_API_DESCRIBE_TOPICS, encode_describe, &a, &r, "describe topics", err) < 0)
 		return -1;
-	return elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err);
+	if (elog_describe_decode(&r, elog_api_version_max(ELOG_API_DESCRIBE_TOPICS), out, err) < 0)
+		return -1;
+	if (c->md.broker_count > 1)
+		describe_from_leaders(c, c->md.controller_id, out);
+	return 0;
 }
 
 int elog_client_init_producer(struct elog_client *c, int64_t *producer_id, int16_t *epoch,

@@ -57,6 +57,17 @@ uint32_t elog_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_ms, ui
 	return (uint32_t)(ms ? ms : 1);
 }
 
+int64_t elog_client_stall_check_at(int64_t oldest_ms, int64_t stall_ms, int64_t metadata_at_ms,
+				   int64_t backoff_max_ms)
+{
+	int64_t every = stall_ms > backoff_max_ms ? stall_ms : backoff_max_ms;
+
+	if (oldest_ms == INT64_MAX)
+		return INT64_MAX;
+	oldest_ms += stall_ms;
+	return oldest_ms > metadata_at_ms + every ? oldest_ms : metadata_at_ms + every;
+}
+
 uint32_t elog_client_random(void)
 {
 	static uint64_t state;

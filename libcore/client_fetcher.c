@@ -999,14 +999,11 @@ static int64_t stall_check_at(const struct elog_fetcher *f)
 		if (o < oldest)
 			oldest = o;
 	}
-	int64_t every = FETCHER_STALL_MS > f->cfg.retry_backoff_max_ms ? FETCHER_STALL_MS
-									: f->cfg.retry_backoff_max_ms;
-
-	if (oldest == INT64_MAX)
-		return INT64_MAX;
-	oldest += (int64_t)f->cfg.max_wait_ms + FETCHER_STALL_MS;
-	/* Not sooner than a refresh may follow the last one (no busy loop). */
-	return oldest > f->metadata_at_ms + every ? oldest : f->metadata_at_ms + every;
+	/* A fetch may wait max_wait_ms at the broker before it is late. */
+	if (oldest != INT64_MAX)
+		oldest += (int64_t)f->cfg.max_wait_ms;
+	return elog_client_stall_check_at(oldest, FETCHER_STALL_MS, f->metadata_at_ms,
+					  f->cfg.retry_backoff_max_ms);
 }
 
 /* Fetch where nothing is in flight and the held responses leave room. */

@@ -14,6 +14,15 @@
 int64_t elog_client_coarse_ms(void);
 /* Cheap non-cryptographic randomness for backoff jitter. */
 uint32_t elog_client_random(void);
+/*
+ * When a producer or fetcher with requests in flight asks metadata whether
+ * the leader holding the oldest one moved: stall_ms after that request was
+ * due (oldest_ms, INT64_MAX: none in flight -> INT64_MAX), and never sooner
+ * than max(stall_ms, backoff_max_ms) after the last refresh (metadata_at_ms),
+ * so a leader that stays silent costs one refresh per interval, not a loop.
+ */
+int64_t elog_client_stall_check_at(int64_t oldest_ms, int64_t stall_ms, int64_t metadata_at_ms,
+				   int64_t backoff_max_ms);
 /* strerror, first letter lowercased ("connection refused"). */
 void elog_client_strerror(char *out, size_t cap, int errnum);
 /* "<fmt>: <lowercase strerror>" */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * State, per partition: an open batch (builder + tags) and a queue of closed
@@ -37,6 +38,8 @@ struct pbatch {
 	uint32_t record_count;
 	int32_t base_sequence;
 	int in_flight;
+	int done;              /* appended, reported once the batches before it are */
+	int64_t done_offset;   /* where it was appended (done) */
 	uint32_t sends;        /* times it went out in a request */
 	int maybe_written;     /* a send went unanswered (or timed out at the broker): it
 	                          may be in the log under its producer id and sequence */
@@ -60,6 +63,7 @@ struct ppart {
 	struct pbatch *head, *tail;
 	uint32_t batches;              /* in the queue, in flight or not */
 	uint32_t in_flight;
+	uint32_t done;                 /* appended, waiting for an earlier batch's report */
 	int64_t producer_id;
 	int16_t epoch;
 	int32_t next_sequence;
@@ -272,6 +276,7 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	const struct elog_meta_topic *t;
 	const char *topics[1] = {topic};
 	const struct elog_metadata *md;
+	int64_t deadline;
 
 	if (elog_topic_name_check(topic, strlen(topic), 1, err) < 0)
 		return NULL;
@@ -296,12 +301,27 @@ struct elog_producer *elog_producer_new(struct elog_client *c, const char *topic
 	if (config_check(&p->cfg, err) < 0)
 		goto fail;
 	p->idempotent = p->cfg.idempotence && p->cfg.acks != 0;
+	deadline = elog_clock_ms() + p->cfg.request_timeout_ms;
 	/* The one time this producer may have the topic created: from here on
 	 * it only ever sends PRODUCE v2, which never creates one. */
 	md = elog_client_metadata_create(c, topics, 1, err);
 	if (!md)
 		goto fail;
 	t = elog_metadata_topic(md, topic);
+	/* In a cluster the controller creates it (NOT_LEADER elsewhere) and says
+	 * LEADER_UNKNOWN until the create is committed and its partitions have
+	 * leaders: ask again, at the controller, with backoff. */
+	for (uint32_t attempt = 0;
+	     t && (t->error == ELOG_PE_NOT_LEADER || t->error == ELOG_PE_LEADER_UNKNOWN); attempt++) {
+		if (elog_clock_ms() >= deadline)
+			break;
+		usleep(1000u * elog_backoff_ms(attempt, p->cfg.retry_backoff_ms, p->cfg.retry_backoff_max_ms,
+					       elog_client_random()));
+		md = elog_client_metadata_create(c, topics, 1, err);
+		if (!md)
+			goto fail;
+		t = elog_metadata_topic(md, topic);
+	}
 	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC) {
 		static const char why[] = "no such topic, and the broker does not create topics "
 					  "(auto_create_topics is off)";
@@ -437,9 +457,9 @@ static void queue_unlink(struct ppart *pp, struct pbatch *b)
 	b->prev = b->next = NULL;
 }
 
-/* Report a batch (delivered when error == 0) and recycle it. */
-static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
-			 const char *message)
+/* Report one batch (delivered when error == 0) and recycle it. */
+static void batch_report_one(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
+			     const char *message)
 {
 	struct ppart *pp = b->part;
 	struct elog_delivery d;
@@ -474,6 +494,37 @@ static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base
 	assert(p->buffered_bytes >= b->len);
 	p->buffered_bytes -= b->len;
 	batch_put(p, b);
+}
+
+/*
+ * Report a batch, in its partition's order: a producer's reports for one
+ * partition come in the order it sent the records, with increasing
+ * offsets. A batch appended while an earlier one of its partition is still
+ * unreported is held (done) until that one is reported: an earlier batch can
+ * be answered with a retriable error although it was appended (a leader's
+ * acks=all or fsync wait timed out, or the connection was lost after the
+ * append), and its resend, answered as a duplicate, comes back after the
+ * later batch's answer.
+ */
+static void batch_report(struct elog_producer *p, struct pbatch *b, int64_t base_offset, int error,
+			 const char *message)
+{
+	struct ppart *pp = b->part;
+
+	if (error == 0 && b->prev) {
+		assert(!b->done && !b->in_flight);
+		b->done = 1;
+		b->done_offset = base_offset;
+		pp->done++;
+		return;
+	}
+	batch_report_one(p, b, base_offset, error, message);
+	while (pp->head && pp->head->done) {
+		b = pp->head;
+		b->done = 0;
+		pp->done--;
+		batch_report_one(p, b, b->done_offset, 0, "");
+	}
 }
 
 static void batch_fail(struct elog_producer *p, struct pbatch *b, int error, const char *why)
@@ -540,10 +591,13 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->record_count = count;
 	b->base_sequence = p->idempotent ? pp->next_sequence : -1;
 	b->in_flight = 0;
+	b->done = 0;
 	b->attempts = 0;
 	b->sends = 0;
 	b->maybe_written = 0;
-	b->deadline_ms = elog_clock_ms() + p->cfg.delivery_timeout_ms;
+	/* From its first record: a batch kept open while its partition was
+	 * blocked does not extend its records' delivery timeout. */
+	b->deadline_ms = pp->open_since_ms + p->cfg.delivery_timeout_ms;
 	if (p->idempotent)
 		pp->next_sequence += (int32_t)count;
 	queue_append(pp, b);
@@ -821,7 +875,7 @@ static void produce_response(struct elog_producer *p, struct pconn *pc, struct e
 
 static int part_sendable(const struct elog_producer *p, const struct ppart *pp, int64_t now)
 {
-	if (pp->batches == pp->in_flight || pp->needs_reset || now < pp->retry_at_ms)
+	if (pp->batches == pp->in_flight + pp->done || pp->needs_reset || now < pp->retry_at_ms)
 		return 0; /* nothing waiting to go */
 	if (pp->retrying && pp->in_flight)
 		return 0; /* drain first, then resend in order */
@@ -853,16 +907,19 @@ static int part_reset(struct elog_producer *p, struct ppart *pp, struct elog_err
 	int64_t id;
 	int16_t epoch;
 	int32_t seq = 0;
-	struct pbatch *b, *next;
+	struct pbatch *b;
 
 	assert(pp->in_flight == 0);
 	if (elog_client_init_producer(p->client, &id, &epoch, err) < 0)
 		return -1;
-	for (b = pp->head; b; b = next) {
+	/* (A report may also report the appended batches after it: look
+	 * again from the head each time.) */
+	for (;;) {
 		char msg[ELOG_ERR_MSG_MAX];
-		next = b->next;
-		if (!b->maybe_written)
-			continue;
+		for (b = pp->head; b && (!b->maybe_written || b->done); b = b->next)
+			;
+		if (!b)
+			break;
 		snprintf(msg, sizeof(msg),
 			 "produce to '%s' partition %u: not delivered: sent, unanswered, and an "
 			 "earlier batch failed (last error: %.160s)",
@@ -872,6 +929,8 @@ static int part_reset(struct elog_producer *p, struct ppart *pp, struct elog_err
 	pp->producer_id = id;
 	pp->epoch = epoch;
 	for (b = pp->head; b; b = b->next) {
+		if (b->done)
+			continue; /* appended under the old id: never sent again */
 		elog_batch_set_producer(b->data, b->len, id, epoch, seq);
 		b->base_sequence = seq;
 		seq += (int32_t)b->record_count;
@@ -941,7 +1000,7 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 		len_pos = elog_wire_put_count(&w, 0);
 		for (struct pbatch *b = pp->head, *next; b; b = next) {
 			next = b->next;
-			if (b->in_flight)
+			if (b->in_flight || b->done)
 				continue;
 			if (p->idempotent && pp->in_flight >= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX)
 				break;
@@ -1012,8 +1071,14 @@ static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err
 		if (!pc)
 			return -1;
 		if (!elog_conn_is_open(&pc->conn)) {
-			if (now < pc->reconnect_at_ms)
+			if (now < pc->reconnect_at_ms) {
+				/* Its leader is unreachable: while reconnects to it back
+				 * off, ask METADATA (at its own pace, retry_backoff_ms
+				 * while it answers) whether another broker leads now, so a
+				 * new leader is used once elected, not after the backoff. */
+				p->metadata_stale = 1;
 				continue;
+			}
 			mb = elog_client_broker(p->client, pp->leader_id);
 			if (!mb) {
 				p->metadata_stale = 1;
@@ -1055,7 +1120,7 @@ static void expire_batches(struct elog_producer *p, int64_t now)
 		for (; b && now >= b->deadline_ms; b = next) {
 			char why[ELOG_ERR_MSG_MAX];
 			next = b->next;
-			if (b->in_flight)
+			if (b->in_flight || b->done)
 				continue;
 			snprintf(why, sizeof(why), "not delivered within %u ms%s%s%s", p->cfg.delivery_timeout_ms,
 				 pp->last_error[0] ? " (last error: " : "", pp->last_error,
@@ -1065,10 +1130,19 @@ static void expire_batches(struct elog_producer *p, int64_t now)
 	}
 }
 
+/*
+ * Close open batches whose linger passed, except where closed batches of
+ * the partition still wait to be sent (a leader being elected, a resend,
+ * the in-flight limit): closing would not send it sooner, and records go
+ * on filling it (up to batch_bytes) instead of queueing one small batch
+ * each, which after a failover would drain a few batches per round trip.
+ */
 static void linger_expired(struct elog_producer *p, int64_t now, struct elog_err *err)
 {
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		struct ppart *pp = p->parts[i];
+		if (pp->batches > pp->in_flight + pp->done)
+			continue;
 		if (elog_producer_should_close(&p->cfg, elog_batch_builder_bytes(&pp->builder),
 					       elog_batch_builder_count(&pp->builder), pp->open_since_ms, now))
 			(void)batch_close(p, pp, err);
@@ -1086,19 +1160,21 @@ static int64_t stall_check_at(const struct elog_producer *p)
 		if (o < oldest)
 			oldest = o;
 	}
-	int64_t every = PRODUCER_STALL_MS > p->cfg.retry_backoff_max_ms ? PRODUCER_STALL_MS
-									  : p->cfg.retry_backoff_max_ms;
-
-	if (oldest == INT64_MAX)
-		return INT64_MAX;
-	oldest += PRODUCER_STALL_MS;
-	/* Not sooner than a refresh may follow the last one (no busy loop). */
-	return oldest > p->metadata_at_ms + every ? oldest : p->metadata_at_ms + every;
+	return elog_client_stall_check_at(oldest, PRODUCER_STALL_MS, p->metadata_at_ms,
+					  p->cfg.retry_backoff_max_ms);
 }
 
 int elog_producer_timeout_ms(const struct elog_producer *p)
 {
 	int64_t now = elog_clock_ms(), next = stall_check_at(p);
+
+	if (p->metadata_stale) {
+		int64_t at = p->metadata_at_ms + (int64_t)elog_backoff_ms(p->metadata_attempt,
+									 p->cfg.retry_backoff_ms,
+									 p->cfg.retry_backoff_max_ms, 0);
+		if (at < next)
+			next = at;
+	}
 
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		const struct ppart *pp = p->parts[i];

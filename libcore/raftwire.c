@@ -98,12 +98,19 @@ int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg
 	m->msg.term = elog_wire_get_u64(r);
 	if (r->failed)
 		return elog_wire_r_end(r, err);
-	if (type < ELOG_RAFT_MSG_APPEND || type > ELOG_RAFT_MSG_TIMEOUT_NOW)
+	if (type != ELOG_RAFTWIRE_LEADER &&
+	    (type < ELOG_RAFT_MSG_APPEND || type > ELOG_RAFT_MSG_TIMEOUT_NOW))
 		return elog_err_set(err, ELOG_E_CORRUPT, "malformed message type %u", type);
-	m->msg.type = (enum elog_raft_msg_type)type;
 	m->msg.from = rd->from;
 	m->msg.to = rd->to;
-	get_fields(r, m);
+	if (type == ELOG_RAFTWIRE_LEADER) {
+		m->leader_hint = 1;
+		if (m->group.topic_len == 0)
+			return elog_err_set(err, ELOG_E_CORRUPT, "leader hint for the metadata group");
+	} else {
+		m->msg.type = (enum elog_raft_msg_type)type;
+		get_fields(r, m);
+	}
 	if (r->failed)
 		return elog_wire_r_end(r, err);
 	if (m->group.topic_len == 0 && (m->group.partition != 0 || m->group.incarnation != 0))
@@ -168,6 +175,16 @@ void elog_raftwire_put(struct elog_wire_w *w, const struct elog_raftwire_group *
 	case ELOG_RAFT_MSG_TIMEOUT_NOW:
 		break;
 	}
+}
+
+void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_group *g,
+			      uint64_t term)
+{
+	elog_wire_put_string(w, g->topic, g->topic_len);
+	elog_wire_put_u32(w, g->partition);
+	elog_wire_put_i64(w, g->incarnation);
+	elog_wire_put_u8(w, ELOG_RAFTWIRE_LEADER);
+	elog_wire_put_u64(w, term);
 }
 
 int elog_raftwire_batches(const uint8_t *p, size_t len, struct elog_raft_batch *out,

@@ -26,6 +26,10 @@
  *       HEARTBEAT       i64 commit, u8 quiesce
  *       HEARTBEAT_RESP  i64 durable_end, i64 commit, u8 wake
  *       TIMEOUT_NOW     nothing
+ *       LEADER (16)     nothing: not a Raft message but the driver's hint
+ *                       that the sender leads the group in `term`, sent
+ *                       to brokers that hold no replica of it (so their
+ *                       METADATA can name the leader)
  *
  * Decoding is per type (a union decoded whatever its type once hid a bug in
  * the simulator's driver). Every count and length is checked against the
@@ -46,6 +50,9 @@
 /* The smallest message (TIMEOUT_NOW with an empty topic). */
 #define ELOG_RAFTWIRE_MSG_MIN_BYTES (2 + 4 + 8 + 1 + 8)
 
+/* The type byte of a leader hint (after the core's message types). */
+#define ELOG_RAFTWIRE_LEADER 16
+
 /* Which group a message is for. */
 struct elog_raftwire_group {
 	const char *topic;    /* "" (length 0) for the metadata group; a span, not NUL-terminated */
@@ -59,6 +66,8 @@ struct elog_raftwire_msg {
 	struct elog_raft_msg msg;      /* from, to filled from the frame; APPEND without batches */
 	const uint8_t *batches;        /* APPEND: the batch bytes (a span into the frame) */
 	size_t batches_len;
+	int leader_hint;               /* a LEADER hint: msg.from leads the group in msg.term;
+	                                  msg.type is 0 (no Raft message) */
 };
 
 struct elog_raftwire_reader {
@@ -80,6 +89,10 @@ size_t elog_raftwire_begin(struct elog_wire_w *w, int32_t from, int32_t to, uint
 /* One message; an APPEND carries batches[0..len). */
 void elog_raftwire_put(struct elog_wire_w *w, const struct elog_raftwire_group *g,
 		       const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
+
+/* A LEADER hint: this broker leads group g in term. */
+void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_group *g,
+			      uint64_t term);
 
 /*
  * The descriptors of the batches in p[0..len): each header decoded and its

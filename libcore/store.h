@@ -194,6 +194,10 @@ struct elog_partition {
 	struct elog_flusher_log *flusher_log; /* NULL: not registered (flush=never) */
 	int failure_logged;            /* its log failed and that was logged */
 	void *replication;             /* the broker's Raft group for it (cluster only) */
+	/* Cluster, no replica here: the leader another broker announced
+	 * (broker_raft_net.c, leader hints); term 0: none known. */
+	int32_t leader_hint;
+	uint64_t leader_hint_term;
 };
 
 struct elog_topic {
@@ -325,7 +329,11 @@ int elog_store_propose_create(struct elog_store *store, const char *name, size_t
 			      int64_t *offset, struct elog_err *err);
 int elog_store_propose_delete(struct elog_store *store, const struct elog_topic *topic,
 			      int64_t *offset, struct elog_err *err);
+/* partitions: the new count (at least the current one); replicas: the
+ * placement of every partition, old and new (replication_factor each),
+ * NULL when the count does not change. */
 int elog_store_propose_alter(struct elog_store *store, const struct elog_topic *topic,
+			     uint32_t partitions, const int32_t *replicas,
 			     const struct elog_topic_config *config, int64_t *offset,
 			     struct elog_err *err);
 /* A producer id from a committed block: 1 and *id when there is one, 0 when

@@ -296,22 +296,30 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 	return elog_store_topic_grow(store, topic, partitions, err);
 }
 
+/* Record (or, in a cluster, propose: offset) a new producer id limit. */
+static int record_producer_ids(struct elog_store *store, int64_t limit, int64_t *offset,
+			       struct elog_err *err)
+{
+	struct elog_buf b;
+	int rc;
+
+	elog_buf_init(&b, 128);
+	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
+	if (rc == 0)
+		rc = elog_json_buf_add_int64(&b, limit, err);
+	if (rc == 0)
+		rc = add(&b, "}", err);
+	if (rc == 0)
+		rc = meta_append(store, NULL, &b, offset, err);
+	elog_buf_release(&b);
+	return rc;
+}
+
 int elog_store_producer_id(struct elog_store *store, int64_t *id, struct elog_err *err)
 {
 	if (store->producer_id_next >= store->producer_id_limit) {
 		int64_t limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
-		struct elog_buf b;
-		int rc;
-		elog_buf_init(&b, 128);
-		rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
-		if (rc == 0)
-			rc = elog_json_buf_add_int64(&b, limit, err);
-		if (rc == 0)
-			rc = add(&b, "}", err);
-		if (rc == 0)
-			rc = meta_append(store, NULL, &b, NULL, err);
-		elog_buf_release(&b);
-		if (rc < 0)
+		if (record_producer_ids(store, limit, NULL, err) < 0)
 			return -1;
 		store->producer_id_limit = limit;
 	}
@@ -479,6 +487,18 @@ static int apply_topic_op(struct elog_store *store, const char *name, size_t len
 			t->replication_factor = op->replication_factor;
 			op->replicas = NULL;
 		}
+	} else if (op->replicas && t->replicas && op->partitions > t->partition_count) {
+		/* Partitions added in a cluster: the placement of all of them,
+		 * the existing ones' unchanged. */
+		if (op->replication_factor != t->replication_factor ||
+		    memcmp(op->replicas, t->replicas,
+			   (size_t)t->partition_count * t->replication_factor * sizeof(*t->replicas)) != 0)
+			return elog_err_set(err, ELOG_E_CORRUPT, "placement of existing partitions changed");
+		free(t->replicas);
+		t->replicas = op->replicas;
+		op->replicas = NULL;
+	} else if (t->replicas && op->partitions > t->partition_count) {
+		return elog_err_set(err, ELOG_E_CORRUPT, "partitions added without their placement");
 	}
 	/* Partitions are opened after replay; only the count is kept here. */
 	t->config = op->config;
@@ -899,6 +919,7 @@ static int live_record(struct elog_store *store, const struct elog_record_view *
 	char v[ELOG_LOG_VALUE_MAX], name[ELOG_TOPIC_NAME_MAX + 1];
 	struct elog_topic *t = NULL, *before = NULL;
 	struct elog_topic_config old;
+	uint32_t old_count = 0;
 	struct meta_op op;
 	int is_delete = 0;
 
@@ -931,8 +952,10 @@ static int live_record(struct elog_store *store, const struct elog_record_view *
 			if (keep_aside(store, name, err) < 0)
 				return -1;
 		}
-		if (before)
+		if (before) {
 			old = before->config;
+			old_count = before->partition_count;
+		}
 	}
 	if (apply_record(store, r, err) < 0) {
 		/* Every broker applies the same records the same way: skip it alike. */
@@ -957,6 +980,12 @@ static int live_record(struct elog_store *store, const struct elog_record_view *
 	if (!t->partitions || !before) {
 		uint32_t count = t->partition_count;
 		t->partition_count = 0;
+		if (elog_store_topic_grow(store, t, count, err) < 0)
+			return -1;
+	} else if (t->partition_count > old_count) {
+		/* Partitions added: open the new ones. */
+		uint32_t count = t->partition_count;
+		t->partition_count = old_count;
 		if (elog_store_topic_grow(store, t, count, err) < 0)
 			return -1;
 	}
@@ -1004,22 +1033,33 @@ int elog_store_propose_delete(struct elog_store *store, const struct elog_topic 
 }
 
 int elog_store_propose_alter(struct elog_store *store, const struct elog_topic *topic,
+			     uint32_t partitions, const int32_t *replicas,
 			     const struct elog_topic_config *config, int64_t *offset,
 			     struct elog_err *err)
 {
 	assert(store->propose);
 	if (elog_topic_config_check(config, err) < 0)
 		return -1;
-	return record_topic_placed(store, topic->name, "alter", topic->partition_count, config, 0,
-				   NULL, offset, err);
+	if (partitions < topic->partition_count)
+		return elog_err_set(err, ELOG_E_INVAL, "partitions can only grow: %u is fewer than %u",
+				    partitions, topic->partition_count);
+	if (partitions > topic->partition_count &&
+	    (!replicas || !topic->replicas ||
+	     store->partition_total + (partitions - topic->partition_count) >
+		     store->options.partitions_max ||
+	     partitions > store->options.topic_partitions_max))
+		return elog_err_set(err, replicas ? ELOG_E_LIMIT : ELOG_E_INVAL,
+				    "cannot grow topic \"%s\" to %u partitions%s", topic->name,
+				    partitions, replicas ? ": past the broker's partition limits" : "");
+	return record_topic_placed(store, topic->name, "alter", partitions, config,
+				   partitions > topic->partition_count ? topic->replication_factor : 0,
+				   partitions > topic->partition_count ? replicas : NULL, offset, err);
 }
 
 int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_t *offset,
 				   struct elog_err *err)
 {
 	int64_t limit;
-	struct elog_buf b;
-	int rc;
 
 	assert(store->propose);
 	if (store->producer_id_next < store->producer_id_limit) {
@@ -1027,14 +1067,5 @@ int elog_store_propose_producer_id(struct elog_store *store, int64_t *id, int64_
 		return 1;
 	}
 	limit = store->producer_id_next + ELOG_STORE_PRODUCER_ID_BLOCK;
-	elog_buf_init(&b, 128);
-	rc = add(&b, "{\"op\":\"producer_ids\",\"limit\":", err);
-	if (rc == 0)
-		rc = elog_json_buf_add_int64(&b, limit, err);
-	if (rc == 0)
-		rc = add(&b, "}", err);
-	if (rc == 0)
-		rc = meta_append(store, NULL, &b, offset, err);
-	elog_buf_release(&b);
-	return rc < 0 ? -1 : 0;
+	return record_producer_ids(store, limit, offset, err) < 0 ? -1 : 0;
 }

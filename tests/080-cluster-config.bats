@@ -49,3 +49,24 @@ $USAGE" || assert_regex "$stderr" '^elog-serve: --id: '
 	assert_regex "$stderr" '^elog-serve: c\.conf:1: default_replication_factor: '
 	[ ! -e d ]
 }
+
+@test "a data directory belongs to one broker id: another --id, or a damaged broker.id, is refused naming the file" {
+	cluster_ports 2
+	cluster_start 1
+	run -0 cat d1/broker.id
+	assert_output "1"
+	cluster_stop 1
+	# Broker 2 given broker 1's directory (a swapped deploy): refused.
+	run -1 --separate-stderr elog-serve -d d1 -l "127.0.0.1:${PORTS[2]}" --id 2 --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d1/broker.id: this directory is broker 1's, not broker 2's (--id): see \"Replacing a broker\" in docs/operations.md"
+	run -0 cat d1/broker.id
+	assert_output "1"
+	printf '1x\n' >d1/broker.id
+	run -1 --separate-stderr elog-serve -d d1 -l "127.0.0.1:${PORTS[1]}" --id 1 --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d1/broker.id: damaged (not a broker id and a newline): see \"Replacing a broker\" in docs/operations.md"
+	# The same id starts again on its own directory.
+	printf '1\n' >d1/broker.id
+	cluster_start 1
+	cluster_stop 1
+	assert_equal "$ELOG_STOP_STATUS" 0
+}

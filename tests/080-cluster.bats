@@ -258,3 +258,86 @@ strictly_increasing() {
 		fail "no warning: $(cat alone.err)"
 	[ ! -e alone/__meta/0/raft.state ]
 }
+
+# described_as PARTITION "REPLICAS ISR END" — topic t's describe line, through broker 1.
+described_as() {
+	[ "$(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t |
+		awk -F'\t' -v p="$1" '$1 == "partition" && $3 == p { print $5, $6, $8 }')" = "$2" ]
+}
+
+@test "five brokers, three replicas: a broker holding no replica names the leader, before and after a failover" {
+	local i n
+	cluster_ports 5
+	for i in 1 2 3 4 5; do
+		cluster_start "$i"
+	done
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 -p 5 t
+	# Placement: partition i on brokers i+1..i+3, so broker 1 holds no
+	# replica of partitions 1 and 2; everything below goes through it alone.
+	[ ! -e d1/t/1/raft.state ] || fail "broker 1 holds a replica of t/1"
+	cluster_wait_leader t/2
+	local old=$LEADER
+	for n in 1 2; do
+		seq 1 100 | sed "s/.*/{\"p$n\":&}/" >in$n
+		run --separate-stderr elog-produce -b "127.0.0.1:${PORTS[1]}" -a all -p "$n" t <in$n
+		[ "$status" -eq 0 ] || fail "produce to t/$n: $stderr"
+	done
+	for n in 1 2; do
+		run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e "t:$n"
+		assert_equal "$output" "$(cat in$n)"
+	done
+	# describe through broker 1 shows each partition as its leader sees it:
+	# every replica in sync and the high watermark (100 records after the
+	# leader's term-start batch), not broker 1's empty copy.
+	elog_wait_until 10 described_as 1 "2,3,4 2,3,4 101" || fail "t/1: $(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t)"
+	elog_wait_until 10 described_as 2 "3,4,5 3,4,5 101" || fail "t/2: $(elog-topic -b "127.0.0.1:${PORTS[1]}" describe t)"
+	# The leader of t/2 dies: its successor tells broker 1.
+	cluster_kill "$old"
+	elog_wait_until 20 eval 'cluster_leader t/2 && [ "$LEADER" != '"$old"' ]' ||
+		fail "no new leader of t/2"
+	seq 101 200 | sed 's/.*/{"p2":&}/' >more
+	cat more >>in2
+	run -0 elog-produce -b "127.0.0.1:${PORTS[1]}" -a all -p 2 --timeout 20s t <more
+	run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[1]}" -e t:2
+	assert_equal "$output" "$(cat in2)"
+}
+
+@test "a topic is created on first use through any broker: proposed once by the controller, committed, replicated" {
+	local b
+	start_all
+	cluster_wait_leader metadata
+	# (not i: bats's run uses that name)
+	for b in 1 2 3; do
+		seq 1 50 | sed "s/.*/{\"n\":&}/" >in$b
+		run -0 elog-produce -b "127.0.0.1:${PORTS[b]}" auto$b <in$b
+		run --separate-stderr elog-consume -b "127.0.0.1:${PORTS[b]}" -e auto$b
+		[ "$status" -eq 0 ] || fail "consume auto$b: $stderr"
+		assert_equal "$output" "$(cat in$b)"
+		elog_wait_until 10 listed_everywhere auto$b || fail "auto$b is not on every broker"
+	done
+	# One proposal per topic, on the controller, and no duplicate create record.
+	run -0 grep -c 'msg="topic proposed" topic=auto[123] .* reason=auto' "b$LEADER.err"
+	assert_output 3
+	run -1 grep -l 'metadata record not applied' b1.err b2.err b3.err
+}
+
+@test "partitions added to a topic in a cluster: placed, led, replicated; the old ones keep their replicas" {
+	local before
+	start_all
+	create t -p 2
+	before=$(elog-topic -b "$LADDR" describe t | awk -F'\t' '$1 == "partition" { print $3, $5 }')
+	run -0 elog-topic -b "127.0.0.1:${PORTS[1]}" alter -p 4 t
+	run -0 elog-topic -b "$LADDR" list
+	assert_output --regexp "^t	4	"
+	run -0 --separate-stderr elog-topic -b "$LADDR" describe t
+	assert_equal "$(printf '%s\n' "$output" | awk -F'\t' '$1 == "partition" && $3 < 2 { print $3, $5 }')" "$before"
+	seq 1 20 | sed 's/.*/{"n":&}/' >in
+	run -0 elog-produce -b "127.0.0.1:${PORTS[2]}" -a all -p 3 --timeout 20s t <in
+	run -0 --separate-stderr elog-consume -b "127.0.0.1:${PORTS[3]}" -e t:3
+	assert_equal "$output" "$(cat in)"
+	elog_wait_until 10 same_records t/3 || fail "t/3 differs between replicas"
+	# Fewer partitions is refused, naming both counts.
+	run -1 --separate-stderr elog-topic -b "$LADDR" alter -p 3 t
+	assert_regex "$stderr" 'partitions can only grow: 3 is fewer than 4'
+}

@@ -102,6 +102,7 @@ struct fb {
 	int drop_after_append_left;       /* append, then close without answering */
 	int16_t error_after_drop;         /* after that drop, answer produce requests with this */
 	int errors_after_drop;            /* ... so many of them */
+	int time_out_every;               /* append, then answer TIMEOUT, every Nth produce */
 	int hold_produce;                 /* hold this many produce answers, send reversed */
 	int bad_partition;                /* -1 or a partition answered with bad_error always */
 	int16_t bad_error;
@@ -332,6 +333,11 @@ static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
 				code = fb->bad_error;
 			else
 				code = fb_append(fb, t->parts[id], batches, blen, &base);
+			/* An acks=all or fsync wait that timed out after the append. */
+			if (code == 0 && fb->time_out_every && fb->produce_requests % fb->time_out_every == 0) {
+				code = ELOG_PE_TIMEOUT;
+				base = -1;
+			}
 			if (code == ELOG_PE_UNKNOWN_PRODUCER || code == ELOG_PE_OUT_OF_ORDER_SEQUENCE)
 				fb->sequence_errors++;
 			elog_wire_put_u32(w, id);
@@ -1670,6 +1676,93 @@ static void test_producer_idempotent_resend_after_drop(void)
 	fb_stop(fb);
 }
 
+/*
+ * A batch appended but answered with a retriable error (an acks=all or
+ * fsync wait that timed out) while later batches of its partition are in
+ * flight: the later ones are answered first, the earlier one's resend comes
+ * back as a duplicate after them. Reports still come in send order per
+ * partition, with rising offsets (090-history's nonmonotonic-send).
+ */
+static void test_producer_reports_in_order_after_timeout(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	int dups;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "order", 2, 1, NULL, 0, &err), &err);
+	FB_LOCKED(fb, fb->time_out_every = 5);
+	producer_config(&pc, &l);
+	pc.linger_ms = 0;
+	pc.batch_bytes = 256;
+	pc.request_bytes = 512;   /* a batch or two per request: several in flight */
+	p = elog_producer_new(c, "order", &pc, &err);
+	T_ASSERT(p);
+	for (int i = 0; i < 2000; i++) {
+		struct elog_record r = value_record("value of some length", NULL);
+		T_OK(elog_producer_send(p, &r, i % 2, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 10000, &err), &err);
+	FB_LOCKED(fb, dups = fb->duplicates);
+	T_EQ_INT(l.delivered, 2000);
+	T_EQ_INT(l.failed, 0);
+	T_CHECK(dups > 0);                          /* timed-out appends were resent ... */
+	T_EQ_INT(fb_count(fb, "order", 0), 1000);   /* ... and stored once */
+	T_EQ_INT(fb_count(fb, "order", 1), 1000);
+	T_CHECK(!l.out_of_order);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
+/*
+ * While a partition cannot send (its broker stopped answering), records
+ * sent with linger 0 fill the open batch instead of closing one batch each:
+ * after the stall a few large batches drain, not hundreds of one-record
+ * batches a few per round trip (which made failover take a second more).
+ */
+static void test_producer_blocked_partition_fills_one_batch(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	size_t batches;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "blocked", 1, 1, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.linger_ms = 0;
+	pc.batch_bytes = 64 * 1024;
+	p = elog_producer_new(c, "blocked", &pc, &err);
+	T_ASSERT(p);
+	FB_LOCKED(fb, fb->stall = 1);
+	for (int i = 0; i < 300; i++) {
+		struct elog_record r = value_record("a record of some length", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+		T_ASSERT(elog_producer_poll(p, 1, &err) >= 0);
+	}
+	FB_LOCKED(fb, fb->stall = 0);
+	T_OK(elog_producer_flush(p, 10000, &err), &err);
+	T_EQ_INT(l.delivered, 300);
+	T_EQ_INT(fb_count(fb, "blocked", 0), 300);
+	FB_LOCKED(fb, batches = fb_topic(fb, "blocked", 7)->parts[0]->nbatches);
+	/* The in-flight limit's worth sent before the stall was noticed, then one
+	 * batch filling; 300 without the change. */
+	T_CHECK(batches <= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX + 3);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 /* A final error fails that partition's records (with their tags) and the rest goes on. */
 static void test_producer_final_error_and_tags(void)
 {
@@ -2914,6 +3007,8 @@ int main(void)
 	T_RUN(test_producer_keys_and_spread);
 	T_RUN(test_producer_retries_not_leader);
 	T_RUN(test_producer_idempotent_resend_after_drop);
+	T_RUN(test_producer_reports_in_order_after_timeout);
+	T_RUN(test_producer_blocked_partition_fills_one_batch);
 	T_RUN(test_producer_final_error_and_tags);
 	T_RUN(test_producer_gives_up_indeterminate_after_resends);
 	T_RUN(test_producer_no_renumbering_of_a_maybe_written_batch);

@@ -1,5 +1,5 @@
 /* Unit tests: raftwire — RAFT frames: every message type round trips, every
- * truncation and a bad type are refused, batch descriptors. */
+ * truncation and a bad type are refused, batch descriptors, leader hints. */
 #include "batch.h"
 #include "bytes.h"
 #include "buf.h"
@@ -104,6 +104,42 @@ static void test_truncated_and_bad(void)
 	elog_buf_release(&buf);
 }
 
+/* A leader hint round trips and is told from Raft messages; one for the
+ * metadata group is refused (every broker holds a replica of it). */
+static void test_leader_hint(void)
+{
+	struct elog_raftwire_reader rd;
+	struct elog_raftwire_msg m;
+	struct elog_wire_w w;
+	struct elog_buf buf;
+	struct elog_err err;
+	size_t pos;
+
+	fill();
+	elog_buf_init(&buf, 1u << 20);
+	elog_wire_w_init(&w, &buf);
+	pos = elog_raftwire_begin(&w, 3, 1, 5);
+	elog_raftwire_put_leader(&w, &groups[1], 42);
+	elog_raftwire_put(&w, &groups[1], &msgs[5], NULL, 0);
+	elog_raftwire_put_leader(&w, &groups[0], 7);
+	elog_wire_patch_count(&w, pos, 3);
+	T_OK(elog_wire_frame_end(&w, &err), &err);
+	T_OK(elog_raftwire_open(&rd, buf.data + 12, buf.len - 12, &err), &err);
+	T_ASSERT(elog_raftwire_next(&rd, &m, &err) == 1);
+	T_CHECK(m.leader_hint);
+	T_EQ_INT(m.msg.from, 3);
+	T_EQ_INT(m.msg.term, 42);
+	T_EQ_INT(m.msg.type, 0);
+	T_EQ_INT(m.group.partition, 3);
+	T_EQ_INT(m.group.incarnation, 4096);
+	T_ASSERT(elog_raftwire_next(&rd, &m, &err) == 1);
+	T_CHECK(!m.leader_hint);
+	T_EQ_INT(m.msg.type, ELOG_RAFT_MSG_HEARTBEAT);
+	T_EQ_INT(elog_raftwire_next(&rd, &m, &err), -1);
+	T_CHECK(strstr(err.msg, "metadata group") != NULL);
+	elog_buf_release(&buf);
+}
+
 /* n batches of 2 records each, offsets from base, term 3. */
 static void batches(struct elog_buf *out, int64_t base, int n)
 {
@@ -155,5 +191,6 @@ int main(void)
 	T_RUN(test_round_trip);
 	T_RUN(test_truncated_and_bad);
 	T_RUN(test_batch_descriptors);
+	T_RUN(test_leader_hint);
 	return t_finish();
 }

@@ -1,0 +1,92 @@
+/*
+ * broker_id — which broker a data directory belongs to, in a cluster: the
+ * file DIR/broker.id holds the id (decimal, one line) of the broker that
+ * first started on the directory with --cluster. A broker started with
+ * another --id is refused: its votes, terms and logs are another broker's,
+ * and serving them under a second id would let one disk vote twice (two
+ * directories swapped by a deploy script, or one copied to replace a lost
+ * broker). A replacement broker starts with the lost one's id and an empty
+ * directory (docs/operations.md, "Replacing a broker").
+ *
+ * Written once, before any Raft state: tmp file, fsync, rename, directory
+ * fsync. A file that is there but is not one decimal id and a newline is
+ * damage and stops the start, naming it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+
+#define BROKER_ID_NAME "broker.id"
+#define BROKER_ID_BYTES_MAX 16
+
+static int write_id(const char *dir, const char *path, int32_t id, struct elog_err *err)
+{
+	char tmp[4200], text[BROKER_ID_BYTES_MAX];
+	int len = snprintf(text, sizeof(text), "%d\n", (int)id);
+	int fd, dfd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, errno == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, errno,
+				      "%s: cannot create", tmp);
+	if (write(fd, text, (size_t)len) != len || fdatasync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		unlink(tmp);
+		return elog_err_errno(err, e == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, e,
+				      "%s: cannot write", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot rename", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", dir);
+	if (fsync(dfd) < 0)
+		rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", dir);
+	close(dfd);
+	return rc;
+}
+
+int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err)
+{
+	char path[4096], text[BROKER_ID_BYTES_MAX + 1], *end;
+	ssize_t n;
+	long v;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, BROKER_ID_NAME) >= (int)sizeof(path))
+		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
+		return write_id(dir, path, id, err);
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0)
+		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot read", path);
+	text[n] = '\0';
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (n < 2 || text[0] < '0' || text[0] > '9' || errno || end != text + n - 1 || *end != '\n' ||
+	    v > INT32_MAX)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "%s: damaged (not a broker id and a newline): see \"Replacing a broker\" in docs/operations.md",
+				    path);
+	if (v != id)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "%s: this directory is broker %ld's, not broker %d's (--id): see \"Replacing a broker\" in docs/operations.md",
+				    path, v, (int)id);
+	return 0;
+}
