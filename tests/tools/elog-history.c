@@ -2,8 +2,8 @@
  * elog-history — a Jepsen-style workload and history checker for elog
  * (docs/testing.md, "Proving it").
  *
- *   elog-history run [-b brokers] [-t topic] [-p partitions] [-R replicas] [-P producers]
- *                    [-C consumers] [-d duration] [-r rate] [--flush policy]
+ *   elog-history run [-b brokers] [-t topic] [-p partitions] [-R replicas]
+ *                    [-P producers] [-C consumers] [-d duration] [-r rate] [--flush policy]
  *                    [--timeout duration] [--final-timeout duration] dir
  *   elog-history check file
  *
@@ -55,9 +55,8 @@
  *
  * Availability figures, not anomalies: how long acknowledged sends took
  * (invoke to ok: p50, p99, max), and the windows in which a partition went
- * more than GAP_MS without an acknowledgement while its producers were
- * sending (between two acknowledgements of that partition: a failover, a
- * paused or cut-off leader), with their count and p50, p99, max, total.
+ * GAP_MS or more between two of its acknowledgements (a failover, a paused
+ * or cut-off leader), with their count and p50, p99, max, total.
  *
  * Memory: 32 bytes per send (struct send), 8 bytes per offset of the final
  * read (uint64_t) and 8 per acknowledgement (its time and its latency), so
@@ -129,8 +128,8 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	"[-b brokers] [-t topic] [-p partitions] [-R replicas] [-P producers] [-C consumers] [-d duration] "
-	"[-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
+	"[-b brokers] [-t topic] [-p partitions] [-R replicas] [-P producers] [-C consumers] "
+	"[-d duration] [-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
 	"[--final-timeout duration] [--allow kinds] run dir | [--allow kinds] check file",
 	"Run producers and consumers against a topic and check the history for lost, "
 	"duplicated and reordered records.",
