@@ -46,7 +46,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 endif
 
 # Dependencies: pkg-config name and the Debian package that provides it.
-DEPS = zlib:zlib1g-dev liblz4:liblz4-dev
+DEPS = zlib:zlib1g-dev liblz4:liblz4-dev libsodium:libsodium-dev
 DEP_NAMES = $(foreach d,$(DEPS),$(firstword $(subst :, ,$(d))))
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
 $(foreach d,$(DEPS),$(if $(shell $(PKG_CONFIG) --exists $(firstword $(subst :, ,$(d))) && echo ok),,\

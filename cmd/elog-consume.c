@@ -83,10 +83,6 @@ static const struct elog_cli_program program = {
 enum output_mode { OUTPUT_VALUE, OUTPUT_JSON, OUTPUT_FORMAT };
 
 /* One topic, or one partition of it (partition -1: every partition). */
-struct selection {
-	const char *topic;
-	int32_t partition;
-};
 
 struct consume {
 	const char *brokers;
@@ -101,7 +97,7 @@ struct consume {
 	int64_t connect_timeout_ms;  /* --connect-timeout; 0: the library's default */
 	int timeout_given;
 	int broker_lost;             /* said that the broker was lost, not yet that it is back */
-	struct selection selections[SELECTIONS_MAX];
+	struct elog_cli_target selections[SELECTIONS_MAX];
 	size_t selection_count;
 
 	struct elog_buf out;
@@ -373,7 +369,7 @@ static int add_selections(struct consume *c, struct elog_fetcher *f, struct elog
 	uint32_t attempt = 0;
 
 	for (size_t i = 0; i < c->selection_count;) {
-		const struct selection *s = &c->selections[i];
+		const struct elog_cli_target *s = &c->selections[i];
 		int64_t left_ms;
 		uint32_t backoff;
 
@@ -431,51 +427,11 @@ out:
 
 /* ---------------------------------------------------------------- options */
 
-static int add_selection(struct consume *c, const char *topic, int32_t partition)
-{
-	for (size_t i = 0; i < c->selection_count; i++) {
-		const struct selection *s = &c->selections[i];
-
-		if (strcmp(s->topic, topic) != 0)
-			continue;
-		if (s->partition < 0 || partition < 0 || s->partition == partition)
-			return elog_cli_usage_error(&program, "'%s'%s listed twice", topic,
-						    partition >= 0 && s->partition >= 0 ?
-						    ": a partition" : "");
-	}
-	if (c->selection_count == SELECTIONS_MAX)
-		return elog_cli_usage_error(&program, "more than %d topic partitions",
-					    SELECTIONS_MAX);
-	c->selections[c->selection_count++] = (struct selection){topic, partition};
-	return -1;
-}
-
 /* TOPIC[:PARTITION[,PARTITION...]]; the operand is split in place. -1 to go on. */
 static int parse_operand(struct consume *c, char *operand)
 {
-	char *colon = strchr(operand, ':'), *p, *comma;
-	struct elog_err err;
-	uint64_t id;
-	int rc;
-
-	if (colon)
-		*colon = '\0';
-	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
-		return elog_cli_usage_error(&program, "invalid topic \"%s\": %s", operand, err.msg);
-	if (!colon)
-		return add_selection(c, operand, -1);
-	for (p = colon + 1;; p = comma + 1) {
-		comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
-			return elog_cli_usage_error(&program, "'%s': invalid partition: %s", operand,
-						    err.msg);
-		if ((rc = add_selection(c, operand, (int32_t)id)) >= 0)
-			return rc;
-		if (!comma)
-			return -1;
-	}
+	return elog_cli_target_operand(&program, "", operand, c->selections, &c->selection_count,
+				       SELECTIONS_MAX);
 }
 
 static int parse_option(struct consume *c, int id, const char *arg)

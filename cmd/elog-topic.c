@@ -118,10 +118,6 @@ static const char *const command_options[CMD__COUNT] = {
 };
 
 /* One purge operand's topic and partition (-1: every partition). */
-struct purge_target {
-	const char *topic;
-	int32_t partition;
-};
 
 struct options {
 	const char *brokers;
@@ -137,7 +133,7 @@ struct options {
 	int if_exists, if_not_exists;
 	int dry_run;                    /* purge -n */
 	struct elog_pos before;         /* purge --before */
-	struct purge_target targets[PURGE_TARGETS_MAX];
+	struct elog_cli_target targets[PURGE_TARGETS_MAX];
 	size_t target_count;
 	int64_t timeout_ms;
 	int64_t connect_timeout_ms;     /* 0: the library's default */
@@ -269,51 +265,11 @@ static int parse_value(struct options *o, int id, const char *arg)
 	return elog_cli_usage_error(&program, NULL);
 }
 
-static int add_target(struct options *o, const char *topic, int32_t partition)
-{
-	for (size_t i = 0; i < o->target_count; i++) {
-		const struct purge_target *t = &o->targets[i];
-		if (strcmp(t->topic, topic) != 0)
-			continue;
-		if (t->partition < 0 || partition < 0 || t->partition == partition)
-			return elog_cli_usage_error(&program, "purge: '%s'%s listed twice", topic,
-						    partition >= 0 && t->partition >= 0 ?
-						    ": a partition" : "");
-	}
-	if (o->target_count == PURGE_TARGETS_MAX)
-		return elog_cli_usage_error(&program, "purge: more than %d topic partitions",
-					    PURGE_TARGETS_MAX);
-	o->targets[o->target_count++] = (struct purge_target){topic, partition};
-	return -1;
-}
-
 /* purge's TOPIC[:PARTITION[,PARTITION...]], split in place; -1 to go on. */
 static int parse_target(struct options *o, char *operand)
 {
-	char *colon = strchr(operand, ':'), *p, *comma;
-	struct elog_err err;
-	uint64_t id;
-	int rc;
-
-	if (colon)
-		*colon = '\0';
-	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
-		return elog_cli_usage_error(&program, "%s", err.msg);
-	if (!colon)
-		return add_target(o, operand, -1);
-	/* Each pass takes one partition; the operand's commas bound them. */
-	for (p = colon + 1;; p = comma + 1) {
-		comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
-			return elog_cli_usage_error(&program, "purge: '%s': invalid partition: %s",
-						    operand, err.msg);
-		if ((rc = add_target(o, operand, (int32_t)id)) >= 0)
-			return rc;
-		if (!comma)
-			return -1;
-	}
+	return elog_cli_target_operand(&program, "purge: ", operand, o->targets, &o->target_count,
+				       PURGE_TARGETS_MAX);
 }
 
 /* The command and its topics from the operands; options it does not take. */

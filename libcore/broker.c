@@ -794,7 +794,6 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
 	case ELOG_API_DELETE_RECORDS: elog_broker_delete_records(c, h, &r); break;
 	case ELOG_API_RAFT:
-		c->raft_peer = 1;
 		elog_broker_raft_frame(c, h, body, len);
 		break;
 	default: assert(0);

@@ -79,6 +79,7 @@ struct elog_broker_config {
 	char listen_host[ELOG_BROKER_HOST_MAX + 1];
 	uint16_t listen_port;                   /* 0: any free port */
 	char advertise_host[ELOG_BROKER_HOST_MAX + 1]; /* "": the listen host */
+	char cluster_secret_file[1024];         /* "": RAFT traffic not authenticated */
 	int32_t broker_id;
 	uint32_t max_frame_bytes;
 	uint64_t connection_buffer_bytes;

@@ -207,6 +207,12 @@ static int set_text_key(struct elog_broker_config *c, const char *key, const cha
 		return parse_bool(v, &c->auto_create_topics, err);
 	if (strcmp(key, "cluster") == 0)
 		return elog_cluster_parse(v, &c->cluster, err);
+	if (strcmp(key, "cluster_secret_file") == 0) {
+		if (!*v || strlen(v) >= sizeof(c->cluster_secret_file))
+			return elog_err_set(err, ELOG_E_INVAL, "empty or too long");
+		snprintf(c->cluster_secret_file, sizeof(c->cluster_secret_file), "%s", v);
+		return 0;
+	}
 	return 1;
 }
 

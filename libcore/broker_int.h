@@ -139,7 +139,9 @@ struct elog_conn {
 	int closing;              /* close once the output is written */
 	int pumping;              /* inside conn_pump: no re-entry */
 	int flush_pending;        /* answered while the broker was answering */
-	int raft_peer;            /* a peer broker's RAFT connection */
+	int raft_peer;            /* a peer broker's RAFT connection (accepted frames came) */
+	int raft_authed;          /* it said a good HELLO (raftauth.h) as broker raft_from */
+	int32_t raft_from;
 	struct elog_conn *flush_next; /* b->flush_list */
 	uint64_t id;
 	char peer[64];

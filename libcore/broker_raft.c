@@ -2,6 +2,8 @@
  * outboxes, ticks, durability, shutdown; see broker_raft.h. */
 #include "broker_raft.h"
 
+#include <sodium.h>
+
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -709,6 +711,16 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 		free(k);
 		return -1;
 	}
+	if (b->config.cluster_secret_file[0]) {
+		k->auth = malloc(sizeof(*k->auth));
+		if (!k->auth || elog_raftauth_load(k->auth, b->config.cluster_secret_file, err) < 0) {
+			if (!k->auth)
+				elog_err_set(err, ELOG_E_NOMEM, "cluster: out of memory");
+			free(k->auth);
+			free(k);
+			return elog_err_prefix(err, "cluster_secret_file");
+		}
+	}
 	b->cluster = k;
 	k->b = b;
 	k->self = b->config.broker_id;
@@ -734,6 +746,9 @@ int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err)
 {
 	struct elog_cluster *k = b->cluster;
 
+	if (!k->auth)
+		elog_logf(b->log, ELOG_LOG_WARN, "cluster traffic is not authenticated",
+			  "hint=%s", "set cluster_secret_file on every broker (docs/operations.md)");
 	return elog_loop_timer_start(&b->loop, &k->tick_timer,
 				     elog_loop_now_ms(&b->loop) + b->config.raft_tick_ms, err);
 }
@@ -757,6 +772,9 @@ void elog_broker_raft_close(struct elog_broker *b)
 		b->store->propose = NULL;
 	elog_buf_release(&k->read);
 	elog_batch_validator_release(&k->validator);
+	if (k->auth)
+		sodium_memzero(k->auth, sizeof(*k->auth));
+	free(k->auth);
 	free(k);
 	b->cluster = NULL;
 }

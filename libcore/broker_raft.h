@@ -94,6 +94,7 @@ struct raft_peer {
 	uint64_t dropped;
 	int heard;                      /* a frame came from this broker since the last tick */
 	int announce;                   /* owed the leader hints of every group led here */
+	int hello_owed;                 /* a new connection: its first frame opens with a HELLO */
 };
 
 struct elog_cluster {
@@ -116,6 +117,7 @@ struct elog_cluster {
 	int check_meta;                 /* the metadata commit moved */
 	int64_t warn_ms;
 	uint64_t warn_dropped;
+	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t transfer_deadline_ms;
 	/* Topics created on first use, proposed and not yet applied (at most

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -121,6 +122,7 @@ static void on_peer(struct elog_loop *loop, int fd, uint32_t events, void *ctx)
 		p->connected = 1;
 		p->backoff_ms = 0;
 		p->announce = 1; /* it may have restarted knowing no leader */
+		p->hello_owed = p->k->auth != NULL;
 		elog_logf(p->k->b->log, ELOG_LOG_INFO, "peer connected", "peer=%d", p->id);
 	}
 	if (events & (ELOG_LOOP_READ | ELOG_LOOP_ERROR)) {
@@ -162,6 +164,13 @@ static void frame_open(struct elog_cluster *k, struct raft_peer *p)
 	p->count_pos = elog_raftwire_begin(&p->w, k->self, p->id, k->frame_seq++);
 	p->count = 0;
 	p->frame_open = 1;
+	if (p->hello_owed) {
+		struct elog_raftauth_hello h;
+		elog_raftauth_hello(k->auth, k->self, p->id, &h);
+		elog_raftwire_put_hello(&p->w, &h);
+		p->count++;
+		p->hello_owed = 0;
+	}
 }
 
 /*
@@ -382,6 +391,33 @@ static void leader_hint(struct elog_cluster *k, const struct elog_raftwire_msg *
 	p->leader_hint_term = m->msg.term;
 }
 
+/* With a cluster secret: a connection's first frame opens with a good
+ * HELLO from the broker it claims to be, or it is dropped and closed. */
+static int authenticate(struct elog_cluster *k, struct elog_conn *c, struct elog_raftwire_reader *rd)
+{
+	struct elog_raftwire_msg m;
+	struct elog_err err;
+	struct timespec ts;
+
+	if (elog_raftwire_next(rd, &m, &err) != 1 || !m.is_hello) {
+		drop_warn(k->b, c->peer,
+			  "from broker %d: not authenticated (no hello first: is cluster_secret_file set on every broker?)",
+			  rd->from);
+		c->closing = 1;
+		return -1;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (elog_raftauth_check(k->auth, rd->from, k->self, &m.hello,
+				(uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, &err) < 0) {
+		drop_warn(k->b, c->peer, "%s", err.msg);
+		c->closing = 1;
+		return -1;
+	}
+	c->raft_authed = 1;
+	c->raft_from = rd->from;
+	return 0;
+}
+
 void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
 			    const uint8_t *body, size_t len)
 {
@@ -407,6 +443,9 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 			  k->self);
 		return;
 	}
+	if (k->auth && !(c->raft_authed && c->raft_from == rd.from) && authenticate(k, c, &rd) < 0)
+		return;
+	c->raft_peer = 1;
 	peer_find(k, rd.from)->heard = 1;
 	while ((rc = elog_raftwire_next(&rd, &m, &err)) == 1) {
 		struct raft_group *g = raft_group_of(k, &m.group);
@@ -415,6 +454,8 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 			leader_hint(k, &m);
 			continue;
 		}
+		if (m.is_hello)
+			continue; /* checked above, or no secret here */
 		if (!g)
 			continue; /* a topic not created here yet, or gone */
 		if (m.msg.type == ELOG_RAFT_MSG_APPEND) {

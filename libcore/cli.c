@@ -1,5 +1,6 @@
 /* cli — diagnostics, option tables and value parsers for the tools; see cli.h. */
 #include "cli.h"
+#include "proto.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -241,6 +242,54 @@ int elog_cli_duration_option(const struct elog_cli_program *program, const char 
 	if (*ms < min_ms || *ms > max_ms)
 		return elog_cli_usage_error(program, "%s: %s is outside %s", name, arg, range);
 	return -1;
+}
+
+static int target_add(const struct elog_cli_program *program, const char *what, const char *topic,
+		      int32_t partition, struct elog_cli_target *targets, size_t *count, size_t max)
+{
+	for (size_t i = 0; i < *count; i++) {
+		const struct elog_cli_target *t = &targets[i];
+		if (strcmp(t->topic, topic) != 0)
+			continue;
+		if (t->partition < 0 || partition < 0 || t->partition == partition)
+			return elog_cli_usage_error(program, "%s'%s'%s listed twice", what, topic,
+						    partition >= 0 && t->partition >= 0 ? ": a partition"
+											: "");
+	}
+	if (*count == max)
+		return elog_cli_usage_error(program, "%smore than %zu topic partitions", what, max);
+	targets[(*count)++] = (struct elog_cli_target){topic, partition};
+	return -1;
+}
+
+int elog_cli_target_operand(const struct elog_cli_program *program, const char *what,
+			    char *operand, struct elog_cli_target *targets, size_t *count,
+			    size_t max)
+{
+	char *colon = strchr(operand, ':'), *p, *comma;
+	struct elog_err err;
+	uint64_t id;
+	int rc;
+
+	if (colon)
+		*colon = '\0';
+	if (elog_topic_name_check(operand, strlen(operand), 0, &err) < 0)
+		return elog_cli_usage_error(program, "%sinvalid topic \"%s\": %s", what, operand,
+					    err.msg);
+	if (!colon)
+		return target_add(program, what, operand, -1, targets, count, max);
+	/* Each pass takes one partition; the operand's commas bound them. */
+	for (p = colon + 1;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (elog_cli_parse_u64(p, 0, INT32_MAX, &id, &err) < 0)
+			return elog_cli_usage_error(program, "%s'%s': invalid partition: %s", what,
+						    operand, err.msg);
+		rc = target_add(program, what, operand, (int32_t)id, targets, count, max);
+		if (rc >= 0 || !comma)
+			return rc;
+	}
 }
 
 /* ---------------------------------------------------------------- parsers */

@@ -137,6 +137,23 @@ int elog_cli_usage_error(const struct elog_cli_program *program, const char *fmt
 
 /* ---------------------------------------------------------------- parsers */
 
+/* One topic, or one partition of it, named by an operand. */
+struct elog_cli_target {
+	const char *topic;
+	int32_t partition;   /* -1: every partition */
+};
+
+/*
+ * An operand TOPIC[:PARTITION[,PARTITION...]] (split in place: the targets
+ * point into it) appended to targets[*count], at most max: a bad topic name
+ * or partition, a topic or partition named twice, or too many, is a usage
+ * error whose message starts with `what` ("" or e.g. "purge: "). Returns -1
+ * when good, else the usage error's exit status (as option parsers do).
+ */
+int elog_cli_target_operand(const struct elog_cli_program *program, const char *what,
+			    char *operand, struct elog_cli_target *targets, size_t *count,
+			    size_t max);
+
 /* Decimal digits only (no sign, no blanks), min <= value <= max. */
 int elog_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		       struct elog_err *err);

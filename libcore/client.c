@@ -700,6 +700,7 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 	uint32_t attempt = 0;
 
 	c->last_proto_error = 0;
+	c->admin_in_doubt = 0;
 	if (c->md.controller_id < 0 && !elog_client_metadata(c, NULL, 0, err))
 		return elog_err_prefix(err, "%s", what);
 	for (;;) {
@@ -717,11 +718,18 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 			    !elog_client_metadata(c, NULL, 0, NULL))
 				return elog_err_prefix(err, "%s", what);
 			lost = 1;
+			if (!strstr(err->msg, "cannot connect"))
+				c->admin_in_doubt = 1; /* sent, maybe applied */
 		} else if (code) {
 			c->last_proto_error = code;
 			elog_client_err_proto(err, code, msg, msg_len, "%s", what);
 			if (!elog_proto_error_retriable(code))
 				return -1;
+			/* A change proposed and then not answered in time, or by a
+			 * controller that lost its place, may still commit. */
+			if (code == ELOG_PE_TIMEOUT || code == ELOG_PE_NOT_LEADER ||
+			    code == ELOG_PE_SHUTTING_DOWN)
+				c->admin_in_doubt = 1;
 		} else {
 			return 0;
 		}
@@ -749,6 +757,30 @@ static int admin_simple(struct elog_client *c, uint16_t api, elog_client_encode_
 	return 0;
 }
 
+/* A retried create found its topic: whether it is the one asked for (an
+ * earlier attempt of ours, committed unanswered), by partitions and
+ * replicas, as far as the request said them. */
+static int created_as_asked(struct elog_client *c, const char *name, uint32_t partitions,
+			    uint16_t replication_factor)
+{
+	const char *names[1] = {name};
+	struct elog_topic_descriptions d;
+	struct elog_err e;
+	int same = 0;
+
+	if (elog_admin_describe_topics(c, names, 1, &d, &e) < 0)
+		return 0;
+	if (d.count == 1 && !d.topics[0].error &&
+	    (!partitions || d.topics[0].partition_count == partitions)) {
+		same = 1;
+		for (size_t i = 0; replication_factor && i < d.topics[0].partition_desc_count; i++)
+			if (d.topics[0].partitions[i].replica_count != replication_factor)
+				same = 0;
+	}
+	elog_topic_descriptions_release(&d);
+	return same;
+}
+
 int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t partitions,
 			    uint16_t replication_factor, const struct elog_config_entry *configs,
 			    size_t config_count, struct elog_err *err)
@@ -756,13 +788,31 @@ int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t pa
 	struct admin_request a = {.name = name, .partitions = partitions,
 				  .replication_factor = replication_factor,
 				  .configs = configs, .config_count = config_count};
-	return admin_simple(c, ELOG_API_CREATE_TOPIC, encode_create, &a, "create", err);
+
+	if (admin_simple(c, ELOG_API_CREATE_TOPIC, encode_create, &a, "create", err) == 0)
+		return 0;
+	/* "Exists" after an attempt that may have been applied unanswered: ours,
+	 * when it is what we asked for (not a claim that nobody else made it). */
+	if (c->last_proto_error == ELOG_PE_TOPIC_EXISTS && c->admin_in_doubt &&
+	    created_as_asked(c, name, partitions, replication_factor)) {
+		c->last_proto_error = 0;
+		return 0;
+	}
+	return -1;
 }
 
 int elog_admin_delete_topic(struct elog_client *c, const char *name, struct elog_err *err)
 {
 	struct admin_request a = {.name = name};
-	return admin_simple(c, ELOG_API_DELETE_TOPIC, encode_delete, &a, "delete", err);
+
+	if (admin_simple(c, ELOG_API_DELETE_TOPIC, encode_delete, &a, "delete", err) == 0)
+		return 0;
+	/* "No such topic" after an attempt that may have been applied: gone, as asked. */
+	if (c->last_proto_error == ELOG_PE_UNKNOWN_TOPIC && c->admin_in_doubt) {
+		c->last_proto_error = 0;
+		return 0;
+	}
+	return -1;
 }
 
 int elog_admin_alter_topic(struct elog_client *c, const char *name, uint32_t partitions,

@@ -55,6 +55,8 @@ struct elog_client {
 	size_t conn_count;
 	struct elog_response resp;     /* reused by synchronous calls */
 	int last_proto_error;
+	int admin_in_doubt;          /* the last admin_call sent an attempt that may have
+	                                taken effect unanswered (lost, timed out, moved) */
 	struct elog_broker_addr last_good;  /* the broker that last answered METADATA */
 	int has_last_good;
 };

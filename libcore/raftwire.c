@@ -98,7 +98,7 @@ int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg
 	m->msg.term = elog_wire_get_u64(r);
 	if (r->failed)
 		return elog_wire_r_end(r, err);
-	if (type != ELOG_RAFTWIRE_LEADER &&
+	if (type != ELOG_RAFTWIRE_LEADER && type != ELOG_RAFTWIRE_HELLO &&
 	    (type < ELOG_RAFT_MSG_APPEND || type > ELOG_RAFT_MSG_TIMEOUT_NOW))
 		return elog_err_set(err, ELOG_E_CORRUPT, "malformed message type %u", type);
 	m->msg.from = rd->from;
@@ -107,6 +107,20 @@ int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg
 		m->leader_hint = 1;
 		if (m->group.topic_len == 0)
 			return elog_err_set(err, ELOG_E_CORRUPT, "leader hint for the metadata group");
+	} else if (type == ELOG_RAFTWIRE_HELLO) {
+		const uint8_t *nonce, *mac;
+		size_t nonce_len, mac_len;
+		m->is_hello = 1;
+		elog_wire_r_field(r, "hello");
+		m->hello.unix_ms = elog_wire_get_u64(r);
+		elog_wire_get_bytes(r, &nonce, &nonce_len);
+		elog_wire_get_bytes(r, &mac, &mac_len);
+		if (r->failed)
+			return elog_wire_r_end(r, err);
+		if (nonce_len != sizeof(m->hello.nonce) || mac_len != sizeof(m->hello.mac))
+			return elog_err_set(err, ELOG_E_CORRUPT, "malformed hello");
+		memcpy(m->hello.nonce, nonce, nonce_len);
+		memcpy(m->hello.mac, mac, mac_len);
 	} else {
 		m->msg.type = (enum elog_raft_msg_type)type;
 		get_fields(r, m);
@@ -175,6 +189,18 @@ void elog_raftwire_put(struct elog_wire_w *w, const struct elog_raftwire_group *
 	case ELOG_RAFT_MSG_TIMEOUT_NOW:
 		break;
 	}
+}
+
+void elog_raftwire_put_hello(struct elog_wire_w *w, const struct elog_raftauth_hello *h)
+{
+	elog_wire_put_string(w, "", 0);
+	elog_wire_put_u32(w, 0);
+	elog_wire_put_i64(w, 0);
+	elog_wire_put_u8(w, ELOG_RAFTWIRE_HELLO);
+	elog_wire_put_u64(w, 0);
+	elog_wire_put_u64(w, h->unix_ms);
+	elog_wire_put_bytes(w, h->nonce, sizeof(h->nonce));
+	elog_wire_put_bytes(w, h->mac, sizeof(h->mac));
 }
 
 void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_group *g,

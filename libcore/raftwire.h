@@ -30,6 +30,9 @@
  *                       that the sender leads the group in `term`, sent
  *                       to brokers that hold no replica of it (so their
  *                       METADATA can name the leader)
+ *       HELLO (17)      u64 unix_ms, bytes nonce (16), bytes mac (32):
+ *                       the connection's first message when the cluster
+ *                       has a secret (raftauth.h); metadata group id, term 0
  *
  * Decoding is per type (a union decoded whatever its type once hid a bug in
  * the simulator's driver). Every count and length is checked against the
@@ -46,12 +49,14 @@
 #include "err.h"
 #include "proto.h"
 #include "raft.h"
+#include "raftauth.h"
 
 /* The smallest message (TIMEOUT_NOW with an empty topic). */
 #define ELOG_RAFTWIRE_MSG_MIN_BYTES (2 + 4 + 8 + 1 + 8)
 
-/* The type byte of a leader hint (after the core's message types). */
+/* The type bytes of the driver's own messages (after the core's). */
 #define ELOG_RAFTWIRE_LEADER 16
+#define ELOG_RAFTWIRE_HELLO 17
 
 /* Which group a message is for. */
 struct elog_raftwire_group {
@@ -68,6 +73,8 @@ struct elog_raftwire_msg {
 	size_t batches_len;
 	int leader_hint;               /* a LEADER hint: msg.from leads the group in msg.term;
 	                                  msg.type is 0 (no Raft message) */
+	int is_hello;                  /* a HELLO (msg.type 0): hello holds it */
+	struct elog_raftauth_hello hello;
 };
 
 struct elog_raftwire_reader {
@@ -90,6 +97,8 @@ size_t elog_raftwire_begin(struct elog_wire_w *w, int32_t from, int32_t to, uint
 void elog_raftwire_put(struct elog_wire_w *w, const struct elog_raftwire_group *g,
 		       const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
 
+/* A HELLO, the first message on a connection to a peer (raftauth.h). */
+void elog_raftwire_put_hello(struct elog_wire_w *w, const struct elog_raftauth_hello *h);
 /* A LEADER hint: this broker leads group g in term. */
 void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_group *g,
 			      uint64_t term);

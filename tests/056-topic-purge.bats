@@ -330,7 +330,7 @@ closed"
 	run -2 --separate-stderr elog-topic purge --before 5 u:1,1
 	assert_equal "${stderr_lines[0]}" "elog-topic: purge: 'u': a partition listed twice"
 	run -2 --separate-stderr elog-topic purge --before 5 'a/b'
-	assert_regex "${stderr_lines[0]}" '^elog-topic: topic name has a byte other than'
+	assert_regex "${stderr_lines[0]}" '^elog-topic: purge: invalid topic "a/b": topic name has a byte other than'
 	run -2 --separate-stderr elog-topic delete --before 5 u
 	assert_equal "${stderr_lines[0]}" "elog-topic: --before does not apply to delete"
 	run -2 --separate-stderr elog-topic describe -n u

@@ -103,6 +103,7 @@ struct fb {
 	int16_t error_after_drop;         /* after that drop, answer produce requests with this */
 	int errors_after_drop;            /* ... so many of them */
 	int time_out_every;               /* append, then answer TIMEOUT, every Nth produce */
+	int drop_after_create_left;       /* create, then close without answering */
 	int hold_produce;                 /* hold this many produce answers, send reversed */
 	int bad_partition;                /* -1 or a partition answered with bad_error always */
 	int16_t bad_error;
@@ -514,6 +515,44 @@ static int fb_handle(struct fb *fb, struct fb_conn *c, const uint8_t *frame, siz
 						 "topic already exists");
 		} else {
 			fb_create(fb, name, nlen, parts ? parts : fb->default_partitions);
+		}
+		if (fb->drop_after_create_left > 0) {
+			fb->drop_after_create_left--;
+			drop = 1;
+		}
+		break;
+	}
+	case ELOG_API_DESCRIBE_TOPICS: {
+		/* Version 3, enough for the client: names asked, partitions, one replica. */
+		uint32_t n = elog_wire_get_u32(&r);
+		elog_wire_put_u32(&w, n);
+		for (uint32_t i = 0; i < n; i++) {
+			const char *name;
+			size_t nlen;
+			struct fb_topic *t;
+			elog_wire_get_string(&r, &name, &nlen);
+			t = fb_topic(fb, name, nlen);
+			elog_wire_put_string(&w, name, nlen);
+			elog_wire_put_i16(&w, t ? 0 : ELOG_PE_UNKNOWN_TOPIC);
+			elog_wire_put_u32(&w, t ? t->nparts : 0);
+			elog_wire_put_u32(&w, 0);
+			elog_wire_put_u32(&w, t ? t->nparts : 0);
+			for (uint32_t k = 0; t && k < t->nparts; k++) {
+				elog_wire_put_u32(&w, k);
+				elog_wire_put_i64(&w, 0);
+				elog_wire_put_i64(&w, t->parts[k]->hw);
+				elog_wire_put_u64(&w, 0);
+				elog_wire_put_u32(&w, 1);
+				elog_wire_put_u8(&w, 0);
+				elog_wire_put_cstring(&w, "");
+				elog_wire_put_i32(&w, fb->id);
+				elog_wire_put_u64(&w, 1);
+				elog_wire_put_u32(&w, 1);
+				elog_wire_put_i32(&w, fb->id);
+				elog_wire_put_u8(&w, 1);
+				elog_wire_put_i64(&w, t->parts[k]->hw);
+				elog_wire_put_i64(&w, 0);
+			}
 		}
 		break;
 	}
@@ -1759,6 +1798,35 @@ static void test_producer_blocked_partition_fills_one_batch(void)
 	 * batch filling; 300 without the change. */
 	T_CHECK(batches <= ELOG_PRODUCER_PARTITION_IN_FLIGHT_MAX + 3);
 	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
+/*
+ * A create applied but unanswered (the connection lost after it): the retry
+ * finds the topic. It is ours when it is what we asked for: success, not
+ * "topic already exists". A delete likewise. One made by someone else
+ * with other settings is still "exists".
+ */
+static void test_admin_retry_after_lost_answer(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_err err;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	FB_LOCKED(fb, fb->drop_after_create_left = 1);
+	T_OK(elog_admin_create_topic(c, "lost", 3, 1, NULL, 0, &err), &err);
+	T_EQ_INT(fb_count(fb, "lost", 2), 0);
+	/* Without a lost attempt, "exists" is the answer. */
+	T_EQ_INT(elog_admin_create_topic(c, "lost", 3, 1, NULL, 0, &err), -1);
+	T_CHECK(strstr(err.msg, "exists") != NULL);
+	/* Lost, and the topic there is not the one asked for: "exists". */
+	T_OK(elog_admin_create_topic(c, "theirs", 2, 1, NULL, 0, &err), &err);
+	FB_LOCKED(fb, fb->drop_after_create_left = 1);
+	T_EQ_INT(elog_admin_create_topic(c, "theirs", 3, 1, NULL, 0, &err), -1);
+	T_CHECK(strstr(err.msg, "exists") != NULL);
 	elog_client_free(c);
 	fb_stop(fb);
 }
@@ -3009,6 +3077,7 @@ int main(void)
 	T_RUN(test_producer_idempotent_resend_after_drop);
 	T_RUN(test_producer_reports_in_order_after_timeout);
 	T_RUN(test_producer_blocked_partition_fills_one_batch);
+	T_RUN(test_admin_retry_after_lost_answer);
 	T_RUN(test_producer_final_error_and_tags);
 	T_RUN(test_producer_gives_up_indeterminate_after_resends);
 	T_RUN(test_producer_no_renumbering_of_a_maybe_written_batch);
