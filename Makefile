@@ -172,10 +172,12 @@ check: tools
 .PHONY: tools
 
 # ---- torture: the long history run (docs/testing.md, "Proving it") --------
-# elog-history's producers and consumers against a broker that the nemesis
-# (tests/tools/nemesis) kills and pauses every few seconds, for DURATION;
-# then the faults heal, a final read, and the check. `make check` runs a
-# short version (tests/090-history.bats). TORTURE_* variables: see the script.
+# elog-history's producers and consumers against a broker (or, with
+# TORTURE_BROKERS=3, a cluster) that the nemesis (tests/tools/nemesis) kills
+# and pauses every few seconds, for DURATION; then the faults heal, a final
+# read, and the check. `make check` runs short versions
+# (tests/090-history.bats, tests/091-history-cluster.bats). TORTURE_*
+# variables: see the script.
 DURATION ?= 10m
 
 torture: all tools

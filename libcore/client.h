@@ -558,8 +558,10 @@ struct elog_delivery {
 	int64_t base_offset;           /* offset of the first record; -1 when failed or acks=0 */
 	uint32_t record_count;
 	const uint64_t *tags;          /* record_count tags in send order */
-	int error;                     /* 0: delivered; > 0: protocol error code; -1: local
-	                                  (delivery timeout, connection, limits) */
+	int error;                     /* 0: delivered; > 0: refused for good, the
+	                                  protocol error code; -1: not delivered, outcome unknown
+	                                  (delivery timeout or retries used up on a
+	                                  retriable error, connection, limits) */
 	const char *message;           /* "" on success, else one line naming topic/partition */
 };
 

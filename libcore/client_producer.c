@@ -41,6 +41,8 @@ struct pbatch {
 	int done;              /* appended, reported once the batches before it are */
 	int64_t done_offset;   /* where it was appended (done) */
 	uint32_t sends;        /* times it went out in a request */
+	int maybe_written;     /* a send went unanswered (or timed out at the broker): it
+	                          may be in the log under its producer id and sequence */
 	uint32_t attempts;
 	int64_t deadline_ms;
 	uint8_t *data;
@@ -592,6 +594,7 @@ static int batch_close(struct elog_producer *p, struct ppart *pp, struct elog_er
 	b->done = 0;
 	b->attempts = 0;
 	b->sends = 0;
+	b->maybe_written = 0;
 	/* From its first record: a batch kept open while its partition was
 	 * blocked does not extend its records' delivery timeout. */
 	b->deadline_ms = pp->open_since_ms + p->cfg.delivery_timeout_ms;
@@ -658,6 +661,7 @@ static void pconn_lost(struct elog_producer *p, struct pconn *pc, const struct e
 			struct pbatch *b = rq->batches[i];
 			struct ppart *pp = b->part;
 			b->in_flight = 0;
+			b->maybe_written = 1;
 			pp->in_flight--;
 			pp->retrying = 1;
 			if (pp->retry_at_ms < now)
@@ -741,6 +745,7 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 	struct ppart *pp = b->part;
 	char why[ELOG_ERR_MSG_MAX];
 	int64_t now;
+	int retriable;
 
 	assert(b->in_flight);
 	b->in_flight = 0;
@@ -757,7 +762,10 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 	else
 		snprintf(why, sizeof(why), "%s", elog_proto_error_text(code));
 	now = elog_clock_ms();
-	if (is_retriable(p, b, code) && b->attempts < p->cfg.retries && now < b->deadline_ms) {
+	if (code == ELOG_PE_TIMEOUT)
+		b->maybe_written = 1;
+	retriable = is_retriable(p, b, code);
+	if (retriable && b->attempts < p->cfg.retries && now < b->deadline_ms) {
 		b->attempts++;
 		p->stats.retries++;
 		pp->retrying = 1;
@@ -770,6 +778,22 @@ static void batch_result(struct elog_producer *p, struct pbatch *b, int code, co
 		if (code == ELOG_PE_NOT_LEADER || code == ELOG_PE_LEADER_UNKNOWN ||
 		    code == ELOG_PE_SHUTTING_DOWN || code == ELOG_PE_TIMEOUT)
 			p->metadata_stale = 1;
+		return;
+	}
+	if (retriable) {
+		/* Given up on an error worth retrying: an earlier send of this
+		 * batch may have been appended (and committed later: a lost
+		 * answer, a leader that moved), and an acks=all TIMEOUT means this
+		 * one was. Its fate is unknown, not refused: -1, as a batch that
+		 * expires in its queue. */
+		char lost[ELOG_ERR_MSG_MAX];
+		if (now >= b->deadline_ms)
+			snprintf(lost, sizeof(lost), "not delivered within %u ms (last error: %.160s)",
+				 p->cfg.delivery_timeout_ms, why);
+		else
+			snprintf(lost, sizeof(lost), "not delivered after %u retries (last error: %.160s)",
+				 b->attempts, why);
+		batch_fail(p, b, -1, lost);
 		return;
 	}
 	if (code == ELOG_PE_UNKNOWN_TOPIC || code == ELOG_PE_PRODUCER_FENCED) {
@@ -871,19 +895,40 @@ static int part_sendable(const struct elog_producer *p, const struct ppart *pp, 
 	return 1;
 }
 
-/* Renumber a partition's queued batches under a new producer id. */
+/*
+ * Renumber a partition's queued batches under a new producer id. A batch
+ * that may already be in the log (a send of it went unanswered) is not
+ * renumbered: under a new producer id no broker could tell it from a new
+ * batch, and it would be stored twice. It is reported instead, its fate
+ * unknown (-1).
+ */
 static int part_reset(struct elog_producer *p, struct ppart *pp, struct elog_err *err)
 {
 	int64_t id;
 	int16_t epoch;
 	int32_t seq = 0;
+	struct pbatch *b;
 
 	assert(pp->in_flight == 0);
 	if (elog_client_init_producer(p->client, &id, &epoch, err) < 0)
 		return -1;
+	/* (A report may also report the appended batches after it: look
+	 * again from the head each time.) */
+	for (;;) {
+		char msg[ELOG_ERR_MSG_MAX];
+		for (b = pp->head; b && (!b->maybe_written || b->done); b = b->next)
+			;
+		if (!b)
+			break;
+		snprintf(msg, sizeof(msg),
+			 "produce to '%s' partition %u: not delivered: sent, unanswered, and an "
+			 "earlier batch failed (last error: %.160s)",
+			 p->topic, pp->id, pp->last_error[0] ? pp->last_error : "none");
+		batch_report(p, b, -1, -1, msg);
+	}
 	pp->producer_id = id;
 	pp->epoch = epoch;
-	for (struct pbatch *b = pp->head; b; b = b->next) {
+	for (b = pp->head; b; b = b->next) {
 		if (b->done)
 			continue; /* appended under the old id: never sent again */
 		elog_batch_set_producer(b->data, b->len, id, epoch, seq);

@@ -2,8 +2,8 @@
  * elog-history — a Jepsen-style workload and history checker for elog
  * (docs/testing.md, "Proving it").
  *
- *   elog-history run [-b brokers] [-t topic] [-p partitions] [-P producers]
- *                    [-C consumers] [-d duration] [-r rate] [--flush policy]
+ *   elog-history run [-b brokers] [-t topic] [-p partitions] [-R replicas]
+ *                    [-P producers] [-C consumers] [-d duration] [-r rate] [--flush policy]
  *                    [--timeout duration] [--final-timeout duration] dir
  *   elog-history check file
  *
@@ -53,8 +53,14 @@
  *   ack-offset-mismatch   acknowledged at one offset, found at another
  *   phantom               a value read that no producer ever sent
  *
- * Memory: 24 bytes per send (struct send) and 8 bytes per offset of the
- * final read (uint64_t), so about 32 MB per million records, plus 8 bytes
+ * Availability figures, not anomalies: how long acknowledged sends took
+ * (invoke to ok: p50, p99, max), and the windows in which a partition went
+ * GAP_MS or more between two of its acknowledgements (a failover, a paused
+ * or cut-off leader), with their count and p50, p99, max, total.
+ *
+ * Memory: 32 bytes per send (struct send), 8 bytes per offset of the final
+ * read (uint64_t) and 8 per acknowledgement (its time and its latency), so
+ * about 48 MB per million records, plus 8 bytes
  * per (producer or consumer) x partition. Polls are checked as they are read
  * and not kept.
  *
@@ -87,6 +93,7 @@
 #define LINE_MAX_BYTES 4096
 #define VALUE_NONE UINT64_C(0)          /* final read: no record at this offset */
 #define VALUE_FOREIGN UINT64_MAX         /* final read: a record not from a history */
+#define GAP_MS 250u                      /* a partition this long without an ack: unavailable */
 
 enum {
 	OPT_FLUSH = 256,
@@ -101,6 +108,8 @@ static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "host:port,... (default $ELOG_BROKERS or 127.0.0.1:7411)"},
 	{'t', "topic", "TOPIC", "topic to use, created when missing (default history)"},
 	{'p', "partitions", "N", "partitions of a topic it creates (default 3)"},
+	{'R', "replication-factor", "N",
+	 "replication factor of a topic it creates (default 0: the brokers' default)"},
 	{'P', "producers", "N", "producer processes (default 2)"},
 	{'C', "consumers", "N", "consumer processes (default 2)"},
 	{'d', "duration", "DURATION", "how long producers send (default 10s)"},
@@ -119,8 +128,8 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	"[-b brokers] [-t topic] [-p partitions] [-P producers] [-C consumers] [-d duration] "
-	"[-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
+	"[-b brokers] [-t topic] [-p partitions] [-R replicas] [-P producers] [-C consumers] "
+	"[-d duration] [-r rate] [--flush policy] [--timeout duration] [--request-timeout duration] "
 	"[--final-timeout duration] [--allow kinds] run dir | [--allow kinds] check file",
 	"Run producers and consumers against a topic and check the history for lost, "
 	"duplicated and reordered records.",
@@ -132,6 +141,7 @@ struct run_config {
 	const char *topic;
 	const char *flush;
 	uint32_t partitions, producers, consumers, rate;
+	uint16_t replication_factor;   /* 0: the brokers' default_replication_factor */
 	int64_t duration_ms, timeout_ms, request_timeout_ms, final_timeout_ms;
 	unsigned allowed;              /* bit per enum anomaly: reported, not failed on */
 };
@@ -366,6 +376,14 @@ static int consume_loop(const struct run_config *rc, struct worker *w, uint32_t 
 
 /* ================================================================ run */
 
+static int leaders_known(const struct elog_meta_topic *t)
+{
+	for (uint32_t i = 0; i < t->partition_count; i++)
+		if (t->partitions[i].error || t->partitions[i].leader_id < 0)
+			return 0;
+	return 1;
+}
+
 static int topic_prepare(const struct run_config *rc, uint32_t *partitions, struct elog_err *err)
 {
 	struct elog_client *c = client_open(rc, err);
@@ -376,16 +394,30 @@ static int topic_prepare(const struct run_config *rc, uint32_t *partitions, stru
 
 	if (!c)
 		return -1;
-	if (elog_admin_create_topic(c, rc->topic, rc->partitions, 0, &flush, 1, err) < 0 &&
+	if (elog_admin_create_topic(c, rc->topic, rc->partitions, rc->replication_factor, &flush,
+				    1, err) < 0 &&
 	    elog_client_proto_error(c) != ELOG_PE_TOPIC_EXISTS)
 		goto out;
-	md = elog_client_metadata(c, &rc->topic, 1, err);
-	if (!md)
-		goto out;
-	t = elog_metadata_topic(md, rc->topic);
-	if (!t || t->error || !t->partition_count) {
-		elog_err_set(err, ELOG_E_INVAL, "topic '%s': not found after creating it", rc->topic);
-		goto out;
+	/* In a cluster the create is answered once committed, but the broker
+	 * asked for metadata may not have applied it yet, and the partitions'
+	 * first elections are still under way: wait (bounded) for every
+	 * partition to name a leader. */
+	int64_t deadline = elog_clock_ms() + rc->timeout_ms;
+	for (;;) {
+		md = elog_client_metadata(c, &rc->topic, 1, err);
+		t = md ? elog_metadata_topic(md, rc->topic) : NULL;
+		if (t && !t->error && t->partition_count && leaders_known(t))
+			break;
+		if (elog_clock_ms() >= deadline) {
+			if (md)
+				elog_err_set(err, ELOG_E_INVAL,
+					     "topic '%s': %s after creating it", rc->topic,
+					     t && !t->error && t->partition_count
+						     ? "a partition without a leader"
+						     : "not found");
+			goto out;
+		}
+		usleep(100 * 1000);
 	}
 	if (t->partition_count > PARTITIONS_MAX) {
 		elog_err_set(err, ELOG_E_LIMIT, "topic '%s': %" PRIu32 " partitions, at most %u",
@@ -622,7 +654,7 @@ enum send_state {
 	SEND_INFO,
 };
 
-/* One value pI-SEQ; 24 bytes. */
+/* One value pI-SEQ; 32 bytes. */
 struct send {
 	int64_t ack_offset;
 	int64_t read_offset;           /* -1: not in the final read */
@@ -630,8 +662,15 @@ struct send {
 	uint8_t state;                 /* enum send_state */
 	uint8_t polled;                /* seen by a consumer */
 	uint8_t reads;                 /* times in the final read, saturating */
+	uint32_t invoke_ms;            /* when it was invoked (ms since start_ms) */
 };
-_Static_assert(sizeof(struct send) == 24, "struct send is 24 bytes");
+_Static_assert(sizeof(struct send) == 32, "struct send is 32 bytes");
+
+/* A growing array of milliseconds. */
+struct ms_list {
+	uint32_t *v;
+	size_t count, cap;
+};
 
 struct sends {
 	struct send *v;
@@ -642,6 +681,7 @@ struct final_part {
 	uint64_t *values;              /* offset -> value id (producer << 40 | seq) + 1 */
 	int64_t cap;                   /* entries allocated (offsets 0 .. cap-1) */
 	int64_t log_start, end;        /* from final-end; end -1: missing */
+	struct ms_list acks;           /* when its sends were acknowledged */
 };
 
 enum anomaly {
@@ -666,6 +706,9 @@ struct checker {
 	char examples[A_COUNT][EXAMPLES_MAX][160];
 	uint64_t invokes, oks, fails, infos, polls, restarts, final_records, foreign;
 	uint64_t indeterminate, failed_read, indeterminate_read, below_start;
+	uint32_t now_ms;               /* the time field of the line being read */
+	struct ms_list latency;        /* invoke to ok of each acknowledged send */
+	struct ms_list gaps;           /* windows without acknowledgements (GAP_MS) */
 };
 
 static void anomaly(struct checker *ck, enum anomaly a, const char *fmt, ...)
@@ -707,6 +750,38 @@ static int parse_value(const char *s, uint32_t *producer, uint64_t *seq)
 	*producer = (uint32_t)p;
 	*seq = n;
 	return 0;
+}
+
+static int ms_push(struct ms_list *l, uint32_t ms)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		uint32_t *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->count++] = ms;
+	return 0;
+}
+
+static int ms_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-th percentile (0..100) of a sorted list, by nearest rank. */
+static uint32_t ms_percentile(const struct ms_list *l, unsigned q)
+{
+	size_t rank;
+
+	if (!l->count)
+		return 0;
+	rank = (l->count * q + 99) / 100;
+	return l->v[rank ? rank - 1 : 0];
 }
 
 static struct send *send_get(struct checker *ck, uint32_t producer, uint64_t seq)
@@ -867,6 +942,7 @@ static int pass_sends(struct checker *ck, char **f, int n)
 		if (s->state != SEND_NONE)
 			return bad_line(ck, "value invoked twice");
 		s->state = SEND_INVOKED;
+		s->invoke_ms = ck->now_ms;
 		ck->invokes++;
 		return 0;
 	}
@@ -879,6 +955,10 @@ static int pass_sends(struct checker *ck, char **f, int n)
 		s->ack_partition = (uint16_t)partition;
 		s->ack_offset = offset;
 		ck->oks++;
+		if (ms_push(&ck->latency, ck->now_ms >= s->invoke_ms ? ck->now_ms - s->invoke_ms : 0) <
+			    0 ||
+		    ms_push(&ck->final[partition].acks, ck->now_ms) < 0)
+			return bad_line(ck, "out of memory");
 		int64_t *last = &ck->send_last[(size_t)producer * ck->partitions + partition];
 		if (offset <= *last)
 			anomaly(ck, A_NONMONOTONIC_SEND,
@@ -1044,6 +1124,7 @@ static int read_pass(struct checker *ck, int pass)
 			ret = bad_line(ck, "expected: MS WORKER EVENT ...");
 			break;
 		}
+		ck->now_ms = t < 0 ? 0 : t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 		if (pass == 1 && f[1][0] == 'p')
 			ret = pass_sends(ck, f, n);
 		else if (pass == 1 && strncmp(f[1], "final", 5) == 0)
@@ -1126,14 +1207,50 @@ static void verdicts(struct checker *ck)
 	}
 }
 
+/* Sorted latencies, and each partition's gaps of GAP_MS or more between
+ * two acknowledgements. */
+static int availability(struct checker *ck)
+{
+	qsort(ck->latency.v, ck->latency.count, sizeof(uint32_t), ms_cmp);
+	for (uint32_t i = 0; i < ck->partitions; i++) {
+		struct ms_list *a = &ck->final[i].acks;
+		qsort(a->v, a->count, sizeof(uint32_t), ms_cmp);
+		for (size_t j = 1; j < a->count; j++)
+			if (a->v[j] - a->v[j - 1] >= GAP_MS &&
+			    ms_push(&ck->gaps, a->v[j] - a->v[j - 1]) < 0)
+				return -1;
+	}
+	qsort(ck->gaps.v, ck->gaps.count, sizeof(uint32_t), ms_cmp);
+	return 0;
+}
+
+static void print_availability(const struct checker *ck)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < ck->gaps.count; i++)
+		total += ck->gaps.v[i];
+	printf("acknowledged in ms: p50 %" PRIu32 " p99 %" PRIu32 " max %" PRIu32 "\n",
+	       ms_percentile(&ck->latency, 50), ms_percentile(&ck->latency, 99),
+	       ms_percentile(&ck->latency, 100));
+	printf("unavailable (a partition %u ms or more without an acknowledgement): %zu times, "
+	       "ms p50 %" PRIu32 " p99 %" PRIu32 " max %" PRIu32 " total %" PRIu64 "\n",
+	       GAP_MS, ck->gaps.count, ms_percentile(&ck->gaps, 50), ms_percentile(&ck->gaps, 99),
+	       ms_percentile(&ck->gaps, 100), total);
+}
+
 static void checker_release(struct checker *ck)
 {
 	if (ck->sends)
 		for (uint32_t i = 0; i <= ck->producers; i++)
 			free(ck->sends[i].v);
 	if (ck->final)
-		for (uint32_t i = 0; i < ck->partitions; i++)
+		for (uint32_t i = 0; i < ck->partitions; i++) {
 			free(ck->final[i].values);
+			free(ck->final[i].acks.v);
+		}
+	free(ck->latency.v);
+	free(ck->gaps.v);
 	free(ck->sends);
 	free(ck->final);
 	free(ck->send_last);
@@ -1164,6 +1281,10 @@ static int check_file(const char *path, unsigned allowed)
 	if (read_pass(ck, 2) < 0)
 		goto out;
 	verdicts(ck);
+	if (availability(ck) < 0) {
+		elog_cli_error("%s: out of memory", path);
+		goto out;
+	}
 	printf("sends %" PRIu64 " ok %" PRIu64 " failed %" PRIu64 " indeterminate %" PRIu64
 	       " (failed but read %" PRIu64 ", indeterminate but read %" PRIu64 ")\n",
 	       ck->invokes, ck->oks, ck->fails, ck->infos + ck->indeterminate, ck->failed_read,
@@ -1174,6 +1295,7 @@ static int check_file(const char *path, unsigned allowed)
 	if (ck->below_start)
 		printf(", %" PRIu64 " acknowledged below a log start (unchecked)", ck->below_start);
 	printf("\n");
+	print_availability(ck);
 	for (int a = 0; a < A_COUNT; a++) {
 		int allow = (allowed >> a) & 1;
 		printf("%-21s %" PRIu64 "%s\n", anomaly_names[a], ck->count[a],
@@ -1252,14 +1374,15 @@ static int option(struct run_config *rc, int id, const char *arg)
 	case OPT_FINAL_TIMEOUT: return duration(arg, "--final-timeout", &rc->final_timeout_ms);
 	case OPT_ALLOW: return parse_allow(arg, &rc->allowed) < 0 ? ELOG_EXIT_USAGE : -1;
 	}
-	uint64_t max = id == 'p' ? 1024 : id == 'r' ? 1000000 : WORKERS_MAX;
-	if (elog_cli_parse_u64(arg, id == 'C' ? 0 : 1, max, &v, &err) < 0) {
+	uint64_t max = id == 'p' ? 1024 : id == 'r' ? 1000000 : id == 'R' ? 7 : WORKERS_MAX;
+	if (elog_cli_parse_u64(arg, id == 'C' || id == 'R' ? 0 : 1, max, &v, &err) < 0) {
 		elog_cli_error_err(&err, "-%c", id);
 		return ELOG_EXIT_USAGE;
 	}
 	switch (id) {
 	case 'p': rc->partitions = (uint32_t)v; break;
 	case 'P': rc->producers = (uint32_t)v; break;
+	case 'R': rc->replication_factor = (uint16_t)v; break;
 	case 'C': rc->consumers = (uint32_t)v; break;
 	case 'r': rc->rate = (uint32_t)v; break;
 	}

@@ -21,10 +21,21 @@
 #   broker.ID.state   up, paused or down
 #   broker.ID.err     its stderr, every incarnation appended
 #
+# A cluster is the same brokers, each added with its own ID (and a
+# command line that has --id and --cluster). A fault may name its target:
+# FAULT@leader hits the broker that leads $NEMESIS_GROUP (a Raft group as
+# the brokers' "raft role" lines name it: TOPIC/PARTITION, or metadata;
+# default history/0), FAULT@follower one of the others, FAULT (or
+# FAULT@any) any broker. The choice is logged first, with the group's
+# leader at that moment ('-': none known; a broker alone has none), as
+#
+#   <epoch ms> <UTC time> target <fault> <role> <broker> <group> leader=<id>
+#
 # Calling order:
 #   NEMESIS_DIR=dir; nemesis_init
 #   nemesis_broker_add 1 DATADIR 127.0.0.1:0 elog-serve -d {dir} -l {listen}
 #   nemesis_loop SECONDS INTERVAL_SECONDS kill,pause[,lose-tail,isolate,drop-out,drop-in]
+#   (or, for a cluster, e.g. kill@leader,pause@follower,isolate@leader)
 #   nemesis_heal                     (the loop heals when it ends, too)
 #   nemesis_stop_all                 (teardown: every broker, by PID)
 
@@ -202,6 +213,75 @@ nemesis_heal() {
 	nemesis_log "healed"
 }
 
+# nemesis_leader GROUP — the broker that leads GROUP now, as the brokers'
+# logs tell: of the running brokers whose last "raft role" line for GROUP
+# says role=leader, the one with the highest term. Fails when none does.
+nemesis_leader() {
+	local group=$1 id line term best= best_term=-1
+	for id in $(nemesis_brokers); do
+		[ "$(nemesis_state "$id")" = up ] || continue
+		line=$(grep " msg=\"raft role\" group=$group " "$NEMESIS_DIR/broker.$id.err" 2>/dev/null |
+			tail -n 1)
+		[[ $line == *" role=leader "* ]] || continue
+		term=${line##* term=}
+		term=${term%% *}
+		if ((term > best_term)); then
+			best_term=$term
+			best=$id
+		fi
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+# nemesis_target ROLE — a broker for a fault: ROLE leader (of
+# $NEMESIS_GROUP; waits up to 10 s for one to be known), follower (a
+# running broker that does not lead it), any (at random).
+nemesis_target() {
+	local role=$1 group=${NEMESIS_GROUP:-history/0} ids leader= id others=() deadline
+	mapfile -t ids < <(nemesis_brokers)
+	case $role in
+	any) echo "${ids[RANDOM % ${#ids[@]}]}"; return 0 ;;
+	leader | follower) ;;
+	*) echo "nemesis: unknown target \"$role\"" >&2; return 2 ;;
+	esac
+	deadline=$((SECONDS + 10))
+	until leader=$(nemesis_leader "$group"); do
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.1
+	done
+	if [ "$role" = leader ]; then
+		[ -n "$leader" ] || { nemesis_log "target none: no leader of $group"; return 1; }
+		echo "$leader"
+		return 0
+	fi
+	for id in "${ids[@]}"; do
+		[ "$id" != "$leader" ] && [ "$(nemesis_state "$id")" = up ] && others+=("$id")
+	done
+	[ "${#others[@]}" -gt 0 ] || return 1
+	echo "${others[RANDOM % ${#others[@]}]}"
+}
+
+# nemesis_summary — per fault kind: how many, and how many hit the leader
+# of $NEMESIS_GROUP, from the target lines of nemesis.log.
+nemesis_summary() {
+	awk '$3 == "target" { n[$4]++; if ($8 == "leader=" $6) l[$4]++ }
+		END { for (f in n) printf "%s %d (the leader %d)\n", f, n[f], l[f] }' \
+		"$NEMESIS_DIR/nemesis.log" | sort
+}
+
+# nemesis_failovers GROUP_PREFIX — how many leaders were elected in the
+# groups whose names start with GROUP_PREFIX (e.g. "history/"), less each
+# group's first: the failovers the run caused, from the brokers' logs.
+nemesis_failovers() {
+	local n groups
+	n=$(cat "$NEMESIS_DIR"/broker.*.err 2>/dev/null |
+		sed -n "s|.* msg=\"raft role\" group=\($1[^ ]*\) role=leader term=\([0-9]*\) .*|\1 \2|p" |
+		sort -u | wc -l)
+	groups=$(cat "$NEMESIS_DIR"/broker.*.err 2>/dev/null |
+		sed -n "s|.* msg=\"raft role\" group=\($1[^ ]*\) role=leader .*|\1|p" | sort -u | wc -l)
+	echo $((n - groups))
+}
+
 # nemesis_fault FAULT ID — one fault now; the next heal (or the loop's next
 # step) undoes it.
 nemesis_fault() {
@@ -218,15 +298,17 @@ nemesis_fault() {
 # cluster run healthy for INTERVAL seconds, pick a fault from the
 # comma-separated list and a broker at random, hold it for INTERVAL seconds
 # (give or take half), heal, repeat. NEMESIS_PICK=cycle takes the faults
-# and brokers in turn instead (tests that need each fault at least once). Ends healed. Returns non-zero when a broker would not
+# and brokers in turn instead (tests that need each fault at least once);
+# NEMESIS_ROUNDS=N ends the loop after N faults, if SECONDS have not passed
+# first. Ends healed. Returns non-zero when a broker would not
 # start again (a real failure: the history run will say what it lost).
 nemesis_loop() {
-	local seconds=$1 interval=$2 faults ids fault id hold end n=0
+	local seconds=$1 interval=$2 faults ids fault id hold end n=0 role
 	IFS=, read -r -a faults <<<"$3"
 	mapfile -t ids < <(nemesis_brokers)
 	end=$((SECONDS + seconds))
 	trap 'nemesis_heal; exit 0' TERM INT
-	while [ "$SECONDS" -lt "$end" ]; do
+	while [ "$SECONDS" -lt "$end" ] && [ "$n" -lt "${NEMESIS_ROUNDS:-1000000000}" ]; do
 		sleep "$interval" &
 		wait $!
 		[ "$SECONDS" -lt "$end" ] || break
@@ -238,6 +320,16 @@ nemesis_loop() {
 			id=${ids[RANDOM % ${#ids[@]}]}
 		fi
 		n=$((n + 1))
+		role=any
+		if [[ $fault == *@* ]]; then
+			role=${fault#*@}
+			fault=${fault%@*}
+		fi
+		if [ "$role" != any ]; then
+			id=$(nemesis_target "$role") || continue
+		fi
+		nemesis_log "target $fault $role $id ${NEMESIS_GROUP:-history/0}" \
+			"leader=$(nemesis_leader "${NEMESIS_GROUP:-history/0}" || echo -)"
 		nemesis_fault "$fault" "$id" || { nemesis_heal; return 1; }
 		hold=$(( (interval * 500 + RANDOM % (interval * 1000 + 1)) ))
 		sleep "$((hold / 1000)).$(printf '%03d' $((hold % 1000)))" &

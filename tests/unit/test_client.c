@@ -100,6 +100,8 @@ struct fb {
 	int produce_errors_left;          /* answer this many produce requests with ... */
 	int16_t produce_error;            /* ... this code on every partition */
 	int drop_after_append_left;       /* append, then close without answering */
+	int16_t error_after_drop;         /* after that drop, answer produce requests with this */
+	int errors_after_drop;            /* ... so many of them */
 	int time_out_every;               /* append, then answer TIMEOUT, every Nth produce */
 	int drop_after_create_left;       /* create, then close without answering */
 	int hold_produce;                 /* hold this many produce answers, send reversed */
@@ -348,6 +350,10 @@ static int fb_produce(struct fb *fb, uint16_t version, struct elog_wire_w *w,
 	}
 	if (fb->drop_after_append_left > 0 && !injected) {
 		fb->drop_after_append_left--;
+		if (fb->error_after_drop) {
+			fb->produce_errors_left = fb->errors_after_drop;
+			fb->produce_error = fb->error_after_drop;
+		}
 		return 1;
 	}
 	return acks == 0 ? 2 : 0;
@@ -1869,6 +1875,89 @@ static void test_producer_final_error_and_tags(void)
 	fb_stop(fb);
 }
 
+/* The broker appends, the answer is lost, and every resend is refused with
+ * a retriable error (a leader that moved, LEADER_UNKNOWN) until the
+ * producer gives up: the records are in the log, so giving up must say
+ * "unknown" (-1), not "refused" (the broker's code). A history run found it
+ * (091-history-cluster, "failed but read"). */
+static void test_producer_gives_up_indeterminate_after_resends(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "gone", 1, 1, NULL, 0, &err), &err);
+	FB_LOCKED(fb, fb->drop_after_append_left = 1; fb->error_after_drop = ELOG_PE_LEADER_UNKNOWN;
+		  fb->errors_after_drop = 1000000);
+	producer_config(&pc, &l);
+	pc.retries = 2;
+	p = elog_producer_new(c, "gone", &pc, &err);
+	T_ASSERT(p);
+	for (int i = 0; i < 10; i++) {
+		struct elog_record r = value_record("v", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	T_EQ_INT(fb_count(fb, "gone", 0), 10);     /* appended by the first send */
+	T_EQ_INT(l.delivered, 0);
+	T_EQ_INT(l.failed, 10);
+	T_EQ_INT(l.last_error, -1);
+	T_CHECK(strstr(l.first_message, "not delivered after 2 retries (last error: ") != NULL);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
+/* The broker appends, the answer is lost, and the resend is refused with
+ * UNKNOWN_PRODUCER (the leader now serving it lacks the producer's state):
+ * the producer starts over under a new producer id, but a batch that may
+ * already be in the log must not be renumbered and sent again — no broker
+ * could tell it was a duplicate. A cluster history run found one value
+ * stored twice this way (an expired batch made the producer renumber a
+ * later one that had been sent to a leader killed before answering). */
+static void test_producer_no_renumbering_of_a_maybe_written_batch(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "renum", 1, 1, NULL, 0, &err), &err);
+	FB_LOCKED(fb, fb->drop_after_append_left = 1; fb->error_after_drop = ELOG_PE_UNKNOWN_PRODUCER;
+		  fb->errors_after_drop = 1);
+	producer_config(&pc, &l);
+	p = elog_producer_new(c, "renum", &pc, &err);
+	T_ASSERT(p);
+	for (int i = 0; i < 10; i++) {
+		struct elog_record r = value_record("v", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	T_EQ_INT(fb_count(fb, "renum", 0), 10);    /* once: not again under a new id */
+	T_EQ_INT(l.delivered + l.failed, 10);
+	T_EQ_INT(l.last_error, -1);                 /* not delivered: unknown, not refused */
+	T_CHECK(strstr(l.first_message, "sent, unanswered, and an earlier batch failed") != NULL);
+	/* What was never sent is still renumbered and delivered. */
+	for (int i = 10; i < 20; i++) {
+		struct elog_record r = value_record("v", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 5000, &err), &err);
+	T_EQ_INT(fb_count(fb, "renum", 0), 20);
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 static void test_producer_delivery_timeout(void)
 {
 	struct fb *fb = fb_start();
@@ -2990,6 +3079,8 @@ int main(void)
 	T_RUN(test_producer_blocked_partition_fills_one_batch);
 	T_RUN(test_admin_retry_after_lost_answer);
 	T_RUN(test_producer_final_error_and_tags);
+	T_RUN(test_producer_gives_up_indeterminate_after_resends);
+	T_RUN(test_producer_no_renumbering_of_a_maybe_written_batch);
 	T_RUN(test_producer_delivery_timeout);
 	T_RUN(test_producer_unknown_topic);
 	T_RUN(test_producer_acks_zero);
