@@ -80,6 +80,7 @@ struct wait_topic {
 
 struct elog_waiter {
 	enum waiter_kind kind;
+	int acks_one;                       /* produce with acks=1 */
 	struct elog_broker *broker;
 	struct elog_conn *conn;
 	struct elog_frame_header request; /* api, version, correlation id to answer */

@@ -350,15 +350,17 @@ static void produce_walk(struct elog_conn *c, struct elog_wire_r *r, struct elog
  * has passed them (the flusher thread syncs; nothing here touches the
  * disk), or the part needs no fsync (need_offset 0), or its log failed.
  */
-static int produce_flushed(struct elog_broker *b, struct wait_part *part)
+static int produce_flushed(struct elog_broker *b, const struct elog_waiter *w,
+			   struct wait_part *part)
 {
 	struct elog_err err;
 
 	if (!part->p || part->error || part->need_offset == 0)
 		return 1;
-	/* In a cluster acks=all waits for the commit (a majority durable, per the flush policy). */
+	/* In a cluster acks=all waits for the commit (a majority durable, per the
+	 * flush policy); acks=1 for the leader's own fsync (flush=always). */
 	if (b->cluster)
-		return elog_broker_raft_produce_done(b, part) != 0;
+		return elog_broker_raft_produce_done(b, part, w->acks_one) != 0;
 	if (elog_partlog_failed(part->p->log, &err)) {
 		elog_store_partition_check(b->store, part->p);
 		part_error(part, ELOG_PE_STORAGE_ERROR, "%s", err.msg);
@@ -372,7 +374,7 @@ static int produce_done(struct elog_waiter *w)
 	int done = 1;
 
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(w->broker, &w->parts[i]))
+		if (!produce_flushed(w->broker, w, &w->parts[i]))
 			done = 0;
 	return done;
 }
@@ -384,6 +386,7 @@ static int produce_done(struct elog_waiter *w)
  */
 static void produce_acks_one(struct elog_waiter *w)
 {
+	w->acks_one = 1;
 	for (uint32_t i = 0; i < w->part_count; i++) {
 		struct wait_part *part = &w->parts[i];
 		if (part->p && part->p->topic->config.flush != ELOG_FLUSH_ALWAYS)
@@ -453,7 +456,7 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 					      : b->config.produce_timeout_max_ms),
 			     &err) < 0) {
 		for (uint32_t i = 0; i < w->part_count; i++)
-			if (!produce_flushed(w->broker, &w->parts[i]))
+			if (!produce_flushed(w->broker, w, &w->parts[i]))
 				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
 		elog_broker_produce_answer(w);
 		return;
@@ -499,7 +502,7 @@ void elog_broker_produce_answer(struct elog_waiter *w)
 void elog_broker_produce_timeout(struct elog_waiter *w)
 {
 	for (uint32_t i = 0; i < w->part_count; i++)
-		if (!produce_flushed(w->broker, &w->parts[i]))
+		if (!produce_flushed(w->broker, w, &w->parts[i]))
 			part_error(&w->parts[i], ELOG_PE_TIMEOUT,
 				   "not flushed within the request's timeout");
 	elog_broker_produce_answer(w);

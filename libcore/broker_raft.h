@@ -213,7 +213,7 @@ int elog_broker_raft_produce_check(struct elog_broker *b, struct elog_partition 
 void elog_broker_raft_produced(struct elog_broker *b, struct elog_partition *p, int64_t base,
 			       int64_t last);
 /* acks=all: 1 once committed past need_offset, 0 while waiting, -1 failed (part's error set). */
-int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part);
+int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part, int acks_one);
 /* FETCH, LIST_OFFSETS, DELETE_RECORDS: NOT_LEADER/LEADER_UNKNOWN unless this broker leads p;
  * the code (0 when it leads) and msg. */
 int elog_broker_raft_leader_check(struct elog_broker *b, const struct elog_partition *p,

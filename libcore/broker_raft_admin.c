@@ -452,7 +452,7 @@ void elog_broker_raft_produced(struct elog_broker *b, struct elog_partition *p, 
 		raft_leader_appended(p->replication, base, last);
 }
 
-int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part)
+int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part, int acks_one)
 {
 	struct raft_group *g = part->p->replication;
 	int code;
@@ -468,7 +468,8 @@ int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part)
 	 * loop check every waiter), before it could be elected again.
 	 */
 	if (g && elog_raft_role(&g->raft) == ELOG_RAFT_LEADER)
-		return elog_raft_commit(&g->raft) >= part->need_offset;
+		return (acks_one ? elog_partlog_flushed_offset(part->p->log)
+				 : elog_raft_commit(&g->raft)) >= part->need_offset;
 	code = g ? not_leader(g, "this partition", part->message, sizeof(part->message))
 		 : ELOG_PE_NOT_LEADER;
 	if (!g)

@@ -44,7 +44,7 @@ holds() {
 	elog-dump -r "$ELOG_TMP/d$1/$2" 2>/dev/null | grep -q "$3"
 }
 
-@test "acks=all waits for a majority's fsync, not for the followers' writes" {
+@test "acks=all waits for a majority's fsync, not for the followers' writes; acks=1 for the leader's own fsync" {
 	local i f1 f2
 	for i in 1 2 3; do
 		cluster_start "$i"
@@ -66,12 +66,21 @@ holds() {
 	# ... nor read by a consumer: the high watermark stays below it.
 	run -0 elog-consume -b "$LADDR" -e t1
 	assert_equal "$output" "$(printf '11111\n22222')"
-	# Released, the syncs run and the record commits.
+	# acks=1 is the leader's own fsync alone (docs/operations.md): answered,
+	# and still not readable until a majority has it.
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a 1 --timeout 3s t1 <<<55555
+	run -0 elog-consume -b "$LADDR" -e t1
+	assert_equal "$output" "$(printf '11111\n22222')"
+	# Released, the syncs run and the records commit.
 	release "$f1"
 	release "$f2"
 	run -0 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 10s t1 <<<44444
 	run -0 elog-consume -b "$LADDR" -e t1
-	assert_equal "$output" "$(printf '11111\n22222\n33333\n44444')"
+	assert_equal "$output" "$(printf '11111\n22222\n33333\n55555\n44444')"
+	# The leader's own flusher held: not even acks=1 is answered.
+	hold "$LEADER"
+	run -1 elog-produce --no-idempotence -b "$LADDR" -a 1 --timeout 3s t1 <<<66666
+	release "$LEADER"
 }
 
 # states N TOPIC — every broker holds a raft.state for each of N partitions.
