@@ -705,8 +705,11 @@ static void abandon_moved(struct elog_producer *p)
 			struct pconn *pc = p->conns[k];
 			if (pc->broker_id != pp->in_flight_broker || !pc->reqs_used)
 				continue;
-			elog_err_set(&why, ELOG_E_IO, "leader of partition %u moved from broker %d to %d",
-				     pp->id, (int)pp->in_flight_broker, (int)pp->leader_id);
+			/* Every partition in flight there is resent: the reason is the
+			 * connection's, not this partition's alone. */
+			elog_err_set(&why, ELOG_E_IO,
+				     "requests to broker %d abandoned: a partition's leader moved away from it",
+				     (int)pp->in_flight_broker);
 			pconn_lost(p, pc, &why);
 		}
 		assert(pp->in_flight == 0);
