@@ -20,41 +20,17 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "filesync.h"
 
 #define BROKER_ID_NAME "broker.id"
 #define BROKER_ID_BYTES_MAX 16
 
-static int write_id(const char *dir, const char *path, int32_t id, struct elog_err *err)
+static int write_id(const char *dir, int32_t id, struct elog_err *err)
 {
-	char tmp[4200], text[BROKER_ID_BYTES_MAX];
+	char text[BROKER_ID_BYTES_MAX];
 	int len = snprintf(text, sizeof(text), "%d\n", (int)id);
-	int fd, dfd, rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return elog_err_errno(err, errno == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, errno,
-				      "%s: cannot create", tmp);
-	if (write(fd, text, (size_t)len) != len || fdatasync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		return elog_err_errno(err, e == ENOSPC ? ELOG_E_NOSPACE : ELOG_E_IO, e,
-				      "%s: cannot write", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot rename", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", dir);
-	if (fsync(dfd) < 0)
-		rc = elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", dir);
-	close(dfd);
-	return rc;
+	return elog_file_replace(dir, BROKER_ID_NAME, text, (size_t)len, err);
 }
 
 int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err)
@@ -70,7 +46,7 @@ int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err)
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
-		return write_id(dir, path, id, err);
+		return write_id(dir, id, err);
 	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);

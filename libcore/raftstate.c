@@ -1,5 +1,6 @@
 /* raftstate — a Raft group's raft.state file; see raftstate.h. */
 #include "raftstate.h"
+#include "filesync.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -171,21 +172,10 @@ static int tmp_rename(const char *tmp, const char *path, struct elog_err *err)
 
 int elog_raftstate_store(const char *dir, const struct elog_raftstate *s, struct elog_err *err)
 {
-	char path[4096], tmp[4096];
-	int dfd, rc = -1;
+	uint8_t buf[ELOG_RAFTSTATE_BYTES_MAX];
 
-	if (state_paths(dir, path, tmp, sizeof(path), err) < 0 || tmp_write(tmp, s, 1, err) < 0 ||
-	    tmp_rename(tmp, path, err) < 0)
-		return -1;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", dir);
-	if (fsync(dfd) < 0)
-		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", dir);
-	else
-		rc = 0;
-	close(dfd);
-	return rc;
+	return elog_file_replace(dir, ELOG_RAFTSTATE_NAME, buf,
+				 elog_raftstate_encode(s, buf, sizeof(buf)), err);
 }
 
 int elog_raftstate_store_unsynced(const char *dir, const struct elog_raftstate *s,

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "segment.h"
 #include "store_int.h"
+#include "filesync.h"
 
 #define PATH_BYTES 4096
 
@@ -50,16 +51,7 @@ int elog_store_path(const struct elog_store *store, char *out, const char *fmt, 
 
 int elog_store_sync_path(const char *path, struct elog_err *err)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
-	rc = fsync(fd);
-	if (rc < 0)
-		elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot sync", path);
-	close(fd);
-	return rc;
+	return elog_dir_sync(path, err);
 }
 
 int elog_store_name_check(const char *name, size_t len, struct elog_err *err)
