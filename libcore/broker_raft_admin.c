@@ -339,7 +339,6 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 {
 	struct elog_err err;
 	int64_t offset;
-
 	int32_t *replicas = NULL;
 	uint32_t rf = t->replication_factor;
 
@@ -347,7 +346,16 @@ int elog_broker_raft_alter_topic(struct elog_conn *c, const struct elog_frame_he
 		return 1;
 	if (partitions == 0)
 		partitions = t->partition_count;
-	if (partitions > t->partition_count && t->replicas && partitions <= (1u << 20)) {
+	if (elog_store_alter_check(c->broker->store, t, partitions, cfg, &err) < 0) {
+		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
+		return 1;
+	}
+	if (partitions > t->partition_count && !t->replicas) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
+					"the topic has no placement to grow (created before its cluster)");
+		return 1;
+	}
+	if (partitions > t->partition_count) {
 		/* The existing partitions keep their replicas; the new ones are
 		 * placed as a create places them. */
 		replicas = calloc((size_t)partitions * rf, sizeof(*replicas));

@@ -333,6 +333,12 @@ int elog_store_propose_create(struct elog_store *store, const char *name, size_t
 			      int64_t *offset, struct elog_err *err);
 int elog_store_propose_delete(struct elog_store *store, const struct elog_topic *topic,
 			      int64_t *offset, struct elog_err *err);
+/* The checks of an alter to `partitions` (not fewer than now, within the
+ * topic's and the broker's partition limits) and config, as a broker alone
+ * and a cluster's controller make them. */
+int elog_store_alter_check(const struct elog_store *store, const struct elog_topic *topic,
+			   uint32_t partitions, const struct elog_topic_config *config,
+			   struct elog_err *err);
 /* partitions: the new count (at least the current one); replicas: the
  * placement of every partition, old and new (replication_factor each),
  * NULL when the count does not change. */

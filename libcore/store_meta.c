@@ -270,11 +270,10 @@ static int reconfigure(struct elog_store *store, struct elog_topic *t,
 	return 0;
 }
 
-int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_t partitions,
-		     const struct elog_topic_config *config, struct elog_err *err)
+int elog_store_alter_check(const struct elog_store *store, const struct elog_topic *topic,
+			   uint32_t partitions, const struct elog_topic_config *config,
+			   struct elog_err *err)
 {
-	if (partitions == 0)
-		partitions = topic->partition_count;
 	if (partitions < topic->partition_count)
 		return elog_err_set(err, ELOG_E_INVAL, "partitions can only grow: %u is fewer than %u",
 				    partitions, topic->partition_count);
@@ -285,7 +284,15 @@ int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_
 	    store->options.partitions_max - store->partition_total)
 		return elog_err_set(err, ELOG_E_LIMIT, "the broker holds its limit of %u partitions",
 				    store->options.partitions_max);
-	if (elog_topic_config_check(config, err) < 0)
+	return elog_topic_config_check(config, err);
+}
+
+int elog_store_alter(struct elog_store *store, struct elog_topic *topic, uint32_t partitions,
+		     const struct elog_topic_config *config, struct elog_err *err)
+{
+	if (partitions == 0)
+		partitions = topic->partition_count;
+	if (elog_store_alter_check(store, topic, partitions, config, err) < 0)
 		return -1;
 	if (partitions > topic->partition_count && elog_store_space_room_for_new(store, err) < 0)
 		return -1;
@@ -1057,19 +1064,10 @@ int elog_store_propose_alter(struct elog_store *store, const struct elog_topic *
 			     struct elog_err *err)
 {
 	assert(store->propose);
-	if (elog_topic_config_check(config, err) < 0)
+	if (elog_store_alter_check(store, topic, partitions, config, err) < 0)
 		return -1;
-	if (partitions < topic->partition_count)
-		return elog_err_set(err, ELOG_E_INVAL, "partitions can only grow: %u is fewer than %u",
-				    partitions, topic->partition_count);
-	if (partitions > topic->partition_count &&
-	    (!replicas || !topic->replicas ||
-	     store->partition_total + (partitions - topic->partition_count) >
-		     store->options.partitions_max ||
-	     partitions > store->options.topic_partitions_max))
-		return elog_err_set(err, replicas ? ELOG_E_LIMIT : ELOG_E_INVAL,
-				    "cannot grow topic \"%s\" to %u partitions%s", topic->name,
-				    partitions, replicas ? ": past the broker's partition limits" : "");
+	/* New partitions need their placement (the caller's), after the old ones'. */
+	assert(partitions == topic->partition_count || (replicas && topic->replicas));
 	return record_topic_placed(store, topic->name, "alter", partitions, config,
 				   partitions > topic->partition_count ? topic->replication_factor : 0,
 				   partitions > topic->partition_count ? replicas : NULL, offset, err);

@@ -340,4 +340,7 @@ described_as() {
 	# Fewer partitions is refused, naming both counts.
 	run -1 --separate-stderr elog-topic -b "$LADDR" alter -p 3 t
 	assert_regex "$stderr" 'partitions can only grow: 3 is fewer than 4'
+	# Past the topic's partition limit: refused by the controller, as alone.
+	run -1 --separate-stderr elog-topic -b "$LADDR" alter -p 4000000 t
+	assert_regex "$stderr" 'partition count 4000000 is outside \[1, [0-9]+\]'
 }
