@@ -212,14 +212,51 @@ static void place(const struct elog_broker *b, uint32_t partitions, uint32_t rf,
 			out[i * rf + j] = cc->members[(i + shift + j) % cc->count].id;
 }
 
+/*
+ * Propose the create of a topic: partitions (0: the default), replication
+ * factor (0: the default), placed by place(); logged as proposed when a
+ * reason is given (a create on first use). *offset is its record's;
+ * -1 with err (ELOG_E_INVAL for a replication factor past the cluster or a
+ * partition count out of range; the store's checks otherwise).
+ */
+static int propose_create(struct elog_broker *b, const char *name, size_t len, uint32_t partitions,
+			  uint32_t rf, const struct elog_topic_config *cfg, const char *reason,
+			  int64_t *offset, struct elog_err *err)
+{
+	uint32_t n = b->config.cluster.count;
+	int32_t *replicas;
+	int rc;
+
+	if (rf == 0)
+		rf = b->config.default_replication_factor ? b->config.default_replication_factor
+							  : (n < 3 ? n : 3);
+	if (rf > n)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "replication factor %u is more than the %u brokers there are", rf, n);
+	if (partitions == 0)
+		partitions = b->config.store.default_partitions;
+	if (partitions > b->store->options.topic_partitions_max)
+		return elog_err_set(err, ELOG_E_INVAL, "partition count %u is outside [1, %u]",
+				    partitions, b->store->options.topic_partitions_max);
+	replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
+	if (!replicas)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	place(b, partitions, rf, replicas);
+	rc = elog_store_propose_create(b->store, name, len, partitions, cfg, rf, replicas, offset, err);
+	free(replicas);
+	if (rc == 0 && reason)
+		elog_logf(b->log, ELOG_LOG_INFO, "topic proposed",
+			  "topic=%.*s partitions=%u replicas=%u reason=%s", (int)len, name, partitions,
+			  rf, reason);
+	return rc;
+}
+
 struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
 						size_t len, int16_t *code, char *msg, size_t cap)
 {
 	struct elog_cluster *k = b->cluster;
-	uint32_t n = b->config.cluster.count, rf, partitions = b->config.store.default_partitions;
 	int free_slot = -1;
 	struct elog_err err;
-	int32_t *replicas;
 	int64_t offset;
 
 	if (elog_raft_role(&k->meta->raft) != ELOG_RAFT_LEADER) {
@@ -246,30 +283,15 @@ struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const cha
 		snprintf(msg, cap, "too many topics being created at once: try again");
 		return NULL;
 	}
-	rf = b->config.default_replication_factor ? b->config.default_replication_factor
-						  : (n < 3 ? n : 3);
-	if (rf > n)
-		rf = n;
-	replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
-	if (!replicas) {
-		*code = ELOG_PE_RESOURCE_LIMIT;
-		snprintf(msg, cap, "out of memory");
-		return NULL;
-	}
-	place(b, partitions, rf, replicas);
-	if (elog_store_propose_create(b->store, name, len, partitions, &b->config.store.defaults, rf,
-				      replicas, &offset, &err) < 0) {
+	if (propose_create(b, name, len, 0, 0, &b->config.store.defaults, "auto", &offset, &err) < 0) {
 		*code = (int16_t)elog_broker_store_error(&err);
 		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
-	} else {
-		snprintf(k->auto_creating[free_slot].name, sizeof(k->auto_creating[free_slot].name),
-			 "%.*s", (int)len, name);
-		k->auto_creating[free_slot].offset = offset;
-		snprintf(msg, cap, "topic being created");
-		elog_logf(b->log, ELOG_LOG_INFO, "topic proposed", "topic=%.*s partitions=%u replicas=%u reason=auto",
-			  (int)len, name, partitions, rf);
+		return NULL;
 	}
-	free(replicas);
+	snprintf(k->auto_creating[free_slot].name, sizeof(k->auto_creating[free_slot].name), "%.*s",
+		 (int)len, name);
+	k->auto_creating[free_slot].offset = offset;
+	snprintf(msg, cap, "topic being created");
 	return NULL;
 }
 
@@ -277,44 +299,16 @@ int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_h
 				  const char *name, size_t len, uint32_t partitions,
 				  uint16_t replication, const struct elog_topic_config *cfg)
 {
-	struct elog_broker *b = c->broker;
-	uint32_t n = b->config.cluster.count, rf = replication;
-	char msg[BROKER_MSG_MAX];
 	struct elog_err err;
-	int32_t *replicas;
 	int64_t offset;
 
 	if (meta_leader(c, rq) < 0)
 		return 1;
-	if (rf == 0)
-		rf = b->config.default_replication_factor ? b->config.default_replication_factor
-							  : (n < 3 ? n : 3);
-	if (rf > n) {
-		snprintf(msg, sizeof(msg), "replication factor %u is more than the %u brokers there are",
-			 rf, n);
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
-		return 1;
-	}
-	if (partitions == 0)
-		partitions = b->config.store.default_partitions;
-	if (partitions > b->store->options.topic_partitions_max) {
-		snprintf(msg, sizeof(msg), "partition count %u is outside [1, %u]", partitions,
-			 b->store->options.topic_partitions_max);
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
-		return 1;
-	}
-	replicas = calloc((size_t)partitions * rf, sizeof(*replicas));
-	if (!replicas) {
-		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
-		return 1;
-	}
-	place(b, partitions, rf, replicas);
-	if (elog_store_propose_create(b->store, name, len, partitions, cfg, rf, replicas, &offset,
-				      &err) < 0)
+	if (propose_create(c->broker, name, len, partitions, replication, cfg, NULL, &offset,
+			   &err) < 0)
 		elog_broker_reply_error(c, rq, elog_broker_store_error(&err), err.msg);
 	else
 		meta_park(c, rq, META_CREATE, name, len, offset);
-	free(replicas);
 	return 1;
 }
 
