@@ -797,10 +797,15 @@ int elog_admin_create_topic(struct elog_client *c, const char *name, uint32_t pa
 		return 0;
 	/* "Exists" after an attempt that may have been applied unanswered: ours,
 	 * when it is what we asked for (not a claim that nobody else made it). */
-	if (c->last_proto_error == ELOG_PE_TOPIC_EXISTS && c->admin_in_doubt &&
-	    created_as_asked(c, name, partitions, replication_factor)) {
-		c->last_proto_error = 0;
-		return 0;
+	if (c->last_proto_error == ELOG_PE_TOPIC_EXISTS && c->admin_in_doubt) {
+		struct elog_err exists = *err;
+		if (created_as_asked(c, name, partitions, replication_factor)) {
+			c->last_proto_error = 0;
+			return 0;
+		}
+		/* The describe's calls reset these: the answer is still "exists". */
+		*err = exists;
+		c->last_proto_error = ELOG_PE_TOPIC_EXISTS;
 	}
 	return -1;
 }

@@ -1117,18 +1117,22 @@ static void expire_batches(struct elog_producer *p, int64_t now)
 {
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		struct ppart *pp = p->parts[i];
-		struct pbatch *b = pp->head, *next;
+		struct pbatch *b = pp->head;
 		/* Deadlines grow along the queue (batches are queued as they close):
 		 * stop at the first one not due, so this is O(expired) per round. */
-		for (; b && now >= b->deadline_ms; b = next) {
+		while (b && now >= b->deadline_ms) {
 			char why[ELOG_ERR_MSG_MAX];
-			next = b->next;
-			if (b->in_flight || b->done)
+			if (b->in_flight || b->done) {
+				b = b->next;
 				continue;
+			}
 			snprintf(why, sizeof(why), "not delivered within %u ms%s%s%s", p->cfg.delivery_timeout_ms,
 				 pp->last_error[0] ? " (last error: " : "", pp->last_error,
 				 pp->last_error[0] ? ")" : "");
+			/* Its report may report done batches after it too (batch_report):
+			 * look again from the head, never at a pointer saved before. */
 			batch_fail(p, b, -1, why);
+			b = pp->head;
 		}
 	}
 }
@@ -1181,7 +1185,10 @@ int elog_producer_timeout_ms(const struct elog_producer *p)
 
 	for (uint32_t i = 0; p->parts && p->parts[i]; i++) {
 		const struct ppart *pp = p->parts[i];
-		if (elog_batch_builder_count(&pp->builder) && pp->open_since_ms + p->cfg.linger_ms < next)
+		/* A partition with closed batches waiting keeps its open batch open
+		 * (linger_expired): no linger timer for it. */
+		if (elog_batch_builder_count(&pp->builder) && pp->batches <= pp->in_flight + pp->done &&
+		    pp->open_since_ms + p->cfg.linger_ms < next)
 			next = pp->open_since_ms + p->cfg.linger_ms;
 		/* Batches waiting for a request slot are woken by their connection's
 		 * fd (a response frees a slot), not by a timer: no entry here. */
