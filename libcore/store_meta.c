@@ -478,6 +478,14 @@ static int apply_topic_op(struct elog_store *store, const char *name, size_t len
 	if (is_create ? t != NULL : t == NULL)
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s of %s topic", op->op,
 				    is_create ? "an existing" : "an unknown");
+	/* An alter proposed before another that added partitions carries the
+	 * count it saw: it changes the config, and the count stays. (Fewer
+	 * partitions are refused when an alter is proposed.) */
+	if (is_alter && t && op->partitions >= 1 && op->partitions < t->partition_count) {
+		op->partitions = t->partition_count;
+		free(op->replicas);
+		op->replicas = NULL;
+	}
 	if (!op->has_config || op->partitions < 1 || op->partitions > UINT32_MAX ||
 	    (t && op->partitions < t->partition_count))
 		return elog_err_set(err, ELOG_E_CORRUPT, "bad partitions or config");
@@ -998,7 +1006,9 @@ static int live_record(struct elog_store *store, const struct elog_record_view *
 	if (!t)
 		return 0;
 	if (before && memcmp(&old, &t->config, sizeof(old)) != 0) {
-		for (uint32_t i = 0; i < t->partition_count && t->partitions; i++)
+		/* The partitions there were before: an alter that also adds some
+		 * has set partition_count already, and the array grows below. */
+		for (uint32_t i = 0; i < old_count && t->partitions; i++)
 			if (t->partitions[i] &&
 			    elog_store_partition_reopen(store, t->partitions[i], err) < 0)
 				return -1;

@@ -172,10 +172,53 @@ static void test_create_twice_committed(void)
 	elog_store_close(store);
 }
 
+/*
+ * Two alters proposed on the same view: one adds partitions (with its new
+ * config), the other changes only the config and carries the old count.
+ * Applied in that order, the second keeps the new count and takes its
+ * config (it was "corrupt, skipped" and answered done); the grow's new
+ * partitions open with the new config (the reopen of the old ones read past
+ * the partition array when both changed at once).
+ */
+static void test_alters_proposed_together(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_store *store = open_replicated(dir, 0);
+	struct elog_topic_config cfg, grown, later;
+	const int32_t replicas[12] = {1, 2, 3, 2, 3, 1, 3, 1, 2, 1, 2, 3};
+	struct seen seen = {0};
+	struct elog_topic *t;
+	struct elog_err err;
+	int64_t a = -1, b = -1, c = -1;
+
+	T_ASSERT(store);
+	elog_topic_config_default(&cfg);
+	T_OK(elog_store_propose_create(store, "t", 1, 2, &cfg, 3, replicas, &a, &err), &err);
+	T_OK(elog_store_meta_apply(store, a + 1, changed, &seen, &err), &err);
+	t = elog_store_find(store, "t", 1);
+	T_ASSERT(t && t->partition_count == 2);
+	grown = cfg;
+	T_OK(elog_topic_config_set(&grown, "retention.ms", "1h", &err), &err);
+	later = cfg;
+	T_OK(elog_topic_config_set(&later, "retention.ms", "2h", &err), &err);
+	T_OK(elog_store_propose_alter(store, t, 4, replicas, &grown, &b, &err), &err);
+	T_OK(elog_store_propose_alter(store, t, 2, NULL, &later, &c, &err), &err);
+	T_OK(elog_store_meta_apply(store, c + 1, changed, &seen, &err), &err);
+	t = elog_store_find(store, "t", 1);
+	T_ASSERT(t);
+	T_EQ_INT(t->partition_count, 4);
+	T_EQ_INT(seen.altered, 2);
+	T_EQ_INT(t->config.retention_ms, 2 * 3600 * 1000);
+	for (uint32_t i = 0; i < 4; i++)
+		T_ASSERT(t->partitions[i] != NULL);
+	elog_store_close(store);
+}
+
 int main(void)
 {
 	T_RUN(test_propose_then_apply);
 	T_RUN(test_dir_in_the_way_kept);
 	T_RUN(test_create_twice_committed);
+	T_RUN(test_alters_proposed_together);
 	return t_finish();
 }
