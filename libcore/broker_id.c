@@ -21,6 +21,7 @@
 
 #include "broker_int.h"
 #include "filesync.h"
+#include "raftstate.h"
 
 #define BROKER_ID_NAME "broker.id"
 #define BROKER_ID_BYTES_MAX 16
@@ -44,8 +45,17 @@ int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err)
 		return elog_err_set(err, ELOG_E_INVAL, "%s: path too long", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		char state[4200];
 		if (errno != ENOENT)
 			return elog_err_errno(err, ELOG_E_IO, errno, "%s: cannot open", path);
+		/* No claim, but Raft state: a directory that ran in a cluster and
+		 * lost its broker.id (or was copied without it) is someone's. */
+		snprintf(state, sizeof(state), "%s/%s/0/%s", dir, ELOG_STORE_META_DIR,
+			 ELOG_RAFTSTATE_NAME);
+		if (access(state, F_OK) == 0)
+			return elog_err_set(err, ELOG_E_INVAL,
+					    "%s: missing, but the directory holds Raft state (%s): see \"Replacing a broker\" in docs/operations.md",
+					    path, state);
 		return write_id(dir, id, err);
 	}
 	n = read(fd, text, sizeof(text) - 1);

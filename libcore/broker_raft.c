@@ -181,7 +181,12 @@ static void states_write(struct elog_cluster *k)
 		}
 	}
 	if (elog_raftstate_syncfs(k->meta->dir, &err) < 0) {
-		states_failed(k, k->meta, &err);
+		/* None of the batch is known durable: every group in it fails. */
+		for (g = list; g; g = g->state_next)
+			if (g->state_write) {
+				g->state_write = 0;
+				states_failed(k, g, &err);
+			}
 		goto out;
 	}
 	for (g = list; g; g = g->state_next)
@@ -190,7 +195,12 @@ static void states_write(struct elog_cluster *k)
 			states_failed(k, g, &err);
 		}
 	if (elog_raftstate_syncfs(k->meta->dir, &err) < 0) {
-		states_failed(k, k->meta, &err);
+		/* None of the batch is known durable: every group in it fails. */
+		for (g = list; g; g = g->state_next)
+			if (g->state_write) {
+				g->state_write = 0;
+				states_failed(k, g, &err);
+			}
 		goto out;
 	}
 	for (g = list; g; g = g->state_next)

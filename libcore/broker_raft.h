@@ -127,8 +127,6 @@ struct elog_cluster {
 	int check_meta;                 /* the metadata commit moved */
 	int kick_flusher;               /* a partition was written: a flusher round this turn */
 	struct raft_group *state_dirty; /* groups whose raft.state may have changed this turn */
-	int64_t warn_ms;
-	uint64_t warn_dropped;
 	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t transfer_deadline_ms;

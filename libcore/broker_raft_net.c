@@ -425,6 +425,17 @@ static void leader_hint(struct elog_cluster *k, const struct elog_raftwire_msg *
 	p = t->partitions[m->group.partition];
 	if (!p || p->replication || m->msg.term < p->leader_hint_term)
 		return;
+	/* Only one of the partition's replicas can lead it: a hint from any
+	 * other broker (with a term no real leader reaches) would misroute
+	 * clients for good. */
+	{
+		const int32_t *replicas = elog_topic_replicas(t, m->group.partition);
+		uint32_t i = 0;
+		while (replicas && i < t->replication_factor && replicas[i] != m->msg.from)
+			i++;
+		if (!replicas || i == t->replication_factor)
+			return;
+	}
 	p->leader_hint = m->msg.from;
 	p->leader_hint_term = m->msg.term;
 }

@@ -23,6 +23,11 @@ int elog_raftauth_init(struct elog_raftauth *a, const uint8_t *secret, size_t le
 		return elog_err_set(err, ELOG_E_INVAL, "the secret is %zu bytes, not %u to %u", len,
 				    ELOG_RAFTAUTH_SECRET_MIN, ELOG_RAFTAUTH_SECRET_MAX);
 	crypto_generichash(a->key, sizeof(a->key), secret, len, NULL, 0);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a->floor_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	}
 	return 0;
 }
 
@@ -101,6 +106,12 @@ int elog_raftauth_check(struct elog_raftauth *a, int32_t from, int32_t to,
 		return elog_err_set(err, ELOG_E_INVAL,
 				    "hello from broker %d: its clock is %llu ms from ours (at most %u)",
 				    (int)from, (unsigned long long)skew, ELOG_RAFTAUTH_SKEW_MS);
+	/* A HELLO made before this process started was recorded by someone:
+	 * the last-accepted times below were lost with the previous one. */
+	if (h->unix_ms < a->floor_ms)
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "hello from broker %d: older than this broker's start (replayed?)",
+				    (int)from);
 	for (i = 0; i < a->last_count && a->last[i].id != from; i++)
 		;
 	if (i < a->last_count && h->unix_ms <= a->last[i].unix_ms)

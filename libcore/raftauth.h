@@ -47,6 +47,8 @@ struct elog_raftauth {
 	} last[ELOG_RAFTAUTH_PEERS_MAX];
 	uint32_t last_count;
 	uint64_t sent_ms;
+	uint64_t floor_ms;       /* when this process started checking: older HELLOs
+	                            are replays across its restart */
 };
 
 struct elog_raftauth_hello {

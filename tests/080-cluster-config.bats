@@ -53,9 +53,13 @@ $USAGE" || assert_regex "$stderr" '^elog-serve: --id: '
 @test "a data directory belongs to one broker id: another --id, or a damaged broker.id, is refused naming the file" {
 	cluster_ports 2
 	cluster_start 1
+	cluster_start 2
 	run -0 cat d1/broker.id
 	assert_output "1"
+	# Elected: the metadata group's raft.state is written.
+	elog_wait_until 20 eval '[ -s d1/__meta/0/raft.state ]' || fail "no raft.state: $(cat b1.err)"
 	cluster_stop 1
+	cluster_stop 2
 	# Broker 2 given broker 1's directory (a swapped deploy): refused.
 	run -1 --separate-stderr elog-serve -d d1 -l "127.0.0.1:${PORTS[2]}" --id 2 --cluster "$CLUSTER"
 	assert_equal "$stderr" "elog-serve: cannot start: d1/broker.id: this directory is broker 1's, not broker 2's (--id): see \"Replacing a broker\" in docs/operations.md"
@@ -64,6 +68,10 @@ $USAGE" || assert_regex "$stderr" '^elog-serve: --id: '
 	printf '1x\n' >d1/broker.id
 	run -1 --separate-stderr elog-serve -d d1 -l "127.0.0.1:${PORTS[1]}" --id 1 --cluster "$CLUSTER"
 	assert_equal "$stderr" "elog-serve: cannot start: d1/broker.id: damaged (not a broker id and a newline): see \"Replacing a broker\" in docs/operations.md"
+	# No broker.id but Raft state: someone's directory, refused.
+	rm d1/broker.id
+	run -1 --separate-stderr timeout 20 elog-serve -d d1 -l "127.0.0.1:${PORTS[1]}" --id 1 --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d1/broker.id: missing, but the directory holds Raft state (d1/__meta/0/raft.state): see \"Replacing a broker\" in docs/operations.md"
 	# The same id starts again on its own directory.
 	printf '1\n' >d1/broker.id
 	cluster_start 1

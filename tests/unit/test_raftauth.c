@@ -42,6 +42,17 @@ static void test_hello(void)
 	elog_raftauth_hello(&a, 2, 1, &h2);
 	T_CHECK(h2.unix_ms > h.unix_ms);
 	T_OK(elog_raftauth_check(&b, 2, 1, &h2, h2.unix_ms, &err), &err);
+	/* Made before the receiver started (its last-accepted times were lost
+	 * with its previous run): a replay across a restart, refused. */
+	{
+		struct elog_raftauth fresh;
+		struct elog_raftauth_hello old;
+		elog_raftauth_hello(&a, 2, 1, &old);
+		usleep(5000);
+		T_OK(elog_raftauth_init(&fresh, secret, sizeof(secret) - 1, &err), &err);
+		T_EQ_INT(elog_raftauth_check(&fresh, 2, 1, &old, old.unix_ms + 10, &err), -1);
+		T_CHECK(strstr(err.msg, "older than this broker's start") != NULL);
+	}
 	/* A short secret is refused. */
 	T_EQ_INT(elog_raftauth_init(&c, secret, 31, &err), -1);
 }
