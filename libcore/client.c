@@ -730,9 +730,10 @@ static int admin_call(struct elog_client *c, uint16_t api, elog_client_encode_fn
 			if (!elog_proto_error_retriable(code))
 				return -1;
 			/* A change proposed and then not answered in time, or by a
-			 * controller that lost its place, may still commit. */
+			 * controller that lost its place (it names the new one, or
+			 * none yet), may still commit. */
 			if (code == ELOG_PE_TIMEOUT || code == ELOG_PE_NOT_LEADER ||
-			    code == ELOG_PE_SHUTTING_DOWN)
+			    code == ELOG_PE_LEADER_UNKNOWN || code == ELOG_PE_SHUTTING_DOWN)
 				c->admin_in_doubt = 1;
 		} else {
 			return 0;
