@@ -106,7 +106,7 @@ static int state_save_now(struct raft_group *g, uint16_t flags)
 
 	state_unmark(g);
 	state_build(g, flags, &s);
-	if (memcmp(&s, &g->saved, sizeof(s)) == 0)
+	if (elog_raftstate_equal(&s, &g->saved))
 		return 0;
 	if (elog_raftstate_store(g->dir, &s, &err) < 0) {
 		state_failed(g, &err);
@@ -158,7 +158,7 @@ static void states_write(struct elog_cluster *k)
 	for (g = list; g; g = g->state_next) {
 		g->state_dirty = 0;
 		state_build(g, 0, &s);
-		g->state_write = memcmp(&s, &g->saved, sizeof(s)) != 0;
+		g->state_write = !elog_raftstate_equal(&s, &g->saved);
 		n += g->state_write;
 	}
 	for (g = list; g && n <= RAFT_STATE_EACH_MAX; g = g->state_next)

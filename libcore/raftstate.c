@@ -21,6 +21,15 @@ void elog_raftstate_init(struct elog_raftstate *s)
 	s->hard.vote = ELOG_RAFT_NONE;
 }
 
+int elog_raftstate_equal(const struct elog_raftstate *a, const struct elog_raftstate *b)
+{
+	/* Field by field: a struct copied by assignment may carry any padding. */
+	return a->hard.term == b->hard.term && a->hard.vote == b->hard.vote &&
+	       a->hard.restricted_term == b->hard.restricted_term && a->commit == b->commit &&
+	       a->flags == b->flags && a->term_count == b->term_count &&
+	       memcmp(a->terms, b->terms, a->term_count * sizeof(a->terms[0])) == 0;
+}
+
 size_t elog_raftstate_encode(const struct elog_raftstate *s, uint8_t *buf, size_t cap)
 {
 	size_t n = ELOG_RAFTSTATE_HEAD_BYTES;

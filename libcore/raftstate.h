@@ -55,6 +55,8 @@ struct elog_raftstate {
 
 /* The state of a group that never ran: term 0, no vote, commit 0, no terms. */
 void elog_raftstate_init(struct elog_raftstate *s);
+/* Whether two states say the same (what would be written is the same). */
+int elog_raftstate_equal(const struct elog_raftstate *a, const struct elog_raftstate *b);
 /* Encode into buf (cap >= ELOG_RAFTSTATE_BYTES_MAX); returns the length. */
 size_t elog_raftstate_encode(const struct elog_raftstate *s, uint8_t *buf, size_t cap);
 /* Decode and check every field; ELOG_E_CORRUPT (or ELOG_E_VERSION) saying why. */
