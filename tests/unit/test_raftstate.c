@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "crc32c.h"
 #include "raftstate.h"
 #include "t.h"
 
@@ -100,14 +101,31 @@ static void test_file(void)
 	T_ASSERT(elog_raftstate_load(dir, &back, &found, &err) == -1);
 	T_CHECK(strstr(err.msg, "raft.state: ") != NULL);
 	T_CHECK(strstr(err.msg, "torn") != NULL || strstr(err.msg, "not a raft state") != NULL);
+	/* empty: made, and gone before the first copy was written: no state yet */
 	fd = open(path, O_WRONLY | O_TRUNC);
 	T_ASSERT(fd >= 0);
 	close(fd);
-	T_ASSERT(elog_raftstate_load(dir, &back, &found, &err) == -1);
+	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+	T_EQ_INT(found, 0);
 }
 
-/* The batched steps: until the rename the old state is what loads. */
-static void test_file_in_steps(void)
+static void flip(const char *dir, off_t at)
+{
+	char path[4096];
+	uint8_t b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/raft.state", dir);
+	fd = open(path, O_RDWR);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(pread(fd, &b, 1, at) == 1);
+	b ^= 0x10;
+	T_ASSERT(pwrite(fd, &b, 1, at) == 1);
+	close(fd);
+}
+
+/* One damaged copy: the other (the same state at rest) is used, and said; both: refused. */
+static void test_one_copy_damaged(void)
 {
 	const char *dir = t_tmpdir();
 	struct elog_raftstate s, back;
@@ -116,20 +134,104 @@ static void test_file_in_steps(void)
 
 	sample(&s);
 	T_OK(elog_raftstate_store(dir, &s, &err), &err);
+	s.hard.term = 12;
+	T_OK(elog_raftstate_store(dir, &s, &err), &err);
+	T_EQ_INT(s.seq, 2);
+	for (int copy = 0; copy < 2; copy++) {
+		flip(dir, (off_t)copy * ELOG_RAFTSTATE_COPY_BYTES + 10);
+		T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+		T_EQ_INT(back.hard.term, 12);
+		T_EQ_INT(back.copy_damaged, 1);
+		if (copy == 0)
+			flip(dir, 10); /* mended */
+	}
+	flip(dir, 10); /* now both */
+	T_ASSERT(elog_raftstate_load(dir, &back, &found, &err) == -1);
+	T_CHECK(strstr(err.msg, "raft.state: crc mismatch") != NULL);
+}
+
+/* A version 1 file (one copy, no sequence) loads, and the first write replaces it. */
+static void test_version_1(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_raftstate s, back;
+	uint8_t v1[ELOG_RAFTSTATE_BYTES_MAX], v2[ELOG_RAFTSTATE_BYTES_MAX];
+	struct elog_err err;
+	char path[4096];
+	size_t len;
+	int found, fd;
+
+	sample(&s);
+	len = elog_raftstate_encode(&s, v2, sizeof(v2));
+	/* Version 1: the version-2 copy without its sequence (bytes 36-43). */
+	memcpy(v1, v2, 36);
+	v1[4] = 1;
+	v1[5] = 0;
+	memcpy(v1 + 36, v2 + 44, len - 4 - 44);
+	len -= 8;
+	{
+		uint32_t crc = elog_crc32c(0, v1, len - 4);
+		for (int i = 0; i < 4; i++)
+			v1[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+	}
+	snprintf(path, sizeof(path), "%s/raft.state", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(write(fd, v1, len) == (ssize_t)len);
+	close(fd);
+	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+	T_EQ_INT(found, 1);
+	T_EQ_INT(back.seq, 0);
+	T_CHECK(elog_raftstate_equal(&s, &back));
+	T_EQ_INT(back.copy_damaged, 0);
+	/* Only copy 1 written (a crash before copy 0): the new state, the v1 copy older. */
+	back.hard.term = 20;
+	back.seq = 1;
+	T_OK(elog_raftstate_store_copy(dir, &back, 1, &err), &err);
+	T_OK(elog_raftstate_load(dir, &s, &found, &err), &err);
+	T_EQ_INT(s.hard.term, 20);
+	T_EQ_INT(s.seq, 1);
+	T_EQ_INT(s.copy_damaged, 0);
+}
+
+/*
+ * The batched steps: copy 1 of the new state, then copy 0. Until copy 1
+ * is written the old state loads; a copy 1 torn by a crash leaves the old
+ * one too; once copy 1 is whole the new one loads (its sequence is higher).
+ */
+static void test_file_in_steps(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_raftstate s, back;
+	struct elog_err err;
+	char path[4096];
+	int found, fd;
+
+	sample(&s);
+	T_OK(elog_raftstate_store(dir, &s, &err), &err);
 	s.hard.term = 11;
 	s.hard.vote = 2;
-	T_OK(elog_raftstate_store_unsynced(dir, &s, &err), &err);
+	s.seq++;
+	T_OK(elog_raftstate_store_copy(dir, &s, 1, &err), &err);
+	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
+	T_EQ_INT(back.hard.term, 11);
+	/* torn: only the first 30 bytes of copy 1 made it */
+	snprintf(path, sizeof(path), "%s/raft.state", dir);
+	fd = open(path, O_WRONLY);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(pwrite(fd, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, ELOG_RAFTSTATE_COPY_BYTES + 30) == 16);
+	close(fd);
 	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
 	T_EQ_INT(back.hard.term, 9);
+	T_EQ_INT(back.copy_damaged, 1);
+	T_OK(elog_raftstate_store_copy(dir, &s, 1, &err), &err);
 	T_OK(elog_raftstate_syncfs(dir, &err), &err);
-	T_OK(elog_raftstate_store_rename(dir, &err), &err);
+	T_OK(elog_raftstate_store_copy(dir, &s, 0, &err), &err);
 	T_OK(elog_raftstate_syncfs(dir, &err), &err);
 	T_OK(elog_raftstate_load(dir, &back, &found, &err), &err);
 	T_EQ_INT(found, 1);
+	T_EQ_INT(back.copy_damaged, 0);
 	T_CHECK(memcmp(&s, &back, sizeof(s)) == 0);
-	/* nothing to rename: an error naming the file */
-	T_ASSERT(elog_raftstate_store_rename(dir, &err) == -1);
-	T_CHECK(strstr(err.msg, "raft.state.tmp") != NULL);
 }
 
 /*
@@ -173,5 +275,7 @@ int main(void)
 	T_RUN(test_torn_write_refused);
 	T_RUN(test_file);
 	T_RUN(test_file_in_steps);
+	T_RUN(test_one_copy_damaged);
+	T_RUN(test_version_1);
 	return t_finish();
 }
