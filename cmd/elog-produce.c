@@ -780,11 +780,8 @@ static int parse_value(struct options *o, int id, const char *arg)
 		o->reject_path = arg;
 		return -1;
 	case OPT_LINGER:
-		if (elog_cli_parse_duration_ms(arg, &o->linger_ms, &err) < 0)
-			return elog_cli_usage_error(&program, "--linger: %s", err.msg);
-		if (o->linger_ms > LINGER_MAX_MS)
-			return elog_cli_usage_error(&program, "--linger: %s is more than 1m", arg);
-		return -1;
+		return elog_cli_duration_option(&program, "--linger", arg, 0, LINGER_MAX_MS, "0..1m",
+						&o->linger_ms);
 	case OPT_BATCH_SIZE:
 	case OPT_MAX_RECORD_BYTES:
 		if (elog_cli_parse_size(arg, &u, &err) < 0)
