@@ -24,7 +24,7 @@
  * the same name.
  *
  * Order of effects for one input (raft.h's calling sequence): the hard
- * state and term cache are written to raft.state (fsync, rename) before
+ * state and term cache are written to raft.state (both copies, synced) before
  * any message of the outbox leaves: at the end of the loop turn, for every
  * group that changed in it at once, before the turn's frames are sent (and
  * no frame is sent while one is waiting); log operations next (a follower's
