@@ -367,6 +367,14 @@ static void parked_close_record(struct elog_partlog *log)
 	log->dir_fd = -1;
 }
 
+void elog_partlog_close_discard(struct elog_partlog *log)
+{
+	if (!log)
+		return;
+	log->discard = 1;
+	elog_partlog_close(log);
+}
+
 void elog_partlog_close(struct elog_partlog *log)
 {
 	struct elog_err err;
@@ -374,6 +382,8 @@ void elog_partlog_close(struct elog_partlog *log)
 	if (!log)
 		return;
 	elog_partlog_fds_leave(log);
+	if (log->discard)
+		goto release;
 	/* A parked log is clean and its indexes are in their files: it only
 	 * records its durable end (see parked_close_record). */
 	if (log->parked) {

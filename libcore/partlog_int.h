@@ -150,6 +150,7 @@ struct elog_partlog {
 	 * also written under `mutex` (flush reads it there). */
 	int parked;                    /* every fd closed (-1); the log is clean */
 	int fresh;                     /* open is creating the log (create_unsynced applies) */
+	int discard;                   /* close writes and syncs nothing: the files go */
 	uint32_t fds_held;             /* counted in config.fds->open_files */
 	uint32_t segment_fds;          /* segments whose .log is open (fd >= 0) */
 	uint32_t fds_counted_segments; /* segment_fds when fds_held was counted */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,10 +172,16 @@ static void partition_discard(void *ctx, int fd)
 	elog_flusher_close_later(p->store->options.flusher, fd);
 }
 
-static void partition_close_log(struct elog_store *store, struct elog_partition *p)
+/* discard: the topic was deleted and its files go; nothing is flushed. */
+static void partition_close_log(struct elog_store *store, struct elog_partition *p, int discard)
 {
 	elog_flusher_remove(store->options.flusher, p->flusher_log);
 	p->flusher_log = NULL;
+	if (discard) {
+		elog_partlog_close_discard(p->log);
+		p->log = NULL;
+		return;
+	}
 	/* Close flushes too, but says nothing: a last failure must reach the log. */
 	if (!elog_partlog_failed(p->log, NULL))
 		elog_partlog_flush(p->log, NULL);
@@ -326,7 +333,7 @@ int elog_store_partition_reopen(struct elog_store *store, struct elog_partition 
 				struct elog_err *err)
 {
 	/* The log's bytes do not change, so the producer state stays valid. */
-	partition_close_log(store, p);
+	partition_close_log(store, p, 0);
 	if (partition_open_log(store, p, err) < 0)
 		return elog_err_prefix(err, "%s/%u", p->topic->name, p->id);
 	return 0;
@@ -349,7 +356,7 @@ static struct elog_partition *partition_open(struct elog_store *store, struct el
 	if (partition_open_log(store, p, err) < 0)
 		goto fail;
 	if (elog_pstate_rebuild(&p->pstate, p->log, &batches, err) < 0) {
-		partition_close_log(store, p);
+		partition_close_log(store, p, 0);
 		goto fail;
 	}
 	return p;
@@ -360,29 +367,39 @@ fail:
 	return NULL;
 }
 
-static void partition_free(struct elog_store *store, struct elog_partition *p)
+static void partition_free(struct elog_store *store, struct elog_partition *p, int discard)
 {
 	if (!p)
 		return;
 	if (p->log)
-		partition_close_log(store, p);
+		partition_close_log(store, p, discard);
 	elog_pstate_release(&p->pstate);
 	free(p);
 }
 
-void elog_store_topic_free(struct elog_store *store, struct elog_topic *t)
+static void topic_free(struct elog_store *store, struct elog_topic *t, int discard)
 {
 	if (!t)
 		return;
 	/* During replay a topic has a count but no partitions open yet. */
 	for (uint32_t i = 0; t->partitions && i < t->partition_count; i++)
 		if (t->partitions[i]) {
-			partition_free(store, t->partitions[i]);
+			partition_free(store, t->partitions[i], discard);
 			store->partition_total--;
 		}
 	free(t->partitions);
 	free(t->replicas);
 	free(t);
+}
+
+void elog_store_topic_free(struct elog_store *store, struct elog_topic *t)
+{
+	topic_free(store, t, 0);
+}
+
+void elog_store_topic_discard(struct elog_store *store, struct elog_topic *t)
+{
+	topic_free(store, t, 1);
 }
 
 /* Open partitions [t->partition_count, count) and grow the topic to count. */
@@ -443,7 +460,45 @@ int elog_store_remove_tree(const char *path, struct elog_err *err)
 	return 0;
 }
 
-/* Move DIR/<name> into DIR/.trash (durably) and remove it there. */
+static void *trash_remove_main(void *arg)
+{
+	struct elog_err err;
+
+	/* A failure or an exit midway leaves files in .trash: open removes them. */
+	(void)elog_store_remove_tree(arg, &err);
+	free(arg);
+	return NULL;
+}
+
+/*
+ * Remove the tree at path on a thread of its own (a deleted topic of a
+ * thousand partitions is seven thousand unlinks, seconds on a disk that
+ * discards on free: the loop must not wait for them). -1 when no thread
+ * could be started: the caller removes it.
+ */
+static int trash_remove_async(const char *path)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	char *copy = strdup(path);
+	int rc;
+
+	if (!copy || pthread_attr_init(&attr) != 0) {
+		free(copy);
+		return -1;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &attr, trash_remove_main, copy);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(copy);
+		return -1;
+	}
+	return 0;
+}
+
+/* Move DIR/<name> into DIR/.trash (durably) and remove it there, off the
+ * calling thread unless the disk is short of room. */
 int elog_store_trash(struct elog_store *store, const char *name, struct elog_err *err)
 {
 	char from[PATH_BYTES], trash[PATH_BYTES], to[PATH_BYTES];
@@ -468,7 +523,12 @@ int elog_store_trash(struct elog_store *store, const char *name, struct elog_err
 	}
 	if (elog_store_sync_path(store->dir, err) < 0 || elog_store_sync_path(trash, err) < 0)
 		return -1;
-	return elog_store_remove_tree(to, err);
+	/* In a cluster off the loop (Raft's heartbeats must not wait for
+	 * thousands of unlinks), unless short of room: the space is wanted back
+	 * now. A broker alone frees it at once, as the delete's answer says. */
+	if (!store->options.replicated || store->space.low || trash_remove_async(to) < 0)
+		return elog_store_remove_tree(to, err);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- lock */

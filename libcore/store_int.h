@@ -15,6 +15,8 @@ int elog_store_sync_path(const char *path, struct elog_err *err);
 int elog_store_topic_insert(struct elog_store *store, struct elog_topic *t, struct elog_err *err);
 void elog_store_topic_remove(struct elog_store *store, struct elog_topic *t);
 void elog_store_topic_free(struct elog_store *store, struct elog_topic *t);
+/* The same for a deleted topic: its partitions closed without a flush. */
+void elog_store_topic_discard(struct elog_store *store, struct elog_topic *t);
 int elog_store_topic_grow(struct elog_store *store, struct elog_topic *t, uint32_t count,
 			  struct elog_err *err);
 int elog_store_trash(struct elog_store *store, const char *name, struct elog_err *err);

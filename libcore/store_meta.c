@@ -233,7 +233,7 @@ int elog_store_create(struct elog_store *store, const char *name, size_t len,
 		char copy[ELOG_TOPIC_NAME_MAX + 1];
 		memcpy(copy, t->name, sizeof(copy));
 		elog_store_topic_remove(store, t);
-		elog_store_topic_free(store, t);
+		elog_store_topic_discard(store, t);
 		if (record_topic(store, copy, "delete", 0, NULL, &undo) == 0)
 			elog_store_trash(store, copy, &undo);
 		return -1;
@@ -251,7 +251,7 @@ int elog_store_delete(struct elog_store *store, struct elog_topic *topic, struct
 		return -1;
 	memcpy(name, topic->name, sizeof(name));
 	elog_store_topic_remove(store, topic);
-	elog_store_topic_free(store, topic);
+	elog_store_topic_discard(store, topic);
 	if (elog_store_trash(store, name, err) < 0)
 		return -1;
 	elog_store_space_refresh(store, NULL); /* room may be back */
@@ -470,7 +470,7 @@ static int apply_topic_op(struct elog_store *store, const char *name, size_t len
 		if (!t)
 			return elog_err_set(err, ELOG_E_CORRUPT, "delete of an unknown topic");
 		elog_store_topic_remove(store, t);
-		elog_store_topic_free(store, t);
+		elog_store_topic_discard(store, t);
 		return 0;
 	}
 	if (!is_create && !is_alter)

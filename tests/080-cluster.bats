@@ -72,6 +72,9 @@ same_records() {
 	run -0 elog-topic -b "$LADDR" alter -c retention.ms=7d t1
 	run -0 elog-topic -b "$LADDR" delete t1
 	elog_wait_until 10 eval '[ ! -e d1/t1 ] && [ ! -e d2/t1 ] && [ ! -e d3/t1 ]' || fail "t1 is still on disk"
+	# ... and its files leave .trash too (removed off the event loop)
+	elog_wait_until 10 eval '[ -z "$(find d1/.trash d2/.trash d3/.trash -mindepth 1 2>/dev/null)" ]' ||
+		fail "files left in .trash: $(ls -R d?/.trash)"
 	run -0 elog-topic -b "127.0.0.1:${PORTS[other]}" list
 	assert_output ""
 }
