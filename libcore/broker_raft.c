@@ -657,6 +657,12 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	memcpy(cfg.voters, voters, voter_count * sizeof(*voters));
 	cfg.voter_count = voter_count;
 	cfg.election_ticks = b->config.raft_election_ticks;
+	/* The metadata group waits longer before it elects: a loop stalled for
+	 * a second (a topic of a thousand partitions made, an election of
+	 * thousands of groups) must not cost the cluster its controller, and
+	 * no produce waits for it (partitions elect on their own timeouts). */
+	if (!p)
+		cfg.election_ticks *= RAFT_META_ELECTION_FACTOR;
 	cfg.heartbeat_ticks = b->config.raft_heartbeat_ticks;
 	cfg.uncommitted_offsets_max = RAFT_UNCOMMITTED_MAX;
 	cfg.seed = seed_for(k, g);

@@ -59,6 +59,8 @@
 #define RAFT_BACKOFF_MAX_MS 1000
 /* Dropped frames are warned about at most once per this interval. */
 #define RAFT_WARN_INTERVAL_MS 5000
+/* The metadata group's election timeout, in partition election timeouts. */
+#define RAFT_META_ELECTION_FACTOR 3
 /* More raft.state writes in one loop turn than this share two syncfs calls. */
 #define RAFT_STATE_EACH_MAX 4
 /* Topics being created on first use at once, at most (more wait a turn). */

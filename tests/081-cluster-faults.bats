@@ -10,7 +10,8 @@
 # Then the bugs these found, one test each: a producer started while the
 # controller is paused, an empty broker that must not elect a stale
 # replica, and a deposed leader (or controller) that must not acknowledge
-# what its successor's commit replaced. Every process is started with
+# what its successor's commit replaced; and a controller whose broker
+# stalls for a second keeps its place. Every process is started with
 # elog_spawn and stopped by its PID.
 
 bats_require_minimum_version 1.5.0
@@ -405,4 +406,22 @@ new_leader() {
 	# Said done, it is done.
 	run -0 elog-topic -b "$BROKERS" describe -j t1
 	assert_output --regexp '"retention.ms":"(3d|259200000)"'
+}
+
+@test "a controller whose broker stalls for a second (past a partition's election timeout, within the metadata group's) stays the controller" {
+	loopback 3
+	create t1 -r 3
+	cluster_wait_leader metadata
+	local c=$LEADER before after
+	before=$(grep -c ' msg="raft role" group=metadata ' b1.err b2.err b3.err | awk -F: '{ n += $2 } END { print n }')
+	# The fault lasts 1.1 s on purpose (the duration is the fault, not a wait):
+	# past the 0.5-1 s of a partition, short of the metadata group's 1.5-3 s.
+	kill -STOP "$(elog_pid "b$c")"
+	sleep 1.1
+	kill -CONT "$(elog_pid "b$c")"
+	run -0 elog-topic -b "$BROKERS" create -r 3 t2
+	after=$(grep -c ' msg="raft role" group=metadata ' b1.err b2.err b3.err | awk -F: '{ n += $2 } END { print n }')
+	[ "$after" -eq "$before" ] || fail "the metadata group changed role: $(grep -h ' group=metadata ' b?.err)"
+	cluster_leader metadata
+	[ "$LEADER" -eq "$c" ]
 }
