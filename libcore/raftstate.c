@@ -145,9 +145,6 @@ int elog_raftstate_load(const char *dir, struct elog_raftstate *s, int *found,
 		len += (size_t)got;
 	}
 	close(fd);
-	/* Made, and the process gone before its first copy was written. */
-	if (len == 0)
-		return 0;
 	for (int k = 0; k < 2; k++) {
 		size_t at = (size_t)k * ELOG_RAFTSTATE_COPY_BYTES;
 		size_t n = len > at ? len - at : 0;
@@ -160,10 +157,13 @@ int elog_raftstate_load(const char *dir, struct elog_raftstate *s, int *found,
 			return elog_err_prefix(err, "%s", path);
 		}
 	}
+	/* Empty or zeros only: made, and the process gone before its first copy
+	 * reached the disk (copy 1 goes first, past a hole, and a crash may keep
+	 * the new size without the bytes). Nothing was sent on it: no state. */
+	if (!written[0] && !written[1])
+		return 0;
 	if (!good[0] && !good[1]) {
 		*err = written[0] ? why[0] : why[1];
-		if (!written[0] && !written[1])
-			elog_err_set(err, ELOG_E_CORRUPT, "not a raft state file (%zu zero bytes)", len);
 		return elog_err_prefix(err, "%s", path);
 	}
 	*s = c[good[1] && (!good[0] || c[1].seq > c[0].seq) ? 1 : 0];

@@ -16,6 +16,9 @@
  * the other: copy 1, sync, copy 0, sync. A crash tears at most the copy
  * being written, and the other holds the old state or the new one; at
  * rest both say the same, so a damaged copy costs nothing but a warning.
+ * (After a sync that failed, copy 0 may be neither; the next write still
+ * starts with copy 1, and a crash during it may leave no good copy: the
+ * broker then refuses to start, naming the file, rather than guess a vote.)
  * Writing in place (no tmp file, no rename) is what lets a broker write
  * thousands of them in one loop turn (an election of every group it
  * holds): a create and a rename per group cost ~250 us on this machine,
@@ -39,8 +42,9 @@
  * sequence (its entries at byte 40): read as sequence 0, and replaced by
  * the first write (copy 1 first, so a crash leaves the old copy whole).
  * A copy of all zero bytes, or past the end of the file, was never
- * written; an empty file (made, then a crash before its first write) is
- * no file. A file whose copies are both damaged is refused: the caller
+ * written; a file that is empty or zeros only (made, then a crash before
+ * its first copy reached the disk, which may keep the new size without
+ * the bytes) is no file. A file whose copies are both damaged is refused: the caller
  * refuses to start, naming the file and the reason (docs/operations.md),
  * because a lost vote could let the node vote twice in a term.
  */
