@@ -1257,6 +1257,10 @@ static int producer_service(struct elog_producer *p, int timeout_ms, struct elog
 
 	assert(!p->in_service);
 	p->in_service = 1;
+	/* Only what this round reports cuts its wait short: a report of an
+	 * earlier round, never taken by elog_producer_poll (the backpressure
+	 * and flush loops do not), would turn every later wait into a spin. */
+	p->reported = 0;
 	/* Responses read while pushing requests out are taken first. */
 	for (size_t i = 0; i < p->conn_count; i++)
 		if (elog_conn_is_open(&p->conns[i]->conn))

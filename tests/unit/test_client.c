@@ -86,6 +86,7 @@ struct fb {
 	int32_t controller;               /* owner */
 	int not_leader_answers;           /* NOT_LEADER answers given */
 	int stall;                        /* read nothing from connections (a stopped broker) */
+	int64_t unstall_at_ms;            /* with stall: end it at this elog_clock_ms() (0: never) */
 	int sequence_errors;              /* UNKNOWN_PRODUCER / OUT_OF_ORDER_SEQUENCE answers */
 	int listen_fd, wake[2];
 	uint16_t port;
@@ -616,6 +617,8 @@ static void *fb_main(void *arg)
 		int idx[FB_CONNS + 2], n = 0, stalled;
 
 		pthread_mutex_lock(fb->lock);
+		if (fb->stall && fb->unstall_at_ms && elog_clock_ms() >= fb->unstall_at_ms)
+			fb->stall = 0;
 		stalled = fb->stall;
 		pthread_mutex_unlock(fb->lock);
 		fds[n].fd = fb->wake[0];
@@ -1809,6 +1812,72 @@ static void test_producer_blocked_partition_fills_one_batch(void)
 	fb_stop(fb);
 }
 
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A producer over its buffer bound waits for acknowledgements in send,
+ * and flush waits for the last ones: both must sleep in poll, not spin.
+ * After the first delivery report every later wait was cut to zero (the
+ * "reported" mark was cleared only by elog_producer_poll, which neither
+ * loop calls): a producer piping a large input into a cluster burned a
+ * core polling while its brokers needed the CPU. The broker here holds
+ * every answer for 600 ms; the process (producer and fake alike) may use
+ * a fraction of that in CPU, a spin uses all of it.
+ */
+static void test_producer_waits_without_spinning(void)
+{
+	struct fb *fb = fb_start();
+	struct elog_client *c;
+	struct elog_producer *p;
+	struct elog_producer_config pc;
+	struct elog_err err;
+	struct dlog l;
+	double cpu;
+	int64_t t0, wall;
+	int i;
+
+	T_ASSERT(fb);
+	c = fb_client(fb);
+	T_OK(elog_admin_create_topic(c, "nospin", 1, 1, NULL, 0, &err), &err);
+	producer_config(&pc, &l);
+	pc.linger_ms = 0;
+	pc.batch_bytes = 1024;
+	pc.request_bytes = 4096;
+	pc.buffer_bytes = 8192;
+	p = elog_producer_new(c, "nospin", &pc, &err);
+	T_ASSERT(p);
+	/* One delivery first: the mark that turned waits into spins. */
+	{
+		struct elog_record r = value_record("first", NULL);
+		T_OK(elog_producer_send(p, &r, 0, 0, &err), &err);
+		T_OK(elog_producer_flush(p, 5000, &err), &err);
+		T_EQ_INT(l.delivered, 1);
+	}
+	t0 = elog_clock_ms();
+	FB_LOCKED(fb, (fb->stall = 1, fb->unstall_at_ms = t0 + 600));
+	cpu = cpu_seconds();
+	for (i = 1; i <= 400; i++) {
+		struct elog_record r = value_record("a record of some length, to fill buffers", NULL);
+		T_OK(elog_producer_send(p, &r, 0, (uint64_t)i, &err), &err);
+	}
+	T_OK(elog_producer_flush(p, 10000, &err), &err);
+	cpu = cpu_seconds() - cpu;
+	wall = elog_clock_ms() - t0;
+	T_EQ_INT(l.delivered, 401);
+	T_EQ_INT(fb_count(fb, "nospin", 0), 401);
+	T_CHECK(wall >= 600);       /* it did wait for the stalled broker */
+	T_CHECK(cpu < 0.25);        /* ~0.6 s when it spins */
+	elog_producer_free(p);
+	elog_client_free(c);
+	fb_stop(fb);
+}
+
 /*
  * A create applied but unanswered (the connection lost after it): the retry
  * finds the topic. It is ours when it is what we asked for: success, not
@@ -1989,6 +2058,7 @@ static void test_producer_no_renumbering_of_a_maybe_written_batch(void)
 	FB_LOCKED(fb, fb->drop_after_append_left = 1; fb->error_after_drop = ELOG_PE_UNKNOWN_PRODUCER;
 		  fb->errors_after_drop = 1);
 	producer_config(&pc, &l);
+	pc.linger_ms = 5000; /* the ten in one batch however slow the run (valgrind); flush closes it */
 	p = elog_producer_new(c, "renum", &pc, &err);
 	T_ASSERT(p);
 	for (int i = 0; i < 10; i++) {
@@ -3131,6 +3201,7 @@ int main(void)
 	T_RUN(test_producer_idempotent_resend_after_drop);
 	T_RUN(test_producer_reports_in_order_after_timeout);
 	T_RUN(test_producer_blocked_partition_fills_one_batch);
+	T_RUN(test_producer_waits_without_spinning);
 	T_RUN(test_admin_retry_after_lost_answer);
 	T_RUN(test_producer_expiry_releases_held_batches);
 	T_RUN(test_producer_final_error_and_tags);
