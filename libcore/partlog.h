@@ -255,6 +255,8 @@ struct elog_partlog_recovery {
 	                                torn write (0 when less than a header is left),
 	                                an estimate when the bytes are damaged */
 	uint32_t indexes_rebuilt;    /* .idx/.tix pairs rebuilt */
+	uint32_t segments_synced;    /* .log files open had to fdatasync (none after a
+	                                clean close: the recorded durable end covers them) */
 	uint32_t damaged_extents;    /* damaged extents found (each also an event) */
 	int created;                 /* the directory or its log.meta was made by this open */
 	char first_bad[ELOG_ERR_MSG_MAX]; /* why the log was cut ("" if not) */

@@ -201,21 +201,33 @@ static int64_t scan_start(struct elog_partlog *log, struct elog_err *err)
 	return second >= 0 ? second : newest;
 }
 
-/* Read the headers of the whole batches in one slice. */
+/* Read the headers of the whole batches in one slice: through a buffer of
+ * SCAN_BUFFER_BYTES, so that a log of small batches costs one read per
+ * buffer, not one per batch (a broker opening thousands of partitions
+ * does this for each). A batch larger than the buffer costs a read for
+ * its header alone, as before. */
+#define SCAN_BUFFER_BYTES 16384
+
 static int scan_slice(struct elog_pstate *ps, const struct elog_partlog_slice *s,
 		      uint64_t *batches, struct elog_err *err)
 {
 	uint64_t pos = s->position, end = s->position + s->len;
+	uint8_t buf[SCAN_BUFFER_BYTES];
+	uint64_t buf_at = 0, buf_len = 0; /* buf holds bytes [buf_at, buf_at + buf_len) */
 
 	while (pos < end) {
-		uint8_t raw[ELOG_BATCH_HEADER_SIZE];
 		struct elog_batch_header h;
-		ssize_t n = pread(s->fd, raw, sizeof(raw), (off_t)pos);
-		if (n != (ssize_t)sizeof(raw))
-			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
-					      "producer state: cannot read a batch header at byte %" PRIu64,
-					      pos);
-		if (elog_batch_header_decode(raw, sizeof(raw), &h, err) < 0)
+		if (pos < buf_at || pos + ELOG_BATCH_HEADER_SIZE > buf_at + buf_len) {
+			size_t want = end - pos < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
+			ssize_t n = want < ELOG_BATCH_HEADER_SIZE ? -1 : pread(s->fd, buf, want, (off_t)pos);
+			if (n < (ssize_t)ELOG_BATCH_HEADER_SIZE)
+				return elog_err_errno(err, ELOG_E_IO, n < 0 && want >= ELOG_BATCH_HEADER_SIZE ? errno : EIO,
+						      "producer state: cannot read a batch header at byte %" PRIu64,
+						      pos);
+			buf_at = pos;
+			buf_len = (uint64_t)n;
+		}
+		if (elog_batch_header_decode(buf + (pos - buf_at), ELOG_BATCH_HEADER_SIZE, &h, err) < 0)
 			return elog_err_prefix(err, "producer state: byte %" PRIu64, pos);
 		if (h.producer_id >= 0 && h.base_sequence >= 0 && h.producer_epoch >= 0 &&
 		    elog_pstate_update(ps, h.producer_id, h.producer_epoch, h.base_sequence,

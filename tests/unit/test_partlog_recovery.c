@@ -1021,6 +1021,45 @@ static void test_durable_end_recorded(void)
 }
 
 /*
+ * A clean close records the active segment's whole size as durable, so
+ * the next open has nothing to fdatasync (a broker holding ten thousand
+ * partitions paid one sync each at every start); after a crash that left
+ * appends past the recorded end, open syncs them before counting them
+ * flushed.
+ */
+static void test_clean_open_syncs_nothing(void)
+{
+	const char *dir = fresh_dir(), *copy;
+	struct elog_partlog_config c;
+	struct elog_partlog_recovery rep;
+	struct elog_partlog *log;
+	struct elog_err err;
+	int64_t end;
+
+	config_small(&c, ELOG_FLUSH_NEVER);
+	c.segment_bytes = 1 << 20;
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_OK(fill(log, 20, &err), &err);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.segments_validated, 1);
+	T_EQ_INT(rep.segments_synced, 0);
+	T_OK(fill(log, 5, &err), &err);
+	end = elog_partlog_next_offset(log);
+	copy = crash_copy(dir);
+	T_ASSERT(copy);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
+	T_EQ_INT(elog_partlog_next_offset(log), end);
+	T_EQ_INT(rep.segments_synced, 1);
+	T_EQ_INT(elog_partlog_flushed_offset(log), end);
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(copy, &c, &log, &rep, &err), &err);
+	T_EQ_INT(rep.segments_synced, 0);
+	elog_partlog_close(log);
+}
+
+/*
  * After a crash that follows a clean close and more appends: a torn or
  * garbage tail past the durable end is cut; a bad batch below it is damage
  * (the bytes after it that are past the durable end and hold nothing valid
@@ -1495,6 +1534,7 @@ int main(void)
 	T_RUN(test_active_indexes_written_at_close);
 	T_RUN(test_durable_end_recorded);
 	T_RUN(test_durable_end_after_crash);
+	T_RUN(test_clean_open_syncs_nothing);
 	T_RUN(test_crash_damage_in_active_segment);
 	T_RUN(test_gap_at_durable_end);
 	T_RUN(test_closed_header_damage_never_served);

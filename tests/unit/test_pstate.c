@@ -84,7 +84,7 @@ static int append(struct elog_partlog *log, int64_t pid, int16_t epoch, int32_t 
 {
 	struct elog_batch_builder b;
 	const uint8_t *out;
-	uint8_t copy[4096];
+	static uint8_t copy[1 << 16];
 	size_t len;
 	int rc = -1;
 
@@ -141,6 +141,47 @@ static void test_rebuild(void)
 }
 
 /*
+ * The rebuild reads headers through a buffer: small batches many to a
+ * read, and batches larger than the buffer (and ones straddling its end)
+ * each found at their place. Every producer's last batch is known after.
+ */
+static void test_rebuild_across_buffers(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_pstate ps;
+	struct elog_err err;
+	uint64_t read = 0;
+	int batches = 0;
+
+	elog_partlog_config_default(&c);
+	c.segment_bytes = 64 << 20;
+	c.flush = ELOG_FLUSH_NEVER;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	for (int round = 0; round < 4; round++) {
+		for (int pid = 0; pid < 300; pid++, batches++)
+			T_OK(append(log, pid, 0, round, 1, &err), &err);
+		/* ~25 KB each: larger than the 16 KiB buffer */
+		T_OK(append(log, 1000, 0, round * 1200, 1200, &err), &err);
+		batches++;
+	}
+	elog_partlog_close(log);
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	elog_pstate_init(&ps, 0);
+	T_OK(elog_pstate_rebuild(&ps, log, &read, &err), &err);
+	T_EQ_INT(read, batches);
+	for (int pid = 0; pid < 300; pid++) {
+		T_EQ_INT(elog_pstate_check(&ps, pid, 0, 3, 1, NULL), ELOG_PSTATE_DUPLICATE);
+		T_EQ_INT(elog_pstate_check(&ps, pid, 0, 4, 1, NULL), ELOG_PSTATE_APPEND);
+	}
+	T_EQ_INT(elog_pstate_check(&ps, 1000, 0, 3 * 1200, 1200, NULL), ELOG_PSTATE_DUPLICATE);
+	T_EQ_INT(elog_pstate_check(&ps, 1000, 0, 4 * 1200, 1, NULL), ELOG_PSTATE_APPEND);
+	elog_pstate_release(&ps);
+	elog_partlog_close(log);
+}
+
+/*
  * After a purge the rebuild starts at the log start: a producer whose
  * batches all lie below it is forgotten (as one silent for two segments),
  * one whose batch holds the start is remembered.
@@ -180,6 +221,7 @@ int main(void)
 	T_RUN(test_window_and_wrap);
 	T_RUN(test_eviction);
 	T_RUN(test_rebuild);
+	T_RUN(test_rebuild_across_buffers);
 	T_RUN(test_rebuild_after_purge);
 	return t_finish();
 }
