@@ -1352,7 +1352,7 @@ int elog_producer_poll(struct elog_producer *p, int timeout_ms, struct elog_err 
 {
 	int64_t deadline = elog_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
-	p->reported = 0;
+	/* Each round clears p->reported first: set after one, it is that round's. */
 	for (;;) {
 		int64_t left = deadline - elog_clock_ms();
 		if (producer_service(p, left > 0 ? (int)left : 0, err) < 0)

@@ -219,9 +219,10 @@ static int scan_slice(struct elog_pstate *ps, const struct elog_partlog_slice *s
 		struct elog_batch_header h;
 		if (pos < buf_at || pos + ELOG_BATCH_HEADER_SIZE > buf_at + buf_len) {
 			size_t want = end - pos < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
-			ssize_t n = want < ELOG_BATCH_HEADER_SIZE ? -1 : pread(s->fd, buf, want, (off_t)pos);
+			ssize_t n = pread(s->fd, buf, want, (off_t)pos);
+			/* Short of a header (the slice ends in one, or the file shrank): EIO. */
 			if (n < (ssize_t)ELOG_BATCH_HEADER_SIZE)
-				return elog_err_errno(err, ELOG_E_IO, n < 0 && want >= ELOG_BATCH_HEADER_SIZE ? errno : EIO,
+				return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
 						      "producer state: cannot read a batch header at byte %" PRIu64,
 						      pos);
 			buf_at = pos;

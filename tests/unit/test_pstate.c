@@ -106,20 +106,29 @@ out:
 	return rc;
 }
 
+/* A log without flushes, segments of segment_bytes (0: the default). */
+static int open_log(const char *dir, uint64_t segment_bytes, struct elog_partlog **log,
+		    struct elog_err *err)
+{
+	struct elog_partlog_config c;
+
+	elog_partlog_config_default(&c);
+	if (segment_bytes)
+		c.segment_bytes = segment_bytes;
+	c.flush = ELOG_FLUSH_NEVER;
+	return elog_partlog_open(dir, &c, log, NULL, err);
+}
+
 static void test_rebuild(void)
 {
 	const char *dir = t_tmpdir();
-	struct elog_partlog_config c;
 	struct elog_partlog *log;
 	struct elog_pstate ps;
 	struct elog_err err;
 	uint64_t read = 0;
 	int64_t base = -1;
 
-	elog_partlog_config_default(&c);
-	c.segment_bytes = 1024;
-	c.flush = ELOG_FLUSH_NEVER;
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 1024, &log, &err), &err);
 	/* producer 5: early batches only, rolled out of the last two segments */
 	T_OK(append(log, 5, 0, 0, 2, &err), &err);
 	for (int i = 0; i < 40; i++)
@@ -127,7 +136,7 @@ static void test_rebuild(void)
 	T_OK(append(log, -1, -1, -1, 1, &err), &err);
 	T_CHECK(elog_partlog_segment_count(log) > 3);
 	elog_partlog_close(log);
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 1024, &log, &err), &err);
 	elog_pstate_init(&ps, 0);
 	T_OK(elog_pstate_rebuild(&ps, log, &read, &err), &err);
 	/* bounded: far fewer batches than the log holds */
@@ -148,17 +157,13 @@ static void test_rebuild(void)
 static void test_rebuild_across_buffers(void)
 {
 	const char *dir = t_tmpdir();
-	struct elog_partlog_config c;
 	struct elog_partlog *log;
 	struct elog_pstate ps;
 	struct elog_err err;
 	uint64_t read = 0;
 	int batches = 0;
 
-	elog_partlog_config_default(&c);
-	c.segment_bytes = 64 << 20;
-	c.flush = ELOG_FLUSH_NEVER;
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 64 << 20, &log, &err), &err);
 	for (int round = 0; round < 4; round++) {
 		for (int pid = 0; pid < 300; pid++, batches++)
 			T_OK(append(log, pid, 0, round, 1, &err), &err);
@@ -167,7 +172,7 @@ static void test_rebuild_across_buffers(void)
 		batches++;
 	}
 	elog_partlog_close(log);
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 64 << 20, &log, &err), &err);
 	elog_pstate_init(&ps, 0);
 	T_OK(elog_pstate_rebuild(&ps, log, &read, &err), &err);
 	T_EQ_INT(read, batches);
@@ -189,22 +194,19 @@ static void test_rebuild_across_buffers(void)
 static void test_rebuild_after_purge(void)
 {
 	const char *dir = t_tmpdir();
-	struct elog_partlog_config c;
 	struct elog_partlog *log;
 	struct elog_pstate ps;
 	struct elog_err err;
 	int64_t base = -1;
 
-	elog_partlog_config_default(&c);
-	c.flush = ELOG_FLUSH_NEVER;
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 0, &log, &err), &err);
 	T_OK(append(log, 5, 0, 0, 2, &err), &err);  /* offsets 0-1 */
 	T_OK(append(log, 7, 0, 0, 3, &err), &err);  /* offsets 2-4 */
 	T_OK(append(log, 9, 0, 0, 3, &err), &err);  /* offsets 5-7 */
 	T_EQ_INT(elog_partlog_segment_count(log), 1);
 	T_OK(elog_partlog_start_set(log, 3, &err), &err);
 	elog_partlog_close(log);
-	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(open_log(dir, 0, &log, &err), &err);
 	elog_pstate_init(&ps, 0);
 	T_OK(elog_pstate_rebuild(&ps, log, NULL, &err), &err);
 	T_EQ_INT(elog_pstate_check(&ps, 5, 0, 2, 1, NULL), ELOG_PSTATE_UNKNOWN);
