@@ -812,20 +812,20 @@ struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftw
 
 /* ---------------------------------------------------------------- lifecycle */
 
-/* A quiesced group hears of the brokers it depends on through the broker
- * pair's own frames (docs/raft.md, "Quiescence"). */
-static void quiesced_heard(struct raft_group *g)
+/* A group hears of the brokers it depends on through the broker pair's own
+ * frames: a leader of its followers' always, a quiesced follower of its
+ * leader's (docs/raft.md, "Quiescence"). */
+static void brokers_heard(struct raft_group *g)
 {
 	const struct elog_raft_config *c = &g->raft.config;
 	int32_t leader = elog_raft_leader(&g->raft);
 
-	if (!elog_raft_quiesced(&g->raft))
-		return;
 	if (elog_raft_role(&g->raft) == ELOG_RAFT_LEADER) {
 		for (uint32_t i = 0; i < c->voter_count; i++)
 			if (c->voters[i] != c->self && raft_peer_heard(g->k, c->voters[i]))
 				INPUT(g, elog_raft_peer_heard(&g->raft, c->voters[i], o_));
-	} else if (leader != ELOG_RAFT_NONE && raft_peer_heard(g->k, leader)) {
+	} else if (elog_raft_quiesced(&g->raft) && leader != ELOG_RAFT_NONE &&
+		   raft_peer_heard(g->k, leader)) {
 		INPUT(g, elog_raft_leader_heard(&g->raft, o_));
 	}
 }
@@ -852,7 +852,7 @@ static void group_tick(struct raft_group *g)
 {
 	if (!tick_skippable(g)) {
 		INPUT(g, elog_raft_tick(&g->raft, o_));
-		quiesced_heard(g);
+		brokers_heard(g);
 	}
 	durability(g);
 }

@@ -437,13 +437,17 @@ void elog_raft_restrict(struct elog_raft *r, enum elog_raft_restriction reason,
 void elog_raft_campaign(struct elog_raft *r, struct elog_raft_outbox *out);
 
 /*
- * Quiescence. A quiesced leader sends no heartbeats; the driver calls
- * peer_heard for each follower whose broker answered the broker pair's own
- * heartbeat this tick. A quiesced follower calls leader_heard when the
- * leader's broker did. Both are ignored when the group is not quiesced.
- * For a quiesced group, tick followed by these calls changes nothing
- * observable, so a driver may skip both while every broker involved is
- * alive (docs/raft.md, "Quiescence").
+ * Liveness from the broker pair. The driver calls peer_heard, on a leader,
+ * for each follower whose broker answered the broker pair's own heartbeat
+ * this tick: check quorum counts the follower as heard (a loaded broker's
+ * group answers may lag its broker's heartbeat by seconds; they must not
+ * depose every leader it follows), and a quiesced leader needs it to stay
+ * quiet. A quiesced follower calls leader_heard when the leader's broker
+ * answered; leader_heard is ignored unless quiesced (a follower of a live
+ * broker whose group went silent must still time out). For a quiesced
+ * group, tick followed by these calls changes nothing observable, so a
+ * driver may skip both while every broker involved is alive (docs/raft.md,
+ * "Quiescence").
  */
 void elog_raft_peer_heard(struct elog_raft *r, int32_t peer, struct elog_raft_outbox *out);
 void elog_raft_leader_heard(struct elog_raft *r, struct elog_raft_outbox *out);

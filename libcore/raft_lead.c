@@ -252,7 +252,7 @@ void raft_tick_leader(struct elog_raft *r)
 void elog_raft_peer_heard(struct elog_raft *r, int32_t peer, struct elog_raft_outbox *out)
 {
 	raft_out_begin(r, out);
-	if (r->role == ELOG_RAFT_LEADER && r->quiesced) {
+	if (r->role == ELOG_RAFT_LEADER) {
 		struct elog_raft_progress *pr = raft_peer(r, peer);
 		int was_lost = pr->lost;
 		raft_leader_heard_from(r, pr);

@@ -427,32 +427,33 @@ static void run_followups(struct sim *s, struct sim_node *n, const struct follow
 
 /* ---- inputs from the schedule -------------------------------------------- */
 
-/* The broker pair's own heartbeat: a quiesced group hears about the
- * brokers it depends on without a message of its own. */
+/* The broker pair's own heartbeat: a group hears about the brokers it
+ * depends on without a message of its own. A leader hears of its
+ * followers' brokers, quiesced or not (check quorum counts them); a
+ * follower of its leader's only while quiesced. */
 static void node_level_heartbeats(struct sim *s, struct sim_node *n)
 {
 	struct elog_raft_outbox out;
 	int me = (int)(n - s->nodes);
 
-	if (!elog_raft_quiesced(&n->raft))
-		return;
-	s->stat_quiesced_ticks++;
+	if (elog_raft_quiesced(&n->raft))
+		s->stat_quiesced_ticks++;
 	for (uint32_t i = 0; i < s->p.nodes; i++) {
 		struct sim_node *o = &s->nodes[i];
-		int32_t leader = elog_raft_leader(&n->raft);
+		int leading = elog_raft_role(&n->raft) == ELOG_RAFT_LEADER;
+		if (!leading && !elog_raft_quiesced(&n->raft))
+			return;
 		if ((int)i == me || !o->alive || o->paused_until > s->now ||
 		    s->link_down[me][i] || s->link_down[i][me])
 			continue;
-		if (elog_raft_role(&n->raft) == ELOG_RAFT_LEADER) {
+		if (leading) {
 			node_heard(s, n, (int)i);
 			elog_raft_peer_heard(&n->raft, o->id, &out);
 			node_handle(s, n, &out, NULL);
-		} else if (o->id == leader) {
+		} else if (o->id == elog_raft_leader(&n->raft)) {
 			elog_raft_leader_heard(&n->raft, &out);
 			node_handle(s, n, &out, NULL);
 		}
-		if (!elog_raft_quiesced(&n->raft))
-			return;
 	}
 }
 
