@@ -14,6 +14,7 @@
 
 #include "bytes.h"
 #include "crc32c.h"
+#include "raftterms.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -547,50 +548,19 @@ void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last)
 
 /* ---------------------------------------------------------------- groups */
 
-/* Terms of the records after the saved cache's last entry, from batch headers. */
+/* The saved term cache fitted to the log (raftterms.h), saying so when the
+ * log contradicted it (a crash between a turn's log writes and its
+ * raft.state write). */
 static int terms_derive(struct raft_group *g, struct elog_raftstate *s, struct elog_err *err)
 {
-	struct elog_cluster *k = g->k;
-	int64_t end = elog_partlog_next_offset(g->log);
-	int64_t at = elog_partlog_start_offset(g->log);
-	uint64_t last_term = 0;
+	uint32_t dropped = 0;
 
-	while (s->term_count > 0 && s->terms[s->term_count - 1].start >= end)
-		s->term_count--;
-	if (s->term_count > 0) {
-		last_term = s->terms[s->term_count - 1].term;
-		if (s->terms[s->term_count - 1].start > at)
-			at = s->terms[s->term_count - 1].start;
-	}
-	if (elog_partlog_last_term(g->log) <= last_term)
-		return 0;
-	if (read_room(k, RAFT_APPEND_BYTES, err) < 0)
+	if (read_room(g->k, RAFT_APPEND_BYTES, err) < 0 ||
+	    elog_raftterms_fit(g->log, s, g->k->read.data, g->k->read.cap, &dropped, err) < 0)
 		return -1;
-	/* Bounded: every pass moves past at least one batch. */
-	while (at < end) {
-		struct elog_partlog_slice sl;
-		if (elog_partlog_read(g->log, at, k->read.data, k->read.cap, &sl, err) < 0)
-			return -1;
-		if (sl.len == 0 || sl.next_offset <= at)
-			break;
-		for (uint32_t pos = 0; pos < sl.len;) {
-			struct elog_batch_header h;
-			if (elog_batch_header_decode(k->read.data + pos, sl.len - pos, &h, err) < 0)
-				return -1;
-			if (h.leader_term > last_term) {
-				if (s->term_count == ELOG_RAFT_TERMS_MAX) {
-					memmove(s->terms, s->terms + 1,
-						(ELOG_RAFT_TERMS_MAX - 1) * sizeof(s->terms[0]));
-					s->term_count--;
-				}
-				s->terms[s->term_count++] =
-					(struct elog_raft_term_start){h.leader_term, h.base_offset};
-				last_term = h.leader_term;
-			}
-			pos += elog_batch_total_size(&h);
-		}
-		at = sl.next_offset;
-	}
+	if (dropped)
+		raft_group_log(g, ELOG_LOG_WARN, "raft state: term cache behind the log, refitted",
+			       "dropped=%u", dropped);
 	return 0;
 }
 
