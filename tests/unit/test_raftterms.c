@@ -52,25 +52,34 @@ static struct elog_partlog *two_terms(struct elog_err *err)
 	return log;
 }
 
-static void cache(struct elog_raftstate *s, uint32_t n, const struct elog_raft_term_start *t)
+/* The saved cache {t, n} fitted to log: how many entries it dropped as
+ * contradicted (-1 when the fit failed, which fails the test). */
+static int fit(struct elog_partlog *log, const struct elog_raft_term_start *t, uint32_t n,
+	       struct elog_raftstate *s)
 {
+	struct elog_err err;
+	uint32_t dropped = 0;
+
 	elog_raftstate_init(s);
 	s->term_count = n;
 	memcpy(s->terms, t, n * sizeof(*t));
+	if (elog_raftterms_fit(log, s, scratch, sizeof(scratch), &dropped, &err) < 0) {
+		t_fail(__FILE__, __LINE__, err.msg);
+		return -1;
+	}
+	return (int)dropped;
 }
+
+static const struct elog_raft_term_start saved[] = {{1, 0}, {2, 10}};
 
 static void test_cache_that_matches(void)
 {
-	const struct elog_raft_term_start t[] = {{1, 0}, {2, 10}};
 	struct elog_partlog *log;
 	struct elog_raftstate s;
 	struct elog_err err;
-	uint32_t dropped = 99;
 
 	T_ASSERT((log = two_terms(&err)) != NULL);
-	cache(&s, 2, t);
-	T_OK(elog_raftterms_fit(log, &s, scratch, sizeof(scratch), &dropped, &err), &err);
-	T_EQ_INT(dropped, 0);
+	T_EQ_INT(fit(log, saved, 2, &s), 0);
 	T_EQ_INT(s.term_count, 2);
 	T_EQ_INT(s.terms[1].term, 2);
 	T_EQ_INT(s.terms[1].start, 10);
@@ -80,14 +89,12 @@ static void test_cache_that_matches(void)
 /* The cache lags the log: the later term is read from the batch headers. */
 static void test_terms_the_log_gained(void)
 {
-	const struct elog_raft_term_start t[] = {{1, 0}};
 	struct elog_partlog *log;
 	struct elog_raftstate s;
 	struct elog_err err;
 
 	T_ASSERT((log = two_terms(&err)) != NULL);
-	cache(&s, 1, t);
-	T_OK(elog_raftterms_fit(log, &s, scratch, sizeof(scratch), NULL, &err), &err);
+	T_EQ_INT(fit(log, saved, 1, &s), 0);
 	T_EQ_INT(s.term_count, 2);
 	T_EQ_INT(s.terms[1].term, 2);
 	T_EQ_INT(s.terms[1].start, 10);
@@ -97,60 +104,52 @@ static void test_terms_the_log_gained(void)
 /* Truncated at 10 and nothing written since: term 2 is gone, not contradicted. */
 static void test_terms_the_log_lost(void)
 {
-	const struct elog_raft_term_start t[] = {{1, 0}, {2, 10}};
 	struct elog_partlog *log;
 	struct elog_raftstate s;
 	struct elog_err err;
-	uint32_t dropped = 99;
 
 	T_ASSERT((log = two_terms(&err)) != NULL);
 	T_OK(elog_partlog_truncate(log, 10, &err), &err);
-	cache(&s, 2, t);
-	T_OK(elog_raftterms_fit(log, &s, scratch, sizeof(scratch), &dropped, &err), &err);
-	T_EQ_INT(dropped, 0);
+	T_EQ_INT(fit(log, saved, 2, &s), 0);
 	T_EQ_INT(s.term_count, 1);
 	T_EQ_INT(s.terms[0].term, 1);
 	elog_partlog_close(log);
 }
 
 /*
- * A follower truncated at 5 and took term 3's records from there in one
- * turn; the crash came before raft.state recorded it. The saved entry
- * (2, 10) is contradicted by the log (offset 10 is inside a term-3 batch
- * starting at 5): dropped, and (3, 5) read back. Kept, it would have made
- * the cache (1,0) (2,10) (3,5): out of order, and the group refused.
+ * A follower truncated at `at` and took `records` of a later `term` from
+ * there in one turn; the crash came before raft.state recorded it. The
+ * saved entry (2, 10) is contradicted by the log: dropped, and (term, at)
+ * read back. Kept, the cache would have been (1,0) (2,10) (term,at): out of
+ * order, and the group refused to start.
  */
 static void test_entry_written_over(void)
 {
-	const struct elog_raft_term_start t[] = {{1, 0}, {2, 10}};
-	struct elog_partlog *log;
-	struct elog_raftstate s;
-	struct elog_err err;
-	uint32_t dropped = 0;
+	const struct {
+		int64_t at;
+		uint64_t term;
+		uint32_t records;
+	} cases[] = {
+		{5, 3, 20}, /* offset 10 now inside a term-3 batch starting at 5 */
+		{10, 4, 5}, /* a term-4 batch starting exactly at 10 */
+	};
 
-	T_ASSERT((log = two_terms(&err)) != NULL);
-	T_OK(elog_partlog_truncate(log, 5, &err), &err);
-	T_OK(append(log, 3, 20, &err), &err);
-	cache(&s, 2, t);
-	T_OK(elog_raftterms_fit(log, &s, scratch, sizeof(scratch), &dropped, &err), &err);
-	T_EQ_INT(dropped, 1);
-	T_EQ_INT(s.term_count, 2);
-	T_EQ_INT(s.terms[0].term, 1);
-	T_EQ_INT(s.terms[0].start, 0);
-	T_EQ_INT(s.terms[1].term, 3);
-	T_EQ_INT(s.terms[1].start, 5);
-	elog_partlog_close(log);
-	/* the same when the later term starts exactly where the stale one did */
-	T_ASSERT((log = two_terms(&err)) != NULL);
-	T_OK(elog_partlog_truncate(log, 10, &err), &err);
-	T_OK(append(log, 4, 5, &err), &err);
-	cache(&s, 2, t);
-	T_OK(elog_raftterms_fit(log, &s, scratch, sizeof(scratch), &dropped, &err), &err);
-	T_EQ_INT(dropped, 1);
-	T_EQ_INT(s.term_count, 2);
-	T_EQ_INT(s.terms[1].term, 4);
-	T_EQ_INT(s.terms[1].start, 10);
-	elog_partlog_close(log);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct elog_partlog *log;
+		struct elog_raftstate s;
+		struct elog_err err;
+
+		T_ASSERT((log = two_terms(&err)) != NULL);
+		T_OK(elog_partlog_truncate(log, cases[i].at, &err), &err);
+		T_OK(append(log, cases[i].term, cases[i].records, &err), &err);
+		T_EQ_INT(fit(log, saved, 2, &s), 1);
+		T_EQ_INT(s.term_count, 2);
+		T_EQ_INT(s.terms[0].term, 1);
+		T_EQ_INT(s.terms[0].start, 0);
+		T_EQ_INT(s.terms[1].term, cases[i].term);
+		T_EQ_INT(s.terms[1].start, cases[i].at);
+		elog_partlog_close(log);
+	}
 }
 
 int main(void)
