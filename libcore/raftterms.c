@@ -48,7 +48,11 @@ int elog_raftterms_fit(struct elog_partlog *log, struct elog_raftstate *s, uint8
 
 	while (s->term_count > 0 && s->terms[s->term_count - 1].start >= end)
 		s->term_count--;
-	while (s->term_count > 0) {
+	/* When the log ends in the last entry's term, the entry holds: a term
+	 * starts at one offset in every log holding it (Raft's log matching),
+	 * so no read is needed at a clean start. Otherwise check back. */
+	while (s->term_count > 0 &&
+	       elog_partlog_last_term(log) != s->terms[s->term_count - 1].term) {
 		int holds;
 		if (entry_holds(log, &s->terms[s->term_count - 1], &holds, err) < 0)
 			return -1;

@@ -12,9 +12,11 @@
  *     term was truncated, then written over by a later leader's records in
  *     the same turn (Raft's conflicting suffix). Left in, the cache would
  *     be out of order, or claim the wrong term for those offsets.
- * Entries are checked from the newest back to the first that holds; an
- * entry starting below the log's start (kept when the log was reset past
- * retention) cannot be checked and is kept.
+ * Entries are checked from the newest back to the first that holds, and
+ * only when the log's last batch is not of the newest entry's term (if it
+ * is, the entry holds: no read at a clean start); an entry starting below
+ * the log's start (kept when the log was reset past retention) cannot be
+ * checked and is kept.
  */
 #ifndef ELOG_RAFTTERMS_H
 #define ELOG_RAFTTERMS_H
