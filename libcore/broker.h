@@ -98,6 +98,7 @@ struct elog_broker_config {
 	uint32_t default_replication_factor;    /* 0: min(3, brokers) */
 	int64_t raft_tick_ms;                   /* the Raft clock (docs/raft.md, Ticks) */
 	uint32_t raft_election_ticks;           /* election timeout in ticks: [T, 2T) */
+	int64_t leader_balance_interval_ms;     /* 0: leaders stay where elections put them */
 	uint32_t raft_heartbeat_ticks;
 	struct elog_store_options store;        /* topic defaults and limits */
 };

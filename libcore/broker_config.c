@@ -36,6 +36,7 @@ void elog_broker_config_default(struct elog_broker_config *c)
 	c->raft_tick_ms = 50;
 	c->raft_election_ticks = 10;
 	c->raft_heartbeat_ticks = 1;
+	c->leader_balance_interval_ms = 30 * 1000;
 	elog_store_options_default(&c->store);
 }
 
@@ -169,6 +170,8 @@ static int set_duration_key(struct elog_broker_config *c, const char *key, const
 		 offsetof(struct elog_broker_config, retention_check_interval_ms), 100},
 		{"shutdown_timeout", offsetof(struct elog_broker_config, shutdown_timeout_ms), 0},
 		{"raft_tick", offsetof(struct elog_broker_config, raft_tick_ms), 1},
+		{"leader_balance_interval",
+		 offsetof(struct elog_broker_config, leader_balance_interval_ms), 0},
 	};
 
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)

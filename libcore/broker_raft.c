@@ -480,6 +480,8 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 	if (out->role == ELOG_RAFT_LEADER || out->leader != ELOG_RAFT_NONE || g->led)
 		raft_group_log(g, ELOG_LOG_INFO, "raft role", "role=%s term=%" PRIu64 " leader=%d",
 			       elog_raft_role_name(out->role), out->term, out->leader);
+	if (out->role == ELOG_RAFT_LEADER && !g->led)
+		g->led_since_ms = elog_loop_now_ms(&k->b->loop);
 	g->led = out->role == ELOG_RAFT_LEADER;
 	if (g->p && out->role == ELOG_RAFT_LEADER) {
 		g->p->leader_term = out->term;
@@ -827,6 +829,54 @@ static void group_tick(struct raft_group *g)
 	durability(g);
 }
 
+/* Whether g, led here, should go to its preferred replica (its first,
+ * where placement put it): led here for a whole interval, the preferred
+ * broker heard this tick and holding all of the log. */
+static int balance_due(const struct raft_group *g, int64_t now, int64_t interval)
+{
+	int32_t preferred = g->raft.config.voters[0];
+	struct elog_raft_peer_status st;
+
+	return g->p && g->raft.config.voter_count > 1 && preferred != g->k->self &&
+	       elog_raft_role(&g->raft) == ELOG_RAFT_LEADER &&
+	       g->raft.transfer_target == ELOG_RAFT_NONE && now - g->led_since_ms >= interval &&
+	       raft_peer_heard(g->k, preferred) && elog_raft_peer(&g->raft, preferred, &st) == 0 &&
+	       !st.lost && st.match_end == g->raft.end;
+}
+
+/* Leader balance (docs/operations.md, "Leader balance"): every
+ * leader_balance_interval, the partitions led here that are due (above) are
+ * handed to their preferred replicas, so leaders return to the spread that
+ * placement chose after failures and restarts moved them. A leadership
+ * younger than the interval stays, which keeps a broker that flaps from
+ * pulling leaders back and forth. At most RAFT_BALANCE_BATCH a round, so a
+ * restarted broker of thousands of partitions is not handed them in one
+ * storm of elections; a round that stopped there is followed by the next a
+ * second later. */
+static void leaders_balance(struct elog_cluster *k)
+{
+	int64_t now = elog_loop_now_ms(&k->b->loop);
+	int64_t interval = k->b->config.leader_balance_interval_ms;
+	uint32_t moved = 0;
+
+	if (interval <= 0 || k->transferring || now < k->balance_at_ms)
+		return;
+	k->balance_at_ms = now + interval;
+	for (struct raft_group *g = k->groups; g; g = g->next) {
+		if (!balance_due(g, now, interval))
+			continue;
+		if (moved == RAFT_BALANCE_BATCH) {
+			k->balance_at_ms = now + 1000;
+			break;
+		}
+		INPUT(g, elog_raft_transfer_leadership(&g->raft, g->raft.config.voters[0], o_, NULL));
+		moved++;
+	}
+	if (moved)
+		elog_logf(k->b->log, ELOG_LOG_INFO, "leaders handed to their preferred replicas",
+			  "partitions=%u", moved);
+}
+
 static void on_tick(struct elog_loop *loop, void *ctx)
 {
 	struct elog_cluster *k = ctx;
@@ -835,6 +885,7 @@ static void on_tick(struct elog_loop *loop, void *ctx)
 	group_tick(k->meta);
 	for (struct raft_group *g = k->groups; g; g = g->next)
 		group_tick(g);
+	leaders_balance(k);
 	raft_peers_heard_reset(k);
 	raft_peers_tick(k);
 	elog_loop_timer_start(loop, &k->tick_timer, elog_loop_now_ms(loop) + b->config.raft_tick_ms,

@@ -65,6 +65,8 @@
 #define RAFT_STATE_EACH_MAX 4
 /* Topics being created on first use at once, at most (more wait a turn). */
 #define RAFT_AUTO_CREATING_MAX 16
+/* Leaderships handed to preferred replicas in one round, at most. */
+#define RAFT_BALANCE_BATCH 256
 /* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
 #define RAFT_UNCOMMITTED_MAX 1000000
 
@@ -84,6 +86,7 @@ struct raft_group {
 	int state_write;                /* states_write's mark */
 	struct raft_group *state_next;
 	int led;                        /* leader at the last role change (its step-down is logged) */
+	int64_t led_since_ms;           /* when it last became leader */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_group *next;
@@ -131,6 +134,7 @@ struct elog_cluster {
 	struct raft_group *state_dirty; /* groups whose raft.state may have changed this turn */
 	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
+	int64_t balance_at_ms;          /* the next round of leaders_balance */
 	int64_t transfer_deadline_ms;
 	/* Topics created on first use, proposed and not yet applied (at most
 	 * one proposal per name while it commits); broker_raft_admin.c. */

@@ -507,6 +507,8 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 			continue; /* checked above, or no secret here */
 		if (!g)
 			continue; /* a topic not created here yet, or gone */
+		if (m.msg.type == ELOG_RAFT_MSG_TIMEOUT_NOW && k->transferring)
+			continue; /* shutting down: a leadership offered now would be handed on */
 		if (m.msg.type == ELOG_RAFT_MSG_APPEND) {
 			uint32_t n = append_batches(k, &m, c->peer);
 			if (n == UINT32_MAX)

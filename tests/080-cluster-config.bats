@@ -47,6 +47,10 @@ $USAGE" || assert_regex "$stderr" '^elog-serve: --id: '
 	printf 'default_replication_factor = 8\n' >c.conf
 	run -1 --separate-stderr elog-serve -c c.conf -d d
 	assert_regex "$stderr" '^elog-serve: c\.conf:1: default_replication_factor: '
+	# A duration without its unit is refused (0, "off", needs none).
+	printf 'leader_balance_interval = 30\n' >c.conf
+	run -1 --separate-stderr elog-serve -c c.conf -d d
+	assert_regex "$stderr" '^elog-serve: c\.conf:1: leader_balance_interval: '
 	[ ! -e d ]
 }
 

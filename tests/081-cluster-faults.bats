@@ -3,10 +3,11 @@
 # a steady acks=all producer (docs/operations.md, "Running a cluster"):
 # SIGSTOP of a leader past the election timeout, network partitions both
 # ways and one way (network namespaces), the loss of a broker's whole data
-# directory, a rolling restart, and five brokers losing two at once. Each
-# test ends with the producer's exit status 0, nothing on its stderr, and
-# a consume of the topic equal, line for line, to the producer's input:
-# nothing acknowledged lost, nothing duplicated, nothing out of order.
+# directory, a rolling restart, leaders moving back to their preferred
+# replicas, and five brokers losing two at once. Each test ends with the
+# producer's exit status 0, nothing on its stderr, and a consume of the
+# topic equal, line for line, to the producer's input: nothing
+# acknowledged lost, nothing duplicated, nothing out of order.
 # Then the bugs these found, one test each: a producer started while the
 # controller is paused, an empty broker that must not elect a stale
 # replica, and a deposed leader (or controller) that must not acknowledge
@@ -267,6 +268,34 @@ new_leader() {
 	for p in 0 1; do
 		elog_wait_until 30 same_records "t1/$p" 1 2 3 || fail "t1/$p: the replicas differ"
 	done
+}
+
+# preferred_led TOPIC — every partition of TOPIC is led by its first
+# replica (describe's leader column equals the first of its replicas).
+preferred_led() {
+	elog-topic -b "$BROKERS" describe "$1" 2>/dev/null |
+		awk -F'\t' '$1 == "partition" { n++; split($5, r, ","); if ($4 != r[1]) bad++ }
+			END { exit !(n > 0 && bad == 0) }'
+}
+
+@test "leader balance: a restarted broker leads its preferred partitions again, under a steady producer that loses nothing" {
+	printf 'leader_balance_interval = 1s\n' >balance.conf
+	loopback 3 -c balance.conf
+	create t1 -r 3 -p 6
+	elog_wait_until 30 preferred_led t1 || fail "not led as placed: $(elog-topic -b "$BROKERS" describe t1)"
+	cluster_feed_start t1
+	elog_wait_until 20 eval '[ "$(cluster_fed_lines)" -ge 2000 ]' || fail "the stream did not start"
+	cluster_stop 1
+	# SIGTERM handed broker 1's leaderships over: its preferred partitions
+	# (two of the six) are led elsewhere now.
+	run -0 elog-topic -b "$BROKERS" describe t1
+	assert_equal "$(printf '%s\n' "$output" | awk -F'\t' '$1 == "partition" && $5 ~ /^1,/ && $4 != 1' | wc -l)" 2
+	cluster_start 1 -c balance.conf
+	elog_wait_until 30 preferred_led t1 || fail "not led as placed again: $(elog-topic -b "$BROKERS" describe t1)"
+	cat b2.err b3.err | grep -q 'msg="leaders handed to their preferred replicas"' ||
+		fail "no balance round logged"
+	cluster_feed_end
+	consumed_equals_fed t1 6
 }
 
 @test "five brokers, RF=5: two killed at once under acks=all lose nothing; a third leaves no majority" {
