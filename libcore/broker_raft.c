@@ -72,6 +72,13 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	memcpy(s->terms, terms, n * sizeof(*terms));
 }
 
+/* The flags a batched write gives g's state: CLEAN for a flush=never group
+ * written by a clean close (elog_broker_raft_close), else none. */
+static uint16_t state_flags(const struct raft_group *g)
+{
+	return g->k->closing && g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0;
+}
+
 static void state_failed(struct raft_group *g, const struct elog_err *err)
 {
 	char v[ELOG_LOG_VALUE_MAX];
@@ -96,17 +103,16 @@ static void state_unmark(struct raft_group *g)
 }
 
 /*
- * Write raft.state now if it changed (start-up, shutdown); a failure
- * silences the group (it must not send what depends on state that is not
- * durable).
+ * Write raft.state now if it changed (a group starting); a failure silences
+ * the group (it must not send what depends on state that is not durable).
  */
-static int state_save_now(struct raft_group *g, uint16_t flags)
+static int state_save_now(struct raft_group *g)
 {
 	struct elog_raftstate s;
 	struct elog_err err;
 
 	state_unmark(g);
-	state_build(g, flags, &s);
+	state_build(g, 0, &s);
 	if (elog_raftstate_equal(&s, &g->saved) && !g->saved.copy_damaged)
 		return 0;
 	s.seq = g->saved.seq;
@@ -160,13 +166,13 @@ static void states_write(struct elog_cluster *k)
 	k->state_dirty = NULL;
 	for (g = list; g; g = g->state_next) {
 		g->state_dirty = 0;
-		state_build(g, 0, &s);
+		state_build(g, state_flags(g), &s);
 		g->state_write = !elog_raftstate_equal(&s, &g->saved);
 		n += g->state_write;
 	}
 	for (g = list; g && n <= RAFT_STATE_EACH_MAX; g = g->state_next)
 		if (g->state_write) {
-			state_build(g, 0, &s);
+			state_build(g, state_flags(g), &s);
 			s.seq = g->saved.seq;
 			if (elog_raftstate_store(g->dir, &s, &err) < 0) {
 				states_failed(k, g, &err);
@@ -179,7 +185,7 @@ static void states_write(struct elog_cluster *k)
 		goto out;
 	for (int copy = 1; copy >= 0; copy--) {
 		for (g = list; g; g = g->state_next) {
-			state_build(g, 0, &s);
+			state_build(g, state_flags(g), &s);
 			s.seq = g->saved.seq + 1;
 			if (g->state_write && elog_raftstate_store_copy(g->dir, &s, copy, &err) < 0) {
 				g->state_write = 0;
@@ -200,7 +206,7 @@ static void states_write(struct elog_cluster *k)
 	for (g = list; g; g = g->state_next)
 		if (g->state_write) {
 			uint64_t seq = g->saved.seq + 1;
-			state_build(g, 0, &g->saved);
+			state_build(g, state_flags(g), &g->saved);
 			g->saved.seq = seq;
 			g->state_failed = 0;
 		}
@@ -662,7 +668,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	 * means nothing to other groups, which so write nothing here). */
 	if (g->flush_never)
 		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
-	if (state_save_now(g, 0) < 0) {
+	if (state_save_now(g) < 0) {
 		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
 		elog_raft_release(&g->raft);
 		goto fail;
@@ -677,12 +683,10 @@ fail:
 	return NULL;
 }
 
-static void group_free(struct raft_group *g, int clean)
+static void group_free(struct raft_group *g)
 {
 	if (!g)
 		return;
-	if (clean)
-		state_save_now(g, g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0);
 	state_unmark(g);
 	if (g->p)
 		g->p->replication = NULL;
@@ -743,7 +747,7 @@ void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struc
 			struct raft_group *g = *at;
 			if (g->topic == t) {
 				*at = g->next;
-				group_free(g, 0);
+				group_free(g);
 			} else {
 				at = &g->next;
 			}
@@ -955,12 +959,19 @@ void elog_broker_raft_close(struct elog_broker *b)
 	if (b->loop_ready)
 		elog_loop_timer_stop(&b->loop, &k->tick_timer);
 	raft_peers_close(k);
+	/* Every group's state, clean, in one batched write: 10,000 groups
+	 * written one by one cost 20,000 fdatasyncs (5 s) at each stop. */
+	k->closing = 1;
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		state_save(g);
+	state_save(k->meta);
+	states_write(k);
 	while (k->groups) {
 		struct raft_group *g = k->groups;
 		k->groups = g->next;
-		group_free(g, 1);
+		group_free(g);
 	}
-	group_free(k->meta, 1);
+	group_free(k->meta);
 	if (b->store)
 		b->store->propose = NULL;
 	elog_buf_release(&k->read);

@@ -135,6 +135,7 @@ struct elog_cluster {
 	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t balance_at_ms;          /* the next round of leaders_balance */
+	int closing;                    /* elog_broker_raft_close: states are written clean */
 	int64_t transfer_deadline_ms;
 	/* Topics created on first use, proposed and not yet applied (at most
 	 * one proposal per name while it commits); broker_raft_admin.c. */

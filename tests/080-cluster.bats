@@ -155,6 +155,9 @@ strictly_increasing() {
 @test "a flush=never replica restarted after kill -9 is restricted until caught up" {
 	start_all
 	create t1 -c flush=never
+	# More groups than are written one by one: the clean stop below marks
+	# them clean in one batched write.
+	create t2 -p 6 -c flush=never
 	cluster_wait_leader t1/0
 	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 50)
 	local f=$((LEADER % 3 + 1))
@@ -165,6 +168,8 @@ strictly_increasing() {
 		fail "b$f is not restricted: $(cat "b$f.err")"
 	elog_wait_until 30 grep -q 'msg="restriction lifted: caught up from the leader" group=t1/0' "b$f.err" ||
 		fail "b$f's restriction was not lifted: $(cat "b$f.err")"
+	elog_wait_until 30 eval '[ "$(grep -c "msg=\"restriction lifted: caught up from the leader\" group=t2/" "b$f.err")" -eq 6 ]' ||
+		fail "b$f's restrictions of t2 were not all lifted: $(grep restrict "b$f.err")"
 	# A clean restart is not restricted.
 	cluster_stop "$f"
 	cluster_start "$f"
