@@ -270,9 +270,16 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 				g->durable_reported = op->offset;
 			break;
 		case ELOG_RAFT_OP_RESET:
-			/* partlog has no reset yet (an empty log at another offset). */
-			raft_group_log(g, ELOG_LOG_ERROR, "log reset not supported yet",
-				       "offset=%" PRId64, op->offset);
+			/* The leader's log starts past all we could match (retention
+			 * deleted it there; or this replica is new): start over there. */
+			raft_group_log(g, ELOG_LOG_WARN, "log reset to the leader's start",
+				       "offset=%" PRId64 " end=%" PRId64, op->offset,
+				       elog_partlog_next_offset(g->log));
+			if (elog_partlog_reset(g->log, op->offset, &err) < 0)
+				raft_group_log(g, ELOG_LOG_ERROR, "reset failed", "error=%s",
+					       elog_logfmt_value(v, sizeof(v), err.msg));
+			pstate_rebuild(g);
+			g->durable_reported = op->offset;
 			break;
 		case ELOG_RAFT_OP_APPEND:
 			for (uint32_t j = op->batch_first; j < op->batch_first + op->batch_count; j++) {
@@ -385,6 +392,31 @@ static void send_msgs(struct raft_group *g, const struct elog_raft_outbox *out)
 			return;
 		}
 	}
+}
+
+/* ---------------------------------------------------------------- retention */
+
+/* Retention keeps what is not committed: a truncation may still cut it. */
+static int64_t retain_limit(void *ctx, struct elog_partition *p)
+{
+	struct raft_group *g = p->replication;
+
+	(void)ctx;
+	return elog_raft_commit(&g->raft);
+}
+
+/* Retention moved the log start: the core learns it, so that a follower
+ * behind it is reset to it (docs/raft.md) rather than sent what is gone. */
+static void retained(void *ctx, struct elog_partition *p)
+{
+	struct raft_group *g = p->replication;
+	int64_t start = elog_partlog_start_offset(g->log), commit = elog_raft_commit(&g->raft);
+
+	(void)ctx;
+	if (start > commit)
+		start = commit;
+	if (start > g->raft.start)
+		INPUT(g, elog_raft_log_trimmed(&g->raft, start, o_));
 }
 
 /* ---------------------------------------------------------------- term start */
@@ -931,6 +963,9 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 		return -1;
 	b->store->propose = elog_broker_raft_meta_propose;
 	b->store->propose_ctx = k;
+	b->store->retain_limit = retain_limit;
+	b->store->retained = retained;
+	b->store->retain_ctx = k;
 	if (elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < b->store->topic_count; i++)
@@ -972,8 +1007,11 @@ void elog_broker_raft_close(struct elog_broker *b)
 		group_free(g);
 	}
 	group_free(k->meta);
-	if (b->store)
+	if (b->store) {
 		b->store->propose = NULL;
+		b->store->retain_limit = NULL;
+		b->store->retained = NULL;
+	}
 	elog_buf_release(&k->read);
 	elog_batch_validator_release(&k->validator);
 	if (k->auth)

@@ -368,6 +368,16 @@ int elog_partlog_append_at(struct elog_partlog *log, const uint8_t *buf, size_t 
 int elog_partlog_truncate(struct elog_partlog *log, int64_t offset, struct elog_err *err);
 
 /*
+ * Reset: drop every batch; the log is empty and starts (and ends) at
+ * `offset`, which must be at or past the first segment's base. What a
+ * follower does when its leader's log start is past everything it could
+ * match (retention deleted it there, or the follower is new). Durable
+ * when it returns: a truncation to the first segment, then its one empty
+ * segment replaced by one at `offset`, then log.start.
+ */
+int elog_partlog_reset(struct elog_partlog *log, int64_t offset, struct elog_err *err);
+
+/*
  * Purge: move the log start up to `offset` (docs/format.md, log.start), so
  * that the records below it can no longer be read. At or below the start
  * already: nothing to do, 0. Past next_offset: ELOG_E_RANGE (the broker
@@ -467,6 +477,11 @@ int elog_partlog_find_time(struct elog_partlog *log, int64_t ts_ms, int64_t *off
  */
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err);
+/* The same, deleting only segments wholly below `limit` (a replica's
+ * commit offset: an uncommitted record may still be cut by a truncation,
+ * which must find it). */
+int elog_partlog_retain_upto(struct elog_partlog *log, int64_t now_ms, int64_t limit,
+			     uint32_t *deleted, struct elog_err *err);
 /* The same with only the first rule: what a purge made deletable, at once. */
 int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err);
 

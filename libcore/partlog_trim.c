@@ -280,7 +280,7 @@ static int retain_due(const struct elog_partlog *log, int64_t now_ms, int by_tim
 }
 
 static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size, int64_t below,
-		      uint32_t *deleted, struct elog_err *err)
+		      int64_t limit, uint32_t *deleted, struct elog_err *err)
 {
 	struct elog_err local;
 	uint32_t n = 0;
@@ -303,7 +303,8 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 	 * Oldest first, and only while the oldest is due: deleting from the
 	 * middle would leave a hole in the offsets. Never the active segment.
 	 */
-	while (log->segment_count > 1 && retain_due(log, now_ms, by_time_size, below)) {
+	while (log->segment_count > 1 && log->segments[1].base_offset <= limit &&
+	       retain_due(log, now_ms, by_time_size, below)) {
 		struct elog_partlog_segment *s = &log->segments[0];
 		/* Open (under a budget it may not be), so that the close frees it
 		 * off this thread; without it the unlink does. */
@@ -349,16 +350,98 @@ static int retain_run(struct elog_partlog *log, int64_t now_ms, int by_time_size
 int elog_partlog_retain(struct elog_partlog *log, int64_t now_ms, uint32_t *deleted,
 			struct elog_err *err)
 {
-	return retain_run(log, now_ms, 1, log->start_offset, deleted, err);
+	return retain_run(log, now_ms, 1, log->start_offset, INT64_MAX, deleted, err);
+}
+
+int elog_partlog_retain_upto(struct elog_partlog *log, int64_t now_ms, int64_t limit,
+			     uint32_t *deleted, struct elog_err *err)
+{
+	return retain_run(log, now_ms, 1, log->start_offset, limit, deleted, err);
 }
 
 int elog_partlog_retain_purged(struct elog_partlog *log, uint32_t *deleted, struct elog_err *err)
 {
-	return retain_run(log, 0, 0, log->start_offset, deleted, err);
+	return retain_run(log, 0, 0, log->start_offset, INT64_MAX, deleted, err);
 }
 
 int elog_partlog_retain_below(struct elog_partlog *log, int64_t offset, uint32_t *deleted,
 			      struct elog_err *err)
 {
-	return retain_run(log, 0, 0, offset, deleted, err);
+	return retain_run(log, 0, 0, offset, INT64_MAX, deleted, err);
+}
+
+/* ---------------------------------------------------------------- reset */
+
+/*
+ * Reset (partlog.h). The truncation above first, to the first segment's
+ * base: durable, and the log is then one empty segment. Then, to start
+ * further on, the empty segment at `offset` is made (and its directory
+ * entry synced) before the old one's files go, and log.start is written
+ * last. A crash after the new segment is made and before the old one is
+ * gone leaves two empty segments with the offsets between them lost,
+ * which open reports as damage (a replica then repairs from its leader,
+ * which resets it again); a crash after it leaves log.start below the only
+ * segment, which open raises to it.
+ */
+int elog_partlog_reset(struct elog_partlog *log, int64_t offset, struct elog_err *err)
+{
+	struct elog_err local;
+	int64_t base;
+	char name[32];
+	int fd;
+
+	if (elog_partlog_use(log, err) < 0)
+		return -1;
+	if (!err)
+		err = &local; /* a failure must still record its reason */
+	if (elog_partlog_check_usable(log, err) < 0)
+		return -1;
+	base = log->segments[0].base_offset;
+	if (offset < base)
+		return elog_err_set(err, ELOG_E_RANGE,
+				    "cannot reset to offset %" PRId64 ", below the first segment's %" PRId64,
+				    offset, base);
+	if (elog_partlog_truncate(log, base, err) < 0)
+		return -1;
+	if (offset == base)
+		return 0;
+	elog_segment_name(name, sizeof(name), offset, "log");
+	fd = openat(log->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno, "%s: cannot create",
+				      name);
+	/* From here on a failure leaves disk and memory apart: the log fails. */
+	if (elog_partlog_open_indexes(log, offset, O_CREAT | O_TRUNC, err) < 0 ||
+	    elog_partlog_sync_dir(log, err) < 0) {
+		close(fd);
+		return elog_partlog_fail(log, err);
+	}
+	pthread_mutex_lock(&log->mutex);
+	elog_partlog_pending_drop(log, base, base + 1);
+	pthread_mutex_unlock(&log->mutex);
+	elog_partlog_segment_release(log, &log->segments[0]);
+	pthread_mutex_lock(&log->mutex);
+	log->generation++;
+	log->segment_count = 0;
+	log->next_offset = offset;
+	atomic_store(&log->flushed_offset, offset);
+	pthread_mutex_unlock(&log->mutex);
+	if (elog_partlog_segment_push(log, offset, fd, err) < 0) {
+		close(fd);
+		return elog_partlog_fail(log, err);
+	}
+	log->start_offset = offset;
+	log->last_term = 0;
+	log->size_bytes = 0;
+	log->active_first_append_ms = -1;
+	log->preallocated_end = 0;
+	if (segment_unlink(log, base, err) < 0)
+		return elog_partlog_fail(log, err);
+	if (elog_partlog_sync_dir(log, err) < 0)
+		return -1;
+	/* Without room for log.start the old one stays: below the only
+	 * segment, which open raises it to. */
+	if (elog_partlog_start_store(log, offset, err) < 0 && err->code != ELOG_E_NOSPACE)
+		return elog_partlog_fail(log, err);
+	return 0;
 }

@@ -805,7 +805,10 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 				elog_store_partition_check(store, p);
 				continue;
 			}
-			if (elog_partlog_retain(p->log, now_ms, &deleted, &err) < 0) {
+			int64_t limit = store->retain_limit && p->replication
+						? store->retain_limit(store->retain_ctx, p)
+						: INT64_MAX;
+			if (elog_partlog_retain_upto(p->log, now_ms, limit, &deleted, &err) < 0) {
 				failures++;
 				if (elog_partlog_failed(p->log, NULL))
 					elog_store_partition_check(store, p);
@@ -815,6 +818,8 @@ uint32_t elog_store_retain(struct elog_store *store, int64_t now_ms, uint32_t *s
 						  elog_logfmt_value(v, sizeof(v), t->name), k,
 						  elog_logfmt_value(why, sizeof(why), err.msg));
 			}
+			if (deleted && store->retained && p->replication)
+				store->retained(store->retain_ctx, p);
 			if (deleted)
 				elog_logf(store->options.log, ELOG_LOG_INFO, "retention",
 					  "topic=%s partition=%u segments_deleted=%u start_offset=%" PRId64,

@@ -252,6 +252,11 @@ enum elog_store_change { ELOG_STORE_CREATED = 1, ELOG_STORE_ALTERED = 2, ELOG_ST
 /* Told of each applied topic change: after a create or alter, before a delete. */
 typedef void elog_store_change_fn(void *ctx, enum elog_store_change what, struct elog_topic *t);
 
+/* Replicated partitions: retention deletes only below the offset this
+ * returns (the group's commit), and after it deleted any, retained is told. */
+typedef int64_t elog_store_retain_limit_fn(void *ctx, struct elog_partition *p);
+typedef void elog_store_retained_fn(void *ctx, struct elog_partition *p);
+
 struct elog_store {
 	char *dir;
 	int lock_fd;
@@ -267,6 +272,9 @@ struct elog_store {
 	int meta_cut;                   /* open cut a torn tail off the metadata log */
 	elog_store_propose_fn *propose; /* replicated: append a metadata batch (leader only) */
 	void *propose_ctx;
+	elog_store_retain_limit_fn *retain_limit; /* replicated: see its typedef */
+	elog_store_retained_fn *retained;
+	void *retain_ctx;
 	int64_t meta_applied;           /* replicated: records below this offset are applied */
 	int meta_failure_logged;
 	struct {

@@ -244,6 +244,52 @@ new_leader() {
 	elog_wait_until 20 in_sync_everywhere || fail "not in sync: $(cat describe.json)"
 }
 
+# retained_past I TOPIC/PARTITION N — broker I's retention moved the log
+# start past offset N (its log says so).
+retained_past() {
+	local start
+	start=$(grep " msg=retention topic=${2%/*} partition=${2#*/} " "b$1.err" | tail -n 1 |
+		sed -n 's/.* start_offset=\([0-9]*\).*/\1/p')
+	[ -n "$start" ] && [ "$start" -gt "$3" ]
+}
+
+# caught_up I J TOPIC/PARTITION — broker I's log ends with the same batches as J's.
+caught_up() {
+	[ "$(last_offset "$1" "$3")" -eq "$(last_offset "$2" "$3")" ] &&
+		[ "$(cluster_records "$1" "$3" | tail -n 3)" = "$(cluster_records "$2" "$3" | tail -n 3)" ]
+}
+
+@test "a follower behind its leader's retention is reset to the leader's start and catches up; so is one that lost its directory" {
+	printf 'retention_check_interval = 200ms\n' >ret.conf
+	loopback 3 -c ret.conf
+	create t1 -r 3 -c segment.bytes=1k -c retention.bytes=4k
+	cluster_wait_leader t1/0
+	local l=$LEADER f=$((LEADER % 3 + 1)) i end
+	run -0 elog-produce -b "$BROKERS" -a all t1 < <(seq 1 100)
+	elog_wait_until 20 caught_up "$f" "$l" t1/0 || fail "b$f did not catch up"
+	end=$(last_offset "$f" t1/0)
+	cluster_stop "$f"
+	# Batch after batch, a segment each: the leader's retention deletes
+	# everything b$f holds and more.
+	for ((i = 0; i < 30; i++)); do
+		seq $((1000 * i)) $((1000 * i + 50)) | elog-produce -b "$BROKERS" -a all t1 ||
+			fail "produce $i failed"
+	done
+	elog_wait_until 20 retained_past "$l" t1/0 "$end" || fail "b$l kept offset $end: $(grep retention "b$l.err")"
+	cluster_start "$f" -c ret.conf
+	elog_wait_until 30 grep -q "msg=\"log reset to the leader's start\" group=t1/0 " "b$f.err" ||
+		fail "b$f was not reset: $(cat "b$f.err")"
+	elog_wait_until 30 caught_up "$f" "$l" t1/0 || fail "b$f did not catch up after its reset"
+	# Lost for good: an empty directory starts at 0, below the leader's start.
+	cluster_stop "$f"
+	rm -rf "d$f"
+	cluster_start "$f" -c ret.conf
+	elog_wait_until 30 grep -q "msg=\"log reset to the leader's start\" group=t1/0 " "b$f.err" ||
+		fail "empty b$f was not reset: $(cat "b$f.err")"
+	elog_wait_until 30 caught_up "$f" "$l" t1/0 || fail "empty b$f did not catch up"
+	run ! grep ' level=error ' "b$f.err" "b$l.err"
+}
+
 @test "a rolling restart (SIGTERM each, back and in sync, next) under a steady producer fails no request" {
 	loopback 3
 	create t1 -r 3 -p 2 -c flush=always

@@ -12,6 +12,7 @@
 #include "partlog.h"
 #include "segment.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -444,6 +445,87 @@ static void test_start_truncate_below(void)
 	elog_partlog_close(log);
 }
 
+/* Files in dir whose names end in suffix. */
+static int files_ending(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = strlen(suffix);
+	int count = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		count += len > n && strcmp(e->d_name + len - n, suffix) == 0;
+	}
+	closedir(d);
+	return count;
+}
+
+/*
+ * Reset (a follower whose leader's start is past all it could match): the
+ * log empty at the offset given, past its end or inside it, one segment
+ * left, log.start there; appends carry on from it; a reopen finds the same
+ * with nothing reported damaged; below the first segment is out of range.
+ */
+static void test_reset(void)
+{
+	static const enum elog_flush_policy flushes[] = {ELOG_FLUSH_NEVER, ELOG_FLUSH_ALWAYS};
+
+	for (size_t f = 0; f < sizeof(flushes) / sizeof(flushes[0]); f++) {
+		const char *dir = t_tmpdir();
+		struct elog_partlog_config c;
+		struct elog_partlog_recovery rep;
+		struct elog_partlog *log;
+		struct elog_partlog_slice sl;
+		struct elog_err err;
+		uint8_t buf[256];
+
+		config_small(&c);
+		c.flush = flushes[f];
+		T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+		T_OK(fill(log, 100, &err), &err);
+		T_OK(elog_partlog_start_set(log, 151, &err), &err);
+		T_ASSERT(elog_partlog_segment_count(log) > 3);
+		/* past the end */
+		T_OK(elog_partlog_reset(log, 1000, &err), &err);
+		T_EQ_INT(elog_partlog_start_offset(log), 1000);
+		T_EQ_INT(elog_partlog_next_offset(log), 1000);
+		T_EQ_INT(elog_partlog_flushed_offset(log), 1000);
+		T_EQ_INT(elog_partlog_segment_count(log), 1);
+		T_EQ_INT(files_ending(dir, ".log"), 1);
+		T_EQ_INT(start_file(dir), 1000);
+		T_CHECK(elog_partlog_read(log, 999, buf, sizeof(buf), &sl, &err) < 0 &&
+			err.code == ELOG_E_RANGE);
+		T_OK(fill(log, 2, &err), &err);
+		T_EQ_INT(elog_partlog_next_offset(log), 1006);
+		T_OK(read_all(log, &err), &err);
+		elog_partlog_close(log);
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(elog_partlog_start_offset(log), 1000);
+		T_EQ_INT(elog_partlog_next_offset(log), 1006);
+		T_EQ_INT(rep.damaged_extents, 0);
+		T_EQ_INT(rep.truncated_bytes, 0);
+		T_OK(read_all(log, &err), &err);
+		/* inside the log: everything goes, the log starts there */
+		T_OK(elog_partlog_reset(log, 1003, &err), &err);
+		T_EQ_INT(elog_partlog_start_offset(log), 1003);
+		T_EQ_INT(elog_partlog_next_offset(log), 1003);
+		T_OK(fill(log, 1, &err), &err);
+		elog_partlog_close(log);
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(elog_partlog_start_offset(log), 1003);
+		T_EQ_INT(elog_partlog_next_offset(log), 1006);
+		T_EQ_INT(rep.damaged_extents, 0);
+		T_EQ_INT(rep.truncated_bytes, 0);
+		T_OK(read_all(log, &err), &err);
+		T_EQ_INT(files_ending(dir, ".log"), 1);
+		T_CHECK(elog_partlog_reset(log, 999, &err) < 0 && err.code == ELOG_E_RANGE);
+		elog_partlog_close(log);
+	}
+}
+
 /* Damage left below the start is no longer the partition's: not listed, not hit. */
 static void test_start_past_damage(void)
 {
@@ -596,6 +678,7 @@ int main(void)
 	T_RUN(test_start_reopen);
 	T_RUN(test_start_past_end);
 	T_RUN(test_start_truncate_below);
+	T_RUN(test_reset);
 	T_RUN(test_start_past_damage);
 	T_RUN(test_start_full_disk);
 	T_RUN(test_start_full_disk_making_room);
