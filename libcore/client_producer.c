@@ -246,7 +246,13 @@ static int producer_apply_metadata(struct elog_producer *p, const struct elog_me
 		return -1;
 	for (uint32_t i = 0; i < t->partition_count; i++) {
 		struct ppart *pp = p->parts[t->partitions[i].id];
-		pp->leader_id = t->partitions[i].leader_id;
+		int32_t leader = t->partitions[i].leader_id;
+		/* A new leader is tried at once: the backoff was the old one's. */
+		if (leader >= 0 && leader != pp->leader_id) {
+			pp->retry_at_ms = 0;
+			pp->retry_attempt = 0;
+		}
+		pp->leader_id = leader;
 	}
 	if (count > p->part_count)
 		p->part_count = count;
@@ -1055,6 +1061,21 @@ static int send_request(struct elog_producer *p, struct pconn *pc, int64_t now, 
 	return 1;
 }
 
+/* Whether pp has batches to send and no leader to send them to: none is
+ * known, or its connection is down and backing off. */
+static int leader_unreachable(const struct elog_producer *p, const struct ppart *pp, int64_t now)
+{
+	if (pp->batches == pp->in_flight + pp->done)
+		return 0;
+	if (pp->leader_id < 0)
+		return 1;
+	for (size_t k = 0; k < p->conn_count; k++)
+		if (p->conns[k]->broker_id == pp->leader_id)
+			return !elog_conn_is_open(&p->conns[k]->conn) &&
+			       now < p->conns[k]->reconnect_at_ms;
+	return 0;
+}
+
 /* Connect where needed and send what can be sent. */
 static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err)
 {
@@ -1064,6 +1085,10 @@ static int send_ready(struct elog_producer *p, int64_t now, struct elog_err *err
 		const struct elog_meta_broker *mb;
 		struct elog_err e;
 
+		/* Even while the partition's own retry backs off: a leader elected
+		 * meanwhile is learnt, and tried at once (producer_apply_metadata). */
+		if (leader_unreachable(p, pp, now))
+			p->metadata_stale = 1;
 		if (!part_sendable(p, pp, now))
 			continue;
 		if (pp->leader_id < 0) {
