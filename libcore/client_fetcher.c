@@ -981,9 +981,17 @@ static void refresh_metadata(struct elog_fetcher *f, int64_t now)
 	for (size_t i = 0; i < f->part_count; i++) {
 		struct fpart *fp = f->parts[i];
 		const struct elog_meta_topic *t = elog_metadata_topic(md, fp->topic);
-		for (uint32_t k = 0; t && k < t->partition_count; k++)
-			if (t->partitions[k].id == fp->id)
-				fp->leader_id = t->partitions[k].leader_id;
+		for (uint32_t k = 0; t && k < t->partition_count; k++) {
+			int32_t leader = t->partitions[k].leader_id;
+			if (t->partitions[k].id != fp->id)
+				continue;
+			/* A new leader is tried at once: the backoff was the old one's. */
+			if (leader >= 0 && leader != fp->leader_id) {
+				fp->retry_at_ms = 0;
+				fp->retry_attempt = 0;
+			}
+			fp->leader_id = leader;
+		}
 	}
 	abandon_moved(f);
 }
@@ -1006,6 +1014,21 @@ static int64_t stall_check_at(const struct elog_fetcher *f)
 					  f->cfg.retry_backoff_max_ms);
 }
 
+/* Whether fp has records to fetch and no leader to fetch them from: none
+ * is known, or its connection is down and backing off. */
+static int leader_unreachable(const struct elog_fetcher *f, const struct fpart *fp, int64_t now)
+{
+	if (fp->removed || fp->in_flight || fp->fetch_offset >= fp->end)
+		return 0;
+	if (fp->leader_id < 0)
+		return 1;
+	for (size_t k = 0; k < f->conn_count; k++)
+		if (f->conns[k]->broker_id == fp->leader_id)
+			return !elog_conn_is_open(&f->conns[k]->conn) &&
+			       now < f->conns[k]->reconnect_at_ms;
+	return 0;
+}
+
 /* Fetch where nothing is in flight and the held responses leave room. */
 static void fetch_ready(struct elog_fetcher *f, int64_t now)
 {
@@ -1015,11 +1038,12 @@ static void fetch_ready(struct elog_fetcher *f, int64_t now)
 		const struct elog_meta_broker *mb;
 		struct elog_err e;
 
-		if (!part_fetchable(fp, now)) {
-			if (!fp->removed && fp->leader_id < 0)
-				f->metadata_stale = 1;
+		/* Even while the partition's own retry backs off: a leader elected
+		 * meanwhile is learnt, and tried at once (refresh_metadata). */
+		if (leader_unreachable(f, fp, now))
+			f->metadata_stale = 1;
+		if (!part_fetchable(fp, now))
 			continue;
-		}
 		fc = fconn_get(f, fp->leader_id);
 		if (!fc || fc->in_flight || fc->held >= FETCHER_HELD)
 			continue;
