@@ -445,6 +445,41 @@ static void test_start_truncate_below(void)
 	elog_partlog_close(log);
 }
 
+/* Retention with a limit (a replica's commit): only segments wholly below
+ * it go, however much retention.bytes wants gone; past it, the rest. */
+static void test_retain_upto(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_partlog_config c;
+	struct elog_partlog *log;
+	struct elog_err err;
+	uint32_t deleted, segments;
+
+	config_small(&c);
+	c.retention_bytes = 0;
+	T_OK(elog_partlog_open(dir, &c, &log, NULL, &err), &err);
+	T_OK(fill(log, 100, &err), &err);
+	segments = elog_partlog_segment_count(log);
+	T_ASSERT(segments > 4);
+	/* below the first segment's end: nothing */
+	T_OK(elog_partlog_retain_upto(log, 0, 1, &deleted, &err), &err);
+	T_EQ_INT(deleted, 0);
+	T_EQ_INT(elog_partlog_start_offset(log), 0);
+	/* offset 150: the segments wholly below it, and the start there or below */
+	T_OK(elog_partlog_retain_upto(log, 0, 150, &deleted, &err), &err);
+	T_ASSERT(deleted > 0 && deleted < segments - 1);
+	T_CHECK(elog_partlog_start_offset(log) <= 150);
+	T_OK(read_all(log, &err), &err);
+	{
+		struct elog_partlog_slice sl;
+		T_OK(elog_partlog_locate(log, 150, 0, &sl, &err), &err);
+	}
+	/* no limit: retention.bytes 0 leaves the active segment alone */
+	T_OK(elog_partlog_retain_upto(log, 0, INT64_MAX, &deleted, &err), &err);
+	T_EQ_INT(elog_partlog_segment_count(log), 1);
+	elog_partlog_close(log);
+}
+
 /* Files in dir whose names end in suffix. */
 static int files_ending(const char *dir, const char *suffix)
 {
@@ -679,6 +714,7 @@ int main(void)
 	T_RUN(test_start_past_end);
 	T_RUN(test_start_truncate_below);
 	T_RUN(test_reset);
+	T_RUN(test_retain_upto);
 	T_RUN(test_start_past_damage);
 	T_RUN(test_start_full_disk);
 	T_RUN(test_start_full_disk_making_room);
