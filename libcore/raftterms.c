@@ -19,8 +19,12 @@ static int entry_holds(struct elog_partlog *log, const struct elog_raft_term_sta
 	*holds = 1;
 	if (t->start < elog_partlog_start_offset(log))
 		return 0;
-	if (elog_partlog_locate(log, t->start, 1, &sl, err) < 0)
-		return -1;
+	if (elog_partlog_locate(log, t->start, 1, &sl, err) < 0) {
+		if (err->code != ELOG_E_DAMAGED)
+			return -1;
+		*holds = 0; /* in damage, which the group's restriction cuts */
+		return 0;
+	}
 	if (sl.len == 0 || sl.base_offset != t->start) {
 		*holds = 0;
 		return 0;
@@ -74,8 +78,11 @@ int elog_raftterms_fit(struct elog_partlog *log, struct elog_raftstate *s, uint8
 	 * pass moves past at least one batch. */
 	while (at < end) {
 		struct elog_partlog_slice sl;
-		if (elog_partlog_read(log, at, buf, cap, &sl, err) < 0)
-			return -1;
+		if (elog_partlog_read(log, at, buf, cap, &sl, err) < 0) {
+			if (err->code != ELOG_E_DAMAGED)
+				return -1;
+			break; /* the rest is cut by the group's damage restriction */
+		}
 		if (sl.len == 0 || sl.next_offset <= at)
 			break;
 		for (uint32_t pos = 0; pos < sl.len;) {

@@ -16,7 +16,10 @@
  * only when the log's last batch is not of the newest entry's term (if it
  * is, the entry holds: no read at a clean start); an entry starting below
  * the log's start (kept when the log was reset past retention) cannot be
- * checked and is kept.
+ * checked and is kept. Damage (an extent the log knows is damaged) is not
+ * read through: an entry starting in it is dropped, and no term is learnt
+ * from it or past it; a replicated group cuts its log there anyway (its
+ * damage restriction), and a group alone has no follower to name them to.
  */
 #ifndef ELOG_RAFTTERMS_H
 #define ELOG_RAFTTERMS_H
