@@ -136,6 +136,8 @@ struct elog_cluster {
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t balance_at_ms;          /* the next round of leaders_balance */
 	int closing;                    /* elog_broker_raft_close: states are written clean */
+	int replaced;                   /* the metadata group rejoined empty: groups made for
+	                                   the topics it then learns keep the empty guard */
 	int64_t transfer_deadline_ms;
 	/* Topics created on first use, proposed and not yet applied (at most
 	 * one proposal per name while it commits); broker_raft_admin.c. */

@@ -17,14 +17,17 @@
 #include "bytes.h"
 
 /*
- * A replica whose log was empty when its group started (a new group, or one
- * whose directory was lost), still empty, that now hears from a peer that
- * the group holds records. Until it has caught up it may not vote: records it once
- * acknowledged may be on no other live replica, and its vote could elect
- * one that lacks them (the "last replica standing" loss). Records show in
- * a campaign's last_end, in an APPEND's prev_end or commit, in a
- * heartbeat's commit; a new group's first election and first APPEND show
- * none, so a new topic elects as before.
+ * A replica whose log was empty when its group started and may have lost
+ * records (its directory was lost, or it belongs to a replaced broker:
+ * g->empty, see group_new and topic_groups), still empty, that now hears
+ * from a peer that the group holds records. Until it has caught up it may
+ * not vote: records it once acknowledged may be on no other live replica,
+ * and its vote could elect one that lacks them (the "last replica
+ * standing" loss). Records show in a campaign's last_end, in an APPEND's
+ * prev_end or commit, in a heartbeat's commit. A group made for a new
+ * topic is not guarded at all: its first leader's term start, on that
+ * replica alone, would otherwise lock both others out when that leader
+ * was deposed before sending it.
  */
 static int empty_behind(const struct raft_group *g, const struct elog_raft_msg *m)
 {
@@ -520,6 +523,8 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 		if (empty_behind(g, &m.msg)) {
 			g->restricted_empty = 1;
 			g->empty = 0;
+			if (g == k->meta)
+				k->replaced = 1;
 			o = raft_outbox_take(k);
 			elog_raft_restrict(&g->raft, ELOG_RAFT_RESTRICT_UNCLEAN,
 					   elog_partlog_start_offset(g->log), o);

@@ -418,6 +418,29 @@ preferred_led() {
 		fail "b$lost is still restricted: $(cat "b$lost.err")"
 }
 
+@test "a broker that missed a topic's create catches up on it unrestricted: the empty-replica guard is for lost directories, not new groups" {
+	loopback 3
+	cluster_wait_leader metadata
+	local y=$((LEADER % 3 + 1)) live="" i p
+	for ((i = 1; i <= 3; i++)); do
+		[ "$i" -eq "$y" ] || live+="${live:+,}127.0.0.1:${PORTS[i]}"
+	done
+	# Broker y misses the create and the first records: the other two
+	# commit them. Guarded, its new, empty groups took the leader's
+	# records for a sign that they had lost some, and restricted
+	# themselves; two such replicas of a group whose first leader was
+	# deposed before its term start reached them never elected again.
+	kill -STOP "${ELOG_PROC[b$y]}"
+	run -0 elog-topic -b "$live" create -r 3 -p 3 t1
+	run -0 elog-produce -b "$live" -a all t1 < <(seq 1 30)
+	kill -CONT "${ELOG_PROC[b$y]}"
+	for p in 0 1 2; do
+		elog_wait_until 30 eval "[ \"\$(last_offset $y t1/$p)\" -ge 0 ] && [ \"\$(last_offset $y t1/$p)\" -eq \"\$(last_offset $((y % 3 + 1)) t1/$p)\" ]" ||
+			fail "b$y did not catch up on t1/$p"
+	done
+	run ! grep 'group=t1/.* reason=empty' "b$y.err"
+}
+
 @test "a leader deposed while an acks=all produce waits does not acknowledge it when the new leader's records commit at its offsets" {
 	# Elections slow enough (3-6 s) for the steps below to happen while
 	# the followers are away and the leader has not yet stepped down.
