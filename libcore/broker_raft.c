@@ -684,11 +684,10 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	view.terms = s.terms;
 	view.term_count = s.term_count;
 	g->durable_reported = view.durable_end;
-	/* The empty-replica guard (broker_raft_net.c, empty_behind) is armed
-	 * for a log that may have lost records: its raft.state is missing too
-	 * (the directory was lost), or says records were committed. A group
-	 * made live for a create (topic_groups) is disarmed there. */
-	g->empty = view.end == 0 && (!found || s.commit > 0);
+	/* The empty-replica guard (broker_raft_net.c, empty_behind); a group
+	 * made for the first time for a create (topic_groups) is disarmed. */
+	g->empty = view.end == 0;
+	g->state_new = !found;
 	g->saved = s;
 	{
 		struct elog_raft_outbox *o = raft_outbox_take(k);
@@ -761,15 +760,16 @@ static int topic_groups(struct elog_cluster *k, struct elog_topic *t, struct elo
 				  elog_logfmt_value(v, sizeof(v), err.msg));
 			continue;
 		}
-		/* Made live for a create this broker applied with its metadata
-		 * intact: the group is new, it never acknowledged anything, and
-		 * its empty log is no evidence of loss. Guarded, a new group whose
+		/* Made live, for the first time (no raft.state yet), for a create
+		 * this broker applied with its metadata intact: the group is new,
+		 * it never acknowledged anything, and its empty log is no evidence
+		 * of loss. Guarded, a new group whose
 		 * first leader was deposed before its term start reached anyone
 		 * had both other replicas restricted for good (the first leader's
 		 * next campaign shows a record), and no leader ever again. A broker
 		 * whose metadata rejoined empty (a replaced one) learns old topics
 		 * this way: their groups stay guarded. */
-		if (!start_err && !k->replaced)
+		if (!start_err && !k->replaced && g->state_new)
 			g->empty = 0;
 		g->next = k->groups;
 		k->groups = g;
@@ -975,6 +975,9 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	k->meta = group_new(k, NULL, NULL, voters, cc->count, err);
 	if (!k->meta)
 		return -1;
+	/* Restricted still (persisted): a replaced broker restarted before its
+	 * metadata caught up; the topics it learns keep the empty guard. */
+	k->replaced = elog_raft_restricted(&k->meta->raft);
 	b->store->propose = elog_broker_raft_meta_propose;
 	b->store->propose_ctx = k;
 	b->store->retain_limit = retain_limit;

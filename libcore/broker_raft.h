@@ -87,6 +87,7 @@ struct raft_group {
 	struct raft_group *state_next;
 	int led;                        /* leader at the last role change (its step-down is logged) */
 	int64_t led_since_ms;           /* when it last became leader */
+	int state_new;                  /* its raft.state did not exist when it started */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_group *next;

@@ -18,8 +18,9 @@
 
 /*
  * A replica whose log was empty when its group started and may have lost
- * records (its directory was lost, or it belongs to a replaced broker:
- * g->empty, see group_new and topic_groups), still empty, that now hears
+ * records (its directory was lost, it belongs to a replaced broker, or it
+ * restarted empty: g->empty, see group_new and topic_groups), still
+ * empty, that now hears
  * from a peer that the group holds records. Until it has caught up it may
  * not vote: records it once acknowledged may be on no other live replica,
  * and its vote could elect one that lacks them (the "last replica
