@@ -19,16 +19,15 @@
 /*
  * A replica whose log was empty when its group started and may have lost
  * records (its directory was lost, it belongs to a replaced broker, or it
- * restarted empty: g->empty, see group_new and topic_groups), still
- * empty, that now hears
- * from a peer that the group holds records. Until it has caught up it may
- * not vote: records it once acknowledged may be on no other live replica,
- * and its vote could elect one that lacks them (the "last replica
- * standing" loss). Records show in a campaign's last_end, in an APPEND's
- * prev_end or commit, in a heartbeat's commit. A group made for a new
- * topic is not guarded at all: its first leader's term start, on that
- * replica alone, would otherwise lock both others out when that leader
- * was deposed before sending it.
+ * restarted empty: g->empty, see group_new and topic_groups), still empty,
+ * that now hears from a peer that the group holds records. Until it has
+ * caught up it may not vote: records it once acknowledged may be on no
+ * other live replica, and its vote could elect one that lacks them (the
+ * "last replica standing" loss). Records show in a campaign's last_end, in
+ * an APPEND's prev_end or commit, in a heartbeat's commit. A group made for
+ * the first time for a new topic is not guarded: its first leader's term
+ * start, on that replica alone, would otherwise lock both others out when
+ * that leader was deposed before sending it.
  */
 static int empty_behind(const struct raft_group *g, const struct elog_raft_msg *m)
 {
