@@ -108,6 +108,8 @@ static void waiter_fire(struct elog_loop *loop, void *ctx)
 		elog_broker_fetch_answer(w);
 	else if (w->kind == WAIT_META)
 		elog_broker_raft_meta_timeout(w);
+	else if (w->kind == WAIT_PURGE)
+		elog_broker_purge_answer(w, 1);
 	else
 		elog_broker_produce_timeout(w);
 }
@@ -229,6 +231,8 @@ void elog_broker_forget_topic(struct elog_broker *b, struct elog_topic *t)
 		/* While answering, an answer frees w alone: next stays valid. */
 		if (w->kind == WAIT_FETCH)
 			elog_broker_fetch_answer(w);
+		else if (w->kind == WAIT_PURGE)
+			elog_broker_purge_answer(w, 0);
 		else
 			elog_broker_produce_answer(w);
 	}

@@ -605,7 +605,9 @@ void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_heade
  *
  * offset -1 is the high watermark. The request is checked whole before
  * anything moves: it parses, names no partition twice, and names no more
- * partitions than the broker has.
+ * partitions (nor topics) than the broker has. One broker answers at once;
+ * a cluster waits up to timeout_ms (0: the most, PURGE_WAIT_MAX_MS) for
+ * the purges to commit (purge_cluster).
  */
 
 struct purge_entry {
@@ -642,15 +644,15 @@ static int purge_refuse(char *msg, size_t cap, const char *fmt, ...)
  * Pass 1: parse the request (r) and check it as a whole. 0 to go on; -1
  * when it is malformed (r->failed); 1 when it was refused (msg says why).
  */
-static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_run, char *msg,
-		       size_t cap)
+static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_run,
+		       uint32_t *topics_out, uint32_t *parts_out, char *msg, size_t cap)
 {
 	struct purge_entry *entries = NULL;
 	uint32_t topics, count = 0, max = b->store->partition_total;
 	int rc = 0;
 
 	elog_wire_r_field(r, "timeout_ms");
-	(void)elog_wire_get_u32(r); /* for replicas to follow; one broker answers at once */
+	(void)elog_wire_get_u32(r); /* how long a cluster waits for the purge to commit */
 	elog_wire_r_field(r, "dry_run");
 	*dry_run = elog_wire_get_u8(r);
 	if (*dry_run > 1)
@@ -679,6 +681,9 @@ static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_ru
 		free(entries);
 		return -1;
 	}
+	if (rc == 0 && topics > max)
+		rc = purge_refuse(msg, cap, "the request names %" PRIu32 " topics, more than the %"
+				  PRIu32 " partitions this broker has", topics, max);
 	if (rc == 0 && count > max)
 		rc = purge_refuse(msg, cap, "the request names %" PRIu32 " partitions, more than the %"
 				  PRIu32 " this broker has", count, max);
@@ -691,50 +696,218 @@ static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_ru
 					  (int)(entries[i].len > 200 ? 200 : entries[i].len),
 					  entries[i].name);
 	free(entries);
+	*topics_out = topics;
+	*parts_out = count;
 	return rc;
 }
 
-/* One partition's result: check, then move its start (unless dry_run). */
+/*
+ * Check one partition of a purge: 0 with *pp, *before and *target (the new
+ * start asked for, at most the high watermark) when it may go on; else
+ * the protocol error, err saying why. In a cluster only p's leader purges.
+ */
+static int purge_target(struct elog_broker *b, struct elog_topic *t, uint32_t id, int64_t offset,
+			struct elog_partition **pp, int64_t *before, int64_t *target,
+			struct elog_err *err)
+{
+	struct elog_partition *p = t && id < t->partition_count ? t->partitions[id] : NULL;
+	int64_t hw;
+	int code;
+
+	if (!t) {
+		snprintf(err->msg, sizeof(err->msg), "no such topic");
+		return ELOG_PE_UNKNOWN_TOPIC;
+	}
+	if (!p) {
+		snprintf(err->msg, sizeof(err->msg), "no such partition");
+		return ELOG_PE_UNKNOWN_PARTITION;
+	}
+	if (offset < -1) {
+		snprintf(err->msg, sizeof(err->msg), "offset %" PRId64 " is not -1 or >= 0", offset);
+		return ELOG_PE_INVALID_REQUEST;
+	}
+	if (b->cluster && (code = elog_broker_raft_leader_check(b, p, err->msg, sizeof(err->msg))))
+		return code;
+	if (elog_partlog_failed(p->log, err))
+		return ELOG_PE_STORAGE_ERROR;
+	*before = elog_partlog_start_offset(p->log);
+	hw = elog_broker_high_watermark(p);
+	*target = offset == -1 ? hw : offset;
+	if (*target > hw) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "offset %" PRId64 " is past the high watermark %" PRId64, *target, hw);
+		return ELOG_PE_OFFSET_OUT_OF_RANGE;
+	}
+	*pp = p;
+	return ELOG_PE_NONE;
+}
+
+/* One partition's result on the wire. */
+static void purge_put(struct elog_wire_w *w, uint32_t id, int code, const char *msg,
+		      int64_t before, int64_t after)
+{
+	elog_wire_put_u32(w, id);
+	elog_wire_put_i16(w, (int16_t)code);
+	elog_wire_put_cstring(w, code ? msg : "");
+	elog_wire_put_i64(w, code ? -1 : before);
+	elog_wire_put_i64(w, code ? -1 : after);
+}
+
+/* One partition's result, one broker: check, then move its start (unless dry_run). */
 static void purge_one(struct elog_broker *b, struct elog_wire_w *w, struct elog_topic *t,
 		      uint32_t id, int64_t offset, int dry_run)
 {
-	struct elog_partition *p = t && id < t->partition_count ? t->partitions[id] : NULL;
-	int64_t before = -1, after = -1, hw, target;
+	struct elog_partition *p = NULL;
+	int64_t before = -1, after = -1, target = -1;
 	struct elog_err err;
-	int code = ELOG_PE_NONE;
+	int code = purge_target(b, t, id, offset, &p, &before, &target, &err);
 
-	if (!t) {
-		code = ELOG_PE_UNKNOWN_TOPIC;
-		snprintf(err.msg, sizeof(err.msg), "no such topic");
-	} else if (!p) {
-		code = ELOG_PE_UNKNOWN_PARTITION;
-		snprintf(err.msg, sizeof(err.msg), "no such partition");
-	} else if (offset < -1) {
-		code = ELOG_PE_INVALID_REQUEST;
-		snprintf(err.msg, sizeof(err.msg), "offset %" PRId64 " is not -1 or >= 0", offset);
-	} else if (elog_partlog_failed(p->log, &err)) {
-		code = ELOG_PE_STORAGE_ERROR;
-	} else {
-		before = elog_partlog_start_offset(p->log);
-		hw = elog_broker_high_watermark(p);
-		target = offset == -1 ? hw : offset;
-		if (target > hw) {
-			code = ELOG_PE_OFFSET_OUT_OF_RANGE;
-			snprintf(err.msg, sizeof(err.msg),
-				 "offset %" PRId64 " is past the high watermark %" PRId64, target, hw);
-		} else if (dry_run) {
-			after = target > before ? target : before;
-		} else if (elog_store_purge(b->store, p, target, &err) < 0) {
-			code = elog_broker_storage_error(&err);
-		} else {
-			after = elog_partlog_start_offset(p->log);
+	if (code == 0 && dry_run)
+		after = target > before ? target : before;
+	else if (code == 0 && elog_store_purge(b->store, p, target, &err) < 0)
+		code = elog_broker_storage_error(&err);
+	else if (code == 0)
+		after = elog_partlog_start_offset(p->log);
+	purge_put(w, id, code, err.msg, before, after);
+}
+
+/*
+ * A purge in a cluster: each partition's leader appends a purge batch
+ * (broker_raft_purge.c) and the request waits until every one of them has
+ * moved its start, lost its leadership, or the request's timeout passed.
+ * A part waits while part->p is set: need_offset is the start asked for,
+ * log_start the start before; offset the start after, once done.
+ */
+#define PURGE_WAIT_MAX_MS (5 * 60 * 1000)
+
+static void purge_cluster_one(struct elog_broker *b, struct wait_part *part, struct elog_topic *t,
+			      int64_t offset, int dry_run)
+{
+	struct elog_partition *p = NULL;
+	int64_t before = -1, target = -1;
+	struct elog_err err;
+	int code = purge_target(b, t, part->id, offset, &p, &before, &target, &err);
+
+	part->p = NULL;
+	part->log_start = before;
+	part->offset = target > before ? target : before;
+	if (code == 0 && !dry_run && target > before) {
+		code = elog_broker_raft_purge(b, p, target, err.msg, sizeof(err.msg));
+		if (code == 0) {
+			part->p = p;
+			part->need_offset = target;
 		}
 	}
-	elog_wire_put_u32(w, id);
-	elog_wire_put_i16(w, (int16_t)code);
-	elog_wire_put_cstring(w, code ? err.msg : "");
-	elog_wire_put_i64(w, code ? -1 : before);
-	elog_wire_put_i64(w, code ? -1 : after);
+	part->error = (int16_t)code;
+	if (code)
+		snprintf(part->message, sizeof(part->message), "%s", err.msg);
+}
+
+/* A waiting part: 1 once final (done, or failed with its error set). */
+static int purge_settled(struct elog_broker *b, struct wait_part *part)
+{
+	struct elog_partition *p = part->p;
+
+	if (!p)
+		return 1;
+	if (elog_partlog_start_offset(p->log) >= part->need_offset) {
+		part->offset = elog_partlog_start_offset(p->log);
+	} else if ((part->error = (int16_t)elog_broker_raft_leader_check(
+			    b, p, part->message, sizeof(part->message))) == 0) {
+		return 0;
+	}
+	/* A leader deposed before its purge committed: the new one may still
+	 * apply it; the client asks that one again (a purge is idempotent). */
+	part->p = NULL;
+	return 1;
+}
+
+void elog_broker_purge_answer(struct elog_waiter *w, int timeout)
+{
+	struct elog_conn *c = w->conn;
+	struct elog_wire_w wr;
+	struct elog_err err;
+	uint32_t i;
+
+	for (i = 0; i < w->part_count; i++)
+		if (!purge_settled(w->broker, &w->parts[i]) && !timeout)
+			return;
+	elog_wire_w_init(&wr, &c->out);
+	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
+	elog_wire_put_u32(&wr, w->topic_count);
+	for (uint32_t t = 0; t < w->topic_count; t++) {
+		elog_wire_put_cstring(&wr, w->topics[t].name);
+		elog_wire_put_u32(&wr, w->topics[t].part_count);
+		for (i = w->topics[t].first_part; i < w->topics[t].first_part + w->topics[t].part_count;
+		     i++) {
+			struct wait_part *part = &w->parts[i];
+			if (part->p) {
+				part->error = ELOG_PE_TIMEOUT;
+				snprintf(part->message, sizeof(part->message),
+					 "the purge did not commit within the request's timeout");
+			}
+			purge_put(&wr, part->id, part->error, part->message, part->log_start,
+				  part->offset);
+		}
+	}
+	if (elog_wire_frame_end(&wr, &err) < 0)
+		c->closing = 1;
+	elog_waiter_free(w);
+	elog_conn_answered(c);
+}
+
+static void purge_cluster(struct elog_conn *c, const struct elog_frame_header *rq,
+			  struct elog_wire_r *r, uint32_t topics, uint32_t parts)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_waiter *w = elog_waiter_new(c, WAIT_PURGE, rq, topics, parts);
+	uint32_t timeout_ms, at = 0;
+	struct elog_err err;
+	int dry_run, waiting = 0;
+
+	if (!w) {
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	timeout_ms = elog_wire_get_u32(r);
+	dry_run = elog_wire_get_u8(r);
+	(void)elog_wire_get_count(r, 2 + 4);
+	w->topic_count = topics;
+	w->part_count = parts;
+	for (uint32_t i = 0; i < topics; i++) {
+		struct wait_topic *wt = &w->topics[i];
+		const char *name;
+		size_t len;
+		struct elog_topic *t;
+		elog_wire_get_string(r, &name, &len);
+		wt->part_count = elog_wire_get_count(r, 4 + 8);
+		wt->first_part = at;
+		/* Topic names are at most ELOG_TOPIC_NAME_MAX where they exist;
+		 * a longer one names no topic and is answered cut. */
+		snprintf(wt->name, sizeof(wt->name), "%.*s",
+			 (int)(len < sizeof(wt->name) ? len : sizeof(wt->name) - 1), name);
+		t = elog_store_find(b->store, name, len);
+		for (uint32_t k = 0; k < wt->part_count; k++, at++) {
+			struct wait_part *part = &w->parts[at];
+			int64_t offset;
+			part->topic_index = i;
+			part->id = elog_wire_get_u32(r);
+			offset = elog_wire_get_i64(r);
+			purge_cluster_one(b, part, t, offset, dry_run);
+			waiting |= part->p != NULL;
+		}
+	}
+	if (!waiting) {
+		elog_broker_purge_answer(w, 0);
+		return;
+	}
+	if (timeout_ms == 0 || timeout_ms > PURGE_WAIT_MAX_MS)
+		timeout_ms = PURGE_WAIT_MAX_MS;
+	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) + timeout_ms, &err) < 0) {
+		/* The purge batches are in the logs and will apply; only the wait failed. */
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, err.msg);
+		elog_waiter_free(w);
+	}
 }
 
 void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_header *rq,
@@ -744,8 +917,8 @@ void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_hea
 	struct elog_wire_r again = *r;
 	struct elog_wire_w w;
 	char msg[BROKER_MSG_MAX];
-	uint32_t topics;
-	int dry_run, rc = purge_check(b, r, &dry_run, msg, sizeof(msg));
+	uint32_t topics, parts;
+	int dry_run, rc = purge_check(b, r, &dry_run, &topics, &parts, msg, sizeof(msg));
 
 	if (rc < 0)
 		MALFORMED(c, rq, r);
@@ -754,9 +927,7 @@ void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_hea
 		return;
 	}
 	if (b->cluster) {
-		/* A purge would have to be replicated: not yet. */
-		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
-					"purging records is not supported in a cluster yet");
+		purge_cluster(c, rq, &again, topics, parts);
 		return;
 	}
 	elog_wire_w_init(&w, &c->out);

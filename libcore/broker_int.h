@@ -57,7 +57,12 @@
 struct elog_conn;
 struct elog_cluster;
 
-enum waiter_kind { WAIT_FETCH = 1, WAIT_PRODUCE = 2, WAIT_META = 3 /* a cluster's admin request */ };
+enum waiter_kind {
+	WAIT_FETCH = 1,
+	WAIT_PRODUCE = 2,
+	WAIT_META = 3,  /* a cluster's admin request */
+	WAIT_PURGE = 4, /* a cluster's DELETE_RECORDS */
+};
 
 /* One partition of a parked fetch or produce. */
 struct wait_part {
@@ -68,8 +73,9 @@ struct wait_part {
 	char message[BROKER_MSG_MAX];
 	int64_t offset;              /* fetch: from; produce: base offset given */
 	uint32_t max_bytes;          /* fetch */
-	int64_t need_offset;         /* produce: flushed offset needed for acks=all */
-	int64_t log_start;           /* produce */
+	int64_t need_offset;         /* produce: flushed offset needed for acks=all;
+	                                purge: the start asked for */
+	int64_t log_start;           /* produce; purge: the start before */
 	int64_t meta_offset;         /* WAIT_META: the proposed record's offset */
 };
 
@@ -314,6 +320,8 @@ void elog_broker_route(struct elog_broker *b, const struct elog_topic *t, uint32
 		       struct elog_route *out);
 
 /* broker_admin.c */
+/* A cluster's purge: answered once every part settled (or timeout). */
+void elog_broker_purge_answer(struct elog_waiter *w, int timeout);
 void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);

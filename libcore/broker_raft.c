@@ -65,7 +65,7 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	elog_raftstate_init(s);
 	s->hard = elog_raft_hard_state(&g->raft);
 	s->commit = elog_raft_commit(&g->raft);
-	s->flags = flags;
+	s->flags = flags | (g->purge_count ? ELOG_RAFTSTATE_PURGING : 0);
 	terms = elog_raft_terms(&g->raft, &n);
 	assert(n <= ELOG_RAFT_TERMS_MAX);
 	s->term_count = n;
@@ -266,6 +266,7 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 				raft_group_log(g, ELOG_LOG_ERROR, "truncate failed", "error=%s",
 					       elog_logfmt_value(v, sizeof(v), err.msg));
 			pstate_rebuild(g);
+			raft_purges_cut(g, op->offset);
 			if (g->durable_reported > op->offset)
 				g->durable_reported = op->offset;
 			break;
@@ -279,6 +280,7 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 				raft_group_log(g, ELOG_LOG_ERROR, "reset failed", "error=%s",
 					       elog_logfmt_value(v, sizeof(v), err.msg));
 			pstate_rebuild(g);
+			raft_purges_cut(g, 0); /* every batch is gone */
 			g->durable_reported = op->offset;
 			break;
 		case ELOG_RAFT_OP_APPEND:
@@ -293,6 +295,7 @@ static int do_ops(struct raft_group *g, const struct elog_raft_outbox *out)
 					break;
 				}
 				pstate_note(g, bytes, len);
+				raft_purge_appended(g, bytes, len, k->batches[j].base);
 				appended = 1;
 			}
 			break;
@@ -349,6 +352,35 @@ static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int
 	}
 	*end = s.next_offset;
 	return cap_batches(k->read.data, s.len, end);
+}
+
+/* Note the purge batches from `from` to the log's end (start-up: the ones
+ * raft.state says may not be applied lie past its commit). */
+static void purges_rescan(struct raft_group *g, int64_t from)
+{
+	const uint8_t *data = g->k->read.data;
+	int64_t end;
+	int damaged = 0;
+	size_t len;
+
+	if (from < elog_partlog_start_offset(g->log))
+		from = elog_partlog_start_offset(g->log);
+	/* Bounded: every pass moves from past at least one batch. */
+	while ((len = read_batches(g, from, &end, &damaged)) > 0 && end > from) {
+		for (size_t pos = 0; pos < len;) {
+			uint32_t n = elog_get32(data + pos + ELOG_BATCH_LENGTH_OFFSET) + ELOG_BATCH_PREFIX_SIZE;
+			raft_purge_appended(g, data + pos, n, (int64_t)elog_get64(data + pos));
+			pos += n;
+		}
+		from = end;
+	}
+	raft_group_log(g, ELOG_LOG_INFO, "purges not yet applied, noted again", "count=%" PRIu32
+		       " commit=%" PRId64, g->purge_count, elog_raft_commit(&g->raft));
+}
+
+void raft_state_changed(struct raft_group *g)
+{
+	state_save(g);
 }
 
 /* Restrict the group at its first damaged offset, if its log knows of damage. */
@@ -416,45 +448,63 @@ static void retained(void *ctx, struct elog_partition *p)
 	if (start > commit)
 		start = commit;
 	if (start > g->raft.start)
-		INPUT(g, elog_raft_log_trimmed(&g->raft, start, o_));
+		raft_log_trimmed(g, start);
 }
 
-/* ---------------------------------------------------------------- term start */
+void raft_log_trimmed(struct raft_group *g, int64_t start)
+{
+	INPUT(g, elog_raft_log_trimmed(&g->raft, start, o_));
+}
 
-/* One control batch of one empty record: the leader's first record of its term. */
-static void term_start(struct raft_group *g)
+/* ---------------------------------------------------------------- control batches */
+
+/*
+ * Append, as leader, a control batch of the one record r (clients skip
+ * control batches: they are the log's, not the users'); *base is its
+ * offset. 0, or -1 logged (what failed).
+ */
+int raft_control_append(struct raft_group *g, const struct elog_record *r, const char *what,
+			int64_t *base)
 {
 	struct elog_batch_builder bb;
-	struct elog_record r = {0};
 	struct elog_err err;
 	const uint8_t *bytes;
 	uint8_t copy[256];
 	char v[ELOG_LOG_VALUE_MAX];
 	size_t len;
-	int64_t base;
 
 	elog_batch_builder_init(&bb, ELOG_COMPRESS_NONE, 0);
-	r.timestamp_ms = (int64_t)time(NULL) * 1000;
-	r.key_len = -1;
-	r.value_len = 0;
-	r.value = (const uint8_t *)"";
-	if (elog_batch_builder_add(&bb, &r, &err) < 0 ||
+	if (elog_batch_builder_add(&bb, r, &err) < 0 ||
 	    elog_batch_builder_finish(&bb, &bytes, &len, &err) < 0 || len > sizeof(copy)) {
 		elog_batch_builder_release(&bb);
-		return;
+		return -1;
 	}
 	memcpy(copy, bytes, len);
 	elog_batch_builder_release(&bb);
 	copy[17] |= ELOG_BATCH_ATTR_CONTROL;
 	/* The CRC again, over the new attributes. */
 	elog_put32(copy + 12, elog_crc32c(0, copy + ELOG_BATCH_CRC_START, len - ELOG_BATCH_CRC_START));
-	if (elog_partlog_append(g->log, copy, len, elog_raft_term(&g->raft), &base, &err) < 0) {
-		raft_group_log(g, ELOG_LOG_ERROR, "term start not appended", "error=%s",
+	if (elog_partlog_append(g->log, copy, len, elog_raft_term(&g->raft), base, &err) < 0) {
+		raft_group_log(g, ELOG_LOG_ERROR, what, "error=%s",
 			       elog_logfmt_value(v, sizeof(v), err.msg));
-		return;
+		return -1;
 	}
 	g->k->b->appended = 1;
-	raft_leader_appended(g, base, base);
+	return 0;
+}
+
+/* One control batch of one empty record: the leader's first record of its term. */
+static void term_start(struct raft_group *g)
+{
+	struct elog_record r = {0};
+	int64_t base;
+
+	r.timestamp_ms = (int64_t)time(NULL) * 1000;
+	r.key_len = -1;
+	r.value_len = 0;
+	r.value = (const uint8_t *)"";
+	if (raft_control_append(g, &r, "term start not appended", &base) == 0)
+		raft_leader_appended(g, base, base);
 }
 
 /* ---------------------------------------------------------------- durability */
@@ -548,6 +598,8 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 		if (g->p) {
 			k->check_produces = 1;
 			k->b->appended = 1;
+			if (g->purge_count)
+				raft_purges_apply(g);
 		} else {
 			k->check_meta = 1;
 			state_save(g);
@@ -697,6 +749,8 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 		}
 		raft_outbox_done(g, o);
 	}
+	if (found && p && (s.flags & ELOG_RAFTSTATE_PURGING))
+		purges_rescan(g, s.commit);
 	if (t && t->replication_factor > 1)
 		damage_restrict(g);
 	/* flush=never: not clean until a clean shutdown says so again (the flag
@@ -726,6 +780,7 @@ static void group_free(struct raft_group *g)
 	if (g->p)
 		g->p->replication = NULL;
 	elog_raft_release(&g->raft);
+	free(g->purges);
 	free(g->dir);
 	free(g);
 }

@@ -14,6 +14,8 @@
  *   broker_raft_admin.c the metadata group's proposals (create, delete,
  *                       alter, producer ids) and their parked answers; the
  *                       produce and fetch hooks of partition groups; route
+ *   broker_raft_purge.c purges (DELETE_RECORDS) replicated as control
+ *                       batches, applied at commit (docs/raft.md, "Purge")
  *
  * Groups. One for the metadata log (DIR/__meta/0, every broker a voter) and
  * one per partition this broker holds a replica of (its replicas the
@@ -69,6 +71,14 @@
 #define RAFT_BALANCE_BATCH 256
 /* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
 #define RAFT_UNCOMMITTED_MAX 1000000
+/* Purges of one partition noted and not yet committed, kept apart (more merge). */
+#define RAFT_PURGES_MAX 8
+
+/* A purge batch in the log (broker_raft_purge.c). */
+struct raft_purge {
+	int64_t at;                     /* its offset */
+	int64_t target;                 /* the log start it names */
+};
 
 struct raft_group {
 	struct elog_cluster *k;
@@ -90,6 +100,8 @@ struct raft_group {
 	int state_new;                  /* its raft.state did not exist when it started */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
+	struct raft_purge *purges;      /* purge batches appended, not yet applied */
+	uint32_t purge_count;
 	struct raft_group *next;
 };
 
@@ -174,6 +186,22 @@ void raft_group_log(struct raft_group *g, enum elog_log_level level, const char 
 struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftwire_group *id);
 /* After the leader appended [base, last] (a produce, a proposal, a term start). */
 void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last);
+/* Something raft.state holds changed (its flags): written this turn. */
+void raft_state_changed(struct raft_group *g);
+/* The log start moved up to `start` (<= commit): the core learns it. */
+void raft_log_trimmed(struct raft_group *g, int64_t start);
+/* Append, as leader, a control batch of the one record r; *base its
+ * offset. -1 when it failed (logged with `what`). */
+int raft_control_append(struct raft_group *g, const struct elog_record *r, const char *what,
+			int64_t *base);
+
+/* broker_raft_purge.c: purges replicated as control batches. */
+/* A batch appended at base (leader or follower): noted when it is a purge. */
+void raft_purge_appended(struct raft_group *g, const uint8_t *batch, size_t len, int64_t base);
+/* The log was cut at `from`: the notes of purges from there on go. */
+void raft_purges_cut(struct raft_group *g, int64_t from);
+/* The commit moved: move the start for the purges it passed. */
+void raft_purges_apply(struct raft_group *g);
 
 /* broker_raft_net.c */
 int raft_peers_open(struct elog_cluster *k, struct elog_err *err);
@@ -226,6 +254,10 @@ int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part,
  * the code (0 when it leads) and msg. */
 int elog_broker_raft_leader_check(struct elog_broker *b, const struct elog_partition *p,
 				  char *msg, size_t cap);
+/* DELETE_RECORDS: propose moving p's start to target (at most the commit);
+ * 0, or the protocol error with msg. broker_raft_purge.c. */
+int elog_broker_raft_purge(struct elog_broker *b, struct elog_partition *p, int64_t target,
+			   char *msg, size_t cap);
 /* The commit offset of p's group (its start when this broker holds no replica). */
 int64_t elog_broker_raft_high_watermark(const struct elog_partition *p);
 /* Cut a slice of whole batches so that none reaches past hw (FETCH in a cluster). */

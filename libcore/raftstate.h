@@ -63,6 +63,7 @@
 #define ELOG_RAFTSTATE_COPY_BYTES 4096 /* each copy's page */
 #define ELOG_RAFTSTATE_BYTES_MAX (ELOG_RAFTSTATE_HEAD_BYTES + 16 * ELOG_RAFT_TERMS_MAX + 4)
 #define ELOG_RAFTSTATE_CLEAN 1u
+#define ELOG_RAFTSTATE_PURGING 2u  /* purge batches not yet applied (broker_raft_purge.c) */
 
 struct elog_raftstate {
 	struct elog_raft_hard_state hard;
