@@ -299,6 +299,14 @@ closed"
 	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 0 s 0:5 1:0 2:0 3:0)"
 	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"the request names 4 partitions, more than the 3 this broker has\"
 closed"
+	# four topics naming no partition, against three partitions: a request's
+	# topics are bounded too (a cluster keeps one entry per topic while it waits)
+	local body i
+	body=$(le 4 30000)$(le 1 0)$(le 4 4)
+	for i in 1 2 3 4; do body+=$(le 2 1)73$(le 4 0); done
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(le 4 $((8 + ${#body} / 2)))$(le 2 10)$(le 2 1)$(le 4 1)$body"
+	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"the request names 4 topics, more than the 3 partitions this broker has\"
+closed"
 	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(purge_frame 2 s 0:5)"
 	assert_output "frame api=0x800a correlation_id=1 error=INVALID_REQUEST message=\"malformed dry_run at byte 5 of the body\"
 closed"
