@@ -1411,8 +1411,10 @@ static void on_wake(struct elog_loop *loop, void *ctx)
 		b->flusher_failures_seen = failures;
 		elog_store_failures_log(b->store);
 	}
-	if (b->cluster)
+	if (b->cluster) {
+		raft_states_done(b->cluster);
 		elog_broker_raft_durability(b);
+	}
 	elog_broker_check_produces(b, 0);
 }
 

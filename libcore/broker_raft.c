@@ -55,170 +55,6 @@ static int read_room(struct elog_cluster *k, size_t n, struct elog_err *err)
 	return elog_buf_set_cap(&k->read, n, err);
 }
 
-/* ---------------------------------------------------------------- raft.state */
-
-static void state_build(const struct raft_group *g, uint16_t flags, struct elog_raftstate *s)
-{
-	const struct elog_raft_term_start *terms;
-	uint32_t n;
-
-	elog_raftstate_init(s);
-	s->hard = elog_raft_hard_state(&g->raft);
-	s->commit = elog_raft_commit(&g->raft);
-	s->flags = flags | (g->purge_count ? ELOG_RAFTSTATE_PURGING : 0);
-	terms = elog_raft_terms(&g->raft, &n);
-	assert(n <= ELOG_RAFT_TERMS_MAX);
-	s->term_count = n;
-	memcpy(s->terms, terms, n * sizeof(*terms));
-}
-
-/* The flags a batched write gives g's state: CLEAN for a flush=never group
- * written by a clean close (elog_broker_raft_close), else none. */
-static uint16_t state_flags(const struct raft_group *g)
-{
-	return g->k->closing && g->flush_never ? ELOG_RAFTSTATE_CLEAN : 0;
-}
-
-static void state_failed(struct raft_group *g, const struct elog_err *err)
-{
-	char v[ELOG_LOG_VALUE_MAX];
-
-	if (!g->state_failed)
-		raft_group_log(g, ELOG_LOG_ERROR, "raft state not written: group silent", "error=%s",
-			       elog_logfmt_value(v, sizeof(v), err->msg));
-	g->state_failed = 1;
-}
-
-static void state_unmark(struct raft_group *g)
-{
-	struct raft_group **at = &g->k->state_dirty;
-
-	if (!g->state_dirty)
-		return;
-	while (*at != g)
-		at = &(*at)->state_next;
-	*at = g->state_next;
-	g->state_next = NULL;
-	g->state_dirty = 0;
-}
-
-/*
- * Write raft.state now if it changed (a group starting); a failure silences
- * the group (it must not send what depends on state that is not durable).
- */
-static int state_save_now(struct raft_group *g)
-{
-	struct elog_raftstate s;
-	struct elog_err err;
-
-	state_unmark(g);
-	state_build(g, 0, &s);
-	if (elog_raftstate_equal(&s, &g->saved) && !g->saved.copy_damaged)
-		return 0;
-	s.seq = g->saved.seq;
-	if (elog_raftstate_store(g->dir, &s, &err) < 0) {
-		state_failed(g, &err);
-		return -1;
-	}
-	g->saved = s;
-	g->state_failed = 0;
-	return 0;
-}
-
-/*
- * The group's state may have changed: raft.state is written at the end of
- * this loop turn (states_write, from before_sleep), before any frame of
- * the turn leaves, one write however many times it changed meanwhile.
- */
-static void state_save(struct raft_group *g)
-{
-	if (g->state_dirty)
-		return;
-	g->state_dirty = 1;
-	g->state_next = g->k->state_dirty;
-	g->k->state_dirty = g;
-}
-
-/* A batched write failed: no message of the turn may leave. */
-static void states_failed(struct elog_cluster *k, struct raft_group *g, const struct elog_err *err)
-{
-	state_failed(g, err);
-	raft_peers_drop(k, "raft state not written");
-}
-
-/*
- * Every group whose state changed this turn, written before the turn's
- * frames go (raft.h: the hard state is durable before any message that
- * depends on it). A few are written one by one (two copies, an fdatasync
- * each); more (an election of many groups, a topic of many partitions
- * created) share two syncfs calls: copy 1 of every file, syncfs, copy 0
- * of every file, syncfs (raftstate.h). Writes stay on the loop: they are
- * rare outside elections, cheap (in place, ~15 us each), and the loop
- * must not send before they end anyway.
- */
-static void states_write(struct elog_cluster *k)
-{
-	struct raft_group *list = k->state_dirty, *g;
-	struct elog_raftstate s;
-	struct elog_err err;
-	uint32_t n = 0;
-
-	k->state_dirty = NULL;
-	for (g = list; g; g = g->state_next) {
-		g->state_dirty = 0;
-		state_build(g, state_flags(g), &s);
-		g->state_write = !elog_raftstate_equal(&s, &g->saved);
-		n += g->state_write;
-	}
-	for (g = list; g && n <= RAFT_STATE_EACH_MAX; g = g->state_next)
-		if (g->state_write) {
-			state_build(g, state_flags(g), &s);
-			s.seq = g->saved.seq;
-			if (elog_raftstate_store(g->dir, &s, &err) < 0) {
-				states_failed(k, g, &err);
-				continue;
-			}
-			g->saved = s;
-			g->state_failed = 0;
-		}
-	if (n <= RAFT_STATE_EACH_MAX)
-		goto out;
-	for (int copy = 1; copy >= 0; copy--) {
-		for (g = list; g; g = g->state_next) {
-			state_build(g, state_flags(g), &s);
-			s.seq = g->saved.seq + 1;
-			if (g->state_write && elog_raftstate_store_copy(g->dir, &s, copy, &err) < 0) {
-				g->state_write = 0;
-				states_failed(k, g, &err);
-			}
-		}
-		if (elog_raftstate_syncfs(k->meta->dir, &err) < 0) {
-			/* None of the batch is known durable: every group in it fails
-			 * (and its next write goes over the same sequence again). */
-			for (g = list; g; g = g->state_next)
-				if (g->state_write) {
-					g->state_write = 0;
-					states_failed(k, g, &err);
-				}
-			goto out;
-		}
-	}
-	for (g = list; g; g = g->state_next)
-		if (g->state_write) {
-			uint64_t seq = g->saved.seq + 1;
-			state_build(g, state_flags(g), &g->saved);
-			g->saved.seq = seq;
-			g->state_failed = 0;
-		}
-out:
-	while (list) {
-		g = list;
-		list = g->state_next;
-		g->state_next = NULL;
-		g->state_write = 0;
-	}
-}
-
 /* ---------------------------------------------------------------- log ops */
 
 static void pstate_rebuild(struct raft_group *g)
@@ -376,11 +212,6 @@ static void purges_rescan(struct raft_group *g, int64_t from)
 	}
 	raft_group_log(g, ELOG_LOG_INFO, "purges not yet applied, noted again", "count=%" PRIu32
 		       " commit=%" PRId64, g->purge_count, elog_raft_commit(&g->raft));
-}
-
-void raft_state_changed(struct raft_group *g)
-{
-	state_save(g);
 }
 
 /* Restrict the group at its first damaged offset, if its log knows of damage. */
@@ -581,7 +412,7 @@ static void role_changed(struct raft_group *g, const struct elog_raft_outbox *ou
 	k->check_produces = 1;
 	k->check_meta = 1;
 	if (out->role == ELOG_RAFT_LEADER || g->saved.hard.term != out->term)
-		state_save(g); /* a checkpoint of the commit now and then */
+		raft_state_save(g); /* a checkpoint of the commit now and then */
 }
 
 void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
@@ -591,7 +422,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 
 	assert(k->depth > 0 && out == &k->outbox[k->depth - 1]);
 	if (out->hard_state_changed || out->terms_changed)
-		state_save(g);
+		raft_state_save(g);
 	appended = do_ops(g, out);
 	send_msgs(g, out);
 	if (out->commit_changed) {
@@ -602,7 +433,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 				raft_purges_apply(g);
 		} else {
 			k->check_meta = 1;
-			state_save(g);
+			raft_state_save(g);
 		}
 	}
 	if (out->role_changed)
@@ -620,7 +451,7 @@ void raft_outbox_done(struct raft_group *g, struct elog_raft_outbox *out)
 	if (out->restriction_changed && !out->restriction)
 		g->restricted_empty = 0;
 	if (out->terms_changed)
-		state_save(g);
+		raft_state_save(g);
 	k->depth--;
 	if (appended) {
 		INPUT(g, elog_raft_log_written(&g->raft, elog_partlog_next_offset(g->log), o_));
@@ -757,7 +588,11 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	 * means nothing to other groups, which so write nothing here). */
 	if (g->flush_never)
 		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
-	if (state_save_now(g) < 0) {
+	/* Serving (a topic created), the writer thread writes it: its frames
+	 * wait for that as any group's do, and the loop goes on. */
+	if (k->serving)
+		raft_state_save(g);
+	else if (raft_state_save_now(g) < 0) {
 		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
 		elog_raft_release(&g->raft);
 		goto fail;
@@ -776,7 +611,7 @@ static void group_free(struct raft_group *g)
 {
 	if (!g)
 		return;
-	state_unmark(g);
+	raft_state_unmark(g);
 	if (g->p)
 		g->p->replication = NULL;
 	elog_raft_release(&g->raft);
@@ -1038,7 +873,8 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	b->store->retain_limit = retain_limit;
 	b->store->retained = retained;
 	b->store->retain_ctx = k;
-	if (elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
+	if (raft_states_start(k, err) < 0 ||
+	    elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < b->store->topic_count; i++)
 		if (topic_groups(k, b->store->topics[i], err) < 0)
@@ -1050,6 +886,7 @@ int elog_broker_raft_start(struct elog_broker *b, struct elog_err *err)
 {
 	struct elog_cluster *k = b->cluster;
 
+	k->serving = 1;
 	if (!k->auth)
 		elog_logf(b->log, ELOG_LOG_WARN, "cluster traffic is not authenticated",
 			  "hint=%s", "set cluster_secret_file on every broker (docs/operations.md)");
@@ -1070,9 +907,12 @@ void elog_broker_raft_close(struct elog_broker *b)
 	 * written one by one cost 20,000 fdatasyncs (5 s) at each stop. */
 	k->closing = 1;
 	for (struct raft_group *g = k->groups; g; g = g->next)
-		state_save(g);
-	state_save(k->meta);
-	states_write(k);
+		raft_state_save(g);
+	if (k->meta) {
+		raft_state_save(k->meta);
+		raft_states_write_now(k);
+	}
+	raft_states_stop(k);
 	while (k->groups) {
 		struct raft_group *g = k->groups;
 		k->groups = g->next;
@@ -1121,8 +961,11 @@ void elog_broker_raft_before_sleep(struct elog_broker *b)
 		k->kick_flusher = 0;
 		elog_flusher_kick(&b->flusher);
 	}
-	states_write(k);
-	raft_peers_flush(k);
+	/* The turn's frames are closed, the states it changed go to the writer
+	 * (the frames wait for them), then what may leave is sent. */
+	raft_peers_close_frames(k);
+	raft_states_write(k);
+	raft_peers_send(k);
 }
 
 /* The follower with the largest match, or NONE. */

@@ -14,6 +14,8 @@
  *   broker_raft_admin.c the metadata group's proposals (create, delete,
  *                       alter, producer ids) and their parked answers; the
  *                       produce and fetch hooks of partition groups; route
+ *   broker_raft_state.c raft.state files written by a thread; the frames
+ *                       that depend on them held until they are durable
  *   broker_raft_purge.c purges (DELETE_RECORDS) replicated as control
  *                       batches, applied at commit (docs/raft.md, "Purge")
  *
@@ -27,15 +29,16 @@
  *
  * Order of effects for one input (raft.h's calling sequence): the hard
  * state and term cache are written to raft.state (both copies, synced) before
- * any message of the outbox leaves: at the end of the loop turn, for every
- * group that changed in it at once, before the turn's frames are sent (and
- * no frame is sent while one is waiting); log operations next (a follower's
+ * any message of the outbox leaves: after the loop turn, for every group
+ * that changed in it at once, by the state writer thread, the turn's
+ * frames (and every later one) held until it is done (broker_raft_state.c);
+ * log operations next (a follower's
  * appends validated, a truncation durable when it returns); then messages
  * (an APPEND's batches read from the log as stored); then commit, role,
  * term start. Messages for a peer are gathered into one RAFT frame per
  * loop turn and sent in the before-sleep hook.
  *
- * Everything runs on the loop thread.
+ * Everything runs on the loop thread but the raft.state writes.
  */
 #ifndef ELOG_BROKER_RAFT_H
 #define ELOG_BROKER_RAFT_H
@@ -123,6 +126,9 @@ struct raft_peer {
 	int heard;                      /* a frame came from this broker since the last tick */
 	int announce;                   /* owed the leader hints of every group led here */
 	int hello_owed;                 /* a new connection: its first frame opens with a HELLO */
+	size_t out_free;                /* bytes of out that may be sent (<= out_ready): the
+	                                   rest waits for a raft.state batch */
+	size_t hold_mark;               /* out_ready when the batch being written began */
 };
 
 struct elog_cluster {
@@ -145,10 +151,12 @@ struct elog_cluster {
 	int check_meta;                 /* the metadata commit moved */
 	int kick_flusher;               /* a partition was written: a flusher round this turn */
 	struct raft_group *state_dirty; /* groups whose raft.state may have changed this turn */
+	struct raft_state_writer *writer; /* broker_raft_state.c */
 	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t balance_at_ms;          /* the next round of leaders_balance */
 	int closing;                    /* elog_broker_raft_close: states are written clean */
+	int serving;                    /* started: new groups' states are written by the thread */
 	int replaced;                   /* the metadata group rejoined empty: groups made for
 	                                   the topics it then learns keep the empty guard */
 	int64_t transfer_deadline_ms;
@@ -186,8 +194,6 @@ void raft_group_log(struct raft_group *g, enum elog_log_level level, const char 
 struct raft_group *raft_group_of(struct elog_cluster *k, const struct elog_raftwire_group *id);
 /* After the leader appended [base, last] (a produce, a proposal, a term start). */
 void raft_leader_appended(struct raft_group *g, int64_t base, int64_t last);
-/* Something raft.state holds changed (its flags): written this turn. */
-void raft_state_changed(struct raft_group *g);
 /* The log start moved up to `start` (<= commit): the core learns it. */
 void raft_log_trimmed(struct raft_group *g, int64_t start);
 /* Append, as leader, a control batch of the one record r; *base its
@@ -203,6 +209,23 @@ void raft_purges_cut(struct raft_group *g, int64_t from);
 /* The commit moved: move the start for the purges it passed. */
 void raft_purges_apply(struct raft_group *g);
 
+/* broker_raft_state.c: raft.state written off the loop; frames held meanwhile. */
+int raft_states_start(struct elog_cluster *k, struct elog_err *err);
+/* Waits for a batch being written, then stops the thread. */
+void raft_states_stop(struct elog_cluster *k);
+/* g's state may have changed: written after this turn, before its frames go. */
+void raft_state_save(struct raft_group *g);
+/* Now, on the loop (start-up): 0, or -1 with the group silenced. */
+int raft_state_save_now(struct raft_group *g);
+/* g is going: off the turn's list, and forgotten by a batch being written. */
+void raft_state_unmark(struct raft_group *g);
+/* End of a turn: the marked groups to the writer, frames held or released. */
+void raft_states_write(struct elog_cluster *k);
+/* The same, written on the loop (a clean stop). */
+void raft_states_write_now(struct elog_cluster *k);
+/* The loop was woken: a batch written? Then its frames are released. */
+void raft_states_done(struct elog_cluster *k);
+
 /* broker_raft_net.c */
 int raft_peers_open(struct elog_cluster *k, struct elog_err *err);
 void raft_peers_close(struct elog_cluster *k);
@@ -211,7 +234,13 @@ void raft_peers_close(struct elog_cluster *k);
 void raft_peers_announce(struct elog_cluster *k, const struct raft_group *g, int32_t to);
 void raft_peer_queue(struct elog_cluster *k, int32_t to, const struct raft_group *g,
 		     const struct elog_raft_msg *m, const uint8_t *batches, size_t len);
-void raft_peers_flush(struct elog_cluster *k);
+/* Close every peer's open frame; send what each may send (out_free). */
+void raft_peers_close_frames(struct elog_cluster *k);
+void raft_peers_send(struct elog_cluster *k);
+/* A raft.state batch began: every frame closed so far waits for it. */
+void raft_peers_hold(struct elog_cluster *k);
+/* Frames may go: up to the hold marks, or (all) every closed frame. */
+void raft_peers_release(struct elog_cluster *k, int all);
 /* Drop every peer connection and what it had not sent (a raft.state write failed). */
 void raft_peers_drop(struct elog_cluster *k, const char *why);
 void raft_peers_tick(struct elog_cluster *k);

@@ -101,7 +101,7 @@ static void peer_fail(struct raft_peer *p, const char *why)
 			  elog_logfmt_value(v, sizeof(v), why));
 	p->connected = 0;
 	elog_buf_reset(&p->out);
-	p->out_sent = p->out_ready = 0;
+	p->out_sent = p->out_ready = p->out_free = p->hold_mark = 0;
 	p->frame_open = 0;
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : RAFT_BACKOFF_MIN_MS;
 	if (p->backoff_ms > RAFT_BACKOFF_MAX_MS)
@@ -113,12 +113,10 @@ static void peer_send(struct raft_peer *p)
 {
 	struct elog_broker *b = p->k->b;
 
-	/* Only closed frames go: the one being built has no length yet; and
-	 * nothing while a raft.state write waits for the end of the turn. */
-	if (p->k->state_dirty)
-		return;
-	while (p->out_sent < p->out_ready) {
-		ssize_t n = send(p->fd, p->out.data + p->out_sent, p->out_ready - p->out_sent,
+	/* Only closed frames go (the one being built has no length yet), and
+	 * of those only what no raft.state write being made holds back. */
+	while (p->out_sent < p->out_free) {
+		ssize_t n = send(p->fd, p->out.data + p->out_sent, p->out_free - p->out_sent,
 				 MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -134,7 +132,7 @@ static void peer_send(struct raft_peer *p)
 	}
 	if (p->out_sent == p->out.len) {
 		elog_buf_reset(&p->out);
-		p->out_sent = p->out_ready = 0;
+		p->out_sent = p->out_ready = p->out_free = p->hold_mark = 0;
 	}
 	elog_loop_modify(&b->loop, p->fd, ELOG_LOOP_READ, NULL);
 }
@@ -324,13 +322,34 @@ static void peer_announce_all(struct elog_cluster *k, struct raft_peer *p)
 	p->announce = 0;
 }
 
-void raft_peers_flush(struct elog_cluster *k)
+void raft_peers_close_frames(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		frame_close(&k->peers[i]);
+}
+
+void raft_peers_send(struct elog_cluster *k)
 {
 	for (uint32_t i = 0; i < k->peer_count; i++) {
 		struct raft_peer *p = &k->peers[i];
-		frame_close(p);
-		if (p->fd >= 0 && p->connected && p->out_sent < p->out_ready)
+		if (p->fd >= 0 && p->connected && p->out_sent < p->out_free)
 			peer_send(p);
+	}
+}
+
+void raft_peers_hold(struct elog_cluster *k)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++)
+		k->peers[i].hold_mark = k->peers[i].out_ready;
+}
+
+void raft_peers_release(struct elog_cluster *k, int all)
+{
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		size_t to = all ? p->out_ready : p->hold_mark;
+		if (to > p->out_free)
+			p->out_free = to;
 	}
 }
 

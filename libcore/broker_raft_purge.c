@@ -65,7 +65,7 @@ static void purge_note(struct raft_group *g, int64_t at, int64_t target)
 	if (g->purge_count < RAFT_PURGES_MAX) {
 		g->purges[g->purge_count++] = (struct raft_purge){at, target};
 		if (g->purge_count == 1)
-			raft_state_changed(g); /* raft.state's PURGING flag */
+			raft_state_save(g); /* raft.state's PURGING flag */
 		return;
 	}
 	last = &g->purges[RAFT_PURGES_MAX - 1];
@@ -89,7 +89,7 @@ void raft_purges_cut(struct raft_group *g, int64_t from)
 	while (g->purge_count && g->purges[g->purge_count - 1].at >= from)
 		g->purge_count--;
 	if (n && !g->purge_count)
-		raft_state_changed(g);
+		raft_state_save(g);
 }
 
 void raft_purges_apply(struct raft_group *g)
@@ -122,7 +122,7 @@ void raft_purges_apply(struct raft_group *g)
 		g->purge_count -= done;
 		g->k->check_produces = 1; /* purge waiters */
 		if (!g->purge_count)
-			raft_state_changed(g);
+			raft_state_save(g);
 	}
 }
 

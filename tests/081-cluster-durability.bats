@@ -27,11 +27,11 @@ teardown() {
 	elog_teardown
 }
 
-# hold I — stop broker I's flusher thread, until release I.
+# hold I [THREAD] — stop broker I's flusher thread (or THREAD), until release I.
 hold() {
-	elog_spawn "hold$1" elog-threadhold "${ELOG_PROC[b$1]}" elog-flusher
+	elog_spawn "hold$1" elog-threadhold "${ELOG_PROC[b$1]}" "${2:-elog-flusher}"
 	elog_wait_until 15 grep -q '^held 1$' "hold$1.out" ||
-		fail "b$1's flusher is not held: $(cat "hold$1.err")"
+		fail "b$1's ${2:-elog-flusher} is not held: $(cat "hold$1.err")"
 }
 
 release() {
@@ -110,4 +110,39 @@ states() {
 		run -0 elog-produce --no-idempotence -b "$LADDR" -a all -p "$p" t2 <<<"$p"
 	done
 	run -1 grep 'raft state not written' b1.err b2.err b3.err
+}
+
+# leads I GROUP — how many times broker I logged that it leads GROUP.
+leads() {
+	grep -c " msg=\"raft role\" group=$2 role=leader " "$ELOG_TMP/b$1.err" || true
+}
+
+@test "no vote or term leaves a broker before its raft.state is durable: with its state writer held, no election completes" {
+	local i old a b la lb
+	for i in 1 2 3; do
+		cluster_start "$i"
+	done
+	cluster_wait_leader metadata
+	run -0 elog-topic -b "$LADDR" create -r 3 t1
+	cluster_wait_leader t1/0
+	old=$LEADER a=$((LEADER % 3 + 1)) b=$(((LEADER + 1) % 3 + 1))
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 <<<11111
+	la=$(leads "$a" t1/0) lb=$(leads "$b" t1/0)
+	# a's raft.state writes wait; the leader dies. Any election now needs
+	# a's vote or a's campaign, each a state change of a's that must be
+	# durable before its message goes: none completes.
+	hold "$a" elog-raftstate
+	cluster_kill "$old"
+	# Absence has no event to wait for: a few election timeouts (1 s each).
+	sleep 4
+	[ "$(leads "$a" t1/0)" = "$la" ] && [ "$(leads "$b" t1/0)" = "$lb" ] ||
+		fail "a leader was elected while b$a's raft.state writes were held"
+	# The writes done, an election completes, and nothing was lost.
+	release "$a"
+	elog_wait_until 20 eval '[ "$(leads "$a" t1/0)" != "$la" ] || [ "$(leads "$b" t1/0)" != "$lb" ]' ||
+		fail "no leader after the release"
+	run -0 elog-produce --no-idempotence -b "127.0.0.1:${PORTS[a]},127.0.0.1:${PORTS[b]}" -a all t1 <<<22222
+	run -0 elog-consume -b "127.0.0.1:${PORTS[a]},127.0.0.1:${PORTS[b]}" -e t1
+	assert_output "11111
+22222"
 }
