@@ -109,7 +109,7 @@ static void waiter_fire(struct elog_loop *loop, void *ctx)
 	else if (w->kind == WAIT_META)
 		elog_broker_raft_meta_timeout(w);
 	else if (w->kind == WAIT_PURGE)
-		elog_broker_purge_answer(w, 1);
+		elog_broker_purge_answer(w, PURGE_END_TIMEOUT);
 	else
 		elog_broker_produce_timeout(w);
 }

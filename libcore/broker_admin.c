@@ -822,7 +822,7 @@ static int purge_settled(struct elog_broker *b, struct wait_part *part)
 	return 1;
 }
 
-void elog_broker_purge_answer(struct elog_waiter *w, int timeout)
+void elog_broker_purge_answer(struct elog_waiter *w, int end)
 {
 	struct elog_conn *c = w->conn;
 	struct elog_wire_w wr;
@@ -830,7 +830,7 @@ void elog_broker_purge_answer(struct elog_waiter *w, int timeout)
 	uint32_t i;
 
 	for (i = 0; i < w->part_count; i++)
-		if (!purge_settled(w->broker, &w->parts[i]) && !timeout)
+		if (!purge_settled(w->broker, &w->parts[i]) && !end)
 			return;
 	elog_wire_w_init(&wr, &c->out);
 	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
@@ -841,7 +841,11 @@ void elog_broker_purge_answer(struct elog_waiter *w, int timeout)
 		for (i = w->topics[t].first_part; i < w->topics[t].first_part + w->topics[t].part_count;
 		     i++) {
 			struct wait_part *part = &w->parts[i];
-			if (part->p) {
+			if (part->p && end == PURGE_END_SHUTDOWN) {
+				part->error = ELOG_PE_SHUTTING_DOWN;
+				snprintf(part->message, sizeof(part->message),
+					 "the broker is shutting down: the purge may still commit");
+			} else if (part->p) {
 				part->error = ELOG_PE_TIMEOUT;
 				snprintf(part->message, sizeof(part->message),
 					 "the purge did not commit within the request's timeout");

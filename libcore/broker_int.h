@@ -320,8 +320,10 @@ void elog_broker_route(struct elog_broker *b, const struct elog_topic *t, uint32
 		       struct elog_route *out);
 
 /* broker_admin.c */
-/* A cluster's purge: answered once every part settled (or timeout). */
-void elog_broker_purge_answer(struct elog_waiter *w, int timeout);
+/* A cluster's purge: answered once every part settled (end 0), or now,
+ * what has not settled answered TIMEOUT or SHUTTING_DOWN. */
+enum { PURGE_END_TIMEOUT = 1, PURGE_END_SHUTDOWN = 2 };
+void elog_broker_purge_answer(struct elog_waiter *w, int end);
 void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
@@ -345,7 +347,8 @@ void elog_broker_malformed(struct elog_conn *c, const struct elog_frame_header *
 
 /* broker_produce.c */
 void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
-/* Answer produce waiters whose offsets are flushed (force: kick the flusher first). */
+/* Answer produce waiters whose offsets are flushed (force, at the start of
+ * a shutdown: kick the flusher first, and answer parked purges now). */
 void elog_broker_check_produces(struct elog_broker *b, int force);
 void elog_broker_produce_timeout(struct elog_waiter *w);
 void elog_broker_produce_answer(struct elog_waiter *w);

@@ -528,8 +528,8 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 		/* Older done ones were answered (and freed) already in this pass. */
 		if (w->kind == WAIT_PRODUCE && produce_done(w) && !produce_behind(w, 1))
 			elog_broker_produce_answer(w);
-		else if (w->kind == WAIT_PURGE)
-			elog_broker_purge_answer(w, 0); /* when every part settled */
+		else if (w->kind == WAIT_PURGE) /* when every part settled, or shutting down */
+			elog_broker_purge_answer(w, force ? PURGE_END_SHUTDOWN : 0);
 	}
 	elog_broker_answering(b, 0);
 }

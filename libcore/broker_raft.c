@@ -194,15 +194,17 @@ static size_t read_batches(struct raft_group *g, int64_t from, int64_t *end, int
  * raft.state says may not be applied lie past its commit). */
 static void purges_rescan(struct raft_group *g, int64_t from)
 {
-	const uint8_t *data = g->k->read.data;
 	int64_t end;
 	int damaged = 0;
 	size_t len;
 
 	if (from < elog_partlog_start_offset(g->log))
 		from = elog_partlog_start_offset(g->log);
-	/* Bounded: every pass moves from past at least one batch. */
+	/* Bounded: every pass moves from past at least one batch. Past damage
+	 * nothing is read: the group is restricted and cut there (group_new). */
 	while ((len = read_batches(g, from, &end, &damaged)) > 0 && end > from) {
+		/* read_batches may have grown the buffer (a large batch): read it now. */
+		const uint8_t *data = g->k->read.data;
 		for (size_t pos = 0; pos < len;) {
 			uint32_t n = elog_get32(data + pos + ELOG_BATCH_LENGTH_OFFSET) + ELOG_BATCH_PREFIX_SIZE;
 			raft_purge_appended(g, data + pos, n, (int64_t)elog_get64(data + pos));
@@ -212,6 +214,9 @@ static void purges_rescan(struct raft_group *g, int64_t from)
 	}
 	raft_group_log(g, ELOG_LOG_INFO, "purges not yet applied, noted again", "count=%" PRIu32
 		       " commit=%" PRId64, g->purge_count, elog_raft_commit(&g->raft));
+	/* The commit the core starts from may already pass them. */
+	if (g->purge_count)
+		raft_purges_apply(g);
 }
 
 /* Restrict the group at its first damaged offset, if its log knows of damage. */

@@ -74,7 +74,7 @@
 #define RAFT_BALANCE_BATCH 256
 /* Proposals are refused past this many uncommitted offsets (docs/raft.md). */
 #define RAFT_UNCOMMITTED_MAX 1000000
-/* Purges of one partition noted and not yet committed, kept apart (more merge). */
+/* Purges of one partition a leader lets wait to commit at once (more: TIMEOUT). */
 #define RAFT_PURGES_MAX 8
 
 /* A purge batch in the log (broker_raft_purge.c). */
@@ -104,7 +104,8 @@ struct raft_group {
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_purge *purges;      /* purge batches appended, not yet applied */
-	uint32_t purge_count;
+	uint32_t purge_count, purge_cap;
+	int purge_failing;              /* the first note's purge failed (logged once) */
 	struct raft_group *next;
 };
 

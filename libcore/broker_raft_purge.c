@@ -14,7 +14,7 @@
  * A purge is replicated as a record, so that every replica moves its log
  * start to the same offset and none moves it for a purge that did not
  * commit. The leader appends a control batch of one record, key
- * PURGE_KEY, value the new start (8 bytes, big-endian), at most its
+ * PURGE_KEY, value the new start (8 bytes, little-endian), at most its
  * commit; every replica notes it when it appends the batch (the leader
  * when it proposes it, a follower when it takes it from an APPEND) and
  * moves its start once its commit passes the batch. A truncation drops the
@@ -24,9 +24,12 @@
  * A restart forgets the notes. While a group has any, its raft.state
  * carries the PURGING flag (written, like every change to it, before the
  * turn's frames leave, so before this replica's acknowledgement can help
- * commit the batch); a note goes as soon as the commit passes it, so every
- * note lies at or past the commit raft.state holds, and a group started
- * with the flag notes again the purge batches from there to its end.
+ * commit the batch); a note goes only once the purge it names is done
+ * (a failed one stays, and is tried again at the next commit), and the
+ * commit checkpoint raft.state holds is never past the first note
+ * (broker_raft_state.c, state_build): a group started with the flag
+ * notes again the purge batches from that checkpoint to its end, and
+ * applies those its commit already passes.
  */
 #define PURGE_KEY "elog.purge"
 #define PURGE_KEY_LEN (sizeof(PURGE_KEY) - 1)
@@ -50,28 +53,27 @@ static int purge_parse(struct elog_cluster *k, const uint8_t *batch, size_t len,
 	return *target >= 0;
 }
 
-/* Note a purge batch at `at` naming `target`. Past RAFT_PURGES_MAX notes
- * the newest is merged into the last one: its start then moves when the
- * later batch commits, which is later, never wrong. */
+/* Note a purge batch at `at` naming `target`. A follower notes what its
+ * leader sent, however many: the leader proposes no more than
+ * RAFT_PURGES_MAX at once, but a follower may hold notes of several
+ * leaders' batches (a truncation drops those never committed). */
 static void purge_note(struct raft_group *g, int64_t at, int64_t target)
 {
-	struct raft_purge *last;
-
-	if (!g->purges && !(g->purges = calloc(RAFT_PURGES_MAX, sizeof(*g->purges)))) {
-		raft_group_log(g, ELOG_LOG_ERROR, "purge not noted", "offset=%" PRId64
-			       " reason=\"out of memory\"", at);
-		return;
+	if (g->purge_count == g->purge_cap) {
+		uint32_t cap = g->purge_cap ? 2 * g->purge_cap : RAFT_PURGES_MAX;
+		struct raft_purge *more = realloc(g->purges, cap * sizeof(*more));
+		if (!more) {
+			/* Not noted: this replica keeps the records (never loses one). */
+			raft_group_log(g, ELOG_LOG_ERROR, "purge not noted", "offset=%" PRId64
+				       " reason=\"out of memory\"", at);
+			return;
+		}
+		g->purges = more;
+		g->purge_cap = cap;
 	}
-	if (g->purge_count < RAFT_PURGES_MAX) {
-		g->purges[g->purge_count++] = (struct raft_purge){at, target};
-		if (g->purge_count == 1)
-			raft_state_save(g); /* raft.state's PURGING flag */
-		return;
-	}
-	last = &g->purges[RAFT_PURGES_MAX - 1];
-	last->at = at;
-	if (target > last->target)
-		last->target = target;
+	g->purges[g->purge_count++] = (struct raft_purge){at, target};
+	if (g->purge_count == 1)
+		raft_state_save(g); /* raft.state's PURGING flag */
 }
 
 void raft_purge_appended(struct raft_group *g, const uint8_t *batch, size_t len, int64_t base)
@@ -98,19 +100,27 @@ void raft_purges_apply(struct raft_group *g)
 	uint32_t done = 0;
 
 	while (done < g->purge_count && g->purges[done].at < commit) {
-		const struct raft_purge *u = &g->purges[done++];
+		const struct raft_purge *u = &g->purges[done];
 		char v[ELOG_LOG_VALUE_MAX];
 		struct elog_err err;
 		int64_t start;
 
 		/* The leader named at most its commit, which every replica's
 		 * commit passed when it passed the batch: the clamp never bites
-		 * but keeps the start at or below what the core knows committed. */
+		 * but keeps the start at or below what the core knows committed.
+		 * A failure keeps the note (and raft.state's flag): tried again at
+		 * the next commit, said once. */
 		if (elog_store_purge(g->p->store, g->p, u->target < commit ? u->target : commit,
-				     &err) < 0)
-			raft_group_log(g, ELOG_LOG_ERROR, "purge not applied",
-				       "offset=%" PRId64 " start=%" PRId64 " error=%s", u->at, u->target,
-				       elog_logfmt_value(v, sizeof(v), err.msg));
+				     &err) < 0) {
+			if (!g->purge_failing)
+				raft_group_log(g, ELOG_LOG_ERROR, "purge not applied, kept to try again",
+					       "offset=%" PRId64 " start=%" PRId64 " error=%s", u->at,
+					       u->target, elog_logfmt_value(v, sizeof(v), err.msg));
+			g->purge_failing = 1;
+			break;
+		}
+		g->purge_failing = 0;
+		done++;
 		start = elog_partlog_start_offset(g->log);
 		if (start > commit)
 			start = commit;
@@ -145,6 +155,10 @@ int elog_broker_raft_purge(struct elog_broker *b, struct elog_partition *p, int6
 		return ELOG_PE_NOT_LEADER;
 	case ELOG_RAFT_REFUSE_BACKLOG:
 		snprintf(msg, cap, "too many records wait for replication");
+		return ELOG_PE_TIMEOUT;
+	}
+	if (g->purge_count >= RAFT_PURGES_MAX) {
+		snprintf(msg, cap, "too many purges of this partition wait to commit");
 		return ELOG_PE_TIMEOUT;
 	}
 	elog_put64(value, (uint64_t)target);

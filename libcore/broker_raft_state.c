@@ -61,6 +61,11 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	s->hard = elog_raft_hard_state(&g->raft);
 	s->commit = elog_raft_commit(&g->raft);
 	s->flags = flags | (g->purge_count ? ELOG_RAFTSTATE_PURGING : 0);
+	/* A checkpoint may be lower than the commit known: with purges noted,
+	 * no higher than the first, so that a restart reads them again from
+	 * there (broker_raft_purge.c). */
+	if (g->purge_count && g->purges[0].at < s->commit)
+		s->commit = g->purges[0].at;
 	terms = elog_raft_terms(&g->raft, &n);
 	assert(n <= ELOG_RAFT_TERMS_MAX);
 	s->term_count = n;

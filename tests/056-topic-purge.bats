@@ -268,25 +268,10 @@ orders  1          0      10         10"
 	assert_equal "$(grep -c 'log start reset' broker3.err)" 0
 }
 
-# le BYTES VALUE — VALUE as BYTES little-endian bytes, in hex.
-le() {
-	local i out=
-	for ((i = 0; i < $1; i++)); do
-		out+=$(printf '%02x' $((($2 >> (8 * i)) & 255)))
-	done
-	printf '%s' "$out"
-}
+le() { elog_le "$@"; }
 
 # purge_frame DRY_RUN TOPIC ID:OFFSET... — a DELETE_RECORDS request, in hex.
-purge_frame() {
-	local dry=$1 topic=$2 body part
-	shift 2
-	body=$(le 4 30000)$(le 1 "$dry")$(le 4 1)$(le 2 ${#topic})$(printf '%s' "$topic" | od -An -tx1 | tr -d ' \n')$(le 4 $#)
-	for part in "$@"; do
-		body+=$(le 4 "${part%%:*}")$(le 8 "${part#*:}")
-	done
-	printf '%s' "$(le 4 $((8 + ${#body} / 2)))$(le 2 10)$(le 2 1)$(le 4 1)$body"
-}
+purge_frame() { elog_purge_frame 30000 "$@"; }
 
 @test "DELETE_RECORDS refuses a request naming a partition twice, or more partitions than there are, before doing anything" {
 	elog_need elog-probe

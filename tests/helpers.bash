@@ -81,6 +81,28 @@ elog_spawn() {
 	ELOG_PROC[$name]=$!
 }
 
+# elog_le BYTES VALUE — VALUE as BYTES little-endian bytes, in hex.
+elog_le() {
+	local i out=
+	for ((i = 0; i < $1; i++)); do
+		out+=$(printf '%02x' $((($2 >> (8 * i)) & 255)))
+	done
+	printf '%s' "$out"
+}
+
+# elog_purge_frame TIMEOUT_MS DRY_RUN TOPIC ID:OFFSET... — a DELETE_RECORDS
+# request (docs/protocol.md), in hex, for elog-probe raw.
+elog_purge_frame() {
+	local timeout=$1 dry=$2 topic=$3 body part
+	shift 3
+	body=$(elog_le 4 "$timeout")$(elog_le 1 "$dry")$(elog_le 4 1)$(elog_le 2 ${#topic})
+	body+=$(printf '%s' "$topic" | od -An -tx1 | tr -d ' \n')$(elog_le 4 $#)
+	for part in "$@"; do
+		body+=$(elog_le 4 "${part%%:*}")$(elog_le 8 "${part#*:}")
+	done
+	printf '%s' "$(elog_le 4 $((8 + ${#body} / 2)))$(elog_le 2 10)$(elog_le 2 1)$(elog_le 4 1)$body"
+}
+
 # elog_pid NAME — the PID of a spawned process.
 elog_pid() {
 	echo "${ELOG_PROC[$1]}"
