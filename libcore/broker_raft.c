@@ -572,9 +572,22 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	view.terms = s.terms;
 	view.term_count = s.term_count;
 	g->durable_reported = view.durable_end;
-	/* The empty-replica guard (broker_raft_net.c, empty_behind); a group
-	 * made for the first time for a create (topic_groups) is disarmed. */
-	g->empty = view.end == 0;
+	/*
+	 * The empty-replica guard (broker_raft_net.c, empty_behind), armed for
+	 * an empty log that may have lost records: one without a raft.state
+	 * (its directory was lost, or the group never ran), or whose raft.state
+	 * was written while the guard was armed (a replaced broker restarted
+	 * before it caught up). An empty log beside a raft.state written
+	 * unguarded never held a record it acknowledged: an acknowledgement
+	 * follows the record's sync (and flush=never's unsynced ones are the
+	 * unclean restriction's), and damage that cut a log is the damaged
+	 * restriction's. Guarded, two such replicas of a new topic whose first
+	 * leader was deposed before its term start reached them restricted
+	 * themselves at a restart on that leader's next campaign, for good. A
+	 * group made for the first time for a create (topic_groups) is
+	 * disarmed too.
+	 */
+	g->empty = view.end == 0 && (!found || (s.flags & ELOG_RAFTSTATE_GUARDED));
 	g->state_new = !found;
 	g->saved = s;
 	{

@@ -60,7 +60,8 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	elog_raftstate_init(s);
 	s->hard = elog_raft_hard_state(&g->raft);
 	s->commit = elog_raft_commit(&g->raft);
-	s->flags = flags | (g->purge_count ? ELOG_RAFTSTATE_PURGING : 0);
+	s->flags = flags | (g->purge_count ? ELOG_RAFTSTATE_PURGING : 0) |
+		   (g->empty && elog_partlog_next_offset(g->log) == 0 ? ELOG_RAFTSTATE_GUARDED : 0);
 	/* A checkpoint may be lower than the commit known: with purges noted,
 	 * no higher than the first, so that a restart reads them again from
 	 * there (broker_raft_purge.c). */

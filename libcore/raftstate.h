@@ -64,6 +64,7 @@
 #define ELOG_RAFTSTATE_BYTES_MAX (ELOG_RAFTSTATE_HEAD_BYTES + 16 * ELOG_RAFT_TERMS_MAX + 4)
 #define ELOG_RAFTSTATE_CLEAN 1u
 #define ELOG_RAFTSTATE_PURGING 2u  /* purge batches not yet applied (broker_raft_purge.c) */
+#define ELOG_RAFTSTATE_GUARDED 4u  /* written while the empty-replica guard was armed */
 
 struct elog_raftstate {
 	struct elog_raft_hard_state hard;

@@ -441,6 +441,41 @@ preferred_led() {
 	run ! grep 'group=t1/.* reason=empty' "b$y.err"
 }
 
+@test "replicas restarted with empty logs beside their raft.state elect a leader: the empty-replica guard is for lost directories" {
+	loopback 3
+	create t1 -r 3
+	cluster_wait_leader t1/0
+	local i seg
+	for i in 1 2 3; do
+		cluster_stop "$i"
+	done
+	# Two replicas' logs emptied, their raft.state kept: what the followers
+	# of a new topic hold when its first leader was deposed before its term
+	# start (offset 0, no record of anyone's) reached them. A raft.state
+	# written unguarded beside an empty log says the replica never
+	# acknowledged a record. Guarded, both restricted themselves at the
+	# third's campaign (its log shows a record), for good: no leader ever.
+	[ "$(last_offset 1 t1/0)" -eq 0 ] || fail "b1 holds more than the term start"
+	for i in 2 3; do
+		seg=d$i/t1/0/00000000000000000000.log
+		[ -f "$seg" ] || fail "no $seg"
+		: >"$seg"
+		rm -f "d$i/t1/0/"*.idx "d$i/t1/0/"*.tix "d$i/t1/0/recovery.point"
+	done
+	# b1 and b2 only: b1 can lead (b2's vote), b2 cannot (b1 has more).
+	cluster_start 1
+	cluster_start 2
+	cluster_wait_leader t1/0
+	[ "$LEADER" = 1 ] || fail "b$LEADER leads with an empty log"
+	run -0 elog-produce -b "127.0.0.1:${PORTS[1]}" -a all t1 < <(seq 1 10)
+	cluster_start 3
+	run -0 elog-consume -b "$BROKERS" -e t1
+	assert_output "$(seq 1 10)"
+	elog_wait_until 20 eval '[ "$(last_offset 3 t1/0)" -ge 10 ]' || fail "b3 did not catch up"
+	run ! grep 'group=t1/0 reason=empty' b2.err b3.err
+	# (A lost directory is still guarded: the tests above.)
+}
+
 @test "a leader deposed while an acks=all produce waits does not acknowledge it when the new leader's records commit at its offsets" {
 	# Elections slow enough (3-6 s) for the steps below to happen while
 	# the followers are away and the leader has not yet stepped down.
