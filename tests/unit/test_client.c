@@ -2019,6 +2019,7 @@ static void test_producer_gives_up_indeterminate_after_resends(void)
 		  fb->errors_after_drop = 1000000);
 	producer_config(&pc, &l);
 	pc.retries = 2;
+	pc.linger_ms = 5000; /* the ten in one batch however slow the run (valgrind); flush closes it */
 	p = elog_producer_new(c, "gone", &pc, &err);
 	T_ASSERT(p);
 	for (int i = 0; i < 10; i++) {
