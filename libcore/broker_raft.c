@@ -1013,7 +1013,10 @@ static int group_transfer(struct raft_group *g)
 	if (elog_raft_role(&g->raft) != ELOG_RAFT_LEADER || g->raft.config.voter_count < 2)
 		return 0;
 	target = transfer_target(g);
-	if (target != ELOG_RAFT_NONE && g->raft.transfer_target == ELOG_RAFT_NONE) {
+	/* Nobody to hand it to (every other replica lost): nothing to wait for. */
+	if (target == ELOG_RAFT_NONE)
+		return 0;
+	if (g->raft.transfer_target == ELOG_RAFT_NONE) {
 		raft_group_log(g, ELOG_LOG_INFO, "handing leadership over", "to=%d", target);
 		INPUT(g, elog_raft_transfer_leadership(&g->raft, target, o_, NULL));
 	}

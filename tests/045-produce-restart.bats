@@ -60,7 +60,7 @@ crash_restart() {
 }
 
 @test "kill -9 of the broker mid-stream, restart: every line exactly once, exit 0" {
-	crash_restart 200000 all
+	crash_restart 50000 all
 }
 
 # flush=always syncs on the flusher thread (group commit): both acks levels

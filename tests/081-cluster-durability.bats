@@ -60,7 +60,7 @@ holds() {
 	# Both held: the followers write the record but never sync it, so it
 	# is never acknowledged ...
 	hold "$f2"
-	run -1 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 3s t1 <<<33333
+	run -1 elog-produce --no-idempotence -b "$LADDR" -a all --timeout 1s t1 <<<33333
 	holds "$f1" t1/0 33333 || fail "b$f1 did not write the record"
 	holds "$f2" t1/0 33333 || fail "b$f2 did not write the record"
 	# ... nor read by a consumer: the high watermark stays below it.
@@ -79,7 +79,7 @@ holds() {
 	assert_equal "$output" "$(printf '11111\n22222\n33333\n55555\n44444')"
 	# The leader's own flusher held: not even acks=1 is answered.
 	hold "$LEADER"
-	run -1 elog-produce --no-idempotence -b "$LADDR" -a 1 --timeout 3s t1 <<<66666
+	run -1 elog-produce --no-idempotence -b "$LADDR" -a 1 --timeout 1s t1 <<<66666
 	release "$LEADER"
 }
 

@@ -70,13 +70,7 @@ log_past() {
 
 # same_records TOPIC/PARTITION I... — the brokers hold the same batches.
 same_records() {
-	local group=$1 first i
-	shift
-	first=$(cluster_records "$1" "$group" 2>/dev/null)
-	[ -n "$first" ] || return 1
-	for i in "$@"; do
-		[ "$(cluster_records "$i" "$group" 2>/dev/null)" = "$first" ] || return 1
-	done
+	cluster_same_records "$@"
 }
 
 # consumed_equals_fed TOPIC [PARTITIONS] — a consume of TOPIC to its end
@@ -477,9 +471,9 @@ preferred_led() {
 }
 
 @test "a leader deposed while an acks=all produce waits does not acknowledge it when the new leader's records commit at its offsets" {
-	# Elections slow enough (3-6 s) for the steps below to happen while
+	# Elections slow enough (1.5-3 s) for the steps below to happen while
 	# the followers are away and the leader has not yet stepped down.
-	printf 'raft_election_ticks = 60\n' >slow.conf
+	printf 'raft_election_ticks = 30\n' >slow.conf
 	loopback 3 -c "$ELOG_TMP/slow.conf"
 	create t1 -r 3 -c flush=always
 	cluster_wait_leader t1/0
@@ -514,7 +508,7 @@ preferred_led() {
 }
 
 @test "a controller deposed while an alter waits does not say it is done when the new controller's records are applied past it" {
-	printf 'raft_election_ticks = 60\n' >slow.conf
+	printf 'raft_election_ticks = 30\n' >slow.conf
 	loopback 3 -c "$ELOG_TMP/slow.conf"
 	create t1 -r 3
 	cluster_wait_leader metadata
