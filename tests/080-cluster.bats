@@ -447,3 +447,27 @@ starts_are() {
 	elog_wait_until 20 starts_are t1/0 50 ||
 		fail "starts: $(start_of 1 t1/0) $(start_of 2 t1/0) $(start_of 3 t1/0)"
 }
+
+@test "purge in a cluster: a restart with a purge pending finds it again past a batch larger than one read" {
+	elog_need elog-raftstate
+	start_all
+	create t1 -p 1 -c flush=always
+	cluster_wait_leader t1/0
+	local f=$((LEADER % 3 + 1)) flags
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 100)
+	# A 2 MB record: a batch past the 1 MiB the start-up rescan reads at once.
+	{ printf '"'; head -c 2000000 /dev/zero | tr '\0' x; printf '"\n'; } >big.in
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 <big.in
+	run -0 --separate-stderr elog-topic -b "$LADDR" purge --before 50 t1
+	elog_wait_until 10 starts_are t1/0 50 || fail "starts: $(start_of 1 t1/0) $(start_of 2 t1/0) $(start_of 3 t1/0)"
+	# A follower stopped with its raft.state saying a purge is pending
+	# from offset 0 (what a kill at the wrong moment leaves): its restart
+	# reads the log from there, past the big batch, and finds the purge.
+	cluster_stop "$f"
+	flags=$(elog-raftstate "d$f/t1/0" | sed -n 's/.* flags=\([0-9]*\) .*/\1/p')
+	run -0 elog-raftstate "d$f/t1/0" --flags $((flags | 2)) --commit 0
+	cluster_start "$f"
+	elog_wait_until 10 grep -q 'msg="purges not yet applied, noted again" group=t1/0 count=1 ' "b$f.err" ||
+		fail "the purge was not found again: $(grep 'noted again' "b$f.err")"
+	elog_wait_until 10 starts_are t1/0 50 || fail "b$f's start moved"
+}
