@@ -224,6 +224,8 @@ void raft_state_unmark(struct raft_group *g);
 void raft_states_write(struct elog_cluster *k);
 /* The same, written on the loop (a clean stop). */
 void raft_states_write_now(struct elog_cluster *k);
+/* Whether a batch is being written (frames held, group ticks paused). */
+int raft_states_busy(const struct elog_cluster *k);
 /* The loop was woken: a batch written? Then its frames are released. */
 void raft_states_done(struct elog_cluster *k);
 
