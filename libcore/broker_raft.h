@@ -96,7 +96,6 @@ struct raft_group {
 	int64_t durable_reported;       /* last elog_raft_log_durable */
 	int state_failed;               /* raft.state could not be written: silent */
 	int state_dirty;                /* on k->state_dirty: written before the turn's frames */
-	int state_write;                /* states_write's mark */
 	struct raft_group *state_next;
 	int led;                        /* leader at the last role change (its step-down is logged) */
 	int64_t led_since_ms;           /* when it last became leader */
