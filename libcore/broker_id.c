@@ -21,6 +21,7 @@
 
 #include "broker_int.h"
 #include "filesync.h"
+#include "raftjournal.h"
 #include "raftstate.h"
 
 #define BROKER_ID_NAME "broker.id"
@@ -52,6 +53,9 @@ int elog_broker_id_claim(const char *dir, int32_t id, struct elog_err *err)
 		 * lost its broker.id (or was copied without it) is someone's. */
 		snprintf(state, sizeof(state), "%s/%s/0/%s", dir, ELOG_STORE_META_DIR,
 			 ELOG_RAFTSTATE_NAME);
+		if (access(state, F_OK) != 0)
+			snprintf(state, sizeof(state), "%s/%s/%s", dir, ELOG_STORE_META_DIR,
+				 ELOG_RAFTJOURNAL_NAME);
 		if (access(state, F_OK) == 0)
 			return elog_err_set(err, ELOG_E_INVAL,
 					    "%s: missing, but the directory holds Raft state (%s): see \"Replacing a broker\" in docs/operations.md",

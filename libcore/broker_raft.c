@@ -513,7 +513,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	struct elog_raft_config cfg;
 	struct elog_raft_log_view view;
 	enum elog_raft_restriction restriction = ELOG_RAFT_RESTRICT_NONE;
-	int found;
+	int found, anchored;
 
 	if (!g) {
 		elog_err_set(err, ELOG_E_NOMEM, "raft group: out of memory");
@@ -534,7 +534,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 		elog_err_set(err, ELOG_E_NOMEM, "raft group: out of memory");
 		return NULL;
 	}
-	if (elog_raftstate_load(g->dir, &s, &found, err) < 0) {
+	if (raft_state_load(g, &s, &found, &anchored, err) < 0) {
 		char why[ELOG_ERR_MSG_MAX];
 		snprintf(why, sizeof(why), "%s", err->msg);
 		elog_err_set(err, err->code, "%.400s: see \"Damaged raft state\" in docs/operations.md",
@@ -545,9 +545,6 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	}
 	if (terms_derive(g, &s, err) < 0)
 		goto fail;
-	if (s.copy_damaged) /* written again below, both copies */
-		raft_group_log(g, ELOG_LOG_WARN, "raft state: one copy damaged, the other used",
-			       "file=%s/%s", g->dir, ELOG_RAFTSTATE_NAME);
 	if (found && g->flush_never && !(s.flags & ELOG_RAFTSTATE_CLEAN))
 		restriction = ELOG_RAFT_RESTRICT_UNCLEAN;
 	elog_raft_config_default(&cfg);
@@ -575,8 +572,9 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	/*
 	 * The empty-replica guard (broker_raft_net.c, empty_behind), armed for
 	 * an empty log that may have lost records: one without a raft.state
-	 * (its directory was lost, or the group never ran), or whose raft.state
-	 * was written while the guard was armed (a replaced broker restarted
+	 * (its directory was lost, or the group never ran; a record in the
+	 * journal does not stand for the directory), or whose state was
+	 * written while the guard was armed (a replaced broker restarted
 	 * before it caught up). An empty log beside a raft.state written
 	 * unguarded never held a record it acknowledged: an acknowledgement
 	 * follows the record's sync (and flush=never's unsynced ones are the
@@ -587,7 +585,7 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	 * group made for the first time for a create (topic_groups) is
 	 * disarmed too.
 	 */
-	g->empty = view.end == 0 && (!found || (s.flags & ELOG_RAFTSTATE_GUARDED));
+	g->empty = view.end == 0 && (!anchored || (s.flags & ELOG_RAFTSTATE_GUARDED));
 	g->state_new = !found;
 	g->saved = s;
 	{
@@ -606,15 +604,11 @@ static struct raft_group *group_new(struct elog_cluster *k, struct elog_topic *t
 	 * means nothing to other groups, which so write nothing here). */
 	if (g->flush_never)
 		g->saved.flags = ELOG_RAFTSTATE_CLEAN;
-	/* Serving (a topic created), the writer thread writes it: its frames
-	 * wait for that as any group's do, and the loop goes on. */
-	if (k->serving)
-		raft_state_save(g);
-	else if (raft_state_save_now(g) < 0) {
-		elog_err_set(err, ELOG_E_IO, "%s/%s: cannot be written", g->dir, ELOG_RAFTSTATE_NAME);
-		elog_raft_release(&g->raft);
-		goto fail;
-	}
+	/* Written by the writer thread when serving (a topic created: its
+	 * frames wait for it as any group's do, and the loop goes on); at
+	 * start-up, every group's in one batch before the broker listens
+	 * (elog_broker_raft_open). */
+	raft_state_save(g);
 	if (p)
 		p->replication = g;
 	return g;
@@ -668,7 +662,7 @@ static int topic_groups(struct elog_cluster *k, struct elog_topic *t, struct elo
 				  elog_logfmt_value(v, sizeof(v), err.msg));
 			continue;
 		}
-		/* Made live, for the first time (no raft.state yet), for a create
+		/* Made live, for the first time (no state yet), for a create
 		 * this broker applied with its metadata intact: the group is new,
 		 * it never acknowledged anything, and its empty log is no evidence
 		 * of loss. Guarded, a new group whose
@@ -701,6 +695,7 @@ void elog_broker_raft_topic_change(void *ctx, enum elog_store_change what, struc
 			struct raft_group *g = *at;
 			if (g->topic == t) {
 				*at = g->next;
+				raft_state_forget(g);
 				group_free(g);
 			} else {
 				at = &g->next;
@@ -840,7 +835,7 @@ static void on_tick(struct elog_loop *loop, void *ctx)
 	struct elog_cluster *k = ctx;
 	struct elog_broker *b = k->b;
 
-	/* While a raft.state batch is written this broker's messages are held:
+	/* While a raft state batch is written this broker's messages are held:
 	 * its groups' clocks stand still too, as they did when the loop itself
 	 * waited for the disk. Ticking on, every election timeout that ran out
 	 * while its votes and heartbeats were held started another election,
@@ -887,6 +882,8 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	elog_timer_init(&k->tick_timer, on_tick, k);
 	for (uint32_t i = 0; i < cc->count; i++)
 		voters[i] = cc->members[i].id;
+	if (raft_states_open(k, err) < 0)
+		return -1;
 	k->meta = group_new(k, NULL, NULL, voters, cc->count, err);
 	if (!k->meta)
 		return -1;
@@ -904,6 +901,11 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	for (uint32_t i = 0; i < b->store->topic_count; i++)
 		if (topic_groups(k, b->store->topics[i], err) < 0)
 			return -1;
+	/* Every group's state that changed as it started (and the anchors
+	 * due), in one batch, before anything is sent. */
+	if (raft_states_write_now(k) < 0)
+		return elog_err_set(err, ELOG_E_IO,
+				    "cluster: raft state not written (the log says which group)");
 	return raft_peers_open(k, err);
 }
 
@@ -931,11 +933,14 @@ void elog_broker_raft_close(struct elog_broker *b)
 	/* Every group's state, clean, in one batched write: 10,000 groups
 	 * written one by one cost 20,000 fdatasyncs (5 s) at each stop. */
 	k->closing = 1;
-	for (struct raft_group *g = k->groups; g; g = g->next)
+	/* Not after a start that failed: a group refused for its state (the
+	 * journal missing) must find it missing again at the next try, not
+	 * made by the others' clean states. */
+	for (struct raft_group *g = k->groups; g && k->serving; g = g->next)
 		raft_state_save(g);
-	if (k->meta) {
+	if (k->meta && k->serving) {
 		raft_state_save(k->meta);
-		raft_states_write_now(k);
+		(void)raft_states_write_now(k);
 	}
 	raft_states_stop(k);
 	while (k->groups) {

@@ -14,7 +14,8 @@
  *   broker_raft_admin.c the metadata group's proposals (create, delete,
  *                       alter, producer ids) and their parked answers; the
  *                       produce and fetch hooks of partition groups; route
- *   broker_raft_state.c raft.state files written by a thread; the frames
+ *   broker_raft_state.c the groups' states written by a thread to the
+ *                       broker's raft.journal (raftjournal.h); the frames
  *                       that depend on them held until they are durable
  *   broker_raft_purge.c purges (DELETE_RECORDS) replicated as control
  *                       batches, applied at commit (docs/raft.md, "Purge")
@@ -28,7 +29,7 @@
  * the same name.
  *
  * Order of effects for one input (raft.h's calling sequence): the hard
- * state and term cache are written to raft.state (both copies, synced) before
+ * state and term cache are written to raft.journal (synced) before
  * any message of the outbox leaves: after the loop turn, for every group
  * that changed in it at once, by the state writer thread, the turn's
  * frames (and every later one) held until it is done (broker_raft_state.c);
@@ -48,6 +49,7 @@
 
 #include "broker_int.h"
 #include "raft.h"
+#include "raftjournal.h"
 #include "raftstate.h"
 #include "raftwire.h"
 
@@ -66,8 +68,6 @@
 #define RAFT_WARN_INTERVAL_MS 5000
 /* The metadata group's election timeout, in partition election timeouts. */
 #define RAFT_META_ELECTION_FACTOR 3
-/* More raft.state writes in one loop turn than this share two syncfs calls. */
-#define RAFT_STATE_EACH_MAX 4
 /* Topics being created on first use at once, at most (more wait a turn). */
 #define RAFT_AUTO_CREATING_MAX 16
 /* Leaderships handed to preferred replicas in one round, at most. */
@@ -99,7 +99,8 @@ struct raft_group {
 	struct raft_group *state_next;
 	int led;                        /* leader at the last role change (its step-down is logged) */
 	int64_t led_since_ms;           /* when it last became leader */
-	int state_new;                  /* its raft.state did not exist when it started */
+	int state_new;                  /* no state (raft.state or journal) when it started */
+	int anchor_due;                 /* its raft.state is missing or damaged: written next */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_purge *purges;      /* purge batches appended, not yet applied */
@@ -152,6 +153,8 @@ struct elog_cluster {
 	int kick_flusher;               /* a partition was written: a flusher round this turn */
 	struct raft_group *state_dirty; /* groups whose raft.state may have changed this turn */
 	struct raft_state_writer *writer; /* broker_raft_state.c */
+	struct elog_raftjournal *journal; /* DIR/__meta/raft.journal */
+	int journal_new;                /* the journal was missing at this start */
 	struct elog_raftauth *auth;     /* NULL: no cluster_secret_file */
 	int transferring;               /* SIGTERM: leaderships being handed over */
 	int64_t balance_at_ms;          /* the next round of leaders_balance */
@@ -209,20 +212,27 @@ void raft_purges_cut(struct raft_group *g, int64_t from);
 /* The commit moved: move the start for the purges it passed. */
 void raft_purges_apply(struct raft_group *g);
 
-/* broker_raft_state.c: raft.state written off the loop; frames held meanwhile. */
+/* broker_raft_state.c: states written off the loop; frames held meanwhile. */
+/* Open the journal (before any group starts). */
+int raft_states_open(struct elog_cluster *k, struct elog_err *err);
+/* g's state as it starts: the newer of its raft.state and its journal
+ * record (*found: either; *anchored: its raft.state was there). */
+int raft_state_load(struct raft_group *g, struct elog_raftstate *s, int *found, int *anchored,
+		    struct elog_err *err);
 int raft_states_start(struct elog_cluster *k, struct elog_err *err);
-/* Waits for a batch being written, then stops the thread. */
+/* Waits for a batch being written, then stops the thread and closes the journal. */
 void raft_states_stop(struct elog_cluster *k);
+/* g's topic was deleted: its journal record goes. */
+void raft_state_forget(struct raft_group *g);
 /* g's state may have changed: written after this turn, before its frames go. */
 void raft_state_save(struct raft_group *g);
-/* Now, on the loop (start-up): 0, or -1 with the group silenced. */
-int raft_state_save_now(struct raft_group *g);
 /* g is going: off the turn's list, and forgotten by a batch being written. */
 void raft_state_unmark(struct raft_group *g);
 /* End of a turn: the marked groups to the writer, frames held or released. */
 void raft_states_write(struct elog_cluster *k);
-/* The same, written on the loop (a clean stop). */
-void raft_states_write_now(struct elog_cluster *k);
+/* The same, written on the loop (start-up, a clean stop): -1 when a group's
+ * state could not be written (it is silenced). */
+int raft_states_write_now(struct elog_cluster *k);
 /* Whether a batch is being written (frames held, group ticks paused). */
 int raft_states_busy(const struct elog_cluster *k);
 /* The loop was woken: a batch written? Then its frames are released. */

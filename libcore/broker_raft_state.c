@@ -19,24 +19,27 @@
  * groups marked while it is written go in the next, and the frames built
  * meanwhile wait for that one.
  *
- * A batch of a few groups (RAFT_STATE_EACH_MAX) is written by the thread,
- * one by one (two copies, an fdatasync each): the everyday case, a
- * leadership moving, a metadata commit. More (an election of many
- * groups, a topic of many partitions created) are written on the loop as
- * before, sharing two syncfs calls: copy 1 of every file, syncfs, copy 0
- * of every file, syncfs (raftstate.h); see raft_states_write for why. A
- * failure silences its group and drops every peer's unsent frames (none
- * of them may leave).
+ * A batch is one append to the broker's raft.journal and one fdatasync,
+ * whatever its size (raftjournal.h): a leadership moving, and an election
+ * of every group the broker holds, alike. A group whose raft.state file
+ * is missing (made now, or its directory lost) or damaged has it written
+ * in the same batch (the anchor: raftjournal.h), one syncfs for all of
+ * them before the append. A failure silences its group (a failed append:
+ * every group of the batch) and drops every peer's unsent frames (none of
+ * them may leave).
  *
- * Start-up and a clean stop write on the loop (raft_state_save_now,
- * raft_states_write_now): nothing is served then.
+ * Start-up and a clean stop write on the loop (raft_states_write_now):
+ * nothing is served then.
  */
 
 struct state_job {
 	struct raft_group *g;       /* NULL once the group is gone */
-	char *dir;
+	char *dir;                  /* its raft.state is written too (the anchor) */
+	char *topic;                /* the id's topic, the job's own */
+	struct elog_raftwire_group id;
 	struct elog_raftstate s;    /* what is written, its sequence set */
 	int failed;
+	int forgotten;              /* its topic was deleted meanwhile: no record kept */
 	struct elog_err err;
 };
 
@@ -49,6 +52,7 @@ struct raft_state_writer {
 	int given, done;            /* under mu: the batch handed over / written */
 	struct state_job *jobs;
 	uint32_t count, cap;
+	struct elog_raftjournal *journal;
 	char *sync_dir;             /* the metadata group's: syncfs names a filesystem */
 	struct elog_loop *loop;     /* woken when a batch is written */
 };
@@ -74,6 +78,59 @@ static void state_build(const struct raft_group *g, uint16_t flags, struct elog_
 	assert(n <= ELOG_RAFT_TERMS_MAX);
 	s->term_count = n;
 	memcpy(s->terms, terms, n * sizeof(*terms));
+}
+
+int raft_states_open(struct elog_cluster *k, struct elog_err *err)
+{
+	char dir[4200];
+
+	snprintf(dir, sizeof(dir), "%s/%s", k->b->config.data_dir, ELOG_STORE_META_DIR);
+	if (elog_raftjournal_open(dir, &k->journal, &k->journal_new, err) < 0) {
+		char why[ELOG_ERR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return elog_err_set(err, err->code,
+				    "%.400s: see \"Damaged raft state\" in docs/operations.md", why);
+	}
+	return 0;
+}
+
+int raft_state_load(struct raft_group *g, struct elog_raftstate *s, int *found, int *anchored,
+		    struct elog_err *err)
+{
+	struct elog_cluster *k = g->k;
+	struct elog_raftstate f, r;
+	struct elog_err ferr;
+	int in_file, in_journal, damaged = 0;
+
+	if (elog_raftjournal_find(k->journal, &g->id, &r, &in_journal, err) < 0)
+		return -1;
+	if (elog_raftstate_load(g->dir, &f, &in_file, &ferr) < 0) {
+		if (ferr.code != ELOG_E_CORRUPT || !in_journal) {
+			*err = ferr;
+			return -1;
+		}
+		/* The journal holds its latest state: the file is written again. */
+		raft_group_log(g, ELOG_LOG_WARN, "raft state: raft.state damaged, the journal's record used",
+			       "file=%s/%s", g->dir, ELOG_RAFTSTATE_NAME);
+		elog_raftstate_init(&f);
+		in_file = 0;
+		damaged = 1;
+	} else if (f.copy_damaged) {
+		raft_group_log(g, ELOG_LOG_WARN, "raft state: one copy damaged, the other used",
+			       "file=%s/%s", g->dir, ELOG_RAFTSTATE_NAME);
+	}
+	if (in_file && (f.flags & ELOG_RAFTSTATE_JOURNALED) && k->journal_new && !in_journal)
+		return elog_err_set(err, ELOG_E_CORRUPT,
+				    "%s/%s: its later states are in %s/%s/%s, which is missing",
+				    g->dir, ELOG_RAFTSTATE_NAME, k->b->config.data_dir,
+				    ELOG_STORE_META_DIR, ELOG_RAFTJOURNAL_NAME);
+	*s = in_journal && (!in_file || r.seq >= f.seq) ? r : f;
+	s->flags &= (uint16_t)~ELOG_RAFTSTATE_JOURNALED;
+	s->copy_damaged = 0;
+	g->anchor_due = !in_file || f.copy_damaged || damaged;
+	*found = in_file || in_journal;
+	*anchored = in_file;
+	return 0;
 }
 
 /* The flags a batched write gives g's state: CLEAN for a flush=never group
@@ -111,23 +168,15 @@ void raft_state_unmark(struct raft_group *g)
 	g->state_dirty = 0;
 }
 
-int raft_state_save_now(struct raft_group *g)
+void raft_state_forget(struct raft_group *g)
 {
-	struct elog_raftstate s;
-	struct elog_err err;
+	struct raft_state_writer *w = g->k->writer;
 
-	raft_state_unmark(g);
-	state_build(g, 0, &s);
-	if (elog_raftstate_equal(&s, &g->saved) && !g->saved.copy_damaged)
-		return 0;
-	s.seq = g->saved.seq;
-	if (elog_raftstate_store(g->dir, &s, &err) < 0) {
-		state_failed(g, &err);
-		return -1;
-	}
-	g->saved = s;
-	g->state_failed = 0;
-	return 0;
+	if (w && w->busy)
+		for (uint32_t i = 0; i < w->count; i++)
+			if (w->jobs[i].g == g)
+				w->jobs[i].forgotten = 1; /* its record is put back by the append */
+	elog_raftjournal_forget(g->k->journal, &g->id);
 }
 
 void raft_state_save(struct raft_group *g)
@@ -141,8 +190,37 @@ void raft_state_save(struct raft_group *g)
 
 /* ---------------------------------------------------------------- batches */
 
+static void job_free(struct state_job *j)
+{
+	free(j->dir);
+	free(j->topic);
+	j->dir = j->topic = NULL;
+}
+
+/* g's job (its state built, its sequence one more than the last written):
+ * 0; 1 when nothing changed and no anchor is due; -1 out of memory. */
+static int job_build(struct raft_group *g, struct state_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	state_build(g, state_flags(g), &j->s);
+	if (elog_raftstate_equal(&j->s, &g->saved) && !g->anchor_due)
+		return 1;
+	j->s.seq = g->saved.seq + 1;
+	j->topic = malloc(g->id.topic_len + 1);
+	if (!j->topic || (g->anchor_due && !(j->dir = strdup(g->dir)))) {
+		job_free(j);
+		return -1;
+	}
+	memcpy(j->topic, g->id.topic, g->id.topic_len);
+	j->topic[g->id.topic_len] = '\0';
+	j->id = g->id;
+	j->id.topic = j->topic;
+	j->g = g;
+	return 0;
+}
+
 /* The marked groups whose state differs from what was written, as jobs;
- * the marks cleared. -1 when out of memory (the marks stay). */
+ * the marks cleared. -1 when out of memory for the list (the marks stay). */
 static int batch_build(struct elog_cluster *k, struct raft_state_writer *w)
 {
 	struct raft_group *g, *next;
@@ -159,82 +237,105 @@ static int batch_build(struct elog_cluster *k, struct raft_state_writer *w)
 	}
 	w->count = 0;
 	for (g = k->state_dirty; g; g = next) {
-		struct state_job *j = &w->jobs[w->count];
+		int rc;
 		next = g->state_next;
 		g->state_next = NULL;
 		g->state_dirty = 0;
-		state_build(g, state_flags(g), &j->s);
-		if (elog_raftstate_equal(&j->s, &g->saved))
-			continue;
-		j->dir = strdup(g->dir);
-		if (!j->dir) {
+		rc = job_build(g, &w->jobs[w->count]);
+		if (rc < 0)
 			state_failed(g, &(struct elog_err){ELOG_E_NOMEM, "out of memory"});
-			continue;
-		}
-		j->g = g;
-		j->failed = 0;
-		w->count++;
+		else if (rc == 0)
+			w->count++;
 	}
 	k->state_dirty = NULL;
 	return 0;
 }
 
-/* Write the jobs (either thread). */
-static void batch_run(struct state_job *jobs, uint32_t n, const char *sync_dir)
+/* Write the jobs (either thread): the anchors due, one syncfs for them,
+ * then every state as one journal append. */
+static void batch_run(struct elog_raftjournal *journal, struct state_job *jobs, uint32_t n,
+		      const char *sync_dir)
 {
+	struct elog_raftjournal_entry *e;
 	struct elog_err err;
+	uint32_t anchors = 0, m = 0;
 
-	if (n <= RAFT_STATE_EACH_MAX) {
-		for (uint32_t i = 0; i < n; i++) {
-			if (elog_raftstate_store(jobs[i].dir, &jobs[i].s, &jobs[i].err) < 0)
-				jobs[i].failed = 1;
-		}
-		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct elog_raftstate a;
+		if (!jobs[i].dir)
+			continue;
+		/* The journal exists before a file says it does: a crash between
+		 * the two must not leave files pointing at no journal. */
+		if (elog_raftjournal_make(journal, &err) < 0)
+			goto failed;
+		a = jobs[i].s;
+		a.flags |= ELOG_RAFTSTATE_JOURNALED;
+		if (elog_raftstate_store_copy(jobs[i].dir, &a, 1, &jobs[i].err) < 0 ||
+		    elog_raftstate_store_copy(jobs[i].dir, &a, 0, &jobs[i].err) < 0)
+			jobs[i].failed = 1;
+		else
+			anchors++;
 	}
-	for (int copy = 1; copy >= 0; copy--) {
+	if (anchors && elog_raftstate_syncfs(sync_dir, &err) < 0)
 		for (uint32_t i = 0; i < n; i++)
-			if (!jobs[i].failed &&
-			    elog_raftstate_store_copy(jobs[i].dir, &jobs[i].s, copy, &jobs[i].err) < 0)
+			if (jobs[i].dir && !jobs[i].failed) {
 				jobs[i].failed = 1;
-		if (elog_raftstate_syncfs(sync_dir, &err) < 0) {
-			/* None of the batch is known durable: every group in it fails
-			 * (and its next write goes over the same sequence again). */
-			for (uint32_t i = 0; i < n; i++)
-				if (!jobs[i].failed) {
-					jobs[i].failed = 1;
-					jobs[i].err = err;
-				}
-			return;
-		}
+				jobs[i].err = err;
+			}
+	if (!(e = malloc((n ? n : 1) * sizeof(*e)))) {
+		err = (struct elog_err){ELOG_E_NOMEM, "out of memory"};
+		goto failed;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		if (!jobs[i].failed)
+			e[m++] = (struct elog_raftjournal_entry){&jobs[i].id, &jobs[i].s};
+	if (m && elog_raftjournal_append(journal, e, m, &err) < 0) {
+		free(e);
+		goto failed;
+	}
+	free(e);
+	return;
+failed:
+	/* None of the batch is known durable: every group in it fails (and
+	 * its next write goes over the same sequence again). */
+	for (uint32_t i = 0; i < n; i++)
+		if (!jobs[i].failed) {
+			jobs[i].failed = 1;
+			jobs[i].err = err;
+		}
 }
 
-/* Sequences: a batch of a few goes through elog_raftstate_store, which
- * numbers each write itself; a larger one writes copies of one more than
- * each group's last sequence. */
-static void batch_number(struct raft_state_writer *w)
-{
-	for (uint32_t i = 0; i < w->count; i++)
-		w->jobs[i].s.seq = w->jobs[i].g->saved.seq + (w->count > RAFT_STATE_EACH_MAX);
-}
-
-/* The loop takes a written batch back: what was written is what is saved. */
-static void batch_finish(struct elog_cluster *k, struct raft_state_writer *w)
+/* The loop takes written jobs back: what was written is what is saved.
+ * -1 when one failed. */
+static int jobs_finish(struct elog_cluster *k, struct state_job *jobs, uint32_t n)
 {
 	int failed = 0;
 
-	for (uint32_t i = 0; i < w->count; i++) {
-		struct state_job *j = &w->jobs[i];
-		if (j->g && j->failed) {
-			state_failed(j->g, &j->err);
+	for (uint32_t i = 0; i < n; i++) {
+		struct state_job *j = &jobs[i];
+		if (j->forgotten)
+			elog_raftjournal_forget(k->journal, &j->id);
+		if (j->failed) {
+			if (j->g)
+				state_failed(j->g, &j->err);
 			failed = 1;
 		} else if (j->g) {
 			j->g->saved = j->s;
 			j->g->state_failed = 0;
+			if (j->dir)
+				j->g->anchor_due = 0;
 		}
-		free(j->dir);
-		j->dir = NULL;
+		job_free(j);
 	}
+	if (failed)
+		raft_peers_drop(k, "raft state not written");
+	return failed ? -1 : 0;
+}
+
+static int batch_finish(struct elog_cluster *k, struct raft_state_writer *w)
+{
+	int rc = jobs_finish(k, w->jobs, w->count);
+
 	w->count = 0;
 	if (w->cap > 256) {
 		/* An election of thousands of groups is rare: give the memory back. */
@@ -242,8 +343,7 @@ static void batch_finish(struct elog_cluster *k, struct raft_state_writer *w)
 		w->jobs = NULL;
 		w->cap = 0;
 	}
-	if (failed)
-		raft_peers_drop(k, "raft state not written");
+	return rc;
 }
 
 /* ---------------------------------------------------------------- the thread */
@@ -260,7 +360,7 @@ static void *writer_main(void *arg)
 			break;
 		w->given = 0;
 		pthread_mutex_unlock(&w->mu);
-		batch_run(w->jobs, w->count, w->sync_dir);
+		batch_run(w->journal, w->jobs, w->count, w->sync_dir);
 		pthread_mutex_lock(&w->mu);
 		w->done = 1;
 		pthread_cond_broadcast(&w->cv);
@@ -279,6 +379,7 @@ int raft_states_start(struct elog_cluster *k, struct elog_err *err)
 		return elog_err_set(err, ELOG_E_NOMEM, "cluster: out of memory");
 	}
 	w->loop = &k->b->loop;
+	w->journal = k->journal;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -286,7 +387,7 @@ int raft_states_start(struct elog_cluster *k, struct elog_err *err)
 		pthread_mutex_destroy(&w->mu);
 		free(w->sync_dir);
 		free(w);
-		return elog_err_set(err, ELOG_E_IO, "cluster: cannot start the raft.state writer");
+		return elog_err_set(err, ELOG_E_IO, "cluster: cannot start the raft state writer");
 	}
 	pthread_setname_np(w->thread, "elog-raftstate");
 	k->writer = w;
@@ -318,47 +419,56 @@ void raft_states_stop(struct elog_cluster *k)
 {
 	struct raft_state_writer *w = k->writer;
 
-	if (!w)
-		return;
-	batch_back(k, 1);
-	pthread_mutex_lock(&w->mu);
-	w->stop = 1;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
-	free(w->jobs);
-	free(w->sync_dir);
-	free(w);
-	k->writer = NULL;
+	if (w) {
+		batch_back(k, 1);
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w->jobs);
+		free(w->sync_dir);
+		free(w);
+		k->writer = NULL;
+	}
+	elog_raftjournal_close(k->journal);
+	k->journal = NULL;
 }
 
 /* ---------------------------------------------------------------- the loop's side */
 
-/* A built batch written on the loop thread, and taken back. */
-static void batch_write_here(struct elog_cluster *k, struct raft_state_writer *w)
-{
-	batch_number(w);
-	batch_run(w->jobs, w->count, k->meta->dir);
-	batch_finish(k, w);
-}
-
-void raft_states_write_now(struct elog_cluster *k)
+int raft_states_write_now(struct elog_cluster *k)
 {
 	struct raft_state_writer local = {0}, *w = k->writer ? k->writer : &local;
+	int rc = 0;
 
 	batch_back(k, 1);
 	if (batch_build(k, w) < 0) {
-		/* Out of memory for the list: one by one, as at start-up. */
-		while (k->state_dirty)
-			(void)raft_state_save_now(k->state_dirty);
+		/* Out of memory for the list: one by one. */
+		while (k->state_dirty) {
+			struct raft_group *g = k->state_dirty;
+			struct state_job j;
+			int built;
+			raft_state_unmark(g);
+			built = job_build(g, &j);
+			if (built < 0) {
+				state_failed(g, &(struct elog_err){ELOG_E_NOMEM, "out of memory"});
+				rc = -1;
+			} else if (built == 0) {
+				batch_run(k->journal, &j, 1, k->meta->dir);
+				rc |= jobs_finish(k, &j, 1);
+			}
+		}
 	} else {
-		batch_write_here(k, w);
+		batch_run(k->journal, w->jobs, w->count, k->meta->dir);
+		rc = batch_finish(k, w);
 	}
 	if (w == &local)
 		free(local.jobs);
 	raft_peers_release(k, 1);
+	return rc;
 }
 
 void raft_states_write(struct elog_cluster *k)
@@ -366,7 +476,7 @@ void raft_states_write(struct elog_cluster *k)
 	struct raft_state_writer *w = k->writer;
 
 	if (!w) {
-		raft_states_write_now(k);
+		(void)raft_states_write_now(k);
 		return;
 	}
 	if (w->busy)
@@ -376,26 +486,13 @@ void raft_states_write(struct elog_cluster *k)
 		return;
 	}
 	if (batch_build(k, w) < 0) {
-		raft_states_write_now(k);
+		(void)raft_states_write_now(k);
 		return;
 	}
 	if (w->count == 0) {
 		raft_peers_release(k, 1);
 		return;
 	}
-	if (w->count > RAFT_STATE_EACH_MAX) {
-		/* Many groups at once (a start-up's or a failover's elections, a
-		 * topic of many partitions): written here, as one syncfs pair,
-		 * the loop waiting. On the thread, 10,000 groups electing took
-		 * 1.5-3 times as long (bench/cluster's idle section: start-up
-		 * 16.8 s against 10.7 s, creation 54 s against 32 s): the loop
-		 * went on appending while syncfs ran (more for it to write) and
-		 * every frame waited for a second batch. */
-		batch_write_here(k, w);
-		raft_peers_release(k, 1);
-		return;
-	}
-	batch_number(w);
 	raft_peers_hold(k);
 	w->busy = 1;
 	pthread_mutex_lock(&w->mu);

@@ -65,6 +65,9 @@
 #define ELOG_RAFTSTATE_CLEAN 1u
 #define ELOG_RAFTSTATE_PURGING 2u  /* purge batches not yet applied (broker_raft_purge.c) */
 #define ELOG_RAFTSTATE_GUARDED 4u  /* written while the empty-replica guard was armed */
+/* Only in the file: the group's later states are in the broker's
+ * raft.journal (raftjournal.h), which must then exist. */
+#define ELOG_RAFTSTATE_JOURNALED 8u
 
 struct elog_raftstate {
 	struct elog_raft_hard_state hard;

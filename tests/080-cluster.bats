@@ -176,7 +176,7 @@ strictly_increasing() {
 	run ! grep -q 'reason=unclean' "b$f.err"
 }
 
-@test "a damaged raft.state copy is survived, both copies stop the broker with the file and why; SIGTERM hands leadership over" {
+@test "a damaged raft.state is survived from the other copy or the journal; a lost journal stops the broker with the file and why; SIGTERM hands leadership over" {
 	start_all
 	create t1 -c flush=always
 	cluster_wait_leader t1/0
@@ -189,16 +189,38 @@ strictly_increasing() {
 	cluster_wait_leader t1/0
 	[ "$LEADER" != "$old" ]
 	# One flipped byte in one copy of its raft.state: the other copy serves,
-	# and the log says so; in both copies: the broker refuses to start.
+	# and the log says so.
 	elog_flip_byte "d$old/t1/0/raft.state" 10
 	cluster_start "$old"
 	grep -q 'msg="raft state: one copy damaged, the other used" group=t1/0 ' "b$old.err"
 	cluster_stop "$old"
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	# In both copies: the journal's record serves, and the file is written again.
 	elog_flip_byte "d$old/t1/0/raft.state" 10
 	elog_flip_byte "d$old/t1/0/raft.state" 4106
-	run -1 --separate-stderr timeout 30 elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
-	assert_equal "$stderr" "elog-serve: cannot start: d$old/t1/0/raft.state: crc mismatch: see \"Damaged raft state\" in docs/operations.md"
+	cluster_start "$old"
+	grep -q 'msg="raft state: raft.state damaged, the journal.s record used" group=t1/0 ' "b$old.err"
+	cluster_wait_leader t1/0
+	cluster_stop "$old"
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	# The journal lost: the raft.state files say their later states were in
+	# it, and the broker refuses to start rather than use stale votes, again
+	# at the next try.
+	# (The metadata group's file rewritten as an earlier build left it, its
+	# latest state in the file: it starts, and the partition's refuses; the
+	# broker must not make the journal on its way out.)
+	elog-raftstate "d$old/__meta/0" --flags 0
+	mv "d$old/__meta/raft.journal" journal.saved
+	local i
+	for i in 1 2; do
+		run -1 --separate-stderr timeout 30 elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
+		assert_equal "$stderr" "elog-serve: cannot start: d$old/t1/0/raft.state: its later states are in d$old/__meta/raft.journal, which is missing: see \"Damaged raft state\" in docs/operations.md"
+		[ ! -e "d$old/__meta/raft.journal" ]
+	done
+	mv journal.saved "d$old/__meta/raft.journal"
+	cluster_start "$old"
+	cluster_wait_leader t1/0
+	run ! grep -q 'damaged' "b$old.err"
 }
 
 @test "one flipped byte in a follower's segment: found at its restart, cut, and repaired from the leader" {

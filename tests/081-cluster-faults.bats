@@ -412,6 +412,35 @@ preferred_led() {
 		fail "b$lost is still restricted: $(cat "b$lost.err")"
 }
 
+@test "a partition directory lost alone (the journal kept) is guarded as a lost one: no stale replica voted into leadership" {
+	loopback 3
+	create t1 -r 3 -c flush=always
+	cluster_wait_leader t1/0
+	local lead=$LEADER stale=$((LEADER % 3 + 1)) lost=$(((LEADER + 1) % 3 + 1))
+	run -0 elog-produce --no-idempotence -b "$BROKERS" -a all t1 < <(seq 1 100)
+	elog_wait_until 20 same_records t1/0 1 2 3 || fail "replicas differ"
+	cluster_kill "$stale"
+	seq 101 1100 >acked.in
+	elog-produce --no-idempotence -b "$BROKERS" -a all --timeout 20s -i acked.in t1 ||
+		fail "the produce failed: $(cat b*.err)"
+	# Only the partition's directory is lost: the broker's raft.journal
+	# still holds the group's term and vote, but says nothing of the log.
+	cluster_stop "$lost"
+	rm -rf "d$lost/t1/0"
+	cluster_kill "$lead"
+	cluster_start "$stale"
+	cluster_start "$lost"
+	elog_wait_until 20 grep -q 'msg="restricted: may not vote or lead until caught up" group=t1/0 reason=empty' "b$lost.err" ||
+		fail "b$lost voted with an empty log: $(cat "b$lost.err")"
+	cluster_start "$lead"
+	cluster_wait_leader t1/0
+	[ "$LEADER" != "$lost" ]
+	elog-consume -b "$LADDR" -e t1 >consumed.out || fail "the consume failed"
+	{ seq 1 100; cat acked.in; } >expected
+	cmp -s consumed.out expected || fail "lost or duplicated: $(diff consumed.out expected | head -n 20)"
+	elog_wait_until 30 same_records t1/0 1 2 3 || fail "b$lost did not catch up"
+}
+
 @test "a broker that missed a topic's create catches up on it unrestricted: the empty-replica guard is for lost directories, not new groups" {
 	loopback 3
 	cluster_wait_leader metadata
