@@ -898,6 +898,7 @@ int elog_broker_raft_open(struct elog_broker *b, struct elog_err *err)
 	if (raft_states_start(k, err) < 0 ||
 	    elog_store_meta_load(b->store, elog_raft_commit(&k->meta->raft), err) < 0)
 		return -1;
+	raft_states_prune(k, elog_raft_commit(&k->meta->raft));
 	for (uint32_t i = 0; i < b->store->topic_count; i++)
 		if (topic_groups(k, b->store->topics[i], err) < 0)
 			return -1;

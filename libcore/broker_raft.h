@@ -219,6 +219,9 @@ int raft_states_open(struct elog_cluster *k, struct elog_err *err);
  * record (*found: either; *anchored: its raft.state was there). */
 int raft_state_load(struct raft_group *g, struct elog_raftstate *s, int *found, int *anchored,
 		    struct elog_err *err);
+/* Start-up, the metadata applied up to `applied` (the next offset to
+ * apply): the journal's records of topics deleted meanwhile go. */
+void raft_states_prune(struct elog_cluster *k, int64_t applied);
 int raft_states_start(struct elog_cluster *k, struct elog_err *err);
 /* Waits for a batch being written, then stops the thread and closes the journal. */
 void raft_states_stop(struct elog_cluster *k);

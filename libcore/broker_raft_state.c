@@ -94,6 +94,34 @@ int raft_states_open(struct elog_cluster *k, struct elog_err *err)
 	return 0;
 }
 
+struct prune {
+	const struct elog_store *store;
+	int64_t applied;
+};
+
+/* A record of a topic incarnation whose create this broker applied, and
+ * that is not live any more: its delete was applied too. */
+static int prune_drop(void *ctx, const struct elog_raftwire_group *id)
+{
+	const struct prune *p = ctx;
+	const struct elog_topic *t;
+
+	if (id->topic_len == 0 || id->incarnation >= p->applied)
+		return 0; /* the metadata group; a create not applied yet */
+	t = elog_store_find(p->store, id->topic, id->topic_len);
+	return !t || t->incarnation != id->incarnation;
+}
+
+void raft_states_prune(struct elog_cluster *k, int64_t applied)
+{
+	struct prune p = {k->b->store, applied};
+	uint32_t n = elog_raftjournal_forget_if(k->journal, prune_drop, &p);
+
+	if (n)
+		elog_logf(k->b->log, ELOG_LOG_INFO, "raft journal: records of deleted topics dropped",
+			  "records=%u", n);
+}
+
 int raft_state_load(struct raft_group *g, struct elog_raftstate *s, int *found, int *anchored,
 		    struct elog_err *err)
 {

@@ -476,6 +476,31 @@ void elog_raftjournal_forget(struct elog_raftjournal *j, const struct elog_raftw
 	pthread_mutex_unlock(&j->mu);
 }
 
+uint32_t elog_raftjournal_forget_if(struct elog_raftjournal *j,
+				    int (*drop)(void *ctx, const struct elog_raftwire_group *id),
+				    void *ctx)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&j->mu);
+	for (uint32_t i = 0; i < j->bucket_count; i++) {
+		struct rec **at = &j->buckets[i];
+		while (*at) {
+			struct rec *r = *at;
+			struct elog_raftwire_group id = {r->topic, r->topic_len, r->partition,
+							 r->incarnation};
+			if (drop(ctx, &id)) {
+				rec_drop(j, at);
+				n++;
+			} else {
+				at = &r->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
 uint64_t elog_raftjournal_size(struct elog_raftjournal *j)
 {
 	return j->size;

@@ -111,6 +111,11 @@ int elog_raftjournal_append(struct elog_raftjournal *j, const struct elog_raftjo
 			    uint32_t n, struct elog_err *err);
 /* Drop group id's record (its topic was deleted): gone from the next snapshot. */
 void elog_raftjournal_forget(struct elog_raftjournal *j, const struct elog_raftwire_group *id);
+/* Drop every record drop() says to (under the journal's lock: drop() must
+ * not call back into the journal); returns how many went. */
+uint32_t elog_raftjournal_forget_if(struct elog_raftjournal *j,
+				    int (*drop)(void *ctx, const struct elog_raftwire_group *id),
+				    void *ctx);
 /* Write a snapshot now (tests; the append does when the file is large). */
 int elog_raftjournal_compact(struct elog_raftjournal *j, struct elog_err *err);
 /* Bytes in the file; live records. */

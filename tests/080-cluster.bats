@@ -75,6 +75,12 @@ same_records() {
 		fail "files left in .trash: $(ls -R d?/.trash)"
 	run -0 elog-topic -b "127.0.0.1:${PORTS[other]}" list
 	assert_output ""
+	# The deleted topics' records in the broker's raft.journal go at its
+	# next start (its metadata says they were deleted).
+	cluster_stop "$other"
+	cluster_start "$other"
+	grep -q 'msg="raft journal: records of deleted topics dropped" records=2' "b$other.err" ||
+		fail "$(grep -i journal "b$other.err")"
 }
 
 @test "acks=all produce to the leader: every replica holds the same batches" {

@@ -1023,6 +1023,35 @@ static void test_snapshot_lost_refused(void)
 	free(orig);
 }
 
+/* forget_if: the records the predicate names go, the others stay. */
+static int drop_orders_1(void *ctx, const struct elog_raftwire_group *id)
+{
+	(*(int *)ctx)++;
+	return id->topic_len == 6 && memcmp(id->topic, "orders", 6) == 0 && id->incarnation == 1;
+}
+
+static void test_forget_if(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_raftjournal *j;
+	struct elog_err err;
+	uint64_t model[NG];
+	int created, asked = 0;
+
+	T_OK(build(dir, &err), &err);
+	memcpy(model, models[4], sizeof(model));
+	T_OK(elog_raftjournal_open(dir, &j, &created, &err), &err);
+	T_EQ_INT(elog_raftjournal_forget_if(j, drop_orders_1, &asked), 2);
+	T_EQ_INT(asked, NG);
+	model[1] = model[3] = 0;
+	T_MATCHES(j, model);
+	T_OK(elog_raftjournal_compact(j, &err), &err);
+	elog_raftjournal_close(j);
+	T_OK(elog_raftjournal_open(dir, &j, &created, &err), &err);
+	T_MATCHES(j, model);
+	elog_raftjournal_close(j);
+}
+
 int main(void)
 {
 	T_RUN(test_round_trip);
@@ -1043,5 +1072,6 @@ int main(void)
 	T_RUN(test_hash_collision);
 	T_RUN(test_newer_version_refused);
 	T_RUN(test_snapshot_lost_refused);
+	T_RUN(test_forget_if);
 	return t_finish();
 }
