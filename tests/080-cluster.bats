@@ -458,6 +458,47 @@ starts_are() {
 		fail "starts disagree: $(start_of 1 t1/0) $(start_of 2 t1/0) $(start_of 3 t1/0)"
 }
 
+@test "purge in a cluster: a leader lets 8 purges of a partition wait to commit, and refuses a 9th at once" {
+	# Elections slow enough (3-6 s) for nine purges to reach the leader
+	# before it steps down for want of its followers.
+	printf 'raft_election_ticks = 60\n' >slow.conf
+	start_all -c "$ELOG_TMP/slow.conf"
+	create t1 -p 1 -c flush=always
+	cluster_wait_leader t1/0
+	local old=$LEADER a=$((LEADER % 3 + 1)) b=$(((LEADER + 1) % 3 + 1)) i pids=()
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(seq 1 100)
+	# At once after the followers stop (METADATA soon shows the partition
+	# without a majority, and the tool would find no leader): eight purges
+	# that wait for a commit that cannot come yet ...
+	kill -STOP "$(elog_pid "b$a")" "$(elog_pid "b$b")"
+	for i in 1 2 3 4 5 6 7 8; do
+		elog-topic -b "$LADDR" --timeout 10s purge --before $((i * 5)) t1 >"purge.$i.out" 2>&1 &
+		pids+=($!)
+	done
+	elog_wait_until 5 eval '[ "$(elog-dump -r "$ELOG_TMP/d$old/t1/0" | grep -c "key=\"elog.purge\"")" -eq 8 ]' ||
+		fail "the leader did not take 8 purges: $(cat purge.*.out)"
+	# ... and a ninth, straight to the leader (elog-topic retries the
+	# refusal, TIMEOUT, until its own timeout): answered at once, nothing
+	# appended. (Taken, it would wait for its commit, and raw's half-close
+	# would drop it unanswered.)
+	run -0 elog-probe -b "$LADDR" raw "$(elog_purge_frame 10000 0 t1 0:45)"
+	local taken
+	taken=$(elog-dump -r "$ELOG_TMP/d$old/t1/0" | grep -c 'key="elog.purge"')
+	kill -CONT "$(elog_pid "b$a")" "$(elog_pid "b$b")"
+	assert_output "frame api=0x800a correlation_id=1 error=NONE message=\"\"
+closed"
+	[ "$taken" -eq 8 ] || fail "$taken purges taken"
+	for i in "${pids[@]}"; do
+		wait "$i" || true
+	done
+	# Every replica agrees: the purges committed (or a prefix of them, under
+	# a leader that had them), or were cut with the old leader's tail.
+	cluster_wait_leader t1/0
+	run -0 elog-produce --no-idempotence -b "$LADDR" -a all t1 < <(echo 101)
+	elog_wait_until 20 eval 'starts_are t1/0 "$(start_of "$LEADER" t1/0)"' ||
+		fail "starts disagree: $(start_of 1 t1/0) $(start_of 2 t1/0) $(start_of 3 t1/0)"
+}
+
 @test "purge in a cluster: a follower killed before it learnt the purge committed applies it at its restart" {
 	start_all
 	create t1 -p 1 -c flush=always

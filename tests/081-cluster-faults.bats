@@ -372,33 +372,39 @@ preferred_led() {
 		fail "consumed (<) differs from fed (>): $(diff consumed.out feed.in | head -n 20)"
 }
 
-@test "a broker back with an empty directory does not vote a stale replica into leadership (the last-replica-standing loss)" {
+# stale_replica_loss WHAT GROUP — the last-replica-standing loss, tried:
+# a follower falls behind, 1,000 lines are acknowledged by the leader and
+# the other follower, that one loses WHAT ("dir": its whole data
+# directory; "partition": t1/0's directory alone) and the leader dies.
+# What is left is the stale replica and the one that lost data: the latter
+# must restrict itself (its GROUP, on learning from the stale one's
+# campaign that the group has data it lacks) instead of voting the stale
+# one into leadership; when the leader returns, nothing acknowledged is
+# lost.
+stale_replica_loss() {
+	local what=$1 group=$2
 	loopback 3
 	create t1 -r 3 -c flush=always
 	cluster_wait_leader t1/0
 	local lead=$LEADER stale=$((LEADER % 3 + 1)) lost=$(((LEADER + 1) % 3 + 1))
 	run -0 elog-produce --no-idempotence -b "$BROKERS" -a all t1 < <(seq 1 100)
 	elog_wait_until 20 same_records t1/0 1 2 3 || fail "replicas differ"
-	# One follower falls behind (down: a paused one would still find the
-	# leader's appends in its socket buffer when resumed); 1,000 more lines
-	# are acknowledged by the leader and the other follower, a majority ...
+	# (Down: a paused follower would still find the leader's appends in its
+	# socket buffer when resumed.)
 	cluster_kill "$stale"
 	seq 101 1100 >acked.in
 	elog-produce --no-idempotence -b "$BROKERS" -a all --timeout 20s -i acked.in t1 ||
 		fail "the produce failed: $(cat b*.err)"
-	# ... that follower loses its disk and the leader dies: what is left is
-	# the stale replica and an empty one, and only the dead leader holds
-	# lines 101-1100.
 	cluster_stop "$lost"
-	rm -rf "d$lost"
+	case $what in
+	dir) rm -rf "d$lost" ;;
+	partition) rm -rf "d$lost/t1/0" ;; # its raft.journal still holds the group's term and vote
+	esac
 	cluster_kill "$lead"
 	cluster_start "$stale"
 	cluster_start "$lost"
-	# The empty broker learns from the stale one's campaign that the group
-	# has data it lacks: it may not vote until it has caught up.
-	elog_wait_until 20 grep -q 'msg="restricted: may not vote or lead until caught up" group=metadata reason=empty' "b$lost.err" ||
+	elog_wait_until 20 grep -q "msg=\"restricted: may not vote or lead until caught up\" group=$group reason=empty" "b$lost.err" ||
 		fail "b$lost voted with an empty log: $(cat "b$lost.err")"
-	# The leader comes back: it leads, and nothing acknowledged is lost.
 	cluster_start "$lead"
 	cluster_wait_leader t1/0
 	[ "$LEADER" != "$lost" ]
@@ -412,33 +418,12 @@ preferred_led() {
 		fail "b$lost is still restricted: $(cat "b$lost.err")"
 }
 
+@test "a broker back with an empty directory does not vote a stale replica into leadership (the last-replica-standing loss)" {
+	stale_replica_loss dir metadata
+}
+
 @test "a partition directory lost alone (the journal kept) is guarded as a lost one: no stale replica voted into leadership" {
-	loopback 3
-	create t1 -r 3 -c flush=always
-	cluster_wait_leader t1/0
-	local lead=$LEADER stale=$((LEADER % 3 + 1)) lost=$(((LEADER + 1) % 3 + 1))
-	run -0 elog-produce --no-idempotence -b "$BROKERS" -a all t1 < <(seq 1 100)
-	elog_wait_until 20 same_records t1/0 1 2 3 || fail "replicas differ"
-	cluster_kill "$stale"
-	seq 101 1100 >acked.in
-	elog-produce --no-idempotence -b "$BROKERS" -a all --timeout 20s -i acked.in t1 ||
-		fail "the produce failed: $(cat b*.err)"
-	# Only the partition's directory is lost: the broker's raft.journal
-	# still holds the group's term and vote, but says nothing of the log.
-	cluster_stop "$lost"
-	rm -rf "d$lost/t1/0"
-	cluster_kill "$lead"
-	cluster_start "$stale"
-	cluster_start "$lost"
-	elog_wait_until 20 grep -q 'msg="restricted: may not vote or lead until caught up" group=t1/0 reason=empty' "b$lost.err" ||
-		fail "b$lost voted with an empty log: $(cat "b$lost.err")"
-	cluster_start "$lead"
-	cluster_wait_leader t1/0
-	[ "$LEADER" != "$lost" ]
-	elog-consume -b "$LADDR" -e t1 >consumed.out || fail "the consume failed"
-	{ seq 1 100; cat acked.in; } >expected
-	cmp -s consumed.out expected || fail "lost or duplicated: $(diff consumed.out expected | head -n 20)"
-	elog_wait_until 30 same_records t1/0 1 2 3 || fail "b$lost did not catch up"
+	stale_replica_loss partition t1/0
 }
 
 @test "a broker that missed a topic's create catches up on it unrestricted: the empty-replica guard is for lost directories, not new groups" {

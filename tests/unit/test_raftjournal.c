@@ -125,6 +125,35 @@ static int matches(struct elog_raftjournal *j, const uint64_t *model, char *why,
 	     if (!matches((j), (model), t_why_, sizeof(t_why_))) { \
 	         t_fail(__FILE__, __LINE__, t_why_); return; } } while (0)
 
+/* Append the n records to the open j (model follows), close it, open the
+ * file again and check it holds model; j is closed either way. 0, or -1
+ * with why. */
+static int put_reopened(const char *dir, struct elog_raftjournal *j, const int *g,
+			const uint64_t *t, uint32_t n, uint64_t *model, char *why, size_t cap)
+{
+	struct elog_err err;
+	int created, ok;
+
+	if (put(j, g, t, n, model, &err) < 0) {
+		elog_raftjournal_close(j);
+		snprintf(why, cap, "append: %s", err.msg);
+		return -1;
+	}
+	elog_raftjournal_close(j);
+	if (elog_raftjournal_open(dir, &j, &created, &err) < 0) {
+		snprintf(why, cap, "reopen: %s", err.msg);
+		return -1;
+	}
+	ok = matches(j, model, why, cap);
+	elog_raftjournal_close(j);
+	return ok ? 0 : -1;
+}
+
+#define T_PUT_REOPENED(dir, j, g, t, n, model) \
+	do { char t_why_[1024]; \
+	     if (put_reopened((dir), (j), (g), (t), (n), (model), t_why_, sizeof(t_why_)) < 0) { \
+	         t_fail(__FILE__, __LINE__, t_why_); return; } } while (0)
+
 static void jpath(const char *dir, char *path, size_t cap)
 {
 	snprintf(path, cap, "%s/%s", dir, ELOG_RAFTJOURNAL_NAME);
@@ -597,14 +626,7 @@ static void test_torn_first_batch(void)
 		T_EQ_INT(elog_raftjournal_size(j), 0);
 		T_EQ_INT(disk_size(dir), 0);
 		T_MATCHES(j, model);
-		if (put(j, g, t, 2, model, &err) < 0) {
-			elog_raftjournal_close(j);
-			T_OK(-1, &err);
-		}
-		elog_raftjournal_close(j);
-		T_OK(elog_raftjournal_open(dir, &j, &created, &err), &err);
-		T_MATCHES(j, model);
-		elog_raftjournal_close(j);
+		T_PUT_REOPENED(dir, j, g, t, 2, model);
 	}
 	free(orig);
 }
@@ -649,14 +671,7 @@ static void test_garbage_after_last(void)
 		T_EQ_INT(elog_raftjournal_size(j), len);
 		T_EQ_INT(disk_size(dir), len);
 		memcpy(model, models[4], sizeof(model));
-		if (put(j, g, t, 1, model, &err) < 0) {
-			elog_raftjournal_close(j);
-			T_OK(-1, &err);
-		}
-		elog_raftjournal_close(j);
-		T_OK(elog_raftjournal_open(dir, &j, &created, &err), &err);
-		T_MATCHES(j, model);
-		elog_raftjournal_close(j);
+		T_PUT_REOPENED(dir, j, g, t, 1, model);
 	}
 	free(buf);
 	free(orig);
