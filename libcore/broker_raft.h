@@ -100,7 +100,9 @@ struct raft_group {
 	int led;                        /* leader at the last role change (its step-down is logged) */
 	int64_t led_since_ms;           /* when it last became leader */
 	int state_new;                  /* no state (raft.state or journal) when it started */
-	int anchor_due;                 /* its raft.state is missing or damaged: written next */
+	int anchor_due;                 /* its raft.state is missing, damaged or from before the
+	                                   journal: written next */
+	int journal_due;                /* its raft.state is newer than its journal record */
 	int empty;                      /* the log was empty at start, nothing since (net.c) */
 	int restricted_empty;           /* restricted for rejoining empty (the log says why) */
 	struct raft_purge *purges;      /* purge batches appended, not yet applied */

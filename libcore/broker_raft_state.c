@@ -57,6 +57,8 @@ struct raft_state_writer {
 	struct elog_loop *loop;     /* woken when a batch is written */
 };
 
+static int batch_back(struct elog_cluster *k, int wait);
+
 /* ---------------------------------------------------------------- one group */
 
 static void state_build(const struct raft_group *g, uint16_t flags, struct elog_raftstate *s)
@@ -155,7 +157,14 @@ int raft_state_load(struct raft_group *g, struct elog_raftstate *s, int *found, 
 	*s = in_journal && (!in_file || r.seq >= f.seq) ? r : f;
 	s->flags &= (uint16_t)~ELOG_RAFTSTATE_JOURNALED;
 	s->copy_damaged = 0;
-	g->anchor_due = !in_file || f.copy_damaged || damaged;
+	/* Written again: a file missing or damaged; one from before the
+	 * journal (so that it says the journal exists: a journal lost later
+	 * is then noticed); and into the journal, a file newer than its
+	 * record (a crash between the two writes of a batch), so that the
+	 * journal alone holds the latest state once more. */
+	g->anchor_due = !in_file || f.copy_damaged || damaged ||
+			!(f.flags & ELOG_RAFTSTATE_JOURNALED);
+	g->journal_due = in_file && (!in_journal || f.seq > r.seq);
 	*found = in_file || in_journal;
 	*anchored = in_file;
 	return 0;
@@ -199,11 +208,18 @@ void raft_state_unmark(struct raft_group *g)
 void raft_state_forget(struct raft_group *g)
 {
 	struct raft_state_writer *w = g->k->writer;
+	int anchor = 0;
 
 	if (w && w->busy)
 		for (uint32_t i = 0; i < w->count; i++)
-			if (w->jobs[i].g == g)
+			if (w->jobs[i].g == g) {
 				w->jobs[i].forgotten = 1; /* its record is put back by the append */
+				anchor |= w->jobs[i].dir != NULL;
+			}
+	/* A raft.state being written by path must land before the directory
+	 * goes: a topic made again under the name would find it in its own. */
+	if (anchor)
+		batch_back(g->k, 1);
 	elog_raftjournal_forget(g->k->journal, &g->id);
 }
 
@@ -231,7 +247,7 @@ static int job_build(struct raft_group *g, struct state_job *j)
 {
 	memset(j, 0, sizeof(*j));
 	state_build(g, state_flags(g), &j->s);
-	if (elog_raftstate_equal(&j->s, &g->saved) && !g->anchor_due)
+	if (elog_raftstate_equal(&j->s, &g->saved) && !g->anchor_due && !g->journal_due)
 		return 1;
 	j->s.seq = g->saved.seq + 1;
 	j->topic = malloc(g->id.topic_len + 1);
@@ -341,8 +357,13 @@ static int jobs_finish(struct elog_cluster *k, struct state_job *jobs, uint32_t 
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct state_job *j = &jobs[i];
-		if (j->forgotten)
+		if (j->forgotten) {
+			/* Its topic was deleted meanwhile: no record kept, and a
+			 * failure (its directory gone) concerns nobody. */
 			elog_raftjournal_forget(k->journal, &j->id);
+			j->failed = 0;
+			j->g = NULL;
+		}
 		if (j->failed) {
 			if (j->g)
 				state_failed(j->g, &j->err);
@@ -350,6 +371,7 @@ static int jobs_finish(struct elog_cluster *k, struct state_job *jobs, uint32_t 
 		} else if (j->g) {
 			j->g->saved = j->s;
 			j->g->state_failed = 0;
+			j->g->journal_due = 0;
 			if (j->dir)
 				j->g->anchor_due = 0;
 		}

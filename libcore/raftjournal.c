@@ -273,6 +273,43 @@ static size_t next_good(const uint8_t *buf, size_t len, size_t from)
 	return len;
 }
 
+/*
+ * Bad bytes from `at` to the end, no good copy among them: a torn write
+ * can only be the batch being written (the next number, or the twin of
+ * the last taken; without one taken, the file's first). Another batch
+ * whose two headers still read (magic, version, the same number) means
+ * synced batches were damaged: not a tear. (One odd header alone may be
+ * a flipped byte in a copy whose twin was taken.)
+ */
+#define TAIL_HEADERS_MAX 64
+static int tail_torn(const uint8_t *buf, size_t len, size_t at, int taken, uint64_t last)
+{
+	uint64_t n[TAIL_HEADERS_MAX], low = UINT64_MAX;
+	uint32_t count = 0;
+
+	while (at + 24 <= len && count < TAIL_HEADERS_MAX) {
+		const uint8_t *m = memmem(buf + at, len - at, magic, sizeof(magic));
+		if (!m || (size_t)(m - buf) + 24 > len)
+			break;
+		at = (size_t)(m - buf);
+		if (elog_get16(m + 4) == ELOG_RAFTJOURNAL_VERSION) {
+			n[count] = elog_get64(m + 16);
+			if (n[count] < low)
+				low = n[count];
+			count++;
+		}
+		at++;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		if (taken ? n[i] == last || n[i] == last + 1 : n[i] == low)
+			continue;
+		for (uint32_t k = i + 1; k < count; k++)
+			if (n[k] == n[i])
+				return 0;
+	}
+	return 1;
+}
+
 /* Read the file's batches into the map; j->size is the end of the last
  * good copy (a torn tail past it is the caller's to cut). */
 static int journal_read(struct elog_raftjournal *j, const uint8_t *buf, size_t len,
@@ -295,6 +332,11 @@ static int journal_read(struct elog_raftjournal *j, const uint8_t *buf, size_t l
 						    "%s: version %u is newer than this build's %d",
 						    j->path, elog_get16(buf + at + 4),
 						    ELOG_RAFTJOURNAL_VERSION);
+			if (next == len && !tail_torn(buf, len, at, taken, j->batch))
+				return elog_err_set(err, ELOG_E_CORRUPT,
+						    "%s: damaged: batches after %llu lost at byte %zu "
+						    "(not a torn write: later headers remain)",
+						    j->path, (unsigned long long)j->batch, at);
 			if (next == len)
 				break; /* a torn tail */
 			at = next;
@@ -575,8 +617,15 @@ int elog_raftjournal_compact(struct elog_raftjournal *j, struct elog_err *err)
 		elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", j->path);
 		goto done;
 	}
-	if (elog_file_replace(j->dir, ELOG_RAFTJOURNAL_NAME, out.data, out.len, err) < 0)
+	if (elog_file_replace(j->dir, ELOG_RAFTJOURNAL_NAME, out.data, out.len, err) < 0) {
+		struct stat st;
+		/* Failed after the rename (the directory's sync): the fd held
+		 * names a file no longer in the directory, and what it took would
+		 * be lost. The next append makes the snapshot again first. */
+		if (j->fd < 0 || fstat(j->fd, &st) < 0 || st.st_nlink == 0)
+			j->broken = 1;
 		goto done;
+	}
 	/* The new file is in place: from now on it is the one written. */
 	fd = open(j->path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {

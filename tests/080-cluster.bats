@@ -227,6 +227,19 @@ strictly_increasing() {
 	cluster_start "$old"
 	cluster_wait_leader t1/0
 	run ! grep -q 'damaged' "b$old.err"
+	# Files as a build before the journal left them (no journal flag, and
+	# newer than the journal's records) are written again, with the flag,
+	# at the next start: a journal lost after that is noticed too.
+	cluster_stop "$old"
+	elog-raftstate "d$old/__meta/0" --flags 0
+	elog-raftstate "d$old/t1/0" --flags 0
+	cluster_start "$old"
+	cluster_stop "$old"
+	mv "d$old/__meta/raft.journal" journal.saved
+	run -1 --separate-stderr timeout 30 elog-serve -d "d$old" -l "127.0.0.1:${PORTS[old]}" --id "$old" --cluster "$CLUSTER"
+	assert_equal "$stderr" "elog-serve: cannot start: d$old/__meta/0/raft.state: its later states are in d$old/__meta/raft.journal, which is missing: see \"Damaged raft state\" in docs/operations.md"
+	mv journal.saved "d$old/__meta/raft.journal"
+	cluster_start "$old"
 }
 
 @test "one flipped byte in a follower's segment: found at its restart, cut, and repaired from the leader" {

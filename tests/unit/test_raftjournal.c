@@ -1067,6 +1067,49 @@ static void test_forget_if(void)
 	elog_raftjournal_close(j);
 }
 
+/* The last two batches damaged in all four copies (their headers still
+ * read): synced batches lost, not a torn write: refused, nothing cut. And
+ * a whole snapshot file damaged the same way. */
+static void test_tail_batches_lost_refused(void)
+{
+	const char *dir = t_tmpdir();
+	struct elog_raftjournal *j;
+	struct elog_err err;
+	uint8_t *orig;
+	size_t len;
+	int created;
+
+	T_OK(build(dir, &err), &err);
+	T_ASSERT((orig = slurp(dir, &len)) != NULL);
+	for (int b = 3; b <= 4; b++)
+		for (int copy = 0; copy < 2; copy++)
+			flip(orig, copy_at(b, copy) + ELOG_RAFTJOURNAL_HEAD_BYTES + 3);
+	T_ASSERT(spit(dir, orig, len) == 0);
+	T_CHECK(elog_raftjournal_open(dir, &j, &created, &err) == -1);
+	T_EQ_INT(err.code, ELOG_E_CORRUPT);
+	T_EQ_INT(disk_size(dir), (long long)len);
+	free(orig);
+
+	dir = t_tmpdir();
+	T_OK(build(dir, &err), &err);
+	T_OK(elog_raftjournal_open(dir, &j, &created, &err), &err);
+	T_OK(elog_raftjournal_compact(j, &err), &err);
+	elog_raftjournal_close(j);
+	T_ASSERT((orig = slurp(dir, &len)) != NULL);
+	/* every header kept (numbers readable), every copy spoilt: its first
+	 * payload byte, or for the empty batch its CRC */
+	for (size_t at = 0; at + ELOG_RAFTJOURNAL_HEAD_BYTES <= len;) {
+		size_t n = (size_t)orig[at + 12] | (size_t)orig[at + 13] << 8;
+		T_ASSERT(memcmp(orig + at, "ERSJ", 4) == 0);
+		orig[n ? at + ELOG_RAFTJOURNAL_HEAD_BYTES : at + 24] ^= 0x5a;
+		at += ELOG_RAFTJOURNAL_HEAD_BYTES + n;
+	}
+	T_ASSERT(spit(dir, orig, len) == 0);
+	T_CHECK(elog_raftjournal_open(dir, &j, &created, &err) == -1);
+	T_EQ_INT(disk_size(dir), (long long)len);
+	free(orig);
+}
+
 int main(void)
 {
 	T_RUN(test_round_trip);
@@ -1088,5 +1131,6 @@ int main(void)
 	T_RUN(test_newer_version_refused);
 	T_RUN(test_snapshot_lost_refused);
 	T_RUN(test_forget_if);
+	T_RUN(test_tail_batches_lost_refused);
 	return t_finish();
 }
