@@ -399,7 +399,7 @@ static void compact_after(struct elog_raftjournal *j)
 	j->compact_at = at > ELOG_RAFTJOURNAL_COMPACT_MIN ? at : ELOG_RAFTJOURNAL_COMPACT_MIN;
 }
 
-int elog_raftjournal_open(const char *dir, struct elog_raftjournal **out, int *created,
+int elog_raftjournal_open(const char *dir, struct elog_raftjournal **out, int *missing,
 			  struct elog_err *err)
 {
 	struct elog_raftjournal *j = calloc(1, sizeof(*j));
@@ -407,7 +407,7 @@ int elog_raftjournal_open(const char *dir, struct elog_raftjournal **out, int *c
 	size_t len = 0;
 
 	*out = NULL;
-	*created = 0;
+	*missing = 0;
 	if (!j)
 		return elog_err_set(err, ELOG_E_NOMEM, "raft journal: out of memory");
 	pthread_mutex_init(&j->mu, NULL);
@@ -426,7 +426,7 @@ int elog_raftjournal_open(const char *dir, struct elog_raftjournal **out, int *c
 		/* Made by the first write, not here: a broker that refuses to
 		 * start because the journal is missing must find it missing
 		 * again at its next try. */
-		*created = 1;
+		*missing = 1;
 		compact_after(j);
 		*out = j;
 		return 0;
