@@ -709,18 +709,15 @@ int elog_raftjournal_append(struct elog_raftjournal *j, const struct elog_raftjo
 	}
 	j->size += out.len;
 	j->batch++;
-	/* Durable: the records as written. */
+	/* Durable: the records as written, read back from the payload as the
+	 * open reads a batch (nothing encoded twice). */
 	pthread_mutex_lock(&j->mu);
-	for (uint32_t i = 0; i < n; i++) {
-		size_t sl = elog_raftstate_encode(e[i].s, state, sizeof(state));
-		if (rec_put(j, e[i].id, state, sl) < 0) {
-			/* Without its record the next snapshot would drop the group's
-			 * state: write no snapshot until the file is read again. */
-			j->stale = 1;
-			pthread_mutex_unlock(&j->mu);
-			elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", j->path);
-			goto done;
-		}
+	if (copy_apply(j, &(struct copy){0, n, j->batch, payload.data, payload.len}, err) < 0) {
+		/* Without its record the next snapshot would drop a group's
+		 * state: write no snapshot until the file is read again. */
+		j->stale = 1;
+		pthread_mutex_unlock(&j->mu);
+		goto done;
 	}
 	pthread_mutex_unlock(&j->mu);
 	rc = 0;
