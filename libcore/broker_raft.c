@@ -784,7 +784,7 @@ static void group_tick(struct raft_group *g)
 
 /* Whether g, led here, should go to its preferred replica (its first,
  * where placement put it): led here for a whole interval, the preferred
- * broker heard this tick and holding all of the log. */
+ * broker heard this tick, not shutting down, and holding all of the log. */
 static int balance_due(const struct raft_group *g, int64_t now, int64_t interval)
 {
 	int32_t preferred = g->raft.config.voters[0];
@@ -793,7 +793,8 @@ static int balance_due(const struct raft_group *g, int64_t now, int64_t interval
 	return g->p && g->raft.config.voter_count > 1 && preferred != g->k->self &&
 	       elog_raft_role(&g->raft) == ELOG_RAFT_LEADER &&
 	       g->raft.transfer_target == ELOG_RAFT_NONE && now - g->led_since_ms >= interval &&
-	       raft_peer_heard(g->k, preferred) && elog_raft_peer(&g->raft, preferred, &st) == 0 &&
+	       raft_peer_heard(g->k, preferred) && !raft_peer_leaving(g->k, preferred) &&
+	       elog_raft_peer(&g->raft, preferred, &st) == 0 &&
 	       !st.lost && st.match_end == g->raft.end;
 }
 
@@ -999,7 +1000,7 @@ void elog_broker_raft_before_sleep(struct elog_broker *b)
 	raft_peers_send(k);
 }
 
-/* The follower with the largest match, or NONE. */
+/* The follower with the largest match, not shutting down too, or NONE. */
 static int32_t transfer_target(const struct raft_group *g)
 {
 	const struct elog_raft_config *c = &g->raft.config;
@@ -1009,7 +1010,7 @@ static int32_t transfer_target(const struct raft_group *g)
 	for (uint32_t i = 0; i < c->voter_count; i++) {
 		struct elog_raft_peer_status st;
 		if (c->voters[i] == c->self || elog_raft_peer(&g->raft, c->voters[i], &st) < 0 ||
-		    st.lost)
+		    st.lost || raft_peer_leaving(g->k, c->voters[i]))
 			continue;
 		if (st.match_end > best) {
 			best = st.match_end;
@@ -1034,6 +1035,22 @@ static int group_transfer(struct raft_group *g)
 		INPUT(g, elog_raft_transfer_leadership(&g->raft, target, o_, NULL));
 	}
 	return 1;
+}
+
+static void transfer_abort_to(struct raft_group *g, int32_t id)
+{
+	if (elog_raft_role(&g->raft) == ELOG_RAFT_LEADER && g->raft.transfer_target == id) {
+		raft_group_log(g, ELOG_LOG_INFO, "leadership kept",
+			       "to=%d reason=%s", id, "it is shutting down");
+		elog_raft_transfer_abort(&g->raft);
+	}
+}
+
+void raft_groups_peer_leaving(struct elog_cluster *k, int32_t id)
+{
+	for (struct raft_group *g = k->groups; g; g = g->next)
+		transfer_abort_to(g, id);
+	transfer_abort_to(k->meta, id);
 }
 
 int elog_broker_raft_shutting_down(struct elog_broker *b)

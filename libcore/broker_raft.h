@@ -132,6 +132,8 @@ struct raft_peer {
 	size_t out_free;                /* bytes of out that may be sent (<= out_ready): the
 	                                   rest waits for a raft.state batch */
 	size_t hold_mark;               /* out_ready when the batch being written began */
+	int leaving_owed;               /* shutting down: a LEAVING ends this tick's last frame */
+	int64_t leaving_until_ms;       /* it said it is shutting down: believed until then */
 };
 
 struct elog_cluster {
@@ -264,6 +266,11 @@ void raft_peers_tick(struct elog_cluster *k);
 /* Whether broker id's frames arrived since the last tick (quiescence). */
 int raft_peer_heard(struct elog_cluster *k, int32_t id);
 void raft_peers_heard_reset(struct elog_cluster *k);
+/* Whether broker id said lately that it is shutting down (LEAVING): no
+ * leadership is handed to it (balance, hand-overs). */
+int raft_peer_leaving(struct elog_cluster *k, int32_t id);
+/* Broker id says it is shutting down: transfers to it given up. */
+void raft_groups_peer_leaving(struct elog_cluster *k, int32_t id);
 void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header *h,
 			    const uint8_t *body, size_t len);
 

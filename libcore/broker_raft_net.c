@@ -223,6 +223,7 @@ void raft_peers_tick(struct elog_cluster *k)
 			frame_open(k, p);
 		if (p->connected && p->announce)
 			peer_announce_all(k, p);
+		p->leaving_owed = k->transferring && p->connected;
 	}
 }
 
@@ -231,6 +232,40 @@ int raft_peer_heard(struct elog_cluster *k, int32_t id)
 	const struct raft_peer *p = peer_find(k, id);
 
 	return p && p->heard;
+}
+
+/*
+ * Leaving. A broker shutting down hands its leaderships over and refuses
+ * any offered to it (TIMEOUT_NOW): one handed to it then would refuse
+ * produces until its leader gave the transfer up, an election timeout
+ * later. So it says so to every peer, each tick, and they skip it as a
+ * target (leader balance, their own hand-overs) and give up at once the
+ * transfers to it in progress. Believed for two of their election
+ * timeouts after the last word (1 s at least): past that, it has exited
+ * or started again.
+ */
+int raft_peer_leaving(struct elog_cluster *k, int32_t id)
+{
+	const struct raft_peer *p = peer_find(k, id);
+
+	return p && elog_loop_now_ms(&k->b->loop) < p->leaving_until_ms;
+}
+
+static void peer_leaving(struct elog_cluster *k, int32_t id)
+{
+	struct raft_peer *p = peer_find(k, id);
+	const struct elog_broker_config *c = &k->b->config;
+	int64_t now = elog_loop_now_ms(&k->b->loop);
+	int64_t hold = 2 * (int64_t)c->raft_election_ticks * c->raft_tick_ms;
+
+	if (!p)
+		return;
+	if (now >= p->leaving_until_ms) {
+		elog_logf(k->b->log, ELOG_LOG_INFO, "broker shutting down",
+			  "broker=%d hint=%s", id, "no leadership is handed to it");
+		raft_groups_peer_leaving(k, id);
+	}
+	p->leaving_until_ms = now + (hold > 1000 ? hold : 1000);
 }
 
 void raft_peers_heard_reset(struct elog_cluster *k)
@@ -324,8 +359,15 @@ static void peer_announce_all(struct elog_cluster *k, struct raft_peer *p)
 
 void raft_peers_close_frames(struct elog_cluster *k)
 {
-	for (uint32_t i = 0; i < k->peer_count; i++)
-		frame_close(&k->peers[i]);
+	for (uint32_t i = 0; i < k->peer_count; i++) {
+		struct raft_peer *p = &k->peers[i];
+		if (p->leaving_owed && peer_frame_ready(k, p)) {
+			elog_raftwire_put_leaving(&p->w);
+			p->count++;
+		}
+		p->leaving_owed = 0;
+		frame_close(p);
+	}
 }
 
 void raft_peers_send(struct elog_cluster *k)
@@ -527,6 +569,10 @@ void elog_broker_raft_frame(struct elog_conn *c, const struct elog_frame_header 
 		}
 		if (m.is_hello)
 			continue; /* checked above, or no secret here */
+		if (m.leaving) {
+			peer_leaving(k, rd.from);
+			continue;
+		}
 		if (!g)
 			continue; /* a topic not created here yet, or gone */
 		if (m.msg.type == ELOG_RAFT_MSG_TIMEOUT_NOW && k->transferring)

@@ -420,6 +420,11 @@ void elog_raft_log_trimmed(struct elog_raft *r, int64_t start, struct elog_raft_
 int elog_raft_transfer_leadership(struct elog_raft *r, int32_t target,
 				  struct elog_raft_outbox *out, struct elog_err *err);
 
+/* Give a transfer in progress up now (its target cannot take the lead:
+ * it is shutting down): proposals are taken again. Nothing when there is
+ * none. A TIMEOUT_NOW already sent may still make the target campaign. */
+void elog_raft_transfer_abort(struct elog_raft *r);
+
 /*
  * This replica lost data it may have acknowledged: records from lost_from
  * on are gone or damaged (lost_from >= end when nothing needs cutting).

@@ -465,3 +465,8 @@ int elog_raft_transfer_leadership(struct elog_raft *r, int32_t target,
 	raft_out_end(r);
 	return rc;
 }
+
+void elog_raft_transfer_abort(struct elog_raft *r)
+{
+	r->transfer_target = ELOG_RAFT_NONE;
+}

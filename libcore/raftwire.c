@@ -99,7 +99,7 @@ int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg
 	if (r->failed)
 		return elog_wire_r_end(r, err);
 	if (type != ELOG_RAFTWIRE_LEADER && type != ELOG_RAFTWIRE_HELLO &&
-	    (type < ELOG_RAFT_MSG_APPEND || type > ELOG_RAFT_MSG_TIMEOUT_NOW))
+	    type != ELOG_RAFTWIRE_LEAVING && (type < ELOG_RAFT_MSG_APPEND || type > ELOG_RAFT_MSG_TIMEOUT_NOW))
 		return elog_err_set(err, ELOG_E_CORRUPT, "malformed message type %u", type);
 	m->msg.from = rd->from;
 	m->msg.to = rd->to;
@@ -107,6 +107,10 @@ int elog_raftwire_next(struct elog_raftwire_reader *rd, struct elog_raftwire_msg
 		m->leader_hint = 1;
 		if (m->group.topic_len == 0)
 			return elog_err_set(err, ELOG_E_CORRUPT, "leader hint for the metadata group");
+	} else if (type == ELOG_RAFTWIRE_LEAVING) {
+		m->leaving = 1;
+		if (m->group.topic_len != 0 || m->msg.term != 0)
+			return elog_err_set(err, ELOG_E_CORRUPT, "malformed leaving");
 	} else if (type == ELOG_RAFTWIRE_HELLO) {
 		const uint8_t *nonce, *mac;
 		size_t nonce_len, mac_len;
@@ -211,6 +215,15 @@ void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_
 	elog_wire_put_i64(w, g->incarnation);
 	elog_wire_put_u8(w, ELOG_RAFTWIRE_LEADER);
 	elog_wire_put_u64(w, term);
+}
+
+void elog_raftwire_put_leaving(struct elog_wire_w *w)
+{
+	elog_wire_put_string(w, "", 0);
+	elog_wire_put_u32(w, 0);
+	elog_wire_put_i64(w, 0);
+	elog_wire_put_u8(w, ELOG_RAFTWIRE_LEAVING);
+	elog_wire_put_u64(w, 0);
 }
 
 int elog_raftwire_batches(const uint8_t *p, size_t len, struct elog_raft_batch *out,

@@ -33,6 +33,11 @@
  *       HELLO (17)      u64 unix_ms, bytes nonce (16), bytes mac (32):
  *                       the connection's first message when the cluster
  *                       has a secret (raftauth.h); metadata group id, term 0
+ *       LEAVING (18)    nothing: the sender is shutting down and refuses
+ *                       leaderships (TIMEOUT_NOW); sent every tick while
+ *                       it hands its own over, last in its frame (a
+ *                       broker from before it drops only this message);
+ *                       metadata group id, term 0
  *
  * Decoding is per type (a union decoded whatever its type once hid a bug in
  * the simulator's driver). Every count and length is checked against the
@@ -57,6 +62,7 @@
 /* The type bytes of the driver's own messages (after the core's). */
 #define ELOG_RAFTWIRE_LEADER 16
 #define ELOG_RAFTWIRE_HELLO 17
+#define ELOG_RAFTWIRE_LEAVING 18
 
 /* Which group a message is for. */
 struct elog_raftwire_group {
@@ -74,6 +80,7 @@ struct elog_raftwire_msg {
 	int leader_hint;               /* a LEADER hint: msg.from leads the group in msg.term;
 	                                  msg.type is 0 (no Raft message) */
 	int is_hello;                  /* a HELLO (msg.type 0): hello holds it */
+	int leaving;                   /* a LEAVING (msg.type 0): msg.from is shutting down */
 	struct elog_raftauth_hello hello;
 };
 
@@ -102,6 +109,8 @@ void elog_raftwire_put_hello(struct elog_wire_w *w, const struct elog_raftauth_h
 /* A LEADER hint: this broker leads group g in term. */
 void elog_raftwire_put_leader(struct elog_wire_w *w, const struct elog_raftwire_group *g,
 			      uint64_t term);
+/* A LEAVING: this broker is shutting down. */
+void elog_raftwire_put_leaving(struct elog_wire_w *w);
 
 /*
  * The descriptors of the batches in p[0..len): each header decoded and its

@@ -338,6 +338,51 @@ preferred_led() {
 	consumed_equals_fed t1 6
 }
 
+# A broker whose shutdown hand-over is slow (its chosen follower paused)
+# must not be handed leaderships meanwhile by another broker's balance: it
+# would refuse them (it is leaving), and the partition would refuse every
+# produce until its leader gave the transfer up, an election timeout later.
+@test "leader balance hands nothing to a broker that is shutting down" {
+	local parts p g handed
+	printf 'leader_balance_interval = 1s\n' >balance.conf
+	# Broker 1 waits 5-10 s for a follower that does not answer.
+	printf 'leader_balance_interval = 1s\nraft_election_ticks = 100\n' >slow.conf
+	cluster_ports 3
+	cluster_start 1 -c slow.conf
+	cluster_start 2 -c balance.conf
+	cluster_start 3 -c balance.conf
+	BROKERS=127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]},127.0.0.1:${PORTS[3]}
+	create t1 -r 3 -p 6
+	elog_wait_until 30 preferred_led t1 || fail "not led as placed: $(elog-topic -b "$BROKERS" describe t1)"
+	# Two partitions broker 1 prefers (replicas 1,2,3): p under a producer,
+	# g idle.
+	parts=$(elog-topic -b "$BROKERS" describe t1 | awk -F'\t' '$1 == "partition" && $5 == "1,2,3" { print $3 }')
+	p=$(sed -n 1p <<<"$parts")
+	g=$(sed -n 2p <<<"$parts")
+	[ -n "$p" ] && [ -n "$g" ] || fail "no two partitions placed 1,2,3: $parts"
+	cluster_feed_start t1 -p "$p"
+	elog_wait_until 20 log_past 1 "t1/$p" 1000 || fail "the stream did not start"
+	# Broker 2 paused: behind on p, level on g. SIGTERM on broker 1 hands p
+	# to broker 3 at once and g to broker 2, which does not answer: broker
+	# 1 waits out its election timeout, and broker 3 has led p for longer
+	# than its balance interval, with broker 1 heard and in step, meanwhile.
+	kill -STOP "$(elog_pid b2)"
+	local end
+	end=$(last_offset 1 "t1/$p")
+	elog_wait_until 20 log_past 3 "t1/$p" "$((end + 1000))" || fail "the stream did not go on"
+	handed=$(grep -c 'msg="leaders handed to their preferred replicas"' b3.err || true)
+	cluster_stop 1
+	grep -q 'msg="handing leadership over".* to=2' b1.err || fail "broker 1 did not wait for broker 2"
+	grep -q 'msg="broker shutting down" broker=1 ' b3.err || fail "broker 3 was not told"
+	assert_equal "$(grep -c 'msg="leaders handed to their preferred replicas"' b3.err || true)" "$handed"
+	kill -CONT "$(elog_pid b2)"
+	cluster_start 1 -c slow.conf
+	# The same balance returns broker 1's partitions once it is back.
+	elog_wait_until 30 preferred_led t1 || fail "not led as placed again: $(elog-topic -b "$BROKERS" describe t1)"
+	cluster_feed_end
+	consumed_equals_fed t1
+}
+
 @test "five brokers, RF=5: two killed at once under acks=all lose nothing; a third leaves no majority" {
 	loopback 5
 	create t1 -r 5 -c flush=always

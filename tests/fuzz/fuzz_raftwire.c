@@ -85,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			elog_raftwire_put_leader(&w, &m.group, m.msg.term);
 		else if (m.is_hello)
 			elog_raftwire_put_hello(&w, &m.hello);
+		else if (m.leaving)
+			elog_raftwire_put_leaving(&w);
 		else
 			elog_raftwire_put(&w, &m.group, &m.msg, m.batches, m.batches_len);
 		elog_wire_patch_count(&w, pos, 1);
@@ -103,9 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    m2.group.partition != m.group.partition || m2.msg.type != m.msg.type ||
 		    m2.msg.term != m.msg.term || m2.batches_len != m.batches_len ||
 		    memcmp(&m2.msg, &m.msg, sizeof(m.msg)) != 0 || m2.leader_hint != m.leader_hint ||
-		    m2.is_hello != m.is_hello || memcmp(&m2.hello, &m.hello, sizeof(m.hello)) != 0)
+		    m2.is_hello != m.is_hello || m2.leaving != m.leaving || memcmp(&m2.hello, &m.hello, sizeof(m.hello)) != 0)
 			abort();
-		if (m.leader_hint || m.is_hello)
+		if (m.leader_hint || m.is_hello || m.leaving)
 			continue; /* the driver's own messages: no Raft core behind them */
 		step(&m);
 	}

@@ -740,6 +740,34 @@ static void test_transfer_leadership(void)
 	T_CHECK(elog_raft_transfer_leadership(&net.node[0].r, 2, &out, &err) < 0);
 }
 
+/* A transfer given up (its target is shutting down) takes proposals again
+ * at once, and this leader keeps its term; one not yet started is nothing. */
+static void test_transfer_abort(void)
+{
+	struct elog_raft_outbox out;
+	struct elog_err err;
+
+	net_init(3);
+	campaign(0);
+	net_run();
+	elog_raft_transfer_abort(&net.node[0].r);
+	T_EQ_INT(elog_raft_propose_check(&net.node[0].r), ELOG_RAFT_PROPOSE_OK);
+	T_OK(elog_raft_transfer_leadership(&net.node[0].r, 2, &out, &err), &err);
+	T_EQ_INT(elog_raft_propose_check(&net.node[0].r), ELOG_RAFT_REFUSE_TRANSFERRING);
+	elog_raft_transfer_abort(&net.node[0].r);
+	T_EQ_INT(elog_raft_propose_check(&net.node[0].r), ELOG_RAFT_PROPOSE_OK);
+	/* Its TIMEOUT_NOW refused (not driven): the leader leads on. */
+	T_CHECK(out.msg_count == 1 && out.msgs[0].type == ELOG_RAFT_MSG_TIMEOUT_NOW);
+	net_run();
+	T_EQ_INT(role(0), ELOG_RAFT_LEADER);
+	T_EQ_INT(elog_raft_term(&net.node[0].r), 1);
+	/* A transfer asked again afterwards starts afresh and completes. */
+	T_OK(elog_raft_transfer_leadership(&net.node[0].r, 2, &out, &err), &err);
+	drive(&net, 0, &out, NULL);
+	net_run();
+	T_EQ_INT(role(1), ELOG_RAFT_LEADER);
+}
+
 static uint32_t total_sent(void)
 {
 	uint32_t s = 0;
@@ -1067,6 +1095,7 @@ int main(void)
 	T_RUN(test_reset_log_keeps_its_last_term);
 	T_RUN(test_reset_when_first_record_differs);
 	T_RUN(test_transfer_leadership);
+	T_RUN(test_transfer_abort);
 	T_RUN(test_quiescence);
 	T_RUN(test_quiescence_without_liveness_reports);
 	T_RUN(test_restriction);

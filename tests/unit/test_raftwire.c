@@ -140,6 +140,56 @@ static void test_leader_hint(void)
 	elog_buf_release(&buf);
 }
 
+/* LEAVING round trips, told from the rest; one naming a partition or a
+ * term is refused. */
+static void test_leaving(void)
+{
+	struct elog_raftwire_reader rd;
+	struct elog_raftwire_msg m;
+	struct elog_wire_w w;
+	struct elog_buf buf;
+	struct elog_err err;
+	size_t pos;
+
+	fill();
+	elog_buf_init(&buf, 1u << 20);
+	elog_wire_w_init(&w, &buf);
+	pos = elog_raftwire_begin(&w, 2, 1, 9);
+	elog_raftwire_put(&w, &groups[1], &msgs[5], NULL, 0);
+	elog_raftwire_put_leaving(&w);
+	elog_raftwire_put_leader(&w, &groups[1], 42);
+	elog_wire_patch_count(&w, pos, 3);
+	T_OK(elog_wire_frame_end(&w, &err), &err);
+	T_OK(elog_raftwire_open(&rd, buf.data + 12, buf.len - 12, &err), &err);
+	T_ASSERT(elog_raftwire_next(&rd, &m, &err) == 1);
+	T_CHECK(!m.leaving);
+	T_ASSERT(elog_raftwire_next(&rd, &m, &err) == 1);
+	T_CHECK(m.leaving && !m.leader_hint && !m.is_hello);
+	T_EQ_INT(m.msg.from, 2);
+	T_EQ_INT(m.msg.type, 0);
+	T_ASSERT(elog_raftwire_next(&rd, &m, &err) == 1);
+	T_CHECK(!m.leaving && m.leader_hint);
+	T_EQ_INT(elog_raftwire_next(&rd, &m, &err), 0);
+
+	/* The same message naming a partition, then with a term. */
+	for (int bad = 0; bad < 2; bad++) {
+		elog_buf_reset(&buf);
+		elog_wire_w_init(&w, &buf);
+		pos = elog_raftwire_begin(&w, 2, 1, 10);
+		elog_wire_put_string(&w, bad ? "" : "t", bad ? 0 : 1);
+		elog_wire_put_u32(&w, 0);
+		elog_wire_put_i64(&w, 0);
+		elog_wire_put_u8(&w, ELOG_RAFTWIRE_LEAVING);
+		elog_wire_put_u64(&w, bad ? 5 : 0);
+		elog_wire_patch_count(&w, pos, 1);
+		T_OK(elog_wire_frame_end(&w, &err), &err);
+		T_OK(elog_raftwire_open(&rd, buf.data + 12, buf.len - 12, &err), &err);
+		T_EQ_INT(elog_raftwire_next(&rd, &m, &err), -1);
+		T_CHECK(strstr(err.msg, "malformed leaving") != NULL);
+	}
+	elog_buf_release(&buf);
+}
+
 /* n batches of 2 records each, offsets from base, term 3. */
 static void batches(struct elog_buf *out, int64_t base, int n)
 {
@@ -192,5 +242,6 @@ int main(void)
 	T_RUN(test_truncated_and_bad);
 	T_RUN(test_batch_descriptors);
 	T_RUN(test_leader_hint);
+	T_RUN(test_leaving);
 	return t_finish();
 }
