@@ -110,6 +110,8 @@ static void waiter_fire(struct elog_loop *loop, void *ctx)
 		elog_broker_raft_meta_timeout(w);
 	else if (w->kind == WAIT_PURGE)
 		elog_broker_purge_answer(w, PURGE_END_TIMEOUT);
+	else if (w->kind == WAIT_COMMIT)
+		elog_broker_commit_timeout(w);
 	else
 		elog_broker_produce_timeout(w);
 }
@@ -233,6 +235,8 @@ void elog_broker_forget_topic(struct elog_broker *b, struct elog_topic *t)
 			elog_broker_fetch_answer(w);
 		else if (w->kind == WAIT_PURGE)
 			elog_broker_purge_answer(w, 0);
+		else if (w->kind == WAIT_COMMIT)
+			elog_broker_commit_timeout(w);
 		else
 			elog_broker_produce_answer(w);
 	}
@@ -797,6 +801,9 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_FETCH: elog_broker_fetch(c, h, &r); break;
 	case ELOG_API_LIST_OFFSETS: elog_broker_list_offsets(c, h, &r); break;
 	case ELOG_API_DELETE_RECORDS: elog_broker_delete_records(c, h, &r); break;
+	case ELOG_API_FIND_COORDINATOR: elog_broker_find_coordinator(c, h, &r); break;
+	case ELOG_API_OFFSET_COMMIT: elog_broker_offset_commit(c, h, &r); break;
+	case ELOG_API_OFFSET_FETCH: elog_broker_offset_fetch(c, h, &r); break;
 	case ELOG_API_RAFT:
 		elog_broker_raft_frame(c, h, body, len);
 		break;
@@ -1367,6 +1374,8 @@ static void before_sleep(struct elog_loop *loop, void *ctx)
 
 	if (b->cluster)
 		elog_broker_raft_before_sleep(b);
+	if (b->groups)
+		elog_broker_groups_read(b);
 	if (b->appended) {
 		b->appended = 0;
 		elog_broker_check_fetches(b, 0);
@@ -1649,5 +1658,6 @@ void elog_broker_close(struct elog_broker *b)
 		elog_loop_release(&b->loop);
 	elog_buf_release(&b->scratch);
 	elog_batch_reader_release(&b->reader);
+	elog_broker_groups_free(b);
 	free(b);
 }

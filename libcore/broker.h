@@ -96,6 +96,7 @@ struct elog_broker_config {
 	int auto_create_topics;
 	struct elog_cluster_config cluster;     /* count 0: a broker alone, no Raft */
 	uint32_t default_replication_factor;    /* 0: min(3, brokers) */
+	uint32_t groups_partitions;             /* __groups, when it is created (docs/groups.md) */
 	int64_t raft_tick_ms;                   /* the Raft clock (docs/raft.md, Ticks) */
 	uint32_t raft_election_ticks;           /* election timeout in ticks: [T, 2T) */
 	int64_t leader_balance_interval_ms;     /* 0: leaders stay where elections put them */

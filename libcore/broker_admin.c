@@ -17,7 +17,7 @@
 #define CONFIG_VALUE_MAX 256
 
 /* Write the frame begun on w, or kill the connection when it cannot be. */
-static void finish(struct elog_conn *c, struct elog_wire_w *w)
+void elog_broker_finish(struct elog_conn *c, struct elog_wire_w *w)
 {
 	struct elog_err err;
 
@@ -54,7 +54,7 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 
 	if (t)
 		return t;
-	if (elog_store_name_check(name, len, &err) < 0) {
+	if (elog_topic_name_check(name, len, 0, &err) < 0) {
 		*code = ELOG_PE_INVALID_TOPIC;
 		snprintf(msg, cap, "%s", err.msg);
 		return NULL;
@@ -65,7 +65,8 @@ struct elog_topic *elog_broker_auto_create(struct elog_conn *c, const char *name
 		return NULL;
 	}
 	if (b->cluster)
-		return elog_broker_raft_auto_create(b, name, len, code, msg, cap);
+		return elog_broker_raft_auto_create(b, name, len, 0, &b->config.store.defaults, code,
+						    msg, cap);
 	if (elog_store_create(b->store, name, len, b->config.store.default_partitions,
 			      &b->config.store.defaults, &t, &err) < 0) {
 		*code = err.code == ELOG_E_LIMIT     ? ELOG_PE_RESOURCE_LIMIT
@@ -187,7 +188,7 @@ void elog_broker_metadata(struct elog_conn *c, const struct elog_frame_header *r
 		const struct elog_topic *t = b->store->topics[i];
 		put_topic_meta(b, &w, t->name, strlen(t->name), t, ELOG_PE_UNKNOWN_TOPIC);
 	}
-	finish(c, &w);
+	elog_broker_finish(c, &w);
 }
 
 /* ---------------------------------------------------------------- configs */
@@ -279,7 +280,7 @@ void elog_broker_create_topic(struct elog_conn *c, const struct elog_frame_heade
 	bad_config = read_configs(r, &cfg, msg, sizeof(msg));
 	if (elog_wire_r_end(r, NULL) < 0)
 		MALFORMED(c, rq, r);
-	if (elog_store_name_check(name, len, &err) < 0) {
+	if (elog_topic_name_check(name, len, 0, &err) < 0) {
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_TOPIC, err.msg);
 		return;
 	}
@@ -325,6 +326,11 @@ void elog_broker_delete_topic(struct elog_conn *c, const struct elog_frame_heade
 	if (!t) {
 		elog_broker_reply_error(c, rq, ELOG_PE_UNKNOWN_TOPIC,
 					"no such topic");
+		return;
+	}
+	if (elog_store_internal_name(name, len)) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_TOPIC,
+					"the broker's own topic cannot be deleted");
 		return;
 	}
 	if (b->cluster && elog_broker_raft_delete_topic(c, rq, t))
@@ -441,7 +447,7 @@ void elog_broker_describe_topics(struct elog_conn *c, const struct elog_frame_he
 		const struct elog_topic *t = b->store->topics[i];
 		put_topic_description(b, &w, rq->version, t->name, strlen(t->name), t);
 	}
-	finish(c, &w);
+	elog_broker_finish(c, &w);
 }
 
 /* ---------------------------------------------------------------- alter */
@@ -470,6 +476,11 @@ void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header
 	if (!t) {
 		elog_broker_reply_error(c, rq, ELOG_PE_UNKNOWN_TOPIC,
 					"no such topic");
+		return;
+	}
+	if (elog_store_internal_name(name, len)) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_TOPIC,
+					"the broker's own topic cannot be altered");
 		return;
 	}
 	if (bad_config < 0) {
@@ -506,7 +517,7 @@ void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_head
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_i64(&w, id);
 	elog_wire_put_i16(&w, 0);
-	finish(c, &w);
+	elog_broker_finish(c, &w);
 }
 
 /* ---------------------------------------------------------------- list offsets */
@@ -589,7 +600,7 @@ void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_heade
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	list_offsets_walk(c->broker, &again, &w);
-	finish(c, &w);
+	elog_broker_finish(c, &w);
 }
 
 /* ---------------------------------------------------------------- delete records */
@@ -667,6 +678,9 @@ static int purge_check(struct elog_broker *b, struct elog_wire_r *r, int *dry_ru
 		uint32_t n;
 		elog_wire_r_field(r, "topic name");
 		elog_wire_get_string(r, &name, &len);
+		if (rc == 0 && !r->failed && elog_store_internal_name(name, len))
+			rc = purge_refuse(msg, cap, "'%.*s' is the broker's own topic: not purged",
+					  (int)len, name);
 		elog_wire_r_field(r, "partitions");
 		n = elog_wire_get_count(r, 4 + 8);
 		for (uint32_t k = 0; k < n && !r->failed; k++) {
@@ -956,5 +970,5 @@ void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_hea
 			purge_one(b, &w, t, id, offset, dry_run);
 		}
 	}
-	finish(c, &w);
+	elog_broker_finish(c, &w);
 }

@@ -37,6 +37,7 @@ void elog_broker_config_default(struct elog_broker_config *c)
 	c->raft_election_ticks = 10;
 	c->raft_heartbeat_ticks = 1;
 	c->leader_balance_interval_ms = 30 * 1000;
+	c->groups_partitions = 16;
 	elog_store_options_default(&c->store);
 }
 
@@ -145,6 +146,7 @@ static int set_count_key(struct elog_broker_config *c, const char *key, const ch
 		{"default_replication_factor",
 		 offsetof(struct elog_broker_config, default_replication_factor), 1,
 		 ELOG_CLUSTER_BROKERS_MAX},
+		{"groups_partitions", offsetof(struct elog_broker_config, groups_partitions), 1, 1024},
 		{"raft_election_ticks", offsetof(struct elog_broker_config, raft_election_ticks), 2,
 		 1000},
 		{"raft_heartbeat_ticks", offsetof(struct elog_broker_config, raft_heartbeat_ticks), 1,

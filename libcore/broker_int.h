@@ -62,6 +62,7 @@ enum waiter_kind {
 	WAIT_PRODUCE = 2,
 	WAIT_META = 3,  /* a cluster's admin request */
 	WAIT_PURGE = 4, /* a cluster's DELETE_RECORDS */
+	WAIT_COMMIT = 5, /* OFFSET_COMMIT: parts as asked, then the append (broker_group.c) */
 };
 
 /* One partition of a parked fetch or produce. */
@@ -208,6 +209,7 @@ struct elog_broker {
 	int64_t trimmed_ms;       /* when every connection last gave back its kept buffers */
 	uint32_t stream_fds, stream_fds_max; /* dup'ed segment fds held by queued file ranges */
 	struct elog_cluster *cluster; /* NULL: a broker alone (broker_raft.h) */
+	struct elog_groups *groups;   /* consumer groups' tables (broker_group.c); NULL: none yet */
 };
 
 /* Free share of every connection, outside the budget, and the size of a
@@ -332,6 +334,8 @@ void elog_broker_alter_topic(struct elog_conn *c, const struct elog_frame_header
 void elog_broker_init_producer(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_list_offsets(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
 void elog_broker_delete_records(struct elog_conn *c, const struct elog_frame_header *rq, struct elog_wire_r *r);
+/* End an answer frame begun in c->out (a response too large kills c). */
+void elog_broker_finish(struct elog_conn *c, struct elog_wire_w *w);
 /*
  * The topic name[0..len) for a produce (PRODUCE v1) or a metadata request
  * that allows auto-creation (METADATA v2): the existing one, or one created
@@ -352,6 +356,32 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 void elog_broker_check_produces(struct elog_broker *b, int force);
 void elog_broker_produce_timeout(struct elog_waiter *w);
 void elog_broker_produce_answer(struct elog_waiter *w);
+/* Append a batch built here (OFFSET_COMMIT's) to t's partition part->id as
+ * a produce does: part->error set on a refusal, part->need_offset the end
+ * acks=all waits for. The batch is rewritten in place. */
+void elog_broker_append_part(struct elog_broker *b, struct elog_topic *t, struct wait_part *part,
+			     uint8_t *data, size_t len);
+/* Whether part's append is durable as acks=all wants it (or failed). */
+int elog_broker_part_durable(struct elog_broker *b, const struct elog_waiter *w,
+			     struct wait_part *part);
+
+/* broker_group.c (docs/groups.md) */
+#define ELOG_GROUPS_TOPIC "__groups"
+void elog_broker_find_coordinator(struct elog_conn *c, const struct elog_frame_header *rq,
+				  struct elog_wire_r *r);
+void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_header *rq,
+			       struct elog_wire_r *r);
+void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_header *rq,
+			      struct elog_wire_r *r);
+/* A commit is answered once committed and read into its table. */
+int elog_broker_commit_done(struct elog_waiter *w);
+void elog_broker_commit_answer(struct elog_waiter *w);
+void elog_broker_commit_timeout(struct elog_waiter *w);
+/* Before the loop sleeps: every __groups table held here reads on (bounded). */
+void elog_broker_groups_read(struct elog_broker *b);
+void elog_broker_groups_free(struct elog_broker *b);
+/* 1..255 bytes, no control byte; -1 with msg. */
+int elog_group_name_check(const char *name, size_t len, char *msg, size_t cap);
 
 /* broker_stream.c */
 /* Queue the slice's batches to be sent from its file at the current end

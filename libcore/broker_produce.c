@@ -239,6 +239,12 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		part->need_offset = 0;
 }
 
+void elog_broker_append_part(struct elog_broker *b, struct elog_topic *t, struct wait_part *part,
+			     uint8_t *data, size_t len)
+{
+	produce_partition(b, t, part, data, len);
+}
+
 /* ---------------------------------------------------------------- request */
 
 /* The topic for a produce; NULL with the part's error set. Version 1
@@ -255,10 +261,14 @@ static struct elog_topic *produce_topic(struct elog_conn *c, uint16_t version, c
 	char msg[BROKER_MSG_MAX];
 	int16_t code;
 
+	if (t && elog_store_internal_name(name, len)) {
+		part_error(part, ELOG_PE_INVALID_TOPIC, "%s is the broker's own topic", t->name);
+		return NULL;
+	}
 	if (t)
 		return t;
 	if (version >= 2) {
-		if (elog_store_name_check(name, len, &err) < 0)
+		if (elog_topic_name_check(name, len, 0, &err) < 0)
 			part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
 		else
 			part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic");
@@ -367,6 +377,12 @@ static int produce_flushed(struct elog_broker *b, const struct elog_waiter *w,
 		return 1;
 	}
 	return elog_partlog_flushed_offset(part->p->log) >= part->need_offset;
+}
+
+int elog_broker_part_durable(struct elog_broker *b, const struct elog_waiter *w,
+			     struct wait_part *part)
+{
+	return produce_flushed(b, w, part);
 }
 
 static int produce_done(struct elog_waiter *w)
@@ -528,6 +544,8 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 		/* Older done ones were answered (and freed) already in this pass. */
 		if (w->kind == WAIT_PRODUCE && produce_done(w) && !produce_behind(w, 1))
 			elog_broker_produce_answer(w);
+		else if (w->kind == WAIT_COMMIT && (force || elog_broker_commit_done(w)))
+			elog_broker_commit_timeout(w);
 		else if (w->kind == WAIT_PURGE) /* when every part settled, or shutting down */
 			elog_broker_purge_answer(w, force ? PURGE_END_SHUTDOWN : 0);
 	}

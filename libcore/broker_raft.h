@@ -279,12 +279,20 @@ int elog_broker_raft_meta_propose(void *ctx, uint8_t *batch, size_t len, int64_t
 				  struct elog_err *err);
 /* Admin requests in a cluster: 1 when handled here (answered or parked). */
 /* A topic named in a METADATA request that may create it, in a cluster:
- * on the controller, its create (default partitions, replication and
- * configuration) is proposed once, and the answer is LEADER_UNKNOWN ("being
- * created", retriable) until it is applied; elsewhere NOT_LEADER naming the
- * controller. Returns NULL with *code and msg set. */
+ * on the controller, its create (partitions, 0: the default; the default
+ * replication; configuration cfg) is proposed once, and the answer is
+ * LEADER_UNKNOWN ("being created", retriable) until it is applied;
+ * elsewhere NOT_LEADER naming the controller. Returns NULL with *code and
+ * msg set. */
 struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
-						size_t len, int16_t *code, char *msg, size_t cap);
+						size_t len, uint32_t partitions,
+						const struct elog_topic_config *cfg, int16_t *code,
+						char *msg, size_t cap);
+/* Whether this broker leads p's group; and whether it leads it with a
+ * record of its own term committed (what it reads is then all that was
+ * acknowledged: docs/raft.md, term_start). */
+int elog_broker_raft_leads(const struct elog_partition *p);
+int elog_broker_raft_leader_current(const struct elog_partition *p);
 int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
 				  const char *name, size_t len, uint32_t partitions,
 				  uint16_t replication, const struct elog_topic_config *cfg);

@@ -252,7 +252,9 @@ static int propose_create(struct elog_broker *b, const char *name, size_t len, u
 }
 
 struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const char *name,
-						size_t len, int16_t *code, char *msg, size_t cap)
+						size_t len, uint32_t partitions,
+						const struct elog_topic_config *cfg, int16_t *code,
+						char *msg, size_t cap)
 {
 	struct elog_cluster *k = b->cluster;
 	int free_slot = -1;
@@ -283,7 +285,7 @@ struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const cha
 		snprintf(msg, cap, "too many topics being created at once: try again");
 		return NULL;
 	}
-	if (propose_create(b, name, len, 0, 0, &b->config.store.defaults, "auto", &offset, &err) < 0) {
+	if (propose_create(b, name, len, partitions, 0, cfg, "auto", &offset, &err) < 0) {
 		*code = (int16_t)elog_broker_store_error(&err);
 		snprintf(msg, cap, "cannot create the topic: %s", err.msg);
 		return NULL;
@@ -481,6 +483,26 @@ int elog_broker_raft_produce_done(struct elog_broker *b, struct wait_part *part,
 	part->p = NULL;
 	part->need_offset = 0;
 	return -1;
+}
+
+int elog_broker_raft_leads(const struct elog_partition *p)
+{
+	const struct raft_group *g = p->replication;
+
+	return g && elog_raft_role(&g->raft) == ELOG_RAFT_LEADER;
+}
+
+int elog_broker_raft_leader_current(const struct elog_partition *p)
+{
+	const struct raft_group *g = p->replication;
+	const struct elog_raft_term_start *terms;
+	uint32_t n;
+
+	if (!elog_broker_raft_leads(p))
+		return 0;
+	terms = elog_raft_terms(&g->raft, &n);
+	return n > 0 && terms[n - 1].term == elog_raft_term(&g->raft) &&
+	       elog_raft_commit(&g->raft) > terms[n - 1].start;
 }
 
 int64_t elog_broker_raft_high_watermark(const struct elog_partition *p)

@@ -43,6 +43,8 @@ static const struct error_info errors[ELOG_PE__COUNT] = {
 	[ELOG_PE_RESOURCE_LIMIT] = {"RESOURCE_LIMIT", "broker resource limit reached", 1},
 	[ELOG_PE_DATA_DAMAGED] = {"DATA_DAMAGED", "stored data is damaged", 0},
 	[ELOG_PE_STORAGE_FULL] = {"STORAGE_FULL", "broker storage is full", 1},
+	[ELOG_PE_NOT_COORDINATOR] = {"NOT_COORDINATOR", "broker is not the group's coordinator", 1},
+	[ELOG_PE_COORDINATOR_LOADING] = {"COORDINATOR_LOADING", "group coordinator is loading", 1},
 };
 
 static const char *const api_names[ELOG_API__COUNT] = {
@@ -57,6 +59,9 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_LIST_OFFSETS] = "LIST_OFFSETS",
 	[ELOG_API_DELETE_RECORDS] = "DELETE_RECORDS",
 	[ELOG_API_RAFT] = "RAFT",
+	[ELOG_API_FIND_COORDINATOR] = "FIND_COORDINATOR",
+	[ELOG_API_OFFSET_COMMIT] = "OFFSET_COMMIT",
+	[ELOG_API_OFFSET_FETCH] = "OFFSET_FETCH",
 };
 
 const char *elog_proto_error_name(int code)
@@ -88,6 +93,9 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_LIST_OFFSETS] = 1,
 	[ELOG_API_DELETE_RECORDS] = 1,
 	[ELOG_API_RAFT] = 1,
+	[ELOG_API_FIND_COORDINATOR] = 1,
+	[ELOG_API_OFFSET_COMMIT] = 1,
+	[ELOG_API_OFFSET_FETCH] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

@@ -67,6 +67,9 @@ enum elog_api {
 	ELOG_API_LIST_OFFSETS = 9,
 	ELOG_API_DELETE_RECORDS = 10,
 	ELOG_API_RAFT = 11,             /* between brokers of a cluster (raftwire.h) */
+	ELOG_API_FIND_COORDINATOR = 12, /* consumer groups (docs/groups.md) */
+	ELOG_API_OFFSET_COMMIT = 13,
+	ELOG_API_OFFSET_FETCH = 14,
 	ELOG_API__COUNT
 };
 
@@ -96,6 +99,8 @@ enum elog_proto_error {
 	ELOG_PE_RESOURCE_LIMIT = 22,
 	ELOG_PE_DATA_DAMAGED = 23,
 	ELOG_PE_STORAGE_FULL = 24,
+	ELOG_PE_NOT_COORDINATOR = 25,
+	ELOG_PE_COORDINATOR_LOADING = 26,
 	ELOG_PE__COUNT
 };
 

@@ -57,7 +57,13 @@ int elog_store_sync_path(const char *path, struct elog_err *err)
 
 int elog_store_name_check(const char *name, size_t len, struct elog_err *err)
 {
-	return elog_topic_name_check(name, len, 0, err);
+	/* The broker's own topics (docs/groups.md) are stored like any other. */
+	return elog_topic_name_check(name, len, elog_store_internal_name(name, len), err);
+}
+
+int elog_store_internal_name(const char *name, size_t len)
+{
+	return len == 8 && memcmp(name, "__groups", 8) == 0;
 }
 
 /* ---------------------------------------------------------------- lookup */

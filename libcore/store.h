@@ -303,8 +303,12 @@ struct elog_topic *elog_store_find(const struct elog_store *store, const char *n
 struct elog_partition *elog_store_partition(const struct elog_store *store, const char *name,
 					    size_t len, uint32_t id);
 
-/* Name checks for a new topic: protocol rules plus no leading '.'. */
+/* Name checks for a stored topic: protocol rules plus no leading '.';
+ * of the names starting with "__", only the broker's own topics. */
 int elog_store_name_check(const char *name, size_t len, struct elog_err *err);
+/* Whether name is one of the broker's own topics ("__groups"): clients
+ * may read it, not create, alter, delete, purge or produce to it. */
+int elog_store_internal_name(const char *name, size_t len);
 
 /*
  * Create a topic. ELOG_E_INVAL for a bad name or partition count,

@@ -31,6 +31,12 @@
  *                              with -A "sent" on stderr once the request is sent
  *   dump TOPIC [-P part]       every record from the start to the high watermark (-r lines)
  *   offsets TOPIC [-P part] -t TS       error=E offset=O
+ *   coordinator GROUP          error=NONE partition=P broker=ID host=H port=N
+ *   commit GROUP TOPIC:PART=OFFSET[@HW]... [-T timeout_ms] [-M metadata]
+ *                              a standalone OFFSET_COMMIT; topic=T partition=P error=E
+ *   committed GROUP [TOPIC[:P,P...]]...   OFFSET_FETCH (no topic: all the group's);
+ *                              topic=T partition=P error=E offset=O high_watermark=H
+ *                              timed=0|1 metadata=M window=O@H,... (newest first)
  *   raw HEX                    send bytes, print every frame back until the broker closes
  *   garbage N                  N bytes from a fixed pseudo-random sequence, then as raw
  *   oversize                   a frame header claiming 2^31 bytes, then as raw
@@ -87,6 +93,7 @@ struct probe {
 	const char *patches[TAMPERS_MAX], *adds[TAMPERS_MAX];
 	uint32_t patch_count, add_count;
 	const char *append_hex, *raw_hex;
+	const char *metadata;           /* -M: commit metadata */
 	int fd;
 	uint32_t next_cid;
 	struct elog_buf out, in;
@@ -487,6 +494,143 @@ static int cmd_offsets(struct probe *pr, int argc, char **argv)
 	if (e)
 		print_string("message", msg, len);
 	printf("\n");
+	return check_end(&r);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static int cmd_coordinator(struct probe *pr, int argc, char **argv)
+{
+	struct elog_wire_w w;
+	struct elog_wire_r r;
+	const char *host;
+	size_t len;
+	uint32_t part;
+	int32_t id;
+	int code;
+
+	if (argc != 1)
+		return elog_cli_error("coordinator: expected one group"), 2;
+	begin(pr, &w, ELOG_API_FIND_COORDINATOR);
+	elog_wire_put_cstring(&w, argv[0]);
+	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
+		return 1;
+	if (code)
+		return 0;
+	part = elog_wire_get_u32(&r);
+	id = elog_wire_get_i32(&r);
+	elog_wire_get_string(&r, &host, &len);
+	printf("error=NONE partition=%u broker=%d host=%.*s port=%u\n", part, id, (int)len, host,
+	       elog_wire_get_u16(&r));
+	return check_end(&r);
+}
+
+/* commit GROUP TOPIC:PART=OFFSET[@HW]... (-T timeout_ms, -M metadata):
+ * one line per partition answered. */
+static int cmd_commit(struct probe *pr, int argc, char **argv)
+{
+	struct elog_wire_w w;
+	struct elog_wire_r r;
+	int code;
+
+	if (argc < 1)
+		return elog_cli_error("commit: expected a group"), 2;
+	begin(pr, &w, ELOG_API_OFFSET_COMMIT);
+	elog_wire_put_cstring(&w, argv[0]);
+	elog_wire_put_cstring(&w, "");
+	elog_wire_put_i32(&w, -1);
+	elog_wire_put_u32(&w, pr->timeout_ms);
+	/* One topic entry per argument: simple, and enough for the tests. */
+	elog_wire_put_u32(&w, (uint32_t)(argc - 1));
+	for (int i = 1; i < argc; i++) {
+		char topic[512];
+		unsigned part;
+		long long offset, hw = -1;
+		if (sscanf(argv[i], "%511[^:]:%u=%lld@%lld", topic, &part, &offset, &hw) < 3)
+			return elog_cli_error("commit: %s: expected TOPIC:PART=OFFSET[@HW]", argv[i]), 2;
+		elog_wire_put_cstring(&w, topic);
+		elog_wire_put_u32(&w, 1);
+		elog_wire_put_u32(&w, part);
+		elog_wire_put_i64(&w, offset);
+		elog_wire_put_i64(&w, hw);
+		elog_wire_put_cstring(&w, pr->metadata ? pr->metadata : "");
+	}
+	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
+		return 1;
+	if (code)
+		return 0;
+	for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+		const char *name, *msg;
+		size_t nl, ml;
+		elog_wire_get_string(&r, &name, &nl);
+		for (uint32_t n = elog_wire_get_count(&r, 8), k = 0; k < n && !r.failed; k++) {
+			uint32_t id = elog_wire_get_u32(&r);
+			int16_t e = elog_wire_get_i16(&r);
+			elog_wire_get_string(&r, &msg, &ml);
+			printf("topic=%.*s partition=%u error=%s", (int)nl, name, id,
+			       elog_proto_error_name(e));
+			if (e)
+				printf(" message=\"%.*s\"", (int)ml, msg);
+			printf("\n");
+		}
+	}
+	return check_end(&r);
+}
+
+/* committed GROUP [TOPIC[:P,P...]]...: one line per commit. */
+static int cmd_committed(struct probe *pr, int argc, char **argv)
+{
+	struct elog_wire_w w;
+	struct elog_wire_r r;
+	int code;
+
+	if (argc < 1)
+		return elog_cli_error("committed: expected a group"), 2;
+	begin(pr, &w, ELOG_API_OFFSET_FETCH);
+	elog_wire_put_cstring(&w, argv[0]);
+	elog_wire_put_u32(&w, (uint32_t)(argc - 1));
+	for (int i = 1; i < argc; i++) {
+		char *colon = strchr(argv[i], ':');
+		uint32_t n = 0;
+		elog_wire_put_string(&w, argv[i], colon ? (size_t)(colon - argv[i]) : strlen(argv[i]));
+		for (const char *p = colon; p; p = strchr(p + 1, ','))
+			n++;
+		elog_wire_put_u32(&w, n);
+		for (const char *p = colon; p; p = strchr(p + 1, ','))
+			elog_wire_put_u32(&w, (uint32_t)strtoul(p + 1, NULL, 10));
+	}
+	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
+		return 1;
+	if (code)
+		return 0;
+	for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+		const char *name, *msg, *meta;
+		size_t nl, ml, tl;
+		elog_wire_get_string(&r, &name, &nl);
+		for (uint32_t n = elog_wire_get_count(&r, 8), k = 0; k < n && !r.failed; k++) {
+			uint32_t id = elog_wire_get_u32(&r);
+			int16_t e = elog_wire_get_i16(&r);
+			int64_t offset, time_ms, hw;
+			uint32_t window;
+			elog_wire_get_string(&r, &msg, &ml);
+			offset = elog_wire_get_i64(&r);
+			time_ms = elog_wire_get_i64(&r);
+			hw = elog_wire_get_i64(&r);
+			elog_wire_get_string(&r, &meta, &tl);
+			window = elog_wire_get_count(&r, 24);
+			printf("topic=%.*s partition=%u error=%s offset=%" PRId64 " high_watermark=%" PRId64
+			       " timed=%d metadata=%.*s window=",
+			       (int)nl, name, id, elog_proto_error_name(e), offset, hw, time_ms > 0,
+			       (int)tl, meta);
+			for (uint32_t j = 0; j < window; j++) {
+				int64_t o = elog_wire_get_i64(&r);
+				elog_wire_get_i64(&r);
+				int64_t h = elog_wire_get_i64(&r);
+				printf("%s%" PRId64 "@%" PRId64, j ? "," : "", o, h);
+			}
+			printf("\n");
+		}
+	}
 	return check_end(&r);
 }
 
@@ -1024,6 +1168,7 @@ static const struct elog_cli_option options[] = {
 	{'S', "sequence", "N", "produce: first sequence (default 0)"},
 	{'T', "timeout", "MS", "produce: acks=-1 timeout (default 30000)"},
 	{'V', "value-bytes", "N", "produce: pad values to N bytes"},
+	{'M', "metadata", "TEXT", "commit: the metadata of every offset"},
 	{'z', "compression", "CODEC", "produce: none, lz4 or zlib (default none)"},
 	{OPT_JOIN, "join", NULL, "produce: every batch in one request"},
 	{OPT_BAD, "bad", "N", "produce: the batch the tampering options change (default 0)"},
@@ -1083,6 +1228,7 @@ static int option(struct probe *pr, int id, const char *arg)
 	case 'S': pr->seq = (int32_t)i; break;
 	case 'T': pr->timeout_ms = (uint32_t)i; break;
 	case 'V': pr->value_bytes = (uint32_t)u; break;
+	case 'M': pr->metadata = arg; break;
 	case 'o': pr->offset = i; break;
 	case 'w': pr->max_wait_ms = (uint32_t)u; break;
 	case 'm': pr->min_bytes = (uint32_t)u; break;
@@ -1149,6 +1295,9 @@ static int run(struct probe *pr, const char *cmd, int argc, char **argv)
 	if (strcmp(cmd, "fetch") == 0) return cmd_fetch(pr, argc, argv);
 	if (strcmp(cmd, "dump") == 0) return cmd_dump(pr, argc, argv);
 	if (strcmp(cmd, "offsets") == 0) return cmd_offsets(pr, argc, argv);
+	if (strcmp(cmd, "coordinator") == 0) return cmd_coordinator(pr, argc, argv);
+	if (strcmp(cmd, "commit") == 0) return cmd_commit(pr, argc, argv);
+	if (strcmp(cmd, "committed") == 0) return cmd_committed(pr, argc, argv);
 	if (strcmp(cmd, "raw") == 0) return cmd_raw(pr, argc, argv);
 	if (strcmp(cmd, "garbage") == 0) return cmd_garbage(pr, n);
 	if (strcmp(cmd, "oversize") == 0) return cmd_oversize(pr);

@@ -343,7 +343,8 @@ static void test_error_table_complete(void)
 	/* docs/protocol.md: retriable codes are exactly these. */
 	static const int retriable[] = {ELOG_PE_NOT_LEADER, ELOG_PE_LEADER_UNKNOWN, ELOG_PE_TIMEOUT,
 					ELOG_PE_SHUTTING_DOWN, ELOG_PE_RESOURCE_LIMIT,
-					ELOG_PE_STORAGE_FULL};
+					ELOG_PE_STORAGE_FULL, ELOG_PE_NOT_COORDINATOR,
+					ELOG_PE_COORDINATOR_LOADING};
 
 	for (int code = 0; code < ELOG_PE__COUNT; code++) {
 		const char *name = elog_proto_error_name(code);

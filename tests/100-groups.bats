@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# Consumer groups' committed offsets (docs/groups.md), against real
+# elog-serve processes through elog-probe: FIND_COORDINATOR creates
+# __groups and names the coordinator; OFFSET_COMMIT is answered once the
+# commit is committed and read, OFFSET_FETCH returns it with the previous
+# commits (the lag trend's window); a SIGKILL or a restart loses no
+# acknowledged commit; bad input is refused per partition or per request;
+# clients cannot produce to, purge, alter or delete __groups; and in a
+# cluster of three, the coordinator's broker killed loses no commit and
+# another broker coordinates.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster
+
+setup() {
+	elog_setup
+	elog_need elog-serve elog-topic elog-probe elog-freeport
+	cd "$ELOG_TMP"
+}
+
+teardown() {
+	elog_teardown
+}
+
+start_one() {
+	elog_spawn b elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0
+	elog_broker_wait b
+	export ELOG_BROKERS=$ELOG_ADDR
+}
+
+probe() { elog-probe -b "$ELOG_BROKERS" "$@"; }
+
+@test "one broker: commit, fetch with the window, SIGKILL and restart keep every acknowledged commit" {
+	start_one
+	run -0 probe coordinator g1
+	assert_output --regexp "^error=NONE partition=[0-9]+ broker=0 host=127.0.0.1 port=${ELOG_BROKERS##*:}\$"
+	grep -q 'msg="topic created" topic=__groups partitions=16 reason=groups' b.err
+	run -0 probe commit g1 t:0=5@10 t:1=7 u:3=1
+	assert_output "topic=t partition=0 error=NONE
+topic=t partition=1 error=NONE
+topic=u partition=3 error=NONE"
+	for o in 6 7 8; do
+		run -0 probe -M "m$o" commit g1 "t:0=$o@$((o + 5))"
+		assert_output "topic=t partition=0 error=NONE"
+	done
+	run -0 probe committed g1 t:0,2
+	assert_output "topic=t partition=0 error=NONE offset=8 high_watermark=13 timed=1 metadata=m8 window=7@12,6@11,5@10
+topic=t partition=2 error=NONE offset=-1 high_watermark=-1 timed=0 metadata= window="
+	# Another group of the same broker holds its own offsets.
+	run -0 probe commit g2 t:0=100
+	kill -KILL "$(elog_pid b)"
+	elog_wait_until 10 elog_exited "$(elog_pid b)" || fail "the broker did not die"
+	start_one
+	run -0 probe committed g1
+	assert_output "topic=t partition=0 error=NONE offset=8 high_watermark=13 timed=1 metadata=m8 window=7@12,6@11,5@10
+topic=t partition=1 error=NONE offset=7 high_watermark=-1 timed=1 metadata= window=
+topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= window="
+	run -0 probe committed g2
+	assert_output "topic=t partition=0 error=NONE offset=100 high_watermark=-1 timed=1 metadata= window="
+	run -0 probe committed nobody
+	assert_output ""
+}
+
+@test "the window keeps the 15 commits before the newest" {
+	start_one
+	probe coordinator g >/dev/null
+	for ((o = 1; o <= 20; o++)); do
+		probe commit g "t:0=$o@$((o * 2))" >/dev/null || fail "commit $o"
+	done
+	run -0 probe committed g t:0
+	assert_output "topic=t partition=0 error=NONE offset=20 high_watermark=40 timed=1 metadata= window=19@38,18@36,17@34,16@32,15@30,14@28,13@26,12@24,11@22,10@20,9@18,8@16,7@14,6@12,5@10"
+}
+
+@test "bad commits are refused with a reason, the good ones beside them kept" {
+	start_one
+	run -0 probe coordinator ''
+	assert_output 'error=INVALID_REQUEST message="a group name is 1 to 255 bytes"'
+	run -0 probe coordinator "$(printf 'a\tb')"
+	assert_output 'error=INVALID_REQUEST message="group name has a control byte at position 1"'
+	run -0 probe coordinator "$(printf 'g%.0s' {1..256})"
+	assert_output 'error=INVALID_REQUEST message="a group name is 1 to 255 bytes"'
+	# Before __groups exists, a commit has no coordinator to find.
+	run -0 probe commit g t:0=1
+	assert_output 'error=NOT_COORDINATOR message="no group exists yet: ask FIND_COORDINATOR"'
+	probe coordinator g >/dev/null
+	run -0 probe commit g t:0=-1 t:1=4 'bad/name:0=1'
+	assert_line --index 0 --partial 'topic=t partition=0 error=INVALID_REQUEST message="offset -1'
+	assert_line --index 1 'topic=t partition=1 error=NONE'
+	assert_line --index 2 --partial 'partition=0 error=INVALID_TOPIC'
+	run -0 probe -M "$(printf 'm%.0s' {1..1025})" commit g t:2=1
+	assert_output 'topic=t partition=2 error=INVALID_REQUEST message="metadata of 1025 bytes; at most 1024"'
+	run -0 probe committed g
+	assert_output "topic=t partition=1 error=NONE offset=4 high_watermark=-1 timed=1 metadata= window="
+	# Not a member protocol yet: a member id is refused, not ignored.
+	run -0 probe raw "$(commit_frame g m1 3)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="only standalone commits'
+	# A body cut short is malformed.
+	run -0 probe raw "$(elog_le 4 10)$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$(elog_le 2 1)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST'
+}
+
+# commit_frame GROUP MEMBER EPOCH — an OFFSET_COMMIT with no partitions, in hex.
+commit_frame() {
+	local body
+	body=$(elog_le 2 ${#1})$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')
+	body+=$(elog_le 2 ${#2})$(printf '%s' "$2" | od -An -tx1 | tr -d ' \n')
+	body+=$(elog_le 4 "$3")$(elog_le 4 1000)$(elog_le 4 0)
+	printf '%s' "$(elog_le 4 $((8 + ${#body} / 2)))$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$body"
+}
+
+@test "__groups is the broker's: clients read it but cannot produce to, purge, alter or delete it" {
+	start_one
+	probe coordinator g >/dev/null
+	run -0 probe produce __groups
+	assert_output --partial 'error=INVALID_TOPIC'
+	assert_output --partial "__groups is the broker's own topic"
+	run -0 probe delete __groups
+	assert_output "error=INVALID_TOPIC message=\"the broker's own topic cannot be deleted\""
+	run -0 probe -p 20 alter __groups
+	assert_output "error=INVALID_TOPIC message=\"the broker's own topic cannot be altered\""
+	run -0 probe raw "$(elog_purge_frame 1000 0 __groups 0:1)"
+	assert_output --partial "the broker's own topic: not purged"
+	run -0 probe create __groups2
+	assert_output --partial "reserved"
+	# elog-topic refuses such names itself (a usage error).
+	run -2 elog-topic alter -p 20 __groups
+	assert_output --partial "reserved"
+	run -0 elog-topic describe __groups
+	assert_line --partial $'topic\t__groups\t16'
+}
+
+@test "three brokers: the coordinator killed loses no acknowledged commit; another broker coordinates" {
+	local part coord other i n
+	cluster_ports 3
+	for i in 1 2 3; do cluster_start "$i"; done
+	ELOG_BROKERS=127.0.0.1:${PORTS[1]}
+	# __groups is created through the controller: the first answers are
+	# retriable (being created, no leader yet).
+	elog_wait_until 30 eval 'probe coordinator g1 | grep -q "^error=NONE"' ||
+		fail "no coordinator: $(probe coordinator g1)"
+	run -0 probe coordinator g1
+	part=$(sed -n 's/.* partition=\([0-9]*\) .*/\1/p' <<<"$output")
+	coord=$(sed -n 's/.* broker=\([0-9]*\) .*/\1/p' <<<"$output")
+	other=$((coord % 3 + 1))
+	# Another broker does not coordinate g1.
+	run -0 elog-probe -b "127.0.0.1:${PORTS[other]}" commit g1 t:0=1
+	assert_output --regexp '^error=NOT_COORDINATOR'
+	ELOG_BROKERS=127.0.0.1:${PORTS[coord]}
+	for ((n = 1; n <= 50; n++)); do
+		run -0 probe commit g1 "t:0=$n@$((n + 100))" "t:1=$((n * 2))"
+		assert_output "topic=t partition=0 error=NONE
+topic=t partition=1 error=NONE"
+	done
+	cluster_kill "$coord"
+	ELOG_BROKERS=127.0.0.1:${PORTS[other]}
+	elog_wait_until 30 eval 'probe coordinator g1 | grep -q "^error=NONE.* broker=[^$coord]"' ||
+		fail "no new coordinator: $(probe coordinator g1)"
+	run -0 probe coordinator g1
+	assert_output --partial " partition=$part "
+	ELOG_BROKERS=127.0.0.1:${PORTS[$(sed -n 's/.* broker=\([0-9]*\) .*/\1/p' <<<"$output")]}
+	elog_wait_until 20 eval 'probe committed g1 | grep -q "error=NONE offset"' ||
+		fail "the new coordinator does not answer: $(probe committed g1)"
+	run -0 probe committed g1
+	assert_line --index 0 --partial "topic=t partition=0 error=NONE offset=50 high_watermark=150 timed=1 metadata= window=49@149,48@148"
+	assert_line --index 1 --partial "topic=t partition=1 error=NONE offset=100 "
+	run -0 probe commit g1 t:0=51
+	assert_output "topic=t partition=0 error=NONE"
+	# Back: the old coordinator catches up and holds the same commits.
+	cluster_start "$coord"
+	elog_wait_until 30 cluster_same_records "__groups/$part" 1 2 3 || fail "the replicas differ"
+}
