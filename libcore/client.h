@@ -426,6 +426,50 @@ int elog_admin_describe_topics(struct elog_client *c, const char *const *names, 
 			       struct elog_topic_descriptions *out, struct elog_err *err);
 void elog_topic_descriptions_release(struct elog_topic_descriptions *d);
 
+/* ------------------------------------------------------------ groups
+ * Consumer groups' committed offsets (docs/groups.md, client_group.c): the
+ * group's coordinator is found (FIND_COORDINATOR) and asked; its
+ * retriable answers (moved, loading) and lost connections are retried
+ * until request_timeout_ms. */
+
+/* One partition of a commit: the caller fills topic .. metadata; the call
+ * fills error and message (0 and "" when committed). */
+struct elog_offset_commit {
+	const char *topic;
+	uint32_t partition;
+	int64_t offset;                /* the next record to consume */
+	int64_t high_watermark;        /* as the consumer last saw it; -1: unknown */
+	const char *metadata;          /* NULL: none; at most 1024 bytes */
+	int16_t error;
+	char message[208];
+};
+/* A standalone commit (no member) of entries[0..n); entries naming one
+ * topic should be next to each other. 0 when every one was committed; -1
+ * with err naming the first refused. */
+int elog_client_commit_offsets(struct elog_client *c, const char *group,
+			       struct elog_offset_commit *entries, size_t n, struct elog_err *err);
+
+#define ELOG_COMMIT_WINDOW_MAX 15
+struct elog_committed {
+	char *topic;
+	uint32_t partition;
+	int64_t offset;                /* -1: nothing committed */
+	int64_t commit_time_ms, high_watermark;
+	char *metadata;
+	uint32_t window_count;         /* the commits before, newest first */
+	int64_t window[ELOG_COMMIT_WINDOW_MAX][3]; /* offset, commit_time_ms, high_watermark */
+};
+struct elog_committed_list {
+	size_t count;
+	struct elog_committed *items;
+};
+/* The group's commits of topic's partitions[0..n) (topic NULL: every
+ * commit of the group, sorted). Release with elog_committed_release. */
+int elog_client_fetch_offsets(struct elog_client *c, const char *group, const char *topic,
+			      const uint32_t *partitions, size_t n, struct elog_committed_list *out,
+			      struct elog_err *err);
+void elog_committed_release(struct elog_committed_list *l);
+
 #define ELOG_OFFSET_LATEST (-1)     /* list offsets: the high watermark */
 #define ELOG_OFFSET_EARLIEST (-2)   /* list offsets: the log start */
 

@@ -59,6 +59,10 @@ struct elog_client {
 	                                taken effect unanswered (lost, timed out, moved) */
 	struct elog_broker_addr last_good;  /* the broker that last answered METADATA */
 	int has_last_good;
+	/* client_group.c: the coordinator of coord_group, when has_coord */
+	char coord_group[256];
+	struct elog_broker_addr coord;
+	int has_coord;
 };
 
 /* INIT_PRODUCER: a fresh producer id and epoch (controller, retried like admin calls). */

@@ -170,3 +170,78 @@ topic=t partition=1 error=NONE"
 	cluster_start "$coord"
 	elog_wait_until 30 cluster_same_records "__groups/$part" 1 2 3 || fail "the replicas differ"
 }
+
+# ---------------------------------------------------------------- elog-replay
+
+@test "elog-replay: a plan changes nothing; --execute commits it, kept inside each log" {
+	elog_need elog-replay elog-produce
+	start_one
+	elog-topic create -p 2 t
+	seq 1 100 | elog-produce -p 0 t
+	seq 1 50 | elog-produce -p 1 t
+	run --separate-stderr -0 elog-replay -g g --to-offset 40 t
+	assert_output "$(printf 't\t0\t-1\t40\nt\t1\t-1\t40')"
+	[ "$stderr" = "elog-replay: a plan only: nothing changed (--execute commits it)" ]
+	run -0 probe committed g
+	assert_output ""
+	run --separate-stderr -0 elog-replay -g g --to-offset 40 --execute t
+	[ "$stderr" = "elog-replay: group 'g': 2 offsets committed" ]
+	# Without a topic: the group's; a shift is kept inside [start, end].
+	run -0 --separate-stderr elog-replay -g g --shift-by 30 --execute
+	assert_output "$(printf 't\t0\t40\t70\nt\t1\t40\t50')"
+	run -0 --separate-stderr elog-replay -g g --shift-by -1000 t:1
+	assert_output "$(printf 't\t1\t50\t0')"
+	run -0 --separate-stderr elog-replay -g g --to-earliest --execute t:0
+	assert_output "$(printf 't\t0\t70\t0')"
+	run -0 --separate-stderr elog-replay -g g --to-latest t
+	assert_output "$(printf 't\t0\t0\t100\nt\t1\t50\t50')"
+	run -0 --separate-stderr elog-replay -g g --to-time 2000-01-01T00:00:00Z t:1
+	assert_output "$(printf 't\t1\t50\t0')"
+	run -0 --separate-stderr elog-replay -g g --to-time 2999-01-01T00:00:00Z t:1
+	assert_output "$(printf 't\t1\t50\t50')"
+	run -0 probe committed g
+	assert_output "topic=t partition=0 error=NONE offset=0 high_watermark=-1 timed=1 metadata= window=70@-1,40@-1
+topic=t partition=1 error=NONE offset=50 high_watermark=-1 timed=1 metadata= window=40@-1"
+}
+
+@test "elog-replay: usage errors exit 2, failures 1, each with one line" {
+	elog_need elog-replay
+	start_one
+	elog-topic create t
+	run -2 elog-replay --to-latest t
+	assert_line --index 0 "elog-replay: missing -g GROUP (range replay of records is not built yet)"
+	run -2 elog-replay -g g t
+	assert_line --index 0 --partial "missing the new position"
+	run -2 elog-replay -g g --to-latest --to-earliest t
+	assert_line --index 0 --partial "give one of"
+	run -2 elog-replay -g g --to-offset -3 t
+	assert_line --index 0 --partial "--to-offset"
+	run -2 elog-replay -g g --to-time yesterday t
+	assert_line --index 0 --partial "--to-time"
+	run -1 elog-replay -g g --to-latest nosuch
+	assert_output "elog-replay: group 'g': topic 'nosuch': no such topic"
+	run -1 elog-replay -g g --to-latest t:3
+	assert_output "elog-replay: group 'g': topic 't' has 1 partitions, no 3"
+	run -1 elog-replay -g g --to-latest
+	assert_output "elog-replay: group 'g' has no committed offsets: name the topics to move"
+	run -1 elog-replay -g '' --to-latest t
+	assert_output --partial "a group name is 1 to 255 bytes"
+	run -1 elog-replay -b 127.0.0.1:1 --timeout 1s -g g --to-latest t
+	assert_output --partial "cannot connect"
+}
+
+@test "elog-replay: the completions offer exactly the options --help lists" {
+	local help bash zsh
+	run -0 elog-replay --help
+	help=$(awk '/^  -|^      --/ { gsub(/,/, "")
+		for (i = 1; i <= NF && $i ~ /^-/; i++) { sub(/=.*/, "", $i); print $i } }' <<<"$output" |
+		sort -u)
+	[ -n "$help" ]
+	bash=$(sed -n "s/^[[:space:]]*local opts='\(.*\)'$/\1/p" "$ELOG_REPO/completions/bash/elog-replay" |
+		tr ' ' '\n' | sort -u)
+	zsh=$(grep -oE -- "[{,)]--?[a-zA-Z][a-z-]*" "$ELOG_REPO/completions/zsh/_elog-replay" |
+		cut -c2- | sort -u)
+	assert_equal "$bash" "$help"
+	assert_equal "$zsh" "$help"
+	bash -n "$ELOG_REPO/completions/bash/elog-replay"
+}

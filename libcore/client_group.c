@@ -1,0 +1,349 @@
+/*
+ * client_group.c — the client's side of consumer groups' offsets
+ * (docs/groups.md): finding a group's coordinator, committing offsets and
+ * reading them back, each retried on the retriable answers a coordinator
+ * gives while it moves or loads (NOT_COORDINATOR, COORDINATOR_LOADING,
+ * NOT_LEADER, LEADER_UNKNOWN) and on lost connections, until the request
+ * timeout.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "client_int.h"
+
+static void encode_group(struct elog_wire_w *w, const void *arg)
+{
+	elog_wire_put_cstring(w, arg);
+}
+
+/* The brokers to ask FIND_COORDINATOR: the last that answered, the
+ * bootstrap list, those metadata named. */
+static size_t candidates(const struct elog_client *c, struct elog_broker_addr *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (c->has_last_good && n < cap)
+		out[n++] = c->last_good;
+	for (size_t i = 0; i < c->bootstrap_count && n < cap; i++)
+		out[n++] = c->bootstrap[i];
+	for (uint32_t i = 0; i < c->md.broker_count && n < cap; i++) {
+		snprintf(out[n].host, sizeof(out[n].host), "%s", c->md.brokers[i].host);
+		out[n].port = c->md.brokers[i].port;
+		n++;
+	}
+	return n;
+}
+
+static int retriable(int16_t code)
+{
+	return elog_proto_error_retriable(code);
+}
+
+/* Ask the brokers in turn which one coordinates group; once. 1 found,
+ * 0 not now (retriable: err says why), -1 failed. */
+static int find_once(struct elog_client *c, const char *group, struct elog_err *err)
+{
+	struct elog_broker_addr cand[ELOG_BROKERS_MAX * 2 + 1];
+	size_t n = candidates(c, cand, sizeof(cand) / sizeof(cand[0]));
+	int got_err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct elog_wire_r r;
+		const char *msg, *host;
+		size_t msg_len, host_len;
+		int16_t code;
+		struct elog_err e;
+		if (elog_client_call_addr(c, &cand[i], ELOG_API_FIND_COORDINATOR, encode_group, group,
+					  &r, &code, &msg, &msg_len, &e) < 0) {
+			if (!got_err++)
+				*err = e;
+			continue;
+		}
+		if (code) {
+			elog_client_err_proto(&e, code, msg, msg_len, "find the coordinator of '%s'",
+					      group);
+			c->last_proto_error = code;
+			if (!retriable(code)) {
+				*err = e;
+				return -1;
+			}
+			if (!got_err++)
+				*err = e;
+			continue;
+		}
+		(void)elog_wire_get_u32(&r);
+		(void)elog_wire_get_i32(&r);
+		elog_wire_get_string(&r, &host, &host_len);
+		c->coord.port = elog_wire_get_u16(&r);
+		if (elog_wire_r_end(&r, &e) < 0 || host_len == 0 || host_len >= sizeof(c->coord.host)) {
+			*err = e;
+			return elog_err_set(err, ELOG_E_CORRUPT, "find the coordinator of '%s': bad answer",
+					    group);
+		}
+		memcpy(c->coord.host, host, host_len);
+		c->coord.host[host_len] = 0;
+		snprintf(c->coord_group, sizeof(c->coord_group), "%s", group);
+		c->has_coord = 1;
+		return 1;
+	}
+	if (!got_err)
+		elog_err_set(err, ELOG_E_IO, "find the coordinator of '%s': no broker to ask", group);
+	return 0;
+}
+
+/*
+ * One call to group's coordinator, found first when not known; retried as
+ * the top of this file says. On success r is positioned after the
+ * top-level error.
+ */
+static int group_call(struct elog_client *c, const char *group, uint16_t api,
+		      elog_client_encode_fn *encode, const void *arg, struct elog_wire_r *r,
+		      const char *what, struct elog_err *err)
+{
+	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
+	uint32_t attempt = 0;
+
+	c->last_proto_error = 0;
+	if (c->has_coord && strcmp(c->coord_group, group) != 0)
+		c->has_coord = 0;
+	for (;;) {
+		const char *msg;
+		size_t msg_len;
+		int16_t code;
+		int rc = c->has_coord ? 1 : find_once(c, group, err);
+		if (rc < 0)
+			return elog_err_prefix(err, "%s", what);
+		if (rc == 1) {
+			if (elog_client_call_addr(c, &c->coord, api, encode, arg, r, &code, &msg, &msg_len,
+						  err) < 0) {
+				c->has_coord = 0;
+			} else if (code) {
+				c->last_proto_error = code;
+				elog_client_err_proto(err, code, msg, msg_len, "%s", what);
+				if (!retriable(code))
+					return -1;
+				if (code != ELOG_PE_COORDINATOR_LOADING)
+					c->has_coord = 0;
+			} else {
+				return 0;
+			}
+		}
+		if (elog_clock_ms() >= deadline)
+			return elog_err_prefix(err, "%s", what);
+		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
+					       c->config.retry_backoff_max_ms, elog_client_random()));
+		(void)elog_client_metadata(c, NULL, 0, NULL);
+	}
+}
+
+/* ------------------------------------------------------------ commit */
+
+struct commit_request {
+	const char *group;
+	const struct elog_offset_commit *entries;
+	size_t n;
+	uint32_t timeout_ms;
+};
+
+/* One topic entry per run of entries naming the same topic. */
+static void encode_commit(struct elog_wire_w *w, const void *arg)
+{
+	const struct commit_request *q = arg;
+	uint32_t topics = 0;
+
+	elog_wire_put_cstring(w, q->group);
+	elog_wire_put_cstring(w, "");
+	elog_wire_put_i32(w, -1);
+	elog_wire_put_u32(w, q->timeout_ms);
+	for (size_t i = 0; i < q->n; i++)
+		topics += i == 0 || strcmp(q->entries[i - 1].topic, q->entries[i].topic) != 0;
+	elog_wire_put_u32(w, topics);
+	for (size_t i = 0; i < q->n;) {
+		size_t j = i;
+		while (j < q->n && strcmp(q->entries[j].topic, q->entries[i].topic) == 0)
+			j++;
+		elog_wire_put_cstring(w, q->entries[i].topic);
+		elog_wire_put_u32(w, (uint32_t)(j - i));
+		for (; i < j; i++) {
+			elog_wire_put_u32(w, q->entries[i].partition);
+			elog_wire_put_i64(w, q->entries[i].offset);
+			elog_wire_put_i64(w, q->entries[i].high_watermark);
+			elog_wire_put_cstring(w, q->entries[i].metadata ? q->entries[i].metadata : "");
+		}
+	}
+}
+
+int elog_client_commit_offsets(struct elog_client *c, const char *group,
+			       struct elog_offset_commit *entries, size_t n, struct elog_err *err)
+{
+	struct commit_request q = {group, entries, n, (uint32_t)c->config.request_timeout_ms};
+	char what[300];
+	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
+	uint32_t attempt = 0;
+
+	snprintf(what, sizeof(what), "commit offsets of group '%.255s'", group);
+	for (;;) {
+		struct elog_wire_r r;
+		int again = 0, failed = 0;
+		size_t at = 0;
+		if (group_call(c, group, ELOG_API_OFFSET_COMMIT, encode_commit, &q, &r, what, err) < 0)
+			return -1;
+		for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+			const char *name, *msg;
+			size_t len, msg_len;
+			elog_wire_get_string(&r, &name, &len);
+			for (uint32_t k = 0, np = elog_wire_get_count(&r, 8); k < np && !r.failed; k++) {
+				struct elog_offset_commit *e = at < n ? &entries[at] : NULL;
+				uint32_t id = elog_wire_get_u32(&r);
+				int16_t code = elog_wire_get_i16(&r);
+				elog_wire_get_string(&r, &msg, &msg_len);
+				at++;
+				if (!e || e->partition != id)
+					continue;
+				e->error = code;
+				snprintf(e->message, sizeof(e->message), "%.*s",
+					 (int)(msg_len < 200 ? msg_len : 200), msg);
+				if (code && retriable(code))
+					again = 1;
+				else if (code && !failed++)
+					elog_client_err_proto(err, code, msg, msg_len,
+							      "%s: %s partition %u", what, e->topic, id);
+			}
+		}
+		if (elog_wire_r_end(&r, err) < 0 || at != n)
+			return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
+		if (failed)
+			return -1;
+		if (!again)
+			return 0;
+		/* The commit moved or timed out: all of it again (a commit is an
+		 * idempotent write of the same offsets). */
+		c->has_coord = 0;
+		if (elog_clock_ms() >= deadline)
+			return elog_err_set(err, ELOG_E_IO, "%s: not committed in time", what);
+		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
+					       c->config.retry_backoff_max_ms, elog_client_random()));
+	}
+}
+
+/* ------------------------------------------------------------ fetch */
+
+struct fetch_request {
+	const char *group;
+	const char *topic;             /* NULL: every commit of the group */
+	const uint32_t *partitions;
+	size_t n;
+};
+
+static void encode_fetch(struct elog_wire_w *w, const void *arg)
+{
+	const struct fetch_request *q = arg;
+
+	elog_wire_put_cstring(w, q->group);
+	if (!q->topic) {
+		elog_wire_put_u32(w, 0);
+		return;
+	}
+	elog_wire_put_u32(w, 1);
+	elog_wire_put_cstring(w, q->topic);
+	elog_wire_put_u32(w, (uint32_t)q->n);
+	for (size_t i = 0; i < q->n; i++)
+		elog_wire_put_u32(w, q->partitions[i]);
+}
+
+void elog_committed_release(struct elog_committed_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].topic);
+		free(l->items[i].metadata);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+static char *dup_span(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = 0;
+	}
+	return p;
+}
+
+int elog_client_fetch_offsets(struct elog_client *c, const char *group, const char *topic,
+			      const uint32_t *partitions, size_t n, struct elog_committed_list *out,
+			      struct elog_err *err)
+{
+	struct fetch_request q = {group, topic, partitions, n};
+	struct elog_wire_r r;
+	char what[300];
+
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "read the offsets of group '%.255s'", group);
+	if (group_call(c, group, ELOG_API_OFFSET_FETCH, encode_fetch, &q, &r, what, err) < 0)
+		return -1;
+	for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+		const char *name;
+		size_t len;
+		uint32_t np;
+		struct elog_committed *grown;
+		elog_wire_get_string(&r, &name, &len);
+		np = elog_wire_get_count(&r, 4 + 2 + 2 + 24 + 2 + 4);
+		if (r.failed || !np)
+			continue;
+		grown = realloc(out->items, (out->count + np) * sizeof(*grown));
+		if (!grown) {
+			elog_committed_release(out);
+			return elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", what);
+		}
+		out->items = grown;
+		for (uint32_t k = 0; k < np && !r.failed; k++) {
+			struct elog_committed *e = &out->items[out->count];
+			const char *msg, *meta;
+			size_t msg_len, meta_len;
+			int16_t code;
+			memset(e, 0, sizeof(*e));
+			e->partition = elog_wire_get_u32(&r);
+			code = elog_wire_get_i16(&r);
+			elog_wire_get_string(&r, &msg, &msg_len);
+			e->offset = elog_wire_get_i64(&r);
+			e->commit_time_ms = elog_wire_get_i64(&r);
+			e->high_watermark = elog_wire_get_i64(&r);
+			elog_wire_get_string(&r, &meta, &meta_len);
+			e->window_count = elog_wire_get_count(&r, 24);
+			for (uint32_t j = 0; j < e->window_count && !r.failed; j++)
+				for (int f = 0; f < 3; f++) {
+					int64_t v = elog_wire_get_i64(&r);
+					if (j < ELOG_COMMIT_WINDOW_MAX)
+						e->window[j][f] = v;
+				}
+			if (e->window_count > ELOG_COMMIT_WINDOW_MAX)
+				e->window_count = ELOG_COMMIT_WINDOW_MAX;
+			e->topic = dup_span(name, len);
+			e->metadata = dup_span(meta, meta_len);
+			out->count++;
+			if (!e->topic || !e->metadata) {
+				elog_committed_release(out);
+				return elog_err_set(err, ELOG_E_NOMEM, "%s: out of memory", what);
+			}
+			if (code) {
+				elog_client_err_proto(err, code, msg, msg_len, "%s: %.*s partition %u",
+						      what, (int)len, name, e->partition);
+				elog_committed_release(out);
+				return -1;
+			}
+		}
+	}
+	if (elog_wire_r_end(&r, err) < 0) {
+		elog_committed_release(out);
+		return elog_err_prefix(err, "%s: bad answer", what);
+	}
+	return 0;
+}
