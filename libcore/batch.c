@@ -106,7 +106,8 @@ static int buffer_reserve(uint8_t **buf, size_t *cap, size_t need, struct elog_e
 
 /* ---------------------------------------------------------------- header */
 
-static int header_validate(const struct elog_batch_header *h, struct elog_err *err)
+/* The header rules; allow_empty: the GAPS mode's empty batch (batch.h). */
+static int header_validate(const struct elog_batch_header *h, int allow_empty, struct elog_err *err)
 {
 	unsigned compression = h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
 	unsigned known_bits = ELOG_BATCH_ATTR_COMPRESSION_MASK | ELOG_BATCH_ATTR_CONTROL;
@@ -126,9 +127,15 @@ static int header_validate(const struct elog_batch_header *h, struct elog_err *e
 	if (h->batch_length < BATCH_LENGTH_MIN || h->batch_length > BATCH_LENGTH_MAX)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch length %" PRIu32 " outside [%" PRIu32 ", %" PRIu32 "]",
 				    h->batch_length, BATCH_LENGTH_MIN, BATCH_LENGTH_MAX);
-	if (h->record_count == 0)
+	if (h->record_count == 0 && !allow_empty)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count 0, expected at least 1");
-	if (h->record_count - 1 > h->last_offset_delta)
+	if (h->record_count == 0 && compression != ELOG_COMPRESS_NONE)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count 0 with compression %s (an empty batch has none)",
+				    compression_names[compression]);
+	if (h->record_count == 0 && h->batch_length != BATCH_LENGTH_MIN)
+		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count 0 with batch length %" PRIu32
+				    " (an empty batch is %" PRIu32 ": no records area)", h->batch_length, BATCH_LENGTH_MIN);
+	if (h->record_count > 0 && h->record_count - 1 > h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT,
 				    "batch record count %" PRIu32 " exceeds its last offset delta %" PRIu32 " + 1",
 				    h->record_count, h->last_offset_delta);
@@ -143,6 +150,12 @@ static int header_validate(const struct elog_batch_header *h, struct elog_err *e
 
 int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 			     struct elog_err *err)
+{
+	return elog_batch_header_decode_as(buf, len, ELOG_BATCH_OFFSETS_DENSE, h, err);
+}
+
+int elog_batch_header_decode_as(const uint8_t *buf, size_t len, enum elog_batch_offsets offsets,
+				struct elog_batch_header *h, struct elog_err *err)
 {
 	struct elog_batch_header local;
 
@@ -164,7 +177,7 @@ int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_h
 	h->producer_id = (int64_t)elog_get64(buf + OFF_PRODUCER_ID);
 	h->base_sequence = (int32_t)elog_get32(buf + OFF_BASE_SEQUENCE);
 	h->record_count = elog_get32(buf + OFF_RECORD_COUNT);
-	return header_validate(h, err);
+	return header_validate(h, offsets == ELOG_BATCH_OFFSETS_GAPS, err);
 }
 
 static void header_encode(uint8_t *buf, const struct elog_batch_header *h)
@@ -193,12 +206,18 @@ static uint32_t batch_crc(const uint8_t *buf, uint32_t batch_length)
 int elog_batch_check(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 		     struct elog_err *err)
 {
+	return elog_batch_check_as(buf, len, ELOG_BATCH_OFFSETS_DENSE, h, err);
+}
+
+int elog_batch_check_as(const uint8_t *buf, size_t len, enum elog_batch_offsets offsets,
+			struct elog_batch_header *h, struct elog_err *err)
+{
 	struct elog_batch_header local;
 	uint32_t total, computed;
 
 	if (!h)
 		h = &local;
-	if (elog_batch_header_decode(buf, len, h, err) < 0)
+	if (elog_batch_header_decode_as(buf, len, offsets, h, err) < 0)
 		return -1;
 	total = elog_batch_total_size(h);
 	if (len < total)
@@ -394,6 +413,30 @@ int elog_batch_builder_add(struct elog_batch_builder *b, const struct elog_recor
 }
 
 /*
+ * Compress src[0, len) (len <= ELOG_BATCH_SIZE_MAX) with codec c, lz4 or
+ * zlib, into dst[0, room): returns the compressed size, 0 when the result
+ * does not fit room (both codecs stop there), or -1.
+ */
+static int64_t codec_compress(enum elog_compression c, const uint8_t *src, size_t len, uint8_t *dst,
+			      size_t room, struct elog_err *err)
+{
+	assert(c == ELOG_COMPRESS_LZ4 || c == ELOG_COMPRESS_ZLIB);
+	assert(len <= ELOG_BATCH_SIZE_MAX);
+	if (room > ELOG_BATCH_SIZE_MAX)
+		room = ELOG_BATCH_SIZE_MAX;   /* nothing larger is ever written; fits lz4's int */
+	if (c == ELOG_COMPRESS_LZ4) {
+		int n = LZ4_compress_default((const char *)src, (char *)dst, (int)len, (int)room);
+		return n > 0 ? n : 0;
+	} else {
+		uLongf n = room;
+		int rc = compress2(dst, &n, src, len, Z_DEFAULT_COMPRESSION);
+		if (rc == Z_MEM_ERROR)
+			return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory compressing a batch");
+		return rc == Z_OK ? (int64_t)n : 0;
+	}
+}
+
+/*
  * Write the records area at area: compressed as [u32 plain length][bytes]
  * when that is strictly smaller than the plain records, else plain. Returns
  * the compression used and sets *area_len, or -1.
@@ -406,17 +449,10 @@ static int records_compress(const struct elog_batch_builder *b, uint8_t *area, s
 	if (b->compression != ELOG_COMPRESS_NONE && plain_len > PLAIN_LENGTH_SIZE + 1) {
 		/* Room for a result that is worth it; both codecs fail when it does not fit. */
 		size_t room = plain_len - PLAIN_LENGTH_SIZE - 1;
-		uint8_t *dst = area + PLAIN_LENGTH_SIZE;
-		if (b->compression == ELOG_COMPRESS_LZ4) {
-			int n = LZ4_compress_default((const char *)b->records, (char *)dst, (int)plain_len, (int)room);
-			packed_len = n > 0 ? (size_t)n : 0;
-		} else {
-			uLongf n = room;
-			int rc = compress2(dst, &n, b->records, plain_len, Z_DEFAULT_COMPRESSION);
-			if (rc == Z_MEM_ERROR)
-				return elog_err_set(err, ELOG_E_NOMEM, "zlib: out of memory compressing a batch");
-			packed_len = rc == Z_OK ? n : 0;
-		}
+		int64_t n = codec_compress(b->compression, b->records, plain_len, area + PLAIN_LENGTH_SIZE, room, err);
+		if (n < 0)
+			return -1;
+		packed_len = (size_t)n;
 	}
 	if (packed_len) {
 		assert(packed_len + PLAIN_LENGTH_SIZE < plain_len);
@@ -465,6 +501,96 @@ int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out,
 	assert(elog_batch_check(b->out, b->out_len, NULL, NULL) == 0);
 	*out = b->out;
 	*out_len = b->out_len;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- rewriter */
+
+size_t elog_batch_write_bound(enum elog_compression c, size_t records_len)
+{
+	if (records_len > ELOG_BATCH_SIZE_MAX)
+		records_len = ELOG_BATCH_SIZE_MAX;  /* elog_batch_write refuses more */
+	switch (c) {
+	case ELOG_COMPRESS_LZ4:
+		return ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + (size_t)LZ4_compressBound((int)records_len);
+	case ELOG_COMPRESS_ZLIB:
+		return ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE + (size_t)compressBound(records_len);
+	case ELOG_COMPRESS_NONE:
+		break;
+	}
+	return ELOG_BATCH_HEADER_SIZE + records_len;
+}
+
+/*
+ * The records area at out + 64, plain or [u32 records_len][compressed], as
+ * the codec says; its size in *area_len. out_cap is at least the header.
+ */
+static int area_write(enum elog_compression c, const uint8_t *records, size_t records_len, uint8_t *out,
+		      size_t out_cap, size_t *area_len, struct elog_err *err)
+{
+	size_t room = out_cap - ELOG_BATCH_HEADER_SIZE;
+	int64_t n;
+
+	if (c == ELOG_COMPRESS_NONE) {
+		if (records_len > room)
+			return elog_err_set(err, ELOG_E_LIMIT, "batch of %zu bytes does not fit a buffer of %zu",
+					    ELOG_BATCH_HEADER_SIZE + records_len, out_cap);
+		if (records_len)
+			memcpy(out + ELOG_BATCH_HEADER_SIZE, records, records_len);
+		*area_len = records_len;
+		return 0;
+	}
+	n = room > PLAIN_LENGTH_SIZE ? codec_compress(c, records, records_len, out + ELOG_BATCH_HEADER_SIZE + PLAIN_LENGTH_SIZE,
+						       room - PLAIN_LENGTH_SIZE, err) : 0;
+	if (n < 0)
+		return -1;
+	if (n == 0 && out_cap >= ELOG_BATCH_SIZE_MAX)
+		return elog_err_set(err, ELOG_E_LIMIT, "%s batch of %zu record bytes compresses past the batch limit of %u bytes",
+				    compression_names[c], records_len, ELOG_BATCH_SIZE_MAX);
+	if (n == 0)
+		return elog_err_set(err, ELOG_E_LIMIT, "%s batch of %zu record bytes does not fit a buffer of %zu (it may take %zu)",
+				    compression_names[c], records_len, out_cap, elog_batch_write_bound(c, records_len));
+	elog_put32(out + ELOG_BATCH_HEADER_SIZE, (uint32_t)records_len);
+	*area_len = PLAIN_LENGTH_SIZE + (size_t)n;
+	return 0;
+}
+
+int elog_batch_write(const struct elog_batch_header *h, const uint8_t *records, size_t records_len,
+		     uint8_t *out, size_t out_cap, size_t *out_len, struct elog_err *err)
+{
+	struct elog_batch_header w = *h;
+	unsigned compression = h->attributes & ELOG_BATCH_ATTR_COMPRESSION_MASK;
+	size_t area_len = 0, total;
+
+	if (records_len > ELOG_BATCH_SIZE_MAX)
+		return elog_err_set(err, ELOG_E_INVAL, "cannot write a batch of %zu record bytes: the limit is %u",
+				    records_len, ELOG_BATCH_SIZE_MAX);
+	if ((h->record_count == 0) != (records_len == 0))
+		return elog_err_set(err, ELOG_E_INVAL, "cannot write a batch of %" PRIu32 " records in %zu bytes",
+				    h->record_count, records_len);
+	if (compression >= COMPRESSION_COUNT)
+		return elog_err_set(err, ELOG_E_INVAL, "cannot write a batch: attributes 0x%02x: unknown compression %u",
+				    h->attributes, compression);
+	if (out_cap < ELOG_BATCH_HEADER_SIZE)
+		return elog_err_set(err, ELOG_E_LIMIT, "a buffer of %zu bytes cannot hold a batch header", out_cap);
+	if (area_write((enum elog_compression)compression, records, records_len, out, out_cap, &area_len, err) < 0)
+		return -1;
+	total = ELOG_BATCH_HEADER_SIZE + area_len;
+	if (total > ELOG_BATCH_SIZE_MAX)
+		return elog_err_set(err, ELOG_E_LIMIT, "batch of %zu bytes exceeds the batch limit of %u bytes",
+				    total, ELOG_BATCH_SIZE_MAX);
+	w.magic = ELOG_BATCH_MAGIC;
+	w.batch_length = (uint32_t)(total - ELOG_BATCH_PREFIX_SIZE);
+	/* What the header alone can tell, before anything is written over it. */
+	if (header_validate(&w, 1, err) < 0) {
+		if (err)
+			err->code = ELOG_E_INVAL;   /* the caller's header, not stored bytes */
+		return elog_err_prefix(err, "cannot write a batch");
+	}
+	header_encode(out, &w);
+	elog_put32(out + OFF_CRC, batch_crc(out, w.batch_length));
+	*out_len = total;
+	assert(elog_batch_check_as(out, total, ELOG_BATCH_OFFSETS_GAPS, NULL, NULL) == 0);
 	return 0;
 }
 
@@ -943,7 +1069,8 @@ static int records_validate(const struct elog_batch_validator *v, const struct e
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch record count %" PRIu32 ", but %td more bytes follow its last record (%sbyte %" PRIu64 ")",
 				    h->record_count, end - p, v->compressed ? "uncompressed " : "",
 				    (uint64_t)v->records_byte + (uint64_t)(p - v->records));
-	if (previous_delta != h->last_offset_delta)
+	/* Dense, this follows from the rules above; with gaps the records after the last one kept were removed. */
+	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && previous_delta != h->last_offset_delta)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 ", but its last record's is %" PRIu64,
 				    h->last_offset_delta, previous_delta);
 	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && timestamp_max != h->max_timestamp)
@@ -965,13 +1092,13 @@ int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size
 	v->compressed = 0;
 	if (!rules)
 		rules = &dense_unlimited;
-	if (elog_batch_header_decode(buf, len, h, err) < 0)
+	if (elog_batch_header_decode_as(buf, len, rules->offsets, h, err) < 0)
 		return -1;
 	total = elog_batch_total_size(h);
 	if (rules->batch_bytes_max && total > rules->batch_bytes_max)
 		return elog_err_set(err, ELOG_E_LIMIT, "batch size %" PRIu32 " exceeds max.batch.bytes %" PRIu32,
 				    total, rules->batch_bytes_max);
-	if (elog_batch_check(buf, len, h, err) < 0)
+	if (elog_batch_check_as(buf, len, rules->offsets, h, err) < 0)
 		return -1;
 	if (rules->offsets == ELOG_BATCH_OFFSETS_DENSE && h->last_offset_delta != h->record_count - 1)
 		return elog_err_set(err, ELOG_E_CORRUPT, "batch last offset delta %" PRIu32 " disagrees with its record count %" PRIu32
@@ -989,7 +1116,8 @@ int elog_batch_validate(struct elog_batch_validator *v, const uint8_t *buf, size
 		v->records = v->records_end = NULL;
 		return -1;
 	}
-	assert(v->records && v->records < v->records_end);
+	/* An empty records area only for an empty batch (GAPS), which the header rules keep uncompressed. */
+	assert(v->records && (v->records < v->records_end || h->record_count == 0));
 	return 0;
 }
 
@@ -1025,6 +1153,7 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 			   struct elog_err *err)
 {
 	const struct elog_batch_header *h = &r->header;
+	const uint8_t *start = r->pos;
 	struct record_fields f;
 	struct parse_error e;
 
@@ -1045,6 +1174,8 @@ int elog_batch_reader_next(struct elog_batch_reader *r, struct elog_record_view 
 	rec->value = f.value;
 	rec->value_len = f.value_len;
 	rec->header_count = f.header_count;
+	rec->encoded = start;
+	rec->encoded_len = (uint32_t)(r->pos - start);  /* inside one batch's records */
 	r->next_index++;
 	assert(r->pos <= r->end && r->next_index <= h->record_count);
 	return 1;

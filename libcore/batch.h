@@ -56,6 +56,7 @@
  * Calling sequence for writers:
  *   elog_batch_builder_init -> _add ... -> _finish -> (use bytes) -> _reset
  *   -> _add ... -> _finish -> ... -> _release
+ *   or, to rewrite stored records (compaction), elog_batch_write.
  * For checkers:
  *   elog_batch_check (header + crc, no decompression) for storage paths
  *   that only need framing; elog_batch_validator_init ->
@@ -146,7 +147,7 @@ struct elog_record {
 /* A decoded record (reader side); pointers point into the reader's buffers
  * and stay valid until the next elog_batch_reader_open or _release. */
 struct elog_record_view {
-	int64_t offset;
+	int64_t offset;             /* base_offset + the record's offset delta */
 	int64_t timestamp_ms;
 	const uint8_t *key;
 	int32_t key_len;
@@ -154,6 +155,36 @@ struct elog_record_view {
 	int32_t value_len;
 	uint32_t header_count;
 	struct elog_header headers[ELOG_RECORD_HEADERS_MAX];
+	const uint8_t *encoded;     /* the whole record as stored, length field first, */
+	uint32_t encoded_len;       /* in the plain records (what compaction copies) */
+};
+
+/*
+ * How the offset deltas of a batch's records may run.
+ *
+ * DENSE: record i has offset delta i and last_offset_delta is
+ * record_count - 1. Every batch a producer sends must be dense (Kafka holds
+ * produced batches to the same rule), and until compaction exists every
+ * stored batch is, so it is the only mode used today.
+ *
+ * GAPS: deltas strictly increase and none exceeds last_offset_delta (so
+ * record_count <= last_offset_delta + 1); the last record may lie before
+ * last_offset_delta, where compaction removed the records after it.
+ * Compaction (issue 8, compact.h) leaves batches like this, keeping each
+ * batch's base_offset and last_offset_delta, so a batch still spans the
+ * offsets it was appended with and the producer's last sequence is
+ * base_sequence + last_offset_delta; readers and followers of compacted
+ * partitions will switch to it. It relaxes the timestamp rules below in
+ * the same way, since the records that set first_timestamp and
+ * max_timestamp may be gone. And it accepts an empty batch: record_count
+ * 0, no records area at all (batch_length 52) and compression none, every
+ * other header field as the batch had it. Compaction keeps one only as the
+ * newest batch of an idempotent producer whose records were all removed,
+ * because the producer state is rebuilt from batch headers (pstate.h).
+ */
+enum elog_batch_offsets {
+	ELOG_BATCH_OFFSETS_DENSE = 0,
+	ELOG_BATCH_OFFSETS_GAPS,
 };
 
 /*
@@ -178,6 +209,18 @@ int elog_batch_header_decode(const uint8_t *buf, size_t len, struct elog_batch_h
  */
 int elog_batch_check(const uint8_t *buf, size_t len, struct elog_batch_header *h,
 		     struct elog_err *err);
+
+/*
+ * The two above under the header rules of one offsets mode: DENSE is
+ * exactly elog_batch_header_decode and elog_batch_check; GAPS also accepts
+ * an empty batch (record_count 0, batch_length 52, compression none), and
+ * refuses a record_count of 0 in any other shape. For the storage paths of
+ * compacted partitions, which meet such batches.
+ */
+int elog_batch_header_decode_as(const uint8_t *buf, size_t len, enum elog_batch_offsets offsets,
+				struct elog_batch_header *h, struct elog_err *err);
+int elog_batch_check_as(const uint8_t *buf, size_t len, enum elog_batch_offsets offsets,
+			struct elog_batch_header *h, struct elog_err *err);
 
 /*
  * Leader side: set base_offset and leader_term in a checked batch and
@@ -239,26 +282,32 @@ static inline size_t elog_batch_builder_bytes(const struct elog_batch_builder *b
 int elog_batch_builder_finish(struct elog_batch_builder *b, const uint8_t **out, size_t *out_len,
 			      struct elog_err *err);
 
-/* ---------------------------------------------------------------- validator */
-
 /*
- * How the offset deltas of a batch's records may run.
- *
- * DENSE: record i has offset delta i and last_offset_delta is
- * record_count - 1. Every batch a producer sends must be dense (Kafka holds
- * produced batches to the same rule), and until compaction exists every
- * stored batch is, so it is the only mode used today.
- *
- * GAPS: deltas strictly increase, the last one equals last_offset_delta,
- * and so record_count <= last_offset_delta + 1. Compaction (issue 8) leaves
- * batches like this; readers and followers of compacted partitions will
- * switch to it. It also relaxes the timestamp rules below, since the records
- * that set first_timestamp and max_timestamp may be gone.
+ * Write one whole batch into out[0, out_cap) from a header and plain
+ * records: what a batch rewritten from stored records (compaction) needs,
+ * where the builder makes batches from new records. From h it takes
+ * base_offset, attributes, producer_epoch, last_offset_delta, leader_term,
+ * both timestamps, producer_id, base_sequence and record_count, and writes
+ * magic, batch_length and the CRC. records[0, records_len) are the
+ * records, encoded as in a records area and vouched for by the caller
+ * (they come from a batch the validator accepted). They are compressed
+ * with the codec of h->attributes, always: unlike the builder, no fallback
+ * to none, so a rewritten batch keeps its attributes. An empty batch
+ * (record_count 0, GAPS only) must have no records and compression none.
+ * Fails with ELOG_E_LIMIT when the batch would not fit out_cap (the message
+ * says how many bytes it could take: elog_batch_write_bound) or would
+ * exceed ELOG_BATCH_SIZE_MAX, ELOG_E_INVAL for an empty batch that is not
+ * one or records_len beyond ELOG_BATCH_SIZE_MAX, ELOG_E_NOMEM; out may be
+ * partly written then. Records are not decoded here: run the validator
+ * on the result to check them.
  */
-enum elog_batch_offsets {
-	ELOG_BATCH_OFFSETS_DENSE = 0,
-	ELOG_BATCH_OFFSETS_GAPS,
-};
+int elog_batch_write(const struct elog_batch_header *h, const uint8_t *records, size_t records_len,
+		     uint8_t *out, size_t out_cap, size_t *out_len, struct elog_err *err);
+
+/* The most bytes elog_batch_write can take for records_len bytes of records under codec c. */
+size_t elog_batch_write_bound(enum elog_compression c, size_t records_len);
+
+/* ---------------------------------------------------------------- validator */
 
 /* What elog_batch_validate requires beyond the format; zeroed means dense, no limits. */
 struct elog_batch_rules {
@@ -278,7 +327,8 @@ struct elog_batch_rules {
  * After a successful elog_batch_validate, header holds the decoded header
  * and records..records_end the plain records area: inside buf for an
  * uncompressed batch (valid while buf is), else inside the scratch buffer
- * (valid until the next validate or _release).
+ * (valid until the next validate or _release). For an empty batch (GAPS)
+ * the area is empty: records == records_end, both non-NULL.
  */
 struct elog_batch_validator {
 	struct elog_batch_header header;
@@ -298,7 +348,8 @@ void elog_batch_validator_release(struct elog_batch_validator *v);
  * Validate the one batch that starts at buf (len bytes available; bytes
  * after the batch are not looked at), in this order, stopping at the first
  * failure:
- *   1. the header (elog_batch_header_decode);
+ *   1. the header (elog_batch_header_decode_as with rules->offsets: an
+ *      empty batch only under GAPS);
  *   2. its size against rules->batch_bytes_max (ELOG_E_LIMIT);
  *   3. len holds the whole batch, and the CRC matches;
  *   4. offsets (dense): last_offset_delta == record_count - 1;
@@ -312,7 +363,8 @@ void elog_batch_validator_release(struct elog_batch_validator *v);
  *      count <= ELOG_RECORD_HEADERS_MAX, each header's name and value inside
  *      the record, and the fields filling the record's length exactly;
  *      every varint at most 10 bytes and within 64 bits;
- *   7. offset deltas by rules->offsets; timestamps: record timestamps are
+ *   7. offset deltas by rules->offsets (an empty batch has none to check);
+ *      timestamps: record timestamps are
  *      first_timestamp + delta (wrapping) and none exceeds max_timestamp;
  *      dense also requires record 0's delta to be 0 and max_timestamp to be
  *      the largest record timestamp (what the builder writes);
@@ -367,7 +419,9 @@ int elog_batch_reader_open(struct elog_batch_reader *r, const uint8_t *buf, size
 
 /*
  * Decode the next record: returns 1 and fills *rec, 0 after record_count
- * records. _open validated every record, so -1 (ELOG_E_CORRUPT) only means
+ * records (at once for an empty batch). rec->offset comes from the record's
+ * offset delta, never from its position, so it is right in a batch with
+ * gaps. _open validated every record, so -1 (ELOG_E_CORRUPT) only means
  * the bytes changed under the reader since. Calling it without a
  * successful _open is a programming error.
  */

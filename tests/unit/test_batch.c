@@ -1,8 +1,9 @@
 /*
  * Unit tests: batch — round trips for every compression, every single-bit
  * flip and every truncation rejected, builder limits, leader assignment,
- * strict record decoding of hand-made malformed batches, and a million
- * records through lz4 and zlib.
+ * strict record decoding of hand-made malformed batches, the GAPS rules
+ * one by one and the empty batch, rewriting stored records
+ * (elog_batch_write), and a million records through lz4 and zlib.
  */
 #include "t.h"
 #include "batch.h"
@@ -697,6 +698,7 @@ static int expect_reader_error(const uint8_t *buf, size_t len, enum elog_errcode
 }
 
 static uint8_t crafted[4096];
+static const struct elog_batch_rules gaps_rules = {.offsets = ELOG_BATCH_OFFSETS_GAPS};
 
 static void test_reader_rejects_bad_lengths(void)
 {
@@ -1375,17 +1377,21 @@ static void test_validate_offsets_dense_and_gaps(void)
 	T_CHECK(expect_valid(crafted, len, &gaps, 2, offsets) == 0);
 	T_EQ_INT(offsets[0], 100);
 	T_EQ_INT(offsets[1], 102);
-	/* GAPS: strictly increasing, and the last one is last_offset_delta */
+	/* GAPS: strictly increasing, none beyond last_offset_delta */
 	area.n = 0;
 	w_simple(&area, 1);
 	w_simple(&area, 1);
 	len = craft(crafted, 0, 2, 3, area.b, area.n);
 	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT, "record 1 (byte 75): offset delta 1 does not increase on the previous record's 1") == 0);
+	/* the last record before last_offset_delta: compaction removed the ones after it */
 	area.n = 0;
 	w_simple(&area, 1);
 	w_simple(&area, 2);
 	len = craft(crafted, 0, 2, 3, area.b, area.n);
-	T_CHECK(expect_invalid(crafted, len, &gaps, ELOG_E_CORRUPT, "batch last offset delta 3, but its last record's is 2") == 0);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch last offset delta 3 disagrees with its record count 2") == 0);
+	T_CHECK(expect_valid(crafted, len, &gaps, 2, offsets) == 0);
+	T_EQ_INT(offsets[0], 1);
+	T_EQ_INT(offsets[1], 2);
 }
 
 static void test_validate_timestamps(void)
@@ -1417,6 +1423,261 @@ static void test_validate_timestamps(void)
 	w_plain_record(&area, -1, 1);
 	len = craft_ts(crafted, 2, 1, INT64_MIN, INT64_MAX, area.b, area.n);
 	T_CHECK(expect_valid(crafted, len, NULL, 2, NULL) == 0);
+}
+
+/* Set a crafted batch's last_offset_delta (or record_count) and fix its CRC. */
+static void patch32(uint8_t *buf, size_t len, size_t at, uint32_t v)
+{
+	elog_put32(buf + at, v);
+	elog_put32(buf + 12, elog_crc32c(0, buf + 16, len - 16));
+}
+
+/* The GAPS rules one at a time: what compaction leaves is accepted, each broken rule refused. */
+static void test_validate_gaps_rules(void)
+{
+	struct wbuf area = {.n = 0}, plain = {.n = 0};
+	int64_t offsets[16];
+	size_t len;
+
+	/* accepted: a gap before the first record, between records, and after the last */
+	w_plain_record(&area, 0, 2);
+	w_plain_record(&area, 3, 5);
+	w_plain_record(&area, -4, 6);
+	len = craft_ts(crafted, 3, 9, 1000, 1003, area.b, area.n);
+	elog_put64(crafted, 40);
+	T_CHECK(expect_valid(crafted, len, &gaps_rules, 3, offsets) == 0);
+	T_EQ_INT(offsets[0], 42);
+	T_EQ_INT(offsets[1], 45);
+	T_EQ_INT(offsets[2], 46);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch last offset delta 9 disagrees with its record count 3") == 0);
+	/* accepted: first_timestamp and max_timestamp of records that are gone (record 0's delta not 0) */
+	len = craft_ts(crafted, 3, 9, 990, 1500, area.b, area.n);
+	T_CHECK(expect_valid(crafted, len, &gaps_rules, 3, NULL) == 0);
+	/* accepted: gaps in lz4 and zlib batches */
+	for (uint32_t i = 0; i < 30; i++)
+		w_plain_record(&plain, 0, 3 * i + 1);
+	for (int c = ELOG_COMPRESS_LZ4; c <= ELOG_COMPRESS_ZLIB; c++) {
+		len = craft_compressed(crafted, sizeof(crafted), (enum elog_compression)c, 30, plain.b, plain.n, 0, "");
+		T_ASSERT(len > 0);
+		patch32(crafted, len, 20, 3 * 29 + 1);
+		T_CHECK(expect_valid(crafted, len, &gaps_rules, 30, offsets) == 0);
+		T_EQ_INT(offsets[15], 46);
+		patch32(crafted, len, 20, 3 * 29 + 5);
+		T_CHECK(expect_valid(crafted, len, &gaps_rules, 30, NULL) == 0);
+		/* refused: the last record beyond last_offset_delta */
+		patch32(crafted, len, 20, 3 * 29);
+		T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+				       "record 29 (uncompressed byte 322): offset delta 88 beyond the batch's last offset delta 87") == 0);
+	}
+	/* refused: an offset delta equal to the previous one */
+	area.n = 0;
+	w_plain_record(&area, 0, 2);
+	w_plain_record(&area, 0, 2);
+	len = craft_ts(crafted, 2, 4, 1000, 1000, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "record 1 (byte 78): offset delta 2 does not increase on the previous record's 2") == 0);
+	/* refused: an offset delta going back */
+	area.n = 0;
+	w_plain_record(&area, 0, 3);
+	w_plain_record(&area, 0, 1);
+	len = craft_ts(crafted, 2, 4, 1000, 1000, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "record 1 (byte 78): offset delta 1 does not increase on the previous record's 3") == 0);
+	/* refused: an offset delta past last_offset_delta, first record or not */
+	area.n = 0;
+	w_plain_record(&area, 0, 5);
+	len = craft_ts(crafted, 1, 4, 1000, 1000, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "record 0 (byte 67): offset delta 5 beyond the batch's last offset delta 4") == 0);
+	/* refused: more records than offsets (a header rule, in every mode) */
+	area.n = 0;
+	w_plain_record(&area, 0, 0);
+	w_plain_record(&area, 0, 1);
+	w_plain_record(&area, 0, 2);
+	len = craft_ts(crafted, 3, 1, 1000, 1000, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "batch record count 3 exceeds its last offset delta 1 + 1") == 0);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT,
+			       "batch record count 3 exceeds its last offset delta 1 + 1") == 0);
+	/* refused: a record timestamp after max_timestamp, the one timestamp rule kept */
+	area.n = 0;
+	w_plain_record(&area, 0, 0);
+	w_plain_record(&area, 11, 3);
+	len = craft_ts(crafted, 2, 3, 1000, 1010, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "record 1 (byte 77): timestamp delta 11 gives 1011, after the batch's max timestamp 1010") == 0);
+	/* the rest of the format holds under GAPS too: bytes after the last record */
+	area.n = 0;
+	w_plain_record(&area, 0, 1);
+	w_raw(&area, "\0", 1);
+	len = craft_ts(crafted, 1, 1, 1000, 1000, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "batch record count 1, but 1 more bytes follow its last record (byte 75)") == 0);
+}
+
+/*
+ * The empty batch: GAPS only, in its one shape (no records area,
+ * compression none); the header functions and the reader agree; dense
+ * callers still refuse it as before.
+ */
+static void test_validate_empty_batch(void)
+{
+	static struct elog_record_view view;
+	struct elog_batch_reader reader;
+	struct elog_batch_header h;
+	struct elog_err err;
+	struct wbuf area = {.n = 0};
+	size_t len;
+
+	len = craft(crafted, 0, 0, 6, U8(""), 0);
+	T_EQ_INT(len, ELOG_BATCH_HEADER_SIZE);
+	elog_put64(crafted, 70);
+	T_CHECK(expect_valid(crafted, len, &gaps_rules, 0, NULL) == 0);
+	T_CHECK(expect_invalid(crafted, len, NULL, ELOG_E_CORRUPT, "batch record count 0, expected at least 1") == 0);
+	T_CHECK(elog_batch_header_decode(crafted, len, &h, &err) == -1);
+	T_CHECK(elog_batch_check(crafted, len, &h, &err) == -1);
+	T_CHECK(elog_batch_header_decode_as(crafted, len, ELOG_BATCH_OFFSETS_DENSE, &h, &err) == -1);
+	T_CHECK(elog_batch_check_as(crafted, len, ELOG_BATCH_OFFSETS_DENSE, &h, &err) == -1);
+	T_OK(elog_batch_header_decode_as(crafted, len, ELOG_BATCH_OFFSETS_GAPS, &h, &err), &err);
+	T_OK(elog_batch_check_as(crafted, len, ELOG_BATCH_OFFSETS_GAPS, &h, &err), &err);
+	T_EQ_INT(h.record_count, 0);
+	T_EQ_INT(elog_batch_last_offset(&h), 76);
+	T_EQ_INT(elog_batch_total_size(&h), ELOG_BATCH_HEADER_SIZE);
+	/* the reader: open, then no record, again and again */
+	elog_batch_reader_init(&reader);
+	reader.rules = gaps_rules;
+	T_OK(elog_batch_reader_open(&reader, crafted, len, &err), &err);
+	T_EQ_INT(elog_batch_reader_next(&reader, &view, &err), 0);
+	T_EQ_INT(elog_batch_reader_next(&reader, &view, &err), 0);
+	T_CHECK(reader.validator.records == reader.validator.records_end && reader.validator.records != NULL);
+	elog_batch_reader_release(&reader);
+	/* a control batch may be empty too */
+	len = craft(crafted, ELOG_BATCH_ATTR_CONTROL, 0, 0, U8(""), 0);
+	T_CHECK(expect_valid(crafted, len, &gaps_rules, 0, NULL) == 0);
+	/* refused: compression bits on an empty batch, or a records area */
+	len = craft(crafted, ELOG_COMPRESS_LZ4, 0, 6, U8(""), 0);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "batch record count 0 with compression lz4 (an empty batch has none)") == 0);
+	len = craft(crafted, ELOG_COMPRESS_ZLIB, 0, 6, U8("\1\0\0\0\0"), 5);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT, "batch record count 0 with compression zlib") == 0);
+	w_plain_record(&area, 0, 0);
+	len = craft(crafted, 0, 0, 6, area.b, area.n);
+	T_CHECK(expect_invalid(crafted, len, &gaps_rules, ELOG_E_CORRUPT,
+			       "batch record count 0 with batch length 63 (an empty batch is 52: no records area)") == 0);
+	T_CHECK(elog_batch_header_decode_as(crafted, len, ELOG_BATCH_OFFSETS_GAPS, &h, &err) == -1);
+	/* every bit flip of an empty batch is refused, but those of base_offset (outside the crc) */
+	len = craft(crafted, 0, 0, 6, U8(""), 0);
+	for (size_t bit = 8 * 8; bit < 8 * len; bit++) {
+		crafted[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		T_CHECK(elog_batch_check_as(crafted, len, ELOG_BATCH_OFFSETS_GAPS, NULL, NULL) == -1);
+		crafted[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+}
+
+/*
+ * elog_batch_write rewrites stored records: every other record of a
+ * builder's batch, for each codec, gives a batch valid under GAPS that
+ * reads back to exactly those records with their offsets, keeping the
+ * header and its codec; the reader hands out each record's bytes.
+ */
+static void test_batch_write(void)
+{
+	static struct elog_record_view view;
+	static uint8_t kept[1 << 16], out_buf[1 << 16];
+	struct elog_record recs[8];
+	size_t n = sample_records(recs);
+	struct elog_batch_reader reader;
+	struct elog_err err;
+
+	elog_batch_reader_init(&reader);
+	for (size_t c = 0; c < ARRAY_SIZE(all_compressions); c++) {
+		struct elog_batch_builder b;
+		struct elog_batch_header h, got;
+		const uint8_t *out, *at;
+		size_t out_len, kept_len = 0, written;
+		uint32_t count = 0;
+		uint8_t *stored;
+
+		elog_batch_builder_init(&b, all_compressions[c], 0);
+		b.producer_id = 9;
+		b.producer_epoch = 1;
+		b.base_sequence = 100;
+		T_OK(build(&b, recs, n, &out, &out_len, &err), &err);
+		stored = copy_of(out, out_len);
+		T_ASSERT(stored);
+		elog_batch_assign(stored, 500, 7);
+		reader.rules.offsets = ELOG_BATCH_OFFSETS_DENSE;
+		T_OK(elog_batch_reader_open(&reader, stored, out_len, &err), &err);
+		h = reader.header;
+		at = reader.validator.records;
+		while (elog_batch_reader_next(&reader, &view, &err) == 1) {
+			T_CHECK(view.encoded == at);
+			at += view.encoded_len;
+			if (view.offset % 2 == 0)
+				continue;
+			memcpy(kept + kept_len, view.encoded, view.encoded_len);
+			kept_len += view.encoded_len;
+			count++;
+		}
+		T_CHECK(at == reader.validator.records_end);
+		h.record_count = count;
+		T_OK(elog_batch_write(&h, kept, kept_len, out_buf, sizeof(out_buf), &written, &err), &err);
+		T_CHECK(written <= elog_batch_write_bound(all_compressions[c], kept_len));
+		reader.rules = gaps_rules;
+		T_OK(elog_batch_reader_open(&reader, out_buf, written, &err), &err);
+		got = reader.header;
+		T_CHECK(got.base_offset == 500 && got.leader_term == 7 && got.last_offset_delta == n - 1);
+		T_CHECK(got.attributes == h.attributes && got.producer_id == 9 && got.producer_epoch == 1 &&
+			got.base_sequence == 100 && got.first_timestamp == h.first_timestamp &&
+			got.max_timestamp == h.max_timestamp && got.record_count == count);
+		for (size_t i = 1; i < n; i += 2) {
+			T_EQ_INT(elog_batch_reader_next(&reader, &view, &err), 1);
+			T_EQ_INT(view.offset, 500 + (int64_t)i);
+			T_CHECK(record_matches(&recs[i], &view));
+		}
+		T_EQ_INT(elog_batch_reader_next(&reader, &view, &err), 0);
+		/* one byte short of what it takes */
+		T_CHECK(elog_batch_write(&h, kept, kept_len, out_buf, written - 1, &out_len, &err) == -1);
+		T_EQ_INT(err.code, ELOG_E_LIMIT);
+		free(stored);
+		elog_batch_builder_release(&b);
+	}
+	/* the codec is kept even when it does not pay (the builder would fall back to none) */
+	{
+		struct elog_batch_header h = {.attributes = ELOG_COMPRESS_LZ4, .last_offset_delta = 4, .record_count = 1,
+					      .producer_id = -1, .producer_epoch = -1, .base_sequence = -1};
+		struct wbuf area = {.n = 0};
+		size_t written;
+		w_plain_record(&area, 0, 3);
+		T_OK(elog_batch_write(&h, area.b, area.n, out_buf, sizeof(out_buf), &written, &err), &err);
+		T_EQ_INT(out_buf[17], ELOG_COMPRESS_LZ4);
+		T_CHECK(written > ELOG_BATCH_HEADER_SIZE + area.n);
+		T_CHECK(expect_valid(out_buf, written, &gaps_rules, 1, NULL) == 0);
+		T_CHECK(elog_batch_write(&h, area.b, area.n, out_buf, ELOG_BATCH_HEADER_SIZE + 6, &written, &err) == -1);
+		T_CHECK(err.code == ELOG_E_LIMIT && strstr(err.msg, "lz4 batch of 11 record bytes does not fit a buffer of 70 (it may take"));
+		/* an empty batch: no records, no codec */
+		h.record_count = 0;
+		T_CHECK(elog_batch_write(&h, NULL, 0, out_buf, sizeof(out_buf), &written, &err) == -1);
+		T_CHECK(err.code == ELOG_E_INVAL && !strcmp(err.msg, "cannot write a batch: batch record count 0 with compression lz4 (an empty batch has none)"));
+		h.attributes = ELOG_BATCH_ATTR_CONTROL;
+		T_OK(elog_batch_write(&h, NULL, 0, out_buf, ELOG_BATCH_HEADER_SIZE, &written, &err), &err);
+		T_EQ_INT(written, ELOG_BATCH_HEADER_SIZE);
+		T_CHECK(expect_valid(out_buf, written, &gaps_rules, 0, NULL) == 0);
+		T_CHECK(elog_batch_write(&h, area.b, area.n, out_buf, sizeof(out_buf), &written, &err) == -1);
+		T_CHECK(err.code == ELOG_E_INVAL && !strcmp(err.msg, "cannot write a batch of 0 records in 11 bytes"));
+		h.record_count = 2;
+		T_CHECK(elog_batch_write(&h, area.b, 0, out_buf, sizeof(out_buf), &written, &err) == -1);
+		T_EQ_INT(err.code, ELOG_E_INVAL);
+		h.record_count = 6;   /* more records than offsets */
+		T_CHECK(elog_batch_write(&h, area.b, area.n, out_buf, sizeof(out_buf), &written, &err) == -1);
+		T_CHECK(err.code == ELOG_E_INVAL && strstr(err.msg, "cannot write a batch: batch record count 6 exceeds"));
+		T_CHECK(elog_batch_write(&h, area.b, (size_t)ELOG_BATCH_SIZE_MAX + 1, out_buf, sizeof(out_buf), &written, &err) == -1);
+		T_EQ_INT(err.code, ELOG_E_INVAL);
+		T_EQ_INT(elog_batch_write_bound(ELOG_COMPRESS_NONE, 100), ELOG_BATCH_HEADER_SIZE + 100);
+		T_CHECK(elog_batch_write_bound(ELOG_COMPRESS_LZ4, 100) >= ELOG_BATCH_HEADER_SIZE + 4 + 100);
+		T_CHECK(elog_batch_write_bound(ELOG_COMPRESS_ZLIB, 100) >= ELOG_BATCH_HEADER_SIZE + 4 + 100);
+	}
+	elog_batch_reader_release(&reader);
 }
 
 static void test_validate_limits(void)
@@ -1747,6 +2008,9 @@ int main(void)
 	T_RUN(test_validate_varints_and_lengths);
 	T_RUN(test_validate_offsets_dense_and_gaps);
 	T_RUN(test_validate_timestamps);
+	T_RUN(test_validate_gaps_rules);
+	T_RUN(test_validate_empty_batch);
+	T_RUN(test_batch_write);
 	T_RUN(test_validate_limits);
 	T_RUN(test_validate_positions_in_compressed);
 	T_RUN(test_builder_batches_validate);
