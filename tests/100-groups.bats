@@ -254,3 +254,118 @@ topic=t partition=1 error=NONE offset=50 high_watermark=-1 timed=1 metadata= win
 	assert_equal "$zsh" "$help"
 	bash -n "$ELOG_REPO/completions/bash/elog-replay"
 }
+
+# ---------------------------------------------------------------- elog-lag
+
+# lag_setup — a broker, topic t of 3 partitions holding 100, 50 and 0
+# records, and commits of group g: partition 0 at its end, 1 the same
+# offset three times with lag (STALL), 2 at its (empty) end; group w with
+# lag growing at every commit (WARN); group r rewound (REWIND).
+lag_setup() {
+	start_one
+	elog-topic create -p 3 t
+	seq 1 100 | elog-produce -p 0 t
+	seq 1 50 | elog-produce -p 1 t
+	probe coordinator g >/dev/null
+	probe commit g t:0=100@100 t:1=10@20 t:2=0@0 >/dev/null
+	probe commit g t:1=10@30 >/dev/null
+	probe commit g t:1=10@40 >/dev/null
+	for o in 10 20 30; do probe commit w "t:1=$o@$((o * 2))" >/dev/null; done
+	probe commit r t:0=90@90 >/dev/null
+	probe commit r t:0=50@95 >/dev/null
+}
+
+@test "elog-lag: lag, time lag and status per partition; TSV, JSON, a table on a terminal" {
+	elog_need elog-lag elog-produce
+	lag_setup
+	run -2 elog-lag -g g -g w -g r
+	assert_line --index 0 "$(printf 'g\tt\t0\t100\t100\t0\t0\tOK')"
+	assert_line --index 1 --regexp "^g	t	1	10	50	40	[0-9]+	STALL\$"
+	assert_line --index 2 "$(printf 'g\tt\t2\t0\t0\t0\t0\tOK')"
+	assert_line --index 3 --regexp "^w	t	1	30	50	20	[0-9]+	WARN\$"
+	assert_line --index 4 --regexp "^r	t	0	50	100	50	[0-9]+	REWIND\$"
+	# Time lag: the age of record 10 of partition 1, produced a moment ago.
+	local age
+	age=$(awk -F '\t' 'NR == 2 { print $7 }' <<<"$output")
+	((age >= 0 && age < 60000)) || fail "time lag $age"
+	run -1 elog-lag -g w
+	run -0 elog-lag -g g -t nosuch
+	assert_output ""
+	run -2 elog-lag -g g --json
+	assert_output --regexp '^\[\{"group":"g","topic":"t","partition":0,"committed":100,"high_watermark":100,"lag":0,"time_lag_ms":0,"commit_time_ms":[0-9]+,"status":"OK"\},\{"group":"g","topic":"t","partition":1,"committed":10,"high_watermark":50,"lag":40,"time_lag_ms":[0-9]+,"commit_time_ms":[0-9]+,"status":"STALL"\},'
+	[ "$(grep -o '{"group"' <<<"$output" | wc -l)" = 3 ]
+	run -2 script -qec "elog-lag -g g -g w -b $ELOG_BROKERS" /dev/null
+	assert_line --index 0 --regexp '^GROUP +TOPIC +PARTITION +COMMITTED +END +LAG +TIME LAG +STATUS'
+}
+
+@test "elog-lag: STOP only with lag; a consumer at the end of an idle log stays OK" {
+	elog_need elog-lag elog-produce
+	lag_setup
+	run -2 elog-lag -g g --stop-after 1ms
+	assert_line --index 0 --regexp "	t	0	100	100	0	0	OK\$"
+	assert_line --index 1 --regexp "	STOP\$"
+	assert_line --index 2 --regexp "	t	2	0	0	0	0	OK\$"
+}
+
+@test "elog-lag: --warn and --crit on records or time lag, exit 0 1 2 3" {
+	elog_need elog-lag elog-produce
+	lag_setup
+	probe commit ok t:1=45@50 >/dev/null
+	run -0 elog-lag -g ok
+	run -0 elog-lag -g ok --warn 5 --crit 10
+	run -1 elog-lag -g ok --warn 4 --crit 10
+	run -2 elog-lag -g ok --warn 1 --crit 4
+	run -0 elog-lag -g ok --warn 1h
+	run -1 elog-lag -g ok --warn 1ms --crit 1h
+	run -2 elog-lag -g ok --crit 1ms
+	run -3 elog-lag -g nobody
+	assert_output --partial "group 'nobody' has no committed offsets"
+	run -3 elog-lag -b 127.0.0.1:1 --timeout 1s -g ok
+	assert_output --partial "cannot connect"
+	# A bad command line is UNKNOWN (3), as Nagios plugins have it.
+	run -3 elog-lag -g ok --warn soon
+	assert_line --index 0 --partial "--warn: expected records (1000) or a time lag (5m)"
+	run -3 elog-lag
+	assert_line --index 0 --partial "missing -g GROUP"
+	run -3 elog-lag -g ok --json --prometheus
+	run -0 elog-lag --help
+}
+
+@test "elog-lag --prometheus: every sample has its HELP and TYPE, names and labels well formed" {
+	elog_need elog-lag elog-produce
+	lag_setup
+	run -2 elog-lag -g g -g w -g r --prometheus
+	# A parser of the text exposition format (version 0.0.4), the parts used.
+	awk '
+		/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* ./ { help[$3] = 1; next }
+		/^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)$/ { type[$3] = 1; next }
+		/^#/ { print "bad comment: " $0; bad = 1; next }
+		{
+			if (!match($0, /^[a-zA-Z_:][a-zA-Z0-9_:]*/)) { print "bad name: " $0; bad = 1; next }
+			name = substr($0, 1, RLENGTH); rest = substr($0, RLENGTH + 1)
+			if (!(name in help) || !(name in type)) { print "no HELP/TYPE: " name; bad = 1 }
+			if (rest !~ /^\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",)*[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"\} -?[0-9]+(\.[0-9]+)?$/) {
+				print "bad sample: " $0; bad = 1
+			}
+			n++
+		}
+		END { if (n != 25) { print n " samples, not 25"; bad = 1 }; exit bad }' <<<"$output"
+	assert_line 'elog_group_lag_records{group="g",topic="t",partition="1"} 40'
+	assert_line 'elog_group_status{group="r",topic="t",partition="0"} 4'
+}
+
+@test "elog-lag: the completions offer exactly the options --help lists" {
+	local help bash zsh
+	run -0 elog-lag --help
+	help=$(awk '/^  -|^      --/ { gsub(/,/, "")
+		for (i = 1; i <= NF && $i ~ /^-/; i++) { sub(/=.*/, "", $i); print $i } }' <<<"$output" |
+		sort -u)
+	[ -n "$help" ]
+	bash=$(sed -n "s/^[[:space:]]*local opts='\(.*\)'$/\1/p" "$ELOG_REPO/completions/bash/elog-lag" |
+		tr ' ' '\n' | sort -u)
+	zsh=$(grep -oE -- "[{,)]--?[a-zA-Z][a-z-]*" "$ELOG_REPO/completions/zsh/_elog-lag" |
+		cut -c2- | sort -u)
+	assert_equal "$bash" "$help"
+	assert_equal "$zsh" "$help"
+	bash -n "$ELOG_REPO/completions/bash/elog-lag"
+}
