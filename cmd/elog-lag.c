@@ -173,6 +173,7 @@ struct row {
 	int64_t high_watermark;     /* now */
 	int64_t lag;                /* records */
 	int64_t time_lag_ms;        /* -1: unknown */
+	int pass;                   /* time_lags' pass that asked for its record; 0: none */
 	enum status status;
 };
 
@@ -226,10 +227,14 @@ static enum status judge(const struct row *r, int64_t now, int64_t stop_after_ms
 	return ST_OK;
 }
 
-/* The age of the first unconsumed record of each row with lag, from its
- * timestamp (one fetcher, one record a partition). */
-static int time_lags(struct elog_client *c, struct row *rows, size_t n, int64_t now,
-		     struct elog_err *err)
+/*
+ * One pass of time_lags: a fetcher reading the first unconsumed record of
+ * each partition once (the first row of it still unknown; rows of other
+ * groups at the same offset share the read). 1 when rows remain for
+ * another pass (another group's offset in a partition read here).
+ */
+static int time_lag_pass(struct elog_client *c, struct row *rows, size_t n, int64_t now,
+			 int pass, struct elog_err *err)
 {
 	struct elog_fetcher_config fc;
 	struct elog_fetcher *f;
@@ -242,51 +247,95 @@ static int time_lags(struct elog_client *c, struct row *rows, size_t n, int64_t 
 	fc.out_of_range = ELOG_OUT_OF_RANGE_EARLIEST;
 	if (!(f = elog_fetcher_new(c, &fc, err)))
 		return -1;
+	/*
+	 * A topic is added whole, from its start (two LIST_OFFSETS for all its
+	 * partitions, where one add a partition costs two each: 2,000 round
+	 * trips for 1,000 partitions), then each partition wanted is moved to
+	 * its offset and the others are removed.
+	 */
 	for (size_t i = 0; i < n; i++) {
-		struct elog_pos from = {ELOG_POS_OFFSET, rows[i].c->offset};
-		struct elog_pos to = {ELOG_POS_OFFSET, rows[i].c->offset + 1};
-		int added_before = 0;
-		rows[i].time_lag_ms = rows[i].lag > 0 ? -1 : 0;
-		if (rows[i].lag <= 0)
+		struct elog_pos from = {ELOG_POS_EARLIEST, 0};
+		int topic_added = 0, partition_taken = 0;
+		if (rows[i].time_lag_ms >= 0 || rows[i].pass)
 			continue;
-		/* One topic partition, several groups: the first group's read serves all. */
 		for (size_t k = 0; k < i; k++)
-			if (rows[k].lag > 0 && rows[k].c->partition == rows[i].c->partition &&
-			    rows[k].c->offset == rows[i].c->offset &&
-			    strcmp(rows[k].c->topic, rows[i].c->topic) == 0)
-				added_before = 1;
-		if (added_before)
+			if (rows[k].pass == pass && strcmp(rows[k].c->topic, rows[i].c->topic) == 0) {
+				topic_added = 1;
+				partition_taken |= rows[k].c->partition == rows[i].c->partition;
+			}
+		if (partition_taken) {
+			rc = 1; /* read at another offset in this pass: the next one */
 			continue;
-		if (elog_fetcher_position(f, rows[i].c->topic, rows[i].c->partition) >= 0)
-			continue; /* same partition, another offset: the first one's time only */
-		if (elog_fetcher_add(f, rows[i].c->topic, (int32_t)rows[i].c->partition, &from, &to,
-				     err) < 0) {
+		}
+		if (!topic_added &&
+		    elog_fetcher_add(f, rows[i].c->topic, -1, &from, NULL, err) < 0) {
 			rc = -1;
 			goto out;
 		}
+		if (elog_fetcher_seek(f, rows[i].c->topic, rows[i].c->partition, rows[i].c->offset,
+				      err) < 0) {
+			rc = -1;
+			goto out;
+		}
+		rows[i].pass = pass;
 		want++;
+	}
+	for (size_t p = 0; p < elog_fetcher_partition_count(f); p++) {
+		const struct elog_fetch_partition *fp = elog_fetcher_partition(f, p);
+		int wanted = 0;
+		for (size_t k = 0; k < n && !wanted; k++)
+			wanted = rows[k].pass == pass && rows[k].c->partition == fp->id &&
+				 strcmp(rows[k].c->topic, fp->topic) == 0;
+		if (!wanted)
+			(void)elog_fetcher_remove(f, fp->topic, fp->id, NULL);
 	}
 	while (want > 0) {
 		struct elog_fetched out;
+		int64_t at;
 		int got = elog_fetcher_next(f, &out, 2000, err);
 		if (got < 0) {
 			rc = -1;
 			goto out;
 		}
 		if (got == 0)
-			break;
-		if (got != 1 || !out.record)
-			continue;
-		for (size_t i = 0; i < n; i++)
-			if (rows[i].lag > 0 && rows[i].time_lag_ms < 0 &&
-			    rows[i].c->partition == out.partition &&
-			    strcmp(rows[i].c->topic, out.topic) == 0)
-				rows[i].time_lag_ms =
-					now > out.record->timestamp_ms ? now - out.record->timestamp_ms : 0;
+			break; /* the rest stay unknown (-1) */
+		if (got != 1 || !out.record ||
+		    elog_fetcher_remove(f, out.topic, out.partition, NULL) < 0)
+			continue; /* removed already: a record fetched before the removal */
 		want--;
+		at = now > out.record->timestamp_ms ? now - out.record->timestamp_ms : 0;
+		/* The record is the first at or after the offset asked (start), so
+		 * the first unconsumed one of every row committed in [start, it]. */
+		for (size_t i = 0; i < n; i++) {
+			int64_t start = -1;
+			if (rows[i].pass != pass || rows[i].c->partition != out.partition ||
+			    strcmp(rows[i].c->topic, out.topic) != 0)
+				continue;
+			start = rows[i].c->offset;
+			for (size_t k = 0; k < n; k++)
+				if (rows[k].time_lag_ms < 0 && rows[k].c->partition == out.partition &&
+				    rows[k].c->offset >= start && rows[k].c->offset <= out.record->offset &&
+				    strcmp(rows[k].c->topic, out.topic) == 0)
+					rows[k].time_lag_ms = at;
+			break;
+		}
 	}
 out:
 	elog_fetcher_free(f);
+	return rc;
+}
+
+/* The age of the first unconsumed record of each row with lag, from its
+ * timestamp: a fetcher per pass, one record a partition. */
+static int time_lags(struct elog_client *c, struct row *rows, size_t n, int64_t now,
+		     struct elog_err *err)
+{
+	int rc, pass = 1;
+
+	for (size_t i = 0; i < n; i++)
+		rows[i].time_lag_ms = rows[i].lag > 0 ? -1 : 0;
+	while ((rc = time_lag_pass(c, rows, n, now, pass++, err)) == 1)
+		;
 	return rc;
 }
 
