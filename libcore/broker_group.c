@@ -228,7 +228,8 @@ static int apply_batch(struct elog_groups *gs, struct group_table *tb, const uin
 	if (elog_batch_header_decode(batch, len, &h, err) < 0)
 		return -1;
 	if (h.attributes & ELOG_BATCH_ATTR_CONTROL) {
-		tb->applied = elog_batch_last_offset(&h) + 1;
+		if (elog_batch_last_offset(&h) < hw)
+			tb->applied = elog_batch_last_offset(&h) + 1;
 		return 0;
 	}
 	if (elog_batch_reader_open(&gs->reader, batch, len, err) < 0)
@@ -868,12 +869,13 @@ static void put_committed(struct elog_wire_w *w, uint32_t partition, const struc
 			elog_wire_put_i64(w, cv.window[i][k]);
 }
 
-/* Every commit of the group, sorted by topic and partition. */
-static void fetch_all(struct elog_wire_w *w, const struct group_table *tb, const char *group,
-		      size_t glen)
+/* Every commit of the group into *out (sorted by topic and partition; free
+ * it); -1 out of memory. */
+static int collect(const struct group_table *tb, const char *group, size_t glen,
+		   struct fetched **out, size_t *count)
 {
 	struct fetched *all = NULL;
-	size_t n = 0, cap = 0, topics = 0;
+	size_t n = 0, cap = 0;
 
 	for (uint32_t i = 0; i < tb->slot_count; i++)
 		for (const struct kv *e = tb->slots[i]; e; e = e->next) {
@@ -889,8 +891,10 @@ static void fetch_all(struct elog_wire_w *w, const struct group_table *tb, const
 				struct fetched *grown;
 				cap = cap ? cap * 2 : 64;
 				grown = realloc(all, cap * sizeof(*all));
-				if (!grown)
-					break;
+				if (!grown) {
+					free(all);
+					return -1;
+				}
 				all = grown;
 			}
 			all[n].topic = k + 5 + glen;
@@ -901,6 +905,15 @@ static void fetch_all(struct elog_wire_w *w, const struct group_table *tb, const
 		}
 	if (n)
 		qsort(all, n, sizeof(*all), fetched_cmp);
+	*out = all;
+	*count = n;
+	return 0;
+}
+
+static void put_all(struct elog_wire_w *w, const struct fetched *all, size_t n)
+{
+	size_t topics = 0;
+
 	for (size_t i = 0; i < n; i++)
 		topics += i == 0 || !same_topic(&all[i - 1], &all[i]);
 	elog_wire_put_u32(w, (uint32_t)topics);
@@ -913,7 +926,6 @@ static void fetch_all(struct elog_wire_w *w, const struct group_table *tb, const
 		for (; i < j; i++)
 			put_committed(w, all[i].partition, all[i].e);
 	}
-	free(all);
 }
 
 void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_header *rq,
@@ -958,14 +970,23 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 		elog_broker_reply_error(c, rq, code, msg);
 		return;
 	}
-	elog_wire_w_init(&w, &c->out);
-	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	topics = elog_wire_get_count(&again, 2 + 4);
 	if (topics == 0) {
-		fetch_all(&w, tb, group, glen);
+		struct fetched *all;
+		size_t n;
+		if (collect(tb, group, glen, &all, &n) < 0) {
+			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+			return;
+		}
+		elog_wire_w_init(&w, &c->out);
+		elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
+		put_all(&w, all, n);
+		free(all);
 		elog_broker_finish(c, &w);
 		return;
 	}
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_u32(&w, topics);
 	for (uint32_t i = 0; i < topics; i++) {
 		const char *topic;

@@ -186,10 +186,15 @@ elog_file_size() {
 # 127.0.0.1:PORT it listens on (port 0 picks a free one; the line tells).
 elog_broker_wait() {
 	local name=$1 secs=${2:-20}
-	elog_wait_until "$secs" grep -q ' msg=ready ' "$ELOG_TMP/$name.err" ||
+	# Until the whole line is there: a line may reach the file in pieces.
+	elog_wait_until "$secs" elog_ready_addr "$name" ||
 		fail "$name is not ready: $(cat "$ELOG_TMP/$name.err")"
-	ELOG_ADDR=$(sed -n 's/.* msg=ready listen=\([^ ]*\) .*/\1/p' "$ELOG_TMP/$name.err" | tail -n 1)
-	[ -n "$ELOG_ADDR" ] || fail "no listen= in the ready line of $name: $(cat "$ELOG_TMP/$name.err")"
+}
+
+# elog_ready_addr NAME — NAME's ready line is complete: its address into ELOG_ADDR.
+elog_ready_addr() {
+	ELOG_ADDR=$(sed -n 's/.* msg=ready listen=\([^ ]*\) .*/\1/p' "$ELOG_TMP/$1.err" | tail -n 1)
+	[ -n "$ELOG_ADDR" ]
 }
 
 # Network namespaces per test (elog_netns_setup, partitions, heal, teardown).
