@@ -49,6 +49,7 @@ struct kv {
 
 struct group_table {
 	int64_t applied;     /* the next offset to read */
+	int64_t failed_hw;   /* a read failed at this high watermark: not again until it moves */
 	struct kv **slots;
 	uint32_t slot_count, count;
 };
@@ -213,8 +214,10 @@ static struct group_table *tables_for(struct elog_groups *gs, const struct elog_
 		return NULL;
 	gs->table_count = t->partition_count;
 	gs->incarnation = t->incarnation;
-	for (uint32_t i = 0; i < t->partition_count; i++)
+	for (uint32_t i = 0; i < t->partition_count; i++) {
 		gs->tables[i].applied = -1;
+		gs->tables[i].failed_hw = -1;
+	}
 	return gs->tables;
 }
 
@@ -263,6 +266,10 @@ static int table_read(struct elog_broker *b, struct elog_groups *gs, struct grou
 	struct elog_err err;
 	char v[ELOG_LOG_VALUE_MAX];
 
+	/* Damaged data (or no memory) failed the last read: nothing new to try
+	 * until the log moves, and the error is logged once, not every turn. */
+	if (tb->failed_hw == hw)
+		return -1;
 	/* Behind the log's start, or past a high watermark that moved back (a
 	 * damaged replica cut below it): read everything again. */
 	if (tb->applied < start || tb->applied > hw) {
@@ -300,6 +307,7 @@ failed:
 			 "topic=%s partition=%u offset=%" PRId64 " error=%s", ELOG_GROUPS_TOPIC, p->id,
 			 tb->applied, elog_logfmt_value(v, sizeof(v), err.msg));
 	table_clear(gs, tb);
+	tb->failed_hw = hw;
 	return -1;
 }
 
@@ -410,9 +418,20 @@ static struct elog_partition *coordinated(struct elog_broker *b, const char *gro
 		return NULL;
 	}
 	*code = ELOG_PE_COORDINATOR_LOADING;
-	if ((b->cluster && !elog_broker_raft_leader_current(p)) ||
-	    table_read(b, gs, &tables[i], p, GROUP_READ_TURN_BYTES) != 1) {
+	if (b->cluster && !elog_broker_raft_leader_current(p)) {
+		snprintf(msg, cap, "%s/%u: a new leader, before its own term committed",
+			 ELOG_GROUPS_TOPIC, i);
+		return NULL;
+	}
+	switch (table_read(b, gs, &tables[i], p, GROUP_READ_TURN_BYTES)) {
+	case 1:
+		break;
+	case 0:
 		snprintf(msg, cap, "reading %s/%u", ELOG_GROUPS_TOPIC, i);
+		return NULL;
+	default:
+		*code = ELOG_PE_STORAGE_ERROR;
+		snprintf(msg, cap, "cannot read %s/%u (the broker log says why)", ELOG_GROUPS_TOPIC, i);
 		return NULL;
 	}
 	*tb = &tables[i];

@@ -62,6 +62,30 @@ topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= wind
 	assert_output ""
 }
 
+@test "a flipped byte in __groups: that partition's groups get STORAGE_ERROR, said once in the log; the others work" {
+	local part other o
+	start_one
+	run -0 probe coordinator g1
+	part=$(sed -n 's/.* partition=\([0-9]*\) .*/\1/p' <<<"$output")
+	for o in g2 g3 g4 g5 g6 g7 g8 g9; do
+		run -0 probe coordinator "$o"
+		[[ $output == *" partition=$part "* ]] || { other=$o; break; }
+	done
+	[ -n "$other" ] || fail "every group in partition $part"
+	probe commit g1 t:0=5 >/dev/null
+	probe commit "$other" t:0=7 >/dev/null
+	elog_stop b
+	elog_flip_byte "data/__groups/$part/00000000000000000000.log" 100
+	start_one
+	run -0 probe committed g1
+	assert_output "error=STORAGE_ERROR message=\"cannot read __groups/$part (the broker log says why)\""
+	run -0 probe commit g1 t:0=6
+	assert_output --partial "error=STORAGE_ERROR"
+	run -0 probe committed "$other"
+	assert_output "topic=t partition=0 error=NONE offset=7 high_watermark=-1 timed=1 metadata= window="
+	[ "$(grep -c 'msg="group offsets not read"' b.err)" = 1 ] || fail "$(grep 'group offsets' b.err)"
+}
+
 @test "the window keeps the 15 commits before the newest" {
 	start_one
 	probe coordinator g >/dev/null
