@@ -56,7 +56,7 @@ enum {
 
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "host:port,... (default $ELOG_BROKERS or 127.0.0.1:7411)"},
-	{'g', "group", "GROUP", "a consumer group (repeatable; at least one)"},
+	{'g', "group", "GROUP", "a consumer group (repeatable; default: every group)"},
 	{'t', "topic", "TOPIC", "only these topics (repeatable)"},
 	{OPT_JSON, "json", NULL, "print JSON"},
 	{OPT_PROMETHEUS, "prometheus", NULL, "print the Prometheus text exposition format"},
@@ -71,8 +71,8 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "-g group ... [-t topic ...] [--json | --prometheus] [--warn limit] [--crit "
-		    "limit]\n"
+	.synopsis = "[-g group ...] [-t topic ...] [--json | --prometheus] [--warn limit] "
+		    "[--crit limit]\n"
 		    "                [--stop-after duration] [-b brokers]",
 	.summary = "Show how far consumer groups are behind, and whether they keep up.",
 	.options = options,
@@ -157,9 +157,6 @@ static int parse_options(struct options *o, int argc, char **argv)
 		return rc;
 	if (o->json && o->prometheus)
 		return elog_cli_usage_error(&program, "--json and --prometheus: give one");
-	if (!o->group_count)
-		return elog_cli_usage_error(&program, "missing -g GROUP (listing every group is not "
-					    "built yet)");
 	if (g.index < argc)
 		return elog_cli_usage_error(&program, "unexpected operand '%s'", argv[g.index]);
 	return -1;
@@ -497,7 +494,10 @@ static int topic_wanted(const struct options *o, const char *topic)
 int main(int argc, char **argv)
 {
 	static struct options o;
-	static struct elog_committed_list lists[GROUPS_MAX];
+	struct elog_committed_list *lists = NULL;
+	char **listed = NULL;
+	const char **groups = NULL;
+	size_t group_count = 0, listed_count = 0;
 	struct elog_client_config cc;
 	struct elog_client *c;
 	struct row *rows = NULL;
@@ -520,12 +520,27 @@ int main(int argc, char **argv)
 		return EXIT_UNKNOWN;
 	}
 	rc = EXIT_UNKNOWN;
-	for (size_t g = 0; g < o.group_count; g++) {
-		if (elog_client_fetch_offsets(c, o.groups[g], NULL, NULL, 0, &lists[g], &err) < 0)
+	if (o.group_count) {
+		groups = o.groups;
+		group_count = o.group_count;
+	} else {
+		/* Every group: each broker lists those it coordinates. */
+		if (elog_client_list_groups(c, &listed, &listed_count, &err) < 0)
 			goto failed;
-		if (!lists[g].count) {
+		groups = (const char **)listed;
+		group_count = listed_count;
+	}
+	if (group_count && !(lists = calloc(group_count, sizeof(*lists)))) {
+		elog_err_set(&err, ELOG_E_NOMEM, "out of memory");
+		goto failed;
+	}
+	for (size_t g = 0; g < group_count; g++) {
+		if (elog_client_fetch_offsets(c, groups[g], NULL, NULL, 0, &lists[g], &err) < 0)
+			goto failed;
+		/* Named and without commits: a typo in a cron line must not look OK. */
+		if (!lists[g].count && o.group_count) {
 			elog_err_set(&err, ELOG_E_INVAL, "group '%s' has no committed offsets",
-				     o.groups[g]);
+				     groups[g]);
 			goto failed;
 		}
 		for (size_t i = 0; i < lists[g].count; i++) {
@@ -540,7 +555,7 @@ int main(int argc, char **argv)
 				}
 				rows = grown;
 			}
-			rows[n++] = (struct row){.group = o.groups[g], .c = &lists[g].items[i]};
+			rows[n++] = (struct row){.group = groups[g], .c = &lists[g].items[i]};
 		}
 	}
 	/* The high watermarks, a topic at a time (a group's rows are sorted). */
@@ -597,8 +612,10 @@ failed:
 	elog_cli_error("%s", err.msg);
 done:
 	free(rows);
-	for (size_t g = 0; g < o.group_count; g++)
+	for (size_t g = 0; lists && g < group_count; g++)
 		elog_committed_release(&lists[g]);
+	free(lists);
+	elog_group_names_release(listed, listed_count);
 	elog_client_free(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		elog_cli_error_errno(errno, "cannot write to stdout");

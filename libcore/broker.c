@@ -804,6 +804,7 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_FIND_COORDINATOR: elog_broker_find_coordinator(c, h, &r); break;
 	case ELOG_API_OFFSET_COMMIT: elog_broker_offset_commit(c, h, &r); break;
 	case ELOG_API_OFFSET_FETCH: elog_broker_offset_fetch(c, h, &r); break;
+	case ELOG_API_LIST_GROUPS: elog_broker_list_groups(c, h, &r); break;
 	case ELOG_API_RAFT:
 		elog_broker_raft_frame(c, h, body, len);
 		break;

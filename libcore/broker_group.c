@@ -1035,3 +1035,96 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 	}
 	elog_broker_finish(c, &w);
 }
+
+/* ---------------------------------------------------------------- LIST_GROUPS */
+
+struct name_ref {
+	const uint8_t *name;
+	size_t len;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The groups this broker coordinates: those with commits in the
+ * __groups partitions it leads and has read, sorted, each once; and which
+ * partitions those were (of how many), so that a client asking every
+ * broker knows when the union is whole: every partition covered by the
+ * broker that leads it, however many brokers did not answer.
+ */
+void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header *rq,
+			     struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_topic *t = elog_store_find(b->store, ELOG_GROUPS_TOPIC,
+					       strlen(ELOG_GROUPS_TOPIC));
+	struct elog_groups *gs = groups_get(b);
+	struct group_table *tables = NULL;
+	struct name_ref *names = NULL;
+	size_t n = 0, cap = 0, out = 0;
+	uint32_t covered = 0, *cover = NULL;
+	struct elog_wire_w w;
+
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, rq, r);
+	if (t && (!gs || !(tables = tables_for(gs, t)) ||
+		  !(cover = malloc(t->partition_count * sizeof(*cover))))) {
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	for (uint32_t i = 0; t && i < t->partition_count; i++) {
+		struct elog_partition *p = t->partitions[i];
+		const struct group_table *tb = &tables[i];
+		if (!p->log || (b->cluster && !elog_broker_raft_leads(p)))
+			continue;
+		if ((b->cluster && !elog_broker_raft_leader_current(p)) ||
+		    table_read(b, gs, &tables[i], p, GROUP_READ_TURN_BYTES) != 1)
+			continue;
+		cover[covered++] = i;
+		for (uint32_t k = 0; k < tb->slot_count; k++)
+			for (const struct kv *e = tb->slots[k]; e; e = e->next) {
+				size_t glen;
+				if (e->key_len < 3 || e->data[0] != GROUP_KEY_OFFSET)
+					continue;
+				glen = elog_get16(e->data + 1);
+				if (e->key_len < 3 + glen)
+					continue;
+				if (n == cap) {
+					struct name_ref *grown;
+					cap = cap ? cap * 2 : 64;
+					if (!(grown = realloc(names, cap * sizeof(*names)))) {
+						free(names);
+						free(cover);
+						elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT,
+									"out of memory");
+						return;
+					}
+					names = grown;
+				}
+				names[n++] = (struct name_ref){e->data + 3, glen};
+			}
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++)
+		out += i == 0 || name_cmp(&names[i - 1], &names[i]) != 0;
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
+	elog_wire_put_u32(&w, t ? t->partition_count : 0);
+	elog_wire_put_u32(&w, covered);
+	for (uint32_t i = 0; i < covered; i++)
+		elog_wire_put_u32(&w, cover[i]);
+	free(cover);
+	elog_wire_put_u32(&w, (uint32_t)out);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || name_cmp(&names[i - 1], &names[i]) != 0)
+			elog_wire_put_string(&w, (const char *)names[i].name, names[i].len);
+	free(names);
+	elog_broker_finish(c, &w);
+}

@@ -373,6 +373,8 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 			       struct elog_wire_r *r);
 void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_header *rq,
 			      struct elog_wire_r *r);
+void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header *rq,
+			     struct elog_wire_r *r);
 /* A commit is answered once committed and read into its table. */
 int elog_broker_commit_done(struct elog_waiter *w);
 void elog_broker_commit_answer(struct elog_waiter *w);

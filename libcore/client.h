@@ -469,6 +469,13 @@ int elog_client_fetch_offsets(struct elog_client *c, const char *group, const ch
 			      const uint32_t *partitions, size_t n, struct elog_committed_list *out,
 			      struct elog_err *err);
 void elog_committed_release(struct elog_committed_list *l);
+/* Every group with commits, from every broker (each lists those it
+ * coordinates), sorted, each once; into *names (release with
+ * elog_group_names_release). Fails when a broker cannot be asked: a list
+ * missing its groups would look complete. */
+int elog_client_list_groups(struct elog_client *c, char ***names, size_t *count,
+			    struct elog_err *err);
+void elog_group_names_release(char **names, size_t n);
 
 #define ELOG_OFFSET_LATEST (-1)     /* list offsets: the high watermark */
 #define ELOG_OFFSET_EARLIEST (-2)   /* list offsets: the log start */

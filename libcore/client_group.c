@@ -347,3 +347,158 @@ int elog_client_fetch_offsets(struct elog_client *c, const char *group, const ch
 	}
 	return 0;
 }
+
+/* ------------------------------------------------------------ list */
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void elog_group_names_release(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Ask broker addr for its groups: names appended to *names, the
+ * partitions it covered marked in covered[0..parts). 0, or -1 (err). */
+static int list_at(struct elog_client *c, const struct elog_broker_addr *addr, char ***names,
+		   size_t *n, size_t *cap, uint8_t **covered, uint32_t *parts, struct elog_err *err)
+{
+	struct elog_wire_r r;
+	const char *msg;
+	size_t msg_len;
+	int16_t code;
+	uint32_t total, k;
+
+	if (elog_client_call_addr(c, addr, ELOG_API_LIST_GROUPS, NULL, NULL, &r, &code, &msg,
+				  &msg_len, err) < 0)
+		return -1;
+	if (code)
+		return elog_client_err_proto(err, code, msg, msg_len, "list groups at %s:%u",
+					     addr->host, (unsigned)addr->port);
+	total = elog_wire_get_u32(&r);
+	if (!r.failed && total > *parts) {
+		uint8_t *grown = realloc(*covered, total);
+		if (!grown)
+			return elog_err_set(err, ELOG_E_NOMEM, "list groups: out of memory");
+		memset(grown + *parts, 0, total - *parts);
+		*covered = grown;
+		*parts = total;
+	}
+	for (uint32_t i = 0, m = elog_wire_get_count(&r, 4); i < m && !r.failed; i++) {
+		uint32_t p = elog_wire_get_u32(&r);
+		if (p < *parts)
+			(*covered)[p] = 1;
+	}
+	k = elog_wire_get_count(&r, 2);
+	for (uint32_t j = 0; j < k && !r.failed; j++) {
+		const char *s;
+		size_t len;
+		elog_wire_get_string(&r, &s, &len);
+		if (r.failed)
+			break;
+		if (*n == *cap) {
+			size_t grow = *cap ? *cap * 2 : 64;
+			char **grown = realloc(*names, grow * sizeof(**names));
+			if (!grown)
+				return elog_err_set(err, ELOG_E_NOMEM, "list groups: out of memory");
+			*names = grown;
+			*cap = grow;
+		}
+		if (!((*names)[*n] = dup_span(s, len)))
+			return elog_err_set(err, ELOG_E_NOMEM, "list groups: out of memory");
+		(*n)++;
+	}
+	if (elog_wire_r_end(&r, err) < 0)
+		return elog_err_prefix(err, "list groups at %s:%u: bad answer", addr->host,
+				       (unsigned)addr->port);
+	return 0;
+}
+
+int elog_client_list_groups(struct elog_client *c, char ***names_out, size_t *count,
+			    struct elog_err *err)
+{
+	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
+	char **names = NULL;
+	uint8_t *covered = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t parts = 0, attempt = 0;
+	int rc = -1;
+
+	*names_out = NULL;
+	*count = 0;
+	/*
+	 * Every broker lists the groups of the __groups partitions it leads;
+	 * the list is whole once every partition was covered, whichever
+	 * brokers did not answer (a dead one leads nothing). Until then, or
+	 * the timeout, the brokers are asked again.
+	 */
+	for (;;) {
+		const struct elog_metadata *md = elog_client_metadata(c, NULL, 0, err);
+		struct elog_err first;
+		uint32_t missing = 0;
+		int failed = 0;
+		if (!md)
+			goto out;
+		elog_group_names_release(names, n);
+		names = NULL;
+		n = cap = 0;
+		if (covered)
+			memset(covered, 0, parts);
+		for (uint32_t i = 0; i < md->broker_count; i++) {
+			struct elog_broker_addr a;
+			struct elog_err e;
+			snprintf(a.host, sizeof(a.host), "%s", md->brokers[i].host);
+			a.port = md->brokers[i].port;
+			if (list_at(c, &a, &names, &n, &cap, &covered, &parts, &e) < 0) {
+				if (e.code == ELOG_E_NOMEM) {
+					*err = e;
+					goto out;
+				}
+				if (!failed++)
+					first = e;
+			}
+		}
+		for (uint32_t p = 0; p < parts; p++)
+			missing += !covered[p];
+		if (!missing && (parts || !failed))
+			break;
+		if (elog_clock_ms() >= deadline) {
+			if (failed)
+				*err = first;
+			else
+				elog_err_set(err, ELOG_E_IO, "%u partitions of __groups have no leader "
+					     "that answered", missing);
+			elog_err_prefix(err, "list groups");
+			goto out;
+		}
+		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
+					       c->config.retry_backoff_max_ms, elog_client_random()));
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), str_cmp);
+	/* A group whose partition moved between two answers may be named twice. */
+	if (n > 1) {
+		size_t w = 1;
+		for (size_t i = 1; i < n; i++) {
+			if (strcmp(names[i], names[w - 1]) == 0)
+				free(names[i]);
+			else
+				names[w++] = names[i];
+		}
+		n = w;
+	}
+	rc = 0;
+out:
+	free(covered);
+	if (rc < 0) {
+		elog_group_names_release(names, n);
+		return -1;
+	}
+	*names_out = names;
+	*count = n;
+	return 0;
+}

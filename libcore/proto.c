@@ -62,6 +62,7 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_FIND_COORDINATOR] = "FIND_COORDINATOR",
 	[ELOG_API_OFFSET_COMMIT] = "OFFSET_COMMIT",
 	[ELOG_API_OFFSET_FETCH] = "OFFSET_FETCH",
+	[ELOG_API_LIST_GROUPS] = "LIST_GROUPS",
 };
 
 const char *elog_proto_error_name(int code)
@@ -96,6 +97,7 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_FIND_COORDINATOR] = 1,
 	[ELOG_API_OFFSET_COMMIT] = 1,
 	[ELOG_API_OFFSET_FETCH] = 1,
+	[ELOG_API_LIST_GROUPS] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

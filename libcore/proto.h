@@ -70,6 +70,7 @@ enum elog_api {
 	ELOG_API_FIND_COORDINATOR = 12, /* consumer groups (docs/groups.md) */
 	ELOG_API_OFFSET_COMMIT = 13,
 	ELOG_API_OFFSET_FETCH = 14,
+	ELOG_API_LIST_GROUPS = 15,
 	ELOG_API__COUNT
 };
 

@@ -199,6 +199,11 @@ topic=t partition=1 error=NONE"
 	assert_line --index 1 --partial "topic=t partition=1 error=NONE offset=100 "
 	run -0 probe commit g1 t:0=51
 	assert_output "topic=t partition=0 error=NONE"
+	# Without -g, from any broker: the groups every broker coordinates.
+	elog-topic -b "127.0.0.1:${PORTS[other]}" create -p 2 t
+	run -0 elog-lag -b "127.0.0.1:${PORTS[other]}"
+	assert_line --index 0 --regexp "^g1	t	0	51	[0-9]+	0	0	OK\$"
+	assert_line --index 1 --regexp "^g1	t	1	100	[0-9]+	0	0	OK\$"
 	# Back: the old coordinator catches up and holds the same commits.
 	cluster_start "$coord"
 	elog_wait_until 30 cluster_same_records "__groups/$part" 1 2 3 || fail "the replicas differ"
@@ -315,6 +320,9 @@ lag_setup() {
 	run -1 elog-lag -g w
 	run -0 elog-lag -g g -t nosuch
 	assert_output ""
+	# Without -g: every group the brokers coordinate (LIST_GROUPS).
+	run -2 elog-lag
+	assert_equal "$(cut -f1 <<<"$output" | uniq | tr '\n' ' ')" "g r w "
 	run -2 elog-lag -g g --json
 	assert_output --regexp '^\[\{"group":"g","topic":"t","partition":0,"committed":100,"high_watermark":100,"lag":0,"time_lag_ms":0,"commit_time_ms":[0-9]+,"status":"OK"\},\{"group":"g","topic":"t","partition":1,"committed":10,"high_watermark":50,"lag":40,"time_lag_ms":[0-9]+,"commit_time_ms":[0-9]+,"status":"STALL"\},'
 	[ "$(grep -o '{"group"' <<<"$output" | wc -l)" = 3 ]
@@ -349,8 +357,8 @@ lag_setup() {
 	# A bad command line is UNKNOWN (3), as Nagios plugins have it.
 	run -3 elog-lag -g ok --warn soon
 	assert_line --index 0 --partial "--warn: expected records (1000) or a time lag (5m)"
-	run -3 elog-lag
-	assert_line --index 0 --partial "missing -g GROUP"
+	run -3 elog-lag -g ''
+	assert_line --index 0 --partial "-g: a group name is 1 to 255 bytes"
 	run -3 elog-lag -g ok --json --prometheus
 	run -0 elog-lag --help
 }
