@@ -209,8 +209,18 @@ static enum status judge(const struct row *r, int64_t now, int64_t stop_after_ms
 	if (r->lag <= 0)
 		return ST_OK;
 	span = n > 1 ? at[0] - at[n - 1] : 0;
-	if (now - at[0] > (span > stop_after_ms ? span : stop_after_ms))
+	if (span < stop_after_ms)
+		span = stop_after_ms;
+	/* No commit for that long, and records waiting that long: a consumer
+	 * that commits only when it reads, idle until a burst came a moment
+	 * ago, is not stopped. */
+	if (now - at[0] > span && (r->time_lag_ms < 0 || r->time_lag_ms > span))
 		return ST_STOP;
+	/* A commit of the window that saw no lag: it was keeping up (Burrow's
+	 * first rule); what it has not read yet came since. */
+	for (uint32_t i = 0; i < n; i++)
+		if (hw[i] >= 0 && hw[i] <= off[i])
+			return ST_OK;
 	if (n >= 2 && off[n - 1] == off[0])
 		return ST_STALL;
 	for (uint32_t i = 0; i + 1 < n; i++) {
@@ -242,6 +252,7 @@ static int time_lag_pass(struct elog_client *c, struct row *rows, size_t n, int6
 	fc.max_wait_ms = 100;
 	fc.partition_max_bytes = 1024;
 	fc.out_of_range = ELOG_OUT_OF_RANGE_EARLIEST;
+	fc.report_caught_up = 1;
 	if (!(f = elog_fetcher_new(c, &fc, err)))
 		return -1;
 	/*
@@ -296,6 +307,20 @@ static int time_lag_pass(struct elog_client *c, struct row *rows, size_t n, int6
 		}
 		if (got == 0)
 			break; /* the rest stay unknown (-1) */
+		if (got == ELOG_FETCHER_CAUGHT_UP) {
+			/* Read to the end and no record: only control batches (a new
+			 * leader's term start) lie past the commit; nothing to consume. */
+			for (size_t i = 0; i < n; i++)
+				if (rows[i].pass == pass && rows[i].time_lag_ms < 0 &&
+				    rows[i].c->partition == out.partition &&
+				    strcmp(rows[i].c->topic, out.topic) == 0) {
+					rows[i].time_lag_ms = 0;
+					rows[i].lag = 0;
+				}
+			if (elog_fetcher_remove(f, out.topic, out.partition, NULL) == 0)
+				want--;
+			continue;
+		}
 		if (got != 1 || !out.record ||
 		    elog_fetcher_remove(f, out.topic, out.partition, NULL) < 0)
 			continue; /* removed already: a record fetched before the removal */
@@ -481,6 +506,38 @@ static int past(const struct limit *l, const struct row *r)
 			  (l->ms >= 0 && r->time_lag_ms > l->ms));
 }
 
+/*
+ * Whether a commit's topic and partition exist now. Commits of a deleted
+ * topic stay until the group is deleted: left out, said once, so that one
+ * stale commit does not make every check of the group unknown.
+ */
+static int topic_exists(struct elog_client *c, const char *group, const struct elog_committed *e)
+{
+	static char said_group[256], said_topic[ELOG_TOPIC_NAME_MAX + 1];
+	static char known[ELOG_TOPIC_NAME_MAX + 1];
+	static int64_t known_partitions = -2; /* of `known`; -1: no such topic */
+
+	/* A group's commits come sorted by topic: one metadata call a topic. */
+	if (known_partitions == -2 || strcmp(known, e->topic) != 0) {
+		const char *names[1] = {e->topic};
+		const struct elog_metadata *md = elog_client_metadata(c, names, 1, NULL);
+		const struct elog_meta_topic *t = md ? elog_metadata_topic(md, e->topic) : NULL;
+		if (!md)
+			return 1; /* unreachable: the next call says so */
+		snprintf(known, sizeof(known), "%s", e->topic);
+		known_partitions = t && !t->error ? (int64_t)t->partition_count : -1;
+	}
+	if ((int64_t)e->partition < known_partitions)
+		return 1;
+	if (strcmp(said_group, group) != 0 || strcmp(said_topic, e->topic) != 0) {
+		elog_cli_warn("group '%s': topic '%s'%s does not exist now: its commits are left out",
+			      group, e->topic, known_partitions >= 0 ? " (a partition of it)" : "");
+		snprintf(said_group, sizeof(said_group), "%s", group);
+		snprintf(said_topic, sizeof(said_topic), "%s", e->topic);
+	}
+	return 0;
+}
+
 static int topic_wanted(const struct options *o, const char *topic)
 {
 	if (!o->topic_count)
@@ -543,8 +600,10 @@ int main(int argc, char **argv)
 				     groups[g]);
 			goto failed;
 		}
+		size_t before = n;
 		for (size_t i = 0; i < lists[g].count; i++) {
-			if (!topic_wanted(&o, lists[g].items[i].topic))
+			if (!topic_wanted(&o, lists[g].items[i].topic) ||
+			    !topic_exists(c, groups[g], &lists[g].items[i]))
 				continue;
 			if (n == cap) {
 				struct row *grown;
@@ -556,6 +615,11 @@ int main(int argc, char **argv)
 				rows = grown;
 			}
 			rows[n++] = (struct row){.group = groups[g], .c = &lists[g].items[i]};
+		}
+		if (n == before && o.group_count && o.topic_count) {
+			elog_err_set(&err, ELOG_E_INVAL, "group '%s' has no commits of the topics named",
+				     groups[g]);
+			goto failed;
 		}
 	}
 	/* The high watermarks, a topic at a time (a group's rows are sorted). */
@@ -594,6 +658,14 @@ int main(int argc, char **argv)
 		goto failed;
 	rc = ELOG_EXIT_OK;
 	for (size_t i = 0; i < n; i++) {
+		if (rows[i].time_lag_ms < 0 &&
+		    ((o.warn.set && o.warn.ms >= 0) || (o.crit.set && o.crit.ms >= 0))) {
+			elog_err_set(&err, ELOG_E_IO,
+				     "group '%s': the time lag of '%s' partition %u could not be read",
+				     rows[i].group, rows[i].c->topic, rows[i].c->partition);
+			rc = EXIT_UNKNOWN;
+			goto failed;
+		}
 		rows[i].status = judge(&rows[i], now, o.stop_after_ms);
 		if (rows[i].status == ST_STOP || rows[i].status == ST_STALL ||
 		    rows[i].status == ST_REWIND || past(&o.crit, &rows[i]))

@@ -159,7 +159,7 @@ static int plan_add(struct plan *p, const char *topic, uint32_t partition, struc
 
 /* The rows of one topic: partition `only` (-1: all of them). */
 static int plan_topic(struct elog_client *c, struct plan *p, const char *topic, int32_t only,
-		      struct elog_err *err)
+		      int named, struct elog_err *err)
 {
 	const char *names[1] = {topic};
 	const struct elog_metadata *md = elog_client_metadata(c, names, 1, err);
@@ -168,6 +168,12 @@ static int plan_topic(struct elog_client *c, struct plan *p, const char *topic, 
 	if (!md)
 		return -1;
 	t = elog_metadata_topic(md, topic);
+	if ((!t || t->error) && !named) {
+		/* A deleted topic's commits stay until the group goes. */
+		elog_cli_warn("topic '%s' does not exist now: its commits are left as they are",
+			      topic);
+		return 0;
+	}
 	if (!t || t->error)
 		return elog_err_set(err, ELOG_E_INVAL, "topic '%s': no such topic", topic);
 	if (only >= 0) {
@@ -238,7 +244,11 @@ static int plan_resolve(struct elog_client *c, const struct options *o, struct p
 		case HOW_LATEST: r->now = end[i]; break;
 		case HOW_TIME: r->now = at[i]; break;
 		case HOW_OFFSET: r->now = o->value; break;
-		case HOW_SHIFT: r->now = (r->old >= 0 ? r->old : first[i]) + o->value; break;
+		case HOW_SHIFT:
+			/* Any client may commit offsets up to INT64_MAX: saturate. */
+			if (__builtin_add_overflow(r->old >= 0 ? r->old : first[i], o->value, &r->now))
+				r->now = o->value < 0 ? INT64_MIN : INT64_MAX;
+			break;
 		case HOW_NONE: break;
 		}
 		if (r->now < first[i])
@@ -279,12 +289,12 @@ int main(int argc, char **argv)
 	if (elog_client_fetch_offsets(c, o.group, NULL, NULL, 0, &have, &err) < 0)
 		goto failed;
 	for (size_t i = 0; i < o.target_count; i++)
-		if (plan_topic(c, &p, o.targets[i].topic, o.targets[i].partition, &err) < 0)
+		if (plan_topic(c, &p, o.targets[i].topic, o.targets[i].partition, 1, &err) < 0)
 			goto failed;
 	/* No topic named: those the group has commits for. */
 	for (size_t i = 0; !o.target_count && i < have.count; i++)
 		if ((i == 0 || strcmp(have.items[i - 1].topic, have.items[i].topic) != 0) &&
-		    plan_topic(c, &p, have.items[i].topic, -1, &err) < 0)
+		    plan_topic(c, &p, have.items[i].topic, -1, 0, &err) < 0)
 			goto failed;
 	if (!p.count) {
 		elog_cli_error("group '%s' has no committed offsets: name the topics to move", o.group);

@@ -219,7 +219,8 @@ void elog_broker_forget_topic(struct elog_broker *b, struct elog_topic *t)
 	for (w = b->waiters; w; w = next) {
 		int touched = 0;
 		next = w->next;
-		for (uint32_t i = 0; i < w->part_count; i++) {
+		/* A commit's append to __groups is the part after its own. */
+		for (uint32_t i = 0; i < w->part_count + (w->kind == WAIT_COMMIT); i++) {
 			struct wait_part *part = &w->parts[i];
 			if (part->p && part->p->topic == t) {
 				part->p = NULL;
@@ -668,6 +669,13 @@ static int parts_walk(struct elog_broker *b, struct elog_wire_r *r,
 
 	skip(r, l->head_bytes);
 	topics = elog_wire_get_count(r, 6);
+	/* Topics of no partitions cost nothing to name, and a waiter per
+	 * named topic: bounded as METADATA's names are. */
+	if (topics > (uint64_t)b->store->topic_count + ELOG_BROKER_UNKNOWN_PARTS_MAX) {
+		snprintf(msg, cap, "%u topics named; the broker has %u", topics,
+			 b->store->topic_count);
+		return -1;
+	}
 	for (uint32_t i = 0; i < topics && !r->failed; i++) {
 		const char *name;
 		const uint8_t *data;
@@ -675,7 +683,8 @@ static int parts_walk(struct elog_broker *b, struct elog_wire_r *r,
 		uint32_t count;
 		struct elog_topic *t;
 		elog_wire_get_string(r, &name, &len);
-		count = elog_wire_get_count(r, 4 + l->entry_bytes + (l->entry_has_bytes ? 4 : 0));
+		count = elog_wire_get_count(r, 4 + l->entry_bytes + (l->entry_has_bytes ? 4 : 0) +
+						       (l->entry_has_string ? 2 : 0));
 		t = elog_store_find(b->store, name, len);
 		if (t && count > t->partition_count) {
 			snprintf(msg, cap, "topic \"%.*s\" is named with %u partitions; it has %u",
@@ -697,6 +706,11 @@ static int parts_walk(struct elog_broker *b, struct elog_wire_r *r,
 			skip(r, l->entry_bytes);
 			if (l->entry_has_bytes)
 				elog_wire_get_bytes(r, &data, &dlen);
+			if (l->entry_has_string) {
+				const char *s;
+				size_t slen;
+				elog_wire_get_string(r, &s, &slen);
+			}
 			if (refs)
 				refs[*n] = (struct part_ref){name, len, id};
 			(*n)++;

@@ -371,6 +371,10 @@ static struct elog_topic *groups_topic(struct elog_broker *b, int16_t *code, cha
 	cfg.retention_ms = -1;
 	cfg.retention_bytes = -1;
 	cfg.retention_unit_ms = 0;
+	/* A commit of 10,000 partitions with long names, metadata and windows
+	 * is ~20 MB: its own limits, whatever the brokers' defaults are. */
+	cfg.batch_bytes_max = ELOG_BATCH_SIZE_MAX;
+	cfg.record_bytes_max = 64u << 10;
 	if (b->cluster)
 		return elog_broker_raft_auto_create(b, ELOG_GROUPS_TOPIC, strlen(ELOG_GROUPS_TOPIC),
 						    b->config.groups_partitions, &cfg, code, msg, cap);
@@ -642,6 +646,21 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 
 	if (commit_skim(r, &topics, &parts) < 0)
 		MALFORMED(c, rq, r);
+	{
+		/* Bounds and duplicates, as PRODUCE's: a partition named twice, more
+		 * topics or partitions than the broker has, before any allocation. */
+		static const struct elog_part_layout layout = {.entry_bytes = 16,
+							       .entry_has_string = 1};
+		struct elog_wire_r body = again;
+		const char *s;
+		size_t len;
+		elog_wire_get_string(&body, &s, &len);
+		elog_wire_get_string(&body, &s, &len);
+		elog_wire_get_i32(&body);
+		elog_wire_get_u32(&body);
+		if (elog_broker_check_parts(c, rq, &body, &layout) < 0)
+			return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	elog_wire_get_string(&again, &group, &glen);
@@ -703,6 +722,19 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 			if (elog_topic_name_check(topic, tlen, 1, &err) < 0) {
 				commit_part_error(part, ELOG_PE_INVALID_TOPIC, "%s", err.msg);
 				continue;
+			}
+			{
+				/* Commits of what does not exist would only mislead elog-lag. */
+				const struct elog_topic *ct = elog_store_find(b->store, topic, tlen);
+				if (!ct) {
+					commit_part_error(part, ELOG_PE_UNKNOWN_TOPIC, "no such topic");
+					continue;
+				}
+				if (part->id >= ct->partition_count) {
+					commit_part_error(part, ELOG_PE_UNKNOWN_PARTITION,
+							  "topic has %u partitions", ct->partition_count);
+					continue;
+				}
 			}
 			if (offset < 0 || hw < -1) {
 				commit_part_error(part, ELOG_PE_INVALID_REQUEST,
@@ -799,6 +831,13 @@ void elog_broker_commit_timeout(struct elog_waiter *w)
 	if (!elog_broker_commit_done(w))
 		commit_part_error(&w->parts[w->part_count], ELOG_PE_TIMEOUT,
 				  "not committed within the request's timeout");
+	elog_broker_commit_answer(w);
+}
+
+void elog_broker_commit_shutdown(struct elog_waiter *w)
+{
+	commit_part_error(&w->parts[w->part_count], ELOG_PE_SHUTTING_DOWN,
+			  "the broker is stopping; the commit may still be committed");
 	elog_broker_commit_answer(w);
 }
 
@@ -929,6 +968,20 @@ static int collect(const struct group_table *tb, const char *group, size_t glen,
 	return 0;
 }
 
+/* Bytes put_all would write for all[0..n). */
+static uint64_t all_bytes(const struct fetched *all, size_t n)
+{
+	uint64_t bytes = 4;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct kv *e = all[i].e;
+		bytes += 4 + 2 + 2 + 24 + 4 + e->value_len; /* the value holds metadata and window */
+		if (i == 0 || !same_topic(&all[i - 1], &all[i]))
+			bytes += 2 + all[i].topic_len + 4;
+	}
+	return bytes;
+}
+
 static void put_all(struct elog_wire_w *w, const struct fetched *all, size_t n)
 {
 	size_t topics = 0;
@@ -995,6 +1048,17 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 		size_t n;
 		if (collect(tb, group, glen, &all, &n) < 0) {
 			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+			return;
+		}
+		/* Built and thrown away at every retry otherwise: refused, for good. */
+		if (all_bytes(all, n) + 64 > b->config.max_frame_bytes) {
+			char big[BROKER_MSG_MAX];
+			snprintf(big, sizeof(big),
+				 "the group's %zu commits take %" PRIu64 " bytes, more than one answer "
+				 "(max_frame_bytes %u): ask for them by topic",
+				 n, all_bytes(all, n), b->config.max_frame_bytes);
+			free(all);
+			elog_broker_reply_error(c, rq, ELOG_PE_FRAME_TOO_LARGE, big);
 			return;
 		}
 		elog_wire_w_init(&w, &c->out);

@@ -256,6 +256,7 @@ struct elog_part_layout {
 	size_t head_bytes;        /* fixed fields before the topics array */
 	size_t entry_bytes;       /* fixed fields after each partition id */
 	int entry_has_bytes;      /* then a bytes field (produce's batches) */
+	int entry_has_string;     /* then a string field (OFFSET_COMMIT's metadata) */
 };
 #define ELOG_BROKER_UNKNOWN_PARTS_MAX 1024
 int elog_broker_check_parts(struct elog_conn *c, const struct elog_frame_header *rq,
@@ -379,6 +380,8 @@ void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header
 int elog_broker_commit_done(struct elog_waiter *w);
 void elog_broker_commit_answer(struct elog_waiter *w);
 void elog_broker_commit_timeout(struct elog_waiter *w);
+/* Shutting down: answered SHUTTING_DOWN (retriable), committed or not yet. */
+void elog_broker_commit_shutdown(struct elog_waiter *w);
 /* Before the loop sleeps: every __groups table held here reads on (bounded). */
 void elog_broker_groups_read(struct elog_broker *b);
 void elog_broker_groups_free(struct elog_broker *b);

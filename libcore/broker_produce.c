@@ -544,8 +544,10 @@ void elog_broker_check_produces(struct elog_broker *b, int force)
 		/* Older done ones were answered (and freed) already in this pass. */
 		if (w->kind == WAIT_PRODUCE && produce_done(w) && !produce_behind(w, 1))
 			elog_broker_produce_answer(w);
-		else if (w->kind == WAIT_COMMIT && (force || elog_broker_commit_done(w)))
-			elog_broker_commit_timeout(w);
+		else if (w->kind == WAIT_COMMIT && elog_broker_commit_done(w))
+			elog_broker_commit_answer(w);
+		else if (w->kind == WAIT_COMMIT && force)
+			elog_broker_commit_shutdown(w);
 		else if (w->kind == WAIT_PURGE) /* when every part settled, or shutting down */
 			elog_broker_purge_answer(w, force ? PURGE_END_SHUTDOWN : 0);
 	}

@@ -33,6 +33,8 @@ probe() { elog-probe -b "$ELOG_BROKERS" "$@"; }
 
 @test "one broker: commit, fetch with the window, SIGKILL and restart keep every acknowledged commit" {
 	start_one
+	elog-topic create -p 2 t
+	elog-topic create -p 4 u
 	run -0 probe coordinator g1
 	assert_output --regexp "^error=NONE partition=[0-9]+ broker=0 host=127.0.0.1 port=${ELOG_BROKERS##*:}\$"
 	grep -q 'msg="topic created" topic=__groups partitions=16 reason=groups' b.err
@@ -65,6 +67,7 @@ topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= wind
 @test "a flipped byte in __groups: that partition's groups get STORAGE_ERROR, said once in the log; the others work" {
 	local part other o
 	start_one
+	elog-topic create -p 1 t
 	run -0 probe coordinator g1
 	part=$(sed -n 's/.* partition=\([0-9]*\) .*/\1/p' <<<"$output")
 	for o in g2 g3 g4 g5 g6 g7 g8 g9; do
@@ -88,6 +91,7 @@ topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= wind
 
 @test "the window keeps the 15 commits before the newest" {
 	start_one
+	elog-topic create -p 1 t
 	probe coordinator g >/dev/null
 	for ((o = 1; o <= 20; o++)); do
 		probe commit g "t:0=$o@$((o * 2))" >/dev/null || fail "commit $o"
@@ -98,6 +102,7 @@ topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= wind
 
 @test "bad commits are refused with a reason, the good ones beside them kept" {
 	start_one
+	elog-topic create -p 3 t
 	run -0 probe coordinator ''
 	assert_output 'error=INVALID_REQUEST message="a group name is 1 to 255 bytes"'
 	run -0 probe coordinator "$(printf 'a\tb')"
@@ -116,12 +121,42 @@ topic=u partition=3 error=NONE offset=1 high_watermark=-1 timed=1 metadata= wind
 	assert_output 'topic=t partition=2 error=INVALID_REQUEST message="metadata of 1025 bytes; at most 1024"'
 	run -0 probe committed g
 	assert_output "topic=t partition=1 error=NONE offset=4 high_watermark=-1 timed=1 metadata= window="
+	# What does not exist is not committed (elog-lag would only trip on it).
+	run -0 probe commit g ghost:0=1 t:7=1
+	assert_output "topic=ghost partition=0 error=UNKNOWN_TOPIC message=\"no such topic\"
+topic=t partition=7 error=UNKNOWN_PARTITION message=\"topic has 3 partitions\""
+	# A partition named twice is refused whole (its window would lose one).
+	run -0 probe raw "$(commit_twice g t 1)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="topic "t" partition 1 is named twice"'
+	# Topics of no partitions cost the broker a waiter entry each: bounded.
+	run -0 probe raw "$(commit_topics g 1100)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="1100 topics named; the broker has 2"'
 	# Not a member protocol yet: a member id is refused, not ignored.
 	run -0 probe raw "$(commit_frame g m1 3)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST message="only standalone commits'
 	# A body cut short is malformed.
 	run -0 probe raw "$(elog_le 4 10)$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$(elog_le 2 1)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST'
+}
+
+# commit_twice GROUP TOPIC PART — an OFFSET_COMMIT naming TOPIC:PART twice, in hex.
+commit_twice() {
+	local body entry
+	entry=$(elog_le 4 "$3")$(elog_le 8 5)$(elog_le 8 -1)$(elog_le 2 0)
+	body=$(elog_le 2 ${#1})$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')
+	body+=$(elog_le 2 0)$(elog_le 4 -1)$(elog_le 4 1000)$(elog_le 4 1)
+	body+=$(elog_le 2 ${#2})$(printf '%s' "$2" | od -An -tx1 | tr -d ' \n')$(elog_le 4 2)$entry$entry
+	printf '%s' "$(elog_le 4 $((8 + ${#body} / 2)))$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$body"
+}
+
+# commit_topics GROUP N — an OFFSET_COMMIT of N topics "a" with no partitions, in hex.
+commit_topics() {
+	local body topic i
+	body=$(elog_le 2 ${#1})$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')
+	body+=$(elog_le 2 0)$(elog_le 4 -1)$(elog_le 4 1000)$(elog_le 4 "$2")
+	topic=$(elog_le 2 1)61$(elog_le 4 0)
+	for ((i = 0; i < $2; i++)); do body+=$topic; done
+	printf '%s' "$(elog_le 4 $((8 + ${#body} / 2)))$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$body"
 }
 
 # commit_frame GROUP MEMBER EPOCH — an OFFSET_COMMIT with no partitions, in hex.
@@ -168,6 +203,8 @@ coordinator_somewhere() {
 	cluster_ports 3
 	for i in 1 2 3; do cluster_start "$i"; done
 	ELOG_BROKERS=127.0.0.1:${PORTS[1]}
+	create_t() { elog-topic -b "127.0.0.1:${PORTS[1]}" create -p 2 t; }
+	elog_wait_until 30 create_t || fail "topic t not created"
 	# __groups is created through the controller: another broker answers
 	# NOT_LEADER naming it, the controller LEADER_UNKNOWN until __groups
 	# exists and has leaders (all retriable; the client asks each in turn).
@@ -200,7 +237,6 @@ topic=t partition=1 error=NONE"
 	run -0 probe commit g1 t:0=51
 	assert_output "topic=t partition=0 error=NONE"
 	# Without -g, from any broker: the groups every broker coordinates.
-	elog-topic -b "127.0.0.1:${PORTS[other]}" create -p 2 t
 	run -0 elog-lag -b "127.0.0.1:${PORTS[other]}"
 	assert_line --index 0 --regexp "^g1	t	0	51	[0-9]+	0	0	OK\$"
 	assert_line --index 1 --regexp "^g1	t	1	100	[0-9]+	0	0	OK\$"
@@ -318,8 +354,9 @@ lag_setup() {
 	age=$(awk -F '\t' 'NR == 2 { print $7 }' <<<"$output")
 	((age >= 0 && age < 60000)) || fail "time lag $age"
 	run -1 elog-lag -g w
-	run -0 elog-lag -g g -t nosuch
-	assert_output ""
+	# A topic named that the group has no commits of: unknown (a typo).
+	run -3 elog-lag -g g -t nosuch
+	assert_output "elog-lag: group 'g' has no commits of the topics named"
 	# Without -g: every group the brokers coordinate (LIST_GROUPS).
 	run -2 elog-lag
 	assert_equal "$(cut -f1 <<<"$output" | uniq | tr '\n' ' ')" "g r w "
@@ -400,4 +437,27 @@ lag_setup() {
 	assert_equal "$bash" "$help"
 	assert_equal "$zsh" "$help"
 	bash -n "$ELOG_REPO/completions/bash/elog-lag"
+}
+
+@test "elog-lag: a consumer that saw no lag at a commit is OK; a deleted topic's commits are left out, said once" {
+	elog_need elog-lag elog-produce
+	start_one
+	elog-topic create -p 1 t
+	elog-topic create -p 1 gone
+	seq 1 5 | elog-produce t
+	probe coordinator g >/dev/null
+	# At the end twice, then a burst arrives: not STALL (Burrow's false alarm).
+	probe commit g t:0=5@5 >/dev/null
+	probe commit g t:0=5@5 gone:0=0@0 >/dev/null
+	seq 6 10 | elog-produce t
+	run -0 elog-lag -g g -t t
+	assert_output --regexp "^g	t	0	5	10	5	[0-9]+	OK\$"
+	elog-topic delete gone
+	run -0 --separate-stderr elog-lag -g g
+	assert_output --regexp "^g	t	0	5	10	5	[0-9]+	OK\$"
+	[ "$stderr" = "elog-lag: warning: group 'g': topic 'gone' does not exist now: its commits are left out" ]
+	run -0 --separate-stderr elog-replay -g g --to-latest
+	assert_output "$(printf 't\t0\t5\t10')"
+	[ "$stderr" = "elog-replay: warning: topic 'gone' does not exist now: its commits are left as they are
+elog-replay: a plan only: nothing changed (--execute commits it)" ]
 }
