@@ -445,7 +445,9 @@ struct elog_offset_commit {
 };
 /* A standalone commit (no member) of entries[0..n); entries naming one
  * topic should be next to each other. 0 when every one was committed; -1
- * with err naming the first refused. */
+ * with err naming the first refused. More than ELOG_COMMIT_PARTITIONS_MAX
+ * go in several requests (the broker's bound), in order. */
+#define ELOG_COMMIT_PARTITIONS_MAX 10000
 int elog_client_commit_offsets(struct elog_client *c, const char *group,
 			       struct elog_offset_commit *entries, size_t n, struct elog_err *err);
 

@@ -177,8 +177,8 @@ static void encode_commit(struct elog_wire_w *w, const void *arg)
 	}
 }
 
-int elog_client_commit_offsets(struct elog_client *c, const char *group,
-			       struct elog_offset_commit *entries, size_t n, struct elog_err *err)
+static int commit_chunk(struct elog_client *c, const char *group,
+			struct elog_offset_commit *entries, size_t n, struct elog_err *err)
 {
 	struct commit_request q = {group, entries, n, (uint32_t)c->config.request_timeout_ms};
 	char what[300];
@@ -228,6 +228,21 @@ int elog_client_commit_offsets(struct elog_client *c, const char *group,
 		usleep(1000u * elog_backoff_ms(attempt++, c->config.retry_backoff_ms,
 					       c->config.retry_backoff_max_ms, elog_client_random()));
 	}
+}
+
+int elog_client_commit_offsets(struct elog_client *c, const char *group,
+			       struct elog_offset_commit *entries, size_t n, struct elog_err *err)
+{
+	/* The broker takes at most ELOG_COMMIT_PARTITIONS_MAX a request: more
+	 * go in several, each committed whole or refused per partition. */
+	for (size_t at = 0; at < n || at == 0; at += ELOG_COMMIT_PARTITIONS_MAX) {
+		size_t k = n - at < ELOG_COMMIT_PARTITIONS_MAX ? n - at : ELOG_COMMIT_PARTITIONS_MAX;
+		if (commit_chunk(c, group, entries + at, k, err) < 0)
+			return -1;
+		if (n == 0)
+			break;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ fetch */

@@ -461,3 +461,16 @@ lag_setup() {
 	[ "$stderr" = "elog-replay: warning: topic 'gone' does not exist now: its commits are left as they are
 elog-replay: a plan only: nothing changed (--execute commits it)" ]
 }
+
+@test "elog-replay --execute of 11,000 partitions: the client splits the commit at the broker's 10,000" {
+	elog_need elog-replay
+	local t
+	printf 'max_partitions = 20000\n' >big.conf
+	elog_spawn b elog-serve -c "$ELOG_TMP/big.conf" -d "$ELOG_TMP/data" -l 127.0.0.1:0
+	elog_broker_wait b
+	export ELOG_BROKERS=$ELOG_ADDR
+	for t in a b c d e f g h i j k; do elog-topic create -p 1000 "$t"; done
+	run -0 --separate-stderr elog-replay -g big --to-latest --execute a b c d e f g h i j k
+	[ "$stderr" = "elog-replay: group 'big': 11000 offsets committed" ]
+	[ "$(probe committed big | grep -c ' error=NONE offset=0 ')" = 11000 ]
+}
