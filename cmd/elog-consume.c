@@ -403,8 +403,6 @@ static int run(struct consume *c)
 		cc.connect_timeout_ms = (int)c->connect_timeout_ms;
 	if (c->timeout_ms < cc.request_timeout_ms)
 		cc.request_timeout_ms = (int)c->timeout_ms;
-	if (cc.connect_timeout_ms > cc.request_timeout_ms)
-		cc.connect_timeout_ms = cc.request_timeout_ms;
 	elog_fetcher_config_init(&fc);
 	/* -e and -n give up on a broker after --timeout; a follower waits it out
 	 * unless --timeout was given. */

@@ -599,8 +599,6 @@ static int connect_producer(struct produce *p, uint64_t *record_bytes)
 		cc.connect_timeout_ms = (int)p->o.connect_timeout_ms;
 	cc.request_timeout_ms = p->o.timeout_ms < REQUEST_TIMEOUT_MAX_MS ? (int)p->o.timeout_ms :
 				REQUEST_TIMEOUT_MAX_MS;
-	if (cc.connect_timeout_ms > cc.request_timeout_ms)
-		cc.connect_timeout_ms = cc.request_timeout_ms;
 	p->client = elog_client_new(&cc, &err);
 	if (!p->client)
 		return elog_cli_usage_error(&program, "%s", err.msg);

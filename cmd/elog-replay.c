@@ -281,8 +281,6 @@ int main(int argc, char **argv)
 	elog_client_config_init(&cc);
 	cc.brokers = o.brokers;
 	cc.request_timeout_ms = (int)o.timeout_ms;
-	if (cc.connect_timeout_ms > cc.request_timeout_ms)
-		cc.connect_timeout_ms = cc.request_timeout_ms;
 	if (!(c = elog_client_new(&cc, &err)))
 		return elog_cli_usage_error(&program, "%s", err.msg);
 	rc = ELOG_EXIT_FAIL;

@@ -1282,8 +1282,6 @@ int main(int argc, char **argv)
 	if (o.connect_timeout_ms)
 		cc.connect_timeout_ms = (int)o.connect_timeout_ms;
 	cc.request_timeout_ms = (int)o.timeout_ms;
-	if (cc.connect_timeout_ms > cc.request_timeout_ms)
-		cc.connect_timeout_ms = cc.request_timeout_ms;
 	if (!(c = elog_client_new(&cc, &err)))
 		return elog_cli_usage_error(&program, "%s", err.msg);
 	switch (o.command) {

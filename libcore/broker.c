@@ -1389,7 +1389,9 @@ static void before_sleep(struct elog_loop *loop, void *ctx)
 
 	if (b->cluster)
 		elog_broker_raft_before_sleep(b);
-	if (b->groups)
+	/* A table moves only with its log: an append, or a commit (which sets
+	 * appended too, to wake fetches); a loop turn without either reads nothing. */
+	if (b->groups && b->appended)
 		elog_broker_groups_read(b);
 	if (b->appended) {
 		b->appended = 0;

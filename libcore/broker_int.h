@@ -382,7 +382,8 @@ void elog_broker_commit_answer(struct elog_waiter *w);
 void elog_broker_commit_timeout(struct elog_waiter *w);
 /* Shutting down: answered SHUTTING_DOWN (retriable), committed or not yet. */
 void elog_broker_commit_shutdown(struct elog_waiter *w);
-/* Before the loop sleeps: every __groups table held here reads on (bounded). */
+/* Before the loop sleeps, when something was appended or committed: every
+ * __groups table held here reads on (bounded). */
 void elog_broker_groups_read(struct elog_broker *b);
 void elog_broker_groups_free(struct elog_broker *b);
 /* 1..255 bytes, no control byte; -1 with msg. */

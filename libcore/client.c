@@ -91,6 +91,9 @@ struct elog_client *elog_client_new(const struct elog_client_config *cfg, struct
 		c->config.connect_timeout_ms = ELOG_CONNECT_TIMEOUT_DEFAULT_MS;
 	if (c->config.request_timeout_ms <= 0)
 		c->config.request_timeout_ms = 30000;
+	/* A connect never waits longer than the whole call may. */
+	if (c->config.connect_timeout_ms > c->config.request_timeout_ms)
+		c->config.connect_timeout_ms = c->config.request_timeout_ms;
 	if (c->config.frame_bytes_max < 1024 || c->config.frame_bytes_max > ELOG_FRAME_BYTES_HARD_MAX)
 		c->config.frame_bytes_max = ELOG_FRAME_BYTES_DEFAULT;
 	if (!c->config.retry_backoff_ms)

@@ -274,7 +274,8 @@ uint32_t elog_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_ms, ui
 
 struct elog_client_config {
 	const char *brokers;           /* as for elog_brokers_choose(); copied */
-	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS (3 s) */
+	int connect_timeout_ms;        /* default ELOG_CONNECT_TIMEOUT_DEFAULT_MS (3 s);
+	                                  at most request_timeout_ms (cut to it) */
 	int request_timeout_ms;        /* default 30000: every synchronous call */
 	uint32_t frame_bytes_max;      /* default ELOG_FRAME_BYTES_DEFAULT */
 	uint32_t retry_backoff_ms;     /* default 50: retriable errors of synchronous calls */

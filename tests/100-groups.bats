@@ -134,9 +134,15 @@ topic=t partition=7 error=UNKNOWN_PARTITION message=\"topic has 3 partitions\""
 	# Not a member protocol yet: a member id is refused, not ignored.
 	run -0 probe raw "$(commit_frame g m1 3)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST message="only standalone commits'
-	# A body cut short is malformed.
+	# A body cut short is malformed; so is one with bytes after its end.
 	run -0 probe raw "$(elog_le 4 10)$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$(elog_le 2 1)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST'
+	run -0 probe raw "$(elog_le 4 10)$(elog_le 2 14)$(elog_le 2 1)$(elog_le 4 1)$(elog_le 2 1)"
+	assert_line --index 0 --partial 'api=0x800e correlation_id=1 error=INVALID_REQUEST'
+	run -0 probe raw "$(elog_le 4 9)$(elog_le 2 15)$(elog_le 2 1)$(elog_le 4 1)00"
+	assert_line --index 0 --partial 'api=0x800f correlation_id=1 error=INVALID_REQUEST'
+	run -0 probe raw "$(elog_le 4 9)$(elog_le 2 12)$(elog_le 2 1)$(elog_le 4 1)00"
+	assert_line --index 0 --partial 'api=0x800c correlation_id=1 error=INVALID_REQUEST'
 }
 
 # commit_twice GROUP TOPIC PART — an OFFSET_COMMIT naming TOPIC:PART twice, in hex.
