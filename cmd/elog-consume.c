@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -52,7 +53,17 @@
 #define CONNECT_BACKOFF_MS 200
 #define CONNECT_BACKOFF_MAX_MS 2000
 
-enum { OPT_VERSION = 256, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT };
+enum {
+	OPT_VERSION = 256,
+	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
+	OPT_RESET,
+	OPT_COMMIT_INTERVAL,
+	OPT_AT_MOST_ONCE,
+	OPT_SESSION_TIMEOUT,
+	OPT_INSTANCE_ID,
+	OPT_ASSIGNOR,
+};
 
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "brokers to ask, host:port,... (default $ELOG_BROKERS or "
@@ -60,6 +71,18 @@ static const struct elog_cli_option options[] = {
 	{'o', "offset", "POSITION", "where to start: earliest (default), latest, OFFSET, -N "
 				    "(N before the end) or @TIME"},
 	{'e', "exit", NULL, "exit at the end offsets the partitions have at the start"},
+	{'g', "group", "GROUP", "consume as a member of GROUP: its share of the topics, from its "
+				"committed offsets"},
+	{OPT_RESET, "reset", "POSITION", "group: where a partition without a committed offset starts: "
+					 "earliest (default) or latest"},
+	{OPT_COMMIT_INTERVAL, "commit-interval", "DURATION", "group: commit what was written out this "
+							     "often (default 1s)"},
+	{OPT_AT_MOST_ONCE, "at-most-once", NULL, "group: commit records before writing them out"},
+	{OPT_SESSION_TIMEOUT, "session-timeout", "DURATION", "group: it gives my partitions "
+							     "away after this silence (default 10s)"},
+	{OPT_INSTANCE_ID, "instance-id", "ID", "group: a static member: a restart within the session "
+					       "timeout keeps its partitions"},
+	{OPT_ASSIGNOR, "assignor", "NAME", "group: sticky (default), range or roundrobin"},
 	{'n', "count", "COUNT", "exit after COUNT records"},
 	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
 	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %R %h %T %D %%"},
@@ -73,7 +96,7 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "[-eJhq] [-b brokers] [-f format] [-n count] [-o position] "
+	.synopsis = "[-eJhq] [-b brokers] [-f format] [-g group] [-n count] [-o position] "
 		    "[--timeout duration] [--version] topic[:partition[,partition...]] ...",
 	.summary = "Write the records of topics to standard output, one per line: the value\n"
 		   "alone, a JSON envelope, or a format. Follows new records until interrupted.",
@@ -100,9 +123,20 @@ struct consume {
 	struct elog_cli_target selections[SELECTIONS_MAX];
 	size_t selection_count;
 
+	const char *group;           /* -g */
+	struct elog_pos reset;       /* --reset */
+	int64_t commit_interval_ms;
+	int at_most_once;
+	int64_t session_timeout_ms;
+	const char *instance_id, *assignor;
+	int group_notices;           /* membership lines on stderr: not -q */
+	int idle;                    /* the last fetch found nothing */
+
 	struct elog_buf out;
 	uint64_t printed;
 	int stdout_closed;           /* EPIPE: the reader went away */
+	int offset_given, reset_given;
+	const char *group_only_given;  /* an option that needs -g */
 };
 
 /*
@@ -140,10 +174,14 @@ static void on_stop_signal(int sig)
  * is dropped and stdout_closed set), -1 with a message on an I/O error. A
  * blocked write interrupted by a second SIGINT/SIGTERM gives up quietly.
  */
+static int group_commit_first(struct consume *c);
+
 static int flush_out(struct consume *c)
 {
 	size_t done = 0;
 
+	if (c->at_most_once && c->out.len && group_commit_first(c) < 0)
+		return -1;
 	while (done < c->out.len && !c->stdout_closed) {
 		ssize_t n = write(STDOUT_FILENO, c->out.data + done, c->out.len - done);
 
@@ -388,6 +426,438 @@ static int add_selections(struct consume *c, struct elog_fetcher *f, struct elog
 	return check_start_offset(c, f, err);
 }
 
+/* ---------------------------------------------------------------- groups */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * -g GROUP: a member of the group (docs/groups.md). The broker decides
+ * which partitions it owns; it heartbeats with what it owns, gives up what
+ * it is told to give up (after writing out and committing what it printed
+ * of it), and starts what it is given at the group's committed offset (or
+ * --reset where there is none). Commits: at least once by default, the
+ * offsets of what was written to stdout and flushed, every
+ * --commit-interval, before giving a partition up and at the end;
+ * --at-most-once commits what is about to be written before writing it.
+ */
+struct gpart {
+	char *topic;
+	uint32_t partition;
+	int64_t next;          /* the offset after the last record printed; -1 none yet */
+	int64_t committed;     /* what the group has for it (-1 nothing) */
+	int64_t hw;            /* as the last record printed saw it */
+};
+
+struct member {
+	struct elog_client *client;
+	struct elog_fetcher *f;
+	struct elog_group_heartbeat hb;
+	char client_id[128];
+	struct gpart *parts;
+	size_t count;
+	struct elog_group_tp *owned;     /* parts as the heartbeat reports them */
+	int64_t next_hb_ms, last_commit_ms;
+	int64_t last_ok_ms;              /* the last heartbeat answered */
+	size_t cached;                   /* the part of the last record printed */
+	int commit_failed;               /* said so once */
+};
+
+static struct member *the_member;
+
+static void group_say_owned(struct consume *c, const struct member *m)
+{
+	char line[4096];
+	size_t at = 0;
+
+	if (!c->group_notices)
+		return;
+	for (size_t i = 0; i < m->count && at < sizeof(line) - 64; i++) {
+		int same = i > 0 && strcmp(m->parts[i - 1].topic, m->parts[i].topic) == 0;
+		at += (size_t)snprintf(line + at, sizeof(line) - at, "%s%s%s%" PRIu32,
+				       i == 0 ? "" : same ? "," : " ", same ? "" : m->parts[i].topic,
+				       same ? "" : ":", m->parts[i].partition);
+	}
+	if (at >= sizeof(line) - 64)
+		snprintf(line + at, sizeof(line) - at, " ...");
+	elog_cli_error("group '%s': member %s epoch %" PRId32 " owns %s [t=%" PRId64 "]", c->group,
+		       m->hb.member_id, m->hb.epoch, m->count ? line : "nothing",
+		       wall_ms());
+}
+
+/* Commit the positions that moved. 0 (also when a refusal only lost
+ * progress: said once), -1 when the member was fenced (it must rejoin). */
+static int group_commit(struct consume *c, struct member *m)
+{
+	struct elog_offset_commit *e;
+	struct elog_err err;
+	size_t n = 0;
+	int rc = 0;
+
+	m->last_commit_ms = elog_clock_ms();
+	if (!m->count || !m->hb.member_id[0])
+		return 0;
+	if (!(e = calloc(m->count, sizeof(*e))))
+		return 0;
+	for (size_t i = 0; i < m->count; i++) {
+		const struct gpart *p = &m->parts[i];
+		if (p->next < 0 || p->next == p->committed)
+			continue;
+		e[n].topic = p->topic;
+		e[n].partition = p->partition;
+		e[n].offset = p->next;
+		e[n].high_watermark = p->hw;
+		n++;
+	}
+	if (n && elog_client_commit_member(m->client, c->group, m->hb.member_id, m->hb.epoch, e, n,
+					   &err) < 0) {
+		int code = elog_client_proto_error(m->client);
+		if (code == ELOG_PE_UNKNOWN_MEMBER_ID || code == ELOG_PE_FENCED_MEMBER_EPOCH) {
+			elog_cli_warn("%s; giving up my partitions and joining again", err.msg);
+			rc = -1;
+		} else if (!m->commit_failed++) {
+			elog_cli_warn("%s (records may be read again after a restart)", err.msg);
+		}
+	} else if (n) {
+		m->commit_failed = 0;
+		for (size_t i = 0, k = 0; i < m->count && k < n; i++)
+			if (m->parts[i].next >= 0 && m->parts[i].next != m->parts[i].committed) {
+				m->parts[i].committed = m->parts[i].next;
+				k++;
+			}
+	}
+	free(e);
+	return rc;
+}
+
+static void group_drop_all(struct member *m)
+{
+	struct elog_err err;
+
+	for (size_t i = 0; i < m->count; i++) {
+		elog_fetcher_remove(m->f, m->parts[i].topic, m->parts[i].partition, &err);
+		free(m->parts[i].topic);
+	}
+	m->count = 0;
+	m->cached = 0;
+}
+
+static void group_say_owned(struct consume *c, const struct member *m);
+
+static void group_rejoin(struct consume *c, struct member *m)
+{
+	group_drop_all(m);
+	group_say_owned(c, m);
+	m->hb.member_id[0] = 0;
+	m->hb.epoch = 0;
+	m->next_hb_ms = 0;
+}
+
+static int in_assignment(const struct elog_group_heartbeat *hb, const char *topic, uint32_t p)
+{
+	for (size_t i = 0; i < hb->assignment_count; i++)
+		if (hb->assignment[i].partition == p && strcmp(hb->assignment[i].topic, topic) == 0)
+			return 1;
+	return 0;
+}
+
+static int gpart_cmp(const void *a, const void *b)
+{
+	const struct gpart *x = a, *y = b;
+	int k = strcmp(x->topic, y->topic);
+
+	return k ? k : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Start partition (topic, p) at its committed offset or --reset. */
+static int group_start(struct consume *c, struct member *m, const char *topic, uint32_t p,
+		       struct elog_err *err)
+{
+	struct elog_pos end = {.kind = ELOG_POS_LATEST, .value = 0};
+	struct elog_committed_list got = {0};
+	struct elog_pos pos = c->reset;
+	struct gpart *gp;
+	int64_t committed = -1;
+
+	if (elog_client_fetch_offsets(m->client, c->group, topic, &p, 1, &got, err) < 0)
+		return -1;
+	if (got.count == 1 && got.items[0].offset >= 0) {
+		committed = got.items[0].offset;
+		pos = (struct elog_pos){.kind = ELOG_POS_OFFSET, .value = committed};
+	}
+	elog_committed_release(&got);
+	if (elog_fetcher_add(m->f, topic, (int32_t)p, &pos, c->exit_at_end ? &end : NULL, err) < 0)
+		return -1;
+	gp = &m->parts[m->count++];
+	gp->topic = strdup(topic);
+	gp->partition = p;
+	gp->committed = committed;
+	gp->next = -1;
+	gp->hw = -1;
+	if (!gp->topic)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	return 0;
+}
+
+/* The new assignment: give up what left it (committed first), start what
+ * came. 1 when something was given up (tell the coordinator at once), 0,
+ * -1 fenced (rejoin), -2 failed (err). */
+static int group_apply(struct consume *c, struct member *m, struct elog_err *err)
+{
+	const struct elog_group_heartbeat *hb = &m->hb;
+	size_t kept = 0, before = m->count;
+	int released = 0;
+	struct gpart *grown;
+
+	for (size_t i = 0; i < m->count; i++)
+		released |= !in_assignment(hb, m->parts[i].topic, m->parts[i].partition);
+	if (released) {
+		/* What was printed of them is written out and committed before
+		 * anyone else may read them. */
+		if (flush_out(c) < 0)
+			return -2;
+		if (group_commit(c, m) < 0)
+			return -1;
+		for (size_t i = 0; i < m->count; i++) {
+			if (in_assignment(hb, m->parts[i].topic, m->parts[i].partition)) {
+				m->parts[kept++] = m->parts[i];
+				continue;
+			}
+			elog_fetcher_remove(m->f, m->parts[i].topic, m->parts[i].partition, err);
+			free(m->parts[i].topic);
+		}
+		m->count = kept;
+		m->cached = 0;
+	}
+	if (!(grown = realloc(m->parts, (m->count + hb->assignment_count + 1) * sizeof(*grown))))
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory"), -2;
+	m->parts = grown;
+	for (size_t i = 0; i < hb->assignment_count; i++) {
+		int have = 0;
+		for (size_t k = 0; k < m->count && !have; k++)
+			have = m->parts[k].partition == hb->assignment[i].partition &&
+			       strcmp(m->parts[k].topic, hb->assignment[i].topic) == 0;
+		if (!have && group_start(c, m, hb->assignment[i].topic, hb->assignment[i].partition,
+					 err) < 0)
+			return -2;
+	}
+	if (m->count > 1)
+		qsort(m->parts, m->count, sizeof(*m->parts), gpart_cmp);
+	m->cached = 0;
+	if (released || m->count != before)
+		group_say_owned(c, m);
+	return released;
+}
+
+/* One heartbeat (a join when there is no member id). 0, -1 failed (err). */
+static int group_heartbeat(struct consume *c, struct member *m, struct elog_err *err)
+{
+	struct elog_group_tp *owned;
+	int rc;
+
+	if (!(owned = realloc(m->owned, (m->count + 1) * sizeof(*owned))))
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	m->owned = owned;
+	for (size_t i = 0; i < m->count; i++)
+		owned[i] = (struct elog_group_tp){m->parts[i].topic, m->parts[i].partition};
+	m->hb.owned = owned;
+	m->hb.owned_count = m->count;
+	if (elog_client_group_heartbeat(m->client, &m->hb, err) < 0) {
+		int code = elog_client_proto_error(m->client);
+		if (code != ELOG_PE_UNKNOWN_MEMBER_ID && code != ELOG_PE_FENCED_MEMBER_EPOCH)
+			return -1;
+		elog_cli_warn("%s; giving up my partitions and joining again", err->msg);
+		group_rejoin(c, m);
+		return 0;
+	}
+	m->last_ok_ms = elog_clock_ms();
+	m->next_hb_ms = m->last_ok_ms + (m->hb.interval_ms ? m->hb.interval_ms : 500);
+	if (!m->hb.assigned)
+		return 0;
+	rc = group_apply(c, m, err);
+	if (rc == -1) {
+		group_rejoin(c, m);
+		return 0;
+	}
+	if (rc == -2)
+		return -1;
+	if (rc == 1)
+		m->next_hb_ms = 0;   /* say at once what was given up */
+	return 0;
+}
+
+/* The part of a record printed (the last one's, most often). */
+static struct gpart *group_part(struct member *m, const struct elog_fetched *rec)
+{
+	if (m->cached < m->count && m->parts[m->cached].partition == rec->partition &&
+	    strcmp(m->parts[m->cached].topic, rec->topic) == 0)
+		return &m->parts[m->cached];
+	for (size_t i = 0; i < m->count; i++)
+		if (m->parts[i].partition == rec->partition && strcmp(m->parts[i].topic, rec->topic) == 0)
+			return &m->parts[m->cached = i];
+	return NULL;
+}
+
+/* At the end: what was printed written out and committed, the group left. */
+static void group_leave(struct consume *c, struct member *m)
+{
+	struct elog_err err;
+
+	flush_out(c);
+	if (m->hb.member_id[0] && group_commit(c, m) == 0) {
+		group_drop_all(m);
+		group_say_owned(c, m);
+		m->hb.epoch = c->instance_id ? -2 : -1;
+		m->hb.owned_count = 0;
+		if (elog_client_group_heartbeat(m->client, &m->hb, &err) < 0)
+			elog_cli_warn("%s", err.msg);
+	}
+}
+
+static int group_loop(struct consume *c, struct member *m)
+{
+	struct elog_fetched rec;
+	struct elog_err err;
+	int rc;
+
+	setup_phase = 0;
+	while (!stop_signals && !c->stdout_closed && !count_reached(c)) {
+		int64_t now = elog_clock_ms(), wait;
+		if (now >= m->next_hb_ms) {
+			if (group_heartbeat(c, m, &err) < 0) {
+				flush_out(c);
+				if (stop_signals)
+					break;
+				elog_cli_error_err(&err, NULL);
+				return ELOG_EXIT_FAIL;
+			}
+			continue;
+		}
+		if (now - m->last_commit_ms >= c->commit_interval_ms && group_commit(c, m) < 0) {
+			group_rejoin(c, m);
+			continue;
+		}
+		if (m->count && elog_fetcher_done(m->f))
+			break;
+		wait = m->next_hb_ms - now;
+		if (wait > WAIT_SLICE_MS)
+			wait = WAIT_SLICE_MS;
+		rc = m->count ? elog_fetcher_next(m->f, &rec, c->idle ? (int)wait : 0, &err) : 0;
+		if (!m->count) {
+			if (flush_out(c) < 0)
+				return ELOG_EXIT_FAIL;
+			poll(NULL, 0, (int)wait);
+			continue;
+		}
+		if (rc < 0) {
+			flush_out(c);
+			if (stop_signals)
+				break;
+			elog_cli_error_err(&err, NULL);
+			return ELOG_EXIT_FAIL;
+		}
+		if (rc == 0) {
+			/* Nothing ready: write out what we have, then wait in slices. */
+			if (!c->idle && flush_out(c) < 0)
+				return ELOG_EXIT_FAIL;
+			if (stdout_gone())
+				c->stdout_closed = 1;
+			c->idle = 1;
+			continue;
+		}
+		c->idle = 0;
+		if (rc == ELOG_FETCHER_CAUGHT_UP) {
+			if (notice_end(c, &rec) < 0)
+				return ELOG_EXIT_FAIL;
+			continue;
+		}
+		/* Silent longer than a session (stopped, or starved): it may have
+		 * been replaced; it asks before printing anything more. */
+		if (elog_clock_ms() - m->last_ok_ms >= c->session_timeout_ms &&
+		    group_heartbeat(c, m, &err) < 0) {
+			flush_out(c);
+			if (stop_signals)
+				break;
+			elog_cli_error_err(&err, NULL);
+			return ELOG_EXIT_FAIL;
+		}
+		{
+			struct gpart *gp = group_part(m, &rec);
+			if (!gp)
+				continue;   /* given up a moment ago */
+			if (print_record(c, &rec) < 0)
+				return ELOG_EXIT_FAIL;
+			gp->next = rec.record->offset + 1;
+			gp->hw = rec.high_watermark;
+			c->printed++;
+		}
+	}
+	group_leave(c, m);
+	return ELOG_EXIT_OK;
+}
+
+static int group_run(struct consume *c, struct elog_client *client, struct elog_fetcher *f)
+{
+	static struct member m;
+	const char **topics;
+	char host[64];
+	int rc;
+
+	if (!(topics = calloc(c->selection_count, sizeof(*topics)))) {
+		elog_cli_error("out of memory");
+		return ELOG_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < c->selection_count; i++)
+		topics[i] = c->selections[i].topic;
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = 0;
+	m.client = client;
+	m.f = f;
+	snprintf(m.client_id, sizeof(m.client_id), "elog-consume@%s:%ld", host, (long)getpid());
+	m.hb.group = c->group;
+	m.hb.instance_id = c->instance_id;
+	m.hb.client_id = m.client_id;
+	m.hb.assignor = c->assignor;
+	m.hb.session_timeout_ms = (uint32_t)c->session_timeout_ms;
+	m.hb.topics = topics;
+	m.hb.topic_count = c->selection_count;
+	m.last_commit_ms = elog_clock_ms();
+	the_member = &m;
+	rc = group_loop(c, &m);
+	the_member = NULL;
+	group_drop_all(&m);
+	free(m.parts);
+	free(m.owned);
+	elog_group_tps_release(m.hb.assignment, m.hb.assignment_count);
+	free(topics);
+	return rc;
+}
+
+/* --at-most-once: what is about to be written is committed first; when
+ * that fails it is not written (it may be read again, by another member). */
+static int group_commit_first(struct consume *c)
+{
+	if (!the_member)
+		return 0;
+	if (group_commit(c, the_member) < 0) {
+		elog_buf_reset(&c->out);
+		group_rejoin(c, the_member);
+		return 0;
+	}
+	if (the_member->commit_failed) {
+		elog_cli_error("--at-most-once: nothing is written that was not committed first");
+		return -1;
+	}
+	return 0;
+}
+
 static int run(struct consume *c)
 {
 	struct elog_client_config cc;
@@ -410,11 +880,11 @@ static int run(struct consume *c)
 							       : ELOG_FETCHER_RETRY_FOREVER;
 	fc.report_caught_up = c->notices;
 	if (!(client = elog_client_new(&cc, &err)) || !(f = elog_fetcher_new(client, &fc, &err)) ||
-	    add_selections(c, f, &err) < 0) {
+	    (!c->group && add_selections(c, f, &err) < 0)) {
 		elog_cli_error_err(&err, NULL);
 		goto out;
 	}
-	rc = consume_loop(c, f);
+	rc = c->group ? group_run(c, client, f) : consume_loop(c, f);
 out:
 	if (f)
 		elog_fetcher_free(f);
@@ -447,6 +917,7 @@ static int parse_option(struct consume *c, int id, const char *arg)
 	case 'o':
 		if (elog_pos_parse(arg, &c->start, &err) < 0)
 			return elog_cli_usage_error(&program, "-o: %s", err.msg);
+		c->offset_given = 1;
 		return -1;
 	case 'e':
 		c->exit_at_end = 1;
@@ -470,6 +941,46 @@ static int parse_option(struct consume *c, int id, const char *arg)
 		return -1;
 	case 'q':
 		c->notices = 0;
+		c->group_notices = 0;
+		return -1;
+	case 'g':
+		if (!arg[0] || strlen(arg) > 255)
+			return elog_cli_usage_error(&program, "-g: a group name is 1 to 255 bytes");
+		c->group = arg;
+		return -1;
+	case OPT_RESET:
+		if (strcmp(arg, "earliest") == 0)
+			c->reset.kind = ELOG_POS_EARLIEST;
+		else if (strcmp(arg, "latest") == 0)
+			c->reset.kind = ELOG_POS_LATEST;
+		else
+			return elog_cli_usage_error(&program, "--reset: earliest or latest, not '%s'", arg);
+		c->reset_given = 1;
+		return -1;
+	case OPT_COMMIT_INTERVAL:
+		c->group_only_given = "--commit-interval";
+		return elog_cli_duration_option(&program, "--commit-interval", arg, 0, 3600000, "0..1h",
+						&c->commit_interval_ms);
+	case OPT_AT_MOST_ONCE:
+		c->group_only_given = "--at-most-once";
+		c->at_most_once = 1;
+		return -1;
+	case OPT_SESSION_TIMEOUT:
+		c->group_only_given = "--session-timeout";
+		return elog_cli_duration_option(&program, "--session-timeout", arg, 1000, 300000,
+						"1s..5m", &c->session_timeout_ms);
+	case OPT_INSTANCE_ID:
+		if (!arg[0] || strlen(arg) > 255)
+			return elog_cli_usage_error(&program, "--instance-id: 1 to 255 bytes");
+		c->group_only_given = "--instance-id";
+		c->instance_id = arg;
+		return -1;
+	case OPT_ASSIGNOR:
+		if (strcmp(arg, "sticky") && strcmp(arg, "range") && strcmp(arg, "roundrobin"))
+			return elog_cli_usage_error(&program, "--assignor: sticky, range or roundrobin, "
+						    "not '%s'", arg);
+		c->group_only_given = "--assignor";
+		c->assignor = arg;
 		return -1;
 	case OPT_TIMEOUT:
 		c->timeout_given = 1;
@@ -498,10 +1009,21 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	c->mode = OUTPUT_VALUE;
 	c->timeout_ms = TIMEOUT_DEFAULT_MS;
 	c->notices = isatty(STDERR_FILENO);
+	c->group_notices = 1;
+	c->reset = (struct elog_pos){.kind = ELOG_POS_EARLIEST, .value = 0};
+	c->commit_interval_ms = 1000;
+	c->session_timeout_ms = 10000;
 	elog_cli_getopt_init(&g, &program, argc, argv);
 	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END)
 		if ((rc = parse_option(c, id, g.arg)) >= 0)
 			return rc;
+	if (!c->group && (c->group_only_given || c->reset_given))
+		return elog_cli_usage_error(&program, "%s needs -g GROUP",
+					    c->group_only_given ? c->group_only_given : "--reset");
+	if (c->group && c->offset_given)
+		return elog_cli_usage_error(&program, "-o and -g exclude each other: a group starts "
+					    "at its committed offsets (--reset where it has none; "
+					    "elog-replay -g moves them)");
 	if (c->exit_at_end)
 		c->notices = 0;   /* the end is where it stops: nothing to announce */
 	if (g.index >= argc)
@@ -509,6 +1031,11 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	for (int i = g.index; i < argc; i++)
 		if ((rc = parse_operand(c, argv[i])) >= 0)
 			return rc;
+	for (size_t i = 0; c->group && i < c->selection_count; i++)
+		if (c->selections[i].partition >= 0)
+			return elog_cli_usage_error(&program, "-g: name topics, not partitions (%s:%d): "
+						    "the group decides who reads which",
+						    c->selections[i].topic, (int)c->selections[i].partition);
 	if (!c->brokers &&
 	    elog_brokers_parse(elog_brokers_choose(NULL), addrs, ELOG_BROKERS_MAX, &n, &err) < 0)
 		return elog_cli_usage_error(&program, "%s: %s", ELOG_BROKERS_ENV, err.msg);

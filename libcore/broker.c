@@ -819,6 +819,7 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_OFFSET_COMMIT: elog_broker_offset_commit(c, h, &r); break;
 	case ELOG_API_OFFSET_FETCH: elog_broker_offset_fetch(c, h, &r); break;
 	case ELOG_API_LIST_GROUPS: elog_broker_list_groups(c, h, &r); break;
+	case ELOG_API_GROUP_HEARTBEAT: elog_broker_group_heartbeat(c, h, &r); break;
 	case ELOG_API_RAFT:
 		elog_broker_raft_frame(c, h, body, len);
 		break;
@@ -1671,10 +1672,10 @@ void elog_broker_close(struct elog_broker *b)
 		close(b->listen_fd);
 	if (b->signal_fd >= 0)
 		close(b->signal_fd);
+	elog_broker_groups_free(b); /* stops its timer: before the loop goes */
 	if (b->loop_ready)
 		elog_loop_release(&b->loop);
 	elog_buf_release(&b->scratch);
 	elog_batch_reader_release(&b->reader);
-	elog_broker_groups_free(b);
 	free(b);
 }

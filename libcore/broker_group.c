@@ -27,6 +27,7 @@
 #include "crc32c.h"
 #include "logfmt.h"
 #include "partlog.h"
+#include "broker_group.h"
 
 #define GROUP_NAME_MAX 255
 #define GROUP_METADATA_MAX 1024
@@ -34,36 +35,10 @@
 #define GROUP_COMMIT_PARTS_MAX 10000
 #define GROUP_READ_TURN_BYTES (4u << 20)
 #define GROUP_READ_FIRST_BYTES (256u << 10)
-#define GROUP_KEY_OFFSET 1
 #define GROUP_VALUE_VERSION 1
 /* Keys of every table held here: commits that would add keys past it are
  * refused (RESOURCE_LIMIT); what the log holds is always read. */
 #define GROUP_KEYS_MAX 4000000u
-
-struct kv {
-	struct kv *next;
-	uint32_t hash;
-	uint32_t key_len, value_len;
-	uint8_t data[]; /* key, then value */
-};
-
-struct group_table {
-	int64_t applied;     /* the next offset to read */
-	int64_t failed_hw;   /* a read failed at this high watermark: not again until it moves */
-	struct kv **slots;
-	uint32_t slot_count, count;
-};
-
-struct elog_groups {
-	int64_t incarnation;  /* of the __groups topic the tables were read from */
-	uint32_t table_count;
-	struct group_table *tables;
-	uint64_t keys;        /* in all tables */
-	struct elog_buf read;
-	struct elog_batch_reader reader;
-	struct elog_batch_builder builder;
-	int moved;            /* a table read more since the commits were checked */
-};
 
 /* ---------------------------------------------------------------- table */
 
@@ -83,7 +58,7 @@ static struct kv **kv_slot(const struct group_table *tb, const uint8_t *key, siz
 	return at;
 }
 
-static const struct kv *kv_get(const struct group_table *tb, const uint8_t *key, size_t len)
+const struct kv *elog_group_kv_get(const struct group_table *tb, const uint8_t *key, size_t len)
 {
 	if (!tb->slot_count)
 		return NULL;
@@ -167,6 +142,7 @@ static void table_clear(struct elog_groups *gs, struct group_table *tb)
 
 static void tables_drop(struct elog_groups *gs)
 {
+	elog_member_forget_all(gs->broker);
 	for (uint32_t i = 0; i < gs->table_count; i++)
 		table_clear(gs, &gs->tables[i]);
 	free(gs->tables);
@@ -183,6 +159,8 @@ static struct elog_groups *groups_get(struct elog_broker *b)
 		elog_buf_init(&gs->read, ELOG_BATCH_SIZE_MAX + GROUP_READ_FIRST_BYTES);
 		elog_batch_reader_init(&gs->reader);
 		elog_batch_builder_init(&gs->builder, ELOG_COMPRESS_NONE, 0);
+		gs->broker = b;
+		elog_timer_init(&gs->member_timer, elog_member_on_timer, b);
 		b->groups = gs;
 	}
 	return b->groups;
@@ -245,6 +223,9 @@ static int apply_batch(struct elog_groups *gs, struct group_table *tb, const uin
 		if (rec.key_len > 0 &&
 		    kv_put(gs, tb, rec.key, (size_t)rec.key_len, rec.value, rec.value_len) < 0)
 			return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+		if (rec.key_len > 0 && rec.key[0] == GROUP_KEY_GROUP)
+			elog_member_record_read(gs->broker, (uint32_t)(tb - gs->tables), rec.key,
+						(size_t)rec.key_len, rec.value, rec.value_len);
 		tb->applied = rec.offset + 1;
 	}
 	if (rc < 0)
@@ -274,6 +255,7 @@ static int table_read(struct elog_broker *b, struct elog_groups *gs, struct grou
 	 * damaged replica cut below it): read everything again. */
 	if (tb->applied < start || tb->applied > hw) {
 		table_clear(gs, tb);
+		elog_member_record_read(b, (uint32_t)(tb - gs->tables), NULL, 0, NULL, -1);
 		tb->applied = start;
 	}
 	while (tb->applied < hw && budget > 0) {
@@ -307,6 +289,7 @@ failed:
 			 "topic=%s partition=%u offset=%" PRId64 " error=%s", ELOG_GROUPS_TOPIC, p->id,
 			 tb->applied, elog_logfmt_value(v, sizeof(v), err.msg));
 	table_clear(gs, tb);
+	elog_member_record_read(b, (uint32_t)(tb - gs->tables), NULL, 0, NULL, -1);
 	tb->failed_hw = hw;
 	return -1;
 }
@@ -374,7 +357,7 @@ static struct elog_topic *groups_topic(struct elog_broker *b, int16_t *code, cha
 	/* A commit of 10,000 partitions with long names, metadata and windows
 	 * is ~20 MB: its own limits, whatever the brokers' defaults are. */
 	cfg.batch_bytes_max = ELOG_BATCH_SIZE_MAX;
-	cfg.record_bytes_max = 64u << 10;
+	cfg.record_bytes_max = 1u << 20; /* a group record names every member's partitions */
 	if (b->cluster)
 		return elog_broker_raft_auto_create(b, ELOG_GROUPS_TOPIC, strlen(ELOG_GROUPS_TOPIC),
 						    b->config.groups_partitions, &cfg, code, msg, cap);
@@ -389,14 +372,10 @@ static struct elog_topic *groups_topic(struct elog_broker *b, int16_t *code, cha
 	return t;
 }
 
-/*
- * The group's partition if this broker coordinates it and its table is
- * read; else NULL with the code (NOT_COORDINATOR, COORDINATOR_LOADING) and
- * a message.
- */
-static struct elog_partition *coordinated(struct elog_broker *b, const char *group, size_t len,
-					  struct group_table **tb, int16_t *code, char *msg,
-					  size_t cap)
+struct elog_partition *elog_group_coordinated(struct elog_broker *b, const char *group,
+					      size_t len, struct group_table **tb,
+					      uint32_t *index, int16_t *code, char *msg,
+					      size_t cap)
 {
 	struct elog_topic *t = elog_store_find(b->store, ELOG_GROUPS_TOPIC,
 					       strlen(ELOG_GROUPS_TOPIC));
@@ -439,6 +418,8 @@ static struct elog_partition *coordinated(struct elog_broker *b, const char *gro
 		return NULL;
 	}
 	*tb = &tables[i];
+	if (index)
+		*index = i;
 	return p;
 }
 
@@ -638,7 +619,8 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 	const char *group, *member;
 	size_t glen, mlen, blen;
 	const uint8_t *batch;
-	uint32_t topics, parts, timeout_ms, at = 0;
+	uint32_t topics, parts, timeout_ms, at = 0, index = 0;
+	struct group_state *state = NULL;
 	int32_t epoch;
 	int16_t code;
 	struct timespec ts;
@@ -671,9 +653,10 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
 		return;
 	}
-	if (mlen != 0 || epoch != -1) {
+	if ((mlen == 0) != (epoch == -1)) {
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST,
-					"only standalone commits (member \"\", epoch -1) exist yet");
+					"a commit names a member and its epoch, or neither "
+					"(member \"\", epoch -1)");
 		return;
 	}
 	if (parts > GROUP_COMMIT_PARTS_MAX) {
@@ -682,7 +665,9 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
 		return;
 	}
-	if (!(gp = coordinated(b, group, glen, &tb, &code, msg, sizeof(msg)))) {
+	if (!(gp = elog_group_coordinated(b, group, glen, &tb, &index, &code, msg, sizeof(msg))) ||
+	    elog_member_commit_check(b, index, tb, group, glen, member, mlen, epoch, &state, &code,
+				     msg, sizeof(msg)) < 0) {
 		elog_broker_reply_error(c, rq, code, msg);
 		return;
 	}
@@ -736,6 +721,12 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 					continue;
 				}
 			}
+			if (state && !elog_member_may_commit_partition(state, member, mlen, topic, tlen,
+								       part->id)) {
+				commit_part_error(part, ELOG_PE_FENCED_MEMBER_EPOCH,
+						  "the member does not own this partition now");
+				continue;
+			}
 			if (offset < 0 || hw < -1) {
 				commit_part_error(part, ELOG_PE_INVALID_REQUEST,
 						  "offset %" PRId64 " or high watermark %" PRId64
@@ -751,7 +742,7 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 			}
 			klen = offset_key(key, group, glen, topic, tlen, part->id);
 			{
-				const struct kv *prev = kv_get(tb, key, klen);
+				const struct kv *prev = elog_group_kv_get(tb, key, klen);
 				if (!prev && gs->keys >= GROUP_KEYS_MAX) {
 					commit_part_error(part, ELOG_PE_RESOURCE_LIMIT,
 							  "the broker holds its limit of %u commits",
@@ -1038,7 +1029,7 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
 		return;
 	}
-	if (!coordinated(b, group, glen, &tb, &code, msg, sizeof(msg))) {
+	if (!elog_group_coordinated(b, group, glen, &tb, NULL, &code, msg, sizeof(msg))) {
 		elog_broker_reply_error(c, rq, code, msg);
 		return;
 	}
@@ -1094,7 +1085,7 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 				continue;
 			}
 			put_committed(&w, id,
-				      kv_get(tb, key, offset_key(key, group, glen, topic, tlen, id)));
+				      elog_group_kv_get(tb, key, offset_key(key, group, glen, topic, tlen, id)));
 		}
 	}
 	elog_broker_finish(c, &w);
@@ -1154,7 +1145,8 @@ void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header
 		for (uint32_t k = 0; k < tb->slot_count; k++)
 			for (const struct kv *e = tb->slots[k]; e; e = e->next) {
 				size_t glen;
-				if (e->key_len < 3 || e->data[0] != GROUP_KEY_OFFSET)
+				if (e->key_len < 3 || (e->data[0] != GROUP_KEY_OFFSET &&
+						       e->data[0] != GROUP_KEY_GROUP))
 					continue;
 				glen = elog_get16(e->data + 1);
 				if (e->key_len < 3 + glen)

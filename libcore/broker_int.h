@@ -376,6 +376,9 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 			      struct elog_wire_r *r);
 void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header *rq,
 			     struct elog_wire_r *r);
+/* broker_member.c: membership (docs/groups.md) */
+void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_header *rq,
+				 struct elog_wire_r *r);
 /* A commit is answered once committed and read into its table. */
 int elog_broker_commit_done(struct elog_waiter *w);
 void elog_broker_commit_answer(struct elog_waiter *w);

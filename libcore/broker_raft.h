@@ -293,6 +293,8 @@ struct elog_topic *elog_broker_raft_auto_create(struct elog_broker *b, const cha
  * acknowledged: docs/raft.md, term_start). */
 int elog_broker_raft_leads(const struct elog_partition *p);
 int elog_broker_raft_leader_current(const struct elog_partition *p);
+/* The term p is led here in (1 without replication); 0 when not led here. */
+uint64_t elog_broker_raft_leader_term(const struct elog_partition *p);
 int elog_broker_raft_create_topic(struct elog_conn *c, const struct elog_frame_header *rq,
 				  const char *name, size_t len, uint32_t partitions,
 				  uint16_t replication, const struct elog_topic_config *cfg);

@@ -492,6 +492,15 @@ int elog_broker_raft_leads(const struct elog_partition *p)
 	return g && elog_raft_role(&g->raft) == ELOG_RAFT_LEADER;
 }
 
+uint64_t elog_broker_raft_leader_term(const struct elog_partition *p)
+{
+	const struct raft_group *g = p->replication;
+
+	if (!g)
+		return 1;
+	return elog_raft_role(&g->raft) == ELOG_RAFT_LEADER ? elog_raft_term(&g->raft) : 0;
+}
+
 int elog_broker_raft_leader_current(const struct elog_partition *p)
 {
 	const struct raft_group *g = p->replication;

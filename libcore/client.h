@@ -451,6 +451,51 @@ struct elog_offset_commit {
 #define ELOG_COMMIT_PARTITIONS_MAX 10000
 int elog_client_commit_offsets(struct elog_client *c, const char *group,
 			       struct elog_offset_commit *entries, size_t n, struct elog_err *err);
+/* The same by a member of the group (elog_client_group_heartbeat gave its
+ * id and epoch): refused with UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH
+ * (elog_client_proto_error) once it is no longer the member it was, and
+ * per partition for one it does not own. */
+int elog_client_commit_member(struct elog_client *c, const char *group, const char *member_id,
+			      int32_t epoch, struct elog_offset_commit *entries, size_t n,
+			      struct elog_err *err);
+
+/* A partition of a group member's assignment (topic allocated). */
+struct elog_group_tp {
+	char *topic;
+	uint32_t partition;
+};
+void elog_group_tps_release(struct elog_group_tp *tps, size_t n);
+
+/*
+ * One GROUP_HEARTBEAT (docs/groups.md, "Membership"): a join (member_id ""
+ * and epoch 0), a heartbeat (the id and epoch the last one gave), or a
+ * leave (epoch -1; -2 a static member's leave for a restart). The caller
+ * fills the input; the call sets member_id and epoch, the interval to the
+ * next heartbeat, and, when assigned is 1, the partitions the member may
+ * own now (sorted, replacing what was there: release with
+ * elog_group_tps_release). assigned 0: keep what it has. UNKNOWN_MEMBER_ID
+ * and FENCED_MEMBER_EPOCH (elog_client_proto_error) mean the member must
+ * give up every partition and join again.
+ */
+struct elog_group_heartbeat {
+	const char *group;
+	const char *instance_id;       /* static membership; NULL: none */
+	const char *client_id;         /* names the member in messages; NULL: none */
+	const char *assignor;          /* NULL: the group's (sticky for a new group) */
+	uint32_t session_timeout_ms;   /* 1000..300000 */
+	const char *const *topics;     /* subscription */
+	size_t topic_count;
+	const struct elog_group_tp *owned;  /* what it owns, sorted by topic */
+	size_t owned_count;
+	char member_id[64];
+	int32_t epoch;
+	uint32_t interval_ms;
+	int assigned;
+	struct elog_group_tp *assignment;
+	size_t assignment_count;
+};
+int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
+				struct elog_err *err);
 
 #define ELOG_COMMIT_WINDOW_MAX 15
 struct elog_committed {

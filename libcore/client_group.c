@@ -144,6 +144,8 @@ static int group_call(struct elog_client *c, const char *group, uint16_t api,
 
 struct commit_request {
 	const char *group;
+	const char *member;            /* "" standalone */
+	int32_t epoch;                 /* -1 standalone */
 	const struct elog_offset_commit *entries;
 	size_t n;
 	uint32_t timeout_ms;
@@ -156,8 +158,8 @@ static void encode_commit(struct elog_wire_w *w, const void *arg)
 	uint32_t topics = 0;
 
 	elog_wire_put_cstring(w, q->group);
-	elog_wire_put_cstring(w, "");
-	elog_wire_put_i32(w, -1);
+	elog_wire_put_cstring(w, q->member);
+	elog_wire_put_i32(w, q->epoch);
 	elog_wire_put_u32(w, q->timeout_ms);
 	for (size_t i = 0; i < q->n; i++)
 		topics += i == 0 || strcmp(q->entries[i - 1].topic, q->entries[i].topic) != 0;
@@ -177,10 +179,12 @@ static void encode_commit(struct elog_wire_w *w, const void *arg)
 	}
 }
 
-static int commit_chunk(struct elog_client *c, const char *group,
-			struct elog_offset_commit *entries, size_t n, struct elog_err *err)
+static int commit_chunk(struct elog_client *c, const char *group, const char *member,
+			int32_t epoch, struct elog_offset_commit *entries, size_t n,
+			struct elog_err *err)
 {
-	struct commit_request q = {group, entries, n, (uint32_t)c->config.request_timeout_ms};
+	struct commit_request q = {group, member, epoch, entries, n,
+				   (uint32_t)c->config.request_timeout_ms};
 	char what[300];
 	int64_t deadline = elog_clock_ms() + c->config.request_timeout_ms;
 	uint32_t attempt = 0;
@@ -209,7 +213,7 @@ static int commit_chunk(struct elog_client *c, const char *group,
 					 (int)(msg_len < 200 ? msg_len : 200), msg);
 				if (code && retriable(code))
 					again = 1;
-				else if (code && !failed++)
+				else if (code && !failed++ && (c->last_proto_error = code))
 					elog_client_err_proto(err, code, msg, msg_len,
 							      "%s: %s partition %u", what, e->topic, id);
 			}
@@ -233,11 +237,18 @@ static int commit_chunk(struct elog_client *c, const char *group,
 int elog_client_commit_offsets(struct elog_client *c, const char *group,
 			       struct elog_offset_commit *entries, size_t n, struct elog_err *err)
 {
+	return elog_client_commit_member(c, group, "", -1, entries, n, err);
+}
+
+int elog_client_commit_member(struct elog_client *c, const char *group, const char *member_id,
+			      int32_t epoch, struct elog_offset_commit *entries, size_t n,
+			      struct elog_err *err)
+{
 	/* The broker takes at most ELOG_COMMIT_PARTITIONS_MAX a request: more
 	 * go in several, each committed whole or refused per partition. */
 	for (size_t at = 0; at < n || at == 0; at += ELOG_COMMIT_PARTITIONS_MAX) {
 		size_t k = n - at < ELOG_COMMIT_PARTITIONS_MAX ? n - at : ELOG_COMMIT_PARTITIONS_MAX;
-		if (commit_chunk(c, group, entries + at, k, err) < 0)
+		if (commit_chunk(c, group, member_id, epoch, entries + at, k, err) < 0)
 			return -1;
 		if (n == 0)
 			break;
@@ -515,5 +526,119 @@ out:
 	}
 	*names_out = names;
 	*count = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+static void put_tps(struct elog_wire_w *w, const struct elog_group_tp *tps, size_t n)
+{
+	uint32_t topics = 0;
+
+	for (size_t i = 0; i < n; i++)
+		topics += i == 0 || strcmp(tps[i - 1].topic, tps[i].topic) != 0;
+	elog_wire_put_u32(w, topics);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && strcmp(tps[j].topic, tps[i].topic) == 0)
+			j++;
+		elog_wire_put_cstring(w, tps[i].topic);
+		elog_wire_put_u32(w, (uint32_t)(j - i));
+		for (; i < j; i++)
+			elog_wire_put_u32(w, tps[i].partition);
+	}
+}
+
+static void encode_heartbeat(struct elog_wire_w *w, const void *arg)
+{
+	const struct elog_group_heartbeat *hb = arg;
+
+	elog_wire_put_cstring(w, hb->group);
+	elog_wire_put_cstring(w, hb->member_id);
+	elog_wire_put_cstring(w, hb->instance_id ? hb->instance_id : "");
+	elog_wire_put_cstring(w, hb->client_id ? hb->client_id : "");
+	elog_wire_put_i32(w, hb->epoch);
+	elog_wire_put_u32(w, hb->session_timeout_ms);
+	elog_wire_put_cstring(w, hb->assignor ? hb->assignor : "");
+	elog_wire_put_u32(w, (uint32_t)hb->topic_count);
+	for (size_t i = 0; i < hb->topic_count; i++)
+		elog_wire_put_cstring(w, hb->topics[i]);
+	put_tps(w, hb->owned, hb->owned_count);
+}
+
+void elog_group_tps_release(struct elog_group_tp *tps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(tps[i].topic);
+	free(tps);
+}
+
+static int tp_cmp(const void *a, const void *b)
+{
+	const struct elog_group_tp *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
+				struct elog_err *err)
+{
+	struct elog_wire_r r;
+	struct elog_group_tp *tps = NULL;
+	const char *id;
+	size_t id_len, n = 0;
+	char what[300];
+
+	elog_group_tps_release(hb->assignment, hb->assignment_count);
+	hb->assignment = NULL;
+	hb->assignment_count = 0;
+	hb->assigned = 0;
+	snprintf(what, sizeof(what), "heartbeat to group '%.255s'", hb->group);
+	if (group_call(c, hb->group, ELOG_API_GROUP_HEARTBEAT, encode_heartbeat, hb, &r, what,
+		       err) < 0)
+		return -1;
+	elog_wire_get_string(&r, &id, &id_len);
+	hb->epoch = elog_wire_get_i32(&r);
+	hb->interval_ms = elog_wire_get_u32(&r);
+	hb->assigned = elog_wire_get_u8(&r) != 0;
+	if (hb->assigned) {
+		uint32_t topics = elog_wire_get_count(&r, 6);
+		for (uint32_t i = 0; i < topics && !r.failed; i++) {
+			const char *name;
+			size_t len;
+			uint32_t np;
+			elog_wire_get_string(&r, &name, &len);
+			np = elog_wire_get_count(&r, 4);
+			if (np && !r.failed) {
+				struct elog_group_tp *grown = realloc(tps, (n + np) * sizeof(*tps));
+				if (!grown) {
+					elog_group_tps_release(tps, n);
+					return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+				}
+				tps = grown;
+			}
+			for (uint32_t k = 0; k < np && !r.failed; k++) {
+				tps[n].partition = elog_wire_get_u32(&r);
+				if (!(tps[n].topic = malloc(len + 1))) {
+					elog_group_tps_release(tps, n);
+					return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+				}
+				memcpy(tps[n].topic, name, len);
+				tps[n].topic[len] = 0;
+				n++;
+			}
+		}
+	}
+	if (elog_wire_r_end(&r, err) < 0 || id_len >= sizeof(hb->member_id)) {
+		elog_group_tps_release(tps, n);
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
+	}
+	memcpy(hb->member_id, id, id_len);
+	hb->member_id[id_len] = 0;
+	if (n)
+		qsort(tps, n, sizeof(*tps), tp_cmp);
+	hb->assignment = tps;
+	hb->assignment_count = n;
 	return 0;
 }

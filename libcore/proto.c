@@ -45,6 +45,9 @@ static const struct error_info errors[ELOG_PE__COUNT] = {
 	[ELOG_PE_STORAGE_FULL] = {"STORAGE_FULL", "broker storage is full", 1},
 	[ELOG_PE_NOT_COORDINATOR] = {"NOT_COORDINATOR", "broker is not the group's coordinator", 1},
 	[ELOG_PE_COORDINATOR_LOADING] = {"COORDINATOR_LOADING", "group coordinator is loading", 1},
+	[ELOG_PE_UNKNOWN_MEMBER_ID] = {"UNKNOWN_MEMBER_ID", "not a member of the group", 0},
+	[ELOG_PE_FENCED_MEMBER_EPOCH] = {"FENCED_MEMBER_EPOCH", "member fenced by a newer epoch", 0},
+	[ELOG_PE_GROUP_NOT_EMPTY] = {"GROUP_NOT_EMPTY", "the group has active members", 0},
 };
 
 static const char *const api_names[ELOG_API__COUNT] = {
@@ -63,6 +66,7 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_OFFSET_COMMIT] = "OFFSET_COMMIT",
 	[ELOG_API_OFFSET_FETCH] = "OFFSET_FETCH",
 	[ELOG_API_LIST_GROUPS] = "LIST_GROUPS",
+	[ELOG_API_GROUP_HEARTBEAT] = "GROUP_HEARTBEAT",
 };
 
 const char *elog_proto_error_name(int code)
@@ -98,6 +102,7 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_OFFSET_COMMIT] = 1,
 	[ELOG_API_OFFSET_FETCH] = 1,
 	[ELOG_API_LIST_GROUPS] = 1,
+	[ELOG_API_GROUP_HEARTBEAT] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

@@ -131,9 +131,12 @@ topic=t partition=7 error=UNKNOWN_PARTITION message=\"topic has 3 partitions\""
 	# Topics of no partitions cost the broker a waiter entry each: bounded.
 	run -0 probe raw "$(commit_topics g 1100)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST message="1100 topics named; the broker has 2"'
-	# Not a member protocol yet: a member id is refused, not ignored.
+	# A member the group does not have is refused; a member id without an
+	# epoch (or an epoch without a member) is malformed.
 	run -0 probe raw "$(commit_frame g m1 3)"
-	assert_line --index 0 --partial 'error=INVALID_REQUEST message="only standalone commits'
+	assert_line --index 0 --partial 'error=UNKNOWN_MEMBER_ID message="member m1 is not in group'
+	run -0 probe raw "$(commit_frame g m1 -1)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="a commit names a member and its epoch, or neither'
 	# A body cut short is malformed; so is one with bytes after its end.
 	run -0 probe raw "$(elog_le 4 10)$(elog_le 2 13)$(elog_le 2 1)$(elog_le 4 1)$(elog_le 2 1)"
 	assert_line --index 0 --partial 'error=INVALID_REQUEST'

@@ -32,7 +32,7 @@
  *   dump TOPIC [-P part]       every record from the start to the high watermark (-r lines)
  *   offsets TOPIC [-P part] -t TS       error=E offset=O
  *   coordinator GROUP          error=NONE partition=P broker=ID host=H port=N
- *   commit GROUP TOPIC:PART=OFFSET[@HW]... [-T timeout_ms] [-M metadata]
+ *   commit GROUP TOPIC:PART=OFFSET[@HW]... [-T timeout_ms] [-M metadata] [--member ID -E EPOCH]
  *                              a standalone OFFSET_COMMIT; topic=T partition=P error=E
  *   committed GROUP [TOPIC[:P,P...]]...   OFFSET_FETCH (no topic: all the group's);
  *                              topic=T partition=P error=E offset=O high_watermark=H
@@ -94,6 +94,7 @@ struct probe {
 	uint32_t patch_count, add_count;
 	const char *append_hex, *raw_hex;
 	const char *metadata;           /* -M: commit metadata */
+	const char *member;             /* --member: commit as this member (epoch -E) */
 	int fd;
 	uint32_t next_cid;
 	struct elog_buf out, in;
@@ -537,8 +538,8 @@ static int cmd_commit(struct probe *pr, int argc, char **argv)
 		return elog_cli_error("commit: expected a group"), 2;
 	begin(pr, &w, ELOG_API_OFFSET_COMMIT);
 	elog_wire_put_cstring(&w, argv[0]);
-	elog_wire_put_cstring(&w, "");
-	elog_wire_put_i32(&w, -1);
+	elog_wire_put_cstring(&w, pr->member ? pr->member : "");
+	elog_wire_put_i32(&w, pr->member ? pr->epoch : -1);
 	elog_wire_put_u32(&w, pr->timeout_ms);
 	/* One topic entry per argument: simple, and enough for the tests. */
 	elog_wire_put_u32(&w, (uint32_t)(argc - 1));
@@ -1151,7 +1152,7 @@ static int cmd_stall(struct probe *pr, int argc, char **argv)
 
 /* ---------------------------------------------------------------- main */
 
-enum { OPT_VERSION = 256, OPT_JOIN, OPT_BAD, OPT_PATCH, OPT_ADD32, OPT_APPEND, OPT_RAW_BATCH, OPT_KEEP_CRC };
+enum { OPT_VERSION = 256, OPT_JOIN, OPT_BAD, OPT_PATCH, OPT_ADD32, OPT_APPEND, OPT_RAW_BATCH, OPT_KEEP_CRC, OPT_MEMBER };
 
 static const struct elog_cli_option options[] = {
 	{'b', "broker", "HOST:PORT", "broker address (default 127.0.0.1:7411)"},
@@ -1169,6 +1170,7 @@ static const struct elog_cli_option options[] = {
 	{'T', "timeout", "MS", "produce: acks=-1 timeout (default 30000)"},
 	{'V', "value-bytes", "N", "produce: pad values to N bytes"},
 	{'M', "metadata", "TEXT", "commit: the metadata of every offset"},
+	{OPT_MEMBER, "member", "ID", "commit: as this member, with -E its epoch (default standalone)"},
 	{'z', "compression", "CODEC", "produce: none, lz4 or zlib (default none)"},
 	{OPT_JOIN, "join", NULL, "produce: every batch in one request"},
 	{OPT_BAD, "bad", "N", "produce: the batch the tampering options change (default 0)"},
@@ -1229,6 +1231,7 @@ static int option(struct probe *pr, int id, const char *arg)
 	case 'T': pr->timeout_ms = (uint32_t)i; break;
 	case 'V': pr->value_bytes = (uint32_t)u; break;
 	case 'M': pr->metadata = arg; break;
+	case OPT_MEMBER: pr->member = arg; break;
 	case 'o': pr->offset = i; break;
 	case 'w': pr->max_wait_ms = (uint32_t)u; break;
 	case 'm': pr->min_bytes = (uint32_t)u; break;

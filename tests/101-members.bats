@@ -1,0 +1,330 @@
+#!/usr/bin/env bats
+# Consumer group membership (docs/groups.md, "Membership"), with real
+# elog-serve and elog-consume -g processes: each partition is read by one
+# member at any moment (members log what they own, with the time, and the
+# test checks that no two own a partition at once); members come and go
+# under load and no record is lost, the only duplicates being those a
+# killed member printed and had not committed; a killed member's partitions
+# move within the session timeout and a second; a stopped member that
+# outlived its session is fenced, says so and joins again; restarted
+# members resume at the committed offsets; a static member's restart moves
+# nothing; resets are refused while the group has members.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster
+
+setup() {
+	elog_setup
+	elog_need elog-serve elog-topic elog-produce elog-consume elog-replay elog-probe
+	cd "$ELOG_TMP"
+}
+
+teardown() {
+	elog_teardown
+}
+
+start_one() {
+	elog_spawn b elog-serve -d "$ELOG_TMP/data" -l 127.0.0.1:0
+	elog_broker_wait b
+	export ELOG_BROKERS=$ELOG_ADDR
+}
+
+now_ms() { date +%s%3N; }
+
+# vals FILE... — the "v" of each JSON line.
+vals() { sed 's/.*"v":\([0-9]*\).*/\1/' "$@"; }
+
+# member NAME GROUP [ARGS...] — an elog-consume -g member, output in NAME.out.
+member() {
+	local name=$1 group=$2
+	shift 2
+	elog_spawn "$name" elog-consume -g "$group" --commit-interval 200ms --session-timeout 2s "$@" t
+}
+
+# owns NAME — the partitions NAME said last that it owns ("nothing", or "t:0,1").
+owns() {
+	sed -n 's/.* owns \(.*\) \[t=[0-9]*\]$/\1/p' "$ELOG_TMP/$1.err" | tail -n 1
+}
+
+# owns_count NAME N — NAME says it owns N partitions.
+owns_count() {
+	local o
+	o=$(owns "$1")
+	if [ "$2" -eq 0 ]; then [ "$o" = nothing ]; return; fi
+	[ -n "$o" ] && [ "$o" != nothing ] && [ "$(echo "${o#t:}" | tr ',' '\n' | wc -l)" -eq "$2" ]
+}
+
+# no_overlap END_MS NAME[@KILLED_MS]... — from the members' "owns" lines: no
+# partition was owned by two of them at once. A member's ownership ends at
+# its next line, at KILLED_MS (SIGKILL: it could not say so), or at END_MS.
+no_overlap() {
+	local end=$1 spec name killed
+	shift
+	for spec in "$@"; do
+		name=${spec%@*}
+		killed=$end
+		[ "$spec" = "$name" ] || killed=${spec#*@}
+		sed -n 's/.* owns \(.*\) \[t=\([0-9]*\)\]$/\2 \1/p' "$ELOG_TMP/$name.err" |
+			awk -v who="$name" -v last="$killed" '
+				function close_all(t,   p) { for (p in cur) { print p, cur[p], t, who; delete cur[p] } }
+				{
+					split("", now)
+					if ($2 != "nothing") {
+						n = split(substr($2, 3), ps, ",")
+						for (i = 1; i <= n; i++) now[ps[i]] = 1
+					}
+					for (p in cur) if (!(p in now)) { print p, cur[p], $1, who; delete cur[p] }
+					for (p in now) if (!(p in cur)) cur[p] = $1
+				}
+				END { close_all(last) }'
+	done | sort -k1,1n -k2,2n | awk '
+		$1 != part { part = $1; end = 0; owner = "" }
+		{
+			if ($2 < end && $4 != owner) {
+				printf "partition %s: %s from %s, while %s had it until %s\n", $1, $4, $2, owner, end
+				bad = 1
+			}
+			if ($3 > end) { end = $3; owner = $4 }
+		}
+		END { exit bad }'
+}
+
+@test "four members, then one stopped, one killed and one added under load: one owner per partition at a time, nothing lost" {
+	start_one
+	elog-topic create -p 12 t
+	# 30,000 records over about 3 s, keys spread over the partitions.
+	elog_spawn feed sh -c 'for i in $(seq 0 29); do
+		seq $((i * 1000 + 1)) $((i * 1000 + 1000)) | awk "{ print \"{\\\"k\\\":\\\"\" \$1 \"\\\",\\\"v\\\":\" \$1 \"}\" }"
+		sleep 0.1; done | elog-produce -k k t'
+	for i in 1 2 3 4; do member "m$i" g; done
+	elog_wait_until 20 eval 'owns_count m1 3 && owns_count m2 3 && owns_count m3 3 && owns_count m4 3' ||
+		fail "not 3 each: $(cat m*.err)"
+	elog_stop m2
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	kill -KILL "$(elog_pid m3)"
+	killed=$(now_ms)
+	member m5 g
+	elog_wait_until 30 elog_exited "$(elog_pid feed)" || fail "the feed did not end"
+	elog_stop feed
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "elog-produce failed: $(cat feed.err)"
+	# Everything is read, once the killed member's partitions moved.
+	elog_wait_until 30 eval '[ "$(vals m*.out | sort -u | wc -l)" -eq 30000 ]' ||
+		fail "not every record read: $(vals m*.out | sort -u | wc -l); $(cat m*.err)"
+	elog_wait_until 10 eval 'owns_count m1 4 && owns_count m4 4 && owns_count m5 4' ||
+		fail "not 4 each: $(cat m*.err)"
+	end=$(now_ms)
+	for n in m1 m4 m5; do elog_stop "$n"; [ "$ELOG_STOP_STATUS" -eq 0 ]; done
+	run -0 no_overlap "$end" m1 m2 "m3@$killed" m4 m5
+	# Duplicates: only records the killed member printed (and had not committed).
+	vals m*.out | sort | uniq -d >dups
+	vals m3.out | sort -u >m3.vals
+	run -0 comm -23 dups m3.vals
+	assert_output ""
+	grep -q 'msg="group member expired" group=g' b.err
+	grep -q 'msg="group member left" group=g' b.err
+}
+
+@test "a killed member's partitions move within the session timeout and a second" {
+	start_one
+	elog-topic create -p 12 t
+	member m1 g
+	member m2 g
+	elog_wait_until 20 eval 'owns_count m1 6 && owns_count m2 6' || fail "$(cat m*.err)"
+	kill -KILL "$(elog_pid m2)"
+	killed=$(now_ms)
+	elog_wait_until 10 owns_count m1 12 || fail "$(cat m1.err)"
+	moved=$(sed -n 's/.* owns t:.* \[t=\([0-9]*\)\]$/\1/p' m1.err | tail -n 1)
+	echo "moved after $((moved - killed)) ms"
+	[ $((moved - killed)) -le 3000 ]
+	[ $((moved - killed)) -ge 1500 ]
+	elog_stop m1
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+}
+
+@test "a member stopped past its session is fenced when it wakes: its commit refused, it says so and joins again" {
+	start_one
+	elog-topic create -p 4 t
+	seq 1 100 | elog-produce t
+	member m1 g
+	member m2 g
+	elog_wait_until 20 eval 'owns_count m1 2 && owns_count m2 2' || fail "$(cat m*.err)"
+	kill -STOP "$(elog_pid m2)"
+	elog_wait_until 10 owns_count m1 4 || fail "$(cat m1.err)"
+	kill -CONT "$(elog_pid m2)"
+	elog_wait_until 10 grep -q 'not in group .g.*joining again' m2.err || fail "$(cat m2.err)"
+	elog_wait_until 10 eval 'owns_count m1 2 && owns_count m2 2' || fail "$(cat m*.err)"
+	# The zombie's member id is refused outright.
+	old=$(sed -n 's/.* member \(m-[0-9a-f]*\) epoch .*/\1/p' m2.err | head -n 1)
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "$old" -E 1 commit g t:0=1
+	assert_output --partial "UNKNOWN_MEMBER_ID"
+	[ "$(cat m1.out m2.out | sort -u | wc -l)" -eq 100 ]
+	elog_stop m1
+	elog_stop m2
+}
+
+@test "every member restarted: consumption resumes at the committed offsets" {
+	start_one
+	elog-topic create -p 6 t
+	seq 1 1000 | elog-produce t
+	member m1 g
+	member m2 g
+	elog_wait_until 20 eval '[ "$(cat m1.out m2.out | wc -l)" -ge 1000 ]' || fail "$(cat m*.err)"
+	elog_stop m1
+	elog_stop m2
+	[ "$(cat m1.out m2.out | sort -n | uniq | wc -l)" -eq 1000 ]
+	seq 1001 2000 | elog-produce t
+	member n1 g
+	member n2 g
+	elog_wait_until 20 eval '[ "$(cat n1.out n2.out | wc -l)" -ge 1000 ]' || fail "$(cat n*.err)"
+	elog_stop n1
+	elog_stop n2
+	run -0 sh -c 'cat n1.out n2.out | sort -n'
+	assert_output "$(seq 1001 2000)"
+}
+
+@test "a static member restarted within its session keeps its partitions; the others never move" {
+	start_one
+	elog-topic create -p 4 t
+	member s1 g --instance-id one
+	member s2 g --instance-id two
+	elog_wait_until 20 eval 'owns_count s1 2 && owns_count s2 2' || fail "$(cat s*.err)"
+	before=$(owns s1)
+	elog_stop s1
+	member s1b g --instance-id one
+	elog_wait_until 10 owns_count s1b 2 || fail "$(cat s1b.err)"
+	[ "$(owns s1b)" = "$before" ]
+	# s2 said what it owns once: nothing moved for it.
+	[ "$(grep -c ' owns ' s2.err)" -eq 1 ]
+	elog_stop s1b
+	elog_stop s2
+}
+
+@test "elog-replay refuses to move a group's offsets while it has members, naming them" {
+	start_one
+	elog-topic create -p 2 t
+	seq 1 10 | elog-produce t
+	member m1 g
+	elog_wait_until 20 owns_count m1 2 || fail "$(cat m1.err)"
+	elog_wait_until 10 eval '[ "$(wc -l <m1.out)" -eq 10 ]'
+	run -1 elog-replay -g g --to-earliest --execute t
+	assert_output --regexp "GROUP_NOT_EMPTY|active member"
+	assert_output --partial "elog-consume@"
+	elog_stop m1
+	run -0 elog-replay -g g --to-earliest --execute t
+}
+
+@test "group options: usage errors" {
+	run -2 elog-consume --commit-interval 1s t
+	assert_output --partial "needs -g GROUP"
+	run -2 elog-consume -g g -o 5 t
+	assert_output --partial "exclude each other"
+	run -2 elog-consume -g g t:1
+	assert_output --partial "name topics, not partitions"
+	run -2 elog-consume -g g --reset middle t
+	run -2 elog-consume -g g --session-timeout 100ms t
+	run -2 elog-consume -g g --assignor best t
+}
+
+@test "three brokers: the coordinator's broker killed under load, the group goes on and loses no commit" {
+	local i coord all
+	cluster_ports 3
+	for i in 1 2 3; do cluster_start "$i"; done
+	all=127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]},127.0.0.1:${PORTS[3]}
+	export ELOG_BROKERS=$all
+	create_t() { elog-topic create -p 6 -r 3 t; }
+	elog_wait_until 30 create_t || fail "topic t not created"
+	seq 1 2000 | elog-produce t
+	member m1 g
+	member m2 g
+	elog_wait_until 30 eval '[ "$(cat m1.out m2.out | sort -u | wc -l)" -eq 2000 ]' ||
+		fail "not read: $(cat m*.err)"
+	# Past a commit interval: what they read is committed.
+	elog_wait_until 10 eval '[ "$(elog-lag -g g | cut -f6 | sort -u)" = 0 ]' || fail "$(elog-lag -g g)"
+	coord=$(elog-probe -b "127.0.0.1:${PORTS[1]}" coordinator g | sed -n 's/.* broker=\([0-9]*\) .*/\1/p')
+	[ -n "$coord" ]
+	cluster_kill "$coord"
+	seq 2001 4000 | elog-produce t
+	elog_wait_until 60 eval '[ "$(cat m1.out m2.out | sort -u | wc -l)" -eq 4000 ]' ||
+		fail "not read after the kill: $(cat m*.err)"
+	elog_stop m1
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	elog_stop m2
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	# Every commit is there: a new member has nothing left to read, and no
+	# record was printed twice (nothing was killed but a broker).
+	run -0 elog-lag -g g
+	[ "$(cut -f6 <<<"$output" | sort -u)" = 0 ]
+	[ "$(cat m1.out m2.out | wc -l)" -eq 4000 ]
+	member m3 g -e
+	elog_wait_until 20 elog_exited "$(elog_pid m3)" || fail "$(cat m3.err)"
+	elog_stop m3
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	[ ! -s m3.out ]
+}
+
+@test "the broker restarted under its members: they keep their ids and partitions, nothing read twice" {
+	local port
+	port=$(elog-freeport 1)
+	export ELOG_BROKERS=127.0.0.1:$port
+	elog_spawn b elog-serve -d "$ELOG_TMP/data" -l "$ELOG_BROKERS"
+	elog_broker_wait b
+	elog-topic create -p 4 t
+	seq 1 500 | elog-produce t
+	member m1 g --session-timeout 20s
+	member m2 g --session-timeout 20s
+	elog_wait_until 20 eval 'owns_count m1 2 && owns_count m2 2 && [ "$(cat m1.out m2.out | wc -l)" -eq 500 ]' ||
+		fail "$(cat m*.err)"
+	elog_stop b KILL
+	elog_spawn b2 elog-serve -d "$ELOG_TMP/data" -l "$ELOG_BROKERS"
+	elog_broker_wait b2
+	seq 501 1000 | elog-produce t
+	elog_wait_until 20 eval '[ "$(cat m1.out m2.out | wc -l)" -ge 1000 ]' || fail "$(cat m*.err)"
+	elog_stop m1
+	elog_stop m2
+	run -0 sh -c 'cat m1.out m2.out | sort -n'
+	assert_output "$(seq 1 1000)"
+	# One line each before the stop (what it owned), one at the stop: no rejoin.
+	[ "$(grep -c ' owns ' m1.err)" -eq 2 ] || fail "$(cat m1.err)"
+	[ "$(grep -c ' owns ' m2.err)" -eq 2 ] || fail "$(cat m2.err)"
+	run -1 grep -q 'joining again' m1.err m2.err
+}
+
+# hb_frame GROUP MEMBER EPOCH SESSION_MS ASSIGNOR TOPIC... — a GROUP_HEARTBEAT
+# request (docs/protocol.md) owning nothing, in hex, for elog-probe raw.
+hb_frame() {
+	local body s
+	str() { printf '%s%s' "$(elog_le 2 ${#1})" "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')"; }
+	body=$(str "$1")$(str "$2")$(str "")$(str "probe")$(elog_le 4 "$3")$(elog_le 4 "$4")$(str "$5")
+	shift 5
+	body+=$(elog_le 4 $#)
+	for s in "$@"; do body+=$(str "$s"); done
+	body+=$(elog_le 4 0)
+	printf '%s' "$(elog_le 4 $((8 + ${#body} / 2)))$(elog_le 2 16)$(elog_le 2 1)$(elog_le 4 1)$body"
+}
+
+@test "GROUP_HEARTBEAT: bad input is refused with a reason; a join is answered with a member id" {
+	start_one
+	elog-topic create -p 2 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 0 100 "" t)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="session timeout 100 ms: it is 1000 to 300000 ms"'
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 5 5000 "" t)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="member epoch 5: a join is member'
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 0 5000 best t)"
+	assert_line --index 0 --partial "error=INVALID_REQUEST message=\"assignor 'best'"
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g m-nobody 3 5000 "" t)"
+	assert_line --index 0 --partial 'error=UNKNOWN_MEMBER_ID'
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame "" "" 0 5000 "" t)"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="a group name is 1 to 255 bytes"'
+	# Cut short, and one byte too many: malformed.
+	frame=$(hb_frame g "" 0 5000 "" t)
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(elog_le 4 $((${#frame} / 2 - 5)))${frame:8:$((${#frame} - 10))}"
+	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=INVALID_REQUEST'
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(elog_le 4 $((${#frame} / 2 - 3)))${frame:8}00"
+	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=INVALID_REQUEST'
+	# A good join: the broker says who joined.
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 0 5000 "" t)"
+	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=NONE'
+	elog_wait_until 5 grep -q 'msg="group member joined" group=g member=m-' b.err
+}
