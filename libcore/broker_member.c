@@ -59,7 +59,7 @@
 #define SESSION_MIN_MS 1000
 #define SESSION_MAX_MS 300000
 #define HEARTBEAT_MS 500           /* the interval answered to a settled member */
-#define HEARTBEAT_SOON_MS 50       /* ... to one whose hand-over is under way */
+#define HEARTBEAT_SOON_MS 10       /* ... to one whose hand-over is under way */
 #define EXPIRY_TICK_MS 200
 #define GROUP_RECORD_VERSION 1
 
