@@ -471,6 +471,9 @@ struct member {
 
 static struct member *the_member;
 
+/* The last commit and the leave, at the end, wait at most this. */
+#define LEAVE_TIMEOUT_MS 5000
+
 static void group_say_owned(struct consume *c, const struct member *m)
 {
 	char line[4096];
@@ -745,6 +748,10 @@ static void group_leave(struct consume *c, struct member *m)
 	struct elog_err err;
 
 	flush_out(c);
+	/* Stopping: a coordinator that is gone too gets a few seconds, not
+	 * the whole --timeout. */
+	if (c->timeout_ms > LEAVE_TIMEOUT_MS)
+		elog_client_set_request_timeout(m->client, LEAVE_TIMEOUT_MS);
 	if (m->hb.member_id[0] && group_commit(c, m) == 0) {
 		group_drop_all(m);
 		group_say_owned(c, m);

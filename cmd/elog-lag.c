@@ -51,6 +51,7 @@ enum {
 	OPT_CRIT,
 	OPT_STOP_AFTER,
 	OPT_TIMEOUT,
+	OPT_MEMBERS,
 	OPT_VERSION,
 };
 
@@ -64,6 +65,7 @@ static const struct elog_cli_option options[] = {
 	{OPT_CRIT, "crit", "LIMIT", "exit 2 past LIMIT: records (N) or time lag (1h)"},
 	{OPT_STOP_AFTER, "stop-after", "DURATION",
 	 "STOP needs at least this long without a commit (default 5m)"},
+	{OPT_MEMBERS, "members", NULL, "list each group's members and what they own instead"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 10s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
@@ -73,7 +75,7 @@ static const struct elog_cli_option options[] = {
 static const struct elog_cli_program program = {
 	.synopsis = "[-g group ...] [-t topic ...] [--json | --prometheus] [--warn limit] "
 		    "[--crit limit]\n"
-		    "                [--stop-after duration] [-b brokers]",
+		    "                [--stop-after duration] [--members] [-b brokers]",
 	.summary = "Show how far consumer groups are behind, and whether they keep up.",
 	.options = options,
 };
@@ -90,7 +92,7 @@ struct options {
 	size_t group_count;
 	const char *topics[TOPICS_MAX];
 	size_t topic_count;
-	int json, prometheus;
+	int json, prometheus, members;
 	struct limit warn, crit;
 	int64_t stop_after_ms, timeout_ms;
 };
@@ -139,6 +141,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_PROMETHEUS: o->prometheus = 1; break;
+		case OPT_MEMBERS: o->members = 1; break;
 		case OPT_WARN: rc = parse_limit("--warn", g.arg, &o->warn); break;
 		case OPT_CRIT: rc = parse_limit("--crit", g.arg, &o->crit); break;
 		case OPT_STOP_AFTER:
@@ -157,6 +160,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 		return rc;
 	if (o->json && o->prometheus)
 		return elog_cli_usage_error(&program, "--json and --prometheus: give one");
+	if (o->members && (o->prometheus || o->warn.set || o->crit.set || o->topic_count))
+		return elog_cli_usage_error(&program, "--members lists members: no --prometheus, "
+					    "--warn, --crit or -t");
 	if (g.index < argc)
 		return elog_cli_usage_error(&program, "unexpected operand '%s'", argv[g.index]);
 	return -1;
@@ -548,6 +554,100 @@ static int topic_wanted(const struct options *o, const char *topic)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- members */
+
+static void tps_text(struct elog_buf *b, const struct elog_group_tp *tps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int same = i > 0 && strcmp(tps[i - 1].topic, tps[i].topic) == 0;
+		char num[16];
+		if (!same && i > 0)
+			elog_buf_add(b, " ", 1, NULL);
+		if (!same) {
+			elog_buf_add(b, tps[i].topic, strlen(tps[i].topic), NULL);
+			elog_buf_add(b, ":", 1, NULL);
+		} else {
+			elog_buf_add(b, ",", 1, NULL);
+		}
+		snprintf(num, sizeof(num), "%u", tps[i].partition);
+		elog_buf_add(b, num, strlen(num), NULL);
+	}
+}
+
+/*
+ * --members: per member of each group, TSV: group, state, member id,
+ * instance id (- for none), client id, epoch, ms since its last heartbeat
+ * (- not yet heard by this coordinator), what it owns. --json: one object
+ * per group. 0, or -1 with err.
+ */
+static int print_members(struct elog_client *c, const char *const *groups, size_t n, int json,
+			 struct elog_err *err)
+{
+	struct elog_buf b;
+
+	elog_buf_init(&b, 1u << 30);
+	if (json)
+		fputs("[", stdout);
+	for (size_t g = 0; g < n; g++) {
+		struct elog_group_description d;
+		if (elog_client_describe_group(c, groups[g], &d, err) < 0) {
+			elog_buf_release(&b);
+			return -1;
+		}
+		if (json) {
+			elog_buf_reset(&b);
+			elog_buf_add(&b, g ? "," : "", g ? 1 : 0, NULL);
+			elog_buf_add(&b, "{\"group\":", 9, NULL);
+			json_str(&b, groups[g]);
+			elog_buf_add(&b, ",\"state\":", 9, NULL);
+			json_str(&b, d.state);
+			fwrite(b.data, 1, b.len, stdout);
+			printf(",\"epoch\":%" PRId32 ",\"assignor\":\"%s\",\"members\":[", d.epoch,
+			       d.assignor);
+		}
+		for (size_t i = 0; i < d.member_count; i++) {
+			const struct elog_group_member_description *m = &d.members[i];
+			elog_buf_reset(&b);
+			if (json) {
+				elog_buf_add(&b, i ? ",{\"member\":" : "{\"member\":", i ? 11 : 10, NULL);
+				json_str(&b, m->member_id);
+				elog_buf_add(&b, ",\"instance\":", 12, NULL);
+				json_str(&b, m->instance_id);
+				elog_buf_add(&b, ",\"client\":", 10, NULL);
+				json_str(&b, m->client_id);
+				fwrite(b.data, 1, b.len, stdout);
+				printf(",\"epoch\":%" PRId32 ",\"last_heartbeat_ms\":%" PRId64
+				       ",\"owns\":[", m->epoch, m->last_heartbeat_ms);
+				for (size_t k = 0; k < m->owned_count; k++) {
+					elog_buf_reset(&b);
+					elog_buf_add(&b, k ? ",{\"topic\":" : "{\"topic\":", k ? 10 : 9, NULL);
+					json_str(&b, m->owned[k].topic);
+					fwrite(b.data, 1, b.len, stdout);
+					printf(",\"partition\":%u}", m->owned[k].partition);
+				}
+				fputs("]}", stdout);
+				continue;
+			}
+			tps_text(&b, m->owned, m->owned_count);
+			printf("%s\t%s\t%s\t%s\t%s\t%" PRId32 "\t", groups[g], d.state, m->member_id,
+			       m->instance_id[0] ? m->instance_id : "-",
+			       m->client_id[0] ? m->client_id : "-", m->epoch);
+			if (m->last_heartbeat_ms >= 0)
+				printf("%" PRId64, m->last_heartbeat_ms);
+			else
+				fputs("-", stdout);
+			printf("\t%.*s\n", (int)b.len, b.len ? (const char *)b.data : "");
+		}
+		if (json)
+			fputs("]}", stdout);
+		elog_group_description_release(&d);
+	}
+	if (json)
+		fputs("]\n", stdout);
+	elog_buf_release(&b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct options o;
@@ -584,6 +684,12 @@ int main(int argc, char **argv)
 			goto failed;
 		groups = (const char **)listed;
 		group_count = listed_count;
+	}
+	if (o.members) {
+		if (print_members(c, groups, group_count, o.json, &err) < 0)
+			goto failed;
+		rc = ELOG_EXIT_OK;
+		goto done;
 	}
 	if (group_count && !(lists = calloc(group_count, sizeof(*lists)))) {
 		elog_err_set(&err, ELOG_E_NOMEM, "out of memory");

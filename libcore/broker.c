@@ -820,6 +820,8 @@ static void dispatch(struct elog_conn *c, const struct elog_frame_header *h, uin
 	case ELOG_API_OFFSET_FETCH: elog_broker_offset_fetch(c, h, &r); break;
 	case ELOG_API_LIST_GROUPS: elog_broker_list_groups(c, h, &r); break;
 	case ELOG_API_GROUP_HEARTBEAT: elog_broker_group_heartbeat(c, h, &r); break;
+	case ELOG_API_DESCRIBE_GROUP: elog_broker_describe_group(c, h, &r); break;
+	case ELOG_API_DELETE_GROUP: elog_broker_delete_group(c, h, &r); break;
 	case ELOG_API_RAFT:
 		elog_broker_raft_frame(c, h, body, len);
 		break;

@@ -843,6 +843,17 @@ void elog_broker_commit_answer(struct elog_waiter *w)
 	/* The group's partition led elsewhere now: the client finds it again. */
 	if (code == ELOG_PE_NOT_LEADER || code == ELOG_PE_LEADER_UNKNOWN)
 		code = ELOG_PE_NOT_COORDINATOR;
+	if ((w->request.api & ~ELOG_API_RESPONSE) == ELOG_API_DELETE_GROUP) {
+		elog_wire_w_init(&wr, &c->out);
+		elog_wire_response_begin(&wr, &w->request, code, code ? append->message : NULL);
+		if (!code)
+			elog_wire_put_u32(&wr, w->max_bytes);
+		if (elog_wire_frame_end(&wr, &err) < 0)
+			c->closing = 1;
+		elog_waiter_free(w);
+		elog_conn_answered(c);
+		return;
+	}
 	elog_wire_w_init(&wr, &c->out);
 	elog_wire_response_begin(&wr, &w->request, ELOG_PE_NONE, NULL);
 	elog_wire_put_u32(&wr, w->topic_count);
@@ -1089,6 +1100,115 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 		}
 	}
 	elog_broker_finish(c, &w);
+}
+
+/* ---------------------------------------------------------------- DELETE_GROUP */
+
+/*
+ * A group without members goes: a null value for its group record and for
+ * every commit of it, in one batch, answered once committed and read (as
+ * OFFSET_COMMIT). Refused while it has members (GROUP_NOT_EMPTY).
+ */
+void elog_broker_delete_group(struct elog_conn *c, const struct elog_frame_header *rq,
+			      struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct elog_groups *gs;
+	struct group_table *tb = NULL;
+	struct elog_partition *gp;
+	struct elog_waiter *w;
+	struct wait_part *append;
+	struct fetched *all = NULL;
+	struct elog_err err;
+	char msg[BROKER_MSG_MAX];
+	const char *group;
+	const uint8_t *batch;
+	size_t glen, n = 0, blen;
+	uint32_t timeout_ms, index = 0, deleted = 0;
+	int16_t code;
+	uint8_t key[3 + GROUP_NAME_MAX];
+	struct timespec ts;
+
+	elog_wire_r_field(r, "group");
+	elog_wire_get_string(r, &group, &glen);
+	elog_wire_r_field(r, "timeout_ms");
+	timeout_ms = elog_wire_get_u32(r);
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, rq, r);
+	if (elog_group_name_check(group, glen, msg, sizeof(msg)) < 0) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	if (!(gp = elog_group_coordinated(b, group, glen, &tb, &index, &code, msg, sizeof(msg)))) {
+		elog_broker_reply_error(c, rq, code, msg);
+		return;
+	}
+	if (elog_member_group_active(b, index, tb, group, glen, msg, sizeof(msg))) {
+		elog_broker_reply_error(c, rq, ELOG_PE_GROUP_NOT_EMPTY, msg);
+		return;
+	}
+	if (collect(tb, group, glen, &all, &n) < 0) {
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	gs = b->groups;
+	if (!(w = elog_waiter_new(c, WAIT_COMMIT, rq, 0, 1))) {
+		free(all);
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	append = &w->parts[0];
+	append->id = index;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	elog_batch_builder_reset(&gs->builder);
+	key[0] = GROUP_KEY_GROUP;
+	elog_put16(key + 1, (uint16_t)glen);
+	memcpy(key + 3, group, glen);
+	for (size_t i = 0; i <= n; i++) {
+		struct elog_record rec = {0};
+		if (i < n) {
+			rec.key = all[i].e->data;
+			rec.key_len = (int32_t)all[i].e->key_len;
+		} else if (elog_group_kv_get(tb, key, 3 + glen)) {
+			rec.key = key;
+			rec.key_len = (int32_t)(3 + glen);
+		} else {
+			break;
+		}
+		rec.value_len = -1;
+		rec.timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (elog_batch_builder_add(&gs->builder, &rec, &err) < 0) {
+			commit_part_error(append, ELOG_PE_BATCH_TOO_LARGE, "%s", err.msg);
+			break;
+		}
+		deleted += i < n;
+	}
+	free(all);
+	w->max_bytes = deleted;
+	if (append->error || elog_batch_builder_count(&gs->builder) == 0) {
+		elog_broker_commit_answer(w);   /* refused, or nothing to delete */
+		return;
+	}
+	if (elog_batch_builder_finish(&gs->builder, &batch, &blen, &err) < 0) {
+		commit_part_error(append, ELOG_PE_UNKNOWN_SERVER_ERROR, "%s", err.msg);
+		elog_broker_commit_answer(w);
+		return;
+	}
+	elog_broker_append_part(b, gp->topic, append, (uint8_t *)batch, blen);
+	if (elog_broker_commit_done(w)) {
+		elog_broker_commit_answer(w);
+		return;
+	}
+	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
+				     (timeout_ms < b->config.produce_timeout_max_ms
+					      ? (int64_t)timeout_ms
+					      : b->config.produce_timeout_max_ms),
+			     &err) < 0) {
+		commit_part_error(append, ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
+		elog_broker_commit_answer(w);
+		return;
+	}
+	elog_flusher_kick(&b->flusher);
 }
 
 /* ---------------------------------------------------------------- LIST_GROUPS */

@@ -79,6 +79,9 @@ int elog_member_commit_check(struct elog_broker *b, uint32_t index, const struct
 			     const char *group, size_t glen, const char *member, size_t mlen,
 			     int32_t epoch, struct group_state **gsout, int16_t *code, char *msg,
 			     size_t cap);
+/* The group has members (msg names them, as GROUP_NOT_EMPTY says). */
+int elog_member_group_active(struct elog_broker *b, uint32_t index, const struct group_table *tb,
+			     const char *group, size_t glen, char *msg, size_t cap);
 int elog_member_may_commit_partition(const struct group_state *g, const char *member,
 				     size_t mlen, const char *topic, size_t tlen,
 				     uint32_t partition);

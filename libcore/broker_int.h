@@ -379,6 +379,10 @@ void elog_broker_list_groups(struct elog_conn *c, const struct elog_frame_header
 /* broker_member.c: membership (docs/groups.md) */
 void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_header *rq,
 				 struct elog_wire_r *r);
+void elog_broker_describe_group(struct elog_conn *c, const struct elog_frame_header *rq,
+				struct elog_wire_r *r);
+void elog_broker_delete_group(struct elog_conn *c, const struct elog_frame_header *rq,
+			      struct elog_wire_r *r);
 /* A commit is answered once committed and read into its table. */
 int elog_broker_commit_done(struct elog_waiter *w);
 void elog_broker_commit_answer(struct elog_waiter *w);

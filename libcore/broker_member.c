@@ -1195,3 +1195,89 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 	put_refs(&w, m->given, m->given_count);
 	elog_broker_finish(c, &w);
 }
+
+/* ---------------------------------------------------------------- DESCRIBE_GROUP */
+
+/* Every member owns exactly its target. */
+static int group_stable(const struct group_state *g)
+{
+	for (uint32_t i = 0; i < g->member_count; i++) {
+		const struct member *m = &g->members[i];
+		if (m->owned_count != m->target_count)
+			return 0;
+		for (uint32_t k = 0; k < m->target_count; k++)
+			if (!refs_has(m->owned, m->owned_count, m->target[k].topic,
+				      strlen(m->target[k].topic), m->target[k].partition))
+				return 0;
+	}
+	return 1;
+}
+
+void elog_broker_describe_group(struct elog_conn *c, const struct elog_frame_header *rq,
+				struct elog_wire_r *r)
+{
+	struct elog_broker *b = c->broker;
+	struct group_table *tb;
+	struct group_state *g;
+	struct elog_wire_w w;
+	char msg[BROKER_MSG_MAX];
+	const char *group, *state;
+	size_t glen;
+	uint32_t index;
+	int16_t code;
+	int nomem;
+	int64_t now = elog_loop_now_ms(&b->loop);
+
+	elog_wire_r_field(r, "group");
+	elog_wire_get_string(r, &group, &glen);
+	if (elog_wire_r_end(r, NULL) < 0)
+		MALFORMED(c, rq, r);
+	if (elog_group_name_check(group, glen, msg, sizeof(msg)) < 0) {
+		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
+		return;
+	}
+	if (!elog_group_coordinated(b, group, glen, &tb, &index, &code, msg, sizeof(msg))) {
+		elog_broker_reply_error(c, rq, code, msg);
+		return;
+	}
+	g = state_get(b, index, tb, group, glen, 0, &nomem);
+	if (!g && nomem) {
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
+	}
+	if (!g || g->member_count == 0)
+		state = "empty";
+	else if (g->durable < g->epoch)
+		state = "assigning";
+	else
+		state = group_stable(g) ? "stable" : "reconciling";
+	elog_wire_w_init(&w, &c->out);
+	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
+	elog_wire_put_cstring(&w, state);
+	elog_wire_put_i32(&w, g ? g->epoch : 0);
+	elog_wire_put_cstring(&w, elog_assign_strategy_name(g ? g->strategy : ELOG_ASSIGN_STICKY));
+	elog_wire_put_u32(&w, g ? g->member_count : 0);
+	for (uint32_t i = 0; g && i < g->member_count; i++) {
+		const struct member *m = &g->members[i];
+		int64_t heard = m->deadline_ms - m->session_ms;
+		elog_wire_put_cstring(&w, m->id);
+		elog_wire_put_cstring(&w, m->instance ? m->instance : "");
+		elog_wire_put_cstring(&w, m->client ? m->client : "");
+		elog_wire_put_i32(&w, m->told);
+		elog_wire_put_u32(&w, m->session_ms);
+		elog_wire_put_i64(&w, m->loaded ? -1 : now - heard);
+		put_refs(&w, m->target, m->target_count);
+		put_refs(&w, m->owned, m->owned_count);
+	}
+	elog_broker_finish(c, &w);
+}
+
+int elog_member_group_active(struct elog_broker *b, uint32_t index, const struct group_table *tb,
+			     const char *group, size_t glen, char *msg, size_t cap)
+{
+	struct group_state *g;
+	int16_t code;
+
+	return elog_member_commit_check(b, index, tb, group, glen, "", 0, -1, &g, &code, msg,
+					cap) < 0;
+}

@@ -137,6 +137,15 @@ const struct elog_client_config *elog_client_config(const struct elog_client *c)
 	return &c->config;
 }
 
+void elog_client_set_request_timeout(struct elog_client *c, int ms)
+{
+	if (ms <= 0)
+		return;
+	c->config.request_timeout_ms = ms;
+	if (c->config.connect_timeout_ms > ms)
+		c->config.connect_timeout_ms = ms;
+}
+
 int elog_client_proto_error(const struct elog_client *c)
 {
 	return c->last_proto_error;

@@ -318,6 +318,8 @@ void elog_client_config_init(struct elog_client_config *cfg);
 struct elog_client *elog_client_new(const struct elog_client_config *cfg, struct elog_err *err);
 void elog_client_free(struct elog_client *c);
 const struct elog_client_config *elog_client_config(const struct elog_client *c);
+/* Calls from now on give up after ms (e.g. a last commit on the way out). */
+void elog_client_set_request_timeout(struct elog_client *c, int ms);
 /* The protocol error code of the last failed call (0 when it failed locally). */
 int elog_client_proto_error(const struct elog_client *c);
 
@@ -496,6 +498,32 @@ struct elog_group_heartbeat {
 };
 int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
 				struct elog_err *err);
+
+/* DESCRIBE_GROUP: the group's members as its coordinator holds them. */
+struct elog_group_member_description {
+	char *member_id, *instance_id, *client_id;   /* "" when none */
+	int32_t epoch;
+	uint32_t session_timeout_ms;
+	int64_t last_heartbeat_ms;     /* ms since its last heartbeat; -1 not heard from
+	                                  since this coordinator took over */
+	struct elog_group_tp *target, *owned;        /* sorted */
+	size_t target_count, owned_count;
+};
+struct elog_group_description {
+	char *state;                   /* "empty", "assigning", "reconciling", "stable" */
+	int32_t epoch;
+	char *assignor;
+	struct elog_group_member_description *members;
+	size_t member_count;
+};
+int elog_client_describe_group(struct elog_client *c, const char *group,
+			       struct elog_group_description *out, struct elog_err *err);
+void elog_group_description_release(struct elog_group_description *d);
+/* DELETE_GROUP: a group without members, its commits and record; *deleted
+ * the commits that went (0: the group had none). GROUP_NOT_EMPTY while it
+ * has members. */
+int elog_client_delete_group(struct elog_client *c, const char *group, uint32_t *deleted,
+			     struct elog_err *err);
 
 #define ELOG_COMMIT_WINDOW_MAX 15
 struct elog_committed {

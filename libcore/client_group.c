@@ -642,3 +642,150 @@ int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbe
 	hb->assignment_count = n;
 	return 0;
 }
+
+/* ------------------------------------------------------------ describe, delete */
+
+static void encode_describe(struct elog_wire_w *w, const void *arg)
+{
+	elog_wire_put_cstring(w, arg);
+}
+
+static int get_tps(struct elog_wire_r *r, struct elog_group_tp **out, size_t *count,
+		   struct elog_err *err)
+{
+	struct elog_group_tp *tps = NULL;
+	size_t n = 0;
+	uint32_t topics = elog_wire_get_count(r, 6);
+
+	for (uint32_t i = 0; i < topics && !r->failed; i++) {
+		const char *name;
+		size_t len;
+		uint32_t np;
+		elog_wire_get_string(r, &name, &len);
+		np = elog_wire_get_count(r, 4);
+		if (np && !r->failed) {
+			struct elog_group_tp *grown = realloc(tps, (n + np) * sizeof(*tps));
+			if (!grown)
+				goto nomem;
+			tps = grown;
+		}
+		for (uint32_t k = 0; k < np && !r->failed; k++) {
+			tps[n].partition = elog_wire_get_u32(r);
+			if (!(tps[n].topic = malloc(len + 1)))
+				goto nomem;
+			memcpy(tps[n].topic, name, len);
+			tps[n].topic[len] = 0;
+			n++;
+		}
+	}
+	if (n)
+		qsort(tps, n, sizeof(*tps), tp_cmp);
+	*out = tps;
+	*count = n;
+	return 0;
+nomem:
+	elog_group_tps_release(tps, n);
+	return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+}
+
+static char *wire_strdup(struct elog_wire_r *r)
+{
+	const char *s;
+	size_t len;
+	char *d;
+
+	elog_wire_get_string(r, &s, &len);
+	if (!(d = malloc(len + 1)))
+		return NULL;
+	memcpy(d, s, len);
+	d[len] = 0;
+	return d;
+}
+
+void elog_group_description_release(struct elog_group_description *d)
+{
+	for (size_t i = 0; i < d->member_count; i++) {
+		struct elog_group_member_description *m = &d->members[i];
+		free(m->member_id);
+		free(m->instance_id);
+		free(m->client_id);
+		elog_group_tps_release(m->target, m->target_count);
+		elog_group_tps_release(m->owned, m->owned_count);
+	}
+	free(d->members);
+	free(d->state);
+	free(d->assignor);
+	memset(d, 0, sizeof(*d));
+}
+
+int elog_client_describe_group(struct elog_client *c, const char *group,
+			       struct elog_group_description *out, struct elog_err *err)
+{
+	struct elog_wire_r r;
+	char what[300];
+	uint32_t n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "describe group '%.255s'", group);
+	if (group_call(c, group, ELOG_API_DESCRIBE_GROUP, encode_describe, group, &r, what, err) < 0)
+		return -1;
+	out->state = wire_strdup(&r);
+	out->epoch = elog_wire_get_i32(&r);
+	out->assignor = wire_strdup(&r);
+	n = elog_wire_get_count(&r, 2 + 2 + 2 + 4 + 4 + 8 + 4 + 4);
+	if (n && !(out->members = calloc(n, sizeof(*out->members))))
+		goto nomem;
+	for (uint32_t i = 0; i < n && !r.failed; i++) {
+		struct elog_group_member_description *m = &out->members[i];
+		out->member_count++;
+		m->member_id = wire_strdup(&r);
+		m->instance_id = wire_strdup(&r);
+		m->client_id = wire_strdup(&r);
+		m->epoch = elog_wire_get_i32(&r);
+		m->session_timeout_ms = elog_wire_get_u32(&r);
+		m->last_heartbeat_ms = elog_wire_get_i64(&r);
+		if (!m->member_id || !m->instance_id || !m->client_id ||
+		    get_tps(&r, &m->target, &m->target_count, err) < 0 ||
+		    get_tps(&r, &m->owned, &m->owned_count, err) < 0)
+			goto nomem;
+	}
+	if (!out->state || !out->assignor)
+		goto nomem;
+	if (elog_wire_r_end(&r, err) < 0) {
+		elog_group_description_release(out);
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
+	}
+	return 0;
+nomem:
+	elog_group_description_release(out);
+	return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+}
+
+struct delete_request {
+	const char *group;
+	uint32_t timeout_ms;
+};
+
+static void encode_delete(struct elog_wire_w *w, const void *arg)
+{
+	const struct delete_request *q = arg;
+
+	elog_wire_put_cstring(w, q->group);
+	elog_wire_put_u32(w, q->timeout_ms);
+}
+
+int elog_client_delete_group(struct elog_client *c, const char *group, uint32_t *deleted,
+			     struct elog_err *err)
+{
+	struct delete_request q = {group, (uint32_t)c->config.request_timeout_ms};
+	struct elog_wire_r r;
+	char what[300];
+
+	snprintf(what, sizeof(what), "delete group '%.255s'", group);
+	if (group_call(c, group, ELOG_API_DELETE_GROUP, encode_delete, &q, &r, what, err) < 0)
+		return -1;
+	*deleted = elog_wire_get_u32(&r);
+	if (elog_wire_r_end(&r, err) < 0)
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
+	return 0;
+}

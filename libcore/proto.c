@@ -67,6 +67,8 @@ static const char *const api_names[ELOG_API__COUNT] = {
 	[ELOG_API_OFFSET_FETCH] = "OFFSET_FETCH",
 	[ELOG_API_LIST_GROUPS] = "LIST_GROUPS",
 	[ELOG_API_GROUP_HEARTBEAT] = "GROUP_HEARTBEAT",
+	[ELOG_API_DESCRIBE_GROUP] = "DESCRIBE_GROUP",
+	[ELOG_API_DELETE_GROUP] = "DELETE_GROUP",
 };
 
 const char *elog_proto_error_name(int code)
@@ -103,6 +105,8 @@ static const uint16_t api_versions[ELOG_API__COUNT] = {
 	[ELOG_API_OFFSET_FETCH] = 1,
 	[ELOG_API_LIST_GROUPS] = 1,
 	[ELOG_API_GROUP_HEARTBEAT] = 1,
+	[ELOG_API_DESCRIBE_GROUP] = 1,
+	[ELOG_API_DELETE_GROUP] = 1,
 };
 
 uint16_t elog_api_version_max(int api)

@@ -328,3 +328,26 @@ hb_frame() {
 	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=NONE'
 	elog_wait_until 5 grep -q 'msg="group member joined" group=g member=m-' b.err
 }
+
+@test "elog-lag --members: each member, its instance and client ids, epoch and what it owns; JSON too" {
+	start_one
+	elog-topic create -p 4 t
+	member m1 g
+	member m2 g --instance-id web-2
+	elog_wait_until 20 eval 'owns_count m1 2 && owns_count m2 2' || fail "$(cat m*.err)"
+	elog_wait_until 5 eval '[ "$(elog-lag --members | cut -f2 | sort -u)" = stable ]'
+	run -0 elog-lag --members
+	[ "${#lines[@]}" -eq 2 ]
+	assert_line --regexp "^g	stable	m-[0-9a-f]{16}	-	elog-consume@[^	]+:$(elog_pid m1)	[0-9]+	[0-9]+	$(owns m1)"
+	assert_line --regexp "^g	stable	m-[0-9a-f]{16}	web-2	elog-consume@[^	]+:$(elog_pid m2)	[0-9]+	[0-9]+	$(owns m2)"
+	run -0 elog-lag -g g --members --json
+	assert_output --regexp '^\[\{"group":"g","state":"stable","epoch":[0-9]+,"assignor":"sticky","members":\[\{"member":"m-'
+	assert_output --partial '"instance":"web-2"'
+	run -3 elog-lag --members --prometheus
+	elog_stop m1
+	elog_stop m2
+	# The static member keeps its place for its session (2 s), then goes.
+	run -0 elog-lag --members
+	assert_output --regexp "^g	reconciling	m-[0-9a-f]{16}	web-2	"
+	elog_wait_until 10 eval '[ -z "$(elog-lag --members)" ]' || fail "$(elog-lag --members)"
+}
