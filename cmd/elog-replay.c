@@ -89,10 +89,8 @@ static const struct elog_cli_option options[] = {
 	{OPT_TO_OFFSET, "to-offset", "N", "to offset N"},
 	{OPT_SHIFT_BY, "shift-by", "N", "the committed offset plus N (negative: back)"},
 	{OPT_EXECUTE, "execute", NULL, "commit the plan (without it nothing changes)"},
-	{OPT_FROM, "from", "N|@TIME", "replay from offset N or the first record at or after TIME "
-				      "(default: the log start)"},
-	{OPT_TO, "to", "N|@TIME", "replay up to offset N or TIME, exclusive (default: the high "
-				  "watermark at the start)"},
+	{OPT_FROM, "from", "N|@TIME", "replay from offset N or TIME (default: the log start)"},
+	{OPT_TO, "to", "N|@TIME", "up to offset N or TIME, exclusive (default: the high watermark)"},
 	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
 	{'f', "format", "FORMAT", "print records as FORMAT, as elog-consume -f does"},
 	{OPT_TO_TOPIC, "to-topic", "TOPIC", "produce the records into TOPIC instead of printing them"},

@@ -82,6 +82,11 @@ sources() {
 	# A closed stdout is a normal end.
 	run -0 bash -c 'elog-replay t | head -n 1'
 	assert_output "1000"
+	# --rate: 20 records at 50 a second take 19 intervals of 20 ms at least.
+	local t0=${EPOCHREALTIME/./}
+	run -0 elog-replay t --rate 50/s
+	[ "${#lines[@]}" -eq 20 ]
+	[ $((${EPOCHREALTIME/./} - t0)) -ge 380000 ] || fail "20 records at 50/s in $((${EPOCHREALTIME/./} - t0)) us"
 }
 
 @test "into a topic: keys, headers and timestamps kept, elog.replay.* added; a rerun copies nothing" {
