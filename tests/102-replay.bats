@@ -135,8 +135,10 @@ elog-replay: 't' into 'u': 0 records replayed; group 'elog-replay.t.u' is at the
 	elog-topic create -p 2 s
 	elog-topic create -p 2 d
 	seq 1 400 | sed 's/.*/key&:&/' | elog-produce -K : s
-	elog_spawn r elog-replay s --to-topic d --rate 400/s --commit-interval 100ms
-	elog_wait_until 10 at_least d 80 || fail "nothing replayed: $(cat r.err)"
+	# 4 s of records at 100/s: stopped after 0.4 s, long before its end.
+	elog_spawn r elog-replay s --to-topic d --rate 100/s --commit-interval 100ms
+	elog_wait_until 10 at_least d 40 || fail "nothing replayed: $(cat r.err)"
+	! elog_exited "$(elog_pid r)" || fail "the replay ended before the signal"
 	elog_stop r TERM
 	[ "$ELOG_STOP_STATUS" -eq 1 ]
 	grep -q "^elog-replay: interrupted: [0-9]* records replayed into 'd', the position committed in group 'elog-replay.s.d': run the same command again to resume$" r.err
@@ -150,8 +152,9 @@ elog-replay: 't' into 'u': 0 records replayed; group 'elog-replay.t.u' is at the
 	elog-topic create -p 2 s
 	elog-topic create -p 2 d
 	seq 1 400 | sed 's/.*/key&:&/' | elog-produce -K : s
-	elog_spawn r elog-replay s --to-topic d --rate 400/s --commit-interval 100ms
-	elog_wait_until 10 at_least d 120 || fail "nothing replayed: $(cat r.err)"
+	elog_spawn r elog-replay s --to-topic d --rate 100/s --commit-interval 100ms
+	elog_wait_until 10 at_least d 40 || fail "nothing replayed: $(cat r.err)"
+	! elog_exited "$(elog_pid r)" || fail "the replay ended before the signal"
 	elog_stop r KILL
 	committed=$(elog-probe -b "$ELOG_BROKERS" committed elog-replay.s.d)
 	[[ $committed == *"offset="[1-9]* ]] || fail "nothing committed: $committed"
