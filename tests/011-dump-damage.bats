@@ -131,59 +131,60 @@ check_all() {
 	done
 }
 
-# flip_each DIR NAME OPTION... — for each byte of DIR/NAME, a copy of DIR
-# with that byte flipped (flip.NAME.I), checked with each OPTION.
-flip_each() {
-	local dir=$1 name=$2 i pre post mid
-	shift 2
-	FAILED=0
+# make_copies DIR NAME flip|cut — COPIES: copies of DIR with NAME damaged,
+# each byte flipped in turn (flip.NAME.I), or cut to each length from 1 to
+# one less than its own (cut.N); DAMAGE_OF[COPY] says how.
+make_copies() {
+	local dir=$1 name=$2 kind=$3 i first=0 copy bytes mid
 	load_dir "$dir"
 	escapes "$dir/$name"
 	[ "${#ESC[@]}" -gt 0 ] || { broken "$dir/$name is empty"; return; }
+	[ "$kind" = flip ] || first=1
 	COPIES=()
 	declare -gA DAMAGE_OF=()
-	for ((i = 0; i < ${#ESC[@]}; i++)); do
-		COPIES+=("flip.$name.$i")
+	for ((i = first; i < ${#ESC[@]}; i++)); do
+		COPIES+=("$kind.$name.$i")
 	done
 	mkdir "${COPIES[@]}"
-	for ((i = 0; i < ${#ESC[@]}; i++)); do
-		printf -v pre '%s' "${ESC[@]:0:i}"
-		printf -v post '%s' "${ESC[@]:i+1}"
-		printf -v mid '\\%03o' $(((8#${ESC[i]#\\}) ^ 255))
-		write_copy "flip.$name.$i" "$name" "$pre$mid$post"
-		DAMAGE_OF[flip.$name.$i]="$dir/$name: byte $i flipped"
+	for ((i = first; i < ${#ESC[@]}; i++)); do
+		copy=$kind.$name.$i
+		printf -v bytes '%s' "${ESC[@]:0:i}"
+		if [ "$kind" = flip ]; then
+			printf -v mid '\\%03o' $(((8#${ESC[i]#\\}) ^ 255))
+			printf -v bytes '%s%s' "$bytes$mid" "${ESC[@]:i+1}"
+			DAMAGE_OF[$copy]="$dir/$name: byte $i flipped"
+		else
+			DAMAGE_OF[$copy]="$dir/$name: cut to $i bytes"
+		fi
+		write_copy "$copy" "$name" "$bytes"
 	done
+}
+
+# flip_each DIR NAME OPTION... — each byte of DIR/NAME flipped in a copy
+# of DIR, checked with each OPTION.
+flip_each() {
+	local dir=$1 name=$2
+	shift 2
+	FAILED=0
+	make_copies "$dir" "$name" flip
 	check_all "$name" "$@"
 }
 
-# cut_each DIR NAME — for each length from 1 byte to one less than
-# DIR/NAME's, a copy of DIR with NAME cut to it (cut.N). A cut exactly
-# between batches leaves a shorter, valid log, whose indexes (an entry per
-# batch with mklog -i 1) still point past the end: such a copy (no report
-# without --verify) must be reported by --verify naming its .idx; every
-# other one without --verify, naming NAME.
+# cut_each DIR NAME — DIR/NAME cut to each shorter length in a copy of
+# DIR. A cut exactly between batches leaves a shorter, valid log, whose
+# indexes (an entry per batch with mklog -i 1) still point past the end:
+# such a copy (no report without --verify) must be reported by --verify
+# naming its .idx; every other one without --verify, naming NAME.
 cut_each() {
-	local dir=$1 name=$2 n bytes st=0 errs line copy valid=()
-	local idx=${name%.log}.idx
+	local name=$2 st=0 errs line copy valid=()
 	FAILED=0
-	load_dir "$dir"
-	escapes "$dir/$name"
-	COPIES=()
-	declare -gA DAMAGE_OF=() reported=()
-	for ((n = 1; n < ${#ESC[@]}; n++)); do
-		COPIES+=("cut.$n")
-	done
-	mkdir "${COPIES[@]}"
-	for ((n = 1; n < ${#ESC[@]}; n++)); do
-		printf -v bytes '%s' "${ESC[@]:0:n}"
-		write_copy "cut.$n" "$name" "$bytes"
-		DAMAGE_OF[cut.$n]="cut to $n bytes"
-	done
+	make_copies "$1" "$name" cut
+	declare -A reported=()
 	elog-dump "${COPIES[@]}" >/dev/null 2>"$ELOG_TMP/err" || st=$?
 	mapfile -t errs <"$ELOG_TMP/err"
 	[ "$st" -eq 1 ] || broken "elog-dump of every cut: status $st"
 	for line in "${errs[@]}"; do
-		if [[ $line =~ ^elog-dump:\ (cut\.[0-9]+)/$name:\  ]] &&
+		if [[ $line =~ ^elog-dump:\ (cut\.$name\.[0-9]+)/$name:\  ]] &&
 			[ -z "${reported[${BASH_REMATCH[1]}]}" ]; then
 			reported[${BASH_REMATCH[1]}]=1
 		else
@@ -195,14 +196,14 @@ cut_each() {
 	done
 	[ "${#valid[@]}" -gt 0 ] || broken "no cut between batches"
 	COPIES=("${valid[@]}")
-	check_all "$idx" --verify
+	check_all "${name%.log}.idx" --verify
 }
 
 # plain FUNCTION ARG... — run one of the functions above in a bash of its
 # own, without bats' traps.
 plain() {
 	bash -c "$(declare -f check_one_report broken escapes load_dir write_copy check_chunk \
-		check_all flip_each cut_each); CHUNK=$CHUNK; \"\$@\"" plain "$@"
+		check_all make_copies flip_each cut_each); CHUNK=$CHUNK; \"\$@\"" plain "$@"
 }
 
 @test "every flipped byte of a segment is caught, with or without --verify" {

@@ -57,6 +57,19 @@ sources() {
 		sort -n -k1,1 -k2,2
 }
 
+# interrupted SIGNAL — topic s (2 partitions, 400 keyed records) replayed
+# into d at 100 records a second, committing every 100 ms, and stopped by
+# SIGNAL after 40 records: 0.4 s into its 4 s, long before its end.
+interrupted() {
+	elog-topic create -p 2 s
+	elog-topic create -p 2 d
+	seq 1 400 | sed 's/.*/key&:&/' | elog-produce -K : s
+	elog_spawn r elog-replay s --to-topic d --rate 100/s --commit-interval 100ms
+	elog_wait_until 10 at_least d 40 || fail "nothing replayed: $(cat r.err)"
+	! elog_exited "$(elog_pid r)" || fail "the replay ended before the signal"
+	elog_stop r "$1"
+}
+
 @test "to stdout: --from and --to as offsets and times, in elog-consume's formats" {
 	elog-topic create -p 2 t
 	fill t 2
@@ -132,14 +145,7 @@ elog-replay: 't' into 'u': 0 records replayed; group 'elog-replay.t.u' is at the
 }
 
 @test "SIGTERM mid-way: the position is committed; the rerun copies each record exactly once" {
-	elog-topic create -p 2 s
-	elog-topic create -p 2 d
-	seq 1 400 | sed 's/.*/key&:&/' | elog-produce -K : s
-	# 4 s of records at 100/s: stopped after 0.4 s, long before its end.
-	elog_spawn r elog-replay s --to-topic d --rate 100/s --commit-interval 100ms
-	elog_wait_until 10 at_least d 40 || fail "nothing replayed: $(cat r.err)"
-	! elog_exited "$(elog_pid r)" || fail "the replay ended before the signal"
-	elog_stop r TERM
+	interrupted TERM
 	[ "$ELOG_STOP_STATUS" -eq 1 ]
 	grep -q "^elog-replay: interrupted: [0-9]* records replayed into 'd', the position committed in group 'elog-replay.s.d': run the same command again to resume$" r.err
 	[ "$(count d)" -lt 400 ]
@@ -149,13 +155,7 @@ elog-replay: 't' into 'u': 0 records replayed; group 'elog-replay.t.u' is at the
 
 @test "SIGKILL mid-way: the rerun leaves no gap; duplicates only past the last commit" {
 	local committed p o
-	elog-topic create -p 2 s
-	elog-topic create -p 2 d
-	seq 1 400 | sed 's/.*/key&:&/' | elog-produce -K : s
-	elog_spawn r elog-replay s --to-topic d --rate 100/s --commit-interval 100ms
-	elog_wait_until 10 at_least d 40 || fail "nothing replayed: $(cat r.err)"
-	! elog_exited "$(elog_pid r)" || fail "the replay ended before the signal"
-	elog_stop r KILL
+	interrupted KILL
 	committed=$(elog-probe -b "$ELOG_BROKERS" committed elog-replay.s.d)
 	[[ $committed == *"offset="[1-9]* ]] || fail "nothing committed: $committed"
 	run -0 --separate-stderr elog-replay s --to-topic d
