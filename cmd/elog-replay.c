@@ -1063,6 +1063,9 @@ static int open_producer(struct replay *r, struct elog_err *err)
 	elog_producer_config_init(&pc);
 	pc.acks = -1;
 	pc.idempotence = 1;
+	/* Any record the source holds fits: a batch of its own may be the
+	 * largest there is (the destination's broker may still refuse it). */
+	pc.request_bytes = ELOG_BATCH_SIZE_MAX;
 	pc.delivery_timeout_ms = (uint32_t)r->o->timeout_ms;
 	if (pc.request_timeout_ms > (uint32_t)r->o->timeout_ms)
 		pc.request_timeout_ms = (uint32_t)r->o->timeout_ms;

@@ -128,6 +128,12 @@ elog-replay: 't' into 'u': 0 records replayed; group 'elog-replay.t.u' is at the
 	assert_output "1 k1-0 h=0,elog.replay.topic=u,elog.replay.partition=1,elog.replay.offset=5"
 	run -0 elog-probe -b "$ELOG_BROKERS" committed mine
 	assert_output "topic=u partition=1 error=NONE offset=6 high_watermark=6 timed=1 metadata= window="
+	# A record larger than a producer's default request (4 MiB) is copied too.
+	{ printf '"'; head -c 5242880 /dev/zero | tr '\0' x; printf '"\n'; } |
+		elog-produce --batch-size 8M --max-record-bytes 8M big
+	elog-replay big --to-topic big-copy 2>/dev/null
+	run -0 elog-consume -e -f '%S %h\n' big-copy
+	assert_output "5242882 elog.replay.topic=big,elog.replay.partition=0,elog.replay.offset=0"
 }
 
 @test "into a topic with fewer partitions: by key, as elog-produce places a key; keyless by source partition" {
