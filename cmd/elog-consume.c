@@ -103,8 +103,6 @@ static const struct elog_cli_program program = {
 	.options = options,
 };
 
-enum output_mode { OUTPUT_VALUE, OUTPUT_JSON, OUTPUT_FORMAT };
-
 /* One topic, or one partition of it (partition -1: every partition). */
 
 struct consume {
@@ -113,7 +111,7 @@ struct consume {
 	int exit_at_end;
 	int has_count;
 	uint64_t count;
-	enum output_mode mode;
+	enum elog_output_mode mode;
 	struct elog_format format;
 	int notices;                 /* end-of-partition notices: stderr a terminal, no -q */
 	int64_t timeout_ms;          /* --timeout */
@@ -217,26 +215,8 @@ static int stdout_gone(void)
 
 static int render(struct consume *c, const struct elog_fetched *rec, struct elog_err *err)
 {
-	const struct elog_record_view *r = rec->record;
-	size_t topic_len = strlen(rec->topic);
-
-	switch (c->mode) {
-	case OUTPUT_VALUE:
-		if (elog_buf_reserve(&c->out, (size_t)(r->value_len > 0 ? r->value_len : 0) + 1,
-				     err) < 0)
-			return -1;
-		if (r->value_len > 0)
-			memcpy(c->out.data + c->out.len, r->value, (size_t)r->value_len);
-		c->out.len += (size_t)(r->value_len > 0 ? r->value_len : 0);
-		c->out.data[c->out.len++] = '\n';
-		return 0;
-	case OUTPUT_JSON:
-		return elog_envelope_encode(&c->out, rec->topic, topic_len, rec->partition, r, err);
-	case OUTPUT_FORMAT:
-		return elog_format_render(&c->format, &c->out, rec->topic, topic_len, rec->partition,
-					  r, err);
-	}
-	return elog_err_set(err, ELOG_E_INVAL, "unknown output mode");
+	return elog_output_render(c->mode, &c->format, &c->out, rec->topic, strlen(rec->topic),
+				  rec->partition, rec->record, err);
 }
 
 /* Render one record into the output buffer, writing it out first if it is full. */
@@ -981,16 +961,16 @@ static int parse_option(struct consume *c, int id, const char *arg)
 		c->has_count = 1;
 		return -1;
 	case 'J':
-		if (c->mode == OUTPUT_FORMAT)
+		if (c->mode == ELOG_OUTPUT_FORMAT)
 			return elog_cli_usage_error(&program, "--json and -f exclude each other");
-		c->mode = OUTPUT_JSON;
+		c->mode = ELOG_OUTPUT_JSON;
 		return -1;
 	case 'f':
-		if (c->mode == OUTPUT_JSON)
+		if (c->mode == ELOG_OUTPUT_JSON)
 			return elog_cli_usage_error(&program, "--json and -f exclude each other");
 		if (elog_format_compile(&c->format, arg, &err) < 0)
 			return elog_cli_usage_error(&program, "-f: %s", err.msg);
-		c->mode = OUTPUT_FORMAT;
+		c->mode = ELOG_OUTPUT_FORMAT;
 		return -1;
 	case 'q':
 		c->notices = 0;
@@ -1059,7 +1039,7 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	int id, rc;
 
 	c->start = (struct elog_pos){.kind = ELOG_POS_EARLIEST, .value = 0};
-	c->mode = OUTPUT_VALUE;
+	c->mode = ELOG_OUTPUT_VALUE;
 	c->timeout_ms = TIMEOUT_DEFAULT_MS;
 	c->notices = isatty(STDERR_FILENO);
 	c->group_notices = 1;

@@ -1,6 +1,7 @@
 /*
  * elog-replay — move a consumer group's committed offsets (Kafka's
- * --reset-offsets done carefully); see elog-replay(1) and docs/groups.md.
+ * --reset-offsets done carefully), or replay a range of a topic's records
+ * to stdout or into another topic; see elog-replay(1) and docs/groups.md.
  *
  *   elog-replay -g GROUP (--to-earliest | --to-latest | --to-time T |
  *               --to-offset N | --shift-by N) [--execute] [TOPIC[:P,...]]...
@@ -10,20 +11,55 @@
  * --execute, which commits the new offsets (a standalone commit) and says
  * so on stderr. New offsets are kept inside [log start, high watermark]:
  * a reset never points a group at offsets that do not exist. Without a
- * TOPIC, the topics the group has commits for. Range replay of records
- * (elog-replay TOPIC --from --to) is not built yet.
+ * TOPIC, the topics the group has commits for.
+ *
+ *   elog-replay TOPIC[:P,...] [--from N|@TIME] [--to N|@TIME]
+ *               [-J | -f FORMAT | --to-topic T [--resume-group G]] [--rate N/s]
+ *
+ * Range replay: each partition's records from --from (default its log
+ * start) up to --to, exclusive (default its high watermark at the start,
+ * so a replay ends), printed as elog-consume prints them (format.h), or
+ * produced into T (acks=all, idempotent) with key, headers and timestamp
+ * kept and elog.replay.{topic,partition,offset} headers naming the source.
+ * Into a topic, the position is committed in group G (default
+ * elog-replay.SRC.DST) as a standalone commit, per source partition, only
+ * up to records every one of which is acknowledged, every --commit-interval,
+ * at the end and on SIGINT/SIGTERM; a rerun starts at max(--from, the
+ * commit), so an interrupted replay resumes without gaps, and without
+ * duplicates unless it was killed (then only the records past the last
+ * commit are copied again).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "client.h"
+#include "format.h"
+#include "partition.h"
 
 #define TIMEOUT_DEFAULT_MS 30000
 #define TARGETS_MAX 1024
+#define COMMIT_INTERVAL_DEFAULT_MS 1000
+/* Output to stdout: written once this much is buffered; the buffer's cap
+ * lets one record rendered alone fit (--json of a batch-sized value of
+ * control bytes, each escaped as \u00XX). */
+#define OUT_FLUSH_BYTES (1u << 20)
+#define OUT_BYTES_MAX ((size_t)ELOG_BATCH_SIZE_MAX * 6 + (1u << 20))
+/* Longest wait before looking at signals, the producer and commits. */
+#define WAIT_SLICE_MS 50
+/* Tags of produced records: source partition index above, sequence below. */
+#define TAG_SEQ_BITS 40
+#define TAG_SEQ_MASK ((UINT64_C(1) << TAG_SEQ_BITS) - 1)
+#define REPLAY_HEADERS 3
+#define REPLAY_HEADER_PREFIX "elog.replay."
+#define GROUP_NAME_MAX 255
 
 enum {
 	OPT_TO_EARLIEST = 256,
@@ -32,6 +68,12 @@ enum {
 	OPT_TO_OFFSET,
 	OPT_SHIFT_BY,
 	OPT_EXECUTE,
+	OPT_FROM,
+	OPT_TO,
+	OPT_TO_TOPIC,
+	OPT_RESUME_GROUP,
+	OPT_RATE,
+	OPT_COMMIT_INTERVAL,
 	OPT_TIMEOUT,
 	OPT_VERSION,
 };
@@ -47,6 +89,16 @@ static const struct elog_cli_option options[] = {
 	{OPT_TO_OFFSET, "to-offset", "N", "to offset N"},
 	{OPT_SHIFT_BY, "shift-by", "N", "the committed offset plus N (negative: back)"},
 	{OPT_EXECUTE, "execute", NULL, "commit the plan (without it nothing changes)"},
+	{OPT_FROM, "from", "N|@TIME", "replay from offset N or TIME (default: the log start)"},
+	{OPT_TO, "to", "N|@TIME", "up to offset N or TIME, exclusive (default: the high watermark)"},
+	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
+	{'f', "format", "FORMAT", "print records as FORMAT, as elog-consume -f does"},
+	{OPT_TO_TOPIC, "to-topic", "TOPIC", "produce the records into TOPIC instead of printing them"},
+	{OPT_RESUME_GROUP, "resume-group", "GROUP", "commit the position in GROUP (default "
+						    "elog-replay.SOURCE.TOPIC)"},
+	{OPT_COMMIT_INTERVAL, "commit-interval", "DURATION", "commit the position this often "
+							     "(default 1s)"},
+	{OPT_RATE, "rate", "N/s", "at most N records a second (or N/m, N/h)"},
 	{OPT_TIMEOUT, "timeout", "DURATION", "give up on the brokers after this (default 30s)"},
 	{'h', "help", NULL, "print this help and exit"},
 	{OPT_VERSION, "version", NULL, "print the version and exit"},
@@ -55,10 +107,20 @@ static const struct elog_cli_option options[] = {
 
 static const struct elog_cli_program program = {
 	.synopsis = "-g group (--to-earliest | --to-latest | --to-time time | --to-offset n |\n"
-		    "                   --shift-by n) [--execute] [-b brokers] [topic[:partition,...]] ...",
+		    "                   --shift-by n) [--execute] [-b brokers] [topic[:partition,...]] ...\n"
+		    "       elog-replay [--from n|@time] [--to n|@time] [-J | -f format |\n"
+		    "                   --to-topic topic [--resume-group group]] [--rate n/s]\n"
+		    "                   [-b brokers] topic[:partition,...]",
 	.summary = "Move a consumer group's committed offsets: print the plan, commit it with "
-		   "--execute.",
+		   "--execute.\nOr replay a range of a topic's records to standard output or into "
+		   "another topic.",
 	.options = options,
+};
+
+/* --from / --to: an offset or a time; kind ELOG_POS_EARLIEST / _LATEST when not given. */
+struct range_pos {
+	struct elog_pos pos;
+	const char *text;              /* as typed, for messages */
 };
 
 struct options {
@@ -69,6 +131,15 @@ struct options {
 	int64_t timeout_ms;
 	struct elog_cli_target targets[TARGETS_MAX];
 	size_t target_count;
+	/* range replay */
+	struct range_pos from, to;
+	const char *range_option;   /* the first range replay option given, for messages */
+	enum elog_output_mode mode;
+	struct elog_format format;
+	const char *to_topic, *resume_group;
+	char default_group[GROUP_NAME_MAX + 1];
+	int64_t commit_interval_ms;
+	double rate_per_ms;         /* 0: no limit */
 };
 
 static int set_how(struct options *o, enum how how, const char *arg)
@@ -89,44 +160,180 @@ static int set_how(struct options *o, enum how how, const char *arg)
 	return -1;
 }
 
+/* --from / --to: "N" or "@TIME". -1 when good, else the usage error's status. */
+static int set_range_pos(struct range_pos *p, const char *name, const char *arg)
+{
+	struct elog_err err;
+
+	p->text = arg;
+	if (arg[0] == '@') {
+		p->pos.kind = ELOG_POS_TIMESTAMP;
+		if (elog_cli_parse_timestamp_ms(arg + 1, &p->pos.value, &err) < 0)
+			return elog_cli_usage_error(&program, "%s: %s", name, err.msg);
+		return -1;
+	}
+	p->pos.kind = ELOG_POS_OFFSET;
+	if (elog_cli_parse_i64(arg, 0, INT64_MAX, &p->pos.value, &err) < 0)
+		return elog_cli_usage_error(&program, "%s: %s (an offset, or @TIME)", name, err.msg);
+	return -1;
+}
+
+/* --rate N/s, N/m or N/h: the unit is required, as a duration's is. */
+static int set_rate(struct options *o, const char *arg)
+{
+	char digits[24];
+	const char *slash = strchr(arg, '/');
+	struct elog_err err;
+	uint64_t n;
+	double unit_ms;
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(digits))
+		return elog_cli_usage_error(&program, "--rate: invalid rate \"%s\": records per "
+					    "unit, e.g. 100/s, 600/m, 5000/h", arg);
+	memcpy(digits, arg, (size_t)(slash - arg));
+	digits[slash - arg] = '\0';
+	if (strcmp(slash + 1, "s") == 0)
+		unit_ms = 1000.0;
+	else if (strcmp(slash + 1, "m") == 0)
+		unit_ms = 60000.0;
+	else if (strcmp(slash + 1, "h") == 0)
+		unit_ms = 3600000.0;
+	else
+		return elog_cli_usage_error(&program, "--rate: invalid rate \"%s\": unknown unit "
+					    "\"/%s\" (/s, /m or /h)", arg, slash + 1);
+	if (elog_cli_parse_u64(digits, 1, 1000000000, &n, &err) < 0)
+		return elog_cli_usage_error(&program, "--rate: %s", err.msg);
+	o->rate_per_ms = (double)n / unit_ms;
+	return -1;
+}
+
+static int parse_option(struct options *o, int id, const char *arg)
+{
+	switch (id) {
+	case 'b': o->brokers = arg; return -1;
+	case 'g': o->group = arg; return -1;
+	case OPT_TO_EARLIEST: return set_how(o, HOW_EARLIEST, NULL);
+	case OPT_TO_LATEST: return set_how(o, HOW_LATEST, NULL);
+	case OPT_TO_TIME: return set_how(o, HOW_TIME, arg);
+	case OPT_TO_OFFSET: return set_how(o, HOW_OFFSET, arg);
+	case OPT_SHIFT_BY: return set_how(o, HOW_SHIFT, arg);
+	case OPT_EXECUTE: o->execute = 1; return -1;
+	case OPT_TIMEOUT:
+		return elog_cli_duration_option(&program, "--timeout", arg, 1, INT32_MAX / 2,
+						"1ms..12d", &o->timeout_ms);
+	default: break;
+	}
+	/* The rest are range replay's. */
+	if (!o->range_option)
+		o->range_option = id == 'J' ? "--json" : id == 'f' ? "--format" :
+				  id == OPT_FROM ? "--from" : id == OPT_TO ? "--to" :
+				  id == OPT_TO_TOPIC ? "--to-topic" :
+				  id == OPT_RESUME_GROUP ? "--resume-group" :
+				  id == OPT_RATE ? "--rate" : "--commit-interval";
+	switch (id) {
+	case OPT_FROM: return set_range_pos(&o->from, "--from", arg);
+	case OPT_TO: return set_range_pos(&o->to, "--to", arg);
+	case 'J':
+		if (o->mode == ELOG_OUTPUT_FORMAT)
+			return elog_cli_usage_error(&program, "--json and -f exclude each other");
+		o->mode = ELOG_OUTPUT_JSON;
+		return -1;
+	case 'f': {
+		struct elog_err err;
+		if (o->mode == ELOG_OUTPUT_JSON)
+			return elog_cli_usage_error(&program, "--json and -f exclude each other");
+		if (elog_format_compile(&o->format, arg, &err) < 0)
+			return elog_cli_usage_error(&program, "-f: %s", err.msg);
+		o->mode = ELOG_OUTPUT_FORMAT;
+		return -1;
+	}
+	case OPT_TO_TOPIC: o->to_topic = arg; return -1;
+	case OPT_RESUME_GROUP: o->resume_group = arg; return -1;
+	case OPT_RATE: return set_rate(o, arg);
+	case OPT_COMMIT_INTERVAL:
+		return elog_cli_duration_option(&program, "--commit-interval", arg, 1, INT32_MAX / 2,
+						"1ms..12d", &o->commit_interval_ms);
+	default: return elog_cli_usage_error(&program, NULL);
+	}
+}
+
+/* What range replay needs on top of the options each parsed alone. */
+static int check_range(struct options *o)
+{
+	struct elog_err err;
+	const char *src;
+
+	if (o->how != HOW_NONE || o->execute)
+		return elog_cli_usage_error(&program, "--to-earliest, --to-latest, --to-time, "
+					    "--to-offset, --shift-by and --execute move a group's "
+					    "offsets: they need -g GROUP");
+	if (o->target_count == 0)
+		return elog_cli_usage_error(&program, "missing the topic to replay (or -g GROUP to "
+					    "move a group's offsets)");
+	src = o->targets[0].topic;
+	for (size_t i = 1; i < o->target_count; i++)
+		if (strcmp(o->targets[i].topic, src) != 0)
+			return elog_cli_usage_error(&program, "replay one topic at a time ('%s' and "
+						    "'%s' named)", src, o->targets[i].topic);
+	if (o->from.pos.kind == o->to.pos.kind && o->from.pos.kind != ELOG_POS_EARLIEST &&
+	    o->from.pos.value > o->to.pos.value)
+		return elog_cli_usage_error(&program, "--from %s is after --to %s", o->from.text,
+					    o->to.text);
+	if (o->to_topic) {
+		if (o->mode != ELOG_OUTPUT_VALUE)
+			return elog_cli_usage_error(&program, "--to-topic produces the records: -J "
+						    "and -f are for printing them");
+		if (elog_topic_name_check(o->to_topic, strlen(o->to_topic), 0, &err) < 0)
+			return elog_cli_usage_error(&program, "--to-topic: %s", err.msg);
+		if (!o->resume_group) {
+			int n = snprintf(o->default_group, sizeof(o->default_group),
+					 "elog-replay.%s.%s", src, o->to_topic);
+			if (n < 0 || (size_t)n >= sizeof(o->default_group))
+				return elog_cli_usage_error(&program, "elog-replay.%s.%s is longer "
+							    "than a group name may be: name one "
+							    "with --resume-group", src, o->to_topic);
+			o->resume_group = o->default_group;
+		}
+	} else if (o->resume_group || o->commit_interval_ms) {
+		return elog_cli_usage_error(&program, "%s needs --to-topic (printed records have "
+					    "no position to resume from)",
+					    o->resume_group ? "--resume-group" : "--commit-interval");
+	}
+	if (!o->commit_interval_ms)
+		o->commit_interval_ms = COMMIT_INTERVAL_DEFAULT_MS;
+	return -1;
+}
+
 static int parse_options(struct options *o, int argc, char **argv)
 {
 	struct elog_cli_getopt g;
-	int id, rc = -1;
+	int id, rc;
 
 	o->timeout_ms = TIMEOUT_DEFAULT_MS;
+	o->from.pos.kind = ELOG_POS_EARLIEST;
+	o->to.pos.kind = ELOG_POS_LATEST;
 	elog_cli_getopt_init(&g, &program, argc, argv);
-	while (rc < 0 && (id = elog_cli_getopt_next(&g)) != ELOG_CLI_END) {
-		switch (id) {
-		case ELOG_CLI_DONE: return ELOG_EXIT_OK;
-		case ELOG_CLI_BAD: return elog_cli_usage_error(&program, NULL);
-		case 'b': o->brokers = g.arg; break;
-		case 'g': o->group = g.arg; break;
-		case OPT_TO_EARLIEST: rc = set_how(o, HOW_EARLIEST, NULL); break;
-		case OPT_TO_LATEST: rc = set_how(o, HOW_LATEST, NULL); break;
-		case OPT_TO_TIME: rc = set_how(o, HOW_TIME, g.arg); break;
-		case OPT_TO_OFFSET: rc = set_how(o, HOW_OFFSET, g.arg); break;
-		case OPT_SHIFT_BY: rc = set_how(o, HOW_SHIFT, g.arg); break;
-		case OPT_EXECUTE: o->execute = 1; break;
-		case OPT_TIMEOUT:
-			rc = elog_cli_duration_option(&program, "--timeout", g.arg, 1, INT32_MAX / 2,
-						      "1ms..12d", &o->timeout_ms);
-			break;
-		default: return elog_cli_usage_error(&program, NULL);
-		}
+	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END) {
+		if (id == ELOG_CLI_DONE)
+			return ELOG_EXIT_OK;
+		if (id == ELOG_CLI_BAD)
+			return elog_cli_usage_error(&program, NULL);
+		if ((rc = parse_option(o, id, g.arg)) >= 0)
+			return rc;
 	}
-	if (rc >= 0)
-		return rc;
-	if (!o->group)
-		return elog_cli_usage_error(&program, "missing -g GROUP (range replay of records "
-					    "is not built yet)");
-	if (o->how == HOW_NONE)
-		return elog_cli_usage_error(&program, "missing the new position: --to-earliest, "
-					    "--to-latest, --to-time, --to-offset or --shift-by");
 	for (int i = g.index; i < argc; i++)
 		if ((rc = elog_cli_target_operand(&program, "", argv[i], o->targets,
 						  &o->target_count, TARGETS_MAX)) >= 0)
 			return rc;
+	if (!o->group)
+		return check_range(o);
+	if (o->range_option)
+		return elog_cli_usage_error(&program, "-g moves a group's offsets: %s is for range "
+					    "replay (elog-replay TOPIC --from ... --to ...)",
+					    o->range_option);
+	if (o->how == HOW_NONE)
+		return elog_cli_usage_error(&program, "missing the new position: --to-earliest, "
+					    "--to-latest, --to-time, --to-offset or --shift-by");
 	return -1;
 }
 
@@ -264,46 +471,36 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* -g GROUP: print the plan, commit it with --execute. An exit code. */
+static int reset_offsets(const struct options *o, struct elog_client *c)
 {
-	static struct options o;
-	struct elog_client_config cc;
 	struct elog_committed_list have = {0};
 	struct elog_offset_commit *commits = NULL;
 	struct plan p = {0};
-	struct elog_client *c;
 	struct elog_err err;
 	int rc;
 
-	elog_cli_init(argv[0]);
-	if ((rc = parse_options(&o, argc, argv)) >= 0)
-		return rc;
-	elog_client_config_init(&cc);
-	cc.brokers = o.brokers;
-	cc.request_timeout_ms = (int)o.timeout_ms;
-	if (!(c = elog_client_new(&cc, &err)))
-		return elog_cli_usage_error(&program, "%s", err.msg);
 	rc = ELOG_EXIT_FAIL;
-	if (elog_client_fetch_offsets(c, o.group, NULL, NULL, 0, &have, &err) < 0)
+	if (elog_client_fetch_offsets(c, o->group, NULL, NULL, 0, &have, &err) < 0)
 		goto failed;
-	for (size_t i = 0; i < o.target_count; i++)
-		if (plan_topic(c, &p, o.targets[i].topic, o.targets[i].partition, 1, &err) < 0)
+	for (size_t i = 0; i < o->target_count; i++)
+		if (plan_topic(c, &p, o->targets[i].topic, o->targets[i].partition, 1, &err) < 0)
 			goto failed;
 	/* No topic named: those the group has commits for. */
-	for (size_t i = 0; !o.target_count && i < have.count; i++)
+	for (size_t i = 0; !o->target_count && i < have.count; i++)
 		if ((i == 0 || strcmp(have.items[i - 1].topic, have.items[i].topic) != 0) &&
 		    plan_topic(c, &p, have.items[i].topic, -1, 0, &err) < 0)
 			goto failed;
 	if (!p.count) {
-		elog_cli_error("group '%s' has no committed offsets: name the topics to move", o.group);
+		elog_cli_error("group '%s' has no committed offsets: name the topics to move", o->group);
 		goto done;
 	}
-	if (plan_resolve(c, &o, &p, &have, &err) < 0)
+	if (plan_resolve(c, o, &p, &have, &err) < 0)
 		goto failed;
 	for (size_t i = 0; i < p.count; i++)
 		printf("%s\t%u\t%" PRId64 "\t%" PRId64 "\n", p.rows[i].topic, p.rows[i].partition,
 		       p.rows[i].old, p.rows[i].now);
-	if (!o.execute) {
+	if (!o->execute) {
 		fprintf(stderr, "%s: a plan only: nothing changed (--execute commits it)\n",
 			elog_cli_prog());
 		rc = ELOG_EXIT_OK;
@@ -318,18 +515,727 @@ int main(int argc, char **argv)
 							 .partition = p.rows[i].partition,
 							 .offset = p.rows[i].now,
 							 .high_watermark = -1};
-	if (elog_client_commit_offsets(c, o.group, commits, p.count, &err) < 0)
+	if (elog_client_commit_offsets(c, o->group, commits, p.count, &err) < 0)
 		goto failed;
-	fprintf(stderr, "%s: group '%s': %zu offsets committed\n", elog_cli_prog(), o.group,
+	fprintf(stderr, "%s: group '%s': %zu offsets committed\n", elog_cli_prog(), o->group,
 		p.count);
 	rc = ELOG_EXIT_OK;
 	goto done;
 failed:
-	elog_cli_error_err(&err, "group '%s'", o.group);
+	elog_cli_error_err(&err, "group '%s'", o->group);
 done:
 	free(commits);
 	free(p.rows);
 	elog_committed_release(&have);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- range replay */
+
+/*
+ * One source partition. Into a topic, the records sent and not all
+ * acknowledged yet form a window in send order (= offset order): a ring of
+ * (offset, acknowledged) indexed by the record's sequence number in its
+ * partition, the low bits of its producer tag. `acked` is the position
+ * before which every record is acknowledged: all that may be committed.
+ */
+struct spart {
+	uint32_t id;
+	int64_t from, to;              /* the range, resolved: [from, to) */
+	int64_t start;                 /* where this run starts: max(from, the commit) */
+	int64_t committed;             /* the group's position; -1: none */
+	int64_t acked;
+	uint64_t head, next;           /* the window: sequences [head, next) */
+	size_t cap;                    /* the ring's size, a power of two (0: none yet) */
+	int64_t *offsets;
+	uint8_t *done;
+	uint64_t records;              /* replayed by this run: printed, or acknowledged */
+};
+
+struct replay {
+	const struct options *o;
+	const char *topic;             /* the source */
+	uint32_t src_partitions, dst_partitions;
+	struct spart *parts;
+	size_t part_count;
+	int32_t *index_of;             /* source partition id -> index in parts, or -1 */
+	struct elog_client *client;
+	struct elog_fetcher *fetcher;
+	struct elog_producer *producer;
+	struct elog_offset_commit *commits;
+	struct elog_buf out;           /* to stdout */
+	int stdout_closed;
+	double tokens;                 /* --rate's bucket */
+	int64_t tokens_ms;
+	int64_t last_commit_ms;
+	size_t fetching;               /* partitions added to the fetcher (non-empty ranges) */
+	int dropped;                   /* a record fetched was not handed on (stopped) */
+	int failed;                    /* a delivery failed for good: stop */
+	char first_error[ELOG_ERR_MSG_MAX];
+};
+
+/* Every partition's range is fetched to its end and handed on. */
+static int fetch_done(const struct replay *r)
+{
+	return !r->dropped && (r->fetching == 0 || elog_fetcher_done(r->fetcher));
+}
+
+/*
+ * SIGINT/SIGTERM: the loop stops, what was sent is acknowledged (the
+ * producer flushed) and committed, and the exit status says the replay is
+ * incomplete (1). A second signal stops waiting for acknowledgements.
+ * Before the loop (connecting, resolving the range) nothing was sent: the
+ * handler ends the process itself.
+ */
+static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t setup_phase;
+static char interrupted_line[ELOG_ERR_MSG_MAX];
+static size_t interrupted_line_len;  /* computed up front: strlen is no signal-safe call */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (stop_signals < 2)
+		stop_signals++;
+	if (setup_phase) {
+		ssize_t n = write(STDERR_FILENO, interrupted_line, interrupted_line_len);
+		(void)n;
+		_exit(ELOG_EXIT_FAIL);
+	}
+}
+
+/* SIGPIPE ignored (a closed stdout is EPIPE); SIGINT and SIGTERM caught,
+ * without SA_RESTART so that a blocked write or wait returns EINTR. */
+static void install_signals(void)
+{
+	struct sigaction ignore = {.sa_handler = SIG_IGN}, stop = {.sa_handler = on_stop_signal};
+
+	sigemptyset(&stop.sa_mask);
+	sigaction(SIGPIPE, &ignore, NULL);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+}
+
+/* ------------------------------------------------------------ the window */
+
+static int window_push(struct spart *sp, int64_t offset, uint64_t *seq, struct elog_err *err)
+{
+	if (sp->next - sp->head == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 1024;
+		int64_t *offsets = malloc(cap * sizeof(*offsets));
+		uint8_t *done = malloc(cap);
+		if (!offsets || !done) {
+			free(offsets);
+			free(done);
+			return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+		}
+		for (uint64_t s = sp->head; s < sp->next; s++) {
+			offsets[s & (cap - 1)] = sp->offsets[s & (sp->cap - 1)];
+			done[s & (cap - 1)] = sp->done[s & (sp->cap - 1)];
+		}
+		free(sp->offsets);
+		free(sp->done);
+		sp->offsets = offsets;
+		sp->done = done;
+		sp->cap = cap;
+	}
+	*seq = sp->next++;
+	sp->offsets[*seq & (sp->cap - 1)] = offset;
+	sp->done[*seq & (sp->cap - 1)] = 0;
+	return 0;
+}
+
+/* Acknowledged records at the window's head move `acked` on. */
+static void window_advance(struct spart *sp)
+{
+	while (sp->head < sp->next && sp->done[sp->head & (sp->cap - 1)]) {
+		sp->acked = sp->offsets[sp->head & (sp->cap - 1)] + 1;
+		sp->head++;
+	}
+}
+
+static void on_delivery(void *ctx, const struct elog_delivery *d)
+{
+	struct replay *r = ctx;
+
+	for (uint32_t i = 0; i < d->record_count; i++) {
+		struct spart *sp = &r->parts[d->tags[i] >> TAG_SEQ_BITS];
+		if (d->error)
+			continue;   /* never done: the window stops before it */
+		sp->done[(d->tags[i] & TAG_SEQ_MASK) & (sp->cap - 1)] = 1;
+		sp->records++;
+		window_advance(sp);
+	}
+	if (d->error && !r->failed) {
+		r->failed = 1;
+		snprintf(r->first_error, sizeof(r->first_error), "%s",
+			 d->message && d->message[0] ? d->message : "delivery failed");
+	}
+}
+
+/*
+ * Commit each partition's acknowledged position that moved, when
+ * --commit-interval has passed since the last commit or `force`.
+ */
+static int maybe_commit(struct replay *r, int force, struct elog_err *err)
+{
+	int64_t now = elog_clock_ms();
+	size_t n = 0;
+
+	if (!r->producer || (!force && now - r->last_commit_ms < r->o->commit_interval_ms))
+		return 0;
+	r->last_commit_ms = now;
+	for (size_t i = 0; i < r->part_count; i++) {
+		const struct spart *sp = &r->parts[i];
+		if (sp->acked <= sp->committed)
+			continue;
+		r->commits[n++] = (struct elog_offset_commit){
+			.topic = r->topic, .partition = sp->id, .offset = sp->acked,
+			.high_watermark = r->fetcher ? elog_fetcher_high_watermark(r->fetcher, r->topic,
+										    sp->id) : -1,
+		};
+	}
+	if (n == 0)
+		return 0;
+	if (elog_client_commit_offsets(r->client, r->o->resume_group, r->commits, n, err) < 0)
+		return elog_err_prefix(err, "commit the position in group '%s'", r->o->resume_group);
+	for (size_t i = 0, k = 0; i < r->part_count && k < n; i++)
+		if (r->parts[i].id == r->commits[k].partition)
+			r->parts[i].committed = r->commits[k++].offset;
+	return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+/* Write the buffered output to stdout; a reader gone (EPIPE) is no error. */
+static int flush_out(struct replay *r, struct elog_err *err)
+{
+	size_t done = 0;
+
+	while (done < r->out.len && !r->stdout_closed) {
+		ssize_t n = write(STDOUT_FILENO, r->out.data + done, r->out.len - done);
+		if (n >= 0)
+			done += (size_t)n;
+		else if (errno == EPIPE)
+			r->stdout_closed = 1;
+		else if (errno != EINTR)
+			return elog_err_errno(err, ELOG_E_IO, errno, "cannot write to stdout");
+		else if (stop_signals >= 2)
+			break;
+	}
+	elog_buf_reset(&r->out);
+	return 0;
+}
+
+static int print_record(struct replay *r, const struct elog_fetched *rec, struct elog_err *err)
+{
+	size_t topic_len = strlen(rec->topic);
+
+	if (elog_output_render(r->o->mode, &r->o->format, &r->out, rec->topic, topic_len,
+			       rec->partition, rec->record, err) < 0) {
+		/* Full: write out what it holds, then render again. */
+		if (err->code != ELOG_E_LIMIT || r->out.len == 0)
+			goto fail;
+		if (flush_out(r, err) < 0)
+			return -1;
+		if (elog_output_render(r->o->mode, &r->o->format, &r->out, rec->topic, topic_len,
+				       rec->partition, rec->record, err) < 0)
+			goto fail;
+	}
+	if (r->out.len >= OUT_FLUSH_BYTES)
+		return flush_out(r, err);
+	return 0;
+fail:
+	return elog_err_prefix(err, "'%s' partition %" PRIu32 " offset %" PRId64 ": cannot print",
+			       rec->topic, rec->partition, rec->record->offset);
+}
+
+/* The destination partition: the same number when the destination has as
+ * many partitions as the source, else by key (as any producer places a
+ * keyed record), a keyless record by its source partition. */
+static int32_t destination(const struct replay *r, const struct elog_record_view *v,
+			   uint32_t partition)
+{
+	if (r->dst_partitions >= r->src_partitions)
+		return (int32_t)partition;
+	if (v->key && v->key_len >= 0)
+		return (int32_t)elog_partition_for_key(v->key, (size_t)v->key_len, r->dst_partitions);
+	return (int32_t)(partition % r->dst_partitions);
+}
+
+static int produce_record(struct replay *r, const struct elog_fetched *rec, struct elog_err *err)
+{
+	const struct elog_record_view *v = rec->record;
+	struct spart *sp = &r->parts[r->index_of[rec->partition]];
+	struct elog_header headers[ELOG_RECORD_HEADERS_MAX];
+	char part_text[16], offset_text[24];
+	size_t prefix_len = strlen(REPLAY_HEADER_PREFIX);
+	uint32_t n = 0;
+	uint64_t seq = 0;
+
+	/* A replay of a replay names its own source: earlier elog.replay.* go. */
+	for (uint32_t i = 0; i < v->header_count; i++)
+		if (v->headers[i].name_len < prefix_len ||
+		    memcmp(v->headers[i].name, REPLAY_HEADER_PREFIX, prefix_len) != 0) {
+			if (n + REPLAY_HEADERS >= ELOG_RECORD_HEADERS_MAX)
+				return elog_err_set(err, ELOG_E_LIMIT, "'%s' partition %" PRIu32
+						    " offset %" PRId64 ": %" PRIu32 " headers: no room "
+						    "for the %d elog.replay.* headers (at most %d)",
+						    rec->topic, rec->partition, v->offset,
+						    v->header_count, REPLAY_HEADERS,
+						    ELOG_RECORD_HEADERS_MAX);
+			headers[n++] = v->headers[i];
+		}
+	snprintf(part_text, sizeof(part_text), "%" PRIu32, rec->partition);
+	snprintf(offset_text, sizeof(offset_text), "%" PRId64, v->offset);
+	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.topic", 17,
+					    (const uint8_t *)rec->topic, (int32_t)strlen(rec->topic)};
+	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.partition", 21,
+					    (const uint8_t *)part_text, (int32_t)strlen(part_text)};
+	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.offset", 18,
+					    (const uint8_t *)offset_text,
+					    (int32_t)strlen(offset_text)};
+	if (window_push(sp, v->offset, &seq, err) < 0)
+		return -1;
+	struct elog_record out = {
+		.timestamp_ms = v->timestamp_ms, .key = v->key, .key_len = v->key_len,
+		.value = v->value, .value_len = v->value_len, .headers = headers, .header_count = n,
+	};
+	if (elog_producer_send(r->producer, &out, destination(r, v, rec->partition),
+			       ((uint64_t)r->index_of[rec->partition] << TAG_SEQ_BITS) | seq, err) < 0) {
+		sp->next--;   /* not queued: out of the window */
+		return elog_err_prefix(err, "'%s' partition %" PRIu32 " offset %" PRId64, rec->topic,
+				       rec->partition, v->offset);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* Nothing to hand on for up to ms: drive the producer, or write out. */
+static int idle_wait(struct replay *r, int ms, struct elog_err *err)
+{
+	if (r->producer)
+		return elog_producer_poll(r->producer, ms, err);
+	if (flush_out(r, err) < 0)
+		return -1;
+	if (ms > 0)
+		poll(NULL, 0, ms);
+	return 0;
+}
+
+/*
+ * --rate: a token bucket on records, filled at the rate up to 100 ms' worth
+ * (at least one record), so the average holds and bursts stay short. Waits
+ * until a record may go (or a signal), committing meanwhile.
+ */
+static int throttle(struct replay *r, struct elog_err *err)
+{
+	double rate = r->o->rate_per_ms, burst = rate * 100.0 > 1.0 ? rate * 100.0 : 1.0;
+
+	if (rate <= 0.0)
+		return 0;
+	for (;;) {
+		int64_t now = elog_clock_ms();
+		double wait;
+
+		r->tokens += (double)(now - r->tokens_ms) * rate;
+		if (r->tokens > burst)
+			r->tokens = burst;
+		r->tokens_ms = now;
+		if (r->tokens >= 1.0) {
+			r->tokens -= 1.0;
+			return 0;
+		}
+		if (stop_signals || r->failed)
+			return 0;
+		wait = (1.0 - r->tokens) / rate + 1.0;
+		if (idle_wait(r, wait > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)wait, err) < 0 ||
+		    maybe_commit(r, 0, err) < 0)
+			return -1;
+	}
+}
+
+/*
+ * Hand each record of the range on until every partition reached its end
+ * (0), a signal, a failed delivery or a closed stdout (0 as well: the
+ * caller looks at which), or a failure (-1).
+ */
+static int replay_loop(struct replay *r, struct elog_err *err)
+{
+	struct elog_fetched rec;
+	int wait = 0, rc;
+
+	setup_phase = 0;
+	while (!stop_signals && !r->failed && !r->stdout_closed && !fetch_done(r)) {
+		if (maybe_commit(r, 0, err) < 0)
+			return -1;
+		rc = elog_fetcher_next(r->fetcher, &rec, wait, err);
+		if (rc < 0)
+			return stop_signals ? 0 : -1;   /* interrupted mid-wait: no failure */
+		if (rc == 0) {
+			if (fetch_done(r))
+				return 0;
+			if (idle_wait(r, 0, err) < 0)
+				return -1;
+			wait = WAIT_SLICE_MS;
+			if (r->producer) {
+				int due = elog_producer_timeout_ms(r->producer);
+				if (due >= 0 && due < wait)
+					wait = due;
+			}
+			continue;
+		}
+		wait = 0;
+		if (rc != 1)
+			continue;
+		if (throttle(r, err) < 0)
+			return -1;
+		if (stop_signals || r->failed) {
+			r->dropped = 1;   /* not handed on: the position is before it */
+			break;
+		}
+		if (r->producer) {
+			if (produce_record(r, &rec, err) < 0)
+				return -1;
+		} else {
+			if (print_record(r, &rec, err) < 0)
+				return -1;
+			r->parts[r->index_of[rec.partition]].records++;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* offsets[i] for each partition at ts (one list offsets call). */
+static int list_all(struct replay *r, const uint32_t *ids, int64_t ts, int64_t *offsets,
+		    struct elog_err *err)
+{
+	int64_t *tss = malloc(r->part_count * sizeof(*tss));
+	int rc;
+
+	if (!tss)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < r->part_count; i++)
+		tss[i] = ts;
+	rc = elog_client_list_offsets(r->client, r->topic, ids, tss, offsets, r->part_count, err);
+	free(tss);
+	return rc;
+}
+
+/* A --from / --to position at ts: a time before the epoch is before every record. */
+static int64_t list_ts(const struct range_pos *p)
+{
+	return p->pos.value < 0 ? ELOG_OFFSET_EARLIEST : p->pos.value;
+}
+
+/*
+ * Each partition's range, kept inside its records as they are now: from
+ * its log start at the earliest (older records are gone), to its high
+ * watermark at the latest (a replay never waits for new records).
+ */
+static int resolve_ranges(struct replay *r, struct elog_err *err)
+{
+	size_t n = r->part_count;
+	uint32_t *ids = malloc(n * sizeof(*ids));
+	int64_t *first = malloc(n * sizeof(*first)), *end = malloc(n * sizeof(*end));
+	int64_t *at_from = malloc(n * sizeof(*at_from)), *at_to = malloc(n * sizeof(*at_to));
+	const struct range_pos *from = &r->o->from, *to = &r->o->to;
+	int rc = -1;
+
+	if (!ids || !first || !end || !at_from || !at_to) {
+		elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = r->parts[i].id;
+	if (list_all(r, ids, ELOG_OFFSET_EARLIEST, first, err) < 0 ||
+	    list_all(r, ids, ELOG_OFFSET_LATEST, end, err) < 0 ||
+	    (from->pos.kind == ELOG_POS_TIMESTAMP && list_all(r, ids, list_ts(from), at_from, err) < 0) ||
+	    (to->pos.kind == ELOG_POS_TIMESTAMP && list_all(r, ids, list_ts(to), at_to, err) < 0))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct spart *sp = &r->parts[i];
+		sp->from = from->pos.kind == ELOG_POS_OFFSET ? from->pos.value :
+			   from->pos.kind == ELOG_POS_TIMESTAMP ? at_from[i] : first[i];
+		sp->to = to->pos.kind == ELOG_POS_OFFSET ? to->pos.value :
+			 to->pos.kind == ELOG_POS_TIMESTAMP ? at_to[i] : end[i];
+		if (sp->from < first[i]) {
+			if (from->pos.kind == ELOG_POS_OFFSET)
+				elog_cli_warn("'%s' partition %" PRIu32 ": no offset %" PRId64 " (the log "
+					      "starts at %" PRId64 "): replaying from there", r->topic,
+					      sp->id, sp->from, first[i]);
+			sp->from = first[i];
+		}
+		if (sp->to > end[i])
+			sp->to = end[i];
+		if (sp->from > sp->to)
+			sp->from = sp->to;
+	}
+	rc = 0;
+out:
+	free(ids);
+	free(first);
+	free(end);
+	free(at_from);
+	free(at_to);
+	return rc;
+}
+
+/* Into a topic: start each partition at max(from, the group's commit). */
+static int resume(struct replay *r, struct elog_err *err)
+{
+	struct elog_committed_list have = {0};
+	uint32_t *ids = malloc(r->part_count * sizeof(*ids));
+	uint64_t skipped = 0;
+	int rc = 0;
+
+	if (!ids)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < r->part_count; i++)
+		ids[i] = r->parts[i].id;
+	if (r->producer)
+		rc = elog_client_fetch_offsets(r->client, r->o->resume_group, r->topic, ids,
+					       r->part_count, &have, err);
+	free(ids);
+	if (rc < 0)
+		return elog_err_prefix(err, "read the position in group '%s'", r->o->resume_group);
+	for (size_t i = 0; i < r->part_count; i++) {
+		struct spart *sp = &r->parts[i];
+		sp->start = sp->from;
+		sp->committed = -1;
+		for (size_t k = 0; k < have.count; k++)
+			if (have.items[k].partition == sp->id && strcmp(have.items[k].topic, r->topic) == 0)
+				sp->committed = have.items[k].offset;
+		if (sp->committed > sp->start)
+			sp->start = sp->committed < sp->to ? sp->committed : sp->to;
+		skipped += (uint64_t)(sp->start - sp->from);
+		sp->acked = sp->start;
+	}
+	elog_committed_release(&have);
+	if (skipped)
+		fprintf(stderr, "%s: resuming: group '%s' has the first %" PRIu64 " offsets of the "
+			"range replayed already\n", elog_cli_prog(), r->o->resume_group, skipped);
+	return 0;
+}
+
+/* The source partitions the operands name (all of them for a bare topic). */
+static int select_partitions(struct replay *r, struct elog_err *err)
+{
+	const char *names[1] = {r->topic};
+	const struct elog_metadata *md = elog_client_metadata(r->client, names, 1, err);
+	const struct elog_meta_topic *t;
+	const struct options *o = r->o;
+
+	if (!md)
+		return -1;
+	t = elog_metadata_topic(md, r->topic);
+	if (!t || t->error)
+		return elog_err_set(err, ELOG_E_INVAL, "topic '%s': no such topic", r->topic);
+	r->src_partitions = t->partition_count;
+	r->parts = calloc(t->partition_count ? t->partition_count : 1, sizeof(*r->parts));
+	r->index_of = malloc((t->partition_count ? t->partition_count : 1) * sizeof(*r->index_of));
+	r->commits = calloc(t->partition_count ? t->partition_count : 1, sizeof(*r->commits));
+	if (!r->parts || !r->index_of || !r->commits)
+		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
+	for (uint32_t i = 0; i < t->partition_count; i++)
+		r->index_of[i] = -1;
+	for (size_t k = 0; k < o->target_count; k++) {
+		int32_t p = o->targets[k].partition;
+		if (p >= 0 && (uint32_t)p >= t->partition_count)
+			return elog_err_set(err, ELOG_E_INVAL, "topic '%s' has %u partitions, no %d",
+					    r->topic, t->partition_count, p);
+		for (uint32_t i = 0; i < t->partition_count; i++)
+			if ((p < 0 || (uint32_t)p == i) && r->index_of[i] < 0) {
+				r->index_of[i] = (int32_t)r->part_count;
+				r->parts[r->part_count++].id = i;
+			}
+	}
+	return 0;
+}
+
+static int open_producer(struct replay *r, struct elog_err *err)
+{
+	struct elog_producer_config pc;
+
+	elog_producer_config_init(&pc);
+	pc.acks = -1;
+	pc.idempotence = 1;
+	/* Any record the source holds fits: a batch of its own may be the
+	 * largest there is (the destination's broker may still refuse it). */
+	pc.request_bytes = ELOG_BATCH_SIZE_MAX;
+	pc.delivery_timeout_ms = (uint32_t)r->o->timeout_ms;
+	if (pc.request_timeout_ms > (uint32_t)r->o->timeout_ms)
+		pc.request_timeout_ms = (uint32_t)r->o->timeout_ms;
+	pc.on_delivery = on_delivery;
+	pc.ctx = r;
+	if (!(r->producer = elog_producer_new(r->client, r->o->to_topic, &pc, err)))
+		return -1;
+	r->dst_partitions = elog_producer_partition_count(r->producer);
+	if (r->dst_partitions == 0)
+		return elog_err_set(err, ELOG_E_INVAL, "produce to '%s': no such topic",
+				    r->o->to_topic);
+	return 0;
+}
+
+static int open_fetcher(struct replay *r, struct elog_err *err)
+{
+	struct elog_fetcher_config fc;
+
+	elog_fetcher_config_init(&fc);
+	fc.retry_timeout_ms = (uint32_t)r->o->timeout_ms;
+	if (!(r->fetcher = elog_fetcher_new(r->client, &fc, err)))
+		return -1;
+	for (size_t i = 0; i < r->part_count; i++) {
+		const struct spart *sp = &r->parts[i];
+		struct elog_pos start = {ELOG_POS_OFFSET, sp->start}, end = {ELOG_POS_OFFSET, sp->to};
+		if (sp->start >= sp->to)
+			continue;
+		if (elog_fetcher_add(r->fetcher, r->topic, (int32_t)sp->id, &start, &end, err) < 0)
+			return -1;
+		r->fetching++;
+	}
+	return 0;
+}
+
+
+static uint64_t replayed(const struct replay *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->part_count; i++)
+		n += r->parts[i].records;
+	return n;
+}
+
+/*
+ * After the loop: into a topic, wait for every record sent to be
+ * acknowledged (unless a second signal says not to) and commit; on stdout,
+ * write out. An exit code; the loop's failure (loop_rc -1, err) is said
+ * first.
+ */
+static int finish(struct replay *r, int loop_rc, struct elog_err *err)
+{
+	struct elog_err e;
+	int complete = loop_rc == 0 && !r->failed && !r->stdout_closed && fetch_done(r);
+	int rc = ELOG_EXIT_OK;
+
+	if (loop_rc < 0) {
+		elog_cli_error_err(err, NULL);
+		rc = ELOG_EXIT_FAIL;
+	}
+	if (!r->producer) {
+		if (flush_out(r, &e) < 0) {
+			if (rc == ELOG_EXIT_OK)
+				elog_cli_error_err(&e, NULL);
+			return ELOG_EXIT_FAIL;
+		}
+		if (rc == ELOG_EXIT_OK && stop_signals && !complete && !r->stdout_closed) {
+			elog_cli_error("interrupted before reaching the end");
+			rc = ELOG_EXIT_FAIL;
+		}
+		return rc;
+	}
+	if (stop_signals < 2 && elog_producer_flush(r->producer, (int)r->o->timeout_ms, &e) < 0) {
+		if (rc == ELOG_EXIT_OK)
+			elog_cli_error_err(&e, NULL);
+		rc = ELOG_EXIT_FAIL;
+		complete = 0;
+	}
+	if (r->failed) {
+		if (rc == ELOG_EXIT_OK)
+			elog_cli_error("%s", r->first_error);
+		rc = ELOG_EXIT_FAIL;
+		complete = 0;
+	}
+	/* Done: the end of each range is committed, even past records it lacks. */
+	for (size_t i = 0; complete && i < r->part_count; i++)
+		if (r->parts[i].acked < r->parts[i].to)
+			r->parts[i].acked = r->parts[i].to;
+	if (maybe_commit(r, 1, &e) < 0) {
+		if (rc == ELOG_EXIT_OK)
+			elog_cli_error_err(&e, NULL);
+		return ELOG_EXIT_FAIL;
+	}
+	if (rc != ELOG_EXIT_OK)
+		return rc;
+	if (!complete) {
+		elog_cli_error("interrupted: %" PRIu64 " records replayed into '%s', the position "
+			       "committed in group '%s': run the same command again to resume",
+			       replayed(r), r->o->to_topic, r->o->resume_group);
+		return ELOG_EXIT_FAIL;
+	}
+	fprintf(stderr, "%s: '%s' into '%s': %" PRIu64 " records replayed; group '%s' is at the "
+		"end of the range\n", elog_cli_prog(), r->topic, r->o->to_topic, replayed(r),
+		r->o->resume_group);
+	return ELOG_EXIT_OK;
+}
+
+static int range_replay(const struct options *o, struct elog_client *c)
+{
+	static struct replay r;
+	struct elog_err err;
+	int rc = ELOG_EXIT_FAIL, loop_rc;
+
+	r.o = o;
+	r.topic = o->targets[0].topic;
+	r.client = c;
+	r.tokens = 1.0;
+	r.tokens_ms = elog_clock_ms();
+	r.last_commit_ms = elog_clock_ms();
+	elog_buf_init(&r.out, OUT_BYTES_MAX);
+	if (select_partitions(&r, &err) < 0 || resolve_ranges(&r, &err) < 0 ||
+	    (o->to_topic && open_producer(&r, &err) < 0) || resume(&r, &err) < 0 ||
+	    open_fetcher(&r, &err) < 0) {
+		elog_cli_error_err(&err, NULL);
+		goto out;
+	}
+	loop_rc = replay_loop(&r, &err);
+	rc = finish(&r, loop_rc, &err);
+out:
+	if (r.fetcher)
+		elog_fetcher_free(r.fetcher);
+	if (r.producer)
+		elog_producer_free(r.producer);
+	for (size_t i = 0; i < r.part_count; i++) {
+		free(r.parts[i].offsets);
+		free(r.parts[i].done);
+	}
+	free(r.parts);
+	free(r.index_of);
+	free(r.commits);
+	elog_buf_release(&r.out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct options o;
+	struct elog_client_config cc;
+	struct elog_client *c;
+	struct elog_err err;
+	int rc;
+
+	elog_cli_init(argv[0]);
+	if ((rc = parse_options(&o, argc, argv)) >= 0)
+		return rc;
+	elog_client_config_init(&cc);
+	cc.brokers = o.brokers;
+	cc.request_timeout_ms = (int)o.timeout_ms;
+	if (!(c = elog_client_new(&cc, &err)))
+		return elog_cli_usage_error(&program, "%s", err.msg);
+	if (o.group) {
+		rc = reset_offsets(&o, c);
+	} else {
+		snprintf(interrupted_line, sizeof(interrupted_line), "%.64s: interrupted before "
+			 "replaying anything\n", elog_cli_prog());
+		interrupted_line_len = strlen(interrupted_line);
+		setup_phase = 1;
+		install_signals();
+		rc = range_replay(&o, c);
+	}
 	elog_client_free(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		elog_cli_error_errno(errno, "cannot write to stdout");

@@ -1,10 +1,11 @@
 /*
- * format — kcat-style -f FORMAT; see format.h.
+ * format — kcat-style -f FORMAT and the tools' output modes; see format.h.
  */
 #include <assert.h>
 #include <string.h>
 
 #include "cli.h"
+#include "envelope.h"
 #include "format.h"
 
 /* ---------------------------------------------------------------- compile */
@@ -270,4 +271,30 @@ int elog_format_render(const struct elog_format *f, struct elog_buf *out, const 
 		}
 	}
 	return 0;
+}
+
+/* ---------------------------------------------------------------- output modes */
+
+int elog_output_render(enum elog_output_mode mode, const struct elog_format *f,
+		       struct elog_buf *out, const char *topic, size_t topic_len,
+		       uint32_t partition, const struct elog_record_view *r,
+		       struct elog_err *err)
+{
+	size_t value_len = r->value_len > 0 ? (size_t)r->value_len : 0;
+
+	switch (mode) {
+	case ELOG_OUTPUT_VALUE:
+		if (elog_buf_reserve(out, value_len + 1, err) < 0)
+			return -1;
+		if (value_len)
+			memcpy(out->data + out->len, r->value, value_len);
+		out->len += value_len;
+		out->data[out->len++] = '\n';
+		return 0;
+	case ELOG_OUTPUT_JSON:
+		return elog_envelope_encode(out, topic, topic_len, partition, r, err);
+	case ELOG_OUTPUT_FORMAT:
+		return elog_format_render(f, out, topic, topic_len, partition, r, err);
+	}
+	return elog_err_set(err, ELOG_E_INVAL, "unknown output mode");
 }

@@ -1,5 +1,8 @@
 /*
- * format — kcat-style output formats (elog-consume -f FORMAT).
+ * format — how the tools print records: kcat-style output formats
+ * (elog-consume -f FORMAT) and the three output modes the record printers
+ * share (elog-consume, elog-replay without --to-topic): the value alone, a
+ * JSON envelope (envelope.h), a format.
  *
  * A format is text with tokens, compiled once and rendered per record:
  *
@@ -82,6 +85,24 @@ int elog_format_compile(struct elog_format *f, const char *text, struct elog_err
 /* Append one record rendered with f to out (all or nothing). */
 int elog_format_render(const struct elog_format *f, struct elog_buf *out, const char *topic,
 		       size_t topic_len, uint32_t partition, const struct elog_record_view *rec,
+		       struct elog_err *err);
+
+/* How a tool prints each record. */
+enum elog_output_mode {
+	ELOG_OUTPUT_VALUE = 0,         /* the value's bytes and a newline (default) */
+	ELOG_OUTPUT_JSON,              /* one JSON envelope a line (-J, docs/json.md) */
+	ELOG_OUTPUT_FORMAT,            /* a compiled format (-f) */
+};
+
+/*
+ * Append one record to out in mode (f: the compiled format, used only with
+ * ELOG_OUTPUT_FORMAT). All or nothing, like elog_format_render: on failure
+ * (ELOG_E_LIMIT: the buffer's cap) out is unchanged, so a caller can write
+ * out what it holds and render again.
+ */
+int elog_output_render(enum elog_output_mode mode, const struct elog_format *f,
+		       struct elog_buf *out, const char *topic, size_t topic_len,
+		       uint32_t partition, const struct elog_record_view *rec,
 		       struct elog_err *err);
 
 #endif

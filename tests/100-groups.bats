@@ -292,7 +292,7 @@ topic=t partition=1 error=NONE offset=50 high_watermark=-1 timed=1 metadata= win
 	start_one
 	elog-topic create t
 	run -2 elog-replay --to-latest t
-	assert_line --index 0 "elog-replay: missing -g GROUP (range replay of records is not built yet)"
+	assert_line --index 0 "elog-replay: --to-earliest, --to-latest, --to-time, --to-offset, --shift-by and --execute move a group's offsets: they need -g GROUP"
 	run -2 elog-replay -g g t
 	assert_line --index 0 --partial "missing the new position"
 	run -2 elog-replay -g g --to-latest --to-earliest t

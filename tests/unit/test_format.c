@@ -1,4 +1,5 @@
-/* Unit tests: format — kcat-style -f tokens, escapes, errors, rendering. */
+/* Unit tests: format — kcat-style -f tokens, escapes, errors, rendering;
+ * the output modes (elog_output_render). */
 #include "t.h"
 #include "format.h"
 
@@ -192,6 +193,44 @@ static void test_limits(void)
 	elog_buf_release(&small);
 }
 
+static void test_output_modes(void)
+{
+	static const char json[] = "{\"topic\":\"orders\",\"partition\":3,\"offset\":42,"
+				   "\"timestamp\":1700000000123,\"key\":\"user-7\",\"headers\":"
+				   "[[\"trace\",\"ab12\"],[\"retry\",null],[\"e\",\"\"]],"
+				   "\"value\":{\"id\":7}}\n";
+	struct elog_record_view v;
+	struct elog_buf small;
+	struct elog_err err;
+
+	record(&v);
+	elog_buf_reset(&out);
+	T_OK(elog_output_render(ELOG_OUTPUT_VALUE, NULL, &out, "orders", 6, 3, &v, &err), &err);
+	T_CHECK(out.len == 9 && memcmp(out.data, "{\"id\":7}\n", 9) == 0);
+	/* A tombstone: an empty line. */
+	v.value = NULL;
+	v.value_len = -1;
+	elog_buf_reset(&out);
+	T_OK(elog_output_render(ELOG_OUTPUT_VALUE, NULL, &out, "orders", 6, 3, &v, &err), &err);
+	T_CHECK(out.len == 1 && out.data[0] == '\n');
+	record(&v);
+	elog_buf_reset(&out);
+	T_OK(elog_output_render(ELOG_OUTPUT_JSON, NULL, &out, "orders", 6, 3, &v, &err), &err);
+	T_CHECK(out.len == sizeof(json) - 1 && memcmp(out.data, json, out.len) == 0);
+	T_OK(elog_format_compile(&fmt, "%p:%o", &err), &err);
+	elog_buf_reset(&out);
+	T_OK(elog_output_render(ELOG_OUTPUT_FORMAT, &fmt, &out, "orders", 6, 3, &v, &err), &err);
+	T_CHECK(out.len == 4 && memcmp(out.data, "3:42", 4) == 0);
+	/* All or nothing in every mode. */
+	elog_buf_init(&small, 12);
+	T_OK(elog_buf_add(&small, "0123456789", 10, &err), &err);
+	T_CHECK(elog_output_render(ELOG_OUTPUT_VALUE, NULL, &small, "orders", 6, 3, &v, &err) < 0);
+	T_CHECK(err.code == ELOG_E_LIMIT && small.len == 10);
+	T_CHECK(elog_output_render(ELOG_OUTPUT_JSON, NULL, &small, "orders", 6, 3, &v, &err) < 0);
+	T_CHECK(err.code == ELOG_E_LIMIT && small.len == 10);
+	elog_buf_release(&small);
+}
+
 int main(void)
 {
 	elog_buf_init(&out, 1 << 20);
@@ -202,6 +241,7 @@ int main(void)
 	T_RUN(test_numbers);
 	T_RUN(test_compile_errors);
 	T_RUN(test_limits);
+	T_RUN(test_output_modes);
 	elog_buf_release(&out);
 	return t_finish();
 }
