@@ -213,7 +213,7 @@ $USAGE"
 	run -0 probe alter t1 -p 4 -C retention.bytes=1G -C flush=never
 	assert_output "error=NONE"
 	run -0 probe describe t1
-	assert_line --index 0 --partial "partitions=4 flush=never "
+	assert_line --index 0 --partial "partitions=4 cleanup.policy=delete delete.retention.ms=86400000 flush=never "
 	assert_line --index 0 --partial " retention.bytes=1073741824 "
 	assert_line --index 4 --regexp '^partition=3 log_start=0 high_watermark=0 '
 	[ -d data/t1/3 ]
@@ -242,7 +242,7 @@ $USAGE"
 	run -0 probe -c metadata fresh
 	assert_line --index 1 "topic=fresh error=NONE partitions=2"
 	run -0 probe describe fresh
-	assert_line --index 0 --partial "topic=fresh error=NONE partitions=2 flush=always "
+	assert_line --index 0 --partial "topic=fresh error=NONE partitions=2 cleanup.policy=delete delete.retention.ms=86400000 flush=always "
 	grep -q 'msg="topic created" topic=fresh partitions=2 reason=auto' b1.err
 	run -0 probe -c metadata bad/name
 	assert_line --index 1 "topic=bad/name error=INVALID_TOPIC partitions=0"
