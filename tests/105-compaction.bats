@@ -31,7 +31,8 @@ start() {
 }
 
 # round TOPIC R KEY... — one batch: value {"r":R} for each key ("-" after
-# R: tombstones instead).
+# R: tombstones instead). The linger keeps the round in one batch (the
+# input ends before it does).
 round() {
 	local topic=$1 r=$2 k
 	shift 2
@@ -41,7 +42,7 @@ round() {
 		else
 			printf '{"topic":"%s","key":"%s","value":{"r":%s}}\n' "$topic" "$k" "$r"
 		fi
-	done | elog-produce -q --json -H "pad=$PAD" "$topic"
+	done | elog-produce -q --json --linger 1s -H "pad=$PAD" "$topic"
 }
 
 # compacted_to TOPIC OFFSET — a pass of TOPIC swapped segments in with its
