@@ -145,3 +145,45 @@ consume() {
 	more() { [ "$(grep -c 'msg="partition compacted" topic=big' b.err)" -gt "$n" ]; }
 	elog_wait_until 15 more || fail "no compaction after the restart"
 }
+
+@test "cluster: a follower catching up from a compacted leader takes its gap and empty batches" {
+	load cluster
+	elog_need elog-freeport
+	cluster_ports 3
+	local i
+	for i in 1 2 3; do
+		cluster_start "$i" -c b.conf
+	done
+	cluster_wait_leader metadata
+	elog-topic -b "$LADDR" create -r 3 -c cleanup.policy=compact -c segment.bytes=1024 \
+		-c flush=always kv
+	cluster_wait_leader kv/0
+	local leader=$LEADER f=$((LEADER % 3 + 1))
+	cluster_stop "$f"
+	export ELOG_BROKERS=127.0.0.1:${PORTS[leader]}
+	for r in 1 2 3 4 5; do
+		round kv "$r" k0 k1 k2 k3 k4 k5 k6 k7 k8 k9
+	done
+	# Offsets start at 1 here (0 is the leader's first-term marker): wait
+	# for a pass covering rounds 1-4, up to the active segment (round 5).
+	end=$(elog-dump "$ELOG_TMP/d$leader/kv/0" | tail -n 1 | sed 's/.* last_offset=\([0-9]*\) .*/\1/')
+	on_leader() {
+		grep -q "msg=\"partition compacted\" topic=kv .* end_offset=$((end - 9)) " \
+			"$ELOG_TMP/b$leader.err"
+	}
+	elog_wait_until 15 on_leader || fail "the leader did not compact: $(grep compact b*.err)"
+	cluster_start "$f" -c b.conf
+	caught_up() {
+		elog-dump "$ELOG_TMP/d$f/kv/0" 2>/dev/null | tail -n 1 | grep -q " last_offset=$end "
+	}
+	elog_wait_until 20 caught_up || fail "b$f did not catch up: $(grep -e append -e kv "b$f.err")"
+	run -0 elog-dump "$ELOG_TMP/d$f/kv/0"
+	# The leader's empty batches (each round's producer keeps its newest
+	# batch, emptied), taken as they were.
+	assert_line --regexp ' base_offset=1 last_offset=10 .* records=0 size=64 '
+	run grep -c 'append: batch' "b$f.err"
+	assert_output 0
+	run -0 elog-consume -q -e -f '%o %k %s\n' kv
+	assert_output "$(for i in 0 1 2 3 4 5 6 7 8 9; do echo "$((end - 19 + i)) k$i {\"r\":4}"; done
+			 for i in 0 1 2 3 4 5 6 7 8 9; do echo "$((end - 9 + i)) k$i {\"r\":5}"; done)"
+}
