@@ -17,12 +17,15 @@
  *     until it is full or the range ends (end_offset), and the filter
  *     rewrites every segment from the first up to the one holding
  *     end_offset into "<base>.cleaned", fdatasynced, with its indexes
- *     built in memory. A run of batches whose records were all removed
- *     (and that are not the newest of their producer) becomes one empty
- *     batch (record_count 0) spanning their offsets, of their leader term,
- *     so that batches still follow each other without gaps: every check of
- *     offset continuity in recovery, reads and replication stays as it is.
- *     A segment that would not shrink is left alone.
+ *     built in memory. A batch whose records were all removed (and that is
+ *     not the newest of its producer, which the filter keeps empty itself)
+ *     becomes a filler: an empty batch (record_count 0, 64 bytes) over the
+ *     same offsets and term. Every batch boundary stays where it was, so
+ *     batches still follow each other without gaps (the offset continuity
+ *     checks of recovery, reads and replication stay as they are), a
+ *     truncation or a lagging follower's next offset still falls on a
+ *     boundary of the leader's log, and Raft's terms of offsets do not
+ *     change. A segment that would not shrink is left alone.
  *   finish (owner thread): for each rewritten segment, oldest first, check
  *     it is still the same file (offsets, size, inode, still below the
  *     recovery point, no damage), rename "<base>.cleaned" over
@@ -55,8 +58,6 @@
 
 #define READ_CHUNK (1u << 20)
 #define WRITE_CHUNK (1u << 20)
-/* An empty batch spans at most this many offsets (last_offset_delta fits an int32). */
-#define RUN_SPAN_MAX ((int64_t)INT32_MAX)
 
 struct job_segment {
 	int64_t base, end;          /* offsets [base, end) */
@@ -387,11 +388,7 @@ struct runner {
 	size_t in_cap;
 	uint8_t *out_buf;
 	size_t out_cap;
-	/* A run of dropped batches waiting to become one empty batch. */
-	int run_open;
-	struct elog_batch_header run;
-	int64_t run_last;
-	uint8_t empty[ELOG_BATCH_HEADER_SIZE]; /* its bytes (out_buf may hold a filtered batch) */
+	uint8_t empty[ELOG_BATCH_HEADER_SIZE]; /* a filler (out_buf may hold a filtered batch) */
 };
 
 static int cancelled(const struct runner *r, struct elog_err *err)
@@ -486,18 +483,19 @@ static int emit(struct runner *r, struct job_segment *s, struct seg_out *o, cons
 	return out_put(o, b, len, err);
 }
 
-/* The pending run of dropped batches as one empty batch. */
-static int run_flush(struct runner *r, struct job_segment *s, struct seg_out *o,
-		     struct elog_err *err)
+/*
+ * A batch whose records were all removed, as a filler: an empty batch over
+ * the same offsets, of the same term and timestamps, without producer
+ * fields (the producer's newest batch is kept by the filter itself), so
+ * that every batch boundary stays where it was.
+ */
+static int emit_filler(struct runner *r, struct job_segment *s, struct seg_out *o,
+		       const struct elog_batch_header *h, struct elog_err *err)
 {
-	struct elog_batch_header e = r->run;
+	struct elog_batch_header e = *h;
 	size_t len;
 
-	if (!r->run_open)
-		return 0;
-	r->run_open = 0;
 	e.attributes &= (uint8_t)~ELOG_BATCH_ATTR_COMPRESSION_MASK;
-	e.last_offset_delta = (uint32_t)(r->run_last - e.base_offset);
 	e.producer_id = -1;
 	e.producer_epoch = -1;
 	e.base_sequence = -1;
@@ -505,24 +503,6 @@ static int run_flush(struct runner *r, struct job_segment *s, struct seg_out *o,
 	if (elog_batch_write(&e, (const uint8_t *)"", 0, r->empty, sizeof(r->empty), &len, err) < 0)
 		return -1;
 	return emit(r, s, o, r->empty, len, err);
-}
-
-static int run_add(struct runner *r, struct job_segment *s, struct seg_out *o,
-		   const struct elog_batch_header *h, struct elog_err *err)
-{
-	if (r->run_open && (h->leader_term != r->run.leader_term ||
-			    elog_batch_last_offset(h) - r->run.base_offset > RUN_SPAN_MAX) &&
-	    run_flush(r, s, o, err) < 0)
-		return -1;
-	if (!r->run_open) {
-		r->run = *h;
-		r->run_open = 1;
-	} else {
-		if (h->max_timestamp > r->run.max_timestamp)
-			r->run.max_timestamp = h->max_timestamp;
-	}
-	r->run_last = elog_batch_last_offset(h);
-	return 0;
 }
 
 /* Note the tombstones a kept batch still holds: when they fall due. */
@@ -558,11 +538,13 @@ static int filter_one(struct runner *r, struct job_segment *s, struct seg_out *o
 	if (out_room(r, elog_compact_filter_bound(b, len), err) < 0)
 		return -1;
 	newest = producers_newest(&r->producers, h);
-	if (h->record_count == 0 && !newest) {
-		/* An empty batch no longer needed (a run, or a producer's since
-		 * superseded): joins the run, so passes end as one pass would. */
+	if (h->record_count == 0) {
+		/* A producer's empty batch since superseded becomes a filler, so
+		 * that passes end as one pass would; a filler stays as it is. */
+		if (newest || h->producer_id < 0)
+			return emit(r, s, o, b, len, err);
 		*changed = 1;
-		return run_add(r, s, o, h, err);
+		return emit_filler(r, s, o, h, err);
 	}
 	rc = elog_compact_filter_batch(&r->filter, pass, b, len, newest, r->out_buf, r->out_cap,
 				       &out_len, err);
@@ -574,10 +556,8 @@ static int filter_one(struct runner *r, struct job_segment *s, struct seg_out *o
 	if (rc == ELOG_COMPACT_DROPPED) {
 		*changed = 1;
 		r->job->stats.batches_dropped++;
-		return run_add(r, s, o, h, err);
+		return emit_filler(r, s, o, h, err);
 	}
-	if (run_flush(r, s, o, err) < 0)
-		return -1;
 	if (rc == ELOG_COMPACT_REWRITTEN) {
 		*changed = 1;
 		note_tombstones(r, r->out_buf, out_len);
@@ -621,7 +601,6 @@ static int filter_segment(struct runner *r, struct job_segment *s,
 	s->rewritten = 1; /* from here on job_free removes the file */
 	elog_segindex_pair_release(&s->ix);
 	elog_segindex_pair_init(&s->ix);
-	r->run_open = 0;
 	while ((rc = in_next(&in, &b, &len, &h, err)) == 1) {
 		if (filter_one(r, s, &o, pass, b, len, &h, &changed, err) < 0 ||
 		    cancelled(r, err) < 0) {
@@ -629,7 +608,7 @@ static int filter_segment(struct runner *r, struct job_segment *s,
 			break;
 		}
 	}
-	if (rc == 0 && (run_flush(r, s, &o, err) < 0 || out_flush(&o, err) < 0))
+	if (rc == 0 && out_flush(&o, err) < 0)
 		rc = -1;
 	if (rc < 0)
 		goto out;

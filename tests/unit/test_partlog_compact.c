@@ -1,8 +1,8 @@
 /*
  * Unit tests: the segment-level compaction driver (partlog_compact.c):
  * prepare, run and finish over a real partition log; the latest record of
- * each key survives at its offset, runs of emptied batches become one
- * empty batch each, the active segment and segments past the recovery
+ * each key survives at its offset, every batch boundary stays (an emptied
+ * batch becomes an empty filler), the active segment and segments past the recovery
  * point are left alone, passes with a small map give the same log as one
  * large map, a reopen validates and reads the same, a temp file a crash
  * left is removed on open, and a segment that changed under a pass is not
@@ -70,6 +70,7 @@ struct seen {
 	int64_t latest_offset[KEYS_MAX];
 	int count[KEYS_MAX];
 	uint32_t records, batches, empty;
+	int64_t bases[512];          /* of the first 512 batches */
 };
 
 static int read_all(struct elog_partlog *log, struct seen *s, struct elog_err *err)
@@ -104,6 +105,8 @@ static int read_all(struct elog_partlog *log, struct seen *s, struct elog_err *e
 			}
 			if (elog_batch_reader_open(&r, buf + pos, elog_batch_total_size(&h), err) < 0)
 				goto out;
+			if (s->batches < 512)
+				s->bases[s->batches] = h.base_offset;
 			s->batches++;
 			s->empty += h.record_count == 0;
 			while (elog_batch_reader_next(&r, v, err) == 1) {
@@ -233,6 +236,10 @@ static void test_keeps_latest(void)
 	check_latest(&after, 6, end);
 	T_CHECK(after.records < before.records);
 	T_CHECK(after.empty > 0);
+	/* Every batch boundary stays: a follower's next offset, a truncation
+	 * point, a term's first offset still fall on one. */
+	T_EQ_INT(after.batches, before.batches);
+	T_CHECK(memcmp(after.bases, before.bases, sizeof(before.bases)) == 0);
 	/* Keys whose latest record lies below the compacted end have just that one. */
 	for (int k = 0; k < 40; k++)
 		if (after.latest_offset[k] < end)
