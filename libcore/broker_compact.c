@@ -16,7 +16,9 @@
  *      a pass whose map filled), or whose oldest kept tombstone fell due
  *      (then the pass starts at the log's start again). It prepares a job
  *      and submits it.
- * So a partition gets at most one pass per interval, and a new closed
+ * A pass that fails (a damaged batch, an I/O error) is logged and tried
+ * again only once more segments close (or after a restart), not every
+ * interval. So a partition gets at most one pass per interval, and a new closed
  * segment is compacted within about two intervals once it is synced. After
  * a restart compact_from is 0: the first pass covers the whole log.
  *
@@ -64,10 +66,17 @@ static void finish(struct elog_broker *b, struct elog_partlog_compact_job *job, 
 
 	elog_logfmt_value(v, sizeof(v), b->compact_topic);
 	if (rc < 0) {
-		if (run_err->code != ELOG_E_BUSY)
-			elog_broker_logf(b, ELOG_LOG_WARN, "compaction failed",
-					 "topic=%s partition=%u error=\"%s\"", v, b->compact_partition,
-					 run_err->msg);
+		if (run_err->code == ELOG_E_BUSY)
+			return; /* stopped */
+		elog_broker_logf(b, ELOG_LOG_WARN, "compaction failed",
+				 "topic=%s partition=%u error=\"%s\"", v, b->compact_partition,
+				 run_err->msg);
+		/* Not again every interval (a bad batch fails every pass): once
+		 * more segments close, or after a restart. */
+		if (p && p->log) {
+			p->compact_from = elog_partlog_compact_end(p->log, limit_of(b, p));
+			p->compact_due_ms = 0;
+		}
 		return;
 	}
 	if (!p || !p->log)

@@ -270,7 +270,8 @@ static int in_next(struct seg_in *in, const uint8_t **batch, size_t *len,
 	total = elog_batch_total_size(h);
 	if (total > in->size - in->pos || h->base_offset != in->expected)
 		return elog_err_set(err, ELOG_E_CORRUPT,
-				    "byte %" PRIu64 ": batch at offset %" PRId64 " does not fit (expected %" PRId64 ")",
+				    "byte %" PRIu64 ": batch at offset %" PRId64
+				    " does not fit (expected %" PRId64 ")",
 				    in->pos, h->base_offset, in->expected);
 	if (in_fill(in, total, err) < 0)
 		return -1;
@@ -346,15 +347,23 @@ static int producers_newest(const struct producers *t, const struct elog_batch_h
 
 /* ---------------------------------------------------------------- writing */
 
+/*
+ * The new segment. It is created at the first batch that changes: until
+ * then its bytes are the old segment's (every batch so far unchanged), so
+ * a segment with nothing to remove costs no write, and one with changes
+ * starts with a copy of the unchanged prefix.
+ */
 struct seg_out {
-	int fd;
-	uint64_t size;              /* bytes written so far (buffered included) */
+	int fd;                     /* -1 until started */
+	uint64_t size;              /* bytes so far (buffered, and before the start, not written) */
 	uint8_t *buf;
 	size_t len;
 };
 
 static int out_flush(struct seg_out *o, struct elog_err *err)
 {
+	if (o->fd < 0)
+		return 0;
 	if (o->len && elog_partlog_write_at(o->fd, o->buf, o->len, o->size - o->len,
 					    "compacted segment", err) < 0)
 		return -1;
@@ -364,6 +373,10 @@ static int out_flush(struct seg_out *o, struct elog_err *err)
 
 static int out_put(struct seg_out *o, const uint8_t *p, size_t len, struct elog_err *err)
 {
+	if (o->fd < 0) {
+		o->size += len; /* the old segment holds these bytes at the same place */
+		return 0;
+	}
 	if (o->len + len > WRITE_CHUNK && out_flush(o, err) < 0)
 		return -1;
 	o->size += len;
@@ -371,6 +384,36 @@ static int out_put(struct seg_out *o, const uint8_t *p, size_t len, struct elog_
 		return elog_partlog_write_at(o->fd, p, len, o->size - len, "compacted segment", err);
 	memcpy(o->buf + o->len, p, len);
 	o->len += len;
+	return 0;
+}
+
+/* Create "<base>.cleaned" with the old segment's first o->size bytes. */
+static int out_start(struct seg_out *o, int dir_fd, struct job_segment *s, int src_fd,
+		     struct elog_err *err)
+{
+	char name[32];
+	uint64_t at = 0;
+
+	if (o->fd >= 0)
+		return 0;
+	elog_segment_name(name, sizeof(name), s->base, ELOG_PARTLOG_COMPACT_TEMP_EXT);
+	o->fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0)
+		return elog_err_errno(err, elog_partlog_errno_code(errno), errno, "%s: cannot create",
+				      name);
+	s->rewritten = 1; /* from here on job_free removes the file */
+	while (at < o->size) {
+		size_t want = o->size - at < WRITE_CHUNK ? (size_t)(o->size - at) : WRITE_CHUNK;
+		ssize_t n = pread(src_fd, o->buf, want, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO,
+					      "cannot read byte %" PRIu64, at);
+		if (elog_partlog_write_at(o->fd, o->buf, (size_t)n, at, name, err) < 0)
+			return -1;
+		at += (uint64_t)n;
+	}
 	return 0;
 }
 
@@ -389,6 +432,7 @@ struct runner {
 	uint8_t *out_buf;
 	size_t out_cap;
 	uint8_t empty[ELOG_BATCH_HEADER_SIZE]; /* a filler (out_buf may hold a filtered batch) */
+	int src_fd;                        /* the segment being filtered */
 };
 
 static int cancelled(const struct runner *r, struct elog_err *err)
@@ -483,6 +527,15 @@ static int emit(struct runner *r, struct job_segment *s, struct seg_out *o, cons
 	return out_put(o, b, len, err);
 }
 
+/* A batch that differs from the old segment's: the new file starts here at the latest. */
+static int emit_changed(struct runner *r, struct job_segment *s, struct seg_out *o,
+			const uint8_t *b, size_t len, struct elog_err *err)
+{
+	if (out_start(o, r->job->dir_fd, s, r->src_fd, err) < 0)
+		return -1;
+	return emit(r, s, o, b, len, err);
+}
+
 /*
  * A batch whose records were all removed, as a filler: an empty batch over
  * the same offsets, of the same term and timestamps, without producer
@@ -502,7 +555,7 @@ static int emit_filler(struct runner *r, struct job_segment *s, struct seg_out *
 	e.record_count = 0;
 	if (elog_batch_write(&e, (const uint8_t *)"", 0, r->empty, sizeof(r->empty), &len, err) < 0)
 		return -1;
-	return emit(r, s, o, r->empty, len, err);
+	return emit_changed(r, s, o, r->empty, len, err);
 }
 
 /* Note the tombstones a kept batch still holds: when they fall due. */
@@ -561,7 +614,7 @@ static int filter_one(struct runner *r, struct job_segment *s, struct seg_out *o
 	if (rc == ELOG_COMPACT_REWRITTEN) {
 		*changed = 1;
 		note_tombstones(r, r->out_buf, out_len);
-		return emit(r, s, o, r->out_buf, out_len, err);
+		return emit_changed(r, s, o, r->out_buf, out_len, err);
 	}
 	note_tombstones(r, b, len);
 	return emit(r, s, o, b, len, err);
@@ -591,14 +644,11 @@ static int filter_segment(struct runner *r, struct job_segment *s,
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	o.buf = malloc(WRITE_CHUNK);
-	o.fd = openat(job->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (!o.buf || o.fd < 0) {
-		rc = o.buf ? elog_err_errno(err, elog_partlog_errno_code(errno), errno,
-					    "%s: cannot create", name)
-			   : elog_err_set(err, ELOG_E_NOMEM, "compaction: out of memory");
+	if (!o.buf) {
+		rc = elog_err_set(err, ELOG_E_NOMEM, "compaction: out of memory");
 		goto out;
 	}
-	s->rewritten = 1; /* from here on job_free removes the file */
+	r->src_fd = in.fd;
 	elog_segindex_pair_release(&s->ix);
 	elog_segindex_pair_init(&s->ix);
 	while ((rc = in_next(&in, &b, &len, &h, err)) == 1) {
@@ -613,8 +663,9 @@ static int filter_segment(struct runner *r, struct job_segment *s,
 	if (rc < 0)
 		goto out;
 	if (!changed || o.size >= s->size) {
+		if (s->rewritten)
+			unlinkat(job->dir_fd, name, 0);
 		s->rewritten = 0;
-		unlinkat(job->dir_fd, name, 0);
 		goto out;
 	}
 	/* The closing .tix entry, as recovery writes it for a closed segment. */

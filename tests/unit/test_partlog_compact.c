@@ -114,7 +114,9 @@ static int read_all(struct elog_partlog *log, struct seen *s, struct elog_err *e
 				s->records++;
 				s->count[k]++;
 				s->latest_offset[k] = v->offset;
-				s->latest[k] = v->value_len < 0 ? -1 : atoi(strchr((const char *)v->value, '=') + 1);
+				s->latest[k] = v->value_len < 0
+						       ? -1
+						       : atoi(strchr((const char *)v->value, '=') + 1);
 			}
 			o = elog_batch_last_offset(&h) + 1;
 			pos += elog_batch_total_size(&h);
