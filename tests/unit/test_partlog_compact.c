@@ -5,13 +5,15 @@
  * batch becomes an empty filler), the active segment and segments past the recovery
  * point are left alone, passes with a small map give the same log as one
  * large map, a reopen validates and reads the same, a temp file a crash
- * left is removed on open, and a segment that changed under a pass is not
- * swapped.
+ * left is removed on open, a segment that changed under a pass is not
+ * swapped, recovery validating every segment finds no damage in compacted
+ * ones, and the producer state rebuilt from an emptied batch is right.
  */
 #include "t.h"
 #include "batch.h"
 #include "compact.h"
 #include "partlog.h"
+#include "pstate.h"
 #include "segment.h"
 
 #include <fcntl.h>
@@ -256,6 +258,28 @@ static void test_keeps_latest(void)
 	T_OK(read_all(log, &again, &err), &err);
 	T_CHECK(memcmp(&after, &again, sizeof(after)) == 0);
 	elog_partlog_close(log);
+	/* An unreadable recovery.point: every segment is validated batch by
+	 * batch, the compacted ones too, and none is damage. */
+	{
+		char path[4300];
+		struct elog_partlog_config c;
+		struct elog_partlog_recovery rep;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/recovery.point", dir);
+		T_ASSERT((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);
+		T_CHECK(write(fd, "garbage\n", 8) == 8);
+		close(fd);
+		config_small(&c);
+		T_OK(elog_partlog_open(dir, &c, &log, &rep, &err), &err);
+		T_EQ_INT(rep.recovery_point_state, ELOG_RECOVERY_POINT_BAD);
+		T_EQ_INT(rep.segments_validated, rep.segments);
+		T_EQ_INT(rep.damaged_extents, 0);
+		T_EQ_INT(rep.truncated_bytes, 0);
+		T_OK(read_all(log, &again, &err), &err);
+		T_CHECK(memcmp(&after, &again, sizeof(after)) == 0);
+		elog_partlog_close(log);
+	}
 }
 
 /* A map of 16 slots (12 keys) takes several passes and ends where one large map does. */
@@ -417,8 +441,73 @@ static void test_leftovers_and_races(void)
 	elog_partlog_close(log);
 }
 
+/* A producer whose newest batch lost every record: the empty batch keeps its
+ * sequence range, and the producer state rebuilt from headers is right. */
+static void test_producer_state(void)
+{
+	char dir[4200];
+	struct elog_partlog *log;
+	struct elog_compact_map map;
+	struct elog_partlog_compact_stats st;
+	struct elog_pstate ps;
+	const struct elog_pstate_producer *pr;
+	struct elog_err err;
+	struct seen s;
+	int64_t base;
+
+	snprintf(dir, sizeof(dir), "%s/ps", t_tmpdir());
+	T_ASSERT((log = open_log(dir, &err)) != NULL);
+	/* Producer 7: sequences 0-4 then 5-9, keys k0-k4 twice. */
+	T_OK(append_keys(log, 7, 0, 5, 1, NOW_MS, &err), &err);
+	{
+		struct elog_batch_builder b;
+		const uint8_t *out;
+		static uint8_t copy[1 << 16];
+		size_t len;
+
+		elog_batch_builder_init(&b, ELOG_COMPRESS_NONE, 0);
+		b.producer_id = 7;
+		b.producer_epoch = 0;
+		b.base_sequence = 5;
+		for (int i = 0; i < 5; i++) {
+			char key[8], value[16];
+			int kl = snprintf(key, sizeof(key), "k%d", i);
+			int vl = snprintf(value, sizeof(value), "k%d=2", i);
+			struct elog_record r = {NOW_MS, (const uint8_t *)key, kl, (const uint8_t *)value,
+						vl, NULL, 0};
+			T_OK(elog_batch_builder_add(&b, &r, &err), &err);
+		}
+		T_OK(elog_batch_builder_finish(&b, &out, &len, &err), &err);
+		memcpy(copy, out, len);
+		T_OK(elog_partlog_append(log, copy, len, 1, &base, &err), &err);
+		elog_batch_builder_release(&b);
+	}
+	/* Keys k0-k4 again from no producer, in later segments. */
+	for (int i = 0; i < 8; i++)
+		T_OK(append_keys(log, -1, 0, 5, 3, NOW_MS, &err), &err);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	T_OK(elog_compact_map_init(&map, 1 << 16, &err), &err);
+	T_OK(compact_once(log, &map, 0, 1000, &st, &err), &err);
+	T_CHECK(st.segments > 0);
+	T_OK(read_all(log, &s, &err), &err);
+	T_EQ_INT(s.bases[1], base);   /* the producer's newest batch is still there, */
+	T_CHECK(s.empty >= 2);        /* empty, as is its first */
+	elog_pstate_init(&ps, 16);
+	T_OK(elog_pstate_rebuild(&ps, log, NULL, &err), &err);
+	T_ASSERT((pr = elog_pstate_find(&ps, 7)) != NULL);
+	T_EQ_INT(pr->batches[pr->newest].first_seq, 5);
+	T_EQ_INT(pr->batches[pr->newest].last_seq, 9);
+	T_EQ_INT(pr->batches[pr->newest].base_offset, base);
+	T_EQ_INT(elog_pstate_check(&ps, 7, 0, 10, 1, NULL), ELOG_PSTATE_APPEND);
+	T_EQ_INT(elog_pstate_check(&ps, 7, 0, 5, 5, NULL), ELOG_PSTATE_DUPLICATE);
+	elog_pstate_release(&ps);
+	elog_compact_map_release(&map);
+	elog_partlog_close(log);
+}
+
 int main(void)
 {
+	T_RUN(test_producer_state);
 	T_RUN(test_keeps_latest);
 	T_RUN(test_passes);
 	T_RUN(test_tombstones);
