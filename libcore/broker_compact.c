@@ -5,7 +5,8 @@
  * prepares a job and swaps its result in (partlog.h, "compaction"), both
  * without reading segment bytes.
  *
- * Every compaction_interval_ms the timer:
+ * The timer runs every compaction_interval_ms, and every
+ * ELOG_BROKER_COMPACT_POLL_MS while a job runs. Each time it:
  *   1. takes back a finished job and finishes it on the loop: its
  *      segments are swapped in, and "partition compacted" logged (level=info,
  *      with the segments, bytes and records removed) when any was;
@@ -14,11 +15,14 @@
  *      recovery point and, replicated, below the commit) passed where its
  *      next pass starts (compact_from: new closed segments, or the rest of
  *      a pass whose map filled), or whose oldest kept tombstone fell due
- *      (then the pass starts at the log's start again). It prepares a job
- *      and submits it.
+ *      (then the pass starts at the log's start again), and whose last
+ *      pass ended compaction_interval_ms ago or more (unless the map
+ *      filled: the rest follows at once). It prepares a job and submits it.
  * A pass that fails (a damaged batch, an I/O error) is logged and tried
  * again only once more segments close (or after a restart), not every
- * interval. So a partition gets at most one pass per interval, and a new closed
+ * interval. So passes run back to back over the partitions that are due,
+ * a partition gets at most one pass per interval (its passes over more
+ * keys than the map holds aside), and a new closed
  * segment is compacted within about two intervals once it is synced. After
  * a restart compact_from is 0: the first pass covers the whole log.
  *
@@ -31,6 +35,9 @@
 #include <time.h>
 
 #include "broker_int.h"
+
+/* How often the timer looks for the end of a running job. */
+#define ELOG_BROKER_COMPACT_POLL_MS 100
 
 static int64_t wall_ms(void)
 {
@@ -81,6 +88,7 @@ static void finish(struct elog_broker *b, struct elog_partlog_compact_job *job, 
 	}
 	if (!p || !p->log)
 		return; /* deleted meanwhile: job_free removes the temp files */
+	p->compact_next_ms = elog_loop_now_ms(&b->loop) + b->config.compaction_interval_ms;
 	if (elog_partlog_compact_finish(p->log, job, &err) < 0) {
 		/* A segment changed under the pass (retention, a truncation): next time. */
 		elog_broker_logf(b, err.code == ELOG_E_RANGE ? ELOG_LOG_DEBUG : ELOG_LOG_WARN,
@@ -90,6 +98,8 @@ static void finish(struct elog_broker *b, struct elog_partlog_compact_job *job, 
 		return;
 	}
 	p->compact_from = st->end_offset;
+	if (st->full)
+		p->compact_next_ms = 0; /* the rest of the keys at once */
 	if (st->tombstone_due_ms != INT64_MAX &&
 	    (p->compact_due_ms == 0 || st->tombstone_due_ms < p->compact_due_ms))
 		p->compact_due_ms = st->tombstone_due_ms;
@@ -113,7 +123,8 @@ static int start_one(struct elog_broker *b, struct elog_topic *t, struct elog_pa
 	int64_t end, from = p->compact_from;
 	char v[ELOG_LOG_VALUE_MAX];
 
-	if (!p->log || elog_partlog_failed(p->log, NULL))
+	if (!p->log || elog_partlog_failed(p->log, NULL) ||
+	    elog_loop_now_ms(&b->loop) < p->compact_next_ms)
 		return 0;
 	end = elog_partlog_compact_end(p->log, limit_of(b, p));
 	if (end <= from) {
@@ -174,6 +185,17 @@ static void start_next(struct elog_broker *b, int64_t now)
 	}
 }
 
+/* The interval; while a job runs, the poll when it is shorter. */
+static int64_t next_tick_ms(struct elog_broker *b)
+{
+	int64_t ms = b->config.compaction_interval_ms;
+
+	if (elog_compactor_state(&b->compactor) != ELOG_COMPACTOR_IDLE &&
+	    ms > ELOG_BROKER_COMPACT_POLL_MS)
+		ms = ELOG_BROKER_COMPACT_POLL_MS;
+	return ms;
+}
+
 static void on_compaction_timer(struct elog_loop *loop, void *ctx)
 {
 	struct elog_broker *b = ctx;
@@ -189,8 +211,8 @@ static void on_compaction_timer(struct elog_loop *loop, void *ctx)
 	}
 	if (!b->stopping && elog_compactor_state(&b->compactor) == ELOG_COMPACTOR_IDLE)
 		start_next(b, wall_ms());
-	elog_loop_timer_start(loop, &b->compaction_timer,
-			      elog_loop_now_ms(loop) + b->config.compaction_interval_ms, NULL);
+	elog_loop_timer_start(loop, &b->compaction_timer, elog_loop_now_ms(loop) + next_tick_ms(b),
+			      NULL);
 }
 
 int elog_broker_compact_start(struct elog_broker *b, struct elog_err *err)

@@ -845,6 +845,9 @@ int elog_partlog_compact_finish(struct elog_partlog *log, struct elog_partlog_co
 		uint32_t i;
 		if (!js->rewritten)
 			continue;
+		/* Deleted meanwhile (retention, oldest first): nothing to swap. */
+		if (js->base < log->segments[0].base_offset)
+			continue;
 		/* Oldest first, and none after one that changed (see the top). */
 		if (!still_same(log, js, &i))
 			return elog_err_set(err, ELOG_E_RANGE,

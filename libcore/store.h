@@ -217,9 +217,11 @@ struct elog_partition {
 	uint64_t leader_hint_term;
 	/* Compaction (broker_compact.c), owner thread: where the next pass's
 	 * map starts (the end of the last pass; 0: the log's start), and when
-	 * the first tombstone a pass kept falls due (ms; 0: none). */
+	 * the first tombstone a pass kept falls due (ms; 0: none), and the
+	 * earliest its next pass may start (the loop's clock; 0: any time). */
 	int64_t compact_from;
 	int64_t compact_due_ms;
+	int64_t compact_next_ms;
 };
 
 struct elog_topic {

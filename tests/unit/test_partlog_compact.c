@@ -423,6 +423,29 @@ static void test_leftovers_and_races(void)
 	elog_partlog_compact_job_free(job);
 	snprintf(path, sizeof(path), "%s/00000000000000000000.cleaned", dir);
 	T_CHECK(stat(path, &st) < 0);
+	/* Retention deleting the oldest segment meanwhile: the others are swapped. */
+	T_OK(fill(log, &err), &err);
+	T_OK(elog_partlog_flush(log, &err), &err);
+	T_OK(elog_partlog_compact_prepare(log, 0, INT64_MAX, NOW_MS, 0, &job, &err), &err);
+	T_ASSERT(job != NULL);
+	T_OK(elog_partlog_compact_run(job, &map, NULL, &err), &err);
+	{
+		uint32_t count0 = elog_partlog_segment_count(log);
+		struct elog_partlog_slice sl;
+		/* The second segment's base: where a read of offset 0's segment ends. */
+		T_OK(elog_partlog_locate(log, elog_partlog_start_offset(log), UINT32_MAX, &sl, &err),
+		     &err);
+		T_OK(elog_partlog_start_set(log, sl.next_offset, &err), &err);
+		T_OK(elog_partlog_retain_purged(log, &deleted, &err), &err);
+		T_EQ_INT(deleted, 1);
+		T_EQ_INT(elog_partlog_segment_count(log), count0 - 1);
+	}
+	T_OK(elog_partlog_compact_finish(log, job, &err), &err);
+	T_CHECK(elog_partlog_compact_job_stats(job)->segments > 0);
+	elog_partlog_compact_job_free(job);
+	T_OK(read_all(log, &after, &err), &err);
+	for (int k = 0; k < 40; k++)
+		T_EQ_INT(after.latest[k], 6);
 	/* A reopen between run and finish removes the temp files: nothing swapped. */
 	T_OK(fill(log, &err), &err);
 	T_OK(elog_partlog_flush(log, &err), &err);
