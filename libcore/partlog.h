@@ -551,9 +551,11 @@ int elog_partlog_compact_prepare(struct elog_partlog *log, int64_t dirty_from, i
 int elog_partlog_compact_run(struct elog_partlog_compact_job *job, struct elog_compact_map *map,
 			     const _Atomic int *cancel, struct elog_err *err);
 /*
- * Swap the rewritten segments in. ELOG_E_RANGE when one changed meanwhile
- * (those before it are swapped, the rest are not: run again); a failed
- * directory fsync fails the log.
+ * Swap the rewritten segments in, oldest first. Segments retention deleted
+ * meanwhile are skipped; ELOG_E_RANGE when one still there changed (those
+ * before it are swapped, the rest are not: run again), or when the log was
+ * reopened since run (open removed the temp files); a failed directory
+ * fsync fails the log.
  */
 int elog_partlog_compact_finish(struct elog_partlog *log, struct elog_partlog_compact_job *job,
 				struct elog_err *err);

@@ -26,9 +26,10 @@
  *     truncation or a lagging follower's next offset still falls on a
  *     boundary of the leader's log, and Raft's terms of offsets do not
  *     change. A segment that would not shrink is left alone.
- *   finish (owner thread): for each rewritten segment, oldest first, check
- *     it is still the same file (offsets, size, inode, still below the
- *     recovery point, no damage), rename "<base>.cleaned" over
+ *   finish (owner thread): for each rewritten segment, oldest first (one
+ *     retention deleted meanwhile is skipped), check it is still the same
+ *     file (offsets, size, inode, still below the recovery point, no
+ *     damage; else stop there), rename "<base>.cleaned" over
  *     "<base>.log", fsync the directory, and take the new file and
  *     indexes in (index files are written unsynced: they are hints, and a
  *     stale one is found by its closing entry, as the new .log is always
