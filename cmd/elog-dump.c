@@ -539,6 +539,7 @@ int main(int argc, char **argv)
 	if ((rc = parse_options(&d, argc, argv, &first)) >= 0)
 		return rc;
 	elog_batch_reader_init(&d.reader);
+	d.reader.rules.offsets = ELOG_BATCH_OFFSETS_GAPS; /* compacted partitions (docs/format.md) */
 	for (int i = first; i < argc; i++)
 		if (dump_path(&d, argv[i]) < 0)
 			failed = 1;

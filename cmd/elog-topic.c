@@ -513,14 +513,19 @@ static uint64_t bytes_of(const struct elog_topic_description *d)
 	return n;
 }
 
-/* list's RETENTION cell: "7d", "10G", "7d or 10G", or "forever". */
+/* list's RETENTION cell: "7d", "10G", "7d or 10G", "forever", or "compacted"
+ * (cleanup.policy=compact alone: retention deletes nothing). */
 static void retention_cell(const struct elog_topic_config *c, char *out, size_t cap)
 {
 	char time[ELOG_TOPIC_CONFIG_VALUE_MAX], size[ELOG_TOPIC_CONFIG_VALUE_MAX];
 
-	elog_topic_config_format(c, 4, ELOG_TOPIC_CONFIG_HUMAN, time, sizeof(time));
-	elog_topic_config_format(c, 3, ELOG_TOPIC_CONFIG_HUMAN, size, sizeof(size));
-	if (c->retention_ms < 0 && c->retention_bytes < 0)
+	elog_topic_config_format(c, elog_topic_config_find("retention.ms"), ELOG_TOPIC_CONFIG_HUMAN,
+				 time, sizeof(time));
+	elog_topic_config_format(c, elog_topic_config_find("retention.bytes"),
+				 ELOG_TOPIC_CONFIG_HUMAN, size, sizeof(size));
+	if (!(c->cleanup & ELOG_CLEANUP_DELETE))
+		snprintf(out, cap, "compacted");
+	else if (c->retention_ms < 0 && c->retention_bytes < 0)
 		snprintf(out, cap, "forever");
 	else if (c->retention_bytes < 0)
 		snprintf(out, cap, "%s", time);

@@ -178,9 +178,12 @@ struct elog_record_view {
  * the same way, since the records that set first_timestamp and
  * max_timestamp may be gone. And it accepts an empty batch: record_count
  * 0, no records area at all (batch_length 52) and compression none, every
- * other header field as the batch had it. Compaction keeps one only as the
+ * other header field as the batch had it. Compaction keeps one as the
  * newest batch of an idempotent producer whose records were all removed,
- * because the producer state is rebuilt from batch headers (pstate.h).
+ * because the producer state is rebuilt from batch headers (pstate.h), and
+ * the segment driver (partlog_compact.c) writes one, without producer
+ * fields, in place of every other batch that lost all its records, so
+ * that batch boundaries stay where they were.
  */
 enum elog_batch_offsets {
 	ELOG_BATCH_OFFSETS_DENSE = 0,

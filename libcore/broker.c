@@ -1632,7 +1632,7 @@ static int run_setup(struct elog_broker *b, const sigset_t *signals, struct elog
 		return -1;
 	if (b->cluster && elog_broker_raft_start(b, err) < 0)
 		return -1;
-	return 0;
+	return elog_broker_compact_start(b, err);
 }
 
 int elog_broker_run(struct elog_broker *b, const sigset_t *signals, struct elog_err *err)
@@ -1665,6 +1665,7 @@ void elog_broker_close(struct elog_broker *b)
 		b->zombies = c->next;
 		conn_free(c);
 	}
+	elog_broker_compact_stop(b); /* before the logs it works on close */
 	elog_broker_raft_close(b); /* raft.state written clean first */
 	/* The store unregisters its logs from the flusher before the flusher stops. */
 	elog_store_close(b->store);

@@ -92,6 +92,8 @@ struct elog_broker_config {
 	int64_t max_wait_ms;                    /* cap on a fetch's max_wait_ms */
 	int64_t produce_timeout_max_ms;         /* cap on a produce's timeout_ms */
 	int64_t retention_check_interval_ms;
+	int64_t compaction_interval_ms;         /* how often compaction looks for work */
+	uint64_t compaction_map_bytes;          /* its offset map (compact.h): keys per pass */
 	int64_t shutdown_timeout_ms;
 	int auto_create_topics;
 	struct elog_cluster_config cluster;     /* count 0: a broker alone, no Raft */

@@ -251,7 +251,7 @@ static void log_topic(struct elog_conn *c, const char *what, const struct elog_t
 {
 	char v[ELOG_LOG_VALUE_MAX], flush[ELOG_TOPIC_CONFIG_VALUE_MAX];
 
-	elog_topic_config_get(&t->config, 0, flush, sizeof(flush));
+	elog_topic_config_get(&t->config, elog_topic_config_find("flush"), flush, sizeof(flush));
 	elog_broker_logf(c->broker, ELOG_LOG_INFO, what, "topic=%s partitions=%u flush=%s conn=%" PRIu64,
 			 elog_logfmt_value(v, sizeof(v), t->name), t->partition_count, flush, c->id);
 }

@@ -31,6 +31,8 @@ void elog_broker_config_default(struct elog_broker_config *c)
 	c->max_wait_ms = 5 * 60 * 1000;
 	c->produce_timeout_max_ms = 5 * 60 * 1000;
 	c->retention_check_interval_ms = 5 * 60 * 1000;
+	c->compaction_interval_ms = 15 * 1000;
+	c->compaction_map_bytes = 16u << 20;
 	c->shutdown_timeout_ms = 10 * 1000;
 	c->auto_create_topics = 1;
 	c->raft_tick_ms = 50;
@@ -122,6 +124,8 @@ static int set_size_key(struct elog_broker_config *c, const char *key, const cha
 		return parse_bytes(v, 1024, 1ull << 32, &c->connection_buffer_bytes, err);
 	if (strcmp(key, "max_buffered_bytes") == 0)
 		return parse_bytes(v, 1u << 20, 1ull << 40, &c->max_buffered_bytes, err);
+	if (strcmp(key, "compaction_map_bytes") == 0)
+		return parse_bytes(v, 4096, 1ull << 40, &c->compaction_map_bytes, err);
 	if (strcmp(key, "min_free_bytes") == 0)
 		return parse_bytes(v, 0, 1ull << 50, &c->store.min_free_bytes, err);
 	return 1;
@@ -170,6 +174,8 @@ static int set_duration_key(struct elog_broker_config *c, const char *key, const
 		{"produce_timeout_max", offsetof(struct elog_broker_config, produce_timeout_max_ms), 0},
 		{"retention_check_interval",
 		 offsetof(struct elog_broker_config, retention_check_interval_ms), 100},
+		{"compaction_interval", offsetof(struct elog_broker_config, compaction_interval_ms),
+		 100},
 		{"shutdown_timeout", offsetof(struct elog_broker_config, shutdown_timeout_ms), 0},
 		{"raft_tick", offsetof(struct elog_broker_config, raft_tick_ms), 1},
 		{"leader_balance_interval",

@@ -158,6 +158,7 @@ static struct elog_groups *groups_get(struct elog_broker *b)
 			return NULL;
 		elog_buf_init(&gs->read, ELOG_BATCH_SIZE_MAX + GROUP_READ_FIRST_BYTES);
 		elog_batch_reader_init(&gs->reader);
+		gs->reader.rules.offsets = ELOG_BATCH_OFFSETS_GAPS; /* compacted partitions (docs/format.md) */
 		elog_batch_builder_init(&gs->builder, ELOG_COMPRESS_NONE, 0);
 		gs->broker = b;
 		elog_timer_init(&gs->member_timer, elog_member_on_timer, b);
@@ -206,7 +207,7 @@ static int apply_batch(struct elog_groups *gs, struct group_table *tb, const uin
 	struct elog_batch_header h;
 	int rc;
 
-	if (elog_batch_header_decode(batch, len, &h, err) < 0)
+	if (elog_batch_header_decode_as(batch, len, ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0)
 		return -1;
 	if (h.attributes & ELOG_BATCH_ATTR_CONTROL) {
 		if (elog_batch_last_offset(&h) < hw)
@@ -274,7 +275,8 @@ static int table_read(struct elog_broker *b, struct elog_groups *gs, struct grou
 			break;
 		for (size_t pos = 0; pos < s.len && tb->applied < hw;) {
 			struct elog_batch_header h;
-			if (elog_batch_header_decode(gs->read.data + pos, s.len - pos, &h, &err) < 0 ||
+			if (elog_batch_header_decode_as(gs->read.data + pos, s.len - pos,
+							ELOG_BATCH_OFFSETS_GAPS, &h, &err) < 0 ||
 			    apply_batch(gs, tb, gs->read.data + pos, elog_batch_total_size(&h), hw,
 					&err) < 0)
 				goto failed;
@@ -354,6 +356,7 @@ static struct elog_topic *groups_topic(struct elog_broker *b, int16_t *code, cha
 	cfg.retention_ms = -1;
 	cfg.retention_bytes = -1;
 	cfg.retention_unit_ms = 0;
+	cfg.cleanup = ELOG_CLEANUP_COMPACT; /* the latest commit of each key is what counts */
 	/* A commit of 10,000 partitions with long names, metadata and windows
 	 * is ~20 MB: its own limits, whatever the brokers' defaults are. */
 	cfg.batch_bytes_max = ELOG_BATCH_SIZE_MAX;

@@ -41,6 +41,7 @@
 #include "broker.h"
 #include "batch.h"
 #include "buf.h"
+#include "compactor.h"
 #include "flusher.h"
 #include "loop.h"
 #include "proto.h"
@@ -210,6 +211,13 @@ struct elog_broker {
 	uint32_t stream_fds, stream_fds_max; /* dup'ed segment fds held by queued file ranges */
 	struct elog_cluster *cluster; /* NULL: a broker alone (broker_raft.h) */
 	struct elog_groups *groups;   /* consumer groups' tables (broker_group.c); NULL: none yet */
+	/* Compaction (broker_compact.c): the thread, its timer, and the partition of
+	 * the job it holds (by name: the topic may go meanwhile). */
+	struct elog_compactor compactor;
+	struct elog_timer compaction_timer;
+	char compact_topic[ELOG_TOPIC_NAME_MAX + 1];
+	uint32_t compact_partition;
+	uint64_t compact_cursor;      /* round robin over the partitions */
 };
 
 /* Free share of every connection, outside the budget, and the size of a
@@ -226,6 +234,12 @@ struct elog_broker {
 /* Batches of one FETCH answer, up to this many bytes in all, are read and
  * checked when it is built and go out with its fields in one send. */
 #define FETCH_INLINE_BYTES (32u << 10)
+
+/* broker_compact.c */
+/* Start the compaction thread and its timer (compaction_interval_ms). */
+int elog_broker_compact_start(struct elog_broker *b, struct elog_err *err);
+/* Stop the thread (a job running is cancelled; its temp files removed). */
+void elog_broker_compact_stop(struct elog_broker *b);
 
 /* broker.c */
 void elog_conn_kill(struct elog_conn *c, const char *why);

@@ -77,10 +77,12 @@ static void pstate_note(struct raft_group *g, const uint8_t *batch, size_t len)
 {
 	struct elog_batch_header h;
 
-	if (!g->p || elog_batch_header_decode(batch, len, &h, NULL) < 0 || h.producer_id < 0)
+	if (!g->p ||
+	    elog_batch_header_decode_as(batch, len, ELOG_BATCH_OFFSETS_GAPS, &h, NULL) < 0 ||
+	    h.producer_id < 0)
 		return;
 	elog_pstate_update(&g->p->pstate, h.producer_id, h.producer_epoch, h.base_sequence,
-			   h.record_count, h.base_offset, NULL);
+			   h.last_offset_delta + 1u, h.base_offset, NULL);
 }
 
 /* Carry out the outbox's log ops; 1 if anything was appended. */
@@ -154,7 +156,7 @@ static size_t cap_batches(const uint8_t *buf, size_t len, int64_t *end)
 	size_t at = 0;
 
 	for (uint32_t n = 0; at < len; n++) {
-		if (elog_batch_header_decode(buf + at, len - at, &h, NULL) < 0)
+		if (elog_batch_header_decode_as(buf + at, len - at, ELOG_BATCH_OFFSETS_GAPS, &h, NULL) < 0)
 			break;
 		if (n == ELOG_RAFT_APPEND_BATCHES_MAX) {
 			*end = h.base_offset;

@@ -51,7 +51,7 @@ int elog_broker_raft_meta_propose(void *ctx, uint8_t *batch, size_t len, int64_t
 	}
 	if (elog_partlog_append(g->log, batch, len, elog_raft_term(&g->raft), &base, err) < 0)
 		return -1;
-	elog_batch_header_decode(batch, len, &h, NULL);
+	elog_batch_header_decode_as(batch, len, ELOG_BATCH_OFFSETS_GAPS, &h, NULL);
 	if (offset)
 		*offset = base;
 	raft_leader_appended(g, base, base + (int64_t)h.last_offset_delta);

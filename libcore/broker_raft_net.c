@@ -455,7 +455,8 @@ void raft_peers_close(struct elog_cluster *k)
 static uint32_t append_batches(struct elog_cluster *k, const struct elog_raftwire_msg *m,
 			       const char *peer)
 {
-	static const struct elog_batch_rules rules = {.offsets = ELOG_BATCH_OFFSETS_DENSE};
+	/* GAPS: a compacted leader sends its compacted batches (docs/format.md). */
+	static const struct elog_batch_rules rules = {.offsets = ELOG_BATCH_OFFSETS_GAPS};
 	struct elog_err err;
 	uint32_t n = 0, pos = 0;
 

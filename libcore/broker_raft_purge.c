@@ -41,7 +41,7 @@ static int purge_parse(struct elog_cluster *k, const uint8_t *batch, size_t len,
 	struct elog_batch_header h;
 	struct elog_record_view rec;
 
-	if (elog_batch_header_decode(batch, len, &h, NULL) < 0 ||
+	if (elog_batch_header_decode_as(batch, len, ELOG_BATCH_OFFSETS_GAPS, &h, NULL) < 0 ||
 	    !(h.attributes & ELOG_BATCH_ATTR_CONTROL) || h.record_count != 1 ||
 	    elog_batch_reader_open(r, batch, len, NULL) < 0 ||
 	    elog_batch_reader_next(r, &rec, NULL) != 1)

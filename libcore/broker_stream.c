@@ -38,7 +38,7 @@ static long check_batch_start(struct served_check *k, const uint8_t *p, size_t n
 	struct elog_batch_header h;
 	uint32_t total, take;
 
-	if (elog_batch_header_decode(p, n, &h, err) < 0) {
+	if (elog_batch_header_decode_as(p, n, ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0) {
 		err->code = ELOG_E_CORRUPT;
 		return elog_err_prefix(err, "batch at offset %" PRId64, k->next_offset);
 	}

@@ -204,6 +204,7 @@ struct elog_fetcher *elog_fetcher_new(struct elog_client *c, const struct elog_f
 	if (!f->cfg.retry_timeout_ms)
 		f->cfg.retry_timeout_ms = 60000;
 	elog_batch_reader_init(&f->reader);
+	f->reader.rules.offsets = ELOG_BATCH_OFFSETS_GAPS; /* compacted partitions (docs/format.md) */
 	return f;
 }
 
@@ -636,7 +637,7 @@ static int64_t next_offset_after(const struct fpart *fp, int64_t requested, cons
 	while (len >= ELOG_BATCH_HEADER_SIZE) {
 		struct elog_batch_header h;
 		size_t total;
-		if (elog_batch_header_decode(p, len, &h, NULL) < 0 ||
+		if (elog_batch_header_decode_as(p, len, ELOG_BATCH_OFFSETS_GAPS, &h, NULL) < 0 ||
 		    batch_continues(fp, requested, next, &h, NULL) < 0)
 			break;
 		total = elog_batch_total_size(&h);
@@ -1159,7 +1160,7 @@ static int current_batch(struct elog_fetcher *f, struct fresp *r, struct fresult
 	int bad;
 
 	/* Whole batches only (docs/protocol.md): a short one is damage, never "fetched again". */
-	bad = elog_batch_header_decode(r->pos, left, &h, err) < 0;
+	bad = elog_batch_header_decode_as(r->pos, left, ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0;
 	if (!bad && (total = elog_batch_total_size(&h)) > left)
 		bad = elog_err_set(err, ELOG_E_CORRUPT, "batch of %zu bytes cut short at %zu", total, left);
 	if (bad)

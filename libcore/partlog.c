@@ -702,7 +702,8 @@ static int append_check(struct elog_partlog *log, const uint8_t *buf, size_t len
 	if (len > log->config.batch_bytes_max)
 		return elog_err_set(err, ELOG_E_LIMIT, "batch of %zu bytes exceeds the limit of %u",
 				    len, log->config.batch_bytes_max);
-	if ((crc ? elog_batch_check(buf, len, h, err) : elog_batch_header_decode(buf, len, h, err)) < 0)
+	if ((crc ? elog_batch_check_as(buf, len, ELOG_BATCH_OFFSETS_GAPS, h, err)
+		 : elog_batch_header_decode_as(buf, len, ELOG_BATCH_OFFSETS_GAPS, h, err)) < 0)
 		return -1;
 	if (elog_batch_total_size(h) != len)
 		return elog_err_set(err, ELOG_E_INVAL, "buffer of %zu bytes holds a %u-byte batch",

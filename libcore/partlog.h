@@ -496,4 +496,71 @@ int elog_partlog_flush(struct elog_partlog *log, struct elog_err *err);
 /* Non-zero once the log has failed; the reason in err. */
 int elog_partlog_failed(const struct elog_partlog *log, struct elog_err *err);
 
+/* ---------------------------------------------------------------- compaction */
+
+/*
+ * Compaction (cleanup.policy=compact; partlog_compact.c, docs/format.md
+ * "Compaction"): one pass of compact.h over the closed segments, in three
+ * calls. prepare and finish run on the owner thread and touch no segment
+ * bytes; run reads and writes files only (any thread, the log untouched),
+ * so the owner may go on appending, reading, retaining and truncating
+ * meanwhile: finish swaps in only the segments that are still the files
+ * run read, oldest first, and stops at the first that is not.
+ *
+ *   elog_partlog_compact_prepare(log, dirty_from, limit, now, dr, &job, err)
+ *   -> elog_partlog_compact_run(job, map, &cancel, err)     (worker)
+ *   -> elog_partlog_compact_finish(log, job, err)           (owner)
+ *   -> elog_partlog_compact_job_free(job)                   (any; removes temp files left)
+ *
+ * Segments rewritten are written as "<base>.cleaned" (ELOG_PARTLOG_COMPACT_TEMP_EXT)
+ * and renamed over "<base>.log"; open removes such files left by a crash.
+ */
+#define ELOG_PARTLOG_COMPACT_TEMP_EXT "cleaned"
+
+struct elog_partlog_compact_job; /* opaque */
+struct elog_compact_map;         /* compact.h */
+
+struct elog_partlog_compact_stats {
+	int64_t end_offset;          /* the pass's map held the keys of [dirty_from, end_offset) */
+	int full;                    /* the map filled: another pass is due from end_offset */
+	uint32_t segments;           /* swapped in by finish */
+	uint64_t bytes_before, bytes_after; /* of the segments run rewrote */
+	uint64_t records_removed;
+	uint64_t batches_dropped;    /* every record removed (they became empty batches) */
+	int64_t tombstone_due_ms;    /* when the first tombstone kept falls due; INT64_MAX: none */
+};
+
+/*
+ * The end of what compaction may rewrite: the end of the last closed
+ * segment that lies wholly below the recovery point and `limit` (a
+ * replica's commit offset; INT64_MAX alone), stopping before the first
+ * segment with damage; the first segment's base when there is none.
+ */
+int64_t elog_partlog_compact_end(struct elog_partlog *log, int64_t limit);
+/*
+ * A job compacting the segments below elog_partlog_compact_end(log,
+ * limit), whose map takes keys from dirty_from on (the end of the last
+ * full pass; the log's start after an open). *job NULL and 0 when there is
+ * nothing from dirty_from to compact. Tombstones fall due
+ * delete_retention_ms after their batch's max timestamp, against now_ms.
+ */
+int elog_partlog_compact_prepare(struct elog_partlog *log, int64_t dirty_from, int64_t limit,
+				 int64_t now_ms, int64_t delete_retention_ms,
+				 struct elog_partlog_compact_job **job, struct elog_err *err);
+/* One pass; cancel (may be NULL) set makes it stop soon with ELOG_E_BUSY. */
+int elog_partlog_compact_run(struct elog_partlog_compact_job *job, struct elog_compact_map *map,
+			     const _Atomic int *cancel, struct elog_err *err);
+/*
+ * Swap the rewritten segments in, oldest first. Segments retention deleted
+ * meanwhile are skipped; ELOG_E_RANGE when one still there changed (those
+ * before it are swapped, the rest are not: run again), or when the log was
+ * reopened since run (open removed the temp files); a failed directory
+ * fsync fails the log.
+ */
+int elog_partlog_compact_finish(struct elog_partlog *log, struct elog_partlog_compact_job *job,
+				struct elog_err *err);
+const struct elog_partlog_compact_stats *
+elog_partlog_compact_job_stats(const struct elog_partlog_compact_job *job);
+void elog_partlog_compact_job_free(struct elog_partlog_compact_job *job);
+
 #endif

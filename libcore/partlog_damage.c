@@ -76,7 +76,8 @@ static int resync_find(int fd, uint64_t size, uint64_t from, int64_t lo, int64_t
 			struct elog_batch_header hh;
 			uint32_t total;
 			if (p[MAGIC_AT] != ELOG_BATCH_MAGIC ||
-			    elog_batch_header_decode(p, ELOG_BATCH_HEADER_SIZE, &hh, NULL) < 0)
+			    elog_batch_header_decode_as(p, ELOG_BATCH_HEADER_SIZE,
+							ELOG_BATCH_OFFSETS_GAPS, &hh, NULL) < 0)
 				continue;
 			total = elog_batch_total_size(&hh);
 			if (hh.base_offset < lo || elog_batch_last_offset(&hh) >= hi ||
@@ -96,7 +97,7 @@ static int resync_find(int fd, uint64_t size, uint64_t from, int64_t lo, int64_t
 				}
 				b = whole;
 			}
-			if (elog_batch_check(b, total, &hh, NULL) < 0)
+			if (elog_batch_check_as(b, total, ELOG_BATCH_OFFSETS_GAPS, &hh, NULL) < 0)
 				continue;
 			*at = wpos + i;
 			*h = hh;
@@ -130,7 +131,7 @@ uint64_t elog_partlog_tail_records(int fd, uint64_t position, uint64_t size)
 	/* Each step moves at least one header forward, so this ends. */
 	while (position + ELOG_BATCH_HEADER_SIZE <= size) {
 		if (pread(fd, head, sizeof(head), (off_t)position) != (ssize_t)sizeof(head) ||
-		    elog_batch_header_decode(head, sizeof(head), &h, NULL) < 0)
+		    elog_batch_header_decode_as(head, sizeof(head), ELOG_BATCH_OFFSETS_GAPS, &h, NULL) < 0)
 			break;
 		records += h.record_count;
 		position += elog_batch_total_size(&h);
@@ -687,7 +688,7 @@ int elog_partlog_mark_damaged(struct elog_partlog *log, int64_t offset, const ch
 static int slice_batch_ok(const uint8_t *buf, uint32_t len, int64_t expected,
 			  struct elog_batch_header *h, struct elog_err *why)
 {
-	if (elog_batch_check(buf, len, h, why) < 0)
+	if (elog_batch_check_as(buf, len, ELOG_BATCH_OFFSETS_GAPS, h, why) < 0)
 		return -1;
 	if (h->base_offset != expected)
 		return elog_err_set(why, ELOG_E_CORRUPT, "batch base offset %" PRId64 ", expected %" PRId64,

@@ -111,8 +111,8 @@ int elog_partlog_walker_header(struct elog_partlog_walker *w, uint64_t position,
 	}
 	if (walker_fill(w, position, err) < 0)
 		return -1;
-	if (elog_batch_header_decode(w->buf + (position - w->buf_pos), ELOG_BATCH_HEADER_SIZE, h,
-				     err) < 0) {
+	if (elog_batch_header_decode_as(w->buf + (position - w->buf_pos), ELOG_BATCH_HEADER_SIZE,
+					ELOG_BATCH_OFFSETS_GAPS, h, err) < 0) {
 		elog_segment_name(name, sizeof(name), s->base_offset, "log");
 		if (err)
 			err->code = ELOG_E_CORRUPT; /* a newer magic without its CRC is damage too */
@@ -366,6 +366,7 @@ static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position
 	int rc = -1, more;
 
 	elog_batch_reader_init(&r);
+	r.rules.offsets = ELOG_BATCH_OFFSETS_GAPS; /* compacted partitions (docs/format.md) */
 	*found = 0;
 	if (!buf || !rec) {
 		elog_err_set(err, ELOG_E_NOMEM, "out of memory for a %u-byte batch", len);
@@ -382,7 +383,7 @@ static int find_in_batch(const struct elog_partlog_segment *s, uint64_t position
 		}
 		got += (size_t)n;
 	}
-	if (elog_batch_check(buf, len, NULL, err) < 0 ||
+	if (elog_batch_check_as(buf, len, ELOG_BATCH_OFFSETS_GAPS, NULL, err) < 0 ||
 	    elog_batch_reader_open(&r, buf, len, err) < 0)
 		goto out;
 	/* reader_next ends after record_count records, which the header bounds. */

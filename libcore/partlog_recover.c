@@ -158,11 +158,22 @@ static int listing_add(struct listing *l, int64_t base, struct elog_err *err)
 	return 0;
 }
 
+/* "<20 digits>.cleaned": what partlog_compact.c writes before its rename. */
+static int compact_temp(const char *name)
+{
+	return strspn(name, "0123456789") == ELOG_SEGMENT_NAME_DIGITS &&
+	       name[ELOG_SEGMENT_NAME_DIGITS] == '.' &&
+	       strcmp(name + ELOG_SEGMENT_NAME_DIGITS + 1, ELOG_PARTLOG_COMPACT_TEMP_EXT) == 0;
+}
+
 /*
  * Collect the .log files, then remove index files whose .log is gone (a
- * deletion that crashed between unlinks). Other files are left alone: the
- * directory may hold the store's own state.
+ * deletion that crashed between unlinks) and a compaction's temp files (a
+ * crash before their rename: the .log they were to replace is the old one,
+ * whole). Other files are left alone: the directory may hold the store's
+ * own state.
  */
+
 static int list_segments(struct elog_partlog *log, struct listing *l, struct elog_err *err)
 {
 	int fd = dup(log->dir_fd), removed = 0;
@@ -180,8 +191,16 @@ static int list_segments(struct elog_partlog *log, struct listing *l, struct elo
 		while (rc == 0 && (e = readdir(d))) {
 			int64_t base;
 			const char *ext;
-			if (elog_segment_name_parse(e->d_name, &base, &ext) < 0)
+			if (elog_segment_name_parse(e->d_name, &base, &ext) < 0) {
+				/* A compaction's temp file: the .log it was to replace is whole. */
+				if (pass == 1 && compact_temp(e->d_name)) {
+					if (unlinkat(log->dir_fd, e->d_name, 0) < 0 && errno != ENOENT)
+						rc = elog_err_errno(err, ELOG_E_IO, errno,
+								    "%s: cannot remove", e->d_name);
+					removed++;
+				}
 				continue;
+			}
 			if (pass == 0 && !strcmp(ext, "log"))
 				rc = listing_add(l, base, err);
 			else if (pass == 1 && strcmp(ext, "log") &&
@@ -351,7 +370,7 @@ static int closed_check_first(struct elog_partlog_segment *s, const char *name,
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(head))
 		return elog_err_errno(err, ELOG_E_IO, n < 0 ? errno : EIO, "%s: cannot read", name);
-	if (elog_batch_header_decode(head, sizeof(head), &h, why) < 0)
+	if (elog_batch_header_decode_as(head, sizeof(head), ELOG_BATCH_OFFSETS_GAPS, &h, why) < 0)
 		return -1;
 	if (h.base_offset != s->base_offset)
 		return elog_err_set(why, ELOG_E_CORRUPT,

@@ -228,11 +228,12 @@ static int scan_slice(struct elog_pstate *ps, const struct elog_partlog_slice *s
 			buf_at = pos;
 			buf_len = (uint64_t)n;
 		}
-		if (elog_batch_header_decode(buf + (pos - buf_at), ELOG_BATCH_HEADER_SIZE, &h, err) < 0)
+		if (elog_batch_header_decode_as(buf + (pos - buf_at), ELOG_BATCH_HEADER_SIZE,
+						ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0)
 			return elog_err_prefix(err, "producer state: byte %" PRIu64, pos);
 		if (h.producer_id >= 0 && h.base_sequence >= 0 && h.producer_epoch >= 0 &&
 		    elog_pstate_update(ps, h.producer_id, h.producer_epoch, h.base_sequence,
-				       h.record_count, h.base_offset, err) < 0)
+				       h.last_offset_delta + 1u, h.base_offset, err) < 0)
 			return -1;
 		(*batches)++;
 		pos += elog_batch_total_size(&h);

@@ -36,7 +36,7 @@ static int entry_holds(struct elog_partlog *log, const struct elog_raft_term_sta
 	if ((size_t)n < sizeof(head))
 		return elog_err_set(err, ELOG_E_IO, "term cache check at offset %lld: short read",
 				    (long long)t->start);
-	if (elog_batch_header_decode(head, sizeof(head), &h, err) < 0)
+	if (elog_batch_header_decode_as(head, sizeof(head), ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0)
 		return -1;
 	*holds = h.leader_term == t->term;
 	return 0;
@@ -87,7 +87,7 @@ int elog_raftterms_fit(struct elog_partlog *log, struct elog_raftstate *s, uint8
 			break;
 		for (uint32_t pos = 0; pos < sl.len;) {
 			struct elog_batch_header h;
-			if (elog_batch_header_decode(buf + pos, sl.len - pos, &h, err) < 0)
+			if (elog_batch_header_decode_as(buf + pos, sl.len - pos, ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0)
 				return -1;
 			if (h.leader_term > last_term) {
 				if (s->term_count == ELOG_RAFT_TERMS_MAX) {

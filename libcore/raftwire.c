@@ -236,7 +236,7 @@ int elog_raftwire_batches(const uint8_t *p, size_t len, struct elog_raft_batch *
 		struct elog_batch_header h;
 		if (n == cap)
 			return elog_err_set(err, ELOG_E_LIMIT, "more than %u batches", cap);
-		if (elog_batch_header_decode(p + pos, len - pos, &h, err) < 0)
+		if (elog_batch_header_decode_as(p + pos, len - pos, ELOG_BATCH_OFFSETS_GAPS, &h, err) < 0)
 			return elog_err_prefix(err, "batch %u", n);
 		if (elog_batch_total_size(&h) > len - pos)
 			return elog_err_set(err, ELOG_E_CORRUPT, "batch %u: %u bytes, %zu left", n,

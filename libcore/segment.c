@@ -184,7 +184,7 @@ int elog_segment_scanner_next(struct elog_segment_scanner *s, struct elog_batch_
 	if (scanner_fill(s, s->position, ELOG_BATCH_HEADER_SIZE, err) < 0)
 		return -1;
 	p = s->buf + (s->position - s->buf_file_pos);
-	if (elog_batch_header_decode(p, ELOG_BATCH_HEADER_SIZE, h, err) < 0) {
+	if (elog_batch_header_decode_as(p, ELOG_BATCH_HEADER_SIZE, ELOG_BATCH_OFFSETS_GAPS, h, err) < 0) {
 		if (err && err->code == ELOG_E_VERSION)
 			scanner_newer_magic(s, err);
 		return elog_err_prefix(err, "byte %llu", at);
@@ -196,7 +196,7 @@ int elog_segment_scanner_next(struct elog_segment_scanner *s, struct elog_batch_
 	if (scanner_fill(s, s->position, total, err) < 0)
 		return -1;
 	p = s->buf + (s->position - s->buf_file_pos);
-	if (elog_batch_check(p, total, h, err) < 0)
+	if (elog_batch_check_as(p, total, ELOG_BATCH_OFFSETS_GAPS, h, err) < 0)
 		return elog_err_prefix(err, "byte %llu", at);
 	if (h->base_offset < 0 || h->base_offset > INT64_MAX - (int64_t)h->last_offset_delta - 1)
 		return elog_err_set(err, ELOG_E_CORRUPT, "byte %llu: batch base offset %" PRId64

@@ -120,6 +120,15 @@
 
 /* ------------------------------------------------------------ topic config */
 
+/* cleanup.policy, as bits: delete (retention by time and size applies),
+ * compact (libcore/compactor.h keeps the latest record of each key). */
+enum elog_cleanup_policy {
+	ELOG_CLEANUP_DELETE = 1,
+	ELOG_CLEANUP_COMPACT = 2,
+};
+/* delete.retention.ms: how long a compacted topic keeps a tombstone (24h). */
+#define ELOG_DELETE_RETENTION_MS_DEFAULT 86400000LL
+
 struct elog_topic_config {
 	uint64_t segment_bytes;        /* segment.bytes */
 	int64_t segment_ms;            /* segment.ms, 0: no age roll */
@@ -129,19 +138,22 @@ struct elog_topic_config {
 	int64_t flush_interval_ms;
 	uint32_t batch_bytes_max;      /* max.batch.bytes */
 	uint32_t record_bytes_max;     /* max.record.bytes */
+	unsigned cleanup;              /* cleanup.policy: ELOG_CLEANUP_* bits, at least one */
+	int64_t delete_retention_ms;   /* delete.retention.ms, >= 0 */
 	/*
 	 * The unit each duration was set in, in ms (86400000 for "7d"), so that
 	 * it is shown again in that unit; 0: set as plain milliseconds
 	 * ("604800000", as Kafka users write retention.ms), or never set.
 	 */
-	int64_t segment_unit_ms, retention_unit_ms, flush_unit_ms;
+	int64_t segment_unit_ms, retention_unit_ms, flush_unit_ms, delete_retention_unit_ms;
 };
 
-#define ELOG_TOPIC_CONFIG_KEYS 7
+#define ELOG_TOPIC_CONFIG_KEYS 9
 #define ELOG_TOPIC_CONFIG_VALUE_MAX 32
 
 /* 128 MiB segments, no age roll, keep forever, flush every 1s, 16 MiB
- * batches, 16 MiB records (the defaults of partlog.h). */
+ * batches, 16 MiB records (the defaults of partlog.h); cleanup.policy
+ * delete, delete.retention.ms 24h. */
 void elog_topic_config_default(struct elog_topic_config *c);
 /*
  * Set one key from its text ("retention.ms", "7d"); ELOG_E_INVAL naming the
@@ -156,6 +168,8 @@ int elog_topic_config_set(struct elog_topic_config *c, const char *key, const ch
 int elog_topic_config_check(const struct elog_topic_config *c, struct elog_err *err);
 /* Key i (0 <= i < ELOG_TOPIC_CONFIG_KEYS), in sorted order, and its value as text. */
 const char *elog_topic_config_key(size_t i);
+/* The i of a key, or ELOG_TOPIC_CONFIG_KEYS when there is no such key. */
+size_t elog_topic_config_find(const char *key);
 
 /* How elog_topic_config_format writes a value. */
 enum elog_topic_config_text {
@@ -201,6 +215,13 @@ struct elog_partition {
 	 * (broker_raft_net.c, leader hints); term 0: none known. */
 	int32_t leader_hint;
 	uint64_t leader_hint_term;
+	/* Compaction (broker_compact.c), owner thread: where the next pass's
+	 * map starts (the end of the last pass; 0: the log's start), and when
+	 * the first tombstone a pass kept falls due (ms; 0: none), and the
+	 * earliest its next pass may start (the loop's clock; 0: any time). */
+	int64_t compact_from;
+	int64_t compact_due_ms;
+	int64_t compact_next_ms;
 };
 
 struct elog_topic {

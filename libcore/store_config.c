@@ -10,8 +10,15 @@
 
 /* Sorted: describe lists keys in this order. */
 static const char *const keys[ELOG_TOPIC_CONFIG_KEYS] = {
-	"flush", "max.batch.bytes", "max.record.bytes", "retention.bytes",
-	"retention.ms", "segment.bytes", "segment.ms",
+	"cleanup.policy", "delete.retention.ms", "flush", "max.batch.bytes",
+	"max.record.bytes", "retention.bytes", "retention.ms", "segment.bytes",
+	"segment.ms",
+};
+
+/* The keys' places in keys[]. */
+enum {
+	K_CLEANUP, K_DELETE_RETENTION, K_FLUSH, K_BATCH_BYTES, K_RECORD_BYTES,
+	K_RETENTION_BYTES, K_RETENTION_MS, K_SEGMENT_BYTES, K_SEGMENT_MS,
 };
 
 #define SEGMENT_BYTES_MIN 1024u
@@ -31,11 +38,22 @@ void elog_topic_config_default(struct elog_topic_config *c)
 	c->flush_interval_ms = p.flush_interval_ms;
 	c->batch_bytes_max = p.batch_bytes_max;
 	c->record_bytes_max = p.batch_bytes_max;
+	c->cleanup = ELOG_CLEANUP_DELETE;
+	c->delete_retention_ms = ELOG_DELETE_RETENTION_MS_DEFAULT;
 }
 
 const char *elog_topic_config_key(size_t i)
 {
 	return i < ELOG_TOPIC_CONFIG_KEYS ? keys[i] : NULL;
+}
+
+size_t elog_topic_config_find(const char *key)
+{
+	size_t i = 0;
+
+	while (i < ELOG_TOPIC_CONFIG_KEYS && strcmp(keys[i], key) != 0)
+		i++;
+	return i;
 }
 
 void elog_format_duration_ms(int64_t ms, char *out, size_t cap)
@@ -101,22 +119,45 @@ static int set_flush(struct elog_topic_config *c, const char *value, struct elog
 	return 0;
 }
 
+/* cleanup.policy: delete, compact, or both (either order, comma between). */
+static int set_cleanup(struct elog_topic_config *c, const char *value, struct elog_err *err)
+{
+	if (strcmp(value, "delete") == 0)
+		c->cleanup = ELOG_CLEANUP_DELETE;
+	else if (strcmp(value, "compact") == 0)
+		c->cleanup = ELOG_CLEANUP_COMPACT;
+	else if (strcmp(value, "compact,delete") == 0 || strcmp(value, "delete,compact") == 0)
+		c->cleanup = ELOG_CLEANUP_DELETE | ELOG_CLEANUP_COMPACT;
+	else
+		return elog_err_set(err, ELOG_E_INVAL,
+				    "expected delete, compact or compact,delete, not \"%s\"", value);
+	return 0;
+}
+
 static int set_one(struct elog_topic_config *c, size_t i, const char *value, struct elog_err *err)
 {
 	uint64_t u;
 	int64_t ms, unit_ms;
 
 	switch (i) {
-	case 0:
+	case K_CLEANUP:
+		return set_cleanup(c, value, err);
+	case K_DELETE_RETENTION:
+		if (parse_ms_key(value, 0, &ms, &unit_ms, err) < 0)
+			return -1;
+		c->delete_retention_ms = ms;
+		c->delete_retention_unit_ms = unit_ms;
+		return 0;
+	case K_FLUSH:
 		return set_flush(c, value, err);
-	case 1:
-	case 2:
-		if (parse_bytes(value, i == 1 ? ELOG_BATCH_HEADER_SIZE : RECORD_BYTES_MIN,
+	case K_BATCH_BYTES:
+	case K_RECORD_BYTES:
+		if (parse_bytes(value, i == K_BATCH_BYTES ? ELOG_BATCH_HEADER_SIZE : RECORD_BYTES_MIN,
 				ELOG_BATCH_SIZE_MAX, &u, err) < 0)
 			return -1;
-		*(i == 1 ? &c->batch_bytes_max : &c->record_bytes_max) = (uint32_t)u;
+		*(i == K_BATCH_BYTES ? &c->batch_bytes_max : &c->record_bytes_max) = (uint32_t)u;
 		return 0;
-	case 3:
+	case K_RETENTION_BYTES:
 		if (strcmp(value, "-1") == 0) {
 			c->retention_bytes = -1;
 			return 0;
@@ -125,14 +166,14 @@ static int set_one(struct elog_topic_config *c, size_t i, const char *value, str
 			return -1;
 		c->retention_bytes = (int64_t)u;
 		return 0;
-	case 4:
-	case 6:
-		if (parse_ms_key(value, i == 4, &ms, &unit_ms, err) < 0)
+	case K_RETENTION_MS:
+	case K_SEGMENT_MS:
+		if (parse_ms_key(value, i == K_RETENTION_MS, &ms, &unit_ms, err) < 0)
 			return -1;
-		*(i == 4 ? &c->retention_ms : &c->segment_ms) = ms;
-		*(i == 4 ? &c->retention_unit_ms : &c->segment_unit_ms) = unit_ms;
+		*(i == K_RETENTION_MS ? &c->retention_ms : &c->segment_ms) = ms;
+		*(i == K_RETENTION_MS ? &c->retention_unit_ms : &c->segment_unit_ms) = unit_ms;
 		return 0;
-	case 5:
+	case K_SEGMENT_BYTES:
 		if (parse_bytes(value, SEGMENT_BYTES_MIN, ELOG_SEGMENT_BYTES_MAX, &u, err) < 0)
 			return -1;
 		c->segment_bytes = u;
@@ -186,7 +227,16 @@ void elog_topic_config_format(const struct elog_topic_config *c, size_t i,
 			      enum elog_topic_config_text how, char *out, size_t cap)
 {
 	switch (i) {
-	case 0:
+	case K_CLEANUP:
+		snprintf(out, cap, "%s",
+			 c->cleanup == ELOG_CLEANUP_COMPACT ? "compact"
+			 : c->cleanup == (ELOG_CLEANUP_COMPACT | ELOG_CLEANUP_DELETE) ? "compact,delete"
+										       : "delete");
+		return;
+	case K_DELETE_RETENTION:
+		format_ms(c->delete_retention_ms, c->delete_retention_unit_ms, how, out, cap);
+		return;
+	case K_FLUSH:
 		if (c->flush == ELOG_FLUSH_ALWAYS)
 			snprintf(out, cap, "always");
 		else if (c->flush == ELOG_FLUSH_NEVER)
@@ -196,12 +246,12 @@ void elog_topic_config_format(const struct elog_topic_config *c, size_t i,
 						 how == ELOG_TOPIC_CONFIG_RAW ? 0 : c->flush_unit_ms,
 						 out, cap);
 		return;
-	case 1: format_bytes(c->batch_bytes_max, how, out, cap); return;
-	case 2: format_bytes(c->record_bytes_max, how, out, cap); return;
-	case 3: format_bytes(c->retention_bytes, how, out, cap); return;
-	case 4: format_ms(c->retention_ms, c->retention_unit_ms, how, out, cap); return;
-	case 5: format_bytes((int64_t)c->segment_bytes, how, out, cap); return;
-	case 6: format_ms(c->segment_ms, c->segment_unit_ms, how, out, cap); return;
+	case K_BATCH_BYTES: format_bytes(c->batch_bytes_max, how, out, cap); return;
+	case K_RECORD_BYTES: format_bytes(c->record_bytes_max, how, out, cap); return;
+	case K_RETENTION_BYTES: format_bytes(c->retention_bytes, how, out, cap); return;
+	case K_RETENTION_MS: format_ms(c->retention_ms, c->retention_unit_ms, how, out, cap); return;
+	case K_SEGMENT_BYTES: format_bytes((int64_t)c->segment_bytes, how, out, cap); return;
+	case K_SEGMENT_MS: format_ms(c->segment_ms, c->segment_unit_ms, how, out, cap); return;
 	}
 	if (cap)
 		out[0] = 0;
@@ -218,8 +268,9 @@ void elog_topic_config_to_partlog(const struct elog_topic_config *c,
 	elog_partlog_config_default(out);
 	out->segment_bytes = c->segment_bytes;
 	out->segment_ms = c->segment_ms;
-	out->retention_ms = c->retention_ms;
-	out->retention_bytes = c->retention_bytes;
+	/* cleanup.policy=compact alone: time and size retention delete nothing. */
+	out->retention_ms = c->cleanup & ELOG_CLEANUP_DELETE ? c->retention_ms : -1;
+	out->retention_bytes = c->cleanup & ELOG_CLEANUP_DELETE ? c->retention_bytes : -1;
 	out->flush = c->flush;
 	out->flush_interval_ms = c->flush == ELOG_FLUSH_INTERVAL ? c->flush_interval_ms : 1000;
 	out->batch_bytes_max = c->batch_bytes_max;

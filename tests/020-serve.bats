@@ -184,7 +184,7 @@ $USAGE"
 	start_broker b2
 	assert_regex "$(grep msg=ready b2.err)" ' topics=1 partitions=2$'
 	run -0 probe describe
-	assert_line --index 0 "topic=keep error=NONE partitions=2 flush=always max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=7d segment.bytes=134217728 segment.ms=0"
+	assert_line --index 0 "topic=keep error=NONE partitions=2 cleanup.policy=delete delete.retention.ms=86400000 flush=always max.batch.bytes=16777216 max.record.bytes=16777216 retention.bytes=-1 retention.ms=7d segment.bytes=134217728 segment.ms=0"
 	assert_line --index 1 --regexp '^partition=0 log_start=0 high_watermark=30 '
 	assert_line --index 2 --regexp '^partition=1 log_start=0 high_watermark=4 '
 	assert_equal "$(values keep | head -3 | tr '\n' ' ')" "value-0 value-1 value-2 "
@@ -199,7 +199,7 @@ $USAGE"
 	run -0 probe create t1 -p 2 -C segment.bytes=1M -C flush=250ms -C max.record.bytes=1k
 	assert_output "error=NONE"
 	run -0 probe describe t1
-	assert_line --index 0 "topic=t1 error=NONE partitions=2 flush=250ms max.batch.bytes=16777216 max.record.bytes=1024 retention.bytes=-1 retention.ms=-1 segment.bytes=1048576 segment.ms=0"
+	assert_line --index 0 "topic=t1 error=NONE partitions=2 cleanup.policy=delete delete.retention.ms=86400000 flush=250ms max.batch.bytes=16777216 max.record.bytes=1024 retention.bytes=-1 retention.ms=-1 segment.bytes=1048576 segment.ms=0"
 	run -0 probe create t1
 	assert_output 'error=TOPIC_EXISTS message="topic "t1" exists"'
 	run -0 probe create 'bad/name'
@@ -213,7 +213,7 @@ $USAGE"
 	run -0 probe alter t1 -p 4 -C retention.bytes=1G -C flush=never
 	assert_output "error=NONE"
 	run -0 probe describe t1
-	assert_line --index 0 --partial "partitions=4 flush=never "
+	assert_line --index 0 --partial "partitions=4 cleanup.policy=delete delete.retention.ms=86400000 flush=never "
 	assert_line --index 0 --partial " retention.bytes=1073741824 "
 	assert_line --index 4 --regexp '^partition=3 log_start=0 high_watermark=0 '
 	[ -d data/t1/3 ]
@@ -242,7 +242,7 @@ $USAGE"
 	run -0 probe -c metadata fresh
 	assert_line --index 1 "topic=fresh error=NONE partitions=2"
 	run -0 probe describe fresh
-	assert_line --index 0 --partial "topic=fresh error=NONE partitions=2 flush=always "
+	assert_line --index 0 --partial "topic=fresh error=NONE partitions=2 cleanup.policy=delete delete.retention.ms=86400000 flush=always "
 	grep -q 'msg="topic created" topic=fresh partitions=2 reason=auto' b1.err
 	run -0 probe -c metadata bad/name
 	assert_line --index 1 "topic=bad/name error=INVALID_TOPIC partitions=0"

@@ -15,7 +15,9 @@ USAGE='usage: elog-topic [-b brokers] create [-p partitions] [-r replicas] [-c k
        elog-topic -h | --version'
 
 # The broker's defaults, as describe prints them (docs/operations.md).
-DEFAULT_CONFIG='flush	1s
+DEFAULT_CONFIG='cleanup.policy	delete
+delete.retention.ms	86400000
+flush	1s
 max.batch.bytes	16777216
 max.record.bytes	16777216
 retention.bytes	-1
@@ -145,9 +147,9 @@ partition	alpha	0	0	0	0	0	0	0	1	ok"
 	# every topic, by name
 	run -0 elog-topic describe
 	assert_line --index 0 "topic	alpha	1	1"
-	assert_line --index 9 "topic	orders	3	1"
-	assert_line --index 19 "partition	orders	2	0	0	0	0	0	0	1	ok"
-	assert_equal "${#lines[@]}" 20
+	assert_line --index 11 "topic	orders	3	1"
+	assert_line --index 23 "partition	orders	2	0	0	0	0	0	0	1	ok"
+	assert_equal "${#lines[@]}" 24
 }
 
 @test "create with config options and -c; describe shows the broker's values" {
@@ -157,7 +159,9 @@ partition	alpha	0	0	0	0	0	0	0	1	ok"
 		-c retention.ms=2d cfg
 	assert_equal "$stderr" ""
 	run -0 bash -c "elog-topic describe cfg | grep '^config'"
-	assert_output "config	cfg	flush	always
+	assert_output "config	cfg	cleanup.policy	delete
+config	cfg	delete.retention.ms	86400000
+config	cfg	flush	always
 config	cfg	max.batch.bytes	16777216
 config	cfg	max.record.bytes	1024
 config	cfg	retention.bytes	1073741824
@@ -172,7 +176,7 @@ config	cfg	segment.ms	3600000"
 	run -0 elog-topic list --json
 	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"records":0,"size_bytes":0,"retention_ms":-1,"retention_bytes":-1}]'
 	run -0 elog-topic describe -j j
-	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
+	assert_output '[{"topic":"j","partition_count":2,"replication_factor":1,"config":{"cleanup.policy":"delete","delete.retention.ms":"86400000","flush":"1s","max.batch.bytes":"16777216","max.record.bytes":"16777216","retention.bytes":"-1","retention.ms":"-1","segment.bytes":"134217728","segment.ms":"0"},"partitions":[{"partition":0,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""},{"partition":1,"leader":0,"leader_term":0,"replicas":[0],"isr":[0],"replica_status":[{"id":0,"in_sync":true,"end_offset":0,"lag":0}],"log_start_offset":0,"high_watermark":0,"size_bytes":0,"segments":1,"status":"ok","status_detail":""}]}]'
 	# no topics: empty array, and no TSV lines
 	elog-topic delete j
 	run -0 elog-topic list --json
@@ -206,8 +210,9 @@ a-longer-name  12          1            0        0     forever
 b              1           1            0        0     forever"
 	run -0 script -qec "elog-topic describe b" /dev/null
 	assert_equal "$(tr -d '\r' <<<"$output")" "b: 1 partition, replication factor 1, 0 records, size 0
-  flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1
-  retention.ms=-1 segment.bytes=128M segment.ms=0
+  cleanup.policy=delete delete.retention.ms=1d flush=1s max.batch.bytes=16M
+  max.record.bytes=16M retention.bytes=-1 retention.ms=-1 segment.bytes=128M
+  segment.ms=0
 PARTITION  LEADER  REPLICAS  ISR  START  END  SIZE  SEGMENTS  STATUS
 0          0       0         0    0      0    0     1         ok"
 }
@@ -236,9 +241,10 @@ orders    3           1            3000     $(((bytes + 512) / 1024))K   7d or 1
 		[ "${#line}" -le 80 ] || fail "wider than 80 columns: $line"
 	done <<<"$output"
 	assert_line --partial "kafkaish: 1 partition, replication factor 1, 0 records, size 0"
-	assert_line --partial "  flush=250ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
-	assert_line --partial "  retention.ms=7d segment.bytes=128M segment.ms=90m"
-	assert_line --partial "  flush=1s max.batch.bytes=16M max.record.bytes=16M retention.bytes=512M"
+	assert_line --partial "  cleanup.policy=delete delete.retention.ms=1d flush=250ms max.batch.bytes=16M"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=-1 retention.ms=7d segment.bytes=128M"
+	assert_line --partial "  segment.ms=90m"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=512M retention.ms=-1 segment.bytes=1M"
 	assert_line --partial "orders: 3 partitions, replication factor 1, 3000 records, size $(((bytes + 512) / 1024))K"
 	# TSV and JSON: plain numbers, as before
 	run -0 bash -c "elog-topic list --json | jq -c '.[] | [.topic, .records, .size_bytes, .retention_ms, .retention_bytes]'"
@@ -254,10 +260,10 @@ orders    3           1            3000     $(((bytes + 512) / 1024))K   7d or 1
 	elog-topic create --retention 7d --flush 1s days
 	elog-topic create -c retention.ms=90000 plain
 	run -0 script -qec "elog-topic describe week days plain" /dev/null
-	assert_line --partial "  flush=1000ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
-	assert_line --partial "  retention.ms=168h segment.bytes=128M segment.ms=0"
-	assert_line --partial "  retention.ms=7d segment.bytes=128M segment.ms=0"
-	assert_line --partial "  retention.ms=90s segment.bytes=128M segment.ms=0"
+	assert_line --partial "  cleanup.policy=delete delete.retention.ms=1d flush=1000ms max.batch.bytes=16M"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=-1 retention.ms=168h segment.bytes=128M"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=-1 retention.ms=7d segment.bytes=128M"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=-1 retention.ms=90s segment.bytes=128M"
 	# TSV: milliseconds, whatever the unit
 	run -0 bash -c "elog-topic describe week days plain | awk -F '\t' '\$3 == \"retention.ms\" || \$3 == \"flush\" { print \$2, \$3, \$4 }'"
 	assert_output "week flush 1s
@@ -272,8 +278,8 @@ plain retention.ms 90000"
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
 	start_broker
 	run -0 script -qec "elog-topic describe week" /dev/null
-	assert_line --partial "  flush=1000ms max.batch.bytes=16M max.record.bytes=16M retention.bytes=-1"
-	assert_line --partial "  retention.ms=168h segment.bytes=1M segment.ms=0"
+	assert_line --partial "  cleanup.policy=delete delete.retention.ms=1d flush=1000ms max.batch.bytes=16M"
+	assert_line --partial "  max.record.bytes=16M retention.bytes=-1 retention.ms=168h segment.bytes=1M"
 }
 
 @test "a 249-byte topic name: create, list (table, TSV, JSON), describe, completion, delete" {
@@ -297,7 +303,7 @@ plain retention.ms 90000"
 	assert_output --partial "{\"topic\":\"$name\",\"partition_count\":2,"
 	run -0 elog-topic describe "$name"
 	assert_line --index 0 "topic	$name	2	1"
-	assert_line --index 9 "partition	$name	1	0	0	0	0	0	0	1	ok"
+	assert_line --index 11 "partition	$name	1	0	0	0	0	0	0	1	ok"
 	run -0 script -qec "elog-topic describe" /dev/null
 	assert_line --index 0 "$name: 2 partitions, replication factor 1, 0 records, size 0"$'\r'
 	run -0 bash -c "source '$ELOG_REPO/completions/bash/elog-topic'
@@ -327,7 +333,7 @@ __meta"
 	assert_equal "$output$stderr" ""
 	run -0 elog-topic list
 	assert_output "al	4	1"
-	run -0 bash -c "elog-topic describe al | grep retention.ms"
+	run -0 bash -c "elog-topic describe al | grep '	retention.ms'"
 	assert_output "config	al	retention.ms	3600000"
 	run -1 --separate-stderr elog-topic alter -p 2 al
 	assert_equal "${#stderr_lines[@]}" 1
@@ -385,7 +391,7 @@ __meta"
 	run -0 elog-topic create -c retention.ms=604800000 -c segment.bytes=1048576 --retention-bytes 1000 \
 		--retention -1 k
 	run -0 elog-topic create --retention 0 --flush never z
-	run -0 bash -c "elog-topic describe k z | grep -e retention -e segment.bytes -e flush"
+	run -0 bash -c "elog-topic describe k z | grep -e '	retention' -e segment.bytes -e flush"
 	assert_output "config	k	flush	1s
 config	k	retention.bytes	1000
 config	k	retention.ms	-1
@@ -406,7 +412,7 @@ config	z	segment.bytes	134217728"
 	run -1 --separate-stderr elog-topic describe a missing c
 	assert_equal "$stderr" "elog-topic: describe topic 'missing': no such topic"
 	assert_line --index 0 "topic	a	1	1"
-	assert_line --index 9 "topic	c	1	1"
+	assert_line --index 11 "topic	c	1	1"
 	run -1 --separate-stderr elog-topic delete a missing c
 	assert_regex "$stderr" "^elog-topic: delete topic 'missing': "
 	run -0 elog-topic list

@@ -128,11 +128,12 @@ declare -gA OPERANDS=(
 	elog_broker_wait broker
 	export ELOG_BROKERS=$ELOG_ADDR
 	run -0 elog-topic create -c segment.ms=3600000 --max-record-bytes 1000 t
-	run -0 bash -c "elog-topic describe t | grep -e retention.ms -e segment -e max.record"
+	run -0 bash -c "elog-topic describe t | grep -e '	retention.ms' -e segment -e max.record"
 	assert_output "config	t	max.record.bytes	1000
 config	t	retention.ms	604800000
 config	t	segment.bytes	1048576
 config	t	segment.ms	3600000"
 	run -0 script -qec "elog-topic describe t" /dev/null
-	assert_line --partial "  retention.ms=7d segment.bytes=1M segment.ms=1h"
+	assert_line --partial "  max.record.bytes=1000 retention.bytes=-1 retention.ms=7d segment.bytes=1M"
+	assert_line --partial "  segment.ms=1h"
 }

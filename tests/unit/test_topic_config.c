@@ -94,6 +94,8 @@ static void test_round_trip(void)
 	T_OK(elog_topic_config_set(&c, "flush", "250ms", &err), &err);
 	T_OK(elog_topic_config_set(&c, "retention.bytes", "3G", &err), &err);
 	T_OK(elog_topic_config_set(&c, "max.record.bytes", "1000", &err), &err);
+	T_OK(elog_topic_config_set(&c, "cleanup.policy", "compact,delete", &err), &err);
+	T_OK(elog_topic_config_set(&c, "delete.retention.ms", "1h", &err), &err);
 	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
 		elog_topic_config_default(&d);
 		for (size_t i = 0; i < ELOG_TOPIC_CONFIG_KEYS; i++) {
@@ -104,14 +106,51 @@ static void test_round_trip(void)
 			d.flush_interval_ms == c.flush_interval_ms &&
 			d.retention_bytes == c.retention_bytes &&
 			d.record_bytes_max == c.record_bytes_max &&
-			d.batch_bytes_max == c.batch_bytes_max && d.segment_bytes == c.segment_bytes);
+			d.batch_bytes_max == c.batch_bytes_max && d.segment_bytes == c.segment_bytes &&
+			d.cleanup == c.cleanup && d.delete_retention_ms == c.delete_retention_ms);
 		if (forms[f] == ELOG_TOPIC_CONFIG_AS_SET)
 			T_CHECK(memcmp(&c, &d, sizeof(c)) == 0);
 	}
 }
 
+/* cleanup.policy and delete.retention.ms (compaction, issue 8). */
+static void test_cleanup_policy(void)
+{
+	struct elog_topic_config c;
+	struct elog_partlog_config p;
+	struct elog_err err;
+
+	elog_topic_config_default(&c);
+	T_EQ_INT(c.cleanup, ELOG_CLEANUP_DELETE);
+	T_EQ_INT(c.delete_retention_ms, 86400000);
+	T_CHECK(strcmp(text(&c, "cleanup.policy", ELOG_TOPIC_CONFIG_AS_SET), "delete") == 0);
+	T_CHECK(strcmp(text(&c, "delete.retention.ms", ELOG_TOPIC_CONFIG_AS_SET), "86400000") == 0);
+	T_CHECK(strcmp(text(&c, "delete.retention.ms", ELOG_TOPIC_CONFIG_HUMAN), "1d") == 0);
+	T_OK(elog_topic_config_set(&c, "cleanup.policy", "delete,compact", &err), &err);
+	T_EQ_INT(c.cleanup, ELOG_CLEANUP_DELETE | ELOG_CLEANUP_COMPACT);
+	T_CHECK(strcmp(text(&c, "cleanup.policy", ELOG_TOPIC_CONFIG_RAW), "compact,delete") == 0);
+	T_OK(elog_topic_config_set(&c, "retention.ms", "1h", &err), &err);
+	elog_topic_config_to_partlog(&c, &p);
+	T_EQ_INT(p.retention_ms, 3600000);
+	/* compact alone: retention deletes nothing, whatever retention.* say. */
+	T_OK(elog_topic_config_set(&c, "cleanup.policy", "compact", &err), &err);
+	T_EQ_INT(c.cleanup, ELOG_CLEANUP_COMPACT);
+	elog_topic_config_to_partlog(&c, &p);
+	T_EQ_INT(p.retention_ms, -1);
+	T_EQ_INT(p.retention_bytes, -1);
+	T_CHECK(elog_topic_config_set(&c, "cleanup.policy", "compacted", &err) < 0);
+	T_CHECK(strcmp(err.msg, "cleanup.policy: expected delete, compact or compact,delete, "
+			       "not \"compacted\"") == 0);
+	T_CHECK(elog_topic_config_set(&c, "delete.retention.ms", "-1", &err) < 0);
+	T_OK(elog_topic_config_set(&c, "delete.retention.ms", "0", &err), &err);
+	T_EQ_INT(c.delete_retention_ms, 0);
+	T_EQ_INT(elog_topic_config_find("flush"), 2);
+	T_EQ_INT(elog_topic_config_find("nope"), ELOG_TOPIC_CONFIG_KEYS);
+}
+
 int main(void)
 {
+	T_RUN(test_cleanup_policy);
 	T_RUN(test_plain_numbers);
 	T_RUN(test_units_kept);
 	T_RUN(test_round_trip);
