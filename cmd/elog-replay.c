@@ -68,6 +68,7 @@ enum {
 	OPT_TO_OFFSET,
 	OPT_SHIFT_BY,
 	OPT_EXECUTE,
+	OPT_DELETE,
 	OPT_FROM,
 	OPT_TO,
 	OPT_TO_TOPIC,
@@ -78,7 +79,7 @@ enum {
 	OPT_VERSION,
 };
 
-enum how { HOW_NONE, HOW_EARLIEST, HOW_LATEST, HOW_TIME, HOW_OFFSET, HOW_SHIFT };
+enum how { HOW_NONE, HOW_EARLIEST, HOW_LATEST, HOW_TIME, HOW_OFFSET, HOW_SHIFT, HOW_DELETE };
 
 static const struct elog_cli_option options[] = {
 	{'b', "brokers", "BROKERS", "host:port,... (default $ELOG_BROKERS or 127.0.0.1:7411)"},
@@ -88,6 +89,7 @@ static const struct elog_cli_option options[] = {
 	{OPT_TO_TIME, "to-time", "TIME", "to the first record at or after TIME (RFC 3339 or epoch ms)"},
 	{OPT_TO_OFFSET, "to-offset", "N", "to offset N"},
 	{OPT_SHIFT_BY, "shift-by", "N", "the committed offset plus N (negative: back)"},
+	{OPT_DELETE, "delete", NULL, "delete the group: its commits and its record (no members)"},
 	{OPT_EXECUTE, "execute", NULL, "commit the plan (without it nothing changes)"},
 	{OPT_FROM, "from", "N|@TIME", "replay from offset N or TIME (default: the log start)"},
 	{OPT_TO, "to", "N|@TIME", "up to offset N or TIME, exclusive (default: the high watermark)"},
@@ -107,7 +109,7 @@ static const struct elog_cli_option options[] = {
 
 static const struct elog_cli_program program = {
 	.synopsis = "-g group (--to-earliest | --to-latest | --to-time time | --to-offset n |\n"
-		    "                   --shift-by n) [--execute] [-b brokers] [topic[:partition,...]] ...\n"
+		    "                   --shift-by n | --delete) [--execute] [-b brokers] [topic[:partition,...]] ...\n"
 		    "       elog-replay [--from n|@time] [--to n|@time] [-J | -f format |\n"
 		    "                   --to-topic topic [--resume-group group]] [--rate n/s]\n"
 		    "                   [-b brokers] topic[:partition,...]",
@@ -218,6 +220,7 @@ static int parse_option(struct options *o, int id, const char *arg)
 	case OPT_TO_OFFSET: return set_how(o, HOW_OFFSET, arg);
 	case OPT_SHIFT_BY: return set_how(o, HOW_SHIFT, arg);
 	case OPT_EXECUTE: o->execute = 1; return -1;
+	case OPT_DELETE: return set_how(o, HOW_DELETE, NULL);
 	case OPT_TIMEOUT:
 		return elog_cli_duration_option(&program, "--timeout", arg, 1, INT32_MAX / 2,
 						"1ms..12d", &o->timeout_ms);
@@ -333,7 +336,10 @@ static int parse_options(struct options *o, int argc, char **argv)
 					    o->range_option);
 	if (o->how == HOW_NONE)
 		return elog_cli_usage_error(&program, "missing the new position: --to-earliest, "
-					    "--to-latest, --to-time, --to-offset or --shift-by");
+					    "--to-latest, --to-time, --to-offset or --shift-by "
+					    "(or --delete)");
+	if (o->how == HOW_DELETE && o->target_count)
+		return elog_cli_usage_error(&program, "--delete deletes the whole group: no topics");
 	return -1;
 }
 
@@ -456,7 +462,8 @@ static int plan_resolve(struct elog_client *c, const struct options *o, struct p
 			if (__builtin_add_overflow(r->old >= 0 ? r->old : first[i], o->value, &r->now))
 				r->now = o->value < 0 ? INT64_MIN : INT64_MAX;
 			break;
-		case HOW_NONE: break;
+		case HOW_NONE:
+		case HOW_DELETE: break;
 		}
 		if (r->now < first[i])
 			r->now = first[i];
@@ -483,6 +490,28 @@ static int reset_offsets(const struct options *o, struct elog_client *c)
 	rc = ELOG_EXIT_FAIL;
 	if (elog_client_fetch_offsets(c, o->group, NULL, NULL, 0, &have, &err) < 0)
 		goto failed;
+	if (o->how == HOW_DELETE) {
+		uint32_t deleted;
+		if (!have.count) {
+			elog_cli_error("group '%s' has no committed offsets: nothing to delete", o->group);
+			goto done;
+		}
+		for (size_t i = 0; i < have.count; i++)
+			printf("%s\t%u\t%" PRId64 "\t-1\n", have.items[i].topic, have.items[i].partition,
+			       have.items[i].offset);
+		if (!o->execute) {
+			fprintf(stderr, "%s: a plan only: nothing changed (--execute deletes the group)\n",
+				elog_cli_prog());
+			rc = ELOG_EXIT_OK;
+			goto done;
+		}
+		if (elog_client_delete_group(c, o->group, &deleted, &err) < 0)
+			goto failed;
+		fprintf(stderr, "%s: group '%s' deleted: %u commit%s\n", elog_cli_prog(), o->group,
+			deleted, deleted == 1 ? "" : "s");
+		rc = ELOG_EXIT_OK;
+		goto done;
+	}
 	for (size_t i = 0; i < o->target_count; i++)
 		if (plan_topic(c, &p, o->targets[i].topic, o->targets[i].partition, 1, &err) < 0)
 			goto failed;

@@ -354,3 +354,31 @@ hb_frame() {
 	assert_output --regexp "^g	reconciling	m-[0-9a-f]{16}	web-2	"
 	elog_wait_until 10 eval '[ -z "$(elog-lag --members)" ]' || fail "$(elog-lag --members)"
 }
+
+@test "elog-replay -g --delete: a plan, then the group's commits and record gone; refused while it has members" {
+	start_one
+	elog-topic create -p 2 t
+	seq 1 5 | elog-produce -p 0 t
+	seq 6 10 | elog-produce -p 1 t
+	member m1 g
+	elog_wait_until 20 eval '[ "$(elog-lag -g g 2>/dev/null | cut -f6 | sort -u)" = 0 ]' || fail "$(cat m1.err)"
+	run -1 elog-replay -g g --delete --execute
+	assert_output --partial "active member"
+	elog_stop m1
+	run -0 elog-replay -g g --delete
+	assert_line --regexp '^t	0	[0-9]+	-1$'
+	assert_line --regexp '^t	1	[0-9]+	-1$'
+	assert_output --partial "a plan only"
+	run -0 elog-lag -g g
+	run -0 elog-replay -g g --delete --execute
+	assert_output --partial "group 'g' deleted: 2 commits"
+	run -3 elog-lag -g g
+	assert_output --partial "no committed offsets"
+	run -0 elog-lag
+	refute_output --partial "g	"
+	run -2 elog-replay -g g --delete t
+	# A new member of the same name starts afresh.
+	member m2 g -e
+	elog_wait_until 20 elog_exited "$(elog_pid m2)" || fail "$(cat m2.err)"
+	[ "$(wc -l <m2.out)" -eq 10 ]
+}
