@@ -173,6 +173,7 @@ static void on_stop_signal(int sig)
  * blocked write interrupted by a second SIGINT/SIGTERM gives up quietly.
  */
 static int group_commit_first(struct consume *c);
+static void group_written(void);
 
 static int flush_out(struct consume *c)
 {
@@ -201,6 +202,9 @@ static int flush_out(struct consume *c)
 			return -1;
 		}
 	}
+	/* Written whole: what the buffer held may be committed (-g). */
+	if (!c->stdout_closed && done == c->out.len)
+		group_written();
 	elog_buf_reset(&c->out);
 	return 0;
 }
@@ -430,7 +434,9 @@ static int64_t wall_ms(void)
 struct gpart {
 	char *topic;
 	uint32_t partition;
-	int64_t next;          /* the offset after the last record printed; -1 none yet */
+	int64_t rendered;      /* the offset after the last record put in the output buffer */
+	int64_t next;          /* ... after the last one written out (the write returned);
+				  -1 none yet */
 	int64_t committed;     /* what the group has for it (-1 nothing) */
 	int64_t hw;            /* as the last record printed saw it */
 };
@@ -447,12 +453,22 @@ struct member {
 	int64_t last_ok_ms;              /* the last heartbeat answered */
 	size_t cached;                   /* the part of the last record printed */
 	int commit_failed;               /* said so once */
+	int answered;                    /* an assignment came at least once */
+	int lost;                        /* said that the coordinator cannot be reached */
 };
 
 static struct member *the_member;
 
 /* The last commit and the leave, at the end, wait at most this. */
 #define LEAVE_TIMEOUT_MS 5000
+
+static void group_written(void)
+{
+	struct member *m = the_member;
+
+	for (size_t i = 0; m && i < m->count; i++)
+		m->parts[i].next = m->parts[i].rendered;
+}
 
 static void group_say_owned(struct consume *c, const struct member *m)
 {
@@ -488,13 +504,15 @@ static int group_commit(struct consume *c, struct member *m)
 		return 0;
 	if (!(e = calloc(m->count, sizeof(*e))))
 		return 0;
+	/* At least once: what was written out; at most once: what is about to be. */
 	for (size_t i = 0; i < m->count; i++) {
 		const struct gpart *p = &m->parts[i];
-		if (p->next < 0 || p->next == p->committed)
+		int64_t pos = c->at_most_once ? p->rendered : p->next;
+		if (pos < 0 || pos == p->committed)
 			continue;
 		e[n].topic = p->topic;
 		e[n].partition = p->partition;
-		e[n].offset = p->next;
+		e[n].offset = pos;
 		e[n].high_watermark = p->hw;
 		n++;
 	}
@@ -509,11 +527,14 @@ static int group_commit(struct consume *c, struct member *m)
 		}
 	} else if (n) {
 		m->commit_failed = 0;
-		for (size_t i = 0, k = 0; i < m->count && k < n; i++)
-			if (m->parts[i].next >= 0 && m->parts[i].next != m->parts[i].committed) {
-				m->parts[i].committed = m->parts[i].next;
+		for (size_t i = 0, k = 0; i < m->count && k < n; i++) {
+			struct gpart *p = &m->parts[i];
+			int64_t pos = c->at_most_once ? p->rendered : p->next;
+			if (pos >= 0 && pos != p->committed) {
+				p->committed = pos;
 				k++;
 			}
+		}
 	}
 	free(e);
 	return rc;
@@ -535,6 +556,9 @@ static void group_say_owned(struct consume *c, const struct member *m);
 
 static void group_rejoin(struct consume *c, struct member *m)
 {
+	/* Nothing more of partitions that may be another member's now: what
+	 * is buffered is dropped (never committed: it is read again). */
+	elog_buf_reset(&c->out);
 	group_drop_all(m);
 	group_say_owned(c, m);
 	m->hb.member_id[0] = 0;
@@ -574,7 +598,7 @@ static int group_start(struct consume *c, struct member *m, const char *topic, u
 	gp->topic = strdup(topic);
 	gp->partition = p;
 	gp->committed = committed;
-	gp->next = -1;
+	gp->next = gp->rendered = -1;
 	gp->hw = -1;
 	if (!gp->topic)
 		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
@@ -677,6 +701,7 @@ static int group_apply(struct consume *c, struct member *m, struct elog_err *err
 static int group_heartbeat(struct consume *c, struct member *m, struct elog_err *err)
 {
 	struct elog_group_tp *owned;
+	int64_t sent;
 	int rc;
 
 	if (!(owned = realloc(m->owned, (m->count + 1) * sizeof(*owned))))
@@ -686,18 +711,36 @@ static int group_heartbeat(struct consume *c, struct member *m, struct elog_err 
 		owned[i] = (struct elog_group_tp){m->parts[i].topic, m->parts[i].partition};
 	m->hb.owned = owned;
 	m->hb.owned_count = m->count;
+	sent = elog_clock_ms();
 	if (elog_client_group_heartbeat(m->client, &m->hb, err) < 0) {
 		int code = elog_client_proto_error(m->client);
-		if (code != ELOG_PE_UNKNOWN_MEMBER_ID && code != ELOG_PE_FENCED_MEMBER_EPOCH)
+		if (code == ELOG_PE_UNKNOWN_MEMBER_ID || code == ELOG_PE_FENCED_MEMBER_EPOCH) {
+			elog_cli_warn("%s; giving up my partitions and joining again", err->msg);
+			group_rejoin(c, m);
+			return 0;
+		}
+		/* -e, -n and --timeout give up; a follower waits the coordinator
+		 * out, owning nothing meanwhile (its session ran out long ago). */
+		if (bounded_run || c->timeout_given)
 			return -1;
-		elog_cli_warn("%s; giving up my partitions and joining again", err->msg);
-		group_rejoin(c, m);
+		if (!m->lost++)
+			elog_cli_warn("%s; giving up my partitions, trying again", err->msg);
+		if (m->count || m->hb.member_id[0])
+			group_rejoin(c, m);
+		m->next_hb_ms = elog_clock_ms() + 1000;
 		return 0;
 	}
-	m->last_ok_ms = elog_clock_ms();
-	m->next_hb_ms = m->last_ok_ms + (m->hb.interval_ms ? m->hb.interval_ms : 500);
+	if (m->lost) {
+		elog_cli_error("group '%s': the coordinator answers again", c->group);
+		m->lost = 0;
+	}
+	/* The session counts from when the request left, as the broker's does
+	 * from when it arrived, or later. */
+	m->last_ok_ms = sent;
+	m->next_hb_ms = elog_clock_ms() + (m->hb.interval_ms ? m->hb.interval_ms : 500);
 	if (!m->hb.assigned)
 		return 0;
+	m->answered = 1;
 	rc = group_apply(c, m, err);
 	if (rc == -1) {
 		group_rejoin(c, m);
@@ -774,7 +817,10 @@ static int group_loop(struct consume *c, struct member *m)
 				group_rejoin(c, m);
 				continue;
 			}
-			if (m->count && elog_fetcher_done(m->f))
+			/* -e: what it was given is read to its end, and nothing more
+			 * is on its way to it. */
+			if (c->exit_at_end && m->answered && !m->hb.waiting &&
+			    (!m->count || elog_fetcher_done(m->f)))
 				break;
 			wait = m->next_hb_ms - now;
 			if (wait > WAIT_SLICE_MS)
@@ -824,10 +870,10 @@ static int group_loop(struct consume *c, struct member *m)
 			struct gpart *gp = group_part(m, &rec);
 			if (!gp)
 				continue;   /* given up a moment ago */
+			gp->rendered = rec.record->offset + 1;
+			gp->hw = rec.high_watermark;
 			if (print_record(c, &rec) < 0)
 				return ELOG_EXIT_FAIL;
-			gp->next = rec.record->offset + 1;
-			gp->hw = rec.high_watermark;
 			c->printed++;
 		}
 	}
@@ -848,6 +894,31 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 	}
 	for (size_t i = 0; i < c->selection_count; i++)
 		topics[i] = c->selections[i].topic;
+	/* A topic that does not exist is an error, as without -g (the group
+	 * would wait for it for ever). */
+	{
+		struct elog_err err;
+		const struct elog_metadata *md = NULL;
+		int64_t deadline = elog_clock_ms() + c->timeout_ms;
+		uint32_t attempt = 0;
+		while (!(md = elog_client_metadata(client, topics, c->selection_count, &err)) &&
+		       err.code == ELOG_E_IO && elog_clock_ms() < deadline && !stop_signals)
+			poll(NULL, 0, (int)elog_backoff_ms(attempt++, CONNECT_BACKOFF_MS,
+							   CONNECT_BACKOFF_MAX_MS, (uint32_t)rand()));
+		for (size_t i = 0; md && i < c->selection_count; i++) {
+			const struct elog_meta_topic *t = elog_metadata_topic(md, topics[i]);
+			if (!t || t->error) {
+				elog_err_set(&err, ELOG_E_INVAL, "topic '%s': %s", topics[i],
+					     elog_proto_error_text(t ? t->error : ELOG_PE_UNKNOWN_TOPIC));
+				md = NULL;
+			}
+		}
+		if (!md) {
+			elog_cli_error_err(&err, NULL);
+			free(topics);
+			return ELOG_EXIT_FAIL;
+		}
+	}
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "?");
 	host[sizeof(host) - 1] = 0;

@@ -54,7 +54,11 @@
 #define MEMBER_TEXT_MAX 255        /* instance id, client id */
 #define GROUP_MEMBERS_MAX 500
 #define MEMBER_TOPICS_MAX 100      /* a member's subscription */
-#define MEMBER_OWNED_MAX 10000     /* partitions a heartbeat reports */
+#define MEMBER_OWNED_MAX ELOG_ASSIGN_PARTITIONS_MAX /* partitions a heartbeat reports, a
+						      target holds (the assignor's bound) */
+#define MEMBERS_MAX 10000          /* in all groups this broker coordinates */
+#define UNHEARD_HEARTBEAT_MS 100   /* the interval while a loaded member is unheard */
+#define RECORD_RETRY_MS 1000       /* a group record that failed is tried again after */
 #define GROUP_NAMES_MAX 4000       /* topic names a group's state holds */
 #define SESSION_MIN_MS 1000
 #define SESSION_MAX_MS 300000
@@ -69,7 +73,10 @@ struct member {
 	char *client;                   /* what the client calls itself, for messages */
 	int32_t epoch;                  /* of its target */
 	int32_t told;                   /* the epoch it was last answered */
-	int loaded;                     /* from a record, not heard from since */
+	int loaded;                     /* from a record, not told since: any epoch up to
+					   its target's is its own */
+	int unheard;                    /* from a record, no heartbeat since: what it owns is
+					   unknown, so nobody is given anything meanwhile */
 	int left;                       /* a static member away (epoch -2) */
 	uint32_t session_ms;
 	int64_t deadline_ms;            /* loop clock */
@@ -77,6 +84,7 @@ struct member {
 	uint32_t topic_count;
 	struct elog_assign_ref *target, *owned, *given;
 	uint32_t target_count, owned_count, given_count;
+	uint32_t waiting;               /* of its target, partitions others still own */
 };
 
 struct group_state {
@@ -88,6 +96,8 @@ struct group_state {
 	int32_t epoch;                  /* the group epoch */
 	int32_t durable;                /* the newest epoch read back from the log */
 	int32_t written;                /* the newest epoch appended */
+	int64_t retry_ms;               /* a failed record write or recompute: not again before */
+	int dirty;                      /* targets to compute again (the last try failed) */
 	enum elog_assign_strategy strategy;
 	char **names;                   /* interned topic names */
 	uint32_t *counts;               /* their partition counts at the last computation */
@@ -384,6 +394,7 @@ static struct group_state *record_decode(const uint8_t *v, size_t len, int64_t n
 		m->epoch = m->told = (int32_t)rd_n(&r, 4);
 		m->session_ms = rd_n(&r, 4);
 		m->loaded = 1;
+		m->unheard = 1;
 		m->deadline_ms = now + m->session_ms;
 		n = rd_n(&r, 2);
 		if (n && !(m->topics = calloc(n, sizeof(*m->topics))))
@@ -442,6 +453,8 @@ static int record_write(struct elog_broker *b, struct group_state *g)
 
 	if (!t)
 		return -1;
+	if (elog_loop_now_ms(&b->loop) < g->retry_ms)
+		return -1;
 	elog_buf_init(&value, 64u << 20);
 	memset(&part, 0, sizeof(part));
 	if (record_encode(g, &value, &err) < 0)
@@ -471,6 +484,7 @@ static int record_write(struct elog_broker *b, struct group_state *g)
 	return 0;
 failed:
 	elog_buf_release(&value);
+	g->retry_ms = elog_loop_now_ms(&b->loop) + RECORD_RETRY_MS;
 	elog_broker_logf(b, ELOG_LOG_WARN, "group record not written",
 			 "group=%s epoch=%" PRId32 " error=%s",
 			 elog_logfmt_value(v, sizeof(v), g->name), g->epoch,
@@ -593,22 +607,29 @@ static int strategy_of(const char *name, size_t len, enum elog_assign_strategy *
  */
 static int recompute(struct elog_broker *b, struct group_state *g, struct elog_err *err)
 {
+	const struct elog_topic *gt = elog_store_find(b->store, ELOG_GROUPS_TOPIC,
+						      strlen(ELOG_GROUPS_TOPIC));
 	struct elog_assign_topic *topics = NULL;
 	struct elog_assign_member *members = NULL;
+	struct elog_assign_ref **next = NULL;
+	uint32_t *counts = NULL;
 	struct elog_assign_result res;
 	uint32_t tc = 0;
+	size_t size;
 	int rc = -1;
 
 	elog_assign_result_init(&res);
-	if ((g->name_count && !(topics = calloc(g->name_count, sizeof(*topics)))) ||
-	    (g->member_count && !(members = calloc(g->member_count, sizeof(*members))))) {
+	if ((g->name_count && (!(topics = calloc(g->name_count, sizeof(*topics))) ||
+			       !(counts = calloc(g->name_count, sizeof(*counts))))) ||
+	    (g->member_count && (!(members = calloc(g->member_count, sizeof(*members))) ||
+				 !(next = calloc(g->member_count, sizeof(*next)))))) {
 		elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < g->name_count; i++) {
 		const struct elog_topic *t = elog_store_find(b->store, g->names[i],
 							     strlen(g->names[i]));
-		g->counts[i] = t ? t->partition_count : UINT32_MAX;
+		counts[i] = t ? t->partition_count : UINT32_MAX;
 		if (t && !elog_store_internal_name(t->name, strlen(t->name)))
 			topics[tc++] = (struct elog_assign_topic){g->names[i], t->partition_count};
 	}
@@ -623,34 +644,57 @@ static int recompute(struct elog_broker *b, struct group_state *g, struct elog_e
 		if (elog_assign_compute(&ag, g->strategy, &res, err) < 0)
 			goto out;
 	}
-	g->epoch++;
+	/* The new targets aside, and the record they make measured, before
+	 * anything changes: a change the record cannot hold is refused whole. */
+	size = record_size(g);
 	for (uint32_t i = 0; i < g->member_count; i++) {
-		struct member *m = &g->members[i];
 		const struct elog_assign_set *set = &res.members[i];
-		struct elog_assign_ref *next = NULL;
-		int same = set->count == m->target_count;
-		if (set->count && !(next = malloc(set->count * sizeof(*next)))) {
+		const struct member *m = &g->members[i];
+		if (set->count && !(next[i] = malloc(set->count * sizeof(**next)))) {
 			elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 			goto out;
 		}
+		for (uint32_t k = 0; k < m->target_count; k++)
+			size -= 2 + strlen(m->target[k].topic) + 4;
 		for (uint32_t k = 0; k < set->count; k++) {
-			next[k].topic = topics[set->tp[k].topic].name;
-			next[k].partition = set->tp[k].partition;
-			if (same && !refs_has(m->target, m->target_count, next[k].topic,
-					      strlen(next[k].topic), next[k].partition))
-				same = 0;
+			next[i][k].topic = topics[set->tp[k].topic].name;
+			next[i][k].partition = set->tp[k].partition;
+			size += 2 + strlen(next[i][k].topic) + 4;
 		}
+	}
+	if (gt && size + 3 + g->len + 256 > gt->config.record_bytes_max) {
+		elog_err_set(err, ELOG_E_LIMIT, "the group's record would take %zu bytes, more than "
+			     "%s holds (%u): fewer members, topics or partitions", size,
+			     ELOG_GROUPS_TOPIC, gt->config.record_bytes_max);
+		goto out;
+	}
+	g->epoch++;
+	memcpy(g->counts, counts, g->name_count * sizeof(*counts));
+	for (uint32_t i = 0; i < g->member_count; i++) {
+		struct member *m = &g->members[i];
+		const struct elog_assign_set *set = &res.members[i];
+		int same = set->count == m->target_count;
+		for (uint32_t k = 0; k < set->count && same; k++)
+			same = refs_has(m->target, m->target_count, next[i][k].topic,
+					strlen(next[i][k].topic), next[i][k].partition);
 		free(m->target);
-		m->target = next;
+		m->target = next[i];
+		next[i] = NULL;
 		m->target_count = set->count;
 		if (!same || m->epoch == 0)
 			m->epoch = g->epoch;
 	}
+	g->retry_ms = 0;
+	g->dirty = 0;
 	record_write(b, g);
 	rc = 0;
 out:
+	for (uint32_t i = 0; next && i < g->member_count; i++)
+		free(next[i]);
+	free(next);
 	elog_assign_result_release(&res);
 	free(topics);
+	free(counts);
 	free(members);
 	return rc;
 }
@@ -701,11 +745,17 @@ void elog_member_on_timer(struct elog_loop *loop, void *ctx)
 		}
 		if (!changed && g->member_count && counts_moved(b, g))
 			changed = 1;
-		if (changed && recompute(b, g, &err) < 0)
+		changed |= g->dirty;
+		if (changed && now < g->retry_ms) {
+			g->dirty = 1;   /* failed a moment ago: later */
+		} else if (changed && recompute(b, g, &err) < 0) {
+			g->dirty = 1;
+			g->retry_ms = now + RECORD_RETRY_MS;
 			elog_broker_logf(b, ELOG_LOG_WARN, "group not reassigned", "group=%s error=%s",
 					 elog_logfmt_value(v, sizeof(v), g->name), err.msg);
-		else if (!changed && g->written < g->epoch)
+		} else if (!changed && g->written < g->epoch) {
 			record_write(b, g);
+		}
 		/* Nothing left to watch: forgotten (its record stays). */
 		if (g->member_count == 0 && g->durable >= g->epoch)
 			state_unlink(gs, g);
@@ -825,6 +875,9 @@ static int heartbeat_parse(struct elog_wire_r *r, struct heartbeat *h)
 	return elog_wire_r_end(r, NULL);
 }
 
+static int text_ok(const char *s, size_t len);
+static int names_check(const struct heartbeat *h, char *msg, size_t cap);
+
 static int heartbeat_check(const struct heartbeat *h, char *msg, size_t cap)
 {
 	enum elog_assign_strategy s;
@@ -836,6 +889,13 @@ static int heartbeat_check(const struct heartbeat *h, char *msg, size_t cap)
 			 MEMBER_ID_MAX, MEMBER_TEXT_MAX);
 		return -1;
 	}
+	if (!text_ok(h->member, h->mlen) || !text_ok(h->instance, h->ilen) ||
+	    !text_ok(h->client, h->clen)) {
+		snprintf(msg, cap, "member, instance and client ids have no control bytes");
+		return -1;
+	}
+	if (names_check(h, msg, cap) < 0)
+		return -1;
 	if (h->epoch < -2 || (h->mlen == 0 && h->epoch != 0)) {
 		snprintf(msg, cap, "member epoch %" PRId32 ": a join is member \"\" epoch 0, a leave "
 			 "epoch -1 (-2 a static member's)", h->epoch);
@@ -890,7 +950,15 @@ static int subscription_set(struct group_state *g, struct member *m, const struc
 	return differs;
 }
 
-static int owned_set(struct group_state *g, struct member *m, const struct heartbeat *h)
+/*
+ * What m reports owning, kept only where it may own it: a partition that
+ * exists and that it was given (its last answer) or owned already (its
+ * last report); the first report of a member loaded from a record is
+ * believed (it may be reading anything its older targets had). So a member
+ * cannot claim, and then commit or hold, what it was never given.
+ */
+static int owned_set(struct elog_broker *b, struct group_state *g, struct member *m,
+		     const struct heartbeat *h)
 {
 	struct elog_wire_r r = h->owned;
 	struct elog_assign_ref *owned = NULL;
@@ -900,20 +968,101 @@ static int owned_set(struct group_state *g, struct member *m, const struct heart
 		return -1;
 	for (uint32_t i = 0; i < topics; i++) {
 		const char *s, *name;
+		const struct elog_topic *t;
 		size_t len;
 		uint32_t n;
 		elog_wire_get_string(&r, &s, &len);
 		n = elog_wire_get_count(&r, 4);
+		t = elog_store_find(b->store, s, len);
+		if (!t || n == 0) {
+			for (uint32_t k = 0; k < n; k++)
+				elog_wire_get_u32(&r);
+			continue;
+		}
 		if (!(name = intern(g, s, len))) {
 			free(owned);
 			return -1;
 		}
-		for (uint32_t k = 0; k < n; k++)
-			owned[at++] = (struct elog_assign_ref){name, elog_wire_get_u32(&r)};
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t p = elog_wire_get_u32(&r);
+			if (p >= t->partition_count || refs_has(owned, at, name, len, p))
+				continue;
+			if (!m->unheard && !refs_has(m->given, m->given_count, name, len, p) &&
+			    !refs_has(m->owned, m->owned_count, name, len, p))
+				continue;
+			owned[at++] = (struct elog_assign_ref){name, p};
+		}
 	}
 	free(m->owned);
 	m->owned = owned;
 	m->owned_count = at;
+	m->unheard = 0;
+	return 0;
+}
+
+/* A member loaded from a record has not said yet what it owns. */
+static int group_unheard(const struct group_state *g)
+{
+	for (uint32_t i = 0; i < g->member_count; i++)
+		if (g->members[i].unheard)
+			return 1;
+	return 0;
+}
+
+/* Members of every group held here. */
+static uint32_t members_total(const struct elog_groups *gs)
+{
+	uint32_t n = 0;
+
+	for (const struct group_state *g = gs->states; g; g = g->next)
+		n += g->member_count;
+	return n;
+}
+
+/* 1 when every byte of s[0..len) is printable (no control byte). */
+static int text_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The topic names of the subscription and of the owned list are names. */
+static int names_check(const struct heartbeat *h, char *msg, size_t cap)
+{
+	struct elog_wire_r r = h->topics;
+	struct elog_err err;
+	uint32_t n = elog_wire_get_count(&r, 2);
+
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s;
+		size_t len;
+		elog_wire_get_string(&r, &s, &len);
+		if (elog_topic_name_check(s, len, 1, &err) < 0) {
+			snprintf(msg, cap, "subscription: %.400s", err.msg);
+			return -1;
+		}
+	}
+	r = h->owned;
+	n = elog_wire_get_count(&r, 2 + 4);
+	if (n > MEMBER_TOPICS_MAX * 10) {
+		snprintf(msg, cap, "%u topics in the owned list; at most %d", n, MEMBER_TOPICS_MAX * 10);
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s;
+		size_t len;
+		uint32_t np;
+		elog_wire_get_string(&r, &s, &len);
+		if (elog_topic_name_check(s, len, 1, &err) < 0) {
+			snprintf(msg, cap, "owned: %.400s", err.msg);
+			return -1;
+		}
+		np = elog_wire_get_count(&r, 4);
+		for (uint32_t k = 0; k < np; k++)
+			elog_wire_get_u32(&r);
+	}
 	return 0;
 }
 
@@ -991,6 +1140,7 @@ static int hand_over(struct elog_broker *b, struct group_state *g, struct member
 		m->given_count = hm->now.count;
 		m->told = m->epoch;
 		m->loaded = 0;
+		m->waiting = hm->waiting;
 		rc = hm->untouched;
 	}
 out:
@@ -1044,7 +1194,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 	int64_t now = elog_loop_now_ms(&b->loop);
 	uint32_t index, interval = HEARTBEAT_MS;
 	int16_t code;
-	int changed = 0, nomem, answer = 0, settled;
+	int changed = 0, nomem, answer = 0, settled, joined = 0;
 	enum elog_assign_strategy strategy;
 
 	if (heartbeat_parse(r, &h) < 0)
@@ -1077,6 +1227,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 				 * until its session ends. */
 				m->left = 1;
 				m->owned_count = 0;
+				m->unheard = 0;
 			} else {
 				elog_broker_logf(b, ELOG_LOG_INFO, "group member left",
 						 "group=%s member=%s",
@@ -1104,6 +1255,13 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, msg);
 			return;
 		}
+		if (!same && members_total(b->groups) >= MEMBERS_MAX) {
+			snprintf(msg, sizeof(msg), "the broker coordinates its limit of %d members",
+				 MEMBERS_MAX);
+			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, msg);
+			return;
+		}
+		joined = !same;
 		if (g->member_count == 0 || (same && g->member_count == 1))
 			g->strategy = strategy;
 		else if (h.alen && strategy != g->strategy) {
@@ -1139,7 +1297,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 	}
 	if (m && !m->left) {
 		int sub = subscription_set(g, m, &h);
-		if (sub < 0 || owned_set(g, m, &h) < 0) {
+		if (sub < 0 || owned_set(b, g, m, &h) < 0) {
 			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT,
 						"out of memory, or too many topic names in the group");
 			return;
@@ -1149,19 +1307,28 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 		m->deadline_ms = now + h.session_ms;
 		answer = 1;
 	}
-	if (changed || counts_moved(b, g)) {
-		if (recompute(b, g, &err) < 0) {
-			elog_broker_reply_error(c, rq, err.code == ELOG_E_NOMEM ? ELOG_PE_RESOURCE_LIMIT
-									       : ELOG_PE_INVALID_REQUEST,
+	if ((changed || counts_moved(b, g)) && recompute(b, g, &err) < 0) {
+		/* A join the group cannot take is undone and refused, not left to
+		 * wedge it; another change is tried again by the timer (backing
+		 * off), the members keeping their targets meanwhile. */
+		if (joined) {
+			member_remove(g, m);
+			elog_broker_reply_error(c, rq, err.code == ELOG_E_INVAL ? ELOG_PE_INVALID_REQUEST
+									       : ELOG_PE_RESOURCE_LIMIT,
 						err.msg);
 			return;
 		}
-	} else if (g->written < g->epoch) {
+		g->dirty = 1;
+		g->retry_ms = now + RECORD_RETRY_MS;
+		elog_broker_logf(b, ELOG_LOG_WARN, "group not reassigned", "group=%s error=%s",
+				 elog_logfmt_value(v, sizeof(v), g->name), err.msg);
+	} else if (!changed && g->written < g->epoch) {
 		record_write(b, g);
 	}
-	/* Nothing new is told before the record saying it is committed. */
+	/* Nothing new is told before the record saying it is committed, nor
+	 * while a member a new coordinator loaded has not said what it owns. */
 	settled = 0;
-	if (answer && g->durable >= g->epoch) {
+	if (answer && g->durable >= g->epoch && !group_unheard(g)) {
 		if ((settled = hand_over(b, g, m, &err)) < 0) {
 			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, err.msg);
 			return;
@@ -1180,10 +1347,10 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 		elog_broker_finish(c, &w);
 		return;
 	}
-	if (g->durable < g->epoch) {
+	if (g->durable < g->epoch || group_unheard(g)) {
 		elog_wire_put_cstring(&w, m->id);
 		elog_wire_put_i32(&w, m->told);
-		elog_wire_put_u32(&w, HEARTBEAT_SOON_MS);
+		elog_wire_put_u32(&w, g->durable < g->epoch ? HEARTBEAT_SOON_MS : UNHEARD_HEARTBEAT_MS);
 		elog_wire_put_u8(&w, 0);
 		elog_broker_finish(c, &w);
 		return;
@@ -1193,6 +1360,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 	elog_wire_put_u32(&w, interval);
 	elog_wire_put_u8(&w, 1);
 	put_refs(&w, m->given, m->given_count);
+	elog_wire_put_u32(&w, m->waiting);
 	elog_broker_finish(c, &w);
 }
 

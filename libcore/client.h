@@ -495,6 +495,7 @@ struct elog_group_heartbeat {
 	int assigned;
 	struct elog_group_tp *assignment;
 	size_t assignment_count;
+	uint32_t waiting;              /* assigned: partitions of its target others still own */
 };
 int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
 				struct elog_err *err);

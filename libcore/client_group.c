@@ -629,6 +629,7 @@ int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbe
 				n++;
 			}
 		}
+		hb->waiting = elog_wire_get_u32(&r);
 	}
 	if (elog_wire_r_end(&r, err) < 0 || id_len >= sizeof(hb->member_id)) {
 		elog_group_tps_release(tps, n);

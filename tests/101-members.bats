@@ -297,7 +297,7 @@ no_overlap() {
 # request (docs/protocol.md) owning nothing, in hex, for elog-probe raw.
 hb_frame() {
 	local body s
-	str() { printf '%s%s' "$(elog_le 2 ${#1})" "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')"; }
+	str() { printf '%s%s' "$(elog_le 2 ${#1})" "$(printf '%s' "$1" | od -v -An -tx1 | tr -d ' \n')"; }
 	body=$(str "$1")$(str "$2")$(str "")$(str "probe")$(elog_le 4 "$3")$(elog_le 4 "$4")$(str "$5")
 	shift 5
 	body+=$(elog_le 4 $#)
@@ -381,4 +381,136 @@ hb_frame() {
 	member m2 g -e
 	elog_wait_until 20 elog_exited "$(elog_pid m2)" || fail "$(cat m2.err)"
 	[ "$(wc -l <m2.out)" -eq 10 ]
+}
+
+# hb ARGS... — one GROUP_HEARTBEAT through elog-probe (session 5 s); the
+# answer's fields into HB_MEMBER, HB_EPOCH, HB_OWNS ("" when not assigned)
+# and the line into HB.
+hb() {
+	HB=$(elog-probe -b "$ELOG_BROKERS" -T 5000 heartbeat "$@")
+	HB_MEMBER=$(sed -n 's/.*member=\([^ ]*\) .*/\1/p' <<<"$HB")
+	HB_EPOCH=$(sed -n 's/.* epoch=\([-0-9]*\) .*/\1/p' <<<"$HB")
+	HB_OWNS=$(sed -n 's/.* owns=\([^ ]*\) .*/\1/p' <<<"$HB")
+}
+
+# as NAME [OWNED] — a heartbeat of member NAME of group g (topic t), joining
+# first when it has no id; reports OWNED ("t:0,1") and keeps the epoch the
+# answer gives.
+declare -gA ID=() EP=()
+as() {
+	local name=$1 owned=${2:-}
+	if [ -z "${ID[$name]:-}" ]; then
+		hb g t
+		ID[$name]=$HB_MEMBER
+		EP[$name]=0
+		[ -n "$HB_MEMBER" ] || fail "$name did not join: $HB"
+		return 0
+	fi
+	hb --member "${ID[$name]}" -E "${EP[$name]}" ${owned:+-M "$owned"} g t
+	[ -z "$HB_EPOCH" ] || EP[$name]=$HB_EPOCH
+}
+
+# as_until WANT NAME [OWNED] — heartbeat until NAME is given WANT (bounded).
+as_until() {
+	local want=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		as "$@"
+		[[ $HB == *" assigned=1 owns=$want waiting="* ]] && return 0
+		sleep 0.05
+	done
+	fail "$1 never given '$want': $HB"
+}
+
+@test "at least once: nothing is committed that was not written out (the reader went away)" {
+	start_one
+	elog-topic create -p 1 t
+	seq 1 300000 | elog-produce t
+	elog-consume -g g t 2>/dev/null | (head -c 100 >/dev/null; sleep 1) || true
+	committed=$(elog-lag -g g 2>/dev/null | cut -f4)
+	echo "committed: ${committed:-nothing}"
+	# The pipe took 64 KiB at most: 12,000 lines of "NNNNN\n".
+	[ -z "$committed" ] || [ "$committed" -le 12000 ]
+}
+
+@test "a member's claims are checked: it cannot own or commit what it was never given" {
+	start_one
+	elog-topic create -p 1 t
+	elog-topic create -p 1 u
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	as x
+	as_until "t:0" x
+	# It says it owns u:0 (never given) and t:7 (no such partition).
+	as x 't:0,7;u:0'
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "${ID[x]}" -E "${EP[x]}" commit g t:0=1 u:0=1
+	assert_line --index 0 "topic=t partition=0 error=NONE"
+	assert_line --index 1 --partial "topic=u partition=0 error=FENCED_MEMBER_EPOCH"
+	run -0 elog-lag -g g --members
+	assert_output --regexp "	t:0\$"
+}
+
+@test "a join the group cannot take is refused and undone; the group goes on" {
+	start_one
+	elog-topic create -p 2 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 0 5000 "" "$(printf 'x%.0s' {1..250})")"
+	assert_line --index 0 --partial 'error=INVALID_REQUEST message="subscription: '
+	as x
+	as_until "t:0,1" x 't:0,1'
+	[ "$(elog-lag -g g --members | wc -l)" -eq 1 ]
+}
+
+@test "a new coordinator gives nothing away until the members it loaded say what they own" {
+	local port i
+	port=$(elog-freeport 1)
+	export ELOG_BROKERS=127.0.0.1:$port
+	elog_spawn b elog-serve -d "$ELOG_TMP/data" -l "$ELOG_BROKERS"
+	elog_broker_wait b
+	elog-topic create -p 2 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	as x
+	as_until "t:0,1" x 't:0,1'
+	as x 't:0,1'
+	# Y joins: the targets become one partition each; Y waits for X.
+	as y
+	as_until "" y
+	[[ $HB == *" waiting=1"* ]] || fail "$HB"
+	# The broker restarts before X heard that it must give one up.
+	elog_stop b KILL
+	elog_spawn b2 elog-serve -d "$ELOG_TMP/data" -l "$ELOG_BROKERS"
+	elog_broker_wait b2
+	for ((i = 0; i < 100; i++)); do
+		as y
+		[[ $HB == member=* ]] && break
+		sleep 0.05
+	done
+	# X has not spoken: Y is given nothing (X may still read both).
+	[[ $HB == *" assigned=0"* ]] || fail "$HB"
+	# X says it owns both: it is told to keep one; Y still waits.
+	as x 't:0,1'
+	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
+	kept=${HB_OWNS#t:}
+	as y
+	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
+	# X gave the other up: now Y gets it.
+	as x "t:$kept"
+	as_until "t:$((1 - kept))" y
+}
+
+@test "-e: a member given nothing ends at once; a topic that does not exist is an error" {
+	start_one
+	elog-topic create -p 1 t
+	seq 1 1000 | elog-produce t
+	member m1 g -e
+	member m2 g -e
+	elog_wait_until 20 eval 'elog_exited "$(elog_pid m1)" && elog_exited "$(elog_pid m2)"' ||
+		fail "$(cat m*.err)"
+	elog_stop m1
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	elog_stop m2
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	run -0 sh -c 'cat m1.out m2.out | sort -n'
+	assert_output "$(seq 1 1000)"
+	run -1 timeout 20 elog-consume -g g -e nosuch
+	assert_output "elog-consume: topic 'nosuch': no such topic"
 }

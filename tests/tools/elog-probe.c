@@ -33,6 +33,9 @@
  *   offsets TOPIC [-P part] -t TS       error=E offset=O
  *   coordinator GROUP          error=NONE partition=P broker=ID host=H port=N
  *   commit GROUP TOPIC:PART=OFFSET[@HW]... [-T timeout_ms] [-M metadata] [--member ID -E EPOCH]
+ *   heartbeat GROUP [TOPIC...] [--member ID -E EPOCH] [-M T:P,P;T:P] [-T session_ms]
+ *                              one GROUP_HEARTBEAT: member=, epoch=, interval=,
+ *                              assigned=0|1 [owns= waiting=]
  *                              a standalone OFFSET_COMMIT; topic=T partition=P error=E
  *   committed GROUP [TOPIC[:P,P...]]...   OFFSET_FETCH (no topic: all the group's);
  *                              topic=T partition=P error=E offset=O high_watermark=H
@@ -631,6 +634,73 @@ static int cmd_committed(struct probe *pr, int argc, char **argv)
 			}
 			printf("\n");
 		}
+	}
+	return check_end(&r);
+}
+
+/* heartbeat GROUP [TOPIC...] (--member ID -E EPOCH, -M OWNED as T:P,P;T:P,
+ * -T session ms): one GROUP_HEARTBEAT; prints member=ID epoch=N
+ * interval=MS assigned=0|1 [owns=T:P,P... waiting=N]. */
+static int cmd_heartbeat(struct probe *pr, int argc, char **argv)
+{
+	struct elog_wire_w w;
+	struct elog_wire_r r;
+	const char *id, *owned = pr->metadata ? pr->metadata : "";
+	size_t id_len;
+	uint32_t topics = 0;
+	int code;
+
+	if (argc < 1)
+		return elog_cli_error("heartbeat: expected a group"), 2;
+	begin(pr, &w, ELOG_API_GROUP_HEARTBEAT);
+	elog_wire_put_cstring(&w, argv[0]);
+	elog_wire_put_cstring(&w, pr->member ? pr->member : "");
+	elog_wire_put_cstring(&w, "");
+	elog_wire_put_cstring(&w, "elog-probe");
+	elog_wire_put_i32(&w, pr->member ? pr->epoch : 0);
+	elog_wire_put_u32(&w, pr->timeout_ms);
+	elog_wire_put_cstring(&w, "");
+	elog_wire_put_u32(&w, (uint32_t)(argc - 1));
+	for (int i = 1; i < argc; i++)
+		elog_wire_put_cstring(&w, argv[i]);
+	/* -M "t:0,1;u:2": topics separated by ';'. */
+	for (const char *p = owned; *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : p + strlen(p))
+		topics++;
+	elog_wire_put_u32(&w, topics);
+	for (const char *p = owned; *p;) {
+		const char *stop = strchr(p, ';'), *colon = strchr(p, ':');
+		size_t len = stop ? (size_t)(stop - p) : strlen(p);
+		uint32_t n = 0;
+		if (!colon || colon > p + len)
+			return elog_cli_error("heartbeat: -M: expected T:P,P;..."), 2;
+		elog_wire_put_string(&w, p, (size_t)(colon - p));
+		for (const char *q = colon; q && q < p + len; q = strchr(q + 1, ','))
+			n++;
+		elog_wire_put_u32(&w, n);
+		for (const char *q = colon; q && q < p + len; q = strchr(q + 1, ','))
+			elog_wire_put_u32(&w, (uint32_t)strtoul(q + 1, NULL, 10));
+		p += len + (stop != NULL);
+	}
+	if (end(&w) < 0 || roundtrip(pr, &r, &code) < 0)
+		return 1;
+	if (code)
+		return 0;
+	elog_wire_get_string(&r, &id, &id_len);
+	printf("member=%.*s epoch=%" PRId32, (int)id_len, id, elog_wire_get_i32(&r));
+	printf(" interval=%u", elog_wire_get_u32(&r));
+	if (elog_wire_get_u8(&r)) {
+		printf(" assigned=1 owns=");
+		for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+			const char *name;
+			size_t nl;
+			elog_wire_get_string(&r, &name, &nl);
+			printf("%s%.*s:", i ? ";" : "", (int)nl, name);
+			for (uint32_t n = elog_wire_get_count(&r, 4), k = 0; k < n && !r.failed; k++)
+				printf("%s%u", k ? "," : "", elog_wire_get_u32(&r));
+		}
+		printf(" waiting=%u\n", elog_wire_get_u32(&r));
+	} else {
+		printf(" assigned=0\n");
 	}
 	return check_end(&r);
 }
@@ -1301,6 +1371,7 @@ static int run(struct probe *pr, const char *cmd, int argc, char **argv)
 	if (strcmp(cmd, "coordinator") == 0) return cmd_coordinator(pr, argc, argv);
 	if (strcmp(cmd, "commit") == 0) return cmd_commit(pr, argc, argv);
 	if (strcmp(cmd, "committed") == 0) return cmd_committed(pr, argc, argv);
+	if (strcmp(cmd, "heartbeat") == 0) return cmd_heartbeat(pr, argc, argv);
 	if (strcmp(cmd, "raw") == 0) return cmd_raw(pr, argc, argv);
 	if (strcmp(cmd, "garbage") == 0) return cmd_garbage(pr, n);
 	if (strcmp(cmd, "oversize") == 0) return cmd_oversize(pr);
