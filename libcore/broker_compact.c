@@ -107,9 +107,10 @@ static void finish(struct elog_broker *b, struct elog_partlog_compact_job *job, 
 		elog_broker_logf(b, ELOG_LOG_INFO, "partition compacted",
 				 "topic=%s partition=%u segments=%u bytes_before=%" PRIu64
 				 " bytes_after=%" PRIu64 " records_removed=%" PRIu64
-				 " end_offset=%" PRId64 " full=%d",
+				 " end_offset=%" PRId64 " full=%d ms=%" PRId64,
 				 v, b->compact_partition, st->segments, st->bytes_before,
-				 st->bytes_after, st->records_removed, st->end_offset, st->full);
+				 st->bytes_after, st->records_removed, st->end_offset, st->full,
+				 elog_loop_now_ms(&b->loop) - b->compact_started_ms);
 }
 
 /* ---------------------------------------------------------------- starting */
@@ -150,6 +151,7 @@ static int start_one(struct elog_broker *b, struct elog_topic *t, struct elog_pa
 	}
 	snprintf(b->compact_topic, sizeof(b->compact_topic), "%s", t->name);
 	b->compact_partition = p->id;
+	b->compact_started_ms = elog_loop_now_ms(&b->loop);
 	return 1;
 }
 

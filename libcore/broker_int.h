@@ -217,6 +217,7 @@ struct elog_broker {
 	struct elog_timer compaction_timer;
 	char compact_topic[ELOG_TOPIC_NAME_MAX + 1];
 	uint32_t compact_partition;
+	int64_t compact_started_ms;       /* the running job's submission (loop clock) */
 	uint64_t compact_cursor;      /* round robin over the partitions */
 };
 
