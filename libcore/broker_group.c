@@ -607,6 +607,48 @@ static void commit_part_error(struct wait_part *part, int code, const char *fmt,
 	va_end(ap);
 }
 
+/*
+ * The batch in the groups' builder appended to gp as a produce with
+ * acks=all, and w answered once it is committed and read (now, or parked
+ * until then or timeout_ms): OFFSET_COMMIT's and DELETE_GROUP's last step.
+ * An empty builder, or an append part already refused, is answered at once.
+ */
+static void append_and_wait(struct elog_broker *b, struct elog_waiter *w,
+			    struct wait_part *append, struct elog_partition *gp,
+			    uint32_t timeout_ms)
+{
+	struct elog_groups *gs = b->groups;
+	const uint8_t *batch;
+	struct elog_err err;
+	size_t blen;
+
+	if (append->error || elog_batch_builder_count(&gs->builder) == 0) {
+		elog_broker_commit_answer(w);
+		return;
+	}
+	if (elog_batch_builder_finish(&gs->builder, &batch, &blen, &err) < 0) {
+		commit_part_error(append, ELOG_PE_UNKNOWN_SERVER_ERROR, "%s", err.msg);
+		elog_broker_commit_answer(w);
+		return;
+	}
+	/* The builder's buffer: the append assigns offsets in place. */
+	elog_broker_append_part(b, gp->topic, append, (uint8_t *)batch, blen);
+	if (elog_broker_commit_done(w)) {
+		elog_broker_commit_answer(w);
+		return;
+	}
+	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
+				     (timeout_ms < b->config.produce_timeout_max_ms
+					      ? (int64_t)timeout_ms
+					      : b->config.produce_timeout_max_ms),
+			     &err) < 0) {
+		commit_part_error(append, ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
+		elog_broker_commit_answer(w);
+		return;
+	}
+	elog_flusher_kick(&b->flusher);
+}
+
 void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_header *rq,
 			       struct elog_wire_r *r)
 {
@@ -620,8 +662,7 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 	struct elog_err err;
 	char msg[BROKER_MSG_MAX];
 	const char *group, *member;
-	size_t glen, mlen, blen;
-	const uint8_t *batch;
+	size_t glen, mlen;
 	uint32_t topics, parts, timeout_ms, at = 0, index = 0;
 	struct group_state *state = NULL;
 	int32_t epoch;
@@ -765,31 +806,7 @@ void elog_broker_offset_commit(struct elog_conn *c, const struct elog_frame_head
 		}
 	}
 	append->id = gp->id;
-	if (elog_batch_builder_count(&gs->builder) == 0) {
-		elog_broker_commit_answer(w);
-		return;
-	}
-	if (elog_batch_builder_finish(&gs->builder, &batch, &blen, &err) < 0) {
-		commit_part_error(append, ELOG_PE_UNKNOWN_SERVER_ERROR, "%s", err.msg);
-		elog_broker_commit_answer(w);
-		return;
-	}
-	/* The builder's buffer: the append assigns offsets in place. */
-	elog_broker_append_part(b, gp->topic, append, (uint8_t *)batch, blen);
-	if (elog_broker_commit_done(w)) {
-		elog_broker_commit_answer(w);
-		return;
-	}
-	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
-				     (timeout_ms < b->config.produce_timeout_max_ms
-					      ? (int64_t)timeout_ms
-					      : b->config.produce_timeout_max_ms),
-			     &err) < 0) {
-		commit_part_error(append, ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
-		elog_broker_commit_answer(w);
-		return;
-	}
-	elog_flusher_kick(&b->flusher);
+	append_and_wait(b, w, append, gp, timeout_ms);
 }
 
 /* Committed (as an acks=all produce) and read into the table. */
@@ -1125,8 +1142,7 @@ void elog_broker_delete_group(struct elog_conn *c, const struct elog_frame_heade
 	struct elog_err err;
 	char msg[BROKER_MSG_MAX];
 	const char *group;
-	const uint8_t *batch;
-	size_t glen, n = 0, blen;
+	size_t glen, n = 0;
 	uint32_t timeout_ms, index = 0, deleted = 0;
 	int16_t code;
 	uint8_t key[3 + GROUP_NAME_MAX];
@@ -1188,30 +1204,7 @@ void elog_broker_delete_group(struct elog_conn *c, const struct elog_frame_heade
 	}
 	free(all);
 	w->max_bytes = deleted;
-	if (append->error || elog_batch_builder_count(&gs->builder) == 0) {
-		elog_broker_commit_answer(w);   /* refused, or nothing to delete */
-		return;
-	}
-	if (elog_batch_builder_finish(&gs->builder, &batch, &blen, &err) < 0) {
-		commit_part_error(append, ELOG_PE_UNKNOWN_SERVER_ERROR, "%s", err.msg);
-		elog_broker_commit_answer(w);
-		return;
-	}
-	elog_broker_append_part(b, gp->topic, append, (uint8_t *)batch, blen);
-	if (elog_broker_commit_done(w)) {
-		elog_broker_commit_answer(w);
-		return;
-	}
-	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
-				     (timeout_ms < b->config.produce_timeout_max_ms
-					      ? (int64_t)timeout_ms
-					      : b->config.produce_timeout_max_ms),
-			     &err) < 0) {
-		commit_part_error(append, ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
-		elog_broker_commit_answer(w);
-		return;
-	}
-	elog_flusher_kick(&b->flusher);
+	append_and_wait(b, w, append, gp, timeout_ms);
 }
 
 /* ---------------------------------------------------------------- LIST_GROUPS */

@@ -711,6 +711,18 @@ static int counts_moved(struct elog_broker *b, const struct group_state *g)
 	return 0;
 }
 
+/* New targets could not be made: the old ones stand; tried again later. */
+static void reassign_failed(struct elog_broker *b, struct group_state *g, int64_t now,
+			    const struct elog_err *err)
+{
+	char v[ELOG_LOG_VALUE_MAX];
+
+	g->dirty = 1;
+	g->retry_ms = now + RECORD_RETRY_MS;
+	elog_broker_logf(b, ELOG_LOG_WARN, "group not reassigned", "group=%s error=%s",
+			 elog_logfmt_value(v, sizeof(v), g->name), err->msg);
+}
+
 void elog_member_on_timer(struct elog_loop *loop, void *ctx)
 {
 	struct elog_broker *b = ctx;
@@ -749,10 +761,7 @@ void elog_member_on_timer(struct elog_loop *loop, void *ctx)
 		if (changed && now < g->retry_ms) {
 			g->dirty = 1;   /* failed a moment ago: later */
 		} else if (changed && recompute(b, g, &err) < 0) {
-			g->dirty = 1;
-			g->retry_ms = now + RECORD_RETRY_MS;
-			elog_broker_logf(b, ELOG_LOG_WARN, "group not reassigned", "group=%s error=%s",
-					 elog_logfmt_value(v, sizeof(v), g->name), err.msg);
+			reassign_failed(b, g, now, &err);
 		} else if (!changed && g->written < g->epoch) {
 			record_write(b, g);
 		}
@@ -1318,10 +1327,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 						err.msg);
 			return;
 		}
-		g->dirty = 1;
-		g->retry_ms = now + RECORD_RETRY_MS;
-		elog_broker_logf(b, ELOG_LOG_WARN, "group not reassigned", "group=%s error=%s",
-				 elog_logfmt_value(v, sizeof(v), g->name), err.msg);
+		reassign_failed(b, g, now, &err);
 	} else if (!changed && g->written < g->epoch) {
 		record_write(b, g);
 	}
