@@ -139,31 +139,13 @@ struct consume {
 
 /*
  * SIGINT/SIGTERM. While following, a signal is the normal way to stop:
- * the loop sees stop_signals, writes out what it holds and exits 0. With -e
+ * the loop sees elog_cli_stops, writes out what it holds and exits 0. With -e
  * or -n a signal before the end or the count means the output is
  * incomplete, and the exit status says so (1). Before the loop starts
  * (connecting, resolving positions, which may wait on retries), nothing is
  * buffered, so the handler ends the process itself with that status.
  */
-static volatile sig_atomic_t stop_signals;
-static volatile sig_atomic_t setup_phase;
-static int bounded_run;          /* -e or -n: set before the handler is installed */
-static char interrupted_line[ELOG_ERR_MSG_MAX];
-static size_t interrupted_line_len;  /* computed up front: strlen is no signal-safe call */
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	if (stop_signals < 2)
-		stop_signals++;
-	if (setup_phase) {
-		if (bounded_run) {
-			ssize_t n = write(STDERR_FILENO, interrupted_line, interrupted_line_len);
-			(void)n;
-		}
-		_exit(bounded_run ? ELOG_EXIT_FAIL : ELOG_EXIT_OK);
-	}
-}
+static int bounded_run;          /* -e or -n */
 
 /* ---------------------------------------------------------------- output */
 
@@ -189,7 +171,7 @@ static int flush_out(struct consume *c)
 		} else if (errno == EPIPE) {
 			c->stdout_closed = 1;
 		} else if (errno == EINTR) {
-			if (stop_signals >= 2)
+			if (elog_cli_stops >= 2)
 				break;
 		} else if (errno == EAGAIN) {
 			struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
@@ -295,14 +277,14 @@ static int consume_loop(struct consume *c, struct elog_fetcher *f)
 	struct elog_err err;
 	int timeout_ms = 0, rc, done = 0;
 
-	setup_phase = 0;
-	if (stop_signals)
+	elog_cli_setup = 0;
+	if (elog_cli_stops)
 		return bounded_run ? ELOG_EXIT_FAIL : ELOG_EXIT_OK;
-	while (!stop_signals && !c->stdout_closed && !count_reached(c)) {
+	while (!elog_cli_stops && !c->stdout_closed && !count_reached(c)) {
 		rc = elog_fetcher_next(f, &rec, timeout_ms, &err);
 		if (rc < 0) {
 			flush_out(c);
-			if (stop_signals)
+			if (elog_cli_stops)
 				break;   /* interrupted mid-wait: not a failure */
 			elog_cli_error_err(&err, NULL);
 			return ELOG_EXIT_FAIL;
@@ -333,7 +315,7 @@ static int consume_loop(struct consume *c, struct elog_fetcher *f)
 	}
 	if (flush_out(c) < 0)
 		return ELOG_EXIT_FAIL;
-	if (stop_signals && bounded_run && !done && !count_reached(c) && !c->stdout_closed) {
+	if (elog_cli_stops && bounded_run && !done && !count_reached(c) && !c->stdout_closed) {
 		elog_cli_error("interrupted before reaching the end");
 		return ELOG_EXIT_FAIL;
 	}
@@ -797,8 +779,8 @@ static int group_loop(struct consume *c, struct member *m)
 	int64_t wait = 0;
 	int rc;
 
-	setup_phase = 0;
-	while (!stop_signals && !c->stdout_closed && !count_reached(c)) {
+	elog_cli_setup = 0;
+	while (!elog_cli_stops && !c->stdout_closed && !count_reached(c)) {
 		if (c->idle || !m->count || ++tick % GROUP_CLOCK_EVERY == 0) {
 			int64_t now = elog_clock_ms();
 			/* Due, or silent longer than a session (stopped, or starved:
@@ -806,7 +788,7 @@ static int group_loop(struct consume *c, struct member *m)
 			if (now >= m->next_hb_ms || now - m->last_ok_ms >= c->session_timeout_ms) {
 				if (group_heartbeat(c, m, &err) < 0) {
 					flush_out(c);
-					if (stop_signals)
+					if (elog_cli_stops)
 						break;
 					elog_cli_error_err(&err, NULL);
 					return ELOG_EXIT_FAIL;
@@ -835,7 +817,7 @@ static int group_loop(struct consume *c, struct member *m)
 		rc = elog_fetcher_next(m->f, &rec, c->idle ? (int)wait : 0, &err);
 		if (rc < 0) {
 			flush_out(c);
-			if (stop_signals)
+			if (elog_cli_stops)
 				break;
 			elog_cli_error_err(&err, NULL);
 			return ELOG_EXIT_FAIL;
@@ -855,7 +837,7 @@ static int group_loop(struct consume *c, struct member *m)
 			if (elog_clock_ms() - m->last_ok_ms >= c->session_timeout_ms &&
 			    group_heartbeat(c, m, &err) < 0) {
 				flush_out(c);
-				if (stop_signals)
+				if (elog_cli_stops)
 					break;
 				elog_cli_error_err(&err, NULL);
 				return ELOG_EXIT_FAIL;
@@ -902,7 +884,7 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 		int64_t deadline = elog_clock_ms() + c->timeout_ms;
 		uint32_t attempt = 0;
 		while (!(md = elog_client_metadata(client, topics, c->selection_count, &err)) &&
-		       err.code == ELOG_E_IO && elog_clock_ms() < deadline && !stop_signals)
+		       err.code == ELOG_E_IO && elog_clock_ms() < deadline && !elog_cli_stops)
 			poll(NULL, 0, (int)elog_backoff_ms(attempt++, CONNECT_BACKOFF_MS,
 							   CONNECT_BACKOFF_MAX_MS, (uint32_t)rand()));
 		for (size_t i = 0; md && i < c->selection_count; i++) {
@@ -1146,20 +1128,6 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	return -1;
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: a blocked write or wait returns EINTR. */
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	static struct consume c;
@@ -1169,11 +1137,8 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(&c, argc, argv)) >= 0)
 		return rc;
 	bounded_run = c.exit_at_end || c.has_count;
-	snprintf(interrupted_line, sizeof(interrupted_line), "%.64s: interrupted before reaching the end\n",
-		 elog_cli_prog());
-	interrupted_line_len = strlen(interrupted_line);
-	setup_phase = 1;
-	install_signals();
+	elog_cli_stop_signals(bounded_run ? ELOG_EXIT_FAIL : ELOG_EXIT_OK,
+			      bounded_run ? "interrupted before reaching the end" : NULL);
 	elog_buf_init(&c.out, OUT_BYTES_MAX);
 	if (elog_buf_reserve(&c.out, OUT_FLUSH_BYTES + (64u << 10), NULL) < 0) {
 		elog_cli_error("cannot allocate the output buffer");

@@ -614,36 +614,8 @@ static int fetch_done(const struct replay *r)
  * producer flushed) and committed, and the exit status says the replay is
  * incomplete (1). A second signal stops waiting for acknowledgements.
  * Before the loop (connecting, resolving the range) nothing was sent: the
- * handler ends the process itself.
+ * handler ends the process itself (elog_cli_stop_signals).
  */
-static volatile sig_atomic_t stop_signals;
-static volatile sig_atomic_t setup_phase;
-static char interrupted_line[ELOG_ERR_MSG_MAX];
-static size_t interrupted_line_len;  /* computed up front: strlen is no signal-safe call */
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	if (stop_signals < 2)
-		stop_signals++;
-	if (setup_phase) {
-		ssize_t n = write(STDERR_FILENO, interrupted_line, interrupted_line_len);
-		(void)n;
-		_exit(ELOG_EXIT_FAIL);
-	}
-}
-
-/* SIGPIPE ignored (a closed stdout is EPIPE); SIGINT and SIGTERM caught,
- * without SA_RESTART so that a blocked write or wait returns EINTR. */
-static void install_signals(void)
-{
-	struct sigaction ignore = {.sa_handler = SIG_IGN}, stop = {.sa_handler = on_stop_signal};
-
-	sigemptyset(&stop.sa_mask);
-	sigaction(SIGPIPE, &ignore, NULL);
-	sigaction(SIGINT, &stop, NULL);
-	sigaction(SIGTERM, &stop, NULL);
-}
 
 /* ------------------------------------------------------------ the window */
 
@@ -749,7 +721,7 @@ static int flush_out(struct replay *r, struct elog_err *err)
 			r->stdout_closed = 1;
 		else if (errno != EINTR)
 			return elog_err_errno(err, ELOG_E_IO, errno, "cannot write to stdout");
-		else if (stop_signals >= 2)
+		else if (elog_cli_stops >= 2)
 			break;
 	}
 	elog_buf_reset(&r->out);
@@ -876,7 +848,7 @@ static int throttle(struct replay *r, struct elog_err *err)
 			r->tokens -= 1.0;
 			return 0;
 		}
-		if (stop_signals || r->failed)
+		if (elog_cli_stops || r->failed)
 			return 0;
 		wait = (1.0 - r->tokens) / rate + 1.0;
 		if (idle_wait(r, wait > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)wait, err) < 0 ||
@@ -895,13 +867,13 @@ static int replay_loop(struct replay *r, struct elog_err *err)
 	struct elog_fetched rec;
 	int wait = 0, rc;
 
-	setup_phase = 0;
-	while (!stop_signals && !r->failed && !r->stdout_closed && !fetch_done(r)) {
+	elog_cli_setup = 0;
+	while (!elog_cli_stops && !r->failed && !r->stdout_closed && !fetch_done(r)) {
 		if (maybe_commit(r, 0, err) < 0)
 			return -1;
 		rc = elog_fetcher_next(r->fetcher, &rec, wait, err);
 		if (rc < 0)
-			return stop_signals ? 0 : -1;   /* interrupted mid-wait: no failure */
+			return elog_cli_stops ? 0 : -1;   /* interrupted mid-wait: no failure */
 		if (rc == 0) {
 			if (fetch_done(r))
 				return 0;
@@ -920,7 +892,7 @@ static int replay_loop(struct replay *r, struct elog_err *err)
 			continue;
 		if (throttle(r, err) < 0)
 			return -1;
-		if (stop_signals || r->failed) {
+		if (elog_cli_stops || r->failed) {
 			r->dropped = 1;   /* not handed on: the position is before it */
 			break;
 		}
@@ -1161,13 +1133,13 @@ static int finish(struct replay *r, int loop_rc, struct elog_err *err)
 				elog_cli_error_err(&e, NULL);
 			return ELOG_EXIT_FAIL;
 		}
-		if (rc == ELOG_EXIT_OK && stop_signals && !complete && !r->stdout_closed) {
+		if (rc == ELOG_EXIT_OK && elog_cli_stops && !complete && !r->stdout_closed) {
 			elog_cli_error("interrupted before reaching the end");
 			rc = ELOG_EXIT_FAIL;
 		}
 		return rc;
 	}
-	if (stop_signals < 2 && elog_producer_flush(r->producer, (int)r->o->timeout_ms, &e) < 0) {
+	if (elog_cli_stops < 2 && elog_producer_flush(r->producer, (int)r->o->timeout_ms, &e) < 0) {
 		if (rc == ELOG_EXIT_OK)
 			elog_cli_error_err(&e, NULL);
 		rc = ELOG_EXIT_FAIL;
@@ -1258,11 +1230,7 @@ int main(int argc, char **argv)
 	if (o.group) {
 		rc = reset_offsets(&o, c);
 	} else {
-		snprintf(interrupted_line, sizeof(interrupted_line), "%.64s: interrupted before "
-			 "replaying anything\n", elog_cli_prog());
-		interrupted_line_len = strlen(interrupted_line);
-		setup_phase = 1;
-		install_signals();
+		elog_cli_stop_signals(ELOG_EXIT_FAIL, "interrupted before replaying anything");
 		rc = range_replay(&o, c);
 	}
 	elog_client_free(c);

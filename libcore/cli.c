@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -755,4 +756,48 @@ void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap)
 	snprintf(out, cap, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%03dZ", year, month, day,
 		 (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
 		 (int)(rem % 1000));
+}
+
+/* ---------------------------------------------------------------- stop signals */
+
+volatile sig_atomic_t elog_cli_stops;
+volatile sig_atomic_t elog_cli_setup;
+static int stop_setup_status;
+static char stop_line[ELOG_ERR_MSG_MAX];
+static size_t stop_line_len;     /* computed up front: strlen is no signal-safe call */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (elog_cli_stops < 2)
+		elog_cli_stops++;
+	if (elog_cli_setup) {
+		if (stop_line_len) {
+			ssize_t n = write(STDERR_FILENO, stop_line, stop_line_len);
+			(void)n;
+		}
+		_exit(stop_setup_status);
+	}
+}
+
+void elog_cli_stop_signals(int setup_status, const char *line)
+{
+	struct sigaction ignore, stop;
+
+	stop_setup_status = setup_status;
+	stop_line_len = 0;
+	if (line) {
+		snprintf(stop_line, sizeof(stop_line), "%.64s: %.400s\n", elog_cli_prog(), line);
+		stop_line_len = strlen(stop_line);
+	}
+	elog_cli_setup = 1;
+	memset(&ignore, 0, sizeof(ignore));
+	memset(&stop, 0, sizeof(stop));
+	ignore.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ignore, NULL);
+	/* No SA_RESTART: a blocked write or wait returns EINTR. */
+	stop.sa_handler = on_stop_signal;
+	sigemptyset(&stop.sa_mask);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 }

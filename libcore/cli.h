@@ -234,4 +234,18 @@ void elog_cli_format_size_human(uint64_t bytes, char *out, size_t cap);
 /* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap);
 
+/*
+ * SIGINT and SIGTERM for a tool with a main loop (SIGPIPE ignored: a closed
+ * stdout is EPIPE). elog_cli_stops counts them (at most 2: a second one
+ * gives up a blocked write); no SA_RESTART, so a blocked call returns EINTR.
+ * While elog_cli_setup is 1 (from the install until the tool clears it,
+ * when its loop starts and has something to finish) a signal ends the
+ * process at once with setup_status, after "prog: line" on stderr when line
+ * is not NULL.
+ */
+#include <signal.h>
+extern volatile sig_atomic_t elog_cli_stops;
+extern volatile sig_atomic_t elog_cli_setup;
+void elog_cli_stop_signals(int setup_status, const char *line);
+
 #endif
