@@ -86,4 +86,9 @@ int elog_member_may_commit_partition(const struct group_state *g, const char *me
 				     size_t mlen, const char *topic, size_t tlen,
 				     uint32_t partition);
 
+/* For tests/fuzz/fuzz_group_record: decode a group record's value (-1
+ * when it does not decode), encode it again (-2 when that fails), *same
+ * when the bytes are those given. */
+int elog_member_record_roundtrip(const uint8_t *v, size_t len, int *same);
+
 #endif

@@ -1455,3 +1455,24 @@ int elog_member_group_active(struct elog_broker *b, uint32_t index, const struct
 	return elog_member_commit_check(b, index, tb, group, glen, "", 0, -1, &g, &code, msg,
 					cap) < 0;
 }
+
+/* ---------------------------------------------------------------- fuzzing */
+
+int elog_member_record_roundtrip(const uint8_t *v, size_t len, int *same)
+{
+	struct group_state *g = record_decode(v, len, 0);
+	struct elog_buf out;
+	int rc = 0;
+
+	*same = 0;
+	if (!g)
+		return -1;
+	elog_buf_init(&out, 64u << 20);
+	if (record_encode(g, &out, NULL) < 0)
+		rc = -2;
+	else
+		*same = out.len == len && memcmp(out.data, v, len) == 0;
+	elog_buf_release(&out);
+	state_free(g);
+	return rc;
+}
