@@ -588,7 +588,8 @@ static int group_start(struct consume *c, struct member *m, const char *topic, u
 }
 
 /* Start the partitions of one topic given now (assignment[from..to), sorted),
- * with one OFFSET_FETCH for their committed offsets. */
+ * with one OFFSET_FETCH for their committed offsets. 0, -1 failed, 1 the
+ * member was fenced (err says so). */
 static int group_start_topic(struct consume *c, struct member *m, size_t from, size_t to,
 			     struct elog_err *err)
 {
@@ -612,8 +613,13 @@ static int group_start_topic(struct consume *c, struct member *m, size_t from, s
 		free(ids);
 		return 0;
 	}
-	if (elog_client_fetch_offsets(m->client, c->group, a[from].topic, ids, n, &got, err) < 0)
+	if (elog_client_fetch_offsets_member(m->client, c->group, m->hb.member_id, m->hb.epoch,
+					     a[from].topic, ids, n, &got, err) < 0) {
+		int code = elog_client_proto_error(m->client);
+		if (code == ELOG_PE_UNKNOWN_MEMBER_ID || code == ELOG_PE_FENCED_MEMBER_EPOCH)
+			rc = 1;   /* fenced: the caller joins again */
 		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int64_t committed = -1;
 		for (size_t k = 0; k < got.count; k++)
@@ -667,7 +673,12 @@ static int group_apply(struct consume *c, struct member *m, struct elog_err *err
 		while (j < hb->assignment_count &&
 		       strcmp(hb->assignment[j].topic, hb->assignment[i].topic) == 0)
 			j++;
-		if (group_start_topic(c, m, i, j, err) < 0)
+		int rc = group_start_topic(c, m, i, j, err);
+		if (rc == 1) {
+			elog_cli_warn("%s; giving up my partitions and joining again", err->msg);
+			return -1;
+		}
+		if (rc < 0)
 			return -2;
 		i = j;
 	}

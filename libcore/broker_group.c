@@ -1029,14 +1029,22 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 	struct elog_wire_r again;
 	struct elog_wire_w w;
 	struct group_table *tb = NULL;
+	struct group_state *state;
 	char msg[BROKER_MSG_MAX];
-	const char *group, *s;
-	size_t glen, len;
-	uint32_t topics, parts = 0;
+	const char *group, *s, *member = "";
+	size_t glen, len, mlen = 0;
+	uint32_t topics, parts = 0, index = 0;
+	int32_t epoch = -1;
 	int16_t code;
 
 	elog_wire_r_field(r, "group");
 	elog_wire_get_string(r, &group, &glen);
+	if (rq->version >= 2) {
+		elog_wire_r_field(r, "member_id");
+		elog_wire_get_string(r, &member, &mlen);
+		elog_wire_r_field(r, "member_epoch");
+		epoch = elog_wire_get_i32(r);
+	}
 	again = *r;
 	elog_wire_r_field(r, "topics");
 	topics = elog_wire_get_count(r, 2 + 4);
@@ -1060,7 +1068,14 @@ void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_heade
 		elog_broker_reply_error(c, rq, ELOG_PE_INVALID_REQUEST, msg);
 		return;
 	}
-	if (!elog_group_coordinated(b, group, glen, &tb, NULL, &code, msg, sizeof(msg))) {
+	if (!elog_group_coordinated(b, group, glen, &tb, &index, &code, msg, sizeof(msg))) {
+		elog_broker_reply_error(c, rq, code, msg);
+		return;
+	}
+	/* A member reads as it commits: a zombie is told so (a read of
+	 * another's offsets would mislead it). Anyone else reads freely. */
+	if (mlen && elog_member_commit_check(b, index, tb, group, glen, member, mlen, epoch,
+					     &state, &code, msg, sizeof(msg)) < 0) {
 		elog_broker_reply_error(c, rq, code, msg);
 		return;
 	}

@@ -545,6 +545,13 @@ struct elog_committed_list {
 int elog_client_fetch_offsets(struct elog_client *c, const char *group, const char *topic,
 			      const uint32_t *partitions, size_t n, struct elog_committed_list *out,
 			      struct elog_err *err);
+/* The same read by a member of the group (OFFSET_FETCH v2): refused with
+ * UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH once it is no longer the member
+ * it was (elog_client_proto_error). */
+int elog_client_fetch_offsets_member(struct elog_client *c, const char *group,
+				     const char *member_id, int32_t epoch, const char *topic,
+				     const uint32_t *partitions, size_t n,
+				     struct elog_committed_list *out, struct elog_err *err);
 void elog_committed_release(struct elog_committed_list *l);
 /* Every group with commits, from every broker (each lists those it
  * coordinates), sorted, each once; into *names (release with

@@ -260,6 +260,8 @@ int elog_client_commit_member(struct elog_client *c, const char *group, const ch
 
 struct fetch_request {
 	const char *group;
+	const char *member;            /* "" anyone */
+	int32_t epoch;
 	const char *topic;             /* NULL: every commit of the group */
 	const uint32_t *partitions;
 	size_t n;
@@ -270,6 +272,8 @@ static void encode_fetch(struct elog_wire_w *w, const void *arg)
 	const struct fetch_request *q = arg;
 
 	elog_wire_put_cstring(w, q->group);
+	elog_wire_put_cstring(w, q->member);
+	elog_wire_put_i32(w, q->epoch);
 	if (!q->topic) {
 		elog_wire_put_u32(w, 0);
 		return;
@@ -307,7 +311,15 @@ int elog_client_fetch_offsets(struct elog_client *c, const char *group, const ch
 			      const uint32_t *partitions, size_t n, struct elog_committed_list *out,
 			      struct elog_err *err)
 {
-	struct fetch_request q = {group, topic, partitions, n};
+	return elog_client_fetch_offsets_member(c, group, "", -1, topic, partitions, n, out, err);
+}
+
+int elog_client_fetch_offsets_member(struct elog_client *c, const char *group,
+				     const char *member_id, int32_t epoch, const char *topic,
+				     const uint32_t *partitions, size_t n,
+				     struct elog_committed_list *out, struct elog_err *err)
+{
+	struct fetch_request q = {group, member_id, epoch, topic, partitions, n};
 	struct elog_wire_r r;
 	char what[300];
 

@@ -437,7 +437,7 @@ as_until() {
 	[ -z "$committed" ] || [ "$committed" -le 12000 ]
 }
 
-@test "a member's claims are checked: it cannot own or commit what it was never given" {
+@test "a member's claims are checked: it cannot own or commit what it was never given; its reads are fenced" {
 	start_one
 	elog-topic create -p 1 t
 	elog-topic create -p 1 u
@@ -451,6 +451,15 @@ as_until() {
 	assert_line --index 1 --partial "topic=u partition=0 error=FENCED_MEMBER_EPOCH"
 	run -0 elog-lag -g g --members
 	assert_output --regexp "	t:0\$"
+	# Reads of the offsets are fenced as commits are (OFFSET_FETCH v2).
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "${ID[x]}" -E "${EP[x]}" committed g t:0
+	assert_output --partial "topic=t partition=0 error=NONE offset=1 "
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "${ID[x]}" -E $((EP[x] + 1)) committed g t:0
+	assert_output --partial "error=FENCED_MEMBER_EPOCH"
+	run -0 elog-probe -b "$ELOG_BROKERS" --member m-gone -E 1 committed g t:0
+	assert_output --partial "error=UNKNOWN_MEMBER_ID"
+	run -0 elog-probe -b "$ELOG_BROKERS" -R 1 committed g t:0
+	assert_output --partial "topic=t partition=0 error=NONE offset=1 "
 }
 
 @test "a join the group cannot take is refused and undone; the group goes on" {

@@ -592,6 +592,10 @@ static int cmd_committed(struct probe *pr, int argc, char **argv)
 		return elog_cli_error("committed: expected a group"), 2;
 	begin(pr, &w, ELOG_API_OFFSET_FETCH);
 	elog_wire_put_cstring(&w, argv[0]);
+	if (version_of(pr, ELOG_API_OFFSET_FETCH) >= 2) {
+		elog_wire_put_cstring(&w, pr->member ? pr->member : "");
+		elog_wire_put_i32(&w, pr->member ? pr->epoch : -1);
+	}
 	elog_wire_put_u32(&w, (uint32_t)(argc - 1));
 	for (int i = 1; i < argc; i++) {
 		char *colon = strchr(argv[i], ':');
