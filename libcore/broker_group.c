@@ -637,11 +637,7 @@ static void append_and_wait(struct elog_broker *b, struct elog_waiter *w,
 		elog_broker_commit_answer(w);
 		return;
 	}
-	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
-				     (timeout_ms < b->config.produce_timeout_max_ms
-					      ? (int64_t)timeout_ms
-					      : b->config.produce_timeout_max_ms),
-			     &err) < 0) {
+	if (elog_waiter_park(w, elog_broker_write_deadline(b, timeout_ms), &err) < 0) {
 		commit_part_error(append, ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
 		elog_broker_commit_answer(w);
 		return;

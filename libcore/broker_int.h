@@ -377,6 +377,9 @@ void elog_broker_produce_answer(struct elog_waiter *w);
  * acks=all waits for. The batch is rewritten in place. */
 void elog_broker_append_part(struct elog_broker *b, struct elog_topic *t, struct wait_part *part,
 			     uint8_t *data, size_t len);
+/* When a write asked to wait timeout_ms gives up (capped by
+ * produce_timeout_max). */
+int64_t elog_broker_write_deadline(const struct elog_broker *b, uint32_t timeout_ms);
 /* Whether part's append is durable as acks=all wants it (or failed). */
 int elog_broker_part_durable(struct elog_broker *b, const struct elog_waiter *w,
 			     struct wait_part *part);

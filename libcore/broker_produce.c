@@ -239,6 +239,13 @@ static void produce_partition(struct elog_broker *b, struct elog_topic *t, struc
 		part->need_offset = 0;
 }
 
+int64_t elog_broker_write_deadline(const struct elog_broker *b, uint32_t timeout_ms)
+{
+	return elog_loop_now_ms(&b->loop) + (timeout_ms < b->config.produce_timeout_max_ms
+						     ? (int64_t)timeout_ms
+						     : b->config.produce_timeout_max_ms);
+}
+
 void elog_broker_append_part(struct elog_broker *b, struct elog_topic *t, struct wait_part *part,
 			     uint8_t *data, size_t len)
 {
@@ -466,11 +473,7 @@ void elog_broker_produce(struct elog_conn *c, const struct elog_frame_header *rq
 		elog_broker_produce_answer(w);
 		return;
 	}
-	if (elog_waiter_park(w, elog_loop_now_ms(&b->loop) +
-				     (timeout_ms < b->config.produce_timeout_max_ms
-					      ? (int64_t)timeout_ms
-					      : b->config.produce_timeout_max_ms),
-			     &err) < 0) {
+	if (elog_waiter_park(w, elog_broker_write_deadline(b, timeout_ms), &err) < 0) {
 		for (uint32_t i = 0; i < w->part_count; i++)
 			if (!produce_flushed(w->broker, w, &w->parts[i]))
 				part_error(&w->parts[i], ELOG_PE_RESOURCE_LIMIT, "%s", err.msg);
