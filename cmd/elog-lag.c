@@ -638,8 +638,20 @@ static int print_members(struct elog_client *c, const char *const *groups, size_
 				fputs("-", stdout);
 			printf("\t%.*s\n", (int)b.len, b.len ? (const char *)b.data : "");
 		}
-		if (json)
+		if (json) {
+			fputs("],\"offsets\":[", stdout);
+			for (size_t k = 0; k < d.offset_count; k++) {
+				const struct elog_group_offset *o = &d.offsets[k];
+				elog_buf_reset(&b);
+				elog_buf_add(&b, k ? ",{\"topic\":" : "{\"topic\":", k ? 10 : 9, NULL);
+				json_str(&b, o->topic);
+				fwrite(b.data, 1, b.len, stdout);
+				printf(",\"partition\":%u,\"committed\":%" PRId64 ",\"high_watermark\":%" PRId64
+				       ",\"lag\":%" PRId64 "}", o->partition, o->committed,
+				       o->high_watermark, o->lag);
+			}
 			fputs("]}", stdout);
+		}
 		elog_group_description_release(&d);
 	}
 	if (json)

@@ -1018,6 +1018,44 @@ static void put_all(struct elog_wire_w *w, const struct fetched *all, size_t n)
 	}
 }
 
+int elog_group_put_offsets(struct elog_broker *b, struct elog_wire_w *w,
+			   const struct group_table *tb, const char *group, size_t glen)
+{
+	struct fetched *all;
+	size_t n, topics = 0;
+
+	if (collect(tb, group, glen, &all, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		topics += i == 0 || !same_topic(&all[i - 1], &all[i]);
+	elog_wire_put_u32(w, (uint32_t)topics);
+	for (size_t i = 0; i < n;) {
+		const struct elog_topic *t = elog_store_find(b->store, (const char *)all[i].topic,
+							     all[i].topic_len);
+		size_t j = i;
+		while (j < n && same_topic(&all[i], &all[j]))
+			j++;
+		elog_wire_put_string(w, (const char *)all[i].topic, all[i].topic_len);
+		elog_wire_put_u32(w, (uint32_t)(j - i));
+		for (; i < j; i++) {
+			const struct kv *e = all[i].e;
+			struct commit_value cv;
+			int64_t hw = -1, off = -1;
+			if (value_decode(e->data + e->key_len, e->value_len, &cv) == 0)
+				off = cv.offset;
+			if (t && all[i].partition < t->partition_count &&
+			    t->partitions[all[i].partition]->log)
+				hw = elog_broker_high_watermark(t->partitions[all[i].partition]);
+			elog_wire_put_u32(w, all[i].partition);
+			elog_wire_put_i64(w, off);
+			elog_wire_put_i64(w, hw);
+			elog_wire_put_i64(w, hw >= 0 && off >= 0 ? (hw > off ? hw - off : 0) : -1);
+		}
+	}
+	free(all);
+	return 0;
+}
+
 void elog_broker_offset_fetch(struct elog_conn *c, const struct elog_frame_header *rq,
 			      struct elog_wire_r *r)
 {

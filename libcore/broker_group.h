@@ -60,6 +60,14 @@ struct elog_partition *elog_group_coordinated(struct elog_broker *b, const char 
 					      uint32_t *index, int16_t *code, char *msg,
 					      size_t cap);
 
+/* The group's commits as DESCRIBE_GROUP answers them: array<topic>, each
+ * string name, array<u32 partition, i64 committed, i64 high watermark as
+ * this broker sees it (-1: no replica here), i64 lag (-1: unknown)>. -1 out
+ * of memory (nothing written). */
+struct elog_wire_w;
+int elog_group_put_offsets(struct elog_broker *b, struct elog_wire_w *w,
+			   const struct group_table *tb, const char *group, size_t glen);
+
 /* broker_member.c */
 /* The table of __groups partition `index` read a record of key type 2 (or
  * was cleared: key NULL, every group of it forgotten). */

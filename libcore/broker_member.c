@@ -1400,6 +1400,7 @@ void elog_broker_describe_group(struct elog_conn *c, const struct elog_frame_hea
 	uint32_t index;
 	int16_t code;
 	int nomem;
+	size_t start;
 	int64_t now = elog_loop_now_ms(&b->loop);
 
 	elog_wire_r_field(r, "group");
@@ -1425,6 +1426,7 @@ void elog_broker_describe_group(struct elog_conn *c, const struct elog_frame_hea
 		state = "assigning";
 	else
 		state = group_stable(g) ? "stable" : "reconciling";
+	start = c->out.len;
 	elog_wire_w_init(&w, &c->out);
 	elog_wire_response_begin(&w, rq, ELOG_PE_NONE, NULL);
 	elog_wire_put_cstring(&w, state);
@@ -1442,6 +1444,11 @@ void elog_broker_describe_group(struct elog_conn *c, const struct elog_frame_hea
 		elog_wire_put_i64(&w, m->loaded ? -1 : now - heard);
 		put_refs(&w, m->target, m->target_count);
 		put_refs(&w, m->owned, m->owned_count);
+	}
+	if (elog_group_put_offsets(b, &w, tb, group, glen) < 0) {
+		c->out.len = start;   /* drop the answer begun */
+		elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, "out of memory");
+		return;
 	}
 	elog_broker_finish(c, &w);
 }

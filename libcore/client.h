@@ -510,12 +510,21 @@ struct elog_group_member_description {
 	struct elog_group_tp *target, *owned;        /* sorted */
 	size_t target_count, owned_count;
 };
+struct elog_group_offset {
+	char *topic;
+	uint32_t partition;
+	int64_t committed;
+	int64_t high_watermark;        /* as the coordinator sees it; -1: no replica there */
+	int64_t lag;                   /* -1: unknown */
+};
 struct elog_group_description {
 	char *state;                   /* "empty", "assigning", "reconciling", "stable" */
 	int32_t epoch;
 	char *assignor;
 	struct elog_group_member_description *members;
 	size_t member_count;
+	struct elog_group_offset *offsets;  /* every commit, sorted */
+	size_t offset_count;
 };
 int elog_client_describe_group(struct elog_client *c, const char *group,
 			       struct elog_group_description *out, struct elog_err *err);

@@ -726,6 +726,9 @@ void elog_group_description_release(struct elog_group_description *d)
 		elog_group_tps_release(m->owned, m->owned_count);
 	}
 	free(d->members);
+	for (size_t i = 0; i < d->offset_count; i++)
+		free(d->offsets[i].topic);
+	free(d->offsets);
 	free(d->state);
 	free(d->assignor);
 	memset(d, 0, sizeof(*d));
@@ -764,6 +767,31 @@ int elog_client_describe_group(struct elog_client *c, const char *group,
 	}
 	if (!out->state || !out->assignor)
 		goto nomem;
+	for (uint32_t t = elog_wire_get_count(&r, 6), i = 0; i < t && !r.failed; i++) {
+		const char *name;
+		size_t len;
+		uint32_t np;
+		struct elog_group_offset *grown;
+		elog_wire_get_string(&r, &name, &len);
+		np = elog_wire_get_count(&r, 4 + 24);
+		if (r.failed || !np)
+			continue;
+		if (!(grown = realloc(out->offsets, (out->offset_count + np) * sizeof(*grown))))
+			goto nomem;
+		out->offsets = grown;
+		for (uint32_t k = 0; k < np && !r.failed; k++) {
+			struct elog_group_offset *o = &out->offsets[out->offset_count];
+			if (!(o->topic = malloc(len + 1)))
+				goto nomem;
+			memcpy(o->topic, name, len);
+			o->topic[len] = 0;
+			o->partition = elog_wire_get_u32(&r);
+			o->committed = elog_wire_get_i64(&r);
+			o->high_watermark = elog_wire_get_i64(&r);
+			o->lag = elog_wire_get_i64(&r);
+			out->offset_count++;
+		}
+	}
 	if (elog_wire_r_end(&r, err) < 0) {
 		elog_group_description_release(out);
 		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);

@@ -350,6 +350,10 @@ hb_frame() {
 	run -0 elog-lag -g g --members --json
 	assert_output --regexp '^\[\{"group":"g","state":"stable","epoch":[0-9]+,"assignor":"sticky","members":\[\{"member":"m-'
 	assert_output --partial '"instance":"web-2"'
+	# The commits, with the high watermark and lag, once there are some.
+	seq 1 40 | elog-produce -p 3 t
+	elog_wait_until 10 eval 'elog-lag -g g --members --json | grep -q "\"offsets\":\[.*{\"topic\":\"t\",\"partition\":3,\"committed\":40,\"high_watermark\":40,\"lag\":0}"' ||
+		fail "$(elog-lag -g g --members --json)"
 	run -3 elog-lag --members --prometheus
 	elog_stop m1
 	elog_stop m2
