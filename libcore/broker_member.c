@@ -830,7 +830,10 @@ int elog_member_may_commit_partition(const struct group_state *g, const char *me
 {
 	const struct member *m = member_find((struct group_state *)g, member, mlen);
 
-	return m && (refs_has(m->owned, m->owned_count, topic, tlen, partition) ||
+	/* A member a new coordinator loaded and has not heard from may own
+	 * anything an older target gave it (the record has its newest target
+	 * only); nobody is given anything meanwhile, so its commits stand. */
+	return m && (m->unheard || refs_has(m->owned, m->owned_count, topic, tlen, partition) ||
 		     refs_has(m->given, m->given_count, topic, tlen, partition));
 }
 

@@ -518,8 +518,12 @@ as_until() {
 		[[ $HB == member=* ]] && break
 		sleep 0.05
 	done
-	# X has not spoken: Y is given nothing (X may still read both).
+	# X has not spoken: Y is given nothing (X may still read both), and X's
+	# commits of both stand (the record has only its newest target).
 	[[ $HB == *" assigned=0"* ]] || fail "$HB"
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "${ID[x]}" -E "${EP[x]}" commit g t:0=1 t:1=1
+	assert_output "topic=t partition=0 error=NONE
+topic=t partition=1 error=NONE"
 	# X says it owns both: it is told to keep one; Y still waits.
 	as x 't:0,1'
 	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
