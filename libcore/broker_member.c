@@ -226,14 +226,51 @@ static int refs_set(struct elog_assign_ref **dst, uint32_t *count, const struct 
 	return 0;
 }
 
-static int refs_has(const struct elog_assign_ref *refs, uint32_t n, const char *topic, size_t tlen,
-		    uint32_t partition)
+/*
+ * What a member owns and was given are kept sorted by (interned topic
+ * pointer, partition), so that a lookup is a binary search: a member may
+ * hold 100,000 partitions and every heartbeat and commit looks some up.
+ * Names are interned per group, so one name is one pointer.
+ */
+static int ref_cmp(const void *a, const void *b)
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (refs[i].partition == partition && strlen(refs[i].topic) == tlen &&
-		    memcmp(refs[i].topic, topic, tlen) == 0)
-			return 1;
-	return 0;
+	const struct elog_assign_ref *x = a, *y = b;
+	uintptr_t px = (uintptr_t)x->topic, py = (uintptr_t)y->topic;
+
+	if (px != py)
+		return px < py ? -1 : 1;
+	return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Sort refs[0..*n) and drop repeats. */
+static void refs_sort(struct elog_assign_ref *refs, uint32_t *n)
+{
+	uint32_t out = 0;
+
+	if (*n > 1)
+		qsort(refs, *n, sizeof(*refs), ref_cmp);
+	for (uint32_t i = 0; i < *n; i++)
+		if (out == 0 || ref_cmp(&refs[out - 1], &refs[i]) != 0)
+			refs[out++] = refs[i];
+	*n = out;
+}
+
+/* Whether sorted refs[0..n) hold (topic, partition); topic interned. */
+static int refs_find(const struct elog_assign_ref *refs, uint32_t n, const char *topic,
+		     uint32_t partition)
+{
+	struct elog_assign_ref key = {topic, partition};
+
+	return n && bsearch(&key, refs, n, sizeof(*refs), ref_cmp) != NULL;
+}
+
+/* The group's interned copy of a name, if it has one (nothing added). */
+static const char *interned(const struct group_state *g, const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < g->name_count; i++)
+		if (strlen(g->names[i]) == len && memcmp(g->names[i], name, len) == 0)
+			return g->names[i];
+	return NULL;
 }
 
 static char *text_dup(const char *s, size_t len)
@@ -418,6 +455,8 @@ static struct group_state *record_decode(const uint8_t *v, size_t len, int64_t n
 		if (refs_set(&m->owned, &m->owned_count, m->target, m->target_count) < 0 ||
 		    refs_set(&m->given, &m->given_count, m->target, m->target_count) < 0)
 			goto bad;
+		refs_sort(m->owned, &m->owned_count);
+		refs_sort(m->given, &m->given_count);
 	}
 	if (r.bad || r.p != r.end)
 		goto bad;
@@ -673,10 +712,12 @@ static int recompute(struct elog_broker *b, struct group_state *g, struct elog_e
 	for (uint32_t i = 0; i < g->member_count; i++) {
 		struct member *m = &g->members[i];
 		const struct elog_assign_set *set = &res.members[i];
+		/* Both in the assignor's order (by the names' order, then
+		 * partition): the same target is the same array. */
 		int same = set->count == m->target_count;
 		for (uint32_t k = 0; k < set->count && same; k++)
-			same = refs_has(m->target, m->target_count, next[i][k].topic,
-					strlen(next[i][k].topic), next[i][k].partition);
+			same = m->target[k].topic == next[i][k].topic &&
+			       m->target[k].partition == next[i][k].partition;
 		free(m->target);
 		m->target = next[i];
 		next[i] = NULL;
@@ -833,8 +874,10 @@ int elog_member_may_commit_partition(const struct group_state *g, const char *me
 	/* A member a new coordinator loaded and has not heard from may own
 	 * anything an older target gave it (the record has its newest target
 	 * only); nobody is given anything meanwhile, so its commits stand. */
-	return m && (m->unheard || refs_has(m->owned, m->owned_count, topic, tlen, partition) ||
-		     refs_has(m->given, m->given_count, topic, tlen, partition));
+	const char *name = interned(g, topic, tlen);
+
+	return m && (m->unheard || (name && (refs_find(m->owned, m->owned_count, name, partition) ||
+					     refs_find(m->given, m->given_count, name, partition))));
 }
 
 /* ---------------------------------------------------------------- GROUP_HEARTBEAT */
@@ -997,14 +1040,15 @@ static int owned_set(struct elog_broker *b, struct group_state *g, struct member
 		}
 		for (uint32_t k = 0; k < n; k++) {
 			uint32_t p = elog_wire_get_u32(&r);
-			if (p >= t->partition_count || refs_has(owned, at, name, len, p))
+			if (p >= t->partition_count)
 				continue;
-			if (!m->unheard && !refs_has(m->given, m->given_count, name, len, p) &&
-			    !refs_has(m->owned, m->owned_count, name, len, p))
+			if (!m->unheard && !refs_find(m->given, m->given_count, name, p) &&
+			    !refs_find(m->owned, m->owned_count, name, p))
 				continue;
 			owned[at++] = (struct elog_assign_ref){name, p};
 		}
 	}
+	refs_sort(owned, &at);
 	free(m->owned);
 	m->owned = owned;
 	m->owned_count = at;
@@ -1095,9 +1139,22 @@ static void member_id_new(char *out)
  * epoch): its target less what another member still owns. 1 when it owns
  * exactly its target (settled), 0 when not, -1 with err.
  */
-static int hand_over(struct elog_broker *b, struct group_state *g, struct member *m,
-		     struct elog_err *err)
+struct name_at {
+	const char *name;
+	uint32_t index;
+};
+
+static int name_at_cmp(const void *a, const void *b)
 {
+	uintptr_t x = (uintptr_t)((const struct name_at *)a)->name;
+	uintptr_t y = (uintptr_t)((const struct name_at *)b)->name;
+
+	return (x > y) - (x < y);
+}
+
+static int hand_over(struct group_state *g, struct member *m, struct elog_err *err)
+{
+	struct name_at *byname = NULL;
 	struct elog_assign_topic *topics = NULL;
 	struct elog_assign_set *targets = NULL;
 	struct elog_assign_owned *owned = NULL;
@@ -1106,11 +1163,11 @@ static int hand_over(struct elog_broker *b, struct group_state *g, struct member
 	uint32_t total = 0, at = 0, mi = (uint32_t)(m - g->members);
 	int rc = -1;
 
-	(void)b;
 	elog_assign_handover_init(&ho);
 	for (uint32_t i = 0; i < g->member_count; i++)
 		total += g->members[i].target_count;
-	if ((g->name_count && !(topics = calloc(g->name_count, sizeof(*topics)))) ||
+	if ((g->name_count && (!(topics = calloc(g->name_count, sizeof(*topics))) ||
+			       !(byname = calloc(g->name_count, sizeof(*byname))))) ||
 	    !(targets = calloc(g->member_count, sizeof(*targets))) ||
 	    !(owned = calloc(g->member_count, sizeof(*owned))) ||
 	    (total && !(pool = calloc(total, sizeof(*pool))))) {
@@ -1118,18 +1175,24 @@ static int hand_over(struct elog_broker *b, struct group_state *g, struct member
 		goto out;
 	}
 	/* Topics: every interned name, with the counts the targets were
-	 * computed with (a target never names more than that). */
-	for (uint32_t i = 0; i < g->name_count; i++)
+	 * computed with (a target never names more than that); byname finds
+	 * a name's index from its pointer. */
+	for (uint32_t i = 0; i < g->name_count; i++) {
 		topics[i] = (struct elog_assign_topic){g->names[i], g->counts[i] == UINT32_MAX
 								    ? 0 : g->counts[i]};
+		byname[i] = (struct name_at){g->names[i], i};
+	}
+	if (g->name_count > 1)
+		qsort(byname, g->name_count, sizeof(*byname), name_at_cmp);
 	for (uint32_t i = 0; i < g->member_count; i++) {
 		const struct member *x = &g->members[i];
 		targets[i].tp = pool + at;
 		for (uint32_t k = 0; k < x->target_count; k++) {
-			uint32_t ti = 0;
-			while (ti < g->name_count && g->names[ti] != x->target[k].topic)
-				ti++;
-			pool[at++] = (struct elog_assign_tp){ti, x->target[k].partition};
+			struct name_at key = {x->target[k].topic, 0};
+			const struct name_at *found = bsearch(&key, byname, g->name_count,
+							      sizeof(*byname), name_at_cmp);
+			pool[at++] = (struct elog_assign_tp){found ? found->index : g->name_count,
+							     x->target[k].partition};
 		}
 		targets[i].count = x->target_count;
 		owned[i] = (struct elog_assign_owned){x->owned, x->owned_count};
@@ -1150,6 +1213,7 @@ static int hand_over(struct elog_broker *b, struct group_state *g, struct member
 		free(m->given);
 		m->given = given;
 		m->given_count = hm->now.count;
+		refs_sort(m->given, &m->given_count);
 		m->told = m->epoch;
 		m->loaded = 0;
 		m->waiting = hm->waiting;
@@ -1157,6 +1221,7 @@ static int hand_over(struct elog_broker *b, struct group_state *g, struct member
 	}
 out:
 	elog_assign_handover_release(&ho);
+	free(byname);
 	free(topics);
 	free(targets);
 	free(owned);
@@ -1164,31 +1229,23 @@ out:
 	return rc;
 }
 
+/* refs (runs of one topic: sorted, or in the assignor's order) as
+ * array<string topic, array<u32 partition>>. */
 static void put_refs(struct elog_wire_w *w, const struct elog_assign_ref *refs, uint32_t n)
 {
 	uint32_t topics = 0;
 
-	/* Grouped by topic in the order met: runs of one topic name. */
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k = 0;
-		while (k < i && refs[k].topic != refs[i].topic)
-			k++;
-		topics += k == i;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		topics += i == 0 || refs[i].topic != refs[i - 1].topic;
 	elog_wire_put_u32(w, topics);
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k = 0, count = 0;
-		while (k < i && refs[k].topic != refs[i].topic)
-			k++;
-		if (k < i)
-			continue;
-		for (k = i; k < n; k++)
-			count += refs[k].topic == refs[i].topic;
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i;
+		while (j < n && refs[j].topic == refs[i].topic)
+			j++;
 		elog_wire_put_cstring(w, refs[i].topic);
-		elog_wire_put_u32(w, count);
-		for (k = i; k < n; k++)
-			if (refs[k].topic == refs[i].topic)
-				elog_wire_put_u32(w, refs[k].partition);
+		elog_wire_put_u32(w, j - i);
+		for (; i < j; i++)
+			elog_wire_put_u32(w, refs[i].partition);
 	}
 }
 
@@ -1338,7 +1395,7 @@ void elog_broker_group_heartbeat(struct elog_conn *c, const struct elog_frame_he
 	 * while a member a new coordinator loaded has not said what it owns. */
 	settled = 0;
 	if (answer && g->durable >= g->epoch && !group_unheard(g)) {
-		if ((settled = hand_over(b, g, m, &err)) < 0) {
+		if ((settled = hand_over(g, m, &err)) < 0) {
 			elog_broker_reply_error(c, rq, ELOG_PE_RESOURCE_LIMIT, err.msg);
 			return;
 		}
@@ -1383,8 +1440,8 @@ static int group_stable(const struct group_state *g)
 		if (m->owned_count != m->target_count)
 			return 0;
 		for (uint32_t k = 0; k < m->target_count; k++)
-			if (!refs_has(m->owned, m->owned_count, m->target[k].topic,
-				      strlen(m->target[k].topic), m->target[k].partition))
+			if (!refs_find(m->owned, m->owned_count, m->target[k].topic,
+				       m->target[k].partition))
 				return 0;
 	}
 	return 1;

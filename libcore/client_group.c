@@ -593,76 +593,7 @@ static int tp_cmp(const void *a, const void *b)
 	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
-				struct elog_err *err)
-{
-	struct elog_wire_r r;
-	struct elog_group_tp *tps = NULL;
-	const char *id;
-	size_t id_len, n = 0;
-	char what[300];
-
-	elog_group_tps_release(hb->assignment, hb->assignment_count);
-	hb->assignment = NULL;
-	hb->assignment_count = 0;
-	hb->assigned = 0;
-	snprintf(what, sizeof(what), "heartbeat to group '%.255s'", hb->group);
-	if (group_call(c, hb->group, ELOG_API_GROUP_HEARTBEAT, encode_heartbeat, hb, &r, what,
-		       err) < 0)
-		return -1;
-	elog_wire_get_string(&r, &id, &id_len);
-	hb->epoch = elog_wire_get_i32(&r);
-	hb->interval_ms = elog_wire_get_u32(&r);
-	hb->assigned = elog_wire_get_u8(&r) != 0;
-	if (hb->assigned) {
-		uint32_t topics = elog_wire_get_count(&r, 6);
-		for (uint32_t i = 0; i < topics && !r.failed; i++) {
-			const char *name;
-			size_t len;
-			uint32_t np;
-			elog_wire_get_string(&r, &name, &len);
-			np = elog_wire_get_count(&r, 4);
-			if (np && !r.failed) {
-				struct elog_group_tp *grown = realloc(tps, (n + np) * sizeof(*tps));
-				if (!grown) {
-					elog_group_tps_release(tps, n);
-					return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
-				}
-				tps = grown;
-			}
-			for (uint32_t k = 0; k < np && !r.failed; k++) {
-				tps[n].partition = elog_wire_get_u32(&r);
-				if (!(tps[n].topic = malloc(len + 1))) {
-					elog_group_tps_release(tps, n);
-					return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
-				}
-				memcpy(tps[n].topic, name, len);
-				tps[n].topic[len] = 0;
-				n++;
-			}
-		}
-		hb->waiting = elog_wire_get_u32(&r);
-	}
-	if (elog_wire_r_end(&r, err) < 0 || id_len >= sizeof(hb->member_id)) {
-		elog_group_tps_release(tps, n);
-		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
-	}
-	memcpy(hb->member_id, id, id_len);
-	hb->member_id[id_len] = 0;
-	if (n)
-		qsort(tps, n, sizeof(*tps), tp_cmp);
-	hb->assignment = tps;
-	hb->assignment_count = n;
-	return 0;
-}
-
-/* ------------------------------------------------------------ describe, delete */
-
-static void encode_describe(struct elog_wire_w *w, const void *arg)
-{
-	elog_wire_put_cstring(w, arg);
-}
-
+/* A list of (topic, partitions) into *out (allocated, sorted). */
 static int get_tps(struct elog_wire_r *r, struct elog_group_tp **out, size_t *count,
 		   struct elog_err *err)
 {
@@ -700,6 +631,45 @@ nomem:
 	elog_group_tps_release(tps, n);
 	return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 }
+
+int elog_client_group_heartbeat(struct elog_client *c, struct elog_group_heartbeat *hb,
+				struct elog_err *err)
+{
+	struct elog_wire_r r;
+	struct elog_group_tp *tps = NULL;
+	const char *id;
+	size_t id_len, n = 0;
+	char what[300];
+
+	elog_group_tps_release(hb->assignment, hb->assignment_count);
+	hb->assignment = NULL;
+	hb->assignment_count = 0;
+	hb->assigned = 0;
+	snprintf(what, sizeof(what), "heartbeat to group '%.255s'", hb->group);
+	if (group_call(c, hb->group, ELOG_API_GROUP_HEARTBEAT, encode_heartbeat, hb, &r, what,
+		       err) < 0)
+		return -1;
+	elog_wire_get_string(&r, &id, &id_len);
+	hb->epoch = elog_wire_get_i32(&r);
+	hb->interval_ms = elog_wire_get_u32(&r);
+	hb->assigned = elog_wire_get_u8(&r) != 0;
+	if (hb->assigned) {
+		if (get_tps(&r, &tps, &n, err) < 0)
+			return -1;
+		hb->waiting = elog_wire_get_u32(&r);
+	}
+	if (elog_wire_r_end(&r, err) < 0 || id_len >= sizeof(hb->member_id)) {
+		elog_group_tps_release(tps, n);
+		return elog_err_set(err, ELOG_E_CORRUPT, "%s: bad answer", what);
+	}
+	memcpy(hb->member_id, id, id_len);
+	hb->member_id[id_len] = 0;
+	hb->assignment = tps;
+	hb->assignment_count = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ describe, delete */
 
 static char *wire_strdup(struct elog_wire_r *r)
 {
@@ -743,7 +713,7 @@ int elog_client_describe_group(struct elog_client *c, const char *group,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(what, sizeof(what), "describe group '%.255s'", group);
-	if (group_call(c, group, ELOG_API_DESCRIBE_GROUP, encode_describe, group, &r, what, err) < 0)
+	if (group_call(c, group, ELOG_API_DESCRIBE_GROUP, encode_group, group, &r, what, err) < 0)
 		return -1;
 	out->state = wire_strdup(&r);
 	out->epoch = elog_wire_get_i32(&r);

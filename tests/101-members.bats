@@ -347,6 +347,12 @@ hb_frame() {
 	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=INVALID_REQUEST'
 	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(elog_le 4 $((${#frame} / 2 - 3)))${frame:8}00"
 	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=INVALID_REQUEST'
+	# An owned list of more than 1,000 topic entries, and names that are no
+	# topic names, are refused before anything is kept.
+	run -0 elog-probe -b "$ELOG_BROKERS" -T 5000 -M "$(printf 't:0;%.0s' {1..1001})" heartbeat g t
+	assert_output --partial 'error=INVALID_REQUEST message="1001 topics in the owned list; at most 1000"'
+	run -0 elog-probe -b "$ELOG_BROKERS" -T 5000 -M 'a/b:0' heartbeat g t
+	assert_output --partial 'error=INVALID_REQUEST message="owned: '
 	# A good join: the broker says who joined.
 	run -0 elog-probe -b "$ELOG_BROKERS" raw "$(hb_frame g "" 0 5000 "" t)"
 	assert_line --index 0 --partial 'api=0x8010 correlation_id=1 error=NONE'
@@ -551,4 +557,25 @@ topic=t partition=1 error=NONE"
 	assert_output "$(seq 1 1000)"
 	run -1 timeout 20 elog-consume -g g -e nosuch
 	assert_output "elog-consume: topic 'nosuch': no such topic"
+}
+
+@test "a join whose group record would pass __groups' record limit is refused; the members there are still answered" {
+	local names i out first
+	start_one
+	elog-topic create -p 1 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	# 99 subscribed names of 249 bytes (and t): about 25 KB of record a member.
+	names=$(for i in $(seq 100 198); do printf '%s%d ' "$(printf 'n%.0s' {1..246})" "$i"; done)
+	for ((i = 0; i < 80; i++)); do
+		# shellcheck disable=SC2086
+		out=$(elog-probe -b "$ELOG_BROKERS" heartbeat g t $names)
+		[[ $out == *RESOURCE_LIMIT* ]] && break
+		[ -n "${first:-}" ] || first=$(sed -n 's/^member=\([^ ]*\) .*/\1/p' <<<"$out")
+	done
+	[[ $out == *"error=RESOURCE_LIMIT message=\"the group's record would take "* ]] || fail "$out"
+	[ "$i" -ge 30 ]
+	# shellcheck disable=SC2086
+	run -0 elog-probe -b "$ELOG_BROKERS" --member "$first" -E 0 heartbeat g t $names
+	assert_output --regexp "^member=$first epoch=[0-9]+ "
+	run -1 grep -q 'msg="group record not written"' b.err
 }
