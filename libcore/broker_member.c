@@ -1159,18 +1159,23 @@ static int hand_over(struct group_state *g, struct member *m, struct elog_err *e
 	struct elog_assign_set *targets = NULL;
 	struct elog_assign_owned *owned = NULL;
 	struct elog_assign_tp *pool = NULL;
+	struct elog_assign_ref *holds = NULL;
 	struct elog_assign_handover ho;
-	uint32_t total = 0, at = 0, mi = (uint32_t)(m - g->members);
+	uint32_t total = 0, held = 0, at = 0, at_held = 0, mi = (uint32_t)(m - g->members);
 	int rc = -1;
 
 	elog_assign_handover_init(&ho);
-	for (uint32_t i = 0; i < g->member_count; i++)
+	for (uint32_t i = 0; i < g->member_count; i++) {
 		total += g->members[i].target_count;
+		if (i != mi)
+			held += g->members[i].owned_count + g->members[i].given_count;
+	}
 	if ((g->name_count && (!(topics = calloc(g->name_count, sizeof(*topics))) ||
 			       !(byname = calloc(g->name_count, sizeof(*byname))))) ||
 	    !(targets = calloc(g->member_count, sizeof(*targets))) ||
 	    !(owned = calloc(g->member_count, sizeof(*owned))) ||
-	    (total && !(pool = calloc(total, sizeof(*pool))))) {
+	    (total && !(pool = calloc(total, sizeof(*pool)))) ||
+	    (held && !(holds = calloc(held, sizeof(*holds))))) {
 		elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -1195,7 +1200,23 @@ static int hand_over(struct group_state *g, struct member *m, struct elog_err *e
 							     x->target[k].partition};
 		}
 		targets[i].count = x->target_count;
-		owned[i] = (struct elog_assign_owned){x->owned, x->owned_count};
+		if (i == mi) {
+			/* m has just said what it owns; it applied its last
+			 * answer before asking again. */
+			owned[i] = (struct elog_assign_owned){x->owned, x->owned_count};
+			continue;
+		}
+		/* Another member holds what it says it owns and what it was
+		 * last given: the answer may still be on its way to it, and
+		 * it starts reading what it names before it says so. */
+		owned[i].partitions = holds + at_held;
+		if (x->owned_count)
+			memcpy(holds + at_held, x->owned, x->owned_count * sizeof(*holds));
+		if (x->given_count)
+			memcpy(holds + at_held + x->owned_count, x->given,
+			       x->given_count * sizeof(*holds));
+		owned[i].count = x->owned_count + x->given_count;
+		at_held += owned[i].count;
 	}
 	if (elog_assign_reconcile(topics, g->name_count, targets, owned, g->member_count, &ho,
 				  err) < 0)
@@ -1226,6 +1247,7 @@ out:
 	free(targets);
 	free(owned);
 	free(pool);
+	free(holds);
 	return rc;
 }
 

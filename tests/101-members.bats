@@ -115,7 +115,11 @@ no_overlap() {
 		fail "not 4 each: $(cat m*.err)"
 	end=$(now_ms)
 	for n in m1 m4 m5; do elog_stop "$n"; [ "$ELOG_STOP_STATUS" -eq 0 ]; done
-	run -0 no_overlap "$end" m1 m2 "m3@$killed" m4 m5
+	run no_overlap "$end" m1 m2 "m3@$killed" m4 m5
+	[ "$status" -eq 0 ] || fail "$output
+killed at $killed, ended at $end
+$(grep -h 'group=g' b.err | grep -v 'msg="commit' | tail -n 40)
+$(for n in m1 m2 m3 m4 m5; do sed "s/^/$n: /" "$n.err"; done)"
 	# Duplicates: only records the killed member printed (and had not committed).
 	vals m*.out | sort | uniq -d >dups
 	vals m3.out | sort -u >m3.vals
@@ -537,6 +541,32 @@ topic=t partition=1 error=NONE"
 	as y
 	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
 	# X gave the other up: now Y gets it.
+	as x "t:$kept"
+	as_until "t:$((1 - kept))" y
+}
+
+@test "what a member was given is its own until it says otherwise, even before it says it owns it" {
+	start_one
+	elog-topic create -p 2 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	as x
+	# X is given both; it has not yet said it owns them (its answer may
+	# still be on its way, and it reads what it was given at once).
+	as_until "t:0,1" x
+	# Y joins: the targets become one partition each, but X holds both.
+	as y
+	for ((i = 0; i < 100; i++)); do
+		as y
+		[[ $HB == *" assigned=1 "* ]] && break
+		sleep 0.05
+	done
+	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "Y was given what X holds: $HB"
+	# X says it owns both: it is told to keep one; Y still waits.
+	as x 't:0,1'
+	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
+	kept=${HB_OWNS#t:}
+	as y
+	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
 	as x "t:$kept"
 	as_until "t:$((1 - kept))" y
 }
