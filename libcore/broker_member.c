@@ -20,7 +20,8 @@
  * once (it may not have heard of the last record).
  *
  * The hand-over (elog_assign_reconcile): a member may own its target less
- * what another member still reports owning; it releases what it owns
+ * what another member still reports owning or was given in its last answer
+ * (which may still be on its way to it); it releases what it owns
  * outside its target, commits, and says so in its next heartbeat, which it
  * sends at once. So a partition is never given before it was given up, and
  * members whose targets do not move never pause.
