@@ -261,24 +261,22 @@ $(for n in m1 m2 m3 m4 m5; do sed "s/^/$n: /" "$n.err"; done)"
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
 	elog_stop m2
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
-	# Every commit is there: a new member has nothing left to read, and no
-	# record was printed twice (nothing was killed but a broker). A member
-	# that could not get a commit acknowledged in time says so (the
-	# coordinator moving on a loaded machine): then the new member may read
-	# those records again, and only those.
-	# Nothing lost. Printed twice: seen in full-suite CI runs only (never
-	# alone, loaded or not; issue 8's note), no member rejoining or fenced:
-	# said on fd 3 with what tells a topic holding duplicates from a member
-	# printing one twice, until that is understood.
+	# Nothing lost, and nothing printed twice unless a member had to give
+	# its partitions up (a commit not acknowledged in time, a fence, the
+	# coordinator unreachable for a while on a loaded machine): then it
+	# reads again from its last commit, as at-least-once allows.
 	[ "$(cat m1.out m2.out | sort -u | wc -l)" -eq 4000 ]
-	[ "$(cat m1.out m2.out | wc -l)" -eq 4000 ] ||
-		echo "# DUPLICATES: $(cat m*.err); the topic holds $(elog-consume -q -e t | wc -l) records, $(elog-consume -q -e t | sort | uniq -d | wc -l) of them twice; printed twice by m1: $(sort m1.out | uniq -d | wc -l), m2: $(sort m2.out | uniq -d | wc -l), both: $(sort -u m1.out | cat - <(sort -u m2.out) | sort | uniq -d | wc -l)" >&3
+	twice=$(($(cat m1.out m2.out | wc -l) - 4000))
+	if grep -q 'may be read again\|joining again\|trying again' m1.err m2.err; then
+		echo "# $twice records read again after: $(cat m1.err m2.err)" >&3
+	elif [ "$twice" -ne 0 ]; then
+		fail "$twice printed twice, no member gave anything up: $(cat m*.err); the topic holds $(elog-consume -q -e t | wc -l) records; printed twice by m1: $(sort m1.out | uniq -d | wc -l), m2: $(sort m2.out | uniq -d | wc -l), both: $(sort -u m1.out | cat - <(sort -u m2.out) | sort | uniq -d | wc -l)"
+	fi
 	member m3 g -e
 	elog_wait_until 20 elog_exited "$(elog_pid m3)" || fail "$(cat m3.err)"
 	elog_stop m3
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
 	if grep -q 'may be read again\|joining again\|trying again' m1.err m2.err; then
-		echo "# a commit was not acknowledged: $(cat m1.err m2.err)" >&3
 		# Read again, then, but nothing new: every record m3 printed was read before.
 		[ "$(cat m1.out m2.out m3.out | sort -u | wc -l)" -eq 4000 ]
 	else
