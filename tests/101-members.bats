@@ -569,6 +569,29 @@ topic=t partition=1 error=NONE"
 	as_until "t:$((1 - kept))" y
 }
 
+@test "500 members a group, 10,000 a broker: a join past either is refused with a reason; the members there are still answered" {
+	start_one
+	elog-topic create -p 1 t
+	elog-probe -b "$ELOG_BROKERS" coordinator g >/dev/null
+	run -0 elog-probe -b "$ELOG_BROKERS" -T 300000 joins g 501 t
+	assert_line joined=500
+	assert_line "refused=1 error=RESOURCE_LIMIT message=\"group 'g' has its limit of 500 members\""
+	for i in $(seq 1 19); do
+		run -0 elog-probe -b "$ELOG_BROKERS" -T 300000 joins "g$i" 500 t
+		assert_output joined=500
+	done
+	run -0 elog-probe -b "$ELOG_BROKERS" -T 300000 joins h 1 t
+	assert_output "joined=0
+refused=1 error=RESOURCE_LIMIT message=\"the broker coordinates its limit of 10000 members\""
+	run -0 elog-lag -g g --members
+	[ "${#lines[@]}" -eq 500 ]
+	# One of them heartbeats: answered as before.
+	id=$(cut -f3 <<<"${lines[0]}")
+	epoch=$(cut -f6 <<<"${lines[0]}")
+	hb --member "$id" -E "$epoch" g t
+	[[ $HB == "member=$id epoch="* ]] || fail "$HB"
+}
+
 @test "-e: a member given nothing ends at once; a topic that does not exist is an error" {
 	start_one
 	elog-topic create -p 1 t

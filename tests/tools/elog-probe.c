@@ -33,10 +33,13 @@
  *   offsets TOPIC [-P part] -t TS       error=E offset=O
  *   coordinator GROUP          error=NONE partition=P broker=ID host=H port=N
  *   commit GROUP TOPIC:PART=OFFSET[@HW]... [-T timeout_ms] [-M metadata] [--member ID -E EPOCH]
+ *                              a standalone OFFSET_COMMIT; topic=T partition=P error=E
  *   heartbeat GROUP [TOPIC...] [--member ID -E EPOCH] [-M T:P,P;T:P] [-T session_ms]
  *                              one GROUP_HEARTBEAT: member=, epoch=, interval=,
  *                              assigned=0|1 [owns= waiting=]
- *                              a standalone OFFSET_COMMIT; topic=T partition=P error=E
+ *   joins GROUP COUNT [TOPIC...] [-T session_ms]
+ *                              COUNT joins on one connection: joined=N, and
+ *                              refused=N error=E message=M (the first refusal)
  *   committed GROUP [TOPIC[:P,P...]]...   OFFSET_FETCH (no topic: all the group's);
  *                              topic=T partition=P error=E offset=O high_watermark=H
  *                              timed=0|1 metadata=M window=O@H,... (newest first)
@@ -709,6 +712,57 @@ static int cmd_heartbeat(struct probe *pr, int argc, char **argv)
 	return check_end(&r);
 }
 
+/* joins GROUP COUNT [TOPIC...] (-T session ms): COUNT joins of new members
+ * on one connection; prints joined=N and, per refusal's error,
+ * refused=N error=E message=M (the first of them). */
+static int cmd_joins(struct probe *pr, int argc, char **argv)
+{
+	struct elog_wire_w w;
+	struct elog_wire_r r;
+	unsigned long count;
+	unsigned long joined = 0, refused = 0;
+	char first[256] = "";
+	int code;
+
+	if (argc < 2 || !(count = strtoul(argv[1], NULL, 10)))
+		return elog_cli_error("joins: expected a group and a count"), 2;
+	for (unsigned long n = 0; n < count; n++) {
+		begin(pr, &w, ELOG_API_GROUP_HEARTBEAT);
+		elog_wire_put_cstring(&w, argv[0]);
+		elog_wire_put_cstring(&w, "");
+		elog_wire_put_cstring(&w, "");
+		elog_wire_put_cstring(&w, "elog-probe");
+		elog_wire_put_i32(&w, 0);
+		elog_wire_put_u32(&w, pr->timeout_ms);
+		elog_wire_put_cstring(&w, "");
+		elog_wire_put_u32(&w, (uint32_t)(argc - 2));
+		for (int i = 2; i < argc; i++)
+			elog_wire_put_cstring(&w, argv[i]);
+		elog_wire_put_u32(&w, 0);
+		if (end(&w) < 0 || send_all(pr->fd, pr->out.data, pr->out.len) < 0)
+			return 1;
+		elog_buf_reset(&pr->out);
+		if (read_frame(pr, &(struct elog_frame_header){0}) != 1)
+			return elog_cli_error("no answer: the broker closed the connection"), 1;
+		elog_wire_r_init(&r, pr->in.data, pr->in.len);
+		{
+			const char *msg;
+			size_t msg_len;
+			code = elog_wire_get_response_error(&r, &msg, &msg_len);
+			if (code == 0) {
+				joined++;
+			} else if (refused++ == 0) {
+				snprintf(first, sizeof(first), "error=%s message=\"%.*s\"",
+					 elog_proto_error_name(code), (int)(msg_len > 200 ? 200 : msg_len), msg);
+			}
+		}
+	}
+	printf("joined=%lu\n", joined);
+	if (refused)
+		printf("refused=%lu %s\n", refused, first);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- produce */
 
 static int build_batch(struct probe *pr, struct elog_batch_builder *b, uint64_t first,
@@ -1376,6 +1430,7 @@ static int run(struct probe *pr, const char *cmd, int argc, char **argv)
 	if (strcmp(cmd, "commit") == 0) return cmd_commit(pr, argc, argv);
 	if (strcmp(cmd, "committed") == 0) return cmd_committed(pr, argc, argv);
 	if (strcmp(cmd, "heartbeat") == 0) return cmd_heartbeat(pr, argc, argv);
+	if (strcmp(cmd, "joins") == 0) return cmd_joins(pr, argc, argv);
 	if (strcmp(cmd, "raw") == 0) return cmd_raw(pr, argc, argv);
 	if (strcmp(cmd, "garbage") == 0) return cmd_garbage(pr, n);
 	if (strcmp(cmd, "oversize") == 0) return cmd_oversize(pr);
