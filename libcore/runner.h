@@ -36,13 +36,21 @@
  * needed; a pidfd or the stderr/stdout EOF tells when to look). Every pipe
  * is O_CLOEXEC and non-blocking on the runner's side; SIGPIPE must be
  * ignored by the caller (a child that closes its stdin early is not an
- * error: the rest of the input is dropped).
+ * error: the rest of the input is dropped); elog_runner_new refuses
+ * (ELOG_E_INVAL) while SIGPIPE has its default action and is not blocked.
+ *
+ * Each child leads a process group of its own, and TERM and KILL go to
+ * the group, so that a timeout also ends what the command started. So a
+ * terminal's ^C reaches the caller, not the children: the caller ends them
+ * with elog_runner_free. The child gets an empty signal mask, and SIGPIPE
+ * and SIGXFSZ back at their default actions.
  *
  * Limits: an input of at most ELOG_RUNNER_INPUT_MAX bytes, at most
  * ELOG_RUNNER_ENV_MAX extra variables of ELOG_RUNNER_ENV_BYTES_MAX bytes in
- * all, a coproc answer line of at most ELOG_RUNNER_LINE_MAX bytes (a longer
- * one is a bad answer). Each is an error from elog_runner_start (ELOG_E_LIMIT)
- * or a retry verdict, never a crash.
+ * all (each "NAME=VALUE" under ELOG_RUNNER_ENV_ENTRY_MAX bytes with its NUL:
+ * Linux refuses a longer one to exec), a coproc answer line of at most
+ * ELOG_RUNNER_LINE_MAX bytes (a longer one is a bad answer). Each is an error
+ * from elog_runner_start (ELOG_E_LIMIT) or a retry verdict, never a crash.
  */
 #ifndef ELOG_RUNNER_H
 #define ELOG_RUNNER_H
@@ -59,6 +67,7 @@
 #define ELOG_RUNNER_INPUT_MAX (64u << 20)
 #define ELOG_RUNNER_ENV_MAX 256
 #define ELOG_RUNNER_ENV_BYTES_MAX (256u << 10)
+#define ELOG_RUNNER_ENV_ENTRY_MAX (128u << 10)  /* Linux's MAX_ARG_STRLEN */
 #define ELOG_RUNNER_LINE_MAX (64u << 10)
 
 enum elog_runner_mode { ELOG_RUNNER_EXEC, ELOG_RUNNER_COPROC };
@@ -105,14 +114,17 @@ struct elog_runner *elog_runner_new(const struct elog_runner_config *cfg, struct
 /* Jobs that may be started now (slots less those running; 0 while a
  * coproc waits out its restart backoff). */
 uint32_t elog_runner_free_slots(const struct elog_runner *r);
-/* Start a job (copies input and env). -1 with err: no free slot, a limit,
- * or fork/pipe failing (ELOG_E_IO; the caller may retry later). */
+/* Start a job (copies input and env). -1 with err: no free slot or a limit
+ * (ELOG_E_LIMIT), a malformed job (ELOG_E_INVAL), or fork/pipe failing
+ * (ELOG_E_IO; the caller may retry later). A coproc's line is written by
+ * the next elog_runner_poll. */
 int elog_runner_start(struct elog_runner *r, const struct elog_runner_job *job,
 		      struct elog_err *err);
 /* Drive pipes, children and timers for up to timeout_ms (0: only what is
- * ready), returning early when something finished: writes up to max
- * verdicts into out and returns how many, or -1 with err on a local
- * failure (poll). */
+ * ready; < 0: until something happens), returning early when something
+ * finished or a coproc's restart backoff ended (free slots again): writes
+ * up to max verdicts into out and returns how many, or -1 with err on a
+ * local failure (poll). A signal (EINTR) returns at once. */
 int elog_runner_poll(struct elog_runner *r, int timeout_ms, struct elog_runner_verdict *out,
 		     size_t max, struct elog_err *err);
 /* Its fds to watch (<= max written), and the ms until its next timer (-1:
