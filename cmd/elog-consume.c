@@ -34,6 +34,7 @@
 #include "client.h"
 #include "envelope.h"
 #include "format.h"
+#include "processor.h"
 #include "proto.h"
 
 /* Output is written once this much is buffered. */
@@ -63,6 +64,16 @@ enum {
 	OPT_SESSION_TIMEOUT,
 	OPT_INSTANCE_ID,
 	OPT_ASSIGNOR,
+	OPT_EXEC,
+	OPT_COPROC,
+	OPT_EXEC_TIMEOUT,
+	OPT_RETRY_ON,
+	OPT_CONCURRENCY,
+	OPT_RETRIES,
+	OPT_BACKOFF,
+	OPT_RETRY_TOPICS,
+	OPT_DLQ_TOPIC,
+	OPT_BREAKER,
 };
 
 static const struct elog_cli_option options[] = {
@@ -83,6 +94,26 @@ static const struct elog_cli_option options[] = {
 	{OPT_INSTANCE_ID, "instance-id", "ID", "group: a static member: a restart within the session "
 					       "timeout keeps its partitions"},
 	{OPT_ASSIGNOR, "assignor", "NAME", "group: sticky (default), range or roundrobin"},
+	{OPT_EXEC, "exec", "CMD", "group: run CMD per record (value on stdin, metadata in ELOG_* "
+				  "variables); its exit status is the verdict"},
+	{OPT_COPROC, "coproc", "CMD", "group: start CMD once; a JSON line per record in, a verdict "
+				      "line (ok, retry, fail) out"},
+	{OPT_EXEC_TIMEOUT, "exec-timeout", "DURATION", "processing: a try running longer is killed "
+						       "and retried (default 30s)"},
+	{OPT_RETRY_ON, "retry-on", "LIST", "processing: exit statuses that mean retry: 75 (default), "
+					   "N,N-M, all or none"},
+	{OPT_CONCURRENCY, "concurrency", "N", "processing: records in processing at once, one per "
+					      "key (default 1)"},
+	{OPT_RETRIES, "retries", "N", "processing: tries again in place before the next tier "
+				      "(default 3)"},
+	{OPT_BACKOFF, "backoff", "MIN..MAX", "processing: waits between tries, exponential with "
+					     "jitter (default 200ms..30s)"},
+	{OPT_RETRY_TOPICS, "retry-topics", "DELAYS", "processing: retry tiers, e.g. 1m,10m,1h "
+						     "(topics TOPIC.retry.1m, ...)"},
+	{OPT_DLQ_TOPIC, "dlq-topic", "TOPIC", "processing: dead letters go there (default "
+					      "TOPIC.dlq)"},
+	{OPT_BREAKER, "breaker", "K", "processing: stop taking records after K failures in a row, "
+				      "probe, resume (default off)"},
 	{'n', "count", "COUNT", "exit after COUNT records"},
 	{'J', "json", NULL, "print one JSON envelope per record (docs/json.md)"},
 	{'f', "format", "FORMAT", "print records as FORMAT: %t %p %o %k %K %s %S %R %h %T %D %%"},
@@ -96,8 +127,9 @@ static const struct elog_cli_option options[] = {
 };
 
 static const struct elog_cli_program program = {
-	.synopsis = "[-eJhq] [-b brokers] [-f format] [-g group] [-n count] [-o position] "
-		    "[--timeout duration] [--version] topic[:partition[,partition...]] ...",
+	.synopsis = "[-eJhq] [-b brokers] [-f format] [-g group [--exec cmd | --coproc cmd]] "
+		    "[-n count] [-o position] [--timeout duration] [--version] "
+		    "topic[:partition[,partition...]] ...",
 	.summary = "Write the records of topics to standard output, one per line: the value\n"
 		   "alone, a JSON envelope, or a format. Follows new records until interrupted.",
 	.options = options,
@@ -135,7 +167,16 @@ struct consume {
 	int stdout_closed;           /* EPIPE: the reader went away */
 	int offset_given, reset_given;
 	const char *group_only_given;  /* an option that needs -g */
+
+	/* --exec / --coproc */
+	struct elog_processor_config pc;
+	const char *proc_only_given;   /* an option that needs --exec or --coproc */
+	struct elog_processor *proc;
+	char tier_text[ELOG_PROCESSOR_TIERS_MAX][32];
 };
+
+/* --exec / --coproc: the commits follow the processor, not the output. */
+static int processing;
 
 /*
  * SIGINT/SIGTERM. While following, a signal is the normal way to stop:
@@ -421,11 +462,14 @@ struct gpart {
 				  -1 none yet */
 	int64_t committed;     /* what the group has for it (-1 nothing) */
 	int64_t hw;            /* as the last record printed saw it */
+	int64_t paused_until;  /* processing: a retry tier's head not due until then (wall ms) */
+	int64_t resume_at;     /* ... and where to fetch from after it */
 };
 
 struct member {
 	struct elog_client *client;
 	struct elog_fetcher *f;
+	struct elog_processor *proc;     /* --exec / --coproc */
 	struct elog_group_heartbeat hb;
 	char client_id[128];
 	struct gpart *parts;
@@ -448,6 +492,8 @@ static void group_written(void)
 {
 	struct member *m = the_member;
 
+	if (processing)
+		return;
 	for (size_t i = 0; m && i < m->count; i++)
 		m->parts[i].next = m->parts[i].rendered;
 }
@@ -478,6 +524,7 @@ static int group_commit(struct consume *c, struct member *m)
 {
 	struct elog_offset_commit *e;
 	struct elog_err err;
+	char metadata[256];
 	size_t n = 0;
 	int rc = 0;
 
@@ -486,6 +533,15 @@ static int group_commit(struct consume *c, struct member *m)
 		return 0;
 	if (!(e = calloc(m->count, sizeof(*e))))
 		return 0;
+	if (c->proc) {
+		elog_processor_metadata(c->proc, m->hb.member_id, metadata, sizeof(metadata));
+		for (size_t i = 0; i < m->count; i++) {
+			int64_t pos = elog_processor_position(c->proc, m->parts[i].topic,
+							      m->parts[i].partition);
+			if (pos >= 0)
+				m->parts[i].next = pos;
+		}
+	}
 	/* At least once: what was written out; at most once: what is about to be. */
 	for (size_t i = 0; i < m->count; i++) {
 		const struct gpart *p = &m->parts[i];
@@ -496,6 +552,7 @@ static int group_commit(struct consume *c, struct member *m)
 		e[n].partition = p->partition;
 		e[n].offset = pos;
 		e[n].high_watermark = p->hw;
+		e[n].metadata = c->proc ? metadata : NULL;
 		n++;
 	}
 	if (n && elog_client_commit_member(m->client, c->group, m->hb.member_id, m->hb.epoch, e, n,
@@ -528,6 +585,8 @@ static void group_drop_all(struct member *m)
 
 	for (size_t i = 0; i < m->count; i++) {
 		elog_fetcher_remove(m->f, m->parts[i].topic, m->parts[i].partition, &err);
+		if (m->proc)
+			elog_processor_drop(m->proc, m->parts[i].topic, m->parts[i].partition);
 		free(m->parts[i].topic);
 	}
 	m->count = 0;
@@ -582,6 +641,7 @@ static int group_start(struct consume *c, struct member *m, const char *topic, u
 	gp->committed = committed;
 	gp->next = gp->rendered = -1;
 	gp->hw = -1;
+	gp->paused_until = 0;
 	if (!gp->topic)
 		return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 	return 0;
@@ -660,6 +720,9 @@ static int group_apply(struct consume *c, struct member *m, struct elog_err *err
 				continue;
 			}
 			elog_fetcher_remove(m->f, m->parts[i].topic, m->parts[i].partition, err);
+			if (m->proc)
+				elog_processor_drop(m->proc, m->parts[i].topic,
+						    m->parts[i].partition);
 			free(m->parts[i].topic);
 		}
 		m->count = kept;
@@ -874,10 +937,159 @@ static int group_loop(struct consume *c, struct member *m)
 	return ELOG_EXIT_OK;
 }
 
+/*
+ * --exec / --coproc: records go to the processor while it has room, and
+ * the commits follow what it finished. A retry tier's partition whose
+ * head is not due is taken out of the fetcher until it is. Stopping
+ * (signal, -n, -e): nothing new starts; what runs finishes (at most
+ * LEAVE_TIMEOUT_MS), then the last commit and the leave.
+ */
+static int proc_resume(struct member *m, int64_t wall)
+{
+	int64_t next = 0;
+
+	for (size_t i = 0; i < m->count; i++) {
+		struct gpart *gp = &m->parts[i];
+		struct elog_pos pos = {.kind = ELOG_POS_OFFSET, .value = gp->resume_at};
+		struct elog_err err;
+		if (!gp->paused_until)
+			continue;
+		if (wall >= gp->paused_until) {
+			if (elog_fetcher_add(m->f, gp->topic, (int32_t)gp->partition, &pos, NULL,
+					     &err) == 0) {
+				gp->paused_until = 0;
+				continue;
+			}
+			gp->paused_until = wall + 500;   /* the broker: again soon */
+		}
+		if (!next || gp->paused_until < next)
+			next = gp->paused_until;
+	}
+	return next ? next - wall : -1;
+}
+
+static void proc_say(void *ctx, const char *line)
+{
+	(void)ctx;
+	elog_cli_error("%s", line);
+}
+
+static int proc_loop(struct consume *c, struct member *m)
+{
+	struct elog_processor *p = c->proc;
+	struct elog_fetched rec;
+	struct elog_err err;
+	uint64_t taken = 0;
+	int64_t stop_by = 0;
+	int rc, ended = 0, status = ELOG_EXIT_OK;
+
+	elog_cli_setup = 0;
+	for (;;) {
+		int64_t now = elog_clock_ms(), wall = wall_ms(), wait, resume;
+		int took = 0;
+
+		if (!stop_by && elog_cli_stops) {
+			elog_processor_stop_starting(p);
+			stop_by = now + LEAVE_TIMEOUT_MS;
+		}
+		if (stop_by && (elog_processor_quiet(p) || now >= stop_by))
+			break;
+		if (now >= m->next_hb_ms || now - m->last_ok_ms >= c->session_timeout_ms) {
+			if (group_heartbeat(c, m, &err) < 0) {
+				if (elog_cli_stops)
+					break;
+				elog_cli_error_err(&err, NULL);
+				status = ELOG_EXIT_FAIL;
+				break;
+			}
+			continue;
+		}
+		if (now - m->last_commit_ms >= c->commit_interval_ms && group_commit(c, m) < 0) {
+			group_rejoin(c, m);
+			continue;
+		}
+		resume = proc_resume(m, wall);
+		/* -n: COUNT taken and done; -e: what it was given read to its end,
+		 * nothing more on its way, and everything taken done (records a
+		 * retry tier holds stay there). */
+		if (!stop_by && elog_processor_drained(p) &&
+		    ((c->has_count && taken >= c->count) ||
+		     (c->exit_at_end && m->answered && !m->hb.waiting &&
+		      (!m->count || elog_fetcher_done(m->f))))) {
+			ended = 1;
+			break;
+		}
+		while (!stop_by && m->count && elog_processor_room(p) && took < 256 &&
+		       !(c->has_count && taken >= c->count)) {
+			struct gpart *gp;
+			int64_t not_before;
+			rc = elog_fetcher_next(m->f, &rec, 0, &err);
+			if (rc < 0) {
+				elog_cli_error_err(&err, NULL);
+				status = ELOG_EXIT_FAIL;
+				goto out;
+			}
+			if (rc == 0)
+				break;
+			if (rc == ELOG_FETCHER_CAUGHT_UP)
+				continue;
+			if (!(gp = group_part(m, &rec)) || gp->paused_until)
+				continue;
+			if ((not_before = elog_processor_add(p, &rec, &err)) < 0) {
+				elog_cli_error_err(&err, NULL);
+				status = ELOG_EXIT_FAIL;
+				goto out;
+			}
+			took++;
+			taken++;
+			gp->rendered = rec.record->offset + 1;
+			gp->hw = rec.high_watermark;
+			if (not_before > 0) {
+				/* Not due: nothing more of it until then. */
+				elog_fetcher_remove(m->f, gp->topic, gp->partition, &err);
+				gp->paused_until = not_before;
+				gp->resume_at = rec.record->offset + 1;
+				if (resume < 0 || not_before - wall < resume)
+					resume = not_before - wall;
+			}
+		}
+		wait = took ? 0 : elog_processor_timeout_ms(p);
+		if (!took) {
+			int64_t hb = m->next_hb_ms - now;
+			if (wait < 0 || wait > WAIT_SLICE_MS)
+				wait = WAIT_SLICE_MS;
+			if (hb < wait)
+				wait = hb < 0 ? 0 : hb;
+			if (resume >= 0 && resume < wait)
+				wait = resume;
+			if (wait > 0) {
+				struct pollfd fds[512];
+				size_t n = elog_processor_pollfds(p, fds, 256);
+				if (m->count && elog_processor_room(p) && !stop_by)
+					n += elog_fetcher_pollfds(m->f, fds + n, 512 - n);
+				poll(fds, (nfds_t)n, (int)wait);
+			}
+		}
+		if (elog_processor_poll(p, 0, &err) < 0) {
+			elog_cli_error_err(&err, "cannot hand a record on");
+			status = ELOG_EXIT_FAIL;
+			break;
+		}
+	}
+out:
+	group_leave(c, m);
+	if (status == ELOG_EXIT_OK && elog_cli_stops && bounded_run && !ended) {
+		elog_cli_error("interrupted before reaching the end");
+		status = ELOG_EXIT_FAIL;
+	}
+	return status;
+}
+
 static int group_run(struct consume *c, struct elog_client *client, struct elog_fetcher *f)
 {
 	static struct member m;
 	const char **topics;
+	struct elog_err err;
 	char host[64];
 	int rc;
 
@@ -890,7 +1102,6 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 	/* A topic that does not exist is an error, as without -g (the group
 	 * would wait for it for ever). */
 	{
-		struct elog_err err;
 		const struct elog_metadata *md = NULL;
 		int64_t deadline = elog_clock_ms() + c->timeout_ms;
 		uint32_t attempt = 0;
@@ -926,10 +1137,31 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 	m.hb.topics = topics;
 	m.hb.topic_count = c->selection_count;
 	m.last_commit_ms = elog_clock_ms();
+	if (c->pc.runner.command) {
+		size_t count;
+		c->pc.group = c->group;
+		c->pc.member_host = host;
+		c->pc.say = proc_say;
+		if (!(c->proc = elog_processor_new(client, &c->pc, topics, c->selection_count, &err)) ||
+		    elog_processor_prepare(c->proc, &err) < 0) {
+			elog_cli_error_err(&err, NULL);
+			free(topics);
+			return ELOG_EXIT_FAIL;
+		}
+		processing = 1;
+		m.proc = c->proc;
+		m.hb.topics = elog_processor_subscription(c->proc, &count);
+		m.hb.topic_count = count;
+	}
 	the_member = &m;
-	rc = group_loop(c, &m);
+	rc = c->proc ? proc_loop(c, &m) : group_loop(c, &m);
 	the_member = NULL;
 	group_drop_all(&m);
+	if (c->proc) {
+		elog_processor_free(c->proc);
+		c->proc = NULL;
+		m.proc = NULL;
+	}
 	free(m.parts);
 	free(m.owned);
 	elog_group_tps_release(m.hb.assignment, m.hb.assignment_count);
@@ -999,11 +1231,46 @@ static int parse_operand(struct consume *c, char *operand)
 				       SELECTIONS_MAX);
 }
 
+/* --retry-on: "75", "75,1-3", "all", "none". */
+static int parse_retry_on(uint8_t *set, const char *arg, struct elog_err *err)
+{
+	memset(set, 0, 256);
+	if (strcmp(arg, "none") == 0)
+		return 0;
+	if (strcmp(arg, "all") == 0) {
+		memset(set + 1, 1, 255);
+		return 0;
+	}
+	for (const char *at = arg; *at;) {
+		char *end;
+		long lo = strtol(at, &end, 10), hi = lo;
+		if (end == at)
+			return elog_err_set(err, ELOG_E_INVAL, "'%s': exit statuses N or N-M, comma "
+					    "separated, or all or none", arg);
+		if (*end == '-') {
+			at = end + 1;
+			hi = strtol(at, &end, 10);
+			if (end == at)
+				return elog_err_set(err, ELOG_E_INVAL, "'%s': a range N-M", arg);
+		}
+		if (lo < 1 || hi > 255 || lo > hi)
+			return elog_err_set(err, ELOG_E_INVAL, "'%s': statuses are 1..255", arg);
+		for (long s = lo; s <= hi; s++)
+			set[s] = 1;
+		if (*end != ',' && *end)
+			return elog_err_set(err, ELOG_E_INVAL, "'%s': exit statuses N or N-M, comma "
+					    "separated", arg);
+		at = end + (*end == ',');
+	}
+	return 0;
+}
+
 static int parse_option(struct consume *c, int id, const char *arg)
 {
 	struct elog_broker_addr addrs[ELOG_BROKERS_MAX];
 	struct elog_err err;
 	size_t n;
+	int rc;
 
 	switch (id) {
 	case 'b':
@@ -1079,6 +1346,103 @@ static int parse_option(struct consume *c, int id, const char *arg)
 		c->group_only_given = "--assignor";
 		c->assignor = arg;
 		return -1;
+	case OPT_EXEC:
+	case OPT_COPROC:
+		if (c->pc.runner.command)
+			return elog_cli_usage_error(&program, "--exec and --coproc exclude each other, "
+						    "and each is given once");
+		if (!arg[0])
+			return elog_cli_usage_error(&program, "%s: an empty command",
+						    id == OPT_EXEC ? "--exec" : "--coproc");
+		c->pc.runner.command = arg;
+		c->pc.runner.mode = id == OPT_EXEC ? ELOG_RUNNER_EXEC : ELOG_RUNNER_COPROC;
+		c->group_only_given = id == OPT_EXEC ? "--exec" : "--coproc";
+		return -1;
+	case OPT_EXEC_TIMEOUT: {
+		int64_t ms;
+		c->proc_only_given = "--exec-timeout";
+		if ((rc = elog_cli_duration_option(&program, "--exec-timeout", arg, 1, 86400000,
+						   "1ms..1d", &ms)) >= 0)
+			return rc;
+		c->pc.runner.timeout_ms = (uint32_t)ms;
+		return -1;
+	}
+	case OPT_RETRY_ON:
+		c->proc_only_given = "--retry-on";
+		if (parse_retry_on(c->pc.runner.retry_status, arg, &err) < 0)
+			return elog_cli_usage_error(&program, "--retry-on: %s", err.msg);
+		return -1;
+	case OPT_CONCURRENCY:
+	case OPT_RETRIES:
+	case OPT_BREAKER: {
+		const char *name = id == OPT_CONCURRENCY ? "--concurrency" : id == OPT_RETRIES
+				   ? "--retries" : "--breaker";
+		uint64_t v;
+		c->proc_only_given = name;
+		if (elog_cli_parse_u64(arg, id == OPT_CONCURRENCY ? 1 : 0,
+				       id == OPT_CONCURRENCY ? ELOG_RUNNER_SLOTS_MAX : 1000, &v, &err) < 0)
+			return elog_cli_usage_error(&program, "%s: %s", name, err.msg);
+		if (id == OPT_CONCURRENCY)
+			c->pc.runner.slots = (uint32_t)v;
+		else if (id == OPT_RETRIES)
+			c->pc.retries = (uint32_t)v;
+		else
+			c->pc.breaker = (uint32_t)v;
+		return -1;
+	}
+	case OPT_BACKOFF: {
+		const char *dots = strstr(arg, "..");
+		char lo[32];
+		int64_t min_ms, max_ms;
+		c->proc_only_given = "--backoff";
+		if (!dots || (size_t)(dots - arg) >= sizeof(lo))
+			return elog_cli_usage_error(&program, "--backoff: MIN..MAX, e.g. 200ms..30s, "
+						    "not '%s'", arg);
+		memcpy(lo, arg, (size_t)(dots - arg));
+		lo[dots - arg] = 0;
+		if (elog_cli_parse_duration_ms(lo, &min_ms, &err) < 0 ||
+		    elog_cli_parse_duration_ms(dots + 2, &max_ms, &err) < 0)
+			return elog_cli_usage_error(&program, "--backoff: %s", err.msg);
+		if (min_ms < 1 || max_ms < min_ms || max_ms > 86400000)
+			return elog_cli_usage_error(&program, "--backoff: 1ms <= MIN <= MAX <= 1d");
+		c->pc.backoff_min_ms = (uint32_t)min_ms;
+		c->pc.backoff_max_ms = (uint32_t)max_ms;
+		return -1;
+	}
+	case OPT_RETRY_TOPICS: {
+		const char *at = arg;
+		c->proc_only_given = "--retry-topics";
+		c->pc.tier_count = 0;
+		while (*at) {
+			size_t len = strcspn(at, ",");
+			char *t;
+			int64_t ms;
+			if (c->pc.tier_count == ELOG_PROCESSOR_TIERS_MAX)
+				return elog_cli_usage_error(&program, "--retry-topics: at most %d",
+							    ELOG_PROCESSOR_TIERS_MAX);
+			t = c->tier_text[c->pc.tier_count];
+			if (len == 0 || len >= sizeof(c->tier_text[0]))
+				return elog_cli_usage_error(&program, "--retry-topics: DELAY,DELAY,..., "
+							    "e.g. 1m,10m,1h");
+			memcpy(t, at, len);
+			t[len] = 0;
+			if (elog_cli_parse_duration_ms(t, &ms, &err) < 0 || ms < 1)
+				return elog_cli_usage_error(&program, "--retry-topics: '%s': %s", t,
+							    ms < 1 ? "must be positive" : err.msg);
+			for (char *q = t; *q; q++)
+				if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')))
+					return elog_cli_usage_error(&program, "--retry-topics: '%s': "
+								    "digits and a unit only", t);
+			c->pc.tier_name[c->pc.tier_count] = t;
+			c->pc.tier_ms[c->pc.tier_count++] = ms;
+			at += len + (at[len] == ',');
+		}
+		return -1;
+	}
+	case OPT_DLQ_TOPIC:
+		c->proc_only_given = "--dlq-topic";
+		c->pc.dlq_topic = arg;
+		return -1;
 	case OPT_TIMEOUT:
 		c->timeout_given = 1;
 		return elog_cli_duration_option(&program, "--timeout", arg, 1, INT32_MAX / 2, "1ms..12d",
@@ -1110,6 +1474,7 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	c->reset = (struct elog_pos){.kind = ELOG_POS_EARLIEST, .value = 0};
 	c->commit_interval_ms = 1000;
 	c->session_timeout_ms = 10000;
+	elog_processor_config_init(&c->pc);
 	elog_cli_getopt_init(&g, &program, argc, argv);
 	while ((id = elog_cli_getopt_next(&g)) != ELOG_CLI_END)
 		if ((rc = parse_option(c, id, g.arg)) >= 0)
@@ -1117,6 +1482,17 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	if (!c->group && (c->group_only_given || c->reset_given))
 		return elog_cli_usage_error(&program, "%s needs -g GROUP",
 					    c->group_only_given ? c->group_only_given : "--reset");
+	if (c->pc.breaker > c->pc.retries + 1)
+		return elog_cli_usage_error(&program, "--breaker %" PRIu32 ": at most --retries + 1 "
+					    "(%" PRIu32 "), so that an outage opens it before a record "
+					    "used up its tries", c->pc.breaker, c->pc.retries + 1);
+	if (c->proc_only_given && !c->pc.runner.command)
+		return elog_cli_usage_error(&program, "%s needs --exec or --coproc", c->proc_only_given);
+	if (c->pc.runner.command && (c->at_most_once || c->mode != ELOG_OUTPUT_VALUE))
+		return elog_cli_usage_error(&program, "%s: the command's verdicts decide the commits "
+					    "and nothing is printed: not with %s",
+					    c->pc.runner.mode == ELOG_RUNNER_EXEC ? "--exec" : "--coproc",
+					    c->at_most_once ? "--at-most-once" : "--json or -f");
 	if (c->group && c->offset_given)
 		return elog_cli_usage_error(&program, "-o and -g exclude each other: a group starts "
 					    "at its committed offsets (--reset where it has none; "

@@ -442,6 +442,82 @@ static void prom_metric(const struct row *rows, size_t n, const char *name, cons
 	}
 }
 
+/*
+ * Processing members (elog-consume --exec/--coproc) commit with metadata
+ * "elog-proc member=ID done=N retried=N dead=N breaker=STATE opened=N":
+ * per group and member, the newest such commit's counts.
+ */
+struct proc_row {
+	const char *group;
+	char member[64], breaker[16];
+	uint64_t done, retried, dead, opened;
+	int64_t time_ms;
+};
+
+static int proc_parse(const char *meta, struct proc_row *p)
+{
+	return meta && sscanf(meta, "elog-proc member=%63s done=%" SCNu64 " retried=%" SCNu64
+			      " dead=%" SCNu64 " breaker=%15s opened=%" SCNu64, p->member,
+			      &p->done, &p->retried, &p->dead, p->breaker, &p->opened) == 6;
+}
+
+static void print_processors(const struct row *rows, size_t n)
+{
+	struct proc_row *ps = calloc(n ? n : 1, sizeof(*ps));
+	size_t np = 0;
+	static const char *const outcome[] = {"done", "retried", "dead"};
+
+	if (!ps)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct proc_row p = {.group = rows[i].group, .time_ms = rows[i].c->commit_time_ms};
+		size_t k;
+		if (!proc_parse(rows[i].c->metadata, &p))
+			continue;
+		for (k = 0; k < np; k++)
+			if (strcmp(ps[k].group, p.group) == 0 && strcmp(ps[k].member, p.member) == 0)
+				break;
+		if (k == np)
+			ps[np++] = p;
+		else if (p.time_ms > ps[k].time_ms)
+			ps[k] = p;
+	}
+	if (np) {
+		printf("# HELP elog_processor_records_total Records a processing member finished, by "
+		       "outcome: done, retried (to a retry topic), dead (to the dead-letter topic).\n"
+		       "# TYPE elog_processor_records_total counter\n");
+		for (size_t k = 0; k < np; k++)
+			for (int o = 0; o < 3; o++) {
+				printf("elog_processor_records_total{group=\"");
+				prom_label(ps[k].group);
+				printf("\",member=\"");
+				prom_label(ps[k].member);
+				printf("\",outcome=\"%s\"} %" PRIu64 "\n", outcome[o],
+				       o == 0 ? ps[k].done : o == 1 ? ps[k].retried : ps[k].dead);
+			}
+		printf("# HELP elog_processor_breaker_state The member's circuit breaker: 0 closed, "
+		       "1 open, 2 half-open.\n# TYPE elog_processor_breaker_state gauge\n");
+		for (size_t k = 0; k < np; k++) {
+			printf("elog_processor_breaker_state{group=\"");
+			prom_label(ps[k].group);
+			printf("\",member=\"");
+			prom_label(ps[k].member);
+			printf("\"} %d\n", strcmp(ps[k].breaker, "open") == 0        ? 1
+					   : strcmp(ps[k].breaker, "half-open") == 0 ? 2 : 0);
+		}
+		printf("# HELP elog_processor_breaker_opened_total Times the member's circuit breaker "
+		       "opened.\n# TYPE elog_processor_breaker_opened_total counter\n");
+		for (size_t k = 0; k < np; k++) {
+			printf("elog_processor_breaker_opened_total{group=\"");
+			prom_label(ps[k].group);
+			printf("\",member=\"");
+			prom_label(ps[k].member);
+			printf("\"} %" PRIu64 "\n", ps[k].opened);
+		}
+	}
+	free(ps);
+}
+
 static void print_prometheus(const struct row *rows, size_t n)
 {
 	prom_metric(rows, n, "elog_group_committed_offset",
@@ -456,6 +532,7 @@ static void print_prometheus(const struct row *rows, size_t n)
 		    "0 OK, 1 WARN (lag growing), 2 STALL (same offset committed with lag), "
 		    "3 STOP (no commits with lag), 4 REWIND (offset moved back).",
 		    4);
+	print_processors(rows, n);
 }
 
 static void duration_text(int64_t ms, char *out, size_t cap)

@@ -926,7 +926,8 @@ int elog_fetcher_remove(struct elog_fetcher *f, const char *topic, uint32_t part
  * every partition reached its end (see elog_fetcher_done), -1 on a final
  * error, ELOG_FETCHER_CAUGHT_UP (only with report_caught_up) for a
  * partition caught up. timeout_ms -1 waits without a bound (a following
- * consumer).
+ * consumer); 0 does what is ready without waiting (sends fetches, reads
+ * answers), for a caller that polls elog_fetcher_pollfds with its own.
  */
 int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int timeout_ms,
 		      struct elog_err *err);

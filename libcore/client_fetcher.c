@@ -1336,6 +1336,7 @@ int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int time
 {
 	int64_t deadline = timeout_ms >= 0 ? elog_clock_ms() + timeout_ms : INT64_MAX;
 	int reports = f->cfg.report_caught_up;
+	int serviced = 0;
 
 	if (reports && f->has_stashed) {
 		/* The record view is still the reader's: nothing was read since. */
@@ -1381,8 +1382,14 @@ int elog_fetcher_next(struct elog_fetcher *f, struct elog_fetched *out, int time
 		if (elog_fetcher_done(f) || f->part_count == 0)
 			return 0;
 		left = deadline == INT64_MAX ? -1 : deadline - elog_clock_ms();
-		if (deadline != INT64_MAX && left <= 0)
-			return 0;
+		/* A timeout of 0 still moves what is ready (sends, reads) once:
+		 * a caller polling the fetcher's fds with its own relies on it. */
+		if (deadline != INT64_MAX && left <= 0) {
+			if (serviced)
+				return 0;
+			left = 0;
+		}
+		serviced = 1;
 		if (fetcher_service(f, left > INT32_MAX ? INT32_MAX : (int)left, err) < 0)
 			return -1;
 	}

@@ -572,6 +572,14 @@ static void exec_verdict(const struct elog_runner *r, struct runner_slot *s, int
 	if (s->timed_out) {
 		v->kind = ELOG_VERDICT_RETRY;
 		snprintf(v->verdict, sizeof(v->verdict), "timeout");
+	} else if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+		   WEXITSTATUS(status) - 128 < NSIG && !r->cfg.retry_status[WEXITSTATUS(status)] &&
+		   WEXITSTATUS(status) != 255) {
+		/* The shell's word for a command a signal killed (128 + N):
+		 * killed, as far as the record is concerned. */
+		signal_name(WEXITSTATUS(status) - 128, name, sizeof(name));
+		v->kind = ELOG_VERDICT_RETRY;
+		snprintf(v->verdict, sizeof(v->verdict), "signal %s", name);
 	} else if (status >= 0 && WIFEXITED(status)) {
 		int code = WEXITSTATUS(status);
 		v->kind = code == 0 ? ELOG_VERDICT_OK
