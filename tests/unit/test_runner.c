@@ -169,6 +169,19 @@ static void test_exec_signals(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	T_CHECK(is(&v, ELOG_VERDICT_RETRY, "signal SIGTERM"));
 	elog_runner_free(r, 0);
+
+	/* A shell reports a command a signal killed as 128 + N: a signal too,
+	 * unless --retry-on names the status; 255 stays an exit status. */
+	r = mk_simple(ELOG_RUNNER_EXEC, "exit ${ELOG_CODE:-0}", 1, 5000);
+	T_ASSERT(r);
+	{
+		const char *e137[] = {"ELOG_CODE=137"}, *e255[] = {"ELOG_CODE=255"};
+		T_ASSERT(run1(r, "", 0, e137, 1, &v, 5000) == 0);
+		T_CHECK(is(&v, ELOG_VERDICT_RETRY, "signal SIGKILL"));
+		T_ASSERT(run1(r, "", 0, e255, 1, &v, 5000) == 0);
+		T_CHECK(is(&v, ELOG_VERDICT_FAIL, "exit 255"));
+	}
+	elog_runner_free(r, 0);
 }
 
 static void test_exec_timeout(void)
