@@ -968,6 +968,15 @@ static int proc_resume(struct member *m, int64_t wall)
 	return next ? next - wall : -1;
 }
 
+/* Every record taken is done (-n waits for a retry tier's records too). */
+static int proc_empty(const struct elog_processor *p)
+{
+	struct elog_processor_stats st;
+
+	elog_processor_stats(p, &st);
+	return st.queued == 0;
+}
+
 static void proc_say(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -1013,7 +1022,7 @@ static int proc_loop(struct consume *c, struct member *m)
 		 * nothing more on its way, and everything taken done (records a
 		 * retry tier holds stay there). */
 		if (!stop_by && elog_processor_drained(p) &&
-		    ((c->has_count && taken >= c->count) ||
+		    ((c->has_count && taken >= c->count && proc_empty(p)) ||
 		     (c->exit_at_end && m->answered && !m->hb.waiting &&
 		      (!m->count || elog_fetcher_done(m->f))))) {
 			ended = 1;
