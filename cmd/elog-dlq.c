@@ -1385,6 +1385,7 @@ struct rpart {
 	struct elog_offset_set done;    /* decided: by earlier runs, or acknowledged, left at
 	                                   --max-replays, absent (no record at the offset) */
 	struct elog_offset_set claimed; /* done, and the records in flight */
+	struct elog_offset_set solo;    /* refused with others in their batch: to send alone */
 	uint32_t inflight;
 	char meta[ELOG_DLQ_META_MAX + 1];   /* the commit being written */
 };
@@ -1421,7 +1422,7 @@ struct run {
 	int64_t now;                    /* wall clock at the start, for --older-than */
 	int64_t last_commit_ms;
 	size_t fetching;                /* partitions with records to decide */
-	uint64_t handled, sent, replayed, undelivered, why[W__COUNT], not_reached;
+	uint64_t handled, sent, resent, replayed, undelivered, why[W__COUNT], not_reached;
 	enum stop stop;
 	int nomem, past_end, changed, named;
 	char broken[ELOG_ERR_MSG_MAX];
@@ -1467,6 +1468,14 @@ static void on_delivery(void *ctx, const struct elog_delivery *d)
 			r->replayed++;
 			say(p->id, s->offset, "replayed", d->topic, d->partition,
 			    d->base_offset >= 0 ? d->base_offset + i : -1, s->count, NULL);
+		} else if (d->error > 0 && d->record_count > 1) {
+			/* The broker refuses a batch as a whole: each of its records
+			 * gets its own try (solo_pass), so that one bad record does not
+			 * keep its neighbours from ever being replayed. */
+			if (elog_offset_set_remove(&p->claimed, s->offset, NULL) < 0 ||
+			    elog_offset_set_add(&p->solo, s->offset, s->offset + 1, NULL) < 0)
+				r->nomem = 1;
+			r->undelivered++;
 		} else {
 			if (elog_offset_set_remove(&p->claimed, s->offset, NULL) < 0)
 				r->nomem = 1;
@@ -1853,7 +1862,7 @@ static int handle(struct run *r, const struct elog_fetched *rec, struct elog_err
 		say(p->id, o, "left", name, -1, -1, dl.replay_count, why_names[W_UNKNOWN_TOPIC]);
 		goto next;
 	}
-	if (r->o->max && r->sent >= r->o->max) {
+	if (r->o->max && r->sent - r->resent >= r->o->max) {
 		r->stop = STOP_MAX;
 		return 1;
 	}
@@ -1874,6 +1883,71 @@ next:
 	r->handled++;
 	p->seen = o + 1;
 	return 0;
+}
+
+/* A record refused with others in its batch, sent again alone and waited
+ * for: 0, 1 to stop, -1 on a failure. */
+static int resend(struct run *r, struct rpart *p, const struct elog_fetched *rec,
+		  struct elog_err *err)
+{
+	struct elog_dead_letter dl;
+	char name[ELOG_TOPIC_NAME_MAX + 1];
+	struct target *t;
+	int rc;
+
+	elog_dead_letter_read(rec->record, &dl);
+	if (r->o->to)
+		snprintf(name, sizeof(name), "%s", r->o->to);
+	else if (elog_dead_letter_topic(&dl, name, sizeof(name)) <= 0)
+		return 0;   /* it was sent: it has one */
+	if (!(t = target(r, name, err)))
+		return -1;
+	if ((rc = wait_room(r, p, rec->record->offset, err)) != 0 || (rc = throttle(r, err)) != 0)
+		return rc;
+	r->resent++;
+	if (send_copy(r, p, t, rec, &dl, err) < 0 ||
+	    elog_producer_flush(t->producer, (int)r->o->timeout_ms, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Each record refused with others in its batch, read again and sent alone. */
+static int solo_pass(struct run *r, struct elog_err *err)
+{
+	struct elog_fetcher_config fc;
+	struct elog_fetched rec;
+	int rc = 0;
+
+	elog_fetcher_config_init(&fc);
+	fc.retry_timeout_ms = (uint32_t)r->o->timeout_ms;
+	for (uint32_t i = 0; i < r->part_count && r->stop == STOP_NONE && rc >= 0; i++) {
+		struct rpart *p = &r->parts[i];
+		struct elog_fetcher *f;
+		struct elog_pos from, to;
+		if (!p->solo.n)
+			continue;
+		from = (struct elog_pos){ELOG_POS_OFFSET, p->solo.r[0].lo};
+		to = (struct elog_pos){ELOG_POS_OFFSET, p->solo.r[p->solo.n - 1].hi};
+		if (!(f = elog_fetcher_new(r->client, &fc, err)))
+			return -1;
+		rc = elog_fetcher_add(f, r->o->topic, (int32_t)p->id, &from, &to, err);
+		while (rc >= 0 && p->solo.n && r->stop == STOP_NONE) {
+			if (elog_cli_stops || r->broken[0] || r->nomem) {
+				r->stop = elog_cli_stops ? STOP_SIGNAL : STOP_BROKEN;
+				break;
+			}
+			rc = elog_fetcher_next(f, &rec, WAIT_SLICE_MS, err);
+			if (rc == 0 && elog_fetcher_done(f))
+				break;
+			if (rc != 1 || !elog_offset_set_has(&p->solo, rec.record->offset))
+				continue;
+			if (elog_offset_set_remove(&p->solo, rec.record->offset, err) < 0 ||
+			    (rc = resend(r, p, &rec, err)) < 0)
+				rc = -1;
+		}
+		elog_fetcher_free(f);
+	}
+	return rc < 0 && !elog_cli_stops ? -1 : 0;
 }
 
 /* Fetch and decide until every partition's end, or a stop. */
@@ -2081,6 +2155,20 @@ static int cmd_replay(struct elog_client *c, const struct options *o)
 			rc = EXIT_UNREACHABLE;
 		}
 	}
+	if (!fatal && (r.stop == STOP_NONE || r.stop == STOP_MAX)) {
+		enum stop stop = r.stop;
+		r.stop = STOP_NONE;
+		if (solo_pass(&r, &e) < 0) {
+			elog_cli_error_err(&e, NULL);
+			rc = failed(&e);
+			fatal = 1;
+		}
+		if (r.stop == STOP_NONE)
+			r.stop = stop;
+	}
+	/* Refused with their batch and not tried alone: refused all the same. */
+	for (uint32_t i = 0; i < r.part_count; i++)
+		r.why[W_REFUSED] += (uint64_t)elog_offset_set_count(&r.parts[i].solo, 0, INT64_MAX);
 	if (r.broken[0] && !fatal) {
 		elog_cli_error("%s", r.broken);
 		rc = EXIT_UNREACHABLE;
@@ -2123,6 +2211,7 @@ out:
 	for (uint32_t i = 0; r.parts && i < r.part_count; i++) {
 		elog_offset_set_release(&r.parts[i].done);
 		elog_offset_set_release(&r.parts[i].claimed);
+		elog_offset_set_release(&r.parts[i].solo);
 		elog_offset_set_release(&r.parts[i].g.decided);
 	}
 	free(r.parts);
