@@ -128,9 +128,9 @@ int elog_dlq_group_name(const char *topic, char *out, size_t cap, struct elog_er
 	int n = snprintf(out, cap, ELOG_DLQ_GROUP_PREFIX "%s", topic);
 
 	if (n < 0 || (size_t)n >= cap || n > ELOG_DLQ_GROUP_MAX)
-		return elog_err_set(err, ELOG_E_LIMIT, "the replay group of '%s', %s%s, would be "
-				    "longer than a group name may be (%d bytes)", topic,
-				    ELOG_DLQ_GROUP_PREFIX, topic, ELOG_DLQ_GROUP_MAX);
+		return elog_err_set(err, ELOG_E_LIMIT, "a topic name of %zu bytes is too long for its "
+				    "replay group's name (%sTOPIC: at most %d bytes)", strlen(topic),
+				    ELOG_DLQ_GROUP_PREFIX, ELOG_DLQ_GROUP_MAX);
 	return 0;
 }
 
