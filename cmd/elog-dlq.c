@@ -335,7 +335,8 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The partitions of topic; -1 and "no such topic" when it does not exist. */
+/* The partitions of topic; -1 and "no such topic" (ELOG_E_INVAL) when it
+ * does not exist, ELOG_E_IO when it cannot be told now. */
 static int topic_partitions(struct elog_client *c, const char *topic, uint32_t *n,
 			    struct elog_err *err)
 {
@@ -349,7 +350,7 @@ static int topic_partitions(struct elog_client *c, const char *topic, uint32_t *
 	if (!t || t->error == ELOG_PE_UNKNOWN_TOPIC)
 		return elog_err_set(err, ELOG_E_INVAL, "topic '%s': no such topic", topic);
 	if (t->error)
-		return elog_err_set(err, ELOG_E_INVAL, "topic '%s': %s", topic,
+		return elog_err_set(err, ELOG_E_IO, "topic '%s': %s", topic,
 				    elog_proto_error_text(t->error));
 	*n = t->partition_count;
 	return 0;
@@ -582,7 +583,8 @@ static struct count_entry *slot_of(struct count_entry *e, size_t cap, const uint
 {
 	size_t i = (size_t)key_hash(key, len, num) & (cap - 1);
 
-	while (e[i].key && (e[i].len != len || e[i].num != num || memcmp(e[i].key, key, len) != 0))
+	while (e[i].key && (e[i].len != len || e[i].num != num ||
+			    (len && memcmp(e[i].key, key, len) != 0)))
 		i = (i + 1) & (cap - 1);
 	return &e[i];
 }
@@ -1387,6 +1389,7 @@ struct rpart {
 	struct elog_offset_set claimed; /* done, and the records in flight */
 	struct elog_offset_set solo;    /* refused with others in their batch: to send alone */
 	uint32_t inflight;
+	int past_end;                   /* the group is past its end: left alone */
 	char meta[ELOG_DLQ_META_MAX + 1];   /* the commit being written */
 };
 
@@ -1567,8 +1570,10 @@ static int commit(struct run *r, int force, struct elog_err *err)
 	r->last_commit_ms = now;
 	for (uint32_t i = 0; i < r->part_count; i++) {
 		struct rpart *p = &r->parts[i];
-		int64_t pos = position(p, err);
-		if (pos < 0)
+		int64_t pos;
+		if (p->past_end)
+			continue;
+		if ((pos = position(p, err)) < 0)
 			return elog_err_prefix(err, "'%s' partition %" PRIu32, r->o->topic, p->id);
 		if (pos == p->g.committed && strcmp(p->meta, p->g.meta) == 0)
 			continue;
@@ -2050,11 +2055,14 @@ static int replay_setup(struct run *r, struct elog_err *err)
 		p->base = p->g.committed > first[i] ? p->g.committed : first[i];
 		p->end = end[i];
 		if (p->base > p->end) {
-			elog_cli_warn("'%s' partition %" PRIu32 ": group '%s' is at %" PRId64 ", past the "
-				      "partition's end %" PRId64 " (was the topic recreated?): nothing "
-				      "there is replayed", r->o->topic, i, r->o->group, p->base,
-				      p->end);
+			/* Recreated? Its records were never replayed: not skipped
+			 * either, the operator decides (and is told each run). */
+			elog_cli_error("'%s' partition %" PRIu32 ": group '%s' is at %" PRId64 ", past "
+				       "the partition's end %" PRId64 " (was the topic recreated?): left "
+				       "alone; elog-replay -g %s --to-earliest --execute starts it over",
+				       r->o->topic, i, r->o->group, p->base, p->end, r->o->group);
 			r->past_end = 1;
+			p->past_end = 1;
 			p->base = p->end;
 		}
 		p->seen = p->base;

@@ -451,6 +451,22 @@ three-hours"
 	[ "$(count src)" -eq 0 ]
 	run -0 elog-dlq list
 	assert_output --regexp '^f\.dlq	3	3	'
+	# the DLQ recreated under its group: its records are not skipped, the
+	# group is left alone until someone resets it
+	elog-topic create -p 1 re.dlq
+	many re.dlq 5 src
+	elog-dlq replay re.dlq >/dev/null 2>&1
+	elog-topic delete re.dlq
+	elog-topic create -p 1 re.dlq
+	many re.dlq 2 src
+	run -1 --separate-stderr elog-dlq replay re.dlq
+	assert_equal "$stderr" "elog-dlq: 're.dlq' partition 0: group 'elog-dlq.re.dlq' is at 5, past the partition's end 2 (was the topic recreated?): left alone; elog-replay -g elog-dlq.re.dlq --to-earliest --execute starts it over
+elog-dlq: 're.dlq': replayed 0 of 0"
+	assert_equal "$(committed elog-dlq.re.dlq)" "0 5 elog-dlq decided="
+	elog-replay -g elog-dlq.re.dlq --to-earliest --execute >/dev/null 2>&1
+	run -0 --separate-stderr elog-dlq replay re.dlq
+	assert_equal "$stderr" "elog-dlq: 're.dlq': replayed 2 of 2"
+	[ "$(count src)" -eq 7 ]
 	# someone commits while a run goes on: it stops instead of writing over it
 	elog-topic create -p 1 w.dlq
 	many w.dlq 200 src
