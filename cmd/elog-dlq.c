@@ -495,23 +495,6 @@ static char *cell_text(const uint8_t *p, size_t len, size_t max)
 	return s;
 }
 
-/* An age for a person, as elog-lag shows time lags: 850ms, 12.5s, 5m, 3h, 2d. */
-static void age_text(int64_t ms, char *out, size_t cap)
-{
-	if (ms < 0)
-		snprintf(out, cap, "-");
-	else if (ms < 1000)
-		snprintf(out, cap, "%" PRId64 "ms", ms);
-	else if (ms < 120000)
-		snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
-	else if (ms < 2 * HOUR_MS)
-		snprintf(out, cap, "%" PRId64 "m", ms / 60000);
-	else if (ms < 48 * HOUR_MS)
-		snprintf(out, cap, "%" PRId64 "h", ms / HOUR_MS);
-	else
-		snprintf(out, cap, "%" PRId64 "d", ms / (24 * HOUR_MS));
-}
-
 /* JSON: bytes as a string when UTF-8, else {"base64":...}, as envelopes do. */
 static void json_bytes(struct elog_buf *b, const uint8_t *p, size_t len)
 {
@@ -834,8 +817,8 @@ static void list_row(const struct options *o, const struct tally *t, struct elog
 	elog_table_set(table, 1, "%" PRIu64, t->records);
 	elog_table_set(table, 2, "%" PRIu64, t->pending);
 	if (aligned) {
-		age_text(oldest_age, a, sizeof(a));
-		age_text(newest_age, b, sizeof(b));
+		elog_cli_format_age(oldest_age, a, sizeof(a));
+		elog_cli_format_age(newest_age, b, sizeof(b));
 	} else {
 		snprintf(a, sizeof(a), "%" PRId64, oldest_age);
 		snprintf(b, sizeof(b), "%" PRId64, newest_age);
@@ -1084,7 +1067,7 @@ static void show_time(const char *label, int64_t ms, int64_t now)
 	if (ms == ELOG_DLQ_NO_TIME)
 		return;
 	elog_cli_format_timestamp(ms, ts, sizeof(ts));
-	age_text(now - ms, age, sizeof(age));
+	elog_cli_format_age(now - ms, age, sizeof(age));
 	printf("  %-11s %s (%s ago)\n", label, ts, age);
 }
 

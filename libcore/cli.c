@@ -798,6 +798,22 @@ int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err
 					      ms, err);
 }
 
+void elog_cli_format_age(int64_t ms, char *out, size_t cap)
+{
+	if (ms < 0)
+		snprintf(out, cap, "-");
+	else if (ms < 1000)
+		snprintf(out, cap, "%" PRId64 "ms", ms);
+	else if (ms < 120000)
+		snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 2 * 3600000)
+		snprintf(out, cap, "%" PRId64 "m", ms / 60000);
+	else if (ms < 2 * (int64_t)86400000)
+		snprintf(out, cap, "%" PRId64 "h", ms / 3600000);
+	else
+		snprintf(out, cap, "%" PRId64 "d", ms / (int64_t)86400000);
+}
+
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap)
 {
 	int64_t days = ms / 86400000, rem = ms % 86400000, year;

@@ -238,6 +238,11 @@ void elog_cli_format_size(uint64_t bytes, char *out, size_t cap);
 /* Bytes rounded for a person, as ls -h does: "0", "512", "96K", "1.2M", "34G". */
 void elog_cli_format_size_human(uint64_t bytes, char *out, size_t cap);
 
+/* A time lag or an age for a person, rounded to its largest unit: "850ms",
+ * "12.5s" (under 2 minutes), "5m" (under 2 hours), "3h" (under 2 days),
+ * "2d"; "-" when negative (unknown). Not read back: for tables only. */
+void elog_cli_format_age(int64_t ms, char *out, size_t cap);
+
 #define ELOG_CLI_TIMESTAMP_MAX 32
 /* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap);
