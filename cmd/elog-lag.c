@@ -535,22 +535,6 @@ static void print_prometheus(const struct row *rows, size_t n)
 	print_processors(rows, n);
 }
 
-static void duration_text(int64_t ms, char *out, size_t cap)
-{
-	if (ms < 0)
-		snprintf(out, cap, "-");
-	else if (ms < 1000)
-		snprintf(out, cap, "%" PRId64 "ms", ms);
-	else if (ms < 120000)
-		snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
-	else if (ms < 2 * 3600000)
-		snprintf(out, cap, "%" PRId64 "m", ms / 60000);
-	else if (ms < 2 * (int64_t)86400000)
-		snprintf(out, cap, "%" PRId64 "h", ms / 3600000);
-	else
-		snprintf(out, cap, "%" PRId64 "d", ms / (int64_t)86400000);
-}
-
 static void print_table(const struct row *rows, size_t n, int aligned)
 {
 	size_t wg = 5, wt = 5;
@@ -573,7 +557,7 @@ static void print_table(const struct row *rows, size_t n, int aligned)
 	       "PARTITION", "COMMITTED", "END", "LAG", "TIME LAG", "STATUS");
 	for (size_t i = 0; i < n; i++) {
 		char d[32];
-		duration_text(rows[i].time_lag_ms, d, sizeof(d));
+		elog_cli_format_age(rows[i].time_lag_ms, d, sizeof(d));
 		printf("%-*s  %-*s  %9u  %12" PRId64 "  %12" PRId64 "  %10" PRId64 "  %8s  %s\n",
 		       (int)wg, rows[i].group, (int)wt, rows[i].c->topic, rows[i].c->partition,
 		       rows[i].c->offset, rows[i].high_watermark, rows[i].lag, d,

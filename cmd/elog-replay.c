@@ -41,6 +41,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "client.h"
+#include "copy.h"
 #include "format.h"
 #include "partition.h"
 
@@ -57,8 +58,6 @@
 /* Tags of produced records: source partition index above, sequence below. */
 #define TAG_SEQ_BITS 40
 #define TAG_SEQ_MASK ((UINT64_C(1) << TAG_SEQ_BITS) - 1)
-#define REPLAY_HEADERS 3
-#define REPLAY_HEADER_PREFIX "elog.replay."
 #define GROUP_NAME_MAX 255
 
 enum {
@@ -180,35 +179,6 @@ static int set_range_pos(struct range_pos *p, const char *name, const char *arg)
 	return -1;
 }
 
-/* --rate N/s, N/m or N/h: the unit is required, as a duration's is. */
-static int set_rate(struct options *o, const char *arg)
-{
-	char digits[24];
-	const char *slash = strchr(arg, '/');
-	struct elog_err err;
-	uint64_t n;
-	double unit_ms;
-
-	if (!slash || (size_t)(slash - arg) >= sizeof(digits))
-		return elog_cli_usage_error(&program, "--rate: invalid rate \"%s\": records per "
-					    "unit, e.g. 100/s, 600/m, 5000/h", arg);
-	memcpy(digits, arg, (size_t)(slash - arg));
-	digits[slash - arg] = '\0';
-	if (strcmp(slash + 1, "s") == 0)
-		unit_ms = 1000.0;
-	else if (strcmp(slash + 1, "m") == 0)
-		unit_ms = 60000.0;
-	else if (strcmp(slash + 1, "h") == 0)
-		unit_ms = 3600000.0;
-	else
-		return elog_cli_usage_error(&program, "--rate: invalid rate \"%s\": unknown unit "
-					    "\"/%s\" (/s, /m or /h)", arg, slash + 1);
-	if (elog_cli_parse_u64(digits, 1, 1000000000, &n, &err) < 0)
-		return elog_cli_usage_error(&program, "--rate: %s", err.msg);
-	o->rate_per_ms = (double)n / unit_ms;
-	return -1;
-}
-
 static int parse_option(struct options *o, int id, const char *arg)
 {
 	switch (id) {
@@ -252,7 +222,7 @@ static int parse_option(struct options *o, int id, const char *arg)
 	}
 	case OPT_TO_TOPIC: o->to_topic = arg; return -1;
 	case OPT_RESUME_GROUP: o->resume_group = arg; return -1;
-	case OPT_RATE: return set_rate(o, arg);
+	case OPT_RATE: return elog_cli_rate_option(&program, "--rate", arg, &o->rate_per_ms);
 	case OPT_COMMIT_INTERVAL:
 		return elog_cli_duration_option(&program, "--commit-interval", arg, 1, INT32_MAX / 2,
 						"1ms..12d", &o->commit_interval_ms);
@@ -594,13 +564,13 @@ struct replay {
 	struct elog_offset_commit *commits;
 	struct elog_buf out;           /* to stdout */
 	int stdout_closed;
-	double tokens;                 /* --rate's bucket */
-	int64_t tokens_ms;
+	struct elog_cli_rate rate;     /* --rate's bucket */
 	int64_t last_commit_ms;
 	size_t fetching;               /* partitions added to the fetcher (non-empty ranges) */
 	int dropped;                   /* a record fetched was not handed on (stopped) */
 	int failed;                    /* a delivery failed for good: stop */
 	char first_error[ELOG_ERR_MSG_MAX];
+	struct elog_copy_headers headers;   /* of the record being sent */
 };
 
 /* Every partition's range is fetched to its end and handed on. */
@@ -768,39 +738,19 @@ static int produce_record(struct replay *r, const struct elog_fetched *rec, stru
 {
 	const struct elog_record_view *v = rec->record;
 	struct spart *sp = &r->parts[r->index_of[rec->partition]];
-	struct elog_header headers[ELOG_RECORD_HEADERS_MAX];
-	char part_text[16], offset_text[24];
-	size_t prefix_len = strlen(REPLAY_HEADER_PREFIX);
-	uint32_t n = 0;
+	struct elog_copy_headers *h = &r->headers;
 	uint64_t seq = 0;
 
 	/* A replay of a replay names its own source: earlier elog.replay.* go. */
-	for (uint32_t i = 0; i < v->header_count; i++)
-		if (v->headers[i].name_len < prefix_len ||
-		    memcmp(v->headers[i].name, REPLAY_HEADER_PREFIX, prefix_len) != 0) {
-			if (n + REPLAY_HEADERS >= ELOG_RECORD_HEADERS_MAX)
-				return elog_err_set(err, ELOG_E_LIMIT, "'%s' partition %" PRIu32
-						    " offset %" PRId64 ": %" PRIu32 " headers: no room "
-						    "for the %d elog.replay.* headers (at most %d)",
-						    rec->topic, rec->partition, v->offset,
-						    v->header_count, REPLAY_HEADERS,
-						    ELOG_RECORD_HEADERS_MAX);
-			headers[n++] = v->headers[i];
-		}
-	snprintf(part_text, sizeof(part_text), "%" PRIu32, rec->partition);
-	snprintf(offset_text, sizeof(offset_text), "%" PRId64, v->offset);
-	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.topic", 17,
-					    (const uint8_t *)rec->topic, (int32_t)strlen(rec->topic)};
-	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.partition", 21,
-					    (const uint8_t *)part_text, (int32_t)strlen(part_text)};
-	headers[n++] = (struct elog_header){(const uint8_t *)"elog.replay.offset", 18,
-					    (const uint8_t *)offset_text,
-					    (int32_t)strlen(offset_text)};
+	if (elog_copy_headers(h, v, "elog.replay.", 0, rec->topic, rec->partition, err) < 0)
+		return elog_err_prefix(err, "'%s' partition %" PRIu32 " offset %" PRId64,
+				       rec->topic, rec->partition, v->offset);
 	if (window_push(sp, v->offset, &seq, err) < 0)
 		return -1;
 	struct elog_record out = {
 		.timestamp_ms = v->timestamp_ms, .key = v->key, .key_len = v->key_len,
-		.value = v->value, .value_len = v->value_len, .headers = headers, .header_count = n,
+		.value = v->value, .value_len = v->value_len, .headers = h->items,
+		.header_count = h->count,
 	};
 	if (elog_producer_send(r->producer, &out, destination(r, v, rec->partition),
 			       ((uint64_t)r->index_of[rec->partition] << TAG_SEQ_BITS) | seq, err) < 0) {
@@ -825,36 +775,19 @@ static int idle_wait(struct replay *r, int ms, struct elog_err *err)
 	return 0;
 }
 
-/*
- * --rate: a token bucket on records, filled at the rate up to 100 ms' worth
- * (at least one record), so the average holds and bursts stay short. Waits
- * until a record may go (or a signal), committing meanwhile.
- */
+/* --rate: wait until a record may go (or a signal), committing meanwhile. */
 static int throttle(struct replay *r, struct elog_err *err)
 {
-	double rate = r->o->rate_per_ms, burst = rate * 100.0 > 1.0 ? rate * 100.0 : 1.0;
+	int wait;
 
-	if (rate <= 0.0)
-		return 0;
-	for (;;) {
-		int64_t now = elog_clock_ms();
-		double wait;
-
-		r->tokens += (double)(now - r->tokens_ms) * rate;
-		if (r->tokens > burst)
-			r->tokens = burst;
-		r->tokens_ms = now;
-		if (r->tokens >= 1.0) {
-			r->tokens -= 1.0;
-			return 0;
-		}
+	while ((wait = elog_cli_rate_take(&r->rate, elog_clock_ms())) > 0) {
 		if (elog_cli_stops || r->failed)
 			return 0;
-		wait = (1.0 - r->tokens) / rate + 1.0;
-		if (idle_wait(r, wait > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)wait, err) < 0 ||
+		if (idle_wait(r, wait > WAIT_SLICE_MS ? WAIT_SLICE_MS : wait, err) < 0 ||
 		    maybe_commit(r, 0, err) < 0)
 			return -1;
 	}
+	return 0;
 }
 
 /*
@@ -1061,15 +994,8 @@ static int open_producer(struct replay *r, struct elog_err *err)
 {
 	struct elog_producer_config pc;
 
-	elog_producer_config_init(&pc);
-	pc.acks = -1;
-	pc.idempotence = 1;
-	/* Any record the source holds fits: a batch of its own may be the
-	 * largest there is (the destination's broker may still refuse it). */
-	pc.request_bytes = ELOG_BATCH_SIZE_MAX;
-	pc.delivery_timeout_ms = (uint32_t)r->o->timeout_ms;
-	if (pc.request_timeout_ms > (uint32_t)r->o->timeout_ms)
-		pc.request_timeout_ms = (uint32_t)r->o->timeout_ms;
+	/* (the destination's broker may still refuse a record the source holds) */
+	elog_copy_producer_config(&pc, (uint32_t)r->o->timeout_ms);
 	pc.on_delivery = on_delivery;
 	pc.ctx = r;
 	if (!(r->producer = elog_producer_new(r->client, r->o->to_topic, &pc, err)))
@@ -1183,8 +1109,7 @@ static int range_replay(const struct options *o, struct elog_client *c)
 	r.o = o;
 	r.topic = o->targets[0].topic;
 	r.client = c;
-	r.tokens = 1.0;
-	r.tokens_ms = elog_clock_ms();
+	elog_cli_rate_init(&r.rate, o->rate_per_ms, elog_clock_ms());
 	r.last_commit_ms = elog_clock_ms();
 	elog_buf_init(&r.out, OUT_BYTES_MAX);
 	if (select_partitions(&r, &err) < 0 || resolve_ranges(&r, &err) < 0 ||

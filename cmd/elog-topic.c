@@ -19,10 +19,8 @@
  * JSON with --json; the TSV and JSON forms carry plain numbers (ms, bytes),
  * are documented in the man page and stable: fields are only ever added.
  */
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +32,10 @@
 #include "json.h"
 #include "proto.h"
 #include "store.h"
+#include "table.h"
 
 #define CONFIGS_MAX 32
 #define TIMEOUT_DEFAULT_MS 30000
-#define TABLE_COLS_MAX 16
 /* describe on a terminal wraps its config line here */
 #define SCREEN_COLUMNS 80
 #define JSON_OUT_MAX (64u << 20)
@@ -349,105 +347,6 @@ static int parse_options(struct options *o, int argc, char **argv)
 	return parse_operands(o, argc, argv, g.index);
 }
 
-/* ---------------------------------------------------------------- tables */
-
-/*
- * Rows of cells, printed as an aligned table (terminal: columns padded to
- * their widest cell, two spaces apart) or as TSV lines. Each cell is its own
- * allocation, so nothing is cut: a topic name may be 249 bytes.
- */
-struct table {
-	size_t cols, rows, cap;
-	char **cells;       /* rows * cols, row by row; NULL: empty */
-	int failed;         /* out of memory: the table is incomplete */
-};
-
-static void table_init(struct table *t, size_t cols)
-{
-	assert(cols >= 1 && cols <= TABLE_COLS_MAX);
-	memset(t, 0, sizeof(*t));
-	t->cols = cols;
-}
-
-static void table_release(struct table *t)
-{
-	for (size_t i = 0; i < t->rows * t->cols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	memset(t, 0, sizeof(*t));
-}
-
-/* Start a row; -1 when out of memory. */
-static int table_row(struct table *t)
-{
-	if (t->rows == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		char **grown = realloc(t->cells, cap * t->cols * sizeof(*grown));
-		if (!grown) {
-			t->failed = 1;
-			return -1;
-		}
-		t->cells = grown;
-		t->cap = cap;
-	}
-	memset(&t->cells[t->rows * t->cols], 0, t->cols * sizeof(*t->cells));
-	t->rows++;
-	return 0;
-}
-
-static void table_set(struct table *t, size_t col, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void table_set(struct table *t, size_t col, const char *fmt, ...)
-{
-	char **cell = &t->cells[(t->rows - 1) * t->cols + col];
-	va_list ap;
-	int n;
-
-	assert(t->rows > 0 && col < t->cols);
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	free(*cell);
-	*cell = n >= 0 ? malloc((size_t)n + 1) : NULL;
-	if (!*cell) {
-		t->failed = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(*cell, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-}
-
-static const char *table_cell(const struct table *t, size_t row, size_t col)
-{
-	const char *cell = t->cells[row * t->cols + col];
-
-	return cell ? cell : "";
-}
-
-/* Rows from `from` on (a header row first, when aligned). */
-static void table_print(const struct table *t, FILE *out, int aligned, size_t from)
-{
-	size_t width[TABLE_COLS_MAX] = {0};
-
-	for (size_t r = from; aligned && r < t->rows; r++)
-		for (size_t c = 0; c < t->cols; c++)
-			if (strlen(table_cell(t, r, c)) > width[c])
-				width[c] = strlen(table_cell(t, r, c));
-	for (size_t r = from; r < t->rows; r++) {
-		for (size_t c = 0; c < t->cols; c++) {
-			const char *cell = table_cell(t, r, c);
-			if (c + 1 == t->cols)
-				fprintf(out, "%s\n", cell);
-			else if (aligned)
-				fprintf(out, "%-*s  ", (int)width[c], cell);
-			else
-				fprintf(out, "%s\t", cell);
-		}
-	}
-}
-
 /* "1,2,3" */
 static void id_list(char *out, size_t cap, const int32_t *ids, uint32_t n)
 {
@@ -650,7 +549,7 @@ static void list_json(const struct elog_topic_description *d, const struct elog_
 }
 
 /* list on a terminal: one row per topic, sizes and durations for a person. */
-static void list_row(struct table *t, const struct elog_topic_description *d,
+static void list_row(struct elog_table *t, const struct elog_topic_description *d,
 		     const struct elog_meta_topic *mt)
 {
 	struct elog_topic_config cfg;
@@ -659,14 +558,14 @@ static void list_row(struct table *t, const struct elog_topic_description *d,
 	config_of(d, &cfg);
 	elog_cli_format_size_human(bytes_of(d), size, sizeof(size));
 	retention_cell(&cfg, retention, sizeof(retention));
-	if (table_row(t) < 0)
+	if (elog_table_row(t) < 0)
 		return;
-	table_set(t, 0, "%s", d->name);
-	table_set(t, 1, "%" PRIu32, d->partition_count);
-	table_set(t, 2, "%d", replication_of(mt));
-	table_set(t, 3, "%" PRId64, records_of(d));
-	table_set(t, 4, "%s", size);
-	table_set(t, 5, "%s", retention);
+	elog_table_set(t, 0, "%s", d->name);
+	elog_table_set(t, 1, "%" PRIu32, d->partition_count);
+	elog_table_set(t, 2, "%d", replication_of(mt));
+	elog_table_set(t, 3, "%" PRId64, records_of(d));
+	elog_table_set(t, 4, "%s", size);
+	elog_table_set(t, 5, "%s", retention);
 }
 
 /* list, TSV: names and counts from the metadata alone (completion runs it). */
@@ -674,7 +573,7 @@ static int list_tsv(struct elog_client *c)
 {
 	const struct elog_metadata *md;
 	struct elog_err err;
-	struct table t;
+	struct elog_table t;
 	const struct elog_meta_topic **sorted;
 	size_t n = 0;
 	int rc = ELOG_EXIT_OK;
@@ -692,21 +591,21 @@ static int list_tsv(struct elog_client *c)
 		if (md->topics[i].error == 0)
 			sorted[n++] = &md->topics[i];
 	qsort(sorted, n, sizeof(*sorted), compare_names);
-	table_init(&t, 3);
+	elog_table_init(&t, 3);
 	for (size_t i = 0; i < n && !t.failed; i++) {
-		if (table_row(&t) < 0)
+		if (elog_table_row(&t) < 0)
 			break;
-		table_set(&t, 0, "%s", sorted[i]->name);
-		table_set(&t, 1, "%" PRIu32, sorted[i]->partition_count);
-		table_set(&t, 2, "%d", replication_of(sorted[i]));
+		elog_table_set(&t, 0, "%s", sorted[i]->name);
+		elog_table_set(&t, 1, "%" PRIu32, sorted[i]->partition_count);
+		elog_table_set(&t, 2, "%d", replication_of(sorted[i]));
 	}
 	if (t.failed) {
 		elog_cli_error("cannot list topics: out of memory");
 		rc = ELOG_EXIT_FAIL;
 	} else {
-		table_print(&t, stdout, 0, 0);
+		elog_table_print(&t, stdout, 0, 0);
 	}
-	table_release(&t);
+	elog_table_release(&t);
 	free(sorted);
 	return rc;
 }
@@ -720,7 +619,7 @@ static int cmd_list(struct elog_client *c, const struct options *o)
 	const struct elog_metadata *md;
 	struct elog_err err;
 	struct elog_buf json;
-	struct table t;
+	struct elog_table t;
 	ssize_t n;
 	int rc = ELOG_EXIT_OK;
 
@@ -736,10 +635,10 @@ static int cmd_list(struct elog_client *c, const struct options *o)
 		return ELOG_EXIT_FAIL;
 	}
 	elog_buf_init(&json, JSON_OUT_MAX);
-	table_init(&t, 6);
-	if (table_row(&t) == 0)
+	elog_table_init(&t, 6);
+	if (elog_table_row(&t) == 0)
 		for (size_t col = 0; col < 6; col++)
-			table_set(&t, col, "%s", head[col]);
+			elog_table_set(&t, col, "%s", head[col]);
 	json_raw(&json, "[");
 	for (ssize_t i = 0; i < n; i++) {
 		const struct elog_meta_topic *mt = elog_metadata_topic(md, order[i]->name);
@@ -756,9 +655,9 @@ static int cmd_list(struct elog_client *c, const struct options *o)
 		if (write_json(&json) < 0)
 			rc = ELOG_EXIT_FAIL;
 	} else {
-		table_print(&t, stdout, 1, 0);
+		elog_table_print(&t, stdout, 1, 0);
 	}
-	table_release(&t);
+	elog_table_release(&t);
 	elog_buf_release(&json);
 	free(order);
 	elog_topic_descriptions_release(&d);
@@ -933,55 +832,55 @@ static int describe_text(const struct elog_topic_description *d, const struct el
 					    "END", "SIZE", "SEGMENTS", "STATUS"};
 	int aligned = isatty(STDOUT_FILENO), rc = 0;
 	char replicas[256], isr[256], size[ELOG_CLI_VALUE_MAX];
-	struct table t;
+	struct elog_table t;
 
 	if (aligned)
 		describe_head_human(d, mt, first);
 	else
 		describe_head_tsv(d, mt);
-	table_init(&t, aligned ? 9 : 11);
-	if (aligned && table_row(&t) == 0)
+	elog_table_init(&t, aligned ? 9 : 11);
+	if (aligned && elog_table_row(&t) == 0)
 		for (size_t c = 0; c < 9; c++)
-			table_set(&t, c, "%s", head[c]);
+			elog_table_set(&t, c, "%s", head[c]);
 	for (size_t i = 0; i < d->partition_desc_count && !t.failed; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
 		struct placement pl;
 		size_t c = 0;
 
-		if (table_row(&t) < 0)
+		if (elog_table_row(&t) < 0)
 			break;
 		placement_of(pd, meta_partition(mt, pd->id), &pl);
 		id_list(replicas, sizeof(replicas), pl.replicas, pl.replica_count);
 		id_list(isr, sizeof(isr), pl.isr, pl.isr_count);
 		if (!aligned) {
-			table_set(&t, c++, "partition");
-			table_set(&t, c++, "%s", d->name);
+			elog_table_set(&t, c++, "partition");
+			elog_table_set(&t, c++, "%s", d->name);
 		}
-		table_set(&t, c++, "%" PRIu32, pd->id);
+		elog_table_set(&t, c++, "%" PRIu32, pd->id);
 		if (pl.leader >= 0)
-			table_set(&t, c++, "%" PRId32, pl.leader);
+			elog_table_set(&t, c++, "%" PRId32, pl.leader);
 		else
-			table_set(&t, c++, "%s", aligned ? "none" : "-1");
-		table_set(&t, c++, "%s", replicas);
-		table_set(&t, c++, "%s", isr);
-		table_set(&t, c++, "%" PRId64, pd->log_start_offset);
-		table_set(&t, c++, "%" PRId64, pd->high_watermark);
+			elog_table_set(&t, c++, "%s", aligned ? "none" : "-1");
+		elog_table_set(&t, c++, "%s", replicas);
+		elog_table_set(&t, c++, "%s", isr);
+		elog_table_set(&t, c++, "%" PRId64, pd->log_start_offset);
+		elog_table_set(&t, c++, "%" PRId64, pd->high_watermark);
 		if (aligned) {
 			elog_cli_format_size_human(pd->size_bytes, size, sizeof(size));
-			table_set(&t, c++, "%s", size);
+			elog_table_set(&t, c++, "%s", size);
 		} else {
-			table_set(&t, c++, "%" PRIu64, pd->size_bytes);
+			elog_table_set(&t, c++, "%" PRIu64, pd->size_bytes);
 		}
-		table_set(&t, c++, "%" PRIu32, pd->segments);
-		table_set(&t, c++, "%s", elog_partition_state_name(pd->status));
+		elog_table_set(&t, c++, "%" PRIu32, pd->segments);
+		elog_table_set(&t, c++, "%s", elog_partition_state_name(pd->status));
 	}
 	if (!t.failed) {
-		table_print(&t, stdout, aligned, 0);
+		elog_table_print(&t, stdout, aligned, 0);
 	} else {
 		elog_cli_error("describe topic '%s': out of memory", d->name);
 		rc = -1;
 	}
-	table_release(&t);
+	elog_table_release(&t);
 	/* What is wrong with a partition that is not ok, one line each. */
 	for (size_t i = 0; i < d->partition_desc_count && rc == 0; i++) {
 		const struct elog_partition_description *pd = &d->partitions[i];
@@ -1095,52 +994,6 @@ static int cmd_change(struct elog_client *c, const struct options *o)
 
 /* ---------------------------------------------------------------- purge */
 
-/*
- * The offset each partition's start moves to for --before: an offset as
- * given (earliest: 0, which moves nothing), "end" as the broker's high
- * watermark (ELOG_OFFSET_LATEST, decided when the broker purges), -N and
- * @TIME resolved now with LIST_OFFSETS: the high watermark less N (not
- * below 0), the first record at or after TIME.
- */
-static int purge_resolve(struct elog_client *c, const char *topic, const struct elog_pos *before,
-			 struct elog_purge_partition *parts, size_t n, struct elog_err *err)
-{
-	uint32_t *ids;
-	int64_t *ts, *offsets;
-	int rc = -1;
-
-	if (before->kind != ELOG_POS_FROM_END && before->kind != ELOG_POS_TIMESTAMP) {
-		for (size_t i = 0; i < n; i++)
-			parts[i].offset = before->kind == ELOG_POS_LATEST ? ELOG_OFFSET_LATEST
-				: before->kind == ELOG_POS_OFFSET ? before->value : 0;
-		return 0;
-	}
-	ids = calloc(n, sizeof(*ids));
-	ts = calloc(n, sizeof(*ts));
-	offsets = calloc(n, sizeof(*offsets));
-	if (!ids || !ts || !offsets) {
-		elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		ids[i] = parts[i].partition;
-		/* Before the epoch: every record is at or after it, so nothing goes. */
-		ts[i] = before->kind == ELOG_POS_FROM_END ? ELOG_OFFSET_LATEST
-			: before->value < 0 ? 0 : before->value;
-	}
-	if (elog_client_list_offsets(c, topic, ids, ts, offsets, n, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		parts[i].offset = before->kind == ELOG_POS_TIMESTAMP ? offsets[i]
-			: offsets[i] > before->value ? offsets[i] - before->value : 0;
-	rc = 0;
-out:
-	free(ids);
-	free(ts);
-	free(offsets);
-	return rc;
-}
-
 /* The partitions a purge of targets[first]'s topic names, into *parts (free it). */
 static ssize_t purge_partitions(struct elog_client *c, const struct options *o, size_t first,
 				struct elog_purge_partition **parts, struct elog_err *err)
@@ -1175,7 +1028,7 @@ static ssize_t purge_partitions(struct elog_client *c, const struct options *o, 
 
 /* One purged partition as a row of the table (terminal or TSV) or a JSON object. */
 static void purge_row(const struct options *o, const char *topic,
-		      const struct elog_purge_partition *p, struct table *t, struct elog_buf *json,
+		      const struct elog_purge_partition *p, struct elog_table *t, struct elog_buf *json,
 		      int first)
 {
 	if (o->json) {
@@ -1192,18 +1045,18 @@ static void purge_row(const struct options *o, const char *topic,
 		json_raw(json, o->dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
 		return;
 	}
-	if (table_row(t) < 0)
+	if (elog_table_row(t) < 0)
 		return;
-	table_set(t, 0, "%s", topic);
-	table_set(t, 1, "%" PRIu32, p->partition);
-	table_set(t, 2, "%" PRId64, p->start_before);
-	table_set(t, 3, "%" PRId64, p->start);
-	table_set(t, 4, "%" PRId64, p->start - p->start_before);
+	elog_table_set(t, 0, "%s", topic);
+	elog_table_set(t, 1, "%" PRIu32, p->partition);
+	elog_table_set(t, 2, "%" PRId64, p->start_before);
+	elog_table_set(t, 3, "%" PRId64, p->start);
+	elog_table_set(t, 4, "%" PRId64, p->start - p->start_before);
 }
 
 /* Purge targets[first]'s topic (every target naming it); failures reported, -1. */
 static int purge_topic(struct elog_client *c, const struct options *o, size_t first,
-		       struct table *t, struct elog_buf *json, size_t *shown)
+		       struct elog_table *t, struct elog_buf *json, size_t *shown)
 {
 	const char *topic = o->targets[first].topic;
 	struct elog_purge_partition *parts = NULL;
@@ -1211,7 +1064,7 @@ static int purge_topic(struct elog_client *c, const struct options *o, size_t fi
 	ssize_t n = purge_partitions(c, o, first, &parts, &err);
 	int rc = 0;
 
-	if (n < 0 || purge_resolve(c, topic, &o->before, parts, (size_t)n, &err) < 0 ||
+	if (n < 0 || elog_purge_resolve(c, topic, &o->before, parts, (size_t)n, &err) < 0 ||
 	    elog_admin_delete_records(c, topic, parts, (size_t)n, o->dry_run, &err) < 0) {
 		elog_cli_error_err(&err, NULL);
 		free(parts);
@@ -1235,14 +1088,14 @@ static int cmd_purge(struct elog_client *c, const struct options *o)
 	static const char *const head[5] = {"TOPIC", "PARTITION", "START", "NEW_START", "PURGED"};
 	int aligned = !o->json && isatty(STDOUT_FILENO), rc = ELOG_EXIT_OK;
 	struct elog_buf json;
-	struct table t;
+	struct elog_table t;
 	size_t shown = 0;
 
 	elog_buf_init(&json, JSON_OUT_MAX);
-	table_init(&t, 5);
-	if (aligned && table_row(&t) == 0)
+	elog_table_init(&t, 5);
+	if (aligned && elog_table_row(&t) == 0)
 		for (size_t col = 0; col < 5; col++)
-			table_set(&t, col, "%s", head[col]);
+			elog_table_set(&t, col, "%s", head[col]);
 	json_raw(&json, "[");
 	for (size_t i = 0; i < o->target_count; i++) {
 		int seen = 0;
@@ -1260,11 +1113,11 @@ static int cmd_purge(struct elog_client *c, const struct options *o)
 		if (write_json(&json) < 0)
 			rc = ELOG_EXIT_FAIL;
 	} else if (!aligned || shown) {
-		table_print(&t, stdout, aligned, 0);
+		elog_table_print(&t, stdout, aligned, 0);
 	}
 	if (aligned && o->dry_run)
 		printf("dry run: nothing was purged\n");
-	table_release(&t);
+	elog_table_release(&t);
 	elog_buf_release(&json);
 	return rc;
 }

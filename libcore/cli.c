@@ -245,6 +245,61 @@ int elog_cli_duration_option(const struct elog_cli_program *program, const char 
 	return -1;
 }
 
+int elog_cli_rate_option(const struct elog_cli_program *program, const char *name,
+			 const char *arg, double *per_ms)
+{
+	char digits[24];
+	const char *slash = strchr(arg, '/');
+	struct elog_err err;
+	uint64_t n;
+	double unit_ms;
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(digits))
+		return elog_cli_usage_error(program, "%s: invalid rate \"%s\": records per "
+					    "unit, e.g. 100/s, 600/m, 5000/h", name, arg);
+	memcpy(digits, arg, (size_t)(slash - arg));
+	digits[slash - arg] = '\0';
+	if (strcmp(slash + 1, "s") == 0)
+		unit_ms = 1000.0;
+	else if (strcmp(slash + 1, "m") == 0)
+		unit_ms = 60000.0;
+	else if (strcmp(slash + 1, "h") == 0)
+		unit_ms = 3600000.0;
+	else
+		return elog_cli_usage_error(program, "%s: invalid rate \"%s\": unknown unit "
+					    "\"/%s\" (/s, /m or /h)", name, arg, slash + 1);
+	if (elog_cli_parse_u64(digits, 1, 1000000000, &n, &err) < 0)
+		return elog_cli_usage_error(program, "%s: %s", name, err.msg);
+	*per_ms = (double)n / unit_ms;
+	return -1;
+}
+
+void elog_cli_rate_init(struct elog_cli_rate *r, double per_ms, int64_t now_ms)
+{
+	r->per_ms = per_ms;
+	r->tokens = 1.0;
+	r->at_ms = now_ms;
+}
+
+int elog_cli_rate_take(struct elog_cli_rate *r, int64_t now_ms)
+{
+	double burst = r->per_ms * 100.0 > 1.0 ? r->per_ms * 100.0 : 1.0, wait;
+
+	if (r->per_ms <= 0.0)
+		return 0;
+	if (now_ms > r->at_ms)
+		r->tokens += (double)(now_ms - r->at_ms) * r->per_ms;
+	if (r->tokens > burst)
+		r->tokens = burst;
+	r->at_ms = now_ms;
+	if (r->tokens >= 1.0) {
+		r->tokens -= 1.0;
+		return 0;
+	}
+	wait = (1.0 - r->tokens) / r->per_ms + 1.0;
+	return wait > 1e6 ? 1000000 : (int)wait;
+}
+
 static int target_add(const struct elog_cli_program *program, const char *what, const char *topic,
 		      int32_t partition, struct elog_cli_target *targets, size_t *count, size_t max)
 {
@@ -741,6 +796,22 @@ int elog_cli_parse_timestamp_ms(const char *s, int64_t *ms, struct elog_err *err
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return elog_cli_parse_timestamp_ms_at(s, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
 					      ms, err);
+}
+
+void elog_cli_format_age(int64_t ms, char *out, size_t cap)
+{
+	if (ms < 0)
+		snprintf(out, cap, "-");
+	else if (ms < 1000)
+		snprintf(out, cap, "%" PRId64 "ms", ms);
+	else if (ms < 120000)
+		snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 2 * 3600000)
+		snprintf(out, cap, "%" PRId64 "m", ms / 60000);
+	else if (ms < 2 * (int64_t)86400000)
+		snprintf(out, cap, "%" PRId64 "h", ms / 3600000);
+	else
+		snprintf(out, cap, "%" PRId64 "d", ms / (int64_t)86400000);
 }
 
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap)

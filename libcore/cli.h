@@ -185,6 +185,14 @@ int elog_cli_duration_option(const struct elog_cli_program *program, const char 
 			     const char *arg, int64_t min_ms, int64_t max_ms, const char *range,
 			     int64_t *ms);
 /*
+ * A rate option, records per unit: "100/s", "600/m", "5000/h" (the unit is
+ * required, as a duration's is; N from 1 to 10^9). -1 when good (*per_ms
+ * set: records a millisecond), else the usage error's exit status, having
+ * said why (`name` is the option as typed, "--rate").
+ */
+int elog_cli_rate_option(const struct elog_cli_program *program, const char *name,
+			 const char *arg, double *per_ms);
+/*
  * The same, and *unit_ms (when not NULL) is the smallest unit the text
  * used, in milliseconds: 86400000 for "7d", 60000 for "1h30m", 0 for "0".
  * With it a value is shown again in the unit it was given in.
@@ -230,9 +238,29 @@ void elog_cli_format_size(uint64_t bytes, char *out, size_t cap);
 /* Bytes rounded for a person, as ls -h does: "0", "512", "96K", "1.2M", "34G". */
 void elog_cli_format_size_human(uint64_t bytes, char *out, size_t cap);
 
+/* A time lag or an age for a person, rounded to its largest unit: "850ms",
+ * "12.5s" (under 2 minutes), "5m" (under 2 hours), "3h" (under 2 days),
+ * "2d"; "-" when negative (unknown). Not read back: for tables only. */
+void elog_cli_format_age(int64_t ms, char *out, size_t cap);
+
 #define ELOG_CLI_TIMESTAMP_MAX 32
 /* RFC 3339 in UTC with milliseconds: "2024-01-02T03:04:05.123Z" (cap >= ELOG_CLI_TIMESTAMP_MAX). */
 void elog_cli_format_timestamp(int64_t ms, char *out, size_t cap);
+
+/*
+ * A token bucket on records for a --rate (elog_cli_rate_option): filled at
+ * per_ms up to 100 ms' worth (at least one record), so the average holds
+ * and bursts stay short. per_ms 0: no limit.
+ */
+struct elog_cli_rate {
+	double per_ms;
+	double tokens;
+	int64_t at_ms;                  /* monotonic: when tokens was last filled */
+};
+void elog_cli_rate_init(struct elog_cli_rate *r, double per_ms, int64_t now_ms);
+/* 0 when a record may go now (its token taken), else the milliseconds to
+ * wait before asking again (>= 1). */
+int elog_cli_rate_take(struct elog_cli_rate *r, int64_t now_ms);
 
 /*
  * SIGINT and SIGTERM for a tool with a main loop (SIGPIPE ignored: a closed

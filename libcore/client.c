@@ -1556,6 +1556,45 @@ out:
 	return rc;
 }
 
+int elog_purge_resolve(struct elog_client *c, const char *topic, const struct elog_pos *before,
+		       struct elog_purge_partition *parts, size_t n, struct elog_err *err)
+{
+	uint32_t *ids;
+	int64_t *ts, *offsets;
+	int rc = -1;
+
+	if (before->kind != ELOG_POS_FROM_END && before->kind != ELOG_POS_TIMESTAMP) {
+		for (size_t i = 0; i < n; i++)
+			parts[i].offset = before->kind == ELOG_POS_LATEST ? ELOG_OFFSET_LATEST
+				: before->kind == ELOG_POS_OFFSET ? before->value : 0;
+		return 0;
+	}
+	ids = calloc(n, sizeof(*ids));
+	ts = calloc(n, sizeof(*ts));
+	offsets = calloc(n, sizeof(*offsets));
+	if (!ids || !ts || !offsets) {
+		elog_err_set(err, ELOG_E_NOMEM, "purge topic '%s': out of memory", topic);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = parts[i].partition;
+		/* Before the epoch: every record is at or after it, so nothing goes. */
+		ts[i] = before->kind == ELOG_POS_FROM_END ? ELOG_OFFSET_LATEST
+			: before->value < 0 ? 0 : before->value;
+	}
+	if (elog_client_list_offsets(c, topic, ids, ts, offsets, n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		parts[i].offset = before->kind == ELOG_POS_TIMESTAMP ? offsets[i]
+			: offsets[i] > before->value ? offsets[i] - before->value : 0;
+	rc = 0;
+out:
+	free(ids);
+	free(ts);
+	free(offsets);
+	return rc;
+}
+
 /* ------------------------------------------------------------ batches */
 
 void elog_batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id, int16_t epoch,

@@ -615,6 +615,18 @@ int elog_admin_delete_records(struct elog_client *c, const char *topic,
 			      struct elog_purge_partition *parts, size_t n, int dry_run,
 			      struct elog_err *err);
 
+/*
+ * The offset each partition's start moves to for a purge --before POSITION
+ * (elog_pos_parse): an offset as given (earliest: 0, which moves nothing),
+ * "end" as the broker's high watermark (ELOG_OFFSET_LATEST, decided when
+ * the broker purges), -N and @TIME resolved now with LIST_OFFSETS: the high
+ * watermark less N (not below 0), the first record at or after TIME. Fills
+ * parts[i].offset for each parts[i].partition.
+ */
+struct elog_pos;
+int elog_purge_resolve(struct elog_client *c, const char *topic, const struct elog_pos *before,
+		       struct elog_purge_partition *parts, size_t n, struct elog_err *err);
+
 /* ------------------------------------------------------------ producer */
 
 /*

@@ -6,7 +6,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-PAGES=(elog-consume.1 elog-dump.1 elog-lag.1 elog-produce.1 elog-replay.1 elog-serve.1 elog-topic.1 elog.5 elog.7)
+PAGES=(elog-consume.1 elog-dlq.1 elog-dump.1 elog-lag.1 elog-produce.1 elog-replay.1 elog-serve.1 elog-topic.1 elog.5 elog.7)
 
 @test "every page is in the list this file checks" {
 	run -0 bash -c "cd '$ELOG_REPO/man' && ls | sort | tr '\n' ' '"

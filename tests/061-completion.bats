@@ -57,13 +57,13 @@ complete_bash() {
 
 @test "bash: the shared helpers are the same in every file" {
 	local first f
-	for f in elog-consume elog-produce elog-serve elog-topic; do
+	for f in elog-consume elog-dlq elog-produce elog-serve elog-topic; do
 		sed -n '/^# ---- shared by/,/^# ---- end of the shared part/p' \
 			"$ELOG_REPO/completions/bash/$f" >"$f.shared"
 		[ -s "$f.shared" ] || fail "$f has no shared part"
 		bash -n "$ELOG_REPO/completions/bash/$f"
 	done
-	for f in elog-produce elog-serve elog-topic; do
+	for f in elog-dlq elog-produce elog-serve elog-topic; do
 		cmp elog-consume.shared "$f.shared" || fail "$f's shared part differs from elog-consume's"
 	done
 }

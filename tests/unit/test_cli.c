@@ -610,6 +610,52 @@ static void test_diagnostics(void)
 	elog_cli_init("elog-test");
 }
 
+static int rate_results[4];
+
+static void rate_bad_options(void)
+{
+	static const char *const bad[4] = {"10", "0/s", "5/d", "/s"};
+	double per_ms;
+
+	for (int i = 0; i < 4; i++)
+		rate_results[i] = elog_cli_rate_option(&test_program, "--rate", bad[i], &per_ms);
+}
+
+/* --rate: the unit required; the bucket gives a token now and then one a
+ * 1/rate later, and holds at most 100 ms' worth (at least one). */
+static void test_rate(void)
+{
+	struct elog_cli_rate r;
+	double per_ms = 0;
+	const char *out;
+
+	T_CHECK(elog_cli_rate_option(&test_program, "--rate", "100/s", &per_ms) == -1);
+	T_CHECK(per_ms > 0.0999 && per_ms < 0.1001);
+	T_CHECK(elog_cli_rate_option(&test_program, "--rate", "600/m", &per_ms) == -1);
+	T_CHECK(per_ms > 0.0099 && per_ms < 0.0101);
+	out = capture_stderr(rate_bad_options);
+	for (int i = 0; i < 4; i++)
+		T_EQ_INT(rate_results[i], ELOG_EXIT_USAGE);
+	T_CHECK(strstr(out, "elog-test: --rate: invalid rate \"10\": records per unit, e.g. 100/s, "
+			    "600/m, 5000/h\n") != NULL);
+	T_CHECK(strstr(out, "elog-test: --rate: invalid rate \"5/d\": unknown unit \"/d\" "
+			    "(/s, /m or /h)\n") != NULL);
+	elog_cli_rate_init(&r, 0.01, 1000);             /* 10 a second */
+	T_EQ_INT(elog_cli_rate_take(&r, 1000), 0);
+	T_CHECK(elog_cli_rate_take(&r, 1000) >= 100);
+	T_CHECK(elog_cli_rate_take(&r, 1050) > 0);
+	T_EQ_INT(elog_cli_rate_take(&r, 1100), 0);
+	T_EQ_INT(elog_cli_rate_take(&r, 100000), 0);    /* a long pause fills one token only */
+	T_CHECK(elog_cli_rate_take(&r, 100000) > 0);
+	elog_cli_rate_init(&r, 1.0, 0);                 /* 1000 a second: bursts of 100 */
+	for (int i = 0; i < 100; i++)
+		T_EQ_INT(elog_cli_rate_take(&r, 10000), 0);
+	T_CHECK(elog_cli_rate_take(&r, 10000) > 0);
+	elog_cli_rate_init(&r, 0, 0);                   /* no limit */
+	for (int i = 0; i < 1000; i++)
+		T_EQ_INT(elog_cli_rate_take(&r, 0), 0);
+}
+
 int main(void)
 {
 	/* Zone-less timestamps are local time: pin the zone (tests change it). */
@@ -634,5 +680,6 @@ int main(void)
 	T_RUN(test_getopt_errors);
 	T_RUN(test_help);
 	T_RUN(test_diagnostics);
+	T_RUN(test_rate);
 	return t_finish();
 }
