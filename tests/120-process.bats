@@ -232,6 +232,35 @@ header() {
 	echo "# processed $(wc -l <done) times for 300 records ($(sort -nu done | wc -l) distinct); dead letters $(elog-consume -q -e t.dlq | wc -l)" >&3
 }
 
+@test "dead letters replayed by elog-dlq from cron come back, fail again, and stop at --max-replays" {
+	elog_need elog-dlq
+	elog-topic create -p 1 t
+	keyed 10 | elog-produce -k k t
+	cat >cmd.sh <<-'EOF'
+		#!/bin/sh
+		v=$(sed 's/.*"v":\([0-9]*\).*/\1/')
+		echo "$v ${ELOG_HEADER_ELOG_REPLAY_COUNT:-0}" >>seen
+		[ "$v" != 4 ] || exit 3
+	EOF
+	chmod +x cmd.sh
+	run -0 timeout 60 elog-consume -g g --exec ./cmd.sh -e t
+	for n in 1 2 3; do
+		# cron: a replay, twice (the second finds nothing new), then the
+		# processor sees the copy and dead-letters it again.
+		run -0 elog-dlq replay t.dlq
+		run -0 elog-dlq replay t.dlq
+		run -0 timeout 60 elog-consume -g g --exec ./cmd.sh -e t
+		[ "$(grep -c "^4 $n\$" seen)" -eq 1 ] || fail "round $n: $(cat seen)"
+	done
+	[ "$(grep -c '^4 ' seen)" -eq 4 ]
+	[ "$(grep -vc '^4 ' seen)" -eq 9 ]
+	run -0 dead t.dlq
+	[ "${#lines[@]}" -eq 4 ]
+	[ "$(header elog.replay.count "${lines[3]}")" = 3 ]
+	run -1 elog-dlq replay t.dlq
+	assert_output --partial "max replays"
+}
+
 @test "processing options: usage errors" {
 	run -2 elog-consume --exec true t
 	assert_output --partial "--exec needs -g GROUP"
