@@ -13,7 +13,7 @@ setup() {
 	cd "$ELOG_TMP"
 }
 
-USAGE='usage: elog-consume [-eJhq] [-b brokers] [-f format] [-g group] [-n count] [-o position] [--timeout duration] [--version] topic[:partition[,partition...]] ...'
+USAGE='usage: elog-consume [-eJhq] [-b brokers] [-f format] [-g group [--exec cmd | --coproc cmd]] [-n count] [-o position] [--timeout duration] [--version] topic[:partition[,partition...]] ...'
 
 # Seconds any single consume may take before the test calls it hung.
 T=20
