@@ -461,6 +461,16 @@ static int proc_parse(const char *meta, struct proc_row *p)
 			      &p->done, &p->retried, &p->dead, p->breaker, &p->opened) == 6;
 }
 
+/* NAME{group="G",member="M" — the caller closes the braces. */
+static void proc_series(const char *name, const struct proc_row *p)
+{
+	printf("%s{group=\"", name);
+	prom_label(p->group);
+	printf("\",member=\"");
+	prom_label(p->member);
+	putchar('"');
+}
+
 static void print_processors(const struct row *rows, size_t n)
 {
 	struct proc_row *ps = calloc(n ? n : 1, sizeof(*ps));
@@ -488,31 +498,22 @@ static void print_processors(const struct row *rows, size_t n)
 		       "# TYPE elog_processor_records_total counter\n");
 		for (size_t k = 0; k < np; k++)
 			for (int o = 0; o < 3; o++) {
-				printf("elog_processor_records_total{group=\"");
-				prom_label(ps[k].group);
-				printf("\",member=\"");
-				prom_label(ps[k].member);
-				printf("\",outcome=\"%s\"} %" PRIu64 "\n", outcome[o],
+				proc_series("elog_processor_records_total", &ps[k]);
+				printf(",outcome=\"%s\"} %" PRIu64 "\n", outcome[o],
 				       o == 0 ? ps[k].done : o == 1 ? ps[k].retried : ps[k].dead);
 			}
 		printf("# HELP elog_processor_breaker_state The member's circuit breaker: 0 closed, "
 		       "1 open, 2 half-open.\n# TYPE elog_processor_breaker_state gauge\n");
 		for (size_t k = 0; k < np; k++) {
-			printf("elog_processor_breaker_state{group=\"");
-			prom_label(ps[k].group);
-			printf("\",member=\"");
-			prom_label(ps[k].member);
-			printf("\"} %d\n", strcmp(ps[k].breaker, "open") == 0        ? 1
-					   : strcmp(ps[k].breaker, "half-open") == 0 ? 2 : 0);
+			proc_series("elog_processor_breaker_state", &ps[k]);
+			printf("} %d\n", strcmp(ps[k].breaker, "open") == 0        ? 1
+					: strcmp(ps[k].breaker, "half-open") == 0 ? 2 : 0);
 		}
 		printf("# HELP elog_processor_breaker_opened_total Times the member's circuit breaker "
 		       "opened.\n# TYPE elog_processor_breaker_opened_total counter\n");
 		for (size_t k = 0; k < np; k++) {
-			printf("elog_processor_breaker_opened_total{group=\"");
-			prom_label(ps[k].group);
-			printf("\",member=\"");
-			prom_label(ps[k].member);
-			printf("\"} %" PRIu64 "\n", ps[k].opened);
+			proc_series("elog_processor_breaker_opened_total", &ps[k]);
+			printf("} %" PRIu64 "\n", ps[k].opened);
 		}
 	}
 	free(ps);

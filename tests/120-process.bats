@@ -79,6 +79,30 @@ header() {
 	[ "$(cut -f4 <<<"$output")" = 20 ]
 }
 
+@test "--retry-on narrows and widens what is retried" {
+	elog-topic create -p 1 t
+	keyed 3 | elog-produce -k k t
+	cat >cmd.sh <<-'EOF'
+		#!/bin/sh
+		v=$(sed 's/.*"v":\([0-9]*\).*/\1/')
+		echo "$v $ELOG_ATTEMPT" >>seen
+		case $v in 2) exit 75 ;; 3) [ "$ELOG_ATTEMPT" -ge 2 ] || exit 4 ;; esac
+	EOF
+	chmod +x cmd.sh
+	# none: 75 is permanent; 4 too.
+	run -0 timeout 60 elog-consume -g g1 --exec ./cmd.sh --retry-on none --backoff 10ms..20ms -e t
+	run -0 dead t.dlq
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(header elog.verdict "${lines[0]}")" = "exit 75" ]
+	[ "$(header elog.verdict "${lines[1]}")" = "exit 4" ]
+	# 4,75: 3 succeeds on its second try; 2 is dead after its tries.
+	run -0 timeout 60 elog-consume -g g2 --exec ./cmd.sh --retry-on 4,75 --retries 2 --backoff 10ms..20ms -e t
+	grep -qx '3 2' seen
+	run -0 dead t.dlq
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(header elog.attempts "${lines[2]}")" = 3 ]
+}
+
 @test "--retry-topics: a failing record moves through the tiers to the DLQ while its partition goes on" {
 	elog-topic create -p 2 t
 	keyed 40 | elog-produce -k k t
@@ -93,6 +117,15 @@ header() {
 	elog_wait_until 30 eval '[ "$(elog-consume -q -e t.dlq | wc -l)" -eq 1 ]' || fail "$(cat c.err; cat seen)"
 	elog_stop c
 	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	# Its copy in the first tier: when it is due, and its story so far.
+	run -0 dead t.retry.1s
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(header elog.tier "${lines[0]}")" = 1s ]
+	[ "$(header elog.attempts "${lines[0]}")" = 1 ]
+	[ "$(header elog.offset "${lines[0]}")" = "$(elog-consume -q -e -f '%o %s\n' t | grep '"v":3}' | cut -d' ' -f1)" ]
+	nb=$(header elog.not_before "${lines[0]}")
+	lf=$(header elog.last_failure "${lines[0]}")
+	[ "$((nb - lf))" -ge 1000 ] && [ "$((nb - lf))" -le 1100 ]
 	# 3 was tried three times: in t, t.retry.1s, t.retry.2s.
 	[ "$(grep -c '^3 ' seen)" -eq 3 ]
 	grep -qx '3 1 t' seen
