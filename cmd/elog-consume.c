@@ -944,8 +944,9 @@ static int group_loop(struct consume *c, struct member *m)
  * (signal, -n, -e): nothing new starts; what runs finishes (at most
  * LEAVE_TIMEOUT_MS), then the last commit and the leave.
  */
-static int proc_resume(struct member *m, int64_t wall)
+static int proc_resume(struct member *m, int64_t wall, int exit_at_end)
 {
+	struct elog_pos end = {.kind = ELOG_POS_LATEST, .value = 0};
 	int64_t next = 0;
 
 	for (size_t i = 0; i < m->count; i++) {
@@ -955,8 +956,8 @@ static int proc_resume(struct member *m, int64_t wall)
 		if (!gp->paused_until)
 			continue;
 		if (wall >= gp->paused_until) {
-			if (elog_fetcher_add(m->f, gp->topic, (int32_t)gp->partition, &pos, NULL,
-					     &err) == 0) {
+			if (elog_fetcher_add(m->f, gp->topic, (int32_t)gp->partition, &pos,
+					     exit_at_end ? &end : NULL, &err) == 0) {
 				gp->paused_until = 0;
 				continue;
 			}
@@ -1017,7 +1018,7 @@ static int proc_loop(struct consume *c, struct member *m)
 			group_rejoin(c, m);
 			continue;
 		}
-		resume = proc_resume(m, wall);
+		resume = proc_resume(m, wall, c->exit_at_end);
 		/* -n: COUNT taken and done; -e: what it was given read to its end,
 		 * nothing more on its way, and everything taken done (records a
 		 * retry tier holds stay there). */
