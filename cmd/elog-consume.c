@@ -1451,6 +1451,8 @@ static int parse_option(struct consume *c, int id, const char *arg)
 	}
 	case OPT_DLQ_TOPIC:
 		c->proc_only_given = "--dlq-topic";
+		if (elog_topic_name_check(arg, strlen(arg), 0, &err) < 0)
+			return elog_cli_usage_error(&program, "--dlq-topic: %s", err.msg);
 		c->pc.dlq_topic = arg;
 		return -1;
 	case OPT_TIMEOUT:

@@ -593,6 +593,16 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 		r->attempts = (uint32_t)header_int(v, "elog.attempts", 0);
 		r->first_failure = header_int(v, "elog.first_failure", 0);
 		r->next_ms = header_int(v, "elog.not_before", 0);
+		/* A copy is due within its tier's delay from now at the latest
+		 * (it was written at a failure): a later time is not believed,
+		 * so one bad header cannot hold the tier for ever. */
+		{
+			int64_t latest = wall_ms() + p->cfg.tier_ms[pp->tier];
+			if (r->next_ms > latest)
+				r->next_ms = latest;
+			if (r->next_ms < 0)
+				r->next_ms = 0;
+		}
 		r->tier_wait = r->next_ms > 0;
 	}
 	/* One at a time (--concurrency 1): the partition's records are one

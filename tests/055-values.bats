@@ -45,6 +45,16 @@ declare -gA BAD=(
 	["elog-consume --session-timeout"]=100ms
 	["elog-consume --instance-id"]=
 	["elog-consume --assignor"]=best
+	["elog-consume --exec"]=
+	["elog-consume --coproc"]=
+	["elog-consume --exec-timeout"]=5
+	["elog-consume --retry-on"]=0
+	["elog-consume --concurrency"]=0
+	["elog-consume --retries"]=-1
+	["elog-consume --backoff"]=5s
+	["elog-consume --retry-topics"]=1m,x
+	["elog-consume --dlq-topic"]=a/b
+	["elog-consume --breaker"]=x
 	["elog-topic --brokers"]=host:port
 	["elog-topic --config"]=retention.ms
 	["elog-topic --partitions"]=0
@@ -99,7 +109,7 @@ declare -gA OPERANDS=(
 	for key in "elog-produce --linger" "elog-produce --timeout" "elog-consume --timeout" \
 		"elog-topic --retention" "elog-topic --timeout" "elog-topic --flush" \
 		"elog-produce --connect-timeout" "elog-consume --connect-timeout" \
-		"elog-topic --connect-timeout"; do
+		"elog-topic --connect-timeout" "elog-consume --exec-timeout"; do
 		tool=${key%% *}
 		opt=${key#* }
 		# shellcheck disable=SC2086

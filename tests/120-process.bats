@@ -145,6 +145,15 @@ header() {
 	done
 }
 
+@test "a retry copy that claims to be due far in the future waits its tier's delay at most" {
+	elog-topic create -p 1 t
+	elog-topic create -p 1 t.retry.1s
+	echo '{"key":null,"headers":[["elog.not_before","99999999999999"]],"value":{"v":1}}' |
+		elog-produce --json t.retry.1s
+	run -0 timeout 30 elog-consume -g g --exec 'cat >>done' --retry-topics 1s -n 1 t
+	grep -qx '{"v":1}' done
+}
+
 @test "--concurrency: records of one key in order, several keys at once" {
 	elog-topic create -p 1 t
 	keyed 60 4 | elog-produce -k k t
