@@ -1151,6 +1151,9 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 		size_t count;
 		c->pc.group = c->group;
 		c->pc.member_host = host;
+		/* A co-process that died is started again after --backoff too. */
+		c->pc.runner.restart_backoff_min_ms = c->pc.backoff_min_ms;
+		c->pc.runner.restart_backoff_max_ms = c->pc.backoff_max_ms;
 		c->pc.say = proc_say;
 		if (!(c->proc = elog_processor_new(client, &c->pc, topics, c->selection_count, &err)) ||
 		    elog_processor_prepare(c->proc, &err) < 0) {
@@ -1316,6 +1319,7 @@ static int parse_option(struct consume *c, int id, const char *arg)
 	case 'q':
 		c->notices = 0;
 		c->group_notices = 0;
+		c->pc.runner.quiet = 1;
 		return -1;
 	case 'g':
 		if (!arg[0] || strlen(arg) > 255)
