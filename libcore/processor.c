@@ -1163,7 +1163,9 @@ int elog_processor_timeout_ms(const struct elog_processor *p)
 		t = 0;
 	if (p->delayed_min != INT64_MAX)
 		t = min_ms(t, p->delayed_min > now ? p->delayed_min - now : 0);
-	if (p->breaker == 1)
+	/* The cool-down's end matters only once nothing runs (start_ready
+	 * waits for that; a verdict wakes the poll): else it spins. */
+	if (p->breaker == 1 && !p->running && !p->stopped)
 		t = min_ms(t, p->cool_until > now ? p->cool_until - now : 0);
 	if (p->parked)
 		t = min_ms(t, 200);

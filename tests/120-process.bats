@@ -252,6 +252,29 @@ header() {
 	[[ ${lines[0]} == *'"value":{"k":"k4","v":4}'* ]]
 }
 
+@test "the breaker open while another record's command runs: the member waits, it does not spin" {
+	elog-topic create -p 1 t
+	printf '{"k":"a","v":1}\n{"k":"b","v":2}\n' | elog-produce -k k t
+	cat >cmd.sh <<-'EOF'
+		#!/bin/sh
+		v=$(sed 's/.*"v":\([0-9]*\).*/\1/')
+		[ "$v" != 1 ] || exit 75
+		sleep 4
+	EOF
+	chmod +x cmd.sh
+	elog_spawn c elog-consume -g g --exec ./cmd.sh --concurrency 2 --retries 1 --breaker 1 \
+		--backoff 50ms..100ms t
+	elog_wait_until 20 grep -q 'breaker open after' c.err || fail "$(cat c.err)"
+	sleep 0.5
+	read -r -a st <"/proc/$(elog_pid c)/stat"
+	before=$((st[13] + st[14]))
+	sleep 2
+	read -r -a st <"/proc/$(elog_pid c)/stat"
+	# CPU ticks (1/100 s) in 2 s of waiting for the sleeping command.
+	[ $((st[13] + st[14] - before)) -lt 40 ] || fail "busy: $((st[13] + st[14] - before)) ticks"
+	elog_stop c
+}
+
 @test "kill -9 at any moment, 20 times: every record processed or dead-lettered, none lost" {
 	elog-topic create -p 3 t
 	keyed 300 | elog-produce -k k t
