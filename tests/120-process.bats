@@ -154,6 +154,18 @@ header() {
 	grep -qx '{"v":1}' done
 }
 
+@test "a retry copy with bogus elog.* headers (repeated, not numbers, a negative partition) is processed and dead-lettered" {
+	elog-topic create -p 1 t
+	elog-topic create -p 1 t.retry.1s
+	echo '{"key":null,"headers":[["elog.topic","t"],["elog.topic","t"],["elog.partition","-7"],["elog.attempts","zz"],["elog.not_before","-5"]],"value":{"v":1}}' |
+		elog-produce --json t.retry.1s
+	# Under ASan (make SANITIZE=1), a leak fails the run.
+	run -0 timeout 30 elog-consume -g g --exec 'cat >/dev/null; exit 3' --retry-topics 1s -n 1 t
+	run -0 dead t.dlq
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(header elog.topic "${lines[0]}")" = t ]
+}
+
 @test "--concurrency: records of one key in order, several keys at once" {
 	elog-topic create -p 1 t
 	keyed 60 4 | elog-produce -k k t
