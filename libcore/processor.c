@@ -580,13 +580,17 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 	r->origin_ts = v->timestamp_ms;
 	if (pp->tier >= 0) {
 		/* A retry tier's copy: its story so far from its headers. */
-		for (uint32_t i = 0; i < v->header_count; i++)
-			if (header_is(&v->headers[i], "elog.topic") && v->headers[i].value_len > 0 &&
-			    !(r->origin_topic = strndup((const char *)v->headers[i].value,
+		for (uint32_t i = 0; i < v->header_count; i++) {
+			if (!header_is(&v->headers[i], "elog.topic") || v->headers[i].value_len <= 0)
+				continue;
+			/* The last of a repeated header counts: the others are freed. */
+			free(r->origin_topic);
+			if (!(r->origin_topic = strndup((const char *)v->headers[i].value,
 							(size_t)v->headers[i].value_len))) {
 				free(r);
 				return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 			}
+		}
 		r->origin_partition = header_int(v, "elog.partition", r->origin_partition);
 		r->origin_offset = header_int(v, "elog.offset", r->origin_offset);
 		r->origin_ts = header_int(v, "elog.timestamp", r->origin_ts);
@@ -1163,7 +1167,9 @@ int elog_processor_timeout_ms(const struct elog_processor *p)
 		t = 0;
 	if (p->delayed_min != INT64_MAX)
 		t = min_ms(t, p->delayed_min > now ? p->delayed_min - now : 0);
-	if (p->breaker == 1)
+	/* The cool-down's end matters only once nothing runs (start_ready
+	 * waits for that; a verdict wakes the poll): else it spins. */
+	if (p->breaker == 1 && !p->running && !p->stopped)
 		t = min_ms(t, p->cool_until > now ? p->cool_until - now : 0);
 	if (p->parked)
 		t = min_ms(t, 200);

@@ -154,6 +154,18 @@ header() {
 	grep -qx '{"v":1}' done
 }
 
+@test "a retry copy with bogus elog.* headers (repeated, not numbers, a negative partition) is processed and dead-lettered" {
+	elog-topic create -p 1 t
+	elog-topic create -p 1 t.retry.1s
+	echo '{"key":null,"headers":[["elog.topic","t"],["elog.topic","t"],["elog.partition","-7"],["elog.attempts","zz"],["elog.not_before","-5"]],"value":{"v":1}}' |
+		elog-produce --json t.retry.1s
+	# Under ASan (make SANITIZE=1), a leak fails the run.
+	run -0 timeout 30 elog-consume -g g --exec 'cat >/dev/null; exit 3' --retry-topics 1s -n 1 t
+	run -0 dead t.dlq
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(header elog.topic "${lines[0]}")" = t ]
+}
+
 @test "--concurrency: records of one key in order, several keys at once" {
 	elog-topic create -p 1 t
 	keyed 60 4 | elog-produce -k k t
@@ -250,6 +262,29 @@ header() {
 	run -0 dead t.dlq
 	[ "${#lines[@]}" -eq 1 ]
 	[[ ${lines[0]} == *'"value":{"k":"k4","v":4}'* ]]
+}
+
+@test "the breaker open while another record's command runs: the member waits, it does not spin" {
+	elog-topic create -p 1 t
+	printf '{"k":"a","v":1}\n{"k":"b","v":2}\n' | elog-produce -k k t
+	cat >cmd.sh <<-'EOF'
+		#!/bin/sh
+		v=$(sed 's/.*"v":\([0-9]*\).*/\1/')
+		[ "$v" != 1 ] || exit 75
+		sleep 4
+	EOF
+	chmod +x cmd.sh
+	elog_spawn c elog-consume -g g --exec ./cmd.sh --concurrency 2 --retries 1 --breaker 1 \
+		--backoff 50ms..100ms t
+	elog_wait_until 20 grep -q 'breaker open after' c.err || fail "$(cat c.err)"
+	sleep 0.5
+	read -r -a st <"/proc/$(elog_pid c)/stat"
+	before=$((st[13] + st[14]))
+	sleep 2
+	read -r -a st <"/proc/$(elog_pid c)/stat"
+	# CPU ticks (1/100 s) in 2 s of waiting for the sleeping command.
+	[ $((st[13] + st[14] - before)) -lt 40 ] || fail "busy: $((st[13] + st[14] - before)) ticks"
+	elog_stop c
 }
 
 @test "kill -9 at any moment, 20 times: every record processed or dead-lettered, none lost" {
