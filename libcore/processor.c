@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy.h"
 #include "envelope.h"
 #include "json.h"
 #include "processor.h"
@@ -59,6 +60,7 @@ struct prec {
 	char *stderr_tail;
 	size_t stderr_len;
 	int permanent;
+	uint32_t hand_on_failed;         /* sends that failed in a row (said once) */
 };
 
 struct pkey {
@@ -110,6 +112,7 @@ struct elog_processor {
 	uint32_t acked_count, acked_cap;
 	uint32_t queued, running, sending, parked;
 	int stopped;
+	uint32_t start_failing;          /* starts failed in a row (said once) */
 	/* breaker */
 	int breaker;                     /* 0 closed, 1 open, 2 half-open */
 	uint32_t streak, cooldowns;
@@ -696,7 +699,7 @@ static int start(struct elog_processor *p, struct prec *r, struct elog_err *err)
 	int rc;
 
 	elog_buf_reset(b);
-	r->attempts++;
+	uint32_t attempt = r->attempts + 1;   /* counted once it started */
 	if (p->cfg.runner.mode == ELOG_RUNNER_COPROC) {
 		static struct elog_record_view v;
 		char tail[32];
@@ -705,7 +708,7 @@ static int start(struct elog_processor *p, struct prec *r, struct elog_err *err)
 			return -1;
 		/* "...}\n" becomes "...,"attempt":N}\n". */
 		b->len -= 2;
-		snprintf(tail, sizeof(tail), ",\"attempt\":%" PRIu32 "}\n", r->attempts);
+		snprintf(tail, sizeof(tail), ",\"attempt\":%" PRIu32 "}\n", attempt);
 		if (elog_buf_add(b, tail, strlen(tail), err) < 0)
 			return -1;
 		job.input = b->data;
@@ -715,7 +718,7 @@ static int start(struct elog_processor *p, struct prec *r, struct elog_err *err)
 		env_addf(b, offs, &n, "ELOG_PARTITION", "%" PRIu32, pp->partition);
 		env_addf(b, offs, &n, "ELOG_OFFSET", "%" PRId64, r->offset);
 		env_addf(b, offs, &n, "ELOG_TIMESTAMP", "%" PRId64, r->timestamp);
-		env_addf(b, offs, &n, "ELOG_ATTEMPT", "%" PRIu32, r->attempts);
+		env_addf(b, offs, &n, "ELOG_ATTEMPT", "%" PRIu32, attempt);
 		env_add(b, offs, &n, "ELOG_GROUP", (const uint8_t *)p->cfg.group, strlen(p->cfg.group));
 		if (r->key_len >= 0 && env_text(r->key, (size_t)r->key_len)) {
 			env_add(b, offs, &n, "ELOG_KEY", r->key, (size_t)r->key_len);
@@ -755,14 +758,15 @@ static int start(struct elog_processor *p, struct prec *r, struct elog_err *err)
 		job.input_len = r->value_len > 0 ? (size_t)r->value_len : 0;
 	}
 	rc = elog_runner_start(p->runner, &job, err);
-	if (rc < 0) {
-		r->attempts--;
+	if (rc < 0)
 		return -1;
-	}
+	r->attempts = attempt;
 	r->state = P_RUNNING;
 	p->running++;
 	return 0;
 }
+
+static void hand_on_or_later(struct elog_processor *p, struct prec *r);
 
 /* Start what may start: the breaker's probe alone while it is not closed. */
 static void start_ready(struct elog_processor *p, int64_t now)
@@ -787,12 +791,28 @@ static void start_ready(struct elog_processor *p, int64_t now)
 			rec_release_if_orphan(p, r);
 			continue;
 		}
-		if (start(p, r, &err) < 0) {
+		if (start(p, r, &err) < 0 && err.code == ELOG_E_LIMIT) {
+			/* The record cannot be given to the command (its line
+			 * or input past the runner's bounds): a permanent
+			 * failure, never a loop. */
+			snprintf(r->verdict, sizeof(r->verdict), "cannot run: %s", err.msg);
+			r->first_failure = r->first_failure ? r->first_failure : now;
+			r->last_failure = now;
+			r->permanent = 1;
+			hand_on_or_later(p, r);
+			continue;
+		}
+		if (r->state == P_WAITING) {
 			/* A fork or pipe failing: later. */
 			r->next_ms = now + 100;
 			ready_push(p, r);
-			say(p, "cannot start the command: %s; trying again", err.msg);
+			if (!p->start_failing++)
+				say(p, "cannot start the command: %s; trying again", err.msg);
 			return;
+		}
+		if (p->start_failing) {
+			say(p, "the command starts again");
+			p->start_failing = 0;
 		}
 		if (p->breaker == 2) {
 			r->probe = 1;
@@ -885,8 +905,8 @@ static struct elog_producer *dest_producer(struct elog_processor *p, const char 
 		return NULL;
 	}
 	p->dests = grown;
-	elog_producer_config_init(&pc);
-	pc.acks = -1;
+	/* acks=all, idempotent, room for any record a source may hold. */
+	elog_copy_producer_config(&pc, 120000);
 	pc.linger_ms = 1;
 	pc.on_delivery = on_delivery;
 	pc.ctx = p;
@@ -984,10 +1004,21 @@ static void hand_on_or_later(struct elog_processor *p, struct prec *r)
 {
 	struct elog_err err;
 
-	if (hand_on(p, r, &err) == 0)
+	if (hand_on(p, r, &err) == 0) {
+		r->hand_on_failed = 0;
 		return;
-	say(p, "'%s' partition %" PRIu32 " offset %" PRId64 ": cannot hand on: %s; trying again",
-	    r->part->topic, r->part->partition, r->offset, err.msg);
+	}
+	if ((err.code == ELOG_E_LIMIT || err.code == ELOG_E_INVAL) && !p->has_fatal) {
+		/* Refused for good (too large for a batch, a bad topic): the
+		 * member stops, its commit before the record. */
+		p->has_fatal = 1;
+		elog_err_set(&p->fatal, err.code, "'%s' partition %" PRIu32 " offset %" PRId64
+			     ": cannot hand on: %s", r->part->topic, r->part->partition, r->offset,
+			     err.msg);
+	} else if (!r->hand_on_failed++) {
+		say(p, "'%s' partition %" PRIu32 " offset %" PRId64 ": cannot hand on: %s; "
+		    "trying again", r->part->topic, r->part->partition, r->offset, err.msg);
+	}
 	r->state = P_PARKED;
 	p->parked++;
 	r->next_ms = -2;   /* a send to try again */

@@ -166,6 +166,20 @@ header() {
 	[ "$(header elog.topic "${lines[0]}")" = t ]
 }
 
+@test "a record the co-process cannot be given (its line past the runner's bound) is dead-lettered, not retried for ever" {
+	elog-topic create -p 1 --max-record-bytes 16MiB t
+	# 12 MB of control bytes: its envelope line escapes each one as \u0001.
+	(head -c 12000000 /dev/zero | tr '\0' '\001'; echo) | elog-produce --raw --batch-size 16MiB t
+	echo '{"v":2}' | elog-produce t
+	run -0 timeout 60 elog-consume -g g --coproc 'while read -r l; do echo ok; done' -e t
+	run -0 elog-consume -q -e -f '%o %S|%h\n' t.dlq
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == "0 12000000|"*"elog.verdict=cannot run: runner: input of "*" bytes is over the limit of "* ]] ||
+		fail "${lines[0]:0:400}"
+	run -0 elog-lag -g g
+	[ "$(cut -f4 <<<"$output")" = 2 ]
+}
+
 @test "--concurrency: records of one key in order, several keys at once" {
 	elog-topic create -p 1 t
 	keyed 60 4 | elog-produce -k k t
