@@ -455,6 +455,20 @@ as_until() {
 	fail "$1 never given '$want': $HB"
 }
 
+# x_gives_one_to_y — X (targeted one of t's two partitions) says it owns
+# both: it is told to keep one and Y still waits; X gives the other up:
+# now Y gets it.
+x_gives_one_to_y() {
+	local kept
+	as x 't:0,1'
+	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
+	kept=${HB_OWNS#t:}
+	as y
+	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
+	as x "t:$kept"
+	as_until "t:$((1 - kept))" y
+}
+
 @test "at least once: nothing is committed that was not written out (the reader went away)" {
 	start_one
 	elog-topic create -p 1 t
@@ -532,15 +546,7 @@ as_until() {
 	run -0 elog-probe -b "$ELOG_BROKERS" --member "${ID[x]}" -E "${EP[x]}" commit g t:0=1 t:1=1
 	assert_output "topic=t partition=0 error=NONE
 topic=t partition=1 error=NONE"
-	# X says it owns both: it is told to keep one; Y still waits.
-	as x 't:0,1'
-	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
-	kept=${HB_OWNS#t:}
-	as y
-	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
-	# X gave the other up: now Y gets it.
-	as x "t:$kept"
-	as_until "t:$((1 - kept))" y
+	x_gives_one_to_y
 }
 
 @test "what a member was given is its own until it says otherwise, even before it says it owns it" {
@@ -559,14 +565,7 @@ topic=t partition=1 error=NONE"
 		sleep 0.05
 	done
 	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "Y was given what X holds: $HB"
-	# X says it owns both: it is told to keep one; Y still waits.
-	as x 't:0,1'
-	[[ $HB == *" assigned=1 owns=t:"?" waiting=0"* ]] || fail "$HB"
-	kept=${HB_OWNS#t:}
-	as y
-	[[ $HB == *" assigned=1 owns= waiting=1"* ]] || fail "$HB"
-	as x "t:$kept"
-	as_until "t:$((1 - kept))" y
+	x_gives_one_to_y
 }
 
 @test "500 members a group, 10,000 a broker: a join past either is refused with a reason; the members there are still answered" {
