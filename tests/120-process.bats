@@ -301,6 +301,32 @@ header() {
 	elog_stop c
 }
 
+@test "members join and leave while commands run: every record processed, the commits reach the end" {
+	elog-topic create -p 4 t
+	keyed 400 | elog-produce -k k t
+	cat >cmd.sh <<-'EOF'
+		#!/bin/sh
+		v=$(sed 's/.*"v":\([0-9]*\).*/\1/')
+		sleep 0.01
+		echo "$v" >>done
+	EOF
+	chmod +x cmd.sh
+	elog_spawn a elog-consume -g g --exec ./cmd.sh --concurrency 2 --session-timeout 2s t
+	elog_wait_until 20 eval '[ "$(wc -l <done 2>/dev/null || echo 0)" -ge 50 ]' || fail "$(cat a.err)"
+	elog_spawn b elog-consume -g g --exec ./cmd.sh --concurrency 2 --session-timeout 2s t
+	elog_wait_until 20 eval '[ "$(wc -l <done)" -ge 150 ]' || fail "$(cat a.err b.err)"
+	elog_stop a
+	[ "$ELOG_STOP_STATUS" -eq 0 ]
+	elog_spawn c elog-consume -g g --exec ./cmd.sh --concurrency 2 --session-timeout 2s t
+	elog_wait_until 60 eval '[ "$(sort -u done | wc -l)" -eq 400 ]' || fail "$(sort -u done | wc -l); $(cat b.err c.err)"
+	elog_wait_until 20 eval '[ "$(elog-lag -g g | cut -f6 | sort -u)" = 0 ] && [ "$(elog-lag -g g | wc -l)" -eq 4 ]' || fail "$(elog-lag -g g)"
+	elog_stop b
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "b: $(cat b.err)"
+	elog_stop c
+	[ "$ELOG_STOP_STATUS" -eq 0 ] || fail "c: $(cat c.err)"
+	echo "# $(wc -l <done) tries for 400 records across two hand-overs" >&3
+}
+
 @test "kill -9 at any moment, 20 times: every record processed or dead-lettered, none lost" {
 	elog-topic create -p 3 t
 	keyed 300 | elog-produce -k k t
