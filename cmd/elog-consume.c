@@ -1158,6 +1158,8 @@ static int group_run(struct consume *c, struct elog_client *client, struct elog_
 		if (!(c->proc = elog_processor_new(client, &c->pc, topics, c->selection_count, &err)) ||
 		    elog_processor_prepare(c->proc, &err) < 0) {
 			elog_cli_error_err(&err, NULL);
+			elog_processor_free(c->proc);
+			c->proc = NULL;
 			free(topics);
 			return ELOG_EXIT_FAIL;
 		}
