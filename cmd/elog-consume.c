@@ -435,14 +435,6 @@ static int add_selections(struct consume *c, struct elog_fetcher *f, struct elog
 
 /* ---------------------------------------------------------------- groups */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 /*
  * -g GROUP: a member of the group (docs/groups.md). The broker decides
@@ -515,7 +507,7 @@ static void group_say_owned(struct consume *c, const struct member *m)
 		snprintf(line + at, sizeof(line) - at, " ...");
 	elog_cli_error("group '%s': member %s epoch %" PRId32 " owns %s [t=%" PRId64 "]", c->group,
 		       m->hb.member_id, m->hb.epoch, m->count ? line : "nothing",
-		       wall_ms());
+		       elog_wall_ms());
 }
 
 /* Commit the positions that moved. 0 (also when a refusal only lost
@@ -995,7 +987,7 @@ static int proc_loop(struct consume *c, struct member *m)
 
 	elog_cli_setup = 0;
 	for (;;) {
-		int64_t now = elog_clock_ms(), wall = wall_ms(), wait, resume;
+		int64_t now = elog_clock_ms(), wall = elog_wall_ms(), wait, resume;
 		int took = 0;
 
 		if (!stop_by && elog_cli_stops) {
@@ -1522,6 +1514,10 @@ static int parse_args(struct consume *c, int argc, char **argv)
 	for (int i = g.index; i < argc; i++)
 		if ((rc = parse_operand(c, argv[i])) >= 0)
 			return rc;
+	if (c->pc.runner.command && c->selection_count > ELOG_PROCESSOR_TOPICS_MAX)
+		return elog_cli_usage_error(&program, "%s: at most %d topics",
+					    c->pc.runner.mode == ELOG_RUNNER_EXEC ? "--exec" : "--coproc",
+					    ELOG_PROCESSOR_TOPICS_MAX);
 	for (size_t i = 0; c->group && i < c->selection_count; i++)
 		if (c->selections[i].partition >= 0)
 			return elog_cli_usage_error(&program, "-g: name topics, not partitions (%s:%d): "

@@ -180,14 +180,6 @@ struct row {
 	enum status status;
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The status of one partition from its commits, newest first: sample 0 the
  * newest commit, then its window. A lag at a commit is the high watermark
@@ -831,7 +823,7 @@ int main(int argc, char **argv)
 		free(parts), free(q), free(hw);
 		i = j;
 	}
-	now = wall_ms();
+	now = elog_wall_ms();
 	if (time_lags(c, rows, n, now, &err) < 0)
 		goto failed;
 	rc = ELOG_EXIT_OK;

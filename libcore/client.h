@@ -262,6 +262,8 @@ void elog_response_release(struct elog_response *r);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t elog_clock_ms(void);
+/* Wall-clock milliseconds since the epoch, for times others read. */
+int64_t elog_wall_ms(void);
 
 /*
  * Exponential backoff with jitter: base_ms * 2^attempt, capped at max_ms,

@@ -3,10 +3,9 @@
  *
  * A record taken is a `prec`, queued in its partition's order (`ppart`).
  * Its life: WAITING (to start now, or at next_ms: a backoff or a retry
- * tier's not-before), RUNNING (the runner has it), PARKED (its in-place
- * tries are used up while the breaker watches: handed on once any record
- * succeeds, retried if the breaker opens), SENDING (produced to a retry or
- * dead-letter topic, not yet acknowledged), DONE. A partition's position is
+ * tier's not-before), RUNNING (the runner has it), SENDING (produced to a
+ * retry or dead-letter topic, not yet acknowledged), PARKED (a hand-on that
+ * failed or was not acknowledged: sent again every RESEND_MS), DONE. A partition's position is
  * its oldest record not DONE; DONE records at the head are freed.
  *
  * Order: records of one key in one partition are chained; only the oldest
@@ -24,11 +23,14 @@
 #include <time.h>
 
 #include "copy.h"
+#include "dlq.h"
 #include "envelope.h"
 #include "json.h"
 #include "processor.h"
 
 enum { P_WAITING, P_RUNNING, P_PARKED, P_SENDING, P_DONE };
+
+#define RESEND_MS 200
 
 struct ppart;
 
@@ -56,7 +58,7 @@ struct prec {
 	int64_t first_failure, last_failure;
 	char *origin_topic;              /* elog.topic (NULL: the part's main topic) */
 	int64_t origin_partition, origin_offset, origin_ts;
-	char verdict[ELOG_RUNNER_REASON_MAX + 16];
+	char *verdict;                   /* the last failure's, for elog.verdict */
 	char *stderr_tail;
 	size_t stderr_len;
 	int permanent;
@@ -113,6 +115,8 @@ struct elog_processor {
 	uint32_t queued, running, sending, parked;
 	int stopped;
 	uint32_t start_failing;          /* starts failed in a row (said once) */
+	int64_t resent_ms;               /* the last resend of parked hand-ons */
+	struct ppart *last_part;         /* the last record's partition */
 	/* breaker */
 	int breaker;                     /* 0 closed, 1 open, 2 half-open */
 	uint32_t streak, cooldowns;
@@ -131,14 +135,6 @@ static const char *const own_headers[] = {
 	"elog.stderr", "elog.host", "elog.not_before", "elog.tier",
 };
 #define OWN_HEADERS (sizeof(own_headers) / sizeof(own_headers[0]))
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(struct elog_processor *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -375,7 +371,7 @@ static void ready_push(struct elog_processor *p, struct prec *r)
 		return;
 	r->in_list = 1;
 	r->list_next = NULL;
-	now = r->next_ms ? wall_ms() : 0;
+	now = r->next_ms ? elog_wall_ms() : 0;
 	if (r->next_ms > now) {
 		r->list_next = p->delayed;
 		p->delayed = r;
@@ -392,9 +388,23 @@ static void ready_push(struct elog_processor *p, struct prec *r)
 
 static void rec_free(struct prec *r)
 {
+	free(r->verdict);
 	free(r->origin_topic);
 	free(r->stderr_tail);
 	free(r);
+}
+
+/* The failure's one line for elog.verdict (left as it was when out of memory). */
+static void set_verdict(struct prec *r, const char *prefix, const char *text)
+{
+	size_t n = strlen(prefix) + strlen(text) + 1;
+	char *v = malloc(n);
+
+	if (!v)
+		return;
+	snprintf(v, n, "%s%s", prefix, text);
+	free(r->verdict);
+	r->verdict = v;
 }
 
 /* A record may be freed only when no list, runner or producer holds it. */
@@ -483,24 +493,6 @@ static int header_is(const struct elog_header *h, const char *name)
 	return h->name_len == n && memcmp(h->name, name, n) == 0;
 }
 
-static int64_t header_int(const struct elog_record_view *v, const char *name, int64_t dflt)
-{
-	for (uint32_t i = 0; i < v->header_count; i++) {
-		const struct elog_header *h = &v->headers[i];
-		char text[24];
-		char *end;
-		long long x;
-		if (!header_is(h, name) || h->value_len <= 0 || h->value_len >= (int32_t)sizeof(text))
-			continue;
-		memcpy(text, h->value, (size_t)h->value_len);
-		text[h->value_len] = 0;
-		x = strtoll(text, &end, 10);
-		if (*end == 0)
-			dflt = x;
-	}
-	return dflt;
-}
-
 static struct ppart *part_add(struct elog_processor *p, const char *topic, uint32_t partition,
 			      uint32_t main, int tier)
 {
@@ -525,7 +517,9 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 			   struct elog_err *err)
 {
 	const struct elog_record_view *v = rec->record;
-	struct ppart *pp = part_find(p, rec->topic, rec->partition);
+	struct ppart *pp = p->last_part && p->last_part->partition == rec->partition &&
+				   strcmp(p->last_part->topic, rec->topic) == 0
+			   ? p->last_part : part_find(p, rec->topic, rec->partition);
 	size_t size = sizeof(struct prec) + v->header_count * sizeof(struct elog_header);
 	struct prec *r;
 	uint8_t *at;
@@ -538,6 +532,7 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 		if (!(pp = part_add(p, rec->topic, rec->partition, (uint32_t)main, tier)))
 			return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 	}
+	p->last_part = pp;
 	size += (size_t)(v->key_len > 0 ? v->key_len : 0) + (size_t)(v->value_len > 0 ? v->value_len : 0);
 	for (uint32_t i = 0; i < v->header_count; i++)
 		size += v->headers[i].name_len + (size_t)(v->headers[i].value_len > 0
@@ -582,29 +577,32 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 	r->origin_offset = v->offset;
 	r->origin_ts = v->timestamp_ms;
 	if (pp->tier >= 0) {
-		/* A retry tier's copy: its story so far from its headers. */
-		for (uint32_t i = 0; i < v->header_count; i++) {
-			if (!header_is(&v->headers[i], "elog.topic") || v->headers[i].value_len <= 0)
-				continue;
-			/* The last of a repeated header counts: the others are freed. */
-			free(r->origin_topic);
-			if (!(r->origin_topic = strndup((const char *)v->headers[i].value,
-							(size_t)v->headers[i].value_len))) {
-				free(r);
-				return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
-			}
+		/* A retry tier's copy: its story so far from its headers, read
+		 * as elog-dlq reads them (a value that is not one is absent). */
+		struct elog_dead_letter dl;
+		char origin[ELOG_TOPIC_NAME_MAX + 1];
+		elog_dead_letter_read(v, &dl);
+		if (elog_dead_letter_topic(&dl, origin, sizeof(origin)) == 1 &&
+		    !(r->origin_topic = strdup(origin))) {
+			free(r);
+			return elog_err_set(err, ELOG_E_NOMEM, "out of memory");
 		}
-		r->origin_partition = header_int(v, "elog.partition", r->origin_partition);
-		r->origin_offset = header_int(v, "elog.offset", r->origin_offset);
-		r->origin_ts = header_int(v, "elog.timestamp", r->origin_ts);
-		r->attempts = (uint32_t)header_int(v, "elog.attempts", 0);
-		r->first_failure = header_int(v, "elog.first_failure", 0);
-		r->next_ms = header_int(v, "elog.not_before", 0);
+		if (dl.partition >= 0)
+			r->origin_partition = dl.partition;
+		if (dl.offset >= 0)
+			r->origin_offset = dl.offset;
+		if (dl.timestamp_ms != ELOG_DLQ_NO_TIME)
+			r->origin_ts = dl.timestamp_ms;
+		if (dl.attempts >= 0 && dl.attempts < UINT32_MAX / 2)
+			r->attempts = (uint32_t)dl.attempts;
+		if (dl.first_failure_ms > 0)
+			r->first_failure = dl.first_failure_ms;
+		r->next_ms = dl.not_before_ms != ELOG_DLQ_NO_TIME ? dl.not_before_ms : 0;
 		/* A copy is due within its tier's delay from now at the latest
 		 * (it was written at a failure): a later time is not believed,
 		 * so one bad header cannot hold the tier for ever. */
 		{
-			int64_t latest = wall_ms() + p->cfg.tier_ms[pp->tier];
+			int64_t latest = elog_wall_ms() + p->cfg.tier_ms[pp->tier];
 			if (r->next_ms > latest)
 				r->next_ms = latest;
 			if (r->next_ms < 0)
@@ -636,7 +634,7 @@ int64_t elog_processor_add(struct elog_processor *p, const struct elog_fetched *
 	r->state = P_WAITING;
 	if (!r->key_entry || r->key_entry->head == r)
 		ready_push(p, r);
-	return r->next_ms > wall_ms() ? r->next_ms : 0;
+	return r->next_ms > elog_wall_ms() ? r->next_ms : 0;
 }
 
 /* ---------------------------------------------------------------- starting */
@@ -795,7 +793,7 @@ static void start_ready(struct elog_processor *p, int64_t now)
 			/* The record cannot be given to the command (its line
 			 * or input past the runner's bounds): a permanent
 			 * failure, never a loop. */
-			snprintf(r->verdict, sizeof(r->verdict), "cannot run: %s", err.msg);
+			set_verdict(r, "cannot run: ", err.msg);
 			r->first_failure = r->first_failure ? r->first_failure : now;
 			r->last_failure = now;
 			r->permanent = 1;
@@ -944,7 +942,7 @@ static int hand_on(struct elog_processor *p, struct prec *r, struct elog_err *er
 	struct elog_producer *prod;
 	struct elog_record rec = {0};
 	char host[256];
-	int64_t now = wall_ms();
+	int64_t now = elog_wall_ms();
 	int32_t partition;
 	int tiered = next_tier >= 0 && next_tier < (int)p->cfg.tier_count;
 
@@ -969,7 +967,7 @@ static int hand_on(struct elog_processor *p, struct prec *r, struct elog_err *er
 		PUTN(3, "elog.attempts", "%" PRIu32, r->attempts);
 		PUTN(4, "elog.first_failure", "%" PRId64, r->first_failure ? r->first_failure : now);
 		PUTN(5, "elog.last_failure", "%" PRId64, r->last_failure ? r->last_failure : now);
-		PUT("elog.verdict", r->verdict, strlen(r->verdict));
+		PUT("elog.verdict", r->verdict ? r->verdict : "", r->verdict ? strlen(r->verdict) : 0);
 		PUT("elog.stderr", r->stderr_tail ? r->stderr_tail : "", r->stderr_len);
 		PUT("elog.host", host, strlen(host));
 		if (tiered) {
@@ -1021,7 +1019,6 @@ static void hand_on_or_later(struct elog_processor *p, struct prec *r)
 	}
 	r->state = P_PARKED;
 	p->parked++;
-	r->next_ms = -2;   /* a send to try again */
 }
 
 /* ---------------------------------------------------------------- verdicts */
@@ -1080,7 +1077,7 @@ static void verdict(struct elog_processor *p, const struct elog_runner_verdict *
 		return;
 	}
 	/* A failure: its story for the dead letter. */
-	snprintf(r->verdict, sizeof(r->verdict), "%s", v->verdict);
+	set_verdict(r, "", v->verdict);
 	free(r->stderr_tail);
 	r->stderr_tail = NULL;
 	r->stderr_len = 0;
@@ -1148,7 +1145,6 @@ static void acked(struct elog_processor *p)
 			/* Not acknowledged: again (a duplicate there is possible). */
 			r->state = P_PARKED;
 			p->parked++;
-			r->next_ms = -2;
 			continue;
 		}
 		rec_done(p, r);
@@ -1156,17 +1152,15 @@ static void acked(struct elog_processor *p)
 	p->acked_count = 0;
 }
 
-/* Hand-ons that failed, again (at most every few hundred ms). */
+/* Hand-ons that failed, again (at most every RESEND_MS). */
 static void resend(struct elog_processor *p, int64_t now)
 {
-	static int64_t last;
-
-	if (now - last < 200)
+	if (now - p->resent_ms < RESEND_MS)
 		return;
-	last = now;
+	p->resent_ms = now;
 	for (uint32_t i = 0; i < p->part_count; i++)
 		for (struct prec *r = p->parts[i]->head; r; r = r->next)
-			if (r->state == P_PARKED && r->next_ms == -2) {
+			if (r->state == P_PARKED) {
 				p->parked--;
 				hand_on_or_later(p, r);
 			}
@@ -1190,7 +1184,7 @@ static int64_t min_ms(int64_t a, int64_t b)
 
 int elog_processor_timeout_ms(const struct elog_processor *p)
 {
-	int64_t t = elog_runner_timeout_ms(p->runner), now = wall_ms();
+	int64_t t = elog_runner_timeout_ms(p->runner), now = elog_wall_ms();
 
 	for (uint32_t i = 0; i < p->dest_count; i++)
 		t = min_ms(t, elog_producer_timeout_ms(p->dests[i].producer));
@@ -1203,7 +1197,7 @@ int elog_processor_timeout_ms(const struct elog_processor *p)
 	if (p->breaker == 1 && !p->running && !p->stopped)
 		t = min_ms(t, p->cool_until > now ? p->cool_until - now : 0);
 	if (p->parked)
-		t = min_ms(t, 200);
+		t = min_ms(t, RESEND_MS);
 	return t > INT32_MAX ? INT32_MAX : (int)t;
 }
 
@@ -1211,7 +1205,7 @@ int elog_processor_poll(struct elog_processor *p, int timeout_ms, struct elog_er
 {
 	struct elog_runner_verdict v[64];
 	struct pollfd fds[256];
-	int64_t now = wall_ms();
+	int64_t now = elog_wall_ms();
 	int n, t;
 
 	delayed_sweep(p, now);
@@ -1228,7 +1222,7 @@ int elog_processor_poll(struct elog_processor *p, int timeout_ms, struct elog_er
 	}
 	if ((n = elog_runner_poll(p->runner, 0, v, sizeof(v) / sizeof(v[0]), err)) < 0)
 		return -1;
-	now = wall_ms();
+	now = elog_wall_ms();
 	for (int i = 0; i < n; i++)
 		verdict(p, &v[i], now);
 	for (uint32_t i = 0; i < p->dest_count; i++)
@@ -1276,6 +1270,8 @@ void elog_processor_drop(struct elog_processor *p, const char *topic, uint32_t p
 	if (!pp)
 		return;
 	p->parts[i] = p->parts[--p->part_count];
+	if (p->last_part == pp)
+		p->last_part = NULL;
 	for (struct prec *r = pp->head, *next; r; r = next) {
 		next = r->next;
 		p->queued--;

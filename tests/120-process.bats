@@ -394,4 +394,23 @@ header() {
 	run -2 elog-consume -g g --exec '' t
 	run -2 elog-consume -g g --exec true --retries 1 --breaker 3 t
 	assert_output --partial "--breaker 3: at most --retries + 1 (2)"
+	run -2 elog-consume -g g --exec true --retry-topics 1s,2s,3s,4s,5s,6s,7s,8s,9s t
+	assert_output --partial "--retry-topics: at most 8"
+	# shellcheck disable=SC2046
+	run -2 elog-consume -g g --exec true $(seq -f 't%g' 65)
+	assert_output --partial "--exec: at most 64 topics"
+	# A retry topic whose name would be too long: said, exit 1, nothing left running.
+	long=$(printf 'a%.0s' $(seq 1 245))
+	elog-topic create -p 1 "$long"
+	run -1 elog-consume -g g --exec true --retry-topics 1m -e "$long"
+	assert_output --partial "create topic '$long.retry.1m'"
+}
+
+@test "--exec: a header the environment cannot hold is left out of it; the record is processed" {
+	elog-topic create -p 1 t
+	big=$(head -c 200000 /dev/zero | tr '\0' x)
+	printf '{"headers":[["small","s"],["big","%s"]],"value":{"v":1}}\n' "$big" | elog-produce --json t
+	run -0 timeout 30 elog-consume -g g --exec 'test -z "$ELOG_HEADER_BIG" && test "$ELOG_HEADER_SMALL" = s && cat >>done' -e t
+	grep -qx '{"v":1}' done
+	[ "$(elog-consume -q -e t.dlq | wc -l)" -eq 0 ]
 }
